@@ -1,0 +1,270 @@
+package canon
+
+import (
+	"bytes"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"strconv"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// Keys is a set of natural keys (64-bit hashes: at 10^8 keys a collision has odds
+// below 10^-3, and a set of strings would cost ten times the memory).
+type Keys struct {
+	seed maphash.Seed
+	m    map[uint64]struct{}
+}
+
+// NewKeys returns an empty key set.
+func NewKeys() *Keys { return &Keys{seed: maphash.MakeSeed(), m: make(map[uint64]struct{})} }
+
+func (k *Keys) sum(key []byte) uint64 { return maphash.Bytes(k.seed, key) }
+
+// Add adds key and reports whether it was new.
+func (k *Keys) Add(key []byte) bool {
+	h := k.sum(key)
+	if _, ok := k.m[h]; ok {
+		return false
+	}
+	k.m[h] = struct{}{}
+	return true
+}
+
+// Has reports whether key is in the set.
+func (k *Keys) Has(key []byte) bool { _, ok := k.m[k.sum(key)]; return ok }
+
+// Len is the number of keys.
+func (k *Keys) Len() int { return len(k.m) }
+
+// KeySets holds the keys landed so far in a run, per entity, so that children are
+// checked against their parents and a key read twice is caught.
+type KeySets map[Entity]*Keys
+
+// Builder validates raw rows of one entity and appends the valid ones to Arrow
+// builders. It is the one place where the rules of the canonical model are applied.
+type Builder struct {
+	t      *Table
+	rb     *array.RecordBuilder
+	keys   *Keys
+	refs   []refCheck
+	vals   []value
+	keyBuf []byte
+	// evented rows need customer_id or anonymous_id
+	custCol, anonCol int
+}
+
+type refCheck struct {
+	col  int
+	keys *Keys
+	Ref
+}
+
+type value struct {
+	s    []byte
+	i    int64
+	f    float64
+	b    bool
+	null bool
+}
+
+// NewBuilder returns a builder for t. Its keys join sets[t.Entity]; the parents that
+// t refers to must already be in sets (load parents first, as Tables orders them).
+func NewBuilder(mem memory.Allocator, t *Table, sets KeySets) (*Builder, error) {
+	b := &Builder{t: t, vals: make([]value, len(t.Columns)), custCol: -1, anonCol: -1}
+	if sets[t.Entity] == nil {
+		sets[t.Entity] = NewKeys()
+	}
+	b.keys = sets[t.Entity]
+	for _, r := range t.Refs {
+		parent := sets[r.Entity]
+		if parent == nil {
+			return nil, fmt.Errorf("%s refer to %s: load %s first", t.Entity, r.Entity, r.Entity)
+		}
+		b.refs = append(b.refs, refCheck{col: t.Index(r.Column), keys: parent, Ref: r})
+	}
+	if t.Entity == Events {
+		b.custCol, b.anonCol = t.Index("customer_id"), t.Index("anonymous_id")
+	}
+	b.rb = array.NewRecordBuilder(mem, t.Schema())
+	return b, nil
+}
+
+// Table returns the builder's table.
+func (b *Builder) Table() *Table { return b.t }
+
+// Len is the number of rows appended since the last NewRecord.
+func (b *Builder) Len() int { return b.rb.Field(0).Len() }
+
+// NewRecord returns the rows appended so far and starts afresh. The caller releases it.
+func (b *Builder) NewRecord() arrow.Record { return b.rb.NewRecord() }
+
+// Release frees the builder's buffers.
+func (b *Builder) Release() { b.rb.Release() }
+
+// Key returns the natural key of fields as one string, for reports.
+func (b *Builder) Key(fields [][]byte) string {
+	return string(b.key(fields))
+}
+
+func (b *Builder) key(fields [][]byte) []byte {
+	b.keyBuf = b.keyBuf[:0]
+	for n, k := range b.t.Key {
+		if n > 0 {
+			b.keyBuf = append(b.keyBuf, '|')
+		}
+		if i := b.t.Index(k); i < len(fields) {
+			b.keyBuf = append(b.keyBuf, fields[i]...)
+		}
+	}
+	return b.keyBuf
+}
+
+// Append validates one row, given as the raw text of each canonical column in
+// table order (nil or empty for absent), and appends it. A rejected row returns
+// its rule and a detail naming the column and value; nothing is appended then.
+func (b *Builder) Append(fields [][]byte) (Rule, string) {
+	if len(fields) != len(b.t.Columns) {
+		return WrongFieldCount, fmt.Sprintf("%d fields for %d columns", len(fields), len(b.t.Columns))
+	}
+	for i := range b.t.Columns {
+		c := &b.t.Columns[i]
+		f := bytes.TrimSpace(fields[i])
+		v := &b.vals[i]
+		*v = value{s: f}
+		if len(f) == 0 {
+			switch {
+			case c.Required && b.t.IsKey(i):
+				return MissingKey, c.Name + " is empty"
+			case c.Required:
+				return MissingField, c.Name + " is empty"
+			}
+			v.null = true
+			continue
+		}
+		if rule, detail := parse(c, v); rule != "" {
+			return rule, detail
+		}
+	}
+	if b.custCol >= 0 && b.vals[b.custCol].null && b.vals[b.anonCol].null {
+		return MissingField, "neither customer_id nor anonymous_id is set"
+	}
+	for _, r := range b.refs {
+		v := &b.vals[r.col]
+		if v.null && r.Optional {
+			continue
+		}
+		if !r.keys.Has(v.s) {
+			return r.Rule, fmt.Sprintf("%s %q is not among the landed %s", r.Column, v.s, r.Entity)
+		}
+	}
+	if !b.keys.Add(b.key(fields)) {
+		return DuplicateKey, fmt.Sprintf("key %q was already read", b.keyBuf)
+	}
+	b.appendVals()
+	return "", ""
+}
+
+func (b *Builder) appendVals() {
+	for i, c := range b.t.Columns {
+		v := &b.vals[i]
+		fb := b.rb.Field(i)
+		if v.null && !c.Required && c.Kind != String {
+			fb.AppendNull()
+			continue
+		}
+		switch c.Kind {
+		case String:
+			fb.(*array.StringBuilder).BinaryBuilder.Append(v.s)
+		case Timestamp:
+			fb.(*array.TimestampBuilder).Append(arrow.Timestamp(v.i))
+		case Money:
+			fb.(*array.Float64Builder).Append(v.f)
+		case Int:
+			fb.(*array.Int32Builder).Append(int32(v.i))
+		case Bool:
+			fb.(*array.BooleanBuilder).Append(v.b)
+		}
+	}
+}
+
+// parse checks one non-empty value of column c and fills v.
+func parse(c *Column, v *value) (Rule, string) {
+	s := v.s
+	switch c.Kind {
+	case String:
+		if !utf8.Valid(s) {
+			return BadEncoding, fmt.Sprintf("%s is not valid UTF-8: %q", c.Name, s)
+		}
+		if c.Enum != nil && !inEnum(c.Enum, s) {
+			return UnknownValue, fmt.Sprintf("%s %q is not one of %v", c.Name, s, c.Enum)
+		}
+		if c.Currency && !currencies[string(s)] {
+			return UnknownCurrency, fmt.Sprintf("%s %q is not an ISO 4217 code", c.Name, s)
+		}
+	case Timestamp:
+		t, ok := ParseTime(s)
+		if !ok {
+			return BadTimestamp, fmt.Sprintf("%s %q is not a time", c.Name, s)
+		}
+		v.i = t
+	case Money:
+		f, err := strconv.ParseFloat(unsafeString(s), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return BadNumber, fmt.Sprintf("%s %q is not a number", c.Name, s)
+		}
+		if c.NonNeg && f < 0 {
+			return NegativeAmount, fmt.Sprintf("%s is %s", c.Name, s)
+		}
+		v.f = f
+	case Int:
+		n, err := strconv.ParseInt(unsafeString(s), 10, 32)
+		if err != nil {
+			// "3.0" from spreadsheets and drivers is still a whole number.
+			f, ferr := strconv.ParseFloat(unsafeString(s), 64)
+			if ferr != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt32 {
+				return BadNumber, fmt.Sprintf("%s %q is not a whole number", c.Name, s)
+			}
+			n = int64(f)
+		}
+		if c.NonNeg && n < 0 {
+			return NegativeQuantity, fmt.Sprintf("%s is %s", c.Name, s)
+		}
+		if c.Max > 0 && (n < int64(c.Min) || n > int64(c.Max)) {
+			return OutOfRange, fmt.Sprintf("%s %s is outside %d–%d", c.Name, s, c.Min, c.Max)
+		}
+		v.i = n
+	case Bool:
+		switch string(bytes.ToLower(s)) {
+		case "true", "t", "1", "yes", "y":
+			v.b = true
+		case "false", "f", "0", "no", "n":
+		default:
+			return BadNumber, fmt.Sprintf("%s %q is not true or false", c.Name, s)
+		}
+	}
+	return "", ""
+}
+
+func inEnum(enum []string, s []byte) bool {
+	for _, e := range enum {
+		if string(s) == e {
+			return true
+		}
+	}
+	return false
+}
+
+// unsafeString views b as a string for parsing without a copy; the string must not
+// outlive the call.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}

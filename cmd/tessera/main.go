@@ -1,0 +1,232 @@
+// Command tessera is Tessera's one binary: it parses flags and the config, then
+// calls into jobs. Exit codes: 0 done, 1 failed, 2 bad usage or config.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/term"
+
+	"github.com/tessera-cdp/tessera/config"
+	"github.com/tessera-cdp/tessera/jobs"
+	"github.com/tessera-cdp/tessera/synth"
+)
+
+// version is set at build time: -ldflags "-X main.version=..."
+var version = "dev"
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout io.Writer) error
+}
+
+var commands = []command{
+	{"run", "run every stage in order in one process (extract, and the stages to come)", runCmd},
+	{"extract", "land source data in the warehouse (the extract CronJob)", runCmd},
+	{"migrate", "create or update the ClickHouse tables", migrateCmd},
+	{"generate", "write a synthetic shop with known truth", generateCmd},
+	{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
+		fmt.Fprintln(w, "tessera", version)
+		return nil
+	}},
+}
+
+// usageError marks bad usage or configuration: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+var log = logrus.New()
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	log.SetOutput(stderr)
+	setLogFormat(config.Default().Log, stderr)
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		err := c.run(ctx, args[1:], stdout)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.As(err, new(usageError)):
+			log.WithField("command", c.name).Error(err.Error())
+			return 2
+		default:
+			log.WithField("command", c.name).WithError(err).Error("failed")
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "tessera: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "Tessera: predictive customer segmentation, as a batch pipeline.\n\nUsage: tessera COMMAND [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun 'tessera COMMAND --help' for the flags of a command.\n"+
+		"Every config key can be set by an environment variable TESSERA_<KEY>, e.g. TESSERA_CLICKHOUSE_ADDR.\n")
+}
+
+func newFlags(name, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: tessera %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// loadConfig reads the config file and sets up logging from it.
+func loadConfig(path string) (config.Config, error) {
+	cfg, err := config.Load(path, os.Getenv)
+	if err != nil {
+		return cfg, usageError{err}
+	}
+	lvl, _ := logrus.ParseLevel(cfg.Log.Level)
+	log.SetLevel(lvl)
+	setLogFormat(cfg.Log, log.Out)
+	return cfg, nil
+}
+
+// setLogFormat logs JSON unless a person is watching a terminal.
+func setLogFormat(l config.Log, w io.Writer) {
+	json := l.Format == "json"
+	if l.Format == "auto" {
+		f, ok := w.(*os.File)
+		json = !ok || !term.IsTerminal(int(f.Fd()))
+	}
+	if json {
+		log.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339})
+	} else {
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: time.TimeOnly})
+	}
+}
+
+func parseAsOf(s string, cfg config.Config) (time.Time, error) {
+	if s == "" {
+		return jobs.DefaultAsOf(cfg, time.Now()), nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return t, usageError{fmt.Errorf("--as-of %q: want YYYY-MM-DD", s)}
+	}
+	return t, nil
+}
+
+func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("run", "Runs the pipeline for one as-of date: extract (source files into the warehouse),\n"+
+		"then the stages that follow. With no clickhouse.addr it runs embedded on a generated sample shop\n"+
+		"and writes Parquet tables under data_dir.")
+	cfgPath := fs.String("config", "", "YAML config file (see tessera.example.yaml); empty: defaults and TESSERA_* variables")
+	asOf := fs.String("as-of", "", "date to compute for, YYYY-MM-DD (default: yesterday in the configured time zone)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	d, err := parseAsOf(*asOf, cfg)
+	if err != nil {
+		return err
+	}
+	return jobs.Run(ctx, cfg, d, log, stdout)
+}
+
+func migrateCmd(ctx context.Context, args []string, _ io.Writer) error {
+	fs := newFlags("migrate", "Creates the ClickHouse database and applies every migration not yet applied.")
+	cfgPath := fs.String("config", "", "YAML config file; empty: defaults and TESSERA_* variables")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	return jobs.Migrate(ctx, cfg, log)
+}
+
+func generateCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	d := synth.Defaults()
+	fs := newFlags("generate", "Writes a synthetic shop whose customers follow known processes (BG/NBD purchases,\n"+
+		"Gamma-Gamma spend, a VIP minority), one file per canonical entity, plus truth files:\n"+
+		"truth_customers.csv (each customer's latent traits), truth_bad_rows.csv (every bad row and its rule)\n"+
+		"and truth.json (the parameters and row counts).")
+	customers := fs.Int("customers", d.Customers, "number of customers")
+	days := fs.Int("days", d.Days, "days of history")
+	end := fs.String("end", d.End.Format(time.DateOnly), "end of the history (exclusive), YYYY-MM-DD")
+	seed := fs.Int64("seed", d.Seed, "random seed: the same seed gives the same shop")
+	out := fs.String("out", "", "output folder (required)")
+	format := fs.String("format", d.Format, "file format: csv or parquet")
+	bad := fs.Float64("bad-rows", 0, "fraction of bad records mixed into every entity, e.g. 0.01")
+	vip := fs.Float64("vip-share", d.VIPShare, "share of customers in the VIP class (0: a pure BG/NBD population)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageError{errors.New("--out is required")}
+	}
+	e, err := time.Parse(time.DateOnly, *end)
+	if err != nil {
+		return usageError{fmt.Errorf("--end %q: want YYYY-MM-DD", *end)}
+	}
+	d.Customers, d.Days, d.End, d.Seed, d.Format, d.BadRows, d.VIPShare = *customers, *days, e, *seed, *format, *bad, *vip
+	if err := d.Validate(); err != nil {
+		return usageError{err}
+	}
+	s, err := jobs.Generate(ctx, d, *out, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Wrote a shop of %d customers to %s:\n", d.Customers, *out)
+	for _, t := range []string{"customers", "products", "orders", "order_lines", "events", "campaign_events"} {
+		for e, n := range s.Rows {
+			if string(e) == t {
+				fmt.Fprintf(stdout, "  %-16s %10d rows (%d bad)\n", t, n, s.BadRows[e])
+			}
+		}
+	}
+	return nil
+}

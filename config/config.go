@@ -1,0 +1,225 @@
+// Package config holds Tessera's typed configuration: one YAML file whose every key
+// can be overridden by an environment variable TESSERA_<PATH> (upper case, levels
+// joined by '_', e.g. TESSERA_CLICKHOUSE_ADDR). Secrets never come from the file:
+// only from the environment or from files mounted in the container.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. See tessera.example.yaml for every key.
+type Config struct {
+	// TimeZone decides what "yesterday" means for the default --as-of.
+	TimeZone string `yaml:"time_zone"`
+	// DataDir holds the embedded mode's output tables and the sample shop.
+	DataDir string `yaml:"data_dir"`
+	// BatchRows bounds the rows of one Arrow record batch, and so memory.
+	BatchRows  int        `yaml:"batch_rows"`
+	Log        Log        `yaml:"log"`
+	ClickHouse ClickHouse `yaml:"clickhouse"`
+	Source     Source     `yaml:"source"`
+	Sample     Sample     `yaml:"sample"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // auto (JSON unless on a terminal), json, text
+}
+
+// ClickHouse is the warehouse. With no address Tessera runs embedded and writes
+// Parquet files under DataDir instead.
+type ClickHouse struct {
+	Addr         string        `yaml:"addr"` // host:port of the native protocol
+	Database     string        `yaml:"database"`
+	User         string        `yaml:"user"`
+	PasswordFile string        `yaml:"password_file"`
+	DialTimeout  time.Duration `yaml:"dial_timeout"`
+	// Password comes from TESSERA_CLICKHOUSE_PASSWORD or PasswordFile, never the file.
+	Password string `yaml:"-"`
+}
+
+// Source says where extract reads from.
+type Source struct {
+	Files Files `yaml:"files"`
+}
+
+// Files are canonical CSV or Parquet files, one per entity, as `tessera generate`
+// writes them.
+type Files struct {
+	Dir    string `yaml:"dir"`    // empty: the generated sample shop
+	Format string `yaml:"format"` // csv or parquet
+}
+
+// Sample is the shop generated when no source is configured.
+type Sample struct {
+	Customers int   `yaml:"customers"`
+	Days      int   `yaml:"days"`
+	Seed      int64 `yaml:"seed"`
+}
+
+// Default returns the configuration used for every key the file leaves out.
+func Default() Config {
+	return Config{
+		TimeZone:   "UTC",
+		DataDir:    "tessera-data",
+		BatchRows:  65536,
+		Log:        Log{Level: "info", Format: "auto"},
+		ClickHouse: ClickHouse{Database: "tessera", User: "default", DialTimeout: 10 * time.Second},
+		Source:     Source{Files: Files{Format: "csv"}},
+		Sample:     Sample{Customers: 10000, Days: 730, Seed: 1},
+	}
+}
+
+// Load reads path (none when empty), applies TESSERA_* overrides from env and
+// validates. Errors here are configuration errors: the CLI exits with code 2.
+func Load(path string, env func(string) string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := override(reflect.ValueOf(&c).Elem(), "TESSERA", env); err != nil {
+		return c, err
+	}
+	c.ClickHouse.Password = env("TESSERA_CLICKHOUSE_PASSWORD")
+	if c.ClickHouse.Password == "" && c.ClickHouse.PasswordFile != "" {
+		b, err := os.ReadFile(c.ClickHouse.PasswordFile)
+		if err != nil {
+			return c, fmt.Errorf("clickhouse.password_file: %w", err)
+		}
+		c.ClickHouse.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	return c, c.Validate()
+}
+
+// Validate checks every value.
+func (c Config) Validate() error {
+	var errs []error
+	if _, err := time.LoadLocation(c.TimeZone); err != nil {
+		errs = append(errs, fmt.Errorf("time_zone: %w", err))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir is empty"))
+	}
+	if c.BatchRows < 1024 || c.BatchRows > 1<<22 {
+		errs = append(errs, fmt.Errorf("batch_rows must be between 1024 and 4194304, got %d", c.BatchRows))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level must be debug, info, warn or error, got %q", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "auto", "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("log.format must be auto, json or text, got %q", c.Log.Format))
+	}
+	if c.ClickHouse.Addr != "" {
+		if !strings.Contains(c.ClickHouse.Addr, ":") {
+			errs = append(errs, fmt.Errorf("clickhouse.addr must be host:port, got %q", c.ClickHouse.Addr))
+		}
+		if c.ClickHouse.Database == "" || strings.ContainsAny(c.ClickHouse.Database, "`'\" .;") {
+			errs = append(errs, fmt.Errorf("clickhouse.database %q is not a plain name", c.ClickHouse.Database))
+		}
+	}
+	if f := c.Source.Files.Format; f != "csv" && f != "parquet" {
+		errs = append(errs, fmt.Errorf("source.files.format must be csv or parquet, got %q", f))
+	}
+	if c.Sample.Customers < 1 || c.Sample.Days < 1 {
+		errs = append(errs, errors.New("sample.customers and sample.days must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Location is the configured time zone.
+func (c Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// override sets each field from its environment variable, if set.
+func override(v reflect.Value, prefix string, env func(string) string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "-" || tag == "" {
+			continue
+		}
+		name := prefix + "_" + strings.ToUpper(tag)
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			if err := override(fv, name, env); err != nil {
+				return err
+			}
+			continue
+		}
+		s := env(name)
+		if s == "" {
+			continue
+		}
+		if err := setValue(fv, s); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func setValue(v reflect.Value, s string) error {
+	switch v.Interface().(type) {
+	case time.Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		v.SetInt(int64(d))
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		v.SetInt(n)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		v.SetFloat(f)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		v.SetBool(b)
+	default:
+		return fmt.Errorf("cannot set a %s from the environment", v.Kind())
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/sirupsen/logrus"
+
+	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/source"
+)
+
+// rawSink is where extract lands rows: ClickHouse, or the embedded Parquet folder.
+type rawSink interface {
+	InsertRaw(ctx context.Context, e canon.Entity, rec arrow.Record, runID string, landedAt time.Time) error
+	InsertRejected(ctx context.Context, runID string, at time.Time, rs []canon.Rejection) error
+}
+
+// EntityCount is what extract did with one entity. Read = Landed + Rejected.
+type EntityCount struct {
+	Entity   canon.Entity `json:"entity"`
+	Source   string       `json:"source"`
+	Read     int64        `json:"read"`
+	Landed   int64        `json:"landed"`
+	Rejected int64        `json:"rejected"`
+}
+
+// ExtractResult sums up an extract run.
+type ExtractResult struct {
+	Entities []EntityCount `json:"entities"`
+}
+
+// Totals adds up the entities.
+func (r *ExtractResult) Totals() (read, landed, rejected int64) {
+	for _, e := range r.Entities {
+		read, landed, rejected = read+e.Read, landed+e.Landed, rejected+e.Rejected
+	}
+	return
+}
+
+// openFunc opens the source of one entity; fs.ErrNotExist means the source does
+// not have that entity.
+type openFunc func(t *canon.Table) (source.Rows, error)
+
+// required entities: without them there is nothing to segment.
+var required = map[canon.Entity]bool{canon.Customers: true, canon.Orders: true, canon.OrderLines: true}
+
+// extract reads every entity in load order, validates each row and lands batches
+// of at most batchRows rows; every row read is either landed or rejected.
+func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (*ExtractResult, error) {
+	res := &ExtractResult{}
+	keys := canon.KeySets{}
+	for _, t := range canon.Tables {
+		rows, err := open(t)
+		if errors.Is(err, fs.ErrNotExist) && !required[t.Entity] {
+			rc.log.WithField("entity", t.Entity).Warn("the source has no " + string(t.Entity) + ": nothing to extract for it")
+			keys[t.Entity] = canon.NewKeys()
+			continue
+		}
+		if err != nil {
+			return res, fmt.Errorf("open %s: %w", t.Entity, err)
+		}
+		c, err := extractEntity(ctx, rc, t, rows, keys, sink)
+		rows.Close()
+		res.Entities = append(res.Entities, c)
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, rows source.Rows, keys canon.KeySets, sink rawSink) (EntityCount, error) {
+	c := EntityCount{Entity: t.Entity, Source: rows.Name()}
+	log := rc.log.WithFields(logrus.Fields{"entity": t.Entity, "source": rows.Name()})
+	b, err := canon.NewBuilder(rc.mem, t, keys)
+	if err != nil {
+		return c, err
+	}
+	defer b.Release()
+	var rejected []canon.Rejection
+	flushRejected := func() error {
+		err := sink.InsertRejected(ctx, rc.runID, rc.started, rejected)
+		rejected = rejected[:0]
+		return err
+	}
+	landed := false
+	flush := func() error {
+		rec := b.NewRecord()
+		defer rec.Release()
+		if rec.NumRows() == 0 && landed {
+			return nil
+		}
+		landed = true
+		if err := sink.InsertRaw(ctx, t.Entity, rec, rc.runID, rc.started); err != nil {
+			return err
+		}
+		c.Landed += rec.NumRows()
+		return nil
+	}
+	start := time.Now()
+	lastLog := start
+	for rows.Next() {
+		c.Read++
+		rule, detail := rows.Problem()
+		key := ""
+		if rule == "" {
+			rule, detail = b.Append(rows.Fields())
+			if rule != "" {
+				key = b.Key(rows.Fields())
+			}
+		}
+		if rule != "" {
+			rejected = append(rejected, canon.Rejection{Source: rows.Name(), Entity: t.Entity, Position: rows.Position(),
+				Key: key, Rule: rule, Detail: detail, Raw: rows.Raw()})
+			c.Rejected++
+			if len(rejected) >= 10000 {
+				if err := flushRejected(); err != nil {
+					return c, err
+				}
+			}
+		}
+		if b.Len() >= rc.cfg.BatchRows {
+			if err := flush(); err != nil {
+				return c, err
+			}
+			if err := ctx.Err(); err != nil {
+				return c, err
+			}
+		}
+		if c.Read%65536 == 0 && time.Since(lastLog) >= 10*time.Second {
+			lastLog = time.Now()
+			log.WithFields(logrus.Fields{"rows_read": c.Read, "rows_per_sec": int(float64(c.Read) / time.Since(start).Seconds())}).Info("extracting")
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return c, fmt.Errorf("read %s: %w", rows.Name(), err)
+	}
+	if err := flush(); err != nil {
+		return c, err
+	}
+	if err := flushRejected(); err != nil {
+		return c, err
+	}
+	if c.Read != c.Landed+c.Rejected { // a bug, never data: say so loudly
+		return c, fmt.Errorf("%s: read %d rows but landed %d and rejected %d", t.Entity, c.Read, c.Landed, c.Rejected)
+	}
+	secs := time.Since(start).Seconds()
+	log.WithFields(logrus.Fields{"rows_read": c.Read, "rows_landed": c.Landed, "rows_rejected": c.Rejected,
+		"rows_per_sec": int(float64(c.Read) / max(secs, 1e-3)), "seconds": round(secs)}).Info("extracted")
+	return c, nil
+}
+
+// fileSource opens the canonical files of a folder, as `tessera generate` writes them.
+func fileSource(ctx context.Context, dir, format string, mem memory.Allocator, batchRows int) openFunc {
+	return func(t *canon.Table) (source.Rows, error) {
+		path := filepath.Join(dir, string(t.Entity)+"."+format)
+		if _, err := os.Stat(path); err != nil {
+			return nil, err
+		}
+		if format == "parquet" {
+			return source.OpenParquet(ctx, path, t, mem, batchRows)
+		}
+		return source.OpenCSV(path, t)
+	}
+}
+
+func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Starts the real servers that tests and the demo talk to, on loopback, with data in
+# the project's own .services/ folder (git-ignored):
+#   ClickHouse  native 127.0.0.1:19000, HTTP 127.0.0.1:18123
+#   PostgreSQL  127.0.0.1:15432, user tessera, database tessera
+#   MariaDB     127.0.0.1:13306, user tessera / password tessera, database tessera
+# Usage: scripts/services.sh up|down|status|env
+# `up` installs the servers from Debian's packages if they are missing and is a no-op
+# when they already answer. Ports differ from the defaults so a system-wide server on
+# this machine does not get in the way.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${TESSERA_SERVICES_DIR:-$root/.services}
+ch_tcp=19000 ch_http=18123 pg_port=15432 my_port=13306
+
+log() { printf 'services: %s\n' "$*" >&2; }
+die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
+
+# as USER CMD...: run as an unprivileged service user when we are root (PostgreSQL
+# refuses to run as root); as ourselves otherwise.
+as() {
+  local user=$1; shift
+  if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+}
+svc_user() { if [ "$(id -u)" = 0 ]; then echo "$1"; else id -un; fi; }
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+install_packages() {
+  local missing=()
+  command -v clickhouse-server >/dev/null || missing+=(clickhouse-server clickhouse-client)
+  [ -n "$(pg_bin)" ] || missing+=(postgresql)
+  command -v mariadbd >/dev/null || missing+=(mariadb-server mariadb-client)
+  command -v runuser >/dev/null || missing+=(util-linux)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" = 0 ] || die "missing packages ${missing[*]}: install them as root (apt-get install ${missing[*]})"
+  log "installing ${missing[*]} from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || die "apt-get update failed"
+  # policy-rc.d keeps the packages' own services from starting: we run our own.
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+}
+
+# The service users must reach the data folder: every parent needs o+x.
+check_path() {
+  [ "$(id -u)" = 0 ] || return 0
+  local p=$dir
+  while [ "$p" != / ]; do
+    p=$(dirname "$p")
+    [ -e "$p" ] || continue
+    [ "$(( $(stat -c '%a' "$p") % 2 ))" = 1 ] || chmod o+x "$p" 2>/dev/null ||
+      die "service users cannot enter $p: chmod o+x it or set TESSERA_SERVICES_DIR"
+  done
+}
+
+wait_for() { # name tries cmd...
+  local name=$1 tries=$2; shift 2
+  for _ in $(seq "$tries"); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  return 1
+}
+
+ch_up() { clickhouse-client --host 127.0.0.1 --port $ch_tcp -q 'SELECT 1' >/dev/null 2>&1; }
+ch_start() {
+  ch_up && { log "clickhouse already up on $ch_tcp"; return 0; }
+  local d=$dir/clickhouse u; u=$(svc_user clickhouse)
+  mkdir -p "$d/data" "$d/tmp" "$d/user_files" "$d/log"
+  cat >"$d/config.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>$d/log/server.log</log><errorlog>$d/log/error.log</errorlog><size>100M</size><count>2</count></logger>
+  <tcp_port>$ch_tcp</tcp_port>
+  <http_port>$ch_http</http_port>
+  <listen_host>127.0.0.1</listen_host>
+  <max_connections>256</max_connections>
+  <max_concurrent_queries>64</max_concurrent_queries>
+  <mark_cache_size>536870912</mark_cache_size>
+  <path>$d/data/</path>
+  <tmp_path>$d/tmp/</tmp_path>
+  <user_files_path>$d/user_files/</user_files_path>
+  <users_config>$d/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>UTC</timezone>
+  <mlock_executable>false</mlock_executable>
+</yandex>
+XML
+  cat >"$d/users.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <profiles><default><max_memory_usage>8000000000</max_memory_usage><load_balancing>random</load_balancing></default></profiles>
+  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+XML
+  [ "$(id -u)" = 0 ] && chown -R "$u" "$d"
+  log "starting clickhouse on 127.0.0.1:$ch_tcp"
+  (cd "$d" && as "$u" nohup clickhouse-server --config-file="$d/config.xml" --pid-file="$d/server.pid" >"$d/log/stdout.log" 2>&1 &)
+  wait_for clickhouse 120 ch_up || die "clickhouse did not answer on 127.0.0.1:$ch_tcp within 60 s; see $d/log/error.log and $d/log/stdout.log"
+}
+
+pg_up() { "$(pg_bin)/pg_isready" -h 127.0.0.1 -p $pg_port -q; }
+pg_start() {
+  pg_up && { log "postgresql already up on $pg_port"; return 0; }
+  local d=$dir/postgres bin u; bin=$(pg_bin); u=$(svc_user postgres)
+  mkdir -p "$d"; [ "$(id -u)" = 0 ] && chown "$u" "$d"
+  if [ ! -f "$d/data/PG_VERSION" ]; then
+    as "$u" "$bin/initdb" -D "$d/data" -U tessera --auth=trust -E UTF8 >"$d/initdb.log" 2>&1 ||
+      die "initdb failed; see $d/initdb.log"
+  fi
+  log "starting postgresql on 127.0.0.1:$pg_port"
+  as "$u" "$bin/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 60 \
+    -o "-p $pg_port -k $d -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null ||
+    die "postgresql did not start; see $d/server.log"
+  wait_for postgresql 60 pg_up || die "postgresql did not answer on 127.0.0.1:$pg_port"
+  psql -h 127.0.0.1 -p $pg_port -U tessera -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='tessera'" | grep -q 1 ||
+    psql -h 127.0.0.1 -p $pg_port -U tessera -d postgres -qc 'CREATE DATABASE tessera' || die "cannot create database tessera in postgresql"
+}
+
+my_up() { mariadb-admin --protocol=tcp -h 127.0.0.1 -P $my_port -u tessera -ptessera ping >/dev/null 2>&1; }
+my_start() {
+  my_up && { log "mariadb already up on $my_port"; return 0; }
+  local d=$dir/mariadb u; u=$(svc_user mysql)
+  mkdir -p "$d"; [ "$(id -u)" = 0 ] && chown "$u" "$d"
+  if [ ! -d "$d/data/mysql" ]; then
+    as "$u" mariadb-install-db --no-defaults --datadir="$d/data" --auth-root-authentication-method=socket \
+      --skip-test-db >"$d/install.log" 2>&1 || die "mariadb-install-db failed; see $d/install.log"
+  fi
+  log "starting mariadb on 127.0.0.1:$my_port"
+  (as "$u" nohup mariadbd --no-defaults --datadir="$d/data" --socket="$d/mysqld.sock" --pid-file="$d/mysqld.pid" \
+    --port=$my_port --bind-address=127.0.0.1 --skip-name-resolve --innodb-flush-log-at-trx-commit=0 \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci --log-error="$d/error.log" >/dev/null 2>&1 &)
+  # The administrator logs in through the socket as the same unix user (unix_socket
+  # authentication): root when we are root, else whoever installed the data folder.
+  local rootcli=(mariadb --socket="$d/mysqld.sock" -u "$(id -un)")
+  wait_for mariadb 120 "${rootcli[@]}" -e 'SELECT 1' ||
+    die "mariadb did not start within 60 s; see $d/error.log"
+  "${rootcli[@]}" -e "CREATE DATABASE IF NOT EXISTS tessera CHARACTER SET utf8mb4;
+    CREATE USER IF NOT EXISTS 'tessera'@'127.0.0.1' IDENTIFIED BY 'tessera';
+    GRANT ALL ON tessera.* TO 'tessera'@'127.0.0.1';
+    GRANT ALL ON \`tessera\\_%\`.* TO 'tessera'@'127.0.0.1'; FLUSH PRIVILEGES;" ||
+    die "mariadb did not accept the setup statements; see $d/error.log"
+  wait_for mariadb 60 my_up || die "mariadb did not answer on 127.0.0.1:$my_port; see $d/error.log"
+}
+
+stop_pidfile() { # name pidfile
+  [ -f "$2" ] || return 0
+  local pid; pid=$(cat "$2")
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    log "stopped $1"
+  fi
+  rm -f "$2"
+}
+
+env_lines() {
+  cat <<ENV
+TESSERA_TEST_CLICKHOUSE=127.0.0.1:$ch_tcp
+TESSERA_TEST_POSTGRES=postgres://tessera@127.0.0.1:$pg_port/tessera?sslmode=disable
+TESSERA_TEST_MYSQL=tessera:tessera@tcp(127.0.0.1:$my_port)/tessera
+ENV
+}
+
+case "${1:-}" in
+  up)
+    install_packages
+    mkdir -p "$dir"; check_path
+    ch_start; pg_start; my_start
+    env_lines >"$dir/env"
+    log "all up (addresses in $dir/env)";;
+  down)
+    stop_pidfile clickhouse "$dir/clickhouse/server.pid"
+    if pg_up 2>/dev/null; then as "$(svc_user postgres)" "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" -m fast stop >/dev/null && log "stopped postgresql"; fi
+    stop_pidfile mariadb "$dir/mariadb/mysqld.pid";;
+  status)
+    rc=0
+    if ch_up; then echo "clickhouse  up    127.0.0.1:$ch_tcp"; else echo "clickhouse  down"; rc=1; fi
+    if pg_up 2>/dev/null; then echo "postgresql  up    127.0.0.1:$pg_port"; else echo "postgresql  down"; rc=1; fi
+    if my_up; then echo "mariadb     up    127.0.0.1:$my_port"; else echo "mariadb     down"; rc=1; fi
+    exit $rc;;
+  env) env_lines;;
+  *) echo "usage: $0 up|down|status|env" >&2; exit 2;;
+esac

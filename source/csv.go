@@ -1,0 +1,163 @@
+package source
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unsafe"
+
+	"github.com/tessera-cdp/tessera/canon"
+)
+
+// CSV reads a canonical CSV file: a header naming canonical columns in any order,
+// then one record per row. It accepts what spreadsheets do to files (a UTF-8 byte
+// order mark, CRLF line ends) and rejects, record by record, what cannot be a row.
+type CSV struct {
+	name   string
+	f      io.Closer
+	r      *csv.Reader
+	cols   []int // canonical column -> record field, -1 when absent
+	width  int   // fields in the header
+	fields [][]byte
+	rec    []string
+	pos    int64
+	rule   canon.Rule
+	detail string
+	err    error
+}
+
+// OpenCSV opens path as a CSV file of table t.
+func OpenCSV(path string, t *canon.Table) (*CSV, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := NewCSV(filepath.Base(path), f, t)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.f = f
+	return c, nil
+}
+
+// NewCSV reads CSV from r. It fails when the header is missing, names a column the
+// table does not have, or lacks a required column.
+func NewCSV(name string, r io.Reader, t *canon.Table) (*CSV, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1 // counted here, to reject the record instead of stopping
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, errors.New("empty file: expected a header line naming the columns")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	c := &CSV{name: name, r: cr, cols: make([]int, len(t.Columns)), width: len(header), fields: make([][]byte, len(t.Columns))}
+	for i := range c.cols {
+		c.cols[i] = -1
+	}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(h))
+		k := t.Index(h)
+		if k < 0 {
+			return nil, fmt.Errorf("column %q of the header is not a column of %s (expected some of: %s)", header[i], t.Entity, columnNames(t))
+		}
+		if c.cols[k] >= 0 {
+			return nil, fmt.Errorf("column %q appears twice in the header", h)
+		}
+		c.cols[k] = i
+	}
+	var missing []string
+	for k, col := range t.Columns {
+		if col.Required && c.cols[k] < 0 {
+			missing = append(missing, col.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("the header lacks required column(s) %s of %s", strings.Join(missing, ", "), t.Entity)
+	}
+	return c, nil
+}
+
+func columnNames(t *canon.Table) string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// Next reads the next record.
+func (c *CSV) Next() bool {
+	if c.err != nil {
+		return false
+	}
+	rec, err := c.r.Read()
+	c.rule, c.detail = "", ""
+	if errors.Is(err, io.EOF) {
+		return false
+	}
+	c.pos++
+	var perr *csv.ParseError
+	if errors.As(err, &perr) {
+		// Broken quoting: this record is lost as a row but kept as a rejection.
+		c.rule, c.detail = canon.MalformedRecord, perr.Err.Error()
+		c.rec = rec
+		return true
+	}
+	if err != nil {
+		c.err = fmt.Errorf("%s record %d: %w", c.name, c.pos, err)
+		return false
+	}
+	c.rec = rec
+	if len(rec) != c.width {
+		c.rule, c.detail = canon.WrongFieldCount, fmt.Sprintf("%d fields, the header has %d", len(rec), c.width)
+		return true
+	}
+	for k, i := range c.cols {
+		if i < 0 {
+			c.fields[k] = nil
+		} else {
+			c.fields[k] = bytesOf(rec[i])
+		}
+	}
+	return true
+}
+
+func (c *CSV) Fields() [][]byte              { return c.fields }
+func (c *CSV) Problem() (canon.Rule, string) { return c.rule, c.detail }
+func (c *CSV) Position() int64               { return c.pos }
+func (c *CSV) Name() string                  { return c.name }
+func (c *CSV) Err() error                    { return c.err }
+
+// Raw joins the record's fields back into one CSV line.
+func (c *CSV) Raw() string {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	w.Write(c.rec)
+	w.Flush()
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// Close closes the file.
+func (c *CSV) Close() error {
+	if c.f != nil {
+		return c.f.Close()
+	}
+	return nil
+}
+
+// bytesOf views s as bytes without a copy; callers only read them.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

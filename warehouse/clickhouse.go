@@ -1,0 +1,178 @@
+// Package warehouse is Tessera's ClickHouse side: migrations, Arrow → columnar
+// inserts, reads, and the embedded Parquet stand-in used when no ClickHouse is
+// configured. It knows the canonical model, not the models built on it.
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/tessera-cdp/tessera/config"
+	tsql "github.com/tessera-cdp/tessera/sql"
+)
+
+// ClickHouse is a connection to the warehouse database.
+type ClickHouse struct {
+	conn driver.Conn
+	db   string
+
+	mu    sync.Mutex
+	types map[string]map[string]string // column types by table, read once
+}
+
+// Open connects and checks that the server answers.
+func Open(ctx context.Context, c config.ClickHouse) (*ClickHouse, error) {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:        []string{c.Addr},
+		Auth:        clickhouse.Auth{Database: "default", Username: c.User, Password: c.Password},
+		DialTimeout: c.DialTimeout,
+		// 18.16 rejects settings it does not know; send none by default.
+		Compression:     &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		MaxOpenConns:    4,
+		ConnMaxLifetime: time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse %s: %w", c.Addr, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("clickhouse %s does not answer: %w", c.Addr, err)
+	}
+	return &ClickHouse{conn: conn, db: c.Database}, nil
+}
+
+// Close closes the connection.
+func (w *ClickHouse) Close() error { return w.conn.Close() }
+
+// Database is the name of the Tessera database.
+func (w *ClickHouse) Database() string { return w.db }
+
+// Conn is the underlying connection, for queries of the caller's own.
+func (w *ClickHouse) Conn() driver.Conn { return w.conn }
+
+// Exec runs one statement with {db} replaced by the database name.
+func (w *ClickHouse) Exec(ctx context.Context, stmt string, args ...any) error {
+	if err := w.conn.Exec(ctx, w.expand(stmt), args...); err != nil {
+		return fmt.Errorf("%s: %w", firstLine(stmt), err)
+	}
+	return nil
+}
+
+func (w *ClickHouse) expand(s string) string { return strings.ReplaceAll(s, "{db}", w.db) }
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i > 0 {
+		s = s[:i]
+	}
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return s
+}
+
+// Migrate creates the database if needed and applies, in order, each migration
+// not yet recorded in schema_migrations. It returns the names it applied.
+// Every statement is idempotent (IF NOT EXISTS), so a migration interrupted
+// half-way is safely applied again.
+func (w *ClickHouse) Migrate(ctx context.Context) ([]string, error) {
+	if err := w.Exec(ctx, "CREATE DATABASE IF NOT EXISTS {db}"); err != nil {
+		return nil, err
+	}
+	if err := w.Exec(ctx, `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
+    name String COMMENT 'migration file applied',
+    applied_at DateTime COMMENT 'when, UTC'
+) ENGINE = ReplacingMergeTree ORDER BY name`); err != nil {
+		return nil, err
+	}
+	done := map[string]bool{}
+	rows, err := w.conn.Query(ctx, w.expand("SELECT name FROM {db}.schema_migrations"))
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		done[n] = true
+	}
+	rows.Close()
+	names, err := fs.Glob(tsql.Migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var applied []string
+	for _, path := range names {
+		name := strings.TrimPrefix(path, "migrations/")
+		if done[name] {
+			continue
+		}
+		b, err := tsql.Migrations.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		for _, stmt := range Statements(string(b)) {
+			if err := w.Exec(ctx, stmt); err != nil {
+				return applied, fmt.Errorf("migration %s: %w", name, err)
+			}
+		}
+		if err := w.insertRow(ctx, "INSERT INTO {db}.schema_migrations (name, applied_at) VALUES", name, time.Now().UTC()); err != nil {
+			return applied, err
+		}
+		applied = append(applied, name)
+	}
+	return applied, nil
+}
+
+// insertRow inserts one row through a batch: ClickHouse 18.16 does not answer an
+// INSERT whose values are bound into the query text over the native protocol.
+func (w *ClickHouse) insertRow(ctx context.Context, stmt string, values ...any) error {
+	batch, err := w.conn.PrepareBatch(ctx, w.expand(stmt))
+	if err != nil {
+		return fmt.Errorf("%s: %w", firstLine(stmt), err)
+	}
+	defer batch.Abort()
+	if err := batch.Append(values...); err != nil {
+		return fmt.Errorf("%s: %w", firstLine(stmt), err)
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("%s: %w", firstLine(stmt), err)
+	}
+	return nil
+}
+
+// Statements splits a SQL file at lines holding only ';' and drops comment lines.
+func Statements(src string) []string {
+	var out []string
+	var cur strings.Builder
+	flush := func() {
+		if s := strings.TrimSpace(cur.String()); s != "" {
+			out = append(out, s)
+		}
+		cur.Reset()
+	}
+	for _, line := range strings.Split(src, "\n") {
+		t := strings.TrimSpace(line)
+		switch {
+		case t == ";":
+			flush()
+		case strings.HasPrefix(t, "--"):
+		default:
+			cur.WriteString(line)
+			cur.WriteByte('\n')
+		}
+	}
+	flush()
+	return out
+}

@@ -1,0 +1,149 @@
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/compress"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"github.com/tessera-cdp/tessera/canon"
+)
+
+// ParquetDir is the embedded warehouse: each table is one Parquet file in a folder.
+// A run writes new files beside the old ones and moves them into place on Commit,
+// so a failed run leaves the previous tables whole and a re-run replaces them.
+type ParquetDir struct {
+	dir     string
+	mem     memory.Allocator
+	writers map[string]*pqFile
+}
+
+type pqFile struct {
+	f  *os.File
+	fw *pqarrow.FileWriter
+}
+
+// NewParquetDir opens the embedded warehouse in dir.
+func NewParquetDir(dir string, mem memory.Allocator) (*ParquetDir, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("embedded warehouse: %w", err)
+	}
+	return &ParquetDir{dir: dir, mem: mem, writers: map[string]*pqFile{}}, nil
+}
+
+// Path is the file of a table.
+func (p *ParquetDir) Path(table string) string { return filepath.Join(p.dir, table+".parquet") }
+
+func (p *ParquetDir) writer(table string, schema *arrow.Schema) (*pqarrow.FileWriter, error) {
+	if w, ok := p.writers[table]; ok {
+		return w.fw, nil
+	}
+	f, err := os.Create(p.Path(table) + ".tmp")
+	if err != nil {
+		return nil, fmt.Errorf("embedded warehouse: %w", err)
+	}
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithAllocator(p.mem))
+	fw, err := pqarrow.NewFileWriter(schema, f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("embedded warehouse %s: %w", table, err)
+	}
+	p.writers[table] = &pqFile{f: f, fw: fw}
+	return fw, nil
+}
+
+var runIDField = arrow.Field{Name: "run_id", Type: arrow.BinaryTypes.String}
+
+// InsertRaw appends a batch of an entity's rows, with the run id, to its table.
+func (p *ParquetDir) InsertRaw(_ context.Context, e canon.Entity, rec arrow.Record, runID string, _ time.Time) error {
+	fields := append(rec.Schema().Fields(), runIDField)
+	schema := arrow.NewSchema(fields, nil)
+	fw, err := p.writer(RawTable(e), schema)
+	if err != nil {
+		return err
+	}
+	rb := array.NewStringBuilder(p.mem)
+	defer rb.Release()
+	rb.Reserve(int(rec.NumRows()))
+	for i := int64(0); i < rec.NumRows(); i++ {
+		rb.Append(runID)
+	}
+	ids := rb.NewArray()
+	defer ids.Release()
+	cols := append(append([]arrow.Array{}, rec.Columns()...), ids)
+	out := array.NewRecord(schema, cols, rec.NumRows())
+	defer out.Release()
+	if err := fw.WriteBuffered(out); err != nil {
+		return fmt.Errorf("embedded warehouse %s: %w", RawTable(e), err)
+	}
+	return nil
+}
+
+var rejectedSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "source", Type: arrow.BinaryTypes.String},
+	{Name: "entity", Type: arrow.BinaryTypes.String},
+	{Name: "position", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "row_key", Type: arrow.BinaryTypes.String},
+	{Name: "rule", Type: arrow.BinaryTypes.String},
+	{Name: "detail", Type: arrow.BinaryTypes.String},
+	{Name: "raw", Type: arrow.BinaryTypes.String},
+	{Name: "run_id", Type: arrow.BinaryTypes.String},
+}, nil)
+
+// InsertRejected appends rejected rows to the rejected_rows table. Called with
+// none, it still creates the table, so that a clean run replaces an old one.
+func (p *ParquetDir) InsertRejected(_ context.Context, runID string, _ time.Time, rs []canon.Rejection) error {
+	fw, err := p.writer("rejected_rows", rejectedSchema)
+	if err != nil {
+		return err
+	}
+	b := array.NewRecordBuilder(p.mem, rejectedSchema)
+	defer b.Release()
+	for _, r := range rs {
+		b.Field(0).(*array.StringBuilder).Append(r.Source)
+		b.Field(1).(*array.StringBuilder).Append(string(r.Entity))
+		b.Field(2).(*array.Int64Builder).Append(r.Position)
+		b.Field(3).(*array.StringBuilder).Append(r.Key)
+		b.Field(4).(*array.StringBuilder).Append(string(r.Rule))
+		b.Field(5).(*array.StringBuilder).Append(r.Detail)
+		b.Field(6).(*array.StringBuilder).Append(r.Raw)
+		b.Field(7).(*array.StringBuilder).Append(runID)
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	return fw.WriteBuffered(rec)
+}
+
+// Commit finishes every file written and moves it into place.
+func (p *ParquetDir) Commit() error {
+	var errs []error
+	for table, w := range p.writers {
+		if err := w.fw.Close(); err != nil { // closes the file too
+			errs = append(errs, fmt.Errorf("embedded warehouse %s: %w", table, err))
+			continue
+		}
+		if err := os.Rename(p.Path(table)+".tmp", p.Path(table)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	p.writers = map[string]*pqFile{}
+	return errors.Join(errs...)
+}
+
+// Abort drops what this run wrote; the previous tables stay.
+func (p *ParquetDir) Abort() {
+	for table, w := range p.writers {
+		w.fw.Close()
+		os.Remove(p.Path(table) + ".tmp")
+	}
+	p.writers = map[string]*pqFile{}
+}

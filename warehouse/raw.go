@@ -1,0 +1,248 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/tessera-cdp/tessera/canon"
+)
+
+// RawTable is the ClickHouse table holding an entity's raw rows.
+func RawTable(e canon.Entity) string { return "raw_" + string(e) }
+
+// columnTypes returns the ClickHouse type of each column of a table.
+func (w *ClickHouse) columnTypes(ctx context.Context, table string) (map[string]string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if t, ok := w.types[table]; ok {
+		return t, nil
+	}
+	rows, err := w.conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", w.db, table)
+	if err != nil {
+		return nil, fmt.Errorf("read columns of %s: %w", table, err)
+	}
+	defer rows.Close()
+	types := map[string]string{}
+	for rows.Next() {
+		var n, t string
+		if err := rows.Scan(&n, &t); err != nil {
+			return nil, err
+		}
+		types[n] = t
+	}
+	if len(types) == 0 {
+		return nil, fmt.Errorf("table %s.%s does not exist: run `tessera migrate`", w.db, table)
+	}
+	if w.types == nil {
+		w.types = map[string]map[string]string{}
+	}
+	w.types[table] = types
+	return types, rows.Err()
+}
+
+// InsertRaw appends rec, a batch of canonical rows of entity e, to its raw table
+// in one native columnar insert. Rows of entities with an updated_at are
+// versioned by it; the others by landedAt, so that re-landing replaces them.
+func (w *ClickHouse) InsertRaw(ctx context.Context, e canon.Entity, rec arrow.Record, runID string, landedAt time.Time) error {
+	t, err := canon.Lookup(e)
+	if err != nil {
+		return err
+	}
+	table := RawTable(e)
+	types, err := w.columnTypes(ctx, table)
+	if err != nil {
+		return err
+	}
+	n := int(rec.NumRows())
+	cols := make([]string, 0, len(t.Columns)+2)
+	for _, c := range t.Columns {
+		cols = append(cols, c.Name)
+	}
+	cols = append(cols, "run_id", "_version")
+	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES", w.db, table, strings.Join(cols, ", ")))
+	if err != nil {
+		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	defer batch.Abort()
+	for i, c := range t.Columns {
+		vals, err := columnValues(rec.Column(i), types[c.Name])
+		if err != nil {
+			return fmt.Errorf("%s.%s: %w", table, c.Name, err)
+		}
+		if err := batch.Column(i).Append(vals); err != nil {
+			return fmt.Errorf("%s.%s: %w", table, c.Name, err)
+		}
+	}
+	runs := make([]string, n)
+	for i := range runs {
+		runs[i] = runID
+	}
+	versions := make([]uint64, n)
+	if t.Version != "" {
+		ts := rec.Column(t.Index(t.Version)).(*array.Timestamp).TimestampValues()
+		for i, v := range ts {
+			versions[i] = uint64(v)
+		}
+	} else {
+		for i := range versions {
+			versions[i] = uint64(landedAt.Unix())
+		}
+	}
+	if err := batch.Column(len(t.Columns)).Append(runs); err != nil {
+		return err
+	}
+	if err := batch.Column(len(t.Columns) + 1).Append(versions); err != nil {
+		return err
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("insert %d rows into %s: %w", n, table, err)
+	}
+	return nil
+}
+
+// columnValues converts an Arrow column into the Go slice clickhouse-go appends to
+// a column of type chType. Nulls become the type's zero (ClickHouse columns of
+// the raw layer are not Nullable: 0 means "not rated", "" means absent).
+func columnValues(a arrow.Array, chType string) (any, error) {
+	n := a.Len()
+	switch a := a.(type) {
+	case *array.String:
+		out := make([]string, n)
+		for i := range out {
+			out[i] = a.Value(i) // a view of Arrow's buffer; the batch copies it
+		}
+		return out, nil
+	case *array.Timestamp:
+		out := make([]int64, n)
+		for i, v := range a.TimestampValues() {
+			if a.IsValid(i) {
+				out[i] = int64(v)
+			}
+		}
+		return out, nil
+	case *array.Float64:
+		out := make([]float64, n)
+		copy(out, a.Float64Values())
+		zeroNulls(a, out)
+		return out, nil
+	case *array.Int32:
+		switch chType {
+		case "UInt8":
+			out := make([]uint8, n)
+			for i, v := range a.Int32Values() {
+				if a.IsValid(i) {
+					out[i] = uint8(v)
+				}
+			}
+			return out, nil
+		case "Int32":
+			out := make([]int32, n)
+			copy(out, a.Int32Values())
+			zeroNulls(a, out)
+			return out, nil
+		}
+	case *array.Boolean:
+		if chType == "UInt8" {
+			out := make([]uint8, n)
+			for i := range out {
+				if a.IsValid(i) && a.Value(i) {
+					out[i] = 1
+				}
+			}
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("no conversion from Arrow %s to ClickHouse %s", a.DataType(), chType)
+}
+
+func zeroNulls[T any](a arrow.Array, out []T) {
+	if a.NullN() == 0 {
+		return
+	}
+	var zero T
+	for i := range out {
+		if a.IsNull(i) {
+			out[i] = zero
+		}
+	}
+}
+
+// InsertRejected lands rejected rows.
+func (w *ClickHouse) InsertRejected(ctx context.Context, runID string, at time.Time, rs []canon.Rejection) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.rejected_rows (source, entity, position, row_key, rule, detail, raw, run_id, rejected_at, _version) VALUES", w.db))
+	if err != nil {
+		return fmt.Errorf("insert into rejected_rows: %w", err)
+	}
+	defer batch.Abort()
+	for _, r := range rs {
+		if err := batch.Append(r.Source, string(r.Entity), uint64(r.Position), r.Key, string(r.Rule), r.Detail, r.Raw, runID, at, uint64(at.Unix())); err != nil {
+			return fmt.Errorf("rejected row: %w", err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("insert %d rejected rows: %w", len(rs), err)
+	}
+	return nil
+}
+
+// Run is one row of the runs table.
+type Run struct {
+	ID                     string
+	Stage                  string
+	AsOf                   time.Time
+	Started, Finished      time.Time
+	Status                 string
+	Read, Landed, Rejected uint64
+	Message, Detail        string
+}
+
+// RecordRun writes what a run did.
+func (w *ClickHouse) RecordRun(ctx context.Context, r Run) error {
+	return w.insertRow(ctx, `INSERT INTO {db}.runs (run_id, stage, as_of, started_at, finished_at, status, rows_read, rows_landed, rows_rejected, message, detail) VALUES`,
+		r.ID, r.Stage, r.AsOf, r.Started.UTC(), r.Finished.UTC(), r.Status, r.Read, r.Landed, r.Rejected, r.Message, r.Detail)
+}
+
+// Count is one line of a summary: a name and a number.
+type Count struct {
+	Name string
+	N    uint64
+}
+
+// RawCounts returns the rows of each raw table, one per key (FINAL).
+func (w *ClickHouse) RawCounts(ctx context.Context) ([]Count, error) {
+	var out []Count
+	for _, t := range canon.Tables {
+		var n uint64
+		if err := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s FINAL", w.db, RawTable(t.Entity))).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count %s: %w", RawTable(t.Entity), err)
+		}
+		out = append(out, Count{RawTable(t.Entity), n})
+	}
+	return out, nil
+}
+
+// RejectedByRule counts the rejected rows of a run by entity and rule.
+func (w *ClickHouse) RejectedByRule(ctx context.Context, runID string) ([]Count, error) {
+	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT concat(entity, ' ', rule), count() FROM %s.rejected_rows FINAL WHERE run_id = ? GROUP BY entity, rule ORDER BY entity, rule", w.db), runID)
+	if err != nil {
+		return nil, fmt.Errorf("count rejected rows: %w", err)
+	}
+	defer rows.Close()
+	var out []Count
+	for rows.Next() {
+		var c Count
+		if err := rows.Scan(&c.Name, &c.N); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

@@ -2,7 +2,9 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -81,8 +83,8 @@ func OpenParquet(ctx context.Context, path string, t *canon.Table, mem memory.Al
 func (p *Parquet) Next() bool {
 	for p.rec == nil || p.row >= int(p.rec.NumRows()) {
 		if p.err != nil || !p.rr.Next() {
-			if p.err == nil {
-				p.err = p.rr.Err()
+			if err := p.rr.Err(); p.err == nil && !errors.Is(err, io.EOF) { // EOF is the normal end
+				p.err = err
 			}
 			return false
 		}

@@ -191,7 +191,7 @@ func newOutput(g *gen, dir string, s *Summary) (*output, error) {
 			continue
 		}
 		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithMaxRowGroupLength(1<<20))
-		fw, err := pqarrow.NewFileWriter(t.Schema(), f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+		fw, err := pqarrow.NewFileWriter(nullable(t.Schema()), f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 		if err != nil {
 			return nil, fmt.Errorf("open parquet writer for %s: %w", t.Entity, err)
 		}
@@ -310,7 +310,7 @@ func csvField(dst, f []byte) []byte {
 // value parses here.
 func (o *output) writeParquet(e canon.Entity, t *rows) error {
 	tbl, _ := canon.Lookup(e)
-	rb := array.NewRecordBuilder(o.mem, tbl.Schema())
+	rb := array.NewRecordBuilder(o.mem, nullable(tbl.Schema()))
 	defer rb.Release()
 	n := t.len()
 	for c, col := range tbl.Columns {
@@ -353,6 +353,17 @@ func (o *output) writeParquet(e canon.Entity, t *rows) error {
 		return fmt.Errorf("write parquet %s: %w", e, err)
 	}
 	return nil
+}
+
+// nullable marks every field nullable: files from other tools do not promise that
+// required columns are filled, and bad rows with an empty required value must
+// survive the round trip to be caught on the way in.
+func nullable(s *arrow.Schema) *arrow.Schema {
+	fields := s.Fields()
+	for i := range fields {
+		fields[i].Nullable = true
+	}
+	return arrow.NewSchema(fields, nil)
 }
 
 // close flushes everything and moves the files into place, so that a shop folder

@@ -1,0 +1,211 @@
+package canon
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// row builds the fields of a table from "column=value" pairs; others are empty.
+func row(t *Table, kv ...string) [][]byte {
+	f := make([][]byte, len(t.Columns))
+	for _, p := range kv {
+		k, v, _ := strings.Cut(p, "=")
+		f[t.Index(k)] = []byte(v)
+	}
+	return f
+}
+
+func goodOrder(t *Table, extra ...string) [][]byte {
+	kv := append([]string{"order_id=O1", "customer_id=C1", "ordered_at=2025-03-15 10:22:33", "status=completed",
+		"currency=EUR", "gross_amount=10.50", "discount_amount=0.50", "net_amount=10.00", "items_count=2",
+		"channel=web", "rating=5", "updated_at=2025-03-16 00:00:00"}, extra...)
+	return row(t, kv...)
+}
+
+func TestBuilderRules(t *testing.T) {
+	orders, _ := Lookup(Orders)
+	events, _ := Lookup(Events)
+	tests := []struct {
+		name   string
+		table  *Table
+		fields [][]byte
+		want   Rule
+	}{
+		{"valid order", orders, goodOrder(orders), ""},
+		{"offset and fraction", orders, goodOrder(orders, "ordered_at=2025-03-15T10:22:33.123+01:00"), ""},
+		{"no key", orders, goodOrder(orders, "order_id="), MissingKey},
+		{"blank key", orders, goodOrder(orders, "order_id=   "), MissingKey},
+		{"no customer", orders, goodOrder(orders, "customer_id="), MissingField},
+		{"bad time", orders, goodOrder(orders, "ordered_at=2025-02-30 10:00:00"), BadTimestamp},
+		{"words for time", orders, goodOrder(orders, "ordered_at=yesterday"), BadTimestamp},
+		{"bad number", orders, goodOrder(orders, "net_amount=12,50"), BadNumber},
+		{"NaN", orders, goodOrder(orders, "net_amount=NaN"), BadNumber},
+		{"negative amount", orders, goodOrder(orders, "net_amount=-1"), NegativeAmount},
+		{"negative items", orders, goodOrder(orders, "items_count=-1"), NegativeQuantity},
+		{"fractional items", orders, goodOrder(orders, "items_count=1.5"), BadNumber},
+		{"whole float items", orders, goodOrder(orders, "items_count=2.0"), ""},
+		{"rating high", orders, goodOrder(orders, "rating=6"), OutOfRange},
+		{"rating empty", orders, goodOrder(orders, "rating="), ""},
+		{"currency", orders, goodOrder(orders, "currency=EURO"), UnknownCurrency},
+		{"status", orders, goodOrder(orders, "status=shipped"), UnknownValue},
+		{"encoding", orders, goodOrder(orders, "promo_code=\xff\xfe"), BadEncoding},
+		{"unknown customer", orders, goodOrder(orders, "customer_id=C2"), UnknownCustomer},
+		{"wrong width", orders, goodOrder(orders)[:3], WrongFieldCount},
+		{"anonymous event", events, row(events, "event_id=E1", "ts=1700000000", "anonymous_id=A1", "type=search"), ""},
+		{"nobody's event", events, row(events, "event_id=E2", "ts=1700000000", "type=search"), MissingField},
+		{"event type", events, row(events, "event_id=E3", "ts=1700000000", "customer_id=C1", "type=buy"), UnknownValue},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			sets := KeySets{Customers: NewKeys()}
+			sets[Customers].Add([]byte("C1"))
+			b, err := NewBuilder(mem, tt.table, sets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Release()
+			got, detail := b.Append(tt.fields)
+			if got != tt.want {
+				t.Fatalf("rule %q (%s), want %q", got, detail, tt.want)
+			}
+			rec := b.NewRecord()
+			defer rec.Release()
+			if want := map[bool]int64{true: 1, false: 0}[tt.want == ""]; rec.NumRows() != want {
+				t.Fatalf("%d rows appended, want %d", rec.NumRows(), want)
+			}
+		})
+	}
+}
+
+func TestBuilderDuplicatesAndValues(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	orders, _ := Lookup(Orders)
+	lines, _ := Lookup(OrderLines)
+	sets := KeySets{Customers: NewKeys()}
+	sets[Customers].Add([]byte("C1"))
+	ob, err := NewBuilder(mem, orders, sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Release()
+	if r, d := ob.Append(goodOrder(orders, "rating=")); r != "" {
+		t.Fatal(r, d)
+	}
+	if r, _ := ob.Append(goodOrder(orders, "channel=app")); r != DuplicateKey {
+		t.Fatalf("second O1: %q, want duplicate_key", r)
+	}
+	rec := ob.NewRecord()
+	defer rec.Release()
+	if got := rec.Column(orders.Index("net_amount")).(*array.Float64).Value(0); got != 10 {
+		t.Errorf("net_amount %v", got)
+	}
+	if got := rec.Column(orders.Index("ordered_at")).(*array.Timestamp).Value(0); got != 1742034153 {
+		t.Errorf("ordered_at %v", got)
+	}
+	if !rec.Column(orders.Index("rating")).IsNull(0) {
+		t.Error("empty rating should be null")
+	}
+
+	lb, err := NewBuilder(mem, lines, sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Release()
+	line := func(order, no, qty string) [][]byte {
+		return row(lines, "order_id="+order, "line_no="+no, "product_id=P1", "quantity="+qty, "unit_price=5")
+	}
+	for _, c := range []struct {
+		fields [][]byte
+		want   Rule
+	}{
+		{line("O1", "1", "2"), ""},
+		{line("O1", "2", "1"), ""},
+		{line("O1", "1", "3"), DuplicateKey},
+		{line("O9", "1", "1"), UnknownOrder},
+		{line("O1", "3", "-1"), NegativeQuantity},
+	} {
+		if got, d := lb.Append(c.fields); got != c.want {
+			t.Errorf("line %s: %q (%s), want %q", c.fields, got, d, c.want)
+		}
+	}
+	lrec := lb.NewRecord()
+	defer lrec.Release()
+	if lrec.NumRows() != 2 {
+		t.Errorf("%d lines landed, want 2", lrec.NumRows())
+	}
+}
+
+func TestBuilderNeedsParents(t *testing.T) {
+	lines, _ := Lookup(OrderLines)
+	if _, err := NewBuilder(memory.NewGoAllocator(), lines, KeySets{}); err == nil {
+		t.Fatal("order lines without orders loaded: want an error")
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"2024-03-15 10:22:33", 1710498153, true},
+		{"2024-03-15T10:22:33Z", 1710498153, true},
+		{"2024-03-15 10:22:33 +0100", 1710494553, true}, // Shopify
+		{"2024-03-15 10:22:33+01", 1710494553, true},    // PostgreSQL text
+		{"2024-03-15T10:22:33.999-02:30", 1710507153, true},
+		{"2024-03-15", 1710460800, true},
+		{"20240315", 1710460800, true},
+		{"1710498153", 1710498153, true},
+		{"2024-02-29 00:00:00", 1709164800, true},
+		{"2023-02-29 00:00:00", 0, false},
+		{"2024-13-01", 0, false},
+		{"2024-03-15 24:00:00", 0, false},
+		{"2024-03-15 10:22:33 +2500", 0, false},
+		{"15/03/2024", 0, false},
+		{"", 0, false},
+		{"2024-03-15 10:22", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := ParseTime([]byte(tt.in))
+		if ok != tt.ok || (ok && got != tt.want) {
+			t.Errorf("ParseTime(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestEveryTableIsWellFormed(t *testing.T) {
+	for _, tbl := range Tables {
+		if len(tbl.Key) == 0 {
+			t.Errorf("%s has no key", tbl.Entity)
+		}
+		for _, k := range tbl.Key {
+			if i := tbl.Index(k); i < 0 || !tbl.Columns[i].Required {
+				t.Errorf("%s: key column %s must exist and be required", tbl.Entity, k)
+			}
+		}
+		for _, r := range tbl.Refs {
+			if tbl.Index(r.Column) < 0 {
+				t.Errorf("%s: ref column %s does not exist", tbl.Entity, r.Column)
+			}
+		}
+		if tbl.Version != "" && tbl.Columns[tbl.Index(tbl.Version)].Kind != Timestamp {
+			t.Errorf("%s: version column must be a timestamp", tbl.Entity)
+		}
+	}
+	documented := map[Rule]bool{}
+	for _, r := range Rules {
+		documented[r.Rule] = true
+	}
+	for _, r := range []Rule{MissingKey, MissingField, BadTimestamp, BadNumber, NegativeQuantity, NegativeAmount, OutOfRange,
+		UnknownCurrency, UnknownValue, BadEncoding, DuplicateKey, UnknownCustomer, UnknownOrder, WrongFieldCount, MalformedRecord} {
+		if !documented[r] {
+			t.Errorf("rule %s is not documented in Rules", r)
+		}
+	}
+}

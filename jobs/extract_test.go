@@ -1,0 +1,239 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"github.com/tessera-cdp/tessera/synth"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+var asOf = time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)
+
+func generateShop(t *testing.T, customers int, bad float64, format string) (string, *synth.Summary) {
+	t.Helper()
+	c := synth.Defaults()
+	c.Customers, c.BadRows, c.Format = customers, bad, format
+	dir := t.TempDir()
+	s, err := synth.Generate(context.Background(), c, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, s
+}
+
+// truthBadRows reads truth_bad_rows.csv as sorted "entity position rule" lines.
+func truthBadRows(t *testing.T, dir string) []string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, synth.TruthBadRowsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range recs[1:] {
+		out = append(out, r[0]+" "+r[1]+" "+r[3])
+	}
+	sort.Strings(out)
+	return out
+}
+
+func diff(got, want []string) string {
+	g, w := map[string]bool{}, map[string]bool{}
+	for _, s := range got {
+		g[s] = true
+	}
+	for _, s := range want {
+		w[s] = true
+	}
+	var b strings.Builder
+	n := 0
+	for _, s := range want {
+		if !g[s] && n < 10 {
+			fmt.Fprintf(&b, "  missing: %s\n", s)
+			n++
+		}
+	}
+	for _, s := range got {
+		if !w[s] && n < 20 {
+			fmt.Fprintf(&b, "  unexpected: %s\n", s)
+			n++
+		}
+	}
+	return b.String()
+}
+
+// TestExtractClickHouse lands a shop with 1% bad rows in ClickHouse: every bad row
+// of the truth file is rejected with its rule, every good row lands, read =
+// landed + rejected, and running again duplicates nothing.
+func TestExtractClickHouse(t *testing.T) {
+	cfg, wh := testClickHouse(t)
+	dir, sum := generateShop(t, 4000, 0.01, "csv")
+	cfg.Source.Files.Dir = dir
+	cfg.BatchRows = 5000 // several batches per entity
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := Run(ctx, cfg, asOf, testLogger(t), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "raw_orders") || !strings.Contains(out.String(), "orders unknown_customer") {
+		t.Errorf("summary lacks counts:\n%s", out.String())
+	}
+
+	check := func(round int) {
+		t.Helper()
+		rejected := queryStrings(t, wh, "SELECT concat(entity, ' ', toString(position), ' ', rule) FROM {db}.rejected_rows FINAL")
+		sort.Strings(rejected)
+		want := truthBadRows(t, dir)
+		if d := diff(rejected, want); d != "" || len(rejected) != len(want) {
+			t.Fatalf("round %d: rejected rows differ from the truth (%d vs %d):\n%s", round, len(rejected), len(want), d)
+		}
+		for e, n := range sum.Rows {
+			good := uint64(n - sum.BadRows[e])
+			var final, all uint64
+			table := warehouse.RawTable(e)
+			queryRow(t, wh, "SELECT count() FROM {db}."+table+" FINAL", &final)
+			if final != good {
+				t.Errorf("round %d: %s holds %d rows, want %d good rows", round, table, final, good)
+			}
+			// After merging, no key is left twice.
+			if err := wh.Exec(ctx, "OPTIMIZE TABLE {db}."+table+" FINAL"); err != nil {
+				t.Fatal(err)
+			}
+			queryRow(t, wh, "SELECT count() FROM {db}."+table, &all)
+			if all != good {
+				t.Errorf("round %d: %s holds %d rows after merging, want %d", round, table, all, good)
+			}
+		}
+		var bad uint64
+		queryRow(t, wh, "SELECT count() FROM {db}.runs WHERE status = 'ok' AND rows_read != rows_landed + rows_rejected", &bad)
+		if bad != 0 {
+			t.Errorf("%d runs where read != landed + rejected", bad)
+		}
+	}
+	check(1)
+	if err := Run(ctx, cfg, asOf, testLogger(t), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	check(2)
+	var runs uint64
+	queryRow(t, wh, "SELECT count() FROM {db}.runs WHERE stage = 'extract' AND status = 'ok'", &runs)
+	if runs != 2 {
+		t.Errorf("%d extract runs recorded, want 2", runs)
+	}
+}
+
+// TestRunEmbedded runs with no ClickHouse: Parquet in, Parquet out.
+func TestRunEmbedded(t *testing.T) {
+	dir, sum := generateShop(t, 3000, 0.01, "parquet")
+	cfg := testEmbeddedConfig(t)
+	cfg.Source.Files.Dir, cfg.Source.Files.Format = dir, "parquet"
+	for round := 1; round <= 2; round++ {
+		var out bytes.Buffer
+		if err := Run(context.Background(), cfg, asOf, testLogger(t), &out); err != nil {
+			t.Fatal(err)
+		}
+		wdir := filepath.Join(cfg.DataDir, "warehouse")
+		for e, n := range sum.Rows {
+			if got := parquetRows(t, filepath.Join(wdir, warehouse.RawTable(e)+".parquet")); got != n-sum.BadRows[e] {
+				t.Errorf("round %d: %s has %d rows, want %d", round, e, got, n-sum.BadRows[e])
+			}
+		}
+		if got, want := parquetRows(t, filepath.Join(wdir, "rejected_rows.parquet")), int64(len(truthBadRows(t, dir))); got != want {
+			t.Errorf("round %d: %d rejected rows, want %d", round, got, want)
+		}
+	}
+}
+
+// TestRunSampleShop: with nothing configured, run generates the sample shop.
+func TestRunSampleShop(t *testing.T) {
+	cfg := testEmbeddedConfig(t)
+	cfg.Sample.Customers = 500
+	var out bytes.Buffer
+	if err := Run(context.Background(), cfg, asOf, testLogger(t), &out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "sample-shop", "orders.csv")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "customers") {
+		t.Errorf("no summary:\n%s", out.String())
+	}
+}
+
+func parquetRows(t *testing.T, path string) int64 {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := file.NewParquetReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1 << 14}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	var n int64
+	for rr.Next() {
+		rec := rr.Record()
+		n += rec.NumRows()
+		if id, ok := rec.Column(int(rec.NumCols()) - 1).(*array.String); !ok || id.Len() > 0 && id.Value(0) == "" {
+			t.Fatalf("%s: last column must be a filled run_id", path)
+		}
+	}
+	return n
+}
+
+func queryRow(t *testing.T, wh *warehouse.ClickHouse, q string, dest ...any) {
+	t.Helper()
+	if err := wh.Conn().QueryRow(context.Background(), strings.ReplaceAll(q, "{db}", wh.Database())).Scan(dest...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func queryStrings(t *testing.T, wh *warehouse.ClickHouse, q string) []string {
+	t.Helper()
+	rows, err := wh.Conn().Query(context.Background(), strings.ReplaceAll(q, "{db}", wh.Database()))
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,10 +12,14 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	_ "github.com/go-sql-driver/mysql" // database/sql driver "mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/source"
+	"github.com/tessera-cdp/tessera/synth"
 )
 
 // rawSink is where extract lands rows: ClickHouse, or the embedded Parquet folder.
@@ -156,6 +161,67 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, rows sou
 	log.WithFields(logrus.Fields{"rows_read": c.Read, "rows_landed": c.Landed, "rows_rejected": c.Rejected,
 		"rows_per_sec": int(float64(c.Read) / max(secs, 1e-3)), "seconds": round(secs)}).Info("extracted")
 	return c, nil
+}
+
+// openSource opens the configured sources: an entity with a query in
+// source.postgres or source.mysql comes from that database, every other one from
+// files. With no source configured at all, the sample shop is generated on first
+// use and read.
+func openSource(ctx context.Context, rc *runContext) (openFunc, func(), error) {
+	cfg := rc.cfg
+	src := cfg.Source.Files
+	noSQL := len(cfg.Source.Postgres.Queries)+len(cfg.Source.MySQL.Queries) == 0
+	if src.Dir == "" && noSQL {
+		src.Dir = filepath.Join(cfg.DataDir, "sample-shop")
+		if _, err := os.Stat(filepath.Join(src.Dir, synth.TruthFile)); err != nil {
+			g := synth.Defaults()
+			g.Customers, g.Days, g.Seed, g.Format = cfg.Sample.Customers, cfg.Sample.Days, cfg.Sample.Seed, src.Format
+			rc.log.WithField("dir", src.Dir).Info("no source configured: generating the sample shop")
+			if _, err := synth.Generate(ctx, g, src.Dir); err != nil {
+				return nil, nil, fmt.Errorf("generate the sample shop: %w", err)
+			}
+		}
+	}
+	files := fileSource(ctx, src.Dir, src.Format, rc.mem, cfg.BatchRows)
+	type database struct {
+		name string
+		db   *sql.DB
+		cfg  config.SQLSource
+	}
+	var dbs []database
+	closeAll := func() {
+		for _, d := range dbs {
+			d.db.Close()
+		}
+	}
+	for _, s := range []struct {
+		name, driver string
+		cfg          config.SQLSource
+	}{{"postgres", "pgx", cfg.Source.Postgres}, {"mysql", "mysql", cfg.Source.MySQL}} {
+		if len(s.cfg.Queries) == 0 {
+			continue
+		}
+		db, err := sql.Open(s.driver, s.cfg.DSN)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("source %s: %w", s.name, err)
+		}
+		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			closeAll()
+			return nil, nil, fmt.Errorf("source %s does not answer: %w", s.name, err)
+		}
+		dbs = append(dbs, database{s.name, db, s.cfg})
+	}
+	open := func(t *canon.Table) (source.Rows, error) {
+		for _, d := range dbs {
+			if q, ok := d.cfg.Queries[string(t.Entity)]; ok {
+				return source.QuerySQL(ctx, d.db, d.name+":"+string(t.Entity), q, t)
+			}
+		}
+		return files(t)
+	}
+	return open, closeAll, nil
 }
 
 // fileSource opens the canonical files of a folder, as `tessera generate` writes them.

@@ -236,4 +236,3 @@ func queryStrings(t *testing.T, wh *warehouse.ClickHouse, q string) []string {
 	}
 	return out
 }
-

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
@@ -94,19 +93,11 @@ func Generate(ctx context.Context, c synth.Config, dir string, log *logrus.Logge
 // tables as Parquet files under data_dir.
 func Run(ctx context.Context, cfg config.Config, asOf time.Time, log *logrus.Logger, out io.Writer) error {
 	rc := newRunContext(cfg, log, "extract", asOf)
-	src := cfg.Source.Files
-	if src.Dir == "" {
-		src.Dir = filepath.Join(cfg.DataDir, "sample-shop")
-		if _, err := os.Stat(filepath.Join(src.Dir, synth.TruthFile)); err != nil {
-			g := synth.Defaults()
-			g.Customers, g.Days, g.Seed, g.Format = cfg.Sample.Customers, cfg.Sample.Days, cfg.Sample.Seed, src.Format
-			rc.log.WithField("dir", src.Dir).Info("no source configured: generating the sample shop")
-			if _, err := Generate(ctx, g, src.Dir, log); err != nil {
-				return fmt.Errorf("generate the sample shop: %w", err)
-			}
-		}
+	open, closeSource, err := openSource(ctx, rc)
+	if err != nil {
+		return err
 	}
-	open := fileSource(ctx, src.Dir, src.Format, rc.mem, cfg.BatchRows)
+	defer closeSource()
 
 	if cfg.ClickHouse.Addr == "" {
 		dir := filepath.Join(cfg.DataDir, "warehouse")

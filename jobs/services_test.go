@@ -58,3 +58,9 @@ func testEmbeddedConfig(t *testing.T) config.Config {
 	cfg.DataDir = t.TempDir()
 	return cfg
 }
+
+func randomName() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return "x" + hex.EncodeToString(b[:])
+}

@@ -18,6 +18,8 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
+	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/synth"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
@@ -235,4 +237,15 @@ func queryStrings(t *testing.T, wh *warehouse.ClickHouse, q string) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+func TestConfigKnowsEveryEntity(t *testing.T) {
+	for _, tbl := range canon.Tables {
+		cfg := config.Default()
+		cfg.Source.Postgres.DSN = "postgres://x"
+		cfg.Source.Postgres.Queries = map[string]string{string(tbl.Entity): "SELECT 1"}
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("a query for %s: %v", tbl.Entity, err)
+		}
+	}
 }

@@ -83,7 +83,7 @@ func (s *SQL) Next() bool {
 	return true
 }
 
-func (s *SQL) Fields() [][]byte               { return s.fields }
+func (s *SQL) Fields() [][]byte              { return s.fields }
 func (s *SQL) Problem() (canon.Rule, string) { return "", "" }
 func (s *SQL) Position() int64               { return s.pos }
 func (s *SQL) Name() string                  { return s.name }

@@ -46,7 +46,11 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-var log = logrus.New()
+var (
+	log = logrus.New()
+	// errOut receives usage and flag help; a variable so that tests capture it.
+	errOut io.Writer = os.Stderr
+)
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -54,6 +58,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	log.SetOutput(stderr)
+	errOut = stderr
 	setLogFormat(config.Default().Log, stderr)
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
@@ -98,6 +103,7 @@ func usage(w io.Writer) {
 
 func newFlags(name, summary string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(errOut)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: tessera %s [flags]\n\n%s\n\nFlags:\n", name, summary)
 		fs.PrintDefaults()

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestExitCodes(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("no_such_key: 1\n"), 0o600)
+	out := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		code int
+		says string
+	}{
+		{"no command", nil, 2, "Usage: tessera COMMAND"},
+		{"help", []string{"--help"}, 0, "generate"},
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+		{"command help", []string{"generate", "--help"}, 0, "-bad-rows"},
+		{"run help", []string{"run", "--help"}, 0, "-as-of"},
+		{"unknown flag", []string{"generate", "--colour"}, 2, "colour"},
+		{"missing out", []string{"generate"}, 2, "--out is required"},
+		{"bad value", []string{"generate", "--out", out, "--format", "xlsx"}, 2, "format must be csv or parquet"},
+		{"bad date", []string{"run", "--as-of", "yesterday"}, 2, "want YYYY-MM-DD"},
+		{"bad config", []string{"run", "--config", bad}, 2, "no_such_key"},
+		{"missing config", []string{"run", "--config", "/nonexistent.yaml"}, 2, "read config"},
+		{"migrate without clickhouse", []string{"migrate"}, 1, "needs a ClickHouse"},
+		{"version", []string{"version"}, 0, "tessera"},
+		{"generate", []string{"generate", "--customers", "50", "--out", out}, 0, "Wrote a shop of 50 customers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tt.args, &stdout, &stderr)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, stdout.String(), stderr.String())
+			}
+			if all := stdout.String() + stderr.String(); !strings.Contains(all, tt.says) {
+				t.Errorf("output lacks %q:\n%s", tt.says, all)
+			}
+		})
+	}
+}
+
+// The last log line of a failure says why, as JSON when not on a terminal.
+func TestFailureLogIsJSON(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	run([]string{"migrate"}, &stdout, &stderr)
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "{") || !strings.Contains(last, `"level":"error"`) || !strings.Contains(last, "ClickHouse") {
+		t.Errorf("last log line %q", last)
+	}
+}

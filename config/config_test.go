@@ -1,0 +1,84 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func write(t *testing.T, s string) string {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The example file documents the defaults: loading it must give Default().
+func TestExampleIsDefault(t *testing.T) {
+	c, err := Load("../tessera.example.yaml", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Default()
+	if c.TimeZone != d.TimeZone || c.DataDir != d.DataDir || c.BatchRows != d.BatchRows || c.Log != d.Log ||
+		c.ClickHouse != d.ClickHouse || c.Source.Files != d.Source.Files || c.Sample != d.Sample {
+		t.Errorf("example file gives %+v, defaults are %+v", c, d)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
+	tests := []struct {
+		name  string
+		yaml  string
+		env   map[string]string
+		check func(Config) bool
+		err   string
+	}{
+		{name: "file value", yaml: "clickhouse:\n  addr: ch:9000\n", check: func(c Config) bool { return c.ClickHouse.Addr == "ch:9000" }},
+		{name: "env wins", yaml: "clickhouse:\n  addr: ch:9000\n", env: map[string]string{"TESSERA_CLICKHOUSE_ADDR": "other:9000"},
+			check: func(c Config) bool { return c.ClickHouse.Addr == "other:9000" }},
+		{name: "env int and duration", env: map[string]string{"TESSERA_BATCH_ROWS": "4096", "TESSERA_CLICKHOUSE_DIAL_TIMEOUT": "3s"},
+			check: func(c Config) bool { return c.BatchRows == 4096 && c.ClickHouse.DialTimeout == 3*time.Second }},
+		{name: "nested env", env: map[string]string{"TESSERA_SOURCE_FILES_FORMAT": "parquet"},
+			check: func(c Config) bool { return c.Source.Files.Format == "parquet" }},
+		{name: "password from env", env: map[string]string{"TESSERA_CLICKHOUSE_PASSWORD": "pw"},
+			check: func(c Config) bool { return c.ClickHouse.Password == "pw" }},
+		{name: "password from file", yaml: "clickhouse:\n  password_file: " + secret + "\n",
+			check: func(c Config) bool { return c.ClickHouse.Password == "s3cret" }},
+		{name: "password in the file is refused", yaml: "clickhouse:\n  password: pw\n", err: "field password not found"},
+		{name: "unknown key", yaml: "clickhous:\n  addr: x\n", err: "field clickhous not found"},
+		{name: "wrong type", yaml: "batch_rows: many\n", err: "cannot unmarshal"},
+		{name: "bad env number", env: map[string]string{"TESSERA_BATCH_ROWS": "many"}, err: "TESSERA_BATCH_ROWS"},
+		{name: "bad level", yaml: "log:\n  level: loud\n", err: "log.level"},
+		{name: "bad zone", yaml: "time_zone: Mars/Olympus\n", err: "time_zone"},
+		{name: "bad addr", yaml: "clickhouse:\n  addr: nohost\n", err: "host:port"},
+		{name: "bad entity", yaml: "source:\n  postgres:\n    queries:\n      clients: SELECT 1\n", env: map[string]string{"TESSERA_SOURCE_POSTGRES_DSN": "x"}, err: `"clients" is not an entity`},
+		{name: "query without dsn", yaml: "source:\n  mysql:\n    queries:\n      orders: SELECT 1\n", err: "TESSERA_SOURCE_MYSQL_DSN"},
+		{name: "missing password file", yaml: "clickhouse:\n  password_file: /nonexistent\n", err: "password_file"},
+		{name: "empty file", yaml: "", check: func(c Config) bool { return c.BatchRows == Default().BatchRows }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(write(t, tt.yaml), env(tt.env))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want one with %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("unexpected config %+v", c)
+			}
+		})
+	}
+}

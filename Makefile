@@ -1,0 +1,47 @@
+# Tessera. The two commands of the quick start:
+#   make demo   starts the services, generates a shop and runs the pipeline into ClickHouse
+#   make test   starts the services and runs every test against them
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+CUSTOMERS ?= 50000
+SERVICES := scripts/services.sh
+# Addresses of the services started by $(SERVICES) (see `scripts/services.sh env`).
+CLICKHOUSE := 127.0.0.1:19000
+
+.PHONY: build demo test bench services services-down fuzz clean
+
+# The same binary the Dockerfile builds: static, no cgo.
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/tessera ./cmd/tessera
+
+services:
+	$(SERVICES) up
+
+services-down:
+	$(SERVICES) down
+
+test: services
+	@set -a && eval "$$($(SERVICES) env)" && set +a && \
+	$(GO) vet ./... && \
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change: $$(gofmt -l $$(git ls-files '*.go'))"; exit 1; } && \
+	$(GO) test -count=1 ./...
+
+demo: services build
+	bin/tessera generate --customers $(CUSTOMERS) --seed 1 --bad-rows 0.01 --out demo-data/shop
+	TESSERA_CLICKHOUSE_ADDR=$(CLICKHOUSE) TESSERA_CLICKHOUSE_DATABASE=tessera_demo \
+	TESSERA_SOURCE_FILES_DIR=demo-data/shop TESSERA_LOG_FORMAT=text \
+	bin/tessera run --as-of 2026-10-31
+
+# Benchmarks at full size: a million customers (BENCH_CUSTOMERS=N to scale down).
+BENCH_CUSTOMERS ?= 1000000
+bench: services
+	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) $(GO) test -run '^$$' -bench . -benchtime 1x -benchmem ./synth
+
+# Each fuzz target for FUZZTIME (default 60 s).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzCSV -fuzztime $(FUZZTIME) ./source
+
+clean:
+	rm -rf bin demo-data tessera-data

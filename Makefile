@@ -22,10 +22,9 @@ services-down:
 	$(SERVICES) down
 
 test: services
-	@set -a && eval "$$($(SERVICES) env)" && set +a && \
-	$(GO) vet ./... && \
-	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change: $$(gofmt -l $$(git ls-files '*.go'))"; exit 1; } && \
-	$(GO) test -count=1 ./...
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	set -a && eval "$$($(SERVICES) env)" && set +a && $(GO) test -count=1 ./...
 
 demo: services build
 	bin/tessera generate --customers $(CUSTOMERS) --seed 1 --bad-rows 0.01 --out demo-data/shop

@@ -99,7 +99,7 @@ XML
 XML
   [ "$(id -u)" = 0 ] && chown -R "$u" "$d"
   log "starting clickhouse on 127.0.0.1:$ch_tcp"
-  (cd "$d" && as "$u" nohup clickhouse-server --config-file="$d/config.xml" --pid-file="$d/server.pid" >"$d/log/stdout.log" 2>&1 &)
+  (cd "$d" && as "$u" nohup clickhouse-server --config-file="$d/config.xml" >"$d/log/stdout.log" 2>&1 &)
   wait_for clickhouse 120 ch_up || die "clickhouse did not answer on 127.0.0.1:$ch_tcp within 60 s; see $d/log/error.log and $d/log/stdout.log"
 }
 
@@ -159,9 +159,9 @@ stop_pidfile() { # name pidfile
 
 env_lines() {
   cat <<ENV
-TESSERA_TEST_CLICKHOUSE=127.0.0.1:$ch_tcp
-TESSERA_TEST_POSTGRES=postgres://tessera@127.0.0.1:$pg_port/tessera?sslmode=disable
-TESSERA_TEST_MYSQL=tessera:tessera@tcp(127.0.0.1:$my_port)/tessera
+TESSERA_TEST_CLICKHOUSE='127.0.0.1:$ch_tcp'
+TESSERA_TEST_POSTGRES='postgres://tessera@127.0.0.1:$pg_port/tessera?sslmode=disable'
+TESSERA_TEST_MYSQL='tessera:tessera@tcp(127.0.0.1:$my_port)/tessera'
 ENV
 }
 
@@ -173,7 +173,12 @@ case "${1:-}" in
     env_lines >"$dir/env"
     log "all up (addresses in $dir/env)";;
   down)
-    stop_pidfile clickhouse "$dir/clickhouse/server.pid"
+    # clickhouse-server 18.16 writes no pid file unless it daemonises: find it by
+    # its config path, which is this checkout's own.
+    if pkill -f -- "--config-file=$dir/clickhouse/config.xml" 2>/dev/null; then
+      for _ in $(seq 60); do pgrep -f -- "--config-file=$dir/clickhouse/config.xml" >/dev/null || break; sleep 0.5; done
+      log "stopped clickhouse"
+    fi
     if pg_up 2>/dev/null; then as "$(svc_user postgres)" "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" -m fast stop >/dev/null && log "stopped postgresql"; fi
     stop_pidfile mariadb "$dir/mariadb/mysqld.pid";;
   status)

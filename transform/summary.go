@@ -1,0 +1,186 @@
+// Package transform computes customer features from canonical Arrow batches,
+// point in time: as of a date, nothing at or after it counts.
+package transform
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// SummarySchema is the buy-till-you-die summary of each customer, with the
+// semantics of lifetimes and BTYD: purchases collapse to one per customer per
+// day; frequency counts repeat purchase days; recency is the time from the first
+// to the last purchase day; T the time from the first purchase day to the end of
+// the calibration period; monetary_value the mean value of the repeat purchase
+// days (0 without repeats). Times are in the summary's unit.
+var SummarySchema = arrow.NewSchema([]arrow.Field{
+	{Name: "customer_id", Type: arrow.BinaryTypes.String},
+	{Name: "frequency", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "recency", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "T", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "monetary_value", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "first_purchase", Type: arrow.FixedWidthTypes.Date32},
+}, nil)
+
+// SummaryOptions say what period and unit a summary covers.
+type SummaryOptions struct {
+	// CalibrationEnd is the last day counted (inclusive, UTC); T runs to it.
+	CalibrationEnd time.Time
+	// Unit is the time unit of recency and T: 24h for days, 168h for weeks.
+	Unit time.Duration
+}
+
+type purchase struct {
+	cust  int32
+	day   int32
+	value float64
+}
+
+// Summary computes the BTYD summary of the orders in recs, which must have the
+// columns customer_id (string), ordered_at (timestamp) and net_amount (float64),
+// and may have status: cancelled orders are not purchases. One output row per
+// customer with a purchase on or before CalibrationEnd, in order of customer id.
+func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arrow.Record, error) {
+	if opt.Unit <= 0 {
+		return nil, fmt.Errorf("summary: time unit must be positive, got %s", opt.Unit)
+	}
+	endDay := int32(opt.CalibrationEnd.UTC().Unix() / 86400)
+	ids := map[string]int32{}
+	var names []string
+	var ps []purchase
+	for _, rec := range recs {
+		cols, err := orderColumns(rec)
+		if err != nil {
+			return nil, err
+		}
+		ts := cols.at.TimestampValues()
+		unit := cols.at.DataType().(*arrow.TimestampType).Unit
+		perDay := int64(86400 * (time.Second / unit.Multiplier()))
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if cols.id.IsNull(i) || cols.at.IsNull(i) || (cols.status != nil && cols.status.Value(i) == "cancelled") {
+				continue
+			}
+			t := int64(ts[i])
+			day := t / perDay
+			if t < 0 && t%perDay != 0 {
+				day--
+			}
+			if day > int64(endDay) {
+				continue
+			}
+			id := cols.id.Value(i)
+			c, ok := ids[id]
+			if !ok {
+				c = int32(len(names))
+				ids[id] = c
+				names = append(names, id)
+			}
+			v := 0.0
+			if cols.value.IsValid(i) {
+				v = cols.value.Value(i)
+			}
+			ps = append(ps, purchase{cust: c, day: int32(day), value: v})
+		}
+	}
+	slices.SortFunc(ps, func(a, b purchase) int {
+		if a.cust != b.cust {
+			return int(a.cust - b.cust)
+		}
+		return int(a.day - b.day)
+	})
+	order := make([]int32, len(names))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		switch {
+		case names[a] < names[b]:
+			return -1
+		case names[a] > names[b]:
+			return 1
+		}
+		return 0
+	})
+	type row struct{ freq, rec, t, money float64 }
+	rows := make([]row, len(names))
+	first := make([]int32, len(names))
+	unitDays := float64(opt.Unit) / float64(24*time.Hour)
+	for i := 0; i < len(ps); {
+		c := ps[i].cust
+		firstDay, lastDay := ps[i].day, ps[i].day
+		days, repeatValue := 0, 0.0
+		for i < len(ps) && ps[i].cust == c {
+			d := ps[i].day
+			dayValue := 0.0
+			for i < len(ps) && ps[i].cust == c && ps[i].day == d {
+				dayValue += ps[i].value
+				i++
+			}
+			if days > 0 {
+				repeatValue += dayValue
+			}
+			days++
+			lastDay = d
+		}
+		r := row{freq: float64(days - 1), rec: float64(lastDay-firstDay) / unitDays, t: float64(endDay-firstDay) / unitDays}
+		if days > 1 {
+			r.money = repeatValue / float64(days-1)
+		}
+		rows[c] = r
+		first[c] = firstDay
+	}
+	b := array.NewRecordBuilder(mem, SummarySchema)
+	defer b.Release()
+	b.Reserve(len(names))
+	idB := b.Field(0).(*array.StringBuilder)
+	fB, rB, tB, mB := b.Field(1).(*array.Float64Builder), b.Field(2).(*array.Float64Builder), b.Field(3).(*array.Float64Builder), b.Field(4).(*array.Float64Builder)
+	dB := b.Field(5).(*array.Date32Builder)
+	for _, c := range order {
+		idB.Append(names[c])
+		r := rows[c]
+		fB.Append(r.freq)
+		rB.Append(r.rec)
+		tB.Append(r.t)
+		mB.Append(r.money)
+		dB.Append(arrow.Date32(first[c]))
+	}
+	return b.NewRecord(), nil
+}
+
+type orderCols struct {
+	id, status *array.String
+	at         *array.Timestamp
+	value      *array.Float64
+}
+
+func orderColumns(rec arrow.Record) (orderCols, error) {
+	var c orderCols
+	s := rec.Schema()
+	col := func(name string) arrow.Array {
+		if idx := s.FieldIndices(name); len(idx) > 0 {
+			return rec.Column(idx[0])
+		}
+		return nil
+	}
+	var ok bool
+	if c.id, ok = col("customer_id").(*array.String); !ok {
+		return c, fmt.Errorf("summary: orders need a string customer_id column")
+	}
+	if c.at, ok = col("ordered_at").(*array.Timestamp); !ok {
+		return c, fmt.Errorf("summary: orders need a timestamp ordered_at column")
+	}
+	if c.value, ok = col("net_amount").(*array.Float64); !ok {
+		return c, fmt.Errorf("summary: orders need a float64 net_amount column")
+	}
+	if st := col("status"); st != nil {
+		if c.status, ok = st.(*array.String); !ok {
+			return c, fmt.Errorf("summary: status must be a string column")
+		}
+	}
+	return c, nil
+}

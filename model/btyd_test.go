@@ -1,0 +1,118 @@
+package model
+
+import (
+	"encoding/csv"
+	"math"
+	"os"
+	"strconv"
+	"testing"
+)
+
+// cdnow reads the published CDNOW calibration summary (2,357 customers, weeks).
+func cdnow(t testing.TB) (x, tx, T, zbar []float64) {
+	t.Helper()
+	f, err := os.Open("../testdata/cdnow/cdnow_customers_summary_with_transactions.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs[1:] {
+		v := make([]float64, 4)
+		for i := range v {
+			v[i], _ = strconv.ParseFloat(r[i+1], 64)
+		}
+		x, tx, T, zbar = append(x, v[0]), append(tx, v[1]), append(T, v[2]), append(zbar, v[3])
+	}
+	return
+}
+
+func cdnowData(t testing.TB) Data {
+	x, tx, T, _ := cdnow(t)
+	d, err := NewData(x, tx, T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func within(t *testing.T, name string, got, want, rel float64) {
+	t.Helper()
+	if math.Abs(got-want) > rel*math.Abs(want) {
+		t.Errorf("%s = %.6g, want %.6g ± %.2g%%", name, got, want, 100*rel)
+	}
+}
+
+// Published values: Fader, Hardie & Lee (2005) and lifetimes on the same data.
+func TestBGNBDCDNOW(t *testing.T) {
+	d := cdnowData(t)
+	if d.Customers() != 2357 {
+		t.Fatalf("%v customers", d.Customers())
+	}
+	m, fit, err := FitBGNBD(d, false, FitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("BG/NBD %+v, log-likelihood %.4f, std err %v, %d iterations", m, fit.LogLikelihood, fit.StdErr, fit.Iterations)
+	within(t, "r", m.R, 0.2426, 0.001)
+	within(t, "alpha", m.Alpha, 4.4135, 0.001)
+	within(t, "a", m.A, 0.7929, 0.001)
+	within(t, "b", m.B, 2.4259, 0.001)
+	if math.Abs(fit.LogLikelihood-(-9582.43)) > 0.01 {
+		t.Errorf("log-likelihood %.4f, want -9582.43 ± 0.01", fit.LogLikelihood)
+	}
+	for _, se := range fit.StdErr {
+		if !(se > 0) {
+			t.Errorf("standard errors %v", fit.StdErr)
+		}
+	}
+
+	pub := BGNBD{R: 0.2426, Alpha: 4.4135, A: 0.7929, B: 2.4259}
+	sig3 := func(name string, got, want float64) {
+		t.Helper()
+		if math.Abs(got-want) > 0.5*math.Pow(10, math.Floor(math.Log10(math.Abs(want)))-2) {
+			t.Errorf("%s = %.5g, want %.4g to 3 significant digits", name, got, want)
+		}
+	}
+	sig3("new customer, 52 weeks", pub.ExpectedPurchasesNew(52), 1.444)
+	sig3("x=26 customer, 52 weeks", pub.ExpectedPurchases(52, 26, 30.857, 31), 25.757)
+	sig3("x=26 customer, P(alive)", pub.ProbAlive(26, 30.857, 31), 0.9689)
+	sig3("x=2 customer, 39 weeks", pub.ExpectedPurchases(39, 2, 30.43, 38.86), 1.226)
+}
+
+func TestMBGNBDCDNOW(t *testing.T) {
+	m, fit, err := FitBGNBD(cdnowData(t), true, FitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("MBG/NBD %+v, log-likelihood %.4f", m, fit.LogLikelihood)
+	within(t, "r", m.R, 0.525, 0.005)
+	within(t, "alpha", m.Alpha, 6.183, 0.005)
+	within(t, "a", m.A, 0.891, 0.005)
+	within(t, "b", m.B, 1.614, 0.005)
+}
+
+// The analytic gradient agrees with finite differences.
+func TestBGNBDGradient(t *testing.T) {
+	d := cdnowData(t)
+	for _, m := range []BGNBD{{R: 0.3, Alpha: 5, A: 0.9, B: 2}, {R: 0.5, Alpha: 6, A: 0.9, B: 1.6, Modified: true}} {
+		g := make([]float64, 4)
+		m.logLik(d, g)
+		p := []float64{m.R, m.Alpha, m.A, m.B}
+		for i := range p {
+			h := 1e-6 * p[i]
+			up, down := p, append([]float64(nil), p...)
+			up = append([]float64(nil), p...)
+			up[i] += h
+			down[i] -= h
+			f := func(q []float64) float64 { return -BGNBD{q[0], q[1], q[2], q[3], m.Modified}.LogLikelihood(d) }
+			num := (f(up) - f(down)) / (2 * h)
+			if math.Abs(num-g[i]) > 1e-4*math.Max(1, math.Abs(num)) {
+				t.Errorf("%s: d/dθ%d analytic %.6g, numeric %.6g", m.name(), i, g[i], num)
+			}
+		}
+	}
+}

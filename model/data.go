@@ -1,0 +1,107 @@
+// Package model holds Tessera's customer models: the buy-till-you-die purchase
+// models (BG/NBD, MBG/NBD), Gamma-Gamma spend, and what is predicted from them.
+// It is pure computation on slices: it knows neither Arrow nor ClickHouse.
+package model
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Data is the repeat-purchase summary of a set of customers in one time unit:
+// X repeat purchases, Tx the time of the last one after the first purchase (0
+// without repeats), T the time from the first purchase to the end of the period,
+// and Weight how many customers share the row (identical rows are collapsed).
+// Rows are sorted by X, so that terms depending only on X and the parameters are
+// computed once per distinct X.
+type Data struct {
+	X, Tx, T, Weight []float64
+	// distinct X values and where their rows end
+	xs   []float64
+	ends []int
+}
+
+// NewData collapses identical (x, tx, T) rows and validates them.
+func NewData(x, tx, t []float64) (Data, error) {
+	if len(x) != len(tx) || len(x) != len(t) {
+		return Data{}, fmt.Errorf("model: %d frequencies, %d recencies, %d ages", len(x), len(tx), len(t))
+	}
+	type row struct{ x, tx, t float64 }
+	rows := make([]row, len(x))
+	for i := range x {
+		r := row{x[i], tx[i], t[i]}
+		switch {
+		case !(r.x >= 0) || r.x != math.Trunc(r.x) || math.IsInf(r.x, 0):
+			return Data{}, fmt.Errorf("model: row %d: frequency %v is not a whole number ≥ 0", i, r.x)
+		case !(r.t > 0) || math.IsInf(r.t, 0):
+			return Data{}, fmt.Errorf("model: row %d: age T %v must be positive", i, r.t)
+		case !(r.tx >= 0) || r.tx > r.t:
+			return Data{}, fmt.Errorf("model: row %d: recency %v must be within [0, T=%v]", i, r.tx, r.t)
+		case r.x == 0 && r.tx != 0:
+			return Data{}, fmt.Errorf("model: row %d: recency %v without repeat purchases", i, r.tx)
+		}
+		rows[i] = r
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		switch {
+		case a.x != b.x:
+			return cmpF(a.x, b.x)
+		case a.tx != b.tx:
+			return cmpF(a.tx, b.tx)
+		}
+		return cmpF(a.t, b.t)
+	})
+	var d Data
+	for i, r := range rows {
+		if i > 0 && r == rows[i-1] {
+			d.Weight[len(d.Weight)-1]++
+			continue
+		}
+		d.X, d.Tx, d.T, d.Weight = append(d.X, r.x), append(d.Tx, r.tx), append(d.T, r.t), append(d.Weight, 1)
+	}
+	for i, x := range d.X {
+		if i == 0 || x != d.X[i-1] {
+			if i > 0 {
+				d.ends = append(d.ends, i)
+			}
+			d.xs = append(d.xs, x)
+		}
+	}
+	if len(d.X) > 0 {
+		d.ends = append(d.ends, len(d.X))
+	}
+	return d, nil
+}
+
+// Customers is the number of customers (the sum of the weights).
+func (d Data) Customers() float64 {
+	n := 0.0
+	for _, w := range d.Weight {
+		n += w
+	}
+	return n
+}
+
+func cmpF(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// logAddExp is log(e^a + e^b) without overflow.
+func logAddExp(a, b float64) float64 {
+	if a < b {
+		a, b = b, a
+	}
+	return a + math.Log1p(math.Exp(b-a))
+}
+
+func lgamma(x float64) float64 {
+	v, _ := math.Lgamma(x)
+	return v
+}

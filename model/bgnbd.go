@@ -36,7 +36,7 @@ func FitBGNBD(d Data, modified bool, opt FitOptions) (BGNBD, Fit, error) {
 	m := BGNBD{Modified: modified}
 	theta, fit, err := maximise(m.name(), func(th, g []float64) float64 {
 		return -BGNBD{th[0], th[1], th[2], th[3], modified}.logLik(d, g)
-	}, d.Customers(), opt, 4)
+	}, d.Customers(), opt, 4, false)
 	if theta != nil {
 		m.R, m.Alpha, m.A, m.B = theta[0], theta[1], theta[2], theta[3]
 	}

@@ -116,3 +116,53 @@ func TestBGNBDGradient(t *testing.T) {
 		}
 	}
 }
+
+func TestGammaGammaCDNOW(t *testing.T) {
+	x, _, _, zbar := cdnow(t)
+	d, err := NewSpendData(x, zbar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.X) != 946 {
+		t.Fatalf("%d repeat buyers, want 946", len(d.X))
+	}
+	m, fit, err := FitGammaGamma(d, FitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Gamma-Gamma %+v, log-likelihood %.4f, std err %v", m, fit.LogLikelihood, fit.StdErr)
+	within(t, "p", m.P, 6.25, 0.005)
+	within(t, "q", m.Q, 3.74, 0.005)
+	within(t, "gamma", m.Gamma, 15.44, 0.005)
+	if math.Abs(fit.LogLikelihood-(-4055.92)) > 0.01 {
+		t.Errorf("log-likelihood %.4f, want -4055.92 ± 0.01", fit.LogLikelihood)
+	}
+	// A customer with no repeat purchase gets the population mean.
+	if got, want := m.ExpectedValue(0, 0), m.P*m.Gamma/(m.Q-1); math.Abs(got-want) > 1e-9 {
+		t.Errorf("expected value of a one-time buyer %v, want the population mean %v", got, want)
+	}
+}
+
+func TestParetoNBDCDNOW(t *testing.T) {
+	m, fit, err := FitParetoNBD(cdnowData(t), FitOptions{Init: []float64{0.5, 10, 0.5, 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Pareto/NBD %+v, log-likelihood %.4f, std err %v, %d iterations", m, fit.LogLikelihood, fit.StdErr, fit.Iterations)
+	within(t, "r", m.R, 0.5533, 0.005)
+	within(t, "alpha", m.Alpha, 10.578, 0.005)
+	within(t, "s", m.S, 0.6062, 0.005)
+	if math.Abs(fit.LogLikelihood-(-9594.97)) > 0.01 {
+		t.Errorf("log-likelihood %.4f, want -9594.97 ± 0.01", fit.LogLikelihood)
+	}
+	pub := ParetoNBD{R: 0.5533, Alpha: 10.578, S: 0.6062, Beta: 11.67}
+	sig3 := func(name string, got, want float64) {
+		t.Helper()
+		if math.Abs(got-want) > 0.5*math.Pow(10, math.Floor(math.Log10(math.Abs(want)))-2) {
+			t.Errorf("%s = %.5g, want %.4g to 3 significant digits", name, got, want)
+		}
+	}
+	sig3("new customer, 52 weeks", pub.ExpectedPurchasesNew(52), 1.473)
+	sig3("x=26 customer, 52 weeks", pub.ExpectedPurchases(52, 26, 30.857, 31), 25.456)
+	sig3("x=26 customer, P(alive)", pub.ProbAlive(26, 30.857, 31), 0.9979)
+}

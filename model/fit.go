@@ -36,7 +36,10 @@ type objective func(theta, grad []float64) float64
 // ErrNotConverged is wrapped by fits that stop without converging.
 var ErrNotConverged = errors.New("the fit did not converge")
 
-func maximise(name string, nll objective, n float64, opt FitOptions, dim int) ([]float64, Fit, error) {
+// maximise fits dim positive parameters. When numeric is set, nll's gradient is
+// itself a finite difference, so the Hessian for standard errors is taken from
+// second differences of the function instead of differences of the gradient.
+func maximise(name string, nll objective, n float64, opt FitOptions, dim int, numeric bool) ([]float64, Fit, error) {
 	phi := make([]float64, dim)
 	if opt.Init != nil {
 		if len(opt.Init) != dim {
@@ -99,19 +102,43 @@ func maximise(name string, nll objective, n float64, opt FitOptions, dim int) ([
 	default:
 		return out, fit, fmt.Errorf("%s: %w: %s after %d iterations at %v: try a small penalty or other initial values", name, ErrNotConverged, res.Status, res.Stats.MajorIterations, out)
 	}
-	fit.StdErr = stdErr(nll, out)
+	fit.StdErr = stdErr(nll, out, numeric)
 	return out, fit, nil
 }
 
 // stdErr is the square root of the diagonal of the inverse Hessian of the
 // negative log-likelihood at theta, the Hessian taken by central differences of
 // the analytic gradient.
-func stdErr(nll objective, theta []float64) []float64 {
+func stdErr(nll objective, theta []float64, numeric bool) []float64 {
 	dim := len(theta)
 	out := make([]float64, dim)
 	h := mat.NewDense(dim, dim, nil)
 	g := make([]float64, dim)
-	fd.Jacobian(h, func(y, x []float64) { nll(x, g); copy(y, g) }, theta, &fd.JacobianSettings{Formula: fd.Central})
+	if numeric {
+		f := func(x []float64) float64 { return nll(x, nil) }
+		step := make([]float64, dim)
+		for i := range step {
+			step[i] = 1e-4 * theta[i]
+		}
+		at := func(di, dj float64, i, j int) float64 {
+			x := append([]float64(nil), theta...)
+			x[i] += di * step[i]
+			x[j] += dj * step[j]
+			return f(x)
+		}
+		for i := 0; i < dim; i++ {
+			for j := i; j < dim; j++ {
+				v := (at(1, 1, i, j) - at(1, -1, i, j) - at(-1, 1, i, j) + at(-1, -1, i, j)) / (4 * step[i] * step[j])
+				if i == j {
+					v = (at(1, 0, i, i) - 2*f(theta) + at(-1, 0, i, i)) / (step[i] * step[i])
+				}
+				h.Set(i, j, v)
+				h.Set(j, i, v)
+			}
+		}
+	} else {
+		fd.Jacobian(h, func(y, x []float64) { nll(x, g); copy(y, g) }, theta, &fd.JacobianSettings{Formula: fd.Central})
+	}
 	hs := mat.NewSymDense(dim, nil)
 	for i := 0; i < dim; i++ {
 		for j := i; j < dim; j++ {

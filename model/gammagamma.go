@@ -1,0 +1,92 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mathext"
+)
+
+// GammaGamma are the parameters of the Gamma-Gamma spend model (Fader, Hardie &
+// Lee 2005, "RFM and CLV"): each transaction's value is Gamma(P, ν), with the
+// customer's ν ~ Gamma(Q, Gamma). Only customers with repeat purchases inform it.
+type GammaGamma struct{ P, Q, Gamma float64 }
+
+// SpendData are the repeat buyers' numbers of repeat purchases X and the mean
+// value M of those purchases.
+type SpendData struct{ X, M []float64 }
+
+// NewSpendData keeps the customers with repeat purchases and a positive mean
+// value; the others say nothing about spend.
+func NewSpendData(x, m []float64) (SpendData, error) {
+	if len(x) != len(m) {
+		return SpendData{}, fmt.Errorf("model: %d frequencies and %d mean values", len(x), len(m))
+	}
+	var d SpendData
+	for i := range x {
+		if math.IsNaN(m[i]) || math.IsInf(m[i], 0) || m[i] < 0 {
+			return SpendData{}, fmt.Errorf("model: row %d: mean value %v", i, m[i])
+		}
+		if x[i] > 0 && m[i] > 0 {
+			d.X, d.M = append(d.X, x[i]), append(d.M, m[i])
+		}
+	}
+	if len(d.X) == 0 {
+		return d, fmt.Errorf("model: no customer with repeat purchases and a positive value: Gamma-Gamma cannot be fitted")
+	}
+	return d, nil
+}
+
+// FitGammaGamma fits the spend model by maximum likelihood.
+func FitGammaGamma(d SpendData, opt FitOptions) (GammaGamma, Fit, error) {
+	theta, fit, err := maximise("Gamma-Gamma", func(th, g []float64) float64 {
+		return -GammaGamma{th[0], th[1], th[2]}.logLik(d, g)
+	}, float64(len(d.X)), opt, 3, false)
+	var m GammaGamma
+	if theta != nil {
+		m = GammaGamma{theta[0], theta[1], theta[2]}
+	}
+	return m, fit, err
+}
+
+// LogLikelihood of the spend data.
+func (m GammaGamma) LogLikelihood(d SpendData) float64 { return m.logLik(d, nil) }
+
+//	ln L = lnΓ(px+q) − lnΓ(px) − lnΓ(q) + q ln γ + (px−1) ln m + px ln x − (px+q) ln(γ + m x)
+func (m GammaGamma) logLik(d SpendData, grad []float64) float64 {
+	p, q, g := m.P, m.Q, m.Gamma
+	ll := 0.0
+	lgQ, lnG := lgamma(q), math.Log(g)
+	var gp, gq, gg, psiQ float64
+	if grad != nil {
+		psiQ = mathext.Digamma(q)
+	}
+	for i, x := range d.X {
+		mx := d.M[i]
+		px := p * x
+		lnM, lnX, lnGMX := math.Log(mx), math.Log(x), math.Log(g+mx*x)
+		ll += lgamma(px+q) - lgamma(px) - lgQ + q*lnG + (px-1)*lnM + px*lnX - (px+q)*lnGMX
+		if grad != nil {
+			psiPXQ := mathext.Digamma(px + q)
+			gp += x*psiPXQ - x*mathext.Digamma(px) + x*lnM + x*lnX - x*lnGMX
+			gq += psiPXQ - psiQ + lnG - lnGMX
+			gg += q/g - (px+q)/(g+mx*x)
+		}
+	}
+	if grad != nil {
+		grad[0], grad[1], grad[2] = -gp, -gq, -gg
+	}
+	return ll
+}
+
+// ExpectedValue is the expected mean transaction value of a customer with x
+// repeat purchases of mean value mx: a weighted mean of the population mean
+// and the customer's own.
+func (m GammaGamma) ExpectedValue(x, mx float64) float64 {
+	if m.Q <= 1 {
+		return math.NaN() // the population mean is infinite
+	}
+	pop := m.P * m.Gamma / (m.Q - 1)
+	w := m.P * x / (m.P*x + m.Q - 1)
+	return (1-w)*pop + w*mx
+}

@@ -31,14 +31,27 @@ func (m BGNBD) shift() float64 {
 	return 0
 }
 
+// noRepeatPenalty is applied when nobody bought twice: the likelihood then grows
+// as r goes to 0 and has no maximum; the penalty makes the fit converge there,
+// predicting (almost) no repeat purchases, which is what the data say.
+const noRepeatPenalty = 1e-3
+
 // FitBGNBD fits BG/NBD (or MBG/NBD when modified) by maximum likelihood.
 func FitBGNBD(d Data, modified bool, opt FitOptions) (BGNBD, Fit, error) {
 	m := BGNBD{Modified: modified}
+	note := ""
+	if !d.hasRepeats() && opt.Penalty == 0 {
+		opt.Penalty = noRepeatPenalty
+		note = "no customer bought twice: fitted with an L2 penalty of 0.001, so the purchase rate goes to zero"
+	}
 	theta, fit, err := maximise(m.name(), func(th, g []float64) float64 {
 		return -BGNBD{th[0], th[1], th[2], th[3], modified}.logLik(d, g)
 	}, d.Customers(), opt, 4, false)
 	if theta != nil {
 		m.R, m.Alpha, m.A, m.B = theta[0], theta[1], theta[2], theta[3]
+	}
+	if note != "" {
+		fit.Note = note
 	}
 	return m, fit, err
 }
@@ -141,7 +154,7 @@ func (m BGNBD) ProbAlive(x, tx, T float64) float64 {
 // customer with x repeat purchases, the last at tx, at age T.
 func (m BGNBD) ExpectedPurchases(t, x, tx, T float64) float64 {
 	r, alpha, a, b := m.R, m.Alpha, m.A, m.B
-	if t <= 0 {
+	if t <= 0 || (m.Modified && b < 1e-9 && x == 0) { // see ExpectedPurchasesNew
 		return 0
 	}
 	z := t / (alpha + T + t)
@@ -159,6 +172,11 @@ func (m BGNBD) ExpectedPurchases(t, x, tx, T float64) float64 {
 func (m BGNBD) ExpectedPurchasesNew(t float64) float64 {
 	r, alpha, a, b := m.R, m.Alpha, m.A, m.B
 	s := m.shift()
+	if m.Modified && b < 1e-9 {
+		// MBG/NBD fitted where nobody came back: b → 0, everyone leaves after
+		// the first purchase (and 2F1 has no finite series there).
+		return 0
+	}
 	z := t / (alpha + t)
 	lh := log2F1(r, b+s, a+b-1+s, z)
 	inner := -math.Expm1(r*math.Log(alpha/(alpha+t)) + lh)
@@ -171,13 +189,23 @@ func (m BGNBD) ExpectedPurchasesNew(t float64) float64 {
 // log2F1 is the log of Gauss's hypergeometric function 2F1(a, b; c; z) for
 // 0 ≤ z < 1 and positive a, b, c, summed as a series with the running sum kept
 // scaled, so that it neither overflows for customers with hundreds of purchases
-// nor loses the terms that matter.
+// nor loses the terms that matter. Near z = 1 with c < a + b the series is
+// summed after Euler's transformation, 2F1(a,b;c;z) = (1−z)^(c−a−b)
+// 2F1(c−a, c−b; c; z), whose terms shrink instead of growing. It returns NaN when
+// the series has not converged after 10^6 terms.
 func log2F1(a, b, c, z float64) float64 {
 	if z == 0 {
 		return 0
 	}
+	if z > 0.5 && c-a-b < 0 && c-a > 0 && c-b > 0 {
+		return (c-a-b)*math.Log1p(-z) + log2F1Series(c-a, c-b, c, z)
+	}
+	return log2F1Series(a, b, c, z)
+}
+
+func log2F1Series(a, b, c, z float64) float64 {
 	term, sum, logScale := 1.0, 1.0, 0.0
-	for k := 0.0; k < 1e7; k++ {
+	for k := 0.0; k < 1e6; k++ {
 		term *= (a + k) * (b + k) / ((c + k) * (k + 1)) * z
 		sum += term
 		if sum > 1e250 {
@@ -185,9 +213,9 @@ func log2F1(a, b, c, z float64) float64 {
 			term /= 1e250
 			logScale += 250 * math.Ln10
 		}
-		if term < sum*1e-16 && (a+k)*(b+k)*z < (c+k)*(k+1) { // decreasing from here on
-			break
+		if math.Abs(term) < sum*1e-16 && (a+k)*(b+k)*z < (c+k)*(k+1) { // decreasing from here on
+			return math.Log(sum) + logScale
 		}
 	}
-	return math.Log(sum) + logScale
+	return math.NaN()
 }

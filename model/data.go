@@ -74,6 +74,9 @@ func NewData(x, tx, t []float64) (Data, error) {
 	return d, nil
 }
 
+// hasRepeats reports whether any customer bought more than once.
+func (d Data) hasRepeats() bool { return len(d.xs) > 0 && d.xs[len(d.xs)-1] > 0 }
+
 // Customers is the number of customers (the sum of the weights).
 func (d Data) Customers() float64 {
 	n := 0.0

@@ -27,6 +27,7 @@ type Fit struct {
 	Iterations    int       `json:"iterations"`
 	Evaluations   int       `json:"evaluations"`
 	Customers     float64   `json:"customers"`
+	Note          string    `json:"note,omitempty"` // what the fit did out of the ordinary
 }
 
 // objective is a negative log-likelihood and its gradient in the natural
@@ -92,6 +93,32 @@ func maximise(name string, nll objective, n float64, opt FitOptions, dim int, nu
 	}
 	if err != nil && gmax < 1e-6 && !math.IsNaN(ll) {
 		err, res.Status = nil, optimize.GradientThreshold
+	}
+	// A line search also fails when the maximum lies on the boundary (a parameter
+	// heading to 0 or infinity): gradient-free searches from there either stop
+	// improving, and the fit has converged there, or keep finding better points.
+	if err != nil && !math.IsNaN(res.F) {
+		x, f := res.X, res.F
+		for round := 0; round < 10; round++ {
+			nm, _ := optimize.Minimize(optimize.Problem{Func: p.Func}, x, &optimize.Settings{FuncEvaluations: 4000}, &optimize.NelderMead{})
+			if nm == nil || math.IsNaN(nm.F) {
+				break
+			}
+			improved := f - nm.F
+			if nm.F < f {
+				x, f = nm.X, nm.F
+			}
+			if improved <= 1e-9*math.Max(1, math.Abs(f)) {
+				err, res.Status = nil, optimize.FunctionConvergence
+				fit.Note = "the maximum lies on the boundary of the parameter space"
+				for i, v := range x {
+					out[i] = math.Exp(v)
+				}
+				ll = -nll(out, g)
+				fit.LogLikelihood = ll
+				break
+			}
+		}
 	}
 	if err != nil || math.IsNaN(ll) || math.IsInf(ll, 0) {
 		return out, fit, fmt.Errorf("%s: %w after %d iterations (%v; stopped at %v, log-likelihood %v): "+

@@ -52,7 +52,7 @@ func FitGammaGamma(d SpendData, opt FitOptions) (GammaGamma, Fit, error) {
 // LogLikelihood of the spend data.
 func (m GammaGamma) LogLikelihood(d SpendData) float64 { return m.logLik(d, nil) }
 
-//	ln L = lnΓ(px+q) − lnΓ(px) − lnΓ(q) + q ln γ + (px−1) ln m + px ln x − (px+q) ln(γ + m x)
+// ln L = lnΓ(px+q) − lnΓ(px) − lnΓ(q) + q ln γ + (px−1) ln m + px ln x − (px+q) ln(γ + m x)
 func (m GammaGamma) logLik(d SpendData, grad []float64) float64 {
 	p, q, g := m.P, m.Q, m.Gamma
 	ll := 0.0

@@ -1,6 +1,9 @@
 package model
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // ParetoNBD are the parameters of the Pareto/NBD model (Schmittlein, Morrison &
 // Colombo 1987): purchase rates λ ~ Gamma(R, Alpha) and lifetimes exponential
@@ -11,6 +14,9 @@ type ParetoNBD struct{ R, Alpha, S, Beta float64 }
 // FitParetoNBD fits Pareto/NBD by maximum likelihood. Its gradient is taken by
 // central differences: the analytic one runs through derivatives of 2F1.
 func FitParetoNBD(d Data, opt FitOptions) (ParetoNBD, Fit, error) {
+	if !d.hasRepeats() {
+		return ParetoNBD{}, Fit{}, fmt.Errorf("Pareto/NBD: %w: no customer bought twice, so its likelihood has no maximum; use BG/NBD, which converges to no repeat buying", ErrNotConverged)
+	}
 	theta, fit, err := maximise("Pareto/NBD", func(th, g []float64) float64 {
 		nll := func(p []float64) float64 { return -ParetoNBD{p[0], p[1], p[2], p[3]}.LogLikelihood(d) }
 		if g != nil { // central differences with steps relative to each parameter

@@ -166,3 +166,42 @@ func TestParetoNBDCDNOW(t *testing.T) {
 	sig3("x=26 customer, 52 weeks", pub.ExpectedPurchases(52, 26, 30.857, 31), 25.456)
 	sig3("x=26 customer, P(alive)", pub.ProbAlive(26, 30.857, 31), 0.9979)
 }
+
+func TestPredictions(t *testing.T) {
+	m := BGNBD{R: 0.2426, Alpha: 4.4135, A: 0.7929, B: 2.4259}
+	for _, c := range [][3]float64{{0, 0, 38.86}, {2, 30.43, 38.86}, {26, 30.857, 31}, {5, 10, 38}} {
+		// P(n purchases) is a distribution whose mean is E[X(t)].
+		sum, mean := 0.0, 0.0
+		for n := 0; n < 400; n++ {
+			p := m.ProbPurchases(n, 39, c[0], c[1], c[2])
+			sum += p
+			mean += float64(n) * p
+		}
+		if math.Abs(sum-1) > 1e-6 {
+			t.Errorf("%v: P(n) sums to %v", c, sum)
+		}
+		if e := m.ExpectedPurchases(39, c[0], c[1], c[2]); math.Abs(mean-e) > 1e-4*math.Max(1, e) {
+			t.Errorf("%v: mean of P(n) %v, E[X(39)] %v", c, mean, e)
+		}
+		// At the next-order time, P(at least one purchase) is one half.
+		if tau, ok := m.NextOrder(c[0], c[1], c[2]); ok {
+			if p := 1 - m.ProbPurchases(0, tau, c[0], c[1], c[2]); math.Abs(p-0.5) > 1e-9 {
+				t.Errorf("%v: P(a purchase within %.2f) = %v, want 0.5", c, tau, p)
+			}
+		} else if pa := m.ProbAlive(c[0], c[1], c[2]); pa > 0.5 {
+			t.Errorf("%v: no next order although P(alive) = %v", c, pa)
+		}
+	}
+	// BG/NBD customers cannot drop out before a repeat purchase.
+	if _, ok := m.NextOrder(0.0, 0, 38.86); !ok {
+		t.Error("a customer with no repeat purchase is alive for BG/NBD: a next order is expected")
+	}
+	// CLV: undiscounted with margin 1 it is value × E[X(horizon)].
+	clv := CLV(m, 20, 26, 30.857, 31, CLVOptions{Months: 12, UnitsPerMonth: 52.0 / 12, Margin: 1})
+	if want := 20 * m.ExpectedPurchases(52, 26, 30.857, 31); math.Abs(clv-want) > 1e-9 {
+		t.Errorf("undiscounted CLV %v, want %v", clv, want)
+	}
+	if d := CLV(m, 20, 26, 30.857, 31, CLVOptions{Months: 12, UnitsPerMonth: 52.0 / 12, Margin: 1, DiscountMonthly: 0.01}); !(d < clv && d > 0.9*clv) {
+		t.Errorf("discounted CLV %v against %v", d, clv)
+	}
+}

@@ -1,0 +1,79 @@
+package model
+
+import (
+	"math"
+)
+
+// Purchases is what the purchase models (BG/NBD, MBG/NBD, Pareto/NBD) predict,
+// for the predictions built on any of them.
+type Purchases interface {
+	ExpectedPurchases(t, x, tx, T float64) float64
+	ProbAlive(x, tx, T float64) float64
+	ExpectedPurchasesNew(t float64) float64
+}
+
+// CLVOptions set the horizon and discounting of customer lifetime value.
+type CLVOptions struct {
+	Months int // horizon, e.g. 12
+	// DiscountMonthly is the monthly discount rate, e.g. 0.01.
+	DiscountMonthly float64
+	// UnitsPerMonth is the model's time units in a month: 30.4375 for days,
+	// 4.348 for weeks.
+	UnitsPerMonth float64
+	// Margin is the share of revenue that is profit (1: CLV in revenue).
+	Margin float64
+}
+
+// CLV is the discounted value of a customer's expected purchases over the
+// horizon, month by month: Σ_m margin · value · (E[X(m)] − E[X(m−1)]) / (1+d)^m.
+func CLV(pm Purchases, value, x, tx, T float64, o CLVOptions) float64 {
+	clv, prev := 0.0, 0.0
+	for m := 1; m <= o.Months; m++ {
+		e := pm.ExpectedPurchases(float64(m)*o.UnitsPerMonth, x, tx, T)
+		clv += o.Margin * value * (e - prev) / math.Pow(1+o.DiscountMonthly, float64(m))
+		prev = e
+	}
+	return clv
+}
+
+// NextOrder is the time from T until the probability of having bought again
+// reaches one half, given the history; ok is false when that never happens
+// (the customer is probably gone: P(alive) ≤ 1/2). BG/NBD and MBG/NBD: while
+// alive, λ | history ~ Gamma(r+x, α+T), so P(a purchase within τ) = P(alive) ·
+// (1 − ((α+T)/(α+T+τ))^(r+x)), solved for τ.
+func (m BGNBD) NextOrder(x, tx, T float64) (tau float64, ok bool) {
+	pa := m.ProbAlive(x, tx, T)
+	if pa <= 0.5 {
+		return math.Inf(1), false
+	}
+	return (m.Alpha + T) * math.Expm1(-math.Log1p(-0.5/pa)/(m.R+x)), true
+}
+
+// ProbPurchases is the probability of exactly n purchases in the next t of a
+// customer with x repeat purchases, the last at tx, at age T. Given alive,
+// λ ~ Gamma(r+x, α+T) and p ~ Beta(a, b+x+s); the purchases follow the BG
+// process: n purchases while staying alive, or n and then dropping out.
+func (m BGNBD) ProbPurchases(n int, t, x, tx, T float64) float64 {
+	pa := m.ProbAlive(x, tx, T)
+	r, a, b := m.R+x, m.A, m.B+x+m.shift()
+	q := t / (m.Alpha + T + t)
+	lnNB := func(j int) float64 { // negative binomial pmf of j purchases in t
+		fj := float64(j)
+		return lgamma(r+fj) - lgamma(r) - lgamma(fj+1) + r*math.Log1p(-q) + fj*math.Log(q)
+	}
+	lnBeta := func(u, v float64) float64 { return lgamma(u) + lgamma(v) - lgamma(u+v) }
+	fn := float64(n)
+	p := math.Exp(lnBeta(a, b+fn) - lnBeta(a, b) + lnNB(n))
+	if n > 0 {
+		cdf := 0.0
+		for j := 0; j < n; j++ {
+			cdf += math.Exp(lnNB(j))
+		}
+		p += math.Exp(lnBeta(a+1, b+fn-1)-lnBeta(a, b)) * (1 - cdf)
+	}
+	p *= pa
+	if n == 0 {
+		p += 1 - pa
+	}
+	return p
+}

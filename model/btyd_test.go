@@ -205,3 +205,42 @@ func TestPredictions(t *testing.T) {
 		t.Errorf("discounted CLV %v against %v", d, clv)
 	}
 }
+
+func TestArtefactRoundTrip(t *testing.T) {
+	d := cdnowData(t)
+	for _, modified := range []bool{false, true} {
+		m, fit, err := FitBGNBD(d, modified, FitOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := NewArtefact(m, fit, "week", "1997-09-30")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Spend = &GammaGamma{P: 6.25, Q: 3.74, Gamma: 15.44}
+		b, err := a.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := LoadArtefact(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pm, err := back.Purchases()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pm != Purchases(m) || back.StdErr["r"] != fit.StdErr[0] || back.Fit.LogLikelihood != fit.LogLikelihood || *back.Spend != *a.Spend {
+			t.Errorf("round trip changed the model: %s", b)
+		}
+	}
+	for _, bad := range []string{`{"version": 2, "kind": "bgnbd", "time_unit": "week"}`,
+		`{"version": 1, "kind": "nbd", "time_unit": "week", "params": {}}`,
+		`{"version": 1, "kind": "bgnbd", "time_unit": "week", "params": {"r": 1, "alpha": 1, "a": -1, "b": 1}}`,
+		`{"version": 1, "kind": "bgnbd", "time_unit": "hour", "params": {"r": 1, "alpha": 1, "a": 1, "b": 1}}`,
+		`not json`} {
+		if _, err := LoadArtefact([]byte(bad)); err == nil {
+			t.Errorf("%s: want an error", bad)
+		}
+	}
+}

@@ -17,7 +17,8 @@ import (
 // day; frequency counts repeat purchase days; recency is the time from the first
 // to the last purchase day; T the time from the first purchase day to the end of
 // the calibration period; monetary_value the mean value of the repeat purchase
-// days (0 without repeats). Times are in the summary's unit.
+// days (0 without repeats). Times are in the summary's unit. Only customers
+// whose first purchase falls in the calibration period have a row.
 var SummarySchema = arrow.NewSchema([]arrow.Field{
 	{Name: "customer_id", Type: arrow.BinaryTypes.String},
 	{Name: "frequency", Type: arrow.PrimitiveTypes.Float64},
@@ -25,6 +26,9 @@ var SummarySchema = arrow.NewSchema([]arrow.Field{
 	{Name: "T", Type: arrow.PrimitiveTypes.Float64},
 	{Name: "monetary_value", Type: arrow.PrimitiveTypes.Float64},
 	{Name: "first_purchase", Type: arrow.FixedWidthTypes.Date32},
+	// With a holdout period: purchase days in it and their mean value.
+	{Name: "frequency_holdout", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "monetary_value_holdout", Type: arrow.PrimitiveTypes.Float64},
 }, nil)
 
 // SummaryOptions say what period and unit a summary covers.
@@ -33,6 +37,10 @@ type SummaryOptions struct {
 	CalibrationEnd time.Time
 	// Unit is the time unit of recency and T: 24h for days, 168h for weeks.
 	Unit time.Duration
+	// HoldoutEnd, when set, is the last day (inclusive) of a holdout period
+	// after CalibrationEnd: its purchase days are counted apart, for evaluating
+	// models fitted on the calibration period.
+	HoldoutEnd time.Time
 }
 
 type purchase struct {
@@ -50,6 +58,13 @@ func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arr
 		return nil, fmt.Errorf("summary: time unit must be positive, got %s", opt.Unit)
 	}
 	endDay := int32(opt.CalibrationEnd.UTC().Unix() / 86400)
+	lastDay := endDay
+	if !opt.HoldoutEnd.IsZero() {
+		lastDay = int32(opt.HoldoutEnd.UTC().Unix() / 86400)
+		if lastDay <= endDay {
+			return nil, fmt.Errorf("summary: holdout end %s is not after the calibration end %s", opt.HoldoutEnd.Format(time.DateOnly), opt.CalibrationEnd.Format(time.DateOnly))
+		}
+	}
 	ids := map[string]int32{}
 	var names []string
 	var ps []purchase
@@ -70,7 +85,7 @@ func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arr
 			if t < 0 && t%perDay != 0 {
 				day--
 			}
-			if day > int64(endDay) {
+			if day > int64(lastDay) {
 				continue
 			}
 			id := cols.id.Value(i)
@@ -106,14 +121,16 @@ func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arr
 		}
 		return 0
 	})
-	type row struct{ freq, rec, t, money float64 }
+	type row struct{ freq, rec, t, money, hFreq, hMoney float64 }
 	rows := make([]row, len(names))
 	first := make([]int32, len(names))
+	inCalibration := make([]bool, len(names))
 	unitDays := float64(opt.Unit) / float64(24*time.Hour)
 	for i := 0; i < len(ps); {
 		c := ps[i].cust
-		firstDay, lastDay := ps[i].day, ps[i].day
+		firstDay, lastCal := ps[i].day, ps[i].day
 		days, repeatValue := 0, 0.0
+		hDays, hValue := 0, 0.0
 		for i < len(ps) && ps[i].cust == c {
 			d := ps[i].day
 			dayValue := 0.0
@@ -121,18 +138,31 @@ func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arr
 				dayValue += ps[i].value
 				i++
 			}
-			if days > 0 {
-				repeatValue += dayValue
+			switch {
+			case d > endDay:
+				hDays++
+				hValue += dayValue
+			default:
+				if days > 0 {
+					repeatValue += dayValue
+				}
+				days++
+				lastCal = d
 			}
-			days++
-			lastDay = d
 		}
-		r := row{freq: float64(days - 1), rec: float64(lastDay-firstDay) / unitDays, t: float64(endDay-firstDay) / unitDays}
+		if firstDay > endDay { // first bought in the holdout: not a calibration customer
+			continue
+		}
+		r := row{freq: float64(days - 1), rec: float64(lastCal-firstDay) / unitDays, t: float64(endDay-firstDay) / unitDays, hFreq: float64(hDays)}
 		if days > 1 {
 			r.money = repeatValue / float64(days-1)
 		}
+		if hDays > 0 {
+			r.hMoney = hValue / float64(hDays)
+		}
 		rows[c] = r
 		first[c] = firstDay
+		inCalibration[c] = true
 	}
 	b := array.NewRecordBuilder(mem, SummarySchema)
 	defer b.Release()
@@ -140,7 +170,11 @@ func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arr
 	idB := b.Field(0).(*array.StringBuilder)
 	fB, rB, tB, mB := b.Field(1).(*array.Float64Builder), b.Field(2).(*array.Float64Builder), b.Field(3).(*array.Float64Builder), b.Field(4).(*array.Float64Builder)
 	dB := b.Field(5).(*array.Date32Builder)
+	hfB, hmB := b.Field(6).(*array.Float64Builder), b.Field(7).(*array.Float64Builder)
 	for _, c := range order {
+		if !inCalibration[c] {
+			continue
+		}
 		idB.Append(names[c])
 		r := rows[c]
 		fB.Append(r.freq)
@@ -148,6 +182,8 @@ func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arr
 		tB.Append(r.t)
 		mB.Append(r.money)
 		dB.Append(arrow.Date32(first[c]))
+		hfB.Append(r.hFreq)
+		hmB.Append(r.hMoney)
 	}
 	return b.NewRecord(), nil
 }

@@ -1,0 +1,117 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+)
+
+// ArtefactVersion is the version of the JSON document a fitted model is kept as;
+// a reader refuses versions it does not know.
+const ArtefactVersion = 1
+
+// Kinds of purchase model.
+const (
+	KindBGNBD     = "bgnbd"
+	KindMBGNBD    = "mbgnbd"
+	KindParetoNBD = "paretonbd"
+)
+
+// Artefact is a fitted model as the train stage stores it and the score stage
+// loads it: the purchase model, the spend model, and how they were fitted.
+type Artefact struct {
+	Version  int    `json:"version"`
+	Kind     string `json:"kind"`
+	TimeUnit string `json:"time_unit"` // "day" or "week"
+	// Window: the calibration period (and holdout, if evaluated), YYYY-MM-DD.
+	CalibrationStart string `json:"calibration_start,omitempty"`
+	CalibrationEnd   string `json:"calibration_end"`
+	HoldoutEnd       string `json:"holdout_end,omitempty"`
+
+	Params  map[string]float64 `json:"params"`
+	StdErr  map[string]float64 `json:"std_err,omitempty"`
+	Fit     Fit                `json:"fit"`
+	Metrics *Metrics           `json:"metrics,omitempty"`
+
+	Spend    *GammaGamma `json:"spend,omitempty"`
+	SpendFit *Fit        `json:"spend_fit,omitempty"`
+}
+
+var paramNames = map[string][]string{
+	KindBGNBD:     {"r", "alpha", "a", "b"},
+	KindMBGNBD:    {"r", "alpha", "a", "b"},
+	KindParetoNBD: {"r", "alpha", "s", "beta"},
+}
+
+// NewArtefact records a fitted purchase model.
+func NewArtefact(pm Purchases, fit Fit, unit, calEnd string) (*Artefact, error) {
+	a := &Artefact{Version: ArtefactVersion, TimeUnit: unit, CalibrationEnd: calEnd, Fit: fit, Params: map[string]float64{}, StdErr: map[string]float64{}}
+	var vals []float64
+	switch m := pm.(type) {
+	case BGNBD:
+		a.Kind = KindBGNBD
+		if m.Modified {
+			a.Kind = KindMBGNBD
+		}
+		vals = []float64{m.R, m.Alpha, m.A, m.B}
+	case ParetoNBD:
+		a.Kind = KindParetoNBD
+		vals = []float64{m.R, m.Alpha, m.S, m.Beta}
+	default:
+		return nil, fmt.Errorf("artefact: unknown model %T", pm)
+	}
+	for i, n := range paramNames[a.Kind] {
+		a.Params[n] = vals[i]
+		if i < len(fit.StdErr) && !math.IsNaN(fit.StdErr[i]) {
+			a.StdErr[n] = fit.StdErr[i]
+		}
+	}
+	a.Fit.StdErr = nil // kept by name in StdErr (JSON has no NaN)
+	return a, nil
+}
+
+// Purchases rebuilds the purchase model.
+func (a *Artefact) Purchases() (Purchases, error) {
+	names, ok := paramNames[a.Kind]
+	if !ok {
+		return nil, fmt.Errorf("artefact: unknown model kind %q", a.Kind)
+	}
+	v := make([]float64, len(names))
+	for i, n := range names {
+		x, ok := a.Params[n]
+		if !ok || !(x > 0) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("artefact %s: parameter %s is missing or not positive", a.Kind, n)
+		}
+		v[i] = x
+	}
+	switch a.Kind {
+	case KindParetoNBD:
+		return ParetoNBD{v[0], v[1], v[2], v[3]}, nil
+	default:
+		return BGNBD{R: v[0], Alpha: v[1], A: v[2], B: v[3], Modified: a.Kind == KindMBGNBD}, nil
+	}
+}
+
+// Marshal writes the artefact as JSON.
+func (a *Artefact) Marshal() ([]byte, error) { return json.MarshalIndent(a, "", "  ") }
+
+// LoadArtefact reads an artefact and checks that it can be used.
+func LoadArtefact(b []byte) (*Artefact, error) {
+	var a Artefact
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("artefact: %w", err)
+	}
+	if a.Version != ArtefactVersion {
+		return nil, fmt.Errorf("artefact: version %d, this Tessera reads version %d", a.Version, ArtefactVersion)
+	}
+	if a.TimeUnit != "day" && a.TimeUnit != "week" {
+		return nil, fmt.Errorf("artefact: time unit %q, want day or week", a.TimeUnit)
+	}
+	if _, err := a.Purchases(); err != nil {
+		return nil, err
+	}
+	if a.Spend != nil && !(a.Spend.P > 0 && a.Spend.Q > 0 && a.Spend.Gamma > 0) {
+		return nil, fmt.Errorf("artefact: spend parameters %+v must be positive", *a.Spend)
+	}
+	return &a, nil
+}

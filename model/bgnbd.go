@@ -2,6 +2,7 @@ package model
 
 import (
 	"math"
+	"sort"
 
 	"gonum.org/v1/gonum/mathext"
 )
@@ -71,6 +72,35 @@ func (m BGNBD) LogLikelihood(d Data) float64 { return m.logLik(d, nil) }
 // where s is 0 for BG/NBD and 1 for MBG/NBD. Terms that depend on x alone are
 // computed once per distinct x.
 func (m BGNBD) logLik(d Data, grad []float64) float64 {
+	// The distinct-x groups are split between two goroutines: the sum is the
+	// hot loop of every fit.
+	if len(d.X) < 20000 {
+		return m.logLikRange(d, 0, len(d.xs), grad)
+	}
+	half := sort.Search(len(d.xs), func(k int) bool { return d.ends[k] >= len(d.X)/2 })
+	var g2 [4]float64
+	var ll2 float64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if grad != nil {
+			ll2 = m.logLikRange(d, half, len(d.xs), g2[:])
+		} else {
+			ll2 = m.logLikRange(d, half, len(d.xs), nil)
+		}
+	}()
+	ll := m.logLikRange(d, 0, half, grad)
+	<-done
+	if grad != nil {
+		for i := range grad {
+			grad[i] += g2[i]
+		}
+	}
+	return ll + ll2
+}
+
+// logLikRange sums over the groups of distinct x from k0 to k1.
+func (m BGNBD) logLikRange(d Data, k0, k1 int, grad []float64) float64 {
 	r, alpha, a, b, s := m.R, m.Alpha, m.A, m.B, m.shift()
 	var gr, gAlpha, ga, gb float64
 	ll := 0.0
@@ -81,7 +111,11 @@ func (m BGNBD) logLik(d Data, grad []float64) float64 {
 		psiR, psiB, psiAB = mathext.Digamma(r), mathext.Digamma(b), mathext.Digamma(a+b)
 	}
 	start := 0
-	for k, x := range d.xs {
+	if k0 > 0 {
+		start = d.ends[k0-1]
+	}
+	for k := k0; k < k1; k++ {
+		x := d.xs[k]
 		end := d.ends[k]
 		a1 := lgamma(r+x) - lgR + r*lnAlpha
 		a2 := lgAB + lgamma(b+x+s) - lgB - lgamma(a+b+x+s)
@@ -108,8 +142,16 @@ func (m BGNBD) logLik(d Data, grad []float64) float64 {
 			if hasA4 {
 				lnATx = math.Log(alpha + d.Tx[i])
 				a4 := lnA - lnBX - (r+x)*lnATx
-				l = logAddExp(a3, a4)
-				w4 = math.Exp(a4 - l)
+				// log(e^a3 + e^a4) and the share of e^a4 from one exp
+				if a4 > a3 {
+					u := math.Exp(a3 - a4)
+					l = a4 + math.Log1p(u)
+					w4 = 1 / (1 + u)
+				} else {
+					u := math.Exp(a4 - a3)
+					l = a3 + math.Log1p(u)
+					w4 = u / (1 + u)
+				}
 			}
 			ll += w * l
 			wsum += w
@@ -153,18 +195,25 @@ func (m BGNBD) ProbAlive(x, tx, T float64) float64 {
 // ExpectedPurchases is the expected number of purchases in the next t of a
 // customer with x repeat purchases, the last at tx, at age T.
 func (m BGNBD) ExpectedPurchases(t, x, tx, T float64) float64 {
+	return m.ProbAlive(x, tx, T) * m.ExpectedPurchasesIfAlive(t, x, T)
+}
+
+// ExpectedPurchasesIfAlive is the expected number of purchases in the next t of
+// a customer alive at age T after x repeat purchases: given alive, the future
+// no longer depends on when the last purchase was.
+//
+//	BG/NBD:  (a+b+x−1)/(a−1) [1 − ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x−1; t/(α+T+t))]
+//	MBG/NBD: (a+b+x)/(a−1)   [1 − ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x+1; a+b+x; t/(α+T+t))]
+func (m BGNBD) ExpectedPurchasesIfAlive(t, x, T float64) float64 {
 	r, alpha, a, b := m.R, m.Alpha, m.A, m.B
 	if t <= 0 || (m.Modified && b < 1e-9 && x == 0) { // see ExpectedPurchasesNew
 		return 0
 	}
+	s := m.shift()
 	z := t / (alpha + T + t)
-	lh := log2F1(r+x, b+x+m.shift(), a+b+x-1+m.shift(), z)
-	inner := -math.Expm1((r+x)*math.Log((alpha+T)/(alpha+T+t)) + lh) // 1 − ((α+T)/(α+T+t))^(r+x) 2F1(...)
-	if m.Modified {
-		// MBG/NBD: (a+b+x)/(a−1) [1 − (...)^(r+x) 2F1(r+x, b+x+1; a+b+x; z)] / (1 + a/(b+x) ((α+T)/(α+tx))^(r+x))
-		return (a + b + x) / (a - 1) * inner * m.ProbAlive(x, tx, T)
-	}
-	return (a + b + x - 1) / (a - 1) * inner * m.ProbAlive(x, tx, T)
+	lh := log2F1(r+x, b+x+s, a+b+x-1+s, z)
+	inner := -math.Expm1((r+x)*math.Log((alpha+T)/(alpha+T+t)) + lh)
+	return (a + b + x - 1 + s) / (a - 1) * inner
 }
 
 // ExpectedPurchasesNew is the expected number of purchases in a period t of a

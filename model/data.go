@@ -27,10 +27,15 @@ func NewData(x, tx, t []float64) (Data, error) {
 	if len(x) != len(tx) || len(x) != len(t) {
 		return Data{}, fmt.Errorf("model: %d frequencies, %d recencies, %d ages", len(x), len(tx), len(t))
 	}
-	type row struct{ x, tx, t float64 }
-	rows := make([]row, len(x))
+	type row struct {
+		x, tx, t float64
+		w        float64
+	}
+	// Collapse identical rows with a hash first: far fewer rows to sort.
+	index := make(map[[3]float64]int, len(x)/4)
+	var rows []row
 	for i := range x {
-		r := row{x[i], tx[i], t[i]}
+		r := row{x[i], tx[i], t[i], 1}
 		switch {
 		case !(r.x >= 0) || r.x != math.Trunc(r.x) || math.IsInf(r.x, 0):
 			return Data{}, fmt.Errorf("model: row %d: frequency %v is not a whole number ≥ 0", i, r.x)
@@ -41,7 +46,13 @@ func NewData(x, tx, t []float64) (Data, error) {
 		case r.x == 0 && r.tx != 0:
 			return Data{}, fmt.Errorf("model: row %d: recency %v without repeat purchases", i, r.tx)
 		}
-		rows[i] = r
+		key := [3]float64{r.x, r.tx, r.t}
+		if j, ok := index[key]; ok {
+			rows[j].w++
+			continue
+		}
+		index[key] = len(rows)
+		rows = append(rows, r)
 	}
 	slices.SortFunc(rows, func(a, b row) int {
 		switch {
@@ -53,12 +64,8 @@ func NewData(x, tx, t []float64) (Data, error) {
 		return cmpF(a.t, b.t)
 	})
 	var d Data
-	for i, r := range rows {
-		if i > 0 && r == rows[i-1] {
-			d.Weight[len(d.Weight)-1]++
-			continue
-		}
-		d.X, d.Tx, d.T, d.Weight = append(d.X, r.x), append(d.Tx, r.tx), append(d.T, r.t), append(d.Weight, 1)
+	for _, r := range rows {
+		d.X, d.Tx, d.T, d.Weight = append(d.X, r.x), append(d.Tx, r.tx), append(d.T, r.t), append(d.Weight, r.w)
 	}
 	for i, x := range d.X {
 		if i == 0 || x != d.X[i-1] {

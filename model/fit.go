@@ -72,7 +72,7 @@ func maximise(name string, nll objective, n float64, opt FitOptions, dim int, nu
 		Func: func(x []float64) float64 { return eval(x, nil) },
 		Grad: func(grad, x []float64) { eval(x, grad) },
 	}
-	settings := &optimize.Settings{GradientThreshold: 1e-9, MajorIterations: 2000, FuncEvaluations: 20000}
+	settings := &optimize.Settings{GradientThreshold: 1e-7, MajorIterations: 2000, FuncEvaluations: 20000}
 	res, err := optimize.Minimize(p, phi, settings, &optimize.BFGS{})
 	if res == nil {
 		return nil, Fit{}, fmt.Errorf("%s: %w: %v", name, ErrNotConverged, err)

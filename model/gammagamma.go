@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/mathext"
 )
@@ -13,8 +14,14 @@ import (
 type GammaGamma struct{ P, Q, Gamma float64 }
 
 // SpendData are the repeat buyers' numbers of repeat purchases X and the mean
-// value M of those purchases.
-type SpendData struct{ X, M []float64 }
+// value M of those purchases, sorted by X so that terms depending only on X
+// are computed once per distinct X.
+type SpendData struct {
+	X, M []float64
+	lnM  []float64
+	xs   []float64
+	ends []int
+}
 
 // NewSpendData keeps the customers with repeat purchases and a positive mean
 // value; the others say nothing about spend.
@@ -22,7 +29,7 @@ func NewSpendData(x, m []float64) (SpendData, error) {
 	if len(x) != len(m) {
 		return SpendData{}, fmt.Errorf("model: %d frequencies and %d mean values", len(x), len(m))
 	}
-	var d SpendData
+	d := SpendData{X: make([]float64, 0, len(x)/2), M: make([]float64, 0, len(x)/2)}
 	for i := range x {
 		if math.IsNaN(m[i]) || math.IsInf(m[i], 0) || m[i] < 0 {
 			return SpendData{}, fmt.Errorf("model: row %d: mean value %v", i, m[i])
@@ -34,6 +41,24 @@ func NewSpendData(x, m []float64) (SpendData, error) {
 	if len(d.X) == 0 {
 		return d, fmt.Errorf("model: no customer with repeat purchases and a positive value: Gamma-Gamma cannot be fitted")
 	}
+	idx := make([]int, len(d.X))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmpF(d.X[a], d.X[b]) })
+	sx, sm := make([]float64, len(idx)), make([]float64, len(idx))
+	d.lnM = make([]float64, len(idx))
+	for k, i := range idx {
+		sx[k], sm[k], d.lnM[k] = d.X[i], d.M[i], math.Log(d.M[i])
+		if k > 0 && sx[k] != sx[k-1] {
+			d.ends = append(d.ends, k)
+		}
+		if k == 0 || sx[k] != sx[k-1] {
+			d.xs = append(d.xs, sx[k])
+		}
+	}
+	d.ends = append(d.ends, len(idx))
+	d.X, d.M = sx, sm
 	return d, nil
 }
 
@@ -61,17 +86,33 @@ func (m GammaGamma) logLik(d SpendData, grad []float64) float64 {
 	if grad != nil {
 		psiQ = mathext.Digamma(q)
 	}
-	for i, x := range d.X {
-		mx := d.M[i]
+	start := 0
+	for k, x := range d.xs {
+		end := d.ends[k]
 		px := p * x
-		lnM, lnX, lnGMX := math.Log(mx), math.Log(x), math.Log(g+mx*x)
-		ll += lgamma(px+q) - lgamma(px) - lgQ + q*lnG + (px-1)*lnM + px*lnX - (px+q)*lnGMX
+		lnX := math.Log(x)
+		head := lgamma(px+q) - lgamma(px) - lgQ + q*lnG + px*lnX
+		var psiPXQ, psiPX float64
 		if grad != nil {
-			psiPXQ := mathext.Digamma(px + q)
-			gp += x*psiPXQ - x*mathext.Digamma(px) + x*lnM + x*lnX - x*lnGMX
-			gq += psiPXQ - psiQ + lnG - lnGMX
-			gg += q/g - (px+q)/(g+mx*x)
+			psiPXQ, psiPX = mathext.Digamma(px+q), mathext.Digamma(px)
 		}
+		var sumLnM, sumLnGMX, sumInv float64
+		for i := start; i < end; i++ {
+			lnGMX := math.Log(g + d.M[i]*x)
+			sumLnM += d.lnM[i]
+			sumLnGMX += lnGMX
+			if grad != nil {
+				sumInv += 1 / (g + d.M[i]*x)
+			}
+		}
+		cnt := float64(end - start)
+		ll += cnt*head + (px-1)*sumLnM - (px+q)*sumLnGMX
+		if grad != nil {
+			gp += cnt*(x*psiPXQ-x*psiPX+x*lnX) + x*sumLnM - x*sumLnGMX
+			gq += cnt*(psiPXQ-psiQ+lnG) - sumLnGMX
+			gg += cnt*q/g - (px+q)*sumInv
+		}
+		start = end
 	}
 	if grad != nil {
 		grad[0], grad[1], grad[2] = -gp, -gq, -gg

@@ -84,6 +84,13 @@ func (m ParetoNBD) ProbAlive(x, tx, T float64) float64 {
 // ExpectedPurchases in the next t of a customer with x repeat purchases, the
 // last at tx, at age T.
 func (m ParetoNBD) ExpectedPurchases(t, x, tx, T float64) float64 {
+	return m.ProbAlive(x, tx, T) * m.ExpectedPurchasesIfAlive(t, x, T)
+}
+
+// ExpectedPurchasesIfAlive is the expected number of purchases in the next t of
+// a customer alive at age T after x repeat purchases:
+// (r+x)(β+T)/((α+T)(s−1)) [1 − ((β+T)/(β+T+t))^(s−1)].
+func (m ParetoNBD) ExpectedPurchasesIfAlive(t, x, T float64) float64 {
 	r, alpha, s, beta := m.R, m.Alpha, m.S, m.Beta
 	if t <= 0 {
 		return 0
@@ -94,7 +101,7 @@ func (m ParetoNBD) ExpectedPurchases(t, x, tx, T float64) float64 {
 	} else {
 		horizon = -math.Expm1((s-1)*math.Log((beta+T)/(beta+T+t))) / (s - 1)
 	}
-	return (r + x) * (beta + T) / (alpha + T) * horizon * m.ProbAlive(x, tx, T)
+	return (r + x) * (beta + T) / (alpha + T) * horizon
 }
 
 // ExpectedPurchasesNew is the expected number of purchases in a period t of a

@@ -8,6 +8,9 @@ import (
 // for the predictions built on any of them.
 type Purchases interface {
 	ExpectedPurchases(t, x, tx, T float64) float64
+	// ExpectedPurchasesIfAlive: given alive, the future depends on x and T only,
+	// so E[X(t) | x, tx, T] = P(alive | x, tx, T) · E[X(t) | alive, x, T].
+	ExpectedPurchasesIfAlive(t, x, T float64) float64
 	ProbAlive(x, tx, T float64) float64
 	ExpectedPurchasesNew(t float64) float64
 }
@@ -27,10 +30,15 @@ type CLVOptions struct {
 // CLV is the discounted value of a customer's expected purchases over the
 // horizon, month by month: Σ_m margin · value · (E[X(m)] − E[X(m−1)]) / (1+d)^m.
 func CLV(pm Purchases, value, x, tx, T float64, o CLVOptions) float64 {
+	return pm.ProbAlive(x, tx, T) * value * clvIfAlive(pm, x, T, o)
+}
+
+// clvIfAlive is the CLV per unit of order value of a customer alive at T.
+func clvIfAlive(pm Purchases, x, T float64, o CLVOptions) float64 {
 	clv, prev := 0.0, 0.0
 	for m := 1; m <= o.Months; m++ {
-		e := pm.ExpectedPurchases(float64(m)*o.UnitsPerMonth, x, tx, T)
-		clv += o.Margin * value * (e - prev) / math.Pow(1+o.DiscountMonthly, float64(m))
+		e := pm.ExpectedPurchasesIfAlive(float64(m)*o.UnitsPerMonth, x, T)
+		clv += o.Margin * (e - prev) / math.Pow(1+o.DiscountMonthly, float64(m))
 		prev = e
 	}
 	return clv
@@ -74,6 +82,37 @@ func (m BGNBD) ProbPurchases(n int, t, x, tx, T float64) float64 {
 	p *= pa
 	if n == 0 {
 		p += 1 - pa
+	}
+	return p
+}
+
+// Predictions are every customer's predictions, in input order.
+type Predictions struct {
+	ExpectedPurchases []float64 // in the horizon
+	ProbAlive         []float64
+	ExpectedValue     []float64 // mean order value (Gamma-Gamma)
+	CLV               []float64
+}
+
+// Predict computes, for every customer, the expected purchases in horizon,
+// P(alive), the expected order value and the CLV. What depends on (x, T) alone
+// (the expectations given alive, with their 2F1 series) is computed once per
+// distinct pair; P(alive) is cheap and computed per customer.
+func Predict(pm Purchases, gg GammaGamma, x, tx, T, meanValue []float64, horizon float64, o CLVOptions) Predictions {
+	n := len(x)
+	p := Predictions{ExpectedPurchases: make([]float64, n), ProbAlive: make([]float64, n), ExpectedValue: make([]float64, n), CLV: make([]float64, n)}
+	type ifAlive struct{ e, clv float64 }
+	cache := make(map[[2]float64]ifAlive)
+	for i := range x {
+		key := [2]float64{x[i], T[i]}
+		c, ok := cache[key]
+		if !ok {
+			c = ifAlive{e: pm.ExpectedPurchasesIfAlive(horizon, x[i], T[i]), clv: clvIfAlive(pm, x[i], T[i], o)}
+			cache[key] = c
+		}
+		pa := pm.ProbAlive(x[i], tx[i], T[i])
+		v := gg.ExpectedValue(x[i], meanValue[i])
+		p.ExpectedPurchases[i], p.ProbAlive[i], p.ExpectedValue[i], p.CLV[i] = pa*c.e, pa, v, pa*c.clv*v
 	}
 	return p
 }

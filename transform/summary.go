@@ -5,6 +5,7 @@ package transform
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -43,6 +44,8 @@ type SummaryOptions struct {
 	HoldoutEnd time.Time
 }
 
+func byDay(a, b purchase) int { return int(a.day - b.day) }
+
 type purchase struct {
 	cust  int32
 	day   int32
@@ -65,9 +68,14 @@ func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arr
 			return nil, fmt.Errorf("summary: holdout end %s is not after the calibration end %s", opt.HoldoutEnd.Format(time.DateOnly), opt.CalibrationEnd.Format(time.DateOnly))
 		}
 	}
-	ids := map[string]int32{}
-	var names []string
-	var ps []purchase
+	total := 0
+	for _, rec := range recs {
+		total += int(rec.NumRows())
+	}
+	ids := make(map[string]int32, total/2)
+	names := make([]string, 0, total/2)
+	ps := make([]purchase, 0, total)
+	prev, prevC := "", int32(-1) // orders often come grouped by customer
 	for _, rec := range recs {
 		cols, err := orderColumns(rec)
 		if err != nil {
@@ -89,11 +97,16 @@ func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arr
 				continue
 			}
 			id := cols.id.Value(i)
-			c, ok := ids[id]
-			if !ok {
-				c = int32(len(names))
-				ids[id] = c
-				names = append(names, id)
+			c := prevC
+			if id != prev || c < 0 {
+				var ok bool
+				if c, ok = ids[id]; !ok {
+					id = strings.Clone(id) // the record's buffer is not ours to keep
+					c = int32(len(names))
+					ids[id] = c
+					names = append(names, id)
+				}
+				prev, prevC = id, c
 			}
 			v := 0.0
 			if cols.value.IsValid(i) {
@@ -102,29 +115,37 @@ func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arr
 			ps = append(ps, purchase{cust: c, day: int32(day), value: v})
 		}
 	}
-	slices.SortFunc(ps, func(a, b purchase) int {
-		if a.cust != b.cust {
-			return int(a.cust - b.cust)
-		}
-		return int(a.day - b.day)
-	})
-	order := make([]int32, len(names))
-	for i := range order {
-		order[i] = int32(i)
+	// Group by customer with a counting sort (linear), then order each
+	// customer's few purchases by day.
+	start := make([]int32, len(names)+1)
+	for _, p := range ps {
+		start[p.cust+1]++
 	}
-	slices.SortFunc(order, func(a, b int32) int {
-		switch {
-		case names[a] < names[b]:
-			return -1
-		case names[a] > names[b]:
-			return 1
+	for c := 1; c <= len(names); c++ {
+		start[c] += start[c-1]
+	}
+	next := append([]int32(nil), start[:len(names)]...)
+	grouped := make([]purchase, len(ps))
+	for _, p := range ps {
+		grouped[next[p.cust]] = p
+		next[p.cust]++
+	}
+	ps = grouped
+	for c := 0; c < len(names); c++ {
+		g := ps[start[c]:start[c+1]]
+		if !slices.IsSortedFunc(g, byDay) {
+			slices.SortFunc(g, byDay)
 		}
-		return 0
-	})
-	type row struct{ freq, rec, t, money, hFreq, hMoney float64 }
-	rows := make([]row, len(names))
-	first := make([]int32, len(names))
-	inCalibration := make([]bool, len(names))
+	}
+	// Customers come out of the grouping in order of first appearance: append
+	// each one's row straight to the builders.
+	b := array.NewRecordBuilder(mem, SummarySchema)
+	defer b.Release()
+	b.Reserve(len(names))
+	idB := b.Field(0).(*array.StringBuilder)
+	fB, rB, tB, mB := b.Field(1).(*array.Float64Builder), b.Field(2).(*array.Float64Builder), b.Field(3).(*array.Float64Builder), b.Field(4).(*array.Float64Builder)
+	dB := b.Field(5).(*array.Date32Builder)
+	hfB, hmB := b.Field(6).(*array.Float64Builder), b.Field(7).(*array.Float64Builder)
 	unitDays := float64(opt.Unit) / float64(24*time.Hour)
 	for i := 0; i < len(ps); {
 		c := ps[i].cust
@@ -153,37 +174,21 @@ func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arr
 		if firstDay > endDay { // first bought in the holdout: not a calibration customer
 			continue
 		}
-		r := row{freq: float64(days - 1), rec: float64(lastCal-firstDay) / unitDays, t: float64(endDay-firstDay) / unitDays, hFreq: float64(hDays)}
+		money, hMoney := 0.0, 0.0
 		if days > 1 {
-			r.money = repeatValue / float64(days-1)
+			money = repeatValue / float64(days-1)
 		}
 		if hDays > 0 {
-			r.hMoney = hValue / float64(hDays)
-		}
-		rows[c] = r
-		first[c] = firstDay
-		inCalibration[c] = true
-	}
-	b := array.NewRecordBuilder(mem, SummarySchema)
-	defer b.Release()
-	b.Reserve(len(names))
-	idB := b.Field(0).(*array.StringBuilder)
-	fB, rB, tB, mB := b.Field(1).(*array.Float64Builder), b.Field(2).(*array.Float64Builder), b.Field(3).(*array.Float64Builder), b.Field(4).(*array.Float64Builder)
-	dB := b.Field(5).(*array.Date32Builder)
-	hfB, hmB := b.Field(6).(*array.Float64Builder), b.Field(7).(*array.Float64Builder)
-	for _, c := range order {
-		if !inCalibration[c] {
-			continue
+			hMoney = hValue / float64(hDays)
 		}
 		idB.Append(names[c])
-		r := rows[c]
-		fB.Append(r.freq)
-		rB.Append(r.rec)
-		tB.Append(r.t)
-		mB.Append(r.money)
-		dB.Append(arrow.Date32(first[c]))
-		hfB.Append(r.hFreq)
-		hmB.Append(r.hMoney)
+		fB.UnsafeAppend(float64(days - 1))
+		rB.UnsafeAppend(float64(lastCal-firstDay) / unitDays)
+		tB.UnsafeAppend(float64(endDay-firstDay) / unitDays)
+		mB.UnsafeAppend(money)
+		dB.UnsafeAppend(arrow.Date32(firstDay))
+		hfB.UnsafeAppend(float64(hDays))
+		hmB.UnsafeAppend(hMoney)
 	}
 	return b.NewRecord(), nil
 }

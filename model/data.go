@@ -39,8 +39,8 @@ func NewData(x, tx, t []float64) (Data, error) {
 		switch {
 		case !(r.x >= 0) || r.x != math.Trunc(r.x) || math.IsInf(r.x, 0):
 			return Data{}, fmt.Errorf("model: row %d: frequency %v is not a whole number ≥ 0", i, r.x)
-		case !(r.t > 0) || math.IsInf(r.t, 0):
-			return Data{}, fmt.Errorf("model: row %d: age T %v must be positive", i, r.t)
+		case !(r.t >= 0) || math.IsInf(r.t, 0):
+			return Data{}, fmt.Errorf("model: row %d: age T %v must be ≥ 0", i, r.t)
 		case !(r.tx >= 0) || r.tx > r.t:
 			return Data{}, fmt.Errorf("model: row %d: recency %v must be within [0, T=%v]", i, r.tx, r.t)
 		case r.x == 0 && r.tx != 0:

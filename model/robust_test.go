@@ -75,7 +75,7 @@ func TestRobust(t *testing.T) {
 
 func TestNewDataRejects(t *testing.T) {
 	for _, c := range []struct{ x, tx, T float64 }{
-		{-1, 0, 1}, {1.5, 1, 2}, {1, 3, 2}, {1, 1, 0}, {0, 1, 2}, {math.NaN(), 0, 1}, {1, math.Inf(1), 2},
+		{-1, 0, 1}, {1.5, 1, 2}, {1, 3, 2}, {1, 1, 0}, {0, 1, 2}, {math.NaN(), 0, 1}, {1, math.Inf(1), 2}, {0, 0, -1},
 	} {
 		if _, err := NewData([]float64{c.x}, []float64{c.tx}, []float64{c.T}); err == nil {
 			t.Errorf("%v: want an error", c)

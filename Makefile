@@ -32,10 +32,11 @@ demo: services build
 	TESSERA_SOURCE_FILES_DIR=demo-data/shop TESSERA_LOG_FORMAT=text \
 	bin/tessera run --as-of 2026-10-31
 
-# Benchmarks at full size: a million customers (BENCH_CUSTOMERS=N to scale down).
+# Benchmarks at full size: a million customers (BENCH_CUSTOMERS=N to scale down):
+# generating the shop (synth) and the LTV work on a transactions CSV (model).
 BENCH_CUSTOMERS ?= 1000000
 bench: services
-	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) $(GO) test -run '^$$' -bench . -benchtime 1x -benchmem ./synth
+	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) $(GO) test -run '^$$' -bench . -benchtime 1x -benchmem ./synth ./model
 
 # Each fuzz target for FUZZTIME (default 60 s).
 FUZZTIME ?= 60s

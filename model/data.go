@@ -67,6 +67,23 @@ func NewData(x, tx, t []float64) (Data, error) {
 	for _, r := range rows {
 		d.X, d.Tx, d.T, d.Weight = append(d.X, r.x), append(d.Tx, r.tx), append(d.T, r.t), append(d.Weight, r.w)
 	}
+	d.group()
+	return d, nil
+}
+
+// sample keeps every k-th distinct row, for a quick first fit.
+func (d Data) sample(k int) Data {
+	var s Data
+	for i := 0; i < len(d.X); i += k {
+		s.X, s.Tx, s.T, s.Weight = append(s.X, d.X[i]), append(s.Tx, d.Tx[i]), append(s.T, d.T[i]), append(s.Weight, d.Weight[i])
+	}
+	s.group()
+	return s
+}
+
+// group finds the runs of equal X in rows sorted by X.
+func (d *Data) group() {
+	d.xs, d.ends = nil, nil
 	for i, x := range d.X {
 		if i == 0 || x != d.X[i-1] {
 			if i > 0 {
@@ -78,7 +95,6 @@ func NewData(x, tx, t []float64) (Data, error) {
 	if len(d.X) > 0 {
 		d.ends = append(d.ends, len(d.X))
 	}
-	return d, nil
 }
 
 // hasRepeats reports whether any customer bought more than once.

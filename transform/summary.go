@@ -5,7 +5,6 @@ package transform
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -101,7 +100,8 @@ func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arr
 			if id != prev || c < 0 {
 				var ok bool
 				if c, ok = ids[id]; !ok {
-					id = strings.Clone(id) // the record's buffer is not ours to keep
+					// id views the record's buffer: fine while recs are
+					// alive, which they are for the whole call.
 					c = int32(len(names))
 					ids[id] = c
 					names = append(names, id)

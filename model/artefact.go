@@ -15,6 +15,8 @@ const (
 	KindBGNBD     = "bgnbd"
 	KindMBGNBD    = "mbgnbd"
 	KindParetoNBD = "paretonbd"
+	// KindGammaGamma is a spend model alone.
+	KindGammaGamma = "gammagamma"
 )
 
 // Artefact is a fitted model as the train stage stores it and the score stage
@@ -70,8 +72,32 @@ func NewArtefact(pm Purchases, fit Fit, unit, calEnd string) (*Artefact, error) 
 	return a, nil
 }
 
+// NewSpendArtefact records a fitted spend model alone.
+func NewSpendArtefact(gg GammaGamma, fit Fit, unit, calEnd string) *Artefact {
+	a := &Artefact{Version: ArtefactVersion, Kind: KindGammaGamma, TimeUnit: unit, CalibrationEnd: calEnd,
+		Params: map[string]float64{"p": gg.P, "q": gg.Q, "gamma": gg.Gamma}, StdErr: map[string]float64{}, Fit: fit, Spend: &gg}
+	for i, n := range []string{"p", "q", "gamma"} {
+		if i < len(fit.StdErr) && !math.IsNaN(fit.StdErr[i]) {
+			a.StdErr[n] = fit.StdErr[i]
+		}
+	}
+	a.Fit.StdErr = nil
+	return a
+}
+
+// ParamNames lists the artefact's parameters in their usual order.
+func (a *Artefact) ParamNames() []string {
+	if a.Kind == KindGammaGamma {
+		return []string{"p", "q", "gamma"}
+	}
+	return paramNames[a.Kind]
+}
+
 // Purchases rebuilds the purchase model.
 func (a *Artefact) Purchases() (Purchases, error) {
+	if a.Kind == KindGammaGamma {
+		return nil, fmt.Errorf("artefact: a %s artefact is a spend model, not a purchase model", a.Kind)
+	}
 	names, ok := paramNames[a.Kind]
 	if !ok {
 		return nil, fmt.Errorf("artefact: unknown model kind %q", a.Kind)
@@ -107,7 +133,10 @@ func LoadArtefact(b []byte) (*Artefact, error) {
 	if a.TimeUnit != "day" && a.TimeUnit != "week" {
 		return nil, fmt.Errorf("artefact: time unit %q, want day or week", a.TimeUnit)
 	}
-	if _, err := a.Purchases(); err != nil {
+	if a.Kind == KindGammaGamma && a.Spend == nil {
+		return nil, fmt.Errorf("artefact: a %s artefact without its spend parameters", a.Kind)
+	}
+	if _, err := a.Purchases(); err != nil && a.Kind != KindGammaGamma {
 		return nil, err
 	}
 	if a.Spend != nil && !(a.Spend.P > 0 && a.Spend.Q > 0 && a.Spend.Gamma > 0) {

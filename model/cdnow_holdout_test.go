@@ -82,6 +82,7 @@ func TestHoldoutCDNOW(t *testing.T) {
 		t.Fatal(err)
 	}
 	duration := 273.0 / 7 // 1997-10-01 .. 1998-06-30
+	var candidates []model.Candidate
 	for _, c := range []struct {
 		name string
 		pm   model.Purchases
@@ -90,6 +91,7 @@ func TestHoldoutCDNOW(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		candidates = append(candidates, model.Candidate{Name: c.name, Model: c.pm, Metrics: m})
 		t.Logf("%s holdout: MAE %.3f RMSE %.3f, predicted %.0f repeat purchases, actual %.0f", c.name, m.MAE, m.RMSE, m.PredictedTotal, m.ActualTotal)
 		for _, bk := range m.Buckets {
 			t.Logf("  x=%-2s %4d customers: predicted %.3f actual %.3f", bk.Frequency, bk.Customers, bk.Predicted, bk.Actual)
@@ -104,6 +106,12 @@ func TestHoldoutCDNOW(t *testing.T) {
 				t.Errorf("%s: bucket %s predicts %.3f, not above bucket %s", c.name, m.Buckets[k].Frequency, m.Buckets[k].Predicted, m.Buckets[k-1].Frequency)
 			}
 		}
+	}
+
+	// Pareto/NBD's holdout MAE on CDNOW is the smaller (0.755 against 0.785).
+	best, err := model.Choose(candidates)
+	if err != nil || best.Name != "Pareto/NBD" {
+		t.Errorf("chose %q (%v), want Pareto/NBD", best.Name, err)
 	}
 
 	// The cumulative repeat-purchase curve: cohorts by first purchase day.

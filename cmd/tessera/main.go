@@ -34,6 +34,7 @@ var commands = []command{
 	{"extract", "land source data in the warehouse (the extract CronJob)", runCmd},
 	{"migrate", "create or update the ClickHouse tables", migrateCmd},
 	{"generate", "write a synthetic shop with known truth", generateCmd},
+	{"ltv", "fit customer-lifetime models (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma) and score customers", ltvCmd},
 	{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
 		fmt.Fprintln(w, "tessera", version)
 		return nil

@@ -30,6 +30,20 @@ type Config struct {
 	ClickHouse ClickHouse `yaml:"clickhouse"`
 	Source     Source     `yaml:"source"`
 	Sample     Sample     `yaml:"sample"`
+	LTV        LTV        `yaml:"ltv"`
+}
+
+// LTV configures the purchase and spend models (train) and their predictions (score).
+type LTV struct {
+	// HoldoutDays: train fits each candidate on the history up to this many days
+	// before the as-of date, scores it on those days, and keeps the best.
+	HoldoutDays int `yaml:"holdout_days"`
+	// Models are the candidates: bgnbd, mbgnbd, pnbd.
+	Models []string `yaml:"models"`
+	// Penalty is an L2 penalty on the parameters (0: plain maximum likelihood).
+	Penalty         float64 `yaml:"penalty"`
+	CLVMonths       int     `yaml:"clv_months"`
+	DiscountMonthly float64 `yaml:"discount_monthly"`
 }
 
 // Log configures logging.
@@ -93,6 +107,7 @@ func Default() Config {
 		ClickHouse: ClickHouse{Database: "tessera", User: "default", DialTimeout: 10 * time.Second},
 		Source:     Source{Files: Files{Format: "csv"}},
 		Sample:     Sample{Customers: 10000, Days: 730, Seed: 1},
+		LTV:        LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, CLVMonths: 12, DiscountMonthly: 0.01},
 	}
 }
 
@@ -187,6 +202,17 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("source: %s has a query in both postgres and mysql", e))
 		}
 	}
+	if c.LTV.HoldoutDays < 1 || c.LTV.CLVMonths < 1 || c.LTV.DiscountMonthly < 0 || c.LTV.Penalty < 0 {
+		errs = append(errs, errors.New("ltv: holdout_days and clv_months must be positive, discount_monthly and penalty not negative"))
+	}
+	if len(c.LTV.Models) == 0 {
+		errs = append(errs, errors.New("ltv.models: name at least one of bgnbd, mbgnbd, pnbd"))
+	}
+	for _, m := range c.LTV.Models {
+		if m != "bgnbd" && m != "mbgnbd" && m != "pnbd" {
+			errs = append(errs, fmt.Errorf("ltv.models: %q is not one of bgnbd, mbgnbd, pnbd", m))
+		}
+	}
 	if c.Sample.Customers < 1 || c.Sample.Days < 1 {
 		errs = append(errs, errors.New("sample.customers and sample.days must be positive"))
 	}
@@ -259,6 +285,15 @@ func setValue(v reflect.Value, s string) error {
 			return fmt.Errorf("%q is not a number", s)
 		}
 		v.SetFloat(f)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("cannot set a %s from the environment", v.Type())
+		}
+		var items []string
+		for _, it := range strings.Split(s, ",") {
+			items = append(items, strings.TrimSpace(it))
+		}
+		v.Set(reflect.ValueOf(items))
 	case reflect.Bool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {

@@ -26,7 +26,9 @@ func TestExampleIsDefault(t *testing.T) {
 	}
 	d := Default()
 	if c.TimeZone != d.TimeZone || c.DataDir != d.DataDir || c.BatchRows != d.BatchRows || c.Log != d.Log ||
-		c.ClickHouse != d.ClickHouse || c.Source.Files != d.Source.Files || c.Sample != d.Sample {
+		c.ClickHouse != d.ClickHouse || c.Source.Files != d.Source.Files || c.Sample != d.Sample ||
+		c.LTV.HoldoutDays != d.LTV.HoldoutDays || strings.Join(c.LTV.Models, ",") != strings.Join(d.LTV.Models, ",") ||
+		c.LTV.CLVMonths != d.LTV.CLVMonths || c.LTV.DiscountMonthly != d.LTV.DiscountMonthly || c.LTV.Penalty != d.LTV.Penalty {
 		t.Errorf("example file gives %+v, defaults are %+v", c, d)
 	}
 }
@@ -62,6 +64,9 @@ func TestLoad(t *testing.T) {
 		{name: "bad entity", yaml: "source:\n  postgres:\n    queries:\n      clients: SELECT 1\n", env: map[string]string{"TESSERA_SOURCE_POSTGRES_DSN": "x"}, err: `"clients" is not an entity`},
 		{name: "query without dsn", yaml: "source:\n  mysql:\n    queries:\n      orders: SELECT 1\n", err: "TESSERA_SOURCE_MYSQL_DSN"},
 		{name: "missing password file", yaml: "clickhouse:\n  password_file: /nonexistent\n", err: "password_file"},
+		{name: "env list", env: map[string]string{"TESSERA_LTV_MODELS": "bgnbd, pnbd"},
+			check: func(c Config) bool { return len(c.LTV.Models) == 2 && c.LTV.Models[1] == "pnbd" }},
+		{name: "bad model", yaml: "ltv:\n  models: [bgnbd, nbd]\n", err: `"nbd" is not one of`},
 		{name: "empty file", yaml: "", check: func(c Config) bool { return c.BatchRows == Default().BatchRows }},
 	}
 	for _, tt := range tests {

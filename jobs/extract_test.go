@@ -20,6 +20,7 @@ import (
 
 	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/config"
+	"github.com/tessera-cdp/tessera/model"
 	"github.com/tessera-cdp/tessera/synth"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
@@ -126,9 +127,9 @@ func TestExtractClickHouse(t *testing.T) {
 			}
 		}
 		var bad uint64
-		queryRow(t, wh, "SELECT count() FROM {db}.runs WHERE status = 'ok' AND rows_read != rows_landed + rows_rejected", &bad)
+		queryRow(t, wh, "SELECT count() FROM {db}.runs WHERE stage = 'extract' AND status = 'ok' AND rows_read != rows_landed + rows_rejected", &bad)
 		if bad != 0 {
-			t.Errorf("%d runs where read != landed + rejected", bad)
+			t.Errorf("%d extract runs where read != landed + rejected", bad)
 		}
 	}
 	check(1)
@@ -282,5 +283,42 @@ func TestExtractReleasesMemory(t *testing.T) {
 				t.Errorf("read %d landed %d rejected %d; the shop has %d rows, %d bad", read, landed, rejected, rows, bad)
 			}
 		})
+	}
+}
+
+// TestTrainScore: after a run, one model is stored and loads, every customer with
+// a purchase before the as-of date has scores, and a second run of the same
+// date replaces that date's scores instead of adding to them.
+func TestTrainScore(t *testing.T) {
+	cfg, wh := testClickHouse(t)
+	dir, _ := generateShop(t, 3000, 0, "csv")
+	cfg.Source.Files.Dir = dir
+	ctx := context.Background()
+	day := "2026-11-01"
+	asOf2, _ := time.Parse(time.DateOnly, day)
+	var buyers uint64
+	for round := 1; round <= 2; round++ {
+		if err := Run(ctx, cfg, asOf2, testLogger(t), io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		var models uint64
+		queryRow(t, wh, "SELECT count() FROM {db}.models", &models)
+		if models != uint64(round) {
+			t.Errorf("round %d: %d models stored", round, models)
+		}
+		queryRow(t, wh, "SELECT uniqExact(customer_id) FROM {db}.raw_orders FINAL WHERE status != 'cancelled' AND ordered_at < toDateTime('"+day+" 00:00:00')", &buyers)
+		var scored, distinct, bad uint64
+		queryRow(t, wh, "SELECT count(), uniqExact(customer_id), countIf(NOT (p_alive BETWEEN 0 AND 1) OR NOT isFinite(clv_12m) OR clv_12m < 0 OR expected_purchases_365d < expected_purchases_90d) FROM {db}.customer_scores WHERE as_of = toDate('"+day+"')", &scored, &distinct, &bad)
+		if scored != buyers || distinct != buyers || bad != 0 {
+			t.Errorf("round %d: %d scores for %d customers (%d distinct, %d out of range)", round, scored, buyers, distinct, bad)
+		}
+	}
+	rows := queryStrings(t, wh, "SELECT artefact FROM {db}.models ORDER BY trained_at DESC LIMIT 1")
+	a, err := model.LoadArtefact([]byte(rows[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Metrics == nil || a.Spend == nil || a.CalibrationEnd != "2026-10-31" {
+		t.Errorf("artefact lacks metrics, spend or window: %s", rows[0])
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/config"
+	"github.com/tessera-cdp/tessera/model"
 	"github.com/tessera-cdp/tessera/synth"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
@@ -132,7 +133,39 @@ func Run(ctx context.Context, cfg config.Config, asOf time.Time, log *logrus.Log
 	if runErr != nil {
 		return fmt.Errorf("extract: %w", runErr)
 	}
-	return printWarehouse(ctx, out, wh, rc.runID)
+	extractID := rc.runID
+
+	tc := newRunContext(cfg, log, "train", asOf)
+	a, err := train(ctx, tc, wh)
+	if rerr := recordStage(ctx, wh, tc, 0, err); rerr != nil {
+		tc.log.WithError(rerr).Error("could not record the run")
+	}
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+
+	sc := newRunContext(cfg, log, "score", asOf)
+	n, err := score(ctx, sc, wh)
+	if rerr := recordStage(ctx, wh, sc, n, err); rerr != nil {
+		sc.log.WithError(rerr).Error("could not record the run")
+	}
+	if err != nil {
+		return fmt.Errorf("score: %w", err)
+	}
+	if err := printWarehouse(ctx, out, wh, extractID); err != nil {
+		return err
+	}
+	return printScores(ctx, out, wh, a, asOf)
+}
+
+// recordStage records a run of a stage that lands rows without reading a source.
+func recordStage(ctx context.Context, wh *warehouse.ClickHouse, rc *runContext, landed int, runErr error) error {
+	r := warehouse.Run{ID: rc.runID, Stage: rc.log.Data["stage"].(string), AsOf: rc.asOf, Started: rc.started, Finished: time.Now(),
+		Status: "ok", Landed: uint64(landed)}
+	if runErr != nil {
+		r.Status, r.Message = "failed", runErr.Error()
+	}
+	return wh.RecordRun(context.WithoutCancel(ctx), r)
 }
 
 func recordRun(ctx context.Context, wh *warehouse.ClickHouse, rc *runContext, res *ExtractResult, runErr error) error {
@@ -157,6 +190,32 @@ func printExtract(out io.Writer, res *ExtractResult, where string) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", e.Entity, e.Read, e.Landed, e.Rejected)
 	}
 	tw.Flush()
+}
+
+// printScores prints the model used and a summary of the date's scores.
+func printScores(ctx context.Context, out io.Writer, wh *warehouse.ClickHouse, a *model.Artefact, asOf time.Time) error {
+	fmt.Fprintf(out, "\nModel: %s fitted on %.0f customers, log-likelihood %.1f\n", a.Kind, a.Fit.Customers, a.Fit.LogLikelihood)
+	for _, n := range a.ParamNames() {
+		fmt.Fprintf(out, "  %-6s %.4f ± %.4f\n", n, a.Params[n], a.StdErr[n])
+	}
+	if a.Metrics != nil {
+		fmt.Fprintf(out, "  holdout: MAE %.3f, RMSE %.3f repeat purchases per customer; %.0f predicted, %.0f happened\n",
+			a.Metrics.MAE, a.Metrics.RMSE, a.Metrics.PredictedTotal, a.Metrics.ActualTotal)
+	}
+	if a.Spend != nil {
+		fmt.Fprintf(out, "  spend (Gamma-Gamma): p %.3f, q %.3f, gamma %.3f\n", a.Spend.P, a.Spend.Q, a.Spend.Gamma)
+	}
+	var n uint64
+	var pAlive, e365, clv float64
+	var next uint64
+	q := fmt.Sprintf("SELECT count(), avg(p_alive), sum(expected_purchases_365d), sum(clv_12m), countIf(isNotNull(next_order_in_days)) FROM %s.customer_scores WHERE as_of = toDate('%s')",
+		wh.Database(), asOf.Format(time.DateOnly))
+	if err := wh.Conn().QueryRow(ctx, q).Scan(&n, &pAlive, &e365, &clv, &next); err != nil {
+		return fmt.Errorf("summarise scores: %w", err)
+	}
+	fmt.Fprintf(out, "\ncustomer_scores as of %s: %d customers, mean P(alive) %.3f, %.0f purchases expected in 365 days, 12-month CLV %.0f in all; %d with a next order expected\n",
+		asOf.Format(time.DateOnly), n, pAlive, e365, clv, next)
+	return nil
 }
 
 // printWarehouse prints the raw tables' row counts and the run's rejected rows

@@ -1,0 +1,143 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/sirupsen/logrus"
+
+	"github.com/tessera-cdp/tessera/model"
+	"github.com/tessera-cdp/tessera/transform"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+const day = 24 * time.Hour
+
+// btyd are the columns of a transform.Summary record, as model inputs.
+type btyd struct {
+	ids                      *array.String
+	x, tx, T, money, holdout []float64
+}
+
+func summarise(recs []arrow.Record, rc *runContext, opt transform.SummaryOptions) (arrow.Record, btyd, error) {
+	sum, err := transform.Summary(rc.mem, recs, opt)
+	if err != nil {
+		return nil, btyd{}, err
+	}
+	f := func(i int) []float64 { return sum.Column(i).(*array.Float64).Float64Values() }
+	return sum, btyd{ids: sum.Column(0).(*array.String), x: f(1), tx: f(2), T: f(3), money: f(4), holdout: f(6)}, nil
+}
+
+// train fits the candidate purchase models on the history up to the holdout,
+// keeps the one with the smallest holdout error, refits it and the spend model
+// on the whole history before the as-of date, and stores the result.
+func train(ctx context.Context, rc *runContext, wh *warehouse.ClickHouse) (*model.Artefact, error) {
+	cfg := rc.cfg.LTV
+	recs, err := wh.ReadOrders(ctx, rc.mem, rc.asOf, rc.cfg.BatchRows)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	lastDay := rc.asOf.Add(-day)
+	calEnd := lastDay.AddDate(0, 0, -cfg.HoldoutDays)
+	opt := model.FitOptions{Penalty: cfg.Penalty}
+
+	var candidates []model.Candidate
+	evalSum, ev, err := summarise(recs, rc, transform.SummaryOptions{CalibrationEnd: calEnd, HoldoutEnd: lastDay, Unit: day})
+	if err == nil {
+		defer evalSum.Release()
+	}
+	if err == nil && len(ev.x) > 0 {
+		d, err := model.NewData(ev.x, ev.tx, ev.T)
+		if err != nil {
+			return nil, err
+		}
+		for _, kind := range cfg.Models {
+			pm, fit, err := fitPurchases(kind, d, opt)
+			if err != nil {
+				rc.log.WithError(err).WithField("model", kind).Warn("candidate not fitted")
+				continue
+			}
+			m, err := model.Evaluate(pm, model.Holdout{X: ev.x, Tx: ev.tx, T: ev.T, Actual: ev.holdout, Duration: float64(cfg.HoldoutDays)})
+			if err != nil {
+				return nil, err
+			}
+			rc.log.WithFields(logrus.Fields{"model": kind, "holdout_mae": round(m.MAE), "holdout_rmse": round(m.RMSE),
+				"predicted": round(m.PredictedTotal), "actual": m.ActualTotal, "customers": m.Customers}).Info("candidate evaluated")
+			candidates = append(candidates, model.Candidate{Name: kind, Model: pm, Fit: fit, Metrics: m})
+		}
+	}
+	kind, metrics := cfg.Models[0], (*model.Metrics)(nil)
+	if best, err := model.Choose(candidates); err == nil {
+		kind, metrics = best.Name, &best.Metrics
+	} else {
+		rc.log.WithField("model", kind).Warn("no history before the holdout to compare models on: using the first candidate, unevaluated")
+	}
+
+	allSum, all, err := summarise(recs, rc, transform.SummaryOptions{CalibrationEnd: lastDay, Unit: day})
+	if err != nil {
+		return nil, err
+	}
+	defer allSum.Release()
+	if len(all.x) == 0 {
+		return nil, fmt.Errorf("train: no purchase before %s", rc.asOf.Format(time.DateOnly))
+	}
+	d, err := model.NewData(all.x, all.tx, all.T)
+	if err != nil {
+		return nil, err
+	}
+	pm, fit, err := fitPurchases(kind, d, opt)
+	if err != nil {
+		return nil, fmt.Errorf("train %s: %w", kind, err)
+	}
+	a, err := model.NewArtefact(pm, fit, "day", lastDay.Format(time.DateOnly))
+	if err != nil {
+		return nil, err
+	}
+	a.Metrics = metrics
+	if metrics != nil {
+		a.CalibrationEnd, a.HoldoutEnd = lastDay.Format(time.DateOnly), lastDay.Format(time.DateOnly)
+	}
+	if sd, err := model.NewSpendData(all.x, all.money); err == nil {
+		gg, gfit, err := model.FitGammaGamma(sd, opt)
+		if err != nil {
+			return nil, fmt.Errorf("train gamma-gamma: %w", err)
+		}
+		gfit.StdErr = nil
+		a.Spend, a.SpendFit = &gg, &gfit
+	} else {
+		rc.log.WithError(err).Warn("no spend model: CLV will be 0")
+	}
+	b, err := a.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	m := warehouse.Model{ID: rc.runID + "-" + a.Kind, Kind: a.Kind, RunID: rc.runID, AsOf: rc.asOf, TrainedAt: time.Now(),
+		Customers: uint64(fit.Customers), LogLikelihood: fit.LogLikelihood, Artefact: string(b)}
+	if metrics != nil {
+		m.HoldoutMAE, m.HoldoutRMSE = metrics.MAE, metrics.RMSE
+	}
+	if err := wh.InsertModel(ctx, m); err != nil {
+		return nil, err
+	}
+	rc.log.WithFields(logrus.Fields{"model": a.Kind, "model_id": m.ID, "params": a.Params, "log_likelihood": round(fit.LogLikelihood),
+		"customers": fit.Customers}).Info("model stored")
+	return a, nil
+}
+
+func fitPurchases(kind string, d model.Data, opt model.FitOptions) (model.Purchases, model.Fit, error) {
+	switch kind {
+	case "bgnbd", "mbgnbd":
+		return model.FitBGNBD(d, kind == "mbgnbd", opt)
+	case "pnbd":
+		return model.FitParetoNBD(d, opt)
+	}
+	return nil, model.Fit{}, fmt.Errorf("unknown model %q", kind)
+}

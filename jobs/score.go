@@ -56,15 +56,25 @@ func score(ctx context.Context, rc *runContext, wh *warehouse.ClickHouse) (int, 
 	next, hasNext := pm.(interface {
 		NextOrder(x, tx, T float64) (float64, bool)
 	})
+	type nextOrder struct {
+		tau float64
+		ok  bool
+	}
+	nextCache := map[[3]float64]nextOrder{} // customers with the same history share it
 	scores := make([]warehouse.Score, len(s.x))
 	for i := range scores {
 		sc := warehouse.Score{CustomerID: s.ids.Value(i), Frequency: s.x[i], Recency: s.tx[i], Age: s.T[i],
 			PAlive: p90.ProbAlive[i], E90: p90.ExpectedPurchases[i], E365: p365.ExpectedPurchases[i],
 			ExpectedValue: p90.ExpectedValue[i], CLV12: p90.CLV[i]}
 		if hasNext {
-			if tau, ok := next.NextOrder(s.x[i], s.tx[i], s.T[i]); ok {
-				// τ counts from the end of the last observed day.
-				v := tau
+			key := [3]float64{s.x[i], s.tx[i], s.T[i]}
+			n, seen := nextCache[key]
+			if !seen {
+				n.tau, n.ok = next.NextOrder(s.x[i], s.tx[i], s.T[i])
+				nextCache[key] = n
+			}
+			if n.ok {
+				v := n.tau // from the end of the last observed day, that is from as_of
 				sc.NextOrderIn = &v
 			}
 		}

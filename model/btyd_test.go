@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/csv"
 	"math"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"testing"
@@ -241,6 +242,39 @@ func TestArtefactRoundTrip(t *testing.T) {
 		`not json`} {
 		if _, err := LoadArtefact([]byte(bad)); err == nil {
 			t.Errorf("%s: want an error", bad)
+		}
+	}
+}
+
+// Pareto/NBD's next-order time, checked by simulating the posterior.
+func TestParetoNextOrder(t *testing.T) {
+	m := ParetoNBD{R: 0.5533, Alpha: 10.578, S: 0.6062, Beta: 11.67}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, c := range [][3]float64{{26, 30.857, 31}, {3, 20, 30}, {1, 5, 10}, {0, 0, 2}} {
+		x, tx, T := c[0], c[1], c[2]
+		tau, ok := m.NextOrder(x, tx, T)
+		pa := m.ProbAlive(x, tx, T)
+		// Monte Carlo: P(a purchase within τ) = P(alive) · P(first purchase before death, within τ).
+		const n = 400000
+		hits := 0
+		for i := 0; i < n; i++ {
+			lambda := gammaDraw(rng, m.R+x) / (m.Alpha + T)
+			mu := gammaDraw(rng, m.S) / (m.Beta + T)
+			first, death := rng.ExpFloat64()/lambda, rng.ExpFloat64()/mu
+			if ok && first < death && first < tau {
+				hits++
+			}
+			if !ok && first < death {
+				hits++
+			}
+		}
+		p := pa * float64(hits) / n
+		t.Logf("x=%v tx=%v T=%v: P(alive) %.3f, next order in %.2f (%v), simulated probability %.4f", x, tx, T, pa, tau, ok, p)
+		if ok && math.Abs(p-0.5) > 0.005 {
+			t.Errorf("%v: P(a purchase within %.2f) simulated %.4f, want 0.5", c, tau, p)
+		}
+		if !ok && p > 0.5+0.005 {
+			t.Errorf("%v: no next order, yet the simulated probability of any purchase is %.4f", c, p)
 		}
 	}
 }

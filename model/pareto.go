@@ -113,3 +113,53 @@ func (m ParetoNBD) ExpectedPurchasesNew(t float64) float64 {
 	}
 	return r * beta / (alpha * (s - 1)) * -math.Expm1((s-1)*math.Log(beta/(beta+t)))
 }
+
+// NextOrder is the time from T until the probability of having bought again
+// reaches one half; ok is false when that never happens. Given alive, λ ~
+// Gamma(r+x, α+T) and μ ~ Gamma(s, β+T) independently, and
+//
+//	P(a purchase within τ | alive) = E[λ/(λ+μ) (1 − e^{−(λ+μ)τ})]
+//	  = m(α+T, β+T) − ((α+T)/(α+T+τ))^(r+x) ((β+T)/(β+T+τ))^s m(α+T+τ, β+T+τ)
+//
+// where m(b1, b2) = E[λ/(λ+μ)] for λ ~ Gamma(r+x, b1), μ ~ Gamma(s, b2) (tilting
+// by e^{−λτ} and e^{−μτ} only shifts the rates); it is solved for τ by bisection.
+func (m ParetoNBD) NextOrder(x, tx, T float64) (tau float64, ok bool) {
+	pa := m.ProbAlive(x, tx, T)
+	a1, a2 := m.R+x, m.S
+	b1, b2 := m.Alpha+T, m.Beta+T
+	within := func(t float64) float64 {
+		tilt := a1*math.Log(b1/(b1+t)) + a2*math.Log(b2/(b2+t))
+		return pa * (ratioMean(a1, b1, a2, b2) - math.Exp(tilt)*ratioMean(a1, b1+t, a2, b2+t))
+	}
+	if pa*ratioMean(a1, b1, a2, b2) <= 0.5 {
+		return math.Inf(1), false
+	}
+	lo, hi := 0.0, 1.0
+	for within(hi) < 0.5 {
+		hi *= 2
+		if hi > 1e9 {
+			return math.Inf(1), false
+		}
+	}
+	for i := 0; i < 100 && hi-lo > 1e-9*hi; i++ {
+		mid := (lo + hi) / 2
+		if within(mid) < 0.5 {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return (lo + hi) / 2, true
+}
+
+// ratioMean is E[λ/(λ+μ)] for independent λ ~ Gamma(a1, b1) and μ ~ Gamma(a2, b2).
+// With B ~ Beta(a1, a2) and c = b1/b2, λ/(λ+μ) = B/(B + c(1−B)), whose mean is
+// a1/(a1+a2) 2F1(1, a1+1; a1+a2+1; 1−1/c)/c, convergent for c > 1/2; for c ≤ 1/2
+// the roles of λ and μ swap.
+func ratioMean(a1, b1, a2, b2 float64) float64 {
+	c := b1 / b2
+	if c <= 0.5 {
+		return 1 - ratioMean(a2, b2, a1, b1)
+	}
+	return a1 / (a1 + a2) / c * math.Exp(log2F1Series(1, a1+1, a1+a2+1, 1-1/c))
+}

@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS {db}.customer_scores (
     p_alive Float64 COMMENT 'probability that the customer is still active',
     expected_purchases_90d Float64 COMMENT 'expected purchases in the 90 days from as_of',
     expected_purchases_365d Float64 COMMENT 'expected purchases in the 365 days from as_of',
-    next_order_in_days Nullable(Float64) COMMENT 'days from as_of until the probability of a new order reaches one half; NULL when none is expected (probably gone) or the model (Pareto/NBD) does not give it',
+    next_order_in_days Nullable(Float64) COMMENT 'days from as_of until the probability of a new order reaches one half; NULL when none is expected (probably gone)',
     expected_order_value Float64 COMMENT 'expected mean order value (Gamma-Gamma), in the shop currency',
     clv_12m Float64 COMMENT 'value of the next 12 months of purchases, discounted monthly, in the shop currency',
     run_id String COMMENT 'the score run'

@@ -168,22 +168,36 @@ func TestParetoNBDCDNOW(t *testing.T) {
 	sig3("x=26 customer, P(alive)", pub.ProbAlive(26, 30.857, 31), 0.9979)
 }
 
+// nPurchases is what predicts the probability of n purchases.
+type nPurchases interface {
+	Purchases
+	ProbPurchases(n int, t, x, tx, T float64) float64
+}
+
+func TestProbPurchases(t *testing.T) {
+	for _, m := range []nPurchases{BGNBD{R: 0.2426, Alpha: 4.4135, A: 0.7929, B: 2.4259},
+		BGNBD{R: 0.525, Alpha: 6.183, A: 0.891, B: 1.614, Modified: true}, ParetoNBD{R: 0.5533, Alpha: 10.578, S: 0.6062, Beta: 11.67}} {
+		for _, c := range [][3]float64{{0, 0, 38.86}, {2, 30.43, 38.86}, {26, 30.857, 31}, {5, 10, 38}} {
+			// P(n) is a distribution whose mean is E[X(t)].
+			sum, mean := 0.0, 0.0
+			for n := 0; n < 400; n++ {
+				p := m.ProbPurchases(n, 39, c[0], c[1], c[2])
+				sum += p
+				mean += float64(n) * p
+			}
+			if math.Abs(sum-1) > 1e-6 {
+				t.Errorf("%T %v: P(n) sums to %v", m, c, sum)
+			}
+			if e := m.ExpectedPurchases(39, c[0], c[1], c[2]); math.Abs(mean-e) > 1e-4*math.Max(1, e) {
+				t.Errorf("%T %v: mean of P(n) %v, E[X(39)] %v", m, c, mean, e)
+			}
+		}
+	}
+}
+
 func TestPredictions(t *testing.T) {
 	m := BGNBD{R: 0.2426, Alpha: 4.4135, A: 0.7929, B: 2.4259}
 	for _, c := range [][3]float64{{0, 0, 38.86}, {2, 30.43, 38.86}, {26, 30.857, 31}, {5, 10, 38}} {
-		// P(n purchases) is a distribution whose mean is E[X(t)].
-		sum, mean := 0.0, 0.0
-		for n := 0; n < 400; n++ {
-			p := m.ProbPurchases(n, 39, c[0], c[1], c[2])
-			sum += p
-			mean += float64(n) * p
-		}
-		if math.Abs(sum-1) > 1e-6 {
-			t.Errorf("%v: P(n) sums to %v", c, sum)
-		}
-		if e := m.ExpectedPurchases(39, c[0], c[1], c[2]); math.Abs(mean-e) > 1e-4*math.Max(1, e) {
-			t.Errorf("%v: mean of P(n) %v, E[X(39)] %v", c, mean, e)
-		}
 		// At the next-order time, P(at least one purchase) is one half.
 		if tau, ok := m.NextOrder(c[0], c[1], c[2]); ok {
 			if p := 1 - m.ProbPurchases(0, tau, c[0], c[1], c[2]); math.Abs(p-0.5) > 1e-9 {

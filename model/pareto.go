@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"math"
+
+	"gonum.org/v1/gonum/integrate/quad"
 )
 
 // ParetoNBD are the parameters of the Pareto/NBD model (Schmittlein, Morrison &
@@ -162,4 +164,34 @@ func ratioMean(a1, b1, a2, b2 float64) float64 {
 		return 1 - ratioMean(a2, b2, a1, b1)
 	}
 	return a1 / (a1 + a2) / c * math.Exp(log2F1Series(1, a1+1, a1+a2+1, 1-1/c))
+}
+
+// ProbPurchases is the probability of exactly n purchases in the next t of a
+// customer with x repeat purchases, the last at tx, at age T. Given alive, with
+// λ ~ Gamma(a1=r+x, b1=α+T) and μ ~ Gamma(a2=s, b2=β+T):
+//
+//	P(n | alive) = (b2/(b2+t))^a2 · NB(n; a1, b1/(b1+t))
+//	  + Γ(a1+n)/(Γ(a1) n!) · a2 b1^a1 b2^a2 ∫_0^t ω^n (b2+ω)^−(a2+1) (b1+ω)^−(a1+n) dω
+//
+// (alive through t with n purchases, or dying at ω after n purchases); the
+// integral is taken by Gauss-Legendre quadrature.
+func (m ParetoNBD) ProbPurchases(n int, t, x, tx, T float64) float64 {
+	pa := m.ProbAlive(x, tx, T)
+	a1, a2 := m.R+x, m.S
+	b1, b2 := m.Alpha+T, m.Beta+T
+	fn := float64(n)
+	lnNB := lgamma(a1+fn) - lgamma(a1) - lgamma(fn+1) + a1*math.Log(b1/(b1+t)) + fn*math.Log(t/(b1+t))
+	alive := math.Exp(a2*math.Log(b2/(b2+t)) + lnNB)
+	lnPre := lgamma(a1+fn) - lgamma(a1) - lgamma(fn+1) + math.Log(a2) + a1*math.Log(b1) + a2*math.Log(b2)
+	dies := quad.Fixed(func(w float64) float64 {
+		if w <= 0 {
+			return 0
+		}
+		return math.Exp(lnPre + fn*math.Log(w) - (a2+1)*math.Log(b2+w) - (a1+fn)*math.Log(b1+w))
+	}, 0, t, 128, quad.Legendre{}, 0)
+	p := pa * (alive + dies)
+	if n == 0 {
+		p += 1 - pa
+	}
+	return p
 }

@@ -30,7 +30,7 @@ demo: services build
 	bin/tessera generate --customers $(CUSTOMERS) --seed 1 --bad-rows 0.01 --out demo-data/shop
 	TESSERA_CLICKHOUSE_ADDR=$(CLICKHOUSE) TESSERA_CLICKHOUSE_DATABASE=tessera_demo \
 	TESSERA_SOURCE_FILES_DIR=demo-data/shop TESSERA_LOG_FORMAT=text \
-	bin/tessera run --as-of 2026-10-31
+	bin/tessera run --as-of 2026-11-01
 
 # Benchmarks at full size: a million customers (BENCH_CUSTOMERS=N to scale down):
 # generating the shop (synth) and the LTV work on a transactions CSV (model).

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -36,12 +35,12 @@ func writeTransactions(tb testing.TB, path string, n int) int {
 	w := bufio.NewWriterSize(f, 1<<20)
 	w.WriteString("customer_id,ordered_at,net_amount\n")
 	rng := rand.New(rand.NewPCG(1, 2))
-	gamma := func(shape, rate float64) float64 { return gammaDraw(rng, shape) / rate }
+	gamma := func(shape, rate float64) float64 { return model.GammaDraw(rng, shape) / rate }
 	start := time.Date(1997, 1, 1, 0, 0, 0, 0, time.UTC)
 	rows := 0
 	for i := 0; i < n; i++ {
 		lambda := gamma(0.2426, 4.4135)
-		ga, gb := gammaDraw(rng, 0.7929), gammaDraw(rng, 2.4259)
+		ga, gb := model.GammaDraw(rng, 0.7929), model.GammaDraw(rng, 2.4259)
 		p := ga / (ga + gb)
 		nu := gamma(3.74, 15.44)
 		t := rng.Float64() * 12
@@ -59,25 +58,6 @@ func writeTransactions(tb testing.TB, path string, n int) int {
 		tb.Fatal(err)
 	}
 	return rows
-}
-
-func gammaDraw(r *rand.Rand, shape float64) float64 {
-	if shape < 1 {
-		return gammaDraw(r, shape+1) * math.Pow(r.Float64(), 1/shape)
-	}
-	d := shape - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := r.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		if math.Log(r.Float64()) < 0.5*x*x+d*(1-v+math.Log(v)) {
-			return d * v
-		}
-	}
 }
 
 // BenchmarkLTV is the work a data team does with pandas and lifetimes: read a

@@ -177,8 +177,24 @@ func TestRunSampleShop(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, "sample-shop", "orders.csv")); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "customers") {
+	if !strings.Contains(out.String(), "customers") || !strings.Contains(out.String(), "Model: ") {
 		t.Errorf("no summary:\n%s", out.String())
+	}
+	// Embedded train and score: a model file and the date's scores, replaced by a re-run.
+	scores := filepath.Join(cfg.DataDir, "warehouse", "customer_scores", "as_of=2026-10-31.parquet")
+	first := parquetRows(t, scores)
+	if first == 0 {
+		t.Fatal("no scores")
+	}
+	if err := Run(context.Background(), cfg, asOf, testLogger(t), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if again := parquetRows(t, scores); again != first {
+		t.Errorf("re-run: %d scores, first run %d", again, first)
+	}
+	b, err := os.ReadFile(filepath.Join(cfg.DataDir, "warehouse", "models.jsonl"))
+	if err != nil || strings.Count(string(b), "\n") != 2 {
+		t.Errorf("models.jsonl after two runs: %v\n%s", err, b)
 	}
 }
 

@@ -114,7 +114,12 @@ func Run(ctx context.Context, cfg config.Config, asOf time.Time, log *logrus.Log
 		if err := pq.Commit(); err != nil {
 			return fmt.Errorf("extract: %w", err)
 		}
+		a, scores, err := trainAndScore(ctx, cfg, log, asOf, pq, nil)
+		if err != nil {
+			return err
+		}
 		printExtract(out, res, "embedded warehouse "+dir)
+		printScores(out, a, scores, asOf, filepath.Join(dir, "customer_scores"))
 		return nil
 	}
 
@@ -134,28 +139,47 @@ func Run(ctx context.Context, cfg config.Config, asOf time.Time, log *logrus.Log
 		return fmt.Errorf("extract: %w", runErr)
 	}
 	extractID := rc.runID
-
-	tc := newRunContext(cfg, log, "train", asOf)
-	a, err := train(ctx, tc, wh)
-	if rerr := recordStage(ctx, wh, tc, 0, err); rerr != nil {
-		tc.log.WithError(rerr).Error("could not record the run")
-	}
+	a, scores, err := trainAndScore(ctx, cfg, log, asOf, wh, wh)
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-
-	sc := newRunContext(cfg, log, "score", asOf)
-	n, err := score(ctx, sc, wh)
-	if rerr := recordStage(ctx, wh, sc, n, err); rerr != nil {
-		sc.log.WithError(rerr).Error("could not record the run")
-	}
-	if err != nil {
-		return fmt.Errorf("score: %w", err)
+		return err
 	}
 	if err := printWarehouse(ctx, out, wh, extractID); err != nil {
 		return err
 	}
-	return printScores(ctx, out, wh, a, asOf)
+	printScores(out, a, scores, asOf, "ClickHouse table "+wh.Database()+".customer_scores")
+	return nil
+}
+
+// store is a warehouse that train and score can both use.
+type store interface {
+	modelStore
+	scoreStore
+}
+
+// trainAndScore runs the train and score stages, recording each in runs when
+// a ClickHouse is given.
+func trainAndScore(ctx context.Context, cfg config.Config, log *logrus.Logger, asOf time.Time, st store, wh *warehouse.ClickHouse) (*model.Artefact, ScoreSummary, error) {
+	tc := newRunContext(cfg, log, "train", asOf)
+	a, err := train(ctx, tc, st)
+	if wh != nil {
+		if rerr := recordStage(ctx, wh, tc, 0, err); rerr != nil {
+			tc.log.WithError(rerr).Error("could not record the run")
+		}
+	}
+	if err != nil {
+		return nil, ScoreSummary{}, fmt.Errorf("train: %w", err)
+	}
+	sc := newRunContext(cfg, log, "score", asOf)
+	sum, err := score(ctx, sc, st)
+	if wh != nil {
+		if rerr := recordStage(ctx, wh, sc, sum.Customers, err); rerr != nil {
+			sc.log.WithError(rerr).Error("could not record the run")
+		}
+	}
+	if err != nil {
+		return nil, ScoreSummary{}, fmt.Errorf("score: %w", err)
+	}
+	return a, sum, nil
 }
 
 // recordStage records a run of a stage that lands rows without reading a source.
@@ -193,7 +217,7 @@ func printExtract(out io.Writer, res *ExtractResult, where string) {
 }
 
 // printScores prints the model used and a summary of the date's scores.
-func printScores(ctx context.Context, out io.Writer, wh *warehouse.ClickHouse, a *model.Artefact, asOf time.Time) error {
+func printScores(out io.Writer, a *model.Artefact, s ScoreSummary, asOf time.Time, where string) {
 	fmt.Fprintf(out, "\nModel: %s fitted on %.0f customers, log-likelihood %.1f\n", a.Kind, a.Fit.Customers, a.Fit.LogLikelihood)
 	for _, n := range a.ParamNames() {
 		fmt.Fprintf(out, "  %-6s %.4f ± %.4f\n", n, a.Params[n], a.StdErr[n])
@@ -205,17 +229,8 @@ func printScores(ctx context.Context, out io.Writer, wh *warehouse.ClickHouse, a
 	if a.Spend != nil {
 		fmt.Fprintf(out, "  spend (Gamma-Gamma): p %.3f, q %.3f, gamma %.3f\n", a.Spend.P, a.Spend.Q, a.Spend.Gamma)
 	}
-	var n uint64
-	var pAlive, e365, clv float64
-	var next uint64
-	q := fmt.Sprintf("SELECT count(), avg(p_alive), sum(expected_purchases_365d), sum(clv_12m), countIf(isNotNull(next_order_in_days)) FROM %s.customer_scores WHERE as_of = toDate('%s')",
-		wh.Database(), asOf.Format(time.DateOnly))
-	if err := wh.Conn().QueryRow(ctx, q).Scan(&n, &pAlive, &e365, &clv, &next); err != nil {
-		return fmt.Errorf("summarise scores: %w", err)
-	}
-	fmt.Fprintf(out, "\ncustomer_scores as of %s: %d customers, mean P(alive) %.3f, %.0f purchases expected in 365 days, 12-month CLV %.0f in all; %d with a next order expected\n",
-		asOf.Format(time.DateOnly), n, pAlive, e365, clv, next)
-	return nil
+	fmt.Fprintf(out, "\nScores as of %s in %s: %d customers, mean P(alive) %.3f, %.0f purchases expected in 365 days, 12-month CLV %.0f in all; %d with a next order expected\n",
+		asOf.Format(time.DateOnly), where, s.Customers, s.MeanPAlive, s.Expected365, s.CLV12, s.WithNextOrder)
 }
 
 // printWarehouse prints the raw tables' row counts and the run's rejected rows

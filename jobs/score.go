@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/model"
@@ -12,29 +14,46 @@ import (
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
+// scoreStore is where score reads orders and models and publishes scores.
+type scoreStore interface {
+	ReadOrders(ctx context.Context, mem memory.Allocator, before time.Time, batch int) ([]arrow.Record, error)
+	LatestModel(ctx context.Context, asOf time.Time) (warehouse.Model, error)
+	ReplaceScores(ctx context.Context, asOf time.Time, modelID, runID string, scores []warehouse.Score) error
+}
+
+// ScoreSummary sums up the scores of one run.
+type ScoreSummary struct {
+	Customers     int
+	MeanPAlive    float64
+	Expected365   float64
+	CLV12         float64
+	WithNextOrder int
+	ModelID       string
+}
+
 // score predicts, with the newest model trained on or before the as-of date,
 // every buyer's P(alive), expected purchases, next order and CLV from the
 // history before that date, and publishes them as the date's partition of
 // customer_scores.
-func score(ctx context.Context, rc *runContext, wh *warehouse.ClickHouse) (int, error) {
+func score(ctx context.Context, rc *runContext, wh scoreStore) (ScoreSummary, error) {
 	m, err := wh.LatestModel(ctx, rc.asOf)
 	if err != nil {
-		return 0, err
+		return ScoreSummary{}, err
 	}
 	a, err := model.LoadArtefact([]byte(m.Artefact))
 	if err != nil {
-		return 0, fmt.Errorf("model %s: %w", m.ID, err)
+		return ScoreSummary{}, fmt.Errorf("model %s: %w", m.ID, err)
 	}
 	pm, err := a.Purchases()
 	if err != nil {
-		return 0, err
+		return ScoreSummary{}, err
 	}
 	if a.TimeUnit != "day" {
-		return 0, fmt.Errorf("model %s is in %ss; score works in days", m.ID, a.TimeUnit)
+		return ScoreSummary{}, fmt.Errorf("model %s is in %ss; score works in days", m.ID, a.TimeUnit)
 	}
 	recs, err := wh.ReadOrders(ctx, rc.mem, rc.asOf, rc.cfg.BatchRows)
 	if err != nil {
-		return 0, err
+		return ScoreSummary{}, err
 	}
 	defer func() {
 		for _, r := range recs {
@@ -43,7 +62,7 @@ func score(ctx context.Context, rc *runContext, wh *warehouse.ClickHouse) (int, 
 	}()
 	sum, s, err := summarise(recs, rc, transform.SummaryOptions{CalibrationEnd: rc.asOf.Add(-day), Unit: day})
 	if err != nil {
-		return 0, err
+		return ScoreSummary{}, err
 	}
 	defer sum.Release()
 	spend := model.GammaGamma{P: 1, Q: 2, Gamma: 0} // no spend model: values of 0
@@ -82,8 +101,17 @@ func score(ctx context.Context, rc *runContext, wh *warehouse.ClickHouse) (int, 
 	}
 	start := time.Now()
 	if err := wh.ReplaceScores(ctx, rc.asOf, m.ID, rc.runID, scores); err != nil {
-		return 0, err
+		return ScoreSummary{}, err
 	}
 	rc.log.WithFields(logrus.Fields{"model_id": m.ID, "rows_landed": len(scores), "seconds": round(time.Since(start).Seconds())}).Info("scores published")
-	return len(scores), nil
+	out := ScoreSummary{Customers: len(scores), ModelID: m.ID}
+	for _, sc := range scores {
+		out.MeanPAlive += sc.PAlive / float64(len(scores))
+		out.Expected365 += sc.E365
+		out.CLV12 += sc.CLV12
+		if sc.NextOrderIn != nil {
+			out.WithNextOrder++
+		}
+	}
+	return out, nil
 }

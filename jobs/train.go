@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/model"
@@ -31,10 +32,17 @@ func summarise(recs []arrow.Record, rc *runContext, opt transform.SummaryOptions
 	return sum, btyd{ids: sum.Column(0).(*array.String), x: f(1), tx: f(2), T: f(3), money: f(4), holdout: f(6)}, nil
 }
 
+// modelStore is where train reads orders and keeps models: ClickHouse, or the
+// embedded Parquet folder.
+type modelStore interface {
+	ReadOrders(ctx context.Context, mem memory.Allocator, before time.Time, batch int) ([]arrow.Record, error)
+	InsertModel(ctx context.Context, m warehouse.Model) error
+}
+
 // train fits the candidate purchase models on the history up to the holdout,
 // keeps the one with the smallest holdout error, refits it and the spend model
 // on the whole history before the as-of date, and stores the result.
-func train(ctx context.Context, rc *runContext, wh *warehouse.ClickHouse) (*model.Artefact, error) {
+func train(ctx context.Context, rc *runContext, wh modelStore) (*model.Artefact, error) {
 	cfg := rc.cfg.LTV
 	recs, err := wh.ReadOrders(ctx, rc.mem, rc.asOf, rc.cfg.BatchRows)
 	if err != nil {

@@ -1,0 +1,207 @@
+package warehouse
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/compress"
+	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+)
+
+// ReadOrders reads the embedded raw_orders table: the orders placed before
+// `before`, with the columns of OrdersSchema.
+func (p *ParquetDir) ReadOrders(ctx context.Context, mem memory.Allocator, before time.Time, batch int) ([]arrow.Record, error) {
+	f, err := os.Open(p.Path(RawTable("orders")))
+	if err != nil {
+		return nil, fmt.Errorf("embedded warehouse: %w (run extract first)", err)
+	}
+	pf, err := file.NewParquetReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("embedded warehouse raw_orders: %w", err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batch)}, mem)
+	if err != nil {
+		return nil, err
+	}
+	var cols []int
+	for _, fld := range OrdersSchema.Fields() {
+		idx := fr.Manifest.Fields
+		found := -1
+		for i, mf := range idx {
+			if mf.Field.Name == fld.Name {
+				found = i
+			}
+		}
+		if found < 0 {
+			return nil, fmt.Errorf("embedded warehouse raw_orders lacks %s", fld.Name)
+		}
+		cols = append(cols, found)
+	}
+	rr, err := fr.GetRecordReader(ctx, cols, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer rr.Release()
+	var out []arrow.Record
+	b := array.NewRecordBuilder(mem, OrdersSchema)
+	defer b.Release()
+	limit := arrow.Timestamp(before.Unix())
+	for rr.Next() {
+		rec := rr.Record()
+		id, at := rec.Column(0).(*array.String), rec.Column(1).(*array.Timestamp)
+		amount, status := rec.Column(2).(*array.Float64), rec.Column(3).(*array.String)
+		// Parquet has no second-precision timestamps: they come back in ms.
+		perSecond := arrow.Timestamp(arrow.Second.Multiplier() / at.DataType().(*arrow.TimestampType).Unit.Multiplier())
+		for i := 0; i < int(rec.NumRows()); i++ {
+			ts := at.Value(i) / perSecond
+			if ts >= limit {
+				continue
+			}
+			b.Field(0).(*array.StringBuilder).Append(id.Value(i))
+			b.Field(1).(*array.TimestampBuilder).Append(ts)
+			b.Field(2).(*array.Float64Builder).Append(amount.Value(i))
+			b.Field(3).(*array.StringBuilder).Append(status.Value(i))
+		}
+		if b.Field(0).Len() >= batch {
+			out = append(out, b.NewRecord())
+		}
+	}
+	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		for _, r := range out {
+			r.Release()
+		}
+		return nil, err
+	}
+	out = append(out, b.NewRecord())
+	return out, nil
+}
+
+// InsertModel appends a model to models.jsonl.
+func (p *ParquetDir) InsertModel(_ context.Context, m Model) error {
+	f, err := os.OpenFile(filepath.Join(p.dir, "models.jsonl"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("embedded warehouse: %w", err)
+	}
+	b, _ := json.Marshal(m)
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("embedded warehouse models: %w", err)
+	}
+	return f.Close()
+}
+
+// LatestModel is the newest model of models.jsonl trained as of asOf or earlier.
+func (p *ParquetDir) LatestModel(_ context.Context, asOf time.Time) (Model, error) {
+	f, err := os.Open(filepath.Join(p.dir, "models.jsonl"))
+	if errors.Is(err, os.ErrNotExist) {
+		return Model{}, ErrNoModel
+	}
+	if err != nil {
+		return Model{}, err
+	}
+	defer f.Close()
+	var best Model
+	found := false
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var m Model
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return Model{}, fmt.Errorf("embedded warehouse models.jsonl: %w", err)
+		}
+		if m.AsOf.After(asOf) {
+			continue
+		}
+		if !found || m.AsOf.After(best.AsOf) || (m.AsOf.Equal(best.AsOf) && !m.TrainedAt.Before(best.TrainedAt)) {
+			best, found = m, true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return Model{}, err
+	}
+	if !found {
+		return Model{}, ErrNoModel
+	}
+	return best, nil
+}
+
+var scoresSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "as_of", Type: arrow.FixedWidthTypes.Date32},
+	{Name: "customer_id", Type: arrow.BinaryTypes.String},
+	{Name: "model_id", Type: arrow.BinaryTypes.String},
+	{Name: "frequency", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "recency_days", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "age_days", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "p_alive", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "expected_purchases_90d", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "expected_purchases_365d", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "next_order_in_days", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "expected_order_value", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "clv_12m", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "run_id", Type: arrow.BinaryTypes.String},
+}, nil)
+
+// ReplaceScores writes customer_scores/as_of=DATE.parquet, replacing the date's
+// file by a rename once the new one is complete.
+func (p *ParquetDir) ReplaceScores(_ context.Context, asOf time.Time, modelID, runID string, scores []Score) error {
+	dir := filepath.Join(p.dir, "customer_scores")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "as_of="+asOf.Format(time.DateOnly)+".parquet")
+	b := array.NewRecordBuilder(p.mem, scoresSchema)
+	defer b.Release()
+	d := arrow.Date32FromTime(asOf)
+	for _, s := range scores {
+		b.Field(0).(*array.Date32Builder).Append(d)
+		b.Field(1).(*array.StringBuilder).Append(s.CustomerID)
+		b.Field(2).(*array.StringBuilder).Append(modelID)
+		for i, v := range []float64{s.Frequency, s.Recency, s.Age, s.PAlive, s.E90, s.E365} {
+			b.Field(3 + i).(*array.Float64Builder).Append(v)
+		}
+		if s.NextOrderIn != nil {
+			b.Field(9).(*array.Float64Builder).Append(*s.NextOrderIn)
+		} else {
+			b.Field(9).AppendNull()
+		}
+		b.Field(10).(*array.Float64Builder).Append(s.ExpectedValue)
+		b.Field(11).(*array.Float64Builder).Append(s.CLV12)
+		b.Field(12).(*array.StringBuilder).Append(runID)
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		return err
+	}
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithAllocator(p.mem))
+	fw, err := pqarrow.NewFileWriter(scoresSchema, f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if err := fw.Write(rec); err != nil {
+		fw.Close()
+		os.Remove(path + ".tmp")
+		return fmt.Errorf("embedded warehouse scores: %w", err)
+	}
+	if err := fw.Close(); err != nil {
+		os.Remove(path + ".tmp")
+		return fmt.Errorf("embedded warehouse scores: %w", err)
+	}
+	return os.Rename(path+".tmp", path)
+}

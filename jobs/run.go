@@ -150,15 +150,26 @@ func Run(ctx context.Context, cfg config.Config, asOf time.Time, log *logrus.Log
 	return nil
 }
 
-// store is a warehouse that train and score can both use.
+// store is a warehouse that the stages after extract can all use.
 type store interface {
 	modelStore
 	scoreStore
+	featureStore
 }
 
-// trainAndScore runs the train and score stages, recording each in runs when
-// a ClickHouse is given.
+// trainAndScore runs the features, train and score stages, recording each in
+// runs when a ClickHouse is given.
 func trainAndScore(ctx context.Context, cfg config.Config, log *logrus.Logger, asOf time.Time, st store, wh *warehouse.ClickHouse) (*model.Artefact, ScoreSummary, error) {
+	fc := newRunContext(cfg, log, "features", asOf)
+	n, err := features(ctx, fc, st)
+	if wh != nil {
+		if rerr := recordStage(ctx, wh, fc, n, err); rerr != nil {
+			fc.log.WithError(rerr).Error("could not record the run")
+		}
+	}
+	if err != nil {
+		return nil, ScoreSummary{}, fmt.Errorf("features: %w", err)
+	}
 	tc := newRunContext(cfg, log, "train", asOf)
 	a, err := train(ctx, tc, st)
 	if wh != nil {

@@ -14,19 +14,24 @@ import (
 	"github.com/tessera-cdp/tessera/canon"
 )
 
-// OrdersSchema is what ReadOrders returns: the columns the purchase models need.
+// OrdersSchema is what ReadOrders returns: the order columns that features and
+// models use, with the canonical types.
 var OrdersSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "customer_id", Type: arrow.BinaryTypes.String},
 	{Name: "ordered_at", Type: canon.TimestampType},
-	{Name: "net_amount", Type: arrow.PrimitiveTypes.Float64},
 	{Name: "status", Type: arrow.BinaryTypes.String},
+	{Name: "gross_amount", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "discount_amount", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "net_amount", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "items_count", Type: arrow.PrimitiveTypes.Int32},
+	{Name: "rating", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
 }, nil)
 
 // ReadOrders reads the orders placed before `before` (point in time: nothing at
 // or after it) into Arrow records of at most batch rows. The caller releases them.
 func (w *ClickHouse) ReadOrders(ctx context.Context, mem memory.Allocator, before time.Time, batch int) ([]arrow.Record, error) {
 	rows, err := w.conn.Query(ctx, fmt.Sprintf(
-		"SELECT customer_id, toUInt32(ordered_at), net_amount, status FROM %s.raw_orders FINAL WHERE ordered_at < toDateTime(%d)", w.db, before.Unix()))
+		"SELECT customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, items_count, rating FROM %s.raw_orders FINAL WHERE ordered_at < toDateTime(%d)", w.db, before.Unix()))
 	if err != nil {
 		return nil, fmt.Errorf("read orders: %w", err)
 	}
@@ -40,19 +45,18 @@ func (w *ClickHouse) ReadOrders(ctx context.Context, mem memory.Allocator, befor
 	b := array.NewRecordBuilder(mem, OrdersSchema)
 	defer b.Release()
 	var (
-		id, status string
-		at         uint32
-		amount     float64
+		id, status          string
+		at                  uint32
+		gross, disc, amount float64
+		items               int32
+		rating              uint8
 	)
 	for rows.Next() {
-		if err := rows.Scan(&id, &at, &amount, &status); err != nil {
+		if err := rows.Scan(&id, &at, &status, &gross, &disc, &amount, &items, &rating); err != nil {
 			release()
 			return nil, fmt.Errorf("read orders: %w", err)
 		}
-		b.Field(0).(*array.StringBuilder).Append(id)
-		b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(at))
-		b.Field(2).(*array.Float64Builder).Append(amount)
-		b.Field(3).(*array.StringBuilder).Append(status)
+		appendOrder(b, id, arrow.Timestamp(at), status, gross, disc, amount, items, rating)
 		if b.Field(0).Len() >= batch {
 			out = append(out, b.NewRecord())
 		}
@@ -65,6 +69,22 @@ func (w *ClickHouse) ReadOrders(ctx context.Context, mem memory.Allocator, befor
 		out = append(out, b.NewRecord())
 	}
 	return out, nil
+}
+
+// appendOrder adds one order to an OrdersSchema builder; rating 0 is "not rated".
+func appendOrder(b *array.RecordBuilder, id string, at arrow.Timestamp, status string, gross, disc, net float64, items int32, rating uint8) {
+	b.Field(0).(*array.StringBuilder).Append(id)
+	b.Field(1).(*array.TimestampBuilder).Append(at)
+	b.Field(2).(*array.StringBuilder).Append(status)
+	b.Field(3).(*array.Float64Builder).Append(gross)
+	b.Field(4).(*array.Float64Builder).Append(disc)
+	b.Field(5).(*array.Float64Builder).Append(net)
+	b.Field(6).(*array.Int32Builder).Append(items)
+	if rating == 0 {
+		b.Field(7).AppendNull()
+	} else {
+		b.Field(7).(*array.Int32Builder).Append(int32(rating))
+	}
 }
 
 // Model is one row of the models table.

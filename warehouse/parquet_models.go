@@ -62,8 +62,9 @@ func (p *ParquetDir) ReadOrders(ctx context.Context, mem memory.Allocator, befor
 	limit := arrow.Timestamp(before.Unix())
 	for rr.Next() {
 		rec := rr.Record()
-		id, at := rec.Column(0).(*array.String), rec.Column(1).(*array.Timestamp)
-		amount, status := rec.Column(2).(*array.Float64), rec.Column(3).(*array.String)
+		id, at, status := rec.Column(0).(*array.String), rec.Column(1).(*array.Timestamp), rec.Column(2).(*array.String)
+		gross, disc, net := rec.Column(3).(*array.Float64), rec.Column(4).(*array.Float64), rec.Column(5).(*array.Float64)
+		items, rating := rec.Column(6).(*array.Int32), rec.Column(7).(*array.Int32)
 		// Parquet has no second-precision timestamps: they come back in ms.
 		perSecond := arrow.Timestamp(arrow.Second.Multiplier() / at.DataType().(*arrow.TimestampType).Unit.Multiplier())
 		for i := 0; i < int(rec.NumRows()); i++ {
@@ -71,10 +72,19 @@ func (p *ParquetDir) ReadOrders(ctx context.Context, mem memory.Allocator, befor
 			if ts >= limit {
 				continue
 			}
-			b.Field(0).(*array.StringBuilder).Append(id.Value(i))
-			b.Field(1).(*array.TimestampBuilder).Append(ts)
-			b.Field(2).(*array.Float64Builder).Append(amount.Value(i))
-			b.Field(3).(*array.StringBuilder).Append(status.Value(i))
+			r := uint8(0)
+			if rating.IsValid(i) {
+				r = uint8(rating.Value(i))
+			}
+			var d float64
+			if disc.IsValid(i) {
+				d = disc.Value(i)
+			}
+			var n int32
+			if items.IsValid(i) {
+				n = items.Value(i)
+			}
+			appendOrder(b, id.Value(i), ts, status.Value(i), gross.Value(i), d, net.Value(i), n, r)
 		}
 		if b.Field(0).Len() >= batch {
 			out = append(out, b.NewRecord())
@@ -184,12 +194,37 @@ func (p *ParquetDir) ReplaceScores(_ context.Context, asOf time.Time, modelID, r
 	}
 	rec := b.NewRecord()
 	defer rec.Release()
+	return writeParquet(path, rec, p.mem)
+}
+
+// ReplacePartition writes <table>/as_of=DATE.parquet with rec and a run_id
+// column, replacing the date's file by a rename once the new one is complete.
+func (p *ParquetDir) ReplacePartition(_ context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
+	dir := filepath.Join(p.dir, table)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	ids := array.NewStringBuilder(p.mem)
+	defer ids.Release()
+	for i := int64(0); i < rec.NumRows(); i++ {
+		ids.Append(runID)
+	}
+	idArr := ids.NewArray()
+	defer idArr.Release()
+	schema := arrow.NewSchema(append(rec.Schema().Fields(), runIDField), nil)
+	out := array.NewRecord(schema, append(append([]arrow.Array{}, rec.Columns()...), idArr), rec.NumRows())
+	defer out.Release()
+	return writeParquet(filepath.Join(dir, "as_of="+asOf.Format(time.DateOnly)+".parquet"), out, p.mem)
+}
+
+// writeParquet writes one record to path through a temporary file and a rename.
+func writeParquet(path string, rec arrow.Record, mem memory.Allocator) error {
 	f, err := os.Create(path + ".tmp")
 	if err != nil {
 		return err
 	}
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithAllocator(p.mem))
-	fw, err := pqarrow.NewFileWriter(scoresSchema, f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithAllocator(mem))
+	fw, err := pqarrow.NewFileWriter(rec.Schema(), f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		f.Close()
 		return err
@@ -197,11 +232,11 @@ func (p *ParquetDir) ReplaceScores(_ context.Context, asOf time.Time, modelID, r
 	if err := fw.Write(rec); err != nil {
 		fw.Close()
 		os.Remove(path + ".tmp")
-		return fmt.Errorf("embedded warehouse scores: %w", err)
+		return fmt.Errorf("embedded warehouse %s: %w", filepath.Base(path), err)
 	}
 	if err := fw.Close(); err != nil {
 		os.Remove(path + ".tmp")
-		return fmt.Errorf("embedded warehouse scores: %w", err)
+		return fmt.Errorf("embedded warehouse %s: %w", filepath.Base(path), err)
 	}
 	return os.Rename(path+".tmp", path)
 }

@@ -146,6 +146,21 @@ func columnValues(a arrow.Array, chType string) (any, error) {
 			zeroNulls(a, out)
 			return out, nil
 		}
+	case *array.Int64:
+		if chType == "Int64" {
+			out := make([]int64, n)
+			copy(out, a.Int64Values())
+			zeroNulls(a, out)
+			return out, nil
+		}
+	case *array.Date32:
+		if chType == "Date" {
+			out := make([]time.Time, n)
+			for i, d := range a.Date32Values() {
+				out[i] = d.ToTime()
+			}
+			return out, nil
+		}
 	case *array.Boolean:
 		if chType == "UInt8" {
 			out := make([]uint8, n)

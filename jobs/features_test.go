@@ -1,0 +1,86 @@
+package jobs
+
+import (
+	"context"
+	"io"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFeaturesMatchSQL: on a generated shop loaded in ClickHouse, the features
+// computed in Go equal the same features computed by GROUP BY in ClickHouse, for
+// every customer.
+func TestFeaturesMatchSQL(t *testing.T) {
+	cfg, wh := testClickHouse(t)
+	dir, _ := generateShop(t, 3000, 0.005, "csv")
+	cfg.Source.Files.Dir = dir
+	ctx := context.Background()
+	day := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC) // leaves a month of orders after as_of
+	if err := Run(ctx, cfg, day, testLogger(t), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	d := day.Format(time.DateOnly)
+	cols := "orders, cancelled_orders, revenue, avg_check, items_per_order, return_rate, cancel_rate, discount_share, discount_depth, rating_mean, toUInt32(first_order_date), toUInt32(last_order_date), days_since_first, days_since_last, interorder_mean_days"
+	sqlFeatures := `
+		SELECT customer_id, toInt64(o), toInt64(c), rev, rev / o, items / o, ret / o, c / (o + c), disc / o,
+			if(disc_gross > 0, disc_sum / disc_gross, 0), rating, toUInt32(first), toUInt32(last),
+			toFloat64(toDate('` + d + `') - first), toFloat64(toDate('` + d + `') - last),
+			if(days > 1, (last - first) / (days - 1), 0)
+		FROM (
+			SELECT customer_id,
+				countIf(status != 'cancelled') AS o, countIf(status = 'cancelled') AS c,
+				sumIf(net_amount, status != 'cancelled') AS rev, sumIf(items_count, status != 'cancelled') AS items,
+				countIf(status IN ('returned', 'partially_returned')) AS ret,
+				countIf(status != 'cancelled' AND discount_amount > 0) AS disc,
+				sumIf(discount_amount, status != 'cancelled' AND discount_amount > 0) AS disc_sum,
+				sumIf(gross_amount, status != 'cancelled' AND discount_amount > 0) AS disc_gross,
+				avgIf(rating, status != 'cancelled' AND rating > 0) AS rating,
+				minIf(toDate(ordered_at), status != 'cancelled') AS first, maxIf(toDate(ordered_at), status != 'cancelled') AS last,
+				uniqExactIf(toDate(ordered_at), status != 'cancelled') AS days
+			FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime('` + d + ` 00:00:00')
+			GROUP BY customer_id HAVING o > 0
+		)`
+	read := func(q string) map[string][]float64 {
+		rows, err := wh.Conn().Query(ctx, strings.ReplaceAll(q, "{db}", wh.Database()))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+		defer rows.Close()
+		out := map[string][]float64{}
+		for rows.Next() {
+			var id string
+			var o, c int64
+			var f [10]float64
+			var first, last uint32
+			var dsf, dsl, gap float64
+			if err := rows.Scan(&id, &o, &c, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &first, &last, &dsf, &dsl, &gap); err != nil {
+				t.Fatal(err)
+			}
+			out[id] = []float64{float64(o), float64(c), f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], float64(first), float64(last), dsf, dsl, gap}
+		}
+		return out
+	}
+	want := read(sqlFeatures)
+	got := read("SELECT customer_id, " + cols + " FROM {db}.customer_features WHERE as_of = toDate('" + d + "')")
+	if len(want) < 1000 || len(got) != len(want) {
+		t.Fatalf("%d customers in customer_features, %d by SQL", len(got), len(want))
+	}
+	names := []string{"orders", "cancelled_orders", "revenue", "avg_check", "items_per_order", "return_rate", "cancel_rate",
+		"discount_share", "discount_depth", "rating_mean", "first_order_date", "last_order_date", "days_since_first", "days_since_last", "interorder_mean_days"}
+	bad := 0
+	for id, w := range want {
+		g, ok := got[id]
+		if !ok {
+			t.Fatalf("customer %s missing from customer_features", id)
+		}
+		for k := range w {
+			same := math.Abs(g[k]-w[k]) <= 1e-9*math.Max(1, math.Abs(w[k])) || (math.IsNaN(g[k]) && math.IsNaN(w[k]))
+			if !same && bad < 10 {
+				t.Errorf("customer %s %s: Go %v, SQL %v", id, names[k], g[k], w[k])
+				bad++
+			}
+		}
+	}
+}

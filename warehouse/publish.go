@@ -1,0 +1,59 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// ReplacePartition publishes rec as the as-of date's partition of table
+// (partitioned by as_of): the rows, with as_of and run_id added, go to
+// <table>_staging, whose partition then replaces the live one. A re-run of the
+// date replaces it; a failure before the swap leaves the live partition as it was.
+func (w *ClickHouse) ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
+	staging := table + "_staging"
+	part := asOf.Format(time.DateOnly)
+	if err := w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION '%s'", staging, part)); err != nil {
+		return err
+	}
+	types, err := w.columnTypes(ctx, staging)
+	if err != nil {
+		return err
+	}
+	n := int(rec.NumRows())
+	cols := []string{"as_of", "run_id"}
+	for _, f := range rec.Schema().Fields() {
+		cols = append(cols, f.Name)
+	}
+	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES", w.db, staging, strings.Join(cols, ", ")))
+	if err != nil {
+		return fmt.Errorf("stage %s: %w", table, err)
+	}
+	defer batch.Abort()
+	dates, runs := make([]time.Time, n), make([]string, n)
+	for i := range dates {
+		dates[i], runs[i] = asOf, runID
+	}
+	if err := batch.Column(0).Append(dates); err != nil {
+		return err
+	}
+	if err := batch.Column(1).Append(runs); err != nil {
+		return err
+	}
+	for i, f := range rec.Schema().Fields() {
+		vals, err := columnValues(rec.Column(i), types[f.Name])
+		if err != nil {
+			return fmt.Errorf("%s.%s: %w", table, f.Name, err)
+		}
+		if err := batch.Column(i + 2).Append(vals); err != nil {
+			return fmt.Errorf("%s.%s: %w", table, f.Name, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("stage %s: %w", table, err)
+	}
+	return w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s REPLACE PARTITION '%s' FROM {db}.%s", table, part, staging))
+}

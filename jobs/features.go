@@ -14,6 +14,7 @@ import (
 // featureStore is where the features stage reads orders and publishes features.
 type featureStore interface {
 	ReadOrders(ctx context.Context, mem memory.Allocator, before time.Time, batch int) ([]arrow.Record, error)
+	ReadEvents(ctx context.Context, mem memory.Allocator, before time.Time, batch int) ([]arrow.Record, error)
 	ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 }
 
@@ -25,12 +26,16 @@ func features(ctx context.Context, rc *runContext, st featureStore) (int, error)
 	if err != nil {
 		return 0, err
 	}
+	events, err := st.ReadEvents(ctx, rc.mem, rc.asOf, rc.cfg.BatchRows)
+	if err != nil {
+		return 0, err
+	}
 	defer func() {
-		for _, r := range recs {
+		for _, r := range append(recs, events...) {
 			r.Release()
 		}
 	}()
-	rec, err := transform.CustomerFeatures(rc.mem, recs, rc.asOf)
+	rec, err := transform.CustomerFeatures(rc.mem, transform.FeatureInputs{Orders: recs, Events: events}, rc.asOf)
 	if err != nil {
 		return 0, err
 	}

@@ -64,6 +64,84 @@ func TestFeaturesMatchSQL(t *testing.T) {
 	}
 	want := read(sqlFeatures)
 	got := read("SELECT customer_id, " + cols + " FROM {db}.customer_features WHERE as_of = toDate('" + d + "')")
+	// Site behaviour and preferred hour and weekday, by SQL too (18.16 runs one
+	// JOIN per query: the parts are joined here).
+	before := "toDateTime('" + d + " 00:00:00')"
+	evAgg := `SELECT customer_id,
+			toFloat64(countIf(type = 'product_view' AND ts >= s30)), toFloat64(countIf(type = 'category_view' AND ts >= s30)),
+			toFloat64(countIf(type = 'search' AND ts >= s30)), toFloat64(countIf(type = 'add_to_cart' AND ts >= s30)),
+			toFloat64(countIf(type = 'remove_from_cart' AND ts >= s30)), toFloat64(countIf(type = 'favorite' AND ts >= s30)),
+			toFloat64(countIf(type = 'product_view' AND ts >= s90)), toFloat64(countIf(type = 'category_view' AND ts >= s90)),
+			toFloat64(countIf(type = 'search' AND ts >= s90)), toFloat64(countIf(type = 'add_to_cart' AND ts >= s90)),
+			toFloat64(countIf(type = 'remove_from_cart' AND ts >= s90)), toFloat64(countIf(type = 'favorite' AND ts >= s90)),
+			toFloat64(uniqExactIf(session_id, type = 'add_to_cart' AND ts >= s90))
+		FROM (SELECT customer_id, ts, type, session_id, ` + before + ` - 30 * 86400 AS s30, ` + before + ` - 90 * 86400 AS s90
+			FROM {db}.raw_events FINAL WHERE customer_id != '' AND ts < ` + before + `)
+		GROUP BY customer_id`
+	orders90 := `SELECT customer_id, toFloat64(countIf(status != 'cancelled' AND ordered_at >= ` + before + ` - 90 * 86400))
+		FROM {db}.raw_orders FINAL WHERE ordered_at < ` + before + ` GROUP BY customer_id HAVING countIf(status != 'cancelled') > 0`
+	modeOf := func(f string) string {
+		return `SELECT customer_id, toFloat64(argMax(v, (c, -v))) FROM (
+			SELECT customer_id, v, count() AS c FROM (
+				SELECT customer_id, ` + f + `(ordered_at) AS v FROM {db}.raw_orders FINAL WHERE status != 'cancelled' AND ordered_at < ` + before + `
+				UNION ALL
+				SELECT customer_id, ` + f + `(ts) AS v FROM {db}.raw_events FINAL WHERE customer_id != '' AND ts < ` + before + `
+			) GROUP BY customer_id, v
+		) GROUP BY customer_id`
+	}
+	evCols := "toFloat64(product_views_30d), toFloat64(category_views_30d), toFloat64(searches_30d), toFloat64(cart_adds_30d), toFloat64(cart_removes_30d), toFloat64(favorites_30d), " +
+		"toFloat64(product_views_90d), toFloat64(category_views_90d), toFloat64(searches_90d), toFloat64(cart_adds_90d), toFloat64(cart_removes_90d), toFloat64(favorites_90d), " +
+		"cart_to_order_90d, toFloat64(preferred_hour), toFloat64(preferred_weekday)"
+	readFloats := func(q string, n int) map[string][]float64 {
+		rows, err := wh.Conn().Query(ctx, strings.ReplaceAll(q, "{db}", wh.Database()))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+		defer rows.Close()
+		out := map[string][]float64{}
+		for rows.Next() {
+			var id string
+			v := make([]float64, n)
+			dest := []any{&id}
+			for i := range v {
+				dest = append(dest, &v[i])
+			}
+			if err := rows.Scan(dest...); err != nil {
+				t.Fatal(err)
+			}
+			out[id] = v
+		}
+		return out
+	}
+	events, o90 := readFloats(evAgg, 13), readFloats(orders90, 1)
+	hours, weekdays := readFloats(modeOf("toHour"), 1), readFloats(modeOf("toDayOfWeek"), 1)
+	wantEv := map[string][]float64{}
+	for id, o := range o90 {
+		e := events[id]
+		if e == nil {
+			e = make([]float64, 13)
+		}
+		conv := 0.0
+		if e[12] > 0 {
+			conv = o[0] / e[12]
+		}
+		wantEv[id] = append(append(append([]float64{}, e[:12]...), conv), hours[id][0], weekdays[id][0])
+	}
+	gotEv := readFloats("SELECT customer_id, "+evCols+" FROM {db}.customer_features WHERE as_of = toDate('"+d+"')", 15)
+	evNames := []string{"product_views_30d", "category_views_30d", "searches_30d", "cart_adds_30d", "cart_removes_30d", "favorites_30d",
+		"product_views_90d", "category_views_90d", "searches_90d", "cart_adds_90d", "cart_removes_90d", "favorites_90d",
+		"cart_to_order_90d", "preferred_hour", "preferred_weekday"}
+	for id, w := range wantEv {
+		for k := range w {
+			if g := gotEv[id]; g == nil || math.Abs(g[k]-w[k]) > 1e-9*math.Max(1, math.Abs(w[k])) {
+				t.Errorf("customer %s %s: Go %v, SQL %v", id, evNames[k], g, w[k])
+				break
+			}
+		}
+	}
+	if len(wantEv) != len(gotEv) {
+		t.Errorf("%d customers with site features by SQL, %d in Go", len(wantEv), len(gotEv))
+	}
 	if len(want) < 1000 || len(got) != len(want) {
 		t.Fatalf("%d customers in customer_features, %d by SQL", len(got), len(want))
 	}

@@ -38,6 +38,51 @@ var Features = []Feature{
 	{"days_since_last", "days", "as_of − last_order_date", arrow.PrimitiveTypes.Float64},
 	{"interorder_mean_days", "days", "mean of the gaps between consecutive order days; 0 with one order day", arrow.PrimitiveTypes.Float64},
 	{"interorder_std_days", "days", "population standard deviation of those gaps; 0 with fewer than two gaps", arrow.PrimitiveTypes.Float64},
+	{"product_views_30d", "events", "product_view events in the 30 days before as_of", arrow.PrimitiveTypes.Int32},
+	{"category_views_30d", "events", "category_view events in the 30 days before as_of", arrow.PrimitiveTypes.Int32},
+	{"searches_30d", "events", "search events in the 30 days before as_of", arrow.PrimitiveTypes.Int32},
+	{"cart_adds_30d", "events", "add_to_cart events in the 30 days before as_of", arrow.PrimitiveTypes.Int32},
+	{"cart_removes_30d", "events", "remove_from_cart events in the 30 days before as_of", arrow.PrimitiveTypes.Int32},
+	{"favorites_30d", "events", "favorite events in the 30 days before as_of", arrow.PrimitiveTypes.Int32},
+	{"product_views_90d", "events", "product_view events in the 90 days before as_of", arrow.PrimitiveTypes.Int32},
+	{"category_views_90d", "events", "category_view events in the 90 days before as_of", arrow.PrimitiveTypes.Int32},
+	{"searches_90d", "events", "search events in the 90 days before as_of", arrow.PrimitiveTypes.Int32},
+	{"cart_adds_90d", "events", "add_to_cart events in the 90 days before as_of", arrow.PrimitiveTypes.Int32},
+	{"cart_removes_90d", "events", "remove_from_cart events in the 90 days before as_of", arrow.PrimitiveTypes.Int32},
+	{"favorites_90d", "events", "favorite events in the 90 days before as_of", arrow.PrimitiveTypes.Int32},
+	{"cart_to_order_90d", "share", "orders placed in the 90 days before as_of / visits with an add_to_cart in them; 0 without such visits", arrow.PrimitiveTypes.Float64},
+	{"preferred_hour", "hour", "hour of the day (UTC, 0-23) with the most orders and site events before as_of; the earliest on ties", arrow.PrimitiveTypes.Int32},
+	{"preferred_weekday", "weekday", "day of the week (1 Monday - 7 Sunday) with the most orders and site events before as_of; the earliest on ties", arrow.PrimitiveTypes.Int32},
+}
+
+// FeatureInputs are the canonical batches the features are computed from.
+type FeatureInputs struct {
+	// Orders: customer_id, ordered_at, status, gross_amount, discount_amount,
+	// net_amount, items_count, rating.
+	Orders []arrow.Record
+	// Events: customer_id, ts, session_id, type (may be empty).
+	Events []arrow.Record
+}
+
+// site behaviour counters, in the order of the feature columns above
+var eventTypes = []string{"product_view", "category_view", "search", "add_to_cart", "remove_from_cart", "favorite"}
+
+type behaviour struct {
+	last30, last90 [6]int32
+	hours          [24]int32
+	weekdays       [7]int32
+	orders90       int32
+}
+
+// mode is the index of the largest count, the earliest on ties.
+func mode(counts []int32) int {
+	best := 0
+	for i, c := range counts {
+		if c > counts[best] {
+			best = i
+		}
+	}
+	return best
 }
 
 // FeatureSchema is the Arrow schema of the feature table.
@@ -58,10 +103,10 @@ type orderFacts struct {
 }
 
 // CustomerFeatures computes the features of every customer with an order placed
-// before asOf from canonical order batches (customer_id, ordered_at, status,
-// gross_amount, discount_amount, net_amount, items_count, rating). Nothing at or
-// after asOf counts. One row per customer, in order of first appearance.
-func CustomerFeatures(mem memory.Allocator, recs []arrow.Record, asOf time.Time) (arrow.Record, error) {
+// before asOf (a buyer). Nothing at or after asOf counts. One row per buyer, in
+// order of first appearance in the orders.
+func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (arrow.Record, error) {
+	recs := in.Orders
 	limit := asOf.UTC().Unix()
 	asOfDay := int32(limit / 86400)
 	ids := map[string]int32{}
@@ -99,6 +144,71 @@ func CustomerFeatures(mem memory.Allocator, recs []arrow.Record, asOf time.Time)
 				f.rated, f.rating = true, c.rating.Value(i)
 			}
 			facts = append(facts, f)
+		}
+	}
+	beh := make([]behaviour, len(names))
+	asOfDay64 := int64(asOfDay)
+	tally := func(b *behaviour, ts int64) {
+		b.hours[(ts%86400+86400)%86400/3600]++
+		b.weekdays[(floorDiv(ts, 86400)+3)%7]++ // 1970-01-01 was a Thursday
+	}
+	for _, f := range facts {
+		if !f.cancelled && asOfDay64-int64(f.day) <= 90 {
+			beh[f.cust].orders90++
+		}
+	}
+	for _, rec := range recs { // hours and weekdays of the orders themselves
+		c, _ := featureColumns(rec)
+		perSecond := int64(arrow.Second.Multiplier() / c.at.DataType().(*arrow.TimestampType).Unit.Multiplier())
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if c.id.IsNull(i) || c.at.IsNull(i) || c.status.Value(i) == "cancelled" {
+				continue
+			}
+			ts := int64(c.at.Value(i)) / perSecond
+			if k, ok := ids[c.id.Value(i)]; ok && ts < limit {
+				tally(&beh[k], ts)
+			}
+		}
+	}
+	cartVisits := make([]int32, len(names))
+	seenVisit := map[string]struct{}{}
+	for _, rec := range in.Events {
+		c, err := eventColumns(rec)
+		if err != nil {
+			return nil, err
+		}
+		perSecond := int64(arrow.Second.Multiplier() / c.ts.DataType().(*arrow.TimestampType).Unit.Multiplier())
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if c.id.IsNull(i) || c.ts.IsNull(i) {
+				continue
+			}
+			k, ok := ids[c.id.Value(i)]
+			ts := int64(c.ts.Value(i)) / perSecond
+			if !ok || ts >= limit {
+				continue
+			}
+			b := &beh[k]
+			tally(b, ts)
+			ago := asOfDay64 - floorDiv(ts, 86400) // 1 for the day before as_of
+			if ago > 90 {
+				continue
+			}
+			typ := c.typ.Value(i)
+			for t, name := range eventTypes {
+				if typ == name {
+					b.last90[t]++
+					if ago <= 30 {
+						b.last30[t]++
+					}
+				}
+			}
+			if typ == "add_to_cart" && c.session != nil {
+				key := c.id.Value(i) + "\x00" + c.session.Value(i)
+				if _, seen := seenVisit[key]; !seen {
+					seenVisit[key] = struct{}{}
+					cartVisits[k]++
+				}
+			}
 		}
 	}
 	slices.SortStableFunc(facts, func(a, b orderFacts) int {
@@ -186,6 +296,18 @@ func CustomerFeatures(mem memory.Allocator, recs []arrow.Record, asOf time.Time)
 		}
 		f64(15).Append(mean)
 		f64(16).Append(std)
+		bh := &beh[c]
+		for t := range eventTypes {
+			b.Field(17 + t).(*array.Int32Builder).Append(bh.last30[t])
+			b.Field(23 + t).(*array.Int32Builder).Append(bh.last90[t])
+		}
+		conv := 0.0
+		if cartVisits[c] > 0 {
+			conv = float64(bh.orders90) / float64(cartVisits[c])
+		}
+		f64(29).Append(conv)
+		b.Field(30).(*array.Int32Builder).Append(int32(mode(bh.hours[:])))
+		b.Field(31).(*array.Int32Builder).Append(int32(mode(bh.weekdays[:]) + 1))
 	}
 	return b.NewRecord(), nil
 }
@@ -203,6 +325,31 @@ func value(a *array.Float64, i int) float64 {
 		return 0
 	}
 	return a.Value(i)
+}
+
+type eventCols struct {
+	id, session, typ *array.String
+	ts               *array.Timestamp
+}
+
+func eventColumns(rec arrow.Record) (eventCols, error) {
+	var c eventCols
+	s := rec.Schema()
+	col := func(name string) arrow.Array {
+		if idx := s.FieldIndices(name); len(idx) > 0 {
+			return rec.Column(idx[0])
+		}
+		return nil
+	}
+	var ok1, ok2, ok3 bool
+	c.id, ok1 = col("customer_id").(*array.String)
+	c.ts, ok2 = col("ts").(*array.Timestamp)
+	c.typ, ok3 = col("type").(*array.String)
+	if !(ok1 && ok2 && ok3) {
+		return c, fmt.Errorf("features: events need customer_id, ts and type columns of the canonical types")
+	}
+	c.session, _ = col("session_id").(*array.String)
+	return c, nil
 }
 
 type featureCols struct {

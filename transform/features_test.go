@@ -57,13 +57,48 @@ var shopOrders = []order{
 	{"c", "2025-01-25 12:00:00", "cancelled", 10, 0, 10, 1, 0}, // only cancelled: not a buyer
 }
 
+type event struct{ id, ts, session, typ string }
+
+var shopEvents = []event{
+	{"a", "2025-01-27 10:00:00", "s1", "product_view"},
+	{"a", "2025-01-27 10:05:00", "s1", "add_to_cart"},
+	{"a", "2025-01-27 10:06:00", "s1", "add_to_cart"}, // same visit
+	{"a", "2025-01-28 20:00:00", "s2", "add_to_cart"},
+	{"a", "2025-01-28 21:00:00", "s2", "product_view"},
+	{"a", "2024-11-10 10:00:00", "s0", "product_view"}, // 83 days before: 90d only
+	{"b", "2024-10-01 10:00:00", "s3", "search"},       // more than 90 days before
+	{"b", "2024-12-01 11:00:00", "s4", "search"},
+	{"z", "2025-01-30 11:00:00", "s5", "search"}, // not a buyer: no row
+}
+
+func eventRecord(mem memory.Allocator, es []event) arrow.Record {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "customer_id", Type: arrow.BinaryTypes.String},
+		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"}},
+		{Name: "session_id", Type: arrow.BinaryTypes.String},
+		{Name: "type", Type: arrow.BinaryTypes.String},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for _, e := range es {
+		t, _ := time.Parse(time.DateTime, e.ts)
+		b.Field(0).(*array.StringBuilder).Append(e.id)
+		b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(t.Unix()))
+		b.Field(2).(*array.StringBuilder).Append(e.session)
+		b.Field(3).(*array.StringBuilder).Append(e.typ)
+	}
+	return b.NewRecord()
+}
+
 func TestCustomerFeatures(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	asOf := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
 	rec := orderRecord(mem, shopOrders)
 	defer rec.Release()
-	f, err := CustomerFeatures(mem, []arrow.Record{rec}, asOf)
+	events := eventRecord(mem, shopEvents)
+	defer events.Release()
+	f, err := CustomerFeatures(mem, FeatureInputs{Orders: []arrow.Record{rec}, Events: []arrow.Record{events}}, asOf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,10 +137,28 @@ func TestCustomerFeatures(t *testing.T) {
 		"days_since_last":      {1, 12},
 		"interorder_mean_days": {15, 0}, // gaps 10 and 20
 		"interorder_std_days":  {5, 0},
+		"product_views_30d":    {2, 0},
+		"product_views_90d":    {3, 0},
+		"cart_adds_30d":        {3, 0},
+		"cart_adds_90d":        {3, 0},
+		"searches_90d":         {0, 1},
+		"favorites_30d":        {0, 0},
+		// a: 3 orders in the last 90 days, add_to_cart in 2 visits
+		"cart_to_order_90d": {1.5, 0},
+		// a: orders at 10, 9 and 23 h, events at 10, 10, 10, 20 and 21 h
+		"preferred_hour": {10, 0},
+		// a: orders Wed 01-01, Sat 01-11, Fri 01-31; events Mon 01-27 ×3, Tue 01-28 ×2, Sun 2024-11-10.
+		// b: order Mon 01-20; events Tue and Sun: a tie, the earliest day wins
+		"preferred_weekday": {1, 1},
 	}
 	for name, w := range want {
 		for row := 0; row < 2; row++ {
-			got := num(row, name)
+			var got float64
+			if c, ok := f.Column(FeatureSchema.FieldIndices(name)[0]).(*array.Int32); ok {
+				got = float64(c.Value(row))
+			} else {
+				got = num(row, name)
+			}
 			if !(math.Abs(got-w[row]) < 1e-9 || (math.IsNaN(w[row]) && math.IsNaN(got))) {
 				t.Errorf("customer %d %s = %v, want %v", row, name, got, w[row])
 			}
@@ -115,7 +168,9 @@ func TestCustomerFeatures(t *testing.T) {
 	// Point in time: orders on or after the as-of date change nothing.
 	late := orderRecord(mem, []order{{"a", "2025-02-01 00:00:00", "completed", 999, 0, 999, 9, 1}, {"d", "2025-03-01 00:00:00", "completed", 5, 0, 5, 1, 0}})
 	defer late.Release()
-	g, err := CustomerFeatures(mem, []arrow.Record{rec, late}, asOf)
+	lateEvents := eventRecord(mem, []event{{"a", "2025-02-01 00:00:00", "s9", "add_to_cart"}, {"b", "2025-02-03 10:00:00", "s9", "search"}})
+	defer lateEvents.Release()
+	g, err := CustomerFeatures(mem, FeatureInputs{Orders: []arrow.Record{rec, late}, Events: []arrow.Record{events, lateEvents}}, asOf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,6 +71,51 @@ func (w *ClickHouse) ReadOrders(ctx context.Context, mem memory.Allocator, befor
 	return out, nil
 }
 
+// EventsSchema is what ReadEvents returns.
+var EventsSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "customer_id", Type: arrow.BinaryTypes.String},
+	{Name: "ts", Type: canon.TimestampType},
+	{Name: "session_id", Type: arrow.BinaryTypes.String},
+	{Name: "type", Type: arrow.BinaryTypes.String},
+}, nil)
+
+// ReadEvents reads the site events of known customers before `before`.
+func (w *ClickHouse) ReadEvents(ctx context.Context, mem memory.Allocator, before time.Time, batch int) ([]arrow.Record, error) {
+	rows, err := w.conn.Query(ctx, fmt.Sprintf(
+		"SELECT customer_id, toUInt32(ts), session_id, type FROM %s.raw_events FINAL WHERE ts < toDateTime(%d) AND customer_id != ''", w.db, before.Unix()))
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	var out []arrow.Record
+	b := array.NewRecordBuilder(mem, EventsSchema)
+	defer b.Release()
+	var id, session, typ string
+	var ts uint32
+	for rows.Next() {
+		if err := rows.Scan(&id, &ts, &session, &typ); err != nil {
+			for _, r := range out {
+				r.Release()
+			}
+			return nil, fmt.Errorf("read events: %w", err)
+		}
+		b.Field(0).(*array.StringBuilder).Append(id)
+		b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(ts))
+		b.Field(2).(*array.StringBuilder).Append(session)
+		b.Field(3).(*array.StringBuilder).Append(typ)
+		if b.Field(0).Len() >= batch {
+			out = append(out, b.NewRecord())
+		}
+	}
+	if err := rows.Err(); err != nil {
+		for _, r := range out {
+			r.Release()
+		}
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return append(out, b.NewRecord()), nil
+}
+
 // appendOrder adds one order to an OrdersSchema builder; rating 0 is "not rated".
 func appendOrder(b *array.RecordBuilder, id string, at arrow.Timestamp, status string, gross, disc, net float64, items int32, rating uint8) {
 	b.Field(0).(*array.StringBuilder).Append(id)

@@ -37,19 +37,9 @@ func (p *ParquetDir) ReadOrders(ctx context.Context, mem memory.Allocator, befor
 	if err != nil {
 		return nil, err
 	}
-	var cols []int
-	for _, fld := range OrdersSchema.Fields() {
-		idx := fr.Manifest.Fields
-		found := -1
-		for i, mf := range idx {
-			if mf.Field.Name == fld.Name {
-				found = i
-			}
-		}
-		if found < 0 {
-			return nil, fmt.Errorf("embedded warehouse raw_orders lacks %s", fld.Name)
-		}
-		cols = append(cols, found)
+	cols, err := columnIndices(fr, OrdersSchema)
+	if err != nil {
+		return nil, fmt.Errorf("embedded warehouse raw_orders: %w", err)
 	}
 	rr, err := fr.GetRecordReader(ctx, cols, nil)
 	if err != nil {
@@ -98,6 +88,84 @@ func (p *ParquetDir) ReadOrders(ctx context.Context, mem memory.Allocator, befor
 	}
 	out = append(out, b.NewRecord())
 	return out, nil
+}
+
+// ReadEvents reads the embedded raw_events table: the events of known customers
+// before `before`, with the columns of EventsSchema.
+func (p *ParquetDir) ReadEvents(ctx context.Context, mem memory.Allocator, before time.Time, batch int) ([]arrow.Record, error) {
+	f, err := os.Open(p.Path(RawTable("events")))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // a shop without site events
+	}
+	if err != nil {
+		return nil, fmt.Errorf("embedded warehouse: %w", err)
+	}
+	pf, err := file.NewParquetReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("embedded warehouse raw_events: %w", err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batch)}, mem)
+	if err != nil {
+		return nil, err
+	}
+	cols, err := columnIndices(fr, EventsSchema)
+	if err != nil {
+		return nil, fmt.Errorf("embedded warehouse raw_events: %w", err)
+	}
+	rr, err := fr.GetRecordReader(ctx, cols, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer rr.Release()
+	var out []arrow.Record
+	b := array.NewRecordBuilder(mem, EventsSchema)
+	defer b.Release()
+	limit := arrow.Timestamp(before.Unix())
+	for rr.Next() {
+		rec := rr.Record()
+		id, ts, session, typ := rec.Column(0).(*array.String), rec.Column(1).(*array.Timestamp), rec.Column(2).(*array.String), rec.Column(3).(*array.String)
+		perSecond := arrow.Timestamp(arrow.Second.Multiplier() / ts.DataType().(*arrow.TimestampType).Unit.Multiplier())
+		for i := 0; i < int(rec.NumRows()); i++ {
+			t := ts.Value(i) / perSecond
+			if t >= limit || id.Value(i) == "" {
+				continue
+			}
+			b.Field(0).(*array.StringBuilder).Append(id.Value(i))
+			b.Field(1).(*array.TimestampBuilder).Append(t)
+			b.Field(2).(*array.StringBuilder).Append(session.Value(i))
+			b.Field(3).(*array.StringBuilder).Append(typ.Value(i))
+		}
+		if b.Field(0).Len() >= batch {
+			out = append(out, b.NewRecord())
+		}
+	}
+	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		for _, r := range out {
+			r.Release()
+		}
+		return nil, err
+	}
+	return append(out, b.NewRecord()), nil
+}
+
+// columnIndices finds the file's columns of a schema, by name.
+func columnIndices(fr *pqarrow.FileReader, schema *arrow.Schema) ([]int, error) {
+	var cols []int
+	for _, fld := range schema.Fields() {
+		found := -1
+		for i, mf := range fr.Manifest.Fields {
+			if mf.Field.Name == fld.Name {
+				found = i
+			}
+		}
+		if found < 0 {
+			return nil, fmt.Errorf("no column %s", fld.Name)
+		}
+		cols = append(cols, found)
+	}
+	return cols, nil
 }
 
 // InsertModel appends a model to models.jsonl.

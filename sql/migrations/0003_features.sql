@@ -19,6 +19,21 @@ CREATE TABLE IF NOT EXISTS {db}.customer_features (
     days_since_last Float64 COMMENT 'days from last_order_date to as_of',
     interorder_mean_days Float64 COMMENT 'mean gap in days between consecutive order days; 0 with one order day',
     interorder_std_days Float64 COMMENT 'population standard deviation of those gaps; 0 with fewer than two gaps',
+    product_views_30d Int32 COMMENT 'product_view events in the 30 days before as_of',
+    category_views_30d Int32 COMMENT 'category_view events in the 30 days before as_of',
+    searches_30d Int32 COMMENT 'search events in the 30 days before as_of',
+    cart_adds_30d Int32 COMMENT 'add_to_cart events in the 30 days before as_of',
+    cart_removes_30d Int32 COMMENT 'remove_from_cart events in the 30 days before as_of',
+    favorites_30d Int32 COMMENT 'favorite events in the 30 days before as_of',
+    product_views_90d Int32 COMMENT 'product_view events in the 90 days before as_of',
+    category_views_90d Int32 COMMENT 'category_view events in the 90 days before as_of',
+    searches_90d Int32 COMMENT 'search events in the 90 days before as_of',
+    cart_adds_90d Int32 COMMENT 'add_to_cart events in the 90 days before as_of',
+    cart_removes_90d Int32 COMMENT 'remove_from_cart events in the 90 days before as_of',
+    favorites_90d Int32 COMMENT 'favorite events in the 90 days before as_of',
+    cart_to_order_90d Float64 COMMENT 'orders placed in the 90 days before as_of / visits with an add_to_cart in them; 0 without such visits',
+    preferred_hour Int32 COMMENT 'hour of the day (UTC, 0-23) with the most orders and site events before as_of; the earliest on ties',
+    preferred_weekday Int32 COMMENT 'day of the week (1 Monday - 7 Sunday) with the most orders and site events before as_of; the earliest on ties',
     run_id String COMMENT 'the features run'
 ) ENGINE = MergeTree PARTITION BY as_of ORDER BY customer_id
 ;

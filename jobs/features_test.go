@@ -4,9 +4,12 @@ import (
 	"context"
 	"io"
 	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tessera-cdp/tessera/transform"
 )
 
 // TestFeaturesMatchSQL: on a generated shop loaded in ClickHouse, the features
@@ -160,5 +163,29 @@ func TestFeaturesMatchSQL(t *testing.T) {
 				bad++
 			}
 		}
+	}
+}
+
+// The feature table, its ClickHouse columns and the README list the same features.
+func TestFeaturesDocumentedEverywhere(t *testing.T) {
+	_, wh := testClickHouse(t)
+	if _, err := wh.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cols := queryStrings(t, wh, "SELECT name FROM system.columns WHERE database = '{db}' AND table = 'customer_features'")
+	want := []string{"as_of"}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range transform.Features {
+		want = append(want, f.Name)
+		if f.Name != "customer_id" && !strings.Contains(string(readme), "| `"+f.Name+"` | "+f.Unit+" | "+f.Definition+" |") {
+			t.Errorf("README lacks the row of feature %s", f.Name)
+		}
+	}
+	want = append(want, "run_id")
+	if strings.Join(cols, ",") != strings.Join(want, ",") {
+		t.Errorf("customer_features columns\n%v\nwant\n%v", cols, want)
 	}
 }

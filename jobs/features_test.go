@@ -142,6 +142,36 @@ func TestFeaturesMatchSQL(t *testing.T) {
 			}
 		}
 	}
+	// The first week, by SQL.
+	firsts := `(SELECT customer_id, minIf(toDate(ordered_at), status != 'cancelled') AS first FROM {db}.raw_orders FINAL
+		WHERE ordered_at < ` + before + ` GROUP BY customer_id HAVING countIf(status != 'cancelled') > 0)`
+	fwOrders := readFloats(`SELECT customer_id, toFloat64(countIf(d <= first + 6)), sumIf(net_amount, d <= first + 6),
+			toFloat64(sumIf(items_count, d <= first + 6)), countIf(d <= first + 6 AND discount_amount > 0) / countIf(d <= first + 6),
+			avgIf(rating, d <= first + 6 AND rating > 0)
+		FROM (SELECT customer_id, toDate(ordered_at) AS d, net_amount, items_count, discount_amount, rating FROM {db}.raw_orders FINAL
+			WHERE status != 'cancelled' AND ordered_at < `+before+`) ANY INNER JOIN `+firsts+` USING customer_id
+		GROUP BY customer_id`, 5)
+	fwEvents := readFloats(`SELECT customer_id, toFloat64(count())
+		FROM (SELECT customer_id, toDate(ts) AS d FROM {db}.raw_events FINAL WHERE customer_id != '' AND ts < `+before+`)
+		ANY INNER JOIN `+firsts+` USING customer_id WHERE d >= first AND d <= first + 6 GROUP BY customer_id`, 1)
+	gotFW := readFloats("SELECT customer_id, toFloat64(first_week_orders), first_week_revenue, toFloat64(first_week_items), first_week_discount_share, first_week_rating_mean, toFloat64(first_week_events) FROM {db}.customer_features WHERE as_of = toDate('"+d+"')", 6)
+	fwNames := []string{"first_week_orders", "first_week_revenue", "first_week_items", "first_week_discount_share", "first_week_rating_mean", "first_week_events"}
+	for id, w := range fwOrders {
+		w = append(w, 0)
+		if e := fwEvents[id]; e != nil {
+			w[5] = e[0]
+		}
+		g := gotFW[id]
+		for k := range w {
+			if g == nil || !(math.Abs(g[k]-w[k]) <= 1e-9*math.Max(1, math.Abs(w[k])) || (math.IsNaN(g[k]) && math.IsNaN(w[k]))) {
+				t.Errorf("customer %s %s: Go %v, SQL %v", id, fwNames[k], g, w[k])
+				break
+			}
+		}
+	}
+	if len(fwOrders) != len(gotFW) {
+		t.Errorf("%d customers with a first week by SQL, %d in Go", len(fwOrders), len(gotFW))
+	}
 	if len(wantEv) != len(gotEv) {
 		t.Errorf("%d customers with site features by SQL, %d in Go", len(wantEv), len(gotEv))
 	}

@@ -53,6 +53,12 @@ var Features = []Feature{
 	{"cart_to_order_90d", "share", "orders placed in the 90 days before as_of / visits with an add_to_cart in them; 0 without such visits", arrow.PrimitiveTypes.Float64},
 	{"preferred_hour", "hour", "hour of the day (UTC, 0-23) with the most orders and site events before as_of; the earliest on ties", arrow.PrimitiveTypes.Int32},
 	{"preferred_weekday", "weekday", "day of the week (1 Monday - 7 Sunday) with the most orders and site events before as_of; the earliest on ties", arrow.PrimitiveTypes.Int32},
+	{"first_week_orders", "orders", "orders placed in the first week: the day of the first order and the 6 days after (and before as_of)", arrow.PrimitiveTypes.Int32},
+	{"first_week_revenue", "currency", "sum of net_amount of the first week's orders", arrow.PrimitiveTypes.Float64},
+	{"first_week_items", "units", "sum of items_count of the first week's orders", arrow.PrimitiveTypes.Int32},
+	{"first_week_discount_share", "share", "first week's orders with a discount / first week's orders", arrow.PrimitiveTypes.Float64},
+	{"first_week_rating_mean", "1-5", "mean rating of the first week's rated orders; NaN when none is rated", arrow.PrimitiveTypes.Float64},
+	{"first_week_events", "events", "site events in the first week", arrow.PrimitiveTypes.Int32},
 }
 
 // FeatureInputs are the canonical batches the features are computed from.
@@ -147,6 +153,16 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 		}
 	}
 	beh := make([]behaviour, len(names))
+	firstDay := make([]int32, len(names)) // day of each customer's first order
+	for i := range firstDay {
+		firstDay[i] = math.MaxInt32
+	}
+	for _, f := range facts {
+		if !f.cancelled {
+			firstDay[f.cust] = min(firstDay[f.cust], f.day)
+		}
+	}
+	firstWeekEvents := make([]int32, len(names))
 	asOfDay64 := int64(asOfDay)
 	tally := func(b *behaviour, ts int64) {
 		b.hours[(ts%86400+86400)%86400/3600]++
@@ -189,6 +205,9 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 			}
 			b := &beh[k]
 			tally(b, ts)
+			if d := int32(floorDiv(ts, 86400)); d >= firstDay[k] && d <= firstDay[k]+6 {
+				firstWeekEvents[k]++
+			}
 			ago := asOfDay64 - floorDiv(ts, 86400) // 1 for the day before as_of
 			if ago > 90 {
 				continue
@@ -227,11 +246,25 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 		var revenue, items, discSum, discGross, ratingSum float64
 		first, last, prevDay := int32(math.MaxInt32), int32(math.MinInt32), int32(math.MinInt32)
 		var gaps []float64
+		var fwOrders, fwItems, fwDisc, fwRated int32
+		var fwRevenue, fwRating float64
 		for ; i < len(facts) && facts[i].cust == c; i++ {
 			f := facts[i]
 			if f.cancelled {
 				cancelled++
 				continue
+			}
+			if f.day <= firstDay[c]+6 {
+				fwOrders++
+				fwRevenue += f.net
+				fwItems += f.items
+				if f.discount > 0 {
+					fwDisc++
+				}
+				if f.rated {
+					fwRated++
+					fwRating += float64(f.rating)
+				}
 			}
 			orders++
 			revenue += f.net
@@ -308,6 +341,16 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 		f64(29).Append(conv)
 		b.Field(30).(*array.Int32Builder).Append(int32(mode(bh.hours[:])))
 		b.Field(31).(*array.Int32Builder).Append(int32(mode(bh.weekdays[:]) + 1))
+		b.Field(32).(*array.Int32Builder).Append(fwOrders)
+		f64(33).Append(fwRevenue)
+		b.Field(34).(*array.Int32Builder).Append(fwItems)
+		f64(35).Append(float64(fwDisc) / float64(fwOrders))
+		fwMean := math.NaN()
+		if fwRated > 0 {
+			fwMean = fwRating / float64(fwRated)
+		}
+		f64(36).Append(fwMean)
+		b.Field(37).(*array.Int32Builder).Append(firstWeekEvents[c])
 	}
 	return b.NewRecord(), nil
 }

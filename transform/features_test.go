@@ -66,6 +66,7 @@ var shopEvents = []event{
 	{"a", "2025-01-28 20:00:00", "s2", "add_to_cart"},
 	{"a", "2025-01-28 21:00:00", "s2", "product_view"},
 	{"a", "2024-11-10 10:00:00", "s0", "product_view"}, // 83 days before: 90d only
+	{"a", "2025-01-03 08:00:00", "s6", "favorite"},     // in the first week
 	{"b", "2024-10-01 10:00:00", "s3", "search"},       // more than 90 days before
 	{"b", "2024-12-01 11:00:00", "s4", "search"},
 	{"z", "2025-01-30 11:00:00", "s5", "search"}, // not a buyer: no row
@@ -142,7 +143,7 @@ func TestCustomerFeatures(t *testing.T) {
 		"cart_adds_30d":        {3, 0},
 		"cart_adds_90d":        {3, 0},
 		"searches_90d":         {0, 1},
-		"favorites_30d":        {0, 0},
+		"favorites_30d":        {1, 0},
 		// a: 3 orders in the last 90 days, add_to_cart in 2 visits
 		"cart_to_order_90d": {1.5, 0},
 		// a: orders at 10, 9 and 23 h, events at 10, 10, 10, 20 and 21 h
@@ -150,6 +151,13 @@ func TestCustomerFeatures(t *testing.T) {
 		// a: orders Wed 01-01, Sat 01-11, Fri 01-31; events Mon 01-27 ×3, Tue 01-28 ×2, Sun 2024-11-10.
 		// b: order Mon 01-20; events Tue and Sun: a tie, the earliest day wins
 		"preferred_weekday": {1, 1},
+		// a: first week 01-01..01-07 holds the 01-01 order only (the cancelled one does not count)
+		"first_week_orders":         {1, 1},
+		"first_week_revenue":        {80, 27},
+		"first_week_items":          {2, 4},
+		"first_week_discount_share": {1, 1},
+		"first_week_rating_mean":    {5, math.NaN()},
+		"first_week_events":         {1, 0},
 	}
 	for name, w := range want {
 		for row := 0; row < 2; row++ {

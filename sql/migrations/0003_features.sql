@@ -34,6 +34,12 @@ CREATE TABLE IF NOT EXISTS {db}.customer_features (
     cart_to_order_90d Float64 COMMENT 'orders placed in the 90 days before as_of / visits with an add_to_cart in them; 0 without such visits',
     preferred_hour Int32 COMMENT 'hour of the day (UTC, 0-23) with the most orders and site events before as_of; the earliest on ties',
     preferred_weekday Int32 COMMENT 'day of the week (1 Monday - 7 Sunday) with the most orders and site events before as_of; the earliest on ties',
+    first_week_orders Int32 COMMENT 'orders placed in the first week: the day of the first order and the 6 days after (and before as_of)',
+    first_week_revenue Float64 COMMENT 'sum of net_amount of the first week''s orders',
+    first_week_items Int32 COMMENT 'sum of items_count of the first week''s orders',
+    first_week_discount_share Float64 COMMENT 'first week''s orders with a discount / first week''s orders',
+    first_week_rating_mean Float64 COMMENT 'mean rating of the first week''s rated orders; nan when none is rated',
+    first_week_events Int32 COMMENT 'site events in the first week',
     run_id String COMMENT 'the features run'
 ) ENGINE = MergeTree PARTITION BY as_of ORDER BY customer_id
 ;

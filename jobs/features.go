@@ -8,13 +8,31 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/sirupsen/logrus"
 
+	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/transform"
+	"github.com/tessera-cdp/tessera/warehouse"
 )
+
+// reader reads raw tables into Arrow: ClickHouse, or the embedded Parquet folder.
+type reader interface {
+	Read(ctx context.Context, mem memory.Allocator, q warehouse.Query, batch int) ([]arrow.Record, error)
+}
+
+// ordersBefore are the order columns features and models use, point in time.
+func ordersBefore(asOf time.Time) warehouse.Query {
+	return warehouse.Query{Entity: canon.Orders, TimeColumn: "ordered_at", Before: asOf,
+		Columns: []string{"customer_id", "ordered_at", "status", "gross_amount", "discount_amount", "net_amount", "items_count", "rating"}}
+}
+
+// eventsBefore are the site events of known customers, point in time.
+func eventsBefore(asOf time.Time) warehouse.Query {
+	return warehouse.Query{Entity: canon.Events, TimeColumn: "ts", Before: asOf, NonEmpty: "customer_id",
+		Columns: []string{"customer_id", "ts", "session_id", "type"}}
+}
 
 // featureStore is where the features stage reads orders and publishes features.
 type featureStore interface {
-	ReadOrders(ctx context.Context, mem memory.Allocator, before time.Time, batch int) ([]arrow.Record, error)
-	ReadEvents(ctx context.Context, mem memory.Allocator, before time.Time, batch int) ([]arrow.Record, error)
+	reader
 	ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 }
 
@@ -22,11 +40,11 @@ type featureStore interface {
 // the date's partition of customer_features.
 func features(ctx context.Context, rc *runContext, st featureStore) (int, error) {
 	start := time.Now()
-	recs, err := st.ReadOrders(ctx, rc.mem, rc.asOf, rc.cfg.BatchRows)
+	recs, err := st.Read(ctx, rc.mem, ordersBefore(rc.asOf), rc.cfg.BatchRows)
 	if err != nil {
 		return 0, err
 	}
-	events, err := st.ReadEvents(ctx, rc.mem, rc.asOf, rc.cfg.BatchRows)
+	events, err := st.Read(ctx, rc.mem, eventsBefore(rc.asOf), rc.cfg.BatchRows)
 	if err != nil {
 		return 0, err
 	}

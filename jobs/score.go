@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/model"
@@ -16,7 +14,7 @@ import (
 
 // scoreStore is where score reads orders and models and publishes scores.
 type scoreStore interface {
-	ReadOrders(ctx context.Context, mem memory.Allocator, before time.Time, batch int) ([]arrow.Record, error)
+	reader
 	LatestModel(ctx context.Context, asOf time.Time) (warehouse.Model, error)
 	ReplaceScores(ctx context.Context, asOf time.Time, modelID, runID string, scores []warehouse.Score) error
 }
@@ -51,7 +49,7 @@ func score(ctx context.Context, rc *runContext, wh scoreStore) (ScoreSummary, er
 	if a.TimeUnit != "day" {
 		return ScoreSummary{}, fmt.Errorf("model %s is in %ss; score works in days", m.ID, a.TimeUnit)
 	}
-	recs, err := wh.ReadOrders(ctx, rc.mem, rc.asOf, rc.cfg.BatchRows)
+	recs, err := wh.Read(ctx, rc.mem, ordersBefore(rc.asOf), rc.cfg.BatchRows)
 	if err != nil {
 		return ScoreSummary{}, err
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/model"
@@ -35,7 +34,7 @@ func summarise(recs []arrow.Record, rc *runContext, opt transform.SummaryOptions
 // modelStore is where train reads orders and keeps models: ClickHouse, or the
 // embedded Parquet folder.
 type modelStore interface {
-	ReadOrders(ctx context.Context, mem memory.Allocator, before time.Time, batch int) ([]arrow.Record, error)
+	reader
 	InsertModel(ctx context.Context, m warehouse.Model) error
 }
 
@@ -44,7 +43,7 @@ type modelStore interface {
 // on the whole history before the as-of date, and stores the result.
 func train(ctx context.Context, rc *runContext, wh modelStore) (*model.Artefact, error) {
 	cfg := rc.cfg.LTV
-	recs, err := wh.ReadOrders(ctx, rc.mem, rc.asOf, rc.cfg.BatchRows)
+	recs, err := wh.Read(ctx, rc.mem, ordersBefore(rc.asOf), rc.cfg.BatchRows)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,139 +15,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
-	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 )
-
-// ReadOrders reads the embedded raw_orders table: the orders placed before
-// `before`, with the columns of OrdersSchema.
-func (p *ParquetDir) ReadOrders(ctx context.Context, mem memory.Allocator, before time.Time, batch int) ([]arrow.Record, error) {
-	f, err := os.Open(p.Path(RawTable("orders")))
-	if err != nil {
-		return nil, fmt.Errorf("embedded warehouse: %w (run extract first)", err)
-	}
-	pf, err := file.NewParquetReader(f)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("embedded warehouse raw_orders: %w", err)
-	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batch)}, mem)
-	if err != nil {
-		return nil, err
-	}
-	cols, err := columnIndices(fr, OrdersSchema)
-	if err != nil {
-		return nil, fmt.Errorf("embedded warehouse raw_orders: %w", err)
-	}
-	rr, err := fr.GetRecordReader(ctx, cols, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer rr.Release()
-	var out []arrow.Record
-	b := array.NewRecordBuilder(mem, OrdersSchema)
-	defer b.Release()
-	limit := arrow.Timestamp(before.Unix())
-	for rr.Next() {
-		rec := rr.Record()
-		id, at, status := rec.Column(0).(*array.String), rec.Column(1).(*array.Timestamp), rec.Column(2).(*array.String)
-		gross, disc, net := rec.Column(3).(*array.Float64), rec.Column(4).(*array.Float64), rec.Column(5).(*array.Float64)
-		items, rating := rec.Column(6).(*array.Int32), rec.Column(7).(*array.Int32)
-		// Parquet has no second-precision timestamps: they come back in ms.
-		perSecond := arrow.Timestamp(arrow.Second.Multiplier() / at.DataType().(*arrow.TimestampType).Unit.Multiplier())
-		for i := 0; i < int(rec.NumRows()); i++ {
-			ts := at.Value(i) / perSecond
-			if ts >= limit {
-				continue
-			}
-			r := uint8(0)
-			if rating.IsValid(i) {
-				r = uint8(rating.Value(i))
-			}
-			var d float64
-			if disc.IsValid(i) {
-				d = disc.Value(i)
-			}
-			var n int32
-			if items.IsValid(i) {
-				n = items.Value(i)
-			}
-			appendOrder(b, id.Value(i), ts, status.Value(i), gross.Value(i), d, net.Value(i), n, r)
-		}
-		if b.Field(0).Len() >= batch {
-			out = append(out, b.NewRecord())
-		}
-	}
-	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		for _, r := range out {
-			r.Release()
-		}
-		return nil, err
-	}
-	out = append(out, b.NewRecord())
-	return out, nil
-}
-
-// ReadEvents reads the embedded raw_events table: the events of known customers
-// before `before`, with the columns of EventsSchema.
-func (p *ParquetDir) ReadEvents(ctx context.Context, mem memory.Allocator, before time.Time, batch int) ([]arrow.Record, error) {
-	f, err := os.Open(p.Path(RawTable("events")))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil // a shop without site events
-	}
-	if err != nil {
-		return nil, fmt.Errorf("embedded warehouse: %w", err)
-	}
-	pf, err := file.NewParquetReader(f)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("embedded warehouse raw_events: %w", err)
-	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batch)}, mem)
-	if err != nil {
-		return nil, err
-	}
-	cols, err := columnIndices(fr, EventsSchema)
-	if err != nil {
-		return nil, fmt.Errorf("embedded warehouse raw_events: %w", err)
-	}
-	rr, err := fr.GetRecordReader(ctx, cols, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer rr.Release()
-	var out []arrow.Record
-	b := array.NewRecordBuilder(mem, EventsSchema)
-	defer b.Release()
-	limit := arrow.Timestamp(before.Unix())
-	for rr.Next() {
-		rec := rr.Record()
-		id, ts, session, typ := rec.Column(0).(*array.String), rec.Column(1).(*array.Timestamp), rec.Column(2).(*array.String), rec.Column(3).(*array.String)
-		perSecond := arrow.Timestamp(arrow.Second.Multiplier() / ts.DataType().(*arrow.TimestampType).Unit.Multiplier())
-		for i := 0; i < int(rec.NumRows()); i++ {
-			t := ts.Value(i) / perSecond
-			if t >= limit || id.Value(i) == "" {
-				continue
-			}
-			b.Field(0).(*array.StringBuilder).Append(id.Value(i))
-			b.Field(1).(*array.TimestampBuilder).Append(t)
-			b.Field(2).(*array.StringBuilder).Append(session.Value(i))
-			b.Field(3).(*array.StringBuilder).Append(typ.Value(i))
-		}
-		if b.Field(0).Len() >= batch {
-			out = append(out, b.NewRecord())
-		}
-	}
-	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		for _, r := range out {
-			r.Release()
-		}
-		return nil, err
-	}
-	return append(out, b.NewRecord()), nil
-}
 
 // columnIndices finds the file's columns of a schema, by name.
 func columnIndices(fr *pqarrow.FileReader, schema *arrow.Schema) ([]int, error) {

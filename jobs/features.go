@@ -30,6 +30,14 @@ func eventsBefore(asOf time.Time) warehouse.Query {
 		Columns: []string{"customer_id", "ts", "session_id", "type"}}
 }
 
+// campaignsBefore are the campaign events of known customers, point in time.
+func campaignsBefore(asOf time.Time) warehouse.Query {
+	return warehouse.Query{Entity: canon.CampaignEvents, TimeColumn: "ts", Before: asOf, Columns: []string{"customer_id", "channel", "type", "ts"}}
+}
+
+// customerOptins are every customer's opt-ins as the source has them now.
+var customerOptins = warehouse.Query{Entity: canon.Customers, Columns: []string{"customer_id", "optin_email", "optin_sms", "optin_push"}}
+
 // featureStore is where the features stage reads orders and publishes features.
 type featureStore interface {
 	reader
@@ -44,16 +52,25 @@ func features(ctx context.Context, rc *runContext, st featureStore) (int, error)
 	if err != nil {
 		return 0, err
 	}
-	events, err := st.Read(ctx, rc.mem, eventsBefore(rc.asOf), rc.cfg.BatchRows)
-	if err != nil {
-		return 0, err
-	}
+	in := transform.FeatureInputs{Orders: recs}
+	var all []arrow.Record
 	defer func() {
-		for _, r := range append(recs, events...) {
+		for _, r := range append(all, recs...) {
 			r.Release()
 		}
 	}()
-	rec, err := transform.CustomerFeatures(rc.mem, transform.FeatureInputs{Orders: recs, Events: events}, rc.asOf)
+	for _, part := range []struct {
+		q    warehouse.Query
+		into *[]arrow.Record
+	}{{eventsBefore(rc.asOf), &in.Events}, {campaignsBefore(rc.asOf), &in.Campaigns}, {customerOptins, &in.Customers}} {
+		got, err := st.Read(ctx, rc.mem, part.q, rc.cfg.BatchRows)
+		if err != nil {
+			return 0, err
+		}
+		*part.into = got
+		all = append(all, got...)
+	}
+	rec, err := transform.CustomerFeatures(rc.mem, in, rc.asOf)
 	if err != nil {
 		return 0, err
 	}

@@ -89,6 +89,8 @@ func TestFeaturesMatchSQL(t *testing.T) {
 				SELECT customer_id, ` + f + `(ordered_at) AS v FROM {db}.raw_orders FINAL WHERE status != 'cancelled' AND ordered_at < ` + before + `
 				UNION ALL
 				SELECT customer_id, ` + f + `(ts) AS v FROM {db}.raw_events FINAL WHERE customer_id != '' AND ts < ` + before + `
+				UNION ALL
+				SELECT customer_id, ` + f + `(ts) AS v FROM {db}.raw_campaign_events FINAL WHERE type IN ('open', 'click') AND ts < ` + before + `
 			) GROUP BY customer_id, v
 		) GROUP BY customer_id`
 	}
@@ -171,6 +173,49 @@ func TestFeaturesMatchSQL(t *testing.T) {
 	}
 	if len(fwOrders) != len(gotFW) {
 		t.Errorf("%d customers with a first week by SQL, %d in Go", len(fwOrders), len(gotFW))
+	}
+	// Campaign engagement and opt-ins, by SQL.
+	rates := readFloats(`SELECT customer_id,
+			toFloat64(countIf(channel = 'email' AND type = 'delivered')), toFloat64(countIf(channel = 'email' AND type = 'open')), toFloat64(countIf(channel = 'email' AND type = 'click')),
+			toFloat64(countIf(channel = 'sms' AND type = 'delivered')), toFloat64(countIf(channel = 'sms' AND type = 'open')), toFloat64(countIf(channel = 'sms' AND type = 'click')),
+			toFloat64(countIf(channel = 'push' AND type = 'delivered')), toFloat64(countIf(channel = 'push' AND type = 'open')), toFloat64(countIf(channel = 'push' AND type = 'click'))
+		FROM {db}.raw_campaign_events FINAL WHERE ts < `+before+` GROUP BY customer_id`, 9)
+	optins := readFloats(`SELECT customer_id, toFloat64(optin_email), toFloat64(optin_sms), toFloat64(optin_push) FROM {db}.raw_customers FINAL`, 3)
+	gotC := readFloats("SELECT customer_id, email_open_rate, email_click_rate, push_open_rate, push_click_rate, sms_click_rate, toFloat64(optin_email), toFloat64(optin_sms), toFloat64(optin_push) FROM {db}.customer_features WHERE as_of = toDate('"+d+"')", 8)
+	channelOf := map[string]string{}
+	for _, id := range queryStrings(t, wh, "SELECT concat(customer_id, ' ', preferred_channel) FROM {db}.customer_features WHERE as_of = toDate('"+d+"')") {
+		k, v, _ := strings.Cut(id, " ")
+		channelOf[k] = v
+	}
+	cNames := []string{"email_open_rate", "email_click_rate", "push_open_rate", "push_click_rate", "sms_click_rate", "optin_email", "optin_sms", "optin_push"}
+	for id, g := range gotC {
+		r := rates[id]
+		if r == nil {
+			r = make([]float64, 9)
+		}
+		div := func(n, d float64) float64 {
+			if d == 0 {
+				return 0
+			}
+			return n / d
+		}
+		w := []float64{div(r[1], r[0]), div(r[2], r[0]), div(r[7], r[6]), div(r[8], r[6]), div(r[5], r[3])}
+		w = append(w, optins[id]...)
+		for k := range w {
+			if math.Abs(g[k]-w[k]) > 1e-9 {
+				t.Errorf("customer %s %s: Go %v, SQL %v", id, cNames[k], g[k], w[k])
+				break
+			}
+		}
+		best, bestRate := "", -1.0
+		for c, name := range []string{"email", "sms", "push"} {
+			if r[3*c] > 0 && div(r[3*c+1]+r[3*c+2], r[3*c]) > bestRate {
+				best, bestRate = name, div(r[3*c+1]+r[3*c+2], r[3*c])
+			}
+		}
+		if channelOf[id] != best {
+			t.Errorf("customer %s preferred_channel: Go %q, SQL %q", id, channelOf[id], best)
+		}
 	}
 	if len(wantEv) != len(gotEv) {
 		t.Errorf("%d customers with site features by SQL, %d in Go", len(wantEv), len(gotEv))

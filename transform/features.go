@@ -51,14 +51,31 @@ var Features = []Feature{
 	{"cart_removes_90d", "events", "remove_from_cart events in the 90 days before as_of", arrow.PrimitiveTypes.Int32},
 	{"favorites_90d", "events", "favorite events in the 90 days before as_of", arrow.PrimitiveTypes.Int32},
 	{"cart_to_order_90d", "share", "orders placed in the 90 days before as_of / visits with an add_to_cart in them; 0 without such visits", arrow.PrimitiveTypes.Float64},
-	{"preferred_hour", "hour", "hour of the day (UTC, 0-23) with the most orders and site events before as_of; the earliest on ties", arrow.PrimitiveTypes.Int32},
-	{"preferred_weekday", "weekday", "day of the week (1 Monday - 7 Sunday) with the most orders and site events before as_of; the earliest on ties", arrow.PrimitiveTypes.Int32},
+	{"preferred_hour", "hour", "hour of the day (UTC, 0-23) with the most orders, site events and campaign opens and clicks before as_of; the earliest on ties", arrow.PrimitiveTypes.Int32},
+	{"preferred_weekday", "weekday", "day of the week (1 Monday - 7 Sunday) with the most orders, site events and campaign opens and clicks before as_of; the earliest on ties", arrow.PrimitiveTypes.Int32},
 	{"first_week_orders", "orders", "orders placed in the first week: the day of the first order and the 6 days after (and before as_of)", arrow.PrimitiveTypes.Int32},
 	{"first_week_revenue", "currency", "sum of net_amount of the first week's orders", arrow.PrimitiveTypes.Float64},
 	{"first_week_items", "units", "sum of items_count of the first week's orders", arrow.PrimitiveTypes.Int32},
 	{"first_week_discount_share", "share", "first week's orders with a discount / first week's orders", arrow.PrimitiveTypes.Float64},
 	{"first_week_rating_mean", "1-5", "mean rating of the first week's rated orders; NaN when none is rated", arrow.PrimitiveTypes.Float64},
 	{"first_week_events", "events", "site events in the first week", arrow.PrimitiveTypes.Int32},
+	{"email_open_rate", "share", "e-mail opens / e-mails delivered before as_of; 0 without deliveries", arrow.PrimitiveTypes.Float64},
+	{"email_click_rate", "share", "e-mail clicks / e-mails delivered before as_of; 0 without deliveries", arrow.PrimitiveTypes.Float64},
+	{"push_open_rate", "share", "push opens / pushes delivered before as_of; 0 without deliveries", arrow.PrimitiveTypes.Float64},
+	{"push_click_rate", "share", "push clicks / pushes delivered before as_of; 0 without deliveries", arrow.PrimitiveTypes.Float64},
+	{"sms_click_rate", "share", "SMS clicks / SMS delivered before as_of; 0 without deliveries", arrow.PrimitiveTypes.Float64},
+	{"preferred_channel", "channel", "email, sms or push: the channel with the most opens and clicks per delivery; the first in that order on ties; empty without deliveries", arrow.BinaryTypes.String},
+	{"optin_email", "flag", "the customer accepts e-mail marketing", arrow.FixedWidthTypes.Boolean},
+	{"optin_sms", "flag", "the customer accepts SMS marketing", arrow.FixedWidthTypes.Boolean},
+	{"optin_push", "flag", "the customer accepts push notifications", arrow.FixedWidthTypes.Boolean},
+}
+
+// channels of campaign_events, in the order preferred_channel breaks ties.
+var channels = []string{"email", "sms", "push"}
+
+type engagement struct {
+	delivered, opens, clicks [3]int32
+	optin                    [3]bool
 }
 
 // FeatureInputs are the canonical batches the features are computed from.
@@ -68,6 +85,10 @@ type FeatureInputs struct {
 	Orders []arrow.Record
 	// Events: customer_id, ts, session_id, type (may be empty).
 	Events []arrow.Record
+	// Campaigns: customer_id, channel, type, ts (may be empty).
+	Campaigns []arrow.Record
+	// Customers: customer_id, optin_email, optin_sms, optin_push (may be empty).
+	Customers []arrow.Record
 }
 
 // site behaviour counters, in the order of the feature columns above
@@ -230,6 +251,54 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 			}
 		}
 	}
+	eng := make([]engagement, len(names))
+	for _, rec := range in.Campaigns {
+		id, okID := column(rec, "customer_id").(*array.String)
+		ch, okCh := column(rec, "channel").(*array.String)
+		typ, okT := column(rec, "type").(*array.String)
+		at, okTs := column(rec, "ts").(*array.Timestamp)
+		if !(okID && okCh && okT && okTs) {
+			return nil, fmt.Errorf("features: campaign events need customer_id, channel, type and ts columns of the canonical types")
+		}
+		perSecond := int64(arrow.Second.Multiplier() / at.DataType().(*arrow.TimestampType).Unit.Multiplier())
+		for i := 0; i < int(rec.NumRows()); i++ {
+			k, ok := ids[id.Value(i)]
+			ts := int64(at.Value(i)) / perSecond
+			c := slices.Index(channels, ch.Value(i))
+			if !ok || ts >= limit || c < 0 {
+				continue
+			}
+			switch typ.Value(i) {
+			case "delivered":
+				eng[k].delivered[c]++
+			case "open":
+				eng[k].opens[c]++
+				tally(&beh[k], ts)
+			case "click":
+				eng[k].clicks[c]++
+				tally(&beh[k], ts)
+			}
+		}
+	}
+	for _, rec := range in.Customers {
+		id, ok := column(rec, "customer_id").(*array.String)
+		if !ok {
+			return nil, fmt.Errorf("features: customers need a customer_id column")
+		}
+		flags := [3]*array.Boolean{}
+		for c, name := range []string{"optin_email", "optin_sms", "optin_push"} {
+			if flags[c], ok = column(rec, name).(*array.Boolean); !ok {
+				return nil, fmt.Errorf("features: customers need a boolean %s column", name)
+			}
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if k, ok := ids[id.Value(i)]; ok {
+				for c, f := range flags {
+					eng[k].optin[c] = f.IsValid(i) && f.Value(i)
+				}
+			}
+		}
+	}
 	slices.SortStableFunc(facts, func(a, b orderFacts) int {
 		if a.cust != b.cust {
 			return int(a.cust - b.cust)
@@ -351,6 +420,28 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 		}
 		f64(36).Append(fwMean)
 		b.Field(37).(*array.Int32Builder).Append(firstWeekEvents[c])
+		e := &eng[c]
+		rate := func(n int32, ch int) float64 {
+			if e.delivered[ch] == 0 {
+				return 0
+			}
+			return float64(n) / float64(e.delivered[ch])
+		}
+		f64(38).Append(rate(e.opens[0], 0))
+		f64(39).Append(rate(e.clicks[0], 0))
+		f64(40).Append(rate(e.opens[2], 2))
+		f64(41).Append(rate(e.clicks[2], 2))
+		f64(42).Append(rate(e.clicks[1], 1))
+		best, bestRate := "", -1.0
+		for ch, name := range channels {
+			if r := rate(e.opens[ch]+e.clicks[ch], ch); e.delivered[ch] > 0 && r > bestRate {
+				best, bestRate = name, r
+			}
+		}
+		b.Field(43).(*array.StringBuilder).Append(best)
+		for ch := range channels {
+			b.Field(44 + ch).(*array.BooleanBuilder).Append(e.optin[ch])
+		}
 	}
 	return b.NewRecord(), nil
 }
@@ -368,6 +459,14 @@ func value(a *array.Float64, i int) float64 {
 		return 0
 	}
 	return a.Value(i)
+}
+
+// column is the named column of rec, or nil.
+func column(rec arrow.Record, name string) arrow.Array {
+	if idx := rec.Schema().FieldIndices(name); len(idx) > 0 {
+		return rec.Column(idx[0])
+	}
+	return nil
 }
 
 type eventCols struct {

@@ -91,6 +91,60 @@ func eventRecord(mem memory.Allocator, es []event) arrow.Record {
 	return b.NewRecord()
 }
 
+type campaign struct{ id, channel, typ, ts string }
+
+// At 10:30 on Monday 2025-01-27: preferred hour and weekday stay as they are.
+var shopCampaigns = []campaign{
+	{"a", "email", "sent", "2025-01-27 10:00:00"},
+	{"a", "email", "delivered", "2025-01-27 10:01:00"},
+	{"a", "email", "open", "2025-01-27 10:30:00"},
+	{"a", "email", "click", "2025-01-27 10:31:00"},
+	{"a", "email", "delivered", "2025-01-20 10:01:00"},
+	{"a", "push", "delivered", "2025-01-27 10:01:00"},
+	{"a", "push", "open", "2025-01-27 10:40:00"},
+	{"z", "email", "open", "2025-01-27 10:30:00"}, // not a buyer
+}
+
+func campaignRecord(mem memory.Allocator, cs []campaign) arrow.Record {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "customer_id", Type: arrow.BinaryTypes.String},
+		{Name: "channel", Type: arrow.BinaryTypes.String},
+		{Name: "type", Type: arrow.BinaryTypes.String},
+		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"}},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for _, c := range cs {
+		t, _ := time.Parse(time.DateTime, c.ts)
+		b.Field(0).(*array.StringBuilder).Append(c.id)
+		b.Field(1).(*array.StringBuilder).Append(c.channel)
+		b.Field(2).(*array.StringBuilder).Append(c.typ)
+		b.Field(3).(*array.TimestampBuilder).Append(arrow.Timestamp(t.Unix()))
+	}
+	return b.NewRecord()
+}
+
+func customerRecord(mem memory.Allocator) arrow.Record {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "customer_id", Type: arrow.BinaryTypes.String},
+		{Name: "optin_email", Type: arrow.FixedWidthTypes.Boolean},
+		{Name: "optin_sms", Type: arrow.FixedWidthTypes.Boolean},
+		{Name: "optin_push", Type: arrow.FixedWidthTypes.Boolean},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for _, c := range []struct {
+		id      string
+		e, s, p bool
+	}{{"a", true, false, true}, {"b", false, true, false}} {
+		b.Field(0).(*array.StringBuilder).Append(c.id)
+		b.Field(1).(*array.BooleanBuilder).Append(c.e)
+		b.Field(2).(*array.BooleanBuilder).Append(c.s)
+		b.Field(3).(*array.BooleanBuilder).Append(c.p)
+	}
+	return b.NewRecord()
+}
+
 func TestCustomerFeatures(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -99,7 +153,12 @@ func TestCustomerFeatures(t *testing.T) {
 	defer rec.Release()
 	events := eventRecord(mem, shopEvents)
 	defer events.Release()
-	f, err := CustomerFeatures(mem, FeatureInputs{Orders: []arrow.Record{rec}, Events: []arrow.Record{events}}, asOf)
+	campaigns := campaignRecord(mem, shopCampaigns)
+	defer campaigns.Release()
+	customers := customerRecord(mem)
+	defer customers.Release()
+	in := FeatureInputs{Orders: []arrow.Record{rec}, Events: []arrow.Record{events}, Campaigns: []arrow.Record{campaigns}, Customers: []arrow.Record{customers}}
+	f, err := CustomerFeatures(mem, in, asOf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +217,11 @@ func TestCustomerFeatures(t *testing.T) {
 		"first_week_discount_share": {1, 1},
 		"first_week_rating_mean":    {5, math.NaN()},
 		"first_week_events":         {1, 0},
+		"email_open_rate":           {0.5, 0},
+		"email_click_rate":          {0.5, 0},
+		"push_open_rate":            {1, 0},
+		"push_click_rate":           {0, 0},
+		"sms_click_rate":            {0, 0},
 	}
 	for name, w := range want {
 		for row := 0; row < 2; row++ {
@@ -173,12 +237,27 @@ func TestCustomerFeatures(t *testing.T) {
 		}
 	}
 
+	// a: e-mail (1+1)/2 ties push 1/1: e-mail comes first; b has no deliveries.
+	pc := f.Column(FeatureSchema.FieldIndices("preferred_channel")[0]).(*array.String)
+	if pc.Value(0) != "email" || pc.Value(1) != "" {
+		t.Errorf("preferred_channel %q, %q; want email and none", pc.Value(0), pc.Value(1))
+	}
+	for name, want := range map[string][2]bool{"optin_email": {true, false}, "optin_sms": {false, true}, "optin_push": {true, false}} {
+		c := f.Column(FeatureSchema.FieldIndices(name)[0]).(*array.Boolean)
+		if c.Value(0) != want[0] || c.Value(1) != want[1] {
+			t.Errorf("%s: %v, %v; want %v", name, c.Value(0), c.Value(1), want)
+		}
+	}
+
 	// Point in time: orders on or after the as-of date change nothing.
 	late := orderRecord(mem, []order{{"a", "2025-02-01 00:00:00", "completed", 999, 0, 999, 9, 1}, {"d", "2025-03-01 00:00:00", "completed", 5, 0, 5, 1, 0}})
 	defer late.Release()
 	lateEvents := eventRecord(mem, []event{{"a", "2025-02-01 00:00:00", "s9", "add_to_cart"}, {"b", "2025-02-03 10:00:00", "s9", "search"}})
 	defer lateEvents.Release()
-	g, err := CustomerFeatures(mem, FeatureInputs{Orders: []arrow.Record{rec, late}, Events: []arrow.Record{events, lateEvents}}, asOf)
+	lateCampaigns := campaignRecord(mem, []campaign{{"b", "sms", "delivered", "2025-02-01 00:00:00"}, {"b", "sms", "click", "2025-02-02 09:00:00"}})
+	defer lateCampaigns.Release()
+	in.Orders, in.Events, in.Campaigns = []arrow.Record{rec, late}, []arrow.Record{events, lateEvents}, []arrow.Record{campaigns, lateCampaigns}
+	g, err := CustomerFeatures(mem, in, asOf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,15 @@ type reader interface {
 // ordersBefore are the order columns features and models use, point in time.
 func ordersBefore(asOf time.Time) warehouse.Query {
 	return warehouse.Query{Entity: canon.Orders, TimeColumn: "ordered_at", Before: asOf,
-		Columns: []string{"customer_id", "ordered_at", "status", "gross_amount", "discount_amount", "net_amount", "items_count", "rating"}}
+		Columns: []string{"order_id", "customer_id", "ordered_at", "status", "gross_amount", "discount_amount", "net_amount", "items_count", "rating"}}
 }
+
+// orderLines are all order lines: they count through their orders, which are
+// read point in time.
+var orderLines = warehouse.Query{Entity: canon.OrderLines, Columns: []string{"order_id", "product_id", "quantity", "unit_price", "discount"}}
+
+// catalogue is every product's category and brand.
+var catalogue = warehouse.Query{Entity: canon.Products, Columns: []string{"product_id", "category", "brand"}}
 
 // eventsBefore are the site events of known customers, point in time.
 func eventsBefore(asOf time.Time) warehouse.Query {
@@ -62,7 +69,8 @@ func features(ctx context.Context, rc *runContext, st featureStore) (int, error)
 	for _, part := range []struct {
 		q    warehouse.Query
 		into *[]arrow.Record
-	}{{eventsBefore(rc.asOf), &in.Events}, {campaignsBefore(rc.asOf), &in.Campaigns}, {customerOptins, &in.Customers}} {
+	}{{eventsBefore(rc.asOf), &in.Events}, {campaignsBefore(rc.asOf), &in.Campaigns}, {customerOptins, &in.Customers},
+		{orderLines, &in.Lines}, {catalogue, &in.Products}} {
 		got, err := st.Read(ctx, rc.mem, part.q, rc.cfg.BatchRows)
 		if err != nil {
 			return 0, err

@@ -5,6 +5,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -215,6 +217,106 @@ func TestFeaturesMatchSQL(t *testing.T) {
 		}
 		if channelOf[id] != best {
 			t.Errorf("customer %s preferred_channel: Go %q, SQL %q", id, channelOf[id], best)
+		}
+	}
+	// Basket and affinity, by SQL: the counted lines with their customer and
+	// category come from ClickHouse; ranking and the ratio are done here.
+	linesSQL := `SELECT customer_id, product_id, top, brand, unit_price, quantity * unit_price - discount AS spend FROM (
+			SELECT * FROM (SELECT order_id, product_id, quantity, unit_price, discount FROM {db}.raw_order_lines FINAL)
+			ANY INNER JOIN (SELECT order_id, customer_id FROM {db}.raw_orders FINAL WHERE status != 'cancelled' AND ordered_at < ` + before + `) USING order_id
+		) ANY LEFT JOIN (SELECT product_id, splitByChar('/', category)[1] AS top, brand FROM {db}.raw_products FINAL) USING product_id`
+	type lineRow struct {
+		cust, product, top, brand string
+		unit, spend               float64
+	}
+	var lines []lineRow
+	lrows, err := wh.Conn().Query(ctx, strings.ReplaceAll(linesSQL, "{db}", wh.Database()))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, linesSQL)
+	}
+	for lrows.Next() {
+		var l lineRow
+		if err := lrows.Scan(&l.cust, &l.product, &l.top, &l.brand, &l.unit, &l.spend); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, l)
+	}
+	lrows.Close()
+	// Each category's median unit price: the middle one, the upper of two.
+	pricesByTop := map[string][]float64{}
+	for _, l := range lines {
+		pricesByTop[l.top] = append(pricesByTop[l.top], l.unit)
+	}
+	medians := map[string][]float64{}
+	for top, ps := range pricesByTop {
+		sort.Float64s(ps)
+		medians[top] = []float64{ps[len(ps)/2]}
+	}
+	type basketWant struct {
+		products, cats       map[string]bool
+		catSpend, brandSpend map[string]float64
+		total, level         float64
+		levelN               int
+	}
+	bw := map[string]*basketWant{}
+	for _, l := range lines {
+		w := bw[l.cust]
+		if w == nil {
+			w = &basketWant{products: map[string]bool{}, cats: map[string]bool{}, catSpend: map[string]float64{}, brandSpend: map[string]float64{}}
+			bw[l.cust] = w
+		}
+		w.products[l.product] = true
+		if l.top != "" {
+			w.cats[l.top] = true
+			w.catSpend[l.top] += l.spend
+		}
+		if l.brand != "" {
+			w.brandSpend[l.brand] += l.spend
+		}
+		w.total += l.spend
+		if m := medians[l.top][0]; m > 0 {
+			w.level += l.unit / m
+			w.levelN++
+		}
+	}
+	rank := func(spend map[string]float64) []string {
+		var ks []string
+		for k := range spend {
+			ks = append(ks, k)
+		}
+		sort.Slice(ks, func(i, j int) bool {
+			if spend[ks[i]] != spend[ks[j]] {
+				return spend[ks[i]] > spend[ks[j]]
+			}
+			return ks[i] < ks[j]
+		})
+		return ks
+	}
+	gotB := map[string][]string{}
+	for _, r := range queryStrings(t, wh, "SELECT concat(customer_id, '|', toString(distinct_products), '|', toString(distinct_categories), '|', toString(price_level), '|', top_category, '|', toString(top_category_share), '|', second_category, '|', top_brand, '|', toString(top_brand_share)) FROM {db}.customer_features WHERE as_of = toDate('"+d+"')") {
+		f := strings.Split(r, "|")
+		gotB[f[0]] = f[1:]
+	}
+	near := func(a string, b float64) bool {
+		v, err := strconv.ParseFloat(a, 64)
+		return err == nil && math.Abs(v-b) <= 1e-9*math.Max(1, math.Abs(b))
+	}
+	for id, w := range bw {
+		g := gotB[id]
+		if g == nil {
+			t.Errorf("customer %s has lines but no features", id)
+			continue
+		}
+		cats, brands := rank(w.catSpend), rank(w.brandSpend)
+		second := ""
+		if len(cats) > 1 {
+			second = cats[1]
+		}
+		ok := g[0] == strconv.Itoa(len(w.products)) && g[1] == strconv.Itoa(len(w.cats)) && near(g[2], w.level/float64(w.levelN)) &&
+			g[3] == cats[0] && near(g[4], w.catSpend[cats[0]]/w.total) && g[5] == second && g[6] == brands[0] && near(g[7], w.brandSpend[brands[0]]/w.total)
+		if !ok {
+			t.Errorf("customer %s basket: Go %v; SQL products %d categories %d level %v top %s %v second %s brand %s %v", id, g,
+				len(w.products), len(w.cats), w.level/float64(w.levelN), cats[0], w.catSpend[cats[0]]/w.total, second, brands[0], w.brandSpend[brands[0]]/w.total)
 		}
 	}
 	if len(wantEv) != len(gotEv) {

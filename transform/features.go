@@ -68,6 +68,15 @@ var Features = []Feature{
 	{"optin_email", "flag", "the customer accepts e-mail marketing", arrow.FixedWidthTypes.Boolean},
 	{"optin_sms", "flag", "the customer accepts SMS marketing", arrow.FixedWidthTypes.Boolean},
 	{"optin_push", "flag", "the customer accepts push notifications", arrow.FixedWidthTypes.Boolean},
+	{"distinct_products", "products", "different products bought in the orders", arrow.PrimitiveTypes.Int32},
+	{"distinct_categories", "categories", "different top-level categories (the category path before its first '/') bought in the orders", arrow.PrimitiveTypes.Int32},
+	{"price_level", "ratio", "mean over the order lines of unit_price / the median unit_price of the product's top-level category (all lines before as_of); 1 is the category's typical price", arrow.PrimitiveTypes.Float64},
+	{"top_category", "category", "the top-level category with the largest spend (quantity × unit_price − discount); the first by name on ties", arrow.BinaryTypes.String},
+	{"top_category_share", "share", "the top category's spend / the customer's spend on all lines", arrow.PrimitiveTypes.Float64},
+	{"second_category", "category", "the top-level category with the second largest spend; empty with one category", arrow.BinaryTypes.String},
+	{"second_category_share", "share", "the second category's spend / the customer's spend on all lines", arrow.PrimitiveTypes.Float64},
+	{"top_brand", "brand", "the brand with the largest spend; the first by name on ties", arrow.BinaryTypes.String},
+	{"top_brand_share", "share", "the top brand's spend / the customer's spend on all lines", arrow.PrimitiveTypes.Float64},
 }
 
 // channels of campaign_events, in the order preferred_channel breaks ties.
@@ -89,6 +98,11 @@ type FeatureInputs struct {
 	Campaigns []arrow.Record
 	// Customers: customer_id, optin_email, optin_sms, optin_push (may be empty).
 	Customers []arrow.Record
+	// Lines: order_id, product_id, quantity, unit_price, discount (may be
+	// empty); they count for the orders above (which then need order_id).
+	Lines []arrow.Record
+	// Products: product_id, category, brand (may be empty).
+	Products []arrow.Record
 }
 
 // site behaviour counters, in the order of the feature columns above
@@ -139,6 +153,7 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 	ids := map[string]int32{}
 	var names []string
 	var facts []orderFacts
+	orderCust := map[string]int32{}
 	for _, rec := range recs {
 		c, err := featureColumns(rec)
 		if err != nil {
@@ -171,7 +186,17 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 				f.rated, f.rating = true, c.rating.Value(i)
 			}
 			facts = append(facts, f)
+			if c.order != nil && !f.cancelled {
+				orderCust[c.order.Value(i)] = k
+			}
 		}
+	}
+	if len(in.Lines) > 0 && len(recs) > 0 && len(orderCust) == 0 && len(facts) > 0 {
+		return nil, fmt.Errorf("features: order lines need the orders' order_id column")
+	}
+	bask, err := basket(in, orderCust, len(names))
+	if err != nil {
+		return nil, err
 	}
 	beh := make([]behaviour, len(names))
 	firstDay := make([]int32, len(names)) // day of each customer's first order
@@ -442,6 +467,16 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 		for ch := range channels {
 			b.Field(44 + ch).(*array.BooleanBuilder).Append(e.optin[ch])
 		}
+		bk := &bask[c]
+		b.Field(47).(*array.Int32Builder).Append(bk.products)
+		b.Field(48).(*array.Int32Builder).Append(bk.categories)
+		f64(49).Append(bk.priceLevel)
+		b.Field(50).(*array.StringBuilder).Append(bk.topCat)
+		f64(51).Append(bk.topCatShare)
+		b.Field(52).(*array.StringBuilder).Append(bk.secondCat)
+		f64(53).Append(bk.secondCatShare)
+		b.Field(54).(*array.StringBuilder).Append(bk.topBrand)
+		f64(55).Append(bk.topBrandShare)
 	}
 	return b.NewRecord(), nil
 }
@@ -495,6 +530,7 @@ func eventColumns(rec arrow.Record) (eventCols, error) {
 }
 
 type featureCols struct {
+	order                *array.String // order_id, when lines are joined
 	id, status           *array.String
 	at                   *array.Timestamp
 	gross, discount, net *array.Float64
@@ -521,6 +557,7 @@ func featureColumns(rec arrow.Record) (featureCols, error) {
 		return c, fmt.Errorf("features: orders need customer_id, ordered_at, status, gross_amount, net_amount and items_count columns of the canonical types")
 	}
 	c.discount, _ = col("discount_amount").(*array.Float64)
+	c.order, _ = col("order_id").(*array.String)
 	c.rating, _ = col("rating").(*array.Int32)
 	return c, nil
 }

@@ -49,6 +49,15 @@ CREATE TABLE IF NOT EXISTS {db}.customer_features (
     optin_email UInt8 COMMENT '1 when the customer accepts e-mail marketing',
     optin_sms UInt8 COMMENT '1 when the customer accepts SMS marketing',
     optin_push UInt8 COMMENT '1 when the customer accepts push notifications',
+    distinct_products Int32 COMMENT 'different products bought in the orders',
+    distinct_categories Int32 COMMENT 'different top-level categories (the category path before its first /) bought in the orders',
+    price_level Float64 COMMENT 'mean over the order lines of unit_price / the median unit_price of the product''s top-level category (all lines before as_of); 1 is the category''s typical price',
+    top_category String COMMENT 'the top-level category with the largest spend (quantity × unit_price − discount); the first by name on ties',
+    top_category_share Float64 COMMENT 'the top category''s spend / the customer''s spend on all lines',
+    second_category String COMMENT 'the top-level category with the second largest spend; empty with one category',
+    second_category_share Float64 COMMENT 'the second category''s spend / the customer''s spend on all lines',
+    top_brand String COMMENT 'the brand with the largest spend; the first by name on ties',
+    top_brand_share Float64 COMMENT 'the top brand''s spend / the customer''s spend on all lines',
     run_id String COMMENT 'the features run'
 ) ENGINE = MergeTree PARTITION BY as_of ORDER BY customer_id
 ;

@@ -1,0 +1,130 @@
+package transform
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+func stringsRecord(mem memory.Allocator, names []string, rows [][]string) arrow.Record {
+	fields := make([]arrow.Field, len(names))
+	for i, n := range names {
+		fields[i] = arrow.Field{Name: n, Type: arrow.BinaryTypes.String}
+	}
+	b := array.NewRecordBuilder(mem, arrow.NewSchema(fields, nil))
+	defer b.Release()
+	for _, r := range rows {
+		for i, v := range r {
+			b.Field(i).(*array.StringBuilder).Append(v)
+		}
+	}
+	return b.NewRecord()
+}
+
+func TestBasketFeatures(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	schema := arrow.NewSchema(append([]arrow.Field{{Name: "order_id", Type: arrow.BinaryTypes.String}}, canonOrders.Fields()...), nil)
+	ob := array.NewRecordBuilder(mem, schema)
+	for _, o := range []struct{ id, cust, at, status string }{
+		{"o1", "a", "2025-01-01 10:00:00", "completed"},
+		{"o2", "a", "2025-01-05 10:00:00", "cancelled"}, // its lines do not count
+		{"o3", "b", "2025-01-06 10:00:00", "completed"},
+		{"o4", "a", "2025-03-01 10:00:00", "completed"}, // after as_of
+	} {
+		ts, _ := time.Parse(time.DateTime, o.at)
+		ob.Field(0).(*array.StringBuilder).Append(o.id)
+		ob.Field(1).(*array.StringBuilder).Append(o.cust)
+		ob.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(ts.Unix()))
+		ob.Field(3).(*array.StringBuilder).Append(o.status)
+		for k := 4; k <= 6; k++ {
+			ob.Field(k).(*array.Float64Builder).Append(10)
+		}
+		ob.Field(7).(*array.Int32Builder).Append(1)
+		ob.Field(8).AppendNull()
+	}
+	orders := ob.NewRecord()
+	ob.Release()
+	defer orders.Release()
+	products := stringsRecord(mem, []string{"product_id", "category", "brand"}, [][]string{
+		{"p1", "home/kitchen", "Acme"}, {"p2", "home/garden", "Zeta"}, {"p3", "toys", "Acme"}, {"p4", "books/novels", "Bee"},
+	})
+	defer products.Release()
+	lb := array.NewRecordBuilder(mem, arrow.NewSchema([]arrow.Field{
+		{Name: "order_id", Type: arrow.BinaryTypes.String}, {Name: "product_id", Type: arrow.BinaryTypes.String},
+		{Name: "quantity", Type: arrow.PrimitiveTypes.Int32}, {Name: "unit_price", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "discount", Type: arrow.PrimitiveTypes.Float64},
+	}, nil))
+	for _, l := range []struct {
+		order, product string
+		qty            int32
+		unit, disc     float64
+	}{
+		{"o1", "p1", 2, 10, 0},  // home 20
+		{"o1", "p2", 1, 30, 5},  // home 25
+		{"o1", "p3", 1, 45, 0},  // toys 45
+		{"o2", "p4", 9, 100, 0}, // cancelled
+		{"o3", "p1", 1, 20, 0},  // home 20
+		{"o3", "p4", 1, 20, 0},  // books 20
+		{"o3", "p2", 1, 40, 0},  // home 40: home has 4 prices, 10 20 30 40, median 30 (the upper middle)
+		{"o4", "p4", 5, 50, 0},  // after as_of
+	} {
+		lb.Field(0).(*array.StringBuilder).Append(l.order)
+		lb.Field(1).(*array.StringBuilder).Append(l.product)
+		lb.Field(2).(*array.Int32Builder).Append(l.qty)
+		lb.Field(3).(*array.Float64Builder).Append(l.unit)
+		lb.Field(4).(*array.Float64Builder).Append(l.disc)
+	}
+	lines := lb.NewRecord()
+	lb.Release()
+	defer lines.Release()
+
+	f, err := CustomerFeatures(mem, FeatureInputs{Orders: []arrow.Record{orders}, Lines: []arrow.Record{lines}, Products: []arrow.Record{products}},
+		time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Release()
+	str := func(name string, row int) string {
+		return f.Column(FeatureSchema.FieldIndices(name)[0]).(*array.String).Value(row)
+	}
+	fl := func(name string, row int) float64 {
+		switch c := f.Column(FeatureSchema.FieldIndices(name)[0]).(type) {
+		case *array.Float64:
+			return c.Value(row)
+		case *array.Int32:
+			return float64(c.Value(row))
+		}
+		return math.NaN()
+	}
+	// Home unit prices 10, 30, 20, 40 → median 30; toys 45 → 45; books 20 → 20.
+	for _, c := range []struct {
+		name string
+		row  int
+		want float64
+	}{
+		{"distinct_products", 0, 3}, {"distinct_categories", 0, 2}, {"price_level", 0, (10.0/30 + 1 + 1) / 3},
+		{"top_category_share", 0, 45.0 / 90}, {"second_category_share", 0, 45.0 / 90}, {"top_brand_share", 0, 65.0 / 90},
+		{"distinct_products", 1, 3}, {"distinct_categories", 1, 2}, {"price_level", 1, (20.0/30 + 1 + 40.0/30) / 3},
+		{"top_category_share", 1, 0.75}, {"second_category_share", 1, 0.25}, {"top_brand_share", 1, 0.5},
+	} {
+		if got := fl(c.name, c.row); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("row %d %s = %v, want %v", c.row, c.name, got, c.want)
+		}
+	}
+	for _, c := range []struct{ name, want string }{
+		{"top_category", "home"}, {"second_category", "toys"}, {"top_brand", "Acme"},
+	} {
+		if got := str(c.name, 0); got != c.want {
+			t.Errorf("a %s = %q, want %q", c.name, got, c.want)
+		}
+	}
+	// b: home 60, books 20; brands Zeta 40, Acme 20, Bee 20.
+	if str("top_category", 1) != "home" || str("second_category", 1) != "books" || str("top_brand", 1) != "Zeta" {
+		t.Errorf("b: %s, %s, %s", str("top_category", 1), str("second_category", 1), str("top_brand", 1))
+	}
+}

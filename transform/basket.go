@@ -69,7 +69,11 @@ func basket(in FeatureInputs, orderCust map[string]int32, n int) ([]basketFacts,
 			catalogue[id.Value(i)] = catBrand{cats.id(top), brands.id(brand.Value(i))}
 		}
 	}
-	var lines []lineFact
+	total := 0
+	for _, rec := range in.Lines {
+		total += int(rec.NumRows())
+	}
+	lines := make([]lineFact, 0, total)
 	for _, rec := range in.Lines {
 		order, ok1 := column(rec, "order_id").(*array.String)
 		prod, ok2 := column(rec, "product_id").(*array.String)
@@ -91,7 +95,14 @@ func basket(in FeatureInputs, orderCust map[string]int32, n int) ([]basketFacts,
 	}
 	// The typical price of a category: the middle unit price of its lines (the
 	// upper one of the two for an even count, as ClickHouse's quantileExact).
+	perCat := make([]int, len(cats.names))
+	for _, l := range lines {
+		perCat[l.cat]++
+	}
 	byCat := make([][]float64, len(cats.names))
+	for c, k := range perCat {
+		byCat[c] = make([]float64, 0, k)
+	}
 	for _, l := range lines {
 		byCat[l.cat] = append(byCat[l.cat], l.unit)
 	}

@@ -88,6 +88,7 @@ func BenchmarkFeatures(b *testing.B) {
 	}
 	mem := memory.NewGoAllocator()
 	ordersSchema := arrow.NewSchema([]arrow.Field{
+		{Name: "order_id", Type: arrow.BinaryTypes.String},
 		{Name: "customer_id", Type: arrow.BinaryTypes.String}, {Name: "ordered_at", Type: canon.TimestampType},
 		{Name: "status", Type: arrow.BinaryTypes.String}, {Name: "gross_amount", Type: arrow.PrimitiveTypes.Float64},
 		{Name: "discount_amount", Type: arrow.PrimitiveTypes.Float64}, {Name: "net_amount", Type: arrow.PrimitiveTypes.Float64},
@@ -98,10 +99,28 @@ func BenchmarkFeatures(b *testing.B) {
 		{Name: "session_id", Type: arrow.BinaryTypes.String}, {Name: "type", Type: arrow.BinaryTypes.String},
 	}, nil)
 	orders := loadColumns(b, mem, filepath.Join(dir, "orders.csv"), ordersSchema,
-		[]string{"customer_id", "ordered_at", "status", "gross_amount", "discount_amount", "net_amount", "items_count", "rating"})
+		[]string{"order_id", "customer_id", "ordered_at", "status", "gross_amount", "discount_amount", "net_amount", "items_count", "rating"})
 	events := loadColumns(b, mem, filepath.Join(dir, "events.csv"), eventsSchema, []string{"customer_id", "ts", "session_id", "type"})
+	str := func(names ...string) *arrow.Schema {
+		var fs []arrow.Field
+		for _, n := range names {
+			fs = append(fs, arrow.Field{Name: n, Type: arrow.BinaryTypes.String})
+		}
+		return arrow.NewSchema(fs, nil)
+	}
+	lines := loadColumns(b, mem, filepath.Join(dir, "order_lines.csv"), arrow.NewSchema([]arrow.Field{
+		{Name: "order_id", Type: arrow.BinaryTypes.String}, {Name: "product_id", Type: arrow.BinaryTypes.String},
+		{Name: "quantity", Type: arrow.PrimitiveTypes.Int32}, {Name: "unit_price", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "discount", Type: arrow.PrimitiveTypes.Float64},
+	}, nil), []string{"order_id", "product_id", "quantity", "unit_price", "discount"})
+	products := loadColumns(b, mem, filepath.Join(dir, "products.csv"), str("product_id", "category", "brand"), []string{"product_id", "category", "brand"})
+	campaigns := loadColumns(b, mem, filepath.Join(dir, "campaign_events.csv"), arrow.NewSchema([]arrow.Field{
+		{Name: "customer_id", Type: arrow.BinaryTypes.String}, {Name: "channel", Type: arrow.BinaryTypes.String},
+		{Name: "type", Type: arrow.BinaryTypes.String}, {Name: "ts", Type: canon.TimestampType},
+	}, nil), []string{"customer_id", "channel", "type", "ts"})
+	in := FeatureInputs{Orders: orders, Events: events, Lines: lines, Products: products, Campaigns: campaigns}
 	var rows int64
-	for _, r := range append(orders, events...) {
+	for _, r := range append(append(append(orders, events...), lines...), campaigns...) {
 		rows += r.NumRows()
 	}
 	runtime.GC()
@@ -109,7 +128,7 @@ func BenchmarkFeatures(b *testing.B) {
 	runtime.ReadMemStats(&before)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		f, err := CustomerFeatures(mem, FeatureInputs{Orders: orders, Events: events}, cfg.End)
+		f, err := CustomerFeatures(mem, in, cfg.End)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -150,10 +150,14 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 	recs := in.Orders
 	limit := asOf.UTC().Unix()
 	asOfDay := int32(limit / 86400)
-	ids := map[string]int32{}
-	var names []string
-	var facts []orderFacts
-	orderCust := map[string]int32{}
+	rows := 0
+	for _, rec := range recs {
+		rows += int(rec.NumRows())
+	}
+	ids := make(map[string]int32, rows/3)
+	names := make([]string, 0, rows/3)
+	facts := make([]orderFacts, 0, rows)
+	orderCust := make(map[string]int32, rows)
 	for _, rec := range recs {
 		c, err := featureColumns(rec)
 		if err != nil {

@@ -33,10 +33,11 @@ demo: services build
 	bin/tessera run --as-of 2026-11-01
 
 # Benchmarks at full size: a million customers (BENCH_CUSTOMERS=N to scale down):
-# generating the shop (synth) and the LTV work on a transactions CSV (model).
+# generating the shop (synth), the LTV work on a transactions CSV (model) and the
+# feature table from in-memory Arrow batches (transform).
 BENCH_CUSTOMERS ?= 1000000
 bench: services
-	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) $(GO) test -run '^$$' -bench . -benchtime 1x -benchmem ./synth ./model
+	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) $(GO) test -run '^$$' -bench . -benchtime 1x -benchmem -timeout 60m ./synth ./model ./transform
 
 # Each fuzz target for FUZZTIME (default 60 s).
 FUZZTIME ?= 60s

@@ -221,13 +221,14 @@ func TestFeaturesMatchSQL(t *testing.T) {
 	}
 	// Basket and affinity, by SQL: the counted lines with their customer and
 	// category come from ClickHouse; ranking and the ratio are done here.
-	linesSQL := `SELECT customer_id, product_id, top, brand, unit_price, quantity * unit_price - discount AS spend FROM (
+	linesSQL := `SELECT customer_id, product_id, top, brand, unit_price, quantity * unit_price - discount AS spend, toUInt32(day) FROM (
 			SELECT * FROM (SELECT order_id, product_id, quantity, unit_price, discount FROM {db}.raw_order_lines FINAL)
-			ANY INNER JOIN (SELECT order_id, customer_id FROM {db}.raw_orders FINAL WHERE status != 'cancelled' AND ordered_at < ` + before + `) USING order_id
+			ANY INNER JOIN (SELECT order_id, customer_id, toDate(ordered_at) AS day FROM {db}.raw_orders FINAL WHERE status != 'cancelled' AND ordered_at < ` + before + `) USING order_id
 		) ANY LEFT JOIN (SELECT product_id, splitByChar('/', category)[1] AS top, brand FROM {db}.raw_products FINAL) USING product_id`
 	type lineRow struct {
 		cust, product, top, brand string
 		unit, spend               float64
+		day                       uint32
 	}
 	var lines []lineRow
 	lrows, err := wh.Conn().Query(ctx, strings.ReplaceAll(linesSQL, "{db}", wh.Database()))
@@ -236,7 +237,7 @@ func TestFeaturesMatchSQL(t *testing.T) {
 	}
 	for lrows.Next() {
 		var l lineRow
-		if err := lrows.Scan(&l.cust, &l.product, &l.top, &l.brand, &l.unit, &l.spend); err != nil {
+		if err := lrows.Scan(&l.cust, &l.product, &l.top, &l.brand, &l.unit, &l.spend, &l.day); err != nil {
 			t.Fatal(err)
 		}
 		lines = append(lines, l)
@@ -252,23 +253,32 @@ func TestFeaturesMatchSQL(t *testing.T) {
 		sort.Float64s(ps)
 		medians[top] = []float64{ps[len(ps)/2]}
 	}
+	firstOrderDay := map[string]uint32{}
+	for _, l := range lines {
+		if d, ok := firstOrderDay[l.cust]; !ok || l.day < d {
+			firstOrderDay[l.cust] = l.day
+		}
+	}
 	type basketWant struct {
-		products, cats       map[string]bool
-		catSpend, brandSpend map[string]float64
-		total, level         float64
-		levelN               int
+		products, cats, firstWeekCats map[string]bool
+		catSpend, brandSpend          map[string]float64
+		total, level                  float64
+		levelN                        int
 	}
 	bw := map[string]*basketWant{}
 	for _, l := range lines {
 		w := bw[l.cust]
 		if w == nil {
-			w = &basketWant{products: map[string]bool{}, cats: map[string]bool{}, catSpend: map[string]float64{}, brandSpend: map[string]float64{}}
+			w = &basketWant{products: map[string]bool{}, cats: map[string]bool{}, firstWeekCats: map[string]bool{}, catSpend: map[string]float64{}, brandSpend: map[string]float64{}}
 			bw[l.cust] = w
 		}
 		w.products[l.product] = true
 		if l.top != "" {
 			w.cats[l.top] = true
 			w.catSpend[l.top] += l.spend
+			if l.day <= firstOrderDay[l.cust]+6 {
+				w.firstWeekCats[l.top] = true
+			}
 		}
 		if l.brand != "" {
 			w.brandSpend[l.brand] += l.spend
@@ -293,7 +303,7 @@ func TestFeaturesMatchSQL(t *testing.T) {
 		return ks
 	}
 	gotB := map[string][]string{}
-	for _, r := range queryStrings(t, wh, "SELECT concat(customer_id, '|', toString(distinct_products), '|', toString(distinct_categories), '|', toString(price_level), '|', top_category, '|', toString(top_category_share), '|', second_category, '|', top_brand, '|', toString(top_brand_share)) FROM {db}.customer_features WHERE as_of = toDate('"+d+"')") {
+	for _, r := range queryStrings(t, wh, "SELECT concat(customer_id, '|', toString(distinct_products), '|', toString(distinct_categories), '|', toString(price_level), '|', top_category, '|', toString(top_category_share), '|', second_category, '|', top_brand, '|', toString(top_brand_share), '|', toString(first_week_categories)) FROM {db}.customer_features WHERE as_of = toDate('"+d+"')") {
 		f := strings.Split(r, "|")
 		gotB[f[0]] = f[1:]
 	}
@@ -313,7 +323,8 @@ func TestFeaturesMatchSQL(t *testing.T) {
 			second = cats[1]
 		}
 		ok := g[0] == strconv.Itoa(len(w.products)) && g[1] == strconv.Itoa(len(w.cats)) && near(g[2], w.level/float64(w.levelN)) &&
-			g[3] == cats[0] && near(g[4], w.catSpend[cats[0]]/w.total) && g[5] == second && g[6] == brands[0] && near(g[7], w.brandSpend[brands[0]]/w.total)
+			g[3] == cats[0] && near(g[4], w.catSpend[cats[0]]/w.total) && g[5] == second && g[6] == brands[0] && near(g[7], w.brandSpend[brands[0]]/w.total) &&
+			g[8] == strconv.Itoa(len(w.firstWeekCats))
 		if !ok {
 			t.Errorf("customer %s basket: Go %v; SQL products %d categories %d level %v top %s %v second %s brand %s %v", id, g,
 				len(w.products), len(w.cats), w.level/float64(w.levelN), cats[0], w.catSpend[cats[0]]/w.total, second, brands[0], w.brandSpend[brands[0]]/w.total)

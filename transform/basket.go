@@ -12,7 +12,7 @@ import (
 
 // basketFacts are a customer's features from order lines and the catalogue.
 type basketFacts struct {
-	products, categories                       int32
+	products, categories, firstWeekCats        int32
 	priceLevel                                 float64
 	topCat, secondCat, topBrand                string
 	topCatShare, secondCatShare, topBrandShare float64
@@ -21,7 +21,11 @@ type basketFacts struct {
 type lineFact struct {
 	cust, product, cat, brand int32
 	unit, spend               float64
+	firstWeek                 bool
 }
+
+// orderRef is an order that counts: its customer and day.
+type orderRef struct{ cust, day int32 }
 
 // interner numbers distinct strings.
 type interner struct {
@@ -42,10 +46,11 @@ func (in *interner) id(s string) int32 {
 	return k
 }
 
-// basket computes the line-based features of n customers; orderCust maps each
-// order that counts (placed before as_of, not cancelled) to its customer.
-func basket(in FeatureInputs, orderCust map[string]int32, n int) ([]basketFacts, error) {
-	out := make([]basketFacts, n)
+// basket computes the line-based features of the customers; orderCust maps
+// each order that counts (placed before as_of, not cancelled) to its customer
+// and day, firstDay is each customer's first order day.
+func basket(in FeatureInputs, orderCust map[string]orderRef, firstDay []int32) ([]basketFacts, error) {
+	out := make([]basketFacts, len(firstDay))
 	for i := range out {
 		out[i].priceLevel = math.NaN()
 	}
@@ -84,13 +89,15 @@ func basket(in FeatureInputs, orderCust map[string]int32, n int) ([]basketFacts,
 			return nil, fmt.Errorf("features: order lines need order_id, product_id, quantity and unit_price columns")
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
-			c, ok := orderCust[order.Value(i)]
+			ref, ok := orderCust[order.Value(i)]
 			if !ok {
 				continue
 			}
+			c := ref.cust
 			cb := catalogue[prod.Value(i)] // unknown products: category and brand ""
 			spend := float64(qty.Value(i))*unit.Value(i) - value(disc, i)
-			lines = append(lines, lineFact{cust: c, product: prods.id(prod.Value(i)), cat: cb.cat, brand: cb.brand, unit: unit.Value(i), spend: spend})
+			lines = append(lines, lineFact{cust: c, product: prods.id(prod.Value(i)), cat: cb.cat, brand: cb.brand, unit: unit.Value(i), spend: spend,
+				firstWeek: ref.day <= firstDay[c]+6})
 		}
 	}
 	// The typical price of a category: the middle unit price of its lines (the
@@ -129,10 +136,14 @@ func basket(in FeatureInputs, orderCust map[string]int32, n int) ([]basketFacts,
 func summariseBasket(ls []lineFact, median []float64, cats, brands []string) basketFacts {
 	var f basketFacts
 	prods := map[int32]bool{}
+	firstWeekCats := map[int32]bool{}
 	catSpend, brandSpend := map[int32]float64{}, map[int32]float64{}
 	total, levelSum, levelN := 0.0, 0.0, 0
 	for _, l := range ls {
 		prods[l.product] = true
+		if l.firstWeek && cats[l.cat] != "" {
+			firstWeekCats[l.cat] = true
+		}
 		catSpend[l.cat] += l.spend
 		brandSpend[l.brand] += l.spend
 		total += l.spend
@@ -142,6 +153,7 @@ func summariseBasket(ls []lineFact, median []float64, cats, brands []string) bas
 		}
 	}
 	f.products = int32(len(prods))
+	f.firstWeekCats = int32(len(firstWeekCats))
 	for c := range catSpend {
 		if cats[c] != "" {
 			f.categories++

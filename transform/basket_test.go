@@ -107,6 +107,7 @@ func TestBasketFeatures(t *testing.T) {
 		row  int
 		want float64
 	}{
+		{"first_week_categories", 0, 2}, {"first_week_categories", 1, 2},
 		{"distinct_products", 0, 3}, {"distinct_categories", 0, 2}, {"price_level", 0, (10.0/30 + 1 + 1) / 3},
 		{"top_category_share", 0, 45.0 / 90}, {"second_category_share", 0, 45.0 / 90}, {"top_brand_share", 0, 65.0 / 90},
 		{"distinct_products", 1, 3}, {"distinct_categories", 1, 2}, {"price_level", 1, (20.0/30 + 1 + 40.0/30) / 3},

@@ -59,6 +59,7 @@ var Features = []Feature{
 	{"first_week_discount_share", "share", "first week's orders with a discount / first week's orders", arrow.PrimitiveTypes.Float64},
 	{"first_week_rating_mean", "1-5", "mean rating of the first week's rated orders; NaN when none is rated", arrow.PrimitiveTypes.Float64},
 	{"first_week_events", "events", "site events in the first week", arrow.PrimitiveTypes.Int32},
+	{"first_week_categories", "categories", "different top-level categories bought in the first week", arrow.PrimitiveTypes.Int32},
 	{"email_open_rate", "share", "e-mail opens / e-mails delivered before as_of; 0 without deliveries", arrow.PrimitiveTypes.Float64},
 	{"email_click_rate", "share", "e-mail clicks / e-mails delivered before as_of; 0 without deliveries", arrow.PrimitiveTypes.Float64},
 	{"push_open_rate", "share", "push opens / pushes delivered before as_of; 0 without deliveries", arrow.PrimitiveTypes.Float64},
@@ -157,7 +158,7 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 	ids := make(map[string]int32, rows/3)
 	names := make([]string, 0, rows/3)
 	facts := make([]orderFacts, 0, rows)
-	orderCust := make(map[string]int32, rows)
+	orderCust := make(map[string]orderRef, rows)
 	for _, rec := range recs {
 		c, err := featureColumns(rec)
 		if err != nil {
@@ -191,17 +192,14 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 			}
 			facts = append(facts, f)
 			if c.order != nil && !f.cancelled {
-				orderCust[c.order.Value(i)] = k
+				orderCust[c.order.Value(i)] = orderRef{cust: k, day: f.day}
 			}
 		}
 	}
 	if len(in.Lines) > 0 && len(recs) > 0 && len(orderCust) == 0 && len(facts) > 0 {
 		return nil, fmt.Errorf("features: order lines need the orders' order_id column")
 	}
-	bask, err := basket(in, orderCust, len(names))
-	if err != nil {
-		return nil, err
-	}
+
 	beh := make([]behaviour, len(names))
 	firstDay := make([]int32, len(names)) // day of each customer's first order
 	for i := range firstDay {
@@ -213,6 +211,10 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 		}
 	}
 	firstWeekEvents := make([]int32, len(names))
+	bask, err := basket(in, orderCust, firstDay)
+	if err != nil {
+		return nil, err
+	}
 	asOfDay64 := int64(asOfDay)
 	tally := func(b *behaviour, ts int64) {
 		b.hours[(ts%86400+86400)%86400/3600]++
@@ -449,6 +451,7 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 		}
 		f64(36).Append(fwMean)
 		b.Field(37).(*array.Int32Builder).Append(firstWeekEvents[c])
+		b.Field(38).(*array.Int32Builder).Append(bask[c].firstWeekCats)
 		e := &eng[c]
 		rate := func(n int32, ch int) float64 {
 			if e.delivered[ch] == 0 {
@@ -456,31 +459,31 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 			}
 			return float64(n) / float64(e.delivered[ch])
 		}
-		f64(38).Append(rate(e.opens[0], 0))
-		f64(39).Append(rate(e.clicks[0], 0))
-		f64(40).Append(rate(e.opens[2], 2))
-		f64(41).Append(rate(e.clicks[2], 2))
-		f64(42).Append(rate(e.clicks[1], 1))
+		f64(39).Append(rate(e.opens[0], 0))
+		f64(40).Append(rate(e.clicks[0], 0))
+		f64(41).Append(rate(e.opens[2], 2))
+		f64(42).Append(rate(e.clicks[2], 2))
+		f64(43).Append(rate(e.clicks[1], 1))
 		best, bestRate := "", -1.0
 		for ch, name := range channels {
 			if r := rate(e.opens[ch]+e.clicks[ch], ch); e.delivered[ch] > 0 && r > bestRate {
 				best, bestRate = name, r
 			}
 		}
-		b.Field(43).(*array.StringBuilder).Append(best)
+		b.Field(44).(*array.StringBuilder).Append(best)
 		for ch := range channels {
-			b.Field(44 + ch).(*array.BooleanBuilder).Append(e.optin[ch])
+			b.Field(45 + ch).(*array.BooleanBuilder).Append(e.optin[ch])
 		}
 		bk := &bask[c]
-		b.Field(47).(*array.Int32Builder).Append(bk.products)
-		b.Field(48).(*array.Int32Builder).Append(bk.categories)
-		f64(49).Append(bk.priceLevel)
-		b.Field(50).(*array.StringBuilder).Append(bk.topCat)
-		f64(51).Append(bk.topCatShare)
-		b.Field(52).(*array.StringBuilder).Append(bk.secondCat)
-		f64(53).Append(bk.secondCatShare)
-		b.Field(54).(*array.StringBuilder).Append(bk.topBrand)
-		f64(55).Append(bk.topBrandShare)
+		b.Field(48).(*array.Int32Builder).Append(bk.products)
+		b.Field(49).(*array.Int32Builder).Append(bk.categories)
+		f64(50).Append(bk.priceLevel)
+		b.Field(51).(*array.StringBuilder).Append(bk.topCat)
+		f64(52).Append(bk.topCatShare)
+		b.Field(53).(*array.StringBuilder).Append(bk.secondCat)
+		f64(54).Append(bk.secondCatShare)
+		b.Field(55).(*array.StringBuilder).Append(bk.topBrand)
+		f64(56).Append(bk.topBrandShare)
 	}
 	return b.NewRecord(), nil
 }

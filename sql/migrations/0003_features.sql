@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS {db}.customer_features (
     first_week_discount_share Float64 COMMENT 'first week''s orders with a discount / first week''s orders',
     first_week_rating_mean Float64 COMMENT 'mean rating of the first week''s rated orders; nan when none is rated',
     first_week_events Int32 COMMENT 'site events in the first week',
+    first_week_categories Int32 COMMENT 'different top-level categories bought in the first week',
     email_open_rate Float64 COMMENT 'e-mail opens / e-mails delivered before as_of; 0 without deliveries',
     email_click_rate Float64 COMMENT 'e-mail clicks / e-mails delivered before as_of; 0 without deliveries',
     push_open_rate Float64 COMMENT 'push opens / pushes delivered before as_of; 0 without deliveries',

@@ -239,7 +239,11 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 		}
 	}
 	cartVisits := make([]int32, len(names))
-	seenVisit := map[string]struct{}{}
+	type visit struct {
+		cust    int32
+		session string // a view of the record's buffer: no copy
+	}
+	seenVisit := map[visit]struct{}{}
 	for _, rec := range in.Events {
 		c, err := eventColumns(rec)
 		if err != nil {
@@ -274,7 +278,7 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 				}
 			}
 			if typ == "add_to_cart" && c.session != nil {
-				key := c.id.Value(i) + "\x00" + c.session.Value(i)
+				key := visit{k, c.session.Value(i)}
 				if _, seen := seenVisit[key]; !seen {
 					seenVisit[key] = struct{}{}
 					cartVisits[k]++

@@ -338,3 +338,38 @@ func TestTrainScore(t *testing.T) {
 		t.Errorf("artefact lacks metrics, spend or window: %s", rows[0])
 	}
 }
+
+// TestStagesAlone: the stages run one by one, as the CronJobs run them, give
+// the same scores as one run; an unknown stage and a stage without its input
+// fail with a reason.
+func TestStagesAlone(t *testing.T) {
+	cfg, wh := testClickHouse(t)
+	dir, _ := generateShop(t, 2000, 0, "csv")
+	cfg.Source.Files.Dir = dir
+	ctx := context.Background()
+	for _, stages := range [][]string{{"extract"}, {"features"}, {"train"}, {"score"}} {
+		if err := RunStages(ctx, cfg, asOf, stages, testLogger(t), io.Discard); err != nil {
+			t.Fatalf("%v: %v", stages, err)
+		}
+	}
+	var alone uint64
+	queryRow(t, wh, "SELECT count() FROM {db}.customer_scores WHERE as_of = toDate('2026-10-31')", &alone)
+	if err := Run(ctx, cfg, asOf, testLogger(t), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var together uint64
+	queryRow(t, wh, "SELECT count() FROM {db}.customer_scores WHERE as_of = toDate('2026-10-31')", &together)
+	if alone == 0 || alone != together {
+		t.Errorf("%d scores from the stages alone, %d from one run", alone, together)
+	}
+	if err := RunStages(ctx, cfg, asOf, []string{"publish"}, testLogger(t), io.Discard); err == nil || !strings.Contains(err.Error(), "unknown stage") {
+		t.Errorf("unknown stage: %v", err)
+	}
+	embedded := testEmbeddedConfig(t)
+	if err := RunStages(ctx, embedded, asOf, []string{"features"}, testLogger(t), io.Discard); err == nil || !strings.Contains(err.Error(), "run extract first") {
+		t.Errorf("features before extract: %v", err)
+	}
+	if err := RunStages(ctx, embedded, asOf, []string{"score"}, testLogger(t), io.Discard); err == nil || !strings.Contains(err.Error(), "train first") {
+		t.Errorf("score before train: %v", err)
+	}
+}

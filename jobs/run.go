@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -88,65 +89,124 @@ func Generate(ctx context.Context, c synth.Config, dir string, log *logrus.Logge
 	return s, nil
 }
 
-// Run runs every stage that exists, in order, in one process, and writes a
-// summary of what it produced to out. With no ClickHouse configured it runs
-// embedded: it reads the sample shop (generated on first use) and writes its
-// tables as Parquet files under data_dir.
+// Stages are the pipeline's stages, in the order `tessera run` runs them.
+var Stages = []string{"extract", "features", "train", "score"}
+
+// Run runs every stage, in order, in one process, and writes a summary of what
+// it produced to out. With no ClickHouse configured it runs embedded: it reads
+// the sample shop (generated on first use) and writes its tables as Parquet
+// files under data_dir.
 func Run(ctx context.Context, cfg config.Config, asOf time.Time, log *logrus.Logger, out io.Writer) error {
-	rc := newRunContext(cfg, log, "extract", asOf)
-	open, closeSource, err := openSource(ctx, rc)
-	if err != nil {
-		return err
-	}
-	defer closeSource()
+	return RunStages(ctx, cfg, asOf, Stages, log, out)
+}
 
+// RunStages runs the named stages, in pipeline order, for one as-of date. Each
+// stage reads its input from the warehouse, so any of them can run alone (the
+// CronJobs each run one).
+func RunStages(ctx context.Context, cfg config.Config, asOf time.Time, stages []string, log *logrus.Logger, out io.Writer) error {
+	want := map[string]bool{}
+	for _, s := range stages {
+		if !slices.Contains(Stages, s) {
+			return fmt.Errorf("unknown stage %q: the stages are %v", s, Stages)
+		}
+		want[s] = true
+	}
+	var (
+		st    store
+		wh    *warehouse.ClickHouse
+		pq    *warehouse.ParquetDir
+		where string
+	)
 	if cfg.ClickHouse.Addr == "" {
-		dir := filepath.Join(cfg.DataDir, "warehouse")
-		pq, err := warehouse.NewParquetDir(dir, rc.mem)
-		if err != nil {
+		where = filepath.Join(cfg.DataDir, "warehouse")
+		var err error
+		if pq, err = warehouse.NewParquetDir(where, memory.DefaultAllocator); err != nil {
 			return err
 		}
-		res, err := extract(ctx, rc, open, pq)
-		if err != nil {
-			pq.Abort()
-			return fmt.Errorf("extract: %w", err)
-		}
-		if err := pq.Commit(); err != nil {
-			return fmt.Errorf("extract: %w", err)
-		}
-		a, scores, err := trainAndScore(ctx, cfg, log, asOf, pq, nil)
-		if err != nil {
+		st, where = pq, "embedded warehouse "+where
+	} else {
+		var err error
+		if wh, err = warehouse.Open(ctx, cfg.ClickHouse); err != nil {
 			return err
 		}
-		printExtract(out, res, "embedded warehouse "+dir)
-		printScores(out, a, scores, asOf, filepath.Join(dir, "customer_scores"))
-		return nil
+		defer wh.Close()
+		if _, err := wh.Migrate(ctx); err != nil {
+			return err
+		}
+		st, where = wh, "ClickHouse database "+wh.Database()
+	}
+	// record notes a stage's run in the runs table (ClickHouse only).
+	record := func(rc *runContext, landed int, err error) {
+		if wh == nil {
+			return
+		}
+		if rerr := recordStage(ctx, wh, rc, landed, err); rerr != nil {
+			rc.log.WithError(rerr).Error("could not record the run")
+		}
 	}
 
-	wh, err := warehouse.Open(ctx, cfg.ClickHouse)
-	if err != nil {
-		return err
+	if want["extract"] {
+		rc := newRunContext(cfg, log, "extract", asOf)
+		open, closeSource, err := openSource(ctx, rc)
+		if err != nil {
+			return err
+		}
+		defer closeSource()
+		var sink rawSink = pq
+		if wh != nil {
+			sink = wh
+		}
+		res, err := extract(ctx, rc, open, sink)
+		if pq != nil {
+			if err != nil {
+				pq.Abort()
+			} else {
+				err = pq.Commit()
+			}
+		}
+		if wh != nil {
+			if rerr := recordRun(ctx, wh, rc, res, err); rerr != nil {
+				rc.log.WithError(rerr).Error("could not record the run")
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("extract: %w", err)
+		}
+		if wh != nil {
+			if err := printWarehouse(ctx, out, wh, rc.runID); err != nil {
+				return err
+			}
+		} else {
+			printExtract(out, res, where)
+		}
 	}
-	defer wh.Close()
-	if _, err := wh.Migrate(ctx); err != nil {
-		return err
+	if want["features"] {
+		rc := newRunContext(cfg, log, "features", asOf)
+		n, err := features(ctx, rc, st)
+		record(rc, n, err)
+		if err != nil {
+			return fmt.Errorf("features: %w", err)
+		}
+		fmt.Fprintf(out, "\nFeatures as of %s: %d customers in customer_features (%s)\n", asOf.Format(time.DateOnly), n, where)
 	}
-	res, runErr := extract(ctx, rc, open, wh)
-	if err := recordRun(ctx, wh, rc, res, runErr); err != nil {
-		rc.log.WithError(err).Error("could not record the run")
+	if want["train"] {
+		rc := newRunContext(cfg, log, "train", asOf)
+		a, err := train(ctx, rc, st)
+		record(rc, 0, err)
+		if err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		printModel(out, a)
 	}
-	if runErr != nil {
-		return fmt.Errorf("extract: %w", runErr)
+	if want["score"] {
+		rc := newRunContext(cfg, log, "score", asOf)
+		sum, err := score(ctx, rc, st)
+		record(rc, sum.Customers, err)
+		if err != nil {
+			return fmt.Errorf("score: %w", err)
+		}
+		printScores(out, sum, asOf, where)
 	}
-	extractID := rc.runID
-	a, scores, err := trainAndScore(ctx, cfg, log, asOf, wh, wh)
-	if err != nil {
-		return err
-	}
-	if err := printWarehouse(ctx, out, wh, extractID); err != nil {
-		return err
-	}
-	printScores(out, a, scores, asOf, "ClickHouse table "+wh.Database()+".customer_scores")
 	return nil
 }
 
@@ -155,42 +215,6 @@ type store interface {
 	modelStore
 	scoreStore
 	featureStore
-}
-
-// trainAndScore runs the features, train and score stages, recording each in
-// runs when a ClickHouse is given.
-func trainAndScore(ctx context.Context, cfg config.Config, log *logrus.Logger, asOf time.Time, st store, wh *warehouse.ClickHouse) (*model.Artefact, ScoreSummary, error) {
-	fc := newRunContext(cfg, log, "features", asOf)
-	n, err := features(ctx, fc, st)
-	if wh != nil {
-		if rerr := recordStage(ctx, wh, fc, n, err); rerr != nil {
-			fc.log.WithError(rerr).Error("could not record the run")
-		}
-	}
-	if err != nil {
-		return nil, ScoreSummary{}, fmt.Errorf("features: %w", err)
-	}
-	tc := newRunContext(cfg, log, "train", asOf)
-	a, err := train(ctx, tc, st)
-	if wh != nil {
-		if rerr := recordStage(ctx, wh, tc, 0, err); rerr != nil {
-			tc.log.WithError(rerr).Error("could not record the run")
-		}
-	}
-	if err != nil {
-		return nil, ScoreSummary{}, fmt.Errorf("train: %w", err)
-	}
-	sc := newRunContext(cfg, log, "score", asOf)
-	sum, err := score(ctx, sc, st)
-	if wh != nil {
-		if rerr := recordStage(ctx, wh, sc, sum.Customers, err); rerr != nil {
-			sc.log.WithError(rerr).Error("could not record the run")
-		}
-	}
-	if err != nil {
-		return nil, ScoreSummary{}, fmt.Errorf("score: %w", err)
-	}
-	return a, sum, nil
 }
 
 // recordStage records a run of a stage that lands rows without reading a source.
@@ -227,8 +251,8 @@ func printExtract(out io.Writer, res *ExtractResult, where string) {
 	tw.Flush()
 }
 
-// printScores prints the model used and a summary of the date's scores.
-func printScores(out io.Writer, a *model.Artefact, s ScoreSummary, asOf time.Time, where string) {
+// printModel prints the model train stored.
+func printModel(out io.Writer, a *model.Artefact) {
 	fmt.Fprintf(out, "\nModel: %s fitted on %.0f customers, log-likelihood %.1f\n", a.Kind, a.Fit.Customers, a.Fit.LogLikelihood)
 	for _, n := range a.ParamNames() {
 		fmt.Fprintf(out, "  %-6s %.4f ± %.4f\n", n, a.Params[n], a.StdErr[n])
@@ -240,8 +264,12 @@ func printScores(out io.Writer, a *model.Artefact, s ScoreSummary, asOf time.Tim
 	if a.Spend != nil {
 		fmt.Fprintf(out, "  spend (Gamma-Gamma): p %.3f, q %.3f, gamma %.3f\n", a.Spend.P, a.Spend.Q, a.Spend.Gamma)
 	}
-	fmt.Fprintf(out, "\nScores as of %s in %s: %d customers, mean P(alive) %.3f, %.0f purchases expected in 365 days, 12-month CLV %.0f in all; %d with a next order expected\n",
-		asOf.Format(time.DateOnly), where, s.Customers, s.MeanPAlive, s.Expected365, s.CLV12, s.WithNextOrder)
+}
+
+// printScores prints a summary of the date's scores.
+func printScores(out io.Writer, s ScoreSummary, asOf time.Time, where string) {
+	fmt.Fprintf(out, "\nScores as of %s in customer_scores (%s, model %s): %d customers, mean P(alive) %.3f, %.0f purchases expected in 365 days, 12-month CLV %.0f in all; %d with a next order expected\n",
+		asOf.Format(time.DateOnly), where, s.ModelID, s.Customers, s.MeanPAlive, s.Expected365, s.CLV12, s.WithNextOrder)
 }
 
 // printWarehouse prints the raw tables' row counts and the run's rejected rows

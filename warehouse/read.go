@@ -135,8 +135,9 @@ func (w *ClickHouse) Read(ctx context.Context, mem memory.Allocator, q Query, ba
 	return append(out, b.NewRecord()), nil
 }
 
-// Read reads an embedded raw table into Arrow records of at most batch rows;
-// a table that was never written reads as empty.
+// Read reads an embedded raw table into Arrow records of at most batch rows.
+// An optional entity that was never written (a shop without site events) reads
+// as empty.
 func (p *ParquetDir) Read(ctx context.Context, mem memory.Allocator, q Query, batch int) ([]arrow.Record, error) {
 	schema, cols, err := q.Schema()
 	if err != nil {
@@ -146,7 +147,11 @@ func (p *ParquetDir) Read(ctx context.Context, mem memory.Allocator, q Query, ba
 	defer b.Release()
 	f, err := os.Open(p.Path(RawTable(q.Entity)))
 	if errors.Is(err, os.ErrNotExist) {
-		return []arrow.Record{b.NewRecord()}, nil
+		switch q.Entity {
+		case canon.Customers, canon.Orders, canon.OrderLines: // extract always writes these
+			return nil, fmt.Errorf("embedded warehouse has no %s: run extract first", RawTable(q.Entity))
+		}
+		return []arrow.Record{b.NewRecord()}, nil // a shop without this entity
 	}
 	if err != nil {
 		return nil, fmt.Errorf("embedded warehouse: %w", err)

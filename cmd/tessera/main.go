@@ -30,8 +30,11 @@ type command struct {
 }
 
 var commands = []command{
-	{"run", "run every stage in order in one process (extract, and the stages to come)", runCmd},
-	{"extract", "land source data in the warehouse (the extract CronJob)", runCmd},
+	{"run", "run every stage in order in one process: extract, features, train, score", stageCmd("run")},
+	{"extract", "land source data in the warehouse's raw tables (the extract CronJob)", stageCmd("extract")},
+	{"features", "compute the customer features as of a date", stageCmd("features")},
+	{"train", "fit the purchase and spend models on the history before a date", stageCmd("train")},
+	{"score", "score every customer as of a date with the newest model", stageCmd("score")},
 	{"migrate", "create or update the ClickHouse tables", migrateCmd},
 	{"generate", "write a synthetic shop with known truth", generateCmd},
 	{"ltv", "fit customer-lifetime models (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma) and score customers", ltvCmd},
@@ -162,24 +165,39 @@ func parseAsOf(s string, cfg config.Config) (time.Time, error) {
 	return t, nil
 }
 
-func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("run", "Runs the pipeline for one as-of date: extract (source files into the warehouse),\n"+
-		"then the stages that follow. With no clickhouse.addr it runs embedded on a generated sample shop\n"+
-		"and writes Parquet tables under data_dir.")
-	cfgPath := fs.String("config", "", "YAML config file (see tessera.example.yaml); empty: defaults and TESSERA_* variables")
-	asOf := fs.String("as-of", "", "date to compute for, YYYY-MM-DD (default: yesterday in the configured time zone)")
-	if err := parse(fs, args); err != nil {
-		return err
+var stageHelp = map[string]string{
+	"run": "Runs the pipeline for one as-of date: extract (sources into the raw tables), features,\n" +
+		"train and score. With no clickhouse.addr it runs embedded on a generated sample shop and\n" +
+		"writes Parquet tables under data_dir.",
+	"extract":  "Reads the configured sources, validates every row and lands it in the raw tables (or in rejected_rows with its reason).",
+	"features": "Computes every buyer's features from the raw tables, as of the date, into customer_features.",
+	"train":    "Fits the candidate purchase models on the history before a holdout, keeps the best, refits it with Gamma-Gamma and stores it in models.",
+	"score":    "Scores every buyer as of the date with the newest model into customer_scores.",
+}
+
+// stageCmd runs one stage, or all of them for "run".
+func stageCmd(name string) func(ctx context.Context, args []string, stdout io.Writer) error {
+	return func(ctx context.Context, args []string, stdout io.Writer) error {
+		fs := newFlags(name, stageHelp[name])
+		cfgPath := fs.String("config", "", "YAML config file (see tessera.example.yaml); empty: defaults and TESSERA_* variables")
+		asOf := fs.String("as-of", "", "date to compute for, YYYY-MM-DD (default: yesterday in the configured time zone)")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		cfg, err := loadConfig(*cfgPath)
+		if err != nil {
+			return err
+		}
+		d, err := parseAsOf(*asOf, cfg)
+		if err != nil {
+			return err
+		}
+		stages := []string{name}
+		if name == "run" {
+			stages = jobs.Stages
+		}
+		return jobs.RunStages(ctx, cfg, d, stages, log, stdout)
 	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	d, err := parseAsOf(*asOf, cfg)
-	if err != nil {
-		return err
-	}
-	return jobs.Run(ctx, cfg, d, log, stdout)
 }
 
 func migrateCmd(ctx context.Context, args []string, _ io.Writer) error {

@@ -3,8 +3,10 @@
 package transform
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -67,128 +69,82 @@ func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arr
 			return nil, fmt.Errorf("summary: holdout end %s is not after the calibration end %s", opt.HoldoutEnd.Format(time.DateOnly), opt.CalibrationEnd.Format(time.DateOnly))
 		}
 	}
-	total := 0
-	for _, rec := range recs {
-		total += int(rec.NumRows())
+	// Customers are split between two shards by a hash of their id, each
+	// collected and grouped on its own core.
+	const shards = 2
+	results := make([]shardPurchases, shards)
+	errs := make([]error, shards)
+	var wg sync.WaitGroup
+	for sh := 0; sh < shards; sh++ {
+		wg.Add(1)
+		go func(sh int) {
+			defer wg.Done()
+			results[sh], errs[sh] = collect(recs, lastDay, sh, shards)
+		}(sh)
 	}
-	ids := make(map[string]int32, total/2)
-	names := make([]string, 0, total/2)
-	ps := make([]purchase, 0, total)
-	prev, prevC := "", int32(-1) // orders often come grouped by customer
-	for _, rec := range recs {
-		cols, err := orderColumns(rec)
-		if err != nil {
-			return nil, err
-		}
-		ts := cols.at.TimestampValues()
-		unit := cols.at.DataType().(*arrow.TimestampType).Unit
-		perDay := int64(86400 * (time.Second / unit.Multiplier()))
-		for i := 0; i < int(rec.NumRows()); i++ {
-			if cols.id.IsNull(i) || cols.at.IsNull(i) || (cols.status != nil && cols.status.Value(i) == "cancelled") {
-				continue
-			}
-			t := int64(ts[i])
-			day := t / perDay
-			if t < 0 && t%perDay != 0 {
-				day--
-			}
-			if day > int64(lastDay) {
-				continue
-			}
-			id := cols.id.Value(i)
-			c := prevC
-			if id != prev || c < 0 {
-				var ok bool
-				if c, ok = ids[id]; !ok {
-					// id views the record's buffer: fine while recs are
-					// alive, which they are for the whole call.
-					c = int32(len(names))
-					ids[id] = c
-					names = append(names, id)
-				}
-				prev, prevC = id, c
-			}
-			v := 0.0
-			if cols.value.IsValid(i) {
-				v = cols.value.Value(i)
-			}
-			ps = append(ps, purchase{cust: c, day: int32(day), value: v})
-		}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	// Group by customer with a counting sort (linear), then order each
-	// customer's few purchases by day.
-	start := make([]int32, len(names)+1)
-	for _, p := range ps {
-		start[p.cust+1]++
+	rows := 0
+	for _, r := range results {
+		rows += len(r.names)
 	}
-	for c := 1; c <= len(names); c++ {
-		start[c] += start[c-1]
-	}
-	next := append([]int32(nil), start[:len(names)]...)
-	grouped := make([]purchase, len(ps))
-	for _, p := range ps {
-		grouped[next[p.cust]] = p
-		next[p.cust]++
-	}
-	ps = grouped
-	for c := 0; c < len(names); c++ {
-		g := ps[start[c]:start[c+1]]
-		if !slices.IsSortedFunc(g, byDay) {
-			slices.SortFunc(g, byDay)
-		}
-	}
-	// Customers come out of the grouping in order of first appearance: append
-	// each one's row straight to the builders.
+	// Customers come out of each shard's grouping in order of first
+	// appearance: append each one's row straight to the builders.
 	b := array.NewRecordBuilder(mem, SummarySchema)
 	defer b.Release()
-	b.Reserve(len(names))
+	b.Reserve(rows)
 	idB := b.Field(0).(*array.StringBuilder)
 	fB, rB, tB, mB := b.Field(1).(*array.Float64Builder), b.Field(2).(*array.Float64Builder), b.Field(3).(*array.Float64Builder), b.Field(4).(*array.Float64Builder)
 	dB := b.Field(5).(*array.Date32Builder)
 	hfB, hmB := b.Field(6).(*array.Float64Builder), b.Field(7).(*array.Float64Builder)
 	unitDays := float64(opt.Unit) / float64(24*time.Hour)
-	for i := 0; i < len(ps); {
-		c := ps[i].cust
-		firstDay, lastCal := ps[i].day, ps[i].day
-		days, repeatValue := 0, 0.0
-		hDays, hValue := 0, 0.0
-		for i < len(ps) && ps[i].cust == c {
-			d := ps[i].day
-			dayValue := 0.0
-			for i < len(ps) && ps[i].cust == c && ps[i].day == d {
-				dayValue += ps[i].value
-				i++
-			}
-			switch {
-			case d > endDay:
-				hDays++
-				hValue += dayValue
-			default:
-				if days > 0 {
-					repeatValue += dayValue
+	for _, r := range results {
+		names, ps := r.names, r.ps
+		for i := 0; i < len(ps); {
+			c := ps[i].cust
+			firstDay, lastCal := ps[i].day, ps[i].day
+			days, repeatValue := 0, 0.0
+			hDays, hValue := 0, 0.0
+			for i < len(ps) && ps[i].cust == c {
+				d := ps[i].day
+				dayValue := 0.0
+				for i < len(ps) && ps[i].cust == c && ps[i].day == d {
+					dayValue += ps[i].value
+					i++
 				}
-				days++
-				lastCal = d
+				switch {
+				case d > endDay:
+					hDays++
+					hValue += dayValue
+				default:
+					if days > 0 {
+						repeatValue += dayValue
+					}
+					days++
+					lastCal = d
+				}
 			}
+			if firstDay > endDay { // first bought in the holdout: not a calibration customer
+				continue
+			}
+			money, hMoney := 0.0, 0.0
+			if days > 1 {
+				money = repeatValue / float64(days-1)
+			}
+			if hDays > 0 {
+				hMoney = hValue / float64(hDays)
+			}
+			idB.Append(names[c])
+			fB.UnsafeAppend(float64(days - 1))
+			rB.UnsafeAppend(float64(lastCal-firstDay) / unitDays)
+			tB.UnsafeAppend(float64(endDay-firstDay) / unitDays)
+			mB.UnsafeAppend(money)
+			dB.UnsafeAppend(arrow.Date32(firstDay))
+			hfB.UnsafeAppend(float64(hDays))
+			hmB.UnsafeAppend(hMoney)
 		}
-		if firstDay > endDay { // first bought in the holdout: not a calibration customer
-			continue
-		}
-		money, hMoney := 0.0, 0.0
-		if days > 1 {
-			money = repeatValue / float64(days-1)
-		}
-		if hDays > 0 {
-			hMoney = hValue / float64(hDays)
-		}
-		idB.Append(names[c])
-		fB.UnsafeAppend(float64(days - 1))
-		rB.UnsafeAppend(float64(lastCal-firstDay) / unitDays)
-		tB.UnsafeAppend(float64(endDay-firstDay) / unitDays)
-		mB.UnsafeAppend(money)
-		dB.UnsafeAppend(arrow.Date32(firstDay))
-		hfB.UnsafeAppend(float64(hDays))
-		hmB.UnsafeAppend(hMoney)
 	}
 	return b.NewRecord(), nil
 }
@@ -224,4 +180,106 @@ func orderColumns(rec arrow.Record) (orderCols, error) {
 		}
 	}
 	return c, nil
+}
+
+// shardPurchases are one shard's customers and their purchases, grouped by
+// customer (in order of first appearance) and by day within a customer.
+type shardPurchases struct {
+	names []string
+	ps    []purchase
+}
+
+// collect gathers the purchases up to lastDay of the customers whose id hashes
+// to shard, and groups them.
+func collect(recs []arrow.Record, lastDay int32, shard, shards int) (shardPurchases, error) {
+	total := 0
+	for _, rec := range recs {
+		total += int(rec.NumRows())
+	}
+	guess := total / shards
+	ids := make(map[string]int32, guess/2)
+	names := make([]string, 0, guess/2)
+	ps := make([]purchase, 0, guess+guess/8)
+	// Orders often come grouped by customer: decide once per run of one id.
+	prev, prevC, prevMine, started := "", int32(-1), false, false
+	for _, rec := range recs {
+		cols, err := orderColumns(rec)
+		if err != nil {
+			return shardPurchases{}, err
+		}
+		ts := cols.at.TimestampValues()
+		unit := cols.at.DataType().(*arrow.TimestampType).Unit
+		perDay := int64(86400 * (time.Second / unit.Multiplier()))
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if cols.id.IsNull(i) || cols.at.IsNull(i) || (cols.status != nil && cols.status.Value(i) == "cancelled") {
+				continue
+			}
+			t := int64(ts[i])
+			day := t / perDay
+			if t < 0 && t%perDay != 0 {
+				day--
+			}
+			if day > int64(lastDay) {
+				continue
+			}
+			id := cols.id.Value(i)
+			if !started || id != prev {
+				prev, started = id, true
+				prevMine = fnv1a(id)%uint64(shards) == uint64(shard)
+				prevC = -1
+				if prevMine {
+					c, ok := ids[id]
+					if !ok {
+						// id views the record's buffer: fine while recs are
+						// alive, which they are for the whole call.
+						c = int32(len(names))
+						ids[id] = c
+						names = append(names, id)
+					}
+					prevC = c
+				}
+			}
+			if !prevMine {
+				continue
+			}
+			v := 0.0
+			if cols.value.IsValid(i) {
+				v = cols.value.Value(i)
+			}
+			ps = append(ps, purchase{cust: prevC, day: int32(day), value: v})
+		}
+	}
+	// Group by customer with a counting sort (linear), then order each
+	// customer's few purchases by day.
+	start := make([]int32, len(names)+1)
+	for _, p := range ps {
+		start[p.cust+1]++
+	}
+	for c := 1; c <= len(names); c++ {
+		start[c] += start[c-1]
+	}
+	next := append([]int32(nil), start[:len(names)]...)
+	grouped := make([]purchase, len(ps))
+	for _, p := range ps {
+		grouped[next[p.cust]] = p
+		next[p.cust]++
+	}
+	for c := 0; c < len(names); c++ {
+		g := grouped[start[c]:start[c+1]]
+		if !slices.IsSortedFunc(g, byDay) {
+			slices.SortFunc(g, byDay)
+		}
+	}
+	return shardPurchases{names: names, ps: grouped}, nil
+}
+
+// fnv1a hashes a string (FNV-1a, 64 bits): fixed, so shards and thus row order
+// are the same on every run.
+func fnv1a(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }

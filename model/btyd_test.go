@@ -40,6 +40,14 @@ func cdnowData(t testing.TB) Data {
 	return d
 }
 
+// sig3 checks got against a published value to its 3 significant digits.
+func sig3(t *testing.T, name string, got, want float64) {
+	t.Helper()
+	if math.Abs(got-want) > 0.5*math.Pow(10, math.Floor(math.Log10(math.Abs(want)))-2) {
+		t.Errorf("%s = %.5g, want %.4g to 3 significant digits", name, got, want)
+	}
+}
+
 func within(t *testing.T, name string, got, want, rel float64) {
 	t.Helper()
 	if math.Abs(got-want) > rel*math.Abs(want) {
@@ -72,16 +80,10 @@ func TestBGNBDCDNOW(t *testing.T) {
 	}
 
 	pub := BGNBD{R: 0.2426, Alpha: 4.4135, A: 0.7929, B: 2.4259}
-	sig3 := func(name string, got, want float64) {
-		t.Helper()
-		if math.Abs(got-want) > 0.5*math.Pow(10, math.Floor(math.Log10(math.Abs(want)))-2) {
-			t.Errorf("%s = %.5g, want %.4g to 3 significant digits", name, got, want)
-		}
-	}
-	sig3("new customer, 52 weeks", pub.ExpectedPurchasesNew(52), 1.444)
-	sig3("x=26 customer, 52 weeks", pub.ExpectedPurchases(52, 26, 30.857, 31), 25.757)
-	sig3("x=26 customer, P(alive)", pub.ProbAlive(26, 30.857, 31), 0.9689)
-	sig3("x=2 customer, 39 weeks", pub.ExpectedPurchases(39, 2, 30.43, 38.86), 1.226)
+	sig3(t, "new customer, 52 weeks", pub.ExpectedPurchasesNew(52), 1.444)
+	sig3(t, "x=26 customer, 52 weeks", pub.ExpectedPurchases(52, 26, 30.857, 31), 25.757)
+	sig3(t, "x=26 customer, P(alive)", pub.ProbAlive(26, 30.857, 31), 0.9689)
+	sig3(t, "x=2 customer, 39 weeks", pub.ExpectedPurchases(39, 2, 30.43, 38.86), 1.226)
 }
 
 func TestMBGNBDCDNOW(t *testing.T) {
@@ -157,15 +159,9 @@ func TestParetoNBDCDNOW(t *testing.T) {
 		t.Errorf("log-likelihood %.4f, want -9594.97 ± 0.01", fit.LogLikelihood)
 	}
 	pub := ParetoNBD{R: 0.5533, Alpha: 10.578, S: 0.6062, Beta: 11.67}
-	sig3 := func(name string, got, want float64) {
-		t.Helper()
-		if math.Abs(got-want) > 0.5*math.Pow(10, math.Floor(math.Log10(math.Abs(want)))-2) {
-			t.Errorf("%s = %.5g, want %.4g to 3 significant digits", name, got, want)
-		}
-	}
-	sig3("new customer, 52 weeks", pub.ExpectedPurchasesNew(52), 1.473)
-	sig3("x=26 customer, 52 weeks", pub.ExpectedPurchases(52, 26, 30.857, 31), 25.456)
-	sig3("x=26 customer, P(alive)", pub.ProbAlive(26, 30.857, 31), 0.9979)
+	sig3(t, "new customer, 52 weeks", pub.ExpectedPurchasesNew(52), 1.473)
+	sig3(t, "x=26 customer, 52 weeks", pub.ExpectedPurchases(52, 26, 30.857, 31), 25.456)
+	sig3(t, "x=26 customer, P(alive)", pub.ProbAlive(26, 30.857, 31), 0.9979)
 }
 
 // nPurchases is what predicts the probability of n purchases.

@@ -99,7 +99,9 @@ XML
 XML
   [ "$(id -u)" = 0 ] && chown -R "$u" "$d"
   log "starting clickhouse on 127.0.0.1:$ch_tcp"
-  (cd "$d" && as "$u" nohup clickhouse-server --config-file="$d/config.xml" >"$d/log/stdout.log" 2>&1 &)
+  # The whole background subshell gets its own output and no stdin: a server
+  # holding the caller's stdout would keep a pipe reading `up` open forever.
+  (cd "$d" && as "$u" nohup clickhouse-server --config-file="$d/config.xml") >"$d/log/stdout.log" 2>&1 </dev/null &
   wait_for clickhouse 120 ch_up || die "clickhouse did not answer on 127.0.0.1:$ch_tcp within 60 s; see $d/log/error.log and $d/log/stdout.log"
 }
 
@@ -133,7 +135,7 @@ my_start() {
   log "starting mariadb on 127.0.0.1:$my_port"
   (as "$u" nohup mariadbd --no-defaults --datadir="$d/data" --socket="$d/mysqld.sock" --pid-file="$d/mysqld.pid" \
     --port=$my_port --bind-address=127.0.0.1 --skip-name-resolve --innodb-flush-log-at-trx-commit=0 \
-    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci --log-error="$d/error.log" >/dev/null 2>&1 &)
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci --log-error="$d/error.log") >/dev/null 2>&1 </dev/null &
   # The administrator logs in through the socket as the same unix user (unix_socket
   # authentication): root when we are root, else whoever installed the data folder.
   local rootcli=(mariadb --socket="$d/mysqld.sock" -u "$(id -un)")

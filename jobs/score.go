@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/model"
@@ -16,8 +18,23 @@ import (
 type scoreStore interface {
 	reader
 	LatestModel(ctx context.Context, asOf time.Time) (warehouse.Model, error)
-	ReplaceScores(ctx context.Context, asOf time.Time, modelID, runID string, scores []warehouse.Score) error
+	ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 }
+
+// scoresSchema is customer_scores without as_of and run_id, which publishing adds.
+var scoresSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "customer_id", Type: arrow.BinaryTypes.String},
+	{Name: "model_id", Type: arrow.BinaryTypes.String},
+	{Name: "frequency", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "recency_days", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "age_days", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "p_alive", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "expected_purchases_90d", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "expected_purchases_365d", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "next_order_in_days", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "expected_order_value", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "clv_12m", Type: arrow.PrimitiveTypes.Float64},
+}, nil)
 
 // ScoreSummary sums up the scores of one run.
 type ScoreSummary struct {
@@ -78,11 +95,18 @@ func score(ctx context.Context, rc *runContext, wh scoreStore) (ScoreSummary, er
 		ok  bool
 	}
 	nextCache := map[[3]float64]nextOrder{} // customers with the same history share it
-	scores := make([]warehouse.Score, len(s.x))
-	for i := range scores {
-		sc := warehouse.Score{CustomerID: s.ids.Value(i), Frequency: s.x[i], Recency: s.tx[i], Age: s.T[i],
-			PAlive: p90.ProbAlive[i], E90: p90.ExpectedPurchases[i], E365: p365.ExpectedPurchases[i],
-			ExpectedValue: p90.ExpectedValue[i], CLV12: p90.CLV[i]}
+	b := array.NewRecordBuilder(rc.mem, scoresSchema)
+	defer b.Release()
+	b.Reserve(len(s.x))
+	f64 := func(i int) *array.Float64Builder { return b.Field(i).(*array.Float64Builder) }
+	out := ScoreSummary{Customers: len(s.x), ModelID: m.ID}
+	for i := range s.x {
+		b.Field(0).(*array.StringBuilder).Append(s.ids.Value(i))
+		b.Field(1).(*array.StringBuilder).Append(m.ID)
+		for k, v := range []float64{s.x[i], s.tx[i], s.T[i], p90.ProbAlive[i], p90.ExpectedPurchases[i], p365.ExpectedPurchases[i]} {
+			f64(2 + k).Append(v)
+		}
+		next8 := f64(8)
 		if hasNext {
 			key := [3]float64{s.x[i], s.tx[i], s.T[i]}
 			n, seen := nextCache[key]
@@ -91,25 +115,26 @@ func score(ctx context.Context, rc *runContext, wh scoreStore) (ScoreSummary, er
 				nextCache[key] = n
 			}
 			if n.ok {
-				v := n.tau // from the end of the last observed day, that is from as_of
-				sc.NextOrderIn = &v
+				next8.Append(n.tau) // from the end of the last observed day, that is from as_of
+				out.WithNextOrder++
+			} else {
+				next8.AppendNull()
 			}
+		} else {
+			next8.AppendNull()
 		}
-		scores[i] = sc
+		f64(9).Append(p90.ExpectedValue[i])
+		f64(10).Append(p90.CLV[i])
+		out.MeanPAlive += p90.ProbAlive[i] / float64(len(s.x))
+		out.Expected365 += p365.ExpectedPurchases[i]
+		out.CLV12 += p90.CLV[i]
 	}
+	rec := b.NewRecord()
+	defer rec.Release()
 	start := time.Now()
-	if err := wh.ReplaceScores(ctx, rc.asOf, m.ID, rc.runID, scores); err != nil {
+	if err := wh.ReplacePartition(ctx, "customer_scores", rc.asOf, rc.runID, rec); err != nil {
 		return ScoreSummary{}, err
 	}
-	rc.log.WithFields(logrus.Fields{"model_id": m.ID, "rows_landed": len(scores), "seconds": round(time.Since(start).Seconds())}).Info("scores published")
-	out := ScoreSummary{Customers: len(scores), ModelID: m.ID}
-	for _, sc := range scores {
-		out.MeanPAlive += sc.PAlive / float64(len(scores))
-		out.Expected365 += sc.E365
-		out.CLV12 += sc.CLV12
-		if sc.NextOrderIn != nil {
-			out.WithNextOrder++
-		}
-	}
+	rc.log.WithFields(logrus.Fields{"model_id": m.ID, "rows_landed": rec.NumRows(), "seconds": round(time.Since(start).Seconds())}).Info("scores published")
 	return out, nil
 }

@@ -85,54 +85,6 @@ func (p *ParquetDir) LatestModel(_ context.Context, asOf time.Time) (Model, erro
 	return best, nil
 }
 
-var scoresSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "as_of", Type: arrow.FixedWidthTypes.Date32},
-	{Name: "customer_id", Type: arrow.BinaryTypes.String},
-	{Name: "model_id", Type: arrow.BinaryTypes.String},
-	{Name: "frequency", Type: arrow.PrimitiveTypes.Float64},
-	{Name: "recency_days", Type: arrow.PrimitiveTypes.Float64},
-	{Name: "age_days", Type: arrow.PrimitiveTypes.Float64},
-	{Name: "p_alive", Type: arrow.PrimitiveTypes.Float64},
-	{Name: "expected_purchases_90d", Type: arrow.PrimitiveTypes.Float64},
-	{Name: "expected_purchases_365d", Type: arrow.PrimitiveTypes.Float64},
-	{Name: "next_order_in_days", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-	{Name: "expected_order_value", Type: arrow.PrimitiveTypes.Float64},
-	{Name: "clv_12m", Type: arrow.PrimitiveTypes.Float64},
-	{Name: "run_id", Type: arrow.BinaryTypes.String},
-}, nil)
-
-// ReplaceScores writes customer_scores/as_of=DATE.parquet, replacing the date's
-// file by a rename once the new one is complete.
-func (p *ParquetDir) ReplaceScores(_ context.Context, asOf time.Time, modelID, runID string, scores []Score) error {
-	dir := filepath.Join(p.dir, "customer_scores")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	path := filepath.Join(dir, "as_of="+asOf.Format(time.DateOnly)+".parquet")
-	b := array.NewRecordBuilder(p.mem, scoresSchema)
-	defer b.Release()
-	d := arrow.Date32FromTime(asOf)
-	for _, s := range scores {
-		b.Field(0).(*array.Date32Builder).Append(d)
-		b.Field(1).(*array.StringBuilder).Append(s.CustomerID)
-		b.Field(2).(*array.StringBuilder).Append(modelID)
-		for i, v := range []float64{s.Frequency, s.Recency, s.Age, s.PAlive, s.E90, s.E365} {
-			b.Field(3 + i).(*array.Float64Builder).Append(v)
-		}
-		if s.NextOrderIn != nil {
-			b.Field(9).(*array.Float64Builder).Append(*s.NextOrderIn)
-		} else {
-			b.Field(9).AppendNull()
-		}
-		b.Field(10).(*array.Float64Builder).Append(s.ExpectedValue)
-		b.Field(11).(*array.Float64Builder).Append(s.CLV12)
-		b.Field(12).(*array.StringBuilder).Append(runID)
-	}
-	rec := b.NewRecord()
-	defer rec.Release()
-	return writeParquet(path, rec, p.mem)
-}
-
 // ReplacePartition writes <table>/as_of=DATE.parquet with rec and a run_id
 // column, replacing the date's file by a rename once the new one is complete.
 func (p *ParquetDir) ReplacePartition(_ context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {

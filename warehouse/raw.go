@@ -107,7 +107,8 @@ func (w *ClickHouse) InsertRaw(ctx context.Context, e canon.Entity, rec arrow.Re
 
 // columnValues converts an Arrow column into the Go slice clickhouse-go appends to
 // a column of type chType. Nulls become the type's zero (ClickHouse columns of
-// the raw layer are not Nullable: 0 means "not rated", "" means absent).
+// the raw layer are not Nullable: 0 means "not rated", "" means absent), except
+// in a Nullable(Float64) column.
 func columnValues(a arrow.Array, chType string) (any, error) {
 	n := a.Len()
 	switch a := a.(type) {
@@ -126,6 +127,16 @@ func columnValues(a arrow.Array, chType string) (any, error) {
 		}
 		return out, nil
 	case *array.Float64:
+		if chType == "Nullable(Float64)" {
+			out := make([]*float64, n)
+			vals := a.Float64Values()
+			for i := range out {
+				if a.IsValid(i) {
+					out[i] = &vals[i]
+				}
+			}
+			return out, nil
+		}
 		out := make([]float64, n)
 		copy(out, a.Float64Values())
 		zeroNulls(a, out)

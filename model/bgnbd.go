@@ -250,18 +250,24 @@ func (m BGNBD) ExpectedPurchasesNew(t float64) float64 {
 // 2F1(c−a, c−b; c; z), whose terms shrink instead of growing. It returns NaN when
 // the series has not converged after 10^6 terms.
 func log2F1(a, b, c, z float64) float64 {
+	return log2F1Within(a, b, c, z, 1e6)
+}
+
+// log2F1Within is log2F1 summing at most terms terms of the series; NaN when
+// that is not enough (z near 1 with c−a−b near 0 needs millions).
+func log2F1Within(a, b, c, z, terms float64) float64 {
 	if z == 0 {
 		return 0
 	}
 	if z > 0.5 && c-a-b < 0 && c-a > 0 && c-b > 0 {
-		return (c-a-b)*math.Log1p(-z) + log2F1Series(c-a, c-b, c, z)
+		return (c-a-b)*math.Log1p(-z) + log2F1Series(c-a, c-b, c, z, terms)
 	}
-	return log2F1Series(a, b, c, z)
+	return log2F1Series(a, b, c, z, terms)
 }
 
-func log2F1Series(a, b, c, z float64) float64 {
+func log2F1Series(a, b, c, z, terms float64) float64 {
 	term, sum, logScale := 1.0, 1.0, 0.0
-	for k := 0.0; k < 1e6; k++ {
+	for k := 0.0; k < terms; k++ {
 		term *= (a + k) * (b + k) / ((c + k) * (k + 1)) * z
 		sum += term
 		if sum > 1e250 {

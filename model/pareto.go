@@ -1,7 +1,6 @@
 package model
 
 import (
-	"fmt"
 	"math"
 
 	"gonum.org/v1/gonum/integrate/quad"
@@ -16,8 +15,10 @@ type ParetoNBD struct{ R, Alpha, S, Beta float64 }
 // FitParetoNBD fits Pareto/NBD by maximum likelihood. Its gradient is taken by
 // central differences: the analytic one runs through derivatives of 2F1.
 func FitParetoNBD(d Data, opt FitOptions) (ParetoNBD, Fit, error) {
-	if !d.hasRepeats() {
-		return ParetoNBD{}, Fit{}, fmt.Errorf("Pareto/NBD: %w: no customer bought twice, so its likelihood has no maximum; use BG/NBD, which converges to no repeat buying", ErrNotConverged)
+	note := ""
+	if !d.hasRepeats() && opt.Penalty == 0 {
+		opt.Penalty = noRepeatPenalty
+		note = "no customer bought twice: fitted with an L2 penalty of 0.001, so the purchase rate goes to zero"
 	}
 	theta, fit, err := maximise("Pareto/NBD", func(th, g []float64) float64 {
 		nll := func(p []float64) float64 { return -ParetoNBD{p[0], p[1], p[2], p[3]}.LogLikelihood(d) }
@@ -37,6 +38,9 @@ func FitParetoNBD(d Data, opt FitOptions) (ParetoNBD, Fit, error) {
 	var m ParetoNBD
 	if theta != nil {
 		m = ParetoNBD{theta[0], theta[1], theta[2], theta[3]}
+	}
+	if note != "" {
+		fit.Note = note
 	}
 	return m, fit, err
 }
@@ -60,18 +64,58 @@ func (m ParetoNBD) LogLikelihood(d Data) float64 {
 	return ll
 }
 
-// logA0 is ln A0 of the likelihood: ln(F(tx) − F(T)).
+// a0Terms bounds the 2F1 series of A0; past it the integral is taken directly.
+const a0Terms = 20000
+
+// logA0 is ln A0 of the likelihood: ln(F(tx) − F(T)) by the 2F1 closed form
+// (Fader, Hardie & Lee 2005), or by quadrature where that series converges too
+// slowly (s near 0 with α and β far apart, as in fits to bases with few repeat
+// buyers).
 func (m ParetoNBD) logA0(x, tx, T float64) float64 {
 	r, alpha, s, beta := m.R, m.Alpha, m.S, m.Beta
 	rsx := r + s + x
 	lnF := func(y float64) float64 {
 		if alpha >= beta {
-			return log2F1(rsx, s+1, rsx+1, (alpha-beta)/(alpha+y)) - rsx*math.Log(alpha+y)
+			return log2F1Within(rsx, s+1, rsx+1, (alpha-beta)/(alpha+y), a0Terms) - rsx*math.Log(alpha+y)
 		}
-		return log2F1(rsx, r+x, rsx+1, (beta-alpha)/(beta+y)) - rsx*math.Log(beta+y)
+		return log2F1Within(rsx, r+x, rsx+1, (beta-alpha)/(beta+y), a0Terms) - rsx*math.Log(beta+y)
 	}
 	hi, lo := lnF(tx), lnF(T)
+	if math.IsNaN(hi) || math.IsNaN(lo) {
+		return m.logA0Quad(x, tx, T)
+	}
 	return hi + math.Log1p(-math.Exp(lo-hi))
+}
+
+// a0Nodes is the Gauss-Legendre rule of logA0Quad.
+var a0Nodes, a0Weights = func() ([]float64, []float64) {
+	x, w := make([]float64, 96), make([]float64, 96)
+	quad.Legendre{}.FixedLocations(x, w, 0, 1)
+	return x, w
+}()
+
+// logA0Quad is ln A0 from its integral: A0 (s/(r+s+x)) is the likelihood of
+// dying between tx and T, ∫ s (α+τ)^−(r+x) (β+τ)^−(s+1) dτ over [tx, T] (up to
+// the factor the whole likelihood shares). It is
+// taken in u = ln(α+τ), where the integrand is smooth over orders of magnitude
+// of τ, and summed in logs so that hundreds of purchases do not underflow.
+func (m ParetoNBD) logA0Quad(x, tx, T float64) float64 {
+	r, alpha, s, beta := m.R, m.Alpha, m.S, m.Beta
+	u0, u1 := math.Log(alpha+tx), math.Log(alpha+T)
+	terms := make([]float64, len(a0Nodes))
+	top := math.Inf(-1)
+	for i, v := range a0Nodes {
+		u := u0 + (u1-u0)*v
+		tau := math.Exp(u) - alpha
+		terms[i] = math.Log(a0Weights[i]*(u1-u0)) + (1-r-x)*u - (s+1)*math.Log(beta+tau)
+		top = math.Max(top, terms[i])
+	}
+	sum := 0.0
+	for _, t := range terms {
+		sum += math.Exp(t - top)
+	}
+	// A0 = (r+s+x)/s times the integral; the s cancels the s of the integrand.
+	return top + math.Log(sum) + math.Log(r+s+x)
 }
 
 // ProbAlive is the probability that a customer with x repeat purchases, the
@@ -163,7 +207,7 @@ func ratioMean(a1, b1, a2, b2 float64) float64 {
 	if c <= 0.5 {
 		return 1 - ratioMean(a2, b2, a1, b1)
 	}
-	return a1 / (a1 + a2) / c * math.Exp(log2F1Series(1, a1+1, a1+a2+1, 1-1/c))
+	return a1 / (a1 + a2) / c * math.Exp(log2F1Series(1, a1+1, a1+a2+1, 1-1/c, 1e6))
 }
 
 // ProbPurchases is the probability of exactly n purchases in the next t of a

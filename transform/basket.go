@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -24,8 +23,45 @@ type lineFact struct {
 	firstWeek                 bool
 }
 
-// orderRef is an order that counts: its customer and day.
+// orderRef is an order's customer and day.
 type orderRef struct{ cust, day int32 }
+
+// orderEntry is an order as read, in input order; it counts when placed
+// before as_of and not cancelled.
+type orderEntry struct {
+	id     string
+	ref    orderRef
+	counts bool
+}
+
+// orderFinder finds the orders of order lines. Lines usually come in the
+// orders' own order (both sorted by order_id in the warehouse, or written
+// order by order), so it tries the order after the last one found first and
+// builds a map only when that fails.
+type orderFinder struct {
+	seq  []orderEntry
+	at   int // the last found; -1 before the first
+	byID map[string]int32
+}
+
+func (f *orderFinder) find(id string) orderEntry {
+	if n := f.at + 1; n < len(f.seq) && f.seq[n].id == id {
+		f.at = n
+		return f.seq[n]
+	}
+	if f.byID == nil {
+		f.byID = make(map[string]int32, len(f.seq))
+		for i, e := range f.seq {
+			f.byID[e.id] = int32(i)
+		}
+	}
+	i, ok := f.byID[id]
+	if !ok {
+		return orderEntry{} // an unknown order: its lines do not count
+	}
+	f.at = int(i)
+	return f.seq[i]
+}
 
 // interner numbers distinct strings.
 type interner struct {
@@ -46,10 +82,13 @@ func (in *interner) id(s string) int32 {
 	return k
 }
 
-// basket computes the line-based features of the customers; orderCust maps
-// each order that counts (placed before as_of, not cancelled) to its customer
-// and day, firstDay is each customer's first order day.
-func basket(in FeatureInputs, orderCust map[string]orderRef, firstDay []int32) ([]basketFacts, error) {
+// product is a catalogue entry: its number and the numbers of its top-level
+// category and brand ("" is 0 for both).
+type product struct{ id, cat, brand int32 }
+
+// basket computes the line-based features of the customers; orders finds the
+// order of a line, firstDay is each customer's first order day.
+func basket(in FeatureInputs, orders *orderFinder, firstDay []int32) ([]basketFacts, error) {
 	out := make([]basketFacts, len(firstDay))
 	for i := range out {
 		out[i].priceLevel = math.NaN()
@@ -57,11 +96,10 @@ func basket(in FeatureInputs, orderCust map[string]orderRef, firstDay []int32) (
 	if len(in.Lines) == 0 {
 		return out, nil
 	}
-	var cats, brands, prods interner
+	var cats, brands interner
 	cats.id("")
 	brands.id("")
-	type catBrand struct{ cat, brand int32 }
-	catalogue := map[string]catBrand{}
+	catalogue := map[string]product{}
 	for _, rec := range in.Products {
 		id, ok1 := column(rec, "product_id").(*array.String)
 		cat, ok2 := column(rec, "category").(*array.String)
@@ -71,7 +109,12 @@ func basket(in FeatureInputs, orderCust map[string]orderRef, firstDay []int32) (
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
 			top, _, _ := strings.Cut(cat.Value(i), "/")
-			catalogue[id.Value(i)] = catBrand{cats.id(top), brands.id(brand.Value(i))}
+			p, seen := catalogue[id.Value(i)]
+			if !seen {
+				p.id = int32(len(catalogue))
+			}
+			p.cat, p.brand = cats.id(top), brands.id(brand.Value(i))
+			catalogue[id.Value(i)] = p
 		}
 	}
 	total := 0
@@ -79,8 +122,15 @@ func basket(in FeatureInputs, orderCust map[string]orderRef, firstDay []int32) (
 		total += int(rec.NumRows())
 	}
 	lines := make([]lineFact, 0, total)
+	perCust := make([]int32, len(firstDay)+1)
+	var lastOrder string
+	var order orderEntry
+	known := false
+	// Whether each customer's lines are already together, as when orders come
+	// by customer: then they need no grouping.
+	together, prev := true, int32(-1)
 	for _, rec := range in.Lines {
-		order, ok1 := column(rec, "order_id").(*array.String)
+		ids, ok1 := column(rec, "order_id").(*array.String)
 		prod, ok2 := column(rec, "product_id").(*array.String)
 		qty, ok3 := column(rec, "quantity").(*array.Int32)
 		unit, ok4 := column(rec, "unit_price").(*array.Float64)
@@ -89,15 +139,28 @@ func basket(in FeatureInputs, orderCust map[string]orderRef, firstDay []int32) (
 			return nil, fmt.Errorf("features: order lines need order_id, product_id, quantity and unit_price columns")
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
-			ref, ok := orderCust[order.Value(i)]
-			if !ok {
+			// An order's lines are usually consecutive: one lookup per order.
+			if o := ids.Value(i); !known || o != lastOrder {
+				order = orders.find(o)
+				lastOrder, known = o, true
+			}
+			if !order.counts {
 				continue
 			}
-			c := ref.cust
-			cb := catalogue[prod.Value(i)] // unknown products: category and brand ""
+			c := order.ref.cust
+			if c != prev {
+				together = together && perCust[c+1] == 0
+				prev = c
+			}
+			p, ok := catalogue[prod.Value(i)]
+			if !ok { // unknown products: category and brand ""
+				p.id = int32(len(catalogue))
+				catalogue[strings.Clone(prod.Value(i))] = p
+			}
 			spend := float64(qty.Value(i))*unit.Value(i) - value(disc, i)
-			lines = append(lines, lineFact{cust: c, product: prods.id(prod.Value(i)), cat: cb.cat, brand: cb.brand, unit: unit.Value(i), spend: spend,
-				firstWeek: ref.day <= firstDay[c]+6})
+			lines = append(lines, lineFact{cust: c, product: p.id, cat: p.cat, brand: p.brand, unit: unit.Value(i), spend: spend,
+				firstWeek: order.ref.day <= firstDay[c]+6})
+			perCust[c+1]++
 		}
 	}
 	// The typical price of a category: the middle unit price of its lines (the
@@ -116,45 +179,131 @@ func basket(in FeatureInputs, orderCust map[string]orderRef, firstDay []int32) (
 	median := make([]float64, len(cats.names))
 	for c, ps := range byCat {
 		if len(ps) > 0 {
-			slices.Sort(ps)
-			median[c] = ps[len(ps)/2]
+			median[c] = nthSmallest(ps, len(ps)/2)
 		}
 	}
-	slices.SortStableFunc(lines, func(a, b lineFact) int { return cmp.Compare(a.cust, b.cust) })
-	for i := 0; i < len(lines); {
-		c := lines[i].cust
-		j := i
-		for j < len(lines) && lines[j].cust == c {
-			j++
+	byCat = nil
+	s := newBasketScratch(len(catalogue), len(cats.names), len(brands.names))
+	if together {
+		for i := 0; i < len(lines); {
+			j := i + 1
+			for j < len(lines) && lines[j].cust == lines[i].cust {
+				j++
+			}
+			out[lines[i].cust] = s.summarise(lines[i:j], median, cats.names, brands.names)
+			i = j
 		}
-		out[c] = summariseBasket(lines[i:j], median, cats.names, brands.names)
-		i = j
+		return out, nil
+	}
+	// Lines grouped by customer, in input order within a customer, by a
+	// counting sort: linear where a comparison sort of ten million lines is not.
+	for c := 1; c < len(perCust); c++ {
+		perCust[c] += perCust[c-1]
+	}
+	grouped := make([]lineFact, len(lines))
+	next := make([]int32, len(firstDay))
+	copy(next, perCust)
+	for _, l := range lines {
+		grouped[next[l.cust]] = l
+		next[l.cust]++
+	}
+	lines = nil
+	for c := range out {
+		if ls := grouped[perCust[c]:perCust[c+1]]; len(ls) > 0 {
+			out[c] = s.summarise(ls, median, cats.names, brands.names)
+		}
 	}
 	return out, nil
 }
 
-func summariseBasket(ls []lineFact, median []float64, cats, brands []string) basketFacts {
+// nthSmallest is the k-th smallest of xs (0-based), which it reorders: a
+// quickselect, linear on average where sorting is n log n.
+func nthSmallest(xs []float64, k int) float64 {
+	lo, hi := 0, len(xs)-1
+	for lo < hi {
+		// median of three as the pivot; then Hoare's partition
+		mid := lo + (hi-lo)/2
+		if xs[mid] < xs[lo] {
+			xs[mid], xs[lo] = xs[lo], xs[mid]
+		}
+		if xs[hi] < xs[lo] {
+			xs[hi], xs[lo] = xs[lo], xs[hi]
+		}
+		if xs[hi] < xs[mid] {
+			xs[hi], xs[mid] = xs[mid], xs[hi]
+		}
+		pivot := xs[mid]
+		i, j := lo, hi
+		for i <= j {
+			for xs[i] < pivot {
+				i++
+			}
+			for xs[j] > pivot {
+				j--
+			}
+			if i <= j {
+				xs[i], xs[j] = xs[j], xs[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return xs[k]
+		}
+	}
+	return xs[k]
+}
+
+// basketScratch holds per-customer tallies indexed by product, category and
+// brand number, reset between customers through the lists of what was touched:
+// no map per customer.
+type basketScratch struct {
+	seenProduct  []int32 // stamp of the last customer that bought it
+	catSpend     []float64
+	catFirstWeek []bool
+	brandSpend   []float64
+	cats, brands []int32 // touched
+	stamp        int32
+}
+
+func newBasketScratch(products, cats, brands int) *basketScratch {
+	return &basketScratch{seenProduct: make([]int32, products), catSpend: make([]float64, cats),
+		catFirstWeek: make([]bool, cats), brandSpend: make([]float64, brands)}
+}
+
+func (s *basketScratch) summarise(ls []lineFact, median []float64, cats, brands []string) basketFacts {
 	var f basketFacts
-	prods := map[int32]bool{}
-	firstWeekCats := map[int32]bool{}
-	catSpend, brandSpend := map[int32]float64{}, map[int32]float64{}
+	s.stamp++
 	total, levelSum, levelN := 0.0, 0.0, 0
 	for _, l := range ls {
-		prods[l.product] = true
-		if l.firstWeek && cats[l.cat] != "" {
-			firstWeekCats[l.cat] = true
+		if s.seenProduct[l.product] != s.stamp {
+			s.seenProduct[l.product] = s.stamp
+			f.products++
 		}
-		catSpend[l.cat] += l.spend
-		brandSpend[l.brand] += l.spend
+		if s.catSpend[l.cat] == 0 && !slices.Contains(s.cats, l.cat) {
+			s.cats = append(s.cats, l.cat)
+		}
+		if l.firstWeek && cats[l.cat] != "" && !s.catFirstWeek[l.cat] {
+			s.catFirstWeek[l.cat] = true
+			f.firstWeekCats++
+		}
+		s.catSpend[l.cat] += l.spend
+		if s.brandSpend[l.brand] == 0 && !slices.Contains(s.brands, l.brand) {
+			s.brands = append(s.brands, l.brand)
+		}
+		s.brandSpend[l.brand] += l.spend
 		total += l.spend
 		if m := median[l.cat]; m > 0 {
 			levelSum += l.unit / m
 			levelN++
 		}
 	}
-	f.products = int32(len(prods))
-	f.firstWeekCats = int32(len(firstWeekCats))
-	for c := range catSpend {
+	for _, c := range s.cats {
 		if cats[c] != "" {
 			f.categories++
 		}
@@ -162,35 +311,52 @@ func summariseBasket(ls []lineFact, median []float64, cats, brands []string) bas
 	if levelN > 0 {
 		f.priceLevel = levelSum / float64(levelN)
 	}
-	ranked := func(spend map[int32]float64, names []string) []int32 {
-		var ks []int32
-		for k := range spend {
-			if names[k] != "" {
-				ks = append(ks, k)
-			}
-		}
-		slices.SortFunc(ks, func(a, b int32) int {
-			if c := cmp.Compare(spend[b], spend[a]); c != 0 {
-				return c
-			}
-			return strings.Compare(names[a], names[b])
-		})
-		return ks
-	}
 	share := func(x float64) float64 {
 		if total <= 0 {
 			return 0
 		}
 		return x / total
 	}
-	if rc := ranked(catSpend, cats); len(rc) > 0 {
-		f.topCat, f.topCatShare = cats[rc[0]], share(catSpend[rc[0]])
-		if len(rc) > 1 {
-			f.secondCat, f.secondCatShare = cats[rc[1]], share(catSpend[rc[1]])
+	// top and second by spend, the first by name on ties
+	better := func(spend []float64, names []string, a, b int32) bool {
+		if spend[a] != spend[b] {
+			return spend[a] > spend[b]
+		}
+		return names[a] < names[b]
+	}
+	top, second := int32(-1), int32(-1)
+	for _, c := range s.cats {
+		if cats[c] == "" {
+			continue
+		}
+		switch {
+		case top < 0 || better(s.catSpend, cats, c, top):
+			top, second = c, top
+		case second < 0 || better(s.catSpend, cats, c, second):
+			second = c
 		}
 	}
-	if rb := ranked(brandSpend, brands); len(rb) > 0 {
-		f.topBrand, f.topBrandShare = brands[rb[0]], share(brandSpend[rb[0]])
+	if top >= 0 {
+		f.topCat, f.topCatShare = cats[top], share(s.catSpend[top])
+		if second >= 0 {
+			f.secondCat, f.secondCatShare = cats[second], share(s.catSpend[second])
+		}
 	}
+	topBrand := int32(-1)
+	for _, b := range s.brands {
+		if brands[b] != "" && (topBrand < 0 || better(s.brandSpend, brands, b, topBrand)) {
+			topBrand = b
+		}
+	}
+	if topBrand >= 0 {
+		f.topBrand, f.topBrandShare = brands[topBrand], share(s.brandSpend[topBrand])
+	}
+	for _, c := range s.cats {
+		s.catSpend[c], s.catFirstWeek[c] = 0, false
+	}
+	for _, b := range s.brands {
+		s.brandSpend[b] = 0
+	}
+	s.cats, s.brands = s.cats[:0], s.brands[:0]
 	return f
 }

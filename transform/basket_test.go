@@ -2,6 +2,8 @@ package transform
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -127,5 +129,25 @@ func TestBasketFeatures(t *testing.T) {
 	// b: home 60, books 20; brands Zeta 40, Acme 20, Bee 20.
 	if str("top_category", 1) != "home" || str("second_category", 1) != "books" || str("top_brand", 1) != "Zeta" {
 		t.Errorf("b: %s, %s, %s", str("top_category", 1), str("second_category", 1), str("top_brand", 1))
+	}
+}
+
+// TestNthSmallest: the quickselect agrees with sorting, duplicates included.
+func TestNthSmallest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 2, 3, 10, 101, 1000} {
+		for _, distinct := range []int{1, 3, 1000} {
+			xs := make([]float64, n)
+			for i := range xs {
+				xs[i] = float64(rng.IntN(distinct))
+			}
+			sorted := slices.Clone(xs)
+			slices.Sort(sorted)
+			for _, k := range []int{0, n / 2, n - 1} {
+				if got := nthSmallest(slices.Clone(xs), k); got != sorted[k] {
+					t.Errorf("n %d, %d distinct: element %d is %v, want %v", n, distinct, k, got, sorted[k])
+				}
+			}
+		}
 	}
 }

@@ -139,6 +139,7 @@ var FeatureSchema = func() *arrow.Schema {
 type orderFacts struct {
 	cust                       int32
 	day                        int32
+	ts                         int64 // seconds
 	cancelled, returned, rated bool
 	gross, discount, net       float64
 	items, rating              int32
@@ -158,30 +159,37 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 	ids := make(map[string]int32, rows/3)
 	names := make([]string, 0, rows/3)
 	facts := make([]orderFacts, 0, rows)
-	orderCust := make(map[string]orderRef, rows)
+	orderSeq := make([]orderEntry, 0, rows)
+	orderIDs := false
+	var lastID string // orders come grouped by customer: one lookup per customer
+	var k int32
+	seen := false
 	for _, rec := range recs {
 		c, err := featureColumns(rec)
 		if err != nil {
 			return nil, err
 		}
 		perSecond := int64(arrow.Second.Multiplier() / c.at.DataType().(*arrow.TimestampType).Unit.Multiplier())
+		orderIDs = orderIDs || c.order != nil
 		for i := 0; i < int(rec.NumRows()); i++ {
-			if c.id.IsNull(i) || c.at.IsNull(i) {
+			if c.id.IsNull(i) || c.at.IsNull(i) || int64(c.at.Value(i))/perSecond >= limit {
+				if c.order != nil && c.order.IsValid(i) { // its lines are skipped in step
+					orderSeq = append(orderSeq, orderEntry{id: c.order.Value(i)})
+				}
 				continue
 			}
 			ts := int64(c.at.Value(i)) / perSecond
-			if ts >= limit {
-				continue
-			}
-			id := c.id.Value(i)
-			k, ok := ids[id]
-			if !ok {
-				k = int32(len(names))
-				ids[id] = k
-				names = append(names, id)
+			if id := c.id.Value(i); !seen || id != lastID {
+				var ok bool
+				if k, ok = ids[id]; !ok {
+					k = int32(len(names))
+					ids[id] = k
+					names = append(names, id)
+				}
+				lastID, seen = id, true
 			}
 			st := c.status.Value(i)
-			f := orderFacts{cust: k, day: int32(floorDiv(ts, 86400)), cancelled: st == "cancelled",
+			f := orderFacts{cust: k, day: int32(floorDiv(ts, 86400)), ts: ts, cancelled: st == "cancelled",
 				returned: st == "returned" || st == "partially_returned",
 				gross:    c.gross.Value(i), discount: value(c.discount, i), net: c.net.Value(i)}
 			if c.items.IsValid(i) {
@@ -191,12 +199,12 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 				f.rated, f.rating = true, c.rating.Value(i)
 			}
 			facts = append(facts, f)
-			if c.order != nil && !f.cancelled {
-				orderCust[c.order.Value(i)] = orderRef{cust: k, day: f.day}
+			if c.order != nil && c.order.IsValid(i) {
+				orderSeq = append(orderSeq, orderEntry{id: c.order.Value(i), ref: orderRef{cust: k, day: f.day}, counts: !f.cancelled})
 			}
 		}
 	}
-	if len(in.Lines) > 0 && len(recs) > 0 && len(orderCust) == 0 && len(facts) > 0 {
+	if len(in.Lines) > 0 && len(recs) > 0 && !orderIDs {
 		return nil, fmt.Errorf("features: order lines need the orders' order_id column")
 	}
 
@@ -211,128 +219,134 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 		}
 	}
 	firstWeekEvents := make([]int32, len(names))
-	bask, err := basket(in, orderCust, firstDay)
-	if err != nil {
-		return nil, err
-	}
-	asOfDay64 := int64(asOfDay)
-	tally := func(b *behaviour, ts int64) {
-		b.hours[(ts%86400+86400)%86400/3600]++
-		b.weekdays[(floorDiv(ts, 86400)+3)%7]++ // 1970-01-01 was a Thursday
-	}
-	for _, f := range facts {
-		if !f.cancelled && asOfDay64-int64(f.day) <= 90 {
-			beh[f.cust].orders90++
-		}
-	}
-	for _, rec := range recs { // hours and weekdays of the orders themselves
-		c, _ := featureColumns(rec)
-		perSecond := int64(arrow.Second.Multiplier() / c.at.DataType().(*arrow.TimestampType).Unit.Multiplier())
-		for i := 0; i < int(rec.NumRows()); i++ {
-			if c.id.IsNull(i) || c.at.IsNull(i) || c.status.Value(i) == "cancelled" {
-				continue
-			}
-			ts := int64(c.at.Value(i)) / perSecond
-			if k, ok := ids[c.id.Value(i)]; ok && ts < limit {
-				tally(&beh[k], ts)
-			}
-		}
-	}
 	cartVisits := make([]int32, len(names))
-	type visit struct {
-		cust    int32
-		session string // a view of the record's buffer: no copy
-	}
-	seenVisit := map[visit]struct{}{}
-	for _, rec := range in.Events {
-		c, err := eventColumns(rec)
-		if err != nil {
-			return nil, err
+	eng := make([]engagement, len(names))
+	// The basket (order lines) and the behaviour (events, campaigns) touch
+	// different tallies: they are computed at the same time on two cores.
+	var bask []basketFacts
+	basketDone := make(chan error, 1)
+	go func() {
+		var err error
+		bask, err = basket(in, &orderFinder{seq: orderSeq, at: -1}, firstDay)
+		basketDone <- err
+	}()
+	behaviourErr := func() error {
+		asOfDay64 := int64(asOfDay)
+		tally := func(b *behaviour, ts int64) {
+			b.hours[(ts%86400+86400)%86400/3600]++
+			b.weekdays[(floorDiv(ts, 86400)+3)%7]++ // 1970-01-01 was a Thursday
 		}
-		perSecond := int64(arrow.Second.Multiplier() / c.ts.DataType().(*arrow.TimestampType).Unit.Multiplier())
-		for i := 0; i < int(rec.NumRows()); i++ {
-			if c.id.IsNull(i) || c.ts.IsNull(i) {
+		for _, f := range facts {
+			if f.cancelled {
 				continue
 			}
-			k, ok := ids[c.id.Value(i)]
-			ts := int64(c.ts.Value(i)) / perSecond
-			if !ok || ts >= limit {
-				continue
+			if asOfDay64-int64(f.day) <= 90 {
+				beh[f.cust].orders90++
 			}
-			b := &beh[k]
-			tally(b, ts)
-			if d := int32(floorDiv(ts, 86400)); d >= firstDay[k] && d <= firstDay[k]+6 {
-				firstWeekEvents[k]++
+			tally(&beh[f.cust], f.ts) // hours and weekdays of the orders themselves
+		}
+		type visit struct {
+			cust    int32
+			session string // a view of the record's buffer: no copy
+		}
+		seenVisit := map[visit]struct{}{}
+		find := customerLookup{ids: ids}
+		for _, rec := range in.Events {
+			c, err := eventColumns(rec)
+			if err != nil {
+				return err
 			}
-			ago := asOfDay64 - floorDiv(ts, 86400) // 1 for the day before as_of
-			if ago > 90 {
-				continue
-			}
-			typ := c.typ.Value(i)
-			for t, name := range eventTypes {
-				if typ == name {
-					b.last90[t]++
-					if ago <= 30 {
-						b.last30[t]++
+			perSecond := int64(arrow.Second.Multiplier() / c.ts.DataType().(*arrow.TimestampType).Unit.Multiplier())
+			for i := 0; i < int(rec.NumRows()); i++ {
+				if c.id.IsNull(i) || c.ts.IsNull(i) {
+					continue
+				}
+				k, ok := find.index(c.id.Value(i))
+				ts := int64(c.ts.Value(i)) / perSecond
+				if !ok || ts >= limit {
+					continue
+				}
+				b := &beh[k]
+				tally(b, ts)
+				if d := int32(floorDiv(ts, 86400)); d >= firstDay[k] && d <= firstDay[k]+6 {
+					firstWeekEvents[k]++
+				}
+				ago := asOfDay64 - floorDiv(ts, 86400) // 1 for the day before as_of
+				if ago > 90 {
+					continue
+				}
+				typ := c.typ.Value(i)
+				for t, name := range eventTypes {
+					if typ == name {
+						b.last90[t]++
+						if ago <= 30 {
+							b.last30[t]++
+						}
+					}
+				}
+				if typ == "add_to_cart" && c.session != nil {
+					key := visit{k, c.session.Value(i)}
+					if _, seen := seenVisit[key]; !seen {
+						seenVisit[key] = struct{}{}
+						cartVisits[k]++
 					}
 				}
 			}
-			if typ == "add_to_cart" && c.session != nil {
-				key := visit{k, c.session.Value(i)}
-				if _, seen := seenVisit[key]; !seen {
-					seenVisit[key] = struct{}{}
-					cartVisits[k]++
+		}
+		for _, rec := range in.Campaigns {
+			id, okID := column(rec, "customer_id").(*array.String)
+			ch, okCh := column(rec, "channel").(*array.String)
+			typ, okT := column(rec, "type").(*array.String)
+			at, okTs := column(rec, "ts").(*array.Timestamp)
+			if !(okID && okCh && okT && okTs) {
+				return fmt.Errorf("features: campaign events need customer_id, channel, type and ts columns of the canonical types")
+			}
+			perSecond := int64(arrow.Second.Multiplier() / at.DataType().(*arrow.TimestampType).Unit.Multiplier())
+			for i := 0; i < int(rec.NumRows()); i++ {
+				k, ok := find.index(id.Value(i))
+				ts := int64(at.Value(i)) / perSecond
+				c := slices.Index(channels, ch.Value(i))
+				if !ok || ts >= limit || c < 0 {
+					continue
+				}
+				switch typ.Value(i) {
+				case "delivered":
+					eng[k].delivered[c]++
+				case "open":
+					eng[k].opens[c]++
+					tally(&beh[k], ts)
+				case "click":
+					eng[k].clicks[c]++
+					tally(&beh[k], ts)
 				}
 			}
 		}
-	}
-	eng := make([]engagement, len(names))
-	for _, rec := range in.Campaigns {
-		id, okID := column(rec, "customer_id").(*array.String)
-		ch, okCh := column(rec, "channel").(*array.String)
-		typ, okT := column(rec, "type").(*array.String)
-		at, okTs := column(rec, "ts").(*array.Timestamp)
-		if !(okID && okCh && okT && okTs) {
-			return nil, fmt.Errorf("features: campaign events need customer_id, channel, type and ts columns of the canonical types")
-		}
-		perSecond := int64(arrow.Second.Multiplier() / at.DataType().(*arrow.TimestampType).Unit.Multiplier())
-		for i := 0; i < int(rec.NumRows()); i++ {
-			k, ok := ids[id.Value(i)]
-			ts := int64(at.Value(i)) / perSecond
-			c := slices.Index(channels, ch.Value(i))
-			if !ok || ts >= limit || c < 0 {
-				continue
+		for _, rec := range in.Customers {
+			id, ok := column(rec, "customer_id").(*array.String)
+			if !ok {
+				return fmt.Errorf("features: customers need a customer_id column")
 			}
-			switch typ.Value(i) {
-			case "delivered":
-				eng[k].delivered[c]++
-			case "open":
-				eng[k].opens[c]++
-				tally(&beh[k], ts)
-			case "click":
-				eng[k].clicks[c]++
-				tally(&beh[k], ts)
+			flags := [3]*array.Boolean{}
+			for c, name := range []string{"optin_email", "optin_sms", "optin_push"} {
+				if flags[c], ok = column(rec, name).(*array.Boolean); !ok {
+					return fmt.Errorf("features: customers need a boolean %s column", name)
+				}
 			}
-		}
-	}
-	for _, rec := range in.Customers {
-		id, ok := column(rec, "customer_id").(*array.String)
-		if !ok {
-			return nil, fmt.Errorf("features: customers need a customer_id column")
-		}
-		flags := [3]*array.Boolean{}
-		for c, name := range []string{"optin_email", "optin_sms", "optin_push"} {
-			if flags[c], ok = column(rec, name).(*array.Boolean); !ok {
-				return nil, fmt.Errorf("features: customers need a boolean %s column", name)
-			}
-		}
-		for i := 0; i < int(rec.NumRows()); i++ {
-			if k, ok := ids[id.Value(i)]; ok {
-				for c, f := range flags {
-					eng[k].optin[c] = f.IsValid(i) && f.Value(i)
+			for i := 0; i < int(rec.NumRows()); i++ {
+				if k, ok := ids[id.Value(i)]; ok {
+					for c, f := range flags {
+						eng[k].optin[c] = f.IsValid(i) && f.Value(i)
+					}
 				}
 			}
 		}
+		return nil
+	}()
+	if err := <-basketDone; err != nil {
+		return nil, err
+	}
+	if behaviourErr != nil {
+		return nil, behaviourErr
 	}
 	slices.SortStableFunc(facts, func(a, b orderFacts) int {
 		if a.cust != b.cust {
@@ -343,13 +357,32 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 	b := array.NewRecordBuilder(mem, FeatureSchema)
 	defer b.Release()
 	b.Reserve(len(names))
-	f64 := func(i int) *array.Float64Builder { return b.Field(i).(*array.Float64Builder) }
+	// The builders by column, typed once rather than on every row.
+	n := len(Features)
+	f64, i32, i64 := make([]*array.Float64Builder, n), make([]*array.Int32Builder, n), make([]*array.Int64Builder, n)
+	str, date, flag := make([]*array.StringBuilder, n), make([]*array.Date32Builder, n), make([]*array.BooleanBuilder, n)
+	for i, fb := range b.Fields() {
+		switch fb := fb.(type) {
+		case *array.Float64Builder:
+			f64[i] = fb
+		case *array.Int32Builder:
+			i32[i] = fb
+		case *array.Int64Builder:
+			i64[i] = fb
+		case *array.StringBuilder:
+			str[i] = fb
+		case *array.Date32Builder:
+			date[i] = fb
+		case *array.BooleanBuilder:
+			flag[i] = fb
+		}
+	}
 	for i := 0; i < len(facts); {
 		c := facts[i].cust
 		var orders, cancelled, returned, discounted, ratedN int64
 		var revenue, items, discSum, discGross, ratingSum float64
 		first, last, prevDay := int32(math.MaxInt32), int32(math.MinInt32), int32(math.MinInt32)
-		var gaps []float64
+		var gaps, gapSum, gapSq float64 // gaps between order days; ints, so the sums are exact
 		var fwOrders, fwItems, fwDisc, fwRated int32
 		var fwRevenue, fwRating float64
 		for ; i < len(facts) && facts[i].cust == c; i++ {
@@ -387,75 +420,73 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 			}
 			first, last = min(first, f.day), max(last, f.day)
 			if prevDay != math.MinInt32 && f.day != prevDay {
-				gaps = append(gaps, float64(f.day-prevDay))
+				g := float64(f.day - prevDay)
+				gaps++
+				gapSum += g
+				gapSq += g * g
 			}
 			prevDay = f.day
 		}
 		if orders == 0 { // only cancelled orders: not a buyer
 			continue
 		}
-		b.Field(0).(*array.StringBuilder).Append(names[c])
-		b.Field(1).(*array.Int64Builder).Append(orders)
-		b.Field(2).(*array.Int64Builder).Append(cancelled)
+		str[0].Append(names[c])
+		i64[1].Append(orders)
+		i64[2].Append(cancelled)
 		no := float64(orders)
-		f64(3).Append(revenue)
-		f64(4).Append(revenue / no)
-		f64(5).Append(items / no)
-		f64(6).Append(float64(returned) / no)
-		f64(7).Append(float64(cancelled) / float64(orders+cancelled))
-		f64(8).Append(float64(discounted) / no)
+		f64[3].Append(revenue)
+		f64[4].Append(revenue / no)
+		f64[5].Append(items / no)
+		f64[6].Append(float64(returned) / no)
+		f64[7].Append(float64(cancelled) / float64(orders+cancelled))
+		f64[8].Append(float64(discounted) / no)
 		depth := 0.0
 		if discGross > 0 {
 			depth = discSum / discGross
 		}
-		f64(9).Append(depth)
+		f64[9].Append(depth)
 		rating := math.NaN()
 		if ratedN > 0 {
 			rating = ratingSum / float64(ratedN)
 		}
-		f64(10).Append(rating)
-		b.Field(11).(*array.Date32Builder).Append(arrow.Date32(first))
-		b.Field(12).(*array.Date32Builder).Append(arrow.Date32(last))
-		f64(13).Append(float64(asOfDay - first))
-		f64(14).Append(float64(asOfDay - last))
+		f64[10].Append(rating)
+		date[11].Append(arrow.Date32(first))
+		date[12].Append(arrow.Date32(last))
+		f64[13].Append(float64(asOfDay - first))
+		f64[14].Append(float64(asOfDay - last))
 		mean, std := 0.0, 0.0
-		if len(gaps) > 0 {
-			for _, g := range gaps {
-				mean += g
-			}
-			mean /= float64(len(gaps))
-			if len(gaps) > 1 {
-				for _, g := range gaps {
-					std += (g - mean) * (g - mean)
-				}
-				std = math.Sqrt(std / float64(len(gaps)))
-			}
+		if gaps > 0 {
+			mean = gapSum / gaps
 		}
-		f64(15).Append(mean)
-		f64(16).Append(std)
+		if gaps > 1 {
+			// Σ(g−mean)² = (n Σg² − (Σg)²)/n, exact in integers below 2^53
+			std = math.Sqrt(math.Max(0, gaps*gapSq-gapSum*gapSum) / (gaps * gaps))
+		}
+		f64[15].Append(mean)
+		f64[16].Append(std)
 		bh := &beh[c]
 		for t := range eventTypes {
-			b.Field(17 + t).(*array.Int32Builder).Append(bh.last30[t])
-			b.Field(23 + t).(*array.Int32Builder).Append(bh.last90[t])
+			i32[17+t].Append(bh.last30[t])
+			i32[23+t].Append(bh.last90[t])
 		}
 		conv := 0.0
 		if cartVisits[c] > 0 {
 			conv = float64(bh.orders90) / float64(cartVisits[c])
 		}
-		f64(29).Append(conv)
-		b.Field(30).(*array.Int32Builder).Append(int32(mode(bh.hours[:])))
-		b.Field(31).(*array.Int32Builder).Append(int32(mode(bh.weekdays[:]) + 1))
-		b.Field(32).(*array.Int32Builder).Append(fwOrders)
-		f64(33).Append(fwRevenue)
-		b.Field(34).(*array.Int32Builder).Append(fwItems)
-		f64(35).Append(float64(fwDisc) / float64(fwOrders))
+		f64[29].Append(conv)
+		i32[30].Append(int32(mode(bh.hours[:])))
+		i32[31].Append(int32(mode(bh.weekdays[:]) + 1))
+		i32[32].Append(fwOrders)
+		f64[33].Append(fwRevenue)
+		i32[34].Append(fwItems)
+		f64[35].Append(float64(fwDisc) / float64(fwOrders))
 		fwMean := math.NaN()
 		if fwRated > 0 {
 			fwMean = fwRating / float64(fwRated)
 		}
-		f64(36).Append(fwMean)
-		b.Field(37).(*array.Int32Builder).Append(firstWeekEvents[c])
-		b.Field(38).(*array.Int32Builder).Append(bask[c].firstWeekCats)
+		f64[36].Append(fwMean)
+		i32[37].Append(firstWeekEvents[c])
+		i32[38].Append(bask[c].firstWeekCats)
 		e := &eng[c]
 		rate := func(n int32, ch int) float64 {
 			if e.delivered[ch] == 0 {
@@ -463,33 +494,51 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 			}
 			return float64(n) / float64(e.delivered[ch])
 		}
-		f64(39).Append(rate(e.opens[0], 0))
-		f64(40).Append(rate(e.clicks[0], 0))
-		f64(41).Append(rate(e.opens[2], 2))
-		f64(42).Append(rate(e.clicks[2], 2))
-		f64(43).Append(rate(e.clicks[1], 1))
+		f64[39].Append(rate(e.opens[0], 0))
+		f64[40].Append(rate(e.clicks[0], 0))
+		f64[41].Append(rate(e.opens[2], 2))
+		f64[42].Append(rate(e.clicks[2], 2))
+		f64[43].Append(rate(e.clicks[1], 1))
 		best, bestRate := "", -1.0
 		for ch, name := range channels {
 			if r := rate(e.opens[ch]+e.clicks[ch], ch); e.delivered[ch] > 0 && r > bestRate {
 				best, bestRate = name, r
 			}
 		}
-		b.Field(44).(*array.StringBuilder).Append(best)
+		str[44].Append(best)
 		for ch := range channels {
-			b.Field(45 + ch).(*array.BooleanBuilder).Append(e.optin[ch])
+			flag[45+ch].Append(e.optin[ch])
 		}
 		bk := &bask[c]
-		b.Field(48).(*array.Int32Builder).Append(bk.products)
-		b.Field(49).(*array.Int32Builder).Append(bk.categories)
-		f64(50).Append(bk.priceLevel)
-		b.Field(51).(*array.StringBuilder).Append(bk.topCat)
-		f64(52).Append(bk.topCatShare)
-		b.Field(53).(*array.StringBuilder).Append(bk.secondCat)
-		f64(54).Append(bk.secondCatShare)
-		b.Field(55).(*array.StringBuilder).Append(bk.topBrand)
-		f64(56).Append(bk.topBrandShare)
+		i32[48].Append(bk.products)
+		i32[49].Append(bk.categories)
+		f64[50].Append(bk.priceLevel)
+		str[51].Append(bk.topCat)
+		f64[52].Append(bk.topCatShare)
+		str[53].Append(bk.secondCat)
+		f64[54].Append(bk.secondCatShare)
+		str[55].Append(bk.topBrand)
+		f64[56].Append(bk.topBrandShare)
 	}
 	return b.NewRecord(), nil
+}
+
+// customerLookup finds customers' numbers by id. Raw tables come sorted by
+// customer, so consecutive rows usually share one: remembering the last id
+// skips most map lookups.
+type customerLookup struct {
+	ids    map[string]int32
+	last   string
+	k      int32
+	ok, on bool
+}
+
+func (l *customerLookup) index(id string) (int32, bool) {
+	if !l.on || id != l.last {
+		l.k, l.ok = l.ids[id]
+		l.last, l.on = id, true
+	}
+	return l.k, l.ok
 }
 
 func floorDiv(a, b int64) int64 {

@@ -27,12 +27,13 @@ func TestFeaturesMatchSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := day.Format(time.DateOnly)
-	cols := "toFloat64(orders), toFloat64(cancelled_orders), revenue, avg_check, items_per_order, return_rate, cancel_rate, discount_share, discount_depth, rating_mean, toFloat64(toUInt32(first_order_date)), toFloat64(toUInt32(last_order_date)), days_since_first, days_since_last, interorder_mean_days"
+	cols := "toFloat64(orders), toFloat64(cancelled_orders), revenue, avg_check, items_per_order, return_rate, cancel_rate, discount_share, discount_depth, rating_mean, toFloat64(toUInt32(first_order_date)), toFloat64(toUInt32(last_order_date)), days_since_first, days_since_last, interorder_mean_days, revenue_12m, last_gap_days"
 	sqlFeatures := `
 		SELECT customer_id, toFloat64(o), toFloat64(c), rev, rev / o, items / o, ret / o, c / (o + c), disc / o,
 			if(disc_gross > 0, disc_sum / disc_gross, 0), rating, toFloat64(toUInt32(first)), toFloat64(toUInt32(last)),
 			toFloat64(toDate('` + d + `') - first), toFloat64(toDate('` + d + `') - last),
-			toFloat64(if(days > 1, (last - first) / (days - 1), 0))
+			toFloat64(if(days > 1, (last - first) / (days - 1), 0)), rev12,
+			toFloat64(if(days > 1, arraySort(day_list)[-1] - arraySort(day_list)[-2], 0))
 		FROM (
 			SELECT customer_id,
 				countIf(status != 'cancelled') AS o, countIf(status = 'cancelled') AS c,
@@ -43,7 +44,9 @@ func TestFeaturesMatchSQL(t *testing.T) {
 				sumIf(gross_amount, status != 'cancelled' AND discount_amount > 0) AS disc_gross,
 				avgIf(rating, status != 'cancelled' AND rating > 0) AS rating,
 				minIf(toDate(ordered_at), status != 'cancelled') AS first, maxIf(toDate(ordered_at), status != 'cancelled') AS last,
-				uniqExactIf(toDate(ordered_at), status != 'cancelled') AS days
+				uniqExactIf(toDate(ordered_at), status != 'cancelled') AS days,
+				sumIf(net_amount, status != 'cancelled' AND ordered_at >= toDateTime('` + d + ` 00:00:00') - 365 * 86400) AS rev12,
+				groupUniqArrayIf(toDate(ordered_at), status != 'cancelled') AS day_list
 			FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime('` + d + ` 00:00:00')
 			GROUP BY customer_id HAVING o > 0
 		)`
@@ -68,8 +71,8 @@ func TestFeaturesMatchSQL(t *testing.T) {
 		}
 		return out
 	}
-	want := readFloats(sqlFeatures, 15)
-	got := readFloats("SELECT customer_id, "+cols+" FROM {db}.customer_features WHERE as_of = toDate('"+d+"')", 15)
+	want := readFloats(sqlFeatures, 17)
+	got := readFloats("SELECT customer_id, "+cols+" FROM {db}.customer_features WHERE as_of = toDate('"+d+"')", 17)
 	// Site behaviour and preferred hour and weekday, by SQL too (18.16 runs one
 	// JOIN per query: the parts are joined here).
 	before := "toDateTime('" + d + " 00:00:00')"

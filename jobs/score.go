@@ -17,7 +17,7 @@ import (
 // scoreStore is where score reads orders and models and publishes scores.
 type scoreStore interface {
 	reader
-	LatestModel(ctx context.Context, asOf time.Time) (warehouse.Model, error)
+	LatestModel(ctx context.Context, asOf time.Time, kinds ...string) (warehouse.Model, error)
 	ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 }
 
@@ -51,7 +51,7 @@ type ScoreSummary struct {
 // history before that date, and publishes them as the date's partition of
 // customer_scores.
 func score(ctx context.Context, rc *runContext, wh scoreStore) (ScoreSummary, error) {
-	m, err := wh.LatestModel(ctx, rc.asOf)
+	m, err := wh.LatestModel(ctx, rc.asOf, model.KindBGNBD, model.KindMBGNBD, model.KindParetoNBD)
 	if err != nil {
 		return ScoreSummary{}, err
 	}

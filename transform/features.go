@@ -78,6 +78,8 @@ var Features = []Feature{
 	{"second_category_share", "share", "the second category's spend / the customer's spend on all lines", arrow.PrimitiveTypes.Float64},
 	{"top_brand", "brand", "the brand with the largest spend; the first by name on ties", arrow.BinaryTypes.String},
 	{"top_brand_share", "share", "the top brand's spend / the customer's spend on all lines", arrow.PrimitiveTypes.Float64},
+	{"revenue_12m", "currency", "sum of net_amount of the orders placed in the 365 days before as_of", arrow.PrimitiveTypes.Float64},
+	{"last_gap_days", "days", "days between the last two order days; 0 with one order day", arrow.PrimitiveTypes.Float64},
 }
 
 // channels of campaign_events, in the order preferred_channel breaks ties.
@@ -383,6 +385,7 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 		var revenue, items, discSum, discGross, ratingSum float64
 		first, last, prevDay := int32(math.MaxInt32), int32(math.MinInt32), int32(math.MinInt32)
 		var gaps, gapSum, gapSq float64 // gaps between order days; ints, so the sums are exact
+		var revenue12, lastGap float64
 		var fwOrders, fwItems, fwDisc, fwRated int32
 		var fwRevenue, fwRating float64
 		for ; i < len(facts) && facts[i].cust == c; i++ {
@@ -405,6 +408,9 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 			}
 			orders++
 			revenue += f.net
+			if f.day >= asOfDay-365 {
+				revenue12 += f.net
+			}
 			items += float64(f.items)
 			if f.returned {
 				returned++
@@ -421,6 +427,7 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 			first, last = min(first, f.day), max(last, f.day)
 			if prevDay != math.MinInt32 && f.day != prevDay {
 				g := float64(f.day - prevDay)
+				lastGap = g
 				gaps++
 				gapSum += g
 				gapSq += g * g
@@ -519,6 +526,8 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 		f64[54].Append(bk.secondCatShare)
 		str[55].Append(bk.topBrand)
 		f64[56].Append(bk.topBrandShare)
+		f64[57].Append(revenue12)
+		f64[58].Append(lastGap)
 	}
 	return b.NewRecord(), nil
 }

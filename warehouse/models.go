@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -27,14 +28,19 @@ func (w *ClickHouse) InsertModel(ctx context.Context, m Model) error {
 // ErrNoModel is returned when no model was trained before the date asked.
 var ErrNoModel = errors.New("no model trained on or before this date: run train first")
 
-// LatestModel is the newest model trained as of asOf or earlier.
-func (w *ClickHouse) LatestModel(ctx context.Context, asOf time.Time) (Model, error) {
+// LatestModel is the newest model of one of the kinds trained as of asOf or
+// earlier.
+func (w *ClickHouse) LatestModel(ctx context.Context, asOf time.Time, kinds ...string) (Model, error) {
 	var m Model
-	row := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT model_id, kind, as_of, artefact FROM %s.models WHERE as_of <= toDate('%s') ORDER BY as_of DESC, trained_at DESC, model_id DESC LIMIT 1",
-		w.db, asOf.Format(time.DateOnly)))
+	quoted := make([]string, len(kinds))
+	for i, k := range kinds {
+		quoted[i] = "'" + strings.ReplaceAll(k, "'", "") + "'"
+	}
+	row := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT model_id, kind, as_of, artefact FROM %s.models WHERE as_of <= toDate('%s') AND kind IN (%s) ORDER BY as_of DESC, trained_at DESC, model_id DESC LIMIT 1",
+		w.db, asOf.Format(time.DateOnly), strings.Join(quoted, ", ")))
 	if err := row.Scan(&m.ID, &m.Kind, &m.AsOf, &m.Artefact); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return m, ErrNoModel
+			return m, fmt.Errorf("%v model: %w", kinds, ErrNoModel)
 		}
 		return m, fmt.Errorf("read models: %w", err)
 	}

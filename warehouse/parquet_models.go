@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -50,8 +51,9 @@ func (p *ParquetDir) InsertModel(_ context.Context, m Model) error {
 	return f.Close()
 }
 
-// LatestModel is the newest model of models.jsonl trained as of asOf or earlier.
-func (p *ParquetDir) LatestModel(_ context.Context, asOf time.Time) (Model, error) {
+// LatestModel is the newest model of one of the kinds in models.jsonl trained
+// as of asOf or earlier.
+func (p *ParquetDir) LatestModel(_ context.Context, asOf time.Time, kinds ...string) (Model, error) {
 	f, err := os.Open(filepath.Join(p.dir, "models.jsonl"))
 	if errors.Is(err, os.ErrNotExist) {
 		return Model{}, ErrNoModel
@@ -69,7 +71,7 @@ func (p *ParquetDir) LatestModel(_ context.Context, asOf time.Time) (Model, erro
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			return Model{}, fmt.Errorf("embedded warehouse models.jsonl: %w", err)
 		}
-		if m.AsOf.After(asOf) {
+		if m.AsOf.After(asOf) || !slices.Contains(kinds, m.Kind) {
 			continue
 		}
 		if !found || m.AsOf.After(best.AsOf) || (m.AsOf.Equal(best.AsOf) && !m.TrainedAt.Before(best.TrainedAt)) {
@@ -80,7 +82,7 @@ func (p *ParquetDir) LatestModel(_ context.Context, asOf time.Time) (Model, erro
 		return Model{}, err
 	}
 	if !found {
-		return Model{}, ErrNoModel
+		return Model{}, fmt.Errorf("%v model: %w", kinds, ErrNoModel)
 	}
 	return best, nil
 }

@@ -237,6 +237,10 @@ func copyValue(b array.Builder, a arrow.Array, i int) {
 		b.(*array.Float64Builder).Append(a.Value(i))
 	case *array.Int32:
 		b.(*array.Int32Builder).Append(a.Value(i))
+	case *array.Int64:
+		b.(*array.Int64Builder).Append(a.Value(i))
+	case *array.Date32:
+		b.(*array.Date32Builder).Append(a.Value(i))
 	case *array.Boolean:
 		b.(*array.BooleanBuilder).Append(a.Value(i))
 	}

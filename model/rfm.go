@@ -27,10 +27,10 @@ func (s RFM) Cell() string {
 // one of the 125 codes falls in exactly one cell; RFMSegments lists them.
 var RFMGrid = [5][5]string{
 	{"New Customers", "Potential Loyalist", "Potential Loyalist", "Champions", "Champions"}, // R5
-	{"Promising", "Potential Loyalist", "Loyal", "Loyal", "Champions"},                     // R4
-	{"About To Sleep", "Need Attention", "Need Attention", "Loyal", "Loyal"},               // R3
-	{"Hibernating", "About To Sleep", "At Risk", "At Risk", "Can't Lose Them"},             // R2
-	{"Lost", "Hibernating", "At Risk", "Can't Lose Them", "Can't Lose Them"},               // R1
+	{"Promising", "Potential Loyalist", "Loyal", "Loyal", "Champions"},                      // R4
+	{"About To Sleep", "Need Attention", "Need Attention", "Loyal", "Loyal"},                // R3
+	{"Hibernating", "About To Sleep", "At Risk", "At Risk", "Can't Lose Them"},              // R2
+	{"Lost", "Hibernating", "At Risk", "Can't Lose Them", "Can't Lose Them"},                // R1
 }
 
 // RFMSegments is the code-to-segment table of all 125 codes, in code order.

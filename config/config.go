@@ -11,11 +11,14 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tessera-cdp/tessera/model"
 )
 
 // Config is the whole configuration. See tessera.example.yaml for every key.
@@ -31,6 +34,22 @@ type Config struct {
 	Source     Source     `yaml:"source"`
 	Sample     Sample     `yaml:"sample"`
 	LTV        LTV        `yaml:"ltv"`
+	// Segmentation: the score stage's rules (train fits the early-VIP model).
+	Segmentation Segmentation `yaml:"segmentation"`
+}
+
+// Segmentation holds the rules of lifecycle stages, VIP tiers, the early
+// potential-VIP model, micro-segments, product feeds and strategies; the model
+// package documents each field.
+type Segmentation struct {
+	Lifecycle     model.LifecycleOptions `yaml:"lifecycle"`
+	VIP           model.VIPOptions       `yaml:"vip"`
+	EarlyVIP      model.EarlyVIPOptions  `yaml:"early_vip"`
+	MicroSegments model.SegmentOptions   `yaml:"micro_segments"`
+	Feeds         model.FeedOptions      `yaml:"feeds"`
+	// Strategies: the first rule whose conditions all hold gives a customer's
+	// strategy and action; the last rule has no conditions.
+	Strategies []model.StrategyRule `yaml:"strategies"`
 }
 
 // LTV configures the purchase and spend models (train) and their predictions (score).
@@ -108,6 +127,8 @@ func Default() Config {
 		Source:     Source{Files: Files{Format: "csv"}},
 		Sample:     Sample{Customers: 10000, Days: 730, Seed: 1},
 		LTV:        LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, CLVMonths: 12, DiscountMonthly: 0.01},
+		Segmentation: Segmentation{Lifecycle: model.DefaultLifecycle, VIP: model.DefaultVIP, EarlyVIP: model.DefaultEarlyVIP,
+			MicroSegments: model.DefaultSegments, Feeds: model.DefaultFeeds, Strategies: slices.Clone(model.DefaultStrategies)},
 	}
 }
 
@@ -211,6 +232,13 @@ func (c Config) Validate() error {
 	for _, m := range c.LTV.Models {
 		if m != "bgnbd" && m != "mbgnbd" && m != "pnbd" {
 			errs = append(errs, fmt.Errorf("ltv.models: %q is not one of bgnbd, mbgnbd, pnbd", m))
+		}
+	}
+	sg := c.Segmentation
+	for _, err := range []error{sg.Lifecycle.Validate(), sg.VIP.Validate(), sg.EarlyVIP.Validate(), sg.MicroSegments.Validate(),
+		sg.Feeds.Validate(), model.ValidateStrategies(sg.Strategies)} {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("segmentation.%w", err))
 		}
 	}
 	if c.Sample.Customers < 1 || c.Sample.Days < 1 {

@@ -143,6 +143,23 @@ func columnValues(a arrow.Array, chType string) (any, error) {
 		return out, nil
 	case *array.Int32:
 		switch chType {
+		case "Nullable(Int32)":
+			out := make([]*int32, n)
+			vals := a.Int32Values()
+			for i := range out {
+				if a.IsValid(i) {
+					out[i] = &vals[i]
+				}
+			}
+			return out, nil
+		case "UInt32":
+			out := make([]uint32, n)
+			for i, v := range a.Int32Values() {
+				if a.IsValid(i) {
+					out[i] = uint32(v)
+				}
+			}
+			return out, nil
 		case "UInt8":
 			out := make([]uint8, n)
 			for i, v := range a.Int32Values() {
@@ -165,6 +182,16 @@ func columnValues(a arrow.Array, chType string) (any, error) {
 			return out, nil
 		}
 	case *array.Date32:
+		if chType == "Nullable(Date)" {
+			out := make([]*time.Time, n)
+			for i, d := range a.Date32Values() {
+				if a.IsValid(i) {
+					t := d.ToTime()
+					out[i] = &t
+				}
+			}
+			return out, nil
+		}
 		if chType == "Date" {
 			out := make([]time.Time, n)
 			for i, d := range a.Date32Values() {

@@ -1,0 +1,364 @@
+package model
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/optimize"
+)
+
+// FirstWeek are a buyer's first seven days from the first order: what the
+// early potential-VIP model sees.
+type FirstWeek struct {
+	Orders, Revenue, Items, DiscountShare float64
+	RatingMean                            float64 // NaN when nothing was rated
+	Events, Categories                    float64
+}
+
+// EarlyVIPInputs names the model's inputs, in the order of FirstWeek.inputs.
+var EarlyVIPInputs = []string{"log_revenue", "orders", "log_items", "log_avg_item_price", "discount_share", "rated", "rating", "log_events", "categories"}
+
+func (w FirstWeek) inputs() []float64 {
+	rated, rating := 0.0, 0.0
+	if !math.IsNaN(w.RatingMean) {
+		rated, rating = 1, w.RatingMean-3
+	}
+	perItem := 0.0
+	if w.Items > 0 {
+		perItem = math.Log1p(math.Max(0, w.Revenue) / w.Items)
+	}
+	return []float64{math.Log1p(math.Max(0, w.Revenue)), w.Orders, math.Log1p(w.Items), perItem, w.DiscountShare, rated, rating, math.Log1p(w.Events), w.Categories}
+}
+
+// Logistic is an L2-regularised logistic regression on standardised inputs.
+type Logistic struct {
+	Inputs  []string  `json:"inputs"`
+	Mean    []float64 `json:"mean"`
+	Scale   []float64 `json:"scale"`
+	Weights []float64 `json:"weights"`
+	Bias    float64   `json:"bias"`
+	L2      float64   `json:"l2"`
+}
+
+// Probability of the positive class for raw inputs x.
+func (m Logistic) Probability(x []float64) float64 {
+	z := m.Bias
+	for j, v := range x {
+		z += m.Weights[j] * (v - m.Mean[j]) / m.Scale[j]
+	}
+	return 1 / (1 + math.Exp(-z))
+}
+
+// FitLogistic fits the weights by maximum penalised likelihood (L-BFGS on the
+// mean log-loss plus l2 times the squared weights; the bias is not penalised).
+func FitLogistic(names []string, x [][]float64, y []bool, l2 float64) (Logistic, error) {
+	n := len(x)
+	if n == 0 || len(y) != n {
+		return Logistic{}, errors.New("logistic: no rows, or labels that do not match them")
+	}
+	d := len(names)
+	m := Logistic{Inputs: names, Mean: make([]float64, d), Scale: make([]float64, d), Weights: make([]float64, d), L2: l2}
+	for _, row := range x {
+		for j, v := range row {
+			m.Mean[j] += v / float64(n)
+		}
+	}
+	for _, row := range x {
+		for j, v := range row {
+			m.Scale[j] += (v - m.Mean[j]) * (v - m.Mean[j]) / float64(n)
+		}
+	}
+	for j := range m.Scale {
+		m.Scale[j] = math.Sqrt(m.Scale[j])
+		if m.Scale[j] == 0 {
+			m.Scale[j] = 1 // a constant input: its weight stays at 0
+		}
+	}
+	z := make([][]float64, n)
+	for i, row := range x {
+		z[i] = make([]float64, d)
+		for j, v := range row {
+			z[i][j] = (v - m.Mean[j]) / m.Scale[j]
+		}
+	}
+	loss := func(w, grad []float64) float64 {
+		f := 0.0
+		if grad != nil {
+			clear(grad)
+		}
+		for i, row := range z {
+			s := w[d]
+			for j, v := range row {
+				s += w[j] * v
+			}
+			// log(1 + e^s) − y s, stably
+			if y[i] {
+				f += softplus(-s)
+			} else {
+				f += softplus(s)
+			}
+			if grad != nil {
+				p := 1 / (1 + math.Exp(-s))
+				if y[i] {
+					p--
+				}
+				for j, v := range row {
+					grad[j] += p * v
+				}
+				grad[d] += p
+			}
+		}
+		f /= float64(n)
+		for j := 0; j < d; j++ {
+			f += l2 * w[j] * w[j]
+		}
+		if grad != nil {
+			for j := range grad {
+				grad[j] /= float64(n)
+				if j < d {
+					grad[j] += 2 * l2 * w[j]
+				}
+			}
+		}
+		return f
+	}
+	p := optimize.Problem{Func: func(w []float64) float64 { return loss(w, nil) }, Grad: func(g, w []float64) { loss(w, g) }}
+	res, err := optimize.Minimize(p, make([]float64, d+1), &optimize.Settings{GradientThreshold: 1e-8, MajorIterations: 1000}, &optimize.LBFGS{})
+	if res == nil {
+		return Logistic{}, fmt.Errorf("logistic: %w: %v", ErrNotConverged, err)
+	}
+	copy(m.Weights, res.X[:d])
+	m.Bias = res.X[d]
+	return m, nil
+}
+
+func softplus(s float64) float64 {
+	if s > 0 {
+		return s + math.Log1p(math.Exp(-s))
+	}
+	return math.Log1p(math.Exp(s))
+}
+
+// ClassifierMetrics are a scorer's quality on labelled rows.
+type ClassifierMetrics struct {
+	Rows          int     `json:"rows"`
+	Positives     int     `json:"positives"`
+	BaseRate      float64 `json:"base_rate"`
+	AUC           float64 `json:"auc"`
+	Threshold     float64 `json:"threshold"`
+	Precision     float64 `json:"precision"` // at the threshold
+	Recall        float64 `json:"recall"`
+	PrecisionTop1 float64 `json:"precision_top_1pct"`
+	PrecisionTop5 float64 `json:"precision_top_5pct"`
+}
+
+// AUC is the area under the ROC curve of scores against labels: the chance
+// that a random positive scores above a random negative (ties count half).
+func AUC(scores []float64, y []bool) float64 {
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(scores[a], scores[b]) })
+	var pos, neg, rankSum float64
+	for k := 0; k < len(idx); {
+		j := k
+		for j < len(idx) && scores[idx[j]] == scores[idx[k]] {
+			j++
+		}
+		mid := float64(k+j+1) / 2 // mean 1-based rank of the tie group
+		for _, i := range idx[k:j] {
+			if y[i] {
+				pos++
+				rankSum += mid
+			} else {
+				neg++
+			}
+		}
+		k = j
+	}
+	if pos == 0 || neg == 0 {
+		return math.NaN()
+	}
+	return (rankSum - pos*(pos+1)/2) / (pos * neg)
+}
+
+// Classify measures scores against labels at a threshold.
+func Classify(scores []float64, y []bool, threshold float64) ClassifierMetrics {
+	m := ClassifierMetrics{Rows: len(scores), Threshold: threshold, AUC: AUC(scores, y)}
+	var tp, fp int
+	for i, s := range scores {
+		if y[i] {
+			m.Positives++
+		}
+		if s >= threshold {
+			if y[i] {
+				tp++
+			} else {
+				fp++
+			}
+		}
+	}
+	if m.Rows > 0 {
+		m.BaseRate = float64(m.Positives) / float64(m.Rows)
+	}
+	if tp+fp > 0 {
+		m.Precision = float64(tp) / float64(tp+fp)
+	}
+	if m.Positives > 0 {
+		m.Recall = float64(tp) / float64(m.Positives)
+	}
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
+	top := func(share float64) float64 {
+		k := max(1, int(math.Round(share*float64(len(idx)))))
+		if len(idx) == 0 {
+			return 0
+		}
+		hits := 0
+		for _, i := range idx[:min(k, len(idx))] {
+			if y[i] {
+				hits++
+			}
+		}
+		return float64(hits) / float64(min(k, len(idx)))
+	}
+	m.PrecisionTop1, m.PrecisionTop5 = top(0.01), top(0.05)
+	return m
+}
+
+// EarlyVIPRow is one buyer of a training cohort: the day of the first order,
+// the first week, and the revenue of the horizon that starts with it.
+type EarlyVIPRow struct {
+	FirstDay       int32 // days since 1970-01-01
+	Week           FirstWeek
+	HorizonRevenue float64
+}
+
+// EarlyVIPOptions configure the early potential-VIP model.
+type EarlyVIPOptions struct {
+	// HorizonDays: a buyer "became VIP" when the revenue of this many days from
+	// the first order puts them in the cohort's VIP set (the smallest set of
+	// top buyers that brings RevenueShare of the cohort's horizon revenue).
+	HorizonDays  int     `yaml:"horizon_days"`
+	RevenueShare float64 `yaml:"revenue_share"`
+	// CohortDays: buyers whose first order falls in this many days before the
+	// last complete horizon are the training cohort.
+	CohortDays int `yaml:"cohort_days"`
+	// TestShare: the newest share of the cohort is held out for the metrics.
+	TestShare float64 `yaml:"test_share"`
+	L2        float64 `yaml:"l2"`
+	// ApplyDays: score gives a probability to buyers whose first order is at
+	// most this many days old.
+	ApplyDays int `yaml:"apply_days"`
+}
+
+// DefaultEarlyVIP are the defaults.
+var DefaultEarlyVIP = EarlyVIPOptions{HorizonDays: 180, RevenueShare: 0.5, CohortDays: 365, TestShare: 0.25, L2: 0.001, ApplyDays: 28}
+
+// Validate says what is wrong with the options.
+func (o EarlyVIPOptions) Validate() error {
+	if o.HorizonDays < 7 || o.CohortDays < 7 || o.ApplyDays < 7 || o.RevenueShare <= 0 || o.RevenueShare >= 1 ||
+		o.TestShare <= 0 || o.TestShare >= 1 || o.L2 < 0 {
+		return errors.New("early_vip: horizon_days, cohort_days and apply_days at least 7; revenue_share and test_share in (0, 1); l2 not negative")
+	}
+	return nil
+}
+
+// EarlyVIPModel is a fitted early potential-VIP model with its holdout metrics.
+type EarlyVIPModel struct {
+	Version        int               `json:"version"`
+	Kind           string            `json:"kind"` // "earlyvip"
+	HorizonDays    int               `json:"horizon_days"`
+	LabelRevenue   float64           `json:"label_revenue"` // horizon revenue that made a training buyer a VIP
+	TrainFrom      int32             `json:"train_from_day"`
+	TestFrom       int32             `json:"test_from_day"`
+	Model          Logistic          `json:"model"`
+	Metrics        ClassifierMetrics `json:"metrics"`
+	TrainedOn      int               `json:"trained_on"`
+	ApplyDays      int               `json:"apply_days"`
+	PositiveLabels int               `json:"positive_labels"`
+}
+
+// KindEarlyVIP is the models-table kind of an EarlyVIPModel.
+const KindEarlyVIP = "earlyvip"
+
+// Probability that a buyer with this first week becomes a VIP.
+func (m EarlyVIPModel) Probability(w FirstWeek) float64 { return m.Model.Probability(w.inputs()) }
+
+// FitEarlyVIP labels the cohort, fits the model on its older buyers and
+// measures it on the newest (time-based holdout). The threshold of the metrics
+// is the one that maximises F1 on the training rows.
+func FitEarlyVIP(rows []EarlyVIPRow, o EarlyVIPOptions) (EarlyVIPModel, error) {
+	if len(rows) < 100 {
+		return EarlyVIPModel{}, fmt.Errorf("early VIP: %d buyers in the cohort, need at least 100", len(rows))
+	}
+	rows = slices.Clone(rows)
+	slices.SortStableFunc(rows, func(a, b EarlyVIPRow) int { return cmp.Compare(a.FirstDay, b.FirstDay) })
+	// The label: in the smallest top set that brings RevenueShare of the revenue.
+	revenue := make([]float64, len(rows))
+	total := 0.0
+	for i, r := range rows {
+		revenue[i] = r.HorizonRevenue
+		total += max(0, r.HorizonRevenue)
+	}
+	sorted := slices.Clone(revenue)
+	slices.SortFunc(sorted, func(a, b float64) int { return cmp.Compare(b, a) })
+	cut, sum := math.Inf(1), 0.0
+	for _, v := range sorted {
+		if sum >= o.RevenueShare*total || v <= 0 {
+			break
+		}
+		sum += v
+		cut = v
+	}
+	y := make([]bool, len(rows))
+	x := make([][]float64, len(rows))
+	positives := 0
+	for i, r := range rows {
+		y[i] = r.HorizonRevenue >= cut
+		x[i] = r.Week.inputs()
+		if y[i] {
+			positives++
+		}
+	}
+	split := int(float64(len(rows)) * (1 - o.TestShare))
+	trainPos := 0
+	for _, v := range y[:split] {
+		if v {
+			trainPos++
+		}
+	}
+	if trainPos == 0 || trainPos == split {
+		return EarlyVIPModel{}, fmt.Errorf("early VIP: the training cohort has %d VIPs of %d buyers: nothing to learn", trainPos, split)
+	}
+	lr, err := FitLogistic(EarlyVIPInputs, x[:split], y[:split], o.L2)
+	if err != nil {
+		return EarlyVIPModel{}, fmt.Errorf("early VIP: %w", err)
+	}
+	score := func(xs [][]float64) []float64 {
+		out := make([]float64, len(xs))
+		for i, v := range xs {
+			out[i] = lr.Probability(v)
+		}
+		return out
+	}
+	trainScores := score(x[:split])
+	best, bestF1 := 0.5, -1.0
+	for _, t := range []float64{0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9} {
+		c := Classify(trainScores, y[:split], t)
+		if f1 := 2 * c.Precision * c.Recall / (c.Precision + c.Recall); c.Precision+c.Recall > 0 && f1 > bestF1 {
+			best, bestF1 = t, f1
+		}
+	}
+	m := EarlyVIPModel{Version: 1, Kind: KindEarlyVIP, HorizonDays: o.HorizonDays, LabelRevenue: cut, Model: lr,
+		TrainFrom: rows[0].FirstDay, TestFrom: rows[split].FirstDay, TrainedOn: split, ApplyDays: o.ApplyDays, PositiveLabels: positives}
+	m.Metrics = Classify(score(x[split:]), y[split:], best)
+	return m, nil
+}

@@ -1,0 +1,467 @@
+package model
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+	"strings"
+)
+
+// SegmentOptions bound the micro-segments.
+type SegmentOptions struct {
+	MinSize int `yaml:"min_size"`
+	MaxSize int `yaml:"max_size"`
+	// Iterations of Lloyd's algorithm in each split.
+	Iterations int `yaml:"iterations"`
+}
+
+// DefaultSegments are the default bounds.
+var DefaultSegments = SegmentOptions{MinSize: 200, MaxSize: 500, Iterations: 12}
+
+// Validate says what is wrong with the bounds.
+func (o SegmentOptions) Validate() error {
+	if o.MinSize < 1 || o.MaxSize < 2*o.MinSize || o.Iterations < 1 {
+		return errors.New("segments: min_size at least 1, max_size at least twice min_size (so that every split can keep both halves above the minimum), iterations at least 1")
+	}
+	return nil
+}
+
+// ValueTier is the value band of a buyer for the macro groups: vip (any VIP
+// tier), high (12-month CLV in the top 20% of buyers), mid (the next 40%), low.
+func ValueTiers(ps []Profile, vipTiers []string) []string {
+	var clv []float64
+	for _, p := range ps {
+		if p.Orders > 0 {
+			clv = append(clv, p.CLV)
+		}
+	}
+	slices.Sort(clv)
+	at := func(q float64) float64 {
+		if len(clv) == 0 {
+			return 0
+		}
+		return clv[min(len(clv)-1, int(q*float64(len(clv))))]
+	}
+	high, mid := at(0.8), at(0.4)
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		switch {
+		case vipTiers[i] != "":
+			out[i] = "vip"
+		case p.CLV >= high:
+			out[i] = "high value"
+		case p.CLV >= mid:
+			out[i] = "mid value"
+		default:
+			out[i] = "low value"
+		}
+	}
+	return out
+}
+
+// Segment is one micro-segment and its economics.
+type Segment struct {
+	ID, Macro, Label string
+	Members          []int // indexes of the customers
+	Revenue12m       float64
+	RevenueShare     float64 // of all buyers' 12-month revenue
+	MeanCLV          float64
+	ChurnRisk        float64 // 1 − mean P(alive)
+	RevenueAtRisk    float64 // Σ 12-month revenue × (1 − P(alive))
+}
+
+// behaviour columns of the segmentation space: numeric, then one-hots
+var numericSpace = []struct {
+	name      string
+	high, low string
+	value     func(Profile) float64
+}{
+	{"avg_check", "high check", "low check", func(p Profile) float64 { return math.Log1p(max(0, p.AvgCheck)) }},
+	{"orders", "frequent", "one-off", func(p Profile) float64 { return math.Log(float64(max(1, p.Orders))) }},
+	{"discount_share", "discount-driven", "full-price", func(p Profile) float64 { return p.DiscountShare }},
+	{"clv", "high CLV", "low CLV", func(p Profile) float64 { return math.Log1p(max(0, p.CLV)) }},
+	{"p_alive", "engaged", "fading", func(p Profile) float64 { return p.PAlive }},
+}
+
+// MicroSegments splits the buyers (customers with orders) into segments of
+// MinSize to MaxSize members within their macro group (lifecycle × value tier)
+// by recursive bisecting 2-means on standardised behaviour: average check,
+// orders, discount share, CLV, P(alive), top category and preferred channel.
+// Macro groups under MinSize join the nearest group first. Deterministic: the
+// same profiles give the same segments. prev maps customer ids to their
+// segment id of the previous night: a segment that keeps most of an old
+// segment's members keeps its id.
+func MicroSegments(ps []Profile, macro []string, prev map[string]string, o SegmentOptions) ([]Segment, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	var buyers []int
+	for i, p := range ps {
+		if p.Orders > 0 {
+			buyers = append(buyers, i)
+		}
+	}
+	if len(buyers) == 0 {
+		return nil, nil
+	}
+	space := newSpace(ps, buyers)
+	// Macro groups, in key order; small ones join the nearest.
+	groups := map[string][]int{}
+	for _, i := range buyers {
+		groups[macro[i]] = append(groups[macro[i]], i)
+	}
+	for {
+		keys := sortedKeys(groups)
+		small := ""
+		for _, k := range keys {
+			if len(groups[k]) < o.MinSize && len(keys) > 1 {
+				small = k
+				break
+			}
+		}
+		if small == "" {
+			break
+		}
+		c := space.centroid(groups[small])
+		best, bestD := "", math.Inf(1)
+		for _, k := range keys {
+			if k != small {
+				if d := dist2(c, space.centroid(groups[k])); d < bestD {
+					best, bestD = k, d
+				}
+			}
+		}
+		groups[best] = append(groups[best], groups[small]...)
+		slices.Sort(groups[best])
+		delete(groups, small)
+	}
+	var segs []Segment
+	for _, k := range sortedKeys(groups) {
+		for _, leaf := range space.bisect(groups[k], o) {
+			segs = append(segs, Segment{Macro: k, Members: leaf})
+		}
+	}
+	total := 0.0
+	for _, i := range buyers {
+		total += ps[i].Revenue12m
+	}
+	for s := range segs {
+		seg := &segs[s]
+		var clv, alive float64
+		for _, i := range seg.Members {
+			p := ps[i]
+			seg.Revenue12m += p.Revenue12m
+			clv += p.CLV
+			alive += p.PAlive
+			seg.RevenueAtRisk += p.Revenue12m * (1 - p.PAlive)
+		}
+		n := float64(len(seg.Members))
+		seg.MeanCLV, seg.ChurnRisk = clv/n, 1-alive/n
+		if total > 0 {
+			seg.RevenueShare = seg.Revenue12m / total
+		}
+		seg.Label = space.label(ps, seg)
+	}
+	assignIDs(ps, segs, prev)
+	return segs, nil
+}
+
+func sortedKeys(m map[string][]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// space holds the standardised behaviour vectors of the buyers, row-major.
+type space struct {
+	dim         int
+	row         []int // customer index → row
+	x           []float64
+	cats, chans []string
+}
+
+func newSpace(ps []Profile, buyers []int) *space {
+	catSet, chanSet := map[string]bool{}, map[string]bool{}
+	for _, i := range buyers {
+		catSet[ps[i].TopCategory] = true
+		chanSet[ps[i].Channel] = true
+	}
+	keys := func(m map[string]bool) []string {
+		var out []string
+		for k := range m {
+			out = append(out, k)
+		}
+		slices.Sort(out)
+		return out
+	}
+	s := &space{cats: keys(catSet), chans: keys(chanSet), row: make([]int, len(ps))}
+	nn := len(numericSpace)
+	s.dim = nn + len(s.cats) + len(s.chans)
+	s.x = make([]float64, len(buyers)*s.dim)
+	mean, sd := make([]float64, nn), make([]float64, nn)
+	for r, i := range buyers {
+		s.row[i] = r
+		for j, f := range numericSpace {
+			v := f.value(ps[i])
+			s.x[r*s.dim+j] = v
+			mean[j] += v / float64(len(buyers))
+		}
+	}
+	for r := range buyers {
+		for j := range numericSpace {
+			d := s.x[r*s.dim+j] - mean[j]
+			sd[j] += d * d / float64(len(buyers))
+		}
+	}
+	catIdx, chanIdx := map[string]int{}, map[string]int{}
+	for k, c := range s.cats {
+		catIdx[c] = k
+	}
+	for k, c := range s.chans {
+		chanIdx[c] = k
+	}
+	for r, i := range buyers {
+		v := s.x[r*s.dim : (r+1)*s.dim]
+		for j := range numericSpace {
+			if sd[j] > 0 {
+				v[j] = (v[j] - mean[j]) / math.Sqrt(sd[j])
+			} else {
+				v[j] = 0
+			}
+		}
+		v[nn+catIdx[ps[i].TopCategory]] = 1
+		v[nn+len(s.cats)+chanIdx[ps[i].Channel]] = 1
+	}
+	return s
+}
+
+func (s *space) vec(i int) []float64 { r := s.row[i]; return s.x[r*s.dim : (r+1)*s.dim] }
+
+func (s *space) centroid(members []int) []float64 {
+	c := make([]float64, s.dim)
+	for _, i := range members {
+		for j, v := range s.vec(i) {
+			c[j] += v
+		}
+	}
+	for j := range c {
+		c[j] /= float64(len(members))
+	}
+	return c
+}
+
+func dist2(a, b []float64) float64 {
+	d := 0.0
+	for j := range a {
+		t := a[j] - b[j]
+		d += t * t
+	}
+	return d
+}
+
+// bisect splits members until every part has at most MaxSize members; every
+// split keeps both halves at MinSize or more (a part above MaxSize has at least
+// twice MinSize members), so every leaf is within the bounds.
+func (s *space) bisect(members []int, o SegmentOptions) [][]int {
+	if len(members) <= o.MaxSize {
+		return [][]int{members}
+	}
+	a, b := s.split(members, o)
+	return append(s.bisect(a, o), s.bisect(b, o)...)
+}
+
+// split is a deterministic 2-means: it starts from the member farthest from
+// the centroid and the member farthest from that one, runs Lloyd's iterations,
+// then moves the members closest to the boundary into a half below MinSize.
+func (s *space) split(members []int, o SegmentOptions) ([]int, []int) {
+	c := s.centroid(members)
+	far := func(from []float64) []float64 {
+		best, bestD := members[0], -1.0
+		for _, i := range members {
+			if d := dist2(s.vec(i), from); d > bestD {
+				best, bestD = i, d
+			}
+		}
+		return slices.Clone(s.vec(best))
+	}
+	ca := far(c)
+	cb := far(ca)
+	side := make([]bool, len(members)) // true: b
+	for it := 0; it < o.Iterations; it++ {
+		changed := false
+		for k, i := range members {
+			v := s.vec(i)
+			toB := dist2(v, cb) < dist2(v, ca)
+			changed = changed || toB != side[k]
+			side[k] = toB
+		}
+		var as, bs []int
+		for k, i := range members {
+			if side[k] {
+				bs = append(bs, i)
+			} else {
+				as = append(as, i)
+			}
+		}
+		if len(as) == 0 || len(bs) == 0 {
+			break
+		}
+		ca, cb = s.centroid(as), s.centroid(bs)
+		if !changed && it > 0 {
+			break
+		}
+	}
+	// Rebalance: a half under MinSize takes the other half's members that are
+	// nearest to it relative to their own centre.
+	nb := 0
+	for _, v := range side {
+		if v {
+			nb++
+		}
+	}
+	rebalance := func(toB bool, need int) {
+		type cand struct {
+			k    int
+			cost float64
+		}
+		var cs []cand
+		for k, i := range members {
+			if side[k] != toB {
+				v := s.vec(i)
+				cost := dist2(v, cb) - dist2(v, ca)
+				if !toB {
+					cost = -cost
+				}
+				cs = append(cs, cand{k, cost})
+			}
+		}
+		slices.SortStableFunc(cs, func(x, y cand) int { return cmp.Compare(x.cost, y.cost) })
+		for _, c := range cs[:need] {
+			side[c.k] = toB
+		}
+	}
+	if nb < o.MinSize {
+		rebalance(true, o.MinSize-nb)
+	} else if len(members)-nb < o.MinSize {
+		rebalance(false, o.MinSize-(len(members)-nb))
+	}
+	var as, bs []int
+	for k, i := range members {
+		if side[k] {
+			bs = append(bs, i)
+		} else {
+			as = append(as, i)
+		}
+	}
+	return as, bs
+}
+
+// label names a segment: its macro group, its most distinctive behaviour (the
+// standardised mean furthest from 0, if at least half a standard deviation),
+// its dominant top category and channel when most members share them.
+func (s *space) label(ps []Profile, seg *Segment) string {
+	parts := []string{seg.Macro}
+	c := s.centroid(seg.Members)
+	best, bestZ := -1, 0.5
+	for j := range numericSpace {
+		if math.Abs(c[j]) >= bestZ {
+			best, bestZ = j, math.Abs(c[j])
+		}
+	}
+	nn := len(numericSpace)
+	dominant := func(off int, names []string, share float64) string {
+		k := -1
+		for j := range names {
+			if c[off+j] >= share && (k < 0 || c[off+j] > c[off+k]) {
+				k = j
+			}
+		}
+		if k < 0 || names[k] == "" {
+			return ""
+		}
+		return names[k]
+	}
+	if cat := dominant(nn, s.cats, 0.4); cat != "" {
+		parts = append(parts, cat)
+	}
+	if best >= 0 {
+		if c[best] > 0 {
+			parts = append(parts, numericSpace[best].high)
+		} else {
+			parts = append(parts, numericSpace[best].low)
+		}
+	}
+	if ch := dominant(nn+len(s.cats), s.chans, 0.6); ch != "" {
+		parts = append(parts, ch)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// assignIDs keeps last night's id for a segment that holds more than half of
+// its members and of that old segment's members here, the largest overlaps
+// first; other segments get an id from a hash of their members.
+func assignIDs(ps []Profile, segs []Segment, prev map[string]string) {
+	type pair struct {
+		seg     int
+		id      string
+		overlap int
+	}
+	prevSize := map[string]int{}
+	for _, id := range prev {
+		prevSize[id]++
+	}
+	var pairs []pair
+	for s, seg := range segs {
+		count := map[string]int{}
+		for _, i := range seg.Members {
+			if id, ok := prev[ps[i].ID]; ok {
+				count[id]++
+			}
+		}
+		for id, n := range count {
+			if 2*n > len(seg.Members) && 2*n > prevSize[id] {
+				pairs = append(pairs, pair{s, id, n})
+			}
+		}
+	}
+	slices.SortFunc(pairs, func(a, b pair) int {
+		if a.overlap != b.overlap {
+			return b.overlap - a.overlap
+		}
+		return cmp.Or(strings.Compare(a.id, b.id), a.seg-b.seg)
+	})
+	used := map[string]bool{}
+	for _, p := range pairs {
+		if segs[p.seg].ID == "" && !used[p.id] {
+			segs[p.seg].ID = p.id
+			used[p.id] = true
+		}
+	}
+	for s := range segs {
+		if segs[s].ID != "" {
+			continue
+		}
+		ids := make([]string, len(segs[s].Members))
+		for k, i := range segs[s].Members {
+			ids[k] = ps[i].ID
+		}
+		slices.Sort(ids)
+		h := fnv.New64a()
+		for _, id := range ids {
+			h.Write([]byte(id))
+			h.Write([]byte{0})
+		}
+		id := fmt.Sprintf("seg-%012x", h.Sum64()>>16)
+		for used[id] {
+			id += "x"
+		}
+		segs[s].ID = id
+		used[id] = true
+	}
+}

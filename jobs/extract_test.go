@@ -193,7 +193,7 @@ func TestRunSampleShop(t *testing.T) {
 		t.Errorf("re-run: %d scores, first run %d", again, first)
 	}
 	b, err := os.ReadFile(filepath.Join(cfg.DataDir, "warehouse", "models.jsonl"))
-	if err != nil || strings.Count(string(b), "\n") != 2 {
+	if err != nil || strings.Count(string(b), "\n") != 4 || strings.Count(string(b), `"Kind":"earlyvip"`) != 2 {
 		t.Errorf("models.jsonl after two runs: %v\n%s", err, b)
 	}
 }
@@ -302,9 +302,10 @@ func TestExtractReleasesMemory(t *testing.T) {
 	}
 }
 
-// TestTrainScore: after a run, one model is stored and loads, every customer with
-// a purchase before the as-of date has scores, and a second run of the same
-// date replaces that date's scores instead of adding to them.
+// TestTrainScore: after a run, an LTV and an early-VIP model are stored and
+// load, every customer registered or with a purchase before the as-of date has
+// scores (the buyers as buyers), and a second run of the same date replaces
+// that date's scores instead of adding to them.
 func TestTrainScore(t *testing.T) {
 	cfg, wh := testClickHouse(t)
 	dir, _ := generateShop(t, 3000, 0, "csv")
@@ -319,17 +320,19 @@ func TestTrainScore(t *testing.T) {
 		}
 		var models uint64
 		queryRow(t, wh, "SELECT count() FROM {db}.models", &models)
-		if models != uint64(round) {
+		if models != uint64(2*round) {
 			t.Errorf("round %d: %d models stored", round, models)
 		}
 		queryRow(t, wh, "SELECT uniqExact(customer_id) FROM {db}.raw_orders FINAL WHERE status != 'cancelled' AND ordered_at < toDateTime('"+day+" 00:00:00')", &buyers)
-		var scored, distinct, bad uint64
-		queryRow(t, wh, "SELECT count(), uniqExact(customer_id), countIf(NOT (p_alive BETWEEN 0 AND 1) OR NOT isFinite(clv_12m) OR clv_12m < 0 OR expected_purchases_365d < expected_purchases_90d) FROM {db}.customer_scores WHERE as_of = toDate('"+day+"')", &scored, &distinct, &bad)
-		if scored != buyers || distinct != buyers || bad != 0 {
-			t.Errorf("round %d: %d scores for %d customers (%d distinct, %d out of range)", round, scored, buyers, distinct, bad)
+		var customers uint64
+		queryRow(t, wh, "SELECT uniqExact(id) FROM (SELECT customer_id AS id FROM {db}.raw_customers FINAL WHERE created_at < toDateTime('"+day+" 00:00:00') UNION ALL SELECT customer_id AS id FROM {db}.raw_orders FINAL WHERE status != 'cancelled' AND ordered_at < toDateTime('"+day+" 00:00:00'))", &customers)
+		var scored, distinct, scoredBuyers, bad uint64
+		queryRow(t, wh, "SELECT count(), uniqExact(customer_id), countIf(lifecycle_stage != 'non_buyer'), countIf(NOT (p_alive BETWEEN 0 AND 1) OR NOT isFinite(clv_12m) OR clv_12m < 0 OR expected_purchases_365d < expected_purchases_90d) FROM {db}.customer_scores WHERE as_of = toDate('"+day+"')", &scored, &distinct, &scoredBuyers, &bad)
+		if scored != customers || distinct != customers || scoredBuyers != buyers || bad != 0 || buyers == customers {
+			t.Errorf("round %d: %d scores (%d distinct, %d buyers, %d out of range) for %d customers, %d buyers", round, scored, distinct, scoredBuyers, bad, customers, buyers)
 		}
 	}
-	rows := queryStrings(t, wh, "SELECT artefact FROM {db}.models ORDER BY trained_at DESC LIMIT 1")
+	rows := queryStrings(t, wh, "SELECT artefact FROM {db}.models WHERE kind != 'earlyvip' ORDER BY trained_at DESC LIMIT 1")
 	a, err := model.LoadArtefact([]byte(rows[0]))
 	if err != nil {
 		t.Fatal(err)

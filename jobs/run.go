@@ -266,10 +266,23 @@ func printModel(out io.Writer, a *model.Artefact) {
 	}
 }
 
-// printScores prints a summary of the date's scores.
+// printScores prints a summary of the date's scores and segments.
 func printScores(out io.Writer, s ScoreSummary, asOf time.Time, where string) {
-	fmt.Fprintf(out, "\nScores as of %s in customer_scores (%s, model %s): %d customers, mean P(alive) %.3f, %.0f purchases expected in 365 days, 12-month CLV %.0f in all; %d with a next order expected\n",
-		asOf.Format(time.DateOnly), where, s.ModelID, s.Customers, s.MeanPAlive, s.Expected365, s.CLV12, s.WithNextOrder)
+	fmt.Fprintf(out, "\nScores as of %s in customer_scores (%s, model %s): %d customers, %d buyers, mean P(alive) %.3f, %.0f purchases expected in 365 days, 12-month CLV %.0f in all; %d with a next order expected\n",
+		asOf.Format(time.DateOnly), where, s.ModelID, s.Customers, s.Buyers, s.MeanPAlive, s.Expected365, s.CLV12, s.WithNextOrder)
+	fmt.Fprintf(out, "  lifecycle:")
+	for _, st := range []string{model.NonBuyer, model.New, model.Active, model.AtRisk, model.Lost, model.Reactivated} {
+		fmt.Fprintf(out, " %s %d", st, s.Lifecycle[st])
+	}
+	fmt.Fprintf(out, "\n  VIP tiers:")
+	for _, t := range []string{model.VIP, model.VIPAtRisk, model.PotentialVIP, model.LostVIP} {
+		fmt.Fprintf(out, " %s %d", t, s.Tiers[t])
+	}
+	early := s.EarlyVIPModelID
+	if early == "" {
+		early = "none"
+	}
+	fmt.Fprintf(out, "\n  micro-segments: %d, of %d to %d members; early potential-VIP model: %s\n", s.Segments, s.MinSize, s.MaxSize, early)
 }
 
 // printWarehouse prints the raw tables' row counts and the run's rejected rows

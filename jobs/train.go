@@ -2,11 +2,13 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/model"
@@ -36,6 +38,7 @@ func summarise(recs []arrow.Record, rc *runContext, opt transform.SummaryOptions
 type modelStore interface {
 	reader
 	InsertModel(ctx context.Context, m warehouse.Model) error
+	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
 }
 
 // train fits the candidate purchase models on the history up to the holdout,
@@ -136,7 +139,80 @@ func train(ctx context.Context, rc *runContext, wh modelStore) (*model.Artefact,
 	}
 	rc.log.WithFields(logrus.Fields{"model": a.Kind, "model_id": m.ID, "params": a.Params, "log_likelihood": round(fit.LogLikelihood),
 		"customers": fit.Customers}).Info("model stored")
+	if err := trainEarlyVIP(ctx, rc, wh, recs); err != nil {
+		return nil, err
+	}
 	return a, nil
+}
+
+// firstWeekSchema are the customer_features columns of the early-VIP model.
+var firstWeekSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "customer_id", Type: arrow.BinaryTypes.String},
+	{Name: "first_order_date", Type: arrow.FixedWidthTypes.Date32},
+	{Name: "first_week_orders", Type: arrow.PrimitiveTypes.Int32},
+	{Name: "first_week_revenue", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "first_week_items", Type: arrow.PrimitiveTypes.Int32},
+	{Name: "first_week_discount_share", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "first_week_rating_mean", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "first_week_events", Type: arrow.PrimitiveTypes.Int32},
+	{Name: "first_week_categories", Type: arrow.PrimitiveTypes.Int32},
+}, nil)
+
+func firstWeek(rec arrow.Record, i int) model.FirstWeek {
+	i32 := func(c int) float64 { return float64(rec.Column(c).(*array.Int32).Value(i)) }
+	f64 := func(c int) float64 { return rec.Column(c).(*array.Float64).Value(i) }
+	return model.FirstWeek{Orders: i32(2), Revenue: f64(3), Items: i32(4), DiscountShare: f64(5), RatingMean: f64(6), Events: i32(7), Categories: i32(8)}
+}
+
+// trainEarlyVIP fits the early potential-VIP model on the buyers whose first
+// order started a complete horizon within the cohort window, from their
+// first-week features of the date's customer_features, and stores it. A shop
+// too young for a cohort gets no model: score then leaves the probability
+// empty, and says so.
+func trainEarlyVIP(ctx context.Context, rc *runContext, wh modelStore, orders []arrow.Record) error {
+	o := rc.cfg.Segmentation.EarlyVIP
+	feats, err := wh.ReadPartition(ctx, rc.mem, "customer_features", firstWeekSchema, rc.asOf)
+	if err != nil {
+		return fmt.Errorf("train early VIP: %w (run features for the date first)", err)
+	}
+	defer feats.Release()
+	revenue, err := transform.HorizonRevenue(orders, rc.asOf, o.HorizonDays)
+	if err != nil {
+		return err
+	}
+	asOfDay := int32(rc.asOf.Unix() / 86400)
+	newest := asOfDay - int32(o.HorizonDays) // first orders before it have a complete horizon
+	ids := feats.Column(0).(*array.String)
+	first := feats.Column(1).(*array.Date32)
+	var rows []model.EarlyVIPRow
+	for i := 0; i < int(feats.NumRows()); i++ {
+		d := int32(first.Value(i))
+		rev, ok := revenue[ids.Value(i)]
+		if !ok || d >= newest || d < newest-int32(o.CohortDays) {
+			continue
+		}
+		rows = append(rows, model.EarlyVIPRow{FirstDay: d, Week: firstWeek(feats, i), HorizonRevenue: rev})
+	}
+	m, err := model.FitEarlyVIP(rows, o)
+	if err != nil {
+		rc.log.WithError(err).Warn("no early potential-VIP model: potential VIPs come from CLV alone")
+		return nil
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	row := warehouse.Model{ID: rc.runID + "-" + model.KindEarlyVIP, Kind: model.KindEarlyVIP, RunID: rc.runID, AsOf: rc.asOf,
+		TrainedAt: time.Now(), Customers: uint64(len(rows)), Artefact: string(b)}
+	if err := wh.InsertModel(ctx, row); err != nil {
+		return err
+	}
+	mt := m.Metrics
+	rc.log.WithFields(logrus.Fields{"model_id": row.ID, "cohort": len(rows), "trained_on": m.TrainedOn, "tested_on": mt.Rows,
+		"auc": round(mt.AUC), "threshold": mt.Threshold, "precision": round(mt.Precision), "recall": round(mt.Recall),
+		"precision_top_1pct": round(mt.PrecisionTop1), "precision_top_5pct": round(mt.PrecisionTop5), "base_rate": round(mt.BaseRate),
+		"label_revenue": round(m.LabelRevenue)}).Info("early potential-VIP model stored")
+	return nil
 }
 
 func fitPurchases(kind string, d model.Data, opt model.FitOptions) (model.Purchases, model.Fit, error) {

@@ -154,6 +154,7 @@ var scoreFeatureSchema = arrow.NewSchema(append(slices.Clone(firstWeekSchema.Fie
 	arrow.Field{Name: "preferred_weekday", Type: arrow.PrimitiveTypes.Int32},
 	arrow.Field{Name: "preferred_channel", Type: arrow.BinaryTypes.String},
 	arrow.Field{Name: "top_category", Type: arrow.BinaryTypes.String},
+	arrow.Field{Name: "top_brand", Type: arrow.BinaryTypes.String},
 	arrow.Field{Name: "revenue_12m", Type: arrow.PrimitiveTypes.Float64},
 	arrow.Field{Name: "last_gap_days", Type: arrow.PrimitiveTypes.Float64},
 ), nil)
@@ -276,7 +277,7 @@ func profiles(ctx context.Context, rc *runContext, wh scoreStore, feats arrow.Re
 	sinceFirst, sinceLast, gap := f64("days_since_first"), f64("days_since_last"), f64("interorder_mean_days")
 	rev12, lastGap := f64("revenue_12m"), f64("last_gap_days")
 	hour, weekday := i32("preferred_hour"), i32("preferred_weekday")
-	channel, topCat := str("preferred_channel"), str("top_category")
+	channel, topCat, topBrand := str("preferred_channel"), str("top_category"), str("top_brand")
 	custs := make([]customer, 0, feats.NumRows())
 	seen := make(map[string]bool, feats.NumRows())
 	for i := 0; i < int(feats.NumRows()); i++ {
@@ -289,7 +290,7 @@ func profiles(ctx context.Context, rc *runContext, wh scoreStore, feats arrow.Re
 			ID: id, Orders: int(orders.Value(i)), DaysSinceFirst: sinceFirst.Value(i), DaysSinceLast: sinceLast.Value(i),
 			LastGapDays: lastGap.Value(i), InterorderMean: gap.Value(i), Revenue: revenue.Value(i), Revenue12m: rev12.Value(i),
 			AvgCheck: check.Value(i), DiscountShare: disc.Value(i), PAlive: l.pAlive, CLV: l.clv, EarlyVIP: math.NaN(),
-			TopCategory: strings.Clone(topCat.Value(i)), Channel: strings.Clone(channel.Value(i))}}
+			TopCategory: strings.Clone(topCat.Value(i)), TopBrand: strings.Clone(topBrand.Value(i)), Channel: strings.Clone(channel.Value(i))}}
 		if early != nil && c.DaysSinceFirst <= float64(early.ApplyDays) {
 			c.EarlyVIP, c.earlyVIP = early.Probability(firstWeek(feats, i)), true
 		}

@@ -11,16 +11,16 @@ import (
 // Profile is what segmentation knows of one customer as of a date: features
 // and LTV predictions. A customer without orders is not a buyer.
 type Profile struct {
-	ID                            string
-	Orders                        int     // orders placed before the date, not cancelled
-	DaysSinceFirst, DaysSinceLast float64 // days from the first and the last order to the date
-	LastGapDays                   float64 // days between the last two order days; 0 with one
-	InterorderMean                float64 // mean days between order days; 0 with one
-	Revenue, Revenue12m           float64 // all history, and the 365 days before the date
-	AvgCheck, DiscountShare       float64
-	PAlive, CLV                   float64
-	EarlyVIP                      float64 // early potential-VIP probability; NaN when not scored
-	TopCategory, Channel          string
+	ID                             string
+	Orders                         int     // orders placed before the date, not cancelled
+	DaysSinceFirst, DaysSinceLast  float64 // days from the first and the last order to the date
+	LastGapDays                    float64 // days between the last two order days; 0 with one
+	InterorderMean                 float64 // mean days between order days; 0 with one
+	Revenue, Revenue12m            float64 // all history, and the 365 days before the date
+	AvgCheck, DiscountShare        float64
+	PAlive, CLV                    float64
+	EarlyVIP                       float64 // early potential-VIP probability; NaN when not scored
+	TopCategory, TopBrand, Channel string
 }
 
 // Lifecycle stages.

@@ -89,7 +89,9 @@ var numericSpace = []struct {
 // MicroSegments splits the buyers (customers with orders) into segments of
 // MinSize to MaxSize members within their macro group (lifecycle × value tier)
 // by recursive bisecting 2-means on standardised behaviour: average check,
-// orders, discount share, CLV, P(alive), top category and preferred channel.
+// orders, discount share, CLV, P(alive) (each of unit variance), top category,
+// top brand and preferred channel (one-hot, with weights affinityWeight,
+// brandWeight and 1: what a segment buys is what its feed offers).
 // Macro groups under MinSize join the nearest group first. Deterministic: the
 // same profiles give the same segments. prev maps customer ids to their
 // segment id of the previous night: a segment that keeps most of an old
@@ -180,16 +182,23 @@ func sortedKeys(m map[string][]int) []string {
 
 // space holds the standardised behaviour vectors of the buyers, row-major.
 type space struct {
-	dim         int
-	row         []int // customer index → row
-	x           []float64
-	cats, chans []string
+	dim                 int
+	row                 []int // customer index → row
+	x                   []float64
+	cats, brands, chans []string
 }
 
+// Weights of the one-hot columns against the unit-variance behaviour columns.
+const (
+	affinityWeight = 3.0
+	brandWeight    = 2.0
+)
+
 func newSpace(ps []Profile, buyers []int) *space {
-	catSet, chanSet := map[string]bool{}, map[string]bool{}
+	catSet, brandSet, chanSet := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, i := range buyers {
 		catSet[ps[i].TopCategory] = true
+		brandSet[ps[i].TopBrand] = true
 		chanSet[ps[i].Channel] = true
 	}
 	keys := func(m map[string]bool) []string {
@@ -200,9 +209,9 @@ func newSpace(ps []Profile, buyers []int) *space {
 		slices.Sort(out)
 		return out
 	}
-	s := &space{cats: keys(catSet), chans: keys(chanSet), row: make([]int, len(ps))}
+	s := &space{cats: keys(catSet), brands: keys(brandSet), chans: keys(chanSet), row: make([]int, len(ps))}
 	nn := len(numericSpace)
-	s.dim = nn + len(s.cats) + len(s.chans)
+	s.dim = nn + len(s.cats) + len(s.brands) + len(s.chans)
 	s.x = make([]float64, len(buyers)*s.dim)
 	mean, sd := make([]float64, nn), make([]float64, nn)
 	for r, i := range buyers {
@@ -219,9 +228,12 @@ func newSpace(ps []Profile, buyers []int) *space {
 			sd[j] += d * d / float64(len(buyers))
 		}
 	}
-	catIdx, chanIdx := map[string]int{}, map[string]int{}
+	catIdx, brandIdx, chanIdx := map[string]int{}, map[string]int{}, map[string]int{}
 	for k, c := range s.cats {
 		catIdx[c] = k
+	}
+	for k, c := range s.brands {
+		brandIdx[c] = k
 	}
 	for k, c := range s.chans {
 		chanIdx[c] = k
@@ -235,8 +247,9 @@ func newSpace(ps []Profile, buyers []int) *space {
 				v[j] = 0
 			}
 		}
-		v[nn+catIdx[ps[i].TopCategory]] = 1
-		v[nn+len(s.cats)+chanIdx[ps[i].Channel]] = 1
+		v[nn+catIdx[ps[i].TopCategory]] = affinityWeight
+		v[nn+len(s.cats)+brandIdx[ps[i].TopBrand]] = brandWeight
+		v[nn+len(s.cats)+len(s.brands)+chanIdx[ps[i].Channel]] = 1
 	}
 	return s
 }
@@ -375,10 +388,10 @@ func (s *space) label(ps []Profile, seg *Segment) string {
 		}
 	}
 	nn := len(numericSpace)
-	dominant := func(off int, names []string, share float64) string {
+	dominant := func(off int, names []string, weight, share float64) string {
 		k := -1
 		for j := range names {
-			if c[off+j] >= share && (k < 0 || c[off+j] > c[off+k]) {
+			if c[off+j] >= share*weight && (k < 0 || c[off+j] > c[off+k]) {
 				k = j
 			}
 		}
@@ -387,7 +400,7 @@ func (s *space) label(ps []Profile, seg *Segment) string {
 		}
 		return names[k]
 	}
-	if cat := dominant(nn, s.cats, 0.4); cat != "" {
+	if cat := dominant(nn, s.cats, affinityWeight, 0.4); cat != "" {
 		parts = append(parts, cat)
 	}
 	if best >= 0 {
@@ -397,7 +410,7 @@ func (s *space) label(ps []Profile, seg *Segment) string {
 			parts = append(parts, numericSpace[best].low)
 		}
 	}
-	if ch := dominant(nn+len(s.cats), s.chans, 0.6); ch != "" {
+	if ch := dominant(nn+len(s.cats)+len(s.brands), s.chans, 1, 0.6); ch != "" {
 		parts = append(parts, ch)
 	}
 	return strings.Join(parts, " · ")

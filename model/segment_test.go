@@ -1,0 +1,304 @@
+package model
+
+import (
+	"encoding/csv"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestRFMSegmentsTable: the code-to-segment table covers the 125 codes once
+// each, uses the 11 named segments, and matches its golden file (the table the
+// README and analysts read).
+func TestRFMSegmentsTable(t *testing.T) {
+	table := RFMSegments()
+	codes := map[string]bool{}
+	names := map[string]bool{}
+	for _, row := range table {
+		codes[row[0]] = true
+		names[row[1]] = true
+	}
+	if len(table) != 125 || len(codes) != 125 {
+		t.Errorf("%d rows, %d distinct codes; want 125", len(table), len(codes))
+	}
+	want := []string{"Champions", "Loyal", "Potential Loyalist", "New Customers", "Promising", "Need Attention", "About To Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost"}
+	for _, n := range want {
+		if !names[n] {
+			t.Errorf("segment %q is never used", n)
+		}
+	}
+	if len(names) != len(want) {
+		t.Errorf("%d segment names, want %d", len(names), len(want))
+	}
+	f, err := os.Open("testdata/rfm_segments.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	golden, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, row := range table {
+		if i+1 >= len(golden) || golden[i+1][0] != row[0] || golden[i+1][1] != row[1] {
+			t.Fatalf("row %d: %v, golden file says otherwise", i, row)
+		}
+	}
+	cells := map[string]bool{}
+	for r := 1; r <= 5; r++ {
+		for f := 1; f <= 5; f++ {
+			for m := 1; m <= 5; m++ {
+				cells[RFM{r, f, m}.Cell()] = true
+			}
+		}
+	}
+	if len(cells) != 45 {
+		t.Errorf("%d trigger cells, want 45", len(cells))
+	}
+}
+
+func TestRFMScores(t *testing.T) {
+	for _, c := range []struct {
+		name                  string
+		days, orders, revenue []float64
+		want                  []RFM
+	}{
+		{"quintiles", []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, []float64{10, 9, 8, 7, 6, 5, 4, 3, 2, 1},
+			[]RFM{{5, 1, 5}, {5, 1, 5}, {4, 2, 4}, {4, 2, 4}, {3, 3, 3}, {3, 3, 3}, {2, 4, 2}, {2, 4, 2}, {1, 5, 1}, {1, 5, 1}}},
+		{"ties score alike", []float64{3, 3, 3, 9}, []float64{1, 1, 1, 4}, []float64{5, 5, 5, 5},
+			[]RFM{{2, 1, 1}, {2, 1, 1}, {2, 1, 1}, {1, 4, 1}}},
+		{"one customer", []float64{10}, []float64{2}, []float64{100}, []RFM{{1, 1, 1}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := RFMScores(c.days, c.orders, c.revenue); !slices.Equal(got, c.want) {
+				t.Errorf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestLifecycleStage(t *testing.T) {
+	o := DefaultLifecycle
+	for _, c := range []struct {
+		p    Profile
+		want string
+	}{
+		{Profile{}, NonBuyer},
+		{Profile{Orders: 1, DaysSinceFirst: 10, DaysSinceLast: 10, PAlive: 1}, New},
+		{Profile{Orders: 3, DaysSinceFirst: 800, DaysSinceLast: 20, LastGapDays: 400, PAlive: 0.9}, Reactivated},
+		{Profile{Orders: 3, DaysSinceFirst: 800, DaysSinceLast: 20, LastGapDays: 40, PAlive: 0.1}, Lost},
+		{Profile{Orders: 1, DaysSinceFirst: 400, DaysSinceLast: 400, PAlive: 1}, Lost},
+		{Profile{Orders: 3, DaysSinceFirst: 300, DaysSinceLast: 200, PAlive: 0.9}, AtRisk},
+		{Profile{Orders: 3, DaysSinceFirst: 300, DaysSinceLast: 20, PAlive: 0.3}, AtRisk},
+		{Profile{Orders: 3, DaysSinceFirst: 300, DaysSinceLast: 20, PAlive: 0.9}, Active},
+	} {
+		if got := o.Stage(c.p); got != c.want {
+			t.Errorf("%+v: %s, want %s", c.p, got, c.want)
+		}
+	}
+	if err := (LifecycleOptions{NewDays: 30, ReactivatedDays: 90, LostPAlive: 0.6, LostDays: 365, AtRiskPAlive: 0.5, AtRiskDays: 180}).Validate(); err == nil {
+		t.Error("lost_p_alive above at_risk_p_alive: want an error")
+	}
+}
+
+func TestVIPTiers(t *testing.T) {
+	// Revenue 12m: 400 + 300 of 1,000 in all: it takes the two top buyers to bring half.
+	ps := []Profile{
+		{Orders: 9, Revenue: 900, Revenue12m: 400, PAlive: 0.9, InterorderMean: 20, DaysSinceLast: 10, EarlyVIP: math.NaN()},
+		{Orders: 9, Revenue: 900, Revenue12m: 300, PAlive: 0.3, InterorderMean: 20, DaysSinceLast: 10, EarlyVIP: math.NaN()}, // P(alive) dropped
+		{Orders: 2, Revenue: 150, Revenue12m: 150, PAlive: 0.9, EarlyVIP: 0.8},                                               // early signal
+		{Orders: 2, Revenue: 150, Revenue12m: 150, PAlive: 0.9, CLV: 400, EarlyVIP: math.NaN()},                              // CLV reaches the bar
+		{Orders: 6, Revenue: 2000, Revenue12m: 0, PAlive: 0.05, EarlyVIP: math.NaN()},                                        // was big, gone
+		{Orders: 1, Revenue: 50, Revenue12m: 0, PAlive: 1, EarlyVIP: math.NaN()},
+		{EarlyVIP: math.NaN()}, // not a buyer
+	}
+	stages := []string{Active, Active, Active, Active, Lost, Lost, NonBuyer}
+	tiers, threshold := DefaultVIP.VIPTiers(ps, stages)
+	want := []string{VIP, VIPAtRisk, PotentialVIP, PotentialVIP, LostVIP, "", ""}
+	if !slices.Equal(tiers, want) || threshold != 300 {
+		t.Errorf("tiers %q (threshold %v), want %q (300)", tiers, threshold, want)
+	}
+	top := DefaultVIP
+	top.TopShare = 0.25 // of the 4 buyers with 12-month revenue: 1
+	if tiers, _ := top.VIPTiers(ps, stages); tiers[0] != VIP || tiers[1] == VIP || tiers[1] == VIPAtRisk {
+		t.Errorf("top share 25%%: %q", tiers)
+	}
+}
+
+func TestStrategies(t *testing.T) {
+	if err := ValidateStrategies(DefaultStrategies); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		stage, tier string
+		p           Profile
+		want        string
+	}{
+		{Active, VIP, Profile{}, "retain"},
+		{Lost, LostVIP, Profile{}, "return"},
+		{New, "", Profile{}, "develop"},
+		{AtRisk, "", Profile{}, "restore"},
+		{Lost, "", Profile{PAlive: 0.1}, "return"},
+		{Lost, "", Profile{PAlive: 0.01}, "observe"},
+	} {
+		if got, _ := Strategy(DefaultStrategies, c.p, c.stage, c.tier); got != c.want {
+			t.Errorf("%s/%s: %s, want %s", c.stage, c.tier, got, c.want)
+		}
+	}
+	bad := [][]StrategyRule{
+		nil,
+		{{Strategy: "upsell"}},
+		{{Lifecycle: []string{"sleeping"}, Strategy: "develop"}, {Strategy: "observe"}},
+		{{Strategy: "develop", Lifecycle: []string{New}}},
+	}
+	for _, rules := range bad {
+		if err := ValidateStrategies(rules); err == nil {
+			t.Errorf("%+v: want an error", rules)
+		}
+	}
+}
+
+// randomProfiles are n buyers in four macro groups, with behaviour drawn at
+// random.
+func randomProfiles(n int, seed uint64) ([]Profile, []string) {
+	r := rand.New(rand.NewPCG(seed, 7))
+	cats := []string{"books", "home", "toys", "beauty"}
+	ps := make([]Profile, n)
+	macro := make([]string, n)
+	for i := range ps {
+		ps[i] = Profile{ID: fmt.Sprintf("C%07d", i), Orders: 1 + r.IntN(20), AvgCheck: 10 + 200*r.Float64(), DiscountShare: r.Float64(),
+			PAlive: r.Float64(), CLV: 500 * r.Float64(), Revenue12m: 1000 * r.Float64(), TopCategory: cats[r.IntN(4)],
+			TopBrand: fmt.Sprintf("B%d", r.IntN(6)), Channel: []string{"email", "sms", "push"}[r.IntN(3)], EarlyVIP: math.NaN()}
+		macro[i] = []string{"active · high value", "active · low value", "lost · low value", "new · tiny"}[min(3, r.IntN(40)/10)]
+		if macro[i] == "new · tiny" && r.IntN(10) > 0 {
+			macro[i] = "active · low value"
+		}
+	}
+	return ps, macro
+}
+
+// TestMicroSegments: every buyer in exactly one segment within the bounds
+// (small macro groups joined to a neighbour), the same input gives the same
+// segments, and a night later a segment that keeps most members keeps its id.
+func TestMicroSegments(t *testing.T) {
+	ps, macro := randomProfiles(20000, 1)
+	ps = append(ps, Profile{ID: "nobody", EarlyVIP: math.NaN()}) // not a buyer: in no segment
+	macro = append(macro, "non buyer · low value")
+	o := DefaultSegments
+	segs, err := MicroSegments(ps, macro, nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make([]int, len(ps))
+	for _, s := range segs {
+		if len(s.Members) < o.MinSize || len(s.Members) > o.MaxSize {
+			t.Errorf("segment %s (%s) has %d members", s.ID, s.Label, len(s.Members))
+		}
+		if !strings.HasPrefix(s.Label, s.Macro) || s.ID == "" {
+			t.Errorf("segment %q labelled %q", s.ID, s.Label)
+		}
+		for _, i := range s.Members {
+			seen[i]++
+		}
+	}
+	for i, n := range seen {
+		if (ps[i].Orders > 0 && n != 1) || (ps[i].Orders == 0 && n != 0) {
+			t.Fatalf("customer %s is in %d segments", ps[i].ID, n)
+		}
+	}
+	again, _ := MicroSegments(ps, macro, nil, o)
+	if fmt.Sprint(again) != fmt.Sprint(segs) {
+		t.Error("the same profiles gave other segments")
+	}
+	// Next night: a few customers change behaviour; ids carry over.
+	prev := map[string]string{}
+	for _, s := range segs {
+		for _, i := range s.Members {
+			prev[ps[i].ID] = s.ID
+		}
+	}
+	next := slices.Clone(ps)
+	for i := 0; i < len(next); i += 97 {
+		next[i].PAlive = 1 - next[i].PAlive
+	}
+	later, _ := MicroSegments(next, macro, prev, o)
+	old := map[string]bool{}
+	for _, s := range segs {
+		old[s.ID] = true
+	}
+	kept := 0
+	for _, s := range later {
+		if old[s.ID] {
+			kept++
+		}
+	}
+	t.Logf("%d segments; next night %d of %d keep their id", len(segs), kept, len(later))
+	if kept < len(later)*8/10 {
+		t.Errorf("only %d of %d segments kept their id after small changes", kept, len(later))
+	}
+	if _, err := MicroSegments(ps, macro, nil, SegmentOptions{MinSize: 300, MaxSize: 500, Iterations: 5}); err == nil {
+		t.Error("max_size below twice min_size: want an error")
+	}
+}
+
+func TestSegmentFeed(t *testing.T) {
+	// Customers 0-3 are the segment; 4-7 the rest of the base.
+	bought := [][]int32{{0, 1}, {0, 1}, {0, 2}, {1}, {2, 3}, {3}, {3}, {2}}
+	b := Baskets{Start: []int32{0}, NumProducts: 4}
+	for _, ps := range bought {
+		b.Products = append(b.Products, ps...)
+		b.Start = append(b.Start, int32(len(b.Products)))
+	}
+	base, buyers := BaseCounts(b)
+	if buyers != 8 || !slices.Equal(base, []int{3, 3, 3, 3}) {
+		t.Fatalf("base %v of %d buyers", base, buyers)
+	}
+	feed := SegmentFeed(b, []int{0, 1, 2, 3}, base, buyers, FeedOptions{SegmentSize: 3, CustomerSize: 2, MinSupport: 2})
+	// products 0 and 1: 3 of 4 members vs 3 of 8 buyers: lift 2; product 2: 1 member (< support)
+	if len(feed) != 2 || feed[0].Product != 0 || feed[1].Product != 1 || feed[0].Lift != 2 {
+		t.Errorf("feed %+v", feed)
+	}
+	if got := CustomerFeed(b, 3, []int32{0, 1, 2}, 2); !slices.Equal(got, []int32{0, 2}) {
+		t.Errorf("customer 3's feed %v, want [0 2] (1 bought)", got)
+	}
+	if got := BestSellers([]int{3, 5, 5, 1}, 2); !slices.Equal(got, []int32{1, 2}) {
+		t.Errorf("best-sellers %v", got)
+	}
+}
+
+// TestLogisticRecovery: on data drawn from a known logistic model, the fit
+// finds the weights and ranks well; AUC counts ties as half.
+func TestLogisticRecovery(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	n := 20000
+	x := make([][]float64, n)
+	y := make([]bool, n)
+	for i := range x {
+		a, b := r.NormFloat64(), r.NormFloat64()
+		x[i] = []float64{a, b}
+		y[i] = r.Float64() < 1/(1+math.Exp(-(-1+2*a-b)))
+	}
+	m, err := FitLogistic([]string{"a", "b"}, x, y, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Standardised inputs: weights are per standard deviation (about 1 here).
+	if math.Abs(m.Weights[0]*1/m.Scale[0]-2) > 0.15 || math.Abs(m.Weights[1]/m.Scale[1]+1) > 0.15 {
+		t.Errorf("weights %v (scales %v), want about 2 and -1 per unit", m.Weights, m.Scale)
+	}
+	if a := AUC([]float64{0.1, 0.4, 0.4, 0.8}, []bool{false, false, true, true}); math.Abs(a-0.875) > 1e-12 {
+		t.Errorf("AUC %v, want 0.875", a)
+	}
+	scores := make([]float64, n)
+	for i := range x {
+		scores[i] = m.Probability(x[i])
+	}
+	c := Classify(scores, y, 0.5)
+	if c.AUC < 0.8 || c.Precision <= c.BaseRate || c.PrecisionTop1 < c.PrecisionTop5 {
+		t.Errorf("metrics %+v", c)
+	}
+}

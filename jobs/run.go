@@ -191,12 +191,13 @@ func RunStages(ctx context.Context, cfg config.Config, asOf time.Time, stages []
 	}
 	if want["train"] {
 		rc := newRunContext(cfg, log, "train", asOf)
-		a, err := train(ctx, rc, st)
+		t, err := train(ctx, rc, st)
 		record(rc, 0, err)
 		if err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
-		printModel(out, a)
+		printModel(out, t.LTV)
+		printEarlyVIP(out, t.Early)
 	}
 	if want["score"] {
 		rc := newRunContext(cfg, log, "score", asOf)
@@ -264,6 +265,17 @@ func printModel(out io.Writer, a *model.Artefact) {
 	if a.Spend != nil {
 		fmt.Fprintf(out, "  spend (Gamma-Gamma): p %.3f, q %.3f, gamma %.3f\n", a.Spend.P, a.Spend.Q, a.Spend.Gamma)
 	}
+}
+
+// printEarlyVIP prints the early potential-VIP model's holdout metrics.
+func printEarlyVIP(out io.Writer, m *model.EarlyVIPModel) {
+	if m == nil {
+		fmt.Fprintln(out, "\nEarly potential-VIP model: none (no complete cohort yet)")
+		return
+	}
+	c := m.Metrics
+	fmt.Fprintf(out, "\nEarly potential-VIP model: trained on %d buyers, tested on the %d newest (base rate %.3f): AUC %.3f; at %.2f precision %.2f, recall %.2f; precision in the top 1%% %.2f, top 5%% %.2f\n",
+		m.TrainedOn, c.Rows, c.BaseRate, c.AUC, c.Threshold, c.Precision, c.Recall, c.PrecisionTop1, c.PrecisionTop5)
 }
 
 // printScores prints a summary of the date's scores and segments.

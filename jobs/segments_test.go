@@ -24,9 +24,6 @@ import (
 // flag, the feeds' hit rate against best-sellers, and train then score again
 // giving the same output.
 func TestSegmentationShop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the 100,000-customer shop takes a minute")
-	}
 	cfg, wh := testClickHouse(t)
 	dir, _ := generateShop(t, 100000, 0, "csv")
 	cfg.Source.Files.Dir = dir

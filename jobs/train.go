@@ -44,11 +44,18 @@ type modelStore interface {
 // train fits the candidate purchase models on the history up to the holdout,
 // keeps the one with the smallest holdout error, refits it and the spend model
 // on the whole history before the as-of date, and stores the result.
-func train(ctx context.Context, rc *runContext, wh modelStore) (*model.Artefact, error) {
+// trained are the models a train run stored; Early is nil when the shop had no
+// cohort to learn from.
+type trained struct {
+	LTV   *model.Artefact
+	Early *model.EarlyVIPModel
+}
+
+func train(ctx context.Context, rc *runContext, wh modelStore) (trained, error) {
 	cfg := rc.cfg.LTV
 	recs, err := wh.Read(ctx, rc.mem, ordersBefore(rc.asOf), rc.cfg.BatchRows)
 	if err != nil {
-		return nil, err
+		return trained{}, err
 	}
 	defer func() {
 		for _, r := range recs {
@@ -67,7 +74,7 @@ func train(ctx context.Context, rc *runContext, wh modelStore) (*model.Artefact,
 	if err == nil && len(ev.x) > 0 {
 		d, err := model.NewData(ev.x, ev.tx, ev.T)
 		if err != nil {
-			return nil, err
+			return trained{}, err
 		}
 		for _, kind := range cfg.Models {
 			pm, fit, err := fitPurchases(kind, d, opt)
@@ -77,7 +84,7 @@ func train(ctx context.Context, rc *runContext, wh modelStore) (*model.Artefact,
 			}
 			m, err := model.Evaluate(pm, model.Holdout{X: ev.x, Tx: ev.tx, T: ev.T, Actual: ev.holdout, Duration: float64(cfg.HoldoutDays)})
 			if err != nil {
-				return nil, err
+				return trained{}, err
 			}
 			rc.log.WithFields(logrus.Fields{"model": kind, "holdout_mae": round(m.MAE), "holdout_rmse": round(m.RMSE),
 				"predicted": round(m.PredictedTotal), "actual": m.ActualTotal, "customers": m.Customers}).Info("candidate evaluated")
@@ -93,23 +100,23 @@ func train(ctx context.Context, rc *runContext, wh modelStore) (*model.Artefact,
 
 	allSum, all, err := summarise(recs, rc, transform.SummaryOptions{CalibrationEnd: lastDay, Unit: day})
 	if err != nil {
-		return nil, err
+		return trained{}, err
 	}
 	defer allSum.Release()
 	if len(all.x) == 0 {
-		return nil, fmt.Errorf("train: no purchase before %s", rc.asOf.Format(time.DateOnly))
+		return trained{}, fmt.Errorf("train: no purchase before %s", rc.asOf.Format(time.DateOnly))
 	}
 	d, err := model.NewData(all.x, all.tx, all.T)
 	if err != nil {
-		return nil, err
+		return trained{}, err
 	}
 	pm, fit, err := fitPurchases(kind, d, opt)
 	if err != nil {
-		return nil, fmt.Errorf("train %s: %w", kind, err)
+		return trained{}, fmt.Errorf("train %s: %w", kind, err)
 	}
 	a, err := model.NewArtefact(pm, fit, "day", lastDay.Format(time.DateOnly))
 	if err != nil {
-		return nil, err
+		return trained{}, err
 	}
 	a.Metrics = metrics
 	if metrics != nil {
@@ -118,7 +125,7 @@ func train(ctx context.Context, rc *runContext, wh modelStore) (*model.Artefact,
 	if sd, err := model.NewSpendData(all.x, all.money); err == nil {
 		gg, gfit, err := model.FitGammaGamma(sd, opt)
 		if err != nil {
-			return nil, fmt.Errorf("train gamma-gamma: %w", err)
+			return trained{}, fmt.Errorf("train gamma-gamma: %w", err)
 		}
 		gfit.StdErr = nil
 		a.Spend, a.SpendFit = &gg, &gfit
@@ -127,7 +134,7 @@ func train(ctx context.Context, rc *runContext, wh modelStore) (*model.Artefact,
 	}
 	b, err := a.Marshal()
 	if err != nil {
-		return nil, err
+		return trained{}, err
 	}
 	m := warehouse.Model{ID: rc.runID + "-" + a.Kind, Kind: a.Kind, RunID: rc.runID, AsOf: rc.asOf, TrainedAt: time.Now(),
 		Customers: uint64(fit.Customers), LogLikelihood: fit.LogLikelihood, Artefact: string(b)}
@@ -135,14 +142,15 @@ func train(ctx context.Context, rc *runContext, wh modelStore) (*model.Artefact,
 		m.HoldoutMAE, m.HoldoutRMSE = metrics.MAE, metrics.RMSE
 	}
 	if err := wh.InsertModel(ctx, m); err != nil {
-		return nil, err
+		return trained{}, err
 	}
 	rc.log.WithFields(logrus.Fields{"model": a.Kind, "model_id": m.ID, "params": a.Params, "log_likelihood": round(fit.LogLikelihood),
 		"customers": fit.Customers}).Info("model stored")
-	if err := trainEarlyVIP(ctx, rc, wh, recs); err != nil {
-		return nil, err
+	early, err := trainEarlyVIP(ctx, rc, wh, recs)
+	if err != nil {
+		return trained{}, err
 	}
-	return a, nil
+	return trained{LTV: a, Early: early}, nil
 }
 
 // firstWeekSchema are the customer_features columns of the early-VIP model.
@@ -169,16 +177,16 @@ func firstWeek(rec arrow.Record, i int) model.FirstWeek {
 // first-week features of the date's customer_features, and stores it. A shop
 // too young for a cohort gets no model: score then leaves the probability
 // empty, and says so.
-func trainEarlyVIP(ctx context.Context, rc *runContext, wh modelStore, orders []arrow.Record) error {
+func trainEarlyVIP(ctx context.Context, rc *runContext, wh modelStore, orders []arrow.Record) (*model.EarlyVIPModel, error) {
 	o := rc.cfg.Segmentation.EarlyVIP
 	feats, err := wh.ReadPartition(ctx, rc.mem, "customer_features", firstWeekSchema, rc.asOf)
 	if err != nil {
-		return fmt.Errorf("train early VIP: %w (run features for the date first)", err)
+		return nil, fmt.Errorf("train early VIP: %w (run features for the date first)", err)
 	}
 	defer feats.Release()
 	revenue, err := transform.HorizonRevenue(orders, rc.asOf, o.HorizonDays)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	asOfDay := int32(rc.asOf.Unix() / 86400)
 	newest := asOfDay - int32(o.HorizonDays) // first orders before it have a complete horizon
@@ -196,23 +204,23 @@ func trainEarlyVIP(ctx context.Context, rc *runContext, wh modelStore, orders []
 	m, err := model.FitEarlyVIP(rows, o)
 	if err != nil {
 		rc.log.WithError(err).Warn("no early potential-VIP model: potential VIPs come from CLV alone")
-		return nil
+		return nil, nil
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	row := warehouse.Model{ID: rc.runID + "-" + model.KindEarlyVIP, Kind: model.KindEarlyVIP, RunID: rc.runID, AsOf: rc.asOf,
 		TrainedAt: time.Now(), Customers: uint64(len(rows)), Artefact: string(b)}
 	if err := wh.InsertModel(ctx, row); err != nil {
-		return err
+		return nil, err
 	}
 	mt := m.Metrics
 	rc.log.WithFields(logrus.Fields{"model_id": row.ID, "cohort": len(rows), "trained_on": m.TrainedOn, "tested_on": mt.Rows,
 		"auc": round(mt.AUC), "threshold": mt.Threshold, "precision": round(mt.Precision), "recall": round(mt.Recall),
 		"precision_top_1pct": round(mt.PrecisionTop1), "precision_top_5pct": round(mt.PrecisionTop5), "base_rate": round(mt.BaseRate),
 		"label_revenue": round(m.LabelRevenue)}).Info("early potential-VIP model stored")
-	return nil
+	return &m, nil
 }
 
 func fitPurchases(kind string, d model.Data, opt model.FitOptions) (model.Purchases, model.Fit, error) {

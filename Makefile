@@ -37,7 +37,7 @@ demo: services build
 # feature table from in-memory Arrow batches (transform).
 BENCH_CUSTOMERS ?= 1000000
 bench: services
-	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) $(GO) test -run '^$$' -bench . -benchtime 1x -benchmem -timeout 60m ./synth ./model ./transform
+	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) $(GO) test -run '^$$' -bench . -benchtime 1x -benchmem -timeout 60m ./synth ./model ./transform ./jobs
 
 # Each fuzz target for FUZZTIME (default 60 s).
 FUZZTIME ?= 60s

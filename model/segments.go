@@ -180,11 +180,15 @@ func sortedKeys(m map[string][]int) []string {
 	return keys
 }
 
-// space holds the standardised behaviour vectors of the buyers, row-major.
+// space holds the buyers' standardised behaviour: the numeric columns dense,
+// row-major, and the three one-hots (top category, top brand, channel) as the
+// index of their one column, so that a distance costs the numeric columns and
+// three look-ups however many categories and brands there are.
 type space struct {
-	dim                 int
-	row                 []int // customer index → row
-	x                   []float64
+	dim                 int       // numeric columns, then one column per category, brand and channel
+	row                 []int     // customer index → row
+	x                   []float64 // numeric columns, row-major
+	hot                 [][3]int32
 	cats, brands, chans []string
 }
 
@@ -193,6 +197,8 @@ const (
 	affinityWeight = 3.0
 	brandWeight    = 2.0
 )
+
+var hotWeights = [3]float64{affinityWeight, brandWeight, 1}
 
 func newSpace(ps []Profile, buyers []int) *space {
 	catSet, brandSet, chanSet := map[string]bool{}, map[string]bool{}, map[string]bool{}
@@ -212,19 +218,20 @@ func newSpace(ps []Profile, buyers []int) *space {
 	s := &space{cats: keys(catSet), brands: keys(brandSet), chans: keys(chanSet), row: make([]int, len(ps))}
 	nn := len(numericSpace)
 	s.dim = nn + len(s.cats) + len(s.brands) + len(s.chans)
-	s.x = make([]float64, len(buyers)*s.dim)
+	s.x = make([]float64, len(buyers)*nn)
+	s.hot = make([][3]int32, len(buyers))
 	mean, sd := make([]float64, nn), make([]float64, nn)
 	for r, i := range buyers {
 		s.row[i] = r
 		for j, f := range numericSpace {
 			v := f.value(ps[i])
-			s.x[r*s.dim+j] = v
+			s.x[r*nn+j] = v
 			mean[j] += v / float64(len(buyers))
 		}
 	}
 	for r := range buyers {
 		for j := range numericSpace {
-			d := s.x[r*s.dim+j] - mean[j]
+			d := s.x[r*nn+j] - mean[j]
 			sd[j] += d * d / float64(len(buyers))
 		}
 	}
@@ -239,7 +246,7 @@ func newSpace(ps []Profile, buyers []int) *space {
 		chanIdx[c] = k
 	}
 	for r, i := range buyers {
-		v := s.x[r*s.dim : (r+1)*s.dim]
+		v := s.x[r*nn : (r+1)*nn]
 		for j := range numericSpace {
 			if sd[j] > 0 {
 				v[j] = (v[j] - mean[j]) / math.Sqrt(sd[j])
@@ -247,20 +254,65 @@ func newSpace(ps []Profile, buyers []int) *space {
 				v[j] = 0
 			}
 		}
-		v[nn+catIdx[ps[i].TopCategory]] = affinityWeight
-		v[nn+len(s.cats)+brandIdx[ps[i].TopBrand]] = brandWeight
-		v[nn+len(s.cats)+len(s.brands)+chanIdx[ps[i].Channel]] = 1
+		s.hot[r] = [3]int32{int32(nn + catIdx[ps[i].TopCategory]), int32(nn + len(s.cats) + brandIdx[ps[i].TopBrand]),
+			int32(nn + len(s.cats) + len(s.brands) + chanIdx[ps[i].Channel])}
 	}
 	return s
 }
 
-func (s *space) vec(i int) []float64 { r := s.row[i]; return s.x[r*s.dim : (r+1)*s.dim] }
+// center is a point of the space, dense, with the squared norm of its one-hot part.
+type center struct {
+	c     []float64
+	hotSq float64
+}
+
+func (s *space) newCenter(c []float64) center {
+	ct := center{c: c}
+	for _, v := range c[len(numericSpace):] {
+		ct.hotSq += v * v
+	}
+	return ct
+}
+
+// point is customer i as a dense vector.
+func (s *space) point(i int) center {
+	nn := len(numericSpace)
+	r := s.row[i]
+	c := make([]float64, s.dim)
+	copy(c, s.x[r*nn:(r+1)*nn])
+	for g, j := range s.hot[r] {
+		c[j] = hotWeights[g]
+	}
+	return s.newCenter(c)
+}
+
+// dist is the squared distance of customer i to a center:
+// Σ numeric (x−c)² + Σ one-hot c² + Σ over i's three columns (w² − 2wc).
+func (s *space) dist(i int, ct center) float64 {
+	nn := len(numericSpace)
+	r := s.row[i]
+	d := ct.hotSq
+	for j, v := range s.x[r*nn : (r+1)*nn] {
+		t := v - ct.c[j]
+		d += t * t
+	}
+	for g, j := range s.hot[r] {
+		w := hotWeights[g]
+		d += w*w - 2*w*ct.c[j]
+	}
+	return d
+}
 
 func (s *space) centroid(members []int) []float64 {
+	nn := len(numericSpace)
 	c := make([]float64, s.dim)
 	for _, i := range members {
-		for j, v := range s.vec(i) {
+		r := s.row[i]
+		for j, v := range s.x[r*nn : (r+1)*nn] {
 			c[j] += v
+		}
+		for g, j := range s.hot[r] {
+			c[j] += hotWeights[g]
 		}
 	}
 	for j := range c {
@@ -280,37 +332,47 @@ func dist2(a, b []float64) float64 {
 
 // bisect splits members until every part has at most MaxSize members; every
 // split keeps both halves at MinSize or more (a part above MaxSize has at least
-// twice MinSize members), so every leaf is within the bounds.
+// twice MinSize members), so every leaf is within the bounds. Large parts split
+// their halves on two cores; the leaves come out in the same order.
 func (s *space) bisect(members []int, o SegmentOptions) [][]int {
 	if len(members) <= o.MaxSize {
 		return [][]int{members}
 	}
 	a, b := s.split(members, o)
-	return append(s.bisect(a, o), s.bisect(b, o)...)
+	if len(members) < 20000 {
+		return append(s.bisect(a, o), s.bisect(b, o)...)
+	}
+	var left [][]int
+	done := make(chan struct{})
+	go func() {
+		left = s.bisect(a, o)
+		close(done)
+	}()
+	right := s.bisect(b, o)
+	<-done
+	return append(left, right...)
 }
 
 // split is a deterministic 2-means: it starts from the member farthest from
 // the centroid and the member farthest from that one, runs Lloyd's iterations,
 // then moves the members closest to the boundary into a half below MinSize.
 func (s *space) split(members []int, o SegmentOptions) ([]int, []int) {
-	c := s.centroid(members)
-	far := func(from []float64) []float64 {
+	far := func(from center) center {
 		best, bestD := members[0], -1.0
 		for _, i := range members {
-			if d := dist2(s.vec(i), from); d > bestD {
+			if d := s.dist(i, from); d > bestD {
 				best, bestD = i, d
 			}
 		}
-		return slices.Clone(s.vec(best))
+		return s.point(best)
 	}
-	ca := far(c)
+	ca := far(s.newCenter(s.centroid(members)))
 	cb := far(ca)
 	side := make([]bool, len(members)) // true: b
 	for it := 0; it < o.Iterations; it++ {
 		changed := false
 		for k, i := range members {
-			v := s.vec(i)
-			toB := dist2(v, cb) < dist2(v, ca)
+			toB := s.dist(i, cb) < s.dist(i, ca)
 			changed = changed || toB != side[k]
 			side[k] = toB
 		}
@@ -325,7 +387,7 @@ func (s *space) split(members []int, o SegmentOptions) ([]int, []int) {
 		if len(as) == 0 || len(bs) == 0 {
 			break
 		}
-		ca, cb = s.centroid(as), s.centroid(bs)
+		ca, cb = s.newCenter(s.centroid(as)), s.newCenter(s.centroid(bs))
 		if !changed && it > 0 {
 			break
 		}
@@ -346,8 +408,7 @@ func (s *space) split(members []int, o SegmentOptions) ([]int, []int) {
 		var cs []cand
 		for k, i := range members {
 			if side[k] != toB {
-				v := s.vec(i)
-				cost := dist2(v, cb) - dist2(v, ca)
+				cost := s.dist(i, cb) - s.dist(i, ca)
 				if !toB {
 					cost = -cost
 				}

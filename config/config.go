@@ -36,6 +36,22 @@ type Config struct {
 	LTV        LTV        `yaml:"ltv"`
 	// Segmentation: the score stage's rules (train fits the early-VIP model).
 	Segmentation Segmentation `yaml:"segmentation"`
+	Export       Export       `yaml:"export"`
+}
+
+// Export configures the marketing deliverables: the control group held out of
+// every micro-segment (chosen by score, published in segment_members) and the
+// files `tessera export` writes.
+type Export struct {
+	// ControlShare of each segment is held out as a control group: the members
+	// with the lowest hash of (customer, campaign period).
+	ControlShare float64 `yaml:"control_share"`
+	// CampaignDays: the control group stays the same within a period of this
+	// many days (periods count from 1970-01-01).
+	CampaignDays int `yaml:"campaign_days"`
+	// IncludeEmail adds the clear e-mail address of customers who opted in to
+	// e-mail; off, the files carry no address.
+	IncludeEmail bool `yaml:"include_email"`
 }
 
 // Segmentation holds the rules of lifecycle stages, VIP tiers, the early
@@ -129,6 +145,7 @@ func Default() Config {
 		LTV:        LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, CLVMonths: 12, DiscountMonthly: 0.01},
 		Segmentation: Segmentation{Lifecycle: model.DefaultLifecycle, VIP: model.DefaultVIP, EarlyVIP: model.DefaultEarlyVIP,
 			MicroSegments: model.DefaultSegments, Feeds: model.DefaultFeeds, Strategies: slices.Clone(model.DefaultStrategies)},
+		Export: Export{ControlShare: 0.1, CampaignDays: 28},
 	}
 }
 
@@ -240,6 +257,9 @@ func (c Config) Validate() error {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("segmentation.%w", err))
 		}
+	}
+	if c.Export.ControlShare < 0 || c.Export.ControlShare >= 1 || c.Export.CampaignDays < 1 {
+		errs = append(errs, errors.New("export: control_share in [0, 1), campaign_days at least 1"))
 	}
 	if c.Sample.Customers < 1 || c.Sample.Days < 1 {
 		errs = append(errs, errors.New("sample.customers and sample.days must be positive"))

@@ -350,7 +350,7 @@ func TestStagesAlone(t *testing.T) {
 	dir, _ := generateShop(t, 2000, 0, "csv")
 	cfg.Source.Files.Dir = dir
 	ctx := context.Background()
-	for _, stages := range [][]string{{"extract"}, {"features"}, {"train"}, {"score"}} {
+	for _, stages := range [][]string{{"extract"}, {"features"}, {"train"}, {"score"}, {"publish"}} {
 		if err := RunStages(ctx, cfg, asOf, stages, testLogger(t), io.Discard); err != nil {
 			t.Fatalf("%v: %v", stages, err)
 		}
@@ -365,7 +365,7 @@ func TestStagesAlone(t *testing.T) {
 	if alone == 0 || alone != together {
 		t.Errorf("%d scores from the stages alone, %d from one run", alone, together)
 	}
-	if err := RunStages(ctx, cfg, asOf, []string{"publish"}, testLogger(t), io.Discard); err == nil || !strings.Contains(err.Error(), "unknown stage") {
+	if err := RunStages(ctx, cfg, asOf, []string{"report"}, testLogger(t), io.Discard); err == nil || !strings.Contains(err.Error(), "unknown stage") {
 		t.Errorf("unknown stage: %v", err)
 	}
 	embedded := testEmbeddedConfig(t)

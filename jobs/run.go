@@ -90,7 +90,7 @@ func Generate(ctx context.Context, c synth.Config, dir string, log *logrus.Logge
 }
 
 // Stages are the pipeline's stages, in the order `tessera run` runs them.
-var Stages = []string{"extract", "features", "train", "score"}
+var Stages = []string{"extract", "features", "train", "score", "publish"}
 
 // Run runs every stage, in order, in one process, and writes a summary of what
 // it produced to out. With no ClickHouse configured it runs embedded: it reads
@@ -208,6 +208,17 @@ func RunStages(ctx context.Context, cfg config.Config, asOf time.Time, stages []
 		}
 		printScores(out, sum, asOf, where)
 	}
+	if want["publish"] {
+		rc := newRunContext(cfg, log, "publish", asOf)
+		res, err := publish(ctx, rc, st)
+		record(rc, res.Customers, err)
+		if err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		fmt.Fprintf(out, "\nPublished %s (score run %s) in %s: %v; compared with %s: %d micro-segment, %d RFM, %d lifecycle and %d VIP-tier changes in segment_changes\n",
+			asOf.Format(time.DateOnly), res.ScoreRun, where, publishTables, dateOrNone(res.Previous), res.Changes["micro_segment"],
+			res.Changes["rfm_segment"], res.Changes["lifecycle_stage"], res.Changes["vip_tier"])
+	}
 	return nil
 }
 
@@ -216,6 +227,7 @@ type store interface {
 	modelStore
 	scoreStore
 	featureStore
+	publishStore
 }
 
 // recordStage records a run of a stage that lands rows without reading a source.

@@ -1,12 +1,15 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,12 +24,12 @@ import (
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
-// scoreStore is where score reads orders, features and models and publishes
-// scores, segments and feeds.
+// scoreStore is where score reads orders, features and models and stages
+// scores, segments, members and feeds for publish.
 type scoreStore interface {
 	reader
 	LatestModel(ctx context.Context, asOf time.Time, kinds ...string) (warehouse.Model, error)
-	ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
+	Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
 }
 
@@ -172,8 +175,9 @@ type customer struct {
 }
 
 // score scores every customer as of the date (LTV, RFM, lifecycle, VIP tier,
-// early-VIP probability, strategy, micro-segment, product feed) and publishes
-// the date's partitions of customer_scores, segments and segment_feed.
+// early-VIP probability, strategy, micro-segment, product feed) and stages the
+// date's partitions of customer_scores, segments, segment_members and
+// segment_feed; publish swaps them in.
 func score(ctx context.Context, rc *runContext, wh scoreStore) (ScoreSummary, error) {
 	sg := rc.cfg.Segmentation
 	m, err := wh.LatestModel(ctx, rc.asOf, model.KindBGNBD, model.KindMBGNBD, model.KindParetoNBD)
@@ -244,17 +248,19 @@ func score(ctx context.Context, rc *runContext, wh scoreStore) (ScoreSummary, er
 	defer scores.Release()
 	segRec := segmentRecord(rc, custs, segs)
 	defer segRec.Release()
+	members := memberRecord(rc, custs, segs, custFeeds)
+	defer members.Release()
 	start := time.Now()
 	for _, t := range []struct {
 		table string
 		rec   arrow.Record
-	}{{"customer_scores", scores}, {"segments", segRec}, {"segment_feed", feedRec}} {
-		if err := wh.ReplacePartition(ctx, t.table, rc.asOf, rc.runID, t.rec); err != nil {
+	}{{"customer_scores", scores}, {"segments", segRec}, {"segment_members", members}, {"segment_feed", feedRec}} {
+		if err := wh.Stage(ctx, t.table, rc.asOf, rc.runID, t.rec); err != nil {
 			return ScoreSummary{}, err
 		}
 	}
 	rc.log.WithFields(logrus.Fields{"model_id": modelID, "early_vip_model_id": earlyID, "rows_landed": scores.NumRows(), "segments": len(segs),
-		"seconds": round(time.Since(start).Seconds())}).Info("scores, segments and feeds published")
+		"seconds": round(time.Since(start).Seconds())}).Info("scores, segments, members and feeds staged for publish")
 	return out, nil
 }
 
@@ -486,6 +492,70 @@ func segmentRecord(rc *runContext, custs []customer, segs []model.Segment) arrow
 			b.Field(4 + k).(*array.Float64Builder).Append(v)
 		}
 		b.Field(9).(*array.StringBuilder).Append(best)
+	}
+	return b.NewRecord()
+}
+
+var memberSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "segment_id", Type: arrow.BinaryTypes.String},
+	{Name: "customer_id", Type: arrow.BinaryTypes.String},
+	{Name: "lifecycle_stage", Type: arrow.BinaryTypes.String},
+	{Name: "vip_tier", Type: arrow.BinaryTypes.String},
+	{Name: "strategy", Type: arrow.BinaryTypes.String},
+	{Name: "action", Type: arrow.BinaryTypes.String},
+	{Name: "discount_sensitivity", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "best_hour", Type: arrow.PrimitiveTypes.Int32},
+	{Name: "best_weekday", Type: arrow.PrimitiveTypes.Int32},
+	{Name: "preferred_channel", Type: arrow.BinaryTypes.String},
+	{Name: "product_feed", Type: arrow.BinaryTypes.String},
+	{Name: "control_group", Type: arrow.FixedWidthTypes.Boolean},
+}, nil)
+
+// controlRank orders a segment's members for the control group: by a hash of
+// the customer and the campaign period, so the same customers are held out for
+// the whole period while they stay in the segment.
+func controlRank(id string, period int64) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	h.Write([]byte{0})
+	h.Write([]byte(strconv.FormatInt(period, 10)))
+	return h.Sum64()
+}
+
+// memberRecord lists each segment's members with what a campaign needs; in
+// every segment the control_share of members with the lowest control rank are
+// the control group (rounded to the nearest member).
+func memberRecord(rc *runContext, custs []customer, segs []model.Segment, custFeeds []string) arrow.Record {
+	ex := rc.cfg.Export
+	period := rc.asOf.Unix() / 86400 / int64(ex.CampaignDays)
+	b := array.NewRecordBuilder(rc.mem, memberSchema)
+	defer b.Release()
+	str := func(i int, v string) { b.Field(i).(*array.StringBuilder).Append(v) }
+	for _, s := range segs {
+		members := slices.Clone(s.Members)
+		rank := make(map[int]uint64, len(members))
+		for _, i := range members {
+			rank[i] = controlRank(custs[i].ID, period)
+		}
+		slices.SortFunc(members, func(a, b int) int {
+			return cmp.Or(cmp.Compare(rank[a], rank[b]), strings.Compare(custs[a].ID, custs[b].ID))
+		})
+		control := int(math.Round(ex.ControlShare * float64(len(members))))
+		for k, i := range members {
+			c := custs[i]
+			str(0, s.ID)
+			str(1, c.ID)
+			str(2, c.stage)
+			str(3, c.tier)
+			str(4, c.strat)
+			str(5, c.action)
+			b.Field(6).(*array.Float64Builder).Append(c.DiscountShare)
+			b.Field(7).(*array.Int32Builder).Append(c.hour)
+			b.Field(8).(*array.Int32Builder).Append(c.weekday)
+			str(9, c.Channel)
+			str(10, custFeeds[i])
+			b.Field(11).(*array.BooleanBuilder).Append(k < control)
+		}
 	}
 	return b.NewRecord()
 }

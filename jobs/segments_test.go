@@ -149,7 +149,7 @@ func TestSegmentationShop(t *testing.T) {
 			UNION ALL SELECT toString(groupBitXor(cityHash64(segment_id, rank, product_id, lift))) FROM {db}.segment_feed WHERE as_of = toDate('`+d+`')`)
 	}
 	firstSums := sums()
-	if err := RunStages(ctx, cfg, day, []string{"train", "score"}, testLogger(t), io.Discard); err != nil {
+	if err := RunStages(ctx, cfg, day, []string{"train", "score", "publish"}, testLogger(t), io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if again := sums(); strings.Join(again, " ") != strings.Join(firstSums, " ") {

@@ -89,7 +89,32 @@ func (p *ParquetDir) LatestModel(_ context.Context, asOf time.Time, kinds ...str
 
 // ReplacePartition writes <table>/as_of=DATE.parquet with rec and a run_id
 // column, replacing the date's file by a rename once the new one is complete.
-func (p *ParquetDir) ReplacePartition(_ context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
+func (p *ParquetDir) ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
+	if err := p.Stage(ctx, table, asOf, runID, rec); err != nil {
+		return err
+	}
+	return p.Swap(ctx, table, asOf)
+}
+
+func (p *ParquetDir) partitionPath(table string, asOf time.Time) string {
+	return filepath.Join(p.dir, table, "as_of="+asOf.Format(time.DateOnly)+".parquet")
+}
+
+// Swap moves the date's staged file of table into place with a rename.
+func (p *ParquetDir) Swap(_ context.Context, table string, asOf time.Time) error {
+	to := p.partitionPath(table, asOf)
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(p.partitionPath(table+"_staging", asOf), to); err != nil {
+		return fmt.Errorf("embedded warehouse: publish %s: %w", table, err)
+	}
+	return nil
+}
+
+// Stage writes <table>_staging/as_of=DATE.parquet with rec and a run_id column.
+func (p *ParquetDir) Stage(_ context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
+	table += "_staging"
 	dir := filepath.Join(p.dir, table)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

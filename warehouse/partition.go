@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,8 +22,8 @@ import (
 var ErrNoPartition = errors.New("nothing published for this date")
 
 // ReadPartition reads the columns of schema from one as-of date of a published
-// table (customer_features, customer_scores) into one record, which the caller
-// releases. Column types: String, Int64, Int32, Float64 (nullable), Date32, Boolean.
+// table (customer_features, customer_scores) into one record, ordered by the
+// first column, which the caller releases. Column types: String, Int64, Int32, Float64 (nullable), Date32, Boolean.
 func (w *ClickHouse) ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error) {
 	names := make([]string, schema.NumFields())
 	dest := make([]any, schema.NumFields())
@@ -48,8 +49,8 @@ func (w *ClickHouse) ReadPartition(ctx context.Context, mem memory.Allocator, ta
 			return nil, fmt.Errorf("read %s: column %s of type %s", table, f.Name, f.Type)
 		}
 	}
-	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s.%s WHERE as_of = toDate('%s') ORDER BY customer_id",
-		strings.Join(names, ", "), w.db, table, asOf.Format(time.DateOnly)))
+	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s.%s WHERE as_of = toDate('%s') ORDER BY %s",
+		strings.Join(names, ", "), w.db, table, asOf.Format(time.DateOnly), names[0]))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
@@ -137,4 +138,44 @@ func (p *ParquetDir) ReadPartition(ctx context.Context, mem memory.Allocator, ta
 		return nil, err
 	}
 	return b.NewRecord(), nil
+}
+
+// PublishedDates are the as-of dates a published table has, oldest first.
+func (w *ClickHouse) PublishedDates(ctx context.Context, table string) ([]time.Time, error) {
+	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT as_of FROM %s.%s ORDER BY as_of", w.db, table))
+	if err != nil {
+		return nil, fmt.Errorf("dates of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var d time.Time
+		if err := rows.Scan(&d); err != nil {
+			return nil, err
+		}
+		out = append(out, time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC))
+	}
+	return out, rows.Err()
+}
+
+// PublishedDates are the as-of dates of <table>/as_of=DATE.parquet files, oldest first.
+func (p *ParquetDir) PublishedDates(_ context.Context, table string) ([]time.Time, error) {
+	entries, err := os.ReadDir(filepath.Join(p.dir, table))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []time.Time
+	for _, e := range entries {
+		name, ok := strings.CutPrefix(e.Name(), "as_of=")
+		if name, ok2 := strings.CutSuffix(name, ".parquet"); ok && ok2 {
+			if d, err := time.Parse(time.DateOnly, name); err == nil {
+				out = append(out, d)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return out, nil
 }

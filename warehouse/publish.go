@@ -10,10 +10,24 @@ import (
 )
 
 // ReplacePartition publishes rec as the as-of date's partition of table
-// (partitioned by as_of): the rows, with as_of and run_id added, go to
-// <table>_staging, whose partition then replaces the live one. A re-run of the
-// date replaces it; a failure before the swap leaves the live partition as it was.
+// (partitioned by as_of): Stage, then Swap. A re-run of the date replaces it;
+// a failure before the swap leaves the live partition as it was.
 func (w *ClickHouse) ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
+	if err := w.Stage(ctx, table, asOf, runID, rec); err != nil {
+		return err
+	}
+	return w.Swap(ctx, table, asOf)
+}
+
+// Swap replaces the as-of date's partition of table with the one staged in
+// <table>_staging: one ALTER, so readers see the old night or the new one.
+func (w *ClickHouse) Swap(ctx context.Context, table string, asOf time.Time) error {
+	return w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s REPLACE PARTITION '%s' FROM {db}.%s_staging", table, asOf.Format(time.DateOnly), table))
+}
+
+// Stage writes rec, with as_of and run_id added, as the as-of date's partition
+// of <table>_staging, replacing what was staged there before.
+func (w *ClickHouse) Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
 	staging := table + "_staging"
 	part := asOf.Format(time.DateOnly)
 	if err := w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION '%s'", staging, part)); err != nil {
@@ -55,5 +69,5 @@ func (w *ClickHouse) ReplacePartition(ctx context.Context, table string, asOf ti
 	if err := batch.Send(); err != nil {
 		return fmt.Errorf("stage %s: %w", table, err)
 	}
-	return w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s REPLACE PARTITION '%s' FROM {db}.%s", table, part, staging))
+	return nil
 }

@@ -111,29 +111,12 @@ func RunStages(ctx context.Context, cfg config.Config, asOf time.Time, stages []
 		}
 		want[s] = true
 	}
-	var (
-		st    store
-		wh    *warehouse.ClickHouse
-		pq    *warehouse.ParquetDir
-		where string
-	)
-	if cfg.ClickHouse.Addr == "" {
-		where = filepath.Join(cfg.DataDir, "warehouse")
-		var err error
-		if pq, err = warehouse.NewParquetDir(where, memory.DefaultAllocator); err != nil {
-			return err
-		}
-		st, where = pq, "embedded warehouse "+where
-	} else {
-		var err error
-		if wh, err = warehouse.Open(ctx, cfg.ClickHouse); err != nil {
-			return err
-		}
+	st, wh, pq, where, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if wh != nil {
 		defer wh.Close()
-		if _, err := wh.Migrate(ctx); err != nil {
-			return err
-		}
-		st, where = wh, "ClickHouse database "+wh.Database()
 	}
 	// record notes a stage's run in the runs table (ClickHouse only).
 	record := func(rc *runContext, landed int, err error) {
@@ -222,12 +205,34 @@ func RunStages(ctx context.Context, cfg config.Config, asOf time.Time, stages []
 	return nil
 }
 
+// openStore opens the configured warehouse, migrated: ClickHouse, or the
+// embedded Parquet folder when no address is set (then wh is nil). where
+// names it for people.
+func openStore(ctx context.Context, cfg config.Config) (st store, wh *warehouse.ClickHouse, pq *warehouse.ParquetDir, where string, err error) {
+	if cfg.ClickHouse.Addr == "" {
+		where = filepath.Join(cfg.DataDir, "warehouse")
+		if pq, err = warehouse.NewParquetDir(where, memory.DefaultAllocator); err != nil {
+			return nil, nil, nil, "", err
+		}
+		return pq, nil, pq, "embedded warehouse " + where, nil
+	}
+	if wh, err = warehouse.Open(ctx, cfg.ClickHouse); err != nil {
+		return nil, nil, nil, "", err
+	}
+	if _, err := wh.Migrate(ctx); err != nil {
+		wh.Close()
+		return nil, nil, nil, "", err
+	}
+	return wh, wh, nil, "ClickHouse database " + wh.Database(), nil
+}
+
 // store is a warehouse that the stages after extract can all use.
 type store interface {
 	modelStore
 	scoreStore
 	featureStore
 	publishStore
+	exportStore
 }
 
 // recordStage records a run of a stage that lands rows without reading a source.

@@ -30,11 +30,13 @@ type command struct {
 }
 
 var commands = []command{
-	{"run", "run every stage in order in one process: extract, features, train, score", stageCmd("run")},
+	{"run", "run every stage in order in one process: extract, features, train, score, publish", stageCmd("run")},
 	{"extract", "land source data in the warehouse's raw tables (the extract CronJob)", stageCmd("extract")},
 	{"features", "compute the customer features as of a date", stageCmd("features")},
 	{"train", "fit the purchase and spend models on the history before a date", stageCmd("train")},
-	{"score", "score every customer as of a date with the newest model", stageCmd("score")},
+	{"score", "score and segment every customer as of a date, staged for publish", stageCmd("score")},
+	{"publish", "swap a date's staged scores, segments, members, feeds and changes in", stageCmd("publish")},
+	{"export", "write a published date's micro-segments as files for marketing", exportCmd},
 	{"migrate", "create or update the ClickHouse tables", migrateCmd},
 	{"generate", "write a synthetic shop with known truth", generateCmd},
 	{"ltv", "fit customer-lifetime models (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma) and score customers", ltvCmd},
@@ -167,12 +169,15 @@ func parseAsOf(s string, cfg config.Config) (time.Time, error) {
 
 var stageHelp = map[string]string{
 	"run": "Runs the pipeline for one as-of date: extract (sources into the raw tables), features,\n" +
-		"train and score. With no clickhouse.addr it runs embedded on a generated sample shop and\n" +
+		"train, score and publish. With no clickhouse.addr it runs embedded on a generated sample shop and\n" +
 		"writes Parquet tables under data_dir.",
 	"extract":  "Reads the configured sources, validates every row and lands it in the raw tables (or in rejected_rows with its reason).",
 	"features": "Computes every buyer's features from the raw tables, as of the date, into customer_features.",
 	"train":    "Fits the candidate purchase models on the history before a holdout, keeps the best, refits it with Gamma-Gamma and stores it in models.",
-	"score":    "Scores every buyer as of the date with the newest model into customer_scores.",
+	"score": "Scores and segments every customer as of the date with the newest models: stages customer_scores,\n" +
+		"segments, segment_members and segment_feed for publish.",
+	"publish": "Computes segment_changes against the previous published date and swaps the date's staged\n" +
+		"partitions of customer_scores, segments, segment_members, segment_feed and segment_changes in.",
 }
 
 // stageCmd runs one stage, or all of them for "run".
@@ -254,4 +259,33 @@ func generateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// exportCmd writes a published date's micro-segments as files.
+func exportCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("export", "Writes, for a published as-of date, one file per micro-segment with its members, their strategy,\n"+
+		"action, offer parameters, product feed and control-group flag; the members who joined and left a\n"+
+		"segment since the previous export; and manifest.json with row counts and SHA-256 checksums.")
+	cfgPath := fs.String("config", "", "YAML config file (see tessera.example.yaml)")
+	asOf := fs.String("as-of", "", "published date to export, YYYY-MM-DD (default: yesterday in the configured time zone)")
+	format := fs.String("format", "csv", "file format: csv or parquet")
+	out := fs.String("out", "", "folder to write the files to (created if missing)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageError{errors.New("--out is required")}
+	}
+	if *format != "csv" && *format != "parquet" {
+		return usageError{fmt.Errorf("--format %q: want csv or parquet", *format)}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	d, err := parseAsOf(*asOf, cfg)
+	if err != nil {
+		return err
+	}
+	return jobs.Export(ctx, cfg, d, *format, *out, log, stdout)
 }

@@ -3,9 +3,13 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
+
+	tesserasql "github.com/tessera-cdp/tessera/sql"
 )
 
 // TestPublish: publishing a date twice leaves one copy of it; a publish that
@@ -101,6 +105,35 @@ func TestPublish(t *testing.T) {
 		if dim == "micro_segment" && len(entered) == 0 {
 			t.Error("no customer changed micro-segment in 30 days: the check checks nothing")
 		}
+	}
+
+	// The analysts' views and the transition report agree with the tables.
+	for _, c := range []struct{ view, table string }{
+		{"SELECT count() FROM {db}.latest_scores", "SELECT count() FROM {db}.customer_scores WHERE as_of = toDate('" + day2 + "')"},
+		{"SELECT count() FROM {db}.segment_trend", "SELECT count() FROM {db}.segments"},
+		{"SELECT sum(customers) FROM {db}.vip_pipeline WHERE as_of = toDate('" + day2 + "')", "SELECT countIf(vip_tier != '') FROM {db}.customer_scores WHERE as_of = toDate('" + day2 + "')"},
+		{"SELECT sum(buyers) FROM {db}.rfm_grid WHERE as_of = toDate('" + day2 + "')", "SELECT countIf(rfm_r > 0) FROM {db}.customer_scores WHERE as_of = toDate('" + day2 + "')"},
+		{"SELECT sum(customers) FROM {db}.lifecycle_flows WHERE as_of = toDate('" + day2 + "')", "SELECT count() FROM {db}.segment_changes WHERE as_of = toDate('" + day2 + "') AND dimension = 'lifecycle_stage'"},
+		{"SELECT countIf(auc > 0.5) FROM {db}.model_metrics WHERE kind = 'earlyvip'", "SELECT countIf(kind = 'earlyvip') FROM {db}.models"},
+		{"SELECT sum(previous_size > 0) FROM {db}.segment_trend WHERE as_of = toDate('" + day2 + "')", "SELECT count() FROM {db}.segments WHERE as_of = toDate('" + day2 + "') AND segment_id IN (SELECT segment_id FROM {db}.segments WHERE as_of < toDate('" + day2 + "'))"},
+	} {
+		var got, want uint64
+		queryRow(t, wh, "SELECT toUInt64(("+c.view+"))", &got)
+		queryRow(t, wh, "SELECT toUInt64(("+c.table+"))", &want)
+		if got != want {
+			t.Errorf("%s: %d, the tables say %d", c.view, got, want)
+		}
+	}
+	report, err := tesserasql.Reports.ReadFile("reports/lifecycle_transitions.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := strings.NewReplacer("{from}", day1, "{to}", day2).Replace(string(report))
+	rows := queryStrings(t, wh, "SELECT toString(sum(non_buyer + new + active + at_risk + lost + reactivated)) FROM ("+q+")")
+	var scored uint64
+	queryRow(t, wh, "SELECT count() FROM {db}.customer_scores WHERE as_of = toDate('"+day2+"')", &scored)
+	if len(rows) != 1 || rows[0] != fmt.Sprint(scored) {
+		t.Errorf("the transition matrix holds %v customers, %d were scored", rows, scored)
 	}
 }
 

@@ -1,5 +1,5 @@
 // Package sql embeds the SQL Tessera runs in ClickHouse: the versioned migrations
-// and, as they come, views and report queries. Every statement must run on
+// (tables and views) and report queries. Every statement must run on
 // ClickHouse 18.16 (what Debian ships and the tests start) and on current releases:
 // no DateTime64, Map, JSON type, window functions, LowCardinality or async inserts.
 // `{db}` stands for the configured database.
@@ -12,3 +12,8 @@ import "embed"
 //
 //go:embed migrations/*.sql
 var Migrations embed.FS
+
+// Reports holds queries for analysts with {db}, {from} and {to} to replace.
+//
+//go:embed reports/*.sql
+var Reports embed.FS

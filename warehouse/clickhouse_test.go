@@ -53,8 +53,9 @@ func TestMigrate(t *testing.T) {
 		t.Fatalf("second migrate applied %v, %v; want nothing", again, err)
 	}
 
-	// Every column of every table explains itself to analysts.
-	rows, err := w.Conn().Query(ctx, "SELECT concat(table, '.', name) FROM system.columns WHERE database = ? AND comment = ''", w.Database())
+	// Every column of every table explains itself to analysts (views take the
+	// comments of their SQL: ClickHouse has none for view columns).
+	rows, err := w.Conn().Query(ctx, "SELECT concat(table, '.', name) FROM system.columns WHERE database = ? AND comment = '' AND table IN (SELECT name FROM system.tables WHERE database = ? AND engine != 'View')", w.Database(), w.Database())
 	if err != nil {
 		t.Fatal(err)
 	}

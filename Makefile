@@ -31,6 +31,10 @@ demo: services build
 	TESSERA_CLICKHOUSE_ADDR=$(CLICKHOUSE) TESSERA_CLICKHOUSE_DATABASE=tessera_demo \
 	TESSERA_SOURCE_FILES_DIR=demo-data/shop TESSERA_LOG_FORMAT=text \
 	bin/tessera run --as-of 2026-11-01
+	TESSERA_CLICKHOUSE_ADDR=$(CLICKHOUSE) TESSERA_CLICKHOUSE_DATABASE=tessera_demo TESSERA_LOG_FORMAT=text \
+	bin/tessera export --as-of 2026-11-01 --format csv --out demo-data/export
+	TESSERA_CLICKHOUSE_ADDR=$(CLICKHOUSE) TESSERA_CLICKHOUSE_DATABASE=tessera_demo TESSERA_LOG_FORMAT=text \
+	bin/tessera report --as-of 2026-11-01 --out demo-data/report.html
 
 # Benchmarks at full size: a million customers (BENCH_CUSTOMERS=N to scale down):
 # generating the shop (synth), the LTV work on a transactions CSV (model) and the

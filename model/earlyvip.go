@@ -284,6 +284,47 @@ type EarlyVIPModel struct {
 	TrainedOn      int               `json:"trained_on"`
 	ApplyDays      int               `json:"apply_days"`
 	PositiveLabels int               `json:"positive_labels"`
+	// ROC and PR are the test split's ROC curve (false, true positive rate)
+	// and precision-recall curve (recall, precision), for the report.
+	ROC [][2]float64 `json:"roc"`
+	PR  [][2]float64 `json:"pr"`
+}
+
+// Curves are the ROC (false positive rate, true positive rate) and
+// precision-recall (recall, precision) points of scores against labels at up to
+// n thresholds, from the highest score down.
+func Curves(scores []float64, y []bool, n int) (roc, pr [][2]float64) {
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
+	var pos, neg float64
+	for _, v := range y {
+		if v {
+			pos++
+		} else {
+			neg++
+		}
+	}
+	if pos == 0 || neg == 0 {
+		return nil, nil
+	}
+	roc = append(roc, [2]float64{0, 0})
+	step := max(1, len(idx)/n)
+	var tp, fp float64
+	for k, i := range idx {
+		if y[i] {
+			tp++
+		} else {
+			fp++
+		}
+		if (k+1)%step == 0 || k == len(idx)-1 {
+			roc = append(roc, [2]float64{fp / neg, tp / pos})
+			pr = append(pr, [2]float64{tp / pos, tp / (tp + fp)})
+		}
+	}
+	return roc, pr
 }
 
 // KindEarlyVIP is the models-table kind of an EarlyVIPModel.
@@ -359,6 +400,8 @@ func FitEarlyVIP(rows []EarlyVIPRow, o EarlyVIPOptions) (EarlyVIPModel, error) {
 	}
 	m := EarlyVIPModel{Version: 1, Kind: KindEarlyVIP, HorizonDays: o.HorizonDays, LabelRevenue: cut, Model: lr,
 		TrainFrom: rows[0].FirstDay, TestFrom: rows[split].FirstDay, TrainedOn: split, ApplyDays: o.ApplyDays, PositiveLabels: positives}
-	m.Metrics = Classify(score(x[split:]), y[split:], best)
+	testScores := score(x[split:])
+	m.Metrics = Classify(testScores, y[split:], best)
+	m.ROC, m.PR = Curves(testScores, y[split:], 100)
 	return m, nil
 }

@@ -33,6 +33,8 @@ install_packages() {
   [ -n "$(pg_bin)" ] || missing+=(postgresql)
   command -v mariadbd >/dev/null || missing+=(mariadb-server mariadb-client)
   command -v runuser >/dev/null || missing+=(util-linux)
+  # the report test renders the HTML report in headless Chromium
+  command -v chromium >/dev/null || missing+=(chromium)
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" = 0 ] || die "missing packages ${missing[*]}: install them as root (apt-get install ${missing[*]})"
   log "installing ${missing[*]} from Debian's packages"

@@ -28,14 +28,14 @@ func (w *ClickHouse) ReadPartition(ctx context.Context, mem memory.Allocator, ta
 	names := make([]string, schema.NumFields())
 	dest := make([]any, schema.NumFields())
 	for i, f := range schema.Fields() {
-		names[i] = f.Name
+		names[i] = f.Name // cast to the Go type scanned, whatever the integer width
 		switch f.Type.ID() {
 		case arrow.STRING:
 			dest[i] = new(string)
 		case arrow.INT64:
-			dest[i] = new(int64)
+			names[i], dest[i] = "toInt64("+f.Name+")", new(int64)
 		case arrow.INT32:
-			dest[i] = new(int32)
+			names[i], dest[i] = "toInt32("+f.Name+")", new(int32)
 		case arrow.FLOAT64:
 			dest[i] = new(float64)
 			if f.Nullable {
@@ -44,13 +44,13 @@ func (w *ClickHouse) ReadPartition(ctx context.Context, mem memory.Allocator, ta
 		case arrow.DATE32:
 			dest[i] = new(time.Time)
 		case arrow.BOOL:
-			dest[i] = new(uint8)
+			names[i], dest[i] = "toUInt8("+f.Name+")", new(uint8)
 		default:
 			return nil, fmt.Errorf("read %s: column %s of type %s", table, f.Name, f.Type)
 		}
 	}
 	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s.%s WHERE as_of = toDate('%s') ORDER BY %s",
-		strings.Join(names, ", "), w.db, table, asOf.Format(time.DateOnly), names[0]))
+		strings.Join(names, ", "), w.db, table, asOf.Format(time.DateOnly), schema.Field(0).Name))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}

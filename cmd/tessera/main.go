@@ -37,6 +37,7 @@ var commands = []command{
 	{"score", "score and segment every customer as of a date, staged for publish", stageCmd("score")},
 	{"publish", "swap a date's staged scores, segments, members, feeds and changes in", stageCmd("publish")},
 	{"export", "write a published date's micro-segments as files for marketing", exportCmd},
+	{"report", "write the HTML report of a published date (segments, value, models)", reportCmd},
 	{"migrate", "create or update the ClickHouse tables", migrateCmd},
 	{"generate", "write a synthetic shop with known truth", generateCmd},
 	{"ltv", "fit customer-lifetime models (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma) and score customers", ltvCmd},
@@ -288,4 +289,29 @@ func exportCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	return jobs.Export(ctx, cfg, d, *format, *out, log, stdout)
+}
+
+// reportCmd writes the report of a published date.
+func reportCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("report", "Writes one self-contained HTML page for a published as-of date: segment sizes and value,\n"+
+		"CLV and P(alive) distributions, lifecycle stages and moves, the purchase model's holdout calibration\n"+
+		"and the early potential-VIP model's ROC and precision-recall curves.")
+	cfgPath := fs.String("config", "", "YAML config file (see tessera.example.yaml)")
+	asOf := fs.String("as-of", "", "published date, YYYY-MM-DD (default: yesterday in the configured time zone)")
+	out := fs.String("out", "", "the HTML file to write")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageError{errors.New("--out is required")}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	d, err := parseAsOf(*asOf, cfg)
+	if err != nil {
+		return err
+	}
+	return jobs.Report(ctx, cfg, d, *out, log, stdout)
 }

@@ -73,7 +73,7 @@ func Export(ctx context.Context, cfg config.Config, asOf time.Time, format, dir 
 		for _, f := range m.Files {
 			n += int(f.Rows)
 		}
-		if rerr := recordStage(ctx, wh, rc, n, err); rerr != nil {
+		if rerr := recordStage(ctx, wh, rc, n, err, map[string]any{"files": len(m.Files) + 1, "previous_as_of": cmpOr(m.PreviousAsOf, "none")}); rerr != nil {
 			rc.log.WithError(rerr).Error("could not record the run")
 		}
 	}

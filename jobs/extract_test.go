@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -195,6 +196,34 @@ func TestRunSampleShop(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(cfg.DataDir, "warehouse", "models.jsonl"))
 	if err != nil || strings.Count(string(b), "\n") != 4 || strings.Count(string(b), `"Kind":"earlyvip"`) != 2 {
 		t.Errorf("models.jsonl after two runs: %v\n%s", err, b)
+	}
+	// Embedded publish, export and report: every published table has the
+	// date; the export's segment files hold every scored buyer.
+	for _, table := range publishTables {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "warehouse", table, "as_of=2026-10-31.parquet")); err != nil {
+			t.Errorf("embedded %s: %v", table, err)
+		}
+	}
+	exportDir := filepath.Join(t.TempDir(), "export")
+	if err := Export(context.Background(), cfg, asOf, "csv", exportDir, testLogger(t), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var m Manifest
+	mb, _ := os.ReadFile(filepath.Join(exportDir, "manifest.json"))
+	if err := json.Unmarshal(mb, &m); err != nil {
+		t.Fatal(err)
+	}
+	members := uint64(0)
+	for _, f := range m.Files {
+		if f.Kind == "segment" {
+			members += f.Rows
+		}
+	}
+	if members == 0 || int64(members) != parquetRows(t, filepath.Join(cfg.DataDir, "warehouse", "segment_members", "as_of=2026-10-31.parquet")) {
+		t.Errorf("embedded export: %d members in the segment files", members)
+	}
+	if err := Report(context.Background(), cfg, asOf, filepath.Join(t.TempDir(), "report.html"), testLogger(t), io.Discard); err != nil {
+		t.Fatal(err)
 	}
 }
 

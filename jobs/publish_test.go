@@ -38,6 +38,11 @@ func TestPublish(t *testing.T) {
 	if rows, distinct, runs := counts(day1); rows != first || distinct != rows || runs != 1 {
 		t.Errorf("published twice: %d rows (%d customers, %d runs), first time %d", rows, distinct, runs, first)
 	}
+	// runs records what each publish swapped in.
+	details := queryStrings(t, wh, "SELECT detail FROM {db}.runs WHERE stage = 'publish' AND as_of = toDate('"+day1+"') AND status = 'ok'")
+	if len(details) != 2 || !strings.Contains(details[0], `"tables":["customer_scores","segments","segment_members","segment_feed","segment_changes"]`) {
+		t.Errorf("publish runs recorded: %q", details)
+	}
 
 	// A publish that dies after customer_scores: the other tables keep the
 	// night before, whole; customer_scores has the new night, whole.

@@ -119,11 +119,15 @@ func RunStages(ctx context.Context, cfg config.Config, asOf time.Time, stages []
 		defer wh.Close()
 	}
 	// record notes a stage's run in the runs table (ClickHouse only).
-	record := func(rc *runContext, landed int, err error) {
+	record := func(rc *runContext, landed int, err error, detail ...any) {
 		if wh == nil {
 			return
 		}
-		if rerr := recordStage(ctx, wh, rc, landed, err); rerr != nil {
+		var d any
+		if len(detail) > 0 {
+			d = detail[0]
+		}
+		if rerr := recordStage(ctx, wh, rc, landed, err, d); rerr != nil {
 			rc.log.WithError(rerr).Error("could not record the run")
 		}
 	}
@@ -194,7 +198,8 @@ func RunStages(ctx context.Context, cfg config.Config, asOf time.Time, stages []
 	if want["publish"] {
 		rc := newRunContext(cfg, log, "publish", asOf)
 		res, err := publish(ctx, rc, st)
-		record(rc, res.Customers, err)
+		record(rc, res.Customers, err, map[string]any{"tables": publishTables, "score_run": res.ScoreRun,
+			"previous_as_of": dateOrNone(res.Previous), "changes": res.Changes})
 		if err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}
@@ -236,9 +241,14 @@ type store interface {
 }
 
 // recordStage records a run of a stage that lands rows without reading a source.
-func recordStage(ctx context.Context, wh *warehouse.ClickHouse, rc *runContext, landed int, runErr error) error {
+// detail, if not nil, is kept as JSON with the run.
+func recordStage(ctx context.Context, wh *warehouse.ClickHouse, rc *runContext, landed int, runErr error, detail any) error {
 	r := warehouse.Run{ID: rc.runID, Stage: rc.log.Data["stage"].(string), AsOf: rc.asOf, Started: rc.started, Finished: time.Now(),
 		Status: "ok", Landed: uint64(landed)}
+	if detail != nil {
+		b, _ := json.Marshal(detail)
+		r.Detail = string(b)
+	}
 	if runErr != nil {
 		r.Status, r.Message = "failed", runErr.Error()
 	}

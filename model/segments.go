@@ -376,14 +376,7 @@ func (s *space) split(members []int, o SegmentOptions) ([]int, []int) {
 			changed = changed || toB != side[k]
 			side[k] = toB
 		}
-		var as, bs []int
-		for k, i := range members {
-			if side[k] {
-				bs = append(bs, i)
-			} else {
-				as = append(as, i)
-			}
-		}
+		as, bs := halves(members, side)
 		if len(as) == 0 || len(bs) == 0 {
 			break
 		}
@@ -425,7 +418,11 @@ func (s *space) split(members []int, o SegmentOptions) ([]int, []int) {
 	} else if len(members)-nb < o.MinSize {
 		rebalance(false, o.MinSize-(len(members)-nb))
 	}
-	var as, bs []int
+	return halves(members, side)
+}
+
+// halves splits members by side (true: the second half), keeping their order.
+func halves(members []int, side []bool) (as, bs []int) {
 	for k, i := range members {
 		if side[k] {
 			bs = append(bs, i)

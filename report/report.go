@@ -3,6 +3,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
 	"io"
@@ -75,7 +76,7 @@ type view struct{ Data }
 
 func (v view) SegmentChart() template.HTML {
 	segs := slices.Clone(v.Segments)
-	slices.SortFunc(segs, func(a, b Segment) int { return cmpFloat(b.RevenueShare, a.RevenueShare) })
+	slices.SortFunc(segs, func(a, b Segment) int { return cmp.Compare(b.RevenueShare, a.RevenueShare) })
 	segs = segs[:min(25, len(segs))]
 	var labels []string
 	var sizes, shares []float64
@@ -182,16 +183,6 @@ func logValues(xs []float64) []float64 {
 		out[i] = math.Log1p(math.Max(0, x))
 	}
 	return out
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 const (

@@ -271,22 +271,12 @@ func exportCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	asOf := fs.String("as-of", "", "published date to export, YYYY-MM-DD (default: yesterday in the configured time zone)")
 	format := fs.String("format", "csv", "file format: csv or parquet")
 	out := fs.String("out", "", "folder to write the files to (created if missing)")
-	if err := parse(fs, args); err != nil {
+	cfg, d, err := parseWithOut(fs, args, cfgPath, asOf, out)
+	if err != nil {
 		return err
-	}
-	if *out == "" {
-		return usageError{errors.New("--out is required")}
 	}
 	if *format != "csv" && *format != "parquet" {
 		return usageError{fmt.Errorf("--format %q: want csv or parquet", *format)}
-	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	d, err := parseAsOf(*asOf, cfg)
-	if err != nil {
-		return err
 	}
 	return jobs.Export(ctx, cfg, d, *format, *out, log, stdout)
 }
@@ -299,19 +289,26 @@ func reportCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	cfgPath := fs.String("config", "", "YAML config file (see tessera.example.yaml)")
 	asOf := fs.String("as-of", "", "published date, YYYY-MM-DD (default: yesterday in the configured time zone)")
 	out := fs.String("out", "", "the HTML file to write")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *out == "" {
-		return usageError{errors.New("--out is required")}
-	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	d, err := parseAsOf(*asOf, cfg)
+	cfg, d, err := parseWithOut(fs, args, cfgPath, asOf, out)
 	if err != nil {
 		return err
 	}
 	return jobs.Report(ctx, cfg, d, *out, log, stdout)
+}
+
+// parseWithOut parses the flags of a command that writes to --out for a
+// published date, and loads the config.
+func parseWithOut(fs *flag.FlagSet, args []string, cfgPath, asOf, out *string) (config.Config, time.Time, error) {
+	if err := parse(fs, args); err != nil {
+		return config.Config{}, time.Time{}, err
+	}
+	if *out == "" {
+		return config.Config{}, time.Time{}, usageError{errors.New("--out is required")}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return cfg, time.Time{}, err
+	}
+	d, err := parseAsOf(*asOf, cfg)
+	return cfg, d, err
 }

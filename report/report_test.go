@@ -1,0 +1,47 @@
+package report
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestWrite: every chart renders, labels are escaped, and a report without
+// models or a previous date says so instead of failing.
+func TestWrite(t *testing.T) {
+	full := Data{AsOf: "2026-11-01", PreviousAsOf: "2026-10-31", Customers: 10, Buyers: 8,
+		Segments: []Segment{{ID: "seg-1", Label: "active · <script>alert(1)</script>", Size: 300, RevenueShare: 0.6}, {ID: "seg-2", Label: "lost", Size: 200, RevenueShare: 0.4}},
+		CLV:      []float64{0, 10, 100, 1000}, PAlive: []float64{0.1, 0.5, 0.9, 1},
+		Lifecycle: []Count{{"active", 5}, {"lost", 3}}, Tiers: []Count{{"vip", 1}},
+		Flows:    []Flow{{"active", "lost", 2}, {"(new)", "active", 1}},
+		LTV:      &LTV{Kind: "bgnbd", Buckets: []Bucket{{"0", 5, 0.2, 0.3}, {"1", 3, 0.5, 0.4}}},
+		EarlyVIP: &EarlyVIP{AUC: 0.9, ROC: [][2]float64{{0, 0}, {0.1, 0.8}, {1, 1}}, PR: [][2]float64{{0.5, 1}, {1, 0.5}}},
+	}
+	for _, c := range []struct {
+		name   string
+		d      Data
+		charts int
+		want   []string
+	}{
+		{"full", full, 7, []string{"Moves since 2026-10-31", "ROC curve", "&lt;script&gt;"}},
+		{"young shop", Data{AsOf: "2026-11-01"}, 4, []string{"No purchase model.", "No early potential-VIP model", "No previous published date", "no data"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var b strings.Builder
+			if err := Write(&b, c.d); err != nil {
+				t.Fatal(err)
+			}
+			html := b.String()
+			if n := strings.Count(html, "<svg"); n != c.charts {
+				t.Errorf("%d charts, want %d", n, c.charts)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(html, w) {
+					t.Errorf("no %q in the page", w)
+				}
+			}
+			if strings.Contains(html, "<script>") {
+				t.Error("a label's markup went into the page unescaped")
+			}
+		})
+	}
+}

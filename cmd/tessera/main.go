@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -187,6 +189,10 @@ func stageCmd(name string) func(ctx context.Context, args []string, stdout io.Wr
 		fs := newFlags(name, stageHelp[name])
 		cfgPath := fs.String("config", "", "YAML config file (see tessera.example.yaml); empty: defaults and TESSERA_* variables")
 		asOf := fs.String("as-of", "", "date to compute for, YYYY-MM-DD (default: yesterday in the configured time zone)")
+		var only *string
+		if name == "run" {
+			only = fs.String("stages", "", "comma-separated stages to run, in pipeline order (default: all)")
+		}
 		if err := parse(fs, args); err != nil {
 			return err
 		}
@@ -201,6 +207,14 @@ func stageCmd(name string) func(ctx context.Context, args []string, stdout io.Wr
 		stages := []string{name}
 		if name == "run" {
 			stages = jobs.Stages
+			if *only != "" {
+				stages = strings.Split(*only, ",")
+				for _, s := range stages {
+					if !slices.Contains(jobs.Stages, s) {
+						return usageError{fmt.Errorf("--stages: unknown stage %q: the stages are %v", s, jobs.Stages)}
+					}
+				}
+			}
 		}
 		return jobs.RunStages(ctx, cfg, d, stages, log, stdout)
 	}
@@ -270,7 +284,7 @@ func exportCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	cfgPath := fs.String("config", "", "YAML config file (see tessera.example.yaml)")
 	asOf := fs.String("as-of", "", "published date to export, YYYY-MM-DD (default: yesterday in the configured time zone)")
 	format := fs.String("format", "csv", "file format: csv or parquet")
-	out := fs.String("out", "", "folder to write the files to (created if missing)")
+	out := fs.String("out", "", "folder to write the files to (created if missing); {as_of} in it becomes the date")
 	cfg, d, err := parseWithOut(fs, args, cfgPath, asOf, out)
 	if err != nil {
 		return err
@@ -278,7 +292,7 @@ func exportCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if *format != "csv" && *format != "parquet" {
 		return usageError{fmt.Errorf("--format %q: want csv or parquet", *format)}
 	}
-	return jobs.Export(ctx, cfg, d, *format, *out, log, stdout)
+	return jobs.Export(ctx, cfg, d, *format, strings.ReplaceAll(*out, "{as_of}", d.Format(time.DateOnly)), log, stdout)
 }
 
 // reportCmd writes the report of a published date.

@@ -37,6 +37,21 @@ type Config struct {
 	// Segmentation: the score stage's rules (train fits the early-VIP model).
 	Segmentation Segmentation `yaml:"segmentation"`
 	Export       Export       `yaml:"export"`
+	Kube         Kube         `yaml:"kube"`
+}
+
+// Kube configures the run lock: a Kubernetes Lease per stage and as-of date,
+// so two runs never write the same date at once.
+type Kube struct {
+	// Lock: auto (on inside a Kubernetes pod), on or off.
+	Lock string `yaml:"lock"`
+	// LeaseSeconds: a holder that stops renewing (it crashed) loses the lock
+	// after this long.
+	LeaseSeconds int `yaml:"lease_seconds"`
+	// Wait: how long a run waits for a held lock before it fails; 0: at once.
+	Wait time.Duration `yaml:"wait"`
+	// Kubeconfig outside a pod (empty: $KUBECONFIG or ~/.kube/config).
+	Kubeconfig string `yaml:"kubeconfig"`
 }
 
 // Export configures the marketing deliverables: the control group held out of
@@ -146,6 +161,7 @@ func Default() Config {
 		Segmentation: Segmentation{Lifecycle: model.DefaultLifecycle, VIP: model.DefaultVIP, EarlyVIP: model.DefaultEarlyVIP,
 			MicroSegments: model.DefaultSegments, Feeds: model.DefaultFeeds, Strategies: slices.Clone(model.DefaultStrategies)},
 		Export: Export{ControlShare: 0.1, CampaignDays: 28},
+		Kube:   Kube{Lock: "auto", LeaseSeconds: 60, Wait: 2 * time.Hour},
 	}
 }
 
@@ -257,6 +273,12 @@ func (c Config) Validate() error {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("segmentation.%w", err))
 		}
+	}
+	if c.Kube.Lock != "auto" && c.Kube.Lock != "on" && c.Kube.Lock != "off" {
+		errs = append(errs, fmt.Errorf("kube.lock must be auto, on or off, got %q", c.Kube.Lock))
+	}
+	if c.Kube.LeaseSeconds < 15 || c.Kube.Wait < 0 {
+		errs = append(errs, errors.New("kube: lease_seconds at least 15, wait not negative"))
 	}
 	if c.Export.ControlShare < 0 || c.Export.ControlShare >= 1 || c.Export.CampaignDays < 1 {
 		errs = append(errs, errors.New("export: control_share in [0, 1), campaign_days at least 1"))

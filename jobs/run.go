@@ -111,6 +111,11 @@ func RunStages(ctx context.Context, cfg config.Config, asOf time.Time, stages []
 		}
 		want[s] = true
 	}
+	release, err := lockStages(ctx, cfg, stages, asOf, log)
+	if err != nil {
+		return err
+	}
+	defer release()
 	st, wh, pq, where, err := openStore(ctx, cfg)
 	if err != nil {
 		return err

@@ -40,6 +40,7 @@ var commands = []command{
 	{"publish", "swap a date's staged scores, segments, members, feeds and changes in", stageCmd("publish")},
 	{"export", "write a published date's micro-segments as files for marketing", exportCmd},
 	{"report", "write the HTML report of a published date (segments, value, models)", reportCmd},
+	{"backfill", "run a CronJob's Job once per date of a range, in Kubernetes", backfillCmd},
 	{"migrate", "create or update the ClickHouse tables", migrateCmd},
 	{"generate", "write a synthetic shop with known truth", generateCmd},
 	{"ltv", "fit customer-lifetime models (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma) and score customers", ltvCmd},
@@ -325,4 +326,52 @@ func parseWithOut(fs *flag.FlagSet, args []string, cfgPath, asOf, out *string) (
 	}
 	d, err := parseAsOf(*asOf, cfg)
 	return cfg, d, err
+}
+
+// backfillCmd creates one Job per date from a CronJob's template and follows them.
+func backfillCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("backfill", "Creates one Job per date from the CronJob's template (as kubectl create job --from=cronjob/NAME does)\n"+
+		"with --as-of DATE added, at most --parallel at once, follows them with a progress line and reports the\n"+
+		"dates that failed (exit 1 if any). Re-running it follows the Jobs already made instead of repeating them.")
+	cronJob := fs.String("cronjob", "", "the CronJob, e.g. tessera-score")
+	from := fs.String("from", "", "first date, YYYY-MM-DD")
+	to := fs.String("to", "", "last date (inclusive), YYYY-MM-DD")
+	parallel := fs.Int("parallel", 1, "Jobs running at once")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig outside a pod (default: $KUBECONFIG or ~/.kube/config)")
+	namespace := fs.String("namespace", "", "namespace (default: the pod's, or the kubeconfig context's)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	f, err1 := time.Parse(time.DateOnly, *from)
+	t, err2 := time.Parse(time.DateOnly, *to)
+	switch {
+	case *cronJob == "":
+		return usageError{errors.New("--cronjob is required")}
+	case err1 != nil || err2 != nil:
+		return usageError{fmt.Errorf("--from %q and --to %q: want YYYY-MM-DD", *from, *to)}
+	case t.Before(f):
+		return usageError{fmt.Errorf("--to %s is before --from %s", *to, *from)}
+	case *parallel < 1:
+		return usageError{errors.New("--parallel must be at least 1")}
+	}
+	client, ns, err := jobs.KubeClient(*kubeconfig)
+	if err != nil {
+		return err
+	}
+	if *namespace != "" {
+		ns = *namespace
+	}
+	res, err := jobs.Backfill(ctx, client, jobs.BackfillOptions{CronJob: *cronJob, Namespace: ns, From: f, To: t, Parallel: *parallel}, stdout)
+	if err != nil {
+		return err
+	}
+	if len(res.Failed) > 0 {
+		var days []string
+		for _, d := range res.Failed {
+			days = append(days, d.Format(time.DateOnly))
+		}
+		return fmt.Errorf("backfill of %s: %d of %d dates failed: %s", *cronJob, len(res.Failed), len(res.Failed)+len(res.Succeeded), strings.Join(days, ", "))
+	}
+	fmt.Fprintf(stdout, "backfill of %s: all %d dates done\n", *cronJob, len(res.Succeeded))
+	return nil
 }

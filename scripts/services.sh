@@ -4,6 +4,10 @@
 #   ClickHouse  native 127.0.0.1:19000, HTTP 127.0.0.1:18123
 #   PostgreSQL  127.0.0.1:15432, user tessera, database tessera
 #   MariaDB     127.0.0.1:13306, user tessera / password tessera, database tessera
+#   etcd        127.0.0.1:12379, for
+#   kube-apiserver https://127.0.0.1:16443 (no kubelet: pods stay pending), admin
+#               kubeconfig in .services/kube/kubeconfig; built once from the Go
+#               module proxy by scripts/kube-apiserver.sh; helm installed with go install
 # Usage: scripts/services.sh up|down|status|env
 # `up` installs the servers from Debian's packages if they are missing and is a no-op
 # when they already answer. Ports differ from the defaults so a system-wide server on
@@ -11,6 +15,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+here=$root/scripts
 dir=${TESSERA_SERVICES_DIR:-$root/.services}
 ch_tcp=19000 ch_http=18123 pg_port=15432 my_port=13306
 
@@ -35,6 +40,9 @@ install_packages() {
   command -v runuser >/dev/null || missing+=(util-linux)
   # the report test renders the HTML report in headless Chromium
   command -v chromium >/dev/null || missing+=(chromium)
+  command -v etcd >/dev/null || missing+=(etcd-server)
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v curl >/dev/null || missing+=(curl)
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" = 0 ] || die "missing packages ${missing[*]}: install them as root (apt-get install ${missing[*]})"
   log "installing ${missing[*]} from Debian's packages"
@@ -151,6 +159,47 @@ my_start() {
   wait_for mariadb 60 my_up || die "mariadb did not answer on 127.0.0.1:$my_port; see $d/error.log"
 }
 
+kube_api=16443
+etcd_port=12379
+kube_up() { [ -f "$dir/kube/kubeconfig" ] && curl -sk --max-time 2 -H "Authorization: Bearer $(cat "$dir/kube/token" 2>/dev/null)" "https://127.0.0.1:$kube_api/readyz" | grep -q ok; }
+etcd_up() { curl -s --max-time 2 "http://127.0.0.1:$etcd_port/health" | grep -q true; }
+kube_start() {
+  kube_up && { log "kube-apiserver already up on $kube_api"; return 0; }
+  local d=$dir/kube bin
+  bin=$("$here/kube-apiserver.sh") || die "kube-apiserver did not build"
+  if ! command -v helm >/dev/null && [ ! -x "$(go env GOPATH)/bin/helm" ]; then
+    log "installing helm v3.16.4 with go install (about 4 minutes, once)"
+    go install helm.sh/helm/v3/cmd/helm@v3.16.4 || die "go install helm failed"
+  fi
+  mkdir -p "$d/etcd" "$d/certs"
+  if ! etcd_up; then
+    log "starting etcd on 127.0.0.1:$etcd_port"
+    (nohup etcd --data-dir "$d/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+      --listen-peer-urls http://127.0.0.1:12380) >"$d/etcd.log" 2>&1 </dev/null &
+    echo $! >"$d/etcd.pid"
+    wait_for etcd 60 etcd_up || die "etcd did not answer on 127.0.0.1:$etcd_port; see $d/etcd.log"
+  fi
+  [ -f "$d/sa.key" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/sa.key" -out "$d/sa.crt" -days 3650 -subj /CN=tessera-sa >/dev/null 2>&1 ||
+    die "openssl could not make the service-account key"
+  [ -f "$d/token" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$d/token"
+  echo "$(cat "$d/token"),admin,admin,system:masters" >"$d/tokens.csv"
+  log "starting kube-apiserver on https://127.0.0.1:$kube_api"
+  (nohup "$bin" --etcd-servers="http://127.0.0.1:$etcd_port" --bind-address=127.0.0.1 --secure-port=$kube_api --cert-dir="$d/certs" \
+    --service-account-issuer=https://kubernetes.default.svc --service-account-key-file="$d/sa.crt" \
+    --service-account-signing-key-file="$d/sa.key" --token-auth-file="$d/tokens.csv" --authorization-mode=RBAC \
+    --service-cluster-ip-range=10.0.0.0/24) >"$d/apiserver.log" 2>&1 </dev/null &
+  echo $! >"$d/apiserver.pid"
+  cat >"$d/kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters: [{name: tessera-test, cluster: {server: "https://127.0.0.1:$kube_api", insecure-skip-tls-verify: true}}]
+users: [{name: admin, user: {token: "$(cat "$d/token")"}}]
+contexts: [{name: tessera-test, context: {cluster: tessera-test, user: admin, namespace: default}}]
+current-context: tessera-test
+KC
+  wait_for kube-apiserver 120 kube_up || die "kube-apiserver did not become ready on $kube_api; see $d/apiserver.log"
+}
+
 stop_pidfile() { # name pidfile
   [ -f "$2" ] || return 0
   local pid; pid=$(cat "$2")
@@ -166,6 +215,8 @@ env_lines() {
 TESSERA_TEST_CLICKHOUSE='127.0.0.1:$ch_tcp'
 TESSERA_TEST_POSTGRES='postgres://tessera@127.0.0.1:$pg_port/tessera?sslmode=disable'
 TESSERA_TEST_MYSQL='tessera:tessera@tcp(127.0.0.1:$my_port)/tessera'
+TESSERA_TEST_KUBECONFIG='$dir/kube/kubeconfig'
+TESSERA_TEST_HELM='$(command -v helm || echo "$(go env GOPATH)/bin/helm")'
 ENV
 }
 
@@ -173,7 +224,7 @@ case "${1:-}" in
   up)
     install_packages
     mkdir -p "$dir"; check_path
-    ch_start; pg_start; my_start
+    ch_start; pg_start; my_start; kube_start
     env_lines >"$dir/env"
     log "all up (addresses in $dir/env)";;
   down)
@@ -184,12 +235,15 @@ case "${1:-}" in
       log "stopped clickhouse"
     fi
     if pg_up 2>/dev/null; then as "$(svc_user postgres)" "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" -m fast stop >/dev/null && log "stopped postgresql"; fi
-    stop_pidfile mariadb "$dir/mariadb/mysqld.pid";;
+    stop_pidfile mariadb "$dir/mariadb/mysqld.pid"
+    stop_pidfile kube-apiserver "$dir/kube/apiserver.pid"
+    stop_pidfile etcd "$dir/kube/etcd.pid";;
   status)
     rc=0
     if ch_up; then echo "clickhouse  up    127.0.0.1:$ch_tcp"; else echo "clickhouse  down"; rc=1; fi
     if pg_up 2>/dev/null; then echo "postgresql  up    127.0.0.1:$pg_port"; else echo "postgresql  down"; rc=1; fi
     if my_up; then echo "mariadb     up    127.0.0.1:$my_port"; else echo "mariadb     down"; rc=1; fi
+    if kube_up; then echo "kube-apiserver up https://127.0.0.1:$kube_api"; else echo "kube-apiserver down"; rc=1; fi
     exit $rc;;
   env) env_lines;;
   *) echo "usage: $0 up|down|status|env" >&2; exit 2;;

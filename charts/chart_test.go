@@ -1,0 +1,213 @@
+// Package charts holds the Helm chart; its tests render it and decode every
+// document strictly into client-go's typed objects.
+package charts
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// helmBinary is the helm that scripts/services.sh installs.
+func helmBinary(t *testing.T) string {
+	t.Helper()
+	if h := os.Getenv("TESSERA_TEST_HELM"); h != "" {
+		return h
+	}
+	if h, err := exec.LookPath("helm"); err == nil {
+		return h
+	}
+	t.Fatal("no helm: run scripts/services.sh up, which installs it (make test does)")
+	return ""
+}
+
+// rendered is one value set's output, decoded.
+type rendered struct {
+	cronJobs  map[string]*batchv1.CronJob
+	jobs      []*batchv1.Job
+	roles     []*rbacv1.Role
+	bindings  []*rbacv1.RoleBinding
+	accounts  []*corev1.ServiceAccount
+	configMap []*corev1.ConfigMap
+}
+
+// render runs helm template with the values and decodes every document
+// strictly: an unknown field anywhere fails.
+func render(t *testing.T, values string) rendered {
+	t.Helper()
+	dir := t.TempDir()
+	vf := filepath.Join(dir, "values.yaml")
+	if err := os.WriteFile(vf, []byte(values), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(helmBinary(t), "template", "t", "./tessera", "--namespace", "shop", "--kube-version", "1.31.0", "-f", vf).CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm template: %v\n%s", err, out)
+	}
+	r := rendered{cronJobs: map[string]*batchv1.CronJob{}}
+	for _, doc := range bytes.Split(out, []byte("\n---")) {
+		var head struct{ Kind string }
+		if err := yaml.Unmarshal(doc, &head); err != nil {
+			t.Fatalf("%v\n%s", err, doc)
+		}
+		strict := func(into any) {
+			if err := yaml.UnmarshalStrict(doc, into); err != nil {
+				t.Fatalf("%s: %v\n%s", head.Kind, err, doc)
+			}
+		}
+		switch head.Kind {
+		case "":
+			continue
+		case "CronJob":
+			var c batchv1.CronJob
+			strict(&c)
+			r.cronJobs[c.Name] = &c
+		case "Job":
+			var j batchv1.Job
+			strict(&j)
+			r.jobs = append(r.jobs, &j)
+		case "Role":
+			var x rbacv1.Role
+			strict(&x)
+			r.roles = append(r.roles, &x)
+		case "RoleBinding":
+			var x rbacv1.RoleBinding
+			strict(&x)
+			r.bindings = append(r.bindings, &x)
+		case "ServiceAccount":
+			var x corev1.ServiceAccount
+			strict(&x)
+			r.accounts = append(r.accounts, &x)
+		case "ConfigMap":
+			var x corev1.ConfigMap
+			strict(&x)
+			r.configMap = append(r.configMap, &x)
+		default:
+			t.Errorf("unexpected kind %s", head.Kind)
+		}
+	}
+	return r
+}
+
+func TestChartRenders(t *testing.T) {
+	for _, c := range []struct {
+		name, values string
+		check        func(t *testing.T, r rendered)
+	}{
+		{"defaults", "", func(t *testing.T, r rendered) {
+			want := map[string]string{"t-tessera-extract": "15 * * * *", "t-tessera-train": "0 4 * * 0", "t-tessera-score": "30 2 * * *", "t-tessera-export": "30 5 * * *"}
+			if len(r.cronJobs) != 4 {
+				t.Fatalf("%d CronJobs, want 4", len(r.cronJobs))
+			}
+			for name, schedule := range want {
+				cj := r.cronJobs[name]
+				if cj == nil || cj.Spec.Schedule != schedule || cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent || *cj.Spec.TimeZone != "UTC" ||
+					*cj.Spec.StartingDeadlineSeconds != 3600 || *cj.Spec.JobTemplate.Spec.BackoffLimit != 2 || *cj.Spec.JobTemplate.Spec.TTLSecondsAfterFinished != 86400 {
+					t.Errorf("%s: %+v", name, cj)
+					continue
+				}
+				pod := cj.Spec.JobTemplate.Spec.Template.Spec
+				ctr := pod.Containers[0]
+				sc := ctr.SecurityContext
+				if !*pod.SecurityContext.RunAsNonRoot || pod.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault ||
+					!*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
+					pod.ServiceAccountName != "t-tessera" {
+					t.Errorf("%s: security %+v / %+v, account %q", name, pod.SecurityContext, sc, pod.ServiceAccountName)
+				}
+			}
+			if args := strings.Join(r.cronJobs["t-tessera-score"].Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, " "); args != "run --stages features,score,publish --config /etc/tessera/tessera.yaml" {
+				t.Errorf("score args %q", args)
+			}
+			if len(r.jobs) != 1 || r.jobs[0].Annotations["helm.sh/hook"] != "pre-install,pre-upgrade" {
+				t.Errorf("migration hook: %+v", r.jobs)
+			}
+			if len(r.roles) != 1 || len(r.bindings) != 1 || len(r.accounts) != 1 || len(r.configMap) != 1 {
+				t.Fatalf("roles %d, bindings %d, accounts %d, configmaps %d", len(r.roles), len(r.bindings), len(r.accounts), len(r.configMap))
+			}
+			var rules []string
+			for _, rule := range r.roles[0].Rules {
+				rules = append(rules, strings.Join(rule.APIGroups, ",")+"/"+strings.Join(rule.Resources, ",")+":"+strings.Join(rule.Verbs, ","))
+			}
+			if got := strings.Join(rules, " "); got != "coordination.k8s.io/leases:get,create,update batch/jobs:create,get,list,watch batch/cronjobs:get" {
+				t.Errorf("role rules %s", got)
+			}
+			if !strings.Contains(r.configMap[0].Data["tessera.yaml"], "addr: clickhouse:9000") {
+				t.Errorf("config %q", r.configMap[0].Data["tessera.yaml"])
+			}
+		}},
+		{"secrets-pvc-per-job-settings", `
+jobs:
+  score: {schedule: "0 1 * * *", suspend: true, backoffLimit: 5, nodeSelector: {pool: batch}, tolerations: [{key: batch, operator: Exists, effect: NoSchedule}]}
+  export: {schedule: "0 6 * * *", format: parquet}
+exportVolume: {persistentVolumeClaim: marketing-files}
+secrets:
+  clickhousePassword: {name: ch, key: password}
+  postgresDSN: {name: crm, key: dsn}
+`, func(t *testing.T, r rendered) {
+			score := r.cronJobs["t-tessera-score"]
+			pod := score.Spec.JobTemplate.Spec.Template.Spec
+			if score.Spec.Schedule != "0 1 * * *" || !*score.Spec.Suspend || *score.Spec.JobTemplate.Spec.BackoffLimit != 5 ||
+				pod.NodeSelector["pool"] != "batch" || len(pod.Tolerations) != 1 {
+				t.Errorf("score: %+v", score.Spec)
+			}
+			if *r.cronJobs["t-tessera-extract"].Spec.Suspend {
+				t.Error("extract suspended by score's setting")
+			}
+			var envs []string
+			for _, e := range pod.Containers[0].Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+					envs = append(envs, e.Name+"="+e.ValueFrom.SecretKeyRef.Name+"/"+e.ValueFrom.SecretKeyRef.Key)
+				}
+			}
+			slices.Sort(envs)
+			if got := strings.Join(envs, " "); got != "TESSERA_CLICKHOUSE_PASSWORD=ch/password TESSERA_SOURCE_POSTGRES_DSN=crm/dsn" {
+				t.Errorf("secret env %s", got)
+			}
+			export := r.cronJobs["t-tessera-export"].Spec.JobTemplate.Spec.Template.Spec
+			var claim string
+			for _, v := range export.Volumes {
+				if v.Name == "export" && v.PersistentVolumeClaim != nil {
+					claim = v.PersistentVolumeClaim.ClaimName
+				}
+			}
+			if claim != "marketing-files" || !strings.Contains(strings.Join(export.Containers[0].Args, " "), "--format parquet --out /export/{as_of}") {
+				t.Errorf("export: claim %q, args %v", claim, export.Containers[0].Args)
+			}
+		}},
+		{"existing-account-no-migrations", `
+serviceAccount: {create: false, name: shop-batch}
+migrations: {enabled: false}
+`, func(t *testing.T, r rendered) {
+			if len(r.accounts) != 0 || len(r.jobs) != 0 || r.bindings[0].Subjects[0].Name != "shop-batch" ||
+				r.cronJobs["t-tessera-train"].Spec.JobTemplate.Spec.Template.Spec.ServiceAccountName != "shop-batch" {
+				t.Errorf("accounts %d, jobs %d, binding %+v", len(r.accounts), len(r.jobs), r.bindings[0].Subjects)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.check(t, render(t, c.values)) })
+	}
+}
+
+// TestChartRejects: the values schema refuses unknown keys and wrong types,
+// and lint is clean.
+func TestChartRejects(t *testing.T) {
+	helm := helmBinary(t)
+	if out, err := exec.Command(helm, "lint", "--strict", "--kube-version", "1.31.0", "./tessera").CombinedOutput(); err != nil {
+		t.Errorf("helm lint --strict: %v\n%s", err, out)
+	}
+	for _, set := range []string{"jobs.extract.bogus=1", "jobDefaults.backoffLimit=abc", "jobs.export.format=xml", "image.pullPolicy=Sometimes", "unknownKey=1"} {
+		out, err := exec.Command(helm, "template", "t", "./tessera", "--kube-version", "1.31.0", "--set", set).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "schema") {
+			t.Errorf("--set %s: rendered (%v)\n%s", set, err, out)
+		}
+	}
+}

@@ -55,6 +55,7 @@ func BackfillJob(cj *batchv1.CronJob, day time.Time) *batchv1.Job {
 		job.Labels = map[string]string{}
 	}
 	job.Labels["tessera/backfill"] = "true"
+	job.Labels["tessera/backfill-of"] = cj.Name
 	for i := range job.Spec.Template.Spec.Containers {
 		c := &job.Spec.Template.Spec.Containers[i]
 		c.Args = append(withoutAsOf(c.Args), "--as-of", day.Format(time.DateOnly))
@@ -119,11 +120,18 @@ func Backfill(ctx context.Context, client kubernetes.Interface, o BackfillOption
 			}
 			running[job.Name] = d
 		}
-		for name, d := range running {
-			j, err := jobs.Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return res, fmt.Errorf("backfill %s: %w", d.Format(time.DateOnly), err)
+		// One list per poll, not a get per Job: the API server rate-limits clients.
+		list, err := jobs.List(ctx, metav1.ListOptions{LabelSelector: "tessera/backfill-of=" + cj.Name})
+		if err != nil {
+			return res, fmt.Errorf("backfill: %w", err)
+		}
+		for i := range list.Items {
+			j := &list.Items[i]
+			d, ok := running[j.Name]
+			if !ok {
+				continue
 			}
+			name := j.Name
 			switch jobState(j) {
 			case batchv1.JobComplete:
 				res.Succeeded = append(res.Succeeded, d)

@@ -7,7 +7,7 @@
 set -euo pipefail
 version=1.31.4
 cache=${TESSERA_CACHE:-$HOME/.cache/tessera}
-bin=$cache/kube-apiserver-v$version
+bin=$cache/kube-apiserver-v$version-1 # -1: reports its version
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 mkdir -p "$cache"
 work=$(mktemp -d)
@@ -29,6 +29,9 @@ kubectl kubelet metrics mount-utils pod-security-admission sample-apiserver samp
 } >"$work/go.mod"
 printf 'package tools\n\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver"\n' >"$work/tools.go"
 echo "kube-apiserver: building v$version into $bin (about 8 minutes, once)" >&2
-(cd "$work" && GOFLAGS=-mod=mod go mod tidy >&2 && CGO_ENABLED=0 go build -o "$bin.tmp" k8s.io/kubernetes/cmd/kube-apiserver >&2)
+# The version the server reports (helm checks charts' kubeVersion against it).
+ldflags="-X k8s.io/component-base/version.gitVersion=v$version -X k8s.io/component-base/version.gitMajor=${version%%.*}"
+ldflags="$ldflags -X k8s.io/component-base/version.gitMinor=$(echo "$version" | cut -d. -f2) -X k8s.io/component-base/version.gitTreeState=clean"
+(cd "$work" && GOFLAGS=-mod=mod go mod tidy >&2 && CGO_ENABLED=0 go build -ldflags "$ldflags" -o "$bin.tmp" k8s.io/kubernetes/cmd/kube-apiserver >&2)
 mv "$bin.tmp" "$bin"
 echo "$bin"

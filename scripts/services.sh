@@ -197,6 +197,7 @@ users: [{name: admin, user: {token: "$(cat "$d/token")"}}]
 contexts: [{name: tessera-test, context: {cluster: tessera-test, user: admin, namespace: default}}]
 current-context: tessera-test
 KC
+  chmod 600 "$d/kubeconfig"
   wait_for kube-apiserver 120 kube_up || die "kube-apiserver did not become ready on $kube_api; see $d/apiserver.log"
 }
 

@@ -183,6 +183,29 @@ secrets:
 				t.Errorf("export: claim %q, args %v", claim, export.Containers[0].Args)
 			}
 		}},
+		{"sharded-score", `
+jobs:
+  score: {completions: 4}
+`, func(t *testing.T, r rendered) {
+			spec := r.cronJobs["t-tessera-score"].Spec.JobTemplate.Spec
+			ctr := spec.Template.Spec.Containers[0]
+			if spec.CompletionMode == nil || *spec.CompletionMode != batchv1.IndexedCompletion || *spec.Completions != 4 || *spec.Parallelism != 4 ||
+				!strings.Contains(strings.Join(ctr.Args, " "), "--shard $(JOB_COMPLETION_INDEX)/4") {
+				t.Errorf("score job: %+v, args %v", spec, ctr.Args)
+			}
+			var jobName string
+			for _, e := range ctr.Env {
+				if e.Name == "TESSERA_SHARD_JOB" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+					jobName = e.ValueFrom.FieldRef.FieldPath
+				}
+			}
+			if jobName != "metadata.labels['batch.kubernetes.io/job-name']" {
+				t.Errorf("TESSERA_SHARD_JOB from %q", jobName)
+			}
+			if other := r.cronJobs["t-tessera-extract"].Spec.JobTemplate.Spec; other.CompletionMode != nil {
+				t.Errorf("extract is indexed too: %+v", other)
+			}
+		}},
 		{"existing-account-no-migrations", `
 serviceAccount: {create: false, name: shop-batch}
 migrations: {enabled: false}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -158,4 +159,26 @@ func mustDate(t *testing.T, s string) time.Time {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestBackfillIndexed: a backfill Job of a sharded score CronJob keeps its
+// Indexed completions; the date goes after the shard argument.
+func TestBackfillIndexed(t *testing.T) {
+	cj := testCronJob()
+	indexed, n := batchv1.IndexedCompletion, int32(4)
+	cj.Spec.JobTemplate.Spec.CompletionMode, cj.Spec.JobTemplate.Spec.Completions, cj.Spec.JobTemplate.Spec.Parallelism = &indexed, &n, &n
+	cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args = []string{"run", "--stages", "features,score,publish", "--shard", "$(JOB_COMPLETION_INDEX)/4"}
+	c := fake.NewClientset(cj)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	day := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	Backfill(ctx, c, BackfillOptions{CronJob: cj.Name, Namespace: "ns", From: day, To: day, Poll: 10 * time.Millisecond}, io.Discard)
+	j, err := c.BatchV1().Jobs("ns").Get(context.Background(), BackfillJobName(cj.Name, day), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Join(j.Spec.Template.Spec.Containers[0].Args, " ")
+	if *j.Spec.CompletionMode != batchv1.IndexedCompletion || *j.Spec.Completions != 4 || args != "run --stages features,score,publish --shard $(JOB_COMPLETION_INDEX)/4 --as-of 2026-10-01" {
+		t.Errorf("job %+v, args %q", j.Spec, args)
+	}
 }

@@ -202,7 +202,7 @@ var newKubeClient = KubeClient
 // lockStages takes the run lock of each stage for the date, in pipeline order,
 // when the config asks for it (kube.lock on, or auto inside a pod), waiting up
 // to kube.wait for each. release frees them all.
-func lockStages(ctx context.Context, cfg config.Config, stages []string, asOf time.Time, log *logrus.Logger) (release func(), err error) {
+func lockStages(ctx context.Context, cfg config.Config, stages []string, asOf time.Time, sh Shard, log *logrus.Logger) (release func(), err error) {
 	k := cfg.Kube
 	if k.Lock == "off" || (k.Lock == "auto" && os.Getenv("KUBERNETES_SERVICE_HOST") == "") {
 		return func() {}, nil
@@ -224,14 +224,18 @@ func lockStages(ctx context.Context, cfg config.Config, stages []string, asOf ti
 		if !slices.Contains(stages, s) {
 			continue
 		}
+		name := s
+		if s == "score" && sh.Of > 1 { // the shards of a run hold one lease each
+			name = fmt.Sprintf("score-%dof%d", sh.Index, sh.Of)
+		}
 		wctx, cancel := context.WithTimeout(ctx, max(k.Wait, time.Second))
-		l, err := AcquireLock(wctx, client, ns, s, asOf, holder, time.Duration(k.LeaseSeconds)*time.Second, k.Wait > 0, 2*time.Second)
+		l, err := AcquireLock(wctx, client, ns, name, asOf, holder, time.Duration(k.LeaseSeconds)*time.Second, k.Wait > 0, 2*time.Second)
 		cancel()
 		if err != nil {
 			release()
 			return nil, fmt.Errorf("run lock of %s for %s: %w", s, asOf.Format(time.DateOnly), err)
 		}
-		log.WithFields(logrus.Fields{"stage": s, "as_of": asOf.Format(time.DateOnly), "lease": ns + "/" + LeaseName(s, asOf), "holder": holder}).Info("run lock taken")
+		log.WithFields(logrus.Fields{"stage": s, "as_of": asOf.Format(time.DateOnly), "lease": ns + "/" + LeaseName(name, asOf), "holder": holder}).Info("run lock taken")
 		held = append(held, l)
 	}
 	return release, nil

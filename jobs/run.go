@@ -104,6 +104,19 @@ func Run(ctx context.Context, cfg config.Config, asOf time.Time, log *logrus.Log
 // stage reads its input from the warehouse, so any of them can run alone (the
 // CronJobs each run one).
 func RunStages(ctx context.Context, cfg config.Config, asOf time.Time, stages []string, log *logrus.Logger, out io.Writer) error {
+	return RunShard(ctx, cfg, asOf, stages, NoShard, log, out)
+}
+
+// RunShard is RunStages for one pod of a sharded score run: score computes
+// the LTV part of its shard; the pod of shard 0 then waits for every part,
+// segments and stages the whole date, and alone runs publish.
+func RunShard(ctx context.Context, cfg config.Config, asOf time.Time, stages []string, sh Shard, log *logrus.Logger, out io.Writer) error {
+	if sh.Of > 1 && sh.Index != 0 && !slices.Equal(stages, []string{"score"}) {
+		// The other shards only write their score part: features (which shard 0
+		// reads), segmenting and publish happen once, in shard 0.
+		stages = slices.DeleteFunc(slices.Clone(stages), func(s string) bool { return s != "score" })
+		log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "stages": stages}).Info("the other stages are left to shard 0")
+	}
 	want := map[string]bool{}
 	for _, s := range stages {
 		if !slices.Contains(Stages, s) {
@@ -111,7 +124,7 @@ func RunStages(ctx context.Context, cfg config.Config, asOf time.Time, stages []
 		}
 		want[s] = true
 	}
-	release, err := lockStages(ctx, cfg, stages, asOf, log)
+	release, err := lockStages(ctx, cfg, stages, asOf, sh, log)
 	if err != nil {
 		return err
 	}
@@ -193,12 +206,16 @@ func RunStages(ctx context.Context, cfg config.Config, asOf time.Time, stages []
 	}
 	if want["score"] {
 		rc := newRunContext(cfg, log, "score", asOf)
-		sum, err := score(ctx, rc, st)
+		sum, err := score(ctx, rc, st, sh)
 		record(rc, sum.Customers, err)
 		if err != nil {
 			return fmt.Errorf("score: %w", err)
 		}
-		printScores(out, sum, asOf, where)
+		if sum.Part {
+			fmt.Fprintf(out, "\nScore part %d of %d as of %s: %d customers in score_parts; shard 0 segments and stages the date\n", sh.Index, sh.Of, asOf.Format(time.DateOnly), sum.Customers)
+		} else {
+			printScores(out, sum, asOf, where)
+		}
 	}
 	if want["publish"] {
 		rc := newRunContext(cfg, log, "publish", asOf)

@@ -31,6 +31,8 @@ type scoreStore interface {
 	LatestModel(ctx context.Context, asOf time.Time, kinds ...string) (warehouse.Model, error)
 	Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
+	ReplacePart(ctx context.Context, table string, asOf time.Time, shard int, runID string, rec arrow.Record) error
+	ReadParts(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
 }
 
 // scoresSchema is customer_scores without as_of and run_id, which publishing adds.
@@ -81,6 +83,7 @@ type ScoreSummary struct {
 	Segments          int
 	MinSize, MaxSize  int
 	Lifecycle, Tiers  map[string]int
+	Part              bool // a shard other than 0: it wrote its part only
 }
 
 // ltv are one buyer's LTV predictions.
@@ -93,7 +96,7 @@ type ltv struct {
 // predictLTV predicts, with the newest LTV model trained on or before the
 // as-of date, every buyer's P(alive), expected purchases, next order and CLV
 // from the history before that date.
-func predictLTV(rc *runContext, m warehouse.Model, orders []arrow.Record) (map[string]ltv, string, error) {
+func predictLTV(rc *runContext, m warehouse.Model, orders []arrow.Record, sh Shard) (map[string]ltv, string, error) {
 	a, err := model.LoadArtefact([]byte(m.Artefact))
 	if err != nil {
 		return nil, "", fmt.Errorf("model %s: %w", m.ID, err)
@@ -110,6 +113,15 @@ func predictLTV(rc *runContext, m warehouse.Model, orders []arrow.Record) (map[s
 		return nil, "", err
 	}
 	defer sum.Release()
+	if sh.Of > 1 { // only this shard's customers
+		var keep []int
+		for i := range s.x {
+			if sh.owns(s.ids.Value(i)) {
+				keep = append(keep, i)
+			}
+		}
+		s = s.subset(keep)
+	}
 	spend := model.GammaGamma{P: 1, Q: 2, Gamma: 0} // no spend model: values of 0
 	if a.Spend != nil {
 		spend = *a.Spend
@@ -139,7 +151,7 @@ func predictLTV(rc *runContext, m warehouse.Model, orders []arrow.Record) (map[s
 			}
 			l.next, l.hasNext = n.tau, n.ok // from the end of the last observed day, that is from as_of
 		}
-		out[strings.Clone(s.ids.Value(i))] = l
+		out[strings.Clone(s.id(i))] = l
 	}
 	return out, m.ID, nil
 }
@@ -178,7 +190,7 @@ type customer struct {
 // early-VIP probability, strategy, micro-segment, product feed) and stages the
 // date's partitions of customer_scores, segments, segment_members and
 // segment_feed; publish swaps them in.
-func score(ctx context.Context, rc *runContext, wh scoreStore) (ScoreSummary, error) {
+func score(ctx context.Context, rc *runContext, wh scoreStore, sh Shard) (ScoreSummary, error) {
 	sg := rc.cfg.Segmentation
 	m, err := wh.LatestModel(ctx, rc.asOf, model.KindBGNBD, model.KindMBGNBD, model.KindParetoNBD)
 	if err != nil {
@@ -189,9 +201,21 @@ func score(ctx context.Context, rc *runContext, wh scoreStore) (ScoreSummary, er
 		return ScoreSummary{}, err
 	}
 	defer release(orders)
-	preds, modelID, err := predictLTV(rc, m, orders)
+	preds, modelID, err := predictLTV(rc, m, orders, sh)
 	if err != nil {
 		return ScoreSummary{}, err
+	}
+	if sh.Of > 1 {
+		if err := stagePart(ctx, rc, wh, sh, modelID, preds); err != nil {
+			return ScoreSummary{}, err
+		}
+		if sh.Index != 0 {
+			rc.log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "customers": len(preds)}).Info("score part written; shard 0 segments and stages the date")
+			return ScoreSummary{Customers: len(preds), ModelID: modelID, Part: true}, nil
+		}
+		if preds, err = waitForParts(ctx, rc, wh, sh, modelID); err != nil {
+			return ScoreSummary{}, err
+		}
 	}
 	feats, err := wh.ReadPartition(ctx, rc.mem, "customer_features", scoreFeatureSchema, rc.asOf)
 	if err != nil && !errors.Is(err, warehouse.ErrNoPartition) {

@@ -114,8 +114,11 @@ func (p *ParquetDir) Swap(_ context.Context, table string, asOf time.Time) error
 
 // Stage writes <table>_staging/as_of=DATE.parquet with rec and a run_id column.
 func (p *ParquetDir) Stage(_ context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
-	table += "_staging"
-	dir := filepath.Join(p.dir, table)
+	return p.writeWithRun(filepath.Join(p.dir, table+"_staging"), "as_of="+asOf.Format(time.DateOnly)+".parquet", runID, rec)
+}
+
+// writeWithRun writes rec with a run_id column as dir/file.
+func (p *ParquetDir) writeWithRun(dir, file, runID string, rec arrow.Record) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -129,7 +132,7 @@ func (p *ParquetDir) Stage(_ context.Context, table string, asOf time.Time, runI
 	schema := arrow.NewSchema(append(rec.Schema().Fields(), runIDField), nil)
 	out := array.NewRecord(schema, append(append([]arrow.Array{}, rec.Columns()...), idArr), rec.NumRows())
 	defer out.Release()
-	return writeParquet(filepath.Join(dir, "as_of="+asOf.Format(time.DateOnly)+".parquet"), out, p.mem)
+	return writeParquet(filepath.Join(dir, file), out, p.mem)
 }
 
 // writeParquet writes one record to path through a temporary file and a rename.

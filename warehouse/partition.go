@@ -98,9 +98,18 @@ func (w *ClickHouse) ReadPartition(ctx context.Context, mem memory.Allocator, ta
 // ReadPartition reads the columns of schema from <table>/as_of=DATE.parquet.
 func (p *ParquetDir) ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error) {
 	path := filepath.Join(p.dir, table, "as_of="+asOf.Format(time.DateOnly)+".parquet")
-	f, err := os.Open(path)
+	rec, err := p.readFile(ctx, mem, path, schema)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s as of %s: %w", table, asOf.Format(time.DateOnly), ErrNoPartition)
+	}
+	return rec, err
+}
+
+// readFile reads the columns of schema from one Parquet file.
+func (p *ParquetDir) readFile(ctx context.Context, mem memory.Allocator, path string, schema *arrow.Schema) (arrow.Record, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("embedded warehouse: %w", err)
@@ -178,4 +187,48 @@ func (p *ParquetDir) PublishedDates(_ context.Context, table string) ([]time.Tim
 	}
 	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
 	return out, nil
+}
+
+// ReplacePart writes rec as the part `shard` of the as-of date in table
+// (partitioned by as_of and shard), replacing what that part held.
+func (w *ClickHouse) ReplacePart(ctx context.Context, table string, asOf time.Time, shard int, runID string, rec arrow.Record) error {
+	if err := w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION ('%s', %d)", table, asOf.Format(time.DateOnly), shard)); err != nil {
+		return err
+	}
+	return w.insertRecord(ctx, table, asOf, runID, rec)
+}
+
+// ReplacePart writes <table>/as_of=DATE/shard=N.parquet.
+func (p *ParquetDir) ReplacePart(_ context.Context, table string, asOf time.Time, shard int, runID string, rec arrow.Record) error {
+	return p.writeWithRun(filepath.Join(p.dir, table, "as_of="+asOf.Format(time.DateOnly)), fmt.Sprintf("shard=%d.parquet", shard), runID, rec)
+}
+
+// ReadParts reads every part of the as-of date of a table written by ReplacePart.
+func (p *ParquetDir) ReadParts(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error) {
+	dir := filepath.Join(p.dir, table, "as_of="+asOf.Format(time.DateOnly))
+	files, _ := filepath.Glob(filepath.Join(dir, "shard=*.parquet"))
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s as of %s: %w", table, asOf.Format(time.DateOnly), ErrNoPartition)
+	}
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for _, f := range files {
+		rec, err := p.readFile(ctx, mem, f, schema)
+		if err != nil {
+			return nil, err
+		}
+		for r := 0; r < int(rec.NumRows()); r++ {
+			for i := range schema.Fields() {
+				copyValue(b.Field(i), rec.Column(i), r)
+			}
+		}
+		rec.Release()
+	}
+	return b.NewRecord(), nil
+}
+
+// ReadParts reads every part of the as-of date (ReadPartition: the date is the
+// first partition key).
+func (w *ClickHouse) ReadParts(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error) {
+	return w.ReadPartition(ctx, mem, table, schema, asOf)
 }

@@ -33,6 +33,12 @@ func (w *ClickHouse) Stage(ctx context.Context, table string, asOf time.Time, ru
 	if err := w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION '%s'", staging, part)); err != nil {
 		return err
 	}
+	return w.insertRecord(ctx, staging, asOf, runID, rec)
+}
+
+// insertRecord inserts rec's rows, with as_of and run_id added, into table.
+func (w *ClickHouse) insertRecord(ctx context.Context, staging string, asOf time.Time, runID string, rec arrow.Record) error {
+	table := staging
 	types, err := w.columnTypes(ctx, staging)
 	if err != nil {
 		return err

@@ -194,6 +194,10 @@ func stageCmd(name string) func(ctx context.Context, args []string, stdout io.Wr
 		if name == "run" {
 			only = fs.String("stages", "", "comma-separated stages to run, in pipeline order (default: all)")
 		}
+		shard := "0/1"
+		if name == "run" || name == "score" {
+			fs.StringVar(&shard, "shard", "0/1", "I/N: score only the customers of shard I of N (a pod of an Indexed Job; TESSERA_SHARD_JOB names the run); shard 0 waits for the others, segments and publishes")
+		}
 		if err := parse(fs, args); err != nil {
 			return err
 		}
@@ -217,7 +221,11 @@ func stageCmd(name string) func(ctx context.Context, args []string, stdout io.Wr
 				}
 			}
 		}
-		return jobs.RunStages(ctx, cfg, d, stages, log, stdout)
+		sh, err := jobs.ParseShard(shard, os.Getenv("TESSERA_SHARD_JOB"))
+		if err != nil {
+			return usageError{err}
+		}
+		return jobs.RunShard(ctx, cfg, d, stages, sh, log, stdout)
 	}
 }
 

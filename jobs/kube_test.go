@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
+	"github.com/tessera-cdp/tessera/config"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -180,5 +182,48 @@ func TestBackfillIndexed(t *testing.T) {
 	args := strings.Join(j.Spec.Template.Spec.Containers[0].Args, " ")
 	if *j.Spec.CompletionMode != batchv1.IndexedCompletion || *j.Spec.Completions != 4 || args != "run --stages features,score,publish --shard $(JOB_COMPLETION_INDEX)/4 --as-of 2026-10-01" {
 		t.Errorf("job %+v, args %q", j.Spec, args)
+	}
+}
+
+// TestLockStages: with kube.lock on, a run takes one lease per stage (one per
+// shard for a sharded score) and a second run of the same stages and date is
+// refused while the first holds them.
+func TestLockStages(t *testing.T) {
+	c := fake.NewClientset()
+	newKubeClient = func(string) (kubernetes.Interface, string, error) { return c, "ns", nil }
+	defer func() { newKubeClient = KubeClient }()
+	cfg := config.Default()
+	cfg.Kube.Lock, cfg.Kube.Wait = "on", 0
+	ctx := context.Background()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	t.Setenv("POD_NAME", "pod-a")
+	release, err := lockStages(ctx, cfg, []string{"features", "score", "publish"}, lockDay, Shard{Index: 1, Of: 4, Job: "j"}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leases, _ := c.CoordinationV1().Leases("ns").List(ctx, metav1.ListOptions{})
+	var names []string
+	for _, l := range leases.Items {
+		names = append(names, l.Name)
+	}
+	if strings.Join(names, " ") != "tessera-features-20261101 tessera-publish-20261101 tessera-score-1of4-20261101" {
+		t.Errorf("leases %v", names)
+	}
+	t.Setenv("POD_NAME", "pod-b")
+	if _, err := lockStages(ctx, cfg, []string{"publish"}, lockDay, NoShard, log); !errors.Is(err, ErrLocked) {
+		t.Errorf("a second run: %v, want ErrLocked", err)
+	}
+	release()
+	again, err := lockStages(ctx, cfg, []string{"publish"}, lockDay, NoShard, log)
+	if err != nil {
+		t.Fatalf("after the release: %v", err)
+	}
+	again()
+	cfg.Kube.Lock = "off"
+	if r, err := lockStages(ctx, cfg, []string{"score"}, lockDay, NoShard, log); err != nil {
+		t.Fatal(err)
+	} else {
+		r()
 	}
 }

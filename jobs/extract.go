@@ -224,11 +224,17 @@ func openSource(ctx context.Context, rc *runContext) (openFunc, func(), error) {
 	return open, closeAll, nil
 }
 
-// fileSource opens the canonical files of a folder, as `tessera generate` writes them.
+// fileSource opens the canonical files of a folder, as `tessera generate`
+// writes them; an entity without a file of the format may come as JSON Lines
+// (<entity>.jsonl, as event trackers write site events).
 func fileSource(ctx context.Context, dir, format string, mem memory.Allocator, batchRows int) openFunc {
 	return func(t *canon.Table) (source.Rows, error) {
 		path := filepath.Join(dir, string(t.Entity)+"."+format)
 		if _, err := os.Stat(path); err != nil {
+			jsonl := filepath.Join(dir, string(t.Entity)+".jsonl")
+			if _, jerr := os.Stat(jsonl); jerr == nil {
+				return source.OpenJSONL(jsonl, t)
+			}
 			return nil, err
 		}
 		if format == "parquet" {

@@ -138,6 +138,9 @@ type SQLSource struct {
 type Files struct {
 	Dir    string `yaml:"dir"`    // empty: the generated sample shop
 	Format string `yaml:"format"` // csv or parquet
+	// ShopifyOrders is a Shopify Orders CSV export: orders, their lines and
+	// the customers (by e-mail) come from it instead of Dir.
+	ShopifyOrders string `yaml:"shopify_orders"`
 }
 
 // Sample is the shop generated when no source is configured.

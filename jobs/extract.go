@@ -171,7 +171,7 @@ func openSource(ctx context.Context, rc *runContext) (openFunc, func(), error) {
 	cfg := rc.cfg
 	src := cfg.Source.Files
 	noSQL := len(cfg.Source.Postgres.Queries)+len(cfg.Source.MySQL.Queries) == 0
-	if src.Dir == "" && noSQL {
+	if src.Dir == "" && noSQL && src.ShopifyOrders == "" {
 		src.Dir = filepath.Join(cfg.DataDir, "sample-shop")
 		if _, err := os.Stat(filepath.Join(src.Dir, synth.TruthFile)); err != nil {
 			g := synth.Defaults()
@@ -219,6 +219,12 @@ func openSource(ctx context.Context, rc *runContext) (openFunc, func(), error) {
 				return source.QuerySQL(ctx, d.db, d.name+":"+string(t.Entity), q, t)
 			}
 		}
+		switch t.Entity {
+		case canon.Orders, canon.OrderLines, canon.Customers:
+			if src.ShopifyOrders != "" {
+				return source.OpenShopify(src.ShopifyOrders, t)
+			}
+		}
 		return files(t)
 	}
 	return open, closeAll, nil
@@ -229,6 +235,9 @@ func openSource(ctx context.Context, rc *runContext) (openFunc, func(), error) {
 // (<entity>.jsonl, as event trackers write site events).
 func fileSource(ctx context.Context, dir, format string, mem memory.Allocator, batchRows int) openFunc {
 	return func(t *canon.Table) (source.Rows, error) {
+		if dir == "" {
+			return nil, fs.ErrNotExist
+		}
 		path := filepath.Join(dir, string(t.Entity)+"."+format)
 		if _, err := os.Stat(path); err != nil {
 			jsonl := filepath.Join(dir, string(t.Entity)+".jsonl")

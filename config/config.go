@@ -120,6 +120,9 @@ type Source struct {
 	Files    Files     `yaml:"files"`
 	Postgres SQLSource `yaml:"postgres"`
 	MySQL    SQLSource `yaml:"mysql"`
+	// ClickHouse as a source, for shops that keep click-stream there (DSN
+	// clickhouse://user:password@host:9000/database).
+	ClickHouse SQLSource `yaml:"clickhouse"`
 }
 
 // SQLSource is a database read with one query per entity whose result columns
@@ -196,6 +199,9 @@ func Load(path string, env func(string) string) (Config, error) {
 	if c.Source.MySQL.DSN, err = secret(env("TESSERA_SOURCE_MYSQL_DSN"), c.Source.MySQL.DSNFile, "source.mysql.dsn_file"); err != nil {
 		return c, err
 	}
+	if c.Source.ClickHouse.DSN, err = secret(env("TESSERA_SOURCE_CLICKHOUSE_DSN"), c.Source.ClickHouse.DSNFile, "source.clickhouse.dsn_file"); err != nil {
+		return c, err
+	}
 	return c, c.Validate()
 }
 
@@ -244,7 +250,7 @@ func (c Config) Validate() error {
 	if f := c.Source.Files.Format; f != "csv" && f != "parquet" {
 		errs = append(errs, fmt.Errorf("source.files.format must be csv or parquet, got %q", f))
 	}
-	for name, src := range map[string]SQLSource{"postgres": c.Source.Postgres, "mysql": c.Source.MySQL} {
+	for name, src := range map[string]SQLSource{"postgres": c.Source.Postgres, "mysql": c.Source.MySQL, "clickhouse": c.Source.ClickHouse} {
 		for e := range src.Queries {
 			if !entities[e] {
 				errs = append(errs, fmt.Errorf("source.%s.queries: %q is not an entity (customers, products, orders, order_lines, events, campaign_events)", name, e))
@@ -257,6 +263,13 @@ func (c Config) Validate() error {
 	for e := range c.Source.Postgres.Queries {
 		if _, dup := c.Source.MySQL.Queries[e]; dup {
 			errs = append(errs, fmt.Errorf("source: %s has a query in both postgres and mysql", e))
+		}
+	}
+	for e := range c.Source.ClickHouse.Queries {
+		_, inPG := c.Source.Postgres.Queries[e]
+		_, inMy := c.Source.MySQL.Queries[e]
+		if inPG || inMy {
+			errs = append(errs, fmt.Errorf("source: %s has a query in clickhouse and in another database", e))
 		}
 	}
 	if c.LTV.HoldoutDays < 1 || c.LTV.CLVMonths < 1 || c.LTV.DiscountMonthly < 0 || c.LTV.Penalty < 0 {

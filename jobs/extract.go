@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	_ "github.com/ClickHouse/clickhouse-go/v2" // database/sql driver "clickhouse"
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	_ "github.com/go-sql-driver/mysql" // database/sql driver "mysql"
@@ -170,7 +171,7 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, rows sou
 func openSource(ctx context.Context, rc *runContext) (openFunc, func(), error) {
 	cfg := rc.cfg
 	src := cfg.Source.Files
-	noSQL := len(cfg.Source.Postgres.Queries)+len(cfg.Source.MySQL.Queries) == 0
+	noSQL := len(cfg.Source.Postgres.Queries)+len(cfg.Source.MySQL.Queries)+len(cfg.Source.ClickHouse.Queries) == 0
 	if src.Dir == "" && noSQL && src.ShopifyOrders == "" {
 		src.Dir = filepath.Join(cfg.DataDir, "sample-shop")
 		if _, err := os.Stat(filepath.Join(src.Dir, synth.TruthFile)); err != nil {
@@ -197,7 +198,7 @@ func openSource(ctx context.Context, rc *runContext) (openFunc, func(), error) {
 	for _, s := range []struct {
 		name, driver string
 		cfg          config.SQLSource
-	}{{"postgres", "pgx", cfg.Source.Postgres}, {"mysql", "mysql", cfg.Source.MySQL}} {
+	}{{"postgres", "pgx", cfg.Source.Postgres}, {"mysql", "mysql", cfg.Source.MySQL}, {"clickhouse", "clickhouse", cfg.Source.ClickHouse}} {
 		if len(s.cfg.Queries) == 0 {
 			continue
 		}

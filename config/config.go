@@ -117,7 +117,9 @@ type ClickHouse struct {
 // Source says where extract reads from. An entity with a query in postgres or
 // mysql is read from that database; every other entity from files.
 type Source struct {
-	Files    Files     `yaml:"files"`
+	Files Files `yaml:"files"`
+	// Full re-reads every row, ignoring the watermarks (tessera extract --full).
+	Full     bool      `yaml:"-"`
 	Postgres SQLSource `yaml:"postgres"`
 	MySQL    SQLSource `yaml:"mysql"`
 	// ClickHouse as a source, for shops that keep click-stream there (DSN
@@ -131,6 +133,11 @@ type SQLSource struct {
 	// Queries maps an entity (customers, orders, ...) to its SELECT.
 	Queries map[string]string `yaml:"queries"`
 	DSNFile string            `yaml:"dsn_file"`
+	// Watermarks maps an entity to its version column (a canonical timestamp
+	// column of its query, e.g. updated_at): each run reads only the rows at or
+	// after the newest value landed before, less Overlap (for late commits).
+	Watermarks map[string]string `yaml:"watermarks"`
+	Overlap    time.Duration     `yaml:"overlap"`
 	// DSN comes from TESSERA_SOURCE_POSTGRES_DSN / TESSERA_SOURCE_MYSQL_DSN or
 	// DSNFile, never from the config file: it holds the password.
 	DSN string `yaml:"-"`
@@ -161,9 +168,10 @@ func Default() Config {
 		BatchRows:  65536,
 		Log:        Log{Level: "info", Format: "auto"},
 		ClickHouse: ClickHouse{Database: "tessera", User: "default", DialTimeout: 10 * time.Second},
-		Source:     Source{Files: Files{Format: "csv"}},
-		Sample:     Sample{Customers: 10000, Days: 730, Seed: 1},
-		LTV:        LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, CLVMonths: 12, DiscountMonthly: 0.01},
+		Source: Source{Files: Files{Format: "csv"}, Postgres: SQLSource{Overlap: time.Hour}, MySQL: SQLSource{Overlap: time.Hour},
+			ClickHouse: SQLSource{Overlap: time.Hour}},
+		Sample: Sample{Customers: 10000, Days: 730, Seed: 1},
+		LTV:    LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, CLVMonths: 12, DiscountMonthly: 0.01},
 		Segmentation: Segmentation{Lifecycle: model.DefaultLifecycle, VIP: model.DefaultVIP, EarlyVIP: model.DefaultEarlyVIP,
 			MicroSegments: model.DefaultSegments, Feeds: model.DefaultFeeds, Strategies: slices.Clone(model.DefaultStrategies)},
 		Export: Export{ControlShare: 0.1, CampaignDays: 28},
@@ -255,6 +263,14 @@ func (c Config) Validate() error {
 			if !entities[e] {
 				errs = append(errs, fmt.Errorf("source.%s.queries: %q is not an entity (customers, products, orders, order_lines, events, campaign_events)", name, e))
 			}
+		}
+		for e := range src.Watermarks {
+			if _, ok := src.Queries[e]; !ok {
+				errs = append(errs, fmt.Errorf("source.%s.watermarks: %s has no query", name, e))
+			}
+		}
+		if src.Overlap < 0 {
+			errs = append(errs, fmt.Errorf("source.%s.overlap must not be negative", name))
 		}
 		if len(src.Queries) > 0 && src.DSN == "" {
 			errs = append(errs, fmt.Errorf("source.%s has queries but no DSN: set TESSERA_SOURCE_%s_DSN or source.%s.dsn_file", name, strings.ToUpper(name), name))

@@ -27,6 +27,8 @@ import (
 type rawSink interface {
 	InsertRaw(ctx context.Context, e canon.Entity, rec arrow.Record, runID string, landedAt time.Time) error
 	InsertRejected(ctx context.Context, runID string, at time.Time, rs []canon.Rejection) error
+	Watermark(ctx context.Context, source, entity string) (time.Time, bool, error)
+	SaveWatermark(ctx context.Context, source, entity string, value time.Time, runID string) error
 }
 
 // EntityCount is what extract did with one entity. Read = Landed + Rejected.
@@ -78,6 +80,11 @@ func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (
 		res.Entities = append(res.Entities, c)
 		if err != nil {
 			return res, err
+		}
+		if w, ok := rows.(*watermarked); ok { // read in full: the next run starts from here
+			if err := w.save(ctx, sink, rc.runID); err != nil {
+				return res, err
+			}
 		}
 	}
 	return res, nil
@@ -168,7 +175,7 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, rows sou
 // source.postgres or source.mysql comes from that database, every other one from
 // files. With no source configured at all, the sample shop is generated on first
 // use and read.
-func openSource(ctx context.Context, rc *runContext) (openFunc, func(), error) {
+func openSource(ctx context.Context, rc *runContext, sink rawSink) (openFunc, func(), error) {
 	cfg := rc.cfg
 	src := cfg.Source.Files
 	noSQL := len(cfg.Source.Postgres.Queries)+len(cfg.Source.MySQL.Queries)+len(cfg.Source.ClickHouse.Queries) == 0
@@ -217,7 +224,11 @@ func openSource(ctx context.Context, rc *runContext) (openFunc, func(), error) {
 	open := func(t *canon.Table) (source.Rows, error) {
 		for _, d := range dbs {
 			if q, ok := d.cfg.Queries[string(t.Entity)]; ok {
-				return source.QuerySQL(ctx, d.db, d.name+":"+string(t.Entity), q, t)
+				col, incremental := d.cfg.Watermarks[string(t.Entity)]
+				if !incremental {
+					return source.QuerySQL(ctx, d.db, d.name+":"+string(t.Entity), q, t)
+				}
+				return openWatermarked(ctx, rc, sink, d.name, d.db, q, t, col, d.cfg.Overlap)
 			}
 		}
 		switch t.Entity {
@@ -255,3 +266,60 @@ func fileSource(ctx context.Context, dir, format string, mem memory.Allocator, b
 }
 
 func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }
+
+// watermarked is a database query read incrementally: it keeps the largest
+// value of the watermark column it read, saved once the entity has landed.
+type watermarked struct {
+	source.Rows
+	src, entity string
+	col         int
+	max         int64
+	seen        bool
+}
+
+func (w *watermarked) Next() bool {
+	if !w.Rows.Next() {
+		return false
+	}
+	if rule, _ := w.Problem(); rule == "" {
+		if v, ok := canon.ParseTime(w.Fields()[w.col]); ok && (!w.seen || v > w.max) {
+			w.max, w.seen = v, true
+		}
+	}
+	return true
+}
+
+func (w *watermarked) save(ctx context.Context, sink rawSink, runID string) error {
+	if !w.seen {
+		return nil // nothing new: the watermark stays
+	}
+	return sink.SaveWatermark(ctx, w.src, w.entity, time.Unix(w.max, 0).UTC(), runID)
+}
+
+// openWatermarked runs the entity's query for the rows whose watermark column
+// is at or after the newest value landed before, less the overlap (all rows
+// on the first run or with --full).
+func openWatermarked(ctx context.Context, rc *runContext, sink rawSink, src string, db *sql.DB, q string, t *canon.Table, col string, overlap time.Duration) (source.Rows, error) {
+	k := t.Index(col)
+	if k < 0 || t.Columns[k].Kind != canon.Timestamp {
+		return nil, fmt.Errorf("source.%s.watermarks: %s is not a timestamp column of %s", src, col, t.Entity)
+	}
+	name := src + ":" + string(t.Entity)
+	since, ok, err := sink.Watermark(ctx, src, string(t.Entity))
+	if err != nil {
+		return nil, err
+	}
+	log := rc.log.WithFields(logrus.Fields{"entity": t.Entity, "source": name})
+	if ok && !rc.cfg.Source.Full {
+		from := since.Add(-overlap)
+		log.WithFields(logrus.Fields{"watermark": since.Format(time.RFC3339), "from": from.Format(time.RFC3339)}).Info("incremental read")
+		q = fmt.Sprintf("SELECT * FROM (%s) tessera_incremental WHERE %s >= '%s'", q, col, from.UTC().Format(time.DateTime))
+	} else {
+		log.Info("full read")
+	}
+	rows, err := source.QuerySQL(ctx, db, name, q, t)
+	if err != nil {
+		return nil, err
+	}
+	return &watermarked{Rows: rows, src: src, entity: string(t.Entity), col: k}, nil
+}

@@ -152,15 +152,15 @@ func RunShard(ctx context.Context, cfg config.Config, asOf time.Time, stages []s
 
 	if want["extract"] {
 		rc := newRunContext(cfg, log, "extract", asOf)
-		open, closeSource, err := openSource(ctx, rc)
-		if err != nil {
-			return err
-		}
-		defer closeSource()
 		var sink rawSink = pq
 		if wh != nil {
 			sink = wh
 		}
+		open, closeSource, err := openSource(ctx, rc, sink)
+		if err != nil {
+			return err
+		}
+		defer closeSource()
 		res, err := extract(ctx, rc, open, sink)
 		if pq != nil {
 			if err != nil {

@@ -194,6 +194,10 @@ func stageCmd(name string) func(ctx context.Context, args []string, stdout io.Wr
 		if name == "run" {
 			only = fs.String("stages", "", "comma-separated stages to run, in pipeline order (default: all)")
 		}
+		var full *bool
+		if name == "run" || name == "extract" {
+			full = fs.Bool("full", false, "read every row of the database sources, ignoring their watermarks")
+		}
 		shard := "0/1"
 		if name == "run" || name == "score" {
 			fs.StringVar(&shard, "shard", "0/1", "I/N: score only the customers of shard I of N (a pod of an Indexed Job; TESSERA_SHARD_JOB names the run); shard 0 waits for the others, segments and publishes")
@@ -220,6 +224,9 @@ func stageCmd(name string) func(ctx context.Context, args []string, stdout io.Wr
 					}
 				}
 			}
+		}
+		if full != nil {
+			cfg.Source.Full = *full
 		}
 		sh, err := jobs.ParseShard(shard, os.Getenv("TESSERA_SHARD_JOB"))
 		if err != nil {

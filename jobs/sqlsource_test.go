@@ -46,20 +46,7 @@ func TestExtractFromDatabases(t *testing.T) {
 	}
 	defer pg.Close(ctx)
 	schema := "crm_" + suffix
-	mustPG(t, pg, "CREATE SCHEMA "+schema)
-	t.Cleanup(func() { pg.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	mustPG(t, pg, `CREATE TABLE `+schema+`.contacts (id text PRIMARY KEY, email text, email_sha256 text,
-		registered_at timestamptz, country_code char(2), city text, source text, email_ok boolean, sms_ok boolean,
-		push_ok boolean, modified_at timestamptz NOT NULL)`)
-	f, err := os.Open(filepath.Join(dir, "customers.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pg.PgConn().CopyFrom(ctx, f, `COPY `+schema+`.contacts (id, email, email_sha256, registered_at,
-		country_code, city, source, email_ok, sms_ok, push_ok, modified_at) FROM STDIN WITH (FORMAT csv, HEADER true)`); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	loadContacts(t, pg, schema, dir)
 	mustPG(t, pg, `INSERT INTO `+schema+`.contacts (id, email, modified_at) VALUES ('CBAD-1', 'x@y.example', now())`) // no registration time
 
 	// MariaDB: a shop with its own column names.
@@ -184,5 +171,26 @@ func loadMy(t *testing.T, db *sql.DB, path, table string) {
 			t.Fatalf("load %s: %v", table, err)
 		}
 		recs = recs[n:]
+	}
+}
+
+// loadContacts creates schema with a CRM contacts table of its own column
+// names holding the generated shop's customers; the schema is dropped at the end.
+func loadContacts(t *testing.T, pg *pgx.Conn, schema, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	mustPG(t, pg, "CREATE SCHEMA "+schema)
+	t.Cleanup(func() { pg.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+	mustPG(t, pg, `CREATE TABLE `+schema+`.contacts (id text PRIMARY KEY, email text, email_sha256 text,
+		registered_at timestamptz, country_code char(2), city text, source text, email_ok boolean, sms_ok boolean,
+		push_ok boolean, modified_at timestamptz NOT NULL)`)
+	f, err := os.Open(filepath.Join(dir, "customers.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := pg.PgConn().CopyFrom(ctx, f, `COPY `+schema+`.contacts (id, email, email_sha256, registered_at,
+		country_code, city, source, email_ok, sms_ok, push_ok, modified_at) FROM STDIN WITH (FORMAT csv, HEADER true)`); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,8 +2,6 @@ package jobs
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,20 +25,7 @@ func TestIncrementalExtract(t *testing.T) {
 	}
 	defer pg.Close(ctx)
 	schema := "crm_w" + strings.TrimPrefix(randomName(), "x")
-	mustPG(t, pg, "CREATE SCHEMA "+schema)
-	t.Cleanup(func() { pg.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	mustPG(t, pg, `CREATE TABLE `+schema+`.contacts (id text PRIMARY KEY, email text, email_sha256 text,
-		registered_at timestamptz, country_code char(2), city text, source text, email_ok boolean, sms_ok boolean,
-		push_ok boolean, modified_at timestamptz NOT NULL)`)
-	f, err := os.Open(filepath.Join(dir, "customers.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pg.PgConn().CopyFrom(ctx, f, `COPY `+schema+`.contacts (id, email, email_sha256, registered_at,
-		country_code, city, source, email_ok, sms_ok, push_ok, modified_at) FROM STDIN WITH (FORMAT csv, HEADER true)`); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	loadContacts(t, pg, schema, dir)
 	var total uint64
 	if err := pg.QueryRow(ctx, "SELECT count(*) FROM "+schema+".contacts").Scan(&total); err != nil {
 		t.Fatal(err)

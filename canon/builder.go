@@ -2,6 +2,7 @@ package canon
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/compute"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
@@ -19,6 +21,8 @@ import (
 type Keys struct {
 	seed maphash.Seed
 	m    map[uint64]struct{}
+	// versions holds the newest version read of each key of a versioned table.
+	versions map[uint64]int64
 }
 
 // NewKeys returns an empty key set.
@@ -50,6 +54,7 @@ type KeySets map[Entity]*Keys
 // builders. It is the one place where the rules of the canonical model are applied.
 type Builder struct {
 	t      *Table
+	mem    memory.Allocator
 	rb     *array.RecordBuilder
 	keys   *Keys
 	refs   []refCheck
@@ -57,6 +62,16 @@ type Builder struct {
 	keyBuf []byte
 	// evented rows need customer_id or anonymous_id
 	custCol, anonCol int
+
+	// Versioned tables: a key read again with a newer version replaces the
+	// older row. In the current batch the older row is dropped before landing;
+	// in a batch already landed, the raw table's version keeps the newer one.
+	verCol     int
+	batchRow   map[uint64]int // key -> row of the current batch
+	drop       []bool         // rows of the current batch replaced by a newer version
+	dropped    int
+	replaced   int // the row the last Append replaced in the current batch, or -1
+	superseded int64
 }
 
 type refCheck struct {
@@ -76,11 +91,18 @@ type value struct {
 // NewBuilder returns a builder for t. Its keys join sets[t.Entity]; the parents that
 // t refers to must already be in sets (load parents first, as Tables orders them).
 func NewBuilder(mem memory.Allocator, t *Table, sets KeySets) (*Builder, error) {
-	b := &Builder{t: t, vals: make([]value, len(t.Columns)), custCol: -1, anonCol: -1}
+	b := &Builder{t: t, mem: mem, vals: make([]value, len(t.Columns)), custCol: -1, anonCol: -1, verCol: -1, replaced: -1}
 	if sets[t.Entity] == nil {
 		sets[t.Entity] = NewKeys()
 	}
 	b.keys = sets[t.Entity]
+	if t.Version != "" {
+		b.verCol = t.Index(t.Version)
+		b.batchRow = make(map[uint64]int)
+		if b.keys.versions == nil {
+			b.keys.versions = make(map[uint64]int64)
+		}
+	}
 	for _, r := range t.Refs {
 		parent := sets[r.Entity]
 		if parent == nil {
@@ -101,8 +123,39 @@ func (b *Builder) Table() *Table { return b.t }
 // Len is the number of rows appended since the last NewRecord.
 func (b *Builder) Len() int { return b.rb.Field(0).Len() }
 
-// NewRecord returns the rows appended so far and starts afresh. The caller releases it.
-func (b *Builder) NewRecord() arrow.Record { return b.rb.NewRecord() }
+// NewRecord returns the rows appended so far, less those a newer version
+// replaced, and starts afresh. The caller releases it.
+func (b *Builder) NewRecord() arrow.Record {
+	rec := b.rb.NewRecord()
+	defer func() {
+		clear(b.batchRow)
+		b.drop, b.dropped = b.drop[:0], 0
+	}()
+	if b.dropped == 0 {
+		return rec
+	}
+	defer rec.Release()
+	keep := array.NewBooleanBuilder(b.mem)
+	defer keep.Release()
+	for _, d := range b.drop {
+		keep.Append(!d)
+	}
+	mask := keep.NewBooleanArray()
+	defer mask.Release()
+	out, err := compute.FilterRecordBatch(compute.WithAllocator(context.Background(), b.mem), rec, mask, compute.DefaultFilterOptions())
+	if err != nil { // only on a mask of the wrong length: a bug here, never data
+		panic(fmt.Sprintf("canon: drop replaced rows: %v", err))
+	}
+	return out
+}
+
+// Replaced is the row of the current batch that the last successful Append
+// replaced with a newer version of its key, or -1.
+func (b *Builder) Replaced() int { return b.replaced }
+
+// Superseded counts rows landed in an earlier batch that a newer version of
+// their key, read later, replaced.
+func (b *Builder) Superseded() int64 { return b.superseded }
 
 // Release frees the builder's buffers.
 func (b *Builder) Release() { b.rb.Release() }
@@ -163,11 +216,56 @@ func (b *Builder) Append(fields [][]byte) (Rule, string) {
 			return r.Rule, fmt.Sprintf("%s %q is not among the landed %s", r.Column, v.s, r.Entity)
 		}
 	}
-	if !b.keys.Add(b.key(fields)) {
-		return DuplicateKey, fmt.Sprintf("key %q was already read", b.keyBuf)
+	b.replaced = -1
+	if b.verCol < 0 {
+		if !b.keys.Add(b.valKey()) {
+			return DuplicateKey, fmt.Sprintf("key %q was already read", b.keyBuf)
+		}
+	} else if rule, detail := b.newestVersion(); rule != "" {
+		return rule, detail
 	}
 	b.appendVals()
+	if b.verCol >= 0 {
+		b.drop = append(b.drop, false)
+	}
 	return "", ""
+}
+
+// newestVersion admits a row of a versioned table whose key is new or whose
+// version is newer than the one read before, which it replaces.
+func (b *Builder) newestVersion() (Rule, string) {
+	kb := b.valKey()
+	h := b.keys.sum(kb)
+	v := b.vals[b.verCol].i
+	_, seen := b.keys.m[h]
+	if prev, ok := b.keys.versions[h]; seen && (!ok || v <= prev) {
+		return DuplicateKey, fmt.Sprintf("key %q was already read with the same or a newer %s", kb, b.t.Version)
+	}
+	b.keys.m[h] = struct{}{}
+	b.keys.versions[h] = v
+	if seen {
+		if row, ok := b.batchRow[h]; ok {
+			b.drop[row], b.replaced = true, row
+			b.dropped++
+		} else {
+			b.superseded++
+		}
+	}
+	b.batchRow[h] = b.Len()
+	return "", ""
+}
+
+// valKey is the natural key of the row being appended, as parsed (trimmed),
+// which is how children look their parents up.
+func (b *Builder) valKey() []byte {
+	b.keyBuf = b.keyBuf[:0]
+	for n, k := range b.t.Key {
+		if n > 0 {
+			b.keyBuf = append(b.keyBuf, '|')
+		}
+		b.keyBuf = append(b.keyBuf, b.vals[b.t.Index(k)].s...)
+	}
+	return b.keyBuf
 }
 
 func (b *Builder) appendVals() {

@@ -276,18 +276,6 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("source.%s has queries but no DSN: set TESSERA_SOURCE_%s_DSN or source.%s.dsn_file", name, strings.ToUpper(name), name))
 		}
 	}
-	for e := range c.Source.Postgres.Queries {
-		if _, dup := c.Source.MySQL.Queries[e]; dup {
-			errs = append(errs, fmt.Errorf("source: %s has a query in both postgres and mysql", e))
-		}
-	}
-	for e := range c.Source.ClickHouse.Queries {
-		_, inPG := c.Source.Postgres.Queries[e]
-		_, inMy := c.Source.MySQL.Queries[e]
-		if inPG || inMy {
-			errs = append(errs, fmt.Errorf("source: %s has a query in clickhouse and in another database", e))
-		}
-	}
 	if c.LTV.HoldoutDays < 1 || c.LTV.CLVMonths < 1 || c.LTV.DiscountMonthly < 0 || c.LTV.Penalty < 0 {
 		errs = append(errs, errors.New("ltv: holdout_days and clv_months must be positive, discount_monthly and penalty not negative"))
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/source"
 	"github.com/tessera-cdp/tessera/synth"
+	"github.com/tessera-cdp/tessera/warehouse"
 )
 
 // rawSink is where extract lands rows: ClickHouse, or the embedded Parquet folder.
@@ -29,15 +30,26 @@ type rawSink interface {
 	InsertRejected(ctx context.Context, runID string, at time.Time, rs []canon.Rejection) error
 	Watermark(ctx context.Context, source, entity string) (time.Time, bool, error)
 	SaveWatermark(ctx context.Context, source, entity string, value time.Time, runID string) error
+	Identities(ctx context.Context, fn func(warehouse.Identity)) error
+	SaveIdentities(ctx context.Context, ls []warehouse.Identity, runID string, at time.Time) error
+	RawKeys(ctx context.Context, e canon.Entity, fn func(string)) error
 }
 
-// EntityCount is what extract did with one entity. Read = Landed + Rejected.
+// EntityCount is what extract did with one entity from one source.
+// Read = Landed + Rejected.
 type EntityCount struct {
 	Entity   canon.Entity `json:"entity"`
 	Source   string       `json:"source"`
 	Read     int64        `json:"read"`
 	Landed   int64        `json:"landed"`
 	Rejected int64        `json:"rejected"`
+	// Replaced counts rows that a newer version of their key, read later in
+	// the run, replaced: dropped from their batch (and among Rejected, as
+	// duplicate_key) or, when already landed, hidden by the newer version.
+	Replaced int64 `json:"replaced_by_newer"`
+	// Linked counts rows whose customer_id was made the canonical one of a
+	// customer known under another id (identities).
+	Linked int64 `json:"linked"`
 }
 
 // ExtractResult sums up an extract run.
@@ -53,36 +65,68 @@ func (r *ExtractResult) Totals() (read, landed, rejected int64) {
 	return
 }
 
-// openFunc opens the source of one entity; fs.ErrNotExist means the source does
-// not have that entity.
-type openFunc func(t *canon.Table) (source.Rows, error)
+// entitySource is one source of an entity: the system it lives in (postgres,
+// mysql, clickhouse, shopify, files), which names the customer ids it uses.
+type entitySource struct {
+	system string
+	open   func() (source.Rows, error)
+}
+
+// openFunc lists the sources of one entity, read in order; fs.ErrNotExist
+// from an open means the source does not have that entity.
+type openFunc func(t *canon.Table) []entitySource
 
 // required entities: without them there is nothing to segment.
 var required = map[canon.Entity]bool{canon.Customers: true, canon.Orders: true, canon.OrderLines: true}
 
 // extract reads every entity in load order, validates each row and lands batches
 // of at most batchRows rows; every row read is either landed or rejected.
+// Customer ids are made canonical across sources (identities) on the way.
 func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (*ExtractResult, error) {
 	res := &ExtractResult{}
 	keys := canon.KeySets{}
+	ids, err := loadIdentity(ctx, sink)
+	if err != nil {
+		return res, err
+	}
 	for _, t := range canon.Tables {
-		rows, err := open(t)
-		if errors.Is(err, fs.ErrNotExist) && !required[t.Entity] {
+		keys[t.Entity] = canon.NewKeys()
+		partial, found := false, false
+		for _, src := range open(t) {
+			rows, err := src.open()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return res, fmt.Errorf("open %s: %w", t.Entity, err)
+			}
+			found = true
+			c, err := extractEntity(ctx, rc, t, src.system, rows, keys, ids, sink)
+			rows.Close()
+			res.Entities = append(res.Entities, c)
+			if err != nil {
+				return res, err
+			}
+			if w, ok := rows.(*watermarked); ok { // read in full: the next run starts from here
+				partial = partial || w.partial
+				if err := w.save(ctx, sink, rc.runID); err != nil {
+					return res, err
+				}
+			}
+		}
+		if !found {
+			if required[t.Entity] {
+				return res, fmt.Errorf("open %s: no source has %s (configure source.files.dir, a database query or a Shopify export): %w", t.Entity, t.Entity, fs.ErrNotExist)
+			}
 			rc.log.WithField("entity", t.Entity).Warn("the source has no " + string(t.Entity) + ": nothing to extract for it")
-			keys[t.Entity] = canon.NewKeys()
-			continue
 		}
-		if err != nil {
-			return res, fmt.Errorf("open %s: %w", t.Entity, err)
-		}
-		c, err := extractEntity(ctx, rc, t, rows, keys, sink)
-		rows.Close()
-		res.Entities = append(res.Entities, c)
-		if err != nil {
+		if err := sink.SaveIdentities(ctx, ids.fresh, rc.runID, rc.started); err != nil {
 			return res, err
 		}
-		if w, ok := rows.(*watermarked); ok { // read in full: the next run starts from here
-			if err := w.save(ctx, sink, rc.runID); err != nil {
+		ids.fresh = ids.fresh[:0]
+		if partial && isParent(t.Entity) {
+			// Read in part: the rows of this run refer to parents landed before too.
+			if err := sink.RawKeys(ctx, t.Entity, func(k string) { keys[t.Entity].Add([]byte(k)) }); err != nil {
 				return res, err
 			}
 		}
@@ -90,7 +134,19 @@ func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (
 	return res, nil
 }
 
-func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, rows source.Rows, keys canon.KeySets, sink rawSink) (EntityCount, error) {
+// isParent reports whether rows of other entities refer to e.
+func isParent(e canon.Entity) bool {
+	for _, t := range canon.Tables {
+		for _, r := range t.Refs {
+			if r.Entity == e {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system string, rows source.Rows, keys canon.KeySets, ids *identity, sink rawSink) (EntityCount, error) {
 	c := EntityCount{Entity: t.Entity, Source: rows.Name()}
 	log := rc.log.WithFields(logrus.Fields{"entity": t.Entity, "source": rows.Name()})
 	b, err := canon.NewBuilder(rc.mem, t, keys)
@@ -104,8 +160,14 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, rows sou
 		rejected = rejected[:0]
 		return err
 	}
+	// Rows of the current batch of a versioned entity, for reporting one that
+	// a newer version replaces before it lands.
+	versioned := t.Version != ""
+	var batchPos []int64
+	var batchRaw []string
 	landed := false
 	flush := func() error {
+		batchPos, batchRaw = batchPos[:0], batchRaw[:0]
 		rec := b.NewRecord()
 		defer rec.Release()
 		if rec.NumRows() == 0 && landed {
@@ -125,10 +187,23 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, rows sou
 		rule, detail := rows.Problem()
 		key := ""
 		if rule == "" {
-			rule, detail = b.Append(rows.Fields())
+			rule, detail = b.Append(ids.resolve(t, system, rows.Fields()))
+			if rule == "" || (rule == canon.DuplicateKey && t.Entity == canon.Customers) {
+				ids.commit() // a customer already there still links its ids
+			}
 			if rule != "" {
 				key = b.Key(rows.Fields())
 			}
+		}
+		if rule == "" && versioned {
+			if r := b.Replaced(); r >= 0 {
+				c.Replaced++
+				c.Rejected++
+				rejected = append(rejected, canon.Rejection{Source: rows.Name(), Entity: t.Entity, Position: batchPos[r],
+					Key: b.Key(rows.Fields()), Rule: canon.DuplicateKey,
+					Detail: fmt.Sprintf("replaced by a newer version of the key at row %d", rows.Position()), Raw: batchRaw[r]})
+			}
+			batchPos, batchRaw = append(batchPos, rows.Position()), append(batchRaw, rows.Raw())
 		}
 		if rule != "" {
 			rejected = append(rejected, canon.Rejection{Source: rows.Name(), Entity: t.Entity, Position: rows.Position(),
@@ -162,11 +237,15 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, rows sou
 	if err := flushRejected(); err != nil {
 		return c, err
 	}
+	c.Replaced += b.Superseded()
+	c.Linked = ids.linked
+	ids.linked = 0
 	if c.Read != c.Landed+c.Rejected { // a bug, never data: say so loudly
 		return c, fmt.Errorf("%s: read %d rows but landed %d and rejected %d", t.Entity, c.Read, c.Landed, c.Rejected)
 	}
 	secs := time.Since(start).Seconds()
 	log.WithFields(logrus.Fields{"rows_read": c.Read, "rows_landed": c.Landed, "rows_rejected": c.Rejected,
+		"replaced_by_newer": c.Replaced, "linked": c.Linked,
 		"rows_per_sec": int(float64(c.Read) / max(secs, 1e-3)), "seconds": round(secs)}).Info("extracted")
 	return c, nil
 }
@@ -221,23 +300,33 @@ func openSource(ctx context.Context, rc *runContext, sink rawSink) (openFunc, fu
 		}
 		dbs = append(dbs, database{s.name, db, s.cfg})
 	}
-	open := func(t *canon.Table) (source.Rows, error) {
+	// An entity comes from every database that has a query for it and from the
+	// Shopify export; from the files only when no other source has it.
+	open := func(t *canon.Table) []entitySource {
+		var out []entitySource
 		for _, d := range dbs {
-			if q, ok := d.cfg.Queries[string(t.Entity)]; ok {
+			q, ok := d.cfg.Queries[string(t.Entity)]
+			if !ok {
+				continue
+			}
+			out = append(out, entitySource{d.name, func() (source.Rows, error) {
 				col, incremental := d.cfg.Watermarks[string(t.Entity)]
 				if !incremental {
 					return source.QuerySQL(ctx, d.db, d.name+":"+string(t.Entity), q, t)
 				}
 				return openWatermarked(ctx, rc, sink, d.name, d.db, q, t, col, d.cfg.Overlap)
-			}
+			}})
 		}
 		switch t.Entity {
 		case canon.Orders, canon.OrderLines, canon.Customers:
 			if src.ShopifyOrders != "" {
-				return source.OpenShopify(src.ShopifyOrders, t)
+				out = append(out, entitySource{"shopify", func() (source.Rows, error) { return source.OpenShopify(src.ShopifyOrders, t) }})
 			}
 		}
-		return files(t)
+		if len(out) == 0 {
+			out = append(out, entitySource{"files", func() (source.Rows, error) { return files(t) }})
+		}
+		return out
 	}
 	return open, closeAll, nil
 }
@@ -245,7 +334,7 @@ func openSource(ctx context.Context, rc *runContext, sink rawSink) (openFunc, fu
 // fileSource opens the canonical files of a folder, as `tessera generate`
 // writes them; an entity without a file of the format may come as JSON Lines
 // (<entity>.jsonl, as event trackers write site events).
-func fileSource(ctx context.Context, dir, format string, mem memory.Allocator, batchRows int) openFunc {
+func fileSource(ctx context.Context, dir, format string, mem memory.Allocator, batchRows int) func(*canon.Table) (source.Rows, error) {
 	return func(t *canon.Table) (source.Rows, error) {
 		if dir == "" {
 			return nil, fs.ErrNotExist
@@ -275,6 +364,7 @@ type watermarked struct {
 	col         int
 	max         int64
 	seen        bool
+	partial     bool // read only what changed since the watermark
 }
 
 func (w *watermarked) Next() bool {
@@ -321,5 +411,5 @@ func openWatermarked(ctx context.Context, rc *runContext, sink rawSink, src stri
 	if err != nil {
 		return nil, err
 	}
-	return &watermarked{Rows: rows, src: src, entity: string(t.Entity), col: k}, nil
+	return &watermarked{Rows: rows, src: src, entity: string(t.Entity), col: k, partial: ok && !rc.cfg.Source.Full}, nil
 }

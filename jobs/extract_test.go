@@ -22,6 +22,7 @@ import (
 	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/model"
+	"github.com/tessera-cdp/tessera/source"
 	"github.com/tessera-cdp/tessera/synth"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
@@ -312,7 +313,11 @@ func TestExtractReleasesMemory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := extract(context.Background(), rc, fileSource(context.Background(), dir, format, mem, cfg.BatchRows), pq)
+			files := fileSource(context.Background(), dir, format, mem, cfg.BatchRows)
+			open := func(t *canon.Table) []entitySource {
+				return []entitySource{{"files", func() (source.Rows, error) { return files(t) }}}
+			}
+			res, err := extract(context.Background(), rc, open, pq)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -182,6 +182,27 @@ func (b *Builder) key(fields [][]byte) []byte {
 // table order (nil or empty for absent), and appends it. A rejected row returns
 // its rule and a detail naming the column and value; nothing is appended then.
 func (b *Builder) Append(fields [][]byte) (Rule, string) {
+	if rule, detail := b.Check(fields); rule != "" {
+		return rule, detail
+	}
+	b.replaced = -1
+	if b.verCol < 0 {
+		if !b.keys.Add(b.valKey()) {
+			return DuplicateKey, fmt.Sprintf("key %q was already read", b.keyBuf)
+		}
+	} else if rule, detail := b.newestVersion(); rule != "" {
+		return rule, detail
+	}
+	b.appendVals()
+	if b.verCol >= 0 {
+		b.drop = append(b.drop, false)
+	}
+	return "", ""
+}
+
+// Check validates one row as Append does, short of its key (a duplicate), and
+// appends nothing.
+func (b *Builder) Check(fields [][]byte) (Rule, string) {
 	if len(fields) != len(b.t.Columns) {
 		return WrongFieldCount, fmt.Sprintf("%d fields for %d columns", len(fields), len(b.t.Columns))
 	}
@@ -215,18 +236,6 @@ func (b *Builder) Append(fields [][]byte) (Rule, string) {
 		if !r.keys.Has(v.s) {
 			return r.Rule, fmt.Sprintf("%s %q is not among the landed %s", r.Column, v.s, r.Entity)
 		}
-	}
-	b.replaced = -1
-	if b.verCol < 0 {
-		if !b.keys.Add(b.valKey()) {
-			return DuplicateKey, fmt.Sprintf("key %q was already read", b.keyBuf)
-		}
-	} else if rule, detail := b.newestVersion(); rule != "" {
-		return rule, detail
-	}
-	b.appendVals()
-	if b.verCol >= 0 {
-		b.drop = append(b.drop, false)
 	}
 	return "", ""
 }

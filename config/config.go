@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -114,6 +115,9 @@ type ClickHouse struct {
 	Password string `yaml:"-"`
 }
 
+// identRe is what a name taken from the config into SQL may look like.
+var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 // Source says where extract reads from. An entity with a query in postgres or
 // mysql is read from that database; every other entity from files.
 type Source struct {
@@ -138,6 +142,12 @@ type SQLSource struct {
 	// after the newest value landed before, less Overlap (for late commits).
 	Watermarks map[string]string `yaml:"watermarks"`
 	Overlap    time.Duration     `yaml:"overlap"`
+	// Preset magento2 (mysql only) reads a Magento 2 database with Tessera's
+	// built-in mapping (customers, guests, products, orders, order lines, all
+	// incremental by updated_at); queries given here replace the preset's.
+	Preset string `yaml:"preset"`
+	// TablePrefix is Magento's table prefix, if the shop was installed with one.
+	TablePrefix string `yaml:"table_prefix"`
 	// DSN comes from TESSERA_SOURCE_POSTGRES_DSN / TESSERA_SOURCE_MYSQL_DSN or
 	// DSNFile, never from the config file: it holds the password.
 	DSN string `yaml:"-"`
@@ -151,6 +161,9 @@ type Files struct {
 	// ShopifyOrders is a Shopify Orders CSV export: orders, their lines and
 	// the customers (by e-mail) come from it instead of Dir.
 	ShopifyOrders string `yaml:"shopify_orders"`
+	// ShopifyCustomers is a Shopify Customers CSV export: customers come from
+	// it (with their first order's time from ShopifyOrders, when set).
+	ShopifyCustomers string `yaml:"shopify_customers"`
 }
 
 // Sample is the shop generated when no source is configured.
@@ -251,7 +264,7 @@ func (c Config) Validate() error {
 		if !strings.Contains(c.ClickHouse.Addr, ":") {
 			errs = append(errs, fmt.Errorf("clickhouse.addr must be host:port, got %q", c.ClickHouse.Addr))
 		}
-		if c.ClickHouse.Database == "" || strings.ContainsAny(c.ClickHouse.Database, "`'\" .;") {
+		if !identRe.MatchString(c.ClickHouse.Database) {
 			errs = append(errs, fmt.Errorf("clickhouse.database %q is not a plain name", c.ClickHouse.Database))
 		}
 	}
@@ -272,7 +285,13 @@ func (c Config) Validate() error {
 		if src.Overlap < 0 {
 			errs = append(errs, fmt.Errorf("source.%s.overlap must not be negative", name))
 		}
-		if len(src.Queries) > 0 && src.DSN == "" {
+		if src.Preset != "" && (name != "mysql" || src.Preset != "magento2") {
+			errs = append(errs, fmt.Errorf("source.%s.preset: %q is not a preset (mysql has magento2)", name, src.Preset))
+		}
+		if src.TablePrefix != "" && !identRe.MatchString(src.TablePrefix) {
+			errs = append(errs, fmt.Errorf("source.%s.table_prefix %q is not a plain name (letters, digits, _)", name, src.TablePrefix))
+		}
+		if (len(src.Queries) > 0 || src.Preset != "") && src.DSN == "" {
 			errs = append(errs, fmt.Errorf("source.%s has queries but no DSN: set TESSERA_SOURCE_%s_DSN or source.%s.dsn_file", name, strings.ToUpper(name), name))
 		}
 	}

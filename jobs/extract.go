@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "github.com/ClickHouse/clickhouse-go/v2" // database/sql driver "clickhouse"
@@ -49,7 +50,8 @@ type EntityCount struct {
 	Replaced int64 `json:"replaced_by_newer"`
 	// Linked counts rows whose customer_id was made the canonical one of a
 	// customer known under another id (identities).
-	Linked int64 `json:"linked"`
+	Linked  int64   `json:"linked"`
+	Seconds float64 `json:"seconds"`
 }
 
 // ExtractResult sums up an extract run.
@@ -186,10 +188,18 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 		c.Read++
 		rule, detail := rows.Problem()
 		key := ""
+		if rule == "" && t.Entity == canon.Customers {
+			// A row that breaks a rule is rejected for it, not merged by its e-mail.
+			rule, detail = b.Check(rows.Fields())
+		}
 		if rule == "" {
-			rule, detail = b.Append(ids.resolve(t, system, rows.Fields()))
-			if rule == "" || (rule == canon.DuplicateKey && t.Entity == canon.Customers) {
-				ids.commit() // a customer already there still links its ids
+			fields := ids.resolve(t, system, rows.Fields())
+			if ids.merged != "" {
+				// Another id of a customer already there: link, do not land.
+				ids.commit()
+				rule, detail = canon.DuplicateKey, fmt.Sprintf("the same customer as %s (a shared id or e-mail hash): its ids are linked in identities", ids.merged)
+			} else if rule, detail = b.Append(fields); rule == "" {
+				ids.commit()
 			}
 			if rule != "" {
 				key = b.Key(rows.Fields())
@@ -244,6 +254,7 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 		return c, fmt.Errorf("%s: read %d rows but landed %d and rejected %d", t.Entity, c.Read, c.Landed, c.Rejected)
 	}
 	secs := time.Since(start).Seconds()
+	c.Seconds = round(secs)
 	log.WithFields(logrus.Fields{"rows_read": c.Read, "rows_landed": c.Landed, "rows_rejected": c.Rejected,
 		"replaced_by_newer": c.Replaced, "linked": c.Linked,
 		"rows_per_sec": int(float64(c.Read) / max(secs, 1e-3)), "seconds": round(secs)}).Info("extracted")
@@ -257,8 +268,8 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 func openSource(ctx context.Context, rc *runContext, sink rawSink) (openFunc, func(), error) {
 	cfg := rc.cfg
 	src := cfg.Source.Files
-	noSQL := len(cfg.Source.Postgres.Queries)+len(cfg.Source.MySQL.Queries)+len(cfg.Source.ClickHouse.Queries) == 0
-	if src.Dir == "" && noSQL && src.ShopifyOrders == "" {
+	noSQL := len(cfg.Source.Postgres.Queries)+len(cfg.Source.MySQL.Queries)+len(cfg.Source.ClickHouse.Queries) == 0 && cfg.Source.MySQL.Preset == ""
+	if src.Dir == "" && noSQL && src.ShopifyOrders == "" && src.ShopifyCustomers == "" {
 		src.Dir = filepath.Join(cfg.DataDir, "sample-shop")
 		if _, err := os.Stat(filepath.Join(src.Dir, synth.TruthFile)); err != nil {
 			g := synth.Defaults()
@@ -284,7 +295,7 @@ func openSource(ctx context.Context, rc *runContext, sink rawSink) (openFunc, fu
 	for _, s := range []struct {
 		name, driver string
 		cfg          config.SQLSource
-	}{{"postgres", "pgx", cfg.Source.Postgres}, {"mysql", "mysql", cfg.Source.MySQL}, {"clickhouse", "clickhouse", cfg.Source.ClickHouse}} {
+	}{{"postgres", "pgx", cfg.Source.Postgres}, {"mysql", "mysql", withPreset(cfg.Source.MySQL)}, {"clickhouse", "clickhouse", cfg.Source.ClickHouse}} {
 		if len(s.cfg.Queries) == 0 {
 			continue
 		}
@@ -318,7 +329,15 @@ func openSource(ctx context.Context, rc *runContext, sink rawSink) (openFunc, fu
 			}})
 		}
 		switch t.Entity {
-		case canon.Orders, canon.OrderLines, canon.Customers:
+		case canon.Customers:
+			if src.ShopifyCustomers != "" {
+				out = append(out, entitySource{"shopify", func() (source.Rows, error) {
+					return source.OpenShopifyCustomers(src.ShopifyCustomers, src.ShopifyOrders, t)
+				}})
+				break
+			}
+			fallthrough
+		case canon.Orders, canon.OrderLines:
 			if src.ShopifyOrders != "" {
 				out = append(out, entitySource{"shopify", func() (source.Rows, error) { return source.OpenShopify(src.ShopifyOrders, t) }})
 			}
@@ -329,6 +348,24 @@ func openSource(ctx context.Context, rc *runContext, sink rawSink) (openFunc, fu
 		return out
 	}
 	return open, closeAll, nil
+}
+
+// withPreset fills in the preset's queries and watermarks where the config
+// gives none of its own.
+func withPreset(c config.SQLSource) config.SQLSource {
+	if c.Preset != "magento2" {
+		return c
+	}
+	queries, watermarks := source.Magento2(c.TablePrefix)
+	for e, q := range c.Queries {
+		queries[e] = q
+		delete(watermarks, e)
+	}
+	for e, col := range c.Watermarks {
+		watermarks[e] = col
+	}
+	c.Queries, c.Watermarks = queries, watermarks
+	return c
 }
 
 // fileSource opens the canonical files of a folder, as `tessera generate`
@@ -359,22 +396,20 @@ func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }
 // watermarked is a database query read incrementally: it keeps the largest
 // value of the watermark column it read, saved once the entity has landed.
 type watermarked struct {
-	source.Rows
+	*source.SQL
 	src, entity string
-	col         int
+	col         int // result column
 	max         int64
 	seen        bool
 	partial     bool // read only what changed since the watermark
 }
 
 func (w *watermarked) Next() bool {
-	if !w.Rows.Next() {
+	if !w.SQL.Next() {
 		return false
 	}
-	if rule, _ := w.Problem(); rule == "" {
-		if v, ok := canon.ParseTime(w.Fields()[w.col]); ok && (!w.seen || v > w.max) {
-			w.max, w.seen = v, true
-		}
+	if v, ok := canon.ParseTime(w.Value(w.col)); ok && (!w.seen || v > w.max) {
+		w.max, w.seen = v, true
 	}
 	return true
 }
@@ -390,9 +425,8 @@ func (w *watermarked) save(ctx context.Context, sink rawSink, runID string) erro
 // is at or after the newest value landed before, less the overlap (all rows
 // on the first run or with --full).
 func openWatermarked(ctx context.Context, rc *runContext, sink rawSink, src string, db *sql.DB, q string, t *canon.Table, col string, overlap time.Duration) (source.Rows, error) {
-	k := t.Index(col)
-	if k < 0 || t.Columns[k].Kind != canon.Timestamp {
-		return nil, fmt.Errorf("source.%s.watermarks: %s is not a timestamp column of %s", src, col, t.Entity)
+	if k := t.Index(col); !strings.HasPrefix(col, "_") && (k < 0 || t.Columns[k].Kind != canon.Timestamp) {
+		return nil, fmt.Errorf("source.%s.watermarks: %s is neither a timestamp column of %s nor a result column named _...", src, col, t.Entity)
 	}
 	name := src + ":" + string(t.Entity)
 	since, ok, err := sink.Watermark(ctx, src, string(t.Entity))
@@ -411,5 +445,10 @@ func openWatermarked(ctx context.Context, rc *runContext, sink rawSink, src stri
 	if err != nil {
 		return nil, err
 	}
-	return &watermarked{Rows: rows, src: src, entity: string(t.Entity), col: k, partial: ok && !rc.cfg.Source.Full}, nil
+	k := rows.Column(col)
+	if k < 0 {
+		rows.Close()
+		return nil, fmt.Errorf("source.%s.watermarks: the query of %s has no result column %s", src, t.Entity, col)
+	}
+	return &watermarked{SQL: rows, src: src, entity: string(t.Entity), col: k, partial: ok && !rc.cfg.Source.Full}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -409,4 +410,39 @@ func TestStagesAlone(t *testing.T) {
 	if err := RunStages(ctx, embedded, asOf, []string{"score"}, testLogger(t), io.Discard); err == nil || !strings.Contains(err.Error(), "train first") {
 		t.Errorf("score before train: %v", err)
 	}
+}
+
+// finalVersions is each key's newest _version in a raw table: unlike counting
+// (key, _version) pairs, it does not change when background merges drop
+// older versions.
+func finalVersions(t *testing.T, wh *warehouse.ClickHouse, table, key string) map[string]uint64 {
+	t.Helper()
+	out := map[string]uint64{}
+	for _, s := range queryStrings(t, wh, "SELECT concat(toString("+key+"), ' ', toString(max(_version))) FROM {db}."+table+" GROUP BY "+key) {
+		k, v, _ := strings.Cut(s, " ")
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[k] = n
+	}
+	return out
+}
+
+// newVersions counts the keys whose newest version changed from before to
+// after, and the keys that appeared or disappeared.
+func newVersions(before, after map[string]uint64) (changed, added, gone int) {
+	for k, v := range after {
+		if b, ok := before[k]; !ok {
+			added++
+		} else if b != v {
+			changed++
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			gone++
+		}
+	}
+	return
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"time"
 
 	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/warehouse"
@@ -26,20 +27,37 @@ const (
 type identity struct {
 	bySource map[string]string // system \x00 source id -> canonical id
 	byEmail  map[string]string // email hash -> canonical id
-	byAnon   map[string]string // anonymous_id -> canonical id
+	byAnon   map[string]anonLink
 	taken    map[string]struct{}
-	fresh    []warehouse.Identity
+	// other: source ids made another customer's id, by id alone, for rows of
+	// a system that names customers by another system's ids (a site tracker
+	// that knows the shop's account ids).
+	other map[string]string
+	fresh []warehouse.Identity
 
 	key     []byte
 	fields  [][]byte
 	pending []warehouse.Identity // links of the row being appended
 	linked  int64                // rows whose customer_id was rewritten
+	// merged is set when the customer row just resolved belongs to a customer
+	// already known under another id: its ids are linked, the row is not landed
+	// (the first source of a customer gives its attributes).
+	merged string
 }
 
 func loadIdentity(ctx context.Context, sink rawSink) (*identity, error) {
-	id := &identity{bySource: map[string]string{}, byEmail: map[string]string{}, byAnon: map[string]string{}, taken: map[string]struct{}{}}
+	id := &identity{bySource: map[string]string{}, byEmail: map[string]string{}, byAnon: map[string]anonLink{},
+		taken: map[string]struct{}{}, other: map[string]string{}}
 	err := sink.Identities(ctx, func(l warehouse.Identity) { id.add(l) })
 	return id, err
+}
+
+// anonLink is the customer a site visitor (anonymous_id) logged in as, and
+// when: events from then on are the customer's; events before stay anonymous,
+// so that a re-run attributes every event as the first run did.
+type anonLink struct {
+	customer string
+	since    int64
 }
 
 // add records a link unless the id already has one.
@@ -47,13 +65,20 @@ func (id *identity) add(l warehouse.Identity) bool {
 	var m map[string]string
 	k := l.ID
 	switch l.Kind {
+	case kindAnonymousID:
+		if _, ok := id.byAnon[k]; ok {
+			return false
+		}
+		id.byAnon[k] = anonLink{l.CustomerID, l.At.Unix()}
+		return true
 	case kindCustomerID:
 		m, k = id.bySource, l.Source+"\x00"+l.ID
 		id.taken[l.CustomerID] = struct{}{}
+		if _, ok := id.other[l.ID]; !ok && l.ID != l.CustomerID {
+			id.other[l.ID] = l.CustomerID
+		}
 	case kindEmailHash:
 		m = id.byEmail
-	case kindAnonymousID:
-		m = id.byAnon
 	default:
 		return false
 	}
@@ -70,11 +95,23 @@ func (id *identity) sourceID(system string, x []byte) (string, bool) {
 	return c, ok
 }
 
+// anyID is the canonical id of a customer id from a row of system: its own
+// link, else another system's, else the id itself.
+func (id *identity) anyID(system string, x []byte) string {
+	if c, ok := id.sourceID(system, x); ok {
+		return c
+	}
+	if c, ok := id.other[string(x)]; ok {
+		return c
+	}
+	return string(x)
+}
+
 // resolve returns the row with its customer_id made canonical; the links it
 // makes are pending until commit (only rows that land, or customers that are
 // already there, make links).
 func (id *identity) resolve(t *canon.Table, system string, fields [][]byte) [][]byte {
-	id.pending = id.pending[:0]
+	id.pending, id.merged = id.pending[:0], ""
 	cust := t.Index("customer_id")
 	if cust < 0 || cust >= len(fields) {
 		return fields
@@ -91,6 +128,9 @@ func (id *identity) resolve(t *canon.Table, system string, fields [][]byte) [][]
 		if !ok && e != "" {
 			c, ok = id.byEmail[e]
 		}
+		if ok && c != string(x) && c != system+":"+string(x) {
+			id.merged = c
+		}
 		if !ok {
 			c = string(x)
 			if _, clash := id.taken[c]; clash { // another source's customer has this id
@@ -106,22 +146,19 @@ func (id *identity) resolve(t *canon.Table, system string, fields [][]byte) [][]
 		id.set(cust, x, c)
 	case canon.Events:
 		anon := bytes.TrimSpace(fields[t.Index("anonymous_id")])
+		ts, tsOK := canon.ParseTime(bytes.TrimSpace(fields[t.Index("ts")]))
 		c := string(x)
 		if len(x) > 0 {
-			if s, ok := id.sourceID(system, x); ok {
-				c = s
+			c = id.anyID(system, x)
+			if _, ok := id.byAnon[string(anon)]; len(anon) > 0 && !ok && tsOK {
+				id.pending = append(id.pending, warehouse.Identity{Kind: kindAnonymousID, ID: string(anon), CustomerID: c, At: time.Unix(ts, 0).UTC()})
 			}
-			if _, ok := id.byAnon[string(anon)]; len(anon) > 0 && !ok {
-				id.pending = append(id.pending, warehouse.Identity{Kind: kindAnonymousID, ID: string(anon), CustomerID: c})
-			}
-		} else if s, ok := id.byAnon[string(anon)]; len(anon) > 0 && ok {
-			c = s
+		} else if l, ok := id.byAnon[string(anon)]; len(anon) > 0 && ok && tsOK && ts >= l.since {
+			c = l.customer
 		}
 		id.set(cust, x, c)
 	default:
-		if c, ok := id.sourceID(system, x); ok {
-			id.set(cust, x, c)
-		}
+		id.set(cust, x, id.anyID(system, x))
 	}
 	return id.fields
 }

@@ -17,7 +17,7 @@ import (
 // testClickHouse returns a config pointing at the test ClickHouse and a fresh
 // database that is dropped when the test ends. The server is started by
 // `make test` (scripts/services.sh up); a missing server fails the test.
-func testClickHouse(t *testing.T) (config.Config, *warehouse.ClickHouse) {
+func testClickHouse(t testing.TB) (config.Config, *warehouse.ClickHouse) {
 	t.Helper()
 	addr := os.Getenv("TESSERA_TEST_CLICKHOUSE")
 	if addr == "" {

@@ -288,41 +288,8 @@ func (s *Shopify) emitLine(row []string, rest [][]string) {
 
 // nextCustomer reads the whole export once, then yields one customer per e-mail.
 func (s *Shopify) nextCustomer() bool {
-	if s.custs == nil {
-		seen := map[string]*shopifyCustomer{}
-		s.custs = []*shopifyCustomer{}
-		for {
-			row, ok := s.read()
-			if row == nil {
-				break
-			}
-			email := ""
-			if ok {
-				email = s.get(row, "Email")
-			}
-			if email == "" { // a line-item row, or an order without e-mail
-				continue
-			}
-			id := shopifyCustomerID(email)
-			at := s.get(row, "Created at")
-			t, parsed := canon.ParseTime([]byte(at))
-			c, found := seen[id]
-			switch {
-			case !found:
-				c = &shopifyCustomer{id: id, email: email, first: at, last: at, firstT: t, lastT: t}
-				seen[id] = c
-				s.custs = append(s.custs, c)
-			case !parsed: // an unreadable time does not move the others
-			case t < c.firstT:
-				c.first, c.firstT = at, t
-			case t > c.lastT:
-				c.last, c.lastT = at, t
-			}
-			c.optin = c.optin || strings.EqualFold(s.get(row, "Accepts Marketing"), "yes")
-		}
-		if s.err != nil {
-			return false
-		}
+	if s.custs == nil && s.readCustomers() != nil {
+		return false
 	}
 	if len(s.custs) == 0 {
 		return false
@@ -339,6 +306,43 @@ func (s *Shopify) nextCustomer() bool {
 	s.set("optin_email", strconv.FormatBool(c.optin))
 	s.set("updated_at", c.last)
 	return true
+}
+
+// readCustomers gathers the export's buyers, one per e-mail, in order of
+// their first row.
+func (s *Shopify) readCustomers() error {
+	seen := map[string]*shopifyCustomer{}
+	s.custs = []*shopifyCustomer{}
+	for {
+		row, ok := s.read()
+		if row == nil {
+			break
+		}
+		email := ""
+		if ok {
+			email = s.get(row, "Email")
+		}
+		if email == "" { // a line-item row, or an order without e-mail
+			continue
+		}
+		id := shopifyCustomerID(email)
+		at := s.get(row, "Created at")
+		t, parsed := canon.ParseTime([]byte(at))
+		c, found := seen[id]
+		switch {
+		case !found:
+			c = &shopifyCustomer{id: id, email: email, first: at, last: at, firstT: t, lastT: t}
+			seen[id] = c
+			s.custs = append(s.custs, c)
+		case !parsed: // an unreadable time does not move the others
+		case t < c.firstT:
+			c.first, c.firstT = at, t
+		case t > c.lastT:
+			c.last, c.lastT = at, t
+		}
+		c.optin = c.optin || strings.EqualFold(s.get(row, "Accepts Marketing"), "yes")
+	}
+	return s.err
 }
 
 func (s *Shopify) Fields() [][]byte              { return s.fields }

@@ -13,10 +13,14 @@ import (
 // through pgx, MySQL and MariaDB through go-sql-driver/mysql). The query's result
 // columns are named after canonical columns (`SELECT id AS customer_id, ...`), so
 // any schema maps onto the canonical model in the config, not in code. Values are
-// read as text and go through the same validation as files.
+// read as text and go through the same validation as files. A result column
+// whose name starts with an underscore is not canonical and does not land: it
+// serves the query (a watermark column such as the order's updated_at for its
+// lines, or a sort key).
 type SQL struct {
 	name   string
 	rows   *sql.Rows
+	names  []string
 	cols   []int // canonical column -> result column, -1 when absent
 	raw    []sql.RawBytes
 	dest   []any
@@ -37,13 +41,16 @@ func QuerySQL(ctx context.Context, db *sql.DB, name, query string, t *canon.Tabl
 		rows.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	s := &SQL{name: name, rows: rows, cols: make([]int, len(t.Columns)), raw: make([]sql.RawBytes, len(names)),
+	s := &SQL{name: name, rows: rows, names: names, cols: make([]int, len(t.Columns)), raw: make([]sql.RawBytes, len(names)),
 		dest: make([]any, len(names)), fields: make([][]byte, len(t.Columns))}
 	for k := range s.cols {
 		s.cols[k] = -1
 	}
 	for i, n := range names {
 		s.dest[i] = &s.raw[i]
+		if strings.HasPrefix(n, "_") {
+			continue
+		}
 		k := t.Index(strings.ToLower(n))
 		if k < 0 {
 			rows.Close()
@@ -97,6 +104,19 @@ func (s *SQL) Raw() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// Column is the position of a result column by name, or -1.
+func (s *SQL) Column(name string) int {
+	for i, n := range s.names {
+		if strings.EqualFold(n, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Value is the current row's value of result column i.
+func (s *SQL) Value(i int) []byte { return s.raw[i] }
 
 // Close ends the query.
 func (s *SQL) Close() error { return s.rows.Close() }

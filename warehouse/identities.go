@@ -22,19 +22,22 @@ type Identity struct {
 	Source     string `json:"source"` // the source system, for kind customer_id
 	ID         string `json:"id"`
 	CustomerID string `json:"customer_id"`
+	// At is when the link holds from: for an anonymous_id, the time of the
+	// login event; zero for the time of the run.
+	At time.Time `json:"at"`
 }
 
 // Identities calls fn with every link, the oldest first: the first link of
 // an id is the one that holds.
 func (w *ClickHouse) Identities(ctx context.Context, fn func(Identity)) error {
-	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT kind, source, id, customer_id FROM %s.identities ORDER BY linked_at", w.db))
+	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT kind, source, id, customer_id, linked_at FROM %s.identities ORDER BY linked_at", w.db))
 	if err != nil {
 		return fmt.Errorf("read identities: %w", err)
 	}
 	defer rows.Close()
 	var l Identity
 	for rows.Next() {
-		if err := rows.Scan(&l.Kind, &l.Source, &l.ID, &l.CustomerID); err != nil {
+		if err := rows.Scan(&l.Kind, &l.Source, &l.ID, &l.CustomerID, &l.At); err != nil {
 			return fmt.Errorf("read identities: %w", err)
 		}
 		fn(l)
@@ -56,6 +59,9 @@ func (w *ClickHouse) SaveIdentities(ctx context.Context, ls []Identity, runID st
 	kind, src, id, cust, when, run := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n)
 	for i, l := range ls {
 		kind[i], src[i], id[i], cust[i], when[i], run[i] = l.Kind, l.Source, l.ID, l.CustomerID, at.UTC(), runID
+		if !l.At.IsZero() {
+			when[i] = l.At.UTC()
+		}
 	}
 	for i, col := range []any{kind, src, id, cust, when, run} {
 		if err := batch.Column(i).Append(col); err != nil {

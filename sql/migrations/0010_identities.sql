@@ -9,6 +9,6 @@ CREATE TABLE IF NOT EXISTS {db}.identities (
     source String COMMENT 'for kind customer_id: the source system (postgres, mysql, clickhouse, shopify, files); empty otherwise',
     id String COMMENT 'the id as the source gives it',
     customer_id String COMMENT 'the canonical customer_id in the raw tables and every output',
-    linked_at DateTime COMMENT 'when the link was made, UTC',
+    linked_at DateTime COMMENT 'when the link holds from, UTC: the login event for an anonymous_id, else the run that made it',
     run_id String COMMENT 'the extract run that made the link'
 ) ENGINE = ReplacingMergeTree(linked_at) ORDER BY (kind, source, id)

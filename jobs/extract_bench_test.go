@@ -1,0 +1,128 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sirupsen/logrus"
+)
+
+// BenchmarkExtractPostgres: customers, orders and TESSERA_BENCH_LINES order
+// lines (default 1,000,000; make bench: 10,000,000) read from PostgreSQL with
+// queries of the config and landed in ClickHouse raw tables. The source
+// tables are made once by generate_series and kept (schema bench_<lines>).
+// It reports the order lines' rows per second, all rows per second and the
+// peak Go heap during the extract.
+func BenchmarkExtractPostgres(b *testing.B) {
+	lines := 1000000
+	if s := os.Getenv("TESSERA_BENCH_LINES"); s != "" {
+		lines, _ = strconv.Atoi(s)
+	}
+	ctx := context.Background()
+	pg, err := pgx.Connect(ctx, pgDSN+"&timezone=UTC")
+	if err != nil {
+		b.Fatalf("PostgreSQL at %s: %v (start it with scripts/services.sh up, as make bench does)", pgDSN, err)
+	}
+	defer pg.Close(ctx)
+	schema := fmt.Sprintf("bench_%d", lines)
+	orders, customers := lines/3, lines/10
+	var have int
+	if pg.QueryRow(ctx, "SELECT count(*) FROM "+schema+".order_lines").Scan(&have); have != lines {
+		start := time.Now()
+		for _, q := range []string{
+			"DROP SCHEMA IF EXISTS " + schema + " CASCADE",
+			"CREATE SCHEMA " + schema,
+			fmt.Sprintf(`CREATE TABLE %s.customers AS SELECT 'C' || g AS id, 'c' || g || '@bench.example' AS email,
+				timestamp '2023-01-01' + (g %% 700) * interval '1 day' AS registered_at, 'DE' AS country,
+				(g %% 2 = 0) AS optin, timestamp '2025-01-01' + (g %% 1000) * interval '1 minute' AS modified_at
+				FROM generate_series(1, %d) g`, schema, customers),
+			fmt.Sprintf(`CREATE TABLE %s.orders AS SELECT 'O' || g AS id, 'C' || (1 + g %% %d) AS customer,
+				timestamp '2024-01-01' + (g %% 500000) * interval '1 minute' AS placed_at, 'completed' AS state, 'EUR' AS currency,
+				60.00 + g %% 40 AS gross, 0.00 AS discount, 60.00 + g %% 40 AS net, 3 AS items, 'web' AS channel,
+				timestamp '2025-01-01' + (g %% 1000) * interval '1 minute' AS modified_at
+				FROM generate_series(1, %d) g`, schema, customers, orders),
+			fmt.Sprintf(`CREATE TABLE %s.order_lines AS SELECT 'O' || (1 + (g - 1) / 3) AS order_ref, 1 + (g - 1) %% 3 AS line,
+				'P' || (g %% 5000) AS product, 1 + g %% 3 AS qty, 9.99 + g %% 50 AS price, 0.00 AS discount, 0 AS returned
+				FROM generate_series(1, %d) g WHERE (g - 1) / 3 < %d`, schema, lines, orders),
+			fmt.Sprintf(`INSERT INTO %s.order_lines SELECT 'O' || g, 4, 'P1', 1, 1.00, 0.00, 0 FROM generate_series(1, %d) g`, schema, lines-3*orders),
+			"ANALYZE",
+		} {
+			if _, err := pg.Exec(ctx, q); err != nil {
+				b.Fatalf("%s: %v", q, err)
+			}
+		}
+		b.Logf("made %d customers, %d orders, %d order lines in PostgreSQL in %s", customers, orders, lines, time.Since(start).Round(time.Second))
+	}
+
+	cfg, wh := testClickHouse(b)
+	if _, err := wh.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	cfg.Source.Postgres.DSN = pgDSN + "&timezone=UTC"
+	cfg.Source.Postgres.Queries = map[string]string{
+		"customers": `SELECT id AS customer_id, email, registered_at AS created_at, country, optin AS optin_email,
+			modified_at AS updated_at FROM ` + schema + `.customers`,
+		"orders": `SELECT id AS order_id, customer AS customer_id, placed_at AS ordered_at, state AS status, currency,
+			gross AS gross_amount, discount AS discount_amount, net AS net_amount, items AS items_count, channel,
+			modified_at AS updated_at FROM ` + schema + `.orders`,
+		"order_lines": `SELECT order_ref AS order_id, line AS line_no, product AS product_id, qty AS quantity,
+			price AS unit_price, discount, returned AS returned_quantity FROM ` + schema + `.order_lines`,
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	peak := before.HeapInuse
+	done, sampled := make(chan struct{}), make(chan struct{})
+	go func() { // the peak heap, sampled every 50 ms
+		defer close(sampled)
+		var m runtime.MemStats
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+				runtime.ReadMemStats(&m)
+				peak = max(peak, m.HeapInuse)
+			}
+		}
+	}()
+	var res *ExtractResult
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		rc := newRunContext(cfg, log, "extract", asOf)
+		open, closeSrc, err := openSource(ctx, rc, wh)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err = extract(ctx, rc, open, wh)
+		closeSrc()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	close(done)
+	<-sampled
+	read, landed, rejected := res.Totals()
+	if read != int64(customers+orders+lines) || landed != read || rejected != 0 {
+		b.Fatalf("read %d, landed %d, rejected %d; want %d landed", read, landed, rejected, customers+orders+lines)
+	}
+	for _, e := range res.Entities {
+		if e.Entity == "order_lines" {
+			b.ReportMetric(float64(e.Read)/e.Seconds, "lines/s")
+		}
+	}
+	b.ReportMetric(float64(read)*float64(b.N)/elapsed.Seconds(), "rows/s")
+	b.ReportMetric(float64(peak)/(1<<20), "MiB-peak-heap")
+}

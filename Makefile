@@ -37,11 +37,13 @@ demo: services build
 	bin/tessera report --as-of 2026-11-01 --out demo-data/report.html
 
 # Benchmarks at full size: a million customers (BENCH_CUSTOMERS=N to scale down):
-# generating the shop (synth), the LTV work on a transactions CSV (model) and the
-# feature table from in-memory Arrow batches (transform).
+# generating the shop (synth), the LTV work on a transactions CSV (model), the
+# feature table from in-memory Arrow batches (transform), scoring, and extract
+# from PostgreSQL into ClickHouse of BENCH_LINES order lines (jobs).
 BENCH_CUSTOMERS ?= 1000000
+BENCH_LINES ?= 10000000
 bench: services
-	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) $(GO) test -run '^$$' -bench . -benchtime 1x -benchmem -timeout 60m ./synth ./model ./transform ./jobs
+	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) TESSERA_BENCH_LINES=$(BENCH_LINES) $(GO) test -run '^$$' -bench . -benchtime 1x -benchmem -timeout 60m ./synth ./model ./transform ./jobs
 
 # Each fuzz target for FUZZTIME (default 60 s).
 FUZZTIME ?= 60s

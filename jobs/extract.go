@@ -8,11 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/ClickHouse/clickhouse-go/v2" // database/sql driver "clickhouse"
-	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	_ "github.com/go-sql-driver/mysql" // database/sql driver "mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
@@ -27,7 +28,7 @@ import (
 
 // rawSink is where extract lands rows: ClickHouse, or the embedded Parquet folder.
 type rawSink interface {
-	InsertRaw(ctx context.Context, e canon.Entity, rec arrow.Record, runID string, landedAt time.Time) error
+	OpenRaw(ctx context.Context, e canon.Entity, runID string, landedAt time.Time) (warehouse.BatchWriter, error)
 	InsertRejected(ctx context.Context, runID string, at time.Time, rs []canon.Rejection) error
 	Watermark(ctx context.Context, source, entity string) (time.Time, bool, error)
 	SaveWatermark(ctx context.Context, source, entity string, value time.Time, runID string) error
@@ -103,7 +104,11 @@ func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (
 				return res, fmt.Errorf("open %s: %w", t.Entity, err)
 			}
 			found = true
-			c, err := extractEntity(ctx, rc, t, src.system, rows, keys, ids, sink)
+			var c EntityCount
+			// Labelled for profiles: go tool pprof -tagfocus entity=orders
+			pprof.Do(ctx, pprof.Labels("entity", string(t.Entity)), func(ctx context.Context) {
+				c, err = extractEntity(ctx, rc, t, src.system, rows, keys, ids, sink)
+			})
 			rows.Close()
 			res.Entities = append(res.Entities, c)
 			if err != nil {
@@ -167,19 +172,70 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 	versioned := t.Version != ""
 	var batchPos []int64
 	var batchRaw []string
+	// Batches and identity links land on a second goroutine, in order, while
+	// the next batch is read: at most two batches are in memory, and reading
+	// and inserting share the cores.
+	raw, err := sink.OpenRaw(ctx, t.Entity, rc.runID, rc.started)
+	if err != nil {
+		return c, err
+	}
+	landing := make(chan func() error, 1)
+	landErr := make(chan error, 1)
+	var failed atomic.Bool
+	go func() {
+		var err error
+		for land := range landing {
+			if e := land(); e != nil && err == nil {
+				err = e
+				failed.Store(true)
+			}
+		}
+		if err != nil {
+			raw.Abort()
+		} else {
+			err = raw.Close()
+		}
+		landErr <- err
+	}()
+	closed := false
+	waitLanded := func() error {
+		if closed {
+			return nil
+		}
+		closed = true
+		close(landing)
+		return <-landErr
+	}
+	defer waitLanded()
 	landed := false
 	flush := func() error {
 		batchPos, batchRaw = batchPos[:0], batchRaw[:0]
 		rec := b.NewRecord()
-		defer rec.Release()
-		if rec.NumRows() == 0 && landed {
+		if (rec.NumRows() == 0 && landed) || failed.Load() {
+			rec.Release()
+			if failed.Load() {
+				return waitLanded()
+			}
 			return nil
 		}
 		landed = true
-		if err := sink.InsertRaw(ctx, t.Entity, rec, rc.runID, rc.started); err != nil {
-			return err
-		}
 		c.Landed += rec.NumRows()
+		landing <- func() error {
+			defer rec.Release()
+			if failed.Load() {
+				return nil
+			}
+			return raw.Write(rec)
+		}
+		if links := ids.fresh; len(links) >= 1<<16 { // bounded, as the batches are
+			ids.fresh = nil
+			landing <- func() error {
+				if failed.Load() {
+					return nil
+				}
+				return sink.SaveIdentities(ctx, links, rc.runID, rc.started)
+			}
+		}
 		return nil
 	}
 	start := time.Now()
@@ -242,6 +298,9 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 		return c, fmt.Errorf("read %s: %w", rows.Name(), err)
 	}
 	if err := flush(); err != nil {
+		return c, err
+	}
+	if err := waitLanded(); err != nil {
 		return c, err
 	}
 	if err := flushRejected(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -91,6 +92,9 @@ func BenchmarkExtractPostgres(b *testing.B) {
 				return
 			case <-time.After(50 * time.Millisecond):
 				runtime.ReadMemStats(&m)
+				if path := os.Getenv("TESSERA_BENCH_HEAP"); path != "" && m.HeapInuse > peak+64<<20 {
+					writeHeap(b, path) // the heap near its peak, for pprof
+				}
 				peak = max(peak, m.HeapInuse)
 			}
 		}
@@ -119,10 +123,23 @@ func BenchmarkExtractPostgres(b *testing.B) {
 		b.Fatalf("read %d, landed %d, rejected %d; want %d landed", read, landed, rejected, customers+orders+lines)
 	}
 	for _, e := range res.Entities {
+		b.Logf("%s: %d rows in %.2f s, %.0f rows/s", e.Entity, e.Read, e.Seconds, float64(e.Read)/e.Seconds)
 		if e.Entity == "order_lines" {
 			b.ReportMetric(float64(e.Read)/e.Seconds, "lines/s")
 		}
 	}
 	b.ReportMetric(float64(read)*float64(b.N)/elapsed.Seconds(), "rows/s")
 	b.ReportMetric(float64(peak)/(1<<20), "MiB-peak-heap")
+}
+
+func writeHeap(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Error(err)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash/maphash"
 	"time"
 
 	"github.com/tessera-cdp/tessera/canon"
@@ -23,16 +24,20 @@ const (
 // of another source, and a site anonymous_id seen with a customer at login all
 // lead to the same customer_id, which is what lands in the raw tables. Links
 // are kept in the warehouse and only added: the first customer an id is seen
-// with keeps it.
+// with keeps it. In memory the ids are 64-bit hashes (a collision at 10^7 ids
+// has odds near 10^-5) and each canonical id is held once: about 60 bytes a
+// customer.
 type identity struct {
-	bySource map[string]string // system \x00 source id -> canonical id
-	byEmail  map[string]string // email hash -> canonical id
-	byAnon   map[string]anonLink
-	taken    map[string]struct{}
+	seed     maphash.Seed
+	canon    []string         // canonical ids
+	index    map[uint64]int32 // canonical id -> canon
+	bySource map[uint64]int32 // system \x00 source id -> canon
+	byEmail  map[uint64]int32 // email hash -> canon
+	byAnon   map[uint64]anonLink
 	// other: source ids made another customer's id, by id alone, for rows of
 	// a system that names customers by another system's ids (a site tracker
 	// that knows the shop's account ids).
-	other map[string]string
+	other map[uint64]int32
 	fresh []warehouse.Identity
 
 	key     []byte
@@ -45,67 +50,91 @@ type identity struct {
 	merged string
 }
 
-func loadIdentity(ctx context.Context, sink rawSink) (*identity, error) {
-	id := &identity{bySource: map[string]string{}, byEmail: map[string]string{}, byAnon: map[string]anonLink{},
-		taken: map[string]struct{}{}, other: map[string]string{}}
-	err := sink.Identities(ctx, func(l warehouse.Identity) { id.add(l) })
-	return id, err
-}
-
 // anonLink is the customer a site visitor (anonymous_id) logged in as, and
 // when: events from then on are the customer's; events before stay anonymous,
 // so that a re-run attributes every event as the first run did.
 type anonLink struct {
-	customer string
+	customer int32
 	since    int64
+}
+
+func loadIdentity(ctx context.Context, sink rawSink) (*identity, error) {
+	id := &identity{seed: maphash.MakeSeed(), index: map[uint64]int32{}, bySource: map[uint64]int32{},
+		byEmail: map[uint64]int32{}, byAnon: map[uint64]anonLink{}, other: map[uint64]int32{}}
+	err := sink.Identities(ctx, func(l warehouse.Identity) { id.add(l) })
+	return id, err
+}
+
+func (id *identity) hash(s string) uint64 { return maphash.String(id.seed, s) }
+
+func (id *identity) sourceKey(system string, x []byte) uint64 {
+	id.key = append(append(append(id.key[:0], system...), 0), x...)
+	return maphash.Bytes(id.seed, id.key)
+}
+
+// intern returns the index of a canonical id.
+func (id *identity) intern(c string) int32 {
+	h := id.hash(c)
+	if i, ok := id.index[h]; ok {
+		return i
+	}
+	id.canon = append(id.canon, c)
+	id.index[h] = int32(len(id.canon) - 1)
+	return int32(len(id.canon) - 1)
 }
 
 // add records a link unless the id already has one.
 func (id *identity) add(l warehouse.Identity) bool {
-	var m map[string]string
-	k := l.ID
+	var m map[uint64]int32
+	var k uint64
 	switch l.Kind {
 	case kindAnonymousID:
+		k = id.hash(l.ID)
 		if _, ok := id.byAnon[k]; ok {
 			return false
 		}
-		id.byAnon[k] = anonLink{l.CustomerID, l.At.Unix()}
+		id.byAnon[k] = anonLink{id.intern(l.CustomerID), l.At.Unix()}
 		return true
 	case kindCustomerID:
-		m, k = id.bySource, l.Source+"\x00"+l.ID
-		id.taken[l.CustomerID] = struct{}{}
-		if _, ok := id.other[l.ID]; !ok && l.ID != l.CustomerID {
-			id.other[l.ID] = l.CustomerID
+		m, k = id.bySource, id.sourceKey(l.Source, []byte(l.ID))
+		if h := id.hash(l.ID); l.ID != l.CustomerID {
+			if _, ok := id.other[h]; !ok {
+				id.other[h] = id.intern(l.CustomerID)
+			}
 		}
 	case kindEmailHash:
-		m = id.byEmail
+		m, k = id.byEmail, id.hash(l.ID)
 	default:
 		return false
 	}
 	if _, ok := m[k]; ok {
 		return false
 	}
-	m[k] = l.CustomerID
+	m[k] = id.intern(l.CustomerID)
 	return true
 }
 
 func (id *identity) sourceID(system string, x []byte) (string, bool) {
-	id.key = append(append(append(id.key[:0], system...), 0), x...)
-	c, ok := id.bySource[string(id.key)]
-	return c, ok
+	i, ok := id.bySource[id.sourceKey(system, x)]
+	if !ok {
+		return "", false
+	}
+	return id.canon[i], true
 }
 
 // anyID is the canonical id of a customer id from a row of system: its own
-// link, else another system's, else the id itself.
-func (id *identity) anyID(system string, x []byte) string {
+// link, else another system's; ok is false when the id is its own.
+func (id *identity) anyID(system string, x []byte) (string, bool) {
 	if c, ok := id.sourceID(system, x); ok {
-		return c
+		return c, true
 	}
-	if c, ok := id.other[string(x)]; ok {
-		return c
+	if i, ok := id.other[maphash.Bytes(id.seed, x)]; ok {
+		return id.canon[i], true
 	}
-	return string(x)
+	return "", false
 }
+
+func (id *identity) taken(c string) bool { _, ok := id.index[id.hash(c)]; return ok }
 
 // resolve returns the row with its customer_id made canonical; the links it
 // makes are pending until commit (only rows that land, or customers that are
@@ -125,40 +154,56 @@ func (id *identity) resolve(t *canon.Table, system string, fields [][]byte) [][]
 		}
 		e := id.emailHash(t, fields)
 		c, ok := id.sourceID(system, x)
+		known := ok
 		if !ok && e != "" {
-			c, ok = id.byEmail[e]
+			if i, found := id.byEmail[id.hash(e)]; found {
+				c, ok = id.canon[i], true
+			}
 		}
 		if ok && c != string(x) && c != system+":"+string(x) {
 			id.merged = c
 		}
 		if !ok {
 			c = string(x)
-			if _, clash := id.taken[c]; clash { // another source's customer has this id
+			if id.taken(c) { // another source's customer has this id
 				c = system + ":" + c
 			}
 		}
-		if _, ok := id.sourceID(system, x); !ok {
+		if !known {
 			id.pending = append(id.pending, warehouse.Identity{Kind: kindCustomerID, Source: system, ID: string(x), CustomerID: c})
 		}
-		if _, ok := id.byEmail[e]; e != "" && !ok {
+		if _, ok := id.byEmail[id.hash(e)]; e != "" && !ok {
 			id.pending = append(id.pending, warehouse.Identity{Kind: kindEmailHash, ID: e, CustomerID: c})
 		}
 		id.set(cust, x, c)
 	case canon.Events:
 		anon := bytes.TrimSpace(fields[t.Index("anonymous_id")])
-		ts, tsOK := canon.ParseTime(bytes.TrimSpace(fields[t.Index("ts")]))
-		c := string(x)
 		if len(x) > 0 {
-			c = id.anyID(system, x)
-			if _, ok := id.byAnon[string(anon)]; len(anon) > 0 && !ok && tsOK {
-				id.pending = append(id.pending, warehouse.Identity{Kind: kindAnonymousID, ID: string(anon), CustomerID: c, At: time.Unix(ts, 0).UTC()})
+			c, ok := id.anyID(system, x)
+			if ok {
+				id.set(cust, x, c)
+			} else {
+				c = string(x)
 			}
-		} else if l, ok := id.byAnon[string(anon)]; len(anon) > 0 && ok && tsOK && ts >= l.since {
-			c = l.customer
+			if len(anon) == 0 {
+				break
+			}
+			if _, linked := id.byAnon[maphash.Bytes(id.seed, anon)]; !linked {
+				if ts, tsOK := canon.ParseTime(bytes.TrimSpace(fields[t.Index("ts")])); tsOK {
+					id.pending = append(id.pending, warehouse.Identity{Kind: kindAnonymousID, ID: string(anon), CustomerID: c, At: time.Unix(ts, 0).UTC()})
+				}
+			}
+		} else if len(anon) > 0 {
+			if l, ok := id.byAnon[maphash.Bytes(id.seed, anon)]; ok {
+				if ts, tsOK := canon.ParseTime(bytes.TrimSpace(fields[t.Index("ts")])); tsOK && ts >= l.since {
+					id.set(cust, x, id.canon[l.customer])
+				}
+			}
 		}
-		id.set(cust, x, c)
 	default:
-		id.set(cust, x, id.anyID(system, x))
+		if c, ok := id.anyID(system, x); ok {
+			id.set(cust, x, c)
+		}
 	}
 	return id.fields
 }

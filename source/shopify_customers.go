@@ -229,4 +229,3 @@ func (s *ShopifyCustomers) Close() error {
 	}
 	return s.f.Close()
 }
-

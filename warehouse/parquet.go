@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -24,6 +25,7 @@ import (
 type ParquetDir struct {
 	dir     string
 	mem     memory.Allocator
+	mu      sync.Mutex // writers: extract lands rows and rejections from two goroutines
 	writers map[string]*pqFile
 }
 
@@ -44,6 +46,8 @@ func NewParquetDir(dir string, mem memory.Allocator) (*ParquetDir, error) {
 func (p *ParquetDir) Path(table string) string { return filepath.Join(p.dir, table+".parquet") }
 
 func (p *ParquetDir) writer(table string, schema *arrow.Schema) (*pqarrow.FileWriter, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if w, ok := p.writers[table]; ok {
 		return w.fw, nil
 	}
@@ -87,6 +91,25 @@ func (p *ParquetDir) InsertRaw(_ context.Context, e canon.Entity, rec arrow.Reco
 	}
 	return nil
 }
+
+// OpenRaw lands batches of an entity in its embedded table.
+func (p *ParquetDir) OpenRaw(ctx context.Context, e canon.Entity, runID string, landedAt time.Time) (BatchWriter, error) {
+	return pqBatches{p: p, ctx: ctx, e: e, runID: runID, at: landedAt}, nil
+}
+
+type pqBatches struct {
+	p     *ParquetDir
+	ctx   context.Context
+	e     canon.Entity
+	runID string
+	at    time.Time
+}
+
+func (b pqBatches) Write(rec arrow.Record) error {
+	return b.p.InsertRaw(b.ctx, b.e, rec, b.runID, b.at)
+}
+func (pqBatches) Close() error { return nil }
+func (pqBatches) Abort()       {}
 
 var rejectedSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "source", Type: arrow.BinaryTypes.String},

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 
@@ -45,20 +46,39 @@ func (w *ClickHouse) columnTypes(ctx context.Context, table string) (map[string]
 	return types, rows.Err()
 }
 
-// InsertRaw appends rec, a batch of canonical rows of entity e, to its raw table
-// in one native columnar insert. Rows of entities with an updated_at are
-// versioned by it; the others by landedAt, so that re-landing replaces them.
-func (w *ClickHouse) InsertRaw(ctx context.Context, e canon.Entity, rec arrow.Record, runID string, landedAt time.Time) error {
+// BatchWriter lands the batches of one entity: Write each, then Close, or
+// Abort on failure.
+type BatchWriter interface {
+	Write(rec arrow.Record) error
+	Close() error
+	Abort()
+}
+
+// RawWriter lands batches of one entity in its raw table as blocks of one
+// INSERT over the native protocol: the column buffers are reused from block to
+// block (fresh ones cost page faults on every batch).
+type RawWriter struct {
+	t       *canon.Table
+	table   string
+	types   map[string]string
+	batch   driver.Batch
+	runID   string
+	landed  uint64
+	runs    []string
+	version []uint64
+}
+
+// OpenRaw starts landing rows of e; Close sends the last block.
+func (w *ClickHouse) OpenRaw(ctx context.Context, e canon.Entity, runID string, landedAt time.Time) (BatchWriter, error) {
 	t, err := canon.Lookup(e)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	table := RawTable(e)
 	types, err := w.columnTypes(ctx, table)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	n := int(rec.NumRows())
 	cols := make([]string, 0, len(t.Columns)+2)
 	for _, c := range t.Columns {
 		cols = append(cols, c.Name)
@@ -66,43 +86,70 @@ func (w *ClickHouse) InsertRaw(ctx context.Context, e canon.Entity, rec arrow.Re
 	cols = append(cols, "run_id", "_version")
 	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES", w.db, table, strings.Join(cols, ", ")))
 	if err != nil {
-		return fmt.Errorf("insert into %s: %w", table, err)
+		return nil, fmt.Errorf("insert into %s: %w", table, err)
 	}
-	defer batch.Abort()
-	for i, c := range t.Columns {
-		vals, err := columnValues(rec.Column(i), types[c.Name])
+	return &RawWriter{t: t, table: table, types: types, batch: batch, runID: runID, landed: uint64(landedAt.Unix())}, nil
+}
+
+// Write sends a batch as one block.
+func (r *RawWriter) Write(rec arrow.Record) error {
+	n := int(rec.NumRows())
+	for i, c := range r.t.Columns {
+		vals, err := columnValues(rec.Column(i), r.types[c.Name])
 		if err != nil {
-			return fmt.Errorf("%s.%s: %w", table, c.Name, err)
+			return fmt.Errorf("%s.%s: %w", r.table, c.Name, err)
 		}
-		if err := batch.Column(i).Append(vals); err != nil {
-			return fmt.Errorf("%s.%s: %w", table, c.Name, err)
+		if err := r.batch.Column(i).Append(vals); err != nil {
+			return fmt.Errorf("%s.%s: %w", r.table, c.Name, err)
 		}
 	}
-	runs := make([]string, n)
-	for i := range runs {
-		runs[i] = runID
+	r.runs, r.version = r.runs[:0], r.version[:0]
+	for range n {
+		r.runs = append(r.runs, r.runID)
 	}
-	versions := make([]uint64, n)
-	if t.Version != "" {
-		ts := rec.Column(t.Index(t.Version)).(*array.Timestamp).TimestampValues()
-		for i, v := range ts {
-			versions[i] = uint64(v)
+	if r.t.Version != "" {
+		for _, v := range rec.Column(r.t.Index(r.t.Version)).(*array.Timestamp).TimestampValues() {
+			r.version = append(r.version, uint64(v))
 		}
 	} else {
-		for i := range versions {
-			versions[i] = uint64(landedAt.Unix())
+		for range n {
+			r.version = append(r.version, r.landed)
 		}
 	}
-	if err := batch.Column(len(t.Columns)).Append(runs); err != nil {
+	if err := r.batch.Column(len(r.t.Columns)).Append(r.runs); err != nil {
 		return err
 	}
-	if err := batch.Column(len(t.Columns) + 1).Append(versions); err != nil {
+	if err := r.batch.Column(len(r.t.Columns) + 1).Append(r.version); err != nil {
 		return err
 	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("insert %d rows into %s: %w", n, table, err)
+	if err := r.batch.Flush(); err != nil {
+		return fmt.Errorf("insert %d rows into %s: %w", n, r.table, err)
 	}
 	return nil
+}
+
+// Close ends the INSERT.
+func (r *RawWriter) Close() error {
+	if err := r.batch.Send(); err != nil {
+		return fmt.Errorf("insert into %s: %w", r.table, err)
+	}
+	return nil
+}
+
+// Abort gives the INSERT up; blocks already written stay.
+func (r *RawWriter) Abort() { r.batch.Abort() }
+
+// InsertRaw lands one batch of an entity's rows in its raw table.
+func (w *ClickHouse) InsertRaw(ctx context.Context, e canon.Entity, rec arrow.Record, runID string, landedAt time.Time) error {
+	r, err := w.OpenRaw(ctx, e, runID, landedAt)
+	if err != nil {
+		return err
+	}
+	if err := r.Write(rec); err != nil {
+		r.Abort()
+		return err
+	}
+	return r.Close()
 }
 
 // columnValues converts an Arrow column into the Go slice clickhouse-go appends to

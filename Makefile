@@ -36,19 +36,30 @@ demo: services build
 	TESSERA_CLICKHOUSE_ADDR=$(CLICKHOUSE) TESSERA_CLICKHOUSE_DATABASE=tessera_demo TESSERA_LOG_FORMAT=text \
 	bin/tessera report --as-of 2026-11-01 --out demo-data/report.html
 
-# Benchmarks at full size: a million customers (BENCH_CUSTOMERS=N to scale down):
-# generating the shop (synth), the LTV work on a transactions CSV (model), the
-# feature table from in-memory Arrow batches (transform), scoring, and extract
-# from PostgreSQL into ClickHouse of BENCH_LINES order lines (jobs).
-BENCH_CUSTOMERS ?= 1000000
+# Benchmarks at full size: a million customers (make bench CUSTOMERS=N to scale
+# down). BenchmarkPipeline runs the whole pipeline against the services (CRM in
+# PostgreSQL, the rest as files; extract, features, train, score, publish,
+# export into ClickHouse) and prints each stage's time, rows per second and peak
+# memory, then `total`; the figures also go to bench/pipeline-N.json. The others:
+# generating the shop (synth), the LTV work (model), the feature table from Arrow
+# batches (transform), scoring, and extract of BENCH_LINES order lines from
+# PostgreSQL (jobs). TESSERA_BENCH_CACHE=DIR keeps generated inputs between runs.
+CUSTOMERS ?= 1000000
+BENCH_CUSTOMERS ?= $(CUSTOMERS)
 BENCH_LINES ?= 10000000
 bench: services
-	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) TESSERA_BENCH_LINES=$(BENCH_LINES) $(GO) test -run '^$$' -bench . -benchtime 1x -benchmem -timeout 60m ./synth ./model ./transform ./jobs
+	mkdir -p bench
+	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) TESSERA_BENCH_OUT=$(CURDIR)/bench/pipeline-$(BENCH_CUSTOMERS).json \
+		$(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -timeout 60m ./jobs
+	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) TESSERA_BENCH_LINES=$(BENCH_LINES) $(GO) test -run '^$$' \
+		-bench '^Benchmark([^P]|P[^i])' -benchtime 1x -benchmem -timeout 60m ./synth ./model ./transform ./jobs
 
-# Each fuzz target for FUZZTIME (default 60 s).
+# Each fuzz target for FUZZTIME (default 60 s); what they find lands in testdata/fuzz.
 FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzCSV -fuzztime $(FUZZTIME) ./source
+	for t in FuzzCSV FuzzShopify FuzzShopifyCustomers FuzzJSONL FuzzBuilder; do \
+		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./source || exit 1; done
+	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./config
 
 clean:
 	rm -rf bin demo-data tessera-data

@@ -195,16 +195,24 @@ func Default() Config {
 // Load reads path (none when empty), applies TESSERA_* overrides from env and
 // validates. Errors here are configuration errors: the CLI exits with code 2.
 func Load(path string, env func(string) string) (Config, error) {
-	c := Default()
+	var b []byte
 	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return c, fmt.Errorf("read config: %w", err)
+		var err error
+		if b, err = os.ReadFile(path); err != nil {
+			return Default(), fmt.Errorf("read config: %w", err)
 		}
+	}
+	return Parse(path, b, env)
+}
+
+// Parse is Load of a config file's content (name names it in errors).
+func Parse(name string, b []byte, env func(string) string) (Config, error) {
+	c := Default()
+	if len(b) > 0 {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-			return c, fmt.Errorf("config %s: %w", path, err)
+			return c, fmt.Errorf("config %s: %w", name, err)
 		}
 	}
 	if err := override(reflect.ValueOf(&c).Elem(), "TESSERA", env); err != nil {
@@ -277,8 +285,11 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("source.%s.queries: %q is not an entity (customers, products, orders, order_lines, events, campaign_events)", name, e))
 			}
 		}
-		for e := range src.Watermarks {
-			if _, ok := src.Queries[e]; !ok {
+		for e, col := range src.Watermarks {
+			if !identRe.MatchString(col) {
+				errs = append(errs, fmt.Errorf("source.%s.watermarks.%s: %q is not a plain column name (letters, digits, _)", name, e, col))
+			}
+			if _, ok := src.Queries[e]; !ok && src.Preset == "" {
 				errs = append(errs, fmt.Errorf("source.%s.watermarks: %s has no query", name, e))
 			}
 		}

@@ -93,6 +93,9 @@ func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (
 		return res, err
 	}
 	for _, t := range canon.Tables {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
 		keys[t.Entity] = canon.NewKeys()
 		partial, found := false, false
 		for _, src := range open(t) {
@@ -493,14 +496,21 @@ func openWatermarked(ctx context.Context, rc *runContext, sink rawSink, src stri
 		return nil, err
 	}
 	log := rc.log.WithFields(logrus.Fields{"entity": t.Entity, "source": name})
+	var args []any
 	if ok && !rc.cfg.Source.Full {
 		from := since.Add(-overlap)
 		log.WithFields(logrus.Fields{"watermark": since.Format(time.RFC3339), "from": from.Format(time.RFC3339)}).Info("incremental read")
-		q = fmt.Sprintf("SELECT * FROM (%s) tessera_incremental WHERE %s >= '%s'", q, col, from.UTC().Format(time.DateTime))
+		// The time is a query parameter; the column name was checked by the config.
+		mark := "?"
+		if src == "postgres" {
+			mark = "$1"
+		}
+		q = fmt.Sprintf("SELECT * FROM (%s) tessera_incremental WHERE %s >= %s", q, col, mark)
+		args = append(args, from.UTC().Format(time.DateTime))
 	} else {
 		log.Info("full read")
 	}
-	rows, err := source.QuerySQL(ctx, db, name, q, t)
+	rows, err := source.QuerySQL(ctx, db, name, q, t, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -157,8 +157,8 @@ func (s *Shopify) Next() bool {
 	if first == nil {
 		return false
 	}
-	s.pos++
 	if !ok {
+		s.pos++
 		s.rule, s.detail = canon.WrongFieldCount, fmt.Sprintf("%d fields, the header has %d", len(first), s.width)
 		s.raw = strings.Join(first, ",")
 		return true
@@ -193,6 +193,7 @@ func (s *Shopify) set(name, v string) {
 }
 
 func (s *Shopify) emitOrder(group [][]string) {
+	s.pos++
 	first := group[0]
 	s.raw = strings.Join(first, ",")
 	email := s.get(first, "Email")
@@ -265,6 +266,7 @@ func cmpOr(s, alt string) string {
 }
 
 func (s *Shopify) emitLine(row []string, rest [][]string) {
+	s.pos++ // every line is a record of its own, for rejected_rows
 	s.queue = rest
 	order := s.get(row, "Name")
 	// line_no: the position of the row in its order

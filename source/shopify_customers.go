@@ -68,37 +68,57 @@ func OpenShopifyCustomers(path, ordersPath string, t *canon.Table) (*ShopifyCust
 	if err != nil {
 		return nil, err
 	}
-	buyers := map[string]*shopifyCustomer{}
 	var rest *Shopify
 	if ordersPath != "" {
 		if rest, err = OpenShopify(ordersPath, t); err != nil {
 			return nil, err
 		}
-		if err := rest.readCustomers(); err != nil {
-			rest.Close()
-			return nil, err
-		}
-		for _, c := range rest.custs {
-			buyers[c.id] = c
-		}
 	}
 	f, err := os.Open(path)
 	if err != nil {
+		if rest != nil {
+			rest.Close()
+		}
 		return nil, err
 	}
-	br := bufio.NewReaderSize(f, 1<<20)
+	s, err := NewShopifyCustomers(filepath.Base(path), f, st.ModTime(), rest)
+	if err != nil {
+		f.Close()
+		if rest != nil {
+			rest.Close()
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s.f = f
+	return s, nil
+}
+
+// NewShopifyCustomers reads a Customers export from r, exported at the given
+// time; orders, when not nil, is the Orders export read as customers (it gives
+// first-order times and order-only buyers).
+func NewShopifyCustomers(name string, r io.Reader, exported time.Time, orders *Shopify) (*ShopifyCustomers, error) {
+	t, _ := canon.Lookup(canon.Customers)
+	buyers := map[string]*shopifyCustomer{}
+	if orders != nil {
+		if err := orders.readCustomers(); err != nil {
+			return nil, err
+		}
+		for _, c := range orders.custs {
+			buyers[c.id] = c
+		}
+	}
+	br := bufio.NewReaderSize(r, 1<<20)
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
 		br.Discard(3)
 	}
 	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
-	s := &ShopifyCustomers{name: filepath.Base(path), f: f, r: cr, t: t, col: map[string]int{}, buyers: buyers, rest: rest,
+	s := &ShopifyCustomers{name: name, r: cr, t: t, col: map[string]int{}, buyers: buyers, rest: orders,
 		seen: map[string]bool{}, fields: make([][]byte, len(t.Columns)),
-		exported: st.ModTime().UTC().Format(time.DateTime)}
+		exported: exported.UTC().Format(time.DateTime)}
 	header, err := cr.Read()
 	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("%s: header: %w", path, err)
+		return nil, fmt.Errorf("header: %w", err)
 	}
 	s.width = len(header)
 	names := map[string]int{}
@@ -115,8 +135,7 @@ func OpenShopifyCustomers(path, ordersPath string, t *canon.Table) (*ShopifyCust
 		}
 	}
 	if s.col["email"] < 0 || s.col["id"] < 0 && s.col["optin"] < 0 {
-		s.Close()
-		return nil, fmt.Errorf("%s: not a Shopify customers export: the header lacks Email and Customer ID or Accepts Email Marketing", path)
+		return nil, errors.New("not a Shopify customers export: the header lacks Email and Customer ID or Accepts Email Marketing")
 	}
 	return s, nil
 }
@@ -227,5 +246,8 @@ func (s *ShopifyCustomers) Close() error {
 	if s.rest != nil {
 		s.rest.Close()
 	}
-	return s.f.Close()
+	if s.f != nil {
+		return s.f.Close()
+	}
+	return nil
 }

@@ -31,8 +31,8 @@ type SQL struct {
 
 // QuerySQL runs query and streams its rows as records of table t; name names
 // the source in rejected_rows (e.g. "postgres:customers").
-func QuerySQL(ctx context.Context, db *sql.DB, name, query string, t *canon.Table) (*SQL, error) {
-	rows, err := db.QueryContext(ctx, query)
+func QuerySQL(ctx context.Context, db *sql.DB, name, query string, t *canon.Table, args ...any) (*SQL, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

@@ -46,7 +46,7 @@ func (w *ClickHouse) RecordExports(ctx context.Context, files []ExportFile) erro
 // when there was none.
 func (w *ClickHouse) LastExport(ctx context.Context, before time.Time) (last time.Time, ok bool, err error) {
 	var n uint64
-	row := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT max(as_of), count() FROM %s.exports WHERE kind = 'manifest' AND as_of < toDate('%s')", w.db, before.Format(time.DateOnly)))
+	row := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT max(as_of), count() FROM %s.exports WHERE kind = 'manifest' AND as_of < toDate(?)", w.db), before.Format(time.DateOnly))
 	if err := row.Scan(&last, &n); err != nil {
 		return last, false, fmt.Errorf("read exports: %w", err)
 	}

@@ -32,12 +32,14 @@ var ErrNoModel = errors.New("no model trained on or before this date: run train 
 // earlier.
 func (w *ClickHouse) LatestModel(ctx context.Context, asOf time.Time, kinds ...string) (Model, error) {
 	var m Model
-	quoted := make([]string, len(kinds))
+	marks := make([]string, len(kinds))
+	args := []any{asOf.Format(time.DateOnly)}
 	for i, k := range kinds {
-		quoted[i] = "'" + strings.ReplaceAll(k, "'", "") + "'"
+		marks[i] = "?"
+		args = append(args, k)
 	}
-	row := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT model_id, kind, as_of, artefact FROM %s.models WHERE as_of <= toDate('%s') AND kind IN (%s) ORDER BY as_of DESC, trained_at DESC, model_id DESC LIMIT 1",
-		w.db, asOf.Format(time.DateOnly), strings.Join(quoted, ", ")))
+	row := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT model_id, kind, as_of, artefact FROM %s.models WHERE as_of <= toDate(?) AND kind IN (%s) ORDER BY as_of DESC, trained_at DESC, model_id DESC LIMIT 1",
+		w.db, strings.Join(marks, ", ")), args...)
 	if err := row.Scan(&m.ID, &m.Kind, &m.AsOf, &m.Artefact); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return m, fmt.Errorf("%v model: %w", kinds, ErrNoModel)

@@ -49,8 +49,8 @@ func (w *ClickHouse) ReadPartition(ctx context.Context, mem memory.Allocator, ta
 			return nil, fmt.Errorf("read %s: column %s of type %s", table, f.Name, f.Type)
 		}
 	}
-	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s.%s WHERE as_of = toDate('%s') ORDER BY %s",
-		strings.Join(names, ", "), w.db, table, asOf.Format(time.DateOnly), schema.Field(0).Name))
+	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s.%s WHERE as_of = toDate(?) ORDER BY %s",
+		strings.Join(names, ", "), w.db, table, schema.Field(0).Name), asOf.Format(time.DateOnly))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}

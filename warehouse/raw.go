@@ -36,6 +36,9 @@ func (w *ClickHouse) columnTypes(ctx context.Context, table string) (map[string]
 		}
 		types[n] = t
 	}
+	if err := rows.Err(); err != nil { // cancelled, say: not a missing table
+		return nil, fmt.Errorf("read columns of %s: %w", table, err)
+	}
 	if len(types) == 0 {
 		return nil, fmt.Errorf("table %s.%s does not exist: run `tessera migrate`", w.db, table)
 	}
@@ -43,7 +46,7 @@ func (w *ClickHouse) columnTypes(ctx context.Context, table string) (map[string]
 		w.types = map[string]map[string]string{}
 	}
 	w.types[table] = types
-	return types, rows.Err()
+	return types, nil
 }
 
 // BatchWriter lands the batches of one entity: Write each, then Close, or

@@ -89,7 +89,7 @@ func NewShopify(name string, r io.Reader, t *canon.Table) (*Shopify, error) {
 	default:
 		return nil, fmt.Errorf("a Shopify orders export has no %s", t.Entity)
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := bufio.NewReaderSize(r, 64<<10)
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
 		br.Discard(3)
 	}

@@ -107,7 +107,7 @@ func NewShopifyCustomers(name string, r io.Reader, exported time.Time, orders *S
 			buyers[c.id] = c
 		}
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := bufio.NewReaderSize(r, 64<<10)
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
 		br.Discard(3)
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -112,13 +115,52 @@ func publish(ctx context.Context, rc *runContext, st publishStore) (PublishResul
 				return res, fmt.Errorf("publish stopped before %s: %w", t, err)
 			}
 		}
-		if err := st.Swap(ctx, t, rc.asOf); err != nil {
+		if err := swapRetrying(ctx, rc, st, t); err != nil {
 			return res, fmt.Errorf("publish %s: %w", t, err)
 		}
 	}
 	rc.log.WithFields(logrus.Fields{"score_run": res.ScoreRun, "previous_as_of": dateOrNone(res.Previous), "customers": res.Customers,
 		"changes": res.Changes, "tables": publishTables}).Info("published")
 	return res, nil
+}
+
+// swapBackoff is how long publish waits before each new attempt of a swap
+// that ClickHouse did not answer (it restarts, the network drops).
+var swapBackoff = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
+
+// swapRetrying swaps a table's partition in, again after a pause when the
+// connection fails: REPLACE PARTITION from the staging table gives the same
+// result however often it runs.
+func swapRetrying(ctx context.Context, rc *runContext, st publishStore, table string) error {
+	for attempt := 0; ; attempt++ {
+		err := st.Swap(ctx, table, rc.asOf)
+		if err == nil || !connectionFailed(err) {
+			return err
+		}
+		if attempt == len(swapBackoff) {
+			return fmt.Errorf("ClickHouse did not answer in %d attempts: %w; each published partition holds one complete night: run publish again", attempt+1, err)
+		}
+		rc.log.WithError(err).WithFields(logrus.Fields{"table": table, "attempt": attempt + 1, "retry_in": swapBackoff[attempt].String()}).
+			Warn("ClickHouse did not answer the swap: retrying")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(swapBackoff[attempt]):
+		}
+	}
+}
+
+// connectionFailed tells a lost or refused connection from an error of the
+// statement itself.
+func connectionFailed(err error) bool {
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "broken pipe") ||
+		strings.Contains(msg, "connection reset") || strings.Contains(msg, "acquire conn timeout")
 }
 
 func dateOrNone(t time.Time) string {

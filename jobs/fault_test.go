@@ -23,14 +23,14 @@ type outage struct {
 	cutAt  []byte
 	down   time.Duration
 
-	mu      sync.Mutex
-	armed   bool
+	mu    sync.Mutex
+	armed bool
 	// afterBytes: when set, cut once the server has sent this much more.
 	afterBytes int64
-	until   time.Time // refusing until then; zero time with forever
-	forever bool
-	conns   []net.Conn
-	cuts    int
+	until      time.Time // refusing until then; zero time with forever
+	forever    bool
+	conns      []net.Conn
+	cuts       int
 }
 
 func newOutage(t *testing.T, target string) *outage {

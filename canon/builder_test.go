@@ -1,6 +1,7 @@
 package canon
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -265,4 +266,26 @@ func TestBuilderNewestVersion(t *testing.T) {
 		t.Errorf("second batch %d rows", rec.NumRows())
 	}
 	rec.Release()
+}
+
+// TestKeys: the open-addressing set agrees with a Go map through growth.
+func TestKeys(t *testing.T) {
+	k := NewKeys()
+	want := map[string]bool{}
+	for i := 0; i < 100000; i++ {
+		key := fmt.Sprintf("K%d", (i*7919)%60000)
+		if got := k.Add([]byte(key)); got == want[key] {
+			t.Fatalf("Add(%s) = %v after %d keys", key, got, len(want))
+		}
+		want[key] = true
+	}
+	if k.Len() != len(want) {
+		t.Errorf("Len %d, want %d", k.Len(), len(want))
+	}
+	for i := 0; i < 70000; i++ {
+		key := fmt.Sprintf("K%d", i)
+		if k.Has([]byte(key)) != want[key] {
+			t.Fatalf("Has(%s) = %v", key, !want[key])
+		}
+	}
 }

@@ -125,6 +125,9 @@ func (id *identity) sourceID(system string, x []byte) (string, bool) {
 // anyID is the canonical id of a customer id from a row of system: its own
 // link, else another system's; ok is false when the id is its own.
 func (id *identity) anyID(system string, x []byte) (string, bool) {
+	if len(id.other) == 0 { // no id anywhere stands for another: nothing to look up
+		return "", false
+	}
 	if c, ok := id.sourceID(system, x); ok {
 		return c, true
 	}

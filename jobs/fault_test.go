@@ -9,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // outage is a TCP proxy in front of the test ClickHouse that can fail as a
@@ -226,11 +224,7 @@ func TestPostgresDropsDuringExtract(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir, _ := generateShop(t, 20000, 0, "csv")
-	pg, err := pgx.Connect(ctx, pgDSN+"&timezone=UTC")
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v (start it with scripts/services.sh up, as make test does)", pgDSN, err)
-	}
-	defer pg.Close(ctx)
+	pg := connectPG(t)
 	schema := "crm_d" + strings.TrimPrefix(randomName(), "x")
 	loadContacts(t, pg, schema, dir)
 	var total int64
@@ -239,9 +233,7 @@ func TestPostgresDropsDuringExtract(t *testing.T) {
 	}
 	cfg.Source.Files.Dir = dir
 	cfg.Source.Postgres.DSN = pgDSN + "&timezone=UTC"
-	cfg.Source.Postgres.Queries = map[string]string{"customers": `SELECT id AS customer_id, email, email_sha256 AS email_hash,
-		registered_at AS created_at, country_code AS country, city, source AS acquisition_source, email_ok AS optin_email,
-		sms_ok AS optin_sms, push_ok AS optin_push, modified_at AS updated_at FROM ` + schema + `.contacts`}
+	cfg.Source.Postgres.Queries = map[string]string{"customers": contactsQuery(schema)}
 	cfg.Source.Postgres.Watermarks = map[string]string{"customers": "updated_at"}
 	extractOnce := func() error {
 		rc := newRunContext(cfg, testLogger(t), "extract", asOf)

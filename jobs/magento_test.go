@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tessera-cdp/tessera/canon"
 )
 
@@ -34,14 +32,7 @@ func TestMagento(t *testing.T) {
 	ctx := context.Background()
 	suffix := strings.TrimPrefix(randomName(), "x")
 	dbName := "tessera_mage" + suffix
-	my, err := sql.Open("mysql", myDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer my.Close()
-	if err := my.PingContext(ctx); err != nil {
-		t.Fatalf("MariaDB at %s: %v (start it with scripts/services.sh up, as make test does)", myDSN, err)
-	}
+	my := connectMy(t)
 	mustMy(t, my, "CREATE DATABASE "+dbName)
 	t.Cleanup(func() { my.Exec("DROP DATABASE IF EXISTS " + dbName) })
 	shopDSN := strings.Replace(myDSN, "/tessera", "/"+dbName, 1) + "?time_zone=%27%2B00%3A00%27"
@@ -58,11 +49,7 @@ func TestMagento(t *testing.T) {
 		mustMy(t, shop, string(b))
 	}
 
-	pg, err := pgx.Connect(ctx, pgDSN+"&timezone=UTC")
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v (start it with scripts/services.sh up, as make test does)", pgDSN, err)
-	}
-	defer pg.Close(ctx)
+	pg := connectPG(t)
 	schema := "crm_m" + suffix
 	mustPG(t, pg, "CREATE SCHEMA "+schema)
 	t.Cleanup(func() { pg.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })

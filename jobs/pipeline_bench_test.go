@@ -110,9 +110,7 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	cfg.Source.Files.Dir = files
 	cfg.Source.Postgres.DSN = pgDSN + "&timezone=UTC"
-	cfg.Source.Postgres.Queries = map[string]string{"customers": `SELECT id AS customer_id, email, email_sha256 AS email_hash,
-		registered_at AS created_at, country_code AS country, city, source AS acquisition_source, email_ok AS optin_email,
-		sms_ok AS optin_sms, push_ok AS optin_push, modified_at AS updated_at FROM ` + schema + `.contacts`}
+	cfg.Source.Postgres.Queries = map[string]string{"customers": contactsQuery(schema)}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	var read int64

@@ -40,24 +40,13 @@ func TestExtractFromDatabases(t *testing.T) {
 	suffix := strings.TrimPrefix(randomName(), "x")
 
 	// PostgreSQL: a CRM with its own column names.
-	pg, err := pgx.Connect(ctx, pgDSN+"&timezone=UTC")
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v (start it with scripts/services.sh up, as make test does)", pgDSN, err)
-	}
-	defer pg.Close(ctx)
+	pg := connectPG(t)
 	schema := "crm_" + suffix
 	loadContacts(t, pg, schema, dir)
 	mustPG(t, pg, `INSERT INTO `+schema+`.contacts (id, email, modified_at) VALUES ('CBAD-1', 'x@y.example', now())`) // no registration time
 
 	// MariaDB: a shop with its own column names.
-	my, err := sql.Open("mysql", myDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer my.Close()
-	if err := my.PingContext(ctx); err != nil {
-		t.Fatalf("MariaDB at %s: %v (start it with scripts/services.sh up, as make test does)", myDSN, err)
-	}
+	my := connectMy(t)
 	orders, items := "shop_orders_"+suffix, "shop_order_items_"+suffix
 	mustMy(t, my, `CREATE TABLE `+orders+` (entity_id varchar(40) PRIMARY KEY, customer_ref varchar(40), created_at datetime,
 		state varchar(32), currency_code char(3), subtotal decimal(12,2), discount decimal(12,2), grand_total decimal(12,2),
@@ -72,9 +61,7 @@ func TestExtractFromDatabases(t *testing.T) {
 	cfg, wh := testClickHouse(t)
 	cfg.Source.Files.Dir = dir // products, events and campaign events
 	cfg.Source.Postgres.DSN = pgDSN + "&timezone=UTC"
-	cfg.Source.Postgres.Queries = map[string]string{"customers": `SELECT id AS customer_id, email, email_sha256 AS email_hash,
-		registered_at AS created_at, country_code AS country, city, source AS acquisition_source, email_ok AS optin_email,
-		sms_ok AS optin_sms, push_ok AS optin_push, modified_at AS updated_at FROM ` + schema + `.contacts`}
+	cfg.Source.Postgres.Queries = map[string]string{"customers": contactsQuery(schema)}
 	cfg.Source.MySQL.DSN = myDSN
 	cfg.Source.MySQL.Queries = map[string]string{
 		"orders": `SELECT entity_id AS order_id, customer_ref AS customer_id, created_at AS ordered_at, state AS status,
@@ -193,4 +180,36 @@ func loadContacts(t *testing.T, pg *pgx.Conn, schema, dir string) {
 		country_code, city, source, email_ok, sms_ok, push_ok, modified_at) FROM STDIN WITH (FORMAT csv, HEADER true)`); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// contactsQuery maps the CRM contacts table of loadContacts onto customers.
+func contactsQuery(schema string) string {
+	return `SELECT id AS customer_id, email, email_sha256 AS email_hash, registered_at AS created_at,
+		country_code AS country, city, source AS acquisition_source, email_ok AS optin_email, sms_ok AS optin_sms,
+		push_ok AS optin_push, modified_at AS updated_at FROM ` + schema + `.contacts`
+}
+
+// connectPG connects to the test PostgreSQL, in UTC.
+func connectPG(t testing.TB) *pgx.Conn {
+	t.Helper()
+	pg, err := pgx.Connect(context.Background(), pgDSN+"&timezone=UTC")
+	if err != nil {
+		t.Fatalf("PostgreSQL at %s: %v (start it with scripts/services.sh up, as make test does)", pgDSN, err)
+	}
+	t.Cleanup(func() { pg.Close(context.Background()) })
+	return pg
+}
+
+// connectMy connects to the test MariaDB.
+func connectMy(t testing.TB) *sql.DB {
+	t.Helper()
+	my, err := sql.Open("mysql", myDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { my.Close() })
+	if err := my.Ping(); err != nil {
+		t.Fatalf("MariaDB at %s: %v (start it with scripts/services.sh up, as make test does)", myDSN, err)
+	}
+	return my
 }

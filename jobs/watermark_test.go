@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // TestIncrementalExtract: customers read from PostgreSQL with a watermark on
@@ -19,11 +17,7 @@ func TestIncrementalExtract(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir, _ := generateShop(t, 1500, 0, "csv")
-	pg, err := pgx.Connect(ctx, pgDSN+"&timezone=UTC")
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v (start it with scripts/services.sh up, as make test does)", pgDSN, err)
-	}
-	defer pg.Close(ctx)
+	pg := connectPG(t)
 	schema := "crm_w" + strings.TrimPrefix(randomName(), "x")
 	loadContacts(t, pg, schema, dir)
 	var total uint64
@@ -32,9 +26,7 @@ func TestIncrementalExtract(t *testing.T) {
 	}
 	cfg.Source.Files.Dir = dir
 	cfg.Source.Postgres.DSN = pgDSN
-	cfg.Source.Postgres.Queries = map[string]string{"customers": `SELECT id AS customer_id, email, email_sha256 AS email_hash,
-		registered_at AS created_at, country_code AS country, city, source AS acquisition_source, email_ok AS optin_email,
-		sms_ok AS optin_sms, push_ok AS optin_push, modified_at AS updated_at FROM ` + schema + `.contacts`}
+	cfg.Source.Postgres.Queries = map[string]string{"customers": contactsQuery(schema)}
 	cfg.Source.Postgres.Watermarks = map[string]string{"customers": "updated_at"}
 	versions := func() map[string]uint64 { return finalVersions(t, wh, "raw_customers", "customer_id") }
 	run := func() *ExtractResult {

@@ -47,15 +47,23 @@ func OpenCSV(path string, t *canon.Table) (*CSV, error) {
 	return c, nil
 }
 
-// NewCSV reads CSV from r. It fails when the header is missing, names a column the
-// table does not have, or lacks a required column.
-func NewCSV(name string, r io.Reader, t *canon.Table) (*CSV, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+// csvReader reads CSV as spreadsheets write it (a UTF-8 BOM is skipped); the
+// fields of a record are counted by the caller, which rejects the record
+// instead of stopping.
+func csvReader(r io.Reader) *csv.Reader {
+	br := bufio.NewReaderSize(r, 64<<10)
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
 		br.Discard(3)
 	}
 	cr := csv.NewReader(br)
-	cr.FieldsPerRecord = -1 // counted here, to reject the record instead of stopping
+	cr.FieldsPerRecord = -1
+	return cr
+}
+
+// NewCSV reads CSV from r. It fails when the header is missing, names a column the
+// table does not have, or lacks a required column.
+func NewCSV(name string, r io.Reader, t *canon.Table) (*CSV, error) {
+	cr := csvReader(r)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {

@@ -1,8 +1,6 @@
 package source
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -107,12 +105,7 @@ func NewShopifyCustomers(name string, r io.Reader, exported time.Time, orders *S
 			buyers[c.id] = c
 		}
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
-	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
-		br.Discard(3)
-	}
-	cr := csv.NewReader(br)
-	cr.FieldsPerRecord = -1
+	cr := csvReader(r)
 	s := &ShopifyCustomers{name: name, r: cr, t: t, col: map[string]int{}, buyers: buyers, rest: orders,
 		seen: map[string]bool{}, fields: make([][]byte, len(t.Columns)),
 		exported: exported.UTC().Format(time.DateTime)}

@@ -43,7 +43,7 @@ func generateShop(t *testing.T, customers int, bad float64, format string) (stri
 }
 
 // truthBadRows reads truth_bad_rows.csv as sorted "entity position rule" lines.
-func truthBadRows(t *testing.T, dir string) []string {
+func truthBadRows(t testing.TB, dir string) []string {
 	t.Helper()
 	f, err := os.Open(filepath.Join(dir, synth.TruthBadRowsFile))
 	if err != nil {
@@ -262,14 +262,14 @@ func parquetRows(t *testing.T, path string) int64 {
 	return n
 }
 
-func queryRow(t *testing.T, wh *warehouse.ClickHouse, q string, dest ...any) {
+func queryRow(t testing.TB, wh *warehouse.ClickHouse, q string, dest ...any) {
 	t.Helper()
 	if err := wh.Conn().QueryRow(context.Background(), strings.ReplaceAll(q, "{db}", wh.Database())).Scan(dest...); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
 
-func queryStrings(t *testing.T, wh *warehouse.ClickHouse, q string) []string {
+func queryStrings(t testing.TB, wh *warehouse.ClickHouse, q string) []string {
 	t.Helper()
 	rows, err := wh.Conn().Query(context.Background(), strings.ReplaceAll(q, "{db}", wh.Database()))
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/synth"
+	"github.com/tessera-cdp/tessera/warehouse"
 )
 
 // stageFigures is one line of the pipeline benchmark's table.
@@ -198,4 +200,74 @@ func rssKiB() int64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkBadRows: a shop of TESSERA_BENCH_CUSTOMERS customers (default
+// 100,000; make bench: 1,000,000) with 1% bad rows extracted from files into
+// ClickHouse, then reconciled: every bad row of the truth file is in
+// rejected_rows with its rule, every good row landed, read = landed + rejected.
+// It fails otherwise; it reports the rows, the bad rows and rows per second.
+func BenchmarkBadRows(b *testing.B) {
+	n := 100000
+	if s := os.Getenv("TESSERA_BENCH_CUSTOMERS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	ctx := context.Background()
+	shop := filepath.Join(b.TempDir(), "shop")
+	if cache := os.Getenv("TESSERA_BENCH_CACHE"); cache != "" {
+		shop = filepath.Join(cache, fmt.Sprintf("badrows-%d", n))
+	}
+	gen := synth.Defaults()
+	gen.Customers, gen.BadRows = n, 0.01
+	sum := &synth.Summary{}
+	if doc, err := os.ReadFile(filepath.Join(shop, "summary.json")); err == nil {
+		if err := json.Unmarshal(doc, sum); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		if sum, err = synth.Generate(ctx, gen, shop); err != nil {
+			b.Fatal(err)
+		}
+		doc, _ := json.Marshal(sum)
+		if err := os.WriteFile(filepath.Join(shop, "summary.json"), doc, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cfg, wh := testClickHouse(b)
+	cfg.Source.Files.Dir = shop
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	b.ResetTimer()
+	start := time.Now()
+	if err := RunStages(ctx, cfg, gen.End, []string{"extract"}, log, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	secs := time.Since(start).Seconds()
+	b.StopTimer()
+
+	var rows, bad int64
+	for e, k := range sum.Rows {
+		rows, bad = rows+k, bad+sum.BadRows[e]
+		var landed uint64
+		queryRow(b, wh, "SELECT count() FROM {db}."+warehouse.RawTable(e)+" FINAL", &landed)
+		if int64(landed) != k-sum.BadRows[e] {
+			b.Errorf("%s: %d rows landed, the shop has %d good ones", e, landed, k-sum.BadRows[e])
+		}
+	}
+	rejected := queryStrings(b, wh, "SELECT concat(entity, ' ', toString(position), ' ', rule) FROM {db}.rejected_rows FINAL")
+	sort.Strings(rejected)
+	want := truthBadRows(b, shop)
+	if d := diff(rejected, want); d != "" || len(rejected) != len(want) {
+		b.Errorf("rejected rows differ from the truth file (%d vs %d):\n%s", len(rejected), len(want), d)
+	}
+	var read, landed, rej uint64
+	queryRow(b, wh, "SELECT rows_read, rows_landed, rows_rejected FROM {db}.runs WHERE stage = 'extract'", &read, &landed, &rej)
+	if int64(read) != rows || read != landed+rej || int64(rej) != bad {
+		b.Errorf("read %d, landed %d, rejected %d; the shop has %d rows, %d bad", read, landed, rej, rows, bad)
+	}
+	fmt.Printf("\nbad rows: %d customers, %d rows, %d bad, all rejected with their rule, read = landed + rejected = %d, %.1f s\n",
+		n, rows, bad, read, secs)
+	b.ReportMetric(float64(rows), "rows")
+	b.ReportMetric(float64(bad), "bad-rows")
+	b.ReportMetric(float64(rows)/secs, "rows/s")
 }

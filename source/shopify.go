@@ -33,18 +33,12 @@ import (
 // (Lineitem name when there is no SKU). Customers: one per e-mail, created at
 // their first order, opted in to e-mail when Accepts Marketing is yes.
 type Shopify struct {
-	name   string
-	f      io.Closer
-	r      *csv.Reader
-	t      *canon.Table
-	col    map[string]int
-	width  int
-	fields [][]byte
-	raw    string
-	pos    int64
-	rule   canon.Rule
-	detail string
-	err    error
+	record
+	f     io.Closer
+	r     *csv.Reader
+	t     *canon.Table
+	col   map[string]int
+	width int
 
 	pending   []string // a row read ahead: the first of the next order
 	pendingOK bool
@@ -92,7 +86,7 @@ func NewShopify(name string, r io.Reader, t *canon.Table) (*Shopify, error) {
 	if err != nil {
 		return nil, fmt.Errorf("header: %w", err)
 	}
-	s := &Shopify{name: name, r: cr, t: t, col: map[string]int{}, width: len(header), fields: make([][]byte, len(t.Columns))}
+	s := &Shopify{record: record{name: name, fields: make([][]byte, len(t.Columns))}, r: cr, t: t, col: map[string]int{}, width: len(header)}
 	for i, h := range header {
 		s.col[strings.TrimSpace(h)] = i
 	}
@@ -339,13 +333,6 @@ func (s *Shopify) readCustomers() error {
 	}
 	return s.err
 }
-
-func (s *Shopify) Fields() [][]byte              { return s.fields }
-func (s *Shopify) Problem() (canon.Rule, string) { return s.rule, s.detail }
-func (s *Shopify) Position() int64               { return s.pos }
-func (s *Shopify) Raw() string                   { return s.raw }
-func (s *Shopify) Name() string                  { return s.name }
-func (s *Shopify) Err() error                    { return s.err }
 
 func (s *Shopify) Close() error {
 	if s.f != nil {

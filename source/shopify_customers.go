@@ -28,7 +28,7 @@ import (
 // export missing from the Customers export follow, as the Orders export alone
 // gives them.
 type ShopifyCustomers struct {
-	name     string
+	record
 	f        io.Closer
 	r        *csv.Reader
 	col      map[string]int
@@ -38,12 +38,6 @@ type ShopifyCustomers struct {
 	buyers   map[string]*shopifyCustomer
 	rest     *Shopify // order-only buyers, after the export's rows
 	seen     map[string]bool
-	fields   [][]byte
-	raw      string
-	pos      int64
-	rule     canon.Rule
-	detail   string
-	err      error
 }
 
 // Column names of the current export, and of the older one where they differ.
@@ -106,9 +100,8 @@ func NewShopifyCustomers(name string, r io.Reader, exported time.Time, orders *S
 		}
 	}
 	cr := csvReader(r)
-	s := &ShopifyCustomers{name: name, r: cr, t: t, col: map[string]int{}, buyers: buyers, rest: orders,
-		seen: map[string]bool{}, fields: make([][]byte, len(t.Columns)),
-		exported: exported.UTC().Format(time.DateTime)}
+	s := &ShopifyCustomers{record: record{name: name, fields: make([][]byte, len(t.Columns))}, r: cr, t: t,
+		col: map[string]int{}, buyers: buyers, rest: orders, seen: map[string]bool{}, exported: exported.UTC().Format(time.DateTime)}
 	header, err := cr.Read()
 	if err != nil {
 		return nil, fmt.Errorf("header: %w", err)
@@ -227,13 +220,6 @@ func (s *ShopifyCustomers) nextBuyer() bool {
 	s.err = s.rest.Err()
 	return false
 }
-
-func (s *ShopifyCustomers) Fields() [][]byte              { return s.fields }
-func (s *ShopifyCustomers) Problem() (canon.Rule, string) { return s.rule, s.detail }
-func (s *ShopifyCustomers) Position() int64               { return s.pos }
-func (s *ShopifyCustomers) Raw() string                   { return s.raw }
-func (s *ShopifyCustomers) Name() string                  { return s.name }
-func (s *ShopifyCustomers) Err() error                    { return s.err }
 
 func (s *ShopifyCustomers) Close() error {
 	if s.rest != nil {

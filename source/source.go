@@ -26,3 +26,22 @@ type Rows interface {
 	Err() error
 	Close() error
 }
+
+// record is the current record of a reader that builds it field by field,
+// with the accessors Rows asks for.
+type record struct {
+	name   string
+	fields [][]byte // per canonical column
+	raw    string
+	pos    int64
+	rule   canon.Rule
+	detail string
+	err    error
+}
+
+func (r *record) Fields() [][]byte              { return r.fields }
+func (r *record) Problem() (canon.Rule, string) { return r.rule, r.detail }
+func (r *record) Position() int64               { return r.pos }
+func (r *record) Raw() string                   { return r.raw }
+func (r *record) Name() string                  { return r.name }
+func (r *record) Err() error                    { return r.err }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -108,11 +107,6 @@ func RunStages(ctx context.Context, cfg config.Config, asOf time.Time, stages []
 	return RunShard(ctx, cfg, asOf, stages, NoShard, log, out)
 }
 
-// betweenStages hands the memory of the stage before back to the system: the
-// stages of one process (the score CronJob runs features, score and publish)
-// peak one after the other, and Go keeps what it took until it is asked.
-func betweenStages() { debug.FreeOSMemory() }
-
 // RunShard is RunStages for one pod of a sharded score run: score computes
 // the LTV part of its shard; the pod of shard 0 then waits for every part,
 // segments and stages the whole date, and alone runs publish.
@@ -192,7 +186,6 @@ func RunShard(ctx context.Context, cfg config.Config, asOf time.Time, stages []s
 		}
 	}
 	if want["features"] {
-		betweenStages()
 		rc := newRunContext(cfg, log, "features", asOf)
 		n, err := features(ctx, rc, st)
 		record(rc, n, err)
@@ -202,7 +195,6 @@ func RunShard(ctx context.Context, cfg config.Config, asOf time.Time, stages []s
 		fmt.Fprintf(out, "\nFeatures as of %s: %d customers in customer_features (%s)\n", asOf.Format(time.DateOnly), n, where)
 	}
 	if want["train"] {
-		betweenStages()
 		rc := newRunContext(cfg, log, "train", asOf)
 		t, err := train(ctx, rc, st)
 		record(rc, 0, err)
@@ -213,7 +205,6 @@ func RunShard(ctx context.Context, cfg config.Config, asOf time.Time, stages []s
 		printEarlyVIP(out, t.Early)
 	}
 	if want["score"] {
-		betweenStages()
 		rc := newRunContext(cfg, log, "score", asOf)
 		sum, err := score(ctx, rc, st, sh)
 		record(rc, sum.Customers, err)
@@ -227,7 +218,6 @@ func RunShard(ctx context.Context, cfg config.Config, asOf time.Time, stages []s
 		}
 	}
 	if want["publish"] {
-		betweenStages()
 		rc := newRunContext(cfg, log, "publish", asOf)
 		res, err := publish(ctx, rc, st)
 		record(rc, res.Customers, err, map[string]any{"tables": publishTables, "score_run": res.ScoreRun,

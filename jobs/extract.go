@@ -134,7 +134,10 @@ func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (
 			return res, err
 		}
 		ids.fresh = ids.fresh[:0]
-		if partial && isParent(t.Entity) {
+		switch {
+		case !isParent(t.Entity):
+			delete(keys, t.Entity) // no row refers to these: free the keys
+		case partial:
 			// Read in part: the rows of this run refer to parents landed before too.
 			if err := sink.RawKeys(ctx, t.Entity, func(k string) { keys[t.Entity].Add([]byte(k)) }); err != nil {
 				return res, err

@@ -1,13 +1,8 @@
 package warehouse
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -55,41 +50,15 @@ func (w *ClickHouse) LastExport(ctx context.Context, before time.Time) (last tim
 
 // RecordExports appends the files of an export to exports.jsonl.
 func (p *ParquetDir) RecordExports(_ context.Context, files []ExportFile) error {
-	f, err := os.OpenFile(filepath.Join(p.dir, "exports.jsonl"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("embedded warehouse: %w", err)
-	}
-	w := bufio.NewWriter(f)
-	for _, e := range files {
-		b, _ := json.Marshal(e)
-		w.Write(append(b, '\n'))
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("embedded warehouse exports: %w", err)
-	}
-	return f.Close()
+	return appendJSONL(p, "exports.jsonl", files...)
 }
 
 // LastExport is the newest as-of date of exports.jsonl before the date.
 func (p *ParquetDir) LastExport(_ context.Context, before time.Time) (last time.Time, ok bool, err error) {
-	f, err := os.Open(filepath.Join(p.dir, "exports.jsonl"))
-	if errors.Is(err, os.ErrNotExist) {
-		return last, false, nil
-	}
-	if err != nil {
-		return last, false, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var e ExportFile
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return last, false, fmt.Errorf("embedded warehouse exports.jsonl: %w", err)
-		}
+	err = readJSONL(p, "exports.jsonl", func(e ExportFile) {
 		if e.Kind == "manifest" && e.AsOf.Before(before) && (!ok || e.AsOf.After(last)) {
 			last, ok = e.AsOf, true
 		}
-	}
-	return last, ok, sc.Err()
+	})
+	return last, ok, err
 }

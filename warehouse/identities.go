@@ -1,13 +1,10 @@
 package warehouse
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -76,23 +73,7 @@ func (w *ClickHouse) SaveIdentities(ctx context.Context, ls []Identity, runID st
 
 // Identities reads identities.jsonl of the embedded warehouse.
 func (p *ParquetDir) Identities(_ context.Context, fn func(Identity)) error {
-	f, err := os.Open(filepath.Join(p.dir, "identities.jsonl"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var l Identity
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return fmt.Errorf("embedded warehouse identities.jsonl: %w", err)
-		}
-		fn(l)
-	}
-	return sc.Err()
+	return readJSONL(p, "identities.jsonl", fn)
 }
 
 // SaveIdentities appends to identities.jsonl.
@@ -100,23 +81,7 @@ func (p *ParquetDir) SaveIdentities(_ context.Context, ls []Identity, _ string, 
 	if len(ls) == 0 {
 		return nil
 	}
-	f, err := os.OpenFile(filepath.Join(p.dir, "identities.jsonl"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("embedded warehouse: %w", err)
-	}
-	w := bufio.NewWriter(f)
-	enc := json.NewEncoder(w)
-	for _, l := range ls {
-		if err := enc.Encode(l); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return appendJSONL(p, "identities.jsonl", ls...)
 }
 
 // RawKeys calls fn with the key of every row landed in an entity's raw table;

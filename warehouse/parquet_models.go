@@ -1,10 +1,7 @@
 package warehouse
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,46 +36,23 @@ func columnIndices(fr *pqarrow.FileReader, schema *arrow.Schema) ([]int, error) 
 
 // InsertModel appends a model to models.jsonl.
 func (p *ParquetDir) InsertModel(_ context.Context, m Model) error {
-	f, err := os.OpenFile(filepath.Join(p.dir, "models.jsonl"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("embedded warehouse: %w", err)
-	}
-	b, _ := json.Marshal(m)
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("embedded warehouse models: %w", err)
-	}
-	return f.Close()
+	return appendJSONL(p, "models.jsonl", m)
 }
 
 // LatestModel is the newest model of one of the kinds in models.jsonl trained
 // as of asOf or earlier.
 func (p *ParquetDir) LatestModel(_ context.Context, asOf time.Time, kinds ...string) (Model, error) {
-	f, err := os.Open(filepath.Join(p.dir, "models.jsonl"))
-	if errors.Is(err, os.ErrNotExist) {
-		return Model{}, ErrNoModel
-	}
-	if err != nil {
-		return Model{}, err
-	}
-	defer f.Close()
 	var best Model
 	found := false
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		var m Model
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			return Model{}, fmt.Errorf("embedded warehouse models.jsonl: %w", err)
-		}
+	err := readJSONL(p, "models.jsonl", func(m Model) {
 		if m.AsOf.After(asOf) || !slices.Contains(kinds, m.Kind) {
-			continue
+			return
 		}
 		if !found || m.AsOf.After(best.AsOf) || (m.AsOf.Equal(best.AsOf) && !m.TrainedAt.Before(best.TrainedAt)) {
 			best, found = m, true
 		}
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		return Model{}, err
 	}
 	if !found {

@@ -1,13 +1,8 @@
 package warehouse
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -35,38 +30,16 @@ type watermark struct {
 
 // Watermark is the newest version in watermarks.jsonl for a source's entity.
 func (p *ParquetDir) Watermark(_ context.Context, source, entity string) (value time.Time, ok bool, err error) {
-	f, err := os.Open(filepath.Join(p.dir, "watermarks.jsonl"))
-	if errors.Is(err, os.ErrNotExist) {
-		return value, false, nil
-	}
-	if err != nil {
-		return value, false, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
 	var newest time.Time
-	for sc.Scan() {
-		var m watermark
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			return value, false, fmt.Errorf("embedded warehouse watermarks.jsonl: %w", err)
-		}
+	err = readJSONL(p, "watermarks.jsonl", func(m watermark) {
 		if m.Source == source && m.Entity == entity && !m.SavedAt.Before(newest) {
 			value, newest, ok = m.Value, m.SavedAt, true
 		}
-	}
-	return value, ok, sc.Err()
+	})
+	return value, ok, err
 }
 
 // SaveWatermark appends to watermarks.jsonl.
 func (p *ParquetDir) SaveWatermark(_ context.Context, source, entity string, value time.Time, runID string) error {
-	f, err := os.OpenFile(filepath.Join(p.dir, "watermarks.jsonl"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("embedded warehouse: %w", err)
-	}
-	b, _ := json.Marshal(watermark{Source: source, Entity: entity, RunID: runID, Value: value.UTC(), SavedAt: time.Now().UTC()})
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return appendJSONL(p, "watermarks.jsonl", watermark{Source: source, Entity: entity, RunID: runID, Value: value.UTC(), SavedAt: time.Now().UTC()})
 }

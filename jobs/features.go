@@ -18,6 +18,11 @@ type reader interface {
 	Read(ctx context.Context, mem memory.Allocator, q warehouse.Query, batch int) ([]arrow.Record, error)
 }
 
+// streamer reads a raw table a batch at a time.
+type streamer interface {
+	Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, batch int, fn func(arrow.Record) error) error
+}
+
 // ordersBefore are the order columns features and models use, point in time.
 func ordersBefore(asOf time.Time) warehouse.Query {
 	return warehouse.Query{Entity: canon.Orders, TimeColumn: "ordered_at", Before: asOf,
@@ -48,6 +53,7 @@ var customerOptins = warehouse.Query{Entity: canon.Customers, Columns: []string{
 // featureStore is where the features stage reads orders and publishes features.
 type featureStore interface {
 	reader
+	streamer
 	ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 }
 
@@ -55,29 +61,23 @@ type featureStore interface {
 // the date's partition of customer_features.
 func features(ctx context.Context, rc *runContext, st featureStore) (int, error) {
 	start := time.Now()
-	recs, err := st.Read(ctx, rc.mem, ordersBefore(rc.asOf), rc.cfg.BatchRows)
+	// Orders and the catalogue are held; lines, site and campaign events and
+	// opt-ins stream past (they are most of the rows).
+	orders, err := st.Read(ctx, rc.mem, ordersBefore(rc.asOf), rc.cfg.BatchRows)
 	if err != nil {
 		return 0, err
 	}
-	in := transform.FeatureInputs{Orders: recs}
-	var all []arrow.Record
-	defer func() {
-		for _, r := range append(all, recs...) {
-			r.Release()
-		}
-	}()
-	for _, part := range []struct {
-		q    warehouse.Query
-		into *[]arrow.Record
-	}{{eventsBefore(rc.asOf), &in.Events}, {campaignsBefore(rc.asOf), &in.Campaigns}, {customerOptins, &in.Customers},
-		{orderLines, &in.Lines}, {catalogue, &in.Products}} {
-		got, err := st.Read(ctx, rc.mem, part.q, rc.cfg.BatchRows)
-		if err != nil {
-			return 0, err
-		}
-		*part.into = got
-		all = append(all, got...)
+	defer release(orders)
+	products, err := st.Read(ctx, rc.mem, catalogue, rc.cfg.BatchRows)
+	if err != nil {
+		return 0, err
 	}
+	defer release(products)
+	stream := func(q warehouse.Query) transform.Batches {
+		return func(fn func(arrow.Record) error) error { return st.Each(ctx, rc.mem, q, rc.cfg.BatchRows, fn) }
+	}
+	in := transform.FeatureInputs{Orders: orders, Products: products, Lines: stream(orderLines), Events: stream(eventsBefore(rc.asOf)),
+		Campaigns: stream(campaignsBefore(rc.asOf)), Customers: stream(customerOptins)}
 	rec, err := transform.CustomerFeatures(rc.mem, in, rc.asOf)
 	if err != nil {
 		return 0, err

@@ -28,6 +28,7 @@ import (
 // scores, segments, members and feeds for publish.
 type scoreStore interface {
 	reader
+	streamer
 	LatestModel(ctx context.Context, asOf time.Time, kinds ...string) (warehouse.Model, error)
 	Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
@@ -251,11 +252,7 @@ func score(ctx context.Context, rc *runContext, wh scoreStore, sh Shard) (ScoreS
 	if err != nil {
 		return ScoreSummary{}, err
 	}
-	lines, err := wh.Read(ctx, rc.mem, orderLines, rc.cfg.BatchRows)
-	if err != nil {
-		return ScoreSummary{}, err
-	}
-	defer release(lines)
+	lines := func(fn func(arrow.Record) error) error { return wh.Each(ctx, rc.mem, orderLines, rc.cfg.BatchRows, fn) }
 	baskets, err := transform.Baskets(orders, lines, rc.asOf)
 	if err != nil {
 		return ScoreSummary{}, err

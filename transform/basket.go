@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
@@ -93,7 +94,7 @@ func basket(in FeatureInputs, orders *orderFinder, firstDay []int32) ([]basketFa
 	for i := range out {
 		out[i].priceLevel = math.NaN()
 	}
-	if len(in.Lines) == 0 {
+	if in.Lines == nil {
 		return out, nil
 	}
 	var cats, brands interner
@@ -117,11 +118,7 @@ func basket(in FeatureInputs, orders *orderFinder, firstDay []int32) ([]basketFa
 			catalogue[id.Value(i)] = p
 		}
 	}
-	total := 0
-	for _, rec := range in.Lines {
-		total += int(rec.NumRows())
-	}
-	lines := make([]lineFact, 0, total)
+	var lines []lineFact
 	perCust := make([]int32, len(firstDay)+1)
 	var lastOrder string
 	var order orderEntry
@@ -129,14 +126,15 @@ func basket(in FeatureInputs, orders *orderFinder, firstDay []int32) ([]basketFa
 	// Whether each customer's lines are already together, as when orders come
 	// by customer: then they need no grouping.
 	together, prev := true, int32(-1)
-	for _, rec := range in.Lines {
+	if err := in.Lines.each(func(rec arrow.Record) error {
+		known = false // lastOrder was a view of the previous batch
 		ids, ok1 := column(rec, "order_id").(*array.String)
 		prod, ok2 := column(rec, "product_id").(*array.String)
 		qty, ok3 := column(rec, "quantity").(*array.Int32)
 		unit, ok4 := column(rec, "unit_price").(*array.Float64)
 		disc, _ := column(rec, "discount").(*array.Float64)
 		if !(ok1 && ok2 && ok3 && ok4) {
-			return nil, fmt.Errorf("features: order lines need order_id, product_id, quantity and unit_price columns")
+			return fmt.Errorf("features: order lines need order_id, product_id, quantity and unit_price columns")
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
 			// An order's lines are usually consecutive: one lookup per order.
@@ -162,6 +160,9 @@ func basket(in FeatureInputs, orders *orderFinder, firstDay []int32) ([]basketFa
 				firstWeek: order.ref.day <= firstDay[c]+6})
 			perCust[c+1]++
 		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	// The typical price of a category: the middle unit price of its lines (the
 	// upper one of the two for an even count, as ClickHouse's quantileExact).

@@ -85,7 +85,7 @@ func TestBasketFeatures(t *testing.T) {
 	lb.Release()
 	defer lines.Release()
 
-	f, err := CustomerFeatures(mem, FeatureInputs{Orders: []arrow.Record{orders}, Lines: []arrow.Record{lines}, Products: []arrow.Record{products}},
+	f, err := CustomerFeatures(mem, FeatureInputs{Orders: []arrow.Record{orders}, Lines: Records(lines), Products: []arrow.Record{products}},
 		time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)

@@ -77,7 +77,7 @@ func loadColumns(tb testing.TB, mem memory.Allocator, path string, schema *arrow
 
 // loadShop reads the canonical CSV files of a generated shop in dir into the
 // feature inputs.
-func loadShop(tb testing.TB, mem memory.Allocator, dir string) FeatureInputs {
+func loadShop(tb testing.TB, mem memory.Allocator, dir string) shopRecords {
 	ordersSchema := arrow.NewSchema([]arrow.Field{
 		{Name: "order_id", Type: arrow.BinaryTypes.String},
 		{Name: "customer_id", Type: arrow.BinaryTypes.String}, {Name: "ordered_at", Type: canon.TimestampType},
@@ -109,14 +109,39 @@ func loadShop(tb testing.TB, mem memory.Allocator, dir string) FeatureInputs {
 		{Name: "customer_id", Type: arrow.BinaryTypes.String}, {Name: "channel", Type: arrow.BinaryTypes.String},
 		{Name: "type", Type: arrow.BinaryTypes.String}, {Name: "ts", Type: canon.TimestampType},
 	}, nil), []string{"customer_id", "channel", "type", "ts"})
-	return FeatureInputs{Orders: orders, Events: events, Lines: lines, Products: products, Campaigns: campaigns}
+	return shopRecords{orders: orders, events: events, lines: lines, products: products, campaigns: campaigns}
+}
+
+// shopRecords are a shop's batches held in memory, as the tests load them.
+type shopRecords struct{ orders, events, lines, products, campaigns []arrow.Record }
+
+func (s shopRecords) inputs() FeatureInputs {
+	return FeatureInputs{Orders: s.orders, Events: Records(s.events...), Lines: Records(s.lines...), Products: s.products,
+		Campaigns: Records(s.campaigns...)}
+}
+
+func (s shopRecords) rows() (n int64) {
+	for _, set := range [][]arrow.Record{s.orders, s.events, s.lines, s.campaigns} {
+		for _, r := range set {
+			n += r.NumRows()
+		}
+	}
+	return n
+}
+
+func (s shopRecords) release() {
+	for _, set := range [][]arrow.Record{s.orders, s.events, s.lines, s.products, s.campaigns} {
+		for _, r := range set {
+			r.Release()
+		}
+	}
 }
 
 // benchInputs generates a shop of n customers and loads its canonical CSV
 // files into Arrow. With TESSERA_BENCH_CACHE set, the batches are kept there
 // as Arrow IPC files and read back by later runs (loading the CSV takes
 // longer than the features).
-func benchInputs(b *testing.B, mem memory.Allocator, n int) (FeatureInputs, time.Time) {
+func benchInputs(b *testing.B, mem memory.Allocator, n int) (shopRecords, time.Time) {
 	cfg := synth.Defaults()
 	cfg.Customers = n
 	cache := os.Getenv("TESSERA_BENCH_CACHE")
@@ -128,7 +153,7 @@ func benchInputs(b *testing.B, mem memory.Allocator, n int) (FeatureInputs, time
 			for i, name := range names {
 				sets[i] = readIPC(b, mem, filepath.Join(dir, name+".arrow"))
 			}
-			return FeatureInputs{Orders: sets[0], Events: sets[1], Lines: sets[2], Products: sets[3], Campaigns: sets[4]}, cfg.End
+			return shopRecords{orders: sets[0], events: sets[1], lines: sets[2], products: sets[3], campaigns: sets[4]}, cfg.End
 		}
 	}
 	dir := b.TempDir()
@@ -136,7 +161,7 @@ func benchInputs(b *testing.B, mem memory.Allocator, n int) (FeatureInputs, time
 		b.Fatal(err)
 	}
 	in := loadShop(b, mem, dir)
-	orders, events, lines, products, campaigns := in.Orders, in.Events, in.Lines, in.Products, in.Campaigns
+	orders, events, lines, products, campaigns := in.orders, in.events, in.lines, in.products, in.campaigns
 	if cache != "" {
 		dir := filepath.Join(cache, fmt.Sprintf("features-%d", n))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -149,7 +174,7 @@ func benchInputs(b *testing.B, mem memory.Allocator, n int) (FeatureInputs, time
 			b.Fatal(err)
 		}
 	}
-	return FeatureInputs{Orders: orders, Events: events, Lines: lines, Products: products, Campaigns: campaigns}, cfg.End
+	return in, cfg.End
 }
 
 func writeIPC(b *testing.B, path string, recs []arrow.Record) {
@@ -204,11 +229,8 @@ func BenchmarkFeatures(b *testing.B) {
 		n, _ = strconv.Atoi(s)
 	}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	in, asOf := benchInputs(b, mem, n)
-	var rows int64
-	for _, r := range append(append(append(in.Orders, in.Events...), in.Lines...), in.Campaigns...) {
-		rows += r.NumRows()
-	}
+	shop, asOf := benchInputs(b, mem, n)
+	rows, in := shop.rows(), shop.inputs()
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -243,10 +265,6 @@ func BenchmarkFeatures(b *testing.B) {
 	b.ReportMetric(float64(mem.CurrentAlloc())/(1<<20), "MiB-input")
 	b.ReportMetric(float64(peak)/(1<<20), "MiB-peak-heap")
 	b.ReportMetric(float64(peak-before.HeapInuse)/(1<<20), "MiB-peak-extra")
-	for _, set := range [][]arrow.Record{in.Orders, in.Events, in.Lines, in.Products, in.Campaigns} {
-		for _, r := range set {
-			r.Release()
-		}
-	}
+	shop.release()
 	mem.AssertSize(b, 0)
 }

@@ -78,7 +78,7 @@ type CustomerBaskets struct {
 
 // Baskets collects the baskets from orders (with order_id) and lines
 // (order_id, product_id).
-func Baskets(orders, lines []arrow.Record, asOf time.Time) (CustomerBaskets, error) {
+func Baskets(orders []arrow.Record, lines Batches, asOf time.Time) (CustomerBaskets, error) {
 	var b CustomerBaskets
 	custIdx := map[string]int32{}
 	orderCust := map[string]int32{}
@@ -96,11 +96,11 @@ func Baskets(orders, lines []arrow.Record, asOf time.Time) (CustomerBaskets, err
 	prodIdx := map[string]int32{}
 	type pair struct{ cust, prod int32 }
 	var pairs []pair
-	for _, rec := range lines {
+	if err := lines.each(func(rec arrow.Record) error {
 		order, ok1 := column(rec, "order_id").(*array.String)
 		prod, ok2 := column(rec, "product_id").(*array.String)
 		if !(ok1 && ok2) {
-			return b, fmt.Errorf("baskets: order lines need order_id and product_id columns")
+			return fmt.Errorf("baskets: order lines need order_id and product_id columns")
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
 			c, ok := orderCust[order.Value(i)]
@@ -116,6 +116,9 @@ func Baskets(orders, lines []arrow.Record, asOf time.Time) (CustomerBaskets, err
 			}
 			pairs = append(pairs, pair{c, p})
 		}
+		return nil
+	}); err != nil {
+		return b, err
 	}
 	slices.SortFunc(pairs, func(x, y pair) int {
 		if x.cust != y.cust {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -95,17 +96,42 @@ type FeatureInputs struct {
 	// Orders: customer_id, ordered_at, status, gross_amount, discount_amount,
 	// net_amount, items_count, rating.
 	Orders []arrow.Record
-	// Events: customer_id, ts, session_id, type (may be empty).
-	Events []arrow.Record
-	// Campaigns: customer_id, channel, type, ts (may be empty).
-	Campaigns []arrow.Record
-	// Customers: customer_id, optin_email, optin_sms, optin_push (may be empty).
-	Customers []arrow.Record
+	// Events: customer_id, ts, session_id, type (may be nil).
+	Events Batches
+	// Campaigns: customer_id, channel, type, ts (may be nil).
+	Campaigns Batches
+	// Customers: customer_id, optin_email, optin_sms, optin_push (may be nil).
+	Customers Batches
 	// Lines: order_id, product_id, quantity, unit_price, discount (may be
-	// empty); they count for the orders above (which then need order_id).
-	Lines []arrow.Record
+	// nil); they count for the orders above (which then need order_id).
+	Lines Batches
 	// Products: product_id, category, brand (may be empty).
 	Products []arrow.Record
+}
+
+// Batches hands record batches to fn one at a time, stopping at fn's first
+// error. A batch, and any string viewed in it, is valid only during the call:
+// the large inputs stream from the warehouse instead of being held whole.
+type Batches func(fn func(arrow.Record) error) error
+
+// Records is a Batches of records already in memory.
+func Records(recs ...arrow.Record) Batches {
+	return func(fn func(arrow.Record) error) error {
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// each runs fn on every batch of b; a nil b has none.
+func (b Batches) each(fn func(arrow.Record) error) error {
+	if b == nil {
+		return nil
+	}
+	return b(fn)
 }
 
 // site behaviour counters, in the order of the feature columns above
@@ -206,7 +232,7 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 			}
 		}
 	}
-	if len(in.Lines) > 0 && len(recs) > 0 && !orderIDs {
+	if in.Lines != nil && len(recs) > 0 && !orderIDs {
 		return nil, fmt.Errorf("features: order lines need the orders' order_id column")
 	}
 
@@ -249,11 +275,12 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 		}
 		type visit struct {
 			cust    int32
-			session string // a view of the record's buffer: no copy
+			session string // copied: it outlives its batch
 		}
 		seenVisit := map[visit]struct{}{}
 		find := customerLookup{ids: ids}
-		for _, rec := range in.Events {
+		if err := in.Events.each(func(rec arrow.Record) error {
+			find.on = false // its last id was a view of the previous batch
 			c, err := eventColumns(rec)
 			if err != nil {
 				return err
@@ -289,13 +316,18 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 				if typ == "add_to_cart" && c.session != nil {
 					key := visit{k, c.session.Value(i)}
 					if _, seen := seenVisit[key]; !seen {
+						key.session = strings.Clone(key.session)
 						seenVisit[key] = struct{}{}
 						cartVisits[k]++
 					}
 				}
 			}
+			return nil
+		}); err != nil {
+			return err
 		}
-		for _, rec := range in.Campaigns {
+		if err := in.Campaigns.each(func(rec arrow.Record) error {
+			find.on = false
 			id, okID := column(rec, "customer_id").(*array.String)
 			ch, okCh := column(rec, "channel").(*array.String)
 			typ, okT := column(rec, "type").(*array.String)
@@ -322,8 +354,11 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 					tally(&beh[k], ts)
 				}
 			}
+			return nil
+		}); err != nil {
+			return err
 		}
-		for _, rec := range in.Customers {
+		return in.Customers.each(func(rec arrow.Record) error {
 			id, ok := column(rec, "customer_id").(*array.String)
 			if !ok {
 				return fmt.Errorf("features: customers need a customer_id column")
@@ -341,8 +376,8 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 					}
 				}
 			}
-		}
-		return nil
+			return nil
+		})
 	}()
 	if err := <-basketDone; err != nil {
 		return nil, err

@@ -161,7 +161,7 @@ func TestCustomerFeatures(t *testing.T) {
 	defer campaigns.Release()
 	customers := customerRecord(mem)
 	defer customers.Release()
-	in := FeatureInputs{Orders: []arrow.Record{rec}, Events: []arrow.Record{events}, Campaigns: []arrow.Record{campaigns}, Customers: []arrow.Record{customers}}
+	in := FeatureInputs{Orders: []arrow.Record{rec}, Events: Records(events), Campaigns: Records(campaigns), Customers: Records(customers)}
 	f, err := CustomerFeatures(mem, in, asOf)
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ func TestCustomerFeatures(t *testing.T) {
 	defer lateEvents.Release()
 	lateCampaigns := campaignRecord(mem, []campaign{{"b", "sms", "delivered", "2025-02-01 00:00:00"}, {"b", "sms", "click", "2025-02-02 09:00:00"}})
 	defer lateCampaigns.Release()
-	in.Orders, in.Events, in.Campaigns = []arrow.Record{rec, late}, []arrow.Record{events, lateEvents}, []arrow.Record{campaigns, lateCampaigns}
+	in.Orders, in.Events, in.Campaigns = []arrow.Record{rec, late}, Records(events, lateEvents), Records(campaigns, lateCampaigns)
 	g, err := CustomerFeatures(mem, in, asOf)
 	if err != nil {
 		t.Fatal(err)
@@ -305,15 +305,12 @@ func TestFeaturesInputOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := loadShop(t, mem, dir)
-	mix := FeatureInputs{Orders: shuffled(in.Orders), Events: shuffled(in.Events), Lines: shuffled(in.Lines),
-		Products: in.Products, Campaigns: shuffled(in.Campaigns)}
-	defer func() {
-		for _, set := range [][]arrow.Record{in.Orders, in.Events, in.Lines, in.Products, in.Campaigns, mix.Orders, mix.Events, mix.Lines, mix.Campaigns} {
-			for _, r := range set {
-				r.Release()
-			}
-		}
-	}()
+	defer in.release()
+	mix := shopRecords{orders: shuffled(in.orders), events: shuffled(in.events), lines: shuffled(in.lines),
+		campaigns: shuffled(in.campaigns)}
+	defer mix.release()
+	mixed := mix.inputs()
+	mixed.Products = in.products
 	rows := func(in FeatureInputs) map[string][]string {
 		rec, err := CustomerFeatures(mem, in, cfg.End)
 		if err != nil {
@@ -335,7 +332,7 @@ func TestFeaturesInputOrder(t *testing.T) {
 		}
 		return out
 	}
-	want, got := rows(in), rows(mix)
+	want, got := rows(in.inputs()), rows(mixed)
 	if len(want) < 1000 || len(got) != len(want) {
 		t.Fatalf("%d buyers from shuffled input, %d from sorted", len(got), len(want))
 	}

@@ -70,12 +70,36 @@ func appendValue(b array.Builder, c canon.Column, v any) {
 	}
 }
 
+// collect gathers the records each hands over; the caller releases them.
+func collect(each func(fn func(arrow.Record) error) error) ([]arrow.Record, error) {
+	var out []arrow.Record
+	err := each(func(r arrow.Record) error {
+		r.Retain()
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		for _, r := range out {
+			r.Release()
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
 // Read reads a raw table (FINAL: one version per key) into Arrow records of at
-// most batch rows. The caller releases them.
+// most batch rows; at least one, empty when no row matches. The caller
+// releases them.
 func (w *ClickHouse) Read(ctx context.Context, mem memory.Allocator, q Query, batch int) ([]arrow.Record, error) {
+	return collect(func(fn func(arrow.Record) error) error { return w.Each(ctx, mem, q, batch, fn) })
+}
+
+// Each reads a raw table as Read does, handing each record to fn as it is
+// read and releasing it when fn returns: memory holds one batch, not the table.
+func (w *ClickHouse) Each(ctx context.Context, mem memory.Allocator, q Query, batch int, fn func(arrow.Record) error) error {
 	schema, cols, err := q.Schema()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	exprs := make([]string, len(cols))
 	dest := make([]any, len(cols))
@@ -106,42 +130,62 @@ func (w *ClickHouse) Read(ctx context.Context, mem memory.Allocator, q Query, ba
 	}
 	rows, err := w.conn.Query(ctx, sql)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", q.Entity, err)
+		return fmt.Errorf("read %s: %w", q.Entity, err)
 	}
 	defer rows.Close()
-	var out []arrow.Record
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
-	fail := func(err error) ([]arrow.Record, error) {
-		for _, r := range out {
-			r.Release()
-		}
-		return nil, fmt.Errorf("read %s: %w", q.Entity, err)
-	}
+	handed := 0
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return fail(err)
+			return fmt.Errorf("read %s: %w", q.Entity, err)
 		}
 		for i, c := range cols {
 			appendValue(b.Field(i), c, dest[i])
 		}
 		if b.Field(0).Len() >= batch {
-			out = append(out, b.NewRecord())
+			if err := hand(b.NewRecord(), fn); err != nil {
+				return err
+			}
+			handed++
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fail(err)
+		return fmt.Errorf("read %s: %w", q.Entity, err)
 	}
-	return append(out, b.NewRecord()), nil
+	return handLast(b, handed, fn)
 }
 
-// Read reads an embedded raw table into Arrow records of at most batch rows.
-// An optional entity that was never written (a shop without site events) reads
-// as empty.
+// hand gives rec to fn and releases it.
+func hand(rec arrow.Record, fn func(arrow.Record) error) error {
+	defer rec.Release()
+	return fn(rec)
+}
+
+// handLast hands the builder's last rows over, or an empty record when
+// nothing was handed yet (the reader then still sees the schema).
+func handLast(b *array.RecordBuilder, handed int, fn func(arrow.Record) error) error {
+	rec := b.NewRecord()
+	if rec.NumRows() == 0 && handed > 0 {
+		rec.Release()
+		return nil
+	}
+	return hand(rec, fn)
+}
+
+// Read reads an embedded raw table into Arrow records of at most batch rows;
+// at least one, empty when no row matches. An optional entity that was never
+// written (a shop without site events) reads as empty.
 func (p *ParquetDir) Read(ctx context.Context, mem memory.Allocator, q Query, batch int) ([]arrow.Record, error) {
+	return collect(func(fn func(arrow.Record) error) error { return p.Each(ctx, mem, q, batch, fn) })
+}
+
+// Each reads an embedded raw table as Read does, handing each record to fn as
+// it is read and releasing it when fn returns.
+func (p *ParquetDir) Each(ctx context.Context, mem memory.Allocator, q Query, batch int, fn func(arrow.Record) error) error {
 	schema, cols, err := q.Schema()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
@@ -149,30 +193,30 @@ func (p *ParquetDir) Read(ctx context.Context, mem memory.Allocator, q Query, ba
 	if errors.Is(err, os.ErrNotExist) {
 		switch q.Entity {
 		case canon.Customers, canon.Orders, canon.OrderLines: // extract always writes these
-			return nil, fmt.Errorf("embedded warehouse has no %s: run extract first", RawTable(q.Entity))
+			return fmt.Errorf("embedded warehouse has no %s: run extract first", RawTable(q.Entity))
 		}
-		return []arrow.Record{b.NewRecord()}, nil // a shop without this entity
+		return handLast(b, 0, fn) // a shop without this entity
 	}
 	if err != nil {
-		return nil, fmt.Errorf("embedded warehouse: %w", err)
+		return fmt.Errorf("embedded warehouse: %w", err)
 	}
 	pf, err := file.NewParquetReader(f)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("embedded warehouse %s: %w", RawTable(q.Entity), err)
+		return fmt.Errorf("embedded warehouse %s: %w", RawTable(q.Entity), err)
 	}
 	defer pf.Close()
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batch)}, mem)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	idx, err := columnIndices(fr, schema)
 	if err != nil {
-		return nil, fmt.Errorf("embedded warehouse %s: %w", RawTable(q.Entity), err)
+		return fmt.Errorf("embedded warehouse %s: %w", RawTable(q.Entity), err)
 	}
 	rr, err := fr.GetRecordReader(ctx, idx, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rr.Release()
 	timeCol, textCol := -1, -1
@@ -185,10 +229,10 @@ func (p *ParquetDir) Read(ctx context.Context, mem memory.Allocator, q Query, ba
 		}
 	}
 	if (q.TimeColumn != "" && timeCol < 0) || (q.NonEmpty != "" && textCol < 0) {
-		return nil, fmt.Errorf("read %s: the filter columns must be among the columns read", q.Entity)
+		return fmt.Errorf("read %s: the filter columns must be among the columns read", q.Entity)
 	}
 	limit := q.Before.Unix()
-	var out []arrow.Record
+	handed := 0
 	for rr.Next() {
 		rec := rr.Record()
 		for r := 0; r < int(rec.NumRows()); r++ {
@@ -203,16 +247,16 @@ func (p *ParquetDir) Read(ctx context.Context, mem memory.Allocator, q Query, ba
 			}
 		}
 		if b.Field(0).Len() >= batch {
-			out = append(out, b.NewRecord())
+			if err := hand(b.NewRecord(), fn); err != nil {
+				return err
+			}
+			handed++
 		}
 	}
 	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		for _, r := range out {
-			r.Release()
-		}
-		return nil, err
+		return err
 	}
-	return append(out, b.NewRecord()), nil
+	return handLast(b, handed, fn)
 }
 
 // seconds reads a timestamp as Unix seconds, whatever unit Parquet gave it

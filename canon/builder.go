@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"hash/maphash"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -15,99 +14,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/compute"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
-
-// Keys is a set of natural keys held as 64-bit hashes (at 10^8 keys a
-// collision has odds below 10^-3, and a set of strings would cost ten times the
-// memory) in an open-addressing table, linear probing, at most three quarters
-// full: a lookup costs one cache miss where a Go map costs two, and at tens of
-// millions of keys (site events) these lookups were most of extract's time.
-// (Half full took a third more memory, which set extract's peak, for probes
-// that stay within a cache line either way.)
-type Keys struct {
-	seed  maphash.Seed
-	slots []uint64 // 0: empty (a hash of 0 is stored as 1)
-	// vers holds, slot by slot, the newest version read of each key of a
-	// versioned table; nil for the others.
-	vers []int64
-	n    int
-}
-
-// NewKeys returns an empty key set.
-func NewKeys() *Keys { return &Keys{seed: maphash.MakeSeed(), slots: make([]uint64, 1024)} }
-
-func (k *Keys) sum(key []byte) uint64 {
-	if h := maphash.Bytes(k.seed, key); h != 0 {
-		return h
-	}
-	return 1
-}
-
-// find is the slot holding h, or the empty slot where it would go.
-func (k *Keys) find(h uint64) (int, bool) {
-	mask := uint64(len(k.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		switch k.slots[i] {
-		case h:
-			return int(i), true
-		case 0:
-			return int(i), false
-		}
-	}
-}
-
-// put stores h (new) with its version, growing the table first if needed.
-func (k *Keys) put(h uint64, version int64) {
-	if 4*(k.n+1) > 3*len(k.slots) {
-		old, oldVers := k.slots, k.vers
-		k.slots = make([]uint64, 2*len(old))
-		if oldVers != nil {
-			k.vers = make([]int64, len(k.slots))
-		}
-		for j, s := range old {
-			if s != 0 {
-				i, _ := k.find(s)
-				k.slots[i] = s
-				if oldVers != nil {
-					k.vers[i] = oldVers[j]
-				}
-			}
-		}
-	}
-	i, _ := k.find(h)
-	k.slots[i] = h
-	if k.vers != nil {
-		k.vers[i] = version
-	}
-	k.n++
-}
-
-// versioned makes the set keep a version per key.
-func (k *Keys) versioned() {
-	if k.vers == nil {
-		k.vers = make([]int64, len(k.slots))
-		for i, s := range k.slots {
-			if s != 0 {
-				k.vers[i] = math.MaxInt64 // known without a version: never replaced
-			}
-		}
-	}
-}
-
-// Add adds key and reports whether it was new.
-func (k *Keys) Add(key []byte) bool {
-	h := k.sum(key)
-	if _, found := k.find(h); found {
-		return false
-	}
-	k.put(h, math.MaxInt64)
-	return true
-}
-
-// Has reports whether key is in the set.
-func (k *Keys) Has(key []byte) bool { _, found := k.find(k.sum(key)); return found }
-
-// Len is the number of keys.
-func (k *Keys) Len() int { return k.n }
 
 // KeySets holds the keys landed so far in a run, per entity, so that children are
 // checked against their parents and a key read twice is caught.
@@ -187,7 +93,22 @@ func (b *Builder) Len() int { return b.rb.Field(0).Len() }
 // NewRecord returns the rows appended so far, less those a newer version
 // replaced, and starts afresh. The caller releases it.
 func (b *Builder) NewRecord() arrow.Record {
+	// The next batch is likely the size of this one: reserving it spares the
+	// builders growing (and copying) their buffers step by step.
+	rows := b.Len()
+	data := make([]int, len(b.rb.Fields()))
+	for i, f := range b.rb.Fields() {
+		if s, ok := f.(*array.StringBuilder); ok {
+			data[i] = s.DataLen()
+		}
+	}
 	rec := b.rb.NewRecord()
+	b.rb.Reserve(rows)
+	for i, f := range b.rb.Fields() {
+		if s, ok := f.(*array.StringBuilder); ok {
+			s.ReserveData(data[i])
+		}
+	}
 	defer func() {
 		clear(b.batchRow)
 		b.drop, b.dropped = b.drop[:0], 0

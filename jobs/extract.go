@@ -88,6 +88,7 @@ var required = map[canon.Entity]bool{canon.Customers: true, canon.Orders: true, 
 func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (*ExtractResult, error) {
 	res := &ExtractResult{}
 	keys := canon.KeySets{}
+	defer keys.Free()
 	ids, err := loadIdentity(ctx, sink)
 	if err != nil {
 		return res, err
@@ -136,7 +137,8 @@ func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (
 		ids.fresh = ids.fresh[:0]
 		switch {
 		case !isParent(t.Entity):
-			delete(keys, t.Entity) // no row refers to these: free the keys
+			keys[t.Entity].Free() // no row refers to these
+			delete(keys, t.Entity)
 		case partial:
 			// Read in part: the rows of this run refer to parents landed before too.
 			if err := sink.RawKeys(ctx, t.Entity, func(k string) { keys[t.Entity].Add([]byte(k)) }); err != nil {

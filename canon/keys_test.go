@@ -21,7 +21,7 @@ func TestKeysLarge(t *testing.T) {
 			t.Fatalf("round %d: %d keys in %d slots (mapped: %v)", round, k.Len(), len(k.slots), k.maps.slots != nil)
 		}
 		for i := 0; i < n; i += 7 {
-			if k.Add([]byte("E" + strconv.Itoa(i))) || !k.Has([]byte("E"+strconv.Itoa(i))) {
+			if k.Add([]byte("E"+strconv.Itoa(i))) || !k.Has([]byte("E"+strconv.Itoa(i))) {
 				t.Fatalf("round %d: key %d lost", round, i)
 			}
 			if k.Has([]byte("F" + strconv.Itoa(i))) {

@@ -19,8 +19,8 @@ import (
 // lines (default 1,000,000; make bench: 10,000,000) read from PostgreSQL with
 // queries of the config and landed in ClickHouse raw tables. The source
 // tables are made once by generate_series and kept (schema bench_<lines>).
-// It reports the order lines' rows per second, all rows per second and the
-// peak Go heap during the extract.
+// It reports the order lines' rows per second, all rows per second, the peak
+// Go heap and the peak resident memory during the extract.
 func BenchmarkExtractPostgres(b *testing.B) {
 	lines := 1000000
 	if s := os.Getenv("TESSERA_BENCH_LINES"); s != "" {
@@ -82,8 +82,10 @@ func BenchmarkExtractPostgres(b *testing.B) {
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	peak := before.HeapInuse
+	rssBefore := rssKiB()
+	var peakRSS int64
 	done, sampled := make(chan struct{}), make(chan struct{})
-	go func() { // the peak heap, sampled every 50 ms
+	go func() { // the peak heap and resident memory, sampled every 50 ms
 		defer close(sampled)
 		var m runtime.MemStats
 		for {
@@ -96,6 +98,7 @@ func BenchmarkExtractPostgres(b *testing.B) {
 					writeHeap(b, path) // the heap near its peak, for pprof
 				}
 				peak = max(peak, m.HeapInuse)
+				peakRSS = max(peakRSS, rssKiB())
 			}
 		}
 	}()
@@ -130,6 +133,9 @@ func BenchmarkExtractPostgres(b *testing.B) {
 	}
 	b.ReportMetric(float64(read)*float64(b.N)/elapsed.Seconds(), "rows/s")
 	b.ReportMetric(float64(peak)/(1<<20), "MiB-peak-heap")
+	// Resident memory also holds the key tables mapped outside the heap.
+	b.ReportMetric(float64(peakRSS)/1024, "MiB-peak-rss")
+	b.ReportMetric(float64(peakRSS-rssBefore)/1024, "MiB-rss-growth")
 }
 
 func writeHeap(b *testing.B, path string) {

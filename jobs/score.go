@@ -324,22 +324,26 @@ func profiles(ctx context.Context, rc *runContext, wh scoreStore, feats arrow.Re
 		custs = append(custs, c)
 		seen[id] = true
 	}
-	registered, err := wh.Read(ctx, rc.mem, warehouse.Query{Entity: canon.Customers, Columns: []string{"customer_id", "created_at"},
-		TimeColumn: "created_at", Before: rc.asOf}, rc.cfg.BatchRows)
-	if err != nil {
-		return nil, err
-	}
-	defer release(registered)
-	for _, rec := range registered {
-		custs = slices.Grow(custs, int(rec.NumRows()))
+	var others []string // registered, without orders
+	registered := warehouse.Query{Entity: canon.Customers, Columns: []string{"customer_id", "created_at"}, TimeColumn: "created_at", Before: rc.asOf}
+	if err := wh.Each(ctx, rc.mem, registered, rc.cfg.BatchRows, func(rec arrow.Record) error {
 		ids := rec.Column(0).(*array.String)
 		for i := 0; i < int(rec.NumRows()); i++ {
 			if id := ids.Value(i); !seen[id] {
 				id = strings.Clone(id)
 				seen[id] = true
-				custs = append(custs, customer{Profile: model.Profile{ID: id, EarlyVIP: math.NaN()}})
+				others = append(others, id)
 			}
 		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	// Grown once: batch by batch, a slice of a few hundred megabytes was
+	// copied (and its fresh pages faulted in) again and again.
+	custs = slices.Grow(custs, len(others))
+	for _, id := range others {
+		custs = append(custs, customer{Profile: model.Profile{ID: id, EarlyVIP: math.NaN()}})
 	}
 	// Sorted by id through an index: a customer is a few hundred bytes to move.
 	order := make([]int32, len(custs))

@@ -118,7 +118,9 @@ func basket(in FeatureInputs, orders *orderFinder, firstDay []int32) ([]basketFa
 			catalogue[id.Value(i)] = p
 		}
 	}
-	var lines []lineFact
+	// Lines stream past: sized for about three lines an order, so that the
+	// slice is rarely copied (with its fresh pages) as it grows.
+	lines := make([]lineFact, 0, 3*len(orders.seq))
 	perCust := make([]int32, len(firstDay)+1)
 	var lastOrder string
 	var order orderEntry

@@ -81,7 +81,7 @@ func BenchmarkExtractPostgres(b *testing.B) {
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	peak := before.HeapInuse
+	peak, written := before.HeapInuse, before.HeapInuse
 	rssBefore := rssKiB()
 	var peakRSS int64
 	done, sampled := make(chan struct{}), make(chan struct{})
@@ -94,8 +94,9 @@ func BenchmarkExtractPostgres(b *testing.B) {
 				return
 			case <-time.After(50 * time.Millisecond):
 				runtime.ReadMemStats(&m)
-				if path := os.Getenv("TESSERA_BENCH_HEAP"); path != "" && m.HeapInuse > peak+64<<20 {
+				if path := os.Getenv("TESSERA_BENCH_HEAP"); path != "" && m.HeapInuse > written+written/10 {
 					writeHeap(b, path) // the heap near its peak, for pprof
+					written = m.HeapInuse
 				}
 				peak = max(peak, m.HeapInuse)
 				peakRSS = max(peakRSS, rssKiB())

@@ -118,9 +118,10 @@ func basket(in FeatureInputs, orders *orderFinder, firstDay []int32) ([]basketFa
 			catalogue[id.Value(i)] = p
 		}
 	}
-	// Lines stream past: sized for about three lines an order, so that the
-	// slice is rarely copied (with its fresh pages) as it grows.
-	lines := make([]lineFact, 0, 3*len(orders.seq))
+	// Lines stream past, their number unknown: room for four an order (the
+	// generated shop has 3.25) spares copying a slice of hundreds of megabytes
+	// as it grows; room left unused is never touched, so never resident.
+	lines := make([]lineFact, 0, 4*len(orders.seq))
 	perCust := make([]int32, len(firstDay)+1)
 	var lastOrder string
 	var order orderEntry

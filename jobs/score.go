@@ -218,24 +218,6 @@ func score(ctx context.Context, rc *runContext, wh scoreStore, sh Shard) (ScoreS
 			return ScoreSummary{}, err
 		}
 	}
-	// The baskets come from the order lines, the longest read (ClickHouse
-	// merges versions on one thread): they stream in while the customers are
-	// profiled and segmented.
-	var baskets transform.CustomerBaskets
-	var basketsErr error
-	basketsCtx, stopBaskets := context.WithCancel(ctx)
-	basketsDone := make(chan struct{})
-	go func() {
-		defer close(basketsDone)
-		lines := func(fn func(arrow.Record) error) error {
-			return wh.Each(basketsCtx, rc.mem, orderLines, rc.cfg.BatchRows, fn)
-		}
-		baskets, basketsErr = transform.Baskets(orders, lines, rc.asOf)
-	}()
-	defer func() { // before the orders are released
-		stopBaskets()
-		<-basketsDone
-	}()
 	feats, err := wh.ReadPartition(ctx, rc.mem, "customer_features", scoreFeatureSchema, rc.asOf)
 	if err != nil && !errors.Is(err, warehouse.ErrNoPartition) {
 		return ScoreSummary{}, err
@@ -270,8 +252,10 @@ func score(ctx context.Context, rc *runContext, wh scoreStore, sh Shard) (ScoreS
 	if err != nil {
 		return ScoreSummary{}, err
 	}
-	if <-basketsDone; basketsErr != nil {
-		return ScoreSummary{}, basketsErr
+	lines := func(fn func(arrow.Record) error) error { return wh.Each(ctx, rc.mem, orderLines, rc.cfg.BatchRows, fn) }
+	baskets, err := transform.Baskets(orders, lines, rc.asOf)
+	if err != nil {
+		return ScoreSummary{}, err
 	}
 	feedRec, custFeeds := feeds(rc, custs, segs, baskets, sg.Feeds)
 	defer feedRec.Release()

@@ -236,7 +236,7 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 			return raw.Write(rec)
 		}
 		if links := ids.fresh; len(links) >= 1<<16 { // bounded, as the batches are
-			ids.fresh = nil
+			ids.fresh = make([]warehouse.Identity, 0, len(links)) // not grown again step by step
 			landing <- func() error {
 				if failed.Load() {
 					return nil

@@ -15,10 +15,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
-// KeySets holds the keys landed so far in a run, per entity, so that children are
-// checked against their parents and a key read twice is caught.
-type KeySets map[Entity]*Keys
-
 // Builder validates raw rows of one entity and appends the valid ones to Arrow
 // builders. It is the one place where the rules of the canonical model are applied.
 type Builder struct {

@@ -137,6 +137,10 @@ func (k *Keys) Has(key []byte) bool { _, found := k.find(k.sum(key)); return fou
 // Len is the number of keys.
 func (k *Keys) Len() int { return k.n }
 
+// KeySets holds the keys landed so far in a run, per entity, so that children are
+// checked against their parents and a key read twice is caught.
+type KeySets map[Entity]*Keys
+
 // Free hands back the memory of every set.
 func (s KeySets) Free() {
 	for _, k := range s {

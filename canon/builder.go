@@ -224,15 +224,11 @@ func (b *Builder) newestVersion() (Rule, string) {
 	kb := b.valKey()
 	h := b.keys.sum(kb)
 	v := b.vals[b.verCol].i
-	i, seen := b.keys.find(h)
-	if seen && v <= b.keys.vers[i] {
+	was, seen := b.keys.version(h)
+	if seen && v <= was {
 		return DuplicateKey, fmt.Sprintf("key %q was already read with the same or a newer %s", kb, b.t.Version)
 	}
-	if seen {
-		b.keys.vers[i] = v
-	} else {
-		b.keys.put(h, v)
-	}
+	b.keys.setVersion(h, v)
 	if seen {
 		if row, ok := b.batchRow[h]; ok {
 			b.drop[row], b.replaced = true, row

@@ -54,3 +54,113 @@ func TestKeysVersionsLarge(t *testing.T) {
 		}
 	}
 }
+
+// TestWindow: a window set finds every key added within the window, keeps its
+// tables at the window's size however many keys go through it, and says when
+// it forgot keys.
+func TestWindow(t *testing.T) {
+	tests := []struct {
+		name      string
+		window    int
+		keys      int
+		versioned bool
+	}{
+		{"never full", 1000, 999, false},
+		{"many windows", 1000, 25_000, false},
+		{"versions", 4096, 50_000, true},
+		{"mapped tables", 1 << 20, 3 << 20, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k := NewWindow(tc.window)
+			defer k.Free()
+			if tc.versioned {
+				k.versioned()
+			}
+			maxSlots := 0
+			for i := 0; i < tc.keys; i++ {
+				key := []byte("K" + strconv.Itoa(i))
+				if tc.versioned {
+					if _, seen := k.version(k.sum(key)); seen {
+						t.Fatalf("key %d seen before it was added", i)
+					}
+					k.setVersion(k.sum(key), int64(i))
+				} else if !k.Add(key) {
+					t.Fatalf("key %d reported as seen", i)
+				}
+				maxSlots = max(maxSlots, len(k.slots), len(k.prev))
+				// The last window keys are all there, with their versions.
+				for _, back := range []int{0, 1, tc.window / 2, tc.window - 1} {
+					j := i - back
+					if j < 0 || i%97 != 0 {
+						continue
+					}
+					v, seen := k.version(k.sum([]byte("K" + strconv.Itoa(j))))
+					if !seen || (tc.versioned && v != int64(j)) {
+						t.Fatalf("after key %d: key %d (%d back) found %v, version %d", i, j, back, seen, v)
+					}
+				}
+			}
+			if want := tc.keys > tc.window; (k.Rotations() > 0) != want {
+				t.Errorf("%d rotations after %d keys in a window of %d", k.Rotations(), tc.keys, tc.window)
+			}
+			// At most three quarters full, and never larger than that needs.
+			if limit := 2 * nextPow2(tc.window*4/3+1); maxSlots > limit {
+				t.Errorf("a table grew to %d slots for a window of %d keys (limit %d)", maxSlots, tc.window, limit)
+			}
+			if tc.keys > 2*tc.window && k.Has([]byte("K0")) {
+				t.Error("the first key is still there two windows later")
+			}
+			if k.Has([]byte("L1")) {
+				t.Error("a key never added is found")
+			}
+		})
+	}
+}
+
+func nextPow2(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
+}
+
+// TestSeal: sealing drops the versions and shrinks the table to seven tenths
+// full; every key is still found, no other is, and keys can still be added.
+func TestSeal(t *testing.T) {
+	for _, n := range []int{0, 10, 3000, 1_200_000} {
+		k := NewKeys()
+		k.versioned()
+		for i := 0; i < n; i++ {
+			k.put(k.sum([]byte("O"+strconv.Itoa(i))), int64(i))
+		}
+		grown := len(k.slots)
+		k.Seal()
+		if k.vers != nil || k.maps.vers != nil {
+			t.Fatalf("%d keys: versions kept after Seal", n)
+		}
+		if len(k.slots) > min(grown, max(1024, n*10/7+1)) {
+			t.Errorf("%d keys: %d slots after Seal, %d before", n, len(k.slots), grown)
+		}
+		for i := 0; i < n; i++ {
+			if !k.Has([]byte("O" + strconv.Itoa(i))) {
+				t.Fatalf("%d keys: key %d lost by Seal", n, i)
+			}
+		}
+		for i := 0; i < n+2000; i += 3 {
+			if k.Has([]byte("P" + strconv.Itoa(i))) {
+				t.Fatalf("%d keys: key P%d found, never added", n, i)
+			}
+		}
+		for i := n; i < n+5000; i++ { // past the sealed table's room
+			if !k.Add([]byte("O" + strconv.Itoa(i))) {
+				t.Fatalf("%d keys: key %d added after Seal reported as seen", n, i)
+			}
+		}
+		if k.Add([]byte("O0")) && n > 0 {
+			t.Fatalf("%d keys: key 0 added again after Seal", n)
+		}
+		k.Free()
+	}
+}

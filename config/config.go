@@ -129,6 +129,14 @@ type Source struct {
 	// ClickHouse as a source, for shops that keep click-stream there (DSN
 	// clickhouse://user:password@host:9000/database).
 	ClickHouse SQLSource `yaml:"clickhouse"`
+	// DedupWindow: a row whose key was read within this many keys before is
+	// caught as a duplicate before landing (newest version wins, counted).
+	// Entities no other refers to (order lines, events, products) remember
+	// only that many keys, so that extract's memory does not grow with them;
+	// a key repeated further apart lands twice, the raw table keeps one, and
+	// the run counts it. Customers and orders remember every key (their
+	// children are checked against them). Embedded runs remember every key.
+	DedupWindow int `yaml:"dedup_window"`
 }
 
 // SQLSource is a database read with one query per entity whose result columns
@@ -182,7 +190,7 @@ func Default() Config {
 		Log:        Log{Level: "info", Format: "auto"},
 		ClickHouse: ClickHouse{Database: "tessera", User: "default", DialTimeout: 10 * time.Second},
 		Source: Source{Files: Files{Format: "csv"}, Postgres: SQLSource{Overlap: time.Hour}, MySQL: SQLSource{Overlap: time.Hour},
-			ClickHouse: SQLSource{Overlap: time.Hour}},
+			ClickHouse: SQLSource{Overlap: time.Hour}, DedupWindow: 1 << 20},
 		Sample: Sample{Customers: 10000, Days: 730, Seed: 1},
 		LTV:    LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, CLVMonths: 12, DiscountMonthly: 0.01},
 		Segmentation: Segmentation{Lifecycle: model.DefaultLifecycle, VIP: model.DefaultVIP, EarlyVIP: model.DefaultEarlyVIP,
@@ -275,6 +283,9 @@ func (c Config) Validate() error {
 		if !identRe.MatchString(c.ClickHouse.Database) {
 			errs = append(errs, fmt.Errorf("clickhouse.database %q is not a plain name", c.ClickHouse.Database))
 		}
+	}
+	if w := c.Source.DedupWindow; w < c.BatchRows || w > 1<<30 {
+		errs = append(errs, fmt.Errorf("source.dedup_window must be between batch_rows (%d) and 1073741824, got %d: duplicates within a batch are always caught", c.BatchRows, w))
 	}
 	if f := c.Source.Files.Format; f != "csv" && f != "parquet" {
 		errs = append(errs, fmt.Errorf("source.files.format must be csv or parquet, got %q", f))

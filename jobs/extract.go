@@ -53,6 +53,9 @@ type EntityCount struct {
 	// customer known under another id (identities).
 	Linked  int64   `json:"linked"`
 	Seconds float64 `json:"seconds"`
+	// landedTwice counts rows landed although a newer version of their key
+	// landed after them in the run (the raw table keeps that one).
+	landedTwice int64
 }
 
 // ExtractResult sums up an extract run.
@@ -93,11 +96,20 @@ func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (
 	if err != nil {
 		return res, err
 	}
+	// A warehouse whose raw tables keep one row per key can take a key twice:
+	// there, entities no other refers to are checked for duplicates within a
+	// window of keys, so that memory does not grow with them.
+	deduper, _ := sink.(landedTwiceCounter)
 	for _, t := range canon.Tables {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		keys[t.Entity] = canon.NewKeys()
+		if deduper != nil && !isParent(t.Entity) {
+			keys[t.Entity] = canon.NewWindow(rc.cfg.Source.DedupWindow)
+		} else {
+			keys[t.Entity] = canon.NewKeys()
+		}
+		var landedTwice int64 // by the sources read so far
 		partial, found := false, false
 		for _, src := range open(t) {
 			rows, err := src.open()
@@ -114,6 +126,10 @@ func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (
 				c, err = extractEntity(ctx, rc, t, src.system, rows, keys, ids, sink)
 			})
 			rows.Close()
+			if err == nil && keys[t.Entity].Rotations() > 0 {
+				err = countLandedTwice(ctx, rc, deduper, t.Entity, &c, landedTwice)
+			}
+			landedTwice += c.landedTwice
 			res.Entities = append(res.Entities, c)
 			if err != nil {
 				return res, err
@@ -135,11 +151,13 @@ func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (
 			return res, err
 		}
 		ids.fresh = ids.fresh[:0]
-		switch {
-		case !isParent(t.Entity):
+		if !isParent(t.Entity) {
 			keys[t.Entity].Free() // no row refers to these
 			delete(keys, t.Entity)
-		case partial:
+			continue
+		}
+		keys[t.Entity].Seal() // children only look the keys up
+		if partial {
 			// Read in part: the rows of this run refer to parents landed before too.
 			if err := sink.RawKeys(ctx, t.Entity, func(k string) { keys[t.Entity].Add([]byte(k)) }); err != nil {
 				return res, err
@@ -147,6 +165,31 @@ func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (
 		}
 	}
 	return res, nil
+}
+
+// landedTwiceCounter is a warehouse whose raw tables keep one row per key.
+type landedTwiceCounter interface {
+	// LandedTwice counts the rows of e landed by the run beyond one per key.
+	LandedTwice(ctx context.Context, e canon.Entity, runID string) (int64, error)
+}
+
+// countLandedTwice adds to c the rows that repeat a key read further back than
+// the duplicate window: they landed, and the raw table keeps one row per key.
+// before is what the entity's earlier sources in the run landed twice.
+func countLandedTwice(ctx context.Context, rc *runContext, w landedTwiceCounter, e canon.Entity, c *EntityCount, before int64) error {
+	n, err := w.LandedTwice(ctx, e, rc.runID)
+	if err != nil {
+		return err
+	}
+	beyond := n - before - c.landedTwice
+	if beyond <= 0 {
+		return nil
+	}
+	c.Replaced += beyond
+	c.landedTwice += beyond
+	rc.log.WithFields(logrus.Fields{"entity": e, "source": c.Source, "rows": beyond, "dedup_window": rc.cfg.Source.DedupWindow}).
+		Warn("rows repeat a key read more than dedup_window keys before: both landed, the raw table keeps one (the newest version, else the later; read it with FINAL); counted in replaced_by_newer")
+	return nil
 }
 
 // isParent reports whether rows of other entities refer to e.
@@ -315,6 +358,7 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 		return c, err
 	}
 	c.Replaced += b.Superseded()
+	c.landedTwice = b.Superseded()
 	c.Linked = ids.linked
 	ids.linked = 0
 	if c.Read != c.Landed+c.Rejected { // a bug, never data: say so loudly

@@ -349,3 +349,18 @@ func (w *ClickHouse) RejectedByRule(ctx context.Context, runID string) ([]Count,
 	}
 	return out, rows.Err()
 }
+
+// LandedTwice counts the rows of e that run landed beyond one per key (the
+// table keeps one of each: the newest version, else the last landed).
+func (w *ClickHouse) LandedTwice(ctx context.Context, e canon.Entity, runID string) (int64, error) {
+	t, err := canon.Lookup(e)
+	if err != nil {
+		return 0, err
+	}
+	var rows, keys uint64
+	q := fmt.Sprintf("SELECT count(), uniqExact(%s) FROM %s.%s WHERE run_id = ?", strings.Join(t.Key, ", "), w.db, RawTable(e))
+	if err := w.conn.QueryRow(ctx, q, runID).Scan(&rows, &keys); err != nil {
+		return 0, fmt.Errorf("count the keys %s landed twice: %w", RawTable(e), err)
+	}
+	return int64(rows - keys), nil
+}

@@ -164,3 +164,48 @@ func TestSeal(t *testing.T) {
 		k.Free()
 	}
 }
+
+// TestSealWindow: a window set that remembers all its keys forgets the old
+// ones while it is read (its tables stay the window's size), and once sealed
+// holds every key, and no other, in a table sized for them.
+func TestSealWindow(t *testing.T) {
+	for _, tc := range []struct{ window, keys, repeats int }{
+		{1024, 500, 0},
+		{1024, 30_000, 40},
+		{1 << 16, 3 << 20, 0}, // chunks past the first
+	} {
+		k := NewWindow(tc.window)
+		k.RememberAll()
+		k.versioned()
+		for i := 0; i < tc.keys; i++ {
+			k.setVersion(k.sum([]byte("O"+strconv.Itoa(i))), int64(i))
+		}
+		for i := 0; i < tc.repeats; i++ { // far behind: taken again
+			k.setVersion(k.sum([]byte("O"+strconv.Itoa(i))), int64(tc.keys+i))
+		}
+		if limit := 2 * nextPow2(tc.window*4/3+1); len(k.slots) > limit || len(k.prev) > limit {
+			t.Fatalf("%+v: window tables of %d and %d slots", tc, len(k.slots), len(k.prev))
+		}
+		k.Seal()
+		if k.Len() != tc.keys || k.vers != nil || k.prev != nil || k.all != nil || k.maps.all != nil {
+			t.Fatalf("%+v: sealed set holds %d keys (versions %v, window %v, chunks %d)", tc, k.Len(), k.vers != nil, k.prev != nil, len(k.all))
+		}
+		if len(k.slots) > max(1024, (tc.keys+tc.repeats)*10/7+1) {
+			t.Errorf("%+v: %d slots for %d keys", tc, len(k.slots), tc.keys)
+		}
+		for i := 0; i < tc.keys; i++ {
+			if !k.Has([]byte("O" + strconv.Itoa(i))) {
+				t.Fatalf("%+v: key %d lost", tc, i)
+			}
+		}
+		for i := 0; i < tc.keys; i += 5 {
+			if k.Has([]byte("P" + strconv.Itoa(i))) {
+				t.Fatalf("%+v: key P%d found, never added", tc, i)
+			}
+		}
+		if !k.Add([]byte("new")) || k.Add([]byte("O1")) {
+			t.Fatalf("%+v: adding after Seal", tc)
+		}
+		k.Free()
+	}
+}

@@ -131,11 +131,11 @@ type Source struct {
 	ClickHouse SQLSource `yaml:"clickhouse"`
 	// DedupWindow: a row whose key was read within this many keys before is
 	// caught as a duplicate before landing (newest version wins, counted).
-	// Entities no other refers to (order lines, events, products) remember
-	// only that many keys, so that extract's memory does not grow with them;
-	// a key repeated further apart lands twice, the raw table keeps one, and
-	// the run counts it. Customers and orders remember every key (their
-	// children are checked against them). Embedded runs remember every key.
+	// Only that many keys (and versions) are held for it, so that extract's
+	// memory does not grow with the rows read; a key repeated further apart
+	// lands twice, the raw table keeps one, and the run counts it. Customers
+	// and orders also keep every key, 8 bytes each, to check their children
+	// against. Embedded runs (no ClickHouse) hold every key.
 	DedupWindow int `yaml:"dedup_window"`
 }
 

@@ -33,7 +33,7 @@ type rawSink interface {
 	Watermark(ctx context.Context, source, entity string) (time.Time, bool, error)
 	SaveWatermark(ctx context.Context, source, entity string, value time.Time, runID string) error
 	Identities(ctx context.Context, fn func(warehouse.Identity)) error
-	SaveIdentities(ctx context.Context, ls []warehouse.Identity, runID string, at time.Time) error
+	OpenIdentities(ctx context.Context, runID string, at time.Time) (warehouse.LinkWriter, error)
 	RawKeys(ctx context.Context, e canon.Entity, fn func(string)) error
 }
 
@@ -93,19 +93,24 @@ func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (
 	keys := canon.KeySets{}
 	defer keys.Free()
 	ids, err := loadIdentity(ctx, sink)
+	defer ids.free()
 	if err != nil {
 		return res, err
 	}
 	// A warehouse whose raw tables keep one row per key can take a key twice:
-	// there, entities no other refers to are checked for duplicates within a
-	// window of keys, so that memory does not grow with them.
+	// there, duplicates are caught within a window of keys, so that memory
+	// does not grow with the rows read. Parents also remember every key, 8
+	// bytes each, which their children are checked against.
 	deduper, _ := sink.(landedTwiceCounter)
 	for _, t := range canon.Tables {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if deduper != nil && !isParent(t.Entity) {
+		if deduper != nil {
 			keys[t.Entity] = canon.NewWindow(rc.cfg.Source.DedupWindow)
+			if isParent(t.Entity) {
+				keys[t.Entity].RememberAll()
+			}
 		} else {
 			keys[t.Entity] = canon.NewKeys()
 		}
@@ -147,10 +152,6 @@ func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (
 			}
 			rc.log.WithField("entity", t.Entity).Warn("the source has no " + string(t.Entity) + ": nothing to extract for it")
 		}
-		if err := sink.SaveIdentities(ctx, ids.fresh, rc.runID, rc.started); err != nil {
-			return res, err
-		}
-		ids.fresh = ids.fresh[:0]
 		if !isParent(t.Entity) {
 			keys[t.Entity].Free() // no row refers to these
 			delete(keys, t.Entity)
@@ -230,6 +231,11 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 	if err != nil {
 		return c, err
 	}
+	links, err := sink.OpenIdentities(ctx, rc.runID, rc.started)
+	if err != nil {
+		raw.Abort()
+		return c, err
+	}
 	landing := make(chan func() error, 1)
 	landErr := make(chan error, 1)
 	var failed atomic.Bool
@@ -243,8 +249,11 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 		}
 		if err != nil {
 			raw.Abort()
+			links.Abort()
+		} else if err = raw.Close(); err != nil {
+			links.Abort()
 		} else {
-			err = raw.Close()
+			err = links.Close()
 		}
 		landErr <- err
 	}()
@@ -258,6 +267,16 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 		return <-landErr
 	}
 	defer waitLanded()
+	saveLinks := func() {
+		chunk := ids.fresh
+		ids.fresh = make([]warehouse.Identity, 0, cap(chunk)) // not grown again step by step
+		landing <- func() error {
+			if failed.Load() {
+				return nil
+			}
+			return links.Write(chunk)
+		}
+	}
 	landed := false
 	flush := func() error {
 		batchPos, batchRaw = batchPos[:0], batchRaw[:0]
@@ -278,17 +297,12 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 			}
 			return raw.Write(rec)
 		}
-		if links := ids.fresh; len(links) >= 1<<16 { // bounded, as the batches are
-			ids.fresh = make([]warehouse.Identity, 0, len(links)) // not grown again step by step
-			landing <- func() error {
-				if failed.Load() {
-					return nil
-				}
-				return sink.SaveIdentities(ctx, links, rc.runID, rc.started)
-			}
+		if len(ids.fresh) >= 1<<16 { // bounded, as the batches are
+			saveLinks()
 		}
 		return nil
 	}
+	log.Info("reading")
 	start := time.Now()
 	lastLog := start
 	for rows.Next() {
@@ -350,6 +364,9 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 	}
 	if err := flush(); err != nil {
 		return c, err
+	}
+	if len(ids.fresh) > 0 {
+		saveLinks()
 	}
 	if err := waitLanded(); err != nil {
 		return c, err

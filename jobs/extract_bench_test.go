@@ -8,11 +8,14 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sirupsen/logrus"
+
+	"github.com/tessera-cdp/tessera/canon"
 )
 
 // BenchmarkExtractPostgres: customers, orders and TESSERA_BENCH_LINES order
@@ -78,6 +81,8 @@ func BenchmarkExtractPostgres(b *testing.B) {
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
+	phases := &entityPhases{}
+	log.AddHook(phases)
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -98,8 +103,10 @@ func BenchmarkExtractPostgres(b *testing.B) {
 					writeHeap(b, path) // the heap near its peak, for pprof
 					written = m.HeapInuse
 				}
+				rss := rssKiB()
 				peak = max(peak, m.HeapInuse)
-				peakRSS = max(peakRSS, rssKiB())
+				peakRSS = max(peakRSS, rss)
+				phases.sample(rss)
 			}
 		}
 	}()
@@ -127,9 +134,14 @@ func BenchmarkExtractPostgres(b *testing.B) {
 		b.Fatalf("read %d, landed %d, rejected %d; want %d landed", read, landed, rejected, customers+orders+lines)
 	}
 	for _, e := range res.Entities {
-		b.Logf("%s: %d rows in %.2f s, %.0f rows/s", e.Entity, e.Read, e.Seconds, float64(e.Read)/e.Seconds)
+		p := phases.rss[e.Entity]
+		b.Logf("%s: %d rows in %.2f s, %.0f rows/s; resident memory %.0f MiB at the start, peak %.0f MiB, %.0f MiB at the end",
+			e.Entity, e.Read, e.Seconds, float64(e.Read)/e.Seconds, float64(p.first)/1024, float64(p.peak)/1024, float64(p.last)/1024)
 		if e.Entity == "order_lines" {
 			b.ReportMetric(float64(e.Read)/e.Seconds, "lines/s")
+			// Flat: what streaming the order lines adds to what the run holds
+			// when they start (the customers' and orders' keys and identities).
+			b.ReportMetric(float64(p.peak-p.first)/1024, "MiB-rss-lines-growth")
 		}
 	}
 	b.ReportMetric(float64(read)*float64(b.N)/elapsed.Seconds(), "rows/s")
@@ -149,4 +161,40 @@ func writeHeap(b *testing.B, path string) {
 	if err := pprof.WriteHeapProfile(f); err != nil {
 		b.Error(err)
 	}
+}
+
+// entityPhases follows, from extract's log, which entity is being read, and
+// the resident memory while it is: at the first and last sample, and the peak.
+type entityPhases struct {
+	mu      sync.Mutex
+	current canon.Entity
+	rss     map[canon.Entity]rssPhase
+}
+
+type rssPhase struct{ first, peak, last int64 }
+
+func (p *entityPhases) Levels() []logrus.Level { return logrus.AllLevels }
+
+// Fire notes the entity extract starts reading.
+func (p *entityPhases) Fire(e *logrus.Entry) error {
+	if e.Message == "reading" {
+		p.mu.Lock()
+		p.current, _ = e.Data["entity"].(canon.Entity)
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+func (p *entityPhases) sample(rss int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rss == nil {
+		p.rss, p.current = map[canon.Entity]rssPhase{}, canon.Tables[0].Entity
+	}
+	ph, ok := p.rss[p.current]
+	if !ok {
+		ph.first = rss
+	}
+	ph.peak, ph.last = max(ph.peak, rss), rss
+	p.rss[p.current] = ph
 }

@@ -25,14 +25,16 @@ const (
 // lead to the same customer_id, which is what lands in the raw tables. Links
 // are kept in the warehouse and only added: the first customer an id is seen
 // with keeps it. In memory the ids are 64-bit hashes (a collision at 10^7 ids
-// has odds near 10^-5) and each canonical id is held once: about 60 bytes a
-// customer.
+// has odds near 10^-5) in tables outside the Go heap, and each canonical id is
+// held once, in one byte slice: about 75 bytes a customer.
 type identity struct {
-	seed     maphash.Seed
-	canon    []string         // canonical ids
-	index    map[uint64]int32 // canonical id -> canon
-	bySource map[uint64]int32 // system \x00 source id -> canon
-	byEmail  map[uint64]int32 // email hash -> canon
+	seed maphash.Seed
+	// canonical ids: the i-th is names[ends[i-1]:ends[i]]
+	names    []byte
+	ends     []uint32
+	index    *canon.Index // canonical id -> its number
+	bySource *canon.Index // system \x00 source id -> canonical id's number
+	byEmail  *canon.Index // email hash -> canonical id's number
 	byAnon   map[uint64]anonLink
 	// other: source ids made another customer's id, by id alone, for rows of
 	// a system that names customers by another system's ids (a site tracker
@@ -59,10 +61,26 @@ type anonLink struct {
 }
 
 func loadIdentity(ctx context.Context, sink rawSink) (*identity, error) {
-	id := &identity{seed: maphash.MakeSeed(), index: map[uint64]int32{}, bySource: map[uint64]int32{},
-		byEmail: map[uint64]int32{}, byAnon: map[uint64]anonLink{}, other: map[uint64]int32{}}
+	id := &identity{seed: maphash.MakeSeed(), index: canon.NewIndex(), bySource: canon.NewIndex(),
+		byEmail: canon.NewIndex(), byAnon: map[uint64]anonLink{}, other: map[uint64]int32{}}
 	err := sink.Identities(ctx, func(l warehouse.Identity) { id.add(l) })
 	return id, err
+}
+
+// free hands back the tables' memory.
+func (id *identity) free() {
+	id.index.Free()
+	id.bySource.Free()
+	id.byEmail.Free()
+}
+
+// name is the i-th canonical id.
+func (id *identity) name(i int32) string {
+	from := uint32(0)
+	if i > 0 {
+		from = id.ends[i-1]
+	}
+	return string(id.names[from:id.ends[i]])
 }
 
 func (id *identity) hash(s string) uint64 { return maphash.String(id.seed, s) }
@@ -72,20 +90,22 @@ func (id *identity) sourceKey(system string, x []byte) uint64 {
 	return maphash.Bytes(id.seed, id.key)
 }
 
-// intern returns the index of a canonical id.
+// intern returns the number of a canonical id.
 func (id *identity) intern(c string) int32 {
 	h := id.hash(c)
-	if i, ok := id.index[h]; ok {
-		return i
+	if i, ok := id.index.Get(h); ok {
+		return int32(i)
 	}
-	id.canon = append(id.canon, c)
-	id.index[h] = int32(len(id.canon) - 1)
-	return int32(len(id.canon) - 1)
+	id.names = append(id.names, c...)
+	id.ends = append(id.ends, uint32(len(id.names)))
+	n := int32(len(id.ends) - 1)
+	id.index.Put(h, int64(n))
+	return n
 }
 
 // add records a link unless the id already has one.
 func (id *identity) add(l warehouse.Identity) bool {
-	var m map[uint64]int32
+	var m *canon.Index
 	var k uint64
 	switch l.Kind {
 	case kindAnonymousID:
@@ -107,19 +127,19 @@ func (id *identity) add(l warehouse.Identity) bool {
 	default:
 		return false
 	}
-	if _, ok := m[k]; ok {
+	if _, ok := m.Get(k); ok {
 		return false
 	}
-	m[k] = id.intern(l.CustomerID)
+	m.Put(k, int64(id.intern(l.CustomerID)))
 	return true
 }
 
 func (id *identity) sourceID(system string, x []byte) (string, bool) {
-	i, ok := id.bySource[id.sourceKey(system, x)]
+	i, ok := id.bySource.Get(id.sourceKey(system, x))
 	if !ok {
 		return "", false
 	}
-	return id.canon[i], true
+	return id.name(int32(i)), true
 }
 
 // anyID is the canonical id of a customer id from a row of system: its own
@@ -132,12 +152,12 @@ func (id *identity) anyID(system string, x []byte) (string, bool) {
 		return c, true
 	}
 	if i, ok := id.other[maphash.Bytes(id.seed, x)]; ok {
-		return id.canon[i], true
+		return id.name(i), true
 	}
 	return "", false
 }
 
-func (id *identity) taken(c string) bool { _, ok := id.index[id.hash(c)]; return ok }
+func (id *identity) taken(c string) bool { _, ok := id.index.Get(id.hash(c)); return ok }
 
 // resolve returns the row with its customer_id made canonical; the links it
 // makes are pending until commit (only rows that land, or customers that are
@@ -159,8 +179,8 @@ func (id *identity) resolve(t *canon.Table, system string, fields [][]byte) [][]
 		c, ok := id.sourceID(system, x)
 		known := ok
 		if !ok && e != "" {
-			if i, found := id.byEmail[id.hash(e)]; found {
-				c, ok = id.canon[i], true
+			if i, found := id.byEmail.Get(id.hash(e)); found {
+				c, ok = id.name(int32(i)), true
 			}
 		}
 		if ok && c != string(x) && c != system+":"+string(x) {
@@ -175,7 +195,7 @@ func (id *identity) resolve(t *canon.Table, system string, fields [][]byte) [][]
 		if !known {
 			id.pending = append(id.pending, warehouse.Identity{Kind: kindCustomerID, Source: system, ID: string(x), CustomerID: c})
 		}
-		if _, ok := id.byEmail[id.hash(e)]; e != "" && !ok {
+		if _, ok := id.byEmail.Get(id.hash(e)); e != "" && !ok {
 			id.pending = append(id.pending, warehouse.Identity{Kind: kindEmailHash, ID: e, CustomerID: c})
 		}
 		id.set(cust, x, c)
@@ -199,7 +219,7 @@ func (id *identity) resolve(t *canon.Table, system string, fields [][]byte) [][]
 		} else if len(anon) > 0 {
 			if l, ok := id.byAnon[maphash.Bytes(id.seed, anon)]; ok {
 				if ts, tsOK := canon.ParseTime(bytes.TrimSpace(fields[t.Index("ts")])); tsOK && ts >= l.since {
-					id.set(cust, x, id.canon[l.customer])
+					id.set(cust, x, id.name(l.customer))
 				}
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -21,22 +22,35 @@ import (
 // BenchmarkExtractPostgres: customers, orders and TESSERA_BENCH_LINES order
 // lines (default 1,000,000; make bench: 10,000,000) read from PostgreSQL with
 // queries of the config and landed in ClickHouse raw tables. The source
-// tables are made once by generate_series and kept (schema bench_<lines>).
+// tables are made once by generate_series and kept (schema bench_<lines>_<orders>).
 // It reports the order lines' rows per second, all rows per second, the peak
-// Go heap and the peak resident memory during the extract.
+// Go heap and the peak resident memory during the extract, and resident memory
+// per entity. Two shapes: three lines an order and 3.3 orders a customer
+// (customers and orders grow with the lines), and the same lines for a tenth
+// of the customers and orders (30 lines an order), which shows what the order
+// lines alone cost.
 func BenchmarkExtractPostgres(b *testing.B) {
 	lines := 1000000
 	if s := os.Getenv("TESSERA_BENCH_LINES"); s != "" {
 		lines, _ = strconv.Atoi(s)
 	}
+	for _, orders := range []int{lines / 3, lines / 30} {
+		b.Run(fmt.Sprintf("lines=%d/orders=%d", lines, orders), func(b *testing.B) {
+			debug.FreeOSMemory() // what the last one held does not count here
+			benchExtractPostgres(b, lines, orders)
+		})
+	}
+}
+
+func benchExtractPostgres(b *testing.B, lines, orders int) {
 	ctx := context.Background()
 	pg, err := pgx.Connect(ctx, pgDSN+"&timezone=UTC")
 	if err != nil {
 		b.Fatalf("PostgreSQL at %s: %v (start it with scripts/services.sh up, as make bench does)", pgDSN, err)
 	}
 	defer pg.Close(ctx)
-	schema := fmt.Sprintf("bench_%d", lines)
-	orders, customers := lines/3, lines/10
+	schema := fmt.Sprintf("bench_%d_%d", lines, orders)
+	customers, perOrder := orders*3/10, lines/orders
 	var have int
 	if pg.QueryRow(ctx, "SELECT count(*) FROM "+schema+".order_lines").Scan(&have); have != lines {
 		start := time.Now()
@@ -52,10 +66,12 @@ func BenchmarkExtractPostgres(b *testing.B) {
 				60.00 + g %% 40 AS gross, 0.00 AS discount, 60.00 + g %% 40 AS net, 3 AS items, 'web' AS channel,
 				timestamp '2025-01-01' + (g %% 1000) * interval '1 minute' AS modified_at
 				FROM generate_series(1, %d) g`, schema, customers, orders),
-			fmt.Sprintf(`CREATE TABLE %s.order_lines AS SELECT 'O' || (1 + (g - 1) / 3) AS order_ref, 1 + (g - 1) %% 3 AS line,
+			// perOrder lines an order, and one more for the first orders
+			// until there are lines.
+			fmt.Sprintf(`CREATE TABLE %s.order_lines AS SELECT 'O' || (1 + (g - 1) / %d) AS order_ref, 1 + (g - 1) %% %d AS line,
 				'P' || (g %% 5000) AS product, 1 + g %% 3 AS qty, 9.99 + g %% 50 AS price, 0.00 AS discount, 0 AS returned
-				FROM generate_series(1, %d) g WHERE (g - 1) / 3 < %d`, schema, lines, orders),
-			fmt.Sprintf(`INSERT INTO %s.order_lines SELECT 'O' || g, 4, 'P1', 1, 1.00, 0.00, 0 FROM generate_series(1, %d) g`, schema, lines-3*orders),
+				FROM generate_series(1, %d) g WHERE (g - 1) / %d < %d`, schema, perOrder, perOrder, lines, perOrder, orders),
+			fmt.Sprintf(`INSERT INTO %s.order_lines SELECT 'O' || g, %d, 'P1', 1, 1.00, 0.00, 0 FROM generate_series(1, %d) g`, schema, perOrder+1, lines-perOrder*orders),
 			"ANALYZE",
 		} {
 			if _, err := pg.Exec(ctx, q); err != nil {

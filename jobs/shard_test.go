@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -40,12 +41,14 @@ func TestShardedScore(t *testing.T) {
 	cfg.Kube.Wait = time.Minute
 	ctx := context.Background()
 	day := "2026-10-31"
-	sums := func() string {
-		return strings.Join(queryStrings(t, wh, `SELECT toString(groupBitXor(cityHash64(customer_id, model_id, p_alive, clv_12m, next_order_in_days, rfm_code, rfm_segment,
+	sums := func() string { // UNION ALL parts come in any order: each is labelled, and sorted
+		s := queryStrings(t, wh, `SELECT 'scores ' || toString(groupBitXor(cityHash64(customer_id, model_id, p_alive, clv_12m, next_order_in_days, rfm_code, rfm_segment,
 				lifecycle_stage, vip_tier, potential_vip_probability, strategy, action, micro_segment, product_feed))) FROM {db}.customer_scores WHERE as_of = toDate('`+day+`')
-			UNION ALL SELECT toString(groupBitXor(cityHash64(segment_id, label, size, revenue_12m, mean_clv, strategy))) FROM {db}.segments WHERE as_of = toDate('`+day+`')
-			UNION ALL SELECT toString(groupBitXor(cityHash64(segment_id, customer_id, strategy, product_feed, control_group))) FROM {db}.segment_members WHERE as_of = toDate('`+day+`')
-			UNION ALL SELECT toString(groupBitXor(cityHash64(segment_id, rank, product_id, lift))) FROM {db}.segment_feed WHERE as_of = toDate('`+day+`')`), " ")
+			UNION ALL SELECT 'segments ' || toString(groupBitXor(cityHash64(segment_id, label, size, revenue_12m, mean_clv, strategy))) FROM {db}.segments WHERE as_of = toDate('`+day+`')
+			UNION ALL SELECT 'members ' || toString(groupBitXor(cityHash64(segment_id, customer_id, strategy, product_feed, control_group))) FROM {db}.segment_members WHERE as_of = toDate('`+day+`')
+			UNION ALL SELECT 'feed ' || toString(groupBitXor(cityHash64(segment_id, rank, product_id, lift))) FROM {db}.segment_feed WHERE as_of = toDate('`+day+`')`)
+		sort.Strings(s)
+		return strings.Join(s, " ")
 	}
 	if err := Run(ctx, cfg, asOf, testLogger(t), io.Discard); err != nil {
 		t.Fatal(err)

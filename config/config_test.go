@@ -67,6 +67,9 @@ func TestLoad(t *testing.T) {
 		{name: "env list", env: map[string]string{"TESSERA_LTV_MODELS": "bgnbd, pnbd"},
 			check: func(c Config) bool { return len(c.LTV.Models) == 2 && c.LTV.Models[1] == "pnbd" }},
 		{name: "bad model", yaml: "ltv:\n  models: [bgnbd, nbd]\n", err: `"nbd" is not one of`},
+		{name: "dedup window", env: map[string]string{"TESSERA_SOURCE_DEDUP_WINDOW": "200000"},
+			check: func(c Config) bool { return c.Source.DedupWindow == 200000 }},
+		{name: "dedup window below a batch", yaml: "batch_rows: 8192\nsource:\n  dedup_window: 8191\n", err: "source.dedup_window must be between batch_rows (8192)"},
 		{name: "empty file", yaml: "", check: func(c Config) bool { return c.BatchRows == Default().BatchRows }},
 	}
 	for _, tt := range tests {

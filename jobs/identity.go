@@ -25,8 +25,10 @@ const (
 // lead to the same customer_id, which is what lands in the raw tables. Links
 // are kept in the warehouse and only added: the first customer an id is seen
 // with keeps it. In memory the ids are 64-bit hashes (a collision at 10^7 ids
-// has odds near 10^-5) in tables outside the Go heap, and each canonical id is
-// held once, in one byte slice: about 75 bytes a customer.
+// has odds near 10^-5) in tables outside the Go heap (three entries a
+// customer, 16 bytes each in tables between three eighths and three quarters
+// full), and each canonical id is held once, in one byte slice: about 110
+// bytes a customer (a million: 96 MB of tables, 12 MB of ids).
 type identity struct {
 	seed maphash.Seed
 	// canonical ids: the i-th is names[ends[i-1]:ends[i]]

@@ -4,7 +4,7 @@
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
-CUSTOMERS ?= 50000
+DEMO_CUSTOMERS ?= 50000
 SERVICES := scripts/services.sh
 # Addresses of the services started by $(SERVICES) (see `scripts/services.sh env`).
 CLICKHOUSE := 127.0.0.1:19000
@@ -27,7 +27,7 @@ test: services
 	set -a && eval "$$($(SERVICES) env)" && set +a && $(GO) test -count=1 ./...
 
 demo: services build
-	bin/tessera generate --customers $(CUSTOMERS) --seed 1 --bad-rows 0.01 --out demo-data/shop
+	bin/tessera generate --customers $(DEMO_CUSTOMERS) --seed 1 --bad-rows 0.01 --out demo-data/shop
 	TESSERA_CLICKHOUSE_ADDR=$(CLICKHOUSE) TESSERA_CLICKHOUSE_DATABASE=tessera_demo \
 	TESSERA_SOURCE_FILES_DIR=demo-data/shop TESSERA_LOG_FORMAT=text \
 	bin/tessera run --as-of 2026-11-01

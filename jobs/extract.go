@@ -33,7 +33,7 @@ type rawSink interface {
 	Watermark(ctx context.Context, source, entity string) (time.Time, bool, error)
 	SaveWatermark(ctx context.Context, source, entity string, value time.Time, runID string) error
 	Identities(ctx context.Context, fn func(warehouse.Identity)) error
-	OpenIdentities(ctx context.Context, runID string, at time.Time) (warehouse.LinkWriter, error)
+	SaveIdentities(ctx context.Context, ls []warehouse.Identity, runID string, at time.Time) error
 	RawKeys(ctx context.Context, e canon.Entity, fn func(string)) error
 }
 
@@ -231,11 +231,6 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 	if err != nil {
 		return c, err
 	}
-	links, err := sink.OpenIdentities(ctx, rc.runID, rc.started)
-	if err != nil {
-		raw.Abort()
-		return c, err
-	}
 	landing := make(chan func() error, 1)
 	landErr := make(chan error, 1)
 	var failed atomic.Bool
@@ -249,11 +244,8 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 		}
 		if err != nil {
 			raw.Abort()
-			links.Abort()
-		} else if err = raw.Close(); err != nil {
-			links.Abort()
 		} else {
-			err = links.Close()
+			err = raw.Close()
 		}
 		landErr <- err
 	}()
@@ -274,7 +266,9 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 			if failed.Load() {
 				return nil
 			}
-			return links.Write(chunk)
+			// An INSERT a chunk: one held open for the entity would idle
+			// between sparse chunks (site logins) past the server's timeout.
+			return sink.SaveIdentities(ctx, chunk, rc.runID, rc.started)
 		}
 	}
 	landed := false

@@ -36,7 +36,7 @@ func Open(ctx context.Context, c config.ClickHouse) (*ClickHouse, error) {
 		DialTimeout: c.DialTimeout,
 		// 18.16 rejects settings it does not know; send none by default.
 		Compression:     &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
-		MaxOpenConns:    6,
+		MaxOpenConns:    4,
 		ConnMaxLifetime: time.Hour,
 	})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
@@ -43,78 +42,33 @@ func (w *ClickHouse) Identities(ctx context.Context, fn func(Identity)) error {
 	return rows.Err()
 }
 
-// LinkWriter adds the identity links of one entity's extract: Write each
-// chunk, then Close, or Abort on failure (chunks written stay).
-type LinkWriter interface {
-	Write(ls []Identity) error
-	Close() error
-	Abort()
-}
-
-// OpenIdentities starts adding links. They go through one INSERT, begun at
-// the first chunk, whose column buffers are reused from chunk to chunk: an
-// INSERT a chunk grew fresh buffers every time, and for a million customers
-// that was half of all extract allocated.
-func (w *ClickHouse) OpenIdentities(ctx context.Context, runID string, at time.Time) (LinkWriter, error) {
-	return &chLinks{w: w, ctx: ctx, runID: runID, at: at.UTC()}, nil
-}
-
-type chLinks struct {
-	w     *ClickHouse
-	ctx   context.Context
-	runID string
-	at    time.Time
-	batch driver.Batch
-
-	kind, src, id, cust, run []string
-	when                     []time.Time
-}
-
-func (l *chLinks) Write(ls []Identity) error {
+// SaveIdentities adds links.
+func (w *ClickHouse) SaveIdentities(ctx context.Context, ls []Identity, runID string, at time.Time) error {
 	if len(ls) == 0 {
 		return nil
 	}
-	if l.batch == nil {
-		b, err := l.w.conn.PrepareBatch(l.ctx, fmt.Sprintf("INSERT INTO %s.identities (kind, source, id, customer_id, linked_at, run_id) VALUES", l.w.db))
-		if err != nil {
-			return fmt.Errorf("save identities: %w", err)
-		}
-		l.batch = b
+	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.identities (kind, source, id, customer_id, linked_at, run_id) VALUES", w.db))
+	if err != nil {
+		return fmt.Errorf("save identities: %w", err)
 	}
-	l.kind, l.src, l.id, l.cust, l.when, l.run = l.kind[:0], l.src[:0], l.id[:0], l.cust[:0], l.when[:0], l.run[:0]
-	for _, x := range ls {
-		when := l.at
-		if !x.At.IsZero() {
-			when = x.At.UTC()
+	defer batch.Abort()
+	n := len(ls)
+	kind, src, id, cust, when, run := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n)
+	for i, l := range ls {
+		kind[i], src[i], id[i], cust[i], when[i], run[i] = l.Kind, l.Source, l.ID, l.CustomerID, at.UTC(), runID
+		if !l.At.IsZero() {
+			when[i] = l.At.UTC()
 		}
-		l.kind, l.src, l.id, l.cust = append(l.kind, x.Kind), append(l.src, x.Source), append(l.id, x.ID), append(l.cust, x.CustomerID)
-		l.when, l.run = append(l.when, when), append(l.run, l.runID)
 	}
-	for i, col := range []any{l.kind, l.src, l.id, l.cust, l.when, l.run} {
-		if err := l.batch.Column(i).Append(col); err != nil {
+	for i, col := range []any{kind, src, id, cust, when, run} {
+		if err := batch.Column(i).Append(col); err != nil {
 			return fmt.Errorf("save identities: %w", err)
 		}
 	}
-	if err := l.batch.Flush(); err != nil {
-		return fmt.Errorf("save %d identities: %w", len(ls), err)
-	}
-	return nil
-}
-
-func (l *chLinks) Close() error {
-	if l.batch == nil {
-		return nil
-	}
-	if err := l.batch.Send(); err != nil {
+	if err := batch.Send(); err != nil {
 		return fmt.Errorf("save identities: %w", err)
 	}
 	return nil
-}
-
-func (l *chLinks) Abort() {
-	if l.batch != nil {
-		l.batch.Abort()
-	}
 }
 
 // Identities reads identities.jsonl of the embedded warehouse.
@@ -122,22 +76,13 @@ func (p *ParquetDir) Identities(_ context.Context, fn func(Identity)) error {
 	return readJSONL(p, "identities.jsonl", fn)
 }
 
-// OpenIdentities adds links to identities.jsonl.
-func (p *ParquetDir) OpenIdentities(context.Context, string, time.Time) (LinkWriter, error) {
-	return jsonlLinks{p}, nil
-}
-
-type jsonlLinks struct{ p *ParquetDir }
-
-func (l jsonlLinks) Write(ls []Identity) error {
+// SaveIdentities appends to identities.jsonl.
+func (p *ParquetDir) SaveIdentities(_ context.Context, ls []Identity, _ string, _ time.Time) error {
 	if len(ls) == 0 {
 		return nil
 	}
-	return appendJSONL(l.p, "identities.jsonl", ls...)
+	return appendJSONL(p, "identities.jsonl", ls...)
 }
-
-func (jsonlLinks) Close() error { return nil }
-func (jsonlLinks) Abort()       {}
 
 // RawKeys calls fn with the key of every row landed in an entity's raw table;
 // extract checks references against them when it read the parents only in part.

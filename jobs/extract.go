@@ -259,9 +259,12 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 		return <-landErr
 	}
 	defer waitLanded()
-	saveLinks := func() {
+	saveLinks := func(more bool) {
 		chunk := ids.fresh
-		ids.fresh = make([]warehouse.Identity, 0, cap(chunk)) // not grown again step by step
+		ids.fresh = nil
+		if more {
+			ids.fresh = make([]warehouse.Identity, 0, cap(chunk)) // not grown again step by step
+		}
 		landing <- func() error {
 			if failed.Load() {
 				return nil
@@ -292,7 +295,7 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 			return raw.Write(rec)
 		}
 		if len(ids.fresh) >= 1<<16 { // bounded, as the batches are
-			saveLinks()
+			saveLinks(true)
 		}
 		return nil
 	}
@@ -360,7 +363,7 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 		return c, err
 	}
 	if len(ids.fresh) > 0 {
-		saveLinks()
+		saveLinks(false)
 	}
 	if err := waitLanded(); err != nil {
 		return c, err

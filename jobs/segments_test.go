@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -142,11 +143,13 @@ func TestSegmentationShop(t *testing.T) {
 
 	// Deterministic: train and score again give the same scores, segments and
 	// feeds (model ids name their run, so they are left out).
-	sums := func() []string {
-		return queryStrings(t, wh, `SELECT toString(groupBitXor(cityHash64(customer_id, frequency, p_alive, clv_12m, next_order_in_days, rfm_code, rfm_segment, rfm_cell,
+	sums := func() []string { // UNION ALL parts come in any order: labelled, sorted
+		s := queryStrings(t, wh, `SELECT 'scores ' || toString(groupBitXor(cityHash64(customer_id, frequency, p_alive, clv_12m, next_order_in_days, rfm_code, rfm_segment, rfm_cell,
 				lifecycle_stage, vip_tier, potential_vip_probability, strategy, action, micro_segment, product_feed))) FROM {db}.customer_scores WHERE as_of = toDate('`+d+`')
-			UNION ALL SELECT toString(groupBitXor(cityHash64(segment_id, label, size, revenue_12m, mean_clv, strategy))) FROM {db}.segments WHERE as_of = toDate('`+d+`')
-			UNION ALL SELECT toString(groupBitXor(cityHash64(segment_id, rank, product_id, lift))) FROM {db}.segment_feed WHERE as_of = toDate('`+d+`')`)
+			UNION ALL SELECT 'segments ' || toString(groupBitXor(cityHash64(segment_id, label, size, revenue_12m, mean_clv, strategy))) FROM {db}.segments WHERE as_of = toDate('`+d+`')
+			UNION ALL SELECT 'feed ' || toString(groupBitXor(cityHash64(segment_id, rank, product_id, lift))) FROM {db}.segment_feed WHERE as_of = toDate('`+d+`')`)
+		sort.Strings(s)
+		return s
 	}
 	firstSums := sums()
 	if err := RunStages(ctx, cfg, day, []string{"train", "score", "publish"}, testLogger(t), io.Discard); err != nil {

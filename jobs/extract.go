@@ -178,7 +178,9 @@ type landedTwiceCounter interface {
 // the duplicate window: they landed, and the raw table keeps one row per key.
 // before is what the entity's earlier sources in the run landed twice.
 func countLandedTwice(ctx context.Context, rc *runContext, w landedTwiceCounter, e canon.Entity, c *EntityCount, before int64) error {
+	start := time.Now()
 	n, err := w.LandedTwice(ctx, e, rc.runID)
+	c.Seconds = round(c.Seconds + time.Since(start).Seconds()) // part of the entity's time
 	if err != nil {
 		return err
 	}

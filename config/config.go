@@ -17,9 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/tessera-cdp/tessera/model"
+	"github.com/tessera-cdp/tessera/segment"
+	"gopkg.in/yaml.v3"
 )
 
 // Config is the whole configuration. See tessera.example.yaml for every key.
@@ -74,14 +74,14 @@ type Export struct {
 // potential-VIP model, micro-segments, product feeds and strategies; the model
 // package documents each field.
 type Segmentation struct {
-	Lifecycle     model.LifecycleOptions `yaml:"lifecycle"`
-	VIP           model.VIPOptions       `yaml:"vip"`
-	EarlyVIP      model.EarlyVIPOptions  `yaml:"early_vip"`
-	MicroSegments model.SegmentOptions   `yaml:"micro_segments"`
-	Feeds         model.FeedOptions      `yaml:"feeds"`
+	Lifecycle     segment.LifecycleOptions `yaml:"lifecycle"`
+	VIP           segment.VIPOptions       `yaml:"vip"`
+	EarlyVIP      segment.EarlyVIPOptions  `yaml:"early_vip"`
+	MicroSegments segment.SegmentOptions   `yaml:"micro_segments"`
+	Feeds         segment.FeedOptions      `yaml:"feeds"`
 	// Strategies: the first rule whose conditions all hold gives a customer's
 	// strategy and action; the last rule has no conditions.
-	Strategies []model.StrategyRule `yaml:"strategies"`
+	Strategies []segment.StrategyRule `yaml:"strategies"`
 }
 
 // LTV configures the purchase and spend models (train) and their predictions (score).
@@ -193,8 +193,8 @@ func Default() Config {
 			ClickHouse: SQLSource{Overlap: time.Hour}, DedupWindow: 1 << 20},
 		Sample: Sample{Customers: 10000, Days: 730, Seed: 1},
 		LTV:    LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, CLVMonths: 12, DiscountMonthly: 0.01},
-		Segmentation: Segmentation{Lifecycle: model.DefaultLifecycle, VIP: model.DefaultVIP, EarlyVIP: model.DefaultEarlyVIP,
-			MicroSegments: model.DefaultSegments, Feeds: model.DefaultFeeds, Strategies: slices.Clone(model.DefaultStrategies)},
+		Segmentation: Segmentation{Lifecycle: segment.DefaultLifecycle, VIP: segment.DefaultVIP, EarlyVIP: segment.DefaultEarlyVIP,
+			MicroSegments: segment.DefaultSegments, Feeds: segment.DefaultFeeds, Strategies: slices.Clone(segment.DefaultStrategies)},
 		Export: Export{ControlShare: 0.1, CampaignDays: 28},
 		Kube:   Kube{Lock: "auto", LeaseSeconds: 60, Wait: 2 * time.Hour},
 	}
@@ -324,13 +324,13 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("ltv.models: name at least one of bgnbd, mbgnbd, pnbd"))
 	}
 	for _, m := range c.LTV.Models {
-		if m != "bgnbd" && m != "mbgnbd" && m != "pnbd" {
+		if !slices.Contains(model.Candidates, m) {
 			errs = append(errs, fmt.Errorf("ltv.models: %q is not one of bgnbd, mbgnbd, pnbd", m))
 		}
 	}
 	sg := c.Segmentation
 	for _, err := range []error{sg.Lifecycle.Validate(), sg.VIP.Validate(), sg.EarlyVIP.Validate(), sg.MicroSegments.Validate(),
-		sg.Feeds.Validate(), model.ValidateStrategies(sg.Strategies)} {
+		sg.Feeds.Validate(), segment.ValidateStrategies(sg.Strategies)} {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("segmentation.%w", err))
 		}

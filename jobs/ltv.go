@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -200,7 +201,7 @@ func unitName(u time.Duration) string {
 }
 
 // LTVModels are the model names `tessera ltv fit --model` takes.
-var LTVModels = []string{"bgnbd", "mbgnbd", "pnbd", "gg"}
+var LTVModels = append(slices.Clone(model.Candidates), "gg")
 
 // FitLTV fits one model to a summary and returns it as an artefact.
 func FitLTV(kind string, s *LTVSummary, penalty float64) (*model.Artefact, error) {
@@ -227,16 +228,7 @@ func FitLTV(kind string, s *LTVSummary, penalty float64) (*model.Artefact, error
 	if err != nil {
 		return nil, err
 	}
-	var pm model.Purchases
-	var fit model.Fit
-	switch kind {
-	case "bgnbd", "mbgnbd":
-		pm, fit, err = model.FitBGNBD(d, kind == "mbgnbd", opt)
-	case "pnbd":
-		pm, fit, err = model.FitParetoNBD(d, opt)
-	default:
-		return nil, fmt.Errorf("unknown model %q: want one of %s", kind, strings.Join(LTVModels, ", "))
-	}
+	pm, fit, err := model.FitPurchases(kind, d, opt)
 	if err != nil {
 		return nil, err
 	}

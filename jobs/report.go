@@ -20,6 +20,7 @@ import (
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/model"
 	"github.com/tessera-cdp/tessera/report"
+	"github.com/tessera-cdp/tessera/segment"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
@@ -102,16 +103,16 @@ func reportData(ctx context.Context, rc *runContext, st store) (report.Data, err
 		if t := tier.Value(i); t != "" {
 			tiers[t]++
 		}
-		if stage.Value(i) != model.NonBuyer {
+		if stage.Value(i) != segment.NonBuyer {
 			d.Buyers++
 			d.CLV = append(d.CLV, clv.Value(i))
 			d.PAlive = append(d.PAlive, alive.Value(i))
 		}
 	}
-	for _, s := range []string{model.NonBuyer, model.New, model.Active, model.AtRisk, model.Lost, model.Reactivated} {
+	for _, s := range []string{segment.NonBuyer, segment.New, segment.Active, segment.AtRisk, segment.Lost, segment.Reactivated} {
 		d.Lifecycle = append(d.Lifecycle, report.Count{Name: s, N: stages[s]})
 	}
-	for _, t := range []string{model.VIP, model.VIPAtRisk, model.PotentialVIP, model.LostVIP} {
+	for _, t := range []string{segment.VIP, segment.VIPAtRisk, segment.PotentialVIP, segment.LostVIP} {
 		d.Tiers = append(d.Tiers, report.Count{Name: t, N: tiers[t]})
 	}
 	segs, err := st.ReadPartition(ctx, rc.mem, "segments", segmentSchema, rc.asOf)
@@ -150,7 +151,7 @@ func reportData(ctx context.Context, rc *runContext, st store) (report.Data, err
 	case !errors.Is(err, warehouse.ErrNoPartition):
 		return d, err
 	}
-	if m, err := st.LatestModel(ctx, rc.asOf, model.KindBGNBD, model.KindMBGNBD, model.KindParetoNBD); err == nil {
+	if m, err := st.LatestModel(ctx, rc.asOf, model.PurchaseKinds...); err == nil {
 		a, err := model.LoadArtefact([]byte(m.Artefact))
 		if err != nil {
 			return d, fmt.Errorf("model %s: %w", m.ID, err)
@@ -167,7 +168,7 @@ func reportData(ctx context.Context, rc *runContext, st store) (report.Data, err
 		return d, err
 	}
 	if m, err := st.LatestModel(ctx, rc.asOf, model.KindEarlyVIP); err == nil {
-		var e model.EarlyVIPModel
+		var e segment.EarlyVIPModel
 		if err := json.Unmarshal([]byte(m.Artefact), &e); err != nil {
 			return d, fmt.Errorf("model %s: %w", m.ID, err)
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/model"
+	"github.com/tessera-cdp/tessera/segment"
 	"github.com/tessera-cdp/tessera/synth"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
@@ -317,7 +318,7 @@ func printModel(out io.Writer, a *model.Artefact) {
 }
 
 // printEarlyVIP prints the early potential-VIP model's holdout metrics.
-func printEarlyVIP(out io.Writer, m *model.EarlyVIPModel) {
+func printEarlyVIP(out io.Writer, m *segment.EarlyVIPModel) {
 	if m == nil {
 		fmt.Fprintln(out, "\nEarly potential-VIP model: none (no complete cohort yet)")
 		return
@@ -332,11 +333,11 @@ func printScores(out io.Writer, s ScoreSummary, asOf time.Time, where string) {
 	fmt.Fprintf(out, "\nScores as of %s in customer_scores (%s, model %s): %d customers, %d buyers, mean P(alive) %.3f, %.0f purchases expected in 365 days, 12-month CLV %.0f in all; %d with a next order expected\n",
 		asOf.Format(time.DateOnly), where, s.ModelID, s.Customers, s.Buyers, s.MeanPAlive, s.Expected365, s.CLV12, s.WithNextOrder)
 	fmt.Fprintf(out, "  lifecycle:")
-	for _, st := range []string{model.NonBuyer, model.New, model.Active, model.AtRisk, model.Lost, model.Reactivated} {
+	for _, st := range []string{segment.NonBuyer, segment.New, segment.Active, segment.AtRisk, segment.Lost, segment.Reactivated} {
 		fmt.Fprintf(out, " %s %d", st, s.Lifecycle[st])
 	}
 	fmt.Fprintf(out, "\n  VIP tiers:")
-	for _, t := range []string{model.VIP, model.VIPAtRisk, model.PotentialVIP, model.LostVIP} {
+	for _, t := range []string{segment.VIP, segment.VIPAtRisk, segment.PotentialVIP, segment.LostVIP} {
 		fmt.Fprintf(out, " %s %d", t, s.Tiers[t])
 	}
 	early := s.EarlyVIPModelID

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/model"
+	"github.com/tessera-cdp/tessera/segment"
 	"github.com/tessera-cdp/tessera/transform"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
@@ -177,14 +178,14 @@ var scoreFeatureSchema = arrow.NewSchema(append(slices.Clone(firstWeekSchema.Fie
 
 // customer is one row of the scores being built.
 type customer struct {
-	model.Profile
+	segment.Profile
 	ltv                ltv
 	buyer              bool
 	hour, weekday      int32
 	earlyVIP           bool // EarlyVIP holds a probability
 	stage, tier, strat string
 	action, segment    string
-	rfm                model.RFM
+	rfm                segment.RFM
 }
 
 // score scores every customer as of the date (LTV, RFM, lifecycle, VIP tier,
@@ -193,7 +194,7 @@ type customer struct {
 // segment_feed; publish swaps them in.
 func score(ctx context.Context, rc *runContext, wh scoreStore, sh Shard) (ScoreSummary, error) {
 	sg := rc.cfg.Segmentation
-	m, err := wh.LatestModel(ctx, rc.asOf, model.KindBGNBD, model.KindMBGNBD, model.KindParetoNBD)
+	m, err := wh.LatestModel(ctx, rc.asOf, model.PurchaseKinds...)
 	if err != nil {
 		return ScoreSummary{}, err
 	}
@@ -231,10 +232,10 @@ func score(ctx context.Context, rc *runContext, wh scoreStore, sh Shard) (ScoreS
 		return ScoreSummary{}, fmt.Errorf("customer_features as of %s has %d buyers, the orders %d: run features for the date first", rc.asOf.Format(time.DateOnly), n, len(preds))
 	}
 	defer feats.Release()
-	var early *model.EarlyVIPModel
+	var early *segment.EarlyVIPModel
 	earlyID := ""
 	if m, err := wh.LatestModel(ctx, rc.asOf, model.KindEarlyVIP); err == nil {
-		early = new(model.EarlyVIPModel)
+		early = new(segment.EarlyVIPModel)
 		if err := json.Unmarshal([]byte(m.Artefact), early); err != nil {
 			return ScoreSummary{}, fmt.Errorf("model %s: %w", m.ID, err)
 		}
@@ -293,7 +294,7 @@ func release(recs []arrow.Record) {
 
 // profiles builds every customer's profile: the buyers from the features and
 // LTV predictions, then the registered customers without orders. Sorted by id.
-func profiles(ctx context.Context, rc *runContext, wh scoreStore, feats arrow.Record, preds map[string]ltv, early *model.EarlyVIPModel) ([]customer, error) {
+func profiles(ctx context.Context, rc *runContext, wh scoreStore, feats arrow.Record, preds map[string]ltv, early *segment.EarlyVIPModel) ([]customer, error) {
 	sg := rc.cfg.Segmentation
 	col := func(name string) arrow.Array { return feats.Column(scoreFeatureSchema.FieldIndices(name)[0]) }
 	f64 := func(name string) *array.Float64 { return col(name).(*array.Float64) }
@@ -313,7 +314,7 @@ func profiles(ctx context.Context, rc *runContext, wh scoreStore, feats arrow.Re
 		if !ok {
 			return nil, fmt.Errorf("customer %s has features but no purchase summary: features and orders disagree", id)
 		}
-		c := customer{buyer: true, ltv: l, hour: hour.Value(i), weekday: weekday.Value(i), Profile: model.Profile{
+		c := customer{buyer: true, ltv: l, hour: hour.Value(i), weekday: weekday.Value(i), Profile: segment.Profile{
 			ID: id, Orders: int(orders.Value(i)), DaysSinceFirst: sinceFirst.Value(i), DaysSinceLast: sinceLast.Value(i),
 			LastGapDays: lastGap.Value(i), InterorderMean: gap.Value(i), Revenue: revenue.Value(i), Revenue12m: rev12.Value(i),
 			AvgCheck: check.Value(i), DiscountShare: disc.Value(i), PAlive: l.pAlive, CLV: l.clv, EarlyVIP: math.NaN(),
@@ -343,7 +344,7 @@ func profiles(ctx context.Context, rc *runContext, wh scoreStore, feats arrow.Re
 	// copied (and its fresh pages faulted in) again and again.
 	custs = slices.Grow(custs, len(others))
 	for _, id := range others {
-		custs = append(custs, customer{Profile: model.Profile{ID: id, EarlyVIP: math.NaN()}})
+		custs = append(custs, customer{Profile: segment.Profile{ID: id, EarlyVIP: math.NaN()}})
 	}
 	// Sorted by id through an index: a customer is a few hundred bytes to move.
 	order := make([]int32, len(custs))
@@ -356,7 +357,7 @@ func profiles(ctx context.Context, rc *runContext, wh scoreStore, feats arrow.Re
 		sorted[i] = custs[k]
 	}
 	custs = sorted
-	ps := make([]model.Profile, len(custs))
+	ps := make([]segment.Profile, len(custs))
 	var since, ordersN, rev []float64
 	for i := range custs {
 		ps[i] = custs[i].Profile
@@ -372,7 +373,7 @@ func profiles(ctx context.Context, rc *runContext, wh scoreStore, feats arrow.Re
 		stages[i] = custs[i].stage
 	}
 	tiers, _ := sg.VIP.VIPTiers(ps, stages)
-	rfm := model.RFMScores(since, ordersN, rev)
+	rfm := segment.RFMScores(since, ordersN, rev)
 	k := 0
 	for i := range custs {
 		c := &custs[i]
@@ -381,7 +382,7 @@ func profiles(ctx context.Context, rc *runContext, wh scoreStore, feats arrow.Re
 			c.rfm = rfm[k]
 			k++
 		}
-		c.strat, c.action = model.Strategy(sg.Strategies, c.Profile, c.stage, c.tier)
+		c.strat, c.action = segment.Strategy(sg.Strategies, c.Profile, c.stage, c.tier)
 	}
 	return custs, nil
 }
@@ -394,13 +395,13 @@ var prevSegmentsSchema = arrow.NewSchema([]arrow.Field{
 
 // segmentCustomers builds the micro-segments within lifecycle × value tier,
 // keeping the ids of the day before's segments where most members stay.
-func segmentCustomers(ctx context.Context, rc *runContext, wh scoreStore, custs []customer) ([]model.Segment, error) {
-	ps := make([]model.Profile, len(custs))
+func segmentCustomers(ctx context.Context, rc *runContext, wh scoreStore, custs []customer) ([]segment.Segment, error) {
+	ps := make([]segment.Profile, len(custs))
 	tiers := make([]string, len(custs))
 	for i := range custs {
 		ps[i], tiers[i] = custs[i].Profile, custs[i].tier
 	}
-	value := model.ValueTiers(ps, tiers)
+	value := segment.ValueTiers(ps, tiers)
 	macro := make([]string, len(custs))
 	for i := range custs {
 		macro[i] = strings.ReplaceAll(custs[i].stage, "_", " ") + " · " + value[i]
@@ -419,7 +420,7 @@ func segmentCustomers(ctx context.Context, rc *runContext, wh scoreStore, custs 
 	case !errors.Is(err, warehouse.ErrNoPartition):
 		return nil, err
 	}
-	segs, err := model.MicroSegments(ps, macro, prev, rc.cfg.Segmentation.MicroSegments)
+	segs, err := segment.MicroSegments(ps, macro, prev, rc.cfg.Segmentation.MicroSegments)
 	if err != nil {
 		return nil, err
 	}
@@ -433,25 +434,25 @@ func segmentCustomers(ctx context.Context, rc *runContext, wh scoreStore, custs 
 
 // feeds ranks each segment's products and cuts each member's feed from it; it
 // returns the segment_feed record and each customer's feed.
-func feeds(rc *runContext, custs []customer, segs []model.Segment, cb transform.CustomerBaskets, o model.FeedOptions) (arrow.Record, []string) {
+func feeds(rc *runContext, custs []customer, segs []segment.Segment, cb transform.CustomerBaskets, o segment.FeedOptions) (arrow.Record, []string) {
 	// Baskets in the customers' order: index i of custs is customer i of b.
 	pos := make(map[string]int, len(cb.Customers))
 	for i, id := range cb.Customers {
 		pos[id] = i
 	}
-	b := model.Baskets{Start: make([]int32, len(custs)+1), NumProducts: len(cb.ProductIDs)}
+	b := segment.Baskets{Start: make([]int32, len(custs)+1), NumProducts: len(cb.ProductIDs)}
 	for i, c := range custs {
 		if k, ok := pos[c.ID]; ok {
 			b.Products = append(b.Products, cb.Products[cb.Start[k]:cb.Start[k+1]]...)
 		}
 		b.Start[i+1] = int32(len(b.Products))
 	}
-	base, buyers := model.BaseCounts(b)
+	base, buyers := segment.BaseCounts(b)
 	rb := array.NewRecordBuilder(rc.mem, feedSchema)
 	defer rb.Release()
 	custFeeds := make([]string, len(custs))
 	for _, s := range segs {
-		items := model.SegmentFeed(b, s.Members, base, buyers, o)
+		items := segment.SegmentFeed(b, s.Members, base, buyers, o)
 		ranked := make([]int32, len(items))
 		for r, it := range items {
 			ranked[r] = it.Product
@@ -463,7 +464,7 @@ func feeds(rc *runContext, custs []customer, segs []model.Segment, cb transform.
 		}
 		for _, i := range s.Members {
 			var ids []string
-			for _, p := range model.CustomerFeed(b, i, ranked, o.CustomerSize) {
+			for _, p := range segment.CustomerFeed(b, i, ranked, o.CustomerSize) {
 				ids = append(ids, cb.ProductIDs[p])
 			}
 			custFeeds[i] = strings.Join(ids, ",")
@@ -494,8 +495,8 @@ var segmentSchema = arrow.NewSchema([]arrow.Field{
 }, nil)
 
 // segmentRecord lists the segments with their economics and the strategy most
-// of their members have (the first in model.Strategies on ties).
-func segmentRecord(rc *runContext, custs []customer, segs []model.Segment) arrow.Record {
+// of their members have (the first in segment.Strategies on ties).
+func segmentRecord(rc *runContext, custs []customer, segs []segment.Segment) arrow.Record {
 	b := array.NewRecordBuilder(rc.mem, segmentSchema)
 	defer b.Release()
 	for _, s := range segs {
@@ -504,7 +505,7 @@ func segmentRecord(rc *runContext, custs []customer, segs []model.Segment) arrow
 			count[custs[i].strat]++
 		}
 		best := ""
-		for _, st := range model.Strategies {
+		for _, st := range segment.Strategies {
 			if count[st] > count[best] {
 				best = st
 			}
@@ -550,7 +551,7 @@ func controlRank(id string, period int64) uint64 {
 // memberRecord lists each segment's members with what a campaign needs; in
 // every segment the control_share of members with the lowest control rank are
 // the control group (rounded to the nearest member).
-func memberRecord(rc *runContext, custs []customer, segs []model.Segment, custFeeds []string) arrow.Record {
+func memberRecord(rc *runContext, custs []customer, segs []segment.Segment, custFeeds []string) arrow.Record {
 	ex := rc.cfg.Export
 	period := rc.asOf.Unix() / 86400 / int64(ex.CampaignDays)
 	b := array.NewRecordBuilder(rc.mem, memberSchema)
@@ -634,7 +635,7 @@ func scoreRecord(rc *runContext, custs []customer, custFeeds []string, modelID, 
 		}
 		str("lifecycle_stage", c.stage)
 		str("vip_tier", c.tier)
-		str("vip_handling", model.VIPHandling[c.tier])
+		str("vip_handling", segment.VIPHandling[c.tier])
 		if c.earlyVIP {
 			f64("potential_vip_probability", c.EarlyVIP)
 		} else {

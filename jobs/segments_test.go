@@ -14,8 +14,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-
-	"github.com/tessera-cdp/tessera/model"
+	"github.com/tessera-cdp/tessera/segment"
 )
 
 // TestSegmentationShop is the acceptance of segmentation on a generated shop
@@ -56,7 +55,7 @@ func TestSegmentationShop(t *testing.T) {
 	if len(rows) == 0 {
 		t.Fatal("no early-VIP model stored")
 	}
-	var early model.EarlyVIPModel
+	var early segment.EarlyVIPModel
 	if err := json.Unmarshal([]byte(rows[0]), &early); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +76,7 @@ func TestSegmentationShop(t *testing.T) {
 		}
 	}
 	feats.Release()
-	m := model.Classify(scores, labels, early.Metrics.Threshold)
+	m := segment.Classify(scores, labels, early.Metrics.Threshold)
 	t.Logf("early VIP against the truth's VIP flag: AUC %.3f on %d buyers of the test period (%d VIPs); precision %.2f and recall %.2f at %.2f; top 1%% %.2f, top 5%% %.2f",
 		m.AUC, m.Rows, m.Positives, m.Precision, m.Recall, m.Threshold, m.PrecisionTop1, m.PrecisionTop5)
 	t.Logf("early VIP on its own holdout labels: AUC %.3f, base rate %.3f, precision %.2f, recall %.2f, top 1%% %.2f, top 5%% %.2f",

@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/model"
+	"github.com/tessera-cdp/tessera/segment"
 	"github.com/tessera-cdp/tessera/transform"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
@@ -75,7 +76,7 @@ type modelStore interface {
 // cohort to learn from.
 type trained struct {
 	LTV   *model.Artefact
-	Early *model.EarlyVIPModel
+	Early *segment.EarlyVIPModel
 }
 
 func train(ctx context.Context, rc *runContext, wh modelStore) (trained, error) {
@@ -104,7 +105,7 @@ func train(ctx context.Context, rc *runContext, wh modelStore) (trained, error) 
 			return trained{}, err
 		}
 		for _, kind := range cfg.Models {
-			pm, fit, err := fitPurchases(kind, d, opt)
+			pm, fit, err := model.FitPurchases(kind, d, opt)
 			if err != nil {
 				rc.log.WithError(err).WithField("model", kind).Warn("candidate not fitted")
 				continue
@@ -137,7 +138,7 @@ func train(ctx context.Context, rc *runContext, wh modelStore) (trained, error) 
 	if err != nil {
 		return trained{}, err
 	}
-	pm, fit, err := fitPurchases(kind, d, opt)
+	pm, fit, err := model.FitPurchases(kind, d, opt)
 	if err != nil {
 		return trained{}, fmt.Errorf("train %s: %w", kind, err)
 	}
@@ -193,10 +194,10 @@ var firstWeekSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "first_week_categories", Type: arrow.PrimitiveTypes.Int32},
 }, nil)
 
-func firstWeek(rec arrow.Record, i int) model.FirstWeek {
+func firstWeek(rec arrow.Record, i int) segment.FirstWeek {
 	i32 := func(c int) float64 { return float64(rec.Column(c).(*array.Int32).Value(i)) }
 	f64 := func(c int) float64 { return rec.Column(c).(*array.Float64).Value(i) }
-	return model.FirstWeek{Orders: i32(2), Revenue: f64(3), Items: i32(4), DiscountShare: f64(5), RatingMean: f64(6), Events: i32(7), Categories: i32(8)}
+	return segment.FirstWeek{Orders: i32(2), Revenue: f64(3), Items: i32(4), DiscountShare: f64(5), RatingMean: f64(6), Events: i32(7), Categories: i32(8)}
 }
 
 // trainEarlyVIP fits the early potential-VIP model on the buyers whose first
@@ -204,7 +205,7 @@ func firstWeek(rec arrow.Record, i int) model.FirstWeek {
 // first-week features of the date's customer_features, and stores it. A shop
 // too young for a cohort gets no model: score then leaves the probability
 // empty, and says so.
-func trainEarlyVIP(ctx context.Context, rc *runContext, wh modelStore, orders []arrow.Record) (*model.EarlyVIPModel, error) {
+func trainEarlyVIP(ctx context.Context, rc *runContext, wh modelStore, orders []arrow.Record) (*segment.EarlyVIPModel, error) {
 	o := rc.cfg.Segmentation.EarlyVIP
 	feats, err := wh.ReadPartition(ctx, rc.mem, "customer_features", firstWeekSchema, rc.asOf)
 	if err != nil {
@@ -219,16 +220,16 @@ func trainEarlyVIP(ctx context.Context, rc *runContext, wh modelStore, orders []
 	newest := asOfDay - int32(o.HorizonDays) // first orders before it have a complete horizon
 	ids := feats.Column(0).(*array.String)
 	first := feats.Column(1).(*array.Date32)
-	var rows []model.EarlyVIPRow
+	var rows []segment.EarlyVIPRow
 	for i := 0; i < int(feats.NumRows()); i++ {
 		d := int32(first.Value(i))
 		rev, ok := revenue[ids.Value(i)]
 		if !ok || d >= newest || d < newest-int32(o.CohortDays) {
 			continue
 		}
-		rows = append(rows, model.EarlyVIPRow{FirstDay: d, Week: firstWeek(feats, i), HorizonRevenue: rev})
+		rows = append(rows, segment.EarlyVIPRow{FirstDay: d, Week: firstWeek(feats, i), HorizonRevenue: rev})
 	}
-	m, err := model.FitEarlyVIP(rows, o)
+	m, err := segment.FitEarlyVIP(rows, o)
 	if err != nil {
 		rc.log.WithError(err).Warn("no early potential-VIP model: potential VIPs come from CLV alone")
 		return nil, nil
@@ -248,14 +249,4 @@ func trainEarlyVIP(ctx context.Context, rc *runContext, wh modelStore, orders []
 		"precision_top_1pct": round(mt.PrecisionTop1), "precision_top_5pct": round(mt.PrecisionTop5), "base_rate": round(mt.BaseRate),
 		"label_revenue": round(m.LabelRevenue)}).Info("early potential-VIP model stored")
 	return &m, nil
-}
-
-func fitPurchases(kind string, d model.Data, opt model.FitOptions) (model.Purchases, model.Fit, error) {
-	switch kind {
-	case "bgnbd", "mbgnbd":
-		return model.FitBGNBD(d, kind == "mbgnbd", opt)
-	case "pnbd":
-		return model.FitParetoNBD(d, opt)
-	}
-	return nil, model.Fit{}, fmt.Errorf("unknown model %q", kind)
 }

@@ -10,15 +10,6 @@ import (
 // a reader refuses versions it does not know.
 const ArtefactVersion = 1
 
-// Kinds of purchase model.
-const (
-	KindBGNBD     = "bgnbd"
-	KindMBGNBD    = "mbgnbd"
-	KindParetoNBD = "paretonbd"
-	// KindGammaGamma is a spend model alone.
-	KindGammaGamma = "gammagamma"
-)
-
 // Artefact is a fitted model as the train stage stores it and the score stage
 // loads it: the purchase model, the spend model, and how they were fitted.
 type Artefact struct {

@@ -1,6 +1,9 @@
-// Package model holds Tessera's customer models: the buy-till-you-die purchase
-// models (BG/NBD, MBG/NBD), Gamma-Gamma spend, and what is predicted from them.
-// It is pure computation on slices: it knows neither Arrow nor ClickHouse.
+// Package model holds Tessera's customer-lifetime models: the buy-till-you-die
+// purchase models (BG/NBD, MBG/NBD, Pareto/NBD), Gamma-Gamma spend, what is
+// predicted from them (P(alive), expected purchases, next order, CLV), their
+// holdout evaluation and choice, the artefact they are stored as, and the one
+// list of model kinds. It is pure computation on slices: it knows neither
+// Arrow nor ClickHouse. Segmentation built on these lives in package segment.
 package model
 
 import (

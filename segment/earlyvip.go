@@ -1,6 +1,8 @@
-package model
+package segment
 
 import (
+	"github.com/tessera-cdp/tessera/model"
+
 	"cmp"
 	"errors"
 	"fmt"
@@ -128,7 +130,7 @@ func FitLogistic(names []string, x [][]float64, y []bool, l2 float64) (Logistic,
 	p := optimize.Problem{Func: func(w []float64) float64 { return loss(w, nil) }, Grad: func(g, w []float64) { loss(w, g) }}
 	res, err := optimize.Minimize(p, make([]float64, d+1), &optimize.Settings{GradientThreshold: 1e-8, MajorIterations: 1000}, &optimize.LBFGS{})
 	if res == nil {
-		return Logistic{}, fmt.Errorf("logistic: %w: %v", ErrNotConverged, err)
+		return Logistic{}, fmt.Errorf("logistic: %w: %v", model.ErrNotConverged, err)
 	}
 	copy(m.Weights, res.X[:d])
 	m.Bias = res.X[d]
@@ -327,8 +329,6 @@ func Curves(scores []float64, y []bool, n int) (roc, pr [][2]float64) {
 	return roc, pr
 }
 
-// KindEarlyVIP is the models-table kind of an EarlyVIPModel.
-const KindEarlyVIP = "earlyvip"
 
 // Probability that a buyer with this first week becomes a VIP.
 func (m EarlyVIPModel) Probability(w FirstWeek) float64 { return m.Model.Probability(w.inputs()) }
@@ -398,7 +398,7 @@ func FitEarlyVIP(rows []EarlyVIPRow, o EarlyVIPOptions) (EarlyVIPModel, error) {
 			best, bestF1 = t, f1
 		}
 	}
-	m := EarlyVIPModel{Version: 1, Kind: KindEarlyVIP, HorizonDays: o.HorizonDays, LabelRevenue: cut, Model: lr,
+	m := EarlyVIPModel{Version: 1, Kind: model.KindEarlyVIP, HorizonDays: o.HorizonDays, LabelRevenue: cut, Model: lr,
 		TrainFrom: rows[0].FirstDay, TestFrom: rows[split].FirstDay, TrainedOn: split, ApplyDays: o.ApplyDays, PositiveLabels: positives}
 	testScores := score(x[split:])
 	m.Metrics = Classify(testScores, y[split:], best)

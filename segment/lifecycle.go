@@ -1,4 +1,8 @@
-package model
+// Package segment turns customer profiles into the labels marketing acts on:
+// RFM scores and grid, lifecycle stages, VIP tiers, the early potential-VIP
+// classifier, strategies, micro-segments and their product feeds. Like model,
+// it is pure computation on slices and knows no warehouse.
+package segment
 
 import (
 	"cmp"

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/config"
+	"github.com/tessera-cdp/tessera/identity"
 	"github.com/tessera-cdp/tessera/source"
 	"github.com/tessera-cdp/tessera/synth"
 	"github.com/tessera-cdp/tessera/warehouse"
@@ -92,8 +93,8 @@ func extract(ctx context.Context, rc *runContext, open openFunc, sink rawSink) (
 	res := &ExtractResult{}
 	keys := canon.KeySets{}
 	defer keys.Free()
-	ids, err := loadIdentity(ctx, sink)
-	defer ids.free()
+	ids, err := identity.Load(ctx, sink)
+	defer ids.Free()
 	if err != nil {
 		return res, err
 	}
@@ -207,7 +208,7 @@ func isParent(e canon.Entity) bool {
 	return false
 }
 
-func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system string, rows source.Rows, keys canon.KeySets, ids *identity, sink rawSink) (EntityCount, error) {
+func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system string, rows source.Rows, keys canon.KeySets, ids *identity.Resolver, sink rawSink) (EntityCount, error) {
 	c := EntityCount{Entity: t.Entity, Source: rows.Name()}
 	log := rc.log.WithFields(logrus.Fields{"entity": t.Entity, "source": rows.Name()})
 	b, err := canon.NewBuilder(rc.mem, t, keys)
@@ -262,11 +263,7 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 	}
 	defer waitLanded()
 	saveLinks := func(more bool) {
-		chunk := ids.fresh
-		ids.fresh = nil
-		if more {
-			ids.fresh = make([]warehouse.Identity, 0, cap(chunk)) // not grown again step by step
-		}
+		chunk := ids.TakeFresh(more)
 		landing <- func() error {
 			if failed.Load() {
 				return nil
@@ -296,7 +293,7 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 			}
 			return raw.Write(rec)
 		}
-		if len(ids.fresh) >= 1<<16 { // bounded, as the batches are
+		if ids.Fresh() >= 1<<16 { // bounded, as the batches are
 			saveLinks(true)
 		}
 		return nil
@@ -313,13 +310,13 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 			rule, detail = b.Check(rows.Fields())
 		}
 		if rule == "" {
-			fields := ids.resolve(t, system, rows.Fields())
-			if ids.merged != "" {
+			fields := ids.Resolve(t, system, rows.Fields())
+			if merged := ids.Merged(); merged != "" {
 				// Another id of a customer already there: link, do not land.
-				ids.commit()
-				rule, detail = canon.DuplicateKey, fmt.Sprintf("the same customer as %s (a shared id or e-mail hash): its ids are linked in identities", ids.merged)
+				ids.Commit()
+				rule, detail = canon.DuplicateKey, fmt.Sprintf("the same customer as %s (a shared id or e-mail hash): its ids are linked in identities", merged)
 			} else if rule, detail = b.Append(fields); rule == "" {
-				ids.commit()
+				ids.Commit()
 			}
 			if rule != "" {
 				key = b.Key(rows.Fields())
@@ -364,7 +361,7 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 	if err := flush(); err != nil {
 		return c, err
 	}
-	if len(ids.fresh) > 0 {
+	if ids.Fresh() > 0 {
 		saveLinks(false)
 	}
 	if err := waitLanded(); err != nil {
@@ -375,8 +372,7 @@ func extractEntity(ctx context.Context, rc *runContext, t *canon.Table, system s
 	}
 	c.Replaced += b.Superseded()
 	c.landedTwice = b.Superseded()
-	c.Linked = ids.linked
-	ids.linked = 0
+	c.Linked = ids.TakeLinked()
 	if c.Read != c.Landed+c.Rejected { // a bug, never data: say so loudly
 		return c, fmt.Errorf("%s: read %d rows but landed %d and rejected %d", t.Entity, c.Read, c.Landed, c.Rejected)
 	}

@@ -1,4 +1,8 @@
-package jobs
+// Package identity makes one customer of a person seen in several sources:
+// source ids, hashed e-mail addresses and site visitors' anonymous ids lead to
+// one canonical customer_id, which is what lands in the raw tables. Links are
+// kept in the warehouse's identities table and only added.
+package identity
 
 import (
 	"bytes"
@@ -19,7 +23,7 @@ const (
 	kindAnonymousID = "anonymous_id"
 )
 
-// identity makes one canonical customer of a person seen in several sources:
+// Resolver makes one canonical customer of a person seen in several sources:
 // a source's own customer id, a hashed e-mail address shared with a customer
 // of another source, and a site anonymous_id seen with a customer at login all
 // lead to the same customer_id, which is what lands in the raw tables. Links
@@ -29,7 +33,7 @@ const (
 // customer, 16 bytes each in tables between three eighths and three quarters
 // full), and each canonical id is held once, in one byte slice: about 110
 // bytes a customer (a million: 96 MB of tables, 12 MB of ids).
-type identity struct {
+type Resolver struct {
 	seed maphash.Seed
 	// canonical ids: the i-th is names[ends[i-1]:ends[i]]
 	names    []byte
@@ -62,22 +66,28 @@ type anonLink struct {
 	since    int64
 }
 
-func loadIdentity(ctx context.Context, sink rawSink) (*identity, error) {
-	id := &identity{seed: maphash.MakeSeed(), index: canon.NewIndex(), bySource: canon.NewIndex(),
+// Store holds the links made by earlier runs.
+type Store interface {
+	Identities(ctx context.Context, fn func(warehouse.Identity)) error
+}
+
+// Load reads every link kept so far.
+func Load(ctx context.Context, st Store) (*Resolver, error) {
+	id := &Resolver{seed: maphash.MakeSeed(), index: canon.NewIndex(), bySource: canon.NewIndex(),
 		byEmail: canon.NewIndex(), byAnon: map[uint64]anonLink{}, other: map[uint64]int32{}}
-	err := sink.Identities(ctx, func(l warehouse.Identity) { id.add(l) })
+	err := st.Identities(ctx, func(l warehouse.Identity) { id.add(l) })
 	return id, err
 }
 
-// free hands back the tables' memory.
-func (id *identity) free() {
+// Free hands back the tables' memory.
+func (id *Resolver) Free() {
 	id.index.Free()
 	id.bySource.Free()
 	id.byEmail.Free()
 }
 
 // name is the i-th canonical id.
-func (id *identity) name(i int32) string {
+func (id *Resolver) name(i int32) string {
 	from := uint32(0)
 	if i > 0 {
 		from = id.ends[i-1]
@@ -85,15 +95,15 @@ func (id *identity) name(i int32) string {
 	return string(id.names[from:id.ends[i]])
 }
 
-func (id *identity) hash(s string) uint64 { return maphash.String(id.seed, s) }
+func (id *Resolver) hash(s string) uint64 { return maphash.String(id.seed, s) }
 
-func (id *identity) sourceKey(system string, x []byte) uint64 {
+func (id *Resolver) sourceKey(system string, x []byte) uint64 {
 	id.key = append(append(append(id.key[:0], system...), 0), x...)
 	return maphash.Bytes(id.seed, id.key)
 }
 
 // intern returns the number of a canonical id.
-func (id *identity) intern(c string) int32 {
+func (id *Resolver) intern(c string) int32 {
 	h := id.hash(c)
 	if i, ok := id.index.Get(h); ok {
 		return int32(i)
@@ -106,7 +116,7 @@ func (id *identity) intern(c string) int32 {
 }
 
 // add records a link unless the id already has one.
-func (id *identity) add(l warehouse.Identity) bool {
+func (id *Resolver) add(l warehouse.Identity) bool {
 	var m *canon.Index
 	var k uint64
 	switch l.Kind {
@@ -136,7 +146,7 @@ func (id *identity) add(l warehouse.Identity) bool {
 	return true
 }
 
-func (id *identity) sourceID(system string, x []byte) (string, bool) {
+func (id *Resolver) sourceID(system string, x []byte) (string, bool) {
 	i, ok := id.bySource.Get(id.sourceKey(system, x))
 	if !ok {
 		return "", false
@@ -146,7 +156,7 @@ func (id *identity) sourceID(system string, x []byte) (string, bool) {
 
 // anyID is the canonical id of a customer id from a row of system: its own
 // link, else another system's; ok is false when the id is its own.
-func (id *identity) anyID(system string, x []byte) (string, bool) {
+func (id *Resolver) anyID(system string, x []byte) (string, bool) {
 	if len(id.other) == 0 { // no id anywhere stands for another: nothing to look up
 		return "", false
 	}
@@ -159,12 +169,13 @@ func (id *identity) anyID(system string, x []byte) (string, bool) {
 	return "", false
 }
 
-func (id *identity) taken(c string) bool { _, ok := id.index.Get(id.hash(c)); return ok }
+func (id *Resolver) taken(c string) bool { _, ok := id.index.Get(id.hash(c)); return ok }
 
-// resolve returns the row with its customer_id made canonical; the links it
-// makes are pending until commit (only rows that land, or customers that are
-// already there, make links).
-func (id *identity) resolve(t *canon.Table, system string, fields [][]byte) [][]byte {
+// Resolve returns the row with its customer_id made canonical; the links it
+// makes are pending until Commit (only rows that land, or customers that are
+// already there, make links). Merged then says whether the row is another id
+// of a customer already there.
+func (id *Resolver) Resolve(t *canon.Table, system string, fields [][]byte) [][]byte {
 	id.pending, id.merged = id.pending[:0], ""
 	cust := t.Index("customer_id")
 	if cust < 0 || cust >= len(fields) {
@@ -233,7 +244,7 @@ func (id *identity) resolve(t *canon.Table, system string, fields [][]byte) [][]
 	return id.fields
 }
 
-func (id *identity) set(col int, was []byte, c string) {
+func (id *Resolver) set(col int, was []byte, c string) {
 	if c != string(was) {
 		id.fields[col] = []byte(c)
 		id.linked++
@@ -243,7 +254,7 @@ func (id *identity) set(col int, was []byte, c string) {
 // emailHash is the row's e-mail hash, computed from the clear address when
 // the source gives only that (the canonical definition: hex SHA-256 of the
 // trimmed, lower-cased address).
-func (id *identity) emailHash(t *canon.Table, fields [][]byte) string {
+func (id *Resolver) emailHash(t *canon.Table, fields [][]byte) string {
 	if h := bytes.TrimSpace(fields[t.Index("email_hash")]); len(h) > 0 {
 		return string(bytes.ToLower(h))
 	}
@@ -257,12 +268,36 @@ func (id *identity) emailHash(t *canon.Table, fields [][]byte) string {
 	return h
 }
 
-// commit keeps the links of the row just resolved.
-func (id *identity) commit() {
+// Commit keeps the links of the row just resolved.
+func (id *Resolver) Commit() {
 	for _, l := range id.pending {
 		if id.add(l) {
 			id.fresh = append(id.fresh, l)
 		}
 	}
 	id.pending = id.pending[:0]
+}
+
+// Merged is the customer that the row just resolved is another id of, or "".
+func (id *Resolver) Merged() string { return id.merged }
+
+// Fresh is how many new links wait to be saved.
+func (id *Resolver) Fresh() int { return len(id.fresh) }
+
+// TakeFresh hands over the new links made so far; more says that more will
+// follow, so the next chunk is given the same room at once (not regrown).
+func (id *Resolver) TakeFresh(more bool) []warehouse.Identity {
+	chunk := id.fresh
+	id.fresh = nil
+	if more {
+		id.fresh = make([]warehouse.Identity, 0, cap(chunk))
+	}
+	return chunk
+}
+
+// TakeLinked counts the rows whose customer_id was rewritten since the last call.
+func (id *Resolver) TakeLinked() int64 {
+	n := id.linked
+	id.linked = 0
+	return n
 }

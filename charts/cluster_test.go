@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/tessera-cdp/tessera/jobs"
+	"github.com/tessera-cdp/tessera/kube"
 )
 
 // cluster connects to the test kube-apiserver that scripts/services.sh starts,
@@ -113,13 +113,13 @@ func TestInstallInCluster(t *testing.T) {
 	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var won []*jobs.Lock
+	var won []*kube.Lock
 	var lost []error
 	for _, who := range []string{"cron-run", "manual-run"} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, err := jobs.AcquireLock(ctx, sa, ns, "score", day, who, 20*time.Second, false, time.Second)
+			l, err := kube.AcquireLock(ctx, sa, ns, "score", day, who, 20*time.Second, false, time.Second)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -130,14 +130,14 @@ func TestInstallInCluster(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if len(won) != 1 || len(lost) != 1 || !errors.Is(lost[0], jobs.ErrLocked) {
+	if len(won) != 1 || len(lost) != 1 || !errors.Is(lost[0], kube.ErrLocked) {
 		t.Fatalf("%d runners proceeded, %d were refused (%v); want one each", len(won), len(lost), lost)
 	}
 	waited := make(chan error, 1)
 	go func() {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		l, err := jobs.AcquireLock(wctx, sa, ns, "score", day, "third-run", 20*time.Second, true, 200*time.Millisecond)
+		l, err := kube.AcquireLock(wctx, sa, ns, "score", day, "third-run", 20*time.Second, true, 200*time.Millisecond)
 		if err == nil {
 			err = l.Release(ctx)
 		}
@@ -157,7 +157,7 @@ func TestInstallInCluster(t *testing.T) {
 	defer cancel()
 	backfilled := make(chan error, 1)
 	go func() {
-		_, err := jobs.Backfill(bctx, sa, jobs.BackfillOptions{CronJob: "t-tessera-score", Namespace: ns, From: day.AddDate(0, 0, -4), To: day,
+		_, err := kube.Backfill(bctx, sa, kube.BackfillOptions{CronJob: "t-tessera-score", Namespace: ns, From: day.AddDate(0, 0, -4), To: day,
 			Parallel: 5, Poll: 500 * time.Millisecond, Progress: time.Second}, &out)
 		backfilled <- err
 	}()

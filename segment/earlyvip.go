@@ -329,7 +329,6 @@ func Curves(scores []float64, y []bool, n int) (roc, pr [][2]float64) {
 	return roc, pr
 }
 
-
 // Probability that a buyer with this first week becomes a VIP.
 func (m EarlyVIPModel) Probability(w FirstWeek) float64 { return m.Model.Probability(w.inputs()) }
 

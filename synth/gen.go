@@ -124,24 +124,10 @@ func (g *gen) customer(ch *chunk, r rng, num int64) {
 	c := &cust{g: g, r: r, ch: ch, num: num, created: created, cat1: cat1, cat2: cat2, brand: brand, hour: hour,
 		vip: vip, seeker: seeker, channel: orderChan[r.pick(orderChanW)]}
 
-	// Purchases: a BG/NBD process in continuous time; the customer may drop out
-	// after each repeat purchase.
 	var times []int64
 	dropped := int64(0)
 	if buyer {
-		delay := p.FirstOrderDelayDays
-		if vip {
-			delay = 1
-		}
-		t := float64(created) + r.exp(1/(delay*86400))
-		for t < float64(g.end) {
-			times = append(times, int64(t))
-			if len(times) > 1 && r.chance(drop) {
-				dropped = int64(t)
-				break
-			}
-			t += r.exp(lambda / 86400)
-		}
+		times, dropped = g.purchaseTimes(r, created, vip, lambda, drop)
 	}
 	optEmail, optSMS, optPush := r.chance(0.6), r.chance(0.3), r.chance(0.4)
 	switch prefChannel { // people opt in where they like to be reached
@@ -181,13 +167,38 @@ func (g *gen) customer(ch *chunk, r rng, num int64) {
 	}
 	c.campaigns(optEmail, optSMS, optPush, prefChannel, dropped, buys)
 
+	c.truth(buys, dropped, [3]float64{lambda, drop, nu}, spend.P/nu, prefChannel)
+}
+
+// purchaseTimes draws a buyer's purchases: a BG/NBD process in continuous
+// time; the customer may drop out after each repeat purchase (dropped is
+// when, 0 if not).
+func (g *gen) purchaseTimes(r rng, created int64, vip bool, lambda, drop float64) (times []int64, dropped int64) {
+	delay := g.p.FirstOrderDelayDays
+	if vip {
+		delay = 1
+	}
+	t := float64(created) + r.exp(1/(delay*86400))
+	for t < float64(g.end) {
+		times = append(times, int64(t))
+		if len(times) > 1 && r.chance(drop) {
+			return times, int64(t)
+		}
+		t += r.exp(lambda / 86400)
+	}
+	return times, 0
+}
+
+// truth writes the customer's line of truth_customers.csv: its traits,
+// latent parameters (lambda, drop, nu), mean spend and what it bought.
+func (c *cust) truth(buys []purchase, dropped int64, latent [3]float64, meanSpend float64, prefChannel string) {
 	revenue := 0.0
 	for _, b := range buys {
 		revenue += b.net
 	}
-	tr := ch.truth
-	tr.id('C', num).bool(vip).bool(len(times) > 0).bool(dropped > 0).time(created)
-	if len(times) > 0 {
+	tr := c.ch.truth
+	tr.id('C', c.num).bool(c.vip).bool(len(buys) > 0).bool(dropped > 0).time(c.created)
+	if len(buys) > 0 {
 		tr.time(buys[0].at)
 	} else {
 		tr.str("")
@@ -197,14 +208,12 @@ func (g *gen) customer(ch *chunk, r rng, num int64) {
 	} else {
 		tr.str("")
 	}
-	tr.buf = strconv.AppendFloat(tr.buf, lambda, 'g', 8, 64)
-	tr.end()
-	tr.buf = strconv.AppendFloat(tr.buf, drop, 'g', 8, 64)
-	tr.end()
-	tr.buf = strconv.AppendFloat(tr.buf, nu, 'g', 8, 64)
-	tr.end()
-	tr.money(spend.P / nu).bool(seeker).str(topCategories[cat1] + "|" + topCategories[cat2]).str(g.cat.brands[brand]).
-		int(int64(hour)).str(prefChannel).int(int64(len(times))).money(revenue)
+	for _, v := range latent {
+		tr.buf = strconv.AppendFloat(tr.buf, v, 'g', 8, 64)
+		tr.end()
+	}
+	tr.money(meanSpend).bool(c.seeker).str(topCategories[c.cat1] + "|" + topCategories[c.cat2]).str(c.g.cat.brands[c.brand]).
+		int(int64(c.hour)).str(prefChannel).int(int64(len(buys))).money(revenue)
 	tr.done()
 }
 

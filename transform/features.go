@@ -3,8 +3,6 @@ package transform
 import (
 	"fmt"
 	"math"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -175,44 +173,99 @@ type orderFacts struct {
 
 // CustomerFeatures computes the features of every customer with an order placed
 // before asOf (a buyer). Nothing at or after asOf counts. One row per buyer, in
-// order of first appearance in the orders.
+// order of first appearance in the orders. Its phases: the orders' facts; then
+// at the same time on two cores the basket (order lines) and the behaviour
+// (the orders' times, site and campaign events, opt-ins), which touch
+// different tallies; then one row per buyer.
 func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (arrow.Record, error) {
-	recs := in.Orders
-	limit := asOf.UTC().Unix()
-	asOfDay := int32(limit / 86400)
+	fr := &featureRun{limit: asOf.UTC().Unix()}
+	fr.asOfDay = int32(fr.limit / 86400)
+	if err := fr.readOrders(in.Orders); err != nil {
+		return nil, err
+	}
+	if in.Lines != nil && len(in.Orders) > 0 && !fr.orderIDs {
+		return nil, fmt.Errorf("features: order lines need the orders' order_id column")
+	}
+	n := len(fr.names)
+	fr.firstDay = make([]int32, n) // day of each customer's first order
+	for i := range fr.firstDay {
+		fr.firstDay[i] = math.MaxInt32
+	}
+	for _, f := range fr.facts {
+		if !f.cancelled {
+			fr.firstDay[f.cust] = min(fr.firstDay[f.cust], f.day)
+		}
+	}
+	fr.beh, fr.eng = make([]behaviour, n), make([]engagement, n)
+	fr.firstWeekEvents, fr.cartVisits = make([]int32, n), make([]int32, n)
+	basketDone := make(chan error, 1)
+	go func() {
+		var err error
+		fr.bask, err = basket(in, &orderFinder{seq: fr.orderSeq, at: -1}, fr.firstDay)
+		basketDone <- err
+	}()
+	behaviourErr := fr.behaviour(in)
+	if err := <-basketDone; err != nil {
+		return nil, err
+	}
+	if behaviourErr != nil {
+		return nil, behaviourErr
+	}
+	return fr.build(mem), nil
+}
+
+// featureRun is one computation of the features: customers are numbered in
+// order of first appearance, and every tally is a slice by that number.
+type featureRun struct {
+	limit    int64 // as_of in Unix seconds: nothing at or after it counts
+	asOfDay  int32
+	ids      map[string]int32
+	names    []string
+	facts    []orderFacts
+	orderSeq []orderEntry
+	orderIDs bool // the orders have order_id
+
+	firstDay                    []int32
+	beh                         []behaviour
+	eng                         []engagement
+	firstWeekEvents, cartVisits []int32
+	bask                        []basketFacts
+}
+
+// readOrders numbers the customers and keeps each order's facts.
+func (fr *featureRun) readOrders(recs []arrow.Record) error {
 	rows := 0
 	for _, rec := range recs {
 		rows += int(rec.NumRows())
 	}
-	ids := make(map[string]int32, rows/3)
-	names := make([]string, 0, rows/3)
-	facts := make([]orderFacts, 0, rows)
-	orderSeq := make([]orderEntry, 0, rows)
-	orderIDs := false
+	fr.ids = make(map[string]int32, rows/3)
+	fr.names = make([]string, 0, rows/3)
+	fr.facts = make([]orderFacts, 0, rows)
+	fr.orderSeq = make([]orderEntry, 0, rows)
 	var lastID string // orders come grouped by customer: one lookup per customer
 	var k int32
 	seen := false
 	for _, rec := range recs {
 		c, err := featureColumns(rec)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		perSecond := int64(arrow.Second.Multiplier() / c.at.DataType().(*arrow.TimestampType).Unit.Multiplier())
-		orderIDs = orderIDs || c.order != nil
+		fr.orderIDs = fr.orderIDs || c.order != nil
 		for i := 0; i < int(rec.NumRows()); i++ {
-			if c.id.IsNull(i) || c.at.IsNull(i) || int64(c.at.Value(i))/perSecond >= limit {
+			if c.id.IsNull(i) || c.at.IsNull(i) || int64(c.at.Value(i))/perSecond >= fr.limit {
 				if c.order != nil && c.order.IsValid(i) { // its lines are skipped in step
-					orderSeq = append(orderSeq, orderEntry{id: c.order.Value(i)})
+					fr.orderSeq = append(fr.orderSeq, orderEntry{id: c.order.Value(i)})
 				}
 				continue
 			}
 			ts := int64(c.at.Value(i)) / perSecond
 			if id := c.id.Value(i); !seen || id != lastID {
 				var ok bool
-				if k, ok = ids[id]; !ok {
-					k = int32(len(names))
-					ids[id] = k
-					names = append(names, id)
+				if k, ok = fr.ids[id]; !ok {
+					k = int32(len(fr.names))
+					fr.ids[id] = k
+					fr.names = append(fr.names, id)
 				}
 				lastID, seen = id, true
 			}
@@ -226,345 +279,13 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 			if c.rating != nil && c.rating.IsValid(i) {
 				f.rated, f.rating = true, c.rating.Value(i)
 			}
-			facts = append(facts, f)
+			fr.facts = append(fr.facts, f)
 			if c.order != nil && c.order.IsValid(i) {
-				orderSeq = append(orderSeq, orderEntry{id: c.order.Value(i), ref: orderRef{cust: k, day: f.day}, counts: !f.cancelled})
+				fr.orderSeq = append(fr.orderSeq, orderEntry{id: c.order.Value(i), ref: orderRef{cust: k, day: f.day}, counts: !f.cancelled})
 			}
 		}
 	}
-	if in.Lines != nil && len(recs) > 0 && !orderIDs {
-		return nil, fmt.Errorf("features: order lines need the orders' order_id column")
-	}
-
-	beh := make([]behaviour, len(names))
-	firstDay := make([]int32, len(names)) // day of each customer's first order
-	for i := range firstDay {
-		firstDay[i] = math.MaxInt32
-	}
-	for _, f := range facts {
-		if !f.cancelled {
-			firstDay[f.cust] = min(firstDay[f.cust], f.day)
-		}
-	}
-	firstWeekEvents := make([]int32, len(names))
-	cartVisits := make([]int32, len(names))
-	eng := make([]engagement, len(names))
-	// The basket (order lines) and the behaviour (events, campaigns) touch
-	// different tallies: they are computed at the same time on two cores.
-	var bask []basketFacts
-	basketDone := make(chan error, 1)
-	go func() {
-		var err error
-		bask, err = basket(in, &orderFinder{seq: orderSeq, at: -1}, firstDay)
-		basketDone <- err
-	}()
-	behaviourErr := func() error {
-		asOfDay64 := int64(asOfDay)
-		tally := func(b *behaviour, ts int64) {
-			b.hours[(ts%86400+86400)%86400/3600]++
-			b.weekdays[(floorDiv(ts, 86400)+3)%7]++ // 1970-01-01 was a Thursday
-		}
-		for _, f := range facts {
-			if f.cancelled {
-				continue
-			}
-			if asOfDay64-int64(f.day) <= 90 {
-				beh[f.cust].orders90++
-			}
-			tally(&beh[f.cust], f.ts) // hours and weekdays of the orders themselves
-		}
-		type visit struct {
-			cust    int32
-			session string // copied: it outlives its batch
-		}
-		seenVisit := map[visit]struct{}{}
-		find := customerLookup{ids: ids}
-		if err := in.Events.each(func(rec arrow.Record) error {
-			find.on = false // its last id was a view of the previous batch
-			c, err := eventColumns(rec)
-			if err != nil {
-				return err
-			}
-			perSecond := int64(arrow.Second.Multiplier() / c.ts.DataType().(*arrow.TimestampType).Unit.Multiplier())
-			for i := 0; i < int(rec.NumRows()); i++ {
-				if c.id.IsNull(i) || c.ts.IsNull(i) {
-					continue
-				}
-				k, ok := find.index(c.id.Value(i))
-				ts := int64(c.ts.Value(i)) / perSecond
-				if !ok || ts >= limit {
-					continue
-				}
-				b := &beh[k]
-				tally(b, ts)
-				if d := int32(floorDiv(ts, 86400)); d >= firstDay[k] && d <= firstDay[k]+6 {
-					firstWeekEvents[k]++
-				}
-				ago := asOfDay64 - floorDiv(ts, 86400) // 1 for the day before as_of
-				if ago > 90 {
-					continue
-				}
-				typ := c.typ.Value(i)
-				for t, name := range eventTypes {
-					if typ == name {
-						b.last90[t]++
-						if ago <= 30 {
-							b.last30[t]++
-						}
-					}
-				}
-				if typ == "add_to_cart" && c.session != nil {
-					key := visit{k, c.session.Value(i)}
-					if _, seen := seenVisit[key]; !seen {
-						key.session = strings.Clone(key.session)
-						seenVisit[key] = struct{}{}
-						cartVisits[k]++
-					}
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := in.Campaigns.each(func(rec arrow.Record) error {
-			find.on = false
-			id, okID := column(rec, "customer_id").(*array.String)
-			ch, okCh := column(rec, "channel").(*array.String)
-			typ, okT := column(rec, "type").(*array.String)
-			at, okTs := column(rec, "ts").(*array.Timestamp)
-			if !(okID && okCh && okT && okTs) {
-				return fmt.Errorf("features: campaign events need customer_id, channel, type and ts columns of the canonical types")
-			}
-			perSecond := int64(arrow.Second.Multiplier() / at.DataType().(*arrow.TimestampType).Unit.Multiplier())
-			for i := 0; i < int(rec.NumRows()); i++ {
-				k, ok := find.index(id.Value(i))
-				ts := int64(at.Value(i)) / perSecond
-				c := slices.Index(channels, ch.Value(i))
-				if !ok || ts >= limit || c < 0 {
-					continue
-				}
-				switch typ.Value(i) {
-				case "delivered":
-					eng[k].delivered[c]++
-				case "open":
-					eng[k].opens[c]++
-					tally(&beh[k], ts)
-				case "click":
-					eng[k].clicks[c]++
-					tally(&beh[k], ts)
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		return in.Customers.each(func(rec arrow.Record) error {
-			id, ok := column(rec, "customer_id").(*array.String)
-			if !ok {
-				return fmt.Errorf("features: customers need a customer_id column")
-			}
-			flags := [3]*array.Boolean{}
-			for c, name := range []string{"optin_email", "optin_sms", "optin_push"} {
-				if flags[c], ok = column(rec, name).(*array.Boolean); !ok {
-					return fmt.Errorf("features: customers need a boolean %s column", name)
-				}
-			}
-			for i := 0; i < int(rec.NumRows()); i++ {
-				if k, ok := ids[id.Value(i)]; ok {
-					for c, f := range flags {
-						eng[k].optin[c] = f.IsValid(i) && f.Value(i)
-					}
-				}
-			}
-			return nil
-		})
-	}()
-	if err := <-basketDone; err != nil {
-		return nil, err
-	}
-	if behaviourErr != nil {
-		return nil, behaviourErr
-	}
-	slices.SortStableFunc(facts, func(a, b orderFacts) int {
-		if a.cust != b.cust {
-			return int(a.cust - b.cust)
-		}
-		return int(a.day - b.day)
-	})
-	b := array.NewRecordBuilder(mem, FeatureSchema)
-	defer b.Release()
-	b.Reserve(len(names))
-	// The builders by column, typed once rather than on every row.
-	n := len(Features)
-	f64, i32, i64 := make([]*array.Float64Builder, n), make([]*array.Int32Builder, n), make([]*array.Int64Builder, n)
-	str, date, flag := make([]*array.StringBuilder, n), make([]*array.Date32Builder, n), make([]*array.BooleanBuilder, n)
-	for i, fb := range b.Fields() {
-		switch fb := fb.(type) {
-		case *array.Float64Builder:
-			f64[i] = fb
-		case *array.Int32Builder:
-			i32[i] = fb
-		case *array.Int64Builder:
-			i64[i] = fb
-		case *array.StringBuilder:
-			str[i] = fb
-		case *array.Date32Builder:
-			date[i] = fb
-		case *array.BooleanBuilder:
-			flag[i] = fb
-		}
-	}
-	for i := 0; i < len(facts); {
-		c := facts[i].cust
-		var orders, cancelled, returned, discounted, ratedN int64
-		var revenue, items, discSum, discGross, ratingSum float64
-		first, last, prevDay := int32(math.MaxInt32), int32(math.MinInt32), int32(math.MinInt32)
-		var gaps, gapSum, gapSq float64 // gaps between order days; ints, so the sums are exact
-		var revenue12, lastGap float64
-		var fwOrders, fwItems, fwDisc, fwRated int32
-		var fwRevenue, fwRating float64
-		for ; i < len(facts) && facts[i].cust == c; i++ {
-			f := facts[i]
-			if f.cancelled {
-				cancelled++
-				continue
-			}
-			if f.day <= firstDay[c]+6 {
-				fwOrders++
-				fwRevenue += f.net
-				fwItems += f.items
-				if f.discount > 0 {
-					fwDisc++
-				}
-				if f.rated {
-					fwRated++
-					fwRating += float64(f.rating)
-				}
-			}
-			orders++
-			revenue += f.net
-			if f.day >= asOfDay-365 {
-				revenue12 += f.net
-			}
-			items += float64(f.items)
-			if f.returned {
-				returned++
-			}
-			if f.discount > 0 {
-				discounted++
-				discSum += f.discount
-				discGross += f.gross
-			}
-			if f.rated {
-				ratedN++
-				ratingSum += float64(f.rating)
-			}
-			first, last = min(first, f.day), max(last, f.day)
-			if prevDay != math.MinInt32 && f.day != prevDay {
-				g := float64(f.day - prevDay)
-				lastGap = g
-				gaps++
-				gapSum += g
-				gapSq += g * g
-			}
-			prevDay = f.day
-		}
-		if orders == 0 { // only cancelled orders: not a buyer
-			continue
-		}
-		str[0].Append(names[c])
-		i64[1].Append(orders)
-		i64[2].Append(cancelled)
-		no := float64(orders)
-		f64[3].Append(revenue)
-		f64[4].Append(revenue / no)
-		f64[5].Append(items / no)
-		f64[6].Append(float64(returned) / no)
-		f64[7].Append(float64(cancelled) / float64(orders+cancelled))
-		f64[8].Append(float64(discounted) / no)
-		depth := 0.0
-		if discGross > 0 {
-			depth = discSum / discGross
-		}
-		f64[9].Append(depth)
-		rating := math.NaN()
-		if ratedN > 0 {
-			rating = ratingSum / float64(ratedN)
-		}
-		f64[10].Append(rating)
-		date[11].Append(arrow.Date32(first))
-		date[12].Append(arrow.Date32(last))
-		f64[13].Append(float64(asOfDay - first))
-		f64[14].Append(float64(asOfDay - last))
-		mean, std := 0.0, 0.0
-		if gaps > 0 {
-			mean = gapSum / gaps
-		}
-		if gaps > 1 {
-			// Σ(g−mean)² = (n Σg² − (Σg)²)/n, exact in integers below 2^53
-			std = math.Sqrt(math.Max(0, gaps*gapSq-gapSum*gapSum) / (gaps * gaps))
-		}
-		f64[15].Append(mean)
-		f64[16].Append(std)
-		bh := &beh[c]
-		for t := range eventTypes {
-			i32[17+t].Append(bh.last30[t])
-			i32[23+t].Append(bh.last90[t])
-		}
-		conv := 0.0
-		if cartVisits[c] > 0 {
-			conv = float64(bh.orders90) / float64(cartVisits[c])
-		}
-		f64[29].Append(conv)
-		i32[30].Append(int32(mode(bh.hours[:])))
-		i32[31].Append(int32(mode(bh.weekdays[:]) + 1))
-		i32[32].Append(fwOrders)
-		f64[33].Append(fwRevenue)
-		i32[34].Append(fwItems)
-		f64[35].Append(float64(fwDisc) / float64(fwOrders))
-		fwMean := math.NaN()
-		if fwRated > 0 {
-			fwMean = fwRating / float64(fwRated)
-		}
-		f64[36].Append(fwMean)
-		i32[37].Append(firstWeekEvents[c])
-		i32[38].Append(bask[c].firstWeekCats)
-		e := &eng[c]
-		rate := func(n int32, ch int) float64 {
-			if e.delivered[ch] == 0 {
-				return 0
-			}
-			return float64(n) / float64(e.delivered[ch])
-		}
-		f64[39].Append(rate(e.opens[0], 0))
-		f64[40].Append(rate(e.clicks[0], 0))
-		f64[41].Append(rate(e.opens[2], 2))
-		f64[42].Append(rate(e.clicks[2], 2))
-		f64[43].Append(rate(e.clicks[1], 1))
-		best, bestRate := "", -1.0
-		for ch, name := range channels {
-			if r := rate(e.opens[ch]+e.clicks[ch], ch); e.delivered[ch] > 0 && r > bestRate {
-				best, bestRate = name, r
-			}
-		}
-		str[44].Append(best)
-		for ch := range channels {
-			flag[45+ch].Append(e.optin[ch])
-		}
-		bk := &bask[c]
-		i32[48].Append(bk.products)
-		i32[49].Append(bk.categories)
-		f64[50].Append(bk.priceLevel)
-		str[51].Append(bk.topCat)
-		f64[52].Append(bk.topCatShare)
-		str[53].Append(bk.secondCat)
-		f64[54].Append(bk.secondCatShare)
-		str[55].Append(bk.topBrand)
-		f64[56].Append(bk.topBrandShare)
-		f64[57].Append(revenue12)
-		f64[58].Append(lastGap)
-	}
-	return b.NewRecord(), nil
+	return nil
 }
 
 // customerLookup finds customers' numbers by id. Raw tables come sorted by

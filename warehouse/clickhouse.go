@@ -28,8 +28,8 @@ type ClickHouse struct {
 	types map[string]map[string]string // column types by table, read once
 }
 
-// Open connects and checks that the server answers.
-func Open(ctx context.Context, c config.ClickHouse) (*ClickHouse, error) {
+// OpenClickHouse connects and checks that the server answers.
+func OpenClickHouse(ctx context.Context, c config.ClickHouse) (*ClickHouse, error) {
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{c.Addr},
 		Auth:        clickhouse.Auth{Database: "default", Username: c.User, Password: c.Password},
@@ -176,3 +176,13 @@ func Statements(src string) []string {
 	flush()
 	return out
 }
+
+// Where names the database for people.
+func (w *ClickHouse) Where() string { return "ClickHouse database " + w.db }
+
+// EndExtract returns err: rows land as they are read, and a re-run lands the
+// same keys again, which the raw tables keep once.
+func (w *ClickHouse) EndExtract(err error) error { return err }
+
+// OnePerKey: raw tables are ReplacingMergeTrees on the entity's key.
+func (w *ClickHouse) OnePerKey() bool { return true }

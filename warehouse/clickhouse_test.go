@@ -27,7 +27,7 @@ func testWarehouse(t *testing.T) *ClickHouse {
 	c.Database = "tessera_test_" + hex.EncodeToString(b[:])
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	w, err := Open(ctx, c)
+	w, err := OpenClickHouse(ctx, c)
 	if err != nil {
 		t.Fatalf("%v (start it with scripts/services.sh up, as make test does)", err)
 	}

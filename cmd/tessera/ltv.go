@@ -13,7 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/tessera-cdp/tessera/jobs"
 	"github.com/tessera-cdp/tessera/model"
 )
 
@@ -56,17 +55,17 @@ func addSummaryFlags(fs interface {
 	}
 }
 
-func (f summaryFlags) read() (*jobs.LTVSummary, error) {
+func (f summaryFlags) read() (*LTVSummary, error) {
 	switch {
 	case (*f.summary == "") == (*f.transactions == ""):
 		return nil, usageError{errors.New("give either --summary or --transactions")}
 	case *f.summary != "":
-		r, err := jobs.OpenFile(*f.summary)
+		r, err := OpenFile(*f.summary)
 		if err != nil {
 			return nil, err
 		}
 		defer r.Close()
-		return jobs.ReadSummaryCSV(r)
+		return ReadSummaryCSV(r)
 	}
 	end, err := time.Parse(time.DateOnly, *f.calEnd)
 	if err != nil {
@@ -80,33 +79,33 @@ func (f summaryFlags) read() (*jobs.LTVSummary, error) {
 	default:
 		return nil, usageError{fmt.Errorf("--unit %q: want week or day", *f.unit)}
 	}
-	r, err := jobs.OpenFile(*f.transactions)
+	r, err := OpenFile(*f.transactions)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	return jobs.SummaryFromTransactions(r, jobs.TransactionColumns{Customer: *f.customer, Date: *f.date, Amount: *f.amount}, end, unit)
+	return SummaryFromTransactions(r, TransactionColumns{Customer: *f.customer, Date: *f.date, Amount: *f.amount}, end, unit)
 }
 
 func ltvFit(args []string, stdout io.Writer) error {
 	fs := newFlags("ltv fit", "Fits a customer-lifetime model by maximum likelihood and prints its parameters,\n"+
 		"standard errors and log-likelihood (or, with --json, the model file `ltv predict` reads).")
-	kind := fs.String("model", "bgnbd", "model: "+strings.Join(jobs.LTVModels, ", "))
+	kind := fs.String("model", "bgnbd", "model: "+strings.Join(LTVModels, ", "))
 	asJSON := fs.Bool("json", false, "print the fitted model as JSON")
 	penalty := fs.Float64("penalty", 0, "L2 penalty on the parameters")
 	sf := addSummaryFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if !slices.Contains(jobs.LTVModels, *kind) {
-		return usageError{fmt.Errorf("--model %q: want one of %s", *kind, strings.Join(jobs.LTVModels, ", "))}
+	if !slices.Contains(LTVModels, *kind) {
+		return usageError{fmt.Errorf("--model %q: want one of %s", *kind, strings.Join(LTVModels, ", "))}
 	}
 	s, err := sf.read()
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	a, err := jobs.FitLTV(*kind, s, *penalty)
+	a, err := FitLTV(*kind, s, *penalty)
 	if err != nil {
 		return err
 	}
@@ -177,5 +176,5 @@ func ltvPredict(args []string, stdout io.Writer) error {
 	if pm.TimeUnit == "day" {
 		perMonth = 365.25 / 12
 	}
-	return jobs.PredictLTV(stdout, pm, spend, s, *horizon, model.CLVOptions{Months: *months, DiscountMonthly: *discount, UnitsPerMonth: perMonth, Margin: 1})
+	return PredictLTV(stdout, pm, spend, s, *horizon, model.CLVOptions{Months: *months, DiscountMonthly: *discount, UnitsPerMonth: perMonth, Margin: 1})
 }

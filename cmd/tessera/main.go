@@ -1,5 +1,7 @@
-// Command tessera is Tessera's one binary: it parses flags and the config, then
-// calls into jobs. Exit codes: 0 done, 1 failed, 2 bad usage or config.
+// Command tessera is Tessera's one binary: it parses flags and the config,
+// wires the warehouse, the run lock and each stage's options, calls into
+// pipeline, and prints what was done. It also holds the `tessera ltv` CLI and
+// its CSV readers. Exit codes: 0 done, 1 failed, 2 bad usage or config.
 package main
 
 import (
@@ -19,8 +21,11 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tessera-cdp/tessera/config"
-	"github.com/tessera-cdp/tessera/jobs"
+	"github.com/tessera-cdp/tessera/kube"
+	"github.com/tessera-cdp/tessera/pipeline"
+	"github.com/tessera-cdp/tessera/report"
 	"github.com/tessera-cdp/tessera/synth"
+	"github.com/tessera-cdp/tessera/warehouse"
 )
 
 // version is set at build time: -ldflags "-X main.version=..."
@@ -162,7 +167,7 @@ func setLogFormat(l config.Log, w io.Writer) {
 
 func parseAsOf(s string, cfg config.Config) (time.Time, error) {
 	if s == "" {
-		return jobs.DefaultAsOf(cfg, time.Now()), nil
+		return pipeline.DefaultAsOf(cfg, time.Now()), nil
 	}
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
@@ -215,12 +220,12 @@ func stageCmd(name string) func(ctx context.Context, args []string, stdout io.Wr
 		}
 		stages := []string{name}
 		if name == "run" {
-			stages = jobs.Stages
+			stages = pipeline.Stages
 			if *only != "" {
 				stages = strings.Split(*only, ",")
 				for _, s := range stages {
-					if !slices.Contains(jobs.Stages, s) {
-						return usageError{fmt.Errorf("--stages: unknown stage %q: the stages are %v", s, jobs.Stages)}
+					if !slices.Contains(pipeline.Stages, s) {
+						return usageError{fmt.Errorf("--stages: unknown stage %q: the stages are %v", s, pipeline.Stages)}
 					}
 				}
 			}
@@ -228,12 +233,42 @@ func stageCmd(name string) func(ctx context.Context, args []string, stdout io.Wr
 		if full != nil {
 			cfg.Source.Full = *full
 		}
-		sh, err := jobs.ParseShard(shard, os.Getenv("TESSERA_SHARD_JOB"))
+		sh, err := pipeline.ParseShard(shard, os.Getenv("TESSERA_SHARD_JOB"))
 		if err != nil {
 			return usageError{err}
 		}
-		return jobs.RunShard(ctx, cfg, d, stages, sh, log, stdout)
+		p, err := openRunner(ctx, cfg, true)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		pr := &printer{ctx: ctx, out: stdout, store: p.Store}
+		p.Done = pr.done
+		if err := p.Run(ctx, d, stages, sh); err != nil {
+			return err
+		}
+		return pr.err
 	}
+}
+
+// openRunner opens the configured warehouse and, with lock, the run lock:
+// a Kubernetes Lease when kube.lock is on, or auto inside a pod.
+func openRunner(ctx context.Context, cfg config.Config, lock bool) (*pipeline.Runner, error) {
+	var locker pipeline.Locker
+	k := cfg.Kube
+	if lock && (k.Lock == "on" || (k.Lock == "auto" && os.Getenv("KUBERNETES_SERVICE_HOST") != "")) {
+		client, ns, err := kube.Client(k.Kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("run lock: %w", err)
+		}
+		locker = kube.Leases{Client: client, Namespace: ns, Holder: kube.Holder(), TTL: time.Duration(k.LeaseSeconds) * time.Second, Wait: k.Wait}
+	}
+	p, err := pipeline.Open(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	p.Locker = locker
+	return p, nil
 }
 
 func migrateCmd(ctx context.Context, args []string, _ io.Writer) error {
@@ -246,7 +281,20 @@ func migrateCmd(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return jobs.Migrate(ctx, cfg, log)
+	if cfg.ClickHouse.Addr == "" {
+		return errors.New("migrate needs a ClickHouse: set clickhouse.addr (or TESSERA_CLICKHOUSE_ADDR)")
+	}
+	wh, err := warehouse.OpenClickHouse(ctx, cfg.ClickHouse)
+	if err != nil {
+		return err
+	}
+	defer wh.Close()
+	applied, err := wh.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	log.WithFields(logrus.Fields{"stage": "migrate", "applied": applied, "database": cfg.ClickHouse.Database}).Info("migrations applied")
+	return nil
 }
 
 func generateCmd(ctx context.Context, args []string, stdout io.Writer) error {
@@ -277,10 +325,16 @@ func generateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := d.Validate(); err != nil {
 		return usageError{err}
 	}
-	s, err := jobs.Generate(ctx, d, *out, log)
+	start := time.Now()
+	s, err := synth.Generate(ctx, d, *out)
 	if err != nil {
 		return err
 	}
+	f := logrus.Fields{"stage": "generate", "dir": *out, "seconds": time.Since(start).Round(time.Millisecond).Seconds()}
+	for e, n := range s.Rows {
+		f[string(e)] = n
+	}
+	log.WithFields(f).Info("shop generated")
 	fmt.Fprintf(stdout, "Wrote a shop of %d customers to %s:\n", d.Customers, *out)
 	for _, t := range []string{"customers", "products", "orders", "order_lines", "events", "campaign_events"} {
 		for e, n := range s.Rows {
@@ -308,7 +362,18 @@ func exportCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if *format != "csv" && *format != "parquet" {
 		return usageError{fmt.Errorf("--format %q: want csv or parquet", *format)}
 	}
-	return jobs.Export(ctx, cfg, d, *format, strings.ReplaceAll(*out, "{as_of}", d.Format(time.DateOnly)), log, stdout)
+	dir := strings.ReplaceAll(*out, "{as_of}", d.Format(time.DateOnly))
+	p, err := openRunner(ctx, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	m, err := p.Export(ctx, d, *format, dir)
+	if err != nil {
+		return err
+	}
+	printExport(stdout, m, p.Store.Where(), dir)
+	return nil
 }
 
 // reportCmd writes the report of a published date.
@@ -323,7 +388,21 @@ func reportCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return jobs.Report(ctx, cfg, d, *out, log, stdout)
+	p, err := openRunner(ctx, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	data, err := p.Report(ctx, d)
+	if err != nil {
+		return err
+	}
+	if err := report.WriteFile(*out, data); err != nil {
+		return err
+	}
+	printSegments(stdout, data, p.Store.Where())
+	fmt.Fprintf(stdout, "\nReport of %s: %s\n", data.AsOf, *out)
+	return nil
 }
 
 // parseWithOut parses the flags of a command that writes to --out for a
@@ -369,14 +448,14 @@ func backfillCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	case *parallel < 1:
 		return usageError{errors.New("--parallel must be at least 1")}
 	}
-	client, ns, err := jobs.KubeClient(*kubeconfig)
+	client, ns, err := kube.Client(*kubeconfig)
 	if err != nil {
 		return err
 	}
 	if *namespace != "" {
 		ns = *namespace
 	}
-	res, err := jobs.Backfill(ctx, client, jobs.BackfillOptions{CronJob: *cronJob, Namespace: ns, From: f, To: t, Parallel: *parallel}, stdout)
+	res, err := kube.Backfill(ctx, client, kube.BackfillOptions{CronJob: *cronJob, Namespace: ns, From: f, To: t, Parallel: *parallel}, stdout)
 	if err != nil {
 		return err
 	}

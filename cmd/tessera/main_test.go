@@ -57,3 +57,21 @@ func TestFailureLogIsJSON(t *testing.T) {
 		t.Errorf("last log line %q", last)
 	}
 }
+
+// TestRunSummary: `tessera run` embedded, on the sample shop, prints what
+// each stage did.
+func TestRunSummary(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TESSERA_DATA_DIR", dir)
+	t.Setenv("TESSERA_SAMPLE_CUSTOMERS", "500")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"run", "--as-of", "2026-10-31"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	for _, want := range []string{"Extracted into embedded warehouse", "raw_orders", "Rejected rows by entity and reason", "Features as of 2026-10-31",
+		"Model: ", "Early potential-VIP model", "Scores as of 2026-10-31", "Published 2026-10-31"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the summary lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}

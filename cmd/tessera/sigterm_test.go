@@ -15,11 +15,10 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/tessera-cdp/tessera/kube"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/tessera-cdp/tessera/jobs"
 )
 
 // TestMain lets a test run this test binary as the tessera command, so that
@@ -75,9 +74,9 @@ func TestSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kube := kubernetes.NewForConfigOrDie(cfg)
-	leases := kube.CoordinationV1().Leases("default")
-	name := jobs.LeaseName("extract", mustDate(t, asOf))
+	client := kubernetes.NewForConfigOrDie(cfg)
+	leases := client.CoordinationV1().Leases("default")
+	name := kube.LeaseName("extract", mustDate(t, asOf))
 	holder := func() string {
 		l, err := leases.Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil || l.Spec.HolderIdentity == nil {

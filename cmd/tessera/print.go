@@ -1,0 +1,151 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tessera-cdp/tessera/export"
+	"github.com/tessera-cdp/tessera/model"
+	"github.com/tessera-cdp/tessera/pipeline"
+	"github.com/tessera-cdp/tessera/report"
+	"github.com/tessera-cdp/tessera/segment"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// printer prints what each stage did, as it finishes.
+type printer struct {
+	ctx   context.Context
+	out   io.Writer
+	store warehouse.Store
+	err   error // the first failure to read what to print
+}
+
+func (p *printer) done(res pipeline.Result) {
+	asOf, where := res.Run.AsOf.Format(time.DateOnly), p.store.Where()
+	switch {
+	case res.Extract != nil:
+		if err := printExtract(p.ctx, p.out, p.store, res); err != nil && p.err == nil {
+			p.err = err
+		}
+	case res.Train != nil:
+		printModel(p.out, res.Train.LTV)
+		printEarlyVIP(p.out, res.Train.Early)
+	case res.Score != nil:
+		printScores(p.out, *res.Score, res.Run.AsOf, where)
+	case res.Publish != nil:
+		r := res.Publish
+		fmt.Fprintf(p.out, "\nPublished %s (score run %s) in %s: %v; compared with %s: %d micro-segment, %d RFM, %d lifecycle and %d VIP-tier changes in segment_changes\n",
+			asOf, r.ScoreRun, where, r.Tables, pipeline.DateOrNone(r.Previous), r.Changes["micro_segment"],
+			r.Changes["rfm_segment"], r.Changes["lifecycle_stage"], r.Changes["vip_tier"])
+	case res.Run.Stage == "features":
+		fmt.Fprintf(p.out, "\nFeatures as of %s: %d customers in customer_features (%s)\n", asOf, res.Features, where)
+	}
+}
+
+// printExtract prints what was read, landed and rejected per entity, the raw
+// tables' row counts and the run's rejected rows by reason, as the warehouse
+// has them.
+func printExtract(ctx context.Context, out io.Writer, st warehouse.Store, res pipeline.Result) error {
+	counts, err := st.RawCounts(ctx)
+	if err != nil {
+		return err
+	}
+	rejected, err := st.RejectedByRule(ctx, res.Run.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Extracted into %s by run %s:\n", st.Where(), res.Run.ID)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "entity\tsource\tread\tlanded\trejected\t")
+	for _, e := range res.Extract.Entities {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t\n", e.Entity, e.Source, e.Read, e.Landed, e.Rejected)
+	}
+	tw.Flush()
+	fmt.Fprintln(out, "\nRows per raw table:")
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, c := range counts {
+		fmt.Fprintf(tw, "  %s\t%d\n", c.Name, c.N)
+	}
+	tw.Flush()
+	fmt.Fprintln(out, "\nRejected rows by entity and reason:")
+	if len(rejected) == 0 {
+		fmt.Fprintln(out, "  none")
+	}
+	for _, c := range rejected {
+		fmt.Fprintf(tw, "  %s\t%d\n", c.Name, c.N)
+	}
+	return tw.Flush()
+}
+
+// printModel prints the model train stored.
+func printModel(out io.Writer, a *model.Artefact) {
+	fmt.Fprintf(out, "\nModel: %s fitted on %.0f customers, log-likelihood %.1f\n", a.Kind, a.Fit.Customers, a.Fit.LogLikelihood)
+	for _, n := range a.ParamNames() {
+		fmt.Fprintf(out, "  %-6s %.4f ± %.4f\n", n, a.Params[n], a.StdErr[n])
+	}
+	if a.Metrics != nil {
+		fmt.Fprintf(out, "  holdout: MAE %.3f, RMSE %.3f repeat purchases per customer; %.0f predicted, %.0f happened\n",
+			a.Metrics.MAE, a.Metrics.RMSE, a.Metrics.PredictedTotal, a.Metrics.ActualTotal)
+	}
+	if a.Spend != nil {
+		fmt.Fprintf(out, "  spend (Gamma-Gamma): p %.3f, q %.3f, gamma %.3f\n", a.Spend.P, a.Spend.Q, a.Spend.Gamma)
+	}
+}
+
+// printEarlyVIP prints the early potential-VIP model's holdout metrics.
+func printEarlyVIP(out io.Writer, m *segment.EarlyVIPModel) {
+	if m == nil {
+		fmt.Fprintln(out, "\nEarly potential-VIP model: none (no complete cohort yet)")
+		return
+	}
+	c := m.Metrics
+	fmt.Fprintf(out, "\nEarly potential-VIP model: trained on %d buyers, tested on the %d newest (base rate %.3f): AUC %.3f; at %.2f precision %.2f, recall %.2f; precision in the top 1%% %.2f, top 5%% %.2f\n",
+		m.TrainedOn, c.Rows, c.BaseRate, c.AUC, c.Threshold, c.Precision, c.Recall, c.PrecisionTop1, c.PrecisionTop5)
+}
+
+// printScores prints a summary of the date's scores and segments.
+func printScores(out io.Writer, s pipeline.ScoreSummary, asOf time.Time, where string) {
+	if s.Part {
+		fmt.Fprintf(out, "\nScore part as of %s: %d customers in score_parts; shard 0 segments and stages the date\n", asOf.Format(time.DateOnly), s.Customers)
+		return
+	}
+	fmt.Fprintf(out, "\nScores as of %s in customer_scores (%s, model %s): %d customers, %d buyers, mean P(alive) %.3f, %.0f purchases expected in 365 days, 12-month CLV %.0f in all; %d with a next order expected\n",
+		asOf.Format(time.DateOnly), where, s.ModelID, s.Customers, s.Buyers, s.MeanPAlive, s.Expected365, s.CLV12, s.WithNextOrder)
+	fmt.Fprintf(out, "  lifecycle:")
+	for _, st := range []string{segment.NonBuyer, segment.New, segment.Active, segment.AtRisk, segment.Lost, segment.Reactivated} {
+		fmt.Fprintf(out, " %s %d", st, s.Lifecycle[st])
+	}
+	fmt.Fprintf(out, "\n  VIP tiers:")
+	for _, t := range []string{segment.VIP, segment.VIPAtRisk, segment.PotentialVIP, segment.LostVIP} {
+		fmt.Fprintf(out, " %s %d", t, s.Tiers[t])
+	}
+	fmt.Fprintf(out, "\n  micro-segments: %d, of %d to %d members; early potential-VIP model: %s\n", s.Segments, s.MinSize, s.MaxSize, cmp.Or(s.EarlyVIPModelID, "none"))
+}
+
+// printExport prints what export wrote.
+func printExport(out io.Writer, m export.Manifest, where, dir string) {
+	segments := 0
+	for _, f := range m.Files {
+		if f.Kind == "segment" {
+			segments++
+		}
+	}
+	fmt.Fprintf(out, "Exported %s from %s to %s: %d segment files, deltas against %s, manifest.json\n",
+		m.AsOf, where, dir, segments, cmp.Or(m.PreviousAsOf, "no previous export (every member joined)"))
+}
+
+// printSegments prints the segment summary the report was made from.
+func printSegments(out io.Writer, d report.Data, where string) {
+	fmt.Fprintf(out, "Segments as of %s in %s: %d micro-segments of %d buyers (%d customers); the 10 with the most 12-month revenue:\n",
+		d.AsOf, where, len(d.Segments), d.Buyers, d.Customers)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  segment\tmembers\trevenue share\tmean CLV\tchurn risk\tstrategy\tlabel")
+	for _, s := range d.Segments[:min(10, len(d.Segments))] {
+		fmt.Fprintf(tw, "  %s\t%d\t%.1f%%\t%.0f\t%.2f\t%s\t%s\n", s.ID, s.Size, 100*s.RevenueShare, s.MeanCLV, s.ChurnRisk, s.Strategy, s.Label)
+	}
+	tw.Flush()
+}

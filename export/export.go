@@ -1,0 +1,351 @@
+// Package export writes a published date's micro-segments as files for
+// marketing: one file per segment with its members, the members who joined and
+// left since the previous export, and a manifest with checksums; the files are
+// recorded in the warehouse's exports table.
+package export
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/compress"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+	"github.com/sirupsen/logrus"
+
+	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// memberSchema are the segment_members columns export reads: all of them.
+var memberSchema = warehouse.SegmentMembers.Schema
+
+var labelSchema = warehouse.Segments.Columns("segment_id", "label")
+
+// Manifest describes an export folder.
+type Manifest struct {
+	AsOf         string                 `json:"as_of"`
+	PreviousAsOf string                 `json:"previous_as_of,omitempty"` // the export the deltas compare with
+	RunID        string                 `json:"run_id"`
+	Format       string                 `json:"format"`
+	Files        []warehouse.ExportFile `json:"files"`
+}
+
+// Options say what to export and where.
+type Options struct {
+	AsOf         time.Time
+	RunID        string
+	Format       string // csv or parquet
+	Dir          string
+	IncludeEmail bool // the clear address of customers who opted in to e-mail
+	BatchRows    int
+	Mem          memory.Allocator
+	Log          *logrus.Entry
+}
+
+// Store is where export reads published members and records its files.
+type Store interface {
+	Read(ctx context.Context, mem memory.Allocator, q warehouse.Query, batch int) ([]arrow.Record, error)
+	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
+	RecordExports(ctx context.Context, files []warehouse.ExportFile) error
+	LastExport(ctx context.Context, before time.Time) (time.Time, bool, error)
+}
+
+// Write writes the published micro-segments of the date to o.Dir: one file
+// per segment with its members, joined and left files against the previous
+// export (all members are joined without one), and manifest.json; the files
+// are recorded in the exports table.
+func Write(ctx context.Context, st Store, o Options) (Manifest, error) {
+	w := &writer{o: o, m: Manifest{AsOf: o.AsOf.Format(time.DateOnly), RunID: o.RunID, Format: o.Format}, exportedAt: time.Now().UTC()}
+	cur, err := st.ReadPartition(ctx, o.Mem, warehouse.SegmentMembers.Name, memberSchema, o.AsOf)
+	if errors.Is(err, warehouse.ErrNoPartition) {
+		return w.m, fmt.Errorf("nothing published for %s: run score and publish first", w.m.AsOf)
+	}
+	if err != nil {
+		return w.m, err
+	}
+	defer cur.Release()
+	w.cur = cur
+	if err := w.read(ctx, st); err != nil {
+		return w.m, err
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return w.m, err
+	}
+	segments, err := w.segments()
+	if err != nil {
+		return w.m, err
+	}
+	joined, left, err := w.deltas()
+	if err != nil {
+		return w.m, err
+	}
+	records, err := w.manifest()
+	if err != nil {
+		return w.m, err
+	}
+	if err := st.RecordExports(ctx, records); err != nil {
+		return w.m, err
+	}
+	o.Log.WithFields(logrus.Fields{"files": len(records), "segments": segments, "joined": joined, "left": left,
+		"previous_as_of": cmp.Or(w.m.PreviousAsOf, "none")}).Info("exported")
+	return w.m, nil
+}
+
+// writer is one export on its way.
+type writer struct {
+	o          Options
+	m          Manifest
+	exportedAt time.Time
+	cur        arrow.Record      // the date's members
+	labels     map[string]string // segment → label
+	prevDate   time.Time         // of the previous export; zero for none
+	before     map[string]string // customer → segment at the previous export
+	emails     map[string]string // customer → address, when included
+}
+
+// read reads the segments' labels, the previous export's members and, when
+// included, the addresses of the customers who opted in to e-mail.
+func (w *writer) read(ctx context.Context, st Store) error {
+	o := w.o
+	lr, err := st.ReadPartition(ctx, o.Mem, warehouse.Segments.Name, labelSchema, o.AsOf)
+	if err != nil {
+		return err
+	}
+	w.labels = map[string]string{}
+	for i := 0; i < int(lr.NumRows()); i++ {
+		w.labels[lr.Column(0).(*array.String).Value(i)] = strings.Clone(lr.Column(1).(*array.String).Value(i))
+	}
+	lr.Release()
+	prevDate, hasPrev, err := st.LastExport(ctx, o.AsOf)
+	if err != nil {
+		return err
+	}
+	w.before = map[string]string{}
+	if hasPrev {
+		w.prevDate, w.m.PreviousAsOf = prevDate, prevDate.Format(time.DateOnly)
+		prev, err := st.ReadPartition(ctx, o.Mem, warehouse.SegmentMembers.Name, memberSchema, prevDate)
+		if err != nil {
+			return fmt.Errorf("the previous export's members (%s): %w", w.m.PreviousAsOf, err)
+		}
+		for i := 0; i < int(prev.NumRows()); i++ {
+			w.before[strings.Clone(prev.Column(1).(*array.String).Value(i))] = strings.Clone(prev.Column(0).(*array.String).Value(i))
+		}
+		prev.Release()
+	}
+	w.emails = map[string]string{}
+	if !o.IncludeEmail {
+		return nil
+	}
+	recs, err := st.Read(ctx, o.Mem, warehouse.Query{Entity: canon.Customers, Columns: []string{"customer_id", "email", "optin_email"}}, o.BatchRows)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		ids, addr, optin := r.Column(0).(*array.String), r.Column(1).(*array.String), r.Column(2).(*array.Boolean)
+		for i := 0; i < int(r.NumRows()); i++ {
+			if optin.IsValid(i) && optin.Value(i) && addr.Value(i) != "" {
+				w.emails[strings.Clone(ids.Value(i))] = strings.Clone(addr.Value(i))
+			}
+		}
+		r.Release()
+	}
+	return nil
+}
+
+// segments writes one file per segment with its members, in segment order.
+func (w *writer) segments() (int, error) {
+	segCol := w.cur.Column(0).(*array.String)
+	bySeg := map[string][]int{}
+	var segIDs []string
+	for i := 0; i < int(w.cur.NumRows()); i++ {
+		s := segCol.Value(i)
+		if _, ok := bySeg[s]; !ok {
+			segIDs = append(segIDs, strings.Clone(s))
+		}
+		bySeg[s] = append(bySeg[s], i)
+	}
+	slices.Sort(segIDs)
+	header := []string{"customer_id"}
+	if w.o.IncludeEmail {
+		header = append(header, "email")
+	}
+	header = append(header, "segment_id", "segment_label", "lifecycle_stage", "vip_tier", "strategy", "action", "discount_sensitivity",
+		"best_hour", "best_weekday", "preferred_channel", "product_feed", "control_group")
+	for _, s := range segIDs {
+		rows := make([][]string, 0, len(bySeg[s]))
+		for _, i := range bySeg[s] {
+			rows = append(rows, w.member(i))
+		}
+		if err := w.file("segment_"+s, "segment", s, rows, header); err != nil {
+			return 0, err
+		}
+	}
+	return len(segIDs), nil
+}
+
+// member is row i of the members as a line of a segment file.
+func (w *writer) member(i int) []string {
+	cur := w.cur
+	c := func(k int) string { return cur.Column(k).(*array.String).Value(i) }
+	r := []string{c(1)}
+	if w.o.IncludeEmail {
+		r = append(r, w.emails[c(1)])
+	}
+	control := "0"
+	if cur.Column(11).(*array.Boolean).Value(i) {
+		control = "1"
+	}
+	return append(r, c(0), w.labels[c(0)], c(2), c(3), c(4), c(5), strconv.FormatFloat(cur.Column(6).(*array.Float64).Value(i), 'f', 4, 64),
+		strconv.Itoa(int(cur.Column(7).(*array.Int32).Value(i))), strconv.Itoa(int(cur.Column(8).(*array.Int32).Value(i))), c(9), c(10), control)
+}
+
+// deltas writes the joined and left files: a customer joined a segment they
+// were not in at the previous export, and left one they are no longer in (a
+// move is both).
+func (w *writer) deltas() (joinedN, leftN int, err error) {
+	segCol, idCol := w.cur.Column(0).(*array.String), w.cur.Column(1).(*array.String)
+	now := map[string]string{}
+	var joined, left [][]string
+	for i := 0; i < int(w.cur.NumRows()); i++ {
+		id, s := idCol.Value(i), segCol.Value(i)
+		now[id] = s
+		if w.before[id] != s {
+			joined = append(joined, []string{id, s, w.labels[s], w.before[id]})
+		}
+	}
+	for id, s := range w.before {
+		if now[id] != s {
+			left = append(left, []string{id, s, now[id]})
+		}
+	}
+	slices.SortFunc(joined, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
+	slices.SortFunc(left, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
+	if err := w.file("joined", "joined", "", joined, []string{"customer_id", "segment_id", "segment_label", "previous_segment_id"}); err != nil {
+		return 0, 0, err
+	}
+	if err := w.file("left", "left", "", left, []string{"customer_id", "segment_id", "new_segment_id"}); err != nil {
+		return 0, 0, err
+	}
+	return len(joined), len(left), nil
+}
+
+// previous is the previous export's date as the exports table keeps it:
+// ClickHouse's smallest Date for none.
+func (w *writer) previous() time.Time {
+	if w.prevDate.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return w.prevDate
+}
+
+// file writes one file of rows and lists it in the manifest.
+func (w *writer) file(name, kind, segment string, rows [][]string, header []string) error {
+	path := filepath.Join(w.o.Dir, name+"."+w.o.Format)
+	if err := writeTable(path, w.o.Format, header, rows, w.o.Mem); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	sum, err := fileSHA256(path)
+	if err != nil {
+		return err
+	}
+	w.m.Files = append(w.m.Files, warehouse.ExportFile{AsOf: w.o.AsOf, ExportedAt: w.exportedAt, File: filepath.Base(path), Kind: kind,
+		SegmentID: segment, Rows: uint64(len(rows)), SHA256: sum, RunID: w.o.RunID, PreviousAsOf: w.previous()})
+	return nil
+}
+
+// manifest writes manifest.json and returns every file's record, its own last.
+func (w *writer) manifest() ([]warehouse.ExportFile, error) {
+	b, err := json.MarshalIndent(w.m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(w.o.Dir, "manifest.json")
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	sum, err := fileSHA256(path)
+	if err != nil {
+		return nil, err
+	}
+	return append(slices.Clone(w.m.Files), warehouse.ExportFile{AsOf: w.o.AsOf, ExportedAt: w.exportedAt, File: "manifest.json", Kind: "manifest",
+		Rows: uint64(len(w.m.Files)), SHA256: sum, RunID: w.o.RunID, PreviousAsOf: w.previous()}), nil
+}
+
+// writeTable writes rows under a header as CSV, or as Parquet with every
+// column a string, through a temporary file and a rename.
+func writeTable(path, format string, header []string, rows [][]string, mem memory.Allocator) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if format == "csv" {
+		w := csv.NewWriter(f)
+		w.Write(header)
+		w.WriteAll(rows)
+		if err := w.Error(); err != nil {
+			f.Close()
+			return err
+		}
+	} else {
+		fields := make([]arrow.Field, len(header))
+		for i, h := range header {
+			fields[i] = arrow.Field{Name: h, Type: arrow.BinaryTypes.String}
+		}
+		b := array.NewRecordBuilder(mem, arrow.NewSchema(fields, nil))
+		for _, r := range rows {
+			for i, v := range r {
+				b.Field(i).(*array.StringBuilder).Append(v)
+			}
+		}
+		rec := b.NewRecord()
+		b.Release()
+		fw, err := pqarrow.NewFileWriter(rec.Schema(), f, parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy)), pqarrow.DefaultWriterProps())
+		if err == nil {
+			err = fw.Write(rec)
+			if cerr := fw.Close(); err == nil {
+				err = cerr
+			}
+		}
+		rec.Release()
+		if err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		return os.Rename(tmp, path) // the Parquet writer closed f
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,205 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/tessera-cdp/tessera/export"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+func readCSV(t *testing.T, path string) (header []string, rows [][]string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	all, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(all) == 0 {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return all[0], all[1:]
+}
+
+// TestExport: the files of a published date hold each segment's members (row
+// counts equal the segment sizes), 10% ± 1 point of every segment of 300 or
+// more in the control group, checksums that match the manifest, and deltas
+// against the previous export that equal the difference between the two
+// nights; e-mail addresses appear only when allowed, and only of customers who
+// opted in.
+func TestExport(t *testing.T) {
+	cfg, wh := testClickHouse(t)
+	dir, _ := generateShop(t, 6000, 0, "csv")
+	cfg.Source.Files.Dir = dir
+	ctx := context.Background()
+	d1 := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	d2 := d1.AddDate(0, 0, 7)
+	day1, day2 := d1.Format(time.DateOnly), d2.Format(time.DateOnly)
+	if err := runStages(ctx, cfg, d1, nil, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	out1 := t.TempDir()
+	if err := exportDate(ctx, cfg, d1, "csv", out1, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	var m export.Manifest
+	b, err := os.ReadFile(filepath.Join(out1, "manifest.json"))
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		t.Fatalf("manifest: %v %s", err, b)
+	}
+	sizes := map[string]uint64{}
+	for _, r := range queryStrings(t, wh, "SELECT concat(segment_id, ' ', toString(size)) FROM {db}.segments WHERE as_of = toDate('"+day1+"')") {
+		var id string
+		var n uint64
+		fmt.Sscan(r, &id, &n)
+		sizes[id] = n
+	}
+	segFiles, checked := 0, 0
+	for _, f := range m.Files {
+		path := filepath.Join(out1, f.File)
+		if sum, err := sha256File(path); err != nil || sum != f.SHA256 {
+			t.Errorf("%s: checksum %s, manifest says %s (%v)", f.File, sum, f.SHA256, err)
+		}
+		header, rows := readCSV(t, path)
+		if uint64(len(rows)) != f.Rows {
+			t.Errorf("%s: %d rows, manifest says %d", f.File, len(rows), f.Rows)
+		}
+		if f.Kind != "segment" {
+			continue
+		}
+		segFiles++
+		if uint64(len(rows)) != sizes[f.SegmentID] {
+			t.Errorf("%s: %d members, segment size %d", f.File, len(rows), sizes[f.SegmentID])
+		}
+		if slices.Contains(header, "email") {
+			t.Errorf("%s has e-mail addresses; the config does not allow them", f.File)
+		}
+		control := slices.Index(header, "control_group")
+		n := 0
+		for _, r := range rows {
+			if r[control] == "1" {
+				n++
+			}
+		}
+		if share := float64(n) / float64(len(rows)); len(rows) >= 300 {
+			checked++
+			if math.Abs(share-0.1) > 0.01 {
+				t.Errorf("%s: control group %.3f of %d members, want 0.10 ± 0.01", f.File, share, len(rows))
+			}
+		}
+	}
+	if segFiles != len(sizes) || checked == 0 {
+		t.Errorf("%d segment files for %d segments; %d of 300 or more checked", segFiles, len(sizes), checked)
+	}
+	var recorded uint64
+	queryRow(t, wh, "SELECT count() FROM {db}.exports WHERE as_of = toDate('"+day1+"')", &recorded)
+	if recorded != uint64(len(m.Files)+1) {
+		t.Errorf("%d files recorded in exports, %d written", recorded, len(m.Files)+1)
+	}
+
+	// A week later: the deltas are the difference between the two nights.
+	if err := runStages(ctx, cfg, d2, []string{"features", "score", "publish"}, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Export.IncludeEmail = true
+	out2 := t.TempDir()
+	if err := exportDate(ctx, cfg, d2, "csv", out2, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	pairs := func(a, b string) []string { // (customer, segment) of night a not in night b
+		return queryStrings(t, wh, "SELECT concat(customer_id, '|', segment_id) FROM {db}.segment_members WHERE as_of = toDate('"+a+
+			"') AND (customer_id, segment_id) NOT IN (SELECT customer_id, segment_id FROM {db}.segment_members WHERE as_of = toDate('"+b+"')) ORDER BY customer_id")
+	}
+	delta := func(name string) []string {
+		_, rows := readCSV(t, filepath.Join(out2, name))
+		var out []string
+		for _, r := range rows {
+			out = append(out, r[0]+"|"+r[1])
+		}
+		return out
+	}
+	joined, left := pairs(day2, day1), pairs(day1, day2)
+	t.Logf("a week later: %d joined a segment, %d left one", len(joined), len(left))
+	if got := delta("joined.csv"); !equal(got, joined) || len(joined) == 0 {
+		t.Errorf("joined.csv has %d rows, the difference %d", len(got), len(joined))
+	}
+	if got := delta("left.csv"); !equal(got, left) {
+		t.Errorf("left.csv has %d rows, the difference %d", len(got), len(left))
+	}
+	optedIn := map[string]bool{}
+	for _, id := range queryStrings(t, wh, "SELECT customer_id FROM {db}.raw_customers FINAL WHERE optin_email = 1") {
+		optedIn[id] = true
+	}
+	entries, _ := filepath.Glob(filepath.Join(out2, "segment_*.csv"))
+	withEmail := 0
+	for _, path := range entries {
+		header, rows := readCSV(t, path)
+		email := slices.Index(header, "email")
+		if email < 0 {
+			t.Fatalf("%s: no email column though the config allows it", path)
+		}
+		for _, r := range rows {
+			switch {
+			case r[email] != "" && !optedIn[r[0]]:
+				t.Fatalf("%s: customer %s did not opt in to e-mail but has an address", path, r[0])
+			case r[email] != "":
+				withEmail++
+			}
+		}
+	}
+	if withEmail == 0 {
+		t.Error("no e-mail address exported for anyone")
+	}
+
+	// Parquet: the same row counts.
+	out3 := t.TempDir()
+	if err := exportDate(ctx, cfg, d2, "parquet", out3, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(filepath.Join(out3, "manifest.json"))
+	var m3 export.Manifest
+	if err := json.Unmarshal(b, &m3); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range m3.Files {
+		r, err := file.OpenParquetFile(filepath.Join(out3, f.File), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := r.NumRows(); uint64(n) != f.Rows || !strings.HasSuffix(f.File, ".parquet") {
+			t.Errorf("%s: %d rows, manifest says %d", f.File, n, f.Rows)
+		}
+		r.Close()
+	}
+}
+
+func sha256File(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// publishedNames are the tables publish swaps in, in order.
+func publishedNames() []string {
+	var out []string
+	for _, t := range warehouse.Published {
+		out = append(out, t.Name)
+	}
+	return out
+}

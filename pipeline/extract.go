@@ -1,0 +1,217 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"time"
+
+	_ "github.com/ClickHouse/clickhouse-go/v2" // database/sql driver "clickhouse"
+	_ "github.com/go-sql-driver/mysql"         // database/sql driver "mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"         // database/sql driver "pgx"
+	"github.com/sirupsen/logrus"
+
+	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/identity"
+	"github.com/tessera-cdp/tessera/source"
+	"github.com/tessera-cdp/tessera/synth"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// rawSink is where extract lands rows.
+type rawSink interface {
+	source.Watermarks
+	identity.Store
+	OpenRaw(ctx context.Context, e canon.Entity, runID string, landedAt time.Time) (warehouse.BatchWriter, error)
+	InsertRejected(ctx context.Context, runID string, at time.Time, rs []canon.Rejection) error
+	EndExtract(err error) error
+	OnePerKey() bool
+	LandedTwice(ctx context.Context, e canon.Entity, runID string) (int64, error)
+	SaveWatermark(ctx context.Context, source, entity string, value time.Time, runID string) error
+	SaveIdentities(ctx context.Context, ls []warehouse.Identity, runID string, at time.Time) error
+	RawKeys(ctx context.Context, e canon.Entity, fn func(string)) error
+}
+
+// EntityCount is what extract did with one entity from one source.
+// Read = Landed + Rejected.
+type EntityCount struct {
+	Entity   canon.Entity `json:"entity"`
+	Source   string       `json:"source"`
+	Read     int64        `json:"read"`
+	Landed   int64        `json:"landed"`
+	Rejected int64        `json:"rejected"`
+	// Replaced counts rows that a newer version of their key, read later in
+	// the run, replaced: dropped from their batch (and among Rejected, as
+	// duplicate_key) or, when already landed, hidden by the newer version.
+	Replaced int64 `json:"replaced_by_newer"`
+	// Linked counts rows whose customer_id was made the canonical one of a
+	// customer known under another id (identities).
+	Linked  int64   `json:"linked"`
+	Seconds float64 `json:"seconds"`
+	// landedTwice counts rows landed although a newer version of their key
+	// landed after them in the run (the raw table keeps that one).
+	landedTwice int64
+}
+
+// ExtractResult sums up an extract run.
+type ExtractResult struct {
+	Entities []EntityCount `json:"entities"`
+}
+
+// Totals adds up the entities.
+func (r *ExtractResult) Totals() (read, landed, rejected int64) {
+	for _, e := range r.Entities {
+		read, landed, rejected = read+e.Read, landed+e.Landed, rejected+e.Rejected
+	}
+	return
+}
+
+// sourceList lists the sources of one entity, read in order.
+type sourceList func(t *canon.Table) []source.Entity
+
+// required entities: without them there is nothing to segment.
+var required = map[canon.Entity]bool{canon.Customers: true, canon.Orders: true, canon.OrderLines: true}
+
+// Extract reads every entity of the configured sources in load order,
+// validates each row and lands batches of at most BatchRows rows; every row
+// read is either landed or rejected. Customer ids are made canonical across
+// sources (identities) on the way. With no source configured, the sample shop
+// is generated on first use and read.
+func Extract(ctx context.Context, r Run, st rawSink, o ExtractOptions) (*ExtractResult, error) {
+	src := o.Source
+	if !source.Configured(src) {
+		src.Files.Dir = o.SampleDir
+		if _, err := os.Stat(filepath.Join(src.Files.Dir, synth.TruthFile)); err != nil {
+			r.Log.WithField("dir", src.Files.Dir).Info("no source configured: generating the sample shop")
+			if _, err := synth.Generate(ctx, o.Sample, src.Files.Dir); err != nil {
+				return nil, fmt.Errorf("generate the sample shop: %w", err)
+			}
+		}
+	}
+	sources, err := source.Open(ctx, src, st, source.Options{Mem: r.Mem, BatchRows: o.BatchRows, Log: r.Log})
+	if err != nil {
+		return nil, err
+	}
+	defer sources.Close()
+	res, err := extract(ctx, r, func(t *canon.Table) []source.Entity { return sources.Of(ctx, t) }, st, o)
+	return res, st.EndExtract(err)
+}
+
+// extract lands every entity from the sources that list gives for it.
+func extract(ctx context.Context, r Run, list sourceList, sink rawSink, o ExtractOptions) (*ExtractResult, error) {
+	res := &ExtractResult{}
+	keys := canon.KeySets{}
+	defer keys.Free()
+	ids, err := identity.Load(ctx, sink)
+	defer ids.Free()
+	if err != nil {
+		return res, err
+	}
+	// A warehouse whose raw tables keep one row per key can take a key twice:
+	// there, duplicates are caught within a window of keys, so that memory
+	// does not grow with the rows read. Parents also remember every key, 8
+	// bytes each, which their children are checked against.
+	for _, t := range canon.Tables {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if sink.OnePerKey() {
+			keys[t.Entity] = canon.NewWindow(o.DedupWindow)
+			if isParent(t.Entity) {
+				keys[t.Entity].RememberAll()
+			}
+		} else {
+			keys[t.Entity] = canon.NewKeys()
+		}
+		var landedTwice int64 // by the sources read so far
+		partial, found := false, false
+		for _, src := range list(t) {
+			rows, err := src.Open()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return res, fmt.Errorf("open %s: %w", t.Entity, err)
+			}
+			found = true
+			var c EntityCount
+			// Labelled for profiles: go tool pprof -tagfocus entity=orders
+			pprof.Do(ctx, pprof.Labels("entity", string(t.Entity)), func(ctx context.Context) {
+				c, err = extractEntity(ctx, r, t, src.System, rows, keys, ids, sink, o.BatchRows)
+			})
+			rows.Close()
+			if err == nil && keys[t.Entity].Rotations() > 0 {
+				err = countLandedTwice(ctx, r, sink, t.Entity, &c, landedTwice, o.DedupWindow)
+			}
+			landedTwice += c.landedTwice
+			res.Entities = append(res.Entities, c)
+			if err != nil {
+				return res, err
+			}
+			if w, ok := rows.(*source.Incremental); ok { // read in full: the next run starts from here
+				partial = partial || w.Partial()
+				if mark, ok := w.Mark(); ok {
+					if err := sink.SaveWatermark(ctx, w.Source, w.Entity, mark, r.ID); err != nil {
+						return res, err
+					}
+				}
+			}
+		}
+		if !found {
+			if required[t.Entity] {
+				return res, fmt.Errorf("open %s: no source has %s (configure source.files.dir, a database query or a Shopify export): %w", t.Entity, t.Entity, fs.ErrNotExist)
+			}
+			r.Log.WithField("entity", t.Entity).Warn("the source has no " + string(t.Entity) + ": nothing to extract for it")
+		}
+		if !isParent(t.Entity) {
+			keys[t.Entity].Free() // no row refers to these
+			delete(keys, t.Entity)
+			continue
+		}
+		keys[t.Entity].Seal() // children only look the keys up
+		if partial {
+			// Read in part: the rows of this run refer to parents landed before too.
+			if err := sink.RawKeys(ctx, t.Entity, func(k string) { keys[t.Entity].Add([]byte(k)) }); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// countLandedTwice adds to c the rows that repeat a key read further back than
+// the duplicate window: they landed, and the raw table keeps one row per key.
+// before is what the entity's earlier sources in the run landed twice.
+func countLandedTwice(ctx context.Context, r Run, w rawSink, e canon.Entity, c *EntityCount, before int64, window int) error {
+	start := time.Now()
+	n, err := w.LandedTwice(ctx, e, r.ID)
+	c.Seconds = round(c.Seconds + time.Since(start).Seconds()) // part of the entity's time
+	if err != nil {
+		return err
+	}
+	beyond := n - before - c.landedTwice
+	if beyond <= 0 {
+		return nil
+	}
+	c.Replaced += beyond
+	c.landedTwice += beyond
+	r.Log.WithFields(logrus.Fields{"entity": e, "source": c.Source, "rows": beyond, "dedup_window": window}).
+		Warn("rows repeat a key read more than dedup_window keys before: both landed, the raw table keeps one (the newest version, else the later; read it with FINAL); counted in replaced_by_newer")
+	return nil
+}
+
+// isParent reports whether rows of other entities refer to e.
+func isParent(e canon.Entity) bool {
+	for _, t := range canon.Tables {
+		for _, r := range t.Refs {
+			if r.Entity == e {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,116 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/segment"
+	"github.com/tessera-cdp/tessera/transform"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// The model inputs that train and score both read from the warehouse.
+
+const day = 24 * time.Hour
+
+// btyd are the columns of a transform.Summary record, as model inputs.
+type btyd struct {
+	ids                      *array.String
+	x, tx, T, money, holdout []float64
+	subIDs                   []string // the ids after subset
+	sub                      bool
+}
+
+// id is row i's customer.
+func (b btyd) id(i int) string {
+	if b.sub {
+		return b.subIDs[i]
+	}
+	return b.ids.Value(i)
+}
+
+// subset keeps the rows keep, in that order.
+func (b btyd) subset(keep []int) btyd {
+	out := btyd{sub: true, subIDs: make([]string, len(keep))}
+	pick := func(v []float64) []float64 {
+		r := make([]float64, len(keep))
+		for k, i := range keep {
+			r[k] = v[i]
+		}
+		return r
+	}
+	for k, i := range keep {
+		out.subIDs[k] = b.id(i)
+	}
+	out.x, out.tx, out.T, out.money, out.holdout = pick(b.x), pick(b.tx), pick(b.T), pick(b.money), pick(b.holdout)
+	return out
+}
+
+func summarise(mem memory.Allocator, recs []arrow.Record, opt transform.SummaryOptions) (arrow.Record, btyd, error) {
+	sum, err := transform.Summary(mem, recs, opt)
+	if err != nil {
+		return nil, btyd{}, err
+	}
+	f := func(i int) []float64 { return sum.Column(i).(*array.Float64).Float64Values() }
+	return sum, btyd{ids: sum.Column(0).(*array.String), x: f(1), tx: f(2), T: f(3), money: f(4), holdout: f(6)}, nil
+}
+
+// firstWeekColumns are the customer_features columns of the early-VIP model,
+// in the order firstWeek reads them.
+var firstWeekColumns = []string{"customer_id", "first_order_date", "first_week_orders", "first_week_revenue", "first_week_items",
+	"first_week_discount_share", "first_week_rating_mean", "first_week_events", "first_week_categories"}
+
+// firstWeek reads row i of a record whose columns start with firstWeekColumns.
+func firstWeek(rec arrow.Record, i int) segment.FirstWeek {
+	i32 := func(c int) float64 { return float64(rec.Column(c).(*array.Int32).Value(i)) }
+	f64 := func(c int) float64 { return rec.Column(c).(*array.Float64).Value(i) }
+	return segment.FirstWeek{Orders: i32(2), Revenue: f64(3), Items: i32(4), DiscountShare: f64(5), RatingMean: f64(6), Events: i32(7), Categories: i32(8)}
+}
+
+// reader reads raw tables into Arrow: ClickHouse, or the embedded Parquet folder.
+type reader interface {
+	Read(ctx context.Context, mem memory.Allocator, q warehouse.Query, batch int) ([]arrow.Record, error)
+}
+
+// streamer reads a raw table a batch at a time.
+type streamer interface {
+	Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, batch int, fn func(arrow.Record) error) error
+}
+
+// ordersBefore are the order columns features and models use, point in time.
+func ordersBefore(asOf time.Time) warehouse.Query {
+	return warehouse.Query{Entity: canon.Orders, TimeColumn: "ordered_at", Before: asOf,
+		Columns: []string{"order_id", "customer_id", "ordered_at", "status", "gross_amount", "discount_amount", "net_amount", "items_count", "rating"}}
+}
+
+// orderLines are all order lines: they count through their orders, which are
+// read point in time.
+var orderLines = warehouse.Query{Entity: canon.OrderLines, Columns: []string{"order_id", "product_id", "quantity", "unit_price", "discount"}}
+
+// catalogue is every product's category and brand.
+var catalogue = warehouse.Query{Entity: canon.Products, Columns: []string{"product_id", "category", "brand"}}
+
+// eventsBefore are the site events of known customers, point in time.
+func eventsBefore(asOf time.Time) warehouse.Query {
+	return warehouse.Query{Entity: canon.Events, TimeColumn: "ts", Before: asOf, NonEmpty: "customer_id",
+		Columns: []string{"customer_id", "ts", "session_id", "type"}}
+}
+
+// campaignsBefore are the campaign events of known customers, point in time.
+func campaignsBefore(asOf time.Time) warehouse.Query {
+	return warehouse.Query{Entity: canon.CampaignEvents, TimeColumn: "ts", Before: asOf, Columns: []string{"customer_id", "channel", "type", "ts"}}
+}
+
+// customerOptins are every customer's opt-ins as the source has them now.
+var customerOptins = warehouse.Query{Entity: canon.Customers, Columns: []string{"customer_id", "optin_email", "optin_sms", "optin_push"}}
+
+func release(recs []arrow.Record) {
+	for _, r := range recs {
+		r.Release()
+	}
+}

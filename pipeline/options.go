@@ -1,0 +1,89 @@
+package pipeline
+
+import (
+	"path/filepath"
+	"time"
+
+	"github.com/tessera-cdp/tessera/config"
+	"github.com/tessera-cdp/tessera/segment"
+	"github.com/tessera-cdp/tessera/synth"
+)
+
+// Options are each stage's own settings, built from the config in one place
+// (OptionsFrom): no stage reads the whole config.
+type Options struct {
+	Extract  ExtractOptions
+	Features FeatureOptions
+	Train    TrainOptions
+	Score    ScoreOptions
+	Publish  PublishOptions
+	Export   ExportOptions
+}
+
+// ExtractOptions: the sources, and how duplicates are caught.
+type ExtractOptions struct {
+	Source      config.Source
+	DedupWindow int
+	BatchRows   int
+	// Sample is the shop generated into SampleDir and read when the config
+	// names no source at all.
+	Sample    synth.Config
+	SampleDir string
+}
+
+// FeatureOptions: how many rows a batch read holds.
+type FeatureOptions struct{ BatchRows int }
+
+// TrainOptions: the candidate purchase models and the early-VIP model.
+type TrainOptions struct {
+	LTV       config.LTV
+	EarlyVIP  segment.EarlyVIPOptions
+	BatchRows int
+}
+
+// ScoreOptions: predictions, segmentation rules, the control group, the
+// shard, and how long shard 0 of a sharded score waits for the other parts.
+type ScoreOptions struct {
+	CLVMonths       int
+	DiscountMonthly float64
+	Segmentation    config.Segmentation
+	ControlShare    float64
+	CampaignDays    int
+	PartsWait       time.Duration
+	BatchRows       int
+	Shard           Shard // set by the runner: the customers this pod scores
+}
+
+// PublishOptions: how publish retries a swap the warehouse did not answer,
+// and a hook run before every swap but the first (tests make it fail there).
+type PublishOptions struct {
+	Backoff    []time.Duration
+	BeforeSwap func(table string) error
+}
+
+// ExportOptions: what the marketing files carry.
+type ExportOptions struct {
+	IncludeEmail bool
+	BatchRows    int
+}
+
+// DefaultBackoff is how long publish waits before each new attempt of a swap
+// the warehouse did not answer (it restarts, the network drops).
+var DefaultBackoff = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
+
+// OptionsFrom builds every stage's options from the config.
+func OptionsFrom(cfg config.Config) Options {
+	sample := synth.Defaults()
+	sample.Customers, sample.Days, sample.Seed, sample.Format = cfg.Sample.Customers, cfg.Sample.Days, cfg.Sample.Seed, cfg.Source.Files.Format
+	sg := cfg.Segmentation
+	return Options{
+		Extract: ExtractOptions{Source: cfg.Source, DedupWindow: cfg.Source.DedupWindow, BatchRows: cfg.BatchRows,
+			Sample: sample, SampleDir: filepath.Join(cfg.DataDir, "sample-shop")},
+		Features: FeatureOptions{BatchRows: cfg.BatchRows},
+		Train:    TrainOptions{LTV: cfg.LTV, EarlyVIP: sg.EarlyVIP, BatchRows: cfg.BatchRows},
+		Score: ScoreOptions{CLVMonths: cfg.LTV.CLVMonths, DiscountMonthly: cfg.LTV.DiscountMonthly, Segmentation: sg,
+			ControlShare: cfg.Export.ControlShare, CampaignDays: cfg.Export.CampaignDays, PartsWait: cfg.Kube.Wait, BatchRows: cfg.BatchRows},
+		Publish: PublishOptions{Backoff: DefaultBackoff},
+		Export:  ExportOptions{IncludeEmail: cfg.Export.IncludeEmail, BatchRows: cfg.BatchRows},
+	}
+}

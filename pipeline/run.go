@@ -1,0 +1,248 @@
+// Package pipeline runs Tessera's stages: the stage table, the run loop, the
+// run lock, and the stages themselves (extract, features, train, score,
+// publish, and export, which reads what was published). Each stage is a
+// function of (ctx, Run, warehouse.Store, its options) and talks to the others
+// only through warehouse tables, so any of them can run alone for any date, as
+// the CronJobs of the Helm chart run them.
+package pipeline
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/sirupsen/logrus"
+
+	"github.com/tessera-cdp/tessera/config"
+	"github.com/tessera-cdp/tessera/export"
+	"github.com/tessera-cdp/tessera/report"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// Run is what one stage's run carries: its id, the as-of date, a logger
+// with both, and the allocator its Arrow data comes from.
+type Run struct {
+	ID      string
+	Stage   string
+	AsOf    time.Time
+	Started time.Time
+	Log     *logrus.Entry
+	Mem     memory.Allocator
+}
+
+// NewRun starts a run of a stage for a date.
+func NewRun(log *logrus.Logger, mem memory.Allocator, stage string, asOf time.Time) Run {
+	id := NewRunID(time.Now())
+	return Run{ID: id, Stage: stage, AsOf: asOf, Started: time.Now().UTC().Truncate(time.Second), Mem: mem,
+		Log: log.WithFields(logrus.Fields{"run_id": id, "stage": stage, "as_of": asOf.Format(time.DateOnly)})}
+}
+
+// NewRunID returns a sortable unique run id: start time and 6 random hex digits.
+func NewRunID(t time.Time) string {
+	var b [3]byte
+	rand.Read(b[:])
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// DefaultAsOf is yesterday in the configured time zone.
+func DefaultAsOf(cfg config.Config, now time.Time) time.Time {
+	y, m, d := now.In(cfg.Location()).AddDate(0, 0, -1).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// Result is what a stage did: one of its fields is set.
+type Result struct {
+	Run      Run
+	Extract  *ExtractResult
+	Features int // customers in customer_features
+	Train    *Trained
+	Score    *ScoreSummary
+	Publish  *PublishResult
+	Export   *export.Manifest
+}
+
+// stage is one row of the stage table.
+type stage struct {
+	name string
+	run  func(ctx context.Context, r Run, st warehouse.Store, o Options) (Result, error)
+}
+
+// stages are the pipeline's stages, in the order `tessera run` runs them.
+var stages = []stage{
+	{"extract", func(ctx context.Context, r Run, st warehouse.Store, o Options) (Result, error) {
+		res, err := Extract(ctx, r, st, o.Extract)
+		return Result{Extract: res}, err
+	}},
+	{"features", func(ctx context.Context, r Run, st warehouse.Store, o Options) (Result, error) {
+		n, err := Features(ctx, r, st, o.Features)
+		return Result{Features: n}, err
+	}},
+	{"train", func(ctx context.Context, r Run, st warehouse.Store, o Options) (Result, error) {
+		t, err := Train(ctx, r, st, o.Train)
+		return Result{Train: &t}, err
+	}},
+	{"score", func(ctx context.Context, r Run, st warehouse.Store, o Options) (Result, error) {
+		s, err := Score(ctx, r, st, o.Score)
+		return Result{Score: &s}, err
+	}},
+	{"publish", func(ctx context.Context, r Run, st warehouse.Store, o Options) (Result, error) {
+		p, err := Publish(ctx, r, st, o.Publish)
+		return Result{Publish: &p}, err
+	}},
+}
+
+// Stages names the stages in pipeline order.
+var Stages = func() []string {
+	var out []string
+	for _, s := range stages {
+		out = append(out, s.name)
+	}
+	return out
+}()
+
+// Runner runs stages against one warehouse.
+type Runner struct {
+	Store   warehouse.Store
+	Options Options
+	Locker  Locker // nil: no run lock
+	Log     *logrus.Logger
+	Mem     memory.Allocator
+	// Done, when set, is called with what each stage did once it succeeded
+	// (the CLI prints it).
+	Done func(Result)
+}
+
+// Open opens the configured warehouse (migrated) and builds each stage's
+// options from the config.
+func Open(ctx context.Context, cfg config.Config, log *logrus.Logger) (*Runner, error) {
+	st, err := warehouse.Open(ctx, cfg.ClickHouse, cfg.DataDir, memory.DefaultAllocator)
+	if err != nil {
+		return nil, err
+	}
+	return &Runner{Store: st, Options: OptionsFrom(cfg), Log: log, Mem: memory.DefaultAllocator}, nil
+}
+
+// Close closes the warehouse.
+func (p *Runner) Close() error { return p.Store.Close() }
+
+// Run runs the named stages (every stage when none is named), in pipeline
+// order, for one as-of date, holding the run lock of each. A sharded score
+// (sh.Of > 1) computes its shard's part; the pod of shard 0 then waits for
+// every part, segments and stages the whole date, and alone runs the other
+// stages.
+func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Shard) error {
+	if len(names) == 0 {
+		names = Stages
+	}
+	for _, s := range names {
+		if !slices.Contains(Stages, s) {
+			return fmt.Errorf("unknown stage %q: the stages are %v", s, Stages)
+		}
+	}
+	if sh.Of > 1 && sh.Index != 0 && !slices.Equal(names, []string{"score"}) {
+		names = []string{"score"}
+		p.Log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "stages": names}).Info("the other stages are left to shard 0")
+	}
+	release, err := lockStages(ctx, p.Locker, names, asOf, sh, p.Log)
+	if err != nil {
+		return err
+	}
+	defer release()
+	o := p.Options
+	o.Score.Shard = sh
+	for _, s := range stages {
+		if !slices.Contains(names, s.name) {
+			continue
+		}
+		r := NewRun(p.Log, p.Mem, s.name, asOf)
+		res, err := s.run(ctx, r, p.Store, o)
+		res.Run = r
+		p.record(ctx, res, err)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		if p.Done != nil {
+			p.Done(res)
+		}
+	}
+	return nil
+}
+
+// record notes a stage's run in the runs table; a failure to is logged, not
+// returned: the stage's own outcome is what the caller needs.
+func (p *Runner) record(ctx context.Context, res Result, runErr error) {
+	r := res.Run
+	row := warehouse.Run{ID: r.ID, Stage: r.Stage, AsOf: r.AsOf, Started: r.Started, Finished: time.Now(), Status: "ok"}
+	var detail any
+	switch {
+	case res.Extract != nil:
+		read, landed, rejected := res.Extract.Totals()
+		row.Read, row.Landed, row.Rejected = uint64(read), uint64(landed), uint64(rejected)
+		detail = res.Extract
+	case res.Score != nil:
+		row.Landed = uint64(res.Score.Customers)
+	case res.Publish != nil:
+		pr := res.Publish
+		row.Landed = uint64(pr.Customers)
+		detail = map[string]any{"tables": pr.Tables, "score_run": pr.ScoreRun, "previous_as_of": DateOrNone(pr.Previous), "changes": pr.Changes}
+	case res.Export != nil:
+		n := 0
+		for _, f := range res.Export.Files {
+			n += int(f.Rows)
+		}
+		row.Landed = uint64(n)
+		detail = map[string]any{"files": len(res.Export.Files) + 1, "previous_as_of": cmp.Or(res.Export.PreviousAsOf, "none")}
+	default:
+		row.Landed = uint64(res.Features)
+	}
+	if detail != nil {
+		b, _ := json.Marshal(detail)
+		row.Detail = string(b)
+	}
+	if runErr != nil {
+		row.Status, row.Message = "failed", runErr.Error()
+	}
+	if err := p.Store.RecordRun(context.WithoutCancel(ctx), row); err != nil {
+		r.Log.WithError(err).Error("could not record the run")
+	}
+}
+
+// DateOrNone is a date for people, or "none" for the zero time.
+func DateOrNone(t time.Time) string {
+	if t.IsZero() {
+		return "none"
+	}
+	return t.Format(time.DateOnly)
+}
+
+// Export writes a published date's micro-segments as files for marketing
+// (package export) and records the run.
+func (p *Runner) Export(ctx context.Context, asOf time.Time, format, dir string) (export.Manifest, error) {
+	r := NewRun(p.Log, p.Mem, "export", asOf)
+	o := p.Options.Export
+	m, err := export.Write(ctx, p.Store, export.Options{AsOf: asOf, RunID: r.ID, Format: format, Dir: dir,
+		IncludeEmail: o.IncludeEmail, BatchRows: o.BatchRows, Mem: r.Mem, Log: r.Log})
+	p.record(ctx, Result{Run: r, Export: &m}, err)
+	if err != nil {
+		return m, fmt.Errorf("export: %w", err)
+	}
+	return m, nil
+}
+
+// Report reads what the report of a published date shows.
+func (p *Runner) Report(ctx context.Context, asOf time.Time) (report.Data, error) {
+	d, err := report.Load(ctx, p.Store, asOf, p.Mem)
+	if err != nil {
+		return d, fmt.Errorf("report: %w", err)
+	}
+	return d, nil
+}
+
+// round keeps three decimals: seconds to the millisecond in logs and records.
+func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }

@@ -1,0 +1,111 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tessera-cdp/tessera/config"
+	"github.com/tessera-cdp/tessera/report"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// testClickHouse returns a config pointing at the test ClickHouse and a fresh
+// database that is dropped when the test ends. The server is started by
+// `make test` (scripts/services.sh up); a missing server fails the test.
+func testClickHouse(t testing.TB) (config.Config, *warehouse.ClickHouse) {
+	t.Helper()
+	addr := os.Getenv("TESSERA_TEST_CLICKHOUSE")
+	if addr == "" {
+		addr = "127.0.0.1:19000"
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	cfg := config.Default()
+	cfg.ClickHouse.Addr = addr
+	cfg.ClickHouse.Database = "tessera_test_" + hex.EncodeToString(b[:])
+	cfg.DataDir = t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	wh, err := warehouse.OpenClickHouse(ctx, cfg.ClickHouse)
+	if err != nil {
+		t.Fatalf("ClickHouse at %s: %v (start it with scripts/services.sh up, as make test does)", addr, err)
+	}
+	t.Cleanup(func() {
+		wh.Exec(context.Background(), "DROP DATABASE IF EXISTS {db}")
+		wh.Close()
+	})
+	return cfg, wh
+}
+
+func testLogger(t *testing.T) *logrus.Logger {
+	l := logrus.New()
+	l.SetOutput(testWriter{t})
+	l.SetLevel(logrus.WarnLevel)
+	return l
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+func testEmbeddedConfig(t *testing.T) config.Config {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	return cfg
+}
+
+func randomName() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return "x" + hex.EncodeToString(b[:])
+}
+
+// runStages runs stages (all when nil) for a date against the configured
+// warehouse, as `tessera run` does, without a run lock; set changes the
+// options the config gave.
+func runStages(ctx context.Context, cfg config.Config, asOf time.Time, stages []string, log *logrus.Logger, set ...func(*Options)) error {
+	return runShard(ctx, cfg, asOf, stages, NoShard, log, set...)
+}
+
+func runShard(ctx context.Context, cfg config.Config, asOf time.Time, stages []string, sh Shard, log *logrus.Logger, set ...func(*Options)) error {
+	p, err := Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	for _, f := range set {
+		f(&p.Options)
+	}
+	return p.Run(ctx, asOf, stages, sh)
+}
+
+// exportDate exports a published date as `tessera export` does.
+func exportDate(ctx context.Context, cfg config.Config, asOf time.Time, format, dir string, log *logrus.Logger) error {
+	p, err := Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	_, err = p.Export(ctx, asOf, format, dir)
+	return err
+}
+
+// reportDate writes the report of a published date as `tessera report` does.
+func reportDate(ctx context.Context, cfg config.Config, asOf time.Time, path string, log *logrus.Logger) error {
+	p, err := Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	d, err := p.Report(ctx, asOf)
+	if err != nil {
+		return err
+	}
+	return report.WriteFile(path, d)
+}

@@ -1,0 +1,140 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/sirupsen/logrus"
+
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// Shard is one pod's share of a score run split over an Indexed Job: the
+// customers whose id hashes to Index modulo Of. Job names the run, so that the
+// pod of index 0 waits for the parts of its own run, not of an earlier one.
+type Shard struct {
+	Index, Of int
+	Job       string
+}
+
+// NoShard is a whole score run in one process.
+var NoShard = Shard{Index: 0, Of: 1}
+
+// ShardOf is the shard of a customer id among n: FNV-1a 64 modulo n.
+func ShardOf(id string, n int) int {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return int(h.Sum64() % uint64(n))
+}
+
+func (s Shard) owns(id string) bool { return ShardOf(id, s.Of) == s.Index }
+
+// ParseShard reads "I/N" (N ≥ 1, 0 ≤ I < N).
+func ParseShard(s, job string) (Shard, error) {
+	var sh Shard
+	if _, err := fmt.Sscanf(s, "%d/%d", &sh.Index, &sh.Of); err != nil || sh.Of < 1 || sh.Index < 0 || sh.Index >= sh.Of || strings.Count(s, "/") != 1 {
+		return sh, fmt.Errorf("shard %q: want I/N with 0 ≤ I < N", s)
+	}
+	if sh.Of > 1 && job == "" {
+		return sh, errors.New("a sharded score needs the name of its run (the Job's name, TESSERA_SHARD_JOB)")
+	}
+	sh.Job = job
+	return sh, nil
+}
+
+// stagePart writes this shard's LTV predictions as its part of the date.
+func stagePart(ctx context.Context, r Run, wh scoreStore, sh Shard, modelID string, preds map[string]ltv) error {
+	ids := make([]string, 0, len(preds))
+	for id := range preds {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	b := array.NewRecordBuilder(r.Mem, warehouse.ScoreParts.Schema)
+	defer b.Release()
+	for _, id := range ids {
+		l := preds[id]
+		b.Field(0).(*array.Int32Builder).Append(int32(sh.Index))
+		b.Field(1).(*array.Int32Builder).Append(int32(sh.Of))
+		b.Field(2).(*array.StringBuilder).Append(sh.Job)
+		b.Field(3).(*array.StringBuilder).Append(modelID)
+		b.Field(4).(*array.StringBuilder).Append(id)
+		for k, v := range []float64{l.x, l.tx, l.T, l.pAlive, l.e30, l.e90, l.e365, l.value, l.clv} {
+			b.Field(5 + k).(*array.Float64Builder).Append(v)
+		}
+		if l.hasNext {
+			b.Field(14).(*array.Float64Builder).Append(l.next)
+		} else {
+			b.Field(14).AppendNull()
+		}
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	return wh.ReplacePart(ctx, warehouse.ScoreParts.Name, r.AsOf, sh.Index, r.ID, rec)
+}
+
+// waitForParts waits (up to wait) until every shard of the run has
+// written its part with the same model, and returns all their predictions.
+func waitForParts(ctx context.Context, r Run, wh scoreStore, sh Shard, modelID string, wait time.Duration) (map[string]ltv, error) {
+	deadline := time.Now().Add(max(wait, time.Second))
+	for {
+		preds, have, err := readParts(ctx, r, wh, sh, modelID)
+		if err != nil {
+			return nil, err
+		}
+		if have == sh.Of {
+			r.Log.WithFields(logrus.Fields{"shards": sh.Of, "customers": len(preds)}).Info("every score part is in")
+			return preds, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("score: %d of %d parts of run %s written after waiting %s", have, sh.Of, sh.Job, wait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// readParts reads the parts of the run written with the model; have counts them.
+func readParts(ctx context.Context, r Run, wh scoreStore, sh Shard, modelID string) (map[string]ltv, int, error) {
+	rec, err := wh.ReadParts(ctx, r.Mem, warehouse.ScoreParts.Name, warehouse.ScoreParts.Schema, r.AsOf)
+	if errors.Is(err, warehouse.ErrNoPartition) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rec.Release()
+	shard, shards := rec.Column(0).(*array.Int32), rec.Column(1).(*array.Int32)
+	job, model, ids := rec.Column(2).(*array.String), rec.Column(3).(*array.String), rec.Column(4).(*array.String)
+	f := func(c, i int) float64 { return rec.Column(c).(*array.Float64).Value(i) }
+	seen := make([]bool, sh.Of)
+	preds := map[string]ltv{}
+	for i := 0; i < int(rec.NumRows()); i++ {
+		if int(shards.Value(i)) != sh.Of || job.Value(i) != sh.Job || model.Value(i) != modelID {
+			continue // another run's part
+		}
+		seen[shard.Value(i)] = true
+		l := ltv{x: f(5, i), tx: f(6, i), T: f(7, i), pAlive: f(8, i), e30: f(9, i), e90: f(10, i), e365: f(11, i), value: f(12, i), clv: f(13, i),
+			next: math.NaN()}
+		if next := rec.Column(14).(*array.Float64); next.IsValid(i) {
+			l.next, l.hasNext = next.Value(i), true
+		}
+		preds[strings.Clone(ids.Value(i))] = l
+	}
+	have := 0
+	for _, s := range seen {
+		if s {
+			have++
+		}
+	}
+	return preds, have, nil
+}

@@ -1,0 +1,147 @@
+package report
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/tessera-cdp/tessera/model"
+	"github.com/tessera-cdp/tessera/segment"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+var (
+	scoreSchema  = warehouse.CustomerScores.Columns("customer_id", "lifecycle_stage", "vip_tier", "clv_12m", "p_alive")
+	changeSchema = warehouse.SegmentChanges.Columns("dimension", "from_value", "to_value", "previous_as_of")
+)
+
+// Store is where the report reads a published date and its models.
+type Store interface {
+	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
+	LatestModel(ctx context.Context, asOf time.Time, kinds ...string) (warehouse.Model, error)
+}
+
+// WriteFile writes the report to path, through a temporary file and a rename.
+func WriteFile(path string, d Data) error {
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		return err
+	}
+	if err := Write(f, d); err != nil {
+		f.Close()
+		os.Remove(path + ".tmp")
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+// Load reads what the report of a published date shows.
+func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (Data, error) {
+	d := Data{AsOf: asOf.Format(time.DateOnly)}
+	scores, err := st.ReadPartition(ctx, mem, warehouse.CustomerScores.Name, scoreSchema, asOf)
+	if errors.Is(err, warehouse.ErrNoPartition) {
+		return d, fmt.Errorf("nothing published for %s: run score and publish first", d.AsOf)
+	}
+	if err != nil {
+		return d, err
+	}
+	defer scores.Release()
+	stages, tiers := map[string]int{}, map[string]int{}
+	stage, tier := scores.Column(1).(*array.String), scores.Column(2).(*array.String)
+	clv, alive := scores.Column(3).(*array.Float64), scores.Column(4).(*array.Float64)
+	d.Customers = int(scores.NumRows())
+	for i := 0; i < d.Customers; i++ {
+		stages[stage.Value(i)]++
+		if t := tier.Value(i); t != "" {
+			tiers[t]++
+		}
+		if stage.Value(i) != segment.NonBuyer {
+			d.Buyers++
+			d.CLV = append(d.CLV, clv.Value(i))
+			d.PAlive = append(d.PAlive, alive.Value(i))
+		}
+	}
+	for _, s := range []string{segment.NonBuyer, segment.New, segment.Active, segment.AtRisk, segment.Lost, segment.Reactivated} {
+		d.Lifecycle = append(d.Lifecycle, Count{Name: s, N: stages[s]})
+	}
+	for _, t := range []string{segment.VIP, segment.VIPAtRisk, segment.PotentialVIP, segment.LostVIP} {
+		d.Tiers = append(d.Tiers, Count{Name: t, N: tiers[t]})
+	}
+	segs, err := st.ReadPartition(ctx, mem, warehouse.Segments.Name, warehouse.Segments.Schema, asOf)
+	if err != nil {
+		return d, err
+	}
+	defer segs.Release()
+	for i := 0; i < int(segs.NumRows()); i++ {
+		s := func(c int) string { return strings.Clone(segs.Column(c).(*array.String).Value(i)) }
+		f := func(c int) float64 { return segs.Column(c).(*array.Float64).Value(i) }
+		d.Segments = append(d.Segments, Segment{ID: s(0), Label: s(2), Size: int(segs.Column(3).(*array.Int32).Value(i)),
+			RevenueShare: f(5), MeanCLV: f(6), ChurnRisk: f(7), AtRisk: f(8), Strategy: s(9)})
+	}
+	slices.SortStableFunc(d.Segments, func(a, b Segment) int { return cmp.Compare(b.RevenueShare, a.RevenueShare) })
+	changes, err := st.ReadPartition(ctx, mem, warehouse.SegmentChanges.Name, changeSchema, asOf)
+	switch {
+	case err == nil:
+		defer changes.Release()
+		dim, from, to := changes.Column(0).(*array.String), changes.Column(1).(*array.String), changes.Column(2).(*array.String)
+		count := map[[2]string]int{}
+		for i := 0; i < int(changes.NumRows()); i++ {
+			if dim.Value(i) == "lifecycle_stage" {
+				f := from.Value(i)
+				if f == "" {
+					f = "(new)"
+				}
+				count[[2]string{f, to.Value(i)}]++
+			}
+			if prev := changes.Column(3).(*array.Date32).Value(i).ToTime(); prev.Year() > 1970 {
+				d.PreviousAsOf = prev.Format(time.DateOnly)
+			}
+		}
+		for k, n := range count {
+			d.Flows = append(d.Flows, Flow{From: k[0], To: k[1], N: n})
+		}
+	case !errors.Is(err, warehouse.ErrNoPartition):
+		return d, err
+	}
+	if m, err := st.LatestModel(ctx, asOf, model.PurchaseKinds...); err == nil {
+		a, err := model.LoadArtefact([]byte(m.Artefact))
+		if err != nil {
+			return d, fmt.Errorf("model %s: %w", m.ID, err)
+		}
+		l := &LTV{Kind: a.Kind, ModelID: m.ID}
+		if a.Metrics != nil {
+			l.MAE, l.RMSE, l.Predicted, l.Actual = a.Metrics.MAE, a.Metrics.RMSE, a.Metrics.PredictedTotal, a.Metrics.ActualTotal
+			for _, b := range a.Metrics.Buckets {
+				l.Buckets = append(l.Buckets, Bucket{Frequency: b.Frequency, Customers: b.Customers, Predicted: b.Predicted, Actual: b.Actual})
+			}
+		}
+		d.LTV = l
+	} else if !errors.Is(err, warehouse.ErrNoModel) {
+		return d, err
+	}
+	if m, err := st.LatestModel(ctx, asOf, model.KindEarlyVIP); err == nil {
+		var e segment.EarlyVIPModel
+		if err := json.Unmarshal([]byte(m.Artefact), &e); err != nil {
+			return d, fmt.Errorf("model %s: %w", m.ID, err)
+		}
+		c := e.Metrics
+		d.EarlyVIP = &EarlyVIP{ModelID: m.ID, AUC: c.AUC, Precision: c.Precision, Recall: c.Recall, Threshold: c.Threshold,
+			BaseRate: c.BaseRate, ROC: e.ROC, PR: e.PR}
+	} else if !errors.Is(err, warehouse.ErrNoModel) {
+		return d, err
+	}
+	return d, nil
+}

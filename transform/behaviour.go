@@ -1,0 +1,155 @@
+package transform
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+)
+
+// tally counts a moment of activity in the customer's hours and weekdays.
+func tally(b *behaviour, ts int64) {
+	b.hours[(ts%86400+86400)%86400/3600]++
+	b.weekdays[(floorDiv(ts, 86400)+3)%7]++ // 1970-01-01 was a Thursday
+}
+
+// behaviour tallies the orders' times, the site and campaign events and the
+// opt-ins.
+func (fr *featureRun) behaviour(in FeatureInputs) error {
+	for _, f := range fr.facts {
+		if f.cancelled {
+			continue
+		}
+		if int64(fr.asOfDay)-int64(f.day) <= 90 {
+			fr.beh[f.cust].orders90++
+		}
+		tally(&fr.beh[f.cust], f.ts) // hours and weekdays of the orders themselves
+	}
+	if err := fr.events(in.Events); err != nil {
+		return err
+	}
+	if err := fr.campaigns(in.Campaigns); err != nil {
+		return err
+	}
+	return fr.optins(in.Customers)
+}
+
+// events tallies the site events of each customer: hours and weekdays,
+// events in the first week, events by type in the last 30 and 90 days, and
+// the visits with something put in the cart.
+func (fr *featureRun) events(events Batches) error {
+	asOfDay64 := int64(fr.asOfDay)
+	type visit struct {
+		cust    int32
+		session string // copied: it outlives its batch
+	}
+	seenVisit := map[visit]struct{}{}
+	find := customerLookup{ids: fr.ids}
+	return events.each(func(rec arrow.Record) error {
+		find.on = false // its last id was a view of the previous batch
+		c, err := eventColumns(rec)
+		if err != nil {
+			return err
+		}
+		perSecond := int64(arrow.Second.Multiplier() / c.ts.DataType().(*arrow.TimestampType).Unit.Multiplier())
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if c.id.IsNull(i) || c.ts.IsNull(i) {
+				continue
+			}
+			k, ok := find.index(c.id.Value(i))
+			ts := int64(c.ts.Value(i)) / perSecond
+			if !ok || ts >= fr.limit {
+				continue
+			}
+			b := &fr.beh[k]
+			tally(b, ts)
+			if d := int32(floorDiv(ts, 86400)); d >= fr.firstDay[k] && d <= fr.firstDay[k]+6 {
+				fr.firstWeekEvents[k]++
+			}
+			ago := asOfDay64 - floorDiv(ts, 86400) // 1 for the day before as_of
+			if ago > 90 {
+				continue
+			}
+			typ := c.typ.Value(i)
+			for t, name := range eventTypes {
+				if typ == name {
+					b.last90[t]++
+					if ago <= 30 {
+						b.last30[t]++
+					}
+				}
+			}
+			if typ == "add_to_cart" && c.session != nil {
+				key := visit{k, c.session.Value(i)}
+				if _, seen := seenVisit[key]; !seen {
+					key.session = strings.Clone(key.session)
+					seenVisit[key] = struct{}{}
+					fr.cartVisits[k]++
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// campaigns tallies each customer's deliveries, opens and clicks per channel;
+// opens and clicks count as activity in the hours and weekdays too.
+func (fr *featureRun) campaigns(campaigns Batches) error {
+	find := customerLookup{ids: fr.ids}
+	return campaigns.each(func(rec arrow.Record) error {
+		find.on = false
+		id, okID := column(rec, "customer_id").(*array.String)
+		ch, okCh := column(rec, "channel").(*array.String)
+		typ, okT := column(rec, "type").(*array.String)
+		at, okTs := column(rec, "ts").(*array.Timestamp)
+		if !(okID && okCh && okT && okTs) {
+			return fmt.Errorf("features: campaign events need customer_id, channel, type and ts columns of the canonical types")
+		}
+		perSecond := int64(arrow.Second.Multiplier() / at.DataType().(*arrow.TimestampType).Unit.Multiplier())
+		for i := 0; i < int(rec.NumRows()); i++ {
+			k, ok := find.index(id.Value(i))
+			ts := int64(at.Value(i)) / perSecond
+			c := slices.Index(channels, ch.Value(i))
+			if !ok || ts >= fr.limit || c < 0 {
+				continue
+			}
+			switch typ.Value(i) {
+			case "delivered":
+				fr.eng[k].delivered[c]++
+			case "open":
+				fr.eng[k].opens[c]++
+				tally(&fr.beh[k], ts)
+			case "click":
+				fr.eng[k].clicks[c]++
+				tally(&fr.beh[k], ts)
+			}
+		}
+		return nil
+	})
+}
+
+// optins keeps each buyer's opt-ins as the customers' table has them.
+func (fr *featureRun) optins(customers Batches) error {
+	return customers.each(func(rec arrow.Record) error {
+		id, ok := column(rec, "customer_id").(*array.String)
+		if !ok {
+			return fmt.Errorf("features: customers need a customer_id column")
+		}
+		flags := [3]*array.Boolean{}
+		for c, name := range []string{"optin_email", "optin_sms", "optin_push"} {
+			if flags[c], ok = column(rec, name).(*array.Boolean); !ok {
+				return fmt.Errorf("features: customers need a boolean %s column", name)
+			}
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if k, ok := fr.ids[id.Value(i)]; ok {
+				for c, f := range flags {
+					fr.eng[k].optin[c] = f.IsValid(i) && f.Value(i)
+				}
+			}
+		}
+		return nil
+	})
+}

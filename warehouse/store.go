@@ -1,0 +1,86 @@
+package warehouse
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/config"
+)
+
+// Store is the warehouse the stages talk through: ClickHouse, or the embedded
+// Parquet folder (the default without a ClickHouse, and the in-process store
+// of tests). Stages never ask which one they have.
+type Store interface {
+	// Where names the store for people: "ClickHouse database tessera".
+	Where() string
+	Close() error
+	// Migrate brings the tables up to date; it returns the migrations applied.
+	Migrate(ctx context.Context) ([]string, error)
+	RecordRun(ctx context.Context, r Run) error
+
+	// Extract's side: raw tables, rejected rows, watermarks, identities.
+	OpenRaw(ctx context.Context, e canon.Entity, runID string, landedAt time.Time) (BatchWriter, error)
+	InsertRejected(ctx context.Context, runID string, at time.Time, rs []canon.Rejection) error
+	// EndExtract ends an extract run: what it landed stays (err nil) or, where
+	// the store can, is dropped (err not nil). It returns err, or what failed.
+	EndExtract(err error) error
+	// OnePerKey says whether raw tables keep one row per key (the newest
+	// version): then extract may land a key twice and count it (LandedTwice).
+	OnePerKey() bool
+	LandedTwice(ctx context.Context, e canon.Entity, runID string) (int64, error)
+	Watermark(ctx context.Context, source, entity string) (time.Time, bool, error)
+	SaveWatermark(ctx context.Context, source, entity string, value time.Time, runID string) error
+	Identities(ctx context.Context, fn func(Identity)) error
+	SaveIdentities(ctx context.Context, ls []Identity, runID string, at time.Time) error
+	RawKeys(ctx context.Context, e canon.Entity, fn func(string)) error
+	RawCounts(ctx context.Context) ([]Count, error)
+	RejectedByRule(ctx context.Context, runID string) ([]Count, error)
+
+	// Reading raw tables point in time.
+	Read(ctx context.Context, mem memory.Allocator, q Query, batch int) ([]arrow.Record, error)
+	Each(ctx context.Context, mem memory.Allocator, q Query, batch int, fn func(arrow.Record) error) error
+
+	// Models.
+	InsertModel(ctx context.Context, m Model) error
+	LatestModel(ctx context.Context, asOf time.Time, kinds ...string) (Model, error)
+
+	// Tables published by as-of date.
+	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
+	ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
+	Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
+	Swap(ctx context.Context, table string, asOf time.Time) error
+	PublishedDates(ctx context.Context, table string) ([]time.Time, error)
+	ReplacePart(ctx context.Context, table string, asOf time.Time, shard int, runID string, rec arrow.Record) error
+	ReadParts(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
+
+	// Exports.
+	RecordExports(ctx context.Context, files []ExportFile) error
+	LastExport(ctx context.Context, before time.Time) (time.Time, bool, error)
+}
+
+var (
+	_ Store = (*ClickHouse)(nil)
+	_ Store = (*ParquetDir)(nil)
+)
+
+// Open opens the configured store, migrated: ClickHouse when addr is set,
+// else the embedded Parquet folder dir.
+func Open(ctx context.Context, c config.ClickHouse, dataDir string, mem memory.Allocator) (Store, error) {
+	if c.Addr == "" {
+		return NewParquetDir(filepath.Join(dataDir, "warehouse"), mem)
+	}
+	w, err := OpenClickHouse(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}

@@ -1,0 +1,99 @@
+package warehouse
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/tessera-cdp/tessera/transform"
+)
+
+// Table is a table the stages publish by as-of date: its name and the columns
+// a stage writes, without as_of and run_id, which the warehouse adds. The
+// migrations in sql/migrations create them; a test checks the two agree.
+type Table struct {
+	Name   string
+	Schema *arrow.Schema
+}
+
+// Columns is the schema of some of the table's columns, in the order named:
+// what a reader asks for. run_id may be named too. An unknown name is a
+// programming error and panics.
+func (t Table) Columns(names ...string) *arrow.Schema {
+	fields := make([]arrow.Field, len(names))
+	for i, n := range names {
+		if n == "run_id" {
+			fields[i] = arrow.Field{Name: n, Type: arrow.BinaryTypes.String}
+			continue
+		}
+		k := t.Schema.FieldIndices(n)
+		if len(k) != 1 {
+			panic(fmt.Sprintf("table %s has no column %s", t.Name, n))
+		}
+		fields[i] = t.Schema.Field(k[0])
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+func str(name string) arrow.Field { return arrow.Field{Name: name, Type: arrow.BinaryTypes.String} }
+func f64(name string) arrow.Field { return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Float64} }
+func i32(name string) arrow.Field { return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int32} }
+func nullable(f arrow.Field) arrow.Field {
+	f.Nullable = true
+	return f
+}
+
+// The published tables and score's parts of a sharded run.
+var (
+	// CustomerFeatures: one row per buyer (transform.Features documents each column).
+	CustomerFeatures = Table{"customer_features", transform.FeatureSchema}
+
+	CustomerScores = Table{"customer_scores", arrow.NewSchema([]arrow.Field{
+		str("customer_id"), str("model_id"),
+		f64("frequency"), f64("recency_days"), f64("age_days"), f64("p_alive"),
+		f64("expected_purchases_30d"), f64("expected_purchases_90d"), f64("expected_purchases_365d"),
+		nullable(f64("next_order_in_days")), {Name: "next_order_date", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+		f64("expected_order_value"), f64("clv_12m"),
+		i32("rfm_r"), i32("rfm_f"), i32("rfm_m"), str("rfm_code"), str("rfm_segment"), str("rfm_cell"),
+		str("lifecycle_stage"), str("vip_tier"), str("vip_handling"), nullable(f64("potential_vip_probability")),
+		str("strategy"), str("action"), str("micro_segment"), f64("discount_sensitivity"),
+		nullable(i32("best_hour")), nullable(i32("best_weekday")), str("preferred_channel"), str("product_feed"),
+		str("early_vip_model_id"),
+	}, nil)}
+
+	Segments = Table{"segments", arrow.NewSchema([]arrow.Field{
+		str("segment_id"), str("macro_group"), str("label"), i32("size"),
+		f64("revenue_12m"), f64("revenue_share"), f64("mean_clv"), f64("churn_risk"), f64("revenue_at_risk"),
+		str("strategy"),
+	}, nil)}
+
+	SegmentMembers = Table{"segment_members", arrow.NewSchema([]arrow.Field{
+		str("segment_id"), str("customer_id"), str("lifecycle_stage"), str("vip_tier"), str("strategy"), str("action"),
+		f64("discount_sensitivity"), i32("best_hour"), i32("best_weekday"), str("preferred_channel"), str("product_feed"),
+		{Name: "control_group", Type: arrow.FixedWidthTypes.Boolean},
+	}, nil)}
+
+	SegmentFeed = Table{"segment_feed", arrow.NewSchema([]arrow.Field{
+		str("segment_id"), i32("rank"), str("product_id"), i32("buyers"), f64("lift"),
+	}, nil)}
+
+	SegmentChanges = Table{"segment_changes", arrow.NewSchema([]arrow.Field{
+		{Name: "previous_as_of", Type: arrow.FixedWidthTypes.Date32},
+		str("customer_id"), str("dimension"), str("change"), str("from_value"), str("to_value"),
+	}, nil)}
+
+	// ScoreParts are the LTV predictions of each shard of a sharded score.
+	ScoreParts = Table{"score_parts", arrow.NewSchema([]arrow.Field{
+		i32("shard"), i32("shards"), str("score_job"), str("model_id"), str("customer_id"),
+		f64("frequency"), f64("recency_days"), f64("age_days"), f64("p_alive"),
+		f64("expected_purchases_30d"), f64("expected_purchases_90d"), f64("expected_purchases_365d"),
+		f64("expected_order_value"), f64("clv_12m"), nullable(f64("next_order_in_days")),
+	}, nil)}
+)
+
+// Published are the tables publish swaps in for a date, in this order, once
+// score has staged them (segment_changes is staged by publish itself).
+var Published = []Table{CustomerScores, Segments, SegmentMembers, SegmentFeed, SegmentChanges}
+
+// Tables are every table written by as-of date.
+var Tables = append([]Table{CustomerFeatures}, append(Published, ScoreParts)...)

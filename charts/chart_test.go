@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tessera-cdp/tessera/servicetest"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -20,14 +21,7 @@ import (
 // helmBinary is the helm that scripts/services.sh installs.
 func helmBinary(t *testing.T) string {
 	t.Helper()
-	if h := os.Getenv("TESSERA_TEST_HELM"); h != "" {
-		return h
-	}
-	if h, err := exec.LookPath("helm"); err == nil {
-		return h
-	}
-	t.Fatal("no helm: run scripts/services.sh up, which installs it (make test does)")
-	return ""
+	return servicetest.Helm(t)
 }
 
 // rendered is one value set's output, decoded.

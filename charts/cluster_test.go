@@ -20,16 +20,14 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/tessera-cdp/tessera/kube"
+	"github.com/tessera-cdp/tessera/servicetest"
 )
 
 // cluster connects to the test kube-apiserver that scripts/services.sh starts,
 // as admin and as the chart's ServiceAccount (impersonated).
 func cluster(t *testing.T, ns, account string) (admin, sa kubernetes.Interface, kubeconfig string) {
 	t.Helper()
-	kubeconfig = os.Getenv("TESSERA_TEST_KUBECONFIG")
-	if kubeconfig == "" {
-		t.Fatal("TESSERA_TEST_KUBECONFIG is not set: run the tests with make test, which starts kube-apiserver")
-	}
+	kubeconfig = servicetest.Kubeconfig(t)
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		t.Fatal(err)

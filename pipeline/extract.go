@@ -10,9 +10,6 @@ import (
 	"runtime/pprof"
 	"time"
 
-	_ "github.com/ClickHouse/clickhouse-go/v2" // database/sql driver "clickhouse"
-	_ "github.com/go-sql-driver/mysql"         // database/sql driver "mysql"
-	_ "github.com/jackc/pgx/v5/stdlib"         // database/sql driver "pgx"
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/canon"

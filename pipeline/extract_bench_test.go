@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/servicetest"
 )
 
 // BenchmarkExtractPostgres: customers, orders and TESSERA_BENCH_LINES order
@@ -45,9 +46,9 @@ func BenchmarkExtractPostgres(b *testing.B) {
 
 func benchExtractPostgres(b *testing.B, lines, orders int) {
 	ctx := context.Background()
-	pg, err := pgx.Connect(ctx, pgDSN+"&timezone=UTC")
+	pg, err := pgx.Connect(ctx, servicetest.Postgres(b)+"&timezone=UTC")
 	if err != nil {
-		b.Fatalf("PostgreSQL at %s: %v (start it with scripts/services.sh up, as make bench does)", pgDSN, err)
+		b.Fatalf("PostgreSQL at %s: %v (start it with scripts/services.sh up, as make bench does)", servicetest.Postgres(b), err)
 	}
 	defer pg.Close(ctx)
 	schema := fmt.Sprintf("bench_%d_%d", lines, orders)
@@ -86,7 +87,7 @@ func benchExtractPostgres(b *testing.B, lines, orders int) {
 	if _, err := wh.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	cfg.Source.Postgres.DSN = pgDSN + "&timezone=UTC"
+	cfg.Source.Postgres.DSN = servicetest.Postgres(b) + "&timezone=UTC"
 	cfg.Source.Postgres.Queries = map[string]string{
 		"customers": `SELECT id AS customer_id, email, registered_at AS created_at, country, optin AS optin_email,
 			modified_at AS updated_at FROM ` + schema + `.customers`,

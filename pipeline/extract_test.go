@@ -24,6 +24,8 @@ import (
 	"github.com/tessera-cdp/tessera/model"
 	"github.com/tessera-cdp/tessera/synth"
 	"github.com/tessera-cdp/tessera/warehouse"
+	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
+	"github.com/tessera-cdp/tessera/warehouse/parquetdir"
 )
 
 var asOf = time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)
@@ -265,14 +267,14 @@ func parquetRows(t *testing.T, path string) int64 {
 	return n
 }
 
-func queryRow(t testing.TB, wh *warehouse.ClickHouse, q string, dest ...any) {
+func queryRow(t testing.TB, wh *clickhouse.DB, q string, dest ...any) {
 	t.Helper()
 	if err := wh.Conn().QueryRow(context.Background(), strings.ReplaceAll(q, "{db}", wh.Database())).Scan(dest...); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
 
-func queryStrings(t testing.TB, wh *warehouse.ClickHouse, q string) []string {
+func queryStrings(t testing.TB, wh *clickhouse.DB, q string) []string {
 	t.Helper()
 	rows, err := wh.Conn().Query(context.Background(), strings.ReplaceAll(q, "{db}", wh.Database()))
 	if err != nil {
@@ -312,7 +314,7 @@ func TestExtractReleasesMemory(t *testing.T) {
 			cfg := testEmbeddedConfig(t)
 			cfg.BatchRows = 2048
 			cfg.Source.Files.Dir, cfg.Source.Files.Format = dir, format
-			pq, err := warehouse.NewParquetDir(filepath.Join(cfg.DataDir, "warehouse"), mem)
+			pq, err := parquetdir.Open(filepath.Join(cfg.DataDir, "warehouse"), mem)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -410,7 +412,7 @@ func TestStagesAlone(t *testing.T) {
 // finalVersions is each key's newest _version in a raw table: unlike counting
 // (key, _version) pairs, it does not change when background merges drop
 // older versions.
-func finalVersions(t *testing.T, wh *warehouse.ClickHouse, table, key string) map[string]uint64 {
+func finalVersions(t *testing.T, wh *clickhouse.DB, table, key string) map[string]uint64 {
 	t.Helper()
 	out := map[string]uint64{}
 	for _, s := range queryStrings(t, wh, "SELECT concat(toString("+key+"), ' ', toString(max(_version))) FROM {db}."+table+" GROUP BY "+key) {

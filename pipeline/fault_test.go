@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/tessera-cdp/tessera/servicetest"
 )
 
 // outage is a TCP proxy in front of the test ClickHouse that can fail as a
@@ -234,7 +235,7 @@ func TestPostgresDropsDuringExtract(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Source.Files.Dir = dir
-	cfg.Source.Postgres.DSN = pgDSN + "&timezone=UTC"
+	cfg.Source.Postgres.DSN = servicetest.Postgres(t) + "&timezone=UTC"
 	cfg.Source.Postgres.Queries = map[string]string{"customers": contactsQuery(schema)}
 	cfg.Source.Postgres.Watermarks = map[string]string{"customers": "updated_at"}
 	extractOnce := func() error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/servicetest"
 )
 
 func sorted(s []string) []string { slices.Sort(s); return s }
@@ -36,7 +37,7 @@ func TestMagento(t *testing.T) {
 	my := connectMy(t)
 	mustMy(t, my, "CREATE DATABASE "+dbName)
 	t.Cleanup(func() { my.Exec("DROP DATABASE IF EXISTS " + dbName) })
-	shopDSN := strings.Replace(myDSN, "/tessera", "/"+dbName, 1) + "?time_zone=%27%2B00%3A00%27"
+	shopDSN := strings.Replace(servicetest.MySQL(t), "/tessera", "/"+dbName, 1) + "?time_zone=%27%2B00%3A00%27"
 	shop, err := sql.Open("mysql", shopDSN+"&multiStatements=true")
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +74,7 @@ func TestMagento(t *testing.T) {
 	cfg.Source.Files.Dir = events
 	cfg.Source.MySQL.Preset = "magento2"
 	cfg.Source.MySQL.DSN = shopDSN
-	cfg.Source.Postgres.DSN = pgDSN + "&timezone=UTC"
+	cfg.Source.Postgres.DSN = servicetest.Postgres(t) + "&timezone=UTC"
 	cfg.Source.Postgres.Queries = map[string]string{"customers": `SELECT id AS customer_id, email, registered_at AS created_at,
 		modified_at AS updated_at FROM ` + schema + `.contacts`}
 	cfg.Source.Postgres.Watermarks = map[string]string{"customers": "updated_at"}

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/sirupsen/logrus"
 
+	"github.com/tessera-cdp/tessera/servicetest"
 	"github.com/tessera-cdp/tessera/synth"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
@@ -73,9 +74,9 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	// The CRM in PostgreSQL: customers.csv moved into a contacts table, so the
 	// files no longer hold customers.
-	pg, err := pgx.Connect(ctx, pgDSN+"&timezone=UTC")
+	pg, err := pgx.Connect(ctx, servicetest.Postgres(b)+"&timezone=UTC")
 	if err != nil {
-		b.Fatalf("PostgreSQL at %s: %v (start it with scripts/services.sh up, as make bench does)", pgDSN, err)
+		b.Fatalf("PostgreSQL at %s: %v (start it with scripts/services.sh up, as make bench does)", servicetest.Postgres(b), err)
 	}
 	defer pg.Close(ctx)
 	schema := fmt.Sprintf("bench_crm_%d", n)
@@ -111,7 +112,7 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg.Source.Files.Dir = files
-	cfg.Source.Postgres.DSN = pgDSN + "&timezone=UTC"
+	cfg.Source.Postgres.DSN = servicetest.Postgres(b) + "&timezone=UTC"
 	cfg.Source.Postgres.Queries = map[string]string{"customers": contactsQuery(schema)}
 	log := logrus.New()
 	log.SetOutput(io.Discard)

@@ -103,12 +103,12 @@ func Publish(ctx context.Context, r Run, st publishStore, o PublishOptions) (Pub
 }
 
 // swapRetrying swaps a table's partition in, again after a pause when the
-// connection fails: REPLACE PARTITION from the staging table gives the same
+// warehouse does not answer: REPLACE PARTITION from the staging table gives the same
 // result however often it runs.
 func swapRetrying(ctx context.Context, r Run, st publishStore, table string, backoff []time.Duration) error {
 	for attempt := 0; ; attempt++ {
 		err := st.Swap(ctx, table, r.AsOf)
-		if err == nil || !warehouse.Transient(err) {
+		if err == nil || !errors.Is(err, warehouse.ErrUnavailable) {
 			return err
 		}
 		if attempt == len(backoff) {

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -23,6 +24,8 @@ import (
 	"github.com/tessera-cdp/tessera/export"
 	"github.com/tessera-cdp/tessera/report"
 	"github.com/tessera-cdp/tessera/warehouse"
+	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
+	"github.com/tessera-cdp/tessera/warehouse/parquetdir"
 )
 
 // Run is what one stage's run carries: its id, the as-of date, a logger
@@ -121,11 +124,28 @@ type Runner struct {
 // Open opens the configured warehouse (migrated) and builds each stage's
 // options from the config.
 func Open(ctx context.Context, cfg config.Config, log *logrus.Logger) (*Runner, error) {
-	st, err := warehouse.Open(ctx, cfg.ClickHouse, cfg.DataDir, memory.DefaultAllocator)
+	st, err := OpenStore(ctx, cfg.ClickHouse, cfg.DataDir, memory.DefaultAllocator)
 	if err != nil {
 		return nil, err
 	}
 	return &Runner{Store: st, Options: OptionsFrom(cfg), Log: log, Mem: memory.DefaultAllocator}, nil
+}
+
+// OpenStore opens the configured warehouse, migrated: ClickHouse when an
+// address is set, else the embedded Parquet folder under dataDir.
+func OpenStore(ctx context.Context, c config.ClickHouse, dataDir string, mem memory.Allocator) (warehouse.Store, error) {
+	if c.Addr == "" {
+		return parquetdir.Open(filepath.Join(dataDir, "warehouse"), mem)
+	}
+	w, err := clickhouse.Open(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
 }
 
 // Close closes the warehouse.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
@@ -12,18 +11,16 @@ import (
 
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/report"
-	"github.com/tessera-cdp/tessera/warehouse"
+	"github.com/tessera-cdp/tessera/servicetest"
+	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
 )
 
 // testClickHouse returns a config pointing at the test ClickHouse and a fresh
 // database that is dropped when the test ends. The server is started by
 // `make test` (scripts/services.sh up); a missing server fails the test.
-func testClickHouse(t testing.TB) (config.Config, *warehouse.ClickHouse) {
+func testClickHouse(t testing.TB) (config.Config, *clickhouse.DB) {
 	t.Helper()
-	addr := os.Getenv("TESSERA_TEST_CLICKHOUSE")
-	if addr == "" {
-		addr = "127.0.0.1:19000"
-	}
+	addr := servicetest.ClickHouse(t)
 	var b [4]byte
 	rand.Read(b[:])
 	cfg := config.Default()
@@ -32,7 +29,7 @@ func testClickHouse(t testing.TB) (config.Config, *warehouse.ClickHouse) {
 	cfg.DataDir = t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	wh, err := warehouse.OpenClickHouse(ctx, cfg.ClickHouse)
+	wh, err := clickhouse.Open(ctx, cfg.ClickHouse)
 	if err != nil {
 		t.Fatalf("ClickHouse at %s: %v (start it with scripts/services.sh up, as make test does)", addr, err)
 	}

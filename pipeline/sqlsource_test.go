@@ -13,19 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/servicetest"
 	"github.com/tessera-cdp/tessera/warehouse"
-)
-
-func testDSN(envName, def string) string {
-	if v := os.Getenv(envName); v != "" {
-		return v
-	}
-	return def
-}
-
-var (
-	pgDSN = testDSN("TESSERA_TEST_POSTGRES", "postgres://tessera@127.0.0.1:15432/tessera?sslmode=disable")
-	myDSN = testDSN("TESSERA_TEST_MYSQL", "tessera:tessera@tcp(127.0.0.1:13306)/tessera")
+	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
 )
 
 // TestExtractFromDatabases reads customers from a CRM schema in PostgreSQL and
@@ -59,9 +49,9 @@ func TestExtractFromDatabases(t *testing.T) {
 
 	cfg, wh := testClickHouse(t)
 	cfg.Source.Files.Dir = dir // products, events and campaign events
-	cfg.Source.Postgres.DSN = pgDSN + "&timezone=UTC"
+	cfg.Source.Postgres.DSN = servicetest.Postgres(t) + "&timezone=UTC"
 	cfg.Source.Postgres.Queries = map[string]string{"customers": contactsQuery(schema)}
-	cfg.Source.MySQL.DSN = myDSN
+	cfg.Source.MySQL.DSN = servicetest.MySQL(t)
 	cfg.Source.MySQL.Queries = map[string]string{
 		"orders": `SELECT entity_id AS order_id, customer_ref AS customer_id, created_at AS ordered_at, state AS status,
 			currency_code AS currency, subtotal AS gross_amount, discount AS discount_amount, grand_total AS net_amount,
@@ -97,7 +87,7 @@ func TestExtractFromDatabases(t *testing.T) {
 
 // contentSum is the row count and an order-independent checksum of a raw table's
 // canonical columns.
-func contentSum(t *testing.T, wh *warehouse.ClickHouse, tbl *canon.Table) string {
+func contentSum(t *testing.T, wh *clickhouse.DB, tbl *canon.Table) string {
 	var cols []string
 	for _, c := range tbl.Columns {
 		cols = append(cols, "toString("+c.Name+")")
@@ -191,9 +181,9 @@ func contactsQuery(schema string) string {
 // connectPG connects to the test PostgreSQL, in UTC.
 func connectPG(t testing.TB) *pgx.Conn {
 	t.Helper()
-	pg, err := pgx.Connect(context.Background(), pgDSN+"&timezone=UTC")
+	pg, err := pgx.Connect(context.Background(), servicetest.Postgres(t)+"&timezone=UTC")
 	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v (start it with scripts/services.sh up, as make test does)", pgDSN, err)
+		t.Fatalf("PostgreSQL at %s: %v (start it with scripts/services.sh up, as make test does)", servicetest.Postgres(t), err)
 	}
 	t.Cleanup(func() { pg.Close(context.Background()) })
 	return pg
@@ -202,13 +192,13 @@ func connectPG(t testing.TB) *pgx.Conn {
 // connectMy connects to the test MariaDB.
 func connectMy(t testing.TB) *sql.DB {
 	t.Helper()
-	my, err := sql.Open("mysql", myDSN)
+	my, err := sql.Open("mysql", servicetest.MySQL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { my.Close() })
 	if err := my.Ping(); err != nil {
-		t.Fatalf("MariaDB at %s: %v (start it with scripts/services.sh up, as make test does)", myDSN, err)
+		t.Fatalf("MariaDB at %s: %v (start it with scripts/services.sh up, as make test does)", servicetest.MySQL(t), err)
 	}
 	return my
 }

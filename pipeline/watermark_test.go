@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/tessera-cdp/tessera/servicetest"
 )
 
 // TestIncrementalExtract: customers read from PostgreSQL with a watermark on
@@ -27,7 +28,7 @@ func TestIncrementalExtract(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Source.Files.Dir = dir
-	cfg.Source.Postgres.DSN = pgDSN
+	cfg.Source.Postgres.DSN = servicetest.Postgres(t)
 	cfg.Source.Postgres.Queries = map[string]string{"customers": contactsQuery(schema)}
 	cfg.Source.Postgres.Watermarks = map[string]string{"customers": "updated_at"}
 	versions := func() map[string]uint64 { return finalVersions(t, wh, "raw_customers", "customer_id") }

@@ -97,11 +97,61 @@ func basket(in FeatureInputs, orders *orderFinder, firstDay []int32) ([]basketFa
 	if in.Lines == nil {
 		return out, nil
 	}
-	var cats, brands interner
-	cats.id("")
-	brands.id("")
-	catalogue := map[string]product{}
-	for _, rec := range in.Products {
+	cat, err := readCatalogue(in.Products)
+	if err != nil {
+		return nil, err
+	}
+	ls, err := readLines(in.Lines, orders, firstDay, cat)
+	if err != nil {
+		return nil, err
+	}
+	median := categoryMedians(ls.lines, len(cat.cats.names))
+	s := newBasketScratch(len(cat.products), len(cat.cats.names), len(cat.brands.names))
+	if ls.together {
+		lines := ls.lines
+		for i := 0; i < len(lines); {
+			j := i + 1
+			for j < len(lines) && lines[j].cust == lines[i].cust {
+				j++
+			}
+			out[lines[i].cust] = s.summarise(lines[i:j], median, cat.cats.names, cat.brands.names)
+			i = j
+		}
+		return out, nil
+	}
+	// Lines grouped by customer, in input order within a customer, by a
+	// counting sort: linear where a comparison sort of ten million lines is not.
+	perCust := ls.perCust
+	for c := 1; c < len(perCust); c++ {
+		perCust[c] += perCust[c-1]
+	}
+	grouped := make([]lineFact, len(ls.lines))
+	next := make([]int32, len(firstDay))
+	copy(next, perCust)
+	for _, l := range ls.lines {
+		grouped[next[l.cust]] = l
+		next[l.cust]++
+	}
+	ls.lines = nil
+	for c := range out {
+		if g := grouped[perCust[c]:perCust[c+1]]; len(g) > 0 {
+			out[c] = s.summarise(g, median, cat.cats.names, cat.brands.names)
+		}
+	}
+	return out, nil
+}
+
+// catalogue numbers the products, their top-level categories and brands.
+type catalogue struct {
+	products     map[string]product
+	cats, brands interner
+}
+
+func readCatalogue(products []arrow.Record) (*catalogue, error) {
+	c := &catalogue{products: map[string]product{}}
+	c.cats.id("")
+	c.brands.id("")
+	for _, rec := range products {
 		id, ok1 := column(rec, "product_id").(*array.String)
 		cat, ok2 := column(rec, "category").(*array.String)
 		brand, ok3 := column(rec, "brand").(*array.String)
@@ -110,26 +160,39 @@ func basket(in FeatureInputs, orders *orderFinder, firstDay []int32) ([]basketFa
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
 			top, _, _ := strings.Cut(cat.Value(i), "/")
-			p, seen := catalogue[id.Value(i)]
+			p, seen := c.products[id.Value(i)]
 			if !seen {
-				p.id = int32(len(catalogue))
+				p.id = int32(len(c.products))
 			}
-			p.cat, p.brand = cats.id(top), brands.id(brand.Value(i))
-			catalogue[id.Value(i)] = p
+			p.cat, p.brand = c.cats.id(top), c.brands.id(brand.Value(i))
+			c.products[id.Value(i)] = p
 		}
 	}
+	return c, nil
+}
+
+// lineFacts are the lines of the orders that count, with how many each
+// customer has (perCust[c+1]) and whether each customer's lines came together.
+type lineFacts struct {
+	lines    []lineFact
+	perCust  []int32
+	together bool
+}
+
+// readLines keeps the facts of the lines of orders that count; a product
+// missing from the catalogue gets a number, category and brand "".
+func readLines(batches Batches, orders *orderFinder, firstDay []int32, cat *catalogue) (lineFacts, error) {
 	// Lines stream past, their number unknown: room for four an order (the
 	// generated shop has 3.25) spares copying a slice of hundreds of megabytes
 	// as it grows; room left unused is never touched, so never resident.
-	lines := make([]lineFact, 0, 4*len(orders.seq))
-	perCust := make([]int32, len(firstDay)+1)
+	ls := lineFacts{lines: make([]lineFact, 0, 4*len(orders.seq)), perCust: make([]int32, len(firstDay)+1), together: true}
 	var lastOrder string
 	var order orderEntry
 	known := false
 	// Whether each customer's lines are already together, as when orders come
 	// by customer: then they need no grouping.
-	together, prev := true, int32(-1)
-	if err := in.Lines.each(func(rec arrow.Record) error {
+	prev := int32(-1)
+	err := batches.each(func(rec arrow.Record) error {
 		known = false // lastOrder was a view of the previous batch
 		ids, ok1 := column(rec, "order_id").(*array.String)
 		prod, ok2 := column(rec, "product_id").(*array.String)
@@ -150,74 +213,46 @@ func basket(in FeatureInputs, orders *orderFinder, firstDay []int32) ([]basketFa
 			}
 			c := order.ref.cust
 			if c != prev {
-				together = together && perCust[c+1] == 0
+				ls.together = ls.together && ls.perCust[c+1] == 0
 				prev = c
 			}
-			p, ok := catalogue[prod.Value(i)]
+			p, ok := cat.products[prod.Value(i)]
 			if !ok { // unknown products: category and brand ""
-				p.id = int32(len(catalogue))
-				catalogue[strings.Clone(prod.Value(i))] = p
+				p.id = int32(len(cat.products))
+				cat.products[strings.Clone(prod.Value(i))] = p
 			}
 			spend := float64(qty.Value(i))*unit.Value(i) - value(disc, i)
-			lines = append(lines, lineFact{cust: c, product: p.id, cat: p.cat, brand: p.brand, unit: unit.Value(i), spend: spend,
+			ls.lines = append(ls.lines, lineFact{cust: c, product: p.id, cat: p.cat, brand: p.brand, unit: unit.Value(i), spend: spend,
 				firstWeek: order.ref.day <= firstDay[c]+6})
-			perCust[c+1]++
+			ls.perCust[c+1]++
 		}
 		return nil
-	}); err != nil {
-		return nil, err
-	}
-	// The typical price of a category: the middle unit price of its lines (the
-	// upper one of the two for an even count, as ClickHouse's quantileExact).
-	perCat := make([]int, len(cats.names))
+	})
+	return ls, err
+}
+
+// categoryMedians is the typical price of each category: the middle unit
+// price of its lines (the upper one of the two for an even count, as
+// ClickHouse's quantileExact).
+func categoryMedians(lines []lineFact, cats int) []float64 {
+	perCat := make([]int, cats)
 	for _, l := range lines {
 		perCat[l.cat]++
 	}
-	byCat := make([][]float64, len(cats.names))
+	byCat := make([][]float64, cats)
 	for c, k := range perCat {
 		byCat[c] = make([]float64, 0, k)
 	}
 	for _, l := range lines {
 		byCat[l.cat] = append(byCat[l.cat], l.unit)
 	}
-	median := make([]float64, len(cats.names))
+	median := make([]float64, cats)
 	for c, ps := range byCat {
 		if len(ps) > 0 {
 			median[c] = nthSmallest(ps, len(ps)/2)
 		}
 	}
-	byCat = nil
-	s := newBasketScratch(len(catalogue), len(cats.names), len(brands.names))
-	if together {
-		for i := 0; i < len(lines); {
-			j := i + 1
-			for j < len(lines) && lines[j].cust == lines[i].cust {
-				j++
-			}
-			out[lines[i].cust] = s.summarise(lines[i:j], median, cats.names, brands.names)
-			i = j
-		}
-		return out, nil
-	}
-	// Lines grouped by customer, in input order within a customer, by a
-	// counting sort: linear where a comparison sort of ten million lines is not.
-	for c := 1; c < len(perCust); c++ {
-		perCust[c] += perCust[c-1]
-	}
-	grouped := make([]lineFact, len(lines))
-	next := make([]int32, len(firstDay))
-	copy(next, perCust)
-	for _, l := range lines {
-		grouped[next[l.cust]] = l
-		next[l.cust]++
-	}
-	lines = nil
-	for c := range out {
-		if ls := grouped[perCust[c]:perCust[c+1]]; len(ls) > 0 {
-			out[c] = s.summarise(ls, median, cats.names, brands.names)
-		}
-	}
-	return out, nil
+	return median
 }
 
 // nthSmallest is the k-th smallest of xs (0-based), which it reorders: a

@@ -2,19 +2,18 @@ package warehouse
 
 import (
 	"context"
-	"path/filepath"
+	"errors"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-
 	"github.com/tessera-cdp/tessera/canon"
-	"github.com/tessera-cdp/tessera/config"
 )
 
-// Store is the warehouse the stages talk through: ClickHouse, or the embedded
-// Parquet folder (the default without a ClickHouse, and the in-process store
-// of tests). Stages never ask which one they have.
+// Store is the warehouse the stages talk through: ClickHouse (package
+// clickhouse), or the embedded Parquet folder (package parquetdir: the default
+// without a ClickHouse, and the in-process store of tests). Stages never ask
+// which one they have.
 type Store interface {
 	// Where names the store for people: "ClickHouse database tessera".
 	Where() string
@@ -63,24 +62,6 @@ type Store interface {
 	LastExport(ctx context.Context, before time.Time) (time.Time, bool, error)
 }
 
-var (
-	_ Store = (*ClickHouse)(nil)
-	_ Store = (*ParquetDir)(nil)
-)
-
-// Open opens the configured store, migrated: ClickHouse when addr is set,
-// else the embedded Parquet folder dir.
-func Open(ctx context.Context, c config.ClickHouse, dataDir string, mem memory.Allocator) (Store, error) {
-	if c.Addr == "" {
-		return NewParquetDir(filepath.Join(dataDir, "warehouse"), mem)
-	}
-	w, err := OpenClickHouse(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Migrate(ctx); err != nil {
-		w.Close()
-		return nil, err
-	}
-	return w, nil
-}
+// ErrUnavailable is wrapped by errors of a warehouse that did not answer (it
+// restarts, the network drops): worth a retry once it is back.
+var ErrUnavailable = errors.New("the warehouse did not answer")

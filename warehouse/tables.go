@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
-
 	"github.com/tessera-cdp/tessera/transform"
 )
 
@@ -36,8 +35,11 @@ func (t Table) Columns(names ...string) *arrow.Schema {
 }
 
 func str(name string) arrow.Field { return arrow.Field{Name: name, Type: arrow.BinaryTypes.String} }
+
 func f64(name string) arrow.Field { return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Float64} }
+
 func i32(name string) arrow.Field { return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int32} }
+
 func nullable(f arrow.Field) arrow.Field {
 	f.Nullable = true
 	return f

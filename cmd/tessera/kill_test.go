@@ -16,6 +16,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/tessera-cdp/tessera/servicetest"
 )
 
 // publishedTables are checked after the trials: count, distinct keys and an
@@ -50,10 +51,7 @@ func published(t *testing.T, conn driver.Conn, db, asOf string) string {
 // uninterrupted run (row counts and content checksums in ClickHouse), with no
 // duplicates.
 func TestKilledAndRerun(t *testing.T) {
-	ch := os.Getenv("TESSERA_TEST_CLICKHOUSE")
-	if ch == "" {
-		ch = "127.0.0.1:19000"
-	}
+	ch := servicetest.ClickHouse(t)
 	shop := t.TempDir()
 	var out bytes.Buffer
 	if code := run([]string{"generate", "--customers", "3000", "--out", shop}, &out, &out); code != 0 {

@@ -25,7 +25,7 @@ import (
 	"github.com/tessera-cdp/tessera/pipeline"
 	"github.com/tessera-cdp/tessera/report"
 	"github.com/tessera-cdp/tessera/synth"
-	"github.com/tessera-cdp/tessera/warehouse"
+	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
 )
 
 // version is set at build time: -ldflags "-X main.version=..."
@@ -284,7 +284,7 @@ func migrateCmd(ctx context.Context, args []string, _ io.Writer) error {
 	if cfg.ClickHouse.Addr == "" {
 		return errors.New("migrate needs a ClickHouse: set clickhouse.addr (or TESSERA_CLICKHOUSE_ADDR)")
 	}
-	wh, err := warehouse.OpenClickHouse(ctx, cfg.ClickHouse)
+	wh, err := clickhouse.Open(ctx, cfg.ClickHouse)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tessera-cdp/tessera/servicetest"
 )
 
 // TestSecretsStayOut: passwords given in the environment never appear in the
@@ -13,10 +15,7 @@ import (
 // fails (real ClickHouse, MariaDB and an unreachable PostgreSQL).
 func TestSecretsStayOut(t *testing.T) {
 	const secret = "S3cret-Pa55-q7Zx"
-	ch := os.Getenv("TESSERA_TEST_CLICKHOUSE")
-	if ch == "" {
-		ch = "127.0.0.1:19000"
-	}
+	ch := servicetest.ClickHouse(t)
 	cfg := filepath.Join(t.TempDir(), "tessera.yaml")
 	if err := os.WriteFile(cfg, []byte(`source:
   mysql:

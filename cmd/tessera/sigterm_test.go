@@ -16,6 +16,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/tessera-cdp/tessera/kube"
+	"github.com/tessera-cdp/tessera/servicetest"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -35,14 +36,8 @@ func TestMain(m *testing.M) {
 // inside the default 30 s grace period, exits 1 saying why, records the failed
 // stage, and frees the lease for the next run.
 func TestSIGTERM(t *testing.T) {
-	kubeconfig := os.Getenv("TESSERA_TEST_KUBECONFIG")
-	if kubeconfig == "" {
-		t.Fatal("TESSERA_TEST_KUBECONFIG is not set: run the tests with make test, which starts kube-apiserver")
-	}
-	ch := os.Getenv("TESSERA_TEST_CLICKHOUSE")
-	if ch == "" {
-		ch = "127.0.0.1:19000"
-	}
+	kubeconfig := servicetest.Kubeconfig(t)
+	ch := servicetest.ClickHouse(t)
 	shop := t.TempDir()
 	var out bytes.Buffer
 	if code := run([]string{"generate", "--customers", "40000", "--out", shop}, &out, &out); code != 0 {

@@ -1,4 +1,4 @@
-package warehouse
+package clickhouse
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 // migrateUpTo applies the migration files before the one named stop, as a
 // warehouse made by an earlier release has them.
-func migrateUpTo(t *testing.T, w *ClickHouse, stop string) {
+func migrateUpTo(t *testing.T, w *DB, stop string) {
 	t.Helper()
 	ctx := context.Background()
 	if err := w.Exec(ctx, "CREATE DATABASE {db}"); err != nil {
@@ -34,7 +34,7 @@ func migrateUpTo(t *testing.T, w *ClickHouse, stop string) {
 	}
 }
 
-func runMigrationFile(t *testing.T, w *ClickHouse, name string) {
+func runMigrationFile(t *testing.T, w *DB, name string) {
 	t.Helper()
 	src, err := tsql.Migrations.ReadFile("migrations/" + name)
 	if err != nil {

@@ -1,4 +1,4 @@
-package warehouse
+package parquetdir
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+	"github.com/tessera-cdp/tessera/warehouse"
 )
 
 // columnIndices finds the file's columns of a schema, by name.
@@ -35,16 +36,16 @@ func columnIndices(fr *pqarrow.FileReader, schema *arrow.Schema) ([]int, error) 
 }
 
 // InsertModel appends a model to models.jsonl.
-func (p *ParquetDir) InsertModel(_ context.Context, m Model) error {
+func (p *Dir) InsertModel(_ context.Context, m warehouse.Model) error {
 	return appendJSONL(p, "models.jsonl", m)
 }
 
 // LatestModel is the newest model of one of the kinds in models.jsonl trained
 // as of asOf or earlier.
-func (p *ParquetDir) LatestModel(_ context.Context, asOf time.Time, kinds ...string) (Model, error) {
-	var best Model
+func (p *Dir) LatestModel(_ context.Context, asOf time.Time, kinds ...string) (warehouse.Model, error) {
+	var best warehouse.Model
 	found := false
-	err := readJSONL(p, "models.jsonl", func(m Model) {
+	err := readJSONL(p, "models.jsonl", func(m warehouse.Model) {
 		if m.AsOf.After(asOf) || !slices.Contains(kinds, m.Kind) {
 			return
 		}
@@ -53,29 +54,29 @@ func (p *ParquetDir) LatestModel(_ context.Context, asOf time.Time, kinds ...str
 		}
 	})
 	if err != nil {
-		return Model{}, err
+		return warehouse.Model{}, err
 	}
 	if !found {
-		return Model{}, fmt.Errorf("%v model: %w", kinds, ErrNoModel)
+		return warehouse.Model{}, fmt.Errorf("%v model: %w", kinds, warehouse.ErrNoModel)
 	}
 	return best, nil
 }
 
 // ReplacePartition writes <table>/as_of=DATE.parquet with rec and a run_id
 // column, replacing the date's file by a rename once the new one is complete.
-func (p *ParquetDir) ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
+func (p *Dir) ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
 	if err := p.Stage(ctx, table, asOf, runID, rec); err != nil {
 		return err
 	}
 	return p.Swap(ctx, table, asOf)
 }
 
-func (p *ParquetDir) partitionPath(table string, asOf time.Time) string {
+func (p *Dir) partitionPath(table string, asOf time.Time) string {
 	return filepath.Join(p.dir, table, "as_of="+asOf.Format(time.DateOnly)+".parquet")
 }
 
 // Swap moves the date's staged file of table into place with a rename.
-func (p *ParquetDir) Swap(_ context.Context, table string, asOf time.Time) error {
+func (p *Dir) Swap(_ context.Context, table string, asOf time.Time) error {
 	to := p.partitionPath(table, asOf)
 	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 		return err
@@ -87,12 +88,12 @@ func (p *ParquetDir) Swap(_ context.Context, table string, asOf time.Time) error
 }
 
 // Stage writes <table>_staging/as_of=DATE.parquet with rec and a run_id column.
-func (p *ParquetDir) Stage(_ context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
+func (p *Dir) Stage(_ context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
 	return p.writeWithRun(filepath.Join(p.dir, table+"_staging"), "as_of="+asOf.Format(time.DateOnly)+".parquet", runID, rec)
 }
 
 // writeWithRun writes rec with a run_id column as dir/file.
-func (p *ParquetDir) writeWithRun(dir, file, runID string, rec arrow.Record) error {
+func (p *Dir) writeWithRun(dir, file, runID string, rec arrow.Record) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package warehouse
+package parquetdir
 
 import (
 	"bufio"
@@ -9,11 +9,8 @@ import (
 	"path/filepath"
 )
 
-// The embedded warehouse keeps its small append-only tables (models, exports,
-// watermarks, identities) as JSON Lines files in its folder.
-
 // appendJSONL appends items to the table file, one JSON object a line.
-func appendJSONL[T any](p *ParquetDir, file string, items ...T) error {
+func appendJSONL[T any](p *Dir, file string, items ...T) error {
 	f, err := os.OpenFile(filepath.Join(p.dir, file), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("embedded warehouse: %w", err)
@@ -36,7 +33,7 @@ func appendJSONL[T any](p *ParquetDir, file string, items ...T) error {
 
 // readJSONL calls fn with every item of the table file, oldest first; a
 // missing file is an empty table.
-func readJSONL[T any](p *ParquetDir, file string, fn func(T)) error {
+func readJSONL[T any](p *Dir, file string, fn func(T)) error {
 	f, err := os.Open(filepath.Join(p.dir, file))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

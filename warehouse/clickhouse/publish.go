@@ -1,4 +1,4 @@
-package warehouse
+package clickhouse
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // ReplacePartition publishes rec as the as-of date's partition of table
 // (partitioned by as_of): Stage, then Swap. A re-run of the date replaces it;
 // a failure before the swap leaves the live partition as it was.
-func (w *ClickHouse) ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
+func (w *DB) ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
 	if err := w.Stage(ctx, table, asOf, runID, rec); err != nil {
 		return err
 	}
@@ -21,13 +21,13 @@ func (w *ClickHouse) ReplacePartition(ctx context.Context, table string, asOf ti
 
 // Swap replaces the as-of date's partition of table with the one staged in
 // <table>_staging: one ALTER, so readers see the old night or the new one.
-func (w *ClickHouse) Swap(ctx context.Context, table string, asOf time.Time) error {
+func (w *DB) Swap(ctx context.Context, table string, asOf time.Time) error {
 	return w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s REPLACE PARTITION '%s' FROM {db}.%s_staging", table, asOf.Format(time.DateOnly), table))
 }
 
 // Stage writes rec, with as_of and run_id added, as the as-of date's partition
 // of <table>_staging, replacing what was staged there before.
-func (w *ClickHouse) Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
+func (w *DB) Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
 	staging := table + "_staging"
 	part := asOf.Format(time.DateOnly)
 	if err := w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION '%s'", staging, part)); err != nil {
@@ -37,7 +37,7 @@ func (w *ClickHouse) Stage(ctx context.Context, table string, asOf time.Time, ru
 }
 
 // insertRecord inserts rec's rows, with as_of and run_id added, into table.
-func (w *ClickHouse) insertRecord(ctx context.Context, staging string, asOf time.Time, runID string, rec arrow.Record) error {
+func (w *DB) insertRecord(ctx context.Context, staging string, asOf time.Time, runID string, rec arrow.Record) error {
 	table := staging
 	types, err := w.columnTypes(ctx, staging)
 	if err != nil {

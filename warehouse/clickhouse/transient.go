@@ -1,4 +1,4 @@
-package warehouse
+package clickhouse
 
 import (
 	"errors"
@@ -6,16 +6,16 @@ import (
 	"net"
 	"syscall"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
+	chgo "github.com/ClickHouse/clickhouse-go/v2"
 )
 
-// Transient tells a lost, refused or dropped connection (worth a retry once
+// transient tells a lost, refused or dropped connection (worth a retry once
 // the server is back) from an error of the statement itself, by the error's
 // type: a network error, a connection refused, reset or broken, an EOF where a
 // reply was due, or no connection to be had from the pool in time.
-func Transient(err error) bool {
+func transient(err error) bool {
 	var netErr net.Error
 	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, clickhouse.ErrAcquireConnTimeout)
+		errors.Is(err, chgo.ErrAcquireConnTimeout)
 }

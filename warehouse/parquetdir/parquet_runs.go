@@ -1,4 +1,4 @@
-package warehouse
+package parquetdir
 
 import (
 	"context"
@@ -10,21 +10,21 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/parquet/file"
-
 	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/warehouse"
 )
 
 // Where names the folder for people.
-func (p *ParquetDir) Where() string { return "embedded warehouse " + p.dir }
+func (p *Dir) Where() string { return "embedded warehouse " + p.dir }
 
 // Close does nothing: files are closed as they are written.
-func (p *ParquetDir) Close() error { return nil }
+func (p *Dir) Close() error { return nil }
 
 // Migrate does nothing: each table's file is written whole with its schema.
-func (p *ParquetDir) Migrate(context.Context) ([]string, error) { return nil, nil }
+func (p *Dir) Migrate(context.Context) ([]string, error) { return nil, nil }
 
 // EndExtract moves the run's files into place, or drops them when err is set.
-func (p *ParquetDir) EndExtract(err error) error {
+func (p *Dir) EndExtract(err error) error {
 	if err != nil {
 		p.Abort()
 		return err
@@ -34,37 +34,37 @@ func (p *ParquetDir) EndExtract(err error) error {
 
 // OnePerKey: a raw file keeps every row landed, so extract keeps every key
 // to land each once.
-func (p *ParquetDir) OnePerKey() bool { return false }
+func (p *Dir) OnePerKey() bool { return false }
 
 // LandedTwice is never asked of a store that lands each key once.
-func (p *ParquetDir) LandedTwice(context.Context, canon.Entity, string) (int64, error) { return 0, nil }
+func (p *Dir) LandedTwice(context.Context, canon.Entity, string) (int64, error) { return 0, nil }
 
 // RecordRun appends what a run did to runs.jsonl.
-func (p *ParquetDir) RecordRun(_ context.Context, r Run) error {
+func (p *Dir) RecordRun(_ context.Context, r warehouse.Run) error {
 	return appendJSONL(p, "runs.jsonl", r)
 }
 
 // RawCounts returns the rows of each raw table's file.
-func (p *ParquetDir) RawCounts(context.Context) ([]Count, error) {
-	var out []Count
+func (p *Dir) RawCounts(context.Context) ([]warehouse.Count, error) {
+	var out []warehouse.Count
 	for _, t := range canon.Tables {
-		name := RawTable(t.Entity)
+		name := warehouse.RawTable(t.Entity)
 		r, err := file.OpenParquetFile(p.Path(name), false)
 		if errors.Is(err, os.ErrNotExist) {
-			out = append(out, Count{name, 0})
+			out = append(out, warehouse.Count{Name: name, N: 0})
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("count %s: %w", name, err)
 		}
-		out = append(out, Count{name, uint64(r.NumRows())})
+		out = append(out, warehouse.Count{Name: name, N: uint64(r.NumRows())})
 		r.Close()
 	}
 	return out, nil
 }
 
 // RejectedByRule counts the rejected rows of a run by entity and rule.
-func (p *ParquetDir) RejectedByRule(ctx context.Context, runID string) ([]Count, error) {
+func (p *Dir) RejectedByRule(ctx context.Context, runID string) ([]warehouse.Count, error) {
 	rec, err := p.readFile(ctx, p.mem, p.Path("rejected_rows"), rejectedSchema)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -80,10 +80,10 @@ func (p *ParquetDir) RejectedByRule(ctx context.Context, runID string) ([]Count,
 			n[entity.Value(i)+" "+rule.Value(i)]++
 		}
 	}
-	out := make([]Count, 0, len(n))
+	out := make([]warehouse.Count, 0, len(n))
 	for name, c := range n {
-		out = append(out, Count{name, c})
+		out = append(out, warehouse.Count{Name: name, N: c})
 	}
-	slices.SortFunc(out, func(a, b Count) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b warehouse.Count) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }

@@ -1,4 +1,8 @@
-package warehouse
+// Package parquetdir is the embedded warehouse: each table one Parquet file
+// (published tables one file per as-of date) and the small tables JSON Lines,
+// in one folder. It is the default without a ClickHouse and the in-process
+// store of tests.
+package parquetdir
 
 import (
 	"context"
@@ -15,14 +19,14 @@ import (
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
-
 	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/warehouse"
 )
 
-// ParquetDir is the embedded warehouse: each table is one Parquet file in a folder.
+// Dir is the embedded warehouse: each table is one Parquet file in a folder.
 // A run writes new files beside the old ones and moves them into place on Commit,
 // so a failed run leaves the previous tables whole and a re-run replaces them.
-type ParquetDir struct {
+type Dir struct {
 	dir     string
 	mem     memory.Allocator
 	mu      sync.Mutex // writers: extract lands rows and rejections from two goroutines
@@ -34,18 +38,18 @@ type pqFile struct {
 	fw *pqarrow.FileWriter
 }
 
-// NewParquetDir opens the embedded warehouse in dir.
-func NewParquetDir(dir string, mem memory.Allocator) (*ParquetDir, error) {
+// Open opens the embedded warehouse in dir.
+func Open(dir string, mem memory.Allocator) (*Dir, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("embedded warehouse: %w", err)
 	}
-	return &ParquetDir{dir: dir, mem: mem, writers: map[string]*pqFile{}}, nil
+	return &Dir{dir: dir, mem: mem, writers: map[string]*pqFile{}}, nil
 }
 
 // Path is the file of a table.
-func (p *ParquetDir) Path(table string) string { return filepath.Join(p.dir, table+".parquet") }
+func (p *Dir) Path(table string) string { return filepath.Join(p.dir, table+".parquet") }
 
-func (p *ParquetDir) writer(table string, schema *arrow.Schema) (*pqarrow.FileWriter, error) {
+func (p *Dir) writer(table string, schema *arrow.Schema) (*pqarrow.FileWriter, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if w, ok := p.writers[table]; ok {
@@ -68,10 +72,10 @@ func (p *ParquetDir) writer(table string, schema *arrow.Schema) (*pqarrow.FileWr
 var runIDField = arrow.Field{Name: "run_id", Type: arrow.BinaryTypes.String}
 
 // InsertRaw appends a batch of an entity's rows, with the run id, to its table.
-func (p *ParquetDir) InsertRaw(_ context.Context, e canon.Entity, rec arrow.Record, runID string, _ time.Time) error {
+func (p *Dir) InsertRaw(_ context.Context, e canon.Entity, rec arrow.Record, runID string, _ time.Time) error {
 	fields := append(rec.Schema().Fields(), runIDField)
 	schema := arrow.NewSchema(fields, nil)
-	fw, err := p.writer(RawTable(e), schema)
+	fw, err := p.writer(warehouse.RawTable(e), schema)
 	if err != nil {
 		return err
 	}
@@ -87,18 +91,18 @@ func (p *ParquetDir) InsertRaw(_ context.Context, e canon.Entity, rec arrow.Reco
 	out := array.NewRecord(schema, cols, rec.NumRows())
 	defer out.Release()
 	if err := fw.WriteBuffered(out); err != nil {
-		return fmt.Errorf("embedded warehouse %s: %w", RawTable(e), err)
+		return fmt.Errorf("embedded warehouse %s: %w", warehouse.RawTable(e), err)
 	}
 	return nil
 }
 
 // OpenRaw lands batches of an entity in its embedded table.
-func (p *ParquetDir) OpenRaw(ctx context.Context, e canon.Entity, runID string, landedAt time.Time) (BatchWriter, error) {
+func (p *Dir) OpenRaw(ctx context.Context, e canon.Entity, runID string, landedAt time.Time) (warehouse.BatchWriter, error) {
 	return pqBatches{p: p, ctx: ctx, e: e, runID: runID, at: landedAt}, nil
 }
 
 type pqBatches struct {
-	p     *ParquetDir
+	p     *Dir
 	ctx   context.Context
 	e     canon.Entity
 	runID string
@@ -108,8 +112,10 @@ type pqBatches struct {
 func (b pqBatches) Write(rec arrow.Record) error {
 	return b.p.InsertRaw(b.ctx, b.e, rec, b.runID, b.at)
 }
+
 func (pqBatches) Close() error { return nil }
-func (pqBatches) Abort()       {}
+
+func (pqBatches) Abort() {}
 
 var rejectedSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "source", Type: arrow.BinaryTypes.String},
@@ -124,7 +130,7 @@ var rejectedSchema = arrow.NewSchema([]arrow.Field{
 
 // InsertRejected appends rejected rows to the rejected_rows table. Called with
 // none, it still creates the table, so that a clean run replaces an old one.
-func (p *ParquetDir) InsertRejected(_ context.Context, runID string, _ time.Time, rs []canon.Rejection) error {
+func (p *Dir) InsertRejected(_ context.Context, runID string, _ time.Time, rs []canon.Rejection) error {
 	fw, err := p.writer("rejected_rows", rejectedSchema)
 	if err != nil {
 		return err
@@ -147,7 +153,7 @@ func (p *ParquetDir) InsertRejected(_ context.Context, runID string, _ time.Time
 }
 
 // Commit finishes every file written and moves it into place.
-func (p *ParquetDir) Commit() error {
+func (p *Dir) Commit() error {
 	var errs []error
 	for table, w := range p.writers {
 		if err := w.fw.Close(); err != nil { // closes the file too
@@ -163,10 +169,12 @@ func (p *ParquetDir) Commit() error {
 }
 
 // Abort drops what this run wrote; the previous tables stay.
-func (p *ParquetDir) Abort() {
+func (p *Dir) Abort() {
 	for table, w := range p.writers {
 		w.fw.Close()
 		os.Remove(p.Path(table) + ".tmp")
 	}
 	p.writers = map[string]*pqFile{}
 }
+
+var _ warehouse.Store = (*Dir)(nil)

@@ -1,33 +1,31 @@
-package warehouse
+package clickhouse
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/config"
+	"github.com/tessera-cdp/tessera/servicetest"
+	"github.com/tessera-cdp/tessera/warehouse"
 )
 
 // testWarehouse connects to the ClickHouse `make test` starts, in a database of
 // its own that is dropped at the end. A missing server fails the test.
-func testWarehouse(t *testing.T) *ClickHouse {
+func testWarehouse(t *testing.T) *DB {
 	t.Helper()
 	c := config.Default().ClickHouse
-	c.Addr = os.Getenv("TESSERA_TEST_CLICKHOUSE")
-	if c.Addr == "" {
-		c.Addr = "127.0.0.1:19000"
-	}
+	c.Addr = servicetest.ClickHouse(t)
 	var b [4]byte
 	rand.Read(b[:])
 	c.Database = "tessera_test_" + hex.EncodeToString(b[:])
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	w, err := OpenClickHouse(ctx, c)
+	w, err := Open(ctx, c)
 	if err != nil {
 		t.Fatalf("%v (start it with scripts/services.sh up, as make test does)", err)
 	}
@@ -68,16 +66,16 @@ func TestMigrate(t *testing.T) {
 
 	// Raw tables hold exactly the canonical columns, then run_id and _version.
 	for _, tbl := range canon.Tables {
-		types, err := w.columnTypes(ctx, RawTable(tbl.Entity))
+		types, err := w.columnTypes(ctx, warehouse.RawTable(tbl.Entity))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(types) != len(tbl.Columns)+2 || types["run_id"] != "String" || types["_version"] != "UInt64" {
-			t.Errorf("%s: columns %v", RawTable(tbl.Entity), types)
+			t.Errorf("%s: columns %v", warehouse.RawTable(tbl.Entity), types)
 		}
 		for _, c := range tbl.Columns {
 			if _, ok := types[c.Name]; !ok {
-				t.Errorf("%s lacks %s", RawTable(tbl.Entity), c.Name)
+				t.Errorf("%s lacks %s", warehouse.RawTable(tbl.Entity), c.Name)
 			}
 		}
 	}

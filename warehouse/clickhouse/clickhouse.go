@@ -1,7 +1,7 @@
-// Package warehouse is Tessera's ClickHouse side: migrations, Arrow → columnar
-// inserts, reads, and the embedded Parquet stand-in used when no ClickHouse is
-// configured. It knows the canonical model, not the models built on it.
-package warehouse
+// Package clickhouse is the warehouse in ClickHouse (18.16 and current
+// releases): migrations, Arrow batches landed through typed columnar inserts,
+// point-in-time reads of the raw tables, partitions published by as-of date.
+package clickhouse
 
 import (
 	"context"
@@ -12,15 +12,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
+	chgo "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/tessera-cdp/tessera/config"
 	tsql "github.com/tessera-cdp/tessera/sql"
+	"github.com/tessera-cdp/tessera/warehouse"
 )
 
-// ClickHouse is a connection to the warehouse database.
-type ClickHouse struct {
+// DB is a connection to the warehouse database.
+type DB struct {
 	conn driver.Conn
 	db   string
 
@@ -28,14 +28,14 @@ type ClickHouse struct {
 	types map[string]map[string]string // column types by table, read once
 }
 
-// OpenClickHouse connects and checks that the server answers.
-func OpenClickHouse(ctx context.Context, c config.ClickHouse) (*ClickHouse, error) {
-	conn, err := clickhouse.Open(&clickhouse.Options{
+// Open connects and checks that the server answers.
+func Open(ctx context.Context, c config.ClickHouse) (*DB, error) {
+	conn, err := chgo.Open(&chgo.Options{
 		Addr:        []string{c.Addr},
-		Auth:        clickhouse.Auth{Database: "default", Username: c.User, Password: c.Password},
+		Auth:        chgo.Auth{Database: "default", Username: c.User, Password: c.Password},
 		DialTimeout: c.DialTimeout,
 		// 18.16 rejects settings it does not know; send none by default.
-		Compression:     &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		Compression:     &chgo.Compression{Method: chgo.CompressionLZ4},
 		MaxOpenConns:    4,
 		ConnMaxLifetime: time.Hour,
 	})
@@ -46,27 +46,30 @@ func OpenClickHouse(ctx context.Context, c config.ClickHouse) (*ClickHouse, erro
 		conn.Close()
 		return nil, fmt.Errorf("clickhouse %s does not answer: %w", c.Addr, err)
 	}
-	return &ClickHouse{conn: conn, db: c.Database}, nil
+	return &DB{conn: conn, db: c.Database}, nil
 }
 
 // Close closes the connection.
-func (w *ClickHouse) Close() error { return w.conn.Close() }
+func (w *DB) Close() error { return w.conn.Close() }
 
 // Database is the name of the Tessera database.
-func (w *ClickHouse) Database() string { return w.db }
+func (w *DB) Database() string { return w.db }
 
 // Conn is the underlying connection, for queries of the caller's own.
-func (w *ClickHouse) Conn() driver.Conn { return w.conn }
+func (w *DB) Conn() driver.Conn { return w.conn }
 
 // Exec runs one statement with {db} replaced by the database name.
-func (w *ClickHouse) Exec(ctx context.Context, stmt string, args ...any) error {
+func (w *DB) Exec(ctx context.Context, stmt string, args ...any) error {
 	if err := w.conn.Exec(ctx, w.expand(stmt), args...); err != nil {
+		if transient(err) {
+			return fmt.Errorf("%s: %w: %w", firstLine(stmt), warehouse.ErrUnavailable, err)
+		}
 		return fmt.Errorf("%s: %w", firstLine(stmt), err)
 	}
 	return nil
 }
 
-func (w *ClickHouse) expand(s string) string { return strings.ReplaceAll(s, "{db}", w.db) }
+func (w *DB) expand(s string) string { return strings.ReplaceAll(s, "{db}", w.db) }
 
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)
@@ -83,7 +86,7 @@ func firstLine(s string) string {
 // not yet recorded in schema_migrations. It returns the names it applied.
 // Every statement is idempotent (IF NOT EXISTS), so a migration interrupted
 // half-way is safely applied again.
-func (w *ClickHouse) Migrate(ctx context.Context) ([]string, error) {
+func (w *DB) Migrate(ctx context.Context) ([]string, error) {
 	if err := w.Exec(ctx, "CREATE DATABASE IF NOT EXISTS {db}"); err != nil {
 		return nil, err
 	}
@@ -137,7 +140,7 @@ func (w *ClickHouse) Migrate(ctx context.Context) ([]string, error) {
 
 // insertRow inserts one row through a batch: ClickHouse 18.16 does not answer an
 // INSERT whose values are bound into the query text over the native protocol.
-func (w *ClickHouse) insertRow(ctx context.Context, stmt string, values ...any) error {
+func (w *DB) insertRow(ctx context.Context, stmt string, values ...any) error {
 	batch, err := w.conn.PrepareBatch(ctx, w.expand(stmt))
 	if err != nil {
 		return fmt.Errorf("%s: %w", firstLine(stmt), err)
@@ -178,11 +181,13 @@ func Statements(src string) []string {
 }
 
 // Where names the database for people.
-func (w *ClickHouse) Where() string { return "ClickHouse database " + w.db }
+func (w *DB) Where() string { return "ClickHouse database " + w.db }
 
 // EndExtract returns err: rows land as they are read, and a re-run lands the
 // same keys again, which the raw tables keep once.
-func (w *ClickHouse) EndExtract(err error) error { return err }
+func (w *DB) EndExtract(err error) error { return err }
 
 // OnePerKey: raw tables are ReplacingMergeTrees on the entity's key.
-func (w *ClickHouse) OnePerKey() bool { return true }
+func (w *DB) OnePerKey() bool { return true }
+
+var _ warehouse.Store = (*DB)(nil)

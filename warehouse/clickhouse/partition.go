@@ -1,0 +1,120 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// ReadPartition reads the columns of schema from one as-of date of a published
+// table (customer_features, customer_scores) into one record, ordered by the
+// first column, which the caller releases. Column types: String, Int64, Int32, Float64 (nullable), Date32, Boolean.
+func (w *DB) ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error) {
+	names := make([]string, schema.NumFields())
+	dest := make([]any, schema.NumFields())
+	for i, f := range schema.Fields() {
+		names[i] = f.Name // cast to the Go type scanned, whatever the integer width
+		switch f.Type.ID() {
+		case arrow.STRING:
+			dest[i] = new(string)
+		case arrow.INT64:
+			names[i], dest[i] = "toInt64("+f.Name+")", new(int64)
+		case arrow.INT32:
+			names[i], dest[i] = "toInt32("+f.Name+")", new(int32)
+		case arrow.FLOAT64:
+			dest[i] = new(float64)
+			if f.Nullable {
+				dest[i] = new(*float64)
+			}
+		case arrow.DATE32:
+			dest[i] = new(time.Time)
+		case arrow.BOOL:
+			names[i], dest[i] = "toUInt8("+f.Name+")", new(uint8)
+		default:
+			return nil, fmt.Errorf("read %s: column %s of type %s", table, f.Name, f.Type)
+		}
+	}
+	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s.%s WHERE as_of = toDate(?) ORDER BY %s",
+		strings.Join(names, ", "), w.db, table, schema.Field(0).Name), asOf.Format(time.DateOnly))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", table, err)
+	}
+	defer rows.Close()
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("read %s: %w", table, err)
+		}
+		for i, d := range dest {
+			switch x := d.(type) {
+			case *string:
+				b.Field(i).(*array.StringBuilder).Append(*x)
+			case *int64:
+				b.Field(i).(*array.Int64Builder).Append(*x)
+			case *int32:
+				b.Field(i).(*array.Int32Builder).Append(*x)
+			case *float64:
+				b.Field(i).(*array.Float64Builder).Append(*x)
+			case **float64:
+				if *x == nil {
+					b.Field(i).AppendNull()
+				} else {
+					b.Field(i).(*array.Float64Builder).Append(**x)
+				}
+			case *time.Time:
+				b.Field(i).(*array.Date32Builder).Append(arrow.Date32FromTime(*x))
+			case *uint8:
+				b.Field(i).(*array.BooleanBuilder).Append(*x != 0)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", table, err)
+	}
+	rec := b.NewRecord()
+	if rec.NumRows() == 0 {
+		rec.Release()
+		return nil, fmt.Errorf("%s as of %s: %w", table, asOf.Format(time.DateOnly), warehouse.ErrNoPartition)
+	}
+	return rec, nil
+}
+
+// PublishedDates are the as-of dates a published table has, oldest first.
+func (w *DB) PublishedDates(ctx context.Context, table string) ([]time.Time, error) {
+	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT as_of FROM %s.%s ORDER BY as_of", w.db, table))
+	if err != nil {
+		return nil, fmt.Errorf("dates of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var d time.Time
+		if err := rows.Scan(&d); err != nil {
+			return nil, err
+		}
+		out = append(out, time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC))
+	}
+	return out, rows.Err()
+}
+
+// ReplacePart writes rec as the part `shard` of the as-of date in table
+// (partitioned by as_of and shard), replacing what that part held.
+func (w *DB) ReplacePart(ctx context.Context, table string, asOf time.Time, shard int, runID string, rec arrow.Record) error {
+	if err := w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION ('%s', %d)", table, asOf.Format(time.DateOnly), shard)); err != nil {
+		return err
+	}
+	return w.insertRecord(ctx, table, asOf, runID, rec)
+}
+
+// ReadParts reads every part of the as-of date (ReadPartition: the date is the
+// first partition key).
+func (w *DB) ReadParts(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error) {
+	return w.ReadPartition(ctx, mem, table, schema, asOf)
+}

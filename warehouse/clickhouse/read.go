@@ -1,0 +1,103 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// appendValue appends one value of a canonical column; an unrated rating (0 in
+// ClickHouse) is null.
+func appendValue(b array.Builder, c canon.Column, v any) {
+	switch x := v.(type) {
+	case *string:
+		b.(*array.StringBuilder).Append(*x)
+	case *uint32:
+		b.(*array.TimestampBuilder).Append(arrow.Timestamp(*x))
+	case *float64:
+		b.(*array.Float64Builder).Append(*x)
+	case *int32:
+		if c.Max > 0 && *x == 0 {
+			b.AppendNull()
+		} else {
+			b.(*array.Int32Builder).Append(*x)
+		}
+	case *uint8:
+		b.(*array.BooleanBuilder).Append(*x != 0)
+	}
+}
+
+// Read reads a raw table (FINAL: one version per key) into Arrow records of at
+// most batch rows; at least one, empty when no row matches. The caller
+// releases them.
+func (w *DB) Read(ctx context.Context, mem memory.Allocator, q warehouse.Query, batch int) ([]arrow.Record, error) {
+	return warehouse.Collect(func(fn func(arrow.Record) error) error { return w.Each(ctx, mem, q, batch, fn) })
+}
+
+// Each reads a raw table as Read does, handing each record to fn as it is
+// read and releasing it when fn returns: memory holds one batch, not the table.
+func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, batch int, fn func(arrow.Record) error) error {
+	schema, cols, err := q.Schema()
+	if err != nil {
+		return err
+	}
+	exprs := make([]string, len(cols))
+	dest := make([]any, len(cols))
+	for i, c := range cols {
+		switch c.Kind {
+		case canon.String:
+			exprs[i], dest[i] = c.Name, new(string)
+		case canon.Timestamp:
+			exprs[i], dest[i] = "toUInt32("+c.Name+")", new(uint32)
+		case canon.Money:
+			exprs[i], dest[i] = c.Name, new(float64)
+		case canon.Int:
+			exprs[i], dest[i] = "toInt32("+c.Name+")", new(int32)
+		case canon.Bool:
+			exprs[i], dest[i] = c.Name, new(uint8)
+		}
+	}
+	var where []string
+	if q.TimeColumn != "" {
+		where = append(where, fmt.Sprintf("%s < toDateTime(%d)", q.TimeColumn, q.Before.Unix()))
+	}
+	if q.NonEmpty != "" {
+		where = append(where, q.NonEmpty+" != ''")
+	}
+	sql := fmt.Sprintf("SELECT %s FROM %s.%s FINAL", strings.Join(exprs, ", "), w.db, warehouse.RawTable(q.Entity))
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := w.conn.Query(ctx, sql)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", q.Entity, err)
+	}
+	defer rows.Close()
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	handed := 0
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("read %s: %w", q.Entity, err)
+		}
+		for i, c := range cols {
+			appendValue(b.Field(i), c, dest[i])
+		}
+		if b.Field(0).Len() >= batch {
+			if err := warehouse.Hand(b.NewRecord(), fn); err != nil {
+				return err
+			}
+			handed++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", q.Entity, err)
+	}
+	return warehouse.HandLast(b, handed, fn)
+}

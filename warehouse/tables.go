@@ -53,7 +53,7 @@ var (
 	CustomerScores = Table{"customer_scores", arrow.NewSchema([]arrow.Field{
 		str("customer_id"), str("model_id"),
 		f64("frequency"), f64("recency_days"), f64("age_days"), f64("p_alive"),
-		f64("expected_purchases_30d"), f64("expected_purchases_90d"), f64("expected_purchases_365d"),
+		f64("expected_purchases_90d"), f64("expected_purchases_30d"), f64("expected_purchases_365d"),
 		nullable(f64("next_order_in_days")), {Name: "next_order_date", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
 		f64("expected_order_value"), f64("clv_12m"),
 		i32("rfm_r"), i32("rfm_f"), i32("rfm_m"), str("rfm_code"), str("rfm_segment"), str("rfm_cell"),

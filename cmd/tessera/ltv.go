@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"slices"
@@ -16,18 +15,18 @@ import (
 	"github.com/tessera-cdp/tessera/model"
 )
 
-func ltvCmd(ctx context.Context, args []string, stdout io.Writer) error {
+func (c *cli) ltvCmd(ctx context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "fit" && args[0] != "predict") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprint(errOut, ltvUsage)
+			fmt.Fprint(c.stderr, ltvUsage)
 			return flag.ErrHelp
 		}
 		return usageError{errors.New("ltv needs a subcommand: fit or predict\n" + ltvUsage)}
 	}
 	if args[0] == "fit" {
-		return ltvFit(args[1:], stdout)
+		return c.ltvFit(args[1:])
 	}
-	return ltvPredict(args[1:], stdout)
+	return c.ltvPredict(args[1:])
 }
 
 const ltvUsage = `Usage:
@@ -87,8 +86,8 @@ func (f summaryFlags) read() (*LTVSummary, error) {
 	return SummaryFromTransactions(r, TransactionColumns{Customer: *f.customer, Date: *f.date, Amount: *f.amount}, end, unit)
 }
 
-func ltvFit(args []string, stdout io.Writer) error {
-	fs := newFlags("ltv fit", "Fits a customer-lifetime model by maximum likelihood and prints its parameters,\n"+
+func (c *cli) ltvFit(args []string) error {
+	fs := c.newFlags("ltv fit", "Fits a customer-lifetime model by maximum likelihood and prints its parameters,\n"+
 		"standard errors and log-likelihood (or, with --json, the model file `ltv predict` reads).")
 	kind := fs.String("model", "bgnbd", "model: "+strings.Join(LTVModels, ", "))
 	asJSON := fs.Bool("json", false, "print the fitted model as JSON")
@@ -114,11 +113,11 @@ func ltvFit(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		_, err = fmt.Fprintf(c.stdout, "%s\n", b)
 		return err
 	}
-	fmt.Fprintf(stdout, "%s fitted on %.0f customers in %s (%d iterations)\n", a.Kind, a.Fit.Customers, time.Since(start).Round(time.Millisecond), a.Fit.Iterations)
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(c.stdout, "%s fitted on %.0f customers in %s (%d iterations)\n", a.Kind, a.Fit.Customers, time.Since(start).Round(time.Millisecond), a.Fit.Iterations)
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "parameter\tvalue\tstd err")
 	for _, n := range a.ParamNames() {
 		se, ok := a.StdErr[n]
@@ -128,15 +127,15 @@ func ltvFit(args []string, stdout io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\n", n, a.Params[n], se)
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "log-likelihood %.4f\n", a.Fit.LogLikelihood)
+	fmt.Fprintf(c.stdout, "log-likelihood %.4f\n", a.Fit.LogLikelihood)
 	if a.Fit.Note != "" {
-		fmt.Fprintf(stdout, "note: %s\n", a.Fit.Note)
+		fmt.Fprintf(c.stdout, "note: %s\n", a.Fit.Note)
 	}
 	return nil
 }
 
-func ltvPredict(args []string, stdout io.Writer) error {
-	fs := newFlags("ltv predict", "Scores every customer of a summary with a model file from `ltv fit --json`:\n"+
+func (c *cli) ltvPredict(args []string) error {
+	fs := c.newFlags("ltv predict", "Scores every customer of a summary with a model file from `ltv fit --json`:\n"+
 		"P(alive), expected purchases in the horizon, time to the next order, and with a spend\n"+
 		"model and mean values, the expected order value and CLV. Writes CSV.")
 	modelFile := fs.String("model-file", "", "purchase model (bgnbd, mbgnbd or pnbd) from ltv fit --json")
@@ -176,5 +175,5 @@ func ltvPredict(args []string, stdout io.Writer) error {
 	if pm.TimeUnit == "day" {
 		perMonth = 365.25 / 12
 	}
-	return PredictLTV(stdout, pm, spend, s, *horizon, model.CLVOptions{Months: *months, DiscountMonthly: *discount, UnitsPerMonth: perMonth, Margin: 1})
+	return PredictLTV(c.stdout, pm, spend, s, *horizon, model.CLVOptions{Months: *months, DiscountMonthly: *discount, UnitsPerMonth: perMonth, Margin: 1})
 }

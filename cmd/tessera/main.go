@@ -31,9 +31,15 @@ import (
 // version is set at build time: -ldflags "-X main.version=..."
 var version = "dev"
 
+// cli is one invocation: where its output and logs go.
+type cli struct {
+	log            *logrus.Logger
+	stdout, stderr io.Writer // results; usage, flag help and logs
+}
+
 type command struct {
 	name, summary string
-	run           func(ctx context.Context, args []string, stdout io.Writer) error
+	run           func(c *cli, ctx context.Context, args []string) error
 }
 
 var commands = []command{
@@ -43,14 +49,14 @@ var commands = []command{
 	{"train", "fit the purchase and spend models on the history before a date", stageCmd("train")},
 	{"score", "score and segment every customer as of a date, staged for publish", stageCmd("score")},
 	{"publish", "swap a date's staged scores, segments, members, feeds and changes in", stageCmd("publish")},
-	{"export", "write a published date's micro-segments as files for marketing", exportCmd},
-	{"report", "write the HTML report of a published date (segments, value, models)", reportCmd},
-	{"backfill", "run a CronJob's Job once per date of a range, in Kubernetes", backfillCmd},
-	{"migrate", "create or update the ClickHouse tables", migrateCmd},
-	{"generate", "write a synthetic shop with known truth", generateCmd},
-	{"ltv", "fit customer-lifetime models (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma) and score customers", ltvCmd},
-	{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
-		fmt.Fprintln(w, "tessera", version)
+	{"export", "write a published date's micro-segments as files for marketing", (*cli).exportCmd},
+	{"report", "write the HTML report of a published date (segments, value, models)", (*cli).reportCmd},
+	{"backfill", "run a CronJob's Job once per date of a range, in Kubernetes", (*cli).backfillCmd},
+	{"migrate", "create or update the ClickHouse tables", (*cli).migrateCmd},
+	{"generate", "write a synthetic shop with known truth", (*cli).generateCmd},
+	{"ltv", "fit customer-lifetime models (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma) and score customers", (*cli).ltvCmd},
+	{"version", "print the version", func(c *cli, _ context.Context, _ []string) error {
+		fmt.Fprintln(c.stdout, "tessera", version)
 		return nil
 	}},
 }
@@ -61,20 +67,14 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-var (
-	log = logrus.New()
-	// errOut receives usage and flag help; a variable so that tests capture it.
-	errOut io.Writer = os.Stderr
-)
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	log.SetOutput(stderr)
-	errOut = stderr
-	setLogFormat(config.Default().Log, stderr)
+	c := &cli{log: logrus.New(), stdout: stdout, stderr: stderr}
+	c.log.SetOutput(stderr)
+	c.setLogFormat(config.Default().Log)
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -82,23 +82,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	for _, c := range commands {
-		if c.name != args[0] {
+	for _, cmd := range commands {
+		if cmd.name != args[0] {
 			continue
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		err := c.run(ctx, args[1:], stdout)
+		err := cmd.run(c, ctx, args[1:])
 		switch {
 		case err == nil:
 			return 0
 		case errors.Is(err, flag.ErrHelp):
 			return 0
 		case errors.As(err, new(usageError)):
-			log.WithField("command", c.name).Error(err.Error())
+			c.log.WithField("command", cmd.name).Error(err.Error())
 			return 2
 		default:
-			log.WithField("command", c.name).WithError(err).Error("failed")
+			c.log.WithField("command", cmd.name).WithError(err).Error("failed")
 			return 1
 		}
 	}
@@ -116,9 +116,9 @@ func usage(w io.Writer) {
 		"Every config key can be set by an environment variable TESSERA_<KEY>, e.g. TESSERA_CLICKHOUSE_ADDR.\n")
 }
 
-func newFlags(name, summary string) *flag.FlagSet {
+func (c *cli) newFlags(name, summary string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(errOut)
+	fs.SetOutput(c.stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: tessera %s [flags]\n\n%s\n\nFlags:\n", name, summary)
 		fs.PrintDefaults()
@@ -140,28 +140,28 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 // loadConfig reads the config file and sets up logging from it.
-func loadConfig(path string) (config.Config, error) {
+func (c *cli) loadConfig(path string) (config.Config, error) {
 	cfg, err := config.Load(path, os.Getenv)
 	if err != nil {
 		return cfg, usageError{err}
 	}
 	lvl, _ := logrus.ParseLevel(cfg.Log.Level)
-	log.SetLevel(lvl)
-	setLogFormat(cfg.Log, log.Out)
+	c.log.SetLevel(lvl)
+	c.setLogFormat(cfg.Log)
 	return cfg, nil
 }
 
 // setLogFormat logs JSON unless a person is watching a terminal.
-func setLogFormat(l config.Log, w io.Writer) {
+func (c *cli) setLogFormat(l config.Log) {
 	json := l.Format == "json"
 	if l.Format == "auto" {
-		f, ok := w.(*os.File)
+		f, ok := c.stderr.(*os.File)
 		json = !ok || !term.IsTerminal(int(f.Fd()))
 	}
 	if json {
-		log.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339})
+		c.log.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339})
 	} else {
-		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: time.TimeOnly})
+		c.log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: time.TimeOnly})
 	}
 }
 
@@ -190,9 +190,9 @@ var stageHelp = map[string]string{
 }
 
 // stageCmd runs one stage, or all of them for "run".
-func stageCmd(name string) func(ctx context.Context, args []string, stdout io.Writer) error {
-	return func(ctx context.Context, args []string, stdout io.Writer) error {
-		fs := newFlags(name, stageHelp[name])
+func stageCmd(name string) func(c *cli, ctx context.Context, args []string) error {
+	return func(c *cli, ctx context.Context, args []string) error {
+		fs := c.newFlags(name, stageHelp[name])
 		cfgPath := fs.String("config", "", "YAML config file (see tessera.example.yaml); empty: defaults and TESSERA_* variables")
 		asOf := fs.String("as-of", "", "date to compute for, YYYY-MM-DD (default: yesterday in the configured time zone)")
 		var only *string
@@ -210,7 +210,7 @@ func stageCmd(name string) func(ctx context.Context, args []string, stdout io.Wr
 		if err := parse(fs, args); err != nil {
 			return err
 		}
-		cfg, err := loadConfig(*cfgPath)
+		cfg, err := c.loadConfig(*cfgPath)
 		if err != nil {
 			return err
 		}
@@ -237,12 +237,12 @@ func stageCmd(name string) func(ctx context.Context, args []string, stdout io.Wr
 		if err != nil {
 			return usageError{err}
 		}
-		p, err := openRunner(ctx, cfg, true)
+		p, err := c.openRunner(ctx, cfg, true)
 		if err != nil {
 			return err
 		}
 		defer p.Close()
-		pr := &printer{ctx: ctx, out: stdout, store: p.Store}
+		pr := &printer{ctx: ctx, out: c.stdout, store: p.Store}
 		p.Done = pr.done
 		if err := p.Run(ctx, d, stages, sh); err != nil {
 			return err
@@ -253,7 +253,7 @@ func stageCmd(name string) func(ctx context.Context, args []string, stdout io.Wr
 
 // openRunner opens the configured warehouse and, with lock, the run lock:
 // a Kubernetes Lease when kube.lock is on, or auto inside a pod.
-func openRunner(ctx context.Context, cfg config.Config, lock bool) (*pipeline.Runner, error) {
+func (c *cli) openRunner(ctx context.Context, cfg config.Config, lock bool) (*pipeline.Runner, error) {
 	var locker pipeline.Locker
 	k := cfg.Kube
 	if lock && (k.Lock == "on" || (k.Lock == "auto" && os.Getenv("KUBERNETES_SERVICE_HOST") != "")) {
@@ -263,7 +263,7 @@ func openRunner(ctx context.Context, cfg config.Config, lock bool) (*pipeline.Ru
 		}
 		locker = kube.Leases{Client: client, Namespace: ns, Holder: kube.Holder(), TTL: time.Duration(k.LeaseSeconds) * time.Second, Wait: k.Wait}
 	}
-	p, err := pipeline.Open(ctx, cfg, log)
+	p, err := pipeline.Open(ctx, cfg, c.log)
 	if err != nil {
 		return nil, err
 	}
@@ -271,13 +271,13 @@ func openRunner(ctx context.Context, cfg config.Config, lock bool) (*pipeline.Ru
 	return p, nil
 }
 
-func migrateCmd(ctx context.Context, args []string, _ io.Writer) error {
-	fs := newFlags("migrate", "Creates the ClickHouse database and applies every migration not yet applied.")
+func (c *cli) migrateCmd(ctx context.Context, args []string) error {
+	fs := c.newFlags("migrate", "Creates the ClickHouse database and applies every migration not yet applied.")
 	cfgPath := fs.String("config", "", "YAML config file; empty: defaults and TESSERA_* variables")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := c.loadConfig(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -293,13 +293,13 @@ func migrateCmd(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.WithFields(logrus.Fields{"stage": "migrate", "applied": applied, "database": cfg.ClickHouse.Database}).Info("migrations applied")
+	c.log.WithFields(logrus.Fields{"stage": "migrate", "applied": applied, "database": cfg.ClickHouse.Database}).Info("migrations applied")
 	return nil
 }
 
-func generateCmd(ctx context.Context, args []string, stdout io.Writer) error {
+func (c *cli) generateCmd(ctx context.Context, args []string) error {
 	d := synth.Defaults()
-	fs := newFlags("generate", "Writes a synthetic shop whose customers follow known processes (BG/NBD purchases,\n"+
+	fs := c.newFlags("generate", "Writes a synthetic shop whose customers follow known processes (BG/NBD purchases,\n"+
 		"Gamma-Gamma spend, a VIP minority), one file per canonical entity, plus truth files:\n"+
 		"truth_customers.csv (each customer's latent traits), truth_bad_rows.csv (every bad row and its rule)\n"+
 		"and truth.json (the parameters and row counts).")
@@ -334,12 +334,12 @@ func generateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	for e, n := range s.Rows {
 		f[string(e)] = n
 	}
-	log.WithFields(f).Info("shop generated")
-	fmt.Fprintf(stdout, "Wrote a shop of %d customers to %s:\n", d.Customers, *out)
+	c.log.WithFields(f).Info("shop generated")
+	fmt.Fprintf(c.stdout, "Wrote a shop of %d customers to %s:\n", d.Customers, *out)
 	for _, t := range []string{"customers", "products", "orders", "order_lines", "events", "campaign_events"} {
 		for e, n := range s.Rows {
 			if string(e) == t {
-				fmt.Fprintf(stdout, "  %-16s %10d rows (%d bad)\n", t, n, s.BadRows[e])
+				fmt.Fprintf(c.stdout, "  %-16s %10d rows (%d bad)\n", t, n, s.BadRows[e])
 			}
 		}
 	}
@@ -347,15 +347,15 @@ func generateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // exportCmd writes a published date's micro-segments as files.
-func exportCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("export", "Writes, for a published as-of date, one file per micro-segment with its members, their strategy,\n"+
+func (c *cli) exportCmd(ctx context.Context, args []string) error {
+	fs := c.newFlags("export", "Writes, for a published as-of date, one file per micro-segment with its members, their strategy,\n"+
 		"action, offer parameters, product feed and control-group flag; the members who joined and left a\n"+
 		"segment since the previous export; and manifest.json with row counts and SHA-256 checksums.")
 	cfgPath := fs.String("config", "", "YAML config file (see tessera.example.yaml)")
 	asOf := fs.String("as-of", "", "published date to export, YYYY-MM-DD (default: yesterday in the configured time zone)")
 	format := fs.String("format", "csv", "file format: csv or parquet")
 	out := fs.String("out", "", "folder to write the files to (created if missing); {as_of} in it becomes the date")
-	cfg, d, err := parseWithOut(fs, args, cfgPath, asOf, out)
+	cfg, d, err := c.parseWithOut(fs, args, cfgPath, asOf, out)
 	if err != nil {
 		return err
 	}
@@ -363,7 +363,7 @@ func exportCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError{fmt.Errorf("--format %q: want csv or parquet", *format)}
 	}
 	dir := strings.ReplaceAll(*out, "{as_of}", d.Format(time.DateOnly))
-	p, err := openRunner(ctx, cfg, false)
+	p, err := c.openRunner(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -372,23 +372,23 @@ func exportCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	printExport(stdout, m, p.Store.Where(), dir)
+	printExport(c.stdout, m, p.Store.Where(), dir)
 	return nil
 }
 
 // reportCmd writes the report of a published date.
-func reportCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("report", "Writes one self-contained HTML page for a published as-of date: segment sizes and value,\n"+
+func (c *cli) reportCmd(ctx context.Context, args []string) error {
+	fs := c.newFlags("report", "Writes one self-contained HTML page for a published as-of date: segment sizes and value,\n"+
 		"CLV and P(alive) distributions, lifecycle stages and moves, the purchase model's holdout calibration\n"+
 		"and the early potential-VIP model's ROC and precision-recall curves.")
 	cfgPath := fs.String("config", "", "YAML config file (see tessera.example.yaml)")
 	asOf := fs.String("as-of", "", "published date, YYYY-MM-DD (default: yesterday in the configured time zone)")
 	out := fs.String("out", "", "the HTML file to write")
-	cfg, d, err := parseWithOut(fs, args, cfgPath, asOf, out)
+	cfg, d, err := c.parseWithOut(fs, args, cfgPath, asOf, out)
 	if err != nil {
 		return err
 	}
-	p, err := openRunner(ctx, cfg, false)
+	p, err := c.openRunner(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -400,21 +400,21 @@ func reportCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := report.WriteFile(*out, data); err != nil {
 		return err
 	}
-	printSegments(stdout, data, p.Store.Where())
-	fmt.Fprintf(stdout, "\nReport of %s: %s\n", data.AsOf, *out)
+	printSegments(c.stdout, data, p.Store.Where())
+	fmt.Fprintf(c.stdout, "\nReport of %s: %s\n", data.AsOf, *out)
 	return nil
 }
 
 // parseWithOut parses the flags of a command that writes to --out for a
 // published date, and loads the config.
-func parseWithOut(fs *flag.FlagSet, args []string, cfgPath, asOf, out *string) (config.Config, time.Time, error) {
+func (c *cli) parseWithOut(fs *flag.FlagSet, args []string, cfgPath, asOf, out *string) (config.Config, time.Time, error) {
 	if err := parse(fs, args); err != nil {
 		return config.Config{}, time.Time{}, err
 	}
 	if *out == "" {
 		return config.Config{}, time.Time{}, usageError{errors.New("--out is required")}
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := c.loadConfig(*cfgPath)
 	if err != nil {
 		return cfg, time.Time{}, err
 	}
@@ -423,8 +423,8 @@ func parseWithOut(fs *flag.FlagSet, args []string, cfgPath, asOf, out *string) (
 }
 
 // backfillCmd creates one Job per date from a CronJob's template and follows them.
-func backfillCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("backfill", "Creates one Job per date from the CronJob's template (as kubectl create job --from=cronjob/NAME does)\n"+
+func (c *cli) backfillCmd(ctx context.Context, args []string) error {
+	fs := c.newFlags("backfill", "Creates one Job per date from the CronJob's template (as kubectl create job --from=cronjob/NAME does)\n"+
 		"with --as-of DATE added, at most --parallel at once, follows them with a progress line and reports the\n"+
 		"dates that failed (exit 1 if any). Re-running it follows the Jobs already made instead of repeating them.")
 	cronJob := fs.String("cronjob", "", "the CronJob, e.g. tessera-score")
@@ -455,7 +455,7 @@ func backfillCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if *namespace != "" {
 		ns = *namespace
 	}
-	res, err := kube.Backfill(ctx, client, kube.BackfillOptions{CronJob: *cronJob, Namespace: ns, From: f, To: t, Parallel: *parallel}, stdout)
+	res, err := kube.Backfill(ctx, client, kube.BackfillOptions{CronJob: *cronJob, Namespace: ns, From: f, To: t, Parallel: *parallel}, c.stdout)
 	if err != nil {
 		return err
 	}
@@ -466,6 +466,6 @@ func backfillCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return fmt.Errorf("backfill of %s: %d of %d dates failed: %s", *cronJob, len(res.Failed), len(res.Failed)+len(res.Succeeded), strings.Join(days, ", "))
 	}
-	fmt.Fprintf(stdout, "backfill of %s: all %d dates done\n", *cronJob, len(res.Succeeded))
+	fmt.Fprintf(c.stdout, "backfill of %s: all %d dates done\n", *cronJob, len(res.Succeeded))
 	return nil
 }

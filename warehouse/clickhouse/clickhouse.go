@@ -90,10 +90,7 @@ func (w *DB) Migrate(ctx context.Context) ([]string, error) {
 	if err := w.Exec(ctx, "CREATE DATABASE IF NOT EXISTS {db}"); err != nil {
 		return nil, err
 	}
-	if err := w.Exec(ctx, `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
-    name String COMMENT 'migration file applied',
-    applied_at DateTime COMMENT 'when, UTC'
-) ENGINE = ReplacingMergeTree ORDER BY name`); err != nil {
+	if err := w.Exec(ctx, tsql.SchemaMigrations); err != nil {
 		return nil, err
 	}
 	done := map[string]bool{}

@@ -43,16 +43,16 @@ demo: services build
 # memory, then `total`; the figures also go to bench/pipeline-N.json. The others:
 # generating the shop (synth), the LTV work (model), the feature table from Arrow
 # batches (transform), scoring, and extract of BENCH_LINES order lines from
-# PostgreSQL (jobs). TESSERA_BENCH_CACHE=DIR keeps generated inputs between runs.
+# PostgreSQL (pipeline). TESSERA_BENCH_CACHE=DIR keeps generated inputs between runs.
 CUSTOMERS ?= 1000000
 BENCH_CUSTOMERS ?= $(CUSTOMERS)
 BENCH_LINES ?= 10000000
 bench: services
 	mkdir -p bench
 	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) TESSERA_BENCH_OUT=$(CURDIR)/bench/pipeline-$(BENCH_CUSTOMERS).json \
-		$(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -timeout 60m ./jobs
+		$(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -timeout 60m ./pipeline
 	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) TESSERA_BENCH_LINES=$(BENCH_LINES) $(GO) test -run '^$$' \
-		-bench '^Benchmark([^P]|P[^i])' -benchtime 1x -benchmem -timeout 60m ./synth ./model ./transform ./jobs
+		-bench '^Benchmark([^P]|P[^i])' -benchtime 1x -benchmem -timeout 60m ./synth ./model ./transform ./pipeline
 
 # Each fuzz target for FUZZTIME (default 60 s); what they find lands in testdata/fuzz.
 FUZZTIME ?= 60s

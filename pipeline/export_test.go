@@ -20,7 +20,7 @@ import (
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
-func readCSV(t *testing.T, path string) (header []string, rows [][]string) {
+func readCSV(t testing.TB, path string) (header []string, rows [][]string) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -45,17 +44,9 @@ func generateShop(t *testing.T, customers int, bad float64, format string) (stri
 // truthBadRows reads truth_bad_rows.csv as sorted "entity position rule" lines.
 func truthBadRows(t testing.TB, dir string) []string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, synth.TruthBadRowsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, recs := readCSV(t, filepath.Join(dir, synth.TruthBadRowsFile))
 	var out []string
-	for _, r := range recs[1:] {
+	for _, r := range recs {
 		out = append(out, r[0]+" "+r[1]+" "+r[3])
 	}
 	sort.Strings(out)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/servicetest"
 )
@@ -81,14 +80,7 @@ func TestMagento(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	run := func() *ExtractResult {
-		t.Helper()
-		res, err := Extract(ctx, NewRun(testLogger(t), memory.DefaultAllocator, "extract", asOf), wh, OptionsFrom(cfg).Extract)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
+	run := func() *ExtractResult { return extractOnce(t, cfg, wh) }
 	run()
 
 	dora, anna, bob, carla := sha("dora@example.com"), sha("anna@example.com"), sha("bob@example.com"), sha("carla@example.com")

@@ -7,11 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/report"
 	"github.com/tessera-cdp/tessera/servicetest"
+	"github.com/tessera-cdp/tessera/warehouse"
 	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
 )
 
@@ -40,14 +42,14 @@ func testClickHouse(t testing.TB) (config.Config, *clickhouse.DB) {
 	return cfg, wh
 }
 
-func testLogger(t *testing.T) *logrus.Logger {
+func testLogger(t testing.TB) *logrus.Logger {
 	l := logrus.New()
 	l.SetOutput(testWriter{t})
 	l.SetLevel(logrus.WarnLevel)
 	return l
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
@@ -105,4 +107,33 @@ func reportDate(ctx context.Context, cfg config.Config, asOf time.Time, path str
 		return err
 	}
 	return report.WriteFile(path, d)
+}
+
+// extractOnce runs extract alone, as of asOf, with the config's options; a
+// failure fails the test.
+func extractOnce(t testing.TB, cfg config.Config, st warehouse.Store) *ExtractResult {
+	t.Helper()
+	res, err := Extract(context.Background(), NewRun(testLogger(t), memory.DefaultAllocator, "extract", asOf), st, OptionsFrom(cfg).Extract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// eachStore runs a test against the in-process store (the embedded Parquet
+// folder) and against the real ClickHouse: the same suite for both.
+func eachStore(t *testing.T, test func(t *testing.T, cfg config.Config)) {
+	t.Run("embedded", func(t *testing.T) { test(t, testEmbeddedConfig(t)) })
+	t.Run("clickhouse", func(t *testing.T) {
+		cfg, _ := testClickHouse(t)
+		test(t, cfg)
+	})
+}
+
+// memoryForTest is an allocator that fails the test if anything allocated
+// from it is not released by the test's end.
+func memoryForTest(t *testing.T) memory.Allocator {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	return mem
 }

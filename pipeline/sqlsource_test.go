@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"database/sql"
-	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -115,16 +114,7 @@ func mustMy(t *testing.T, db *sql.DB, q string) {
 // empty values as NULL.
 func loadMy(t *testing.T, db *sql.DB, path, table string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs = recs[1:]
+	_, recs := readCSV(t, path)
 	for len(recs) > 0 {
 		n := min(len(recs), 1000)
 		var q strings.Builder

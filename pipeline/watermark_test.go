@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/tessera-cdp/tessera/servicetest"
 )
 
@@ -32,14 +31,7 @@ func TestIncrementalExtract(t *testing.T) {
 	cfg.Source.Postgres.Queries = map[string]string{"customers": contactsQuery(schema)}
 	cfg.Source.Postgres.Watermarks = map[string]string{"customers": "updated_at"}
 	versions := func() map[string]uint64 { return finalVersions(t, wh, "raw_customers", "customer_id") }
-	run := func() *ExtractResult {
-		t.Helper()
-		res, err := Extract(ctx, NewRun(testLogger(t), memory.DefaultAllocator, "extract", asOf), wh, OptionsFrom(cfg).Extract)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
+	run := func() *ExtractResult { return extractOnce(t, cfg, wh) }
 	customersRead := func(res *ExtractResult) int64 {
 		for _, e := range res.Entities {
 			if e.Entity == "customers" {

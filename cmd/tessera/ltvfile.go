@@ -75,23 +75,15 @@ func ReadSummaryCSV(r io.Reader) (*LTVSummary, error) {
 	}
 	_, hasMoney := col[names[3]]
 	s := &LTVSummary{}
-	line := 1
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		line++
-		if err != nil {
-			return nil, fmt.Errorf("summary line %d: %w", line, err)
-		}
+	err = eachRecord(cr, "summary", func(line int, rec []string) error {
 		var v [4]float64
 		for k, n := range names {
 			if k == 3 && !hasMoney {
 				continue
 			}
+			var err error
 			if v[k], err = strconv.ParseFloat(strings.TrimSpace(rec[col[n]]), 64); err != nil {
-				return nil, fmt.Errorf("summary line %d: %s %q is not a number", line, n, rec[col[n]])
+				return fmt.Errorf("summary line %d: %s %q is not a number", line, n, rec[col[n]])
 			}
 		}
 		id := strconv.Itoa(line - 1)
@@ -103,6 +95,10 @@ func ReadSummaryCSV(r io.Reader) (*LTVSummary, error) {
 		if hasMoney {
 			s.Money = append(s.Money, v[3])
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(s.X) == 0 {
 		return nil, errors.New("summary: no rows")
@@ -144,29 +140,25 @@ func SummaryFromTransactions(r io.Reader, cols TransactionColumns, calEnd time.T
 	}, nil)
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
-	line := 1
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		line++
-		if err != nil {
-			return nil, fmt.Errorf("transactions line %d: %w", line, err)
-		}
+	err = eachRecord(cr, "transactions", func(line int, rec []string) error {
 		ts, ok := canon.ParseTime([]byte(strings.TrimSpace(rec[di])))
 		if !ok {
-			return nil, fmt.Errorf("transactions line %d: %s %q is not a date", line, cols.Date, rec[di])
+			return fmt.Errorf("transactions line %d: %s %q is not a date", line, cols.Date, rec[di])
 		}
 		v := 0.0
 		if ai >= 0 {
+			var err error
 			if v, err = strconv.ParseFloat(strings.TrimSpace(rec[ai]), 64); err != nil || math.IsNaN(v) {
-				return nil, fmt.Errorf("transactions line %d: %s %q is not a number", line, cols.Amount, rec[ai])
+				return fmt.Errorf("transactions line %d: %s %q is not a number", line, cols.Amount, rec[ai])
 			}
 		}
 		b.Field(0).(*array.StringBuilder).Append(rec[ci])
 		b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(ts))
 		b.Field(2).(*array.Float64Builder).Append(v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	orders := b.NewRecord()
 	defer orders.Release()
@@ -282,4 +274,21 @@ func OpenFile(path string) (io.ReadCloser, error) {
 		return io.NopCloser(os.Stdin), nil
 	}
 	return os.Open(path)
+}
+
+// eachRecord hands fn each record after the header with its line number (the
+// header is line 1); what names the file in errors.
+func eachRecord(cr *csv.Reader, what string, fn func(line int, rec []string) error) error {
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s line %d: %w", what, line, err)
+		}
+		if err := fn(line, rec); err != nil {
+			return err
+		}
+	}
 }

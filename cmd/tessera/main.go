@@ -355,19 +355,18 @@ func (c *cli) exportCmd(ctx context.Context, args []string) error {
 	asOf := fs.String("as-of", "", "published date to export, YYYY-MM-DD (default: yesterday in the configured time zone)")
 	format := fs.String("format", "csv", "file format: csv or parquet")
 	out := fs.String("out", "", "folder to write the files to (created if missing); {as_of} in it becomes the date")
-	cfg, d, err := c.parseWithOut(fs, args, cfgPath, asOf, out)
-	if err != nil {
+	if err := c.parseWithOut(fs, args, out); err != nil {
 		return err
 	}
 	if *format != "csv" && *format != "parquet" {
 		return usageError{fmt.Errorf("--format %q: want csv or parquet", *format)}
 	}
-	dir := strings.ReplaceAll(*out, "{as_of}", d.Format(time.DateOnly))
-	p, err := c.openRunner(ctx, cfg, false)
+	p, d, err := c.openPublished(ctx, *cfgPath, *asOf)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	dir := strings.ReplaceAll(*out, "{as_of}", d.Format(time.DateOnly))
 	m, err := p.Export(ctx, d, *format, dir)
 	if err != nil {
 		return err
@@ -384,11 +383,10 @@ func (c *cli) reportCmd(ctx context.Context, args []string) error {
 	cfgPath := fs.String("config", "", "YAML config file (see tessera.example.yaml)")
 	asOf := fs.String("as-of", "", "published date, YYYY-MM-DD (default: yesterday in the configured time zone)")
 	out := fs.String("out", "", "the HTML file to write")
-	cfg, d, err := c.parseWithOut(fs, args, cfgPath, asOf, out)
-	if err != nil {
+	if err := c.parseWithOut(fs, args, out); err != nil {
 		return err
 	}
-	p, err := c.openRunner(ctx, cfg, false)
+	p, d, err := c.openPublished(ctx, *cfgPath, *asOf)
 	if err != nil {
 		return err
 	}
@@ -405,21 +403,30 @@ func (c *cli) reportCmd(ctx context.Context, args []string) error {
 	return nil
 }
 
-// parseWithOut parses the flags of a command that writes to --out for a
-// published date, and loads the config.
-func (c *cli) parseWithOut(fs *flag.FlagSet, args []string, cfgPath, asOf, out *string) (config.Config, time.Time, error) {
+// parseWithOut parses the flags of a command that writes to --out.
+func (c *cli) parseWithOut(fs *flag.FlagSet, args []string, out *string) error {
 	if err := parse(fs, args); err != nil {
-		return config.Config{}, time.Time{}, err
+		return err
 	}
 	if *out == "" {
-		return config.Config{}, time.Time{}, usageError{errors.New("--out is required")}
+		return usageError{errors.New("--out is required")}
 	}
-	cfg, err := c.loadConfig(*cfgPath)
+	return nil
+}
+
+// openPublished loads the config and opens the warehouse of a command that
+// reads a published date (no run lock: it writes no table of the date).
+func (c *cli) openPublished(ctx context.Context, cfgPath, asOf string) (*pipeline.Runner, time.Time, error) {
+	cfg, err := c.loadConfig(cfgPath)
 	if err != nil {
-		return cfg, time.Time{}, err
+		return nil, time.Time{}, err
 	}
-	d, err := parseAsOf(*asOf, cfg)
-	return cfg, d, err
+	d, err := parseAsOf(asOf, cfg)
+	if err != nil {
+		return nil, d, err
+	}
+	p, err := c.openRunner(ctx, cfg, false)
+	return p, d, err
 }
 
 // backfillCmd creates one Job per date from a CronJob's template and follows them.

@@ -351,22 +351,19 @@ func (c *cli) exportCmd(ctx context.Context, args []string) error {
 	fs := c.newFlags("export", "Writes, for a published as-of date, one file per micro-segment with its members, their strategy,\n"+
 		"action, offer parameters, product feed and control-group flag; the members who joined and left a\n"+
 		"segment since the previous export; and manifest.json with row counts and SHA-256 checksums.")
-	cfgPath := fs.String("config", "", "YAML config file (see tessera.example.yaml)")
-	asOf := fs.String("as-of", "", "published date to export, YYYY-MM-DD (default: yesterday in the configured time zone)")
 	format := fs.String("format", "csv", "file format: csv or parquet")
-	out := fs.String("out", "", "folder to write the files to (created if missing); {as_of} in it becomes the date")
-	if err := c.parseWithOut(fs, args, out); err != nil {
-		return err
-	}
-	if *format != "csv" && *format != "parquet" {
-		return usageError{fmt.Errorf("--format %q: want csv or parquet", *format)}
-	}
-	p, d, err := c.openPublished(ctx, *cfgPath, *asOf)
+	f := publishedFlags(fs, "folder to write the files to (created if missing); {as_of} in it becomes the date")
+	p, d, err := c.openPublished(ctx, fs, args, f, func() error {
+		if *format != "csv" && *format != "parquet" {
+			return usageError{fmt.Errorf("--format %q: want csv or parquet", *format)}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	dir := strings.ReplaceAll(*out, "{as_of}", d.Format(time.DateOnly))
+	dir := strings.ReplaceAll(*f.out, "{as_of}", d.Format(time.DateOnly))
 	m, err := p.Export(ctx, d, *format, dir)
 	if err != nil {
 		return err
@@ -380,13 +377,8 @@ func (c *cli) reportCmd(ctx context.Context, args []string) error {
 	fs := c.newFlags("report", "Writes one self-contained HTML page for a published as-of date: segment sizes and value,\n"+
 		"CLV and P(alive) distributions, lifecycle stages and moves, the purchase model's holdout calibration\n"+
 		"and the early potential-VIP model's ROC and precision-recall curves.")
-	cfgPath := fs.String("config", "", "YAML config file (see tessera.example.yaml)")
-	asOf := fs.String("as-of", "", "published date, YYYY-MM-DD (default: yesterday in the configured time zone)")
-	out := fs.String("out", "", "the HTML file to write")
-	if err := c.parseWithOut(fs, args, out); err != nil {
-		return err
-	}
-	p, d, err := c.openPublished(ctx, *cfgPath, *asOf)
+	f := publishedFlags(fs, "the HTML file to write")
+	p, d, err := c.openPublished(ctx, fs, args, f, nil)
 	if err != nil {
 		return err
 	}
@@ -395,33 +387,46 @@ func (c *cli) reportCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := report.WriteFile(*out, data); err != nil {
+	if err := report.WriteFile(*f.out, data); err != nil {
 		return err
 	}
 	printSegments(c.stdout, data, p.Store.Where())
-	fmt.Fprintf(c.stdout, "\nReport of %s: %s\n", data.AsOf, *out)
+	fmt.Fprintf(c.stdout, "\nReport of %s: %s\n", data.AsOf, *f.out)
 	return nil
 }
 
-// parseWithOut parses the flags of a command that writes to --out.
-func (c *cli) parseWithOut(fs *flag.FlagSet, args []string, out *string) error {
+// publishedArgs are the flags of a command that reads a published date and
+// writes to --out.
+type publishedArgs struct{ config, asOf, out *string }
+
+func publishedFlags(fs *flag.FlagSet, outHelp string) publishedArgs {
+	return publishedArgs{
+		config: fs.String("config", "", "YAML config file (see tessera.example.yaml)"),
+		asOf:   fs.String("as-of", "", "published date, YYYY-MM-DD (default: yesterday in the configured time zone)"),
+		out:    fs.String("out", "", outHelp),
+	}
+}
+
+// openPublished parses the flags (check, if set, checks the command's own),
+// loads the config and opens the warehouse, without the run lock: it writes
+// no table of the date.
+func (c *cli) openPublished(ctx context.Context, fs *flag.FlagSet, args []string, f publishedArgs, check func() error) (*pipeline.Runner, time.Time, error) {
 	if err := parse(fs, args); err != nil {
-		return err
+		return nil, time.Time{}, err
 	}
-	if *out == "" {
-		return usageError{errors.New("--out is required")}
+	if *f.out == "" {
+		return nil, time.Time{}, usageError{errors.New("--out is required")}
 	}
-	return nil
-}
-
-// openPublished loads the config and opens the warehouse of a command that
-// reads a published date (no run lock: it writes no table of the date).
-func (c *cli) openPublished(ctx context.Context, cfgPath, asOf string) (*pipeline.Runner, time.Time, error) {
-	cfg, err := c.loadConfig(cfgPath)
+	if check != nil {
+		if err := check(); err != nil {
+			return nil, time.Time{}, err
+		}
+	}
+	cfg, err := c.loadConfig(*f.config)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	d, err := parseAsOf(asOf, cfg)
+	d, err := parseAsOf(*f.asOf, cfg)
 	if err != nil {
 		return nil, d, err
 	}

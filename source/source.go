@@ -2,6 +2,7 @@
 // hand it on as raw records of a canonical entity, each as the text of every
 // canonical column. The canon package validates them and builds Arrow batches,
 // so every source gets the same rules and the same reasons for rejecting a row.
+// Open routes each entity to the sources the config names for it.
 package source
 
 import "github.com/tessera-cdp/tessera/canon"

@@ -1,3 +1,9 @@
+// Package warehouse is what the stages know of the warehouse: the Store
+// interface they talk through, its row types (runs, models, identities,
+// exports, queries of the raw tables) and the one list of tables published by
+// as-of date, with their Arrow schemas. It knows the canonical model, not the
+// models built on it, and no driver: the stores are in its clickhouse and
+// parquetdir packages.
 package warehouse
 
 import (

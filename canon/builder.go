@@ -37,6 +37,8 @@ type Builder struct {
 	dropped    int
 	replaced   int // the row the last Append replaced in the current batch, or -1
 	superseded int64
+
+	maxAmount float64 // money above it (in absolute value) is out_of_range
 }
 
 type refCheck struct {
@@ -56,7 +58,7 @@ type value struct {
 // NewBuilder returns a builder for t. Its keys join sets[t.Entity]; the parents that
 // t refers to must already be in sets (load parents first, as Tables orders them).
 func NewBuilder(mem memory.Allocator, t *Table, sets KeySets) (*Builder, error) {
-	b := &Builder{t: t, mem: mem, vals: make([]value, len(t.Columns)), custCol: -1, anonCol: -1, verCol: -1, replaced: -1}
+	b := &Builder{t: t, mem: mem, vals: make([]value, len(t.Columns)), custCol: -1, anonCol: -1, verCol: -1, replaced: -1, maxAmount: DefaultMaxAmount}
 	if sets[t.Entity] == nil {
 		sets[t.Entity] = NewKeys()
 	}
@@ -199,7 +201,7 @@ func (b *Builder) Check(fields [][]byte) (Rule, string) {
 			v.null = true
 			continue
 		}
-		if rule, detail := parse(c, v); rule != "" {
+		if rule, detail := parse(c, v, b.maxAmount); rule != "" {
 			return rule, detail
 		}
 	}
@@ -277,13 +279,35 @@ func (b *Builder) appendVals() {
 	}
 }
 
-// parse checks one non-empty value of column c and fills v.
-func parse(c *Column, v *value) (Rule, string) {
+// The range of a time the warehouse stores: ClickHouse's DateTime holds
+// Unix seconds as an unsigned 32-bit number, so a time before 1970 or after
+// 2106-02-07 06:28:15 UTC would wrap around (1950 became 2086), and a version
+// made of it would never be replaced.
+const (
+	MinTime int64 = 0
+	MaxTime int64 = math.MaxUint32
+)
+
+// DefaultMaxAmount is the largest amount or price accepted unless the config
+// says otherwise: far above any real order in any currency, far below what
+// turns a customer's totals into nonsense (1e308 made a customer a lost VIP).
+const DefaultMaxAmount = 1e12
+
+// SetMaxAmount sets the largest amount or price (in absolute value) a row may
+// carry; a larger one is out_of_range.
+func (b *Builder) SetMaxAmount(f float64) { b.maxAmount = f }
+
+// parse checks one non-empty value of column c and fills v; money above
+// maxAmount is out of range.
+func parse(c *Column, v *value, maxAmount float64) (Rule, string) {
 	s := v.s
 	switch c.Kind {
 	case String:
 		if !utf8.Valid(s) {
 			return BadEncoding, fmt.Sprintf("%s is not valid UTF-8: %q", c.Name, s)
+		}
+		if bytes.IndexByte(s, 0) >= 0 {
+			return BadEncoding, fmt.Sprintf("%s holds a NUL byte: %q", c.Name, s)
 		}
 		if c.Enum != nil && !inEnum(c.Enum, s) {
 			return UnknownValue, fmt.Sprintf("%s %q is not one of %v", c.Name, s, c.Enum)
@@ -296,6 +320,9 @@ func parse(c *Column, v *value) (Rule, string) {
 		if !ok {
 			return BadTimestamp, fmt.Sprintf("%s %q is not a time", c.Name, s)
 		}
+		if t < MinTime || t > MaxTime {
+			return OutOfRange, fmt.Sprintf("%s %q is outside what the warehouse stores (1970-01-01 00:00:00 to 2106-02-07 06:28:15 UTC)", c.Name, s)
+		}
 		v.i = t
 	case Money:
 		f, err := strconv.ParseFloat(unsafeString(s), 64)
@@ -304,6 +331,9 @@ func parse(c *Column, v *value) (Rule, string) {
 		}
 		if c.NonNeg && f < 0 {
 			return NegativeAmount, fmt.Sprintf("%s is %s", c.Name, s)
+		}
+		if math.Abs(f) > maxAmount {
+			return OutOfRange, fmt.Sprintf("%s %s is above the largest amount accepted (%g: source.max_amount)", c.Name, s, maxAmount)
 		}
 		v.f = f
 	case Int:

@@ -11,10 +11,10 @@ const (
 	BadNumber        Rule = "bad_number"        // a number or flag that does not parse
 	NegativeQuantity Rule = "negative_quantity" // a quantity or count below zero
 	NegativeAmount   Rule = "negative_amount"   // a price or amount below zero
-	OutOfRange       Rule = "out_of_range"      // a bounded value outside its range (rating 1–5)
+	OutOfRange       Rule = "out_of_range"      // a value outside what it can be or the warehouse can store
 	UnknownCurrency  Rule = "unknown_currency"  // not an ISO 4217 code
 	UnknownValue     Rule = "unknown_value"     // not one of a column's allowed values
-	BadEncoding      Rule = "bad_encoding"      // text that is not valid UTF-8
+	BadEncoding      Rule = "bad_encoding"      // text that is not valid UTF-8, or holds a NUL byte
 	DuplicateKey     Rule = "duplicate_key"     // the key was already read in this run
 	UnknownCustomer  Rule = "unknown_customer"  // names a customer that was not landed
 	UnknownOrder     Rule = "unknown_order"     // a line of an order that was not landed
@@ -33,10 +33,10 @@ var Rules = []struct {
 	{BadNumber, "a number or true/false flag that does not parse"},
 	{NegativeQuantity, "a quantity, count or line number below zero"},
 	{NegativeAmount, "a price or amount below zero"},
-	{OutOfRange, "a bounded value outside its range (rating must be 1–5)"},
+	{OutOfRange, "a value outside its range: a rating outside 1–5, a time before 1970-01-01 or after 2106-02-07 06:28:15 UTC (ClickHouse's DateTime would wrap it), an amount or price above source.max_amount (default 1e12)"},
 	{UnknownCurrency, "a currency that is not an ISO 4217 code"},
 	{UnknownValue, "a value outside the column's allowed set (status, channel, event type)"},
-	{BadEncoding, "text that is not valid UTF-8"},
+	{BadEncoding, "text that is not valid UTF-8, or that holds a NUL byte"},
 	{DuplicateKey, "a second row with a natural key already read in the same run"},
 	{UnknownCustomer, "an order, event or campaign event naming a customer that was not landed"},
 	{UnknownOrder, "an order line of an order that was not landed"},

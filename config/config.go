@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/model"
 	"github.com/tessera-cdp/tessera/segment"
 	"gopkg.in/yaml.v3"
@@ -137,6 +139,10 @@ type Source struct {
 	// and orders also keep every key, 8 bytes each, to check their children
 	// against. Embedded runs (no ClickHouse) hold every key.
 	DedupWindow int `yaml:"dedup_window"`
+	// MaxAmount: an amount or price above it (in absolute value) is rejected
+	// as out_of_range rather than landed: such a number is an export's error,
+	// and one of them makes nonsense of a customer's totals.
+	MaxAmount float64 `yaml:"max_amount"`
 }
 
 // SQLSource is a database read with one query per entity whose result columns
@@ -190,7 +196,7 @@ func Default() Config {
 		Log:        Log{Level: "info", Format: "auto"},
 		ClickHouse: ClickHouse{Database: "tessera", User: "default", DialTimeout: 10 * time.Second},
 		Source: Source{Files: Files{Format: "csv"}, Postgres: SQLSource{Overlap: time.Hour}, MySQL: SQLSource{Overlap: time.Hour},
-			ClickHouse: SQLSource{Overlap: time.Hour}, DedupWindow: 1 << 20},
+			ClickHouse: SQLSource{Overlap: time.Hour}, DedupWindow: 1 << 20, MaxAmount: canon.DefaultMaxAmount},
 		Sample: Sample{Customers: 10000, Days: 730, Seed: 1},
 		LTV:    LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, CLVMonths: 12, DiscountMonthly: 0.01},
 		Segmentation: Segmentation{Lifecycle: segment.DefaultLifecycle, VIP: segment.DefaultVIP, EarlyVIP: segment.DefaultEarlyVIP,
@@ -283,9 +289,15 @@ func (c Config) Validate() error {
 		if !identRe.MatchString(c.ClickHouse.Database) {
 			errs = append(errs, fmt.Errorf("clickhouse.database %q is not a plain name", c.ClickHouse.Database))
 		}
+		if db := strings.ToLower(c.ClickHouse.Database); db == "system" || db == "information_schema" {
+			errs = append(errs, fmt.Errorf("clickhouse.database %q is ClickHouse's own: give Tessera a database of its own (e.g. tessera)", c.ClickHouse.Database))
+		}
 	}
 	if w := c.Source.DedupWindow; w < c.BatchRows || w > 1<<30 {
 		errs = append(errs, fmt.Errorf("source.dedup_window must be between batch_rows (%d) and 1073741824, got %d: duplicates within a batch are always caught", c.BatchRows, w))
+	}
+	if m := c.Source.MaxAmount; !(m > 0) || math.IsInf(m, 0) {
+		errs = append(errs, fmt.Errorf("source.max_amount must be a positive number, got %v", m))
 	}
 	if f := c.Source.Files.Format; f != "csv" && f != "parquet" {
 		errs = append(errs, fmt.Errorf("source.files.format must be csv or parquet, got %q", f))

@@ -70,6 +70,10 @@ func TestLoad(t *testing.T) {
 		{name: "dedup window", env: map[string]string{"TESSERA_SOURCE_DEDUP_WINDOW": "200000"},
 			check: func(c Config) bool { return c.Source.DedupWindow == 200000 }},
 		{name: "dedup window below a batch", yaml: "batch_rows: 8192\nsource:\n  dedup_window: 8191\n", err: "source.dedup_window must be between batch_rows (8192)"},
+		{name: "system database", yaml: "clickhouse:\n  addr: ch:9000\n  database: system\n", err: `clickhouse.database "system" is ClickHouse's own`},
+		{name: "information_schema", env: map[string]string{"TESSERA_CLICKHOUSE_ADDR": "ch:9000", "TESSERA_CLICKHOUSE_DATABASE": "INFORMATION_SCHEMA"}, err: "is ClickHouse's own"},
+		{name: "max amount", env: map[string]string{"TESSERA_SOURCE_MAX_AMOUNT": "1e9"}, check: func(c Config) bool { return c.Source.MaxAmount == 1e9 }},
+		{name: "max amount zero", yaml: "source:\n  max_amount: 0\n", err: "source.max_amount must be a positive number"},
 		{name: "empty file", yaml: "", check: func(c Config) bool { return c.BatchRows == Default().BatchRows }},
 	}
 	for _, tt := range tests {

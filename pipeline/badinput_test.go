@@ -10,9 +10,11 @@ import (
 )
 
 // TestBadInputFiles: a source file cut in the middle of a line, an empty
-// file, a header with an extra column, a record with an extra field and a
-// file in Latin-1 each give a clear error naming the file, or rejected rows
-// with their rule while every other row lands: never a panic or a silent skip.
+// file, a header with an extra column, a record with an extra field, a file
+// in Latin-1, a NUL byte, times ClickHouse's DateTime cannot hold and an
+// absurd amount each give a clear error naming the file, or rejected rows
+// with their rule while every other row lands: never a panic, a silent skip
+// or a value that wraps.
 func TestBadInputFiles(t *testing.T) {
 	dir, _ := generateShop(t, 300, 0, "csv")
 	for _, tt := range []struct {
@@ -46,6 +48,12 @@ func TestBadInputFiles(t *testing.T) {
 				return append(append(append([]byte{}, b[:i]...), bytes.Join(row, []byte(","))...), b[j:]...)
 			},
 			rule: "customers bad_encoding"},
+		{name: "NUL byte in a text", file: "customers.csv", mutate: setField(5, "Ber\x00lin"), rule: "customers bad_encoding"},
+		{name: "ordered before 1970", file: "orders.csv", mutate: setField(2, "1950-06-01 10:00:00"), rule: "orders out_of_range"},
+		{name: "ordered after 2106", file: "orders.csv", mutate: setField(2, "2150-01-01 00:00:00"), rule: "orders out_of_range"},
+		{name: "Unix seconds past 2106", file: "orders.csv", mutate: setField(2, "99999999999"), rule: "orders out_of_range"},
+		{name: "customer updated in 1950", file: "customers.csv", mutate: setField(10, "1950-06-01 00:00:00"), rule: "customers out_of_range"},
+		{name: "amount of 1e308", file: "orders.csv", mutate: setField(7, "1e308"), rule: "orders out_of_range"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			src := t.TempDir()
@@ -97,6 +105,17 @@ func TestBadInputFiles(t *testing.T) {
 				t.Errorf("read %d, landed %d, rejected %d; %d in rejected_rows", read, landed, rejected, len(got))
 			}
 		})
+	}
+}
+
+// setField sets field col of the first record (line 2) to v.
+func setField(col int, v string) func([]byte) []byte {
+	return func(b []byte) []byte {
+		i := bytes.IndexByte(b, '\n') + 1
+		j := i + bytes.IndexByte(b[i:], '\n')
+		row := bytes.Split(b[i:j], []byte(","))
+		row[col] = []byte(v)
+		return append(append(append([]byte{}, b[:i]...), bytes.Join(row, []byte(","))...), b[j:]...)
 	}
 }
 

@@ -83,7 +83,7 @@ type entityRead struct {
 	landed   bool
 }
 
-func extractEntity(ctx context.Context, r Run, t *canon.Table, system string, rows source.Rows, keys canon.KeySets, ids *identity.Resolver, sink rawSink, batchRows int) (EntityCount, error) {
+func extractEntity(ctx context.Context, r Run, t *canon.Table, system string, rows source.Rows, keys canon.KeySets, ids *identity.Resolver, sink rawSink, o ExtractOptions) (EntityCount, error) {
 	e := &entityRead{ctx: ctx, r: r, t: t, system: system, rows: rows, ids: ids, sink: sink, c: EntityCount{Entity: t.Entity, Source: rows.Name()}}
 	log := r.Log.WithFields(logrus.Fields{"entity": t.Entity, "source": rows.Name()})
 	b, err := canon.NewBuilder(r.Mem, t, keys)
@@ -91,6 +91,9 @@ func extractEntity(ctx context.Context, r Run, t *canon.Table, system string, ro
 		return e.c, err
 	}
 	defer b.Release()
+	if o.MaxAmount > 0 {
+		b.SetMaxAmount(o.MaxAmount)
+	}
 	e.b = b
 	raw, err := sink.OpenRaw(ctx, t.Entity, r.ID, r.Started)
 	if err != nil {
@@ -105,7 +108,7 @@ func extractEntity(ctx context.Context, r Run, t *canon.Table, system string, ro
 		if err := e.row(); err != nil {
 			return e.c, err
 		}
-		if b.Len() >= batchRows {
+		if b.Len() >= o.BatchRows {
 			if err := e.flush(); err != nil {
 				return e.c, err
 			}

@@ -138,7 +138,7 @@ func extract(ctx context.Context, r Run, list sourceList, sink rawSink, o Extrac
 			var c EntityCount
 			// Labelled for profiles: go tool pprof -tagfocus entity=orders
 			pprof.Do(ctx, pprof.Labels("entity", string(t.Entity)), func(ctx context.Context) {
-				c, err = extractEntity(ctx, r, t, src.System, rows, keys, ids, sink, o.BatchRows)
+				c, err = extractEntity(ctx, r, t, src.System, rows, keys, ids, sink, o)
 			})
 			rows.Close()
 			if err == nil && keys[t.Entity].Rotations() > 0 {

@@ -24,6 +24,7 @@ type Options struct {
 type ExtractOptions struct {
 	Source      config.Source
 	DedupWindow int
+	MaxAmount   float64
 	BatchRows   int
 	// Sample is the shop generated into SampleDir and read when the config
 	// names no source at all.
@@ -77,7 +78,7 @@ func OptionsFrom(cfg config.Config) Options {
 	sample.Customers, sample.Days, sample.Seed, sample.Format = cfg.Sample.Customers, cfg.Sample.Days, cfg.Sample.Seed, cfg.Source.Files.Format
 	sg := cfg.Segmentation
 	return Options{
-		Extract: ExtractOptions{Source: cfg.Source, DedupWindow: cfg.Source.DedupWindow, BatchRows: cfg.BatchRows,
+		Extract: ExtractOptions{Source: cfg.Source, DedupWindow: cfg.Source.DedupWindow, MaxAmount: cfg.Source.MaxAmount, BatchRows: cfg.BatchRows,
 			Sample: sample, SampleDir: filepath.Join(cfg.DataDir, "sample-shop")},
 		Features: FeatureOptions{BatchRows: cfg.BatchRows},
 		Train:    TrainOptions{LTV: cfg.LTV, EarlyVIP: sg.EarlyVIP, BatchRows: cfg.BatchRows},

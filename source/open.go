@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/ClickHouse/clickhouse-go/v2" // database/sql driver "clickhouse"
+	chgo "github.com/ClickHouse/clickhouse-go/v2" // also the database/sql driver "clickhouse"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	_ "github.com/go-sql-driver/mysql" // database/sql driver "mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
@@ -107,6 +107,12 @@ func (s *Sources) Of(ctx context.Context, t *canon.Table) []Entity {
 			continue
 		}
 		out = append(out, Entity{d.name, func() (Rows, error) {
+			ctx := ctx
+			if d.name == "clickhouse" {
+				// ClickHouse has no read-only transaction: the query runs
+				// with readonly=1, so that one that writes is refused.
+				ctx = chgo.Context(ctx, chgo.WithSettings(chgo.Settings{"readonly": 1}))
+			}
 			col, incremental := d.cfg.Watermarks[string(t.Entity)]
 			if !incremental {
 				return QuerySQL(ctx, d.db, d.name+":"+string(t.Entity), q, t)

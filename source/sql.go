@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -19,6 +20,7 @@ import (
 // lines, or a sort key).
 type SQL struct {
 	name   string
+	tx     *sql.Tx
 	rows   *sql.Rows
 	names  []string
 	cols   []int // canonical column -> result column, -1 when absent
@@ -30,18 +32,27 @@ type SQL struct {
 }
 
 // QuerySQL runs query and streams its rows as records of table t; name names
-// the source in rejected_rows (e.g. "postgres:customers").
+// the source in rejected_rows (e.g. "postgres:customers"). The query runs in
+// a read-only transaction: Tessera reads a shop's database and never writes
+// it, so a configured query that would (DELETE … RETURNING) fails saying so
+// and changes nothing.
 func QuerySQL(ctx context.Context, db *sql.DB, name, query string, t *canon.Table, args ...any) (*SQL, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: begin a read-only transaction: %w", name, err)
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("%s (queries run read-only: a query that writes fails): %w", name, err)
 	}
 	names, err := rows.Columns()
 	if err != nil {
 		rows.Close()
+		tx.Rollback()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	s := &SQL{name: name, rows: rows, names: names, cols: make([]int, len(t.Columns)), raw: make([]sql.RawBytes, len(names)),
+	s := &SQL{name: name, tx: tx, rows: rows, names: names, cols: make([]int, len(t.Columns)), raw: make([]sql.RawBytes, len(names)),
 		dest: make([]any, len(names)), fields: make([][]byte, len(t.Columns))}
 	for k := range s.cols {
 		s.cols[k] = -1
@@ -53,14 +64,14 @@ func QuerySQL(ctx context.Context, db *sql.DB, name, query string, t *canon.Tabl
 		}
 		k := t.Index(strings.ToLower(n))
 		if k < 0 {
-			rows.Close()
+			s.Close()
 			return nil, fmt.Errorf("%s: result column %q is not a column of %s (name columns with AS: %s)", name, n, t.Entity, columnNames(t))
 		}
 		s.cols[k] = i
 	}
 	for k, c := range t.Columns {
 		if c.Required && s.cols[k] < 0 {
-			rows.Close()
+			s.Close()
 			return nil, fmt.Errorf("%s: the query lacks required column %s of %s", name, c.Name, t.Entity)
 		}
 	}
@@ -118,5 +129,11 @@ func (s *SQL) Column(name string) int {
 // Value is the current row's value of result column i.
 func (s *SQL) Value(i int) []byte { return s.raw[i] }
 
-// Close ends the query.
-func (s *SQL) Close() error { return s.rows.Close() }
+// Close ends the query and its read-only transaction.
+func (s *SQL) Close() error {
+	err := s.rows.Close()
+	if rerr := s.tx.Rollback(); err == nil && !errors.Is(rerr, sql.ErrTxDone) {
+		err = rerr
+	}
+	return err
+}

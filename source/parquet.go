@@ -34,10 +34,16 @@ type Parquet struct {
 	buf    []byte
 	pos    int64
 	err    error
+	broken bool // the decoder panicked: its state is not to be trusted
 }
 
 // OpenParquet opens path as a Parquet file of table t.
-func OpenParquet(ctx context.Context, path string, t *canon.Table, mem memory.Allocator, batchRows int) (*Parquet, error) {
+func OpenParquet(ctx context.Context, path string, t *canon.Table, mem memory.Allocator, batchRows int) (_ *Parquet, err error) {
+	defer func() { // the decoder panics on some corrupt files
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: corrupt Parquet file: %v", path, r)
+		}
+	}()
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -82,7 +88,7 @@ func OpenParquet(ctx context.Context, path string, t *canon.Table, mem memory.Al
 // Next moves to the next row.
 func (p *Parquet) Next() bool {
 	for p.rec == nil || p.row >= int(p.rec.NumRows()) {
-		if p.err != nil || !p.rr.Next() {
+		if p.err != nil || !p.nextBatch() {
 			if err := p.rr.Err(); p.err == nil && !errors.Is(err, io.EOF) { // EOF is the normal end
 				p.err = err
 			}
@@ -122,6 +128,20 @@ func (p *Parquet) Next() bool {
 	}
 	p.row++
 	return true
+}
+
+// nextBatch moves the record reader on. The Parquet decoder panics on some
+// corrupt pages ("snappy: corrupt input"): that becomes an error naming the
+// file, not a crash.
+func (p *Parquet) nextBatch() (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.err = fmt.Errorf("%s: corrupt Parquet data after row %d: %v", p.name, p.pos, r)
+			p.broken = true
+			ok = false
+		}
+	}()
+	return p.rr.Next()
 }
 
 // appendText writes value i of a as the text the validator reads; null is empty.
@@ -175,6 +195,8 @@ func (p *Parquet) Raw() string {
 
 // Close releases the reader and closes the file.
 func (p *Parquet) Close() error {
-	p.rr.Release()
+	if !p.broken { // after a panic the reader's buffers may be half made
+		p.rr.Release()
+	}
 	return p.pf.Close()
 }

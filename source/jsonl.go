@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,7 +22,8 @@ import (
 type JSONL struct {
 	name   string
 	f      io.Closer
-	sc     *bufio.Scanner
+	br     *bufio.Reader
+	buf    []byte
 	t      *canon.Table
 	fields [][]byte
 	line   []byte
@@ -31,8 +33,10 @@ type JSONL struct {
 	err    error
 }
 
-// maxLine bounds one JSON line (a record, not a file).
-const maxLine = 16 << 20
+// MaxLine bounds one JSON line (a record, not a file): a longer line is
+// rejected as a malformed record (its first bytes kept) and reading goes on
+// with the next.
+const MaxLine = 16 << 20
 
 // OpenJSONL opens path as JSON Lines of table t.
 func OpenJSONL(path string, t *canon.Table) (*JSONL, error) {
@@ -47,9 +51,29 @@ func OpenJSONL(path string, t *canon.Table) (*JSONL, error) {
 
 // NewJSONL reads JSON Lines from r.
 func NewJSONL(name string, r io.Reader, t *canon.Table) *JSONL {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), maxLine)
-	return &JSONL{name: name, sc: sc, t: t, fields: make([][]byte, len(t.Columns))}
+	return &JSONL{name: name, br: bufio.NewReaderSize(r, 64<<10), t: t, fields: make([][]byte, len(t.Columns))}
+}
+
+// readLine reads the next line without its end; n is its length, of which at
+// most MaxLine bytes are kept.
+func (j *JSONL) readLine() (line []byte, n int, err error) {
+	j.buf = j.buf[:0]
+	for {
+		chunk, err := j.br.ReadSlice('\n')
+		n += len(chunk)
+		if room := MaxLine - len(j.buf); room > 0 {
+			j.buf = append(j.buf, chunk[:min(len(chunk), room)]...)
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && n > 0:
+			return j.buf, n, nil
+		case err != nil:
+			return nil, n, err
+		}
+		return j.buf, n, nil
+	}
 }
 
 // Next reads the next non-blank line.
@@ -57,15 +81,26 @@ func (j *JSONL) Next() bool {
 	if j.err != nil {
 		return false
 	}
+	j.rule, j.detail = "", ""
+	for k := range j.fields {
+		j.fields[k] = nil
+	}
 	for {
-		if !j.sc.Scan() {
-			if err := j.sc.Err(); err != nil {
-				j.err = fmt.Errorf("%s line %d: %w", j.name, j.pos+1, err)
-			}
+		raw, n, err := j.readLine()
+		if errors.Is(err, io.EOF) {
+			return false
+		}
+		if err != nil {
+			j.err = fmt.Errorf("%s line %d: %w", j.name, j.pos+1, err)
 			return false
 		}
 		j.pos++
-		line := bytes.TrimSpace(j.sc.Bytes())
+		if n > MaxLine {
+			j.line = append(raw[:min(len(raw), 256):min(len(raw), 256)], "…"...)
+			j.rule, j.detail = canon.MalformedRecord, fmt.Sprintf("a line of %d bytes: longer than the %d a record may have", n, MaxLine)
+			return true
+		}
+		line := bytes.TrimSpace(raw)
 		if j.pos == 1 {
 			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
 		}
@@ -73,10 +108,6 @@ func (j *JSONL) Next() bool {
 			j.line = line
 			break
 		}
-	}
-	j.rule, j.detail = "", ""
-	for k := range j.fields {
-		j.fields[k] = nil
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(j.line, &obj); err != nil {

@@ -32,6 +32,11 @@ func TestJSONL(t *testing.T) {
 {"event_id":{"nested":true},"type":"search"}
 {"event_id":"e5","type":"search"}
 `, rows: 5, problems: []canon.Rule{canon.MalformedRecord, canon.MalformedRecord, canon.MalformedRecord}},
+		{name: "a 20 MB line is one rejected record, reading goes on", in: `{"event_id":"e1","type":"search"}` + "\n" +
+			`{"event_id":"e2","type":"search","search":"` + strings.Repeat("x", 20<<20) + `"}` + "\n" + `{"event_id":"e3","type":"search"}` + "\n",
+			rows: 3, problems: []canon.Rule{canon.MalformedRecord}},
+		{name: "a long last line without its end", in: `{"event_id":"e1","type":"search"}` + "\n" + strings.Repeat("y", MaxLine+1),
+			rows: 2, problems: []canon.Rule{canon.MalformedRecord}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res := readAll(t, NewJSONL("events.jsonl", strings.NewReader(c.in), events))

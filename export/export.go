@@ -85,7 +85,8 @@ func Write(ctx context.Context, st Store, o Options) (Manifest, error) {
 	if err := w.read(ctx, st); err != nil {
 		return w.m, err
 	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+	earlier, err := prepareDir(o.Dir)
+	if err != nil {
 		return w.m, err
 	}
 	segments, err := w.segments()
@@ -98,6 +99,9 @@ func Write(ctx context.Context, st Store, o Options) (Manifest, error) {
 	}
 	records, err := w.manifest()
 	if err != nil {
+		return w.m, err
+	}
+	if err := w.removeStale(earlier); err != nil {
 		return w.m, err
 	}
 	if err := st.RecordExports(ctx, records); err != nil {
@@ -257,6 +261,9 @@ func (w *writer) previous() time.Time {
 
 // file writes one file of rows and lists it in the manifest.
 func (w *writer) file(name, kind, segment string, rows [][]string, header []string) error {
+	if name != filepath.Base(name) || strings.HasPrefix(name, ".") { // a segment id from the warehouse names it
+		return fmt.Errorf("refused to write %q: a file name, not a path, in the export folder", name)
+	}
 	path := filepath.Join(w.o.Dir, name+"."+w.o.Format)
 	if err := writeTable(path, w.o.Format, header, rows, w.o.Mem); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -286,6 +293,58 @@ func (w *writer) manifest() ([]warehouse.ExportFile, error) {
 	}
 	return append(slices.Clone(w.m.Files), warehouse.ExportFile{AsOf: w.o.AsOf, ExportedAt: w.exportedAt, File: "manifest.json", Kind: "manifest",
 		Rows: uint64(len(w.m.Files)), SHA256: sum, RunID: w.o.RunID, PreviousAsOf: w.previous()}), nil
+}
+
+// prepareDir makes sure dir is a folder export may write in: new, empty, or
+// holding an earlier export (its manifest.json), whose files it returns. Any
+// other folder is refused, so that an export never writes among files that
+// are not its own (--out /etc, --out ..).
+func prepareDir(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir) // looked at before anything is made
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, os.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("--out %s holds %d entries and no manifest.json: not a folder of Tessera's exports; give a new or empty folder", dir, len(entries))
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("--out %s: its manifest.json does not read (%v): give a new or empty folder", dir, err)
+	}
+	var files []string
+	for _, f := range m.Files {
+		files = append(files, f.File)
+	}
+	return files, nil
+}
+
+// removeStale removes the files of the earlier export in the folder that
+// this one did not write again, so that the manifest lists exactly what is
+// there.
+func (w *writer) removeStale(earlier []string) error {
+	now := map[string]bool{"manifest.json": true}
+	for _, f := range w.m.Files {
+		now[f.File] = true
+	}
+	for _, name := range earlier {
+		if now[name] || name != filepath.Base(name) { // only files of the folder itself
+			continue
+		}
+		if err := os.Remove(filepath.Join(w.o.Dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove the earlier export's %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // writeTable writes rows under a header as CSV, or as Parquet with every

@@ -203,3 +203,70 @@ func publishedNames() []string {
 	}
 	return out
 }
+
+// TestExportFolder: export writes only into a folder of its own (new, empty,
+// or an earlier export's), refuses one with other files (also when named
+// through ".."), and re-exporting into the same folder leaves exactly the
+// files its manifest lists (the earlier export's stale ones removed).
+func TestExportFolder(t *testing.T) {
+	cfg := testEmbeddedConfig(t)
+	dir, _ := generateShop(t, 1500, 0, "csv")
+	cfg.Source.Files.Dir = dir
+	ctx := context.Background()
+	if err := runStages(ctx, cfg, asOf, nil, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	foreign := t.TempDir()
+	if err := os.WriteFile(filepath.Join(foreign, "passwd"), []byte("root:x:0:0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := exportDate(ctx, cfg, asOf, "csv", foreign, testLogger(t)); err == nil || !strings.Contains(err.Error(), "no manifest.json") {
+		t.Errorf("export into a folder of other files: %v, want a refusal", err)
+	}
+	if err := os.Mkdir(filepath.Join(foreign, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	up := filepath.Join(foreign, "sub") + string(filepath.Separator) + ".."
+	if err := exportDate(ctx, cfg, asOf, "csv", up, testLogger(t)); err == nil || !strings.Contains(err.Error(), "no manifest.json") {
+		t.Errorf("export to %s: %v, want a refusal", up, err)
+	}
+	if entries, _ := os.ReadDir(foreign); len(entries) != 2 {
+		t.Errorf("the refused folder now holds %d entries, not its passwd and sub", len(entries))
+	}
+
+	out := filepath.Join(t.TempDir(), "export")
+	if err := exportDate(ctx, cfg, asOf, "csv", out, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	// An earlier export's file that this one does not write again.
+	var m export.Manifest
+	b, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m.Files = append(m.Files, warehouse.ExportFile{File: "segment_seg-gone.csv", Kind: "segment"})
+	b, _ = json.Marshal(m)
+	os.WriteFile(filepath.Join(out, "manifest.json"), b, 0o644)
+	os.WriteFile(filepath.Join(out, "segment_seg-gone.csv"), []byte("customer_id\nC1\n"), 0o644)
+	if err := exportDate(ctx, cfg, asOf, "parquet", out, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(filepath.Join(out, "manifest.json"))
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"manifest.json"}
+	for _, f := range m.Files {
+		want = append(want, f.File)
+	}
+	entries, _ := os.ReadDir(out)
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("after re-exporting, the folder holds\n%v\nthe manifest lists\n%v", got, want)
+	}
+}

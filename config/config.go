@@ -43,10 +43,14 @@ type Config struct {
 	Kube         Kube         `yaml:"kube"`
 }
 
-// Kube configures the run lock: a Kubernetes Lease per stage and as-of date,
-// so two runs never write the same date at once.
+// Kube configures the run lock, so two runs never write the same date at
+// once: a Kubernetes Lease per stage and as-of date in a cluster, else a
+// lock the warehouse holds (claims in ClickHouse, advisory file locks in the
+// embedded folder).
 type Kube struct {
-	// Lock: auto (on inside a Kubernetes pod), on or off.
+	// Lock: auto (a Lease inside a Kubernetes pod, the warehouse's lock
+	// elsewhere), kubernetes (or on: a Lease, through the kubeconfig outside
+	// a pod), warehouse, or off.
 	Lock string `yaml:"lock"`
 	// LeaseSeconds: a holder that stops renewing (it crashed) loses the lock
 	// after this long.
@@ -347,8 +351,10 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("segmentation.%w", err))
 		}
 	}
-	if c.Kube.Lock != "auto" && c.Kube.Lock != "on" && c.Kube.Lock != "off" {
-		errs = append(errs, fmt.Errorf("kube.lock must be auto, on or off, got %q", c.Kube.Lock))
+	switch c.Kube.Lock {
+	case "auto", "kubernetes", "on", "warehouse", "off":
+	default:
+		errs = append(errs, fmt.Errorf("kube.lock must be auto, kubernetes, warehouse or off, got %q", c.Kube.Lock))
 	}
 	if c.Kube.LeaseSeconds < 15 || c.Kube.Wait < 0 {
 		errs = append(errs, errors.New("kube: lease_seconds at least 15, wait not negative"))

@@ -207,17 +207,32 @@ type Leases struct {
 	Poll      time.Duration // how often a waiting runner looks again
 }
 
-// Lock takes the lease named for the stage (or shard) and date; unlock frees it.
-func (k Leases) Lock(ctx context.Context, name string, asOf time.Time) (unlock func(context.Context) error, where string, err error) {
-	wctx, cancel := context.WithTimeout(ctx, max(k.Wait, time.Second))
-	defer cancel()
+// Lock takes the lease of each name (a stage or shard) and date, in order;
+// unlock frees them.
+func (k Leases) Lock(ctx context.Context, names []string, asOf time.Time) (unlock func(context.Context) error, where string, err error) {
 	poll := k.Poll
 	if poll <= 0 {
 		poll = 2 * time.Second
 	}
-	l, err := AcquireLock(wctx, k.Client, k.Namespace, name, asOf, k.Holder, k.TTL, k.Wait > 0, poll)
-	if err != nil {
-		return nil, "", err
+	var held []*Lock
+	unlock = func(ctx context.Context) error {
+		var errs []error
+		for i := len(held) - 1; i >= 0; i-- {
+			errs = append(errs, held[i].Release(ctx))
+		}
+		return errors.Join(errs...)
 	}
-	return l.Release, "lease " + k.Namespace + "/" + LeaseName(name, asOf) + " held by " + k.Holder, nil
+	var leases []string
+	for _, name := range names {
+		wctx, cancel := context.WithTimeout(ctx, max(k.Wait, time.Second))
+		l, err := AcquireLock(wctx, k.Client, k.Namespace, name, asOf, k.Holder, k.TTL, k.Wait > 0, poll)
+		cancel()
+		if err != nil {
+			unlock(context.WithoutCancel(ctx))
+			return nil, "", err
+		}
+		held = append(held, l)
+		leases = append(leases, k.Namespace+"/"+LeaseName(name, asOf))
+	}
+	return unlock, "lease " + strings.Join(leases, ", ") + " held by " + k.Holder, nil
 }

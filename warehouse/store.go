@@ -27,6 +27,9 @@ type Store interface {
 	// Migrate brings the tables up to date; it returns the migrations applied.
 	Migrate(ctx context.Context) ([]string, error)
 	RecordRun(ctx context.Context, r Run) error
+	// Lock takes the run lock of names (stages, score shards) for a date
+	// where no Kubernetes API is there to hold it; unlock frees it.
+	Lock(ctx context.Context, names []string, asOf time.Time, o LockOptions) (unlock func(context.Context) error, where string, err error)
 
 	// Extract's side: raw tables, rejected rows, watermarks, identities.
 	OpenRaw(ctx context.Context, e canon.Entity, runID string, landedAt time.Time) (BatchWriter, error)

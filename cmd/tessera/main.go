@@ -25,6 +25,7 @@ import (
 	"github.com/tessera-cdp/tessera/pipeline"
 	"github.com/tessera-cdp/tessera/report"
 	"github.com/tessera-cdp/tessera/synth"
+	"github.com/tessera-cdp/tessera/warehouse"
 	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
 )
 
@@ -251,21 +252,28 @@ func stageCmd(name string) func(c *cli, ctx context.Context, args []string) erro
 	}
 }
 
-// openRunner opens the configured warehouse and, with lock, the run lock:
-// a Kubernetes Lease when kube.lock is on, or auto inside a pod.
+// openRunner opens the configured warehouse and, with lock, the run lock
+// kube.lock names: a Kubernetes Lease (in a pod when auto, or when kubernetes
+// or on), the warehouse's own lock (outside a pod when auto, or warehouse),
+// or none (off).
 func (c *cli) openRunner(ctx context.Context, cfg config.Config, lock bool) (*pipeline.Runner, error) {
-	var locker pipeline.Locker
 	k := cfg.Kube
-	if lock && (k.Lock == "on" || (k.Lock == "auto" && os.Getenv("KUBERNETES_SERVICE_HOST") != "")) {
+	inPod := os.Getenv("KUBERNETES_SERVICE_HOST") != ""
+	ttl := time.Duration(k.LeaseSeconds) * time.Second
+	var locker pipeline.Locker
+	if lock && (k.Lock == "on" || k.Lock == "kubernetes" || (k.Lock == "auto" && inPod)) {
 		client, ns, err := kube.Client(k.Kubeconfig)
 		if err != nil {
 			return nil, fmt.Errorf("run lock: %w", err)
 		}
-		locker = kube.Leases{Client: client, Namespace: ns, Holder: kube.Holder(), TTL: time.Duration(k.LeaseSeconds) * time.Second, Wait: k.Wait}
+		locker = kube.Leases{Client: client, Namespace: ns, Holder: kube.Holder(), TTL: ttl, Wait: k.Wait}
 	}
 	p, err := pipeline.Open(ctx, cfg, c.log)
 	if err != nil {
 		return nil, err
+	}
+	if lock && (k.Lock == "warehouse" || (k.Lock == "auto" && !inPod)) {
+		locker = pipeline.StoreLock{Store: p.Store, Options: warehouse.LockOptions{Holder: kube.Holder(), TTL: ttl, Wait: k.Wait}}
 	}
 	p.Locker = locker
 	return p, nil

@@ -14,29 +14,14 @@ import (
 
 // ReadPartition reads the columns of schema from one as-of date of a published
 // table (customer_features, customer_scores) into one record, ordered by the
-// first column, which the caller releases. Column types: String, Int64, Int32, Float64 (nullable), Date32, Boolean.
+// first column, which the caller releases. Column types: String, Int64,
+// Int32, Float64 and Date32 (each also nullable), Boolean.
 func (w *DB) ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error) {
 	names := make([]string, schema.NumFields())
 	dest := make([]any, schema.NumFields())
 	for i, f := range schema.Fields() {
-		names[i] = f.Name // cast to the Go type scanned, whatever the integer width
-		switch f.Type.ID() {
-		case arrow.STRING:
-			dest[i] = new(string)
-		case arrow.INT64:
-			names[i], dest[i] = "toInt64("+f.Name+")", new(int64)
-		case arrow.INT32:
-			names[i], dest[i] = "toInt32("+f.Name+")", new(int32)
-		case arrow.FLOAT64:
-			dest[i] = new(float64)
-			if f.Nullable {
-				dest[i] = new(*float64)
-			}
-		case arrow.DATE32:
-			dest[i] = new(time.Time)
-		case arrow.BOOL:
-			names[i], dest[i] = "toUInt8("+f.Name+")", new(uint8)
-		default:
+		var ok bool
+		if names[i], dest[i], ok = scanDest(f); !ok {
 			return nil, fmt.Errorf("read %s: column %s of type %s", table, f.Name, f.Type)
 		}
 	}
@@ -53,26 +38,7 @@ func (w *DB) ReadPartition(ctx context.Context, mem memory.Allocator, table stri
 			return nil, fmt.Errorf("read %s: %w", table, err)
 		}
 		for i, d := range dest {
-			switch x := d.(type) {
-			case *string:
-				b.Field(i).(*array.StringBuilder).Append(*x)
-			case *int64:
-				b.Field(i).(*array.Int64Builder).Append(*x)
-			case *int32:
-				b.Field(i).(*array.Int32Builder).Append(*x)
-			case *float64:
-				b.Field(i).(*array.Float64Builder).Append(*x)
-			case **float64:
-				if *x == nil {
-					b.Field(i).AppendNull()
-				} else {
-					b.Field(i).(*array.Float64Builder).Append(**x)
-				}
-			case *time.Time:
-				b.Field(i).(*array.Date32Builder).Append(arrow.Date32FromTime(*x))
-			case *uint8:
-				b.Field(i).(*array.BooleanBuilder).Append(*x != 0)
-			}
+			appendScanned(b.Field(i), d)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -117,4 +83,85 @@ func (w *DB) ReplacePart(ctx context.Context, table string, asOf time.Time, shar
 // first partition key).
 func (w *DB) ReadParts(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error) {
 	return w.ReadPartition(ctx, mem, table, schema, asOf)
+}
+
+// scanDest is what a published column is selected as (cast to the Go type
+// scanned, whatever the integer width) and scanned into; a nullable column
+// into a pointer to a pointer.
+func scanDest(f arrow.Field) (expr string, dest any, ok bool) {
+	expr = f.Name
+	switch f.Type.ID() {
+	case arrow.STRING:
+		dest = new(string)
+	case arrow.INT64:
+		expr, dest = "toInt64("+f.Name+")", nullable[int64](f.Nullable)
+	case arrow.INT32:
+		expr, dest = "toInt32("+f.Name+")", nullable[int32](f.Nullable)
+	case arrow.FLOAT64:
+		dest = nullable[float64](f.Nullable)
+	case arrow.DATE32:
+		dest = nullable[time.Time](f.Nullable)
+	case arrow.BOOL:
+		expr, dest = "toUInt8("+f.Name+")", new(uint8)
+	default:
+		return "", nil, false
+	}
+	return expr, dest, true
+}
+
+func nullable[T any](null bool) any {
+	if null {
+		return new(*T)
+	}
+	return new(T)
+}
+
+// appendScanned appends a scanned value to its column's builder.
+func appendScanned(b array.Builder, d any) {
+	switch x := d.(type) {
+	case *string:
+		b.(*array.StringBuilder).Append(*x)
+	case *int64:
+		b.(*array.Int64Builder).Append(*x)
+	case *int32:
+		b.(*array.Int32Builder).Append(*x)
+	case *float64:
+		b.(*array.Float64Builder).Append(*x)
+	case *time.Time:
+		b.(*array.Date32Builder).Append(arrow.Date32FromTime(*x))
+	case *uint8:
+		b.(*array.BooleanBuilder).Append(*x != 0)
+	case **int64, **int32, **float64, **time.Time:
+		if appendPointed(b, x) {
+			return
+		}
+		b.AppendNull()
+	}
+}
+
+// appendPointed appends the value a pointer to a pointer holds; false for nil.
+func appendPointed(b array.Builder, d any) bool {
+	switch x := d.(type) {
+	case **int64:
+		if *x != nil {
+			b.(*array.Int64Builder).Append(**x)
+			return true
+		}
+	case **int32:
+		if *x != nil {
+			b.(*array.Int32Builder).Append(**x)
+			return true
+		}
+	case **float64:
+		if *x != nil {
+			b.(*array.Float64Builder).Append(**x)
+			return true
+		}
+	case **time.Time:
+		if *x != nil {
+			b.(*array.Date32Builder).Append(arrow.Date32FromTime(**x))
+			return true
+		}
+	}
+	return false
 }

@@ -51,6 +51,12 @@ func TestBadInputFiles(t *testing.T) {
 				return append(append(append([]byte{}, b[:i]...), bytes.Join(row, []byte(","))...), b[j:]...)
 			},
 			rule: "customers bad_encoding"},
+		{name: "a quote never closed at the start of the file", file: "orders.csv",
+			mutate: func(b []byte) []byte {
+				i := bytes.IndexByte(b, '\n') + 1
+				return append(append(append([]byte{}, b[:i]...), '"'), b[i:]...)
+			},
+			rule: "orders malformed_record"},
 		{name: "NUL byte in a text", file: "customers.csv", mutate: setField(5, "Ber\x00lin"), rule: "customers bad_encoding"},
 		{name: "ordered before 1970", file: "orders.csv", mutate: setField(2, "1950-06-01 10:00:00"), rule: "orders out_of_range"},
 		{name: "ordered after 2106", file: "orders.csv", mutate: setField(2, "2150-01-01 00:00:00"), rule: "orders out_of_range"},

@@ -1,8 +1,6 @@
 package source
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -21,7 +19,7 @@ import (
 type CSV struct {
 	name   string
 	f      io.Closer
-	r      *csv.Reader
+	r      *recordReader
 	cols   []int // canonical column -> record field, -1 when absent
 	width  int   // fields in the header
 	fields [][]byte
@@ -49,22 +47,14 @@ func OpenCSV(path string, t *canon.Table) (*CSV, error) {
 
 // csvReader reads CSV as spreadsheets write it (a UTF-8 BOM is skipped); the
 // fields of a record are counted by the caller, which rejects the record
-// instead of stopping.
-func csvReader(r io.Reader) *csv.Reader {
-	br := bufio.NewReaderSize(r, 64<<10)
-	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
-		br.Discard(3)
-	}
-	cr := csv.NewReader(br)
-	cr.FieldsPerRecord = -1
-	return cr
-}
+// instead of stopping, and a record that does not parse costs that record
+// alone (recordReader).
+func csvReader(r io.Reader) *recordReader { return newRecordReader(r) }
 
 // NewCSV reads CSV from r. It fails when the header is missing, names a column the
 // table does not have, or lacks a required column.
 func NewCSV(name string, r io.Reader, t *canon.Table) (*CSV, error) {
 	cr := csvReader(r)
-	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		return nil, errors.New("empty file: expected a header line naming the columns")
@@ -122,7 +112,7 @@ func (c *CSV) Next() bool {
 	if errors.As(err, &perr) {
 		// Broken quoting: this record is lost as a row but kept as a rejection.
 		c.rule, c.detail = canon.MalformedRecord, perr.Err.Error()
-		c.rec = rec
+		c.rec = nil
 		return true
 	}
 	if err != nil {
@@ -150,14 +140,8 @@ func (c *CSV) Position() int64               { return c.pos }
 func (c *CSV) Name() string                  { return c.name }
 func (c *CSV) Err() error                    { return c.err }
 
-// Raw joins the record's fields back into one CSV line.
-func (c *CSV) Raw() string {
-	var b strings.Builder
-	w := csv.NewWriter(&b)
-	w.Write(c.rec)
-	w.Flush()
-	return strings.TrimRight(b.String(), "\n")
-}
+// Raw is the record as read.
+func (c *CSV) Raw() string { return c.r.Raw() }
 
 // Close closes the file.
 func (c *CSV) Close() error {

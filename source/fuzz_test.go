@@ -2,8 +2,13 @@ package source
 
 import (
 	"bytes"
+	"encoding/csv"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,3 +131,43 @@ func FuzzBuilder(f *testing.F) {
 }
 
 var memoryForFuzz = memory.NewGoAllocator()
+
+// FuzzRecordReader: where encoding/csv reads every record of an input
+// without an error, the record reader reads the same records; and it never
+// loses a line: a record it cannot parse is one line.
+func FuzzRecordReader(f *testing.F) {
+	for _, s := range []string{"a,b\n1,2\n", "a,\"b\nc\"\r\n\"x\"\"y\",z\n", "\"unclosed,1\n2,3\n", "a\n\n\nb\n", "x,\"\"\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		cr := csv.NewReader(bytes.NewReader(in))
+		cr.FieldsPerRecord = -1
+		want, err := cr.ReadAll()
+		r := newRecordReader(bytes.NewReader(in))
+		var got [][]string
+		broken := 0
+		for {
+			rec, rerr := r.Read()
+			if errors.Is(rerr, io.EOF) {
+				break
+			}
+			var perr *csv.ParseError
+			if errors.As(rerr, &perr) {
+				broken++
+				if strings.Contains(r.Raw(), "\n") {
+					t.Fatalf("a broken record of more than one line: %q", r.Raw())
+				}
+				continue
+			}
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			got = append(got, slices.Clone(rec))
+		}
+		if err == nil && !bytes.HasPrefix(in, []byte("\xef\xbb\xbf")) {
+			if broken > 0 || !slices.EqualFunc(got, want, slices.Equal[[]string]) {
+				t.Fatalf("encoding/csv read %q, the record reader %q (%d broken)", want, got, broken)
+			}
+		}
+	})
+}

@@ -35,7 +35,7 @@ import (
 type Shopify struct {
 	record
 	f     io.Closer
-	r     *csv.Reader
+	r     *recordReader
 	t     *canon.Table
 	col   map[string]int
 	width int

@@ -30,7 +30,7 @@ import (
 type ShopifyCustomers struct {
 	record
 	f        io.Closer
-	r        *csv.Reader
+	r        *recordReader
 	col      map[string]int
 	width    int
 	t        *canon.Table

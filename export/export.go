@@ -59,10 +59,13 @@ type Options struct {
 	Log          *logrus.Entry
 }
 
-// Store is where export reads published members and records its files.
+// Store is where export reads published members (through the date's
+// publication) and records its files.
 type Store interface {
 	Read(ctx context.Context, mem memory.Allocator, q warehouse.Query, batch int) ([]arrow.Record, error)
-	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
+	Publication(ctx context.Context, asOf time.Time) (warehouse.Publication, error)
+	ReadRun(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error)
+	PartitionRuns(ctx context.Context, table string, asOf time.Time) (map[string]int, error)
 	RecordExports(ctx context.Context, files []warehouse.ExportFile) error
 	LastExport(ctx context.Context, before time.Time) (time.Time, bool, error)
 }
@@ -73,10 +76,12 @@ type Store interface {
 // are recorded in the exports table.
 func Write(ctx context.Context, st Store, o Options) (Manifest, error) {
 	w := &writer{o: o, m: Manifest{AsOf: o.AsOf.Format(time.DateOnly), RunID: o.RunID, Format: o.Format}, exportedAt: time.Now().UTC()}
-	cur, err := st.ReadPartition(ctx, o.Mem, warehouse.SegmentMembers.Name, memberSchema, o.AsOf)
-	if errors.Is(err, warehouse.ErrNoPartition) {
+	if _, err := warehouse.CheckPublished(ctx, st, o.AsOf); errors.Is(err, warehouse.ErrNotPublished) {
 		return w.m, fmt.Errorf("nothing published for %s: run score and publish first", w.m.AsOf)
+	} else if err != nil {
+		return w.m, err
 	}
+	cur, err := warehouse.ReadPublished(ctx, st, o.Mem, warehouse.SegmentMembers.Name, memberSchema, o.AsOf)
 	if err != nil {
 		return w.m, err
 	}
@@ -128,7 +133,7 @@ type writer struct {
 // included, the addresses of the customers who opted in to e-mail.
 func (w *writer) read(ctx context.Context, st Store) error {
 	o := w.o
-	lr, err := st.ReadPartition(ctx, o.Mem, warehouse.Segments.Name, labelSchema, o.AsOf)
+	lr, err := warehouse.ReadPublished(ctx, st, o.Mem, warehouse.Segments.Name, labelSchema, o.AsOf)
 	if err != nil {
 		return err
 	}
@@ -144,7 +149,7 @@ func (w *writer) read(ctx context.Context, st Store) error {
 	w.before = map[string]string{}
 	if hasPrev {
 		w.prevDate, w.m.PreviousAsOf = prevDate, prevDate.Format(time.DateOnly)
-		prev, err := st.ReadPartition(ctx, o.Mem, warehouse.SegmentMembers.Name, memberSchema, prevDate)
+		prev, err := warehouse.ReadPublished(ctx, st, o.Mem, warehouse.SegmentMembers.Name, memberSchema, prevDate)
 		if err != nil {
 			return fmt.Errorf("the previous export's members (%s): %w", w.m.PreviousAsOf, err)
 		}

@@ -145,7 +145,7 @@ func segmentCustomers(ctx context.Context, r Run, wh scoreStore, custs []custome
 		macro[i] = strings.ReplaceAll(custs[i].stage, "_", " ") + " · " + value[i]
 	}
 	prev := map[string]string{}
-	rec, err := wh.ReadPartition(ctx, r.Mem, warehouse.CustomerScores.Name, prevSegmentsSchema, r.AsOf.AddDate(0, 0, -1))
+	rec, err := warehouse.ReadPublished(ctx, wh, r.Mem, warehouse.CustomerScores.Name, prevSegmentsSchema, r.AsOf.AddDate(0, 0, -1))
 	switch {
 	case err == nil:
 		ids, segs := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
@@ -155,7 +155,9 @@ func segmentCustomers(ctx context.Context, r Run, wh scoreStore, custs []custome
 			}
 		}
 		rec.Release()
-	case !errors.Is(err, warehouse.ErrNoPartition):
+	case errors.Is(err, warehouse.ErrIncomplete):
+		r.Log.WithError(err).Warn("the night before is incompletely published: segment ids start afresh")
+	case !errors.Is(err, warehouse.ErrNotPublished):
 		return nil, err
 	}
 	segs, err := segment.MicroSegments(ps, macro, prev, o)

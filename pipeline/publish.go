@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,13 +17,17 @@ import (
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
-// publishStore is where publish reads what score staged and what was published
-// before, and swaps the date's partitions in.
+// publishStore is where publish reads what score staged and what was
+// published before, swaps the date's partitions in and records the night.
 type publishStore interface {
-	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
+	ReadRun(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error)
+	PartitionRuns(ctx context.Context, table string, asOf time.Time) (map[string]int, error)
+	RunRecord(ctx context.Context, id string) (warehouse.Run, bool, error)
 	Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 	Swap(ctx context.Context, table string, asOf time.Time) error
-	PublishedDates(ctx context.Context, table string) ([]time.Time, error)
+	Publication(ctx context.Context, asOf time.Time) (warehouse.Publication, error)
+	PublicationDates(ctx context.Context) ([]time.Time, error)
+	RecordPublication(ctx context.Context, p warehouse.Publication) error
 }
 
 // changeDimensions are the customer_scores columns whose moves segment_changes lists.
@@ -41,44 +46,30 @@ type PublishResult struct {
 	Changes   map[string]int // rows of segment_changes per dimension
 }
 
-// Publish computes segment_changes against the previous published date and
-// swaps every table's staged partition of the date in. Nothing live changes
-// until all is staged; then each swap is one ALTER, so every partition shows
-// one complete night.
+// Publish checks that every table score staged for the date is whole and of
+// one score run, computes segment_changes against the previous published
+// date, swaps every table's staged partition in, and records, last, the
+// date's publication naming the runs its tables hold. Nothing live changes
+// until all is staged and checked; readers read only the runs a publication
+// names, so a publish cut short between two swaps leaves them the night
+// before, whole (or none), never a mix.
 func Publish(ctx context.Context, r Run, st publishStore, o PublishOptions) (PublishResult, error) {
-	cur, err := st.ReadPartition(ctx, r.Mem, warehouse.CustomerScores.Name+"_staging", changeSchema, r.AsOf)
-	if errors.Is(err, warehouse.ErrNoPartition) {
-		return PublishResult{}, fmt.Errorf("nothing staged for %s: run score first", r.AsOf.Format(time.DateOnly))
-	}
-	if err != nil {
-		return PublishResult{}, err
-	}
-	defer cur.Release()
-	res := PublishResult{Customers: int(cur.NumRows()), Changes: map[string]int{}}
-	res.ScoreRun = cur.Column(5).(*array.String).Value(0)
-	segs, err := st.ReadPartition(ctx, r.Mem, warehouse.Segments.Name+"_staging", warehouse.Segments.Columns("run_id"), r.AsOf)
-	if err != nil {
-		return res, fmt.Errorf("staged segments: %w", err)
-	}
-	segRun := segs.Column(0).(*array.String).Value(0)
-	segs.Release()
-	if segRun != res.ScoreRun {
-		return res, fmt.Errorf("staged scores come from run %s, segments from run %s: run score again", res.ScoreRun, segRun)
-	}
-	dates, err := st.PublishedDates(ctx, warehouse.CustomerScores.Name)
+	res := PublishResult{Changes: map[string]int{}}
+	scoreRun, rows, err := checkStaged(ctx, r, st)
 	if err != nil {
 		return res, err
 	}
-	var prev arrow.Record
-	for _, d := range dates {
-		if d.Before(r.AsOf) {
-			res.Previous = d
-		}
+	res.ScoreRun, res.Customers = scoreRun, rows[warehouse.CustomerScores.Name]
+	cur, err := st.ReadRun(ctx, r.Mem, warehouse.CustomerScores.Name+"_staging", changeSchema, r.AsOf, scoreRun)
+	if err != nil {
+		return res, err
 	}
-	if !res.Previous.IsZero() {
-		if prev, err = st.ReadPartition(ctx, r.Mem, warehouse.CustomerScores.Name, changeSchema, res.Previous); err != nil {
-			return res, err
-		}
+	defer cur.Release()
+	prev, err := previousNight(ctx, r, st, &res)
+	if err != nil {
+		return res, err
+	}
+	if prev != nil {
 		defer prev.Release()
 	}
 	changes := segmentChanges(r.Mem, prev, cur, res.Previous, res.Changes)
@@ -86,36 +77,114 @@ func Publish(ctx context.Context, r Run, st publishStore, o PublishOptions) (Pub
 	if err := st.Stage(ctx, warehouse.SegmentChanges.Name, r.AsOf, r.ID, changes); err != nil {
 		return res, err
 	}
+	rows[warehouse.SegmentChanges.Name] = int(changes.NumRows())
 	for i, t := range warehouse.Published {
 		if i > 0 && o.BeforeSwap != nil {
 			if err := o.BeforeSwap(t.Name); err != nil {
 				return res, fmt.Errorf("publish stopped before %s: %w", t.Name, err)
 			}
 		}
-		if err := swapRetrying(ctx, r, st, t.Name, o.Backoff); err != nil {
+		if err := retrying(ctx, r, "swap "+t.Name, o.Backoff, func() error { return st.Swap(ctx, t.Name, r.AsOf) }); err != nil {
 			return res, fmt.Errorf("publish %s: %w", t.Name, err)
 		}
 		res.Tables = append(res.Tables, t.Name)
 	}
+	if o.BeforeSwap != nil {
+		if err := o.BeforeSwap("publications"); err != nil {
+			return res, fmt.Errorf("publish stopped before its record: %w", err)
+		}
+	}
+	pub := warehouse.Publication{AsOf: r.AsOf, ScoreRun: scoreRun, PublishRun: r.ID, Rows: rows, PublishedAt: time.Now().UTC()}
+	if err := retrying(ctx, r, "record the publication", o.Backoff, func() error { return st.RecordPublication(ctx, pub) }); err != nil {
+		return res, fmt.Errorf("publish: %w", err)
+	}
 	r.Log.WithFields(logrus.Fields{"score_run": res.ScoreRun, "previous_as_of": DateOrNone(res.Previous), "customers": res.Customers,
-		"changes": res.Changes, "tables": res.Tables}).Info("published")
+		"changes": res.Changes, "tables": res.Tables, "rows": rows}).Info("published")
 	return res, nil
 }
 
-// swapRetrying swaps a table's partition in, again after a pause when the
-// warehouse does not answer: REPLACE PARTITION from the staging table gives the same
-// result however often it runs.
-func swapRetrying(ctx context.Context, r Run, st publishStore, table string, backoff []time.Duration) error {
+// checkStaged finds the score run staged for the date and checks that every
+// table it stages holds that run's rows alone, as many as the run recorded
+// staging (a staging insert cut short, or two runs' rows, is refused naming
+// the table); it returns the run and the rows of each table.
+func checkStaged(ctx context.Context, r Run, st publishStore) (string, map[string]int, error) {
+	day := r.AsOf.Format(time.DateOnly)
+	runs, err := st.PartitionRuns(ctx, warehouse.CustomerScores.Name+"_staging", r.AsOf)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(runs) == 0 {
+		return "", nil, fmt.Errorf("nothing staged for %s: run score first", day)
+	}
+	if len(runs) > 1 {
+		return "", nil, fmt.Errorf("staged customer_scores of %s mixes the rows of score runs %v: run score again", day, runs)
+	}
+	var scoreRun string
+	for run := range runs {
+		scoreRun = run
+	}
+	rec, ok, err := st.RunRecord(ctx, scoreRun)
+	if err != nil {
+		return "", nil, err
+	}
+	var detail struct {
+		Staged map[string]int `json:"staged"`
+	}
+	if ok {
+		json.Unmarshal([]byte(rec.Detail), &detail)
+	}
+	if !ok || rec.Status != "ok" || rec.Stage != "score" || detail.Staged == nil {
+		return "", nil, fmt.Errorf("score run %s, whose rows are staged for %s, did not finish staging (no record of it in runs): run score again", scoreRun, day)
+	}
+	for _, t := range warehouse.Published[:4] { // segment_changes is publish's own
+		runs, err := st.PartitionRuns(ctx, t.Name+"_staging", r.AsOf)
+		if err != nil {
+			return "", nil, err
+		}
+		want := detail.Staged[t.Name]
+		if len(runs) > 1 || runs[scoreRun] != want || (want == 0 && len(runs) > 0) {
+			return "", nil, fmt.Errorf("staged %s of %s holds %v rows by run, score run %s staged %d: run score again", t.Name, day, runs, scoreRun, want)
+		}
+	}
+	return scoreRun, detail.Staged, nil
+}
+
+// previousNight reads the customer_scores of the newest date published
+// before this one (nil when none), as its publication has them.
+func previousNight(ctx context.Context, r Run, st publishStore, res *PublishResult) (arrow.Record, error) {
+	dates, err := st.PublicationDates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dates {
+		if d.Before(r.AsOf) {
+			res.Previous = d
+		}
+	}
+	if res.Previous.IsZero() {
+		return nil, nil
+	}
+	prev, err := warehouse.ReadPublished(ctx, st, r.Mem, warehouse.CustomerScores.Name, changeSchema, res.Previous)
+	if err != nil {
+		return nil, fmt.Errorf("the previous published date, to compare with: %w", err)
+	}
+	return prev, nil
+}
+
+// retrying runs fn, again after a pause when the warehouse does not answer:
+// a swap (REPLACE PARTITION from the staging table) and the publication's
+// record give the same result however often they run.
+func retrying(ctx context.Context, r Run, what string, backoff []time.Duration, fn func() error) error {
 	for attempt := 0; ; attempt++ {
-		err := st.Swap(ctx, table, r.AsOf)
+		err := fn()
 		if err == nil || !errors.Is(err, warehouse.ErrUnavailable) {
 			return err
 		}
 		if attempt == len(backoff) {
-			return fmt.Errorf("ClickHouse did not answer in %d attempts: %w; each published partition holds one complete night: run publish again", attempt+1, err)
+			return fmt.Errorf("ClickHouse did not answer in %d attempts: %w; each published date still reads as one complete night: run publish again", attempt+1, err)
 		}
-		r.Log.WithError(err).WithFields(logrus.Fields{"table": table, "attempt": attempt + 1, "retry_in": backoff[attempt].String()}).
-			Warn("ClickHouse did not answer the swap: retrying")
+		r.Log.WithError(err).WithFields(logrus.Fields{"what": what, "attempt": attempt + 1, "retry_in": backoff[attempt].String()}).
+			Warn("ClickHouse did not answer: retrying")
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

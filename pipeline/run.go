@@ -207,6 +207,7 @@ func (p *Runner) record(ctx context.Context, res Result, runErr error) {
 		detail = res.Extract
 	case res.Score != nil:
 		row.Landed = uint64(res.Score.Customers)
+		detail = map[string]any{"model_id": res.Score.ModelID, "staged": res.Score.Staged}
 	case res.Publish != nil:
 		pr := res.Publish
 		row.Landed = uint64(pr.Customers)

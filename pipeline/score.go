@@ -26,6 +26,8 @@ type scoreStore interface {
 	LatestModel(ctx context.Context, asOf time.Time, kinds ...string) (warehouse.Model, error)
 	Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
+	Publication(ctx context.Context, asOf time.Time) (warehouse.Publication, error)
+	ReadRun(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error)
 	ReplacePart(ctx context.Context, table string, asOf time.Time, shard int, runID string, rec arrow.Record) error
 	ReadParts(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
 }
@@ -43,6 +45,9 @@ type ScoreSummary struct {
 	MinSize, MaxSize  int
 	Lifecycle, Tiers  map[string]int
 	Part              bool // a shard other than 0: it wrote its part only
+	// Staged are the rows staged of each table, recorded with the run so
+	// that publish can check what is staged is whole.
+	Staged map[string]int
 }
 
 // Score scores every customer as of the date (LTV, RFM, lifecycle, VIP tier,
@@ -104,7 +109,8 @@ func Score(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) (ScoreSumm
 	for _, s := range segs {
 		out.MinSize, out.MaxSize = min(out.MinSize, len(s.Members)), max(out.MaxSize, len(s.Members))
 	}
-	return out, stageScores(ctx, r, wh, scored{custs, segs, baskets, modelID, earlyID}, &out, o)
+	err = stageScores(ctx, r, wh, scored{custs, segs, baskets, modelID, earlyID}, &out, o)
+	return out, err
 }
 
 // readScoreFeatures reads the date's customer_features, which must have a row
@@ -162,6 +168,7 @@ func stageScores(ctx context.Context, r Run, wh scoreStore, s scored, out *Score
 	members := memberRecord(r, s.custs, s.segs, custFeeds, o)
 	defer members.Release()
 	start := time.Now()
+	out.Staged = map[string]int{}
 	for _, t := range []struct {
 		table string
 		rec   arrow.Record
@@ -169,6 +176,7 @@ func stageScores(ctx context.Context, r Run, wh scoreStore, s scored, out *Score
 		if err := wh.Stage(ctx, t.table, r.AsOf, r.ID, t.rec); err != nil {
 			return err
 		}
+		out.Staged[t.table] = int(t.rec.NumRows())
 	}
 	r.Log.WithFields(logrus.Fields{"model_id": s.modelID, "early_vip_model_id": s.earlyID, "rows_landed": scores.NumRows(), "segments": len(s.segs),
 		"seconds": round(time.Since(start).Seconds())}).Info("scores, segments, members and feeds staged for publish")

@@ -27,7 +27,9 @@ var (
 
 // Store is where the report reads a published date and its models.
 type Store interface {
-	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
+	Publication(ctx context.Context, asOf time.Time) (warehouse.Publication, error)
+	ReadRun(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error)
+	PartitionRuns(ctx context.Context, table string, asOf time.Time) (map[string]int, error)
 	LatestModel(ctx context.Context, asOf time.Time, kinds ...string) (warehouse.Model, error)
 }
 
@@ -51,8 +53,11 @@ func WriteFile(path string, d Data) error {
 // Load reads what the report of a published date shows.
 func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (Data, error) {
 	d := Data{AsOf: asOf.Format(time.DateOnly)}
-	scores, err := st.ReadPartition(ctx, mem, warehouse.CustomerScores.Name, scoreSchema, asOf)
-	if errors.Is(err, warehouse.ErrNoPartition) {
+	if _, err := warehouse.CheckPublished(ctx, st, asOf); err != nil && !errors.Is(err, warehouse.ErrNotPublished) {
+		return d, err
+	}
+	scores, err := warehouse.ReadPublished(ctx, st, mem, warehouse.CustomerScores.Name, scoreSchema, asOf)
+	if errors.Is(err, warehouse.ErrNotPublished) {
 		return d, fmt.Errorf("nothing published for %s: run score and publish first", d.AsOf)
 	}
 	if err != nil {
@@ -80,7 +85,7 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 	for _, t := range []string{segment.VIP, segment.VIPAtRisk, segment.PotentialVIP, segment.LostVIP} {
 		d.Tiers = append(d.Tiers, Count{Name: t, N: tiers[t]})
 	}
-	segs, err := st.ReadPartition(ctx, mem, warehouse.Segments.Name, warehouse.Segments.Schema, asOf)
+	segs, err := warehouse.ReadPublished(ctx, st, mem, warehouse.Segments.Name, warehouse.Segments.Schema, asOf)
 	if err != nil {
 		return d, err
 	}
@@ -92,7 +97,7 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 			RevenueShare: f(5), MeanCLV: f(6), ChurnRisk: f(7), AtRisk: f(8), Strategy: s(9)})
 	}
 	slices.SortStableFunc(d.Segments, func(a, b Segment) int { return cmp.Compare(b.RevenueShare, a.RevenueShare) })
-	changes, err := st.ReadPartition(ctx, mem, warehouse.SegmentChanges.Name, changeSchema, asOf)
+	changes, err := warehouse.ReadPublished(ctx, st, mem, warehouse.SegmentChanges.Name, changeSchema, asOf)
 	switch {
 	case err == nil:
 		defer changes.Release()

@@ -62,8 +62,19 @@ type Store interface {
 	ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 	Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 	Swap(ctx context.Context, table string, asOf time.Time) error
-	PublishedDates(ctx context.Context, table string) ([]time.Time, error)
 	ReplacePart(ctx context.Context, table string, asOf time.Time, shard int, runID string, rec arrow.Record) error
+	// ReadRun is ReadPartition of one run's rows.
+	ReadRun(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error)
+	// PartitionRuns counts a date's rows of a table by run.
+	PartitionRuns(ctx context.Context, table string, asOf time.Time) (map[string]int, error)
+	// RecordPublication records, last, what publish made the date's tables.
+	RecordPublication(ctx context.Context, p Publication) error
+	// Publication is the date's newest publication (ErrNotPublished without one).
+	Publication(ctx context.Context, asOf time.Time) (Publication, error)
+	// PublicationDates are the dates with a publication, oldest first.
+	PublicationDates(ctx context.Context) ([]time.Time, error)
+	// RunRecord is a run's record in runs; ok is false without one.
+	RunRecord(ctx context.Context, id string) (r Run, ok bool, err error)
 	ReadParts(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
 
 	// Exports.

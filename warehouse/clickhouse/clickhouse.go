@@ -61,10 +61,7 @@ func (w *DB) Conn() driver.Conn { return w.conn }
 // Exec runs one statement with {db} replaced by the database name.
 func (w *DB) Exec(ctx context.Context, stmt string, args ...any) error {
 	if err := w.conn.Exec(ctx, w.expand(stmt), args...); err != nil {
-		if transient(err) {
-			return fmt.Errorf("%s: %w: %w", firstLine(stmt), warehouse.ErrUnavailable, err)
-		}
-		return fmt.Errorf("%s: %w", firstLine(stmt), err)
+		return w.failed(stmt, err)
 	}
 	return nil
 }
@@ -140,16 +137,25 @@ func (w *DB) Migrate(ctx context.Context) ([]string, error) {
 func (w *DB) insertRow(ctx context.Context, stmt string, values ...any) error {
 	batch, err := w.conn.PrepareBatch(ctx, w.expand(stmt))
 	if err != nil {
-		return fmt.Errorf("%s: %w", firstLine(stmt), err)
+		return w.failed(stmt, err)
 	}
 	defer batch.Abort()
 	if err := batch.Append(values...); err != nil {
-		return fmt.Errorf("%s: %w", firstLine(stmt), err)
+		return w.failed(stmt, err)
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("%s: %w", firstLine(stmt), err)
+		return w.failed(stmt, err)
 	}
 	return nil
+}
+
+// failed names the statement that failed, and marks a failure of the
+// connection as warehouse.ErrUnavailable (worth a retry).
+func (w *DB) failed(stmt string, err error) error {
+	if transient(err) {
+		return fmt.Errorf("%s: %w: %w", firstLine(stmt), warehouse.ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", firstLine(stmt), err)
 }
 
 // Statements splits a SQL file at lines holding only ';' and drops comment lines.

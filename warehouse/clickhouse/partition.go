@@ -17,6 +17,16 @@ import (
 // first column, which the caller releases. Column types: String, Int64,
 // Int32, Float64 and Date32 (each also nullable), Boolean.
 func (w *DB) ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error) {
+	return w.readPartition(ctx, mem, table, schema, asOf, "")
+}
+
+// ReadRun is ReadPartition of the rows of one run.
+func (w *DB) ReadRun(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error) {
+	return w.readPartition(ctx, mem, table, schema, asOf, runID)
+}
+
+// readPartition reads a date's rows of a table, of one run unless runID is "".
+func (w *DB) readPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error) {
 	names := make([]string, schema.NumFields())
 	dest := make([]any, schema.NumFields())
 	for i, f := range schema.Fields() {
@@ -25,8 +35,8 @@ func (w *DB) ReadPartition(ctx context.Context, mem memory.Allocator, table stri
 			return nil, fmt.Errorf("read %s: column %s of type %s", table, f.Name, f.Type)
 		}
 	}
-	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s.%s WHERE as_of = toDate(?) ORDER BY %s",
-		strings.Join(names, ", "), w.db, table, schema.Field(0).Name), asOf.Format(time.DateOnly))
+	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s.%s WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY %s",
+		strings.Join(names, ", "), w.db, table, schema.Field(0).Name), asOf.Format(time.DateOnly), runID, runID)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
@@ -50,24 +60,6 @@ func (w *DB) ReadPartition(ctx context.Context, mem memory.Allocator, table stri
 		return nil, fmt.Errorf("%s as of %s: %w", table, asOf.Format(time.DateOnly), warehouse.ErrNoPartition)
 	}
 	return rec, nil
-}
-
-// PublishedDates are the as-of dates a published table has, oldest first.
-func (w *DB) PublishedDates(ctx context.Context, table string) ([]time.Time, error) {
-	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT as_of FROM %s.%s ORDER BY as_of", w.db, table))
-	if err != nil {
-		return nil, fmt.Errorf("dates of %s: %w", table, err)
-	}
-	defer rows.Close()
-	var out []time.Time
-	for rows.Next() {
-		var d time.Time
-		if err := rows.Scan(&d); err != nil {
-			return nil, err
-		}
-		out = append(out, time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC))
-	}
-	return out, rows.Err()
 }
 
 // ReplacePart writes rec as the part `shard` of the as-of date in table

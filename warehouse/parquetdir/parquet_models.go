@@ -81,7 +81,15 @@ func (p *Dir) Swap(_ context.Context, table string, asOf time.Time) error {
 	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 		return err
 	}
-	if err := os.Rename(p.partitionPath(table+"_staging", asOf), to); err != nil {
+	// A hard link, then a rename over the live file: the staged file stays,
+	// so that publish can run again (as ClickHouse's REPLACE PARTITION
+	// leaves the staging table as it was).
+	tmp := to + ".swap"
+	os.Remove(tmp)
+	if err := os.Link(p.partitionPath(table+"_staging", asOf), tmp); err != nil {
+		return fmt.Errorf("embedded warehouse: publish %s: %w", table, err)
+	}
+	if err := os.Rename(tmp, to); err != nil {
 		return fmt.Errorf("embedded warehouse: publish %s: %w", table, err)
 	}
 	return nil

@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -71,28 +69,6 @@ func (p *Dir) readFile(ctx context.Context, mem memory.Allocator, path string, s
 		return nil, err
 	}
 	return b.NewRecord(), nil
-}
-
-// PublishedDates are the as-of dates of <table>/as_of=DATE.parquet files, oldest first.
-func (p *Dir) PublishedDates(_ context.Context, table string) ([]time.Time, error) {
-	entries, err := os.ReadDir(filepath.Join(p.dir, table))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []time.Time
-	for _, e := range entries {
-		name, ok := strings.CutPrefix(e.Name(), "as_of=")
-		if name, ok2 := strings.CutSuffix(name, ".parquet"); ok && ok2 {
-			if d, err := time.Parse(time.DateOnly, name); err == nil {
-				out = append(out, d)
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
-	return out, nil
 }
 
 // ReplacePart writes <table>/as_of=DATE/shard=N.parquet.

@@ -1,0 +1,178 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/tessera-cdp/tessera/config"
+	"github.com/tessera-cdp/tessera/warehouse"
+	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
+)
+
+// TestNightIsOneUnit: whatever cuts a publish short (between any two swaps,
+// before its record, or a staging insert cut short), readers see the night
+// before whole or nothing, never a mix; export fails rather than exit 0 on
+// such a date; publish alone, or a full re-run, then publishes what one run
+// does. On ClickHouse, a replaced part brought back (as a restart right after
+// a re-publish does) is not read either.
+func TestNightIsOneUnit(t *testing.T) {
+	dir, _ := generateShop(t, 2500, 0, "csv")
+	d := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	eachStore(t, func(t *testing.T, cfg config.Config) {
+		cfg.Source.Files.Dir = dir
+		ctx := context.Background()
+		if err := runStages(ctx, cfg, d, nil, testLogger(t)); err != nil {
+			t.Fatal(err)
+		}
+		want, err := publishedSums(cfg, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cut := range []string{"segments", "segment_members", "segment_feed", "segment_changes", "publications"} {
+			failBefore := func(o *Options) {
+				o.Publish.BeforeSwap = func(table string) error {
+					if table == cut {
+						return errors.New("killed")
+					}
+					return nil
+				}
+			}
+			if err := runStages(ctx, cfg, d, []string{"score", "publish"}, testLogger(t), failBefore); err == nil {
+				t.Fatalf("publish cut before %s did not fail", cut)
+			}
+			// Some tables swapped (all, when cut before the record), the
+			// publication still the night before's: no night reads, and no
+			// mix of two.
+			if got, err := publishedSums(cfg, d); !errors.Is(err, warehouse.ErrIncomplete) {
+				t.Errorf("cut before %s: readers got\n%s(%v), want the date read as incomplete", cut, got, err)
+			}
+			if err := exportDate(ctx, cfg, d, "csv", t.TempDir(), testLogger(t)); !errors.Is(err, warehouse.ErrIncomplete) {
+				t.Errorf("cut before %s: export %v, want a failure naming the incomplete date", cut, err)
+			}
+			if err := runStages(ctx, cfg, d, []string{"publish"}, testLogger(t)); err != nil {
+				t.Fatalf("publish again after the cut before %s: %v", cut, err)
+			}
+			if got, err := publishedSums(cfg, d); err != nil || got != want {
+				t.Errorf("publish again after the cut before %s: readers see\n%s(%v)\nwant\n%s", cut, got, err, want)
+			}
+		}
+		// A staging insert cut short: publish refuses naming the table, a
+		// full re-run publishes the night.
+		st, err := OpenStore(ctx, cfg.ClickHouse, cfg.DataDir, memoryForTest(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if err := runStages(ctx, cfg, d, []string{"score"}, testLogger(t)); err != nil {
+			t.Fatal(err)
+		}
+		runs, _ := st.PartitionRuns(ctx, "segment_members_staging", d)
+		var scoreRun string
+		for r := range runs {
+			scoreRun = r
+		}
+		part, err := st.ReadRun(ctx, memoryForTest(t), "segment_members_staging", warehouse.SegmentMembers.Schema, d, scoreRun)
+		if err != nil {
+			t.Fatal(err)
+		}
+		half := part.NewSlice(0, part.NumRows()/2)
+		part.Release()
+		if err := st.Stage(ctx, warehouse.SegmentMembers.Name, d, scoreRun, half); err != nil {
+			t.Fatal(err)
+		}
+		half.Release()
+		err = runStages(ctx, cfg, d, []string{"publish"}, testLogger(t))
+		if err == nil || !strings.Contains(err.Error(), "staged segment_members") {
+			t.Errorf("publish of a half-staged segment_members: %v, want a refusal naming it", err)
+		}
+		if got, err := publishedSums(cfg, d); err != nil || got != want {
+			t.Errorf("after the refusal, readers see\n%s(%v)\nwant\n%s", got, err, want)
+		}
+		if err := runStages(ctx, cfg, d, nil, testLogger(t)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := publishedSums(cfg, d); err != nil || got != want {
+			t.Errorf("after a full re-run, readers see\n%s(%v)\nwant\n%s", got, err, want)
+		}
+		if w, ok := st.(*clickhouse.DB); ok {
+			partBroughtBack(t, w, d, want, cfg)
+		}
+	})
+}
+
+// partBroughtBack puts an older run's rows back beside the published ones,
+// as ClickHouse 18.16 does when it restarts right after REPLACE PARTITION
+// (both parts active): readers, the views and export still see one night.
+func partBroughtBack(t *testing.T, w *clickhouse.DB, d time.Time, want string, cfg config.Config) {
+	ctx := context.Background()
+	day := d.Format(time.DateOnly)
+	for _, tbl := range []string{"customer_scores", "segments", "segment_members", "segment_feed"} {
+		cols := queryStrings(t, w, "SELECT name FROM system.columns WHERE database = '"+w.Database()+"' AND table = '"+tbl+"'")
+		exprs := make([]string, len(cols))
+		for i, c := range cols {
+			exprs[i] = c
+			if c == "run_id" {
+				exprs[i] = "'an-older-run'"
+			}
+		}
+		q := fmt.Sprintf("INSERT INTO {db}.%s (%s) SELECT %s FROM {db}.%s WHERE as_of = '%s'", tbl, strings.Join(cols, ", "), strings.Join(exprs, ", "), tbl, day)
+		if err := w.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var doubled, view uint64
+	queryRow(t, w, "SELECT count() FROM {db}.customer_scores WHERE as_of = '"+day+"'", &doubled)
+	queryRow(t, w, "SELECT count() FROM {db}.latest_scores", &view)
+	if got, err := publishedSums(cfg, d); err != nil || got != want {
+		t.Errorf("with an older part back, readers see\n%s(%v)\nwant\n%s", got, err, want)
+	}
+	if view*2 != doubled {
+		t.Errorf("with an older part back, latest_scores has %d rows, the table %d", view, doubled)
+	}
+	out := t.TempDir()
+	if err := exportDate(ctx, cfg, d, "csv", out, testLogger(t)); err != nil {
+		t.Errorf("export with an older part back: %v", err)
+	}
+}
+
+// publishedSums are the row count and a content checksum of each published
+// table of the date as readers read it (through its publication), every
+// column but run and model ids.
+func publishedSums(cfg config.Config, asOf time.Time) (string, error) {
+	ctx := context.Background()
+	st, err := OpenStore(ctx, cfg.ClickHouse, cfg.DataDir, memory.DefaultAllocator)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	var b strings.Builder
+	for _, tbl := range warehouse.Published {
+		var cols []string
+		for _, f := range tbl.Schema.Fields() {
+			if f.Name != "model_id" && f.Name != "early_vip_model_id" {
+				cols = append(cols, f.Name)
+			}
+		}
+		rec, err := warehouse.ReadPublished(ctx, st, memory.DefaultAllocator, tbl.Name, tbl.Columns(cols...), asOf)
+		if err != nil {
+			return b.String(), err
+		}
+		var sum uint64
+		for i := 0; i < int(rec.NumRows()); i++ {
+			h := fnv.New64a()
+			for _, c := range rec.Columns() {
+				fmt.Fprint(h, c.(interface{ ValueStr(int) string }).ValueStr(i), "\x00")
+			}
+			sum += h.Sum64()
+		}
+		fmt.Fprintf(&b, "%s %d %d\n", tbl.Name, rec.NumRows(), sum)
+		rec.Release()
+	}
+	return b.String(), nil
+}

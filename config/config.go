@@ -297,42 +297,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("clickhouse.database %q is ClickHouse's own: give Tessera a database of its own (e.g. tessera)", c.ClickHouse.Database))
 		}
 	}
-	if w := c.Source.DedupWindow; w < c.BatchRows || w > 1<<30 {
-		errs = append(errs, fmt.Errorf("source.dedup_window must be between batch_rows (%d) and 1073741824, got %d: duplicates within a batch are always caught", c.BatchRows, w))
-	}
-	if m := c.Source.MaxAmount; !(m > 0) || math.IsInf(m, 0) {
-		errs = append(errs, fmt.Errorf("source.max_amount must be a positive number, got %v", m))
-	}
-	if f := c.Source.Files.Format; f != "csv" && f != "parquet" {
-		errs = append(errs, fmt.Errorf("source.files.format must be csv or parquet, got %q", f))
-	}
-	for name, src := range map[string]SQLSource{"postgres": c.Source.Postgres, "mysql": c.Source.MySQL, "clickhouse": c.Source.ClickHouse} {
-		for e := range src.Queries {
-			if !entities[e] {
-				errs = append(errs, fmt.Errorf("source.%s.queries: %q is not an entity (customers, products, orders, order_lines, events, campaign_events)", name, e))
-			}
-		}
-		for e, col := range src.Watermarks {
-			if !identRe.MatchString(col) {
-				errs = append(errs, fmt.Errorf("source.%s.watermarks.%s: %q is not a plain column name (letters, digits, _)", name, e, col))
-			}
-			if _, ok := src.Queries[e]; !ok && src.Preset == "" {
-				errs = append(errs, fmt.Errorf("source.%s.watermarks: %s has no query", name, e))
-			}
-		}
-		if src.Overlap < 0 {
-			errs = append(errs, fmt.Errorf("source.%s.overlap must not be negative", name))
-		}
-		if src.Preset != "" && (name != "mysql" || src.Preset != "magento2") {
-			errs = append(errs, fmt.Errorf("source.%s.preset: %q is not a preset (mysql has magento2)", name, src.Preset))
-		}
-		if src.TablePrefix != "" && !identRe.MatchString(src.TablePrefix) {
-			errs = append(errs, fmt.Errorf("source.%s.table_prefix %q is not a plain name (letters, digits, _)", name, src.TablePrefix))
-		}
-		if (len(src.Queries) > 0 || src.Preset != "") && src.DSN == "" {
-			errs = append(errs, fmt.Errorf("source.%s has queries but no DSN: set TESSERA_SOURCE_%s_DSN or source.%s.dsn_file", name, strings.ToUpper(name), name))
-		}
-	}
+	errs = append(errs, c.validateSource()...)
 	if c.LTV.HoldoutDays < 1 || c.LTV.CLVMonths < 1 || c.LTV.DiscountMonthly < 0 || c.LTV.Penalty < 0 {
 		errs = append(errs, errors.New("ltv: holdout_days and clv_months must be positive, discount_monthly and penalty not negative"))
 	}
@@ -453,4 +418,46 @@ func setValue(v reflect.Value, s string) error {
 		return fmt.Errorf("cannot set a %s from the environment", v.Kind())
 	}
 	return nil
+}
+
+// validateSource says what is wrong with the source section.
+func (c Config) validateSource() []error {
+	var errs []error
+	if w := c.Source.DedupWindow; w < c.BatchRows || w > 1<<30 {
+		errs = append(errs, fmt.Errorf("source.dedup_window must be between batch_rows (%d) and 1073741824, got %d: duplicates within a batch are always caught", c.BatchRows, w))
+	}
+	if m := c.Source.MaxAmount; !(m > 0) || math.IsInf(m, 0) {
+		errs = append(errs, fmt.Errorf("source.max_amount must be a positive number, got %v", m))
+	}
+	if f := c.Source.Files.Format; f != "csv" && f != "parquet" {
+		errs = append(errs, fmt.Errorf("source.files.format must be csv or parquet, got %q", f))
+	}
+	for name, src := range map[string]SQLSource{"postgres": c.Source.Postgres, "mysql": c.Source.MySQL, "clickhouse": c.Source.ClickHouse} {
+		for e := range src.Queries {
+			if !entities[e] {
+				errs = append(errs, fmt.Errorf("source.%s.queries: %q is not an entity (customers, products, orders, order_lines, events, campaign_events)", name, e))
+			}
+		}
+		for e, col := range src.Watermarks {
+			if !identRe.MatchString(col) {
+				errs = append(errs, fmt.Errorf("source.%s.watermarks.%s: %q is not a plain column name (letters, digits, _)", name, e, col))
+			}
+			if _, ok := src.Queries[e]; !ok && src.Preset == "" {
+				errs = append(errs, fmt.Errorf("source.%s.watermarks: %s has no query", name, e))
+			}
+		}
+		if src.Overlap < 0 {
+			errs = append(errs, fmt.Errorf("source.%s.overlap must not be negative", name))
+		}
+		if src.Preset != "" && (name != "mysql" || src.Preset != "magento2") {
+			errs = append(errs, fmt.Errorf("source.%s.preset: %q is not a preset (mysql has magento2)", name, src.Preset))
+		}
+		if src.TablePrefix != "" && !identRe.MatchString(src.TablePrefix) {
+			errs = append(errs, fmt.Errorf("source.%s.table_prefix %q is not a plain name (letters, digits, _)", name, src.TablePrefix))
+		}
+		if (len(src.Queries) > 0 || src.Preset != "") && src.DSN == "" {
+			errs = append(errs, fmt.Errorf("source.%s has queries but no DSN: set TESSERA_SOURCE_%s_DSN or source.%s.dsn_file", name, strings.ToUpper(name), name))
+		}
+	}
+	return errs
 }

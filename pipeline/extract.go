@@ -98,71 +98,49 @@ func Extract(ctx context.Context, r Run, st rawSink, o ExtractOptions) (*Extract
 	return res, st.EndExtract(err)
 }
 
-// extract lands every entity from the sources that list gives for it.
+// extract lands every entity from the sources that list gives for it. An
+// entity whose landing fails because the warehouse does not answer (it
+// restarts) is read again from its sources after a pause, with its key
+// tables and the identities as the warehouse has them: what landed twice is
+// one row in the raw tables, and the run counts the attempt that completed.
 func extract(ctx context.Context, r Run, list sourceList, sink rawSink, o ExtractOptions) (*ExtractResult, error) {
 	res := &ExtractResult{}
 	keys := canon.KeySets{}
 	defer keys.Free()
 	ids, err := identity.Load(ctx, sink)
-	defer ids.Free()
+	defer func() { ids.Free() }()
 	if err != nil {
 		return res, err
 	}
-	// A warehouse whose raw tables keep one row per key can take a key twice:
-	// there, duplicates are caught within a window of keys, so that memory
-	// does not grow with the rows read. Parents also remember every key, 8
-	// bytes each, which their children are checked against.
 	for _, t := range canon.Tables {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if sink.OnePerKey() {
-			keys[t.Entity] = canon.NewWindow(o.DedupWindow)
-			if isParent(t.Entity) {
-				keys[t.Entity].RememberAll()
+		var counts []EntityCount
+		var partial bool
+		for attempt := 0; ; attempt++ {
+			if attempt > 0 { // as the warehouse has them
+				keys[t.Entity].Free()
+				ids.Free()
+				ids, err = identity.Load(ctx, sink)
 			}
-		} else {
-			keys[t.Entity] = canon.NewKeys()
-		}
-		var landedTwice int64 // by the sources read so far
-		partial, found := false, false
-		for _, src := range list(t) {
-			rows, err := src.Open()
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
+			if err == nil {
+				counts, partial, err = extractTable(ctx, r, t, list, sink, o, keys, ids)
 			}
-			if err != nil {
-				return res, fmt.Errorf("open %s: %w", t.Entity, err)
+			if err == nil || !errors.Is(err, warehouse.ErrUnavailable) || attempt == len(o.Backoff) {
+				break
 			}
-			found = true
-			var c EntityCount
-			// Labelled for profiles: go tool pprof -tagfocus entity=orders
-			pprof.Do(ctx, pprof.Labels("entity", string(t.Entity)), func(ctx context.Context) {
-				c, err = extractEntity(ctx, r, t, src.System, rows, keys, ids, sink, o)
-			})
-			rows.Close()
-			if err == nil && keys[t.Entity].Rotations() > 0 {
-				err = countLandedTwice(ctx, r, sink, t.Entity, &c, landedTwice, o.DedupWindow)
-			}
-			landedTwice += c.landedTwice
-			res.Entities = append(res.Entities, c)
-			if err != nil {
-				return res, err
-			}
-			if w, ok := rows.(*source.Incremental); ok { // read in full: the next run starts from here
-				partial = partial || w.Partial()
-				if mark, ok := w.Mark(); ok {
-					if err := sink.SaveWatermark(ctx, w.Source, w.Entity, mark, r.ID); err != nil {
-						return res, err
-					}
-				}
+			r.Log.WithError(err).WithFields(logrus.Fields{"entity": t.Entity, "attempt": attempt + 1, "retry_in": o.Backoff[attempt].String()}).
+				Warn("ClickHouse did not answer: reading the entity again")
+			select {
+			case <-ctx.Done():
+				return res, ctx.Err()
+			case <-time.After(o.Backoff[attempt]):
 			}
 		}
-		if !found {
-			if required[t.Entity] {
-				return res, fmt.Errorf("open %s: no source has %s (configure source.files.dir, a database query or a Shopify export): %w", t.Entity, t.Entity, fs.ErrNotExist)
-			}
-			r.Log.WithField("entity", t.Entity).Warn("the source has no " + string(t.Entity) + ": nothing to extract for it")
+		res.Entities = append(res.Entities, counts...)
+		if err != nil {
+			return res, err
 		}
 		if !isParent(t.Entity) {
 			keys[t.Entity].Free() // no row refers to these
@@ -178,6 +156,64 @@ func extract(ctx context.Context, r Run, list sourceList, sink rawSink, o Extrac
 		}
 	}
 	return res, nil
+}
+
+// extractTable lands one entity from each of its sources, with a fresh key
+// table. A warehouse whose raw tables keep one row per key can take a key
+// twice: there, duplicates are caught within a window of keys, so that memory
+// does not grow with the rows read. Parents also remember every key, 8 bytes
+// each, which their children are checked against.
+func extractTable(ctx context.Context, r Run, t *canon.Table, list sourceList, sink rawSink, o ExtractOptions, keys canon.KeySets, ids *identity.Resolver) ([]EntityCount, bool, error) {
+	if sink.OnePerKey() {
+		keys[t.Entity] = canon.NewWindow(o.DedupWindow)
+		if isParent(t.Entity) {
+			keys[t.Entity].RememberAll()
+		}
+	} else {
+		keys[t.Entity] = canon.NewKeys()
+	}
+	var counts []EntityCount
+	var landedTwice int64 // by the sources read so far
+	partial, found := false, false
+	for _, src := range list(t) {
+		rows, err := src.Open()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return counts, partial, fmt.Errorf("open %s: %w", t.Entity, err)
+		}
+		found = true
+		var c EntityCount
+		// Labelled for profiles: go tool pprof -tagfocus entity=orders
+		pprof.Do(ctx, pprof.Labels("entity", string(t.Entity)), func(ctx context.Context) {
+			c, err = extractEntity(ctx, r, t, src.System, rows, keys, ids, sink, o)
+		})
+		rows.Close()
+		if err == nil && keys[t.Entity].Rotations() > 0 {
+			err = countLandedTwice(ctx, r, sink, t.Entity, &c, landedTwice, o.DedupWindow)
+		}
+		landedTwice += c.landedTwice
+		counts = append(counts, c)
+		if err != nil {
+			return counts, partial, err
+		}
+		if w, ok := rows.(*source.Incremental); ok { // read in full: the next run starts from here
+			partial = partial || w.Partial()
+			if mark, ok := w.Mark(); ok {
+				if err := sink.SaveWatermark(ctx, w.Source, w.Entity, mark, r.ID); err != nil {
+					return counts, partial, err
+				}
+			}
+		}
+	}
+	if !found {
+		if required[t.Entity] {
+			return counts, partial, fmt.Errorf("open %s: no source has %s (configure source.files.dir, a database query or a Shopify export): %w", t.Entity, t.Entity, fs.ErrNotExist)
+		}
+		r.Log.WithField("entity", t.Entity).Warn("the source has no " + string(t.Entity) + ": nothing to extract for it")
+	}
+	return counts, partial, nil
 }
 
 // countLandedTwice adds to c the rows that repeat a key read further back than

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"sort"
 	"strings"
@@ -11,7 +12,9 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/servicetest"
+	"github.com/tessera-cdp/tessera/warehouse"
 )
 
 // outage is a TCP proxy in front of the test ClickHouse that can fail as a
@@ -278,5 +281,56 @@ func TestPostgresDropsDuringExtract(t *testing.T) {
 	queryRow(t, wh, "SELECT count(), uniqExact(customer_id), countIf(city = 'Moved') FROM {db}.raw_customers FINAL", &rows, &keys, &moved)
 	if int64(rows) != total || keys != rows || moved != 15000 {
 		t.Errorf("after the next run: %d customers (%d keys), %d moved; want %d, 15000 moved", rows, keys, moved, total)
+	}
+}
+
+// TestExtractWhileClickHouseRestarts: ClickHouse goes away for 3 s as extract
+// lands order lines. Extract reads the entity again once it is back and
+// completes with exact counts (nothing lost, nothing doubled in the raw
+// table); without retries it fails, and the failed run is still recorded in
+// runs once ClickHouse answers again.
+func TestExtractWhileClickHouseRestarts(t *testing.T) {
+	cfg, wh := testClickHouse(t)
+	dir, sum := generateShop(t, 2000, 0.01, "csv")
+	cfg.Source.Files.Dir = dir
+	ctx := context.Background()
+	if _, err := wh.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	proxy := newOutage(t, cfg.ClickHouse.Addr)
+	viaProxy := cfg
+	viaProxy.ClickHouse.Addr = proxy.addr()
+	cut := "INSERT INTO " + wh.Database() + ".raw_order_lines"
+
+	proxy.arm(cut, 3*time.Second)
+	err := runStages(ctx, viaProxy, asOf, []string{"extract"}, testLogger(t),
+		func(o *Options) { o.Extract.Backoff = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} })
+	if err != nil || proxy.cuts != 1 {
+		t.Fatalf("extract with ClickHouse back after 3 s: %v (%d cuts)", err, proxy.cuts)
+	}
+	var final, read, landed, rejected uint64
+	queryRow(t, wh, "SELECT count() FROM {db}.raw_order_lines FINAL", &final)
+	if good := uint64(sum.Rows[canon.OrderLines] - sum.BadRows[canon.OrderLines]); final != good {
+		t.Errorf("raw_order_lines holds %d lines, the shop has %d good ones", final, good)
+	}
+	queryRow(t, wh, "SELECT rows_read, rows_landed, rows_rejected FROM {db}.runs WHERE stage = 'extract' AND status = 'ok'", &read, &landed, &rejected)
+	var rows int64
+	for _, n := range sum.Rows {
+		rows += n
+	}
+	if read != uint64(rows) || read != landed+rejected {
+		t.Errorf("the run read %d, landed %d, rejected %d; the shop has %d rows", read, landed, rejected, rows)
+	}
+
+	// No retries: the run fails, and is recorded once ClickHouse is back.
+	proxy.arm(cut, 3*time.Second)
+	err = runStages(ctx, viaProxy, asOf, []string{"extract"}, testLogger(t), func(o *Options) { o.Extract.Backoff = nil })
+	if !errors.Is(err, warehouse.ErrUnavailable) {
+		t.Fatalf("extract without retries: %v, want it failed as ClickHouse did not answer", err)
+	}
+	var failed uint64
+	queryRow(t, wh, "SELECT count() FROM {db}.runs WHERE stage = 'extract' AND status = 'failed' AND message LIKE '%did not answer%'", &failed)
+	if failed != 1 {
+		t.Errorf("%d failed extract runs recorded, want 1", failed)
 	}
 }

@@ -26,6 +26,9 @@ type ExtractOptions struct {
 	DedupWindow int
 	MaxAmount   float64
 	BatchRows   int
+	// Backoff: how long to wait before reading an entity again when the
+	// warehouse did not answer while it landed.
+	Backoff []time.Duration
 	// Sample is the shop generated into SampleDir and read when the config
 	// names no source at all.
 	Sample    synth.Config
@@ -78,7 +81,7 @@ func OptionsFrom(cfg config.Config) Options {
 	sample.Customers, sample.Days, sample.Seed, sample.Format = cfg.Sample.Customers, cfg.Sample.Days, cfg.Sample.Seed, cfg.Source.Files.Format
 	sg := cfg.Segmentation
 	return Options{
-		Extract: ExtractOptions{Source: cfg.Source, DedupWindow: cfg.Source.DedupWindow, MaxAmount: cfg.Source.MaxAmount, BatchRows: cfg.BatchRows,
+		Extract: ExtractOptions{Source: cfg.Source, DedupWindow: cfg.Source.DedupWindow, MaxAmount: cfg.Source.MaxAmount, BatchRows: cfg.BatchRows, Backoff: DefaultBackoff,
 			Sample: sample, SampleDir: filepath.Join(cfg.DataDir, "sample-shop")},
 		Features: FeatureOptions{BatchRows: cfg.BatchRows},
 		Train:    TrainOptions{LTV: cfg.LTV, EarlyVIP: sg.EarlyVIP, BatchRows: cfg.BatchRows},

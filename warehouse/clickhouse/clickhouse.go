@@ -23,6 +23,9 @@ import (
 type DB struct {
 	conn driver.Conn
 	db   string
+	// Backoff: how long to wait before each new attempt of a write that
+	// must land although the server restarts (the record of a run).
+	Backoff []time.Duration
 
 	mu    sync.Mutex
 	types map[string]map[string]string // column types by table, read once
@@ -46,7 +49,7 @@ func Open(ctx context.Context, c config.ClickHouse) (*DB, error) {
 		conn.Close()
 		return nil, fmt.Errorf("clickhouse %s does not answer: %w", c.Addr, err)
 	}
-	return &DB{conn: conn, db: c.Database}, nil
+	return &DB{conn: conn, db: c.Database, Backoff: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}}, nil
 }
 
 // Close closes the connection.

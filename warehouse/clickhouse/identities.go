@@ -14,13 +14,13 @@ import (
 func (w *DB) Identities(ctx context.Context, fn func(warehouse.Identity)) error {
 	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT kind, source, id, customer_id, linked_at FROM %s.identities ORDER BY linked_at", w.db))
 	if err != nil {
-		return fmt.Errorf("read identities: %w", err)
+		return fmt.Errorf("read identities: %w", unavailable(err))
 	}
 	defer rows.Close()
 	var l warehouse.Identity
 	for rows.Next() {
 		if err := rows.Scan(&l.Kind, &l.Source, &l.ID, &l.CustomerID, &l.At); err != nil {
-			return fmt.Errorf("read identities: %w", err)
+			return fmt.Errorf("read identities: %w", unavailable(err))
 		}
 		fn(l)
 	}
@@ -34,7 +34,7 @@ func (w *DB) SaveIdentities(ctx context.Context, ls []warehouse.Identity, runID 
 	}
 	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.identities (kind, source, id, customer_id, linked_at, run_id) VALUES", w.db))
 	if err != nil {
-		return fmt.Errorf("save identities: %w", err)
+		return fmt.Errorf("save identities: %w", unavailable(err))
 	}
 	defer batch.Abort()
 	n := len(ls)
@@ -47,11 +47,11 @@ func (w *DB) SaveIdentities(ctx context.Context, ls []warehouse.Identity, runID 
 	}
 	for i, col := range []any{kind, src, id, cust, when, run} {
 		if err := batch.Column(i).Append(col); err != nil {
-			return fmt.Errorf("save identities: %w", err)
+			return fmt.Errorf("save identities: %w", unavailable(err))
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("save identities: %w", err)
+		return fmt.Errorf("save identities: %w", unavailable(err))
 	}
 	return nil
 }

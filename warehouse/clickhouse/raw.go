@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -78,7 +79,7 @@ func (w *DB) OpenRaw(ctx context.Context, e canon.Entity, runID string, landedAt
 	cols = append(cols, "run_id", "_version")
 	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES", w.db, table, strings.Join(cols, ", ")))
 	if err != nil {
-		return nil, fmt.Errorf("insert into %s: %w", table, err)
+		return nil, fmt.Errorf("insert into %s: %w", table, unavailable(err))
 	}
 	return &RawWriter{t: t, table: table, types: types, batch: batch, runID: runID, landed: uint64(landedAt.Unix())}, nil
 }
@@ -115,7 +116,7 @@ func (r *RawWriter) Write(rec arrow.Record) error {
 		return err
 	}
 	if err := r.batch.Flush(); err != nil {
-		return fmt.Errorf("insert %d rows into %s: %w", n, r.table, err)
+		return fmt.Errorf("insert %d rows into %s: %w", n, r.table, unavailable(err))
 	}
 	return nil
 }
@@ -123,7 +124,7 @@ func (r *RawWriter) Write(rec arrow.Record) error {
 // Close ends the INSERT.
 func (r *RawWriter) Close() error {
 	if err := r.batch.Send(); err != nil {
-		return fmt.Errorf("insert into %s: %w", r.table, err)
+		return fmt.Errorf("insert into %s: %w", r.table, unavailable(err))
 	}
 	return nil
 }
@@ -291,7 +292,7 @@ func (w *DB) InsertRejected(ctx context.Context, runID string, at time.Time, rs 
 	}
 	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.rejected_rows (source, entity, position, row_key, rule, detail, raw, run_id, rejected_at, _version) VALUES", w.db))
 	if err != nil {
-		return fmt.Errorf("insert into rejected_rows: %w", err)
+		return fmt.Errorf("insert into rejected_rows: %w", unavailable(err))
 	}
 	defer batch.Abort()
 	for _, r := range rs {
@@ -300,15 +301,27 @@ func (w *DB) InsertRejected(ctx context.Context, runID string, at time.Time, rs 
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("insert %d rejected rows: %w", len(rs), err)
+		return fmt.Errorf("insert %d rejected rows: %w", len(rs), unavailable(err))
 	}
 	return nil
 }
 
-// RecordRun writes what a run did.
+// RecordRun writes what a run did, again after a pause while the server
+// does not answer (a run that failed because ClickHouse restarted is
+// recorded once it is back).
 func (w *DB) RecordRun(ctx context.Context, r warehouse.Run) error {
-	return w.insertRow(ctx, `INSERT INTO {db}.runs (run_id, stage, as_of, started_at, finished_at, status, rows_read, rows_landed, rows_rejected, message, detail) VALUES`,
-		r.ID, r.Stage, r.AsOf, r.Started.UTC(), r.Finished.UTC(), r.Status, r.Read, r.Landed, r.Rejected, r.Message, r.Detail)
+	for attempt := 0; ; attempt++ {
+		err := w.insertRow(ctx, `INSERT INTO {db}.runs (run_id, stage, as_of, started_at, finished_at, status, rows_read, rows_landed, rows_rejected, message, detail) VALUES`,
+			r.ID, r.Stage, r.AsOf, r.Started.UTC(), r.Finished.UTC(), r.Status, r.Read, r.Landed, r.Rejected, r.Message, r.Detail)
+		if err == nil || !errors.Is(err, warehouse.ErrUnavailable) || attempt == len(w.Backoff) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(w.Backoff[attempt]):
+		}
+	}
 }
 
 // RawCounts returns the rows of each raw table, one per key (FINAL).

@@ -171,6 +171,9 @@ func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Sha
 	}
 	release, err := lockStages(ctx, p.Locker, names, asOf, sh, p.Log)
 	if err != nil {
+		for _, s := range names { // refused: each stage's run failed, and says why
+			p.record(ctx, Result{Run: NewRun(p.Log, p.Mem, s, asOf)}, err)
+		}
 		return err
 	}
 	defer release()

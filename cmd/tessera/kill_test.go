@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/tessera-cdp/tessera/export"
 	"github.com/tessera-cdp/tessera/servicetest"
 )
 
@@ -70,14 +72,15 @@ func TestKilledAndRerun(t *testing.T) {
 		conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+ref)
 		conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+killed)
 	})
-	tessera := func(db string) *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "run", "--as-of", asOf)
+	command := func(db string, args ...string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], args...)
 		cmd.Env = append(os.Environ(), "TESSERA_TEST_RUN_MAIN=1", "TESSERA_CLICKHOUSE_ADDR="+ch, "TESSERA_CLICKHOUSE_DATABASE="+db,
 			"TESSERA_SOURCE_FILES_DIR="+shop, "TESSERA_DATA_DIR="+t.TempDir(), "TESSERA_LOG_LEVEL=warn",
 			// A killed run's lock lapses only after lease_seconds; the lock has tests of its own.
 			"TESSERA_KUBE_LOCK=off")
 		return cmd
 	}
+	tessera := func(db string) *exec.Cmd { return command(db, "run", "--as-of", asOf) }
 	start := time.Now()
 	if b, err := tessera(ref).CombinedOutput(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, b)
@@ -97,11 +100,112 @@ func TestKilledAndRerun(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		err := cmd.Wait()
 		t.Logf("trial %d: killed after %s (%v)", trial, after.Round(time.Millisecond), err)
+		dir := t.TempDir() + "/export"
+		exportWhole(t, conn, killed, asOf, dir, command(killed, "export", "--as-of", asOf, "--out", dir))
 	}
 	if b, err := tessera(killed).CombinedOutput(); err != nil {
 		t.Fatalf("the run after the kills: %v\n%s", err, b)
 	}
 	if got := published(t, conn, killed, asOf); got != want {
 		t.Errorf("after ten kills and a run:\n%s\nan uninterrupted run:\n%s", got, want)
+	}
+}
+
+// exportWhole runs export after a kill: it fails (nothing, or not all of the
+// date, is published), or it delivers the members of the run the date's
+// publication names, as many as were published: never part of a night.
+func exportWhole(t *testing.T, conn driver.Conn, db, asOf, dir string, cmd *exec.Cmd) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return // exit 1: it says why
+	}
+	var exported, published, recorded uint64
+	q := fmt.Sprintf(`SELECT (SELECT count() FROM %[1]s.segment_members WHERE as_of = toDate(?) AND run_id = (SELECT score_run FROM %[1]s.published_runs WHERE as_of = toDate(?))),
+    (SELECT visitParamExtractUInt(any(rows), 'segment_members') FROM %[1]s.publications WHERE as_of = toDate(?) AND version = (SELECT max(version) FROM %[1]s.publications WHERE as_of = toDate(?)))`, db)
+	if err := conn.QueryRow(context.Background(), q, asOf, asOf, asOf, asOf).Scan(&published, &recorded); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	var m export.Manifest
+	b, err := os.ReadFile(dir + "/manifest.json")
+	if err == nil {
+		err = json.Unmarshal(b, &m)
+	}
+	if err != nil {
+		t.Fatalf("export exited 0 without a manifest: %v", err)
+	}
+	for _, f := range m.Files {
+		if f.Kind == "segment" {
+			exported += f.Rows
+		}
+	}
+	if published != recorded || exported != published {
+		t.Errorf("export exited 0 with %d members; the publication says %d, the table holds %d of its run:\n%s", exported, recorded, published, out)
+	}
+}
+
+// TestConcurrentProcesses: three `tessera run` processes for one date at
+// once, with no Kubernetes (kube.lock auto takes the warehouse's lock): one
+// proceeds, the others exit 1 naming the holder, and the night published is
+// what one run publishes.
+func TestConcurrentProcesses(t *testing.T) {
+	ch := servicetest.ClickHouse(t)
+	shop := t.TempDir()
+	var out bytes.Buffer
+	if code := run([]string{"generate", "--customers", "2000", "--out", shop}, &out, &out); code != 0 {
+		t.Fatalf("generate: %s", out.String())
+	}
+	const asOf = "2026-11-01"
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var b [3]byte
+	rand.Read(b[:])
+	ref, db := "tessera_ref_"+hex.EncodeToString(b[:]), "tessera_race_"+hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+ref)
+		conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+	})
+	command := func(db string, args ...string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "TESSERA_TEST_RUN_MAIN=1", "TESSERA_CLICKHOUSE_ADDR="+ch, "TESSERA_CLICKHOUSE_DATABASE="+db,
+			"TESSERA_SOURCE_FILES_DIR="+shop, "TESSERA_DATA_DIR="+t.TempDir(), "TESSERA_LOG_LEVEL=warn", "TESSERA_LOG_FORMAT=text",
+			"TESSERA_KUBE_WAIT=0s", "KUBERNETES_SERVICE_HOST=")
+		return cmd
+	}
+	if b, err := command(ref, "run", "--as-of", asOf).CombinedOutput(); err != nil {
+		t.Fatalf("a run alone: %v\n%s", err, b)
+	}
+	want := published(t, conn, ref, asOf)
+	// Migrated first, as the chart's migration hook does.
+	if b, err := command(db, "migrate").CombinedOutput(); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, b)
+	}
+	cmds := make([]*exec.Cmd, 3)
+	outs := make([]bytes.Buffer, 3)
+	for i := range cmds {
+		cmds[i] = command(db, "run", "--as-of", asOf)
+		cmds[i].Stdout, cmds[i].Stderr = &outs[i], &outs[i]
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ok := 0
+	for i, cmd := range cmds {
+		err := cmd.Wait()
+		switch {
+		case err == nil:
+			ok++
+		case cmd.ProcessState.ExitCode() != 1 || !strings.Contains(outs[i].String(), "held by"):
+			t.Errorf("run %d: %v, want exit 1 naming the holder:\n%s", i, err, outs[i].String())
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d of 3 concurrent runs completed, want 1", ok)
+	}
+	if got := published(t, conn, db, asOf); got != want {
+		t.Errorf("three concurrent runs published\n%s\none run publishes\n%s", got, want)
 	}
 }

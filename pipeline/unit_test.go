@@ -236,6 +236,24 @@ func TestRestartAfterRepublish(t *testing.T) {
 		if err := exportDate(ctx, cfg, d, "csv", t.TempDir(), testLogger(t)); err != nil {
 			t.Errorf("try %d: export after the restart: %v", try, err)
 		}
+		if rep := reportCustomers(t, cfg, d); !strings.Contains(want, fmt.Sprintf("customer_scores %d ", rep)) {
+			t.Errorf("try %d: the report counts %d customers after the restart; one night is\n%s", try, rep, want)
+		}
 	}
 	t.Logf("%d of 4 restarts right after a re-publish left customer_scores with the rows of more than one run; readers saw one night every time", broughtBack)
+}
+
+// reportCustomers is how many customers the report of a date counts.
+func reportCustomers(t *testing.T, cfg config.Config, d time.Time) int {
+	t.Helper()
+	p, err := Open(context.Background(), cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	data, err := p.Report(context.Background(), d)
+	if err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	return data.Customers
 }

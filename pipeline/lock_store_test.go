@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
@@ -131,27 +133,38 @@ func TestConcurrentRuns(t *testing.T) {
 
 // nightSums are the row count and a content checksum of each published
 // table of the date, every column but run and model ids, read through the
-// store.
+// store as it is (not through the date's publication).
 func nightSums(t *testing.T, cfg config.Config, asOf time.Time) string {
 	t.Helper()
-	ctx := context.Background()
-	mem := memoryForTest(t)
-	st, err := OpenStore(ctx, cfg.ClickHouse, cfg.DataDir, mem)
+	tables := append([]warehouse.Table{warehouse.CustomerFeatures}, warehouse.Published...)
+	out, err := tableSums(cfg, tables, func(st warehouse.Store, tbl string, schema *arrow.Schema) (arrow.Record, error) {
+		return st.ReadPartition(context.Background(), memory.DefaultAllocator, tbl, schema, asOf)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return out
+}
+
+// tableSums are the row count and a content checksum of each table as read
+// reads it, every column but run and model ids.
+func tableSums(cfg config.Config, tables []warehouse.Table, read func(st warehouse.Store, table string, schema *arrow.Schema) (arrow.Record, error)) (string, error) {
+	st, err := OpenStore(context.Background(), cfg.ClickHouse, cfg.DataDir, memory.DefaultAllocator)
+	if err != nil {
+		return "", err
+	}
 	defer st.Close()
 	var b strings.Builder
-	for _, tbl := range append([]warehouse.Table{warehouse.CustomerFeatures}, warehouse.Published...) {
+	for _, tbl := range tables {
 		var cols []string
 		for _, f := range tbl.Schema.Fields() {
 			if f.Name != "model_id" && f.Name != "early_vip_model_id" {
 				cols = append(cols, f.Name)
 			}
 		}
-		rec, err := st.ReadPartition(ctx, mem, tbl.Name, tbl.Columns(cols...), asOf)
+		rec, err := read(st, tbl.Name, tbl.Columns(cols...))
 		if err != nil {
-			t.Fatal(err)
+			return b.String(), err
 		}
 		var sum uint64
 		for i := 0; i < int(rec.NumRows()); i++ {
@@ -164,5 +177,5 @@ func nightSums(t *testing.T, cfg config.Config, asOf time.Time) string {
 		fmt.Fprintf(&b, "%s %d %d\n", tbl.Name, rec.NumRows(), sum)
 		rec.Release()
 	}
-	return b.String()
+	return b.String(), nil
 }

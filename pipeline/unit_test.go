@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/servicetest"
@@ -163,36 +163,9 @@ func partBroughtBack(t *testing.T, w *clickhouse.DB, d time.Time, want string, c
 // table of the date as readers read it (through its publication), every
 // column but run and model ids.
 func publishedSums(cfg config.Config, asOf time.Time) (string, error) {
-	ctx := context.Background()
-	st, err := OpenStore(ctx, cfg.ClickHouse, cfg.DataDir, memory.DefaultAllocator)
-	if err != nil {
-		return "", err
-	}
-	defer st.Close()
-	var b strings.Builder
-	for _, tbl := range warehouse.Published {
-		var cols []string
-		for _, f := range tbl.Schema.Fields() {
-			if f.Name != "model_id" && f.Name != "early_vip_model_id" {
-				cols = append(cols, f.Name)
-			}
-		}
-		rec, err := warehouse.ReadPublished(ctx, st, memory.DefaultAllocator, tbl.Name, tbl.Columns(cols...), asOf)
-		if err != nil {
-			return b.String(), err
-		}
-		var sum uint64
-		for i := 0; i < int(rec.NumRows()); i++ {
-			h := fnv.New64a()
-			for _, c := range rec.Columns() {
-				fmt.Fprint(h, c.(interface{ ValueStr(int) string }).ValueStr(i), "\x00")
-			}
-			sum += h.Sum64()
-		}
-		fmt.Fprintf(&b, "%s %d %d\n", tbl.Name, rec.NumRows(), sum)
-		rec.Release()
-	}
-	return b.String(), nil
+	return tableSums(cfg, warehouse.Published, func(st warehouse.Store, tbl string, schema *arrow.Schema) (arrow.Record, error) {
+		return warehouse.ReadPublished(context.Background(), st, memory.DefaultAllocator, tbl, schema, asOf)
+	})
 }
 
 // TestRestartAfterRepublish: a ClickHouse of the test's own is killed and

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +146,28 @@ func TestIdentifiersRejectInjection(t *testing.T) {
 				t.Fatalf("error %v, want one about %s", err, tt.says)
 			}
 		})
+	}
+}
+
+func TestCheckEnv(t *testing.T) {
+	for _, tt := range []struct {
+		env  []string
+		says string
+	}{
+		{[]string{"TESSERA_CLICKHOUSE_ADDR=ch:9000", "TESSERA_SOURCE_MAX_AMOUNT=1e9", "TESSERA_KUBE_WAIT=1m", "HOME=/root"}, ""},
+		{[]string{"TESSERA_CLICKHOUSE_PASSWORD=x", "TESSERA_TEST_CLICKHOUSE=x", "TESSERA_SHARD_JOB=j"}, ""},
+		{[]string{"TESSERA_CLICKHOUSE_ADRR=ch:9000"}, "TESSERA_CLICKHOUSE_ADRR is not one Tessera reads: did you mean TESSERA_CLICKHOUSE_ADDR?"},
+		{[]string{"TESSERA_LOG_FORMATS=text"}, "did you mean TESSERA_LOG_FORMAT?"},
+	} {
+		err := CheckEnv(tt.env)
+		if (tt.says == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.says)) {
+			t.Errorf("%v: %v, want %q", tt.env, err, tt.says)
+		}
+	}
+	names := EnvNames()
+	for _, want := range []string{"TESSERA_SEGMENTATION_VIP_REVENUE_SHARE", "TESSERA_KUBE_LEASE_SECONDS", "TESSERA_SOURCE_POSTGRES_OVERLAP"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("EnvNames lacks %s", want)
+		}
 	}
 }

@@ -18,7 +18,7 @@ import (
 func (c *cli) ltvCmd(ctx context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "fit" && args[0] != "predict") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprint(c.stderr, ltvUsage)
+			fmt.Fprint(c.stdout, ltvUsage)
 			return flag.ErrHelp
 		}
 		return usageError{errors.New("ltv needs a subcommand: fit or predict\n" + ltvUsage)}
@@ -93,7 +93,7 @@ func (c *cli) ltvFit(args []string) error {
 	asJSON := fs.Bool("json", false, "print the fitted model as JSON")
 	penalty := fs.Float64("penalty", 0, "L2 penalty on the parameters")
 	sf := addSummaryFlags(fs)
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if !slices.Contains(LTVModels, *kind) {
@@ -144,7 +144,7 @@ func (c *cli) ltvPredict(args []string) error {
 	months := fs.Int("clv-months", 12, "CLV horizon in months")
 	discount := fs.Float64("discount", 0.01, "monthly discount rate of the CLV")
 	sf := addSummaryFlags(fs)
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *modelFile == "" {

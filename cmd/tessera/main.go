@@ -35,7 +35,8 @@ var version = "dev"
 // cli is one invocation: where its output and logs go.
 type cli struct {
 	log            *logrus.Logger
-	stdout, stderr io.Writer // results; usage, flag help and logs
+	stdout, stderr io.Writer // results and help asked for; usage errors and logs
+	help           map[*flag.FlagSet]string
 }
 
 type command struct {
@@ -76,11 +77,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	c := &cli{log: logrus.New(), stdout: stdout, stderr: stderr}
 	c.log.SetOutput(stderr)
 	c.setLogFormat(config.Default().Log)
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
+	switch {
+	case len(args) == 0:
+		usage(stderr) // a command is missing: bad usage
+		return 2
+	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
+		usage(stdout)
+		return 0
+	case args[0] == "--version" || args[0] == "-version":
+		fmt.Fprintln(stdout, "tessera", version)
 		return 0
 	}
 	for _, cmd := range commands {
@@ -117,19 +122,25 @@ func usage(w io.Writer) {
 		"Every config key can be set by an environment variable TESSERA_<KEY>, e.g. TESSERA_CLICKHOUSE_ADDR.\n")
 }
 
+// newFlags is a command's flag set. Help asked for goes to stdout; a bad
+// flag is an error, logged to stderr like every other (parse).
 func (c *cli) newFlags(name, summary string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: tessera %s [flags]\n\n%s\n\nFlags:\n", name, summary)
-		fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if c.help == nil {
+		c.help = map[*flag.FlagSet]string{}
 	}
+	c.help[fs] = fmt.Sprintf("Usage: tessera %s [flags]\n\n%s\n\nFlags:\n", name, summary)
 	return fs
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
+func (c *cli) parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(c.stdout, c.help[fs])
+			fs.SetOutput(c.stdout)
+			fs.PrintDefaults()
 			return err
 		}
 		return usageError{err}
@@ -142,6 +153,9 @@ func parse(fs *flag.FlagSet, args []string) error {
 
 // loadConfig reads the config file and sets up logging from it.
 func (c *cli) loadConfig(path string) (config.Config, error) {
+	if err := config.CheckEnv(os.Environ()); err != nil {
+		return config.Default(), usageError{err}
+	}
 	cfg, err := config.Load(path, os.Getenv)
 	if err != nil {
 		return cfg, usageError{err}
@@ -208,7 +222,7 @@ func stageCmd(name string) func(c *cli, ctx context.Context, args []string) erro
 		if name == "run" || name == "score" {
 			fs.StringVar(&shard, "shard", "0/1", "I/N: score only the customers of shard I of N (a pod of an Indexed Job; TESSERA_SHARD_JOB names the run); shard 0 waits for the others, segments and publishes")
 		}
-		if err := parse(fs, args); err != nil {
+		if err := c.parse(fs, args); err != nil {
 			return err
 		}
 		cfg, err := c.loadConfig(*cfgPath)
@@ -282,7 +296,7 @@ func (c *cli) openRunner(ctx context.Context, cfg config.Config, lock bool) (*pi
 func (c *cli) migrateCmd(ctx context.Context, args []string) error {
 	fs := c.newFlags("migrate", "Creates the ClickHouse database and applies every migration not yet applied.")
 	cfgPath := fs.String("config", "", "YAML config file; empty: defaults and TESSERA_* variables")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := c.loadConfig(*cfgPath)
@@ -319,7 +333,7 @@ func (c *cli) generateCmd(ctx context.Context, args []string) error {
 	format := fs.String("format", d.Format, "file format: csv or parquet")
 	bad := fs.Float64("bad-rows", 0, "fraction of bad records mixed into every entity, e.g. 0.01")
 	vip := fs.Float64("vip-share", d.VIPShare, "share of customers in the VIP class (0: a pure BG/NBD population)")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" {
@@ -419,7 +433,7 @@ func publishedFlags(fs *flag.FlagSet, outHelp string) publishedArgs {
 // loads the config and opens the warehouse, without the run lock: it writes
 // no table of the date.
 func (c *cli) openPublished(ctx context.Context, fs *flag.FlagSet, args []string, f publishedArgs, check func() error) (*pipeline.Runner, time.Time, error) {
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return nil, time.Time{}, err
 	}
 	if *f.out == "" {
@@ -453,7 +467,7 @@ func (c *cli) backfillCmd(ctx context.Context, args []string) error {
 	parallel := fs.Int("parallel", 1, "Jobs running at once")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig outside a pod (default: $KUBECONFIG or ~/.kube/config)")
 	namespace := fs.String("namespace", "", "namespace (default: the pod's, or the kubeconfig context's)")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	f, err1 := time.Parse(time.DateOnly, *from)

@@ -75,3 +75,41 @@ func TestRunSummary(t *testing.T) {
 		}
 	}
 }
+
+// TestMisspeltVariable: a TESSERA_ variable Tessera does not read is bad
+// configuration (exit 2) naming the closest one, not silently ignored.
+func TestMisspeltVariable(t *testing.T) {
+	t.Setenv("TESSERA_CLICKHOUSE_ADRR", "127.0.0.1:9000")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"run", "--as-of", "2026-10-31"}, &stdout, &stderr); code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", code, stderr.String())
+	}
+	want := "environment variable TESSERA_CLICKHOUSE_ADRR is not one Tessera reads: did you mean TESSERA_CLICKHOUSE_ADDR?"
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+	}
+}
+
+// TestHelpAndVersion: help asked for goes to stdout, usage errors to
+// stderr; --version prints the version.
+func TestHelpAndVersion(t *testing.T) {
+	for _, tt := range []struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{[]string{"--help"}, 0, "Usage: tessera COMMAND [flags]", ""},
+		{[]string{"run", "--help"}, 0, "Usage: tessera run [flags]", ""},
+		{[]string{"ltv", "--help"}, 0, "tessera ltv fit --model", ""},
+		{[]string{"--version"}, 0, "tessera dev\n", ""},
+		{nil, 2, "", "Usage: tessera COMMAND [flags]"},
+		{[]string{"run", "--colour"}, 2, "", "flag provided but not defined: -colour"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(tt.args, &stdout, &stderr)
+		if code != tt.code || !strings.Contains(stdout.String(), tt.stdout) || !strings.Contains(stderr.String(), tt.stderr) ||
+			(tt.stdout == "" && stdout.Len() > 0) || (tt.stderr == "" && stderr.Len() > 0) {
+			t.Errorf("%v: exit %d\nstdout: %q\nstderr: %q", tt.args, code, stdout.String(), stderr.String())
+		}
+	}
+}

@@ -119,6 +119,11 @@ type Runner struct {
 	// Done, when set, is called with what each stage did once it succeeded
 	// (the CLI prints it).
 	Done func(Result)
+	// Version of Tessera and the Invocation (the command) the runs are part
+	// of, kept with each run's record.
+	Version, Invocation string
+	// Progress: how often a stage that runs longer says it still runs.
+	Progress time.Duration
 }
 
 // Open opens the configured warehouse (migrated) and builds each stage's
@@ -128,7 +133,8 @@ func Open(ctx context.Context, cfg config.Config, log *logrus.Logger) (*Runner, 
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{Store: st, Options: OptionsFrom(cfg), Log: log, Mem: memory.DefaultAllocator}, nil
+	return &Runner{Store: st, Options: OptionsFrom(cfg), Log: log, Mem: memory.DefaultAllocator,
+		Invocation: NewRunID(time.Now()), Progress: 10 * time.Second}, nil
 }
 
 // OpenStore opens the configured warehouse, migrated: ClickHouse when an
@@ -184,7 +190,9 @@ func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Sha
 			continue
 		}
 		r := NewRun(p.Log, p.Mem, s.name, asOf)
+		stop := progress(r, p.Progress)
 		res, err := s.run(ctx, r, p.Store, o)
+		stop()
 		res.Run = r
 		p.record(ctx, res, err)
 		if err != nil {
@@ -201,7 +209,8 @@ func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Sha
 // returned: the stage's own outcome is what the caller needs.
 func (p *Runner) record(ctx context.Context, res Result, runErr error) {
 	r := res.Run
-	row := warehouse.Run{ID: r.ID, Stage: r.Stage, AsOf: r.AsOf, Started: r.Started, Finished: time.Now(), Status: "ok"}
+	row := warehouse.Run{ID: r.ID, Stage: r.Stage, AsOf: r.AsOf, Started: r.Started, Finished: time.Now(), Status: "ok",
+		Version: p.Version, Invocation: p.Invocation}
 	var detail any
 	switch {
 	case res.Extract != nil:
@@ -270,3 +279,25 @@ func (p *Runner) Report(ctx context.Context, asOf time.Time) (report.Data, error
 
 // round keeps three decimals: seconds to the millisecond in logs and records.
 func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }
+
+// progress logs, every interval until stop, that the run's stage still runs:
+// a stage that takes long says so at least that often.
+func progress(r Run, every time.Duration) (stop func()) {
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				r.Log.WithField("seconds", round(time.Since(r.Started).Seconds())).Info("still running")
+			}
+		}
+	}()
+	return func() { close(done) }
+}

@@ -27,6 +27,8 @@ type Run struct {
 	Status                 string
 	Read, Landed, Rejected uint64
 	Message, Detail        string
+	Version                string // of Tessera
+	Invocation             string // the command the run was part of
 }
 
 // Count is one line of a summary: a name and a number.

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -76,7 +77,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	c := &cli{log: logrus.New(), stdout: stdout, stderr: stderr}
 	c.log.SetOutput(stderr)
-	c.setLogFormat(config.Default().Log)
+	// The format asked for in the environment holds from the first line,
+	// also for an error in the config file itself.
+	c.setLogFormat(config.Log{Format: cmp.Or(os.Getenv("TESSERA_LOG_FORMAT"), config.Default().Log.Format)})
 	switch {
 	case len(args) == 0:
 		usage(stderr) // a command is missing: bad usage
@@ -289,7 +292,7 @@ func (c *cli) openRunner(ctx context.Context, cfg config.Config, lock bool) (*pi
 	if lock && (k.Lock == "warehouse" || (k.Lock == "auto" && !inPod)) {
 		locker = pipeline.StoreLock{Store: p.Store, Options: warehouse.LockOptions{Holder: kube.Holder(), TTL: ttl, Wait: k.Wait}}
 	}
-	p.Locker = locker
+	p.Locker, p.Version = locker, version
 	return p, nil
 }
 

@@ -113,3 +113,18 @@ func TestHelpAndVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigErrorInTextLog: with TESSERA_LOG_FORMAT=text, an error in the
+// config file is logged as text, not JSON.
+func TestConfigErrorInTextLog(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("no_such_key: 1\n"), 0o600)
+	t.Setenv("TESSERA_LOG_FORMAT", "text")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"run", "--config", bad}, &stdout, &stderr); code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+	if got := stderr.String(); strings.HasPrefix(got, "{") || !strings.Contains(got, "level=error") || !strings.Contains(got, "field no_such_key not found") {
+		t.Errorf("stderr %q, want a text log line saying what is wrong", got)
+	}
+}

@@ -5,6 +5,7 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -123,7 +124,7 @@ func (w *DB) Migrate(ctx context.Context) ([]string, error) {
 			return nil, err
 		}
 		for _, stmt := range Statements(string(b)) {
-			if err := w.Exec(ctx, stmt); err != nil {
+			if err := w.Exec(ctx, stmt); err != nil && !columnThere(err) {
 				return applied, fmt.Errorf("migration %s: %w", name, err)
 			}
 		}
@@ -197,3 +198,11 @@ func (w *DB) EndExtract(err error) error { return err }
 func (w *DB) OnePerKey() bool { return true }
 
 var _ warehouse.Store = (*DB)(nil)
+
+// columnThere says that an ADD COLUMN found its column already there (18.16
+// has no ADD COLUMN IF NOT EXISTS): a migration cut short, or run by two
+// runners at once, is applied again as if it had not been.
+func columnThere(err error) bool {
+	var ex *chgo.Exception
+	return errors.As(err, &ex) && ex.Code == 44 && strings.Contains(ex.Message, "Cannot add column")
+}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,7 +49,7 @@ func TestRunLineage(t *testing.T) {
 		for _, stage := range []string{"extract", "features", "score"} {
 			found := false
 			for _, line := range strings.Split(logs.String(), "\n") {
-				found = found || (strings.Contains(line, `msg="still running"`) && strings.Contains(line, "stage="+stage+" "))
+				found = found || (strings.Contains(line, `msg="still running"`) && slices.Contains(strings.Fields(line), "stage="+stage))
 			}
 			if !found {
 				t.Errorf("no progress line of %s:\n%.2000s", stage, logs.String())

@@ -161,12 +161,15 @@ type scored struct {
 func stageScores(ctx context.Context, r Run, wh scoreStore, s scored, out *ScoreSummary, o ScoreOptions) error {
 	feedRec, custFeeds := feeds(r, s.custs, s.segs, s.baskets, o.Segmentation.Feeds)
 	defer feedRec.Release()
+	s.baskets = transform.CustomerBaskets{} // every line of every buyer: not held while the records are built and staged
 	scores := scoreRecord(r, s.custs, custFeeds, s.modelID, s.earlyID, out)
 	defer scores.Release()
 	segRec := segmentRecord(r, s.custs, s.segs)
 	defer segRec.Release()
 	members := memberRecord(r, s.custs, s.segs, custFeeds, o)
 	defer members.Release()
+	segments := len(s.segs)
+	s.custs, s.segs = nil, nil // every customer's profile: not held while the records are staged
 	start := time.Now()
 	out.Staged = map[string]int{}
 	for _, t := range []struct {
@@ -178,7 +181,7 @@ func stageScores(ctx context.Context, r Run, wh scoreStore, s scored, out *Score
 		}
 		out.Staged[t.table] = int(t.rec.NumRows())
 	}
-	r.Log.WithFields(logrus.Fields{"model_id": s.modelID, "early_vip_model_id": s.earlyID, "rows_landed": scores.NumRows(), "segments": len(s.segs),
+	r.Log.WithFields(logrus.Fields{"model_id": s.modelID, "early_vip_model_id": s.earlyID, "rows_landed": scores.NumRows(), "segments": segments,
 		"seconds": round(time.Since(start).Seconds())}).Info("scores, segments, members and feeds staged for publish")
 	return nil
 }

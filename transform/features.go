@@ -211,6 +211,7 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 	if behaviourErr != nil {
 		return nil, behaviourErr
 	}
+	fr.ids, fr.orderSeq = nil, nil // what the build no longer needs is not held while it runs
 	return fr.build(mem), nil
 }
 

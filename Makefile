@@ -1,5 +1,5 @@
 # Tessera. The two commands of the quick start:
-#   make demo   starts the services, generates a shop and runs the pipeline into ClickHouse
+#   make demo   starts ClickHouse, generates a shop and runs the pipeline into it
 #   make test   starts the services and runs every test against them
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -26,7 +26,9 @@ test: services
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	set -a && eval "$$($(SERVICES) env)" && set +a && $(GO) test -count=1 ./...
 
-demo: services build
+# The demo needs ClickHouse alone (its shop is files).
+demo: build
+	$(SERVICES) up clickhouse
 	bin/tessera generate --customers $(DEMO_CUSTOMERS) --seed 1 --bad-rows 0.01 --out demo-data/shop
 	TESSERA_CLICKHOUSE_ADDR=$(CLICKHOUSE) TESSERA_CLICKHOUSE_DATABASE=tessera_demo \
 	TESSERA_SOURCE_FILES_DIR=demo-data/shop TESSERA_LOG_FORMAT=text \

@@ -8,7 +8,8 @@
 #   kube-apiserver https://127.0.0.1:16443 (no kubelet: pods stay pending), admin
 #               kubeconfig in .services/kube/kubeconfig; built once from the Go
 #               module proxy by scripts/kube-apiserver.sh; helm installed with go install
-# Usage: scripts/services.sh up|down|status|env
+# Usage: scripts/services.sh up [clickhouse postgres mariadb kube]...|down|status|env
+# (`up` alone starts all of them, as make test needs; make demo starts clickhouse)
 # `up` installs the servers from Debian's packages if they are missing and is a no-op
 # when they already answer. Ports differ from the defaults so a system-wide server on
 # this machine does not get in the way.
@@ -32,17 +33,24 @@ svc_user() { if [ "$(id -u)" = 0 ]; then echo "$1"; else id -un; fi; }
 
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
+# The services `up` starts: the names given, or all of them.
+services=(clickhouse postgres mariadb kube)
+wanted=()
+want() { local n; for n in "${wanted[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
+
 install_packages() {
   local missing=()
-  command -v clickhouse-server >/dev/null || missing+=(clickhouse-server clickhouse-client)
-  [ -n "$(pg_bin)" ] || missing+=(postgresql)
-  command -v mariadbd >/dev/null || missing+=(mariadb-server mariadb-client)
   command -v runuser >/dev/null || missing+=(util-linux)
-  # the report test renders the HTML report in headless Chromium
-  command -v chromium >/dev/null || missing+=(chromium)
-  command -v etcd >/dev/null || missing+=(etcd-server)
-  command -v openssl >/dev/null || missing+=(openssl)
-  command -v curl >/dev/null || missing+=(curl)
+  if want clickhouse; then command -v clickhouse-server >/dev/null || missing+=(clickhouse-server clickhouse-client); fi
+  if want postgres; then [ -n "$(pg_bin)" ] || missing+=(postgresql); fi
+  if want mariadb; then command -v mariadbd >/dev/null || missing+=(mariadb-server mariadb-client); fi
+  if want kube; then
+    # the report test renders the HTML report in headless Chromium; it comes with the test services
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v etcd >/dev/null || missing+=(etcd-server)
+    command -v openssl >/dev/null || missing+=(openssl)
+    command -v curl >/dev/null || missing+=(curl)
+  fi
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" = 0 ] || die "missing packages ${missing[*]}: install them as root (apt-get install ${missing[*]})"
   log "installing ${missing[*]} from Debian's packages"
@@ -223,11 +231,20 @@ ENV
 
 case "${1:-}" in
   up)
+    shift
+    wanted=("$@")
+    [ ${#wanted[@]} -gt 0 ] || wanted=("${services[@]}")
+    for n in "${wanted[@]}"; do
+      case " ${services[*]} " in *" $n "*) ;; *) echo "usage: $0 up [${services[*]}]..." >&2; exit 2;; esac
+    done
     install_packages
     mkdir -p "$dir"; check_path
-    ch_start; pg_start; my_start; kube_start
+    if want clickhouse; then ch_start; fi
+    if want postgres; then pg_start; fi
+    if want mariadb; then my_start; fi
+    if want kube; then kube_start; fi
     env_lines >"$dir/env"
-    log "all up (addresses in $dir/env)";;
+    log "up: ${wanted[*]} (addresses in $dir/env)";;
   down)
     # clickhouse-server 18.16 writes no pid file unless it daemonises: find it by
     # its config path, which is this checkout's own.
@@ -247,5 +264,5 @@ case "${1:-}" in
     if kube_up; then echo "kube-apiserver up https://127.0.0.1:$kube_api"; else echo "kube-apiserver down"; rc=1; fi
     exit $rc;;
   env) env_lines;;
-  *) echo "usage: $0 up|down|status|env" >&2; exit 2;;
+  *) echo "usage: $0 up [${services[*]}]...|down|status|env" >&2; exit 2;;
 esac

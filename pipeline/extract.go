@@ -118,26 +118,20 @@ func extract(ctx context.Context, r Run, list sourceList, sink rawSink, o Extrac
 		}
 		var counts []EntityCount
 		var partial bool
-		for attempt := 0; ; attempt++ {
-			if attempt > 0 { // as the warehouse has them
+		attempt := 0
+		err = retrying(ctx, r, "extract "+string(t.Entity), o.Backoff, func() error {
+			if attempt++; attempt > 1 { // again, as the warehouse has them
 				keys[t.Entity].Free()
 				ids.Free()
-				ids, err = identity.Load(ctx, sink)
+				var err error
+				if ids, err = identity.Load(ctx, sink); err != nil {
+					return err
+				}
 			}
-			if err == nil {
-				counts, partial, err = extractTable(ctx, r, t, list, sink, o, keys, ids)
-			}
-			if err == nil || !errors.Is(err, warehouse.ErrUnavailable) || attempt == len(o.Backoff) {
-				break
-			}
-			r.Log.WithError(err).WithFields(logrus.Fields{"entity": t.Entity, "attempt": attempt + 1, "retry_in": o.Backoff[attempt].String()}).
-				Warn("ClickHouse did not answer: reading the entity again")
-			select {
-			case <-ctx.Done():
-				return res, ctx.Err()
-			case <-time.After(o.Backoff[attempt]):
-			}
-		}
+			var err error
+			counts, partial, err = extractTable(ctx, r, t, list, sink, o, keys, ids)
+			return err
+		})
 		res.Entities = append(res.Entities, counts...)
 		if err != nil {
 			return res, err

@@ -85,7 +85,7 @@ func Publish(ctx context.Context, r Run, st publishStore, o PublishOptions) (Pub
 			}
 		}
 		if err := retrying(ctx, r, "swap "+t.Name, o.Backoff, func() error { return st.Swap(ctx, t.Name, r.AsOf) }); err != nil {
-			return res, fmt.Errorf("publish %s: %w", t.Name, err)
+			return res, fmt.Errorf("publish %s: %w%s", t.Name, err, stillWhole(err))
 		}
 		res.Tables = append(res.Tables, t.Name)
 	}
@@ -96,11 +96,19 @@ func Publish(ctx context.Context, r Run, st publishStore, o PublishOptions) (Pub
 	}
 	pub := warehouse.Publication{AsOf: r.AsOf, ScoreRun: scoreRun, PublishRun: r.ID, Rows: rows, PublishedAt: time.Now().UTC()}
 	if err := retrying(ctx, r, "record the publication", o.Backoff, func() error { return st.RecordPublication(ctx, pub) }); err != nil {
-		return res, fmt.Errorf("publish: %w", err)
+		return res, fmt.Errorf("publish: %w%s", err, stillWhole(err))
 	}
 	r.Log.WithFields(logrus.Fields{"score_run": res.ScoreRun, "previous_as_of": DateOrNone(res.Previous), "customers": res.Customers,
 		"changes": res.Changes, "tables": res.Tables, "rows": rows}).Info("published")
 	return res, nil
+}
+
+// stillWhole says, after the warehouse stopped answering, what readers see.
+func stillWhole(err error) string {
+	if errors.Is(err, warehouse.ErrUnavailable) {
+		return "; each published date still reads as one complete night: run publish again"
+	}
+	return ""
 }
 
 // checkStaged finds the score run staged for the date and checks that every
@@ -136,7 +144,7 @@ func checkStaged(ctx context.Context, r Run, st publishStore) (string, map[strin
 	if !ok || rec.Status != "ok" || rec.Stage != "score" || detail.Staged == nil {
 		return "", nil, fmt.Errorf("score run %s, whose rows are staged for %s, did not finish staging (no record of it in runs): run score again", scoreRun, day)
 	}
-	for _, t := range warehouse.Published[:4] { // segment_changes is publish's own
+	for _, t := range warehouse.Scored {
 		runs, err := st.PartitionRuns(ctx, t.Name+"_staging", r.AsOf)
 		if err != nil {
 			return "", nil, err
@@ -169,28 +177,6 @@ func previousNight(ctx context.Context, r Run, st publishStore, res *PublishResu
 		return nil, fmt.Errorf("the previous published date, to compare with: %w", err)
 	}
 	return prev, nil
-}
-
-// retrying runs fn, again after a pause when the warehouse does not answer:
-// a swap (REPLACE PARTITION from the staging table) and the publication's
-// record give the same result however often they run.
-func retrying(ctx context.Context, r Run, what string, backoff []time.Duration, fn func() error) error {
-	for attempt := 0; ; attempt++ {
-		err := fn()
-		if err == nil || !errors.Is(err, warehouse.ErrUnavailable) {
-			return err
-		}
-		if attempt == len(backoff) {
-			return fmt.Errorf("ClickHouse did not answer in %d attempts: %w; each published date still reads as one complete night: run publish again", attempt+1, err)
-		}
-		r.Log.WithError(err).WithFields(logrus.Fields{"what": what, "attempt": attempt + 1, "retry_in": backoff[attempt].String()}).
-			Warn("ClickHouse did not answer: retrying")
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff[attempt]):
-		}
-	}
 }
 
 // segmentChanges lists, per customer and dimension, a value that differs

@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -300,4 +301,26 @@ func progress(r Run, every time.Duration) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
+}
+
+// retrying runs fn, again after each pause of backoff while the warehouse
+// does not answer (it restarts, the network drops): for work that gives the
+// same result however often it runs (a swap, a record, an entity landed).
+func retrying(ctx context.Context, r Run, what string, backoff []time.Duration, fn func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := fn()
+		if err == nil || !errors.Is(err, warehouse.ErrUnavailable) {
+			return err
+		}
+		if attempt == len(backoff) {
+			return fmt.Errorf("ClickHouse did not answer in %d attempts: %w", attempt+1, err)
+		}
+		r.Log.WithError(err).WithFields(logrus.Fields{"what": what, "attempt": attempt + 1, "retry_in": backoff[attempt].String()}).
+			Warn("ClickHouse did not answer: retrying")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff[attempt]):
+		}
+	}
 }

@@ -154,9 +154,6 @@ func (r *recordReader) broken(first []byte, more [][]byte, start int) ([]string,
 // Raw is the last record's text as read.
 func (r *recordReader) Raw() string { return r.raw }
 
-// Line is the physical line the last record started on.
-func (r *recordReader) Line() int { return r.line }
-
 func trimLineEnd(b []byte) []byte {
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	return bytes.TrimSuffix(b, []byte("\r"))

@@ -88,7 +88,7 @@ func ReadPublished(ctx context.Context, st publishedReader, mem memory.Allocator
 	}
 	run := p.RunOf(table)
 	rec, err := st.ReadRun(ctx, mem, table, schema, asOf, run)
-	if want, ok := p.Rows[table]; errors.Is(err, ErrNoPartition) && (!ok || want == 0) && (ok || table == SegmentChanges.Name) {
+	if want, ok := p.Rows[table]; errors.Is(err, ErrNoPartition) && ((ok && want == 0) || (!ok && table == SegmentChanges.Name)) {
 		return nil, err // published empty (no changes since the night before)
 	}
 	if errors.Is(err, ErrNoPartition) {

@@ -97,5 +97,9 @@ var (
 // score has staged them (segment_changes is staged by publish itself).
 var Published = []Table{CustomerScores, Segments, SegmentMembers, SegmentFeed, SegmentChanges}
 
+// Scored are the tables score stages for publish (segment_changes is
+// publish's own).
+var Scored = []Table{CustomerScores, Segments, SegmentMembers, SegmentFeed}
+
 // Tables are every table written by as-of date.
 var Tables = append([]Table{CustomerFeatures}, append(Published, ScoreParts)...)

@@ -156,10 +156,7 @@ func (w *DB) insertRow(ctx context.Context, stmt string, values ...any) error {
 // failed names the statement that failed, and marks a failure of the
 // connection as warehouse.ErrUnavailable (worth a retry).
 func (w *DB) failed(stmt string, err error) error {
-	if transient(err) {
-		return fmt.Errorf("%s: %w: %w", firstLine(stmt), warehouse.ErrUnavailable, err)
-	}
-	return fmt.Errorf("%s: %w", firstLine(stmt), err)
+	return fmt.Errorf("%s: %w", firstLine(stmt), unavailable(err))
 }
 
 // Statements splits a SQL file at lines holding only ';' and drops comment lines.

@@ -97,6 +97,8 @@ type LTV struct {
 	HoldoutDays int `yaml:"holdout_days"`
 	// Models are the candidates: bgnbd, mbgnbd, pnbd.
 	Models []string `yaml:"models"`
+	// Gate: the floors the history must reach before anything is predicted.
+	Gate model.GateOptions `yaml:"gate"`
 	// Penalty is an L2 penalty on the parameters (0: plain maximum likelihood).
 	Penalty         float64 `yaml:"penalty"`
 	CLVMonths       int     `yaml:"clv_months"`
@@ -202,7 +204,7 @@ func Default() Config {
 		Source: Source{Files: Files{Format: "csv"}, Postgres: SQLSource{Overlap: time.Hour}, MySQL: SQLSource{Overlap: time.Hour},
 			ClickHouse: SQLSource{Overlap: time.Hour}, DedupWindow: 1 << 20, MaxAmount: canon.DefaultMaxAmount},
 		Sample: Sample{Customers: 10000, Days: 730, Seed: 1},
-		LTV:    LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, CLVMonths: 12, DiscountMonthly: 0.01},
+		LTV:    LTV{HoldoutDays: 90, Models: []string{"mbgnbd", "pnbd"}, Gate: model.DefaultGate, CLVMonths: 12, DiscountMonthly: 0.01},
 		Segmentation: Segmentation{Lifecycle: segment.DefaultLifecycle, VIP: segment.DefaultVIP, EarlyVIP: segment.DefaultEarlyVIP,
 			MicroSegments: segment.DefaultSegments, Feeds: segment.DefaultFeeds, Strategies: slices.Clone(segment.DefaultStrategies)},
 		Export: Export{ControlShare: 0.1, CampaignDays: 28},
@@ -300,6 +302,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateSource()...)
 	if c.LTV.HoldoutDays < 1 || c.LTV.CLVMonths < 1 || c.LTV.DiscountMonthly < 0 || c.LTV.Penalty < 0 {
 		errs = append(errs, errors.New("ltv: holdout_days and clv_months must be positive, discount_monthly and penalty not negative"))
+	}
+	if err := c.LTV.Gate.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.LTV.Models) == 0 {
 		errs = append(errs, errors.New("ltv.models: name at least one of bgnbd, mbgnbd, pnbd"))

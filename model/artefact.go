@@ -28,6 +28,23 @@ type Artefact struct {
 
 	Spend    *GammaGamma `json:"spend,omitempty"`
 	SpendFit *Fit        `json:"spend_fit,omitempty"`
+	// SpendLeftOut counts the repeat buyers Gamma-Gamma could not use (a mean
+	// repeat spend of zero or less): their expected order value is the
+	// population mean of the fitted model, as for a customer without repeats.
+	SpendLeftOut int `json:"spend_left_out,omitempty"`
+
+	// Gate is the eligibility check; a model whose gate failed is kept (kind
+	// none when nothing was fitted) so that score and the report can say why
+	// no prediction is published.
+	Gate *Gate `json:"gate,omitempty"`
+}
+
+// Usable says whether score may publish the model's predictions.
+func (a *Artefact) Usable() bool { return a.Kind != KindNone && (a.Gate == nil || a.Gate.Passed) }
+
+// NewGatedArtefact records why no purchase model is used for the date.
+func NewGatedArtefact(g Gate, unit, calEnd string) *Artefact {
+	return &Artefact{Version: ArtefactVersion, Kind: KindNone, TimeUnit: unit, CalibrationEnd: calEnd, Params: map[string]float64{}, Gate: &g}
 }
 
 var paramNames = map[string][]string{
@@ -86,8 +103,8 @@ func (a *Artefact) ParamNames() []string {
 
 // Purchases rebuilds the purchase model.
 func (a *Artefact) Purchases() (Purchases, error) {
-	if a.Kind == KindGammaGamma {
-		return nil, fmt.Errorf("artefact: a %s artefact is a spend model, not a purchase model", a.Kind)
+	if a.Kind == KindGammaGamma || a.Kind == KindNone {
+		return nil, fmt.Errorf("artefact: a %s artefact holds no purchase model", a.Kind)
 	}
 	names, ok := paramNames[a.Kind]
 	if !ok {
@@ -127,7 +144,10 @@ func LoadArtefact(b []byte) (*Artefact, error) {
 	if a.Kind == KindGammaGamma && a.Spend == nil {
 		return nil, fmt.Errorf("artefact: a %s artefact without its spend parameters", a.Kind)
 	}
-	if _, err := a.Purchases(); err != nil && a.Kind != KindGammaGamma {
+	if a.Kind == KindNone && (a.Gate == nil || a.Gate.Passed) {
+		return nil, fmt.Errorf("artefact: kind %s without the failed gate that explains it", a.Kind)
+	}
+	if _, err := a.Purchases(); err != nil && a.Kind != KindGammaGamma && a.Kind != KindNone {
 		return nil, err
 	}
 	if a.Spend != nil && !(a.Spend.P > 0 && a.Spend.Q > 0 && a.Spend.Gamma > 0) {

@@ -130,6 +130,18 @@ func ltv(tb testing.TB, path string, n, rows int) {
 	tGG := time.Since(t0)
 	p := model.Predict(bg, gg, x, tx, T, mv, 52, model.CLVOptions{Months: 12, DiscountMonthly: 0.01, UnitsPerMonth: 52.0 / 12, Margin: 1})
 	tPred := time.Since(t0)
+	// The other candidates train fits on the same summary, timed beside
+	// BG/NBD: their cost is read as a ratio to it.
+	_, mbgFit, err := model.FitBGNBD(d, true, model.FitOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tMBG := time.Since(t0)
+	_, pnbdFit, err := model.FitParetoNBD(d, model.FitOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tPNBD := time.Since(t0)
 	if len(p.ExpectedPurchases) != n || int(sum.NumRows()) != n {
 		tb.Fatalf("%d predictions for %d customers", len(p.ExpectedPurchases), n)
 	}
@@ -142,6 +154,10 @@ func ltv(tb testing.TB, path string, n, rows int) {
 		b.ReportMetric((tPred - tGG).Seconds(), "s-predict")
 		b.ReportMetric(float64(len(d.X)), "distinct-rows")
 		b.ReportMetric(float64(bgFit.Evaluations), "bgnbd-evals")
+		b.ReportMetric((tMBG - tPred).Seconds(), "s-mbgnbd")
+		b.ReportMetric((tPNBD - tMBG).Seconds(), "s-paretonbd")
+		b.ReportMetric(float64(mbgFit.Evaluations), "mbgnbd-evals")
+		b.ReportMetric(float64(pnbdFit.Evaluations), "paretonbd-evals")
 	}
 }
 

@@ -10,6 +10,15 @@ import (
 type Holdout struct {
 	X, Tx, T, Actual []float64
 	Duration         float64
+	// Checkpoints, if any, are the base's cumulative purchases at times within
+	// the holdout (the last may be Duration): the tracking curve.
+	Checkpoints []Checkpoint
+}
+
+// Checkpoint is what the whole calibration base bought from the end of the
+// calibration period to At (model units after it).
+type Checkpoint struct {
+	At, Actual float64
 }
 
 // Bucket is the calibration/holdout check for customers with the same number of
@@ -32,6 +41,7 @@ type Metrics struct {
 	Buckets        []Bucket `json:"buckets"`
 	// Curve is the cumulative repeat purchases of the whole base over time.
 	Curve []CurvePoint `json:"curve,omitempty"`
+	Quality
 }
 
 // CurvePoint is one point of the cumulative repeat-purchase curve: time since
@@ -92,7 +102,36 @@ func Evaluate(pm Purchases, h Holdout) (Metrics, error) {
 		}
 		m.Buckets = append(m.Buckets, Bucket{Frequency: label, Customers: int(b.n), Predicted: b.pred / b.n, Actual: b.act / b.n, MAE: b.abs / b.n})
 	}
+	m.Quality = quality(pm, h, m)
+	m.Curve = trackingCurve(pm, h)
+	if len(m.Curve) > 0 && m.ActualTotal > 0 {
+		for _, p := range m.Curve {
+			m.CurveError = math.Max(m.CurveError, math.Abs(p.Predicted-p.Actual)/m.ActualTotal)
+		}
+	}
+	m.Grade = m.grade()
 	return m, nil
+}
+
+// trackingCurve is the predicted and actual cumulative purchases of the base
+// at each checkpoint of the holdout.
+func trackingCurve(pm Purchases, h Holdout) []CurvePoint {
+	var out []CurvePoint
+	for _, c := range h.Checkpoints {
+		pred := 0.0
+		cache := map[[3]float64]float64{}
+		for i := range h.X {
+			key := [3]float64{h.X[i], h.Tx[i], h.T[i]}
+			p, ok := cache[key]
+			if !ok {
+				p = pm.ExpectedPurchases(c.At, h.X[i], h.Tx[i], h.T[i])
+				cache[key] = p
+			}
+			pred += p
+		}
+		out = append(out, CurvePoint{At: c.At, Predicted: pred, Actual: c.Actual})
+	}
+	return out
 }
 
 // Curve is the expected cumulative repeat purchases of a base whose customers

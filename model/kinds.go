@@ -14,10 +14,16 @@ const (
 	KindGammaGamma = "gammagamma"
 	// KindEarlyVIP is the early potential-VIP classifier (package segment).
 	KindEarlyVIP = "earlyvip"
+	// KindNone records that no purchase model passed its gate for a date.
+	KindNone = "none"
 )
 
 // PurchaseKinds are the purchase models score can use, newest first among equals.
 var PurchaseKinds = []string{KindBGNBD, KindMBGNBD, KindParetoNBD}
+
+// LTVKinds are the rows of models score looks at for LTV: a purchase model,
+// or the record that none passed its gate.
+var LTVKinds = append(PurchaseKinds[:len(PurchaseKinds):len(PurchaseKinds)], KindNone)
 
 // Candidates are the names config (ltv.models) and `tessera ltv fit --model`
 // take for purchase models; "gg" is Gamma-Gamma alone, for the CLI.

@@ -60,7 +60,7 @@ func profiles(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, pre
 			LastGapDays: lastGap.Value(i), InterorderMean: gap.Value(i), Revenue: revenue.Value(i), Revenue12m: rev12.Value(i),
 			AvgCheck: check.Value(i), DiscountShare: disc.Value(i), PAlive: l.pAlive, CLV: l.clv, EarlyVIP: math.NaN(),
 			TopCategory: strings.Clone(topCat.Value(i)), TopBrand: strings.Clone(topBrand.Value(i)), Channel: strings.Clone(channel.Value(i))}}
-		if early != nil && c.DaysSinceFirst <= float64(early.ApplyDays) {
+		if early != nil && c.DaysSinceFirst <= float64(sg.EarlyVIP.ApplyDays) { // today's setting, not the one the model was trained with
 			c.EarlyVIP, c.earlyVIP = early.Probability(firstWeek(feats, i)), true
 		}
 		custs = append(custs, c)

@@ -140,6 +140,14 @@ func scoreRecord(r Run, custs []customer, custFeeds []string, modelID, earlyID s
 	field := func(name string) array.Builder { return b.Field(warehouse.CustomerScores.Schema.FieldIndices(name)[0]) }
 	str := func(name, v string) { field(name).(*array.StringBuilder).Append(v) }
 	f64 := func(name string, v float64) { field(name).(*array.Float64Builder).Append(v) }
+	// A prediction the model did not make (NaN) is NULL, never a number.
+	orNull := func(name string, v float64) {
+		if math.IsNaN(v) {
+			field(name).AppendNull()
+		} else {
+			f64(name, v)
+		}
+	}
 	i32 := func(name string, v int32) { field(name).(*array.Int32Builder).Append(v) }
 	asOfDay := arrow.Date32FromTime(r.AsOf)
 	for i, c := range custs {
@@ -149,11 +157,17 @@ func scoreRecord(r Run, custs []customer, custFeeds []string, modelID, earlyID s
 		for _, v := range []struct {
 			name string
 			v    float64
-		}{{"frequency", l.x}, {"recency_days", l.tx}, {"age_days", l.T}, {"p_alive", l.pAlive}, {"expected_purchases_30d", l.e30},
-			{"expected_purchases_90d", l.e90}, {"expected_purchases_365d", l.e365}, {"expected_order_value", l.value}, {"clv_12m", l.clv},
-			{"discount_sensitivity", c.DiscountShare}} {
+		}{{"frequency", l.x}, {"recency_days", l.tx}, {"age_days", l.T}, {"discount_sensitivity", c.DiscountShare}} {
 			f64(v.name, v.v)
 		}
+		for _, v := range []struct {
+			name string
+			v    float64
+		}{{"p_alive", l.pAlive}, {"expected_purchases_30d", l.e30}, {"expected_purchases_90d", l.e90}, {"expected_purchases_365d", l.e365},
+			{"expected_order_value", l.value}, {"clv_12m", l.clv}} {
+			orNull(v.name, v.v)
+		}
+		str("prediction_note", l.note)
 		if l.hasNext {
 			f64("next_order_in_days", l.next)
 			field("next_order_date").(*array.Date32Builder).Append(asOfDay + arrow.Date32(math.Floor(l.next)))
@@ -197,14 +211,22 @@ func scoreRecord(r Run, custs []customer, custFeeds []string, modelID, earlyID s
 		if c.tier != "" {
 			out.Tiers[c.tier]++
 		}
-		if c.buyer {
+		if c.buyer && !math.IsNaN(l.pAlive) {
 			out.MeanPAlive += l.pAlive
+			out.WithPAlive++
+		}
+		if c.buyer && !math.IsNaN(l.e365) {
 			out.Expected365 += l.e365
+		}
+		if c.buyer && !math.IsNaN(l.clv) {
 			out.CLV12 += l.clv
 		}
+		if c.buyer && l.note != "" {
+			out.NotPredicted++
+		}
 	}
-	if out.Buyers > 0 {
-		out.MeanPAlive /= float64(out.Buyers)
+	if out.WithPAlive > 0 {
+		out.MeanPAlive /= float64(out.WithPAlive)
 	}
 	return b.NewRecord()
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -218,6 +219,20 @@ func (p *Runner) record(ctx context.Context, res Result, runErr error) {
 		read, landed, rejected := res.Extract.Totals()
 		row.Read, row.Landed, row.Rejected = uint64(read), uint64(landed), uint64(rejected)
 		detail = res.Extract
+	case res.Train != nil:
+		t := res.Train
+		row.Landed = uint64(t.LTV.Fit.Customers)
+		d := map[string]any{"model_id": t.ModelID, "kind": t.LTV.Kind, "early_vip": t.EarlyReason == ""}
+		if t.LTV.Metrics != nil {
+			d["grade"] = t.LTV.Metrics.Grade
+		}
+		if t.EarlyReason != "" {
+			d["early_vip_reason"] = t.EarlyReason
+		}
+		detail = d
+		if reasons := t.Reasons(); len(reasons) > 0 {
+			row.Message = "no purchase model passed its gate: " + strings.Join(reasons, "; ")
+		}
 	case res.Score != nil:
 		row.Landed = uint64(res.Score.Customers)
 		detail = map[string]any{"model_id": res.Score.ModelID, "staged": res.Score.Staged}

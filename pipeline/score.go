@@ -35,16 +35,20 @@ type scoreStore interface {
 // ScoreSummary sums up the scores of one run.
 type ScoreSummary struct {
 	Customers, Buyers int
-	MeanPAlive        float64
-	Expected365       float64
-	CLV12             float64
-	WithNextOrder     int
-	ModelID           string
-	EarlyVIPModelID   string
-	Segments          int
-	MinSize, MaxSize  int
-	Lifecycle, Tiers  map[string]int
-	Part              bool // a shard other than 0: it wrote its part only
+	// WithPAlive buyers have a P(alive); NotPredicted buyers miss a
+	// prediction, and Gated says why none was made for anyone.
+	WithPAlive, NotPredicted int
+	Gated                    []string
+	MeanPAlive               float64
+	Expected365              float64
+	CLV12                    float64
+	WithNextOrder            int
+	ModelID                  string
+	EarlyVIPModelID          string
+	Segments                 int
+	MinSize, MaxSize         int
+	Lifecycle, Tiers         map[string]int
+	Part                     bool // a shard other than 0: it wrote its part only
 	// Staged are the rows staged of each table, recorded with the run so
 	// that publish can check what is staged is whole.
 	Staged map[string]int
@@ -57,7 +61,7 @@ type ScoreSummary struct {
 // LTV part; shard 0 waits for every part and does the rest.
 func Score(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) (ScoreSummary, error) {
 	sh := o.Shard
-	m, err := wh.LatestModel(ctx, r.AsOf, model.PurchaseKinds...)
+	m, err := wh.LatestModel(ctx, r.AsOf, model.LTVKinds...)
 	if err != nil {
 		return ScoreSummary{}, err
 	}
@@ -66,10 +70,11 @@ func Score(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) (ScoreSumm
 		return ScoreSummary{}, err
 	}
 	defer release(orders)
-	preds, modelID, err := predictLTV(r, m, orders, sh, o)
+	preds, a, err := predictLTV(r, m, orders, sh, o)
 	if err != nil {
 		return ScoreSummary{}, err
 	}
+	modelID := m.ID
 	if sh.Of > 1 {
 		if err := stagePart(ctx, r, wh, sh, modelID, preds); err != nil {
 			return ScoreSummary{}, err
@@ -78,7 +83,7 @@ func Score(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) (ScoreSumm
 			r.Log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "customers": len(preds)}).Info("score part written; shard 0 segments and stages the date")
 			return ScoreSummary{Customers: len(preds), ModelID: modelID, Part: true}, nil
 		}
-		if preds, err = waitForParts(ctx, r, wh, sh, modelID, o.PartsWait); err != nil {
+		if preds, err = waitForParts(ctx, r, wh, sh, modelID, a, o.PartsWait); err != nil {
 			return ScoreSummary{}, err
 		}
 	}
@@ -104,7 +109,10 @@ func Score(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) (ScoreSumm
 	if err != nil {
 		return ScoreSummary{}, err
 	}
-	out := ScoreSummary{Customers: len(custs), ModelID: modelID, EarlyVIPModelID: earlyID, Segments: len(segs),
+	if !a.Usable() {
+		r.Log.WithField("reasons", a.Gate.Reasons).Warn("no purchase model passed its gate: no P(alive), expected purchases, next order or CLV is published; lifecycle and VIP tiers follow recency and rhythm")
+	}
+	out := ScoreSummary{Customers: len(custs), ModelID: modelID, EarlyVIPModelID: earlyID, Segments: len(segs), Gated: a.Gate.FailedReasons(),
 		Lifecycle: map[string]int{}, Tiers: map[string]int{}, MinSize: math.MaxInt}
 	for _, s := range segs {
 		out.MinSize, out.MaxSize = min(out.MinSize, len(s.Members)), max(out.MaxSize, len(s.Members))

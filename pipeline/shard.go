@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/sirupsen/logrus"
 
+	"github.com/tessera-cdp/tessera/model"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
@@ -81,10 +82,10 @@ func stagePart(ctx context.Context, r Run, wh scoreStore, sh Shard, modelID stri
 
 // waitForParts waits (up to wait) until every shard of the run has
 // written its part with the same model, and returns all their predictions.
-func waitForParts(ctx context.Context, r Run, wh scoreStore, sh Shard, modelID string, wait time.Duration) (map[string]ltv, error) {
+func waitForParts(ctx context.Context, r Run, wh scoreStore, sh Shard, modelID string, a *model.Artefact, wait time.Duration) (map[string]ltv, error) {
 	deadline := time.Now().Add(max(wait, time.Second))
 	for {
-		preds, have, err := readParts(ctx, r, wh, sh, modelID)
+		preds, have, err := readParts(ctx, r, wh, sh, modelID, a)
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +105,7 @@ func waitForParts(ctx context.Context, r Run, wh scoreStore, sh Shard, modelID s
 }
 
 // readParts reads the parts of the run written with the model; have counts them.
-func readParts(ctx context.Context, r Run, wh scoreStore, sh Shard, modelID string) (map[string]ltv, int, error) {
+func readParts(ctx context.Context, r Run, wh scoreStore, sh Shard, modelID string, a *model.Artefact) (map[string]ltv, int, error) {
 	rec, err := wh.ReadParts(ctx, r.Mem, warehouse.ScoreParts.Name, warehouse.ScoreParts.Schema, r.AsOf)
 	if errors.Is(err, warehouse.ErrNoPartition) {
 		return nil, 0, nil
@@ -114,17 +115,17 @@ func readParts(ctx context.Context, r Run, wh scoreStore, sh Shard, modelID stri
 	}
 	defer rec.Release()
 	shard, shards := rec.Column(0).(*array.Int32), rec.Column(1).(*array.Int32)
-	job, model, ids := rec.Column(2).(*array.String), rec.Column(3).(*array.String), rec.Column(4).(*array.String)
+	job, models, ids := rec.Column(2).(*array.String), rec.Column(3).(*array.String), rec.Column(4).(*array.String)
 	f := func(c, i int) float64 { return rec.Column(c).(*array.Float64).Value(i) }
 	seen := make([]bool, sh.Of)
 	preds := map[string]ltv{}
 	for i := 0; i < int(rec.NumRows()); i++ {
-		if int(shards.Value(i)) != sh.Of || job.Value(i) != sh.Job || model.Value(i) != modelID {
+		if int(shards.Value(i)) != sh.Of || job.Value(i) != sh.Job || models.Value(i) != modelID {
 			continue // another run's part
 		}
 		seen[shard.Value(i)] = true
 		l := ltv{x: f(5, i), tx: f(6, i), T: f(7, i), pAlive: f(8, i), e30: f(9, i), e90: f(10, i), e365: f(11, i), value: f(12, i), clv: f(13, i),
-			next: math.NaN()}
+			next: math.NaN(), note: predictionNote(a, f(5, i))}
 		if next := rec.Column(14).(*array.Float64); next.IsValid(i) {
 			l.next, l.hasNext = next.Value(i), true
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -25,47 +27,106 @@ type modelStore interface {
 	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
 }
 
-// Trained are the models a train run stored; Early is nil when the shop had
-// no cohort to learn from.
+// Trained are the models a train run stored. LTV is never nil: when the
+// history fails its gate, or every fit is degenerate, it is a model of kind
+// none that says why (Reasons). Early is nil when no early potential-VIP model
+// could be fitted, EarlyReason says why.
 type Trained struct {
-	LTV   *model.Artefact
-	Early *segment.EarlyVIPModel
+	LTV         *model.Artefact
+	ModelID     string
+	Early       *segment.EarlyVIPModel
+	EarlyReason string
 }
 
-// Train fits the candidate purchase models on the history up to the holdout,
-// keeps the one with the smallest holdout error, refits it and the spend model
-// on the whole history before the as-of date, and stores the result; then the
-// early potential-VIP model.
+// Reasons are why the date has no usable LTV model; empty when it has one.
+func (t Trained) Reasons() []string {
+	if t.LTV == nil || t.LTV.Gate == nil || t.LTV.Gate.Passed {
+		return nil
+	}
+	return t.LTV.Gate.Reasons
+}
+
+// Train checks the history against the gate, fits the candidate purchase
+// models on the history up to the holdout, ranks them by their holdout
+// (model.Choose), refits the best whose fit is not degenerate, with the spend
+// model, on the whole history before the as-of date, and stores it; then the
+// early potential-VIP model. A history that fails the gate, or fits that are
+// all degenerate, are not an error: the stored model says why nothing is
+// predicted, and score publishes no predicted number.
 func Train(ctx context.Context, r Run, wh modelStore, o TrainOptions) (Trained, error) {
 	recs, err := wh.Read(ctx, r.Mem, ordersBefore(r.AsOf), o.BatchRows)
 	if err != nil {
 		return Trained{}, err
 	}
 	defer release(recs)
-	kind, metrics, err := chooseModel(r, recs, o.LTV)
+	a, err := trainLTV(r, recs, o.LTV)
 	if err != nil {
 		return Trained{}, err
 	}
-	a, m, err := fitModel(r, recs, kind, metrics, o.LTV)
+	m, err := modelRow(r, a)
 	if err != nil {
 		return Trained{}, err
 	}
 	if err := wh.InsertModel(ctx, m); err != nil {
 		return Trained{}, err
 	}
-	r.Log.WithFields(logrus.Fields{"model": a.Kind, "model_id": m.ID, "params": a.Params, "log_likelihood": round(a.Fit.LogLikelihood),
-		"customers": a.Fit.Customers}).Info("model stored")
-	early, err := trainEarlyVIP(ctx, r, wh, recs, o.EarlyVIP)
-	if err != nil {
-		return Trained{}, err
+	out := Trained{LTV: a, ModelID: m.ID}
+	if reasons := out.Reasons(); len(reasons) > 0 {
+		r.Log.WithFields(logrus.Fields{"model_id": m.ID, "reasons": reasons, "history": a.Gate.History}).
+			Warn("no purchase model is used: score publishes no P(alive), expected purchases, next order or CLV for the date, and lifecycle and VIP tiers follow recency and rhythm alone")
+	} else {
+		r.Log.WithFields(logrus.Fields{"model": a.Kind, "model_id": m.ID, "params": a.Params, "log_likelihood": round(a.Fit.LogLikelihood),
+			"customers": a.Fit.Customers, "grade": m.Grade}).Info("model stored")
 	}
-	return Trained{LTV: a, Early: early}, nil
+	out.Early, out.EarlyReason, err = trainEarlyVIP(ctx, r, wh, recs, o.EarlyVIP)
+	return out, err
 }
 
-// chooseModel fits each candidate on the history up to the holdout and
-// returns the one with the smallest holdout error, with its metrics; without
-// history before the holdout, the first candidate, unevaluated.
-func chooseModel(r Run, recs []arrow.Record, o config.LTV) (string, *model.Metrics, error) {
+// trainLTV is the LTV model of the date: gated, or chosen and refitted.
+func trainLTV(r Run, recs []arrow.Record, o config.LTV) (*model.Artefact, error) {
+	lastDay := r.AsOf.Add(-day)
+	allSum, all, err := summarise(r.Mem, recs, transform.SummaryOptions{CalibrationEnd: lastDay, Unit: day})
+	if err != nil {
+		return nil, err
+	}
+	defer allSum.Release()
+	gate := o.Gate.Check(model.HistoryOf(all.x, all.tx, all.T))
+	if !gate.Passed {
+		return model.NewGatedArtefact(gate, "day", lastDay.Format(time.DateOnly)), nil
+	}
+	ranked, err := rankCandidates(r, recs, o)
+	if err != nil {
+		return nil, err
+	}
+	var why []string
+	for _, c := range ranked {
+		a, err := fitModel(r, all, c.kind, c.metrics, o)
+		if err != nil {
+			why = append(why, err.Error())
+			continue
+		}
+		if d := model.Degenerate(a); d != "" {
+			r.Log.WithField("model", c.kind).Warn("degenerate fit on the whole history: " + d)
+			why = append(why, d)
+			continue
+		}
+		a.Gate = &gate
+		return a, nil
+	}
+	gate.Passed, gate.Reasons = false, why
+	return model.NewGatedArtefact(gate, "day", lastDay.Format(time.DateOnly)), nil
+}
+
+// ranked is a candidate in the order train tries them.
+type ranked struct {
+	kind    string
+	metrics *model.Metrics
+}
+
+// rankCandidates fits each candidate on the history up to the holdout and
+// ranks those whose fit is not degenerate by model.Choose's criterion; without
+// history before the holdout, the candidates in configured order, unevaluated.
+func rankCandidates(r Run, recs []arrow.Record, o config.LTV) ([]ranked, error) {
 	lastDay := r.AsOf.Add(-day)
 	calEnd := lastDay.AddDate(0, 0, -o.HoldoutDays)
 	opt := model.FitOptions{Penalty: o.Penalty}
@@ -77,7 +138,11 @@ func chooseModel(r Run, recs []arrow.Record, o config.LTV) (string, *model.Metri
 	if err == nil && len(ev.x) > 0 {
 		d, err := model.NewData(ev.x, ev.tx, ev.T)
 		if err != nil {
-			return "", nil, err
+			return nil, err
+		}
+		checks, err := checkpoints(r, recs, calEnd, o.HoldoutDays)
+		if err != nil {
+			return nil, err
 		}
 		for _, kind := range o.Models {
 			pm, fit, err := model.FitPurchases(kind, d, opt)
@@ -85,72 +150,122 @@ func chooseModel(r Run, recs []arrow.Record, o config.LTV) (string, *model.Metri
 				r.Log.WithError(err).WithField("model", kind).Warn("candidate not fitted")
 				continue
 			}
-			m, err := model.Evaluate(pm, model.Holdout{X: ev.x, Tx: ev.tx, T: ev.T, Actual: ev.holdout, Duration: float64(o.HoldoutDays)})
-			if err != nil {
-				return "", nil, err
+			if a, err := model.NewArtefact(pm, fit, "day", calEnd.Format(time.DateOnly)); err != nil || model.Degenerate(a) != "" {
+				r.Log.WithField("model", kind).Warn("candidate degenerate on the calibration period: " + model.Degenerate(a))
+				continue
 			}
-			r.Log.WithFields(logrus.Fields{"model": kind, "holdout_mae": round(m.MAE), "holdout_rmse": round(m.RMSE),
-				"predicted": round(m.PredictedTotal), "actual": m.ActualTotal, "customers": m.Customers}).Info("candidate evaluated")
+			m, err := model.Evaluate(pm, model.Holdout{X: ev.x, Tx: ev.tx, T: ev.T, Actual: ev.holdout, Duration: float64(o.HoldoutDays), Checkpoints: checks})
+			if err != nil {
+				return nil, err
+			}
+			r.Log.WithFields(logrus.Fields{"model": kind, "holdout_mae": round(m.MAE), "naive_mae": round(m.NaiveMAE), "holdout_rmse": round(m.RMSE),
+				"aggregate_error": round(m.AggregateError), "curve_error": round(m.CurveError), "calibration_error": round(m.CalibrationError),
+				"score": round(m.Score()), "grade": m.Grade, "predicted": round(m.PredictedTotal), "actual": m.ActualTotal, "customers": m.Customers}).Info("candidate evaluated")
 			candidates = append(candidates, model.Candidate{Name: kind, Model: pm, Fit: fit, Metrics: m})
 		}
 	}
-	best, err := model.Choose(candidates)
-	if err != nil {
-		r.Log.WithField("model", o.Models[0]).Warn("no history before the holdout to compare models on: using the first candidate, unevaluated")
-		return o.Models[0], nil, nil
+	if len(candidates) == 0 {
+		r.Log.WithField("models", o.Models).Warn("no candidate evaluated on a holdout: trying them in configured order, ungraded")
+		out := make([]ranked, len(o.Models))
+		for i, k := range o.Models {
+			out[i] = ranked{kind: k}
+		}
+		return out, nil
 	}
-	return best.Name, &best.Metrics, nil
+	var out []ranked
+	for len(candidates) > 0 {
+		best, _ := model.Choose(candidates)
+		out = append(out, ranked{kind: best.Name, metrics: &best.Metrics})
+		candidates = slices.DeleteFunc(candidates, func(c model.Candidate) bool { return c.Name == best.Name })
+	}
+	return out, nil
 }
 
-// fitModel refits the chosen purchase model, and the Gamma-Gamma spend model,
-// on the whole history before the as-of date.
-func fitModel(r Run, recs []arrow.Record, kind string, metrics *model.Metrics, o config.LTV) (*model.Artefact, warehouse.Model, error) {
+// checkpoints are the calibration base's cumulative holdout purchases at each
+// quarter of the holdout before its end (the end is the holdout total).
+func checkpoints(r Run, recs []arrow.Record, calEnd time.Time, holdoutDays int) ([]model.Checkpoint, error) {
+	var out []model.Checkpoint
+	for q := 1; q <= 4; q++ {
+		days := holdoutDays * q / 4
+		if days < 1 || (len(out) > 0 && out[len(out)-1].At == float64(days)) {
+			continue
+		}
+		sum, s, err := summarise(r.Mem, recs, transform.SummaryOptions{CalibrationEnd: calEnd, HoldoutEnd: calEnd.AddDate(0, 0, days), Unit: day})
+		if err != nil {
+			return nil, err
+		}
+		total := 0.0
+		for _, v := range s.holdout {
+			total += v
+		}
+		sum.Release()
+		out = append(out, model.Checkpoint{At: float64(days), Actual: total})
+	}
+	return out, nil
+}
+
+// fitModel refits a purchase model, and the Gamma-Gamma spend model, on the
+// whole history before the as-of date.
+func fitModel(r Run, all btyd, kind string, metrics *model.Metrics, o config.LTV) (*model.Artefact, error) {
 	lastDay := r.AsOf.Add(-day)
 	opt := model.FitOptions{Penalty: o.Penalty}
-	allSum, all, err := summarise(r.Mem, recs, transform.SummaryOptions{CalibrationEnd: lastDay, Unit: day})
-	if err != nil {
-		return nil, warehouse.Model{}, err
-	}
-	defer allSum.Release()
 	if len(all.x) == 0 {
-		return nil, warehouse.Model{}, fmt.Errorf("train: no purchase before %s", r.AsOf.Format(time.DateOnly))
+		return nil, fmt.Errorf("train: no purchase before %s", r.AsOf.Format(time.DateOnly))
 	}
 	d, err := model.NewData(all.x, all.tx, all.T)
 	if err != nil {
-		return nil, warehouse.Model{}, err
+		return nil, err
 	}
 	pm, fit, err := model.FitPurchases(kind, d, opt)
 	if err != nil {
-		return nil, warehouse.Model{}, fmt.Errorf("train %s: %w", kind, err)
+		return nil, fmt.Errorf("train %s: %w", kind, err)
 	}
 	a, err := model.NewArtefact(pm, fit, "day", lastDay.Format(time.DateOnly))
 	if err != nil {
-		return nil, warehouse.Model{}, err
+		return nil, err
 	}
 	a.Metrics = metrics
 	if metrics != nil {
 		a.CalibrationEnd, a.HoldoutEnd = lastDay.Format(time.DateOnly), lastDay.Format(time.DateOnly)
 	}
+	for i := range all.x {
+		if all.x[i] > 0 && !(all.money[i] > 0) {
+			a.SpendLeftOut++
+		}
+	}
 	if sd, err := model.NewSpendData(all.x, all.money); err == nil {
 		gg, gfit, err := model.FitGammaGamma(sd, opt)
 		if err != nil {
-			return nil, warehouse.Model{}, fmt.Errorf("train gamma-gamma: %w", err)
+			return nil, fmt.Errorf("train gamma-gamma: %w", err)
 		}
 		gfit.StdErr = nil
 		a.Spend, a.SpendFit = &gg, &gfit
+		if a.SpendLeftOut > 0 {
+			r.Log.WithFields(logrus.Fields{"left_out": a.SpendLeftOut, "fitted_on": len(sd.X)}).
+				Warn("Gamma-Gamma left out repeat buyers whose mean repeat spend is not positive: their expected order value is the fitted population mean")
+		}
 	} else {
-		r.Log.WithError(err).Warn("no spend model: CLV will be 0")
+		r.Log.WithError(err).Warn("no spend model: expected order value and CLV are not published")
 	}
+	return a, nil
+}
+
+// modelRow is the models row of an artefact.
+func modelRow(r Run, a *model.Artefact) (warehouse.Model, error) {
 	b, err := a.Marshal()
 	if err != nil {
-		return nil, warehouse.Model{}, err
+		return warehouse.Model{}, err
 	}
 	m := warehouse.Model{ID: r.ID + "-" + a.Kind, Kind: a.Kind, RunID: r.ID, AsOf: r.AsOf, TrainedAt: time.Now(),
-		Customers: uint64(fit.Customers), LogLikelihood: fit.LogLikelihood, Artefact: string(b)}
-	if metrics != nil {
-		m.HoldoutMAE, m.HoldoutRMSE = metrics.MAE, metrics.RMSE
+		Customers: uint64(a.Fit.Customers), LogLikelihood: a.Fit.LogLikelihood, Artefact: string(b), Status: "ok"}
+	if a.Metrics != nil {
+		m.HoldoutMAE, m.HoldoutRMSE, m.Grade = a.Metrics.MAE, a.Metrics.RMSE, a.Metrics.Grade
 	}
-	return a, m, nil
+	if !a.Usable() {
+		m.Status, m.Reason = "gated", strings.Join(a.Gate.Reasons, "; ")
+		m.Customers = uint64(a.Gate.History.Buyers)
+	}
+	return m, nil
 }
 
 // trainEarlyVIP fits the early potential-VIP model on the buyers whose first
@@ -158,15 +273,15 @@ func fitModel(r Run, recs []arrow.Record, kind string, metrics *model.Metrics, o
 // first-week features of the date's customer_features, and stores it. A shop
 // too young for a cohort gets no model: score then leaves the probability
 // empty, and says so.
-func trainEarlyVIP(ctx context.Context, r Run, wh modelStore, orders []arrow.Record, o segment.EarlyVIPOptions) (*segment.EarlyVIPModel, error) {
+func trainEarlyVIP(ctx context.Context, r Run, wh modelStore, orders []arrow.Record, o segment.EarlyVIPOptions) (*segment.EarlyVIPModel, string, error) {
 	feats, err := wh.ReadPartition(ctx, r.Mem, warehouse.CustomerFeatures.Name, warehouse.CustomerFeatures.Columns(firstWeekColumns...), r.AsOf)
 	if err != nil {
-		return nil, fmt.Errorf("train early VIP: %w (run features for the date first)", err)
+		return nil, "", fmt.Errorf("train early VIP: %w (run features for the date first)", err)
 	}
 	defer feats.Release()
 	revenue, err := transform.HorizonRevenue(orders, r.AsOf, o.HorizonDays)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	asOfDay := int32(r.AsOf.Unix() / 86400)
 	newest := asOfDay - int32(o.HorizonDays) // first orders before it have a complete horizon
@@ -184,21 +299,21 @@ func trainEarlyVIP(ctx context.Context, r Run, wh modelStore, orders []arrow.Rec
 	m, err := segment.FitEarlyVIP(rows, o)
 	if err != nil {
 		r.Log.WithError(err).Warn("no early potential-VIP model: potential VIPs come from CLV alone")
-		return nil, nil
+		return nil, err.Error(), nil
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	row := warehouse.Model{ID: r.ID + "-" + model.KindEarlyVIP, Kind: model.KindEarlyVIP, RunID: r.ID, AsOf: r.AsOf,
 		TrainedAt: time.Now(), Customers: uint64(len(rows)), Artefact: string(b)}
 	if err := wh.InsertModel(ctx, row); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	mt := m.Metrics
 	r.Log.WithFields(logrus.Fields{"model_id": row.ID, "cohort": len(rows), "trained_on": m.TrainedOn, "tested_on": mt.Rows,
 		"auc": round(mt.AUC), "threshold": mt.Threshold, "precision": round(mt.Precision), "recall": round(mt.Recall),
 		"precision_top_1pct": round(mt.PrecisionTop1), "precision_top_5pct": round(mt.PrecisionTop5), "base_rate": round(mt.BaseRate),
 		"label_revenue": round(m.LabelRevenue)}).Info("early potential-VIP model stored")
-	return &m, nil
+	return &m, "", nil
 }

@@ -43,15 +43,51 @@ type Logistic struct {
 	Weights []float64 `json:"weights"`
 	Bias    float64   `json:"bias"`
 	L2      float64   `json:"l2"`
+	// Dropped are the inputs constant or nearly so in training (weight 0):
+	// a value the training rows never showed must not decide a probability.
+	Dropped []string `json:"dropped,omitempty"`
+	// Clip bounds each standardised input to ±Clip (0: none, as in models
+	// stored before it existed).
+	Clip float64 `json:"clip,omitempty"`
 }
+
+// inputClip is the bound of standardised inputs: five standard deviations.
+const inputClip = 5
 
 // Probability of the positive class for raw inputs x.
 func (m Logistic) Probability(x []float64) float64 {
 	z := m.Bias
 	for j, v := range x {
-		z += m.Weights[j] * (v - m.Mean[j]) / m.Scale[j]
+		if m.Weights[j] == 0 {
+			continue
+		}
+		s := (v - m.Mean[j]) / m.Scale[j]
+		if m.Clip > 0 {
+			s = math.Max(-m.Clip, math.Min(m.Clip, s))
+		}
+		z += m.Weights[j] * s
 	}
 	return 1 / (1 + math.Exp(-z))
+}
+
+// nearlyConstant: fewer than this share of the training rows (and at
+// least 5 rows) differ from the input's most common value.
+const nearlyConstant = 0.001
+
+// constantInputs says which inputs (columns of x) are constant or nearly so.
+func constantInputs(x [][]float64, d int) []bool {
+	out := make([]bool, d)
+	floor := max(5, int(nearlyConstant*float64(len(x))))
+	for j := 0; j < d; j++ {
+		count := map[float64]int{}
+		mode := 0
+		for _, row := range x {
+			count[row[j]]++
+			mode = max(mode, count[row[j]])
+		}
+		out[j] = len(x)-mode < floor
+	}
+	return out
 }
 
 // FitLogistic fits the weights by maximum penalised likelihood (L-BFGS on the
@@ -62,7 +98,8 @@ func FitLogistic(names []string, x [][]float64, y []bool, l2 float64) (Logistic,
 		return Logistic{}, errors.New("logistic: no rows, or labels that do not match them")
 	}
 	d := len(names)
-	m := Logistic{Inputs: names, Mean: make([]float64, d), Scale: make([]float64, d), Weights: make([]float64, d), L2: l2}
+	m := Logistic{Inputs: names, Mean: make([]float64, d), Scale: make([]float64, d), Weights: make([]float64, d), L2: l2, Clip: inputClip}
+	drop := constantInputs(x, d)
 	for _, row := range x {
 		for j, v := range row {
 			m.Mean[j] += v / float64(n)
@@ -75,15 +112,18 @@ func FitLogistic(names []string, x [][]float64, y []bool, l2 float64) (Logistic,
 	}
 	for j := range m.Scale {
 		m.Scale[j] = math.Sqrt(m.Scale[j])
-		if m.Scale[j] == 0 {
-			m.Scale[j] = 1 // a constant input: its weight stays at 0
+		if drop[j] = drop[j] || m.Scale[j] == 0; drop[j] {
+			m.Scale[j] = 1 // its standardised value is 0 below: the weight stays at 0
+			m.Dropped = append(m.Dropped, names[j])
 		}
 	}
 	z := make([][]float64, n)
 	for i, row := range x {
 		z[i] = make([]float64, d)
 		for j, v := range row {
-			z[i][j] = (v - m.Mean[j]) / m.Scale[j]
+			if !slices.Contains(m.Dropped, names[j]) {
+				z[i][j] = math.Max(-inputClip, math.Min(inputClip, (v-m.Mean[j])/m.Scale[j]))
+			}
 		}
 	}
 	loss := func(w, grad []float64) float64 {
@@ -133,6 +173,11 @@ func FitLogistic(names []string, x [][]float64, y []bool, l2 float64) (Logistic,
 		return Logistic{}, fmt.Errorf("logistic: %w: %v", model.ErrNotConverged, err)
 	}
 	copy(m.Weights, res.X[:d])
+	for j := range drop {
+		if drop[j] {
+			m.Weights[j] = 0
+		}
+	}
 	m.Bias = res.X[d]
 	return m, nil
 }

@@ -31,29 +31,41 @@ func (o SegmentOptions) Validate() error {
 
 // ValueTier is the value band of a buyer for the macro groups: vip (any VIP
 // tier), high (12-month CLV in the top 20% of buyers), mid (the next 40%), low.
+// Buyers without a predicted CLV (the model's gate failed) are banded the
+// same way among themselves by 12-month revenue.
 func ValueTiers(ps []Profile, vipTiers []string) []string {
-	var clv []float64
+	var clv, rev []float64
 	for _, p := range ps {
-		if p.Orders > 0 {
+		switch {
+		case p.Orders == 0:
+		case math.IsNaN(p.CLV):
+			rev = append(rev, p.Revenue12m)
+		default:
 			clv = append(clv, p.CLV)
 		}
 	}
-	slices.Sort(clv)
-	at := func(q float64) float64 {
-		if len(clv) == 0 {
+	at := func(v []float64, q float64) float64 {
+		if len(v) == 0 {
 			return 0
 		}
-		return clv[min(len(clv)-1, int(q*float64(len(clv))))]
+		return v[min(len(v)-1, int(q*float64(len(v))))]
 	}
-	high, mid := at(0.8), at(0.4)
+	slices.Sort(clv)
+	slices.Sort(rev)
+	high, mid := at(clv, 0.8), at(clv, 0.4)
+	revHigh, revMid := at(rev, 0.8), at(rev, 0.4)
 	out := make([]string, len(ps))
 	for i, p := range ps {
+		v, h, m := p.CLV, high, mid
+		if math.IsNaN(v) {
+			v, h, m = p.Revenue12m, revHigh, revMid
+		}
 		switch {
 		case vipTiers[i] != "":
 			out[i] = "vip"
-		case p.CLV >= high:
+		case v >= h:
 			out[i] = "high value"
-		case p.CLV >= mid:
+		case v >= m:
 			out[i] = "mid value"
 		default:
 			out[i] = "low value"
@@ -68,9 +80,9 @@ type Segment struct {
 	Members          []int // indexes of the customers
 	Revenue12m       float64
 	RevenueShare     float64 // of all buyers' 12-month revenue
-	MeanCLV          float64
-	ChurnRisk        float64 // 1 − mean P(alive)
-	RevenueAtRisk    float64 // Σ 12-month revenue × (1 − P(alive))
+	MeanCLV          float64 // NaN when no member has a CLV
+	ChurnRisk        float64 // 1 − mean P(alive) of the members that have one; NaN when none has
+	RevenueAtRisk    float64 // Σ 12-month revenue × (1 − P(alive)) of the same
 }
 
 // behaviour columns of the segmentation space: numeric, then one-hots
@@ -152,16 +164,25 @@ func MicroSegments(ps []Profile, macro []string, prev map[string]string, o Segme
 	}
 	for s := range segs {
 		seg := &segs[s]
-		var clv, alive float64
+		var clv, alive, withCLV, withAlive float64
 		for _, i := range seg.Members {
 			p := ps[i]
 			seg.Revenue12m += p.Revenue12m
-			clv += p.CLV
-			alive += p.PAlive
-			seg.RevenueAtRisk += p.Revenue12m * (1 - p.PAlive)
+			if !math.IsNaN(p.CLV) {
+				clv += p.CLV
+				withCLV++
+			}
+			if !math.IsNaN(p.PAlive) {
+				alive += p.PAlive
+				withAlive++
+				seg.RevenueAtRisk += p.Revenue12m * (1 - p.PAlive)
+			}
 		}
-		n := float64(len(seg.Members))
-		seg.MeanCLV, seg.ChurnRisk = clv/n, 1-alive/n
+		// Over the members with a prediction; NaN (NULL) when none has one.
+		seg.MeanCLV, seg.ChurnRisk = clv/withCLV, 1-alive/withAlive
+		if withAlive == 0 {
+			seg.RevenueAtRisk = math.NaN()
+		}
 		if total > 0 {
 			seg.RevenueShare = seg.Revenue12m / total
 		}
@@ -220,17 +241,28 @@ func newSpace(ps []Profile, buyers []int) *space {
 	s.dim = nn + len(s.cats) + len(s.brands) + len(s.chans)
 	s.x = make([]float64, len(buyers)*nn)
 	s.hot = make([][3]int32, len(buyers))
-	mean, sd := make([]float64, nn), make([]float64, nn)
+	// A value not predicted (NaN: the model's gate failed) sits at the mean
+	// of those predicted, so that the dimension does not place it.
+	mean, sd, known := make([]float64, nn), make([]float64, nn), make([]float64, nn)
 	for r, i := range buyers {
 		s.row[i] = r
 		for j, f := range numericSpace {
 			v := f.value(ps[i])
 			s.x[r*nn+j] = v
-			mean[j] += v / float64(len(buyers))
+			if !math.IsNaN(v) {
+				mean[j] += v
+				known[j]++
+			}
 		}
+	}
+	for j := range mean {
+		mean[j] /= max(1, known[j])
 	}
 	for r := range buyers {
 		for j := range numericSpace {
+			if math.IsNaN(s.x[r*nn+j]) {
+				s.x[r*nn+j] = mean[j]
+			}
 			d := s.x[r*nn+j] - mean[j]
 			sd[j] += d * d / float64(len(buyers))
 		}

@@ -13,6 +13,9 @@ type Model struct {
 	LogLikelihood           float64
 	HoldoutMAE, HoldoutRMSE float64
 	Artefact                string
+	// Status is ok, or gated when no purchase model passed the gate (Kind
+	// none) and Reason says why; Grade is the holdout's quality grade, A-D.
+	Status, Grade, Reason string
 }
 
 // ErrNoModel is returned when no model was trained before the date asked.

@@ -52,10 +52,10 @@ var (
 
 	CustomerScores = Table{"customer_scores", arrow.NewSchema([]arrow.Field{
 		str("customer_id"), str("model_id"),
-		f64("frequency"), f64("recency_days"), f64("age_days"), f64("p_alive"),
-		f64("expected_purchases_90d"), f64("expected_purchases_30d"), f64("expected_purchases_365d"),
+		f64("frequency"), f64("recency_days"), f64("age_days"), nullable(f64("p_alive")),
+		nullable(f64("expected_purchases_90d")), nullable(f64("expected_purchases_30d")), nullable(f64("expected_purchases_365d")),
 		nullable(f64("next_order_in_days")), {Name: "next_order_date", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
-		f64("expected_order_value"), f64("clv_12m"),
+		nullable(f64("expected_order_value")), nullable(f64("clv_12m")), str("prediction_note"),
 		i32("rfm_r"), i32("rfm_f"), i32("rfm_m"), str("rfm_code"), str("rfm_segment"), str("rfm_cell"),
 		str("lifecycle_stage"), str("vip_tier"), str("vip_handling"), nullable(f64("potential_vip_probability")),
 		str("strategy"), str("action"), str("micro_segment"), f64("discount_sensitivity"),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -33,7 +34,7 @@ func (p *printer) done(res pipeline.Result) {
 		}
 	case res.Train != nil:
 		printModel(p.out, res.Train.LTV)
-		printEarlyVIP(p.out, res.Train.Early)
+		printEarlyVIP(p.out, res.Train.Early, res.Train.EarlyReason)
 	case res.Score != nil:
 		printScores(p.out, *res.Score, res.Run.AsOf, where)
 	case res.Publish != nil:
@@ -81,25 +82,42 @@ func printExtract(ctx context.Context, out io.Writer, st warehouse.Store, res pi
 	return tw.Flush()
 }
 
-// printModel prints the model train stored.
+// printModel prints the model train stored, or why none is used.
 func printModel(out io.Writer, a *model.Artefact) {
+	if !a.Usable() {
+		h := a.Gate.History
+		fmt.Fprintf(out, "\nModel: none passed its gate (%d buyers, %d bought more than once, %.0f days of history, newest purchase %.0f days old): no P(alive), expected purchases, next order or CLV is published\n",
+			h.Buyers, h.RepeatBuyers, h.HistoryDays, h.DaysSinceLastPurchase)
+		for _, r := range a.Gate.Reasons {
+			fmt.Fprintf(out, "  - %s\n", r)
+		}
+		return
+	}
 	fmt.Fprintf(out, "\nModel: %s fitted on %.0f customers, log-likelihood %.1f\n", a.Kind, a.Fit.Customers, a.Fit.LogLikelihood)
 	for _, n := range a.ParamNames() {
 		fmt.Fprintf(out, "  %-6s %.4f ± %.4f\n", n, a.Params[n], a.StdErr[n])
 	}
-	if a.Metrics != nil {
-		fmt.Fprintf(out, "  holdout: MAE %.3f, RMSE %.3f repeat purchases per customer; %.0f predicted, %.0f happened\n",
-			a.Metrics.MAE, a.Metrics.RMSE, a.Metrics.PredictedTotal, a.Metrics.ActualTotal)
+	if m := a.Metrics; m != nil {
+		fmt.Fprintf(out, "  holdout: grade %s; MAE %.3f (naive baseline %.3f), RMSE %.3f repeat purchases per customer; %.0f predicted, %.0f happened (%+.1f%%), tracking curve within %.1f%%, calibration error %.3f\n",
+			m.Grade, m.MAE, m.NaiveMAE, m.RMSE, m.PredictedTotal, m.ActualTotal, 100*m.AggregateError, 100*m.CurveError, m.CalibrationError)
+	} else {
+		fmt.Fprintln(out, "  holdout: none (no history before the holdout): ungraded")
 	}
 	if a.Spend != nil {
-		fmt.Fprintf(out, "  spend (Gamma-Gamma): p %.3f, q %.3f, gamma %.3f\n", a.Spend.P, a.Spend.Q, a.Spend.Gamma)
+		fmt.Fprintf(out, "  spend (Gamma-Gamma): p %.3f, q %.3f, gamma %.3f", a.Spend.P, a.Spend.Q, a.Spend.Gamma)
+		if a.SpendLeftOut > 0 {
+			fmt.Fprintf(out, "; %d repeat buyers left out (mean repeat spend not positive: they get the population mean)", a.SpendLeftOut)
+		}
+		fmt.Fprintln(out)
+	} else {
+		fmt.Fprintln(out, "  spend: no model (no repeat buyer with a positive spend): no order value or CLV is published")
 	}
 }
 
 // printEarlyVIP prints the early potential-VIP model's holdout metrics.
-func printEarlyVIP(out io.Writer, m *segment.EarlyVIPModel) {
+func printEarlyVIP(out io.Writer, m *segment.EarlyVIPModel, reason string) {
 	if m == nil {
-		fmt.Fprintln(out, "\nEarly potential-VIP model: none (no complete cohort yet)")
+		fmt.Fprintf(out, "\nEarly potential-VIP model: none (%s)\n", reason)
 		return
 	}
 	c := m.Metrics
@@ -113,8 +131,13 @@ func printScores(out io.Writer, s pipeline.ScoreSummary, asOf time.Time, where s
 		fmt.Fprintf(out, "\nScore part as of %s: %d customers in score_parts; shard 0 segments and stages the date\n", asOf.Format(time.DateOnly), s.Customers)
 		return
 	}
-	fmt.Fprintf(out, "\nScores as of %s in customer_scores (%s, model %s): %d customers, %d buyers, mean P(alive) %.3f, %.0f purchases expected in 365 days, 12-month CLV %.0f in all; %d with a next order expected\n",
-		asOf.Format(time.DateOnly), where, s.ModelID, s.Customers, s.Buyers, s.MeanPAlive, s.Expected365, s.CLV12, s.WithNextOrder)
+	if len(s.Gated) > 0 {
+		fmt.Fprintf(out, "\nScores as of %s in customer_scores (%s, model %s): %d customers, %d buyers; NO PREDICTIONS (P(alive), expected purchases, next order and CLV are NULL): %s; lifecycle and VIP tiers follow recency and rhythm\n",
+			asOf.Format(time.DateOnly), where, s.ModelID, s.Customers, s.Buyers, strings.Join(s.Gated, "; "))
+	} else {
+		fmt.Fprintf(out, "\nScores as of %s in customer_scores (%s, model %s): %d customers, %d buyers, mean P(alive) %.3f (of %d), %.0f purchases expected in 365 days, 12-month CLV %.0f in all; %d with a next order expected; %d buyers miss a prediction (prediction_note says why)\n",
+			asOf.Format(time.DateOnly), where, s.ModelID, s.Customers, s.Buyers, s.MeanPAlive, s.WithPAlive, s.Expected365, s.CLV12, s.WithNextOrder, s.NotPredicted)
+	}
 	fmt.Fprintf(out, "  lifecycle:")
 	for _, st := range []string{segment.NonBuyer, segment.New, segment.Active, segment.AtRisk, segment.Lost, segment.Reactivated} {
 		fmt.Fprintf(out, " %s %d", st, s.Lifecycle[st])

@@ -13,8 +13,8 @@ import (
 
 // InsertModel records a fitted model.
 func (w *DB) InsertModel(ctx context.Context, m warehouse.Model) error {
-	return w.insertRow(ctx, "INSERT INTO {db}.models (model_id, as_of, kind, trained_at, customers, log_likelihood, holdout_mae, holdout_rmse, artefact, run_id) VALUES",
-		m.ID, m.AsOf, m.Kind, m.TrainedAt.UTC(), m.Customers, m.LogLikelihood, m.HoldoutMAE, m.HoldoutRMSE, m.Artefact, m.RunID)
+	return w.insertRow(ctx, "INSERT INTO {db}.models (model_id, as_of, kind, trained_at, customers, log_likelihood, holdout_mae, holdout_rmse, artefact, run_id, status, grade, reason) VALUES",
+		m.ID, m.AsOf, m.Kind, m.TrainedAt.UTC(), m.Customers, m.LogLikelihood, m.HoldoutMAE, m.HoldoutRMSE, m.Artefact, m.RunID, m.Status, m.Grade, m.Reason)
 }
 
 // LatestModel is the newest model of one of the kinds trained as of asOf or

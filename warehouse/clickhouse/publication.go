@@ -80,8 +80,8 @@ func (w *DB) RunRecord(ctx context.Context, id string) (warehouse.Run, bool, err
 	r := warehouse.Run{ID: id}
 	var n uint64
 	row := w.conn.QueryRow(ctx, w.expand(`SELECT argMax(stage, finished_at), argMax(as_of, finished_at), argMax(status, finished_at),
-    argMax(detail, finished_at), argMax(tessera_version, finished_at), argMax(invocation_id, finished_at), count() FROM {db}.runs WHERE run_id = ?`), id)
-	if err := row.Scan(&r.Stage, &r.AsOf, &r.Status, &r.Detail, &r.Version, &r.Invocation, &n); err != nil {
+    argMax(message, finished_at), argMax(detail, finished_at), argMax(tessera_version, finished_at), argMax(invocation_id, finished_at), count() FROM {db}.runs WHERE run_id = ?`), id)
+	if err := row.Scan(&r.Stage, &r.AsOf, &r.Status, &r.Message, &r.Detail, &r.Version, &r.Invocation, &n); err != nil {
 		return r, false, fmt.Errorf("read run %s: %w", id, err)
 	}
 	return r, n > 0, nil

@@ -34,6 +34,10 @@ type Fit struct {
 // parameters θ; the fit works in φ = log θ so that every θ stays positive.
 type objective func(theta, grad []float64) float64
 
+// boundaryLog: a fit whose log-parameter passes ±ln 1e6 has its maximum on
+// the boundary of the parameter space.
+var boundaryLog = math.Log(1e6)
+
 // ErrNotConverged is wrapped by fits that stop without converging.
 var ErrNotConverged = errors.New("the fit did not converge")
 
@@ -91,7 +95,13 @@ func maximise(name string, nll objective, n float64, opt FitOptions, dim int, nu
 	for _, v := range grad {
 		gmax = math.Max(gmax, math.Abs(v))
 	}
-	if err != nil && gmax < 1e-6 && !math.IsNaN(ll) {
+	// A numerical gradient (Pareto/NBD) is only good to about 1e-6 itself:
+	// below 1e-5 it cannot tell the optimum from its own noise.
+	tol := 1e-6
+	if numeric {
+		tol = 1e-5
+	}
+	if err != nil && gmax < tol && !math.IsNaN(ll) {
 		err, res.Status = nil, optimize.GradientThreshold
 	}
 	// A line search also fails when the maximum lies on the boundary (a parameter
@@ -108,9 +118,18 @@ func maximise(name string, nll objective, n float64, opt FitOptions, dim int, nu
 			if nm.F < f {
 				x, f = nm.X, nm.F
 			}
-			if improved <= 1e-9*math.Max(1, math.Abs(f)) {
+			// A parameter past 1e±6 is on its way to the boundary: following
+			// it further costs minutes (thousands of evaluations a round) and
+			// changes nothing a prediction uses, and train refuses such a fit.
+			far := false
+			for _, v := range x {
+				far = far || math.Abs(v) > boundaryLog
+			}
+			if far || improved <= 1e-9*math.Max(1, math.Abs(f)) {
 				err, res.Status = nil, optimize.FunctionConvergence
-				fit.Note = "the maximum lies on the boundary of the parameter space"
+				if far {
+					fit.Note = "the maximum lies on the boundary of the parameter space"
+				}
 				for i, v := range x {
 					out[i] = math.Exp(v)
 				}

@@ -53,7 +53,7 @@ func TestDegenerateFits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"bgnbd", "mbgnbd"} {
+	for _, name := range []string{"bgnbd", "mbgnbd", "pnbd"} {
 		pm, fit, err := FitPurchases(name, d, FitOptions{})
 		if err != nil {
 			t.Logf("%s: not fitted: %v", name, err)

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 
+	"gonum.org/v1/gonum/optimize"
+
 	"gonum.org/v1/gonum/integrate/quad"
 )
 
@@ -22,12 +24,18 @@ func FitParetoNBD(d Data, opt FitOptions) (ParetoNBD, Fit, error) {
 		opt.Penalty = noRepeatPenalty
 		note = "no customer bought twice: fitted with an L2 penalty of 0.001, so the purchase rate goes to zero"
 	}
-	if opt.Init == nil && len(d.X) > 50000 {
+	switch {
+	case opt.Init == nil && len(d.X) > 50000:
 		// As BG/NBD: a fit on every 16th distinct row first. Each evaluation of
 		// the whole sum costs nine likelihoods here (the gradient is numeric).
 		if warm, _, err := FitParetoNBD(d.sample(16), opt); err == nil {
 			opt.Init = []float64{warm.R, warm.Alpha, warm.S, warm.Beta}
 		}
+	case opt.Init == nil:
+		// A gradient-free search first: from all ones, BFGS's line searches
+		// try far points where the 2F1 series needs thousands of terms a
+		// row (995 customers of the generated shop: 43 s against 3 s).
+		opt.Init = paretoStart(d, opt.Penalty)
 	}
 	theta, fit, err := maximise("Pareto/NBD", func(th, g []float64) float64 {
 		nll := func(p []float64) float64 { return -ParetoNBD{p[0], p[1], p[2], p[3]}.LogLikelihood(d) }
@@ -52,6 +60,34 @@ func FitParetoNBD(d Data, opt FitOptions) (ParetoNBD, Fit, error) {
 		fit.Note = note
 	}
 	return m, fit, err
+}
+
+// paretoStart is a Nelder-Mead search in log-parameters from all ones, with
+// a bounded number of evaluations: a starting point for the fit.
+func paretoStart(d Data, penalty float64) []float64 {
+	n := d.Customers()
+	f := func(phi []float64) float64 {
+		th := make([]float64, 4)
+		for i, v := range phi {
+			th[i] = math.Exp(v)
+		}
+		v := -ParetoNBD{th[0], th[1], th[2], th[3]}.LogLikelihood(d) / n
+		for _, t := range th {
+			v += penalty * t * t
+		}
+		return v
+	}
+	// Stopping at the evaluation budget is no failure here: what it found is
+	// only where the fit starts.
+	res, _ := optimize.Minimize(optimize.Problem{Func: f}, make([]float64, 4), &optimize.Settings{FuncEvaluations: 1500}, &optimize.NelderMead{})
+	if res == nil || math.IsNaN(res.F) || math.IsInf(res.F, 0) {
+		return nil
+	}
+	out := make([]float64, 4)
+	for i, v := range res.X {
+		out[i] = math.Exp(v)
+	}
+	return out
 }
 
 // LogLikelihood of the data under the model. Each row costs a 2F1 series

@@ -161,7 +161,7 @@ func TestRunEmbedded(t *testing.T) {
 // TestRunSampleShop: with nothing configured, run generates the sample shop.
 func TestRunSampleShop(t *testing.T) {
 	cfg := testEmbeddedConfig(t)
-	cfg.Sample.Customers = 500
+	cfg.Sample.Customers = 1500 // enough buyers for the gate and VIPs for the early model
 	var done []Result
 	p, err := Open(context.Background(), cfg, testLogger(t))
 	if err != nil {

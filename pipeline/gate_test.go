@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -224,7 +226,10 @@ func TestGatedShops(t *testing.T) {
 			eachStore(t, func(t *testing.T, cfg config.Config) {
 				cfg.Source.Files.Dir = dir
 				ctx := context.Background()
-				p, err := Open(ctx, cfg, testLogger(t))
+				var logs bytes.Buffer
+				log := testLogger(t)
+				log.SetOutput(io.MultiWriter(&logs, testWriter{t}))
+				p, err := Open(ctx, cfg, log)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -242,6 +247,15 @@ func TestGatedShops(t *testing.T) {
 				if err := p.Run(ctx, asOf, nil, NoShard); err != nil {
 					t.Fatal(err)
 				}
+				for _, stage := range []string{"train", "score"} {
+					found := false
+					for _, line := range strings.Split(logs.String(), "\n") {
+						found = found || (strings.Contains(line, "level=warning") && strings.Contains(line, "stage="+stage) && strings.Contains(line, c.reason))
+					}
+					if !found {
+						t.Errorf("no warning of %s gives the reason %q", stage, c.reason)
+					}
+				}
 				run, ok, err := p.Store.RunRecord(ctx, trainRun)
 				if err != nil || !ok || run.Status != "ok" || !strings.Contains(run.Message, c.reason) {
 					t.Errorf("train's run: %+v (%v): want status ok and a message with %q", run, err, c.reason)
@@ -254,6 +268,13 @@ func TestGatedShops(t *testing.T) {
 					t.Errorf("models: %+v (%v)", m, err)
 				}
 				checkGatedScores(t, p.Store, asOf, c.reason)
+				page := filepath.Join(t.TempDir(), "report.html")
+				if err := reportDate(ctx, cfg, asOf, page, testLogger(t)); err != nil {
+					t.Fatal(err)
+				}
+				if b, err := os.ReadFile(page); err != nil || !strings.Contains(string(b), `id="gate"`) || !strings.Contains(string(b), c.reason) {
+					t.Errorf("the report does not say why nothing is predicted (%v)", err)
+				}
 			})
 		})
 	}

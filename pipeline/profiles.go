@@ -24,10 +24,15 @@ var scoreFeatureSchema = warehouse.CustomerFeatures.Columns(append(slices.Clone(
 // customer is one row of the scores being built.
 type customer struct {
 	segment.Profile
-	ltv                ltv
-	buyer              bool
-	hour, weekday      int32
-	earlyVIP           bool // EarlyVIP holds a probability
+	ltv           ltv
+	buyer         bool
+	hour, weekday int32
+	// earlyProb is the early potential-VIP probability from the first week
+	// (NaN: none, the week is not complete or there is no model); Profile's
+	// EarlyVIP holds it only within apply_days of the first order, where it
+	// can make a potential VIP.
+	earlyProb          float64
+	firstDay           int32 // first order, days since 1970-01-01
 	stage, tier, strat string
 	action, segment    string
 	rfm                segment.RFM
@@ -42,6 +47,7 @@ func profiles(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, pre
 	i32 := func(name string) *array.Int32 { return col(name).(*array.Int32) }
 	str := func(name string) *array.String { return col(name).(*array.String) }
 	ids, orders := str("customer_id"), col("orders").(*array.Int64)
+	first := col("first_order_date").(*array.Date32)
 	revenue, check, disc := f64("revenue"), f64("avg_check"), f64("discount_share")
 	sinceFirst, sinceLast, gap := f64("days_since_first"), f64("days_since_last"), f64("interorder_mean_days")
 	rev12, lastGap := f64("revenue_12m"), f64("last_gap_days")
@@ -60,8 +66,12 @@ func profiles(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, pre
 			LastGapDays: lastGap.Value(i), InterorderMean: gap.Value(i), Revenue: revenue.Value(i), Revenue12m: rev12.Value(i),
 			AvgCheck: check.Value(i), DiscountShare: disc.Value(i), PAlive: l.pAlive, CLV: l.clv, EarlyVIP: math.NaN(),
 			TopCategory: strings.Clone(topCat.Value(i)), TopBrand: strings.Clone(topBrand.Value(i)), Channel: strings.Clone(channel.Value(i))}}
-		if early != nil && c.DaysSinceFirst <= float64(sg.EarlyVIP.ApplyDays) { // today's setting, not the one the model was trained with
-			c.EarlyVIP, c.earlyVIP = early.Probability(firstWeek(feats, i)), true
+		c.earlyProb, c.firstDay = math.NaN(), int32(first.Value(i))
+		if early != nil && r.AsOf.Sub(first.Value(i).ToTime()) >= 7*day { // the first week is complete: its evidence is whole
+			c.earlyProb = early.Probability(firstWeek(feats, i))
+			if c.DaysSinceFirst <= float64(sg.EarlyVIP.ApplyDays) { // today's setting, not the one the model was trained with
+				c.EarlyVIP = c.earlyProb
+			}
 		}
 		custs = append(custs, c)
 		seen[id] = true
@@ -85,7 +95,7 @@ func profiles(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, pre
 	// copied (and its fresh pages faulted in) again and again.
 	custs = slices.Grow(custs, len(others))
 	for _, id := range others {
-		custs = append(custs, customer{Profile: segment.Profile{ID: id, EarlyVIP: math.NaN()}})
+		custs = append(custs, customer{Profile: segment.Profile{ID: id, EarlyVIP: math.NaN()}, earlyProb: math.NaN()})
 	}
 	// Sorted by id through an index: a customer is a few hundred bytes to move.
 	order := make([]int32, len(custs))

@@ -196,10 +196,11 @@ func scoreRecord(r Run, custs []customer, custFeeds []string, modelID, earlyID s
 		str("lifecycle_stage", c.stage)
 		str("vip_tier", c.tier)
 		str("vip_handling", segment.VIPHandling[c.tier])
-		if c.earlyVIP {
-			f64("potential_vip_probability", c.EarlyVIP)
+		orNull("potential_vip_probability", c.earlyProb)
+		if c.buyer {
+			field("first_order_date").(*array.Date32Builder).Append(arrow.Date32(c.firstDay))
 		} else {
-			field("potential_vip_probability").AppendNull()
+			field("first_order_date").AppendNull()
 		}
 		str("strategy", c.strat)
 		str("action", c.action)

@@ -50,13 +50,17 @@ func TestReport(t *testing.T) {
 	}
 	html := string(b)
 	for _, want := range []string{"Top segments by share of 12-month revenue", "12-month CLV of buyers", "P(alive) of buyers",
-		"Holdout repeat purchases per customer", "ROC curve", "Precision-recall curve", "Customers by lifecycle stage", "Moves since 2026-10-01"} {
+		"Holdout repeat purchases per customer", "ROC curve", "Precision-recall curve", "Customers by lifecycle stage", "Moves since 2026-10-01",
+		"Cumulative repeat purchases through the holdout", "Probability of buying in the holdout by decile", `<p id="grade">`, "<b>grade A", "naive baseline"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("the report lacks %q", want)
 		}
 	}
-	if n := strings.Count(html, "<svg"); n < 7 {
-		t.Errorf("%d charts, want 7", n)
+	if n := strings.Count(html, "<svg"); n < 9 {
+		t.Errorf("%d charts, want 9", n)
+	}
+	if n := strings.Count(html, "<b>grade "); n != 2 {
+		t.Errorf("%d model grades in the report, want 2 (the purchase model's and the early potential-VIP model's)", n)
 	}
 	for _, external := range []string{"http://", "https://", "<script src", "<link"} {
 		if strings.Contains(strings.ReplaceAll(html, `xmlns="http://www.w3.org/2000/svg"`, ""), external) {

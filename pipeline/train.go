@@ -283,19 +283,7 @@ func trainEarlyVIP(ctx context.Context, r Run, wh modelStore, orders []arrow.Rec
 	if err != nil {
 		return nil, "", err
 	}
-	asOfDay := int32(r.AsOf.Unix() / 86400)
-	newest := asOfDay - int32(o.HorizonDays) // first orders before it have a complete horizon
-	ids := feats.Column(0).(*array.String)
-	first := feats.Column(1).(*array.Date32)
-	var rows []segment.EarlyVIPRow
-	for i := 0; i < int(feats.NumRows()); i++ {
-		d := int32(first.Value(i))
-		rev, ok := revenue[ids.Value(i)]
-		if !ok || d >= newest || d < newest-int32(o.CohortDays) {
-			continue
-		}
-		rows = append(rows, segment.EarlyVIPRow{FirstDay: d, Week: firstWeek(feats, i), HorizonRevenue: rev})
-	}
+	rows := earlyVIPCohort(feats, revenue, r.AsOf, o)
 	m, err := segment.FitEarlyVIP(rows, o)
 	if err != nil {
 		r.Log.WithError(err).Warn("no early potential-VIP model: potential VIPs come from CLV alone")
@@ -316,4 +304,24 @@ func trainEarlyVIP(ctx context.Context, r Run, wh modelStore, orders []arrow.Rec
 		"precision_top_1pct": round(mt.PrecisionTop1), "precision_top_5pct": round(mt.PrecisionTop5), "base_rate": round(mt.BaseRate),
 		"label_revenue": round(m.LabelRevenue)}).Info("early potential-VIP model stored")
 	return &m, "", nil
+}
+
+// earlyVIPCohort are the buyers whose first order started a complete horizon
+// within the cohort window before the date, with their first week (feats:
+// firstWeekColumns) and horizon revenue.
+func earlyVIPCohort(feats arrow.Record, revenue map[string]float64, asOf time.Time, o segment.EarlyVIPOptions) []segment.EarlyVIPRow {
+	asOfDay := int32(asOf.Unix() / 86400)
+	newest := asOfDay - int32(o.HorizonDays) // first orders before it have a complete horizon
+	ids := feats.Column(0).(*array.String)
+	first := feats.Column(1).(*array.Date32)
+	var rows []segment.EarlyVIPRow
+	for i := 0; i < int(feats.NumRows()); i++ {
+		d := int32(first.Value(i))
+		rev, ok := revenue[ids.Value(i)]
+		if !ok || d >= newest || d < newest-int32(o.CohortDays) {
+			continue
+		}
+		rows = append(rows, segment.EarlyVIPRow{FirstDay: d, Week: firstWeek(feats, i), HorizonRevenue: rev})
+	}
+	return rows
 }

@@ -75,8 +75,12 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 		}
 		if stage.Value(i) != segment.NonBuyer {
 			d.Buyers++
-			d.CLV = append(d.CLV, clv.Value(i))
-			d.PAlive = append(d.PAlive, alive.Value(i))
+			if clv.IsValid(i) { // NULL: not predicted (prediction_note says why)
+				d.CLV = append(d.CLV, clv.Value(i))
+			}
+			if alive.IsValid(i) {
+				d.PAlive = append(d.PAlive, alive.Value(i))
+			}
 		}
 	}
 	for _, s := range []string{segment.NonBuyer, segment.New, segment.Active, segment.AtRisk, segment.Lost, segment.Reactivated} {
@@ -121,14 +125,22 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 	case !errors.Is(err, warehouse.ErrNoPartition):
 		return d, err
 	}
-	if m, err := st.LatestModel(ctx, asOf, model.PurchaseKinds...); err == nil {
+	if m, err := st.LatestModel(ctx, asOf, model.LTVKinds...); err == nil {
 		a, err := model.LoadArtefact([]byte(m.Artefact))
 		if err != nil {
 			return d, fmt.Errorf("model %s: %w", m.ID, err)
 		}
-		l := &LTV{Kind: a.Kind, ModelID: m.ID}
+		l := &LTV{Kind: a.Kind, ModelID: m.ID, Gated: a.Gate.FailedReasons(), SpendLeftOut: a.SpendLeftOut}
 		if a.Metrics != nil {
-			l.MAE, l.RMSE, l.Predicted, l.Actual = a.Metrics.MAE, a.Metrics.RMSE, a.Metrics.PredictedTotal, a.Metrics.ActualTotal
+			mt := a.Metrics
+			l.MAE, l.RMSE, l.Predicted, l.Actual = mt.MAE, mt.RMSE, mt.PredictedTotal, mt.ActualTotal
+			l.Grade, l.NaiveMAE, l.AggregateError, l.CurveError, l.CalibrationError = mt.Grade, mt.NaiveMAE, mt.AggregateError, mt.CurveError, mt.CalibrationError
+			for _, c := range mt.Curve {
+				l.Curve = append(l.Curve, CurvePoint{At: c.At, Predicted: c.Predicted, Actual: c.Actual})
+			}
+			for _, c := range mt.Calibration {
+				l.Calibration = append(l.Calibration, [2]float64{c.Predicted, c.Observed})
+			}
 			for _, b := range a.Metrics.Buckets {
 				l.Buckets = append(l.Buckets, Bucket{Frequency: b.Frequency, Customers: b.Customers, Predicted: b.Predicted, Actual: b.Actual})
 			}
@@ -144,7 +156,8 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 		}
 		c := e.Metrics
 		d.EarlyVIP = &EarlyVIP{ModelID: m.ID, AUC: c.AUC, Precision: c.Precision, Recall: c.Recall, Threshold: c.Threshold,
-			BaseRate: c.BaseRate, ROC: e.ROC, PR: e.PR}
+			BaseRate: c.BaseRate, AveragePrecision: c.AveragePrecision, PrecisionTop1: c.PrecisionTop1, PrecisionTop5: c.PrecisionTop5,
+			Grade: e.Grade, Dropped: e.Model.Dropped, ROC: e.ROC, PR: e.PR}
 	} else if !errors.Is(err, warehouse.ErrNoModel) {
 		return d, err
 	}

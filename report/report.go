@@ -50,6 +50,19 @@ type LTV struct {
 	MAE, RMSE         float64
 	Predicted, Actual float64
 	Buckets           []Bucket
+	// Gated are the reasons no purchase model is used (kind none).
+	Gated                                                  []string
+	Grade                                                  string
+	NaiveMAE, AggregateError, CurveError, CalibrationError float64
+	Curve                                                  []CurvePoint
+	Calibration                                            [][2]float64 // predicted, observed share buying in the holdout, by decile
+	SpendLeftOut                                           int
+}
+
+// CurvePoint is the base's cumulative holdout purchases at a time (days
+// after the calibration end), predicted and actual.
+type CurvePoint struct {
+	At, Predicted, Actual float64
 }
 
 // Bucket compares predicted and actual holdout purchases of customers with
@@ -62,9 +75,12 @@ type Bucket struct {
 
 // EarlyVIP is the early potential-VIP model's holdout quality.
 type EarlyVIP struct {
-	ModelID                                     string
-	AUC, Precision, Recall, Threshold, BaseRate float64
-	ROC, PR                                     [][2]float64
+	ModelID                                        string
+	AUC, Precision, Recall, Threshold, BaseRate    float64
+	AveragePrecision, PrecisionTop1, PrecisionTop5 float64
+	Grade                                          string
+	Dropped                                        []string
+	ROC, PR                                        [][2]float64
 }
 
 // Write renders the page.
@@ -108,6 +124,38 @@ func (v view) CalibrationChart() template.HTML {
 		act = append(act, b.Actual)
 	}
 	return vbars("Holdout repeat purchases per customer by calibration frequency", labels, [][]float64{pred, act}, []string{"predicted", "actual"}, []string{"#2b6cb0", "#dd6b20"})
+}
+
+// TrackingChart is the calibration base's cumulative holdout purchases at
+// each quarter of the holdout: a good fit per frequency can hide drift.
+func (v view) TrackingChart() template.HTML {
+	if v.LTV == nil || len(v.LTV.Curve) == 0 {
+		return ""
+	}
+	var labels []string
+	var pred, act []float64
+	for _, c := range v.LTV.Curve {
+		labels = append(labels, fmt.Sprintf("day %.0f", c.At))
+		pred = append(pred, c.Predicted)
+		act = append(act, c.Actual)
+	}
+	return vbars("Cumulative repeat purchases through the holdout (tracking curve)", labels, [][]float64{pred, act}, []string{"predicted", "actual"}, []string{"#2b6cb0", "#dd6b20"}) +
+		v.buyAgainChart()
+}
+
+// buyAgainChart compares, by decile of the predicted probability of buying
+// in the holdout, that probability with the share that did.
+func (v view) buyAgainChart() template.HTML {
+	var labels []string
+	var pred, obs []float64
+	for k, c := range v.LTV.Calibration {
+		labels = append(labels, fmt.Sprintf("decile %d", k+1))
+		pred, obs = append(pred, c[0]), append(obs, c[1])
+	}
+	if len(labels) == 0 {
+		return ""
+	}
+	return vbars("Probability of buying in the holdout by decile: predicted and observed", labels, [][]float64{pred, obs}, []string{"predicted", "observed"}, []string{"#2b6cb0", "#dd6b20"})
 }
 
 func (v view) ROCChart() template.HTML {
@@ -386,12 +434,14 @@ th { background: #f7fafc; } td.l, th.l { text-align: left; }
 <h3>Moves since {{if .PreviousAsOf}}{{.PreviousAsOf}}{{else}}the previous date{{end}}</h3>
 {{.FlowMatrix}}
 
-<h2>Purchase model</h2>
-{{with .LTV}}<p>{{.Kind}} ({{.ModelID}}): holdout MAE {{f3 .MAE}}, RMSE {{f3 .RMSE}} repeat purchases per customer; {{f0 .Predicted}} predicted, {{f0 .Actual}} happened.</p>{{else}}<p>No purchase model.</p>{{end}}
+<h2 id="purchase-model">Purchase model</h2>
+{{with .LTV}}{{if .Gated}}<p class="gated" id="gate"><b>No predictions for this date.</b> No purchase model passed its gate, so P(alive), expected purchases, the next order and CLV are not published (NULL in customer_scores, with the reason in prediction_note); lifecycle stages and VIP tiers follow recency and rhythm alone:</p>
+<ul>{{range .Gated}}<li>{{.}}</li>{{end}}</ul>{{else}}<p id="grade">{{.Kind}} ({{.ModelID}}): <b>grade {{if .Grade}}{{.Grade}}{{else}}none (not evaluated on a holdout){{end}}</b>. Holdout MAE {{f3 .MAE}} repeat purchases per customer against {{f3 .NaiveMAE}} for the naive baseline (each customer's past rate carried forward), RMSE {{f3 .RMSE}}; {{f0 .Predicted}} predicted, {{f0 .Actual}} happened ({{pct .AggregateError}}); tracking curve within {{pct .CurveError}}; calibration error {{f3 .CalibrationError}}.{{if .SpendLeftOut}} Gamma-Gamma left out {{.SpendLeftOut}} repeat buyers whose mean repeat spend is not positive (they get the population mean order value).{{end}}</p>{{end}}{{else}}<p>No purchase model.</p>{{end}}
 {{.CalibrationChart}}
+{{.TrackingChart}}
 
-<h2>Early potential-VIP model</h2>
-{{with .EarlyVIP}}<p>{{.ModelID}}: AUC {{f3 .AUC}} on the newest cohort (base rate {{pct .BaseRate}}); at threshold {{f2 .Threshold}} precision {{f2 .Precision}}, recall {{f2 .Recall}}.</p>{{else}}<p>No early potential-VIP model (no complete cohort yet).</p>{{end}}
+<h2 id="early-vip">Early potential-VIP model</h2>
+{{with .EarlyVIP}}<p>{{.ModelID}}: <b>grade {{.Grade}}</b>. AUC {{f3 .AUC}} and average precision {{f3 .AveragePrecision}} on the newest cohort (base rate {{pct .BaseRate}}); precision in the top 1% {{f2 .PrecisionTop1}}, top 5% {{f2 .PrecisionTop5}}; at threshold {{f2 .Threshold}} precision {{f2 .Precision}}, recall {{f2 .Recall}}.{{if .Dropped}} Inputs left out (constant in training): {{range .Dropped}}{{.}} {{end}}{{end}}</p>{{else}}<p>No early potential-VIP model: the shop has no cohort to learn from yet, or too few VIPs in it (train says which in its log and in runs.detail, early_vip_reason).</p>{{end}}
 {{.ROCChart}}
 {{.PRChart}}
 </body></html>

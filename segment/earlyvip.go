@@ -121,7 +121,7 @@ func FitLogistic(names []string, x [][]float64, y []bool, l2 float64) (Logistic,
 	for i, row := range x {
 		z[i] = make([]float64, d)
 		for j, v := range row {
-			if !slices.Contains(m.Dropped, names[j]) {
+			if !drop[j] {
 				z[i][j] = math.Max(-inputClip, math.Min(inputClip, (v-m.Mean[j])/m.Scale[j]))
 			}
 		}
@@ -200,6 +200,8 @@ type ClassifierMetrics struct {
 	Recall        float64 `json:"recall"`
 	PrecisionTop1 float64 `json:"precision_top_1pct"`
 	PrecisionTop5 float64 `json:"precision_top_5pct"`
+	// AveragePrecision is the mean precision at the rank of each positive.
+	AveragePrecision float64 `json:"average_precision"`
 }
 
 // AUC is the area under the ROC curve of scores against labels: the chance
@@ -277,6 +279,16 @@ func Classify(scores []float64, y []bool, threshold float64) ClassifierMetrics {
 		return float64(hits) / float64(min(k, len(idx)))
 	}
 	m.PrecisionTop1, m.PrecisionTop5 = top(0.01), top(0.05)
+	hits := 0
+	for k, i := range idx {
+		if y[i] {
+			hits++
+			m.AveragePrecision += float64(hits) / float64(k+1)
+		}
+	}
+	if hits > 0 {
+		m.AveragePrecision /= float64(hits)
+	}
 	return m
 }
 
@@ -295,25 +307,45 @@ type EarlyVIPOptions struct {
 	// top buyers that brings RevenueShare of the cohort's horizon revenue).
 	HorizonDays  int     `yaml:"horizon_days"`
 	RevenueShare float64 `yaml:"revenue_share"`
+	// Label: revenue_share (the default, above) or top_share: a buyer
+	// "became VIP" when in the TopShare of the cohort's buyers by horizon
+	// revenue ("will this customer be in my top 2%?").
+	Label    string  `yaml:"label"`
+	TopShare float64 `yaml:"top_share"`
+	// The gate: no model from a cohort under MinCohort buyers, or with fewer
+	// than MinPositives VIPs among the older buyers it learns from.
+	MinCohort    int `yaml:"min_cohort"`
+	MinPositives int `yaml:"min_positives"`
 	// CohortDays: buyers whose first order falls in this many days before the
 	// last complete horizon are the training cohort.
 	CohortDays int `yaml:"cohort_days"`
 	// TestShare: the newest share of the cohort is held out for the metrics.
 	TestShare float64 `yaml:"test_share"`
 	L2        float64 `yaml:"l2"`
-	// ApplyDays: score gives a probability to buyers whose first order is at
-	// most this many days old.
+	// ApplyDays: a buyer whose first order is at most this many days old can
+	// become a potential VIP on the probability alone. Every buyer whose first
+	// week is complete gets the probability, whatever its age.
 	ApplyDays int `yaml:"apply_days"`
 }
 
+// Labels of the early potential-VIP model.
+const (
+	LabelRevenueShare = "revenue_share"
+	LabelTopShare     = "top_share"
+)
+
 // DefaultEarlyVIP are the defaults.
-var DefaultEarlyVIP = EarlyVIPOptions{HorizonDays: 180, RevenueShare: 0.5, CohortDays: 365, TestShare: 0.25, L2: 0.001, ApplyDays: 28}
+var DefaultEarlyVIP = EarlyVIPOptions{HorizonDays: 180, RevenueShare: 0.5, Label: LabelRevenueShare, TopShare: 0.02, CohortDays: 365,
+	TestShare: 0.25, L2: 0.001, ApplyDays: 28, MinCohort: 100, MinPositives: 10}
 
 // Validate says what is wrong with the options.
 func (o EarlyVIPOptions) Validate() error {
 	if o.HorizonDays < 7 || o.CohortDays < 7 || o.ApplyDays < 7 || o.RevenueShare <= 0 || o.RevenueShare >= 1 ||
-		o.TestShare <= 0 || o.TestShare >= 1 || o.L2 < 0 {
-		return errors.New("early_vip: horizon_days, cohort_days and apply_days at least 7; revenue_share and test_share in (0, 1); l2 not negative")
+		o.TestShare <= 0 || o.TestShare >= 1 || o.L2 < 0 || o.TopShare <= 0 || o.TopShare >= 1 || o.MinCohort < 2 || o.MinPositives < 1 {
+		return errors.New("early_vip: horizon_days, cohort_days and apply_days at least 7; revenue_share, top_share and test_share in (0, 1); l2 not negative; min_cohort at least 2, min_positives at least 1")
+	}
+	if o.Label != LabelRevenueShare && o.Label != LabelTopShare {
+		return fmt.Errorf("early_vip.label: %q, want %s or %s", o.Label, LabelRevenueShare, LabelTopShare)
 	}
 	return nil
 }
@@ -331,6 +363,9 @@ type EarlyVIPModel struct {
 	TrainedOn      int               `json:"trained_on"`
 	ApplyDays      int               `json:"apply_days"`
 	PositiveLabels int               `json:"positive_labels"`
+	Label          string            `json:"label,omitempty"`
+	// Grade of the holdout metrics (README: Model quality).
+	Grade string `json:"grade,omitempty"`
 	// ROC and PR are the test split's ROC curve (false, true positive rate)
 	// and precision-recall curve (recall, precision), for the report.
 	ROC [][2]float64 `json:"roc"`
@@ -378,52 +413,73 @@ func Curves(scores []float64, y []bool, n int) (roc, pr [][2]float64) {
 func (m EarlyVIPModel) Probability(w FirstWeek) float64 { return m.Model.Probability(w.inputs()) }
 
 // FitEarlyVIP labels the cohort, fits the model on its older buyers and
-// measures it on the newest (time-based holdout). The threshold of the metrics
-// is the one that maximises F1 on the training rows.
+// measures it on the newest (time-based holdout).
 func FitEarlyVIP(rows []EarlyVIPRow, o EarlyVIPOptions) (EarlyVIPModel, error) {
-	if len(rows) < 100 {
-		return EarlyVIPModel{}, fmt.Errorf("early VIP: %d buyers in the cohort, need at least 100", len(rows))
+	if len(rows) < o.MinCohort {
+		return EarlyVIPModel{}, fmt.Errorf("early VIP: %d buyers in the cohort, fewer than %d (early_vip.min_cohort)", len(rows), o.MinCohort)
 	}
 	rows = slices.Clone(rows)
 	slices.SortStableFunc(rows, func(a, b EarlyVIPRow) int { return cmp.Compare(a.FirstDay, b.FirstDay) })
-	// The label: in the smallest top set that brings RevenueShare of the revenue.
-	revenue := make([]float64, len(rows))
+	y, cut := LabelCohort(rows, o)
+	split := int(float64(len(rows)) * (1 - o.TestShare))
+	return FitEarlyVIPSplit(rows[:split], y[:split], rows[split:], y[split:], cut, o)
+}
+
+// LabelCohort says which buyers of a cohort became VIPs over the horizon,
+// and the horizon revenue that made one.
+func LabelCohort(rows []EarlyVIPRow, o EarlyVIPOptions) ([]bool, float64) {
+	sorted := make([]float64, len(rows))
 	total := 0.0
 	for i, r := range rows {
-		revenue[i] = r.HorizonRevenue
+		sorted[i] = r.HorizonRevenue
 		total += max(0, r.HorizonRevenue)
 	}
-	sorted := slices.Clone(revenue)
 	slices.SortFunc(sorted, func(a, b float64) int { return cmp.Compare(b, a) })
-	cut, sum := math.Inf(1), 0.0
-	for _, v := range sorted {
-		if sum >= o.RevenueShare*total || v <= 0 {
-			break
+	cut := math.Inf(1)
+	if o.Label == LabelTopShare {
+		if k := int(math.Round(o.TopShare * float64(len(sorted)))); k > 0 && sorted[k-1] > 0 {
+			cut = sorted[k-1]
 		}
-		sum += v
-		cut = v
+	} else {
+		for sum := 0.0; len(sorted) > 0; sorted = sorted[1:] {
+			v := sorted[0]
+			if sum >= o.RevenueShare*total || v <= 0 {
+				break
+			}
+			sum += v
+			cut = v
+		}
 	}
 	y := make([]bool, len(rows))
-	x := make([][]float64, len(rows))
-	positives := 0
 	for i, r := range rows {
 		y[i] = r.HorizonRevenue >= cut
-		x[i] = r.Week.inputs()
-		if y[i] {
-			positives++
-		}
 	}
-	split := int(float64(len(rows)) * (1 - o.TestShare))
+	return y, cut
+}
+
+// FitEarlyVIPSplit fits on the training rows and measures on the test rows.
+// The threshold of the metrics is the one that maximises F1 on the training
+// rows.
+func FitEarlyVIPSplit(train []EarlyVIPRow, yTrain []bool, test []EarlyVIPRow, yTest []bool, cut float64, o EarlyVIPOptions) (EarlyVIPModel, error) {
 	trainPos := 0
-	for _, v := range y[:split] {
+	for _, v := range yTrain {
 		if v {
 			trainPos++
 		}
 	}
-	if trainPos == 0 || trainPos == split {
-		return EarlyVIPModel{}, fmt.Errorf("early VIP: the training cohort has %d VIPs of %d buyers: nothing to learn", trainPos, split)
+	if trainPos < o.MinPositives || trainPos == len(train) || len(test) == 0 {
+		return EarlyVIPModel{}, fmt.Errorf("early VIP: the training cohort has %d VIPs of %d buyers (early_vip.min_positives: %d) and the test cohort %d buyers: nothing to learn or to measure",
+			trainPos, len(train), o.MinPositives, len(test))
 	}
-	lr, err := FitLogistic(EarlyVIPInputs, x[:split], y[:split], o.L2)
+	inputs := func(rs []EarlyVIPRow) [][]float64 {
+		x := make([][]float64, len(rs))
+		for i, r := range rs {
+			x[i] = r.Week.inputs()
+		}
+		return x
+	}
+	xTrain, xTest := inputs(train), inputs(test)
+	lr, err := FitLogistic(EarlyVIPInputs, xTrain, yTrain, o.L2)
 	if err != nil {
 		return EarlyVIPModel{}, fmt.Errorf("early VIP: %w", err)
 	}
@@ -434,18 +490,47 @@ func FitEarlyVIP(rows []EarlyVIPRow, o EarlyVIPOptions) (EarlyVIPModel, error) {
 		}
 		return out
 	}
-	trainScores := score(x[:split])
+	trainScores := score(xTrain)
 	best, bestF1 := 0.5, -1.0
 	for _, t := range []float64{0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9} {
-		c := Classify(trainScores, y[:split], t)
+		c := Classify(trainScores, yTrain, t)
 		if f1 := 2 * c.Precision * c.Recall / (c.Precision + c.Recall); c.Precision+c.Recall > 0 && f1 > bestF1 {
 			best, bestF1 = t, f1
 		}
 	}
-	m := EarlyVIPModel{Version: 1, Kind: model.KindEarlyVIP, HorizonDays: o.HorizonDays, LabelRevenue: cut, Model: lr,
-		TrainFrom: rows[0].FirstDay, TestFrom: rows[split].FirstDay, TrainedOn: split, ApplyDays: o.ApplyDays, PositiveLabels: positives}
-	testScores := score(x[split:])
-	m.Metrics = Classify(testScores, y[split:], best)
-	m.ROC, m.PR = Curves(testScores, y[split:], 100)
+	positives := trainPos
+	for _, v := range yTest {
+		if v {
+			positives++
+		}
+	}
+	m := EarlyVIPModel{Version: 1, Kind: model.KindEarlyVIP, HorizonDays: o.HorizonDays, LabelRevenue: cut, Model: lr, Label: o.Label,
+		TrainFrom: train[0].FirstDay, TestFrom: test[0].FirstDay, TrainedOn: len(train), ApplyDays: o.ApplyDays, PositiveLabels: positives}
+	testScores := score(xTest)
+	m.Metrics = Classify(testScores, yTest, best)
+	m.Grade = m.Metrics.grade()
+	m.ROC, m.PR = Curves(testScores, yTest, 100)
 	return m, nil
+}
+
+// grade of a classifier's holdout (README: Model quality):
+//
+//	A  AUC at least 0.8 and precision in the top 5% at least 3 × the base rate
+//	B  AUC at least 0.7 and that precision at least 2 × the base rate
+//	C  AUC at least 0.6
+//	D  otherwise: the ranking barely beats chance
+func (m ClassifierMetrics) grade() string {
+	lift := 0.0
+	if m.BaseRate > 0 {
+		lift = m.PrecisionTop5 / m.BaseRate
+	}
+	switch {
+	case m.AUC >= 0.8 && lift >= 3:
+		return model.GradeA
+	case m.AUC >= 0.7 && lift >= 2:
+		return model.GradeB
+	case m.AUC >= 0.6:
+		return model.GradeC
+	}
+	return model.GradeD
 }

@@ -58,6 +58,7 @@ var (
 		nullable(f64("expected_order_value")), nullable(f64("clv_12m")), str("prediction_note"),
 		i32("rfm_r"), i32("rfm_f"), i32("rfm_m"), str("rfm_code"), str("rfm_segment"), str("rfm_cell"),
 		str("lifecycle_stage"), str("vip_tier"), str("vip_handling"), nullable(f64("potential_vip_probability")),
+		{Name: "first_order_date", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
 		str("strategy"), str("action"), str("micro_segment"), f64("discount_sensitivity"),
 		nullable(i32("best_hour")), nullable(i32("best_weekday")), str("preferred_channel"), str("product_feed"),
 		str("early_vip_model_id"),

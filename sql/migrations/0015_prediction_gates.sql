@@ -1,7 +1,9 @@
 -- Predictions a shop can trust: a model that fails its gate (too little
 -- history, a degenerate fit) publishes no number. The predicted columns of
 -- customer_scores become Nullable, prediction_note says why one is NULL, and
--- models records the gate, its reason and the holdout's quality grade.
+-- models records the gate, its reason and the holdout's quality grade. The
+-- early potential-VIP probability is given to every buyer whose first week is
+-- complete, with the first order's date beside it.
 -- ClickHouse 18.16 drops a column's COMMENT on MODIFY and ADD: COMMENT COLUMN
 -- sets them again.
 ALTER TABLE {db}.customer_scores
@@ -11,7 +13,8 @@ ALTER TABLE {db}.customer_scores
     MODIFY COLUMN expected_purchases_365d Nullable(Float64),
     MODIFY COLUMN expected_order_value Nullable(Float64),
     MODIFY COLUMN clv_12m Nullable(Float64),
-    ADD COLUMN prediction_note String AFTER clv_12m
+    ADD COLUMN prediction_note String AFTER clv_12m,
+    ADD COLUMN first_order_date Nullable(Date) AFTER potential_vip_probability
 ;
 ALTER TABLE {db}.customer_scores_staging
     MODIFY COLUMN p_alive Nullable(Float64),
@@ -20,7 +23,8 @@ ALTER TABLE {db}.customer_scores_staging
     MODIFY COLUMN expected_purchases_365d Nullable(Float64),
     MODIFY COLUMN expected_order_value Nullable(Float64),
     MODIFY COLUMN clv_12m Nullable(Float64),
-    ADD COLUMN prediction_note String AFTER clv_12m
+    ADD COLUMN prediction_note String AFTER clv_12m,
+    ADD COLUMN first_order_date Nullable(Date) AFTER potential_vip_probability
 ;
 ALTER TABLE {db}.customer_scores
     COMMENT COLUMN p_alive 'probability that the customer is still active; NULL when not predicted (prediction_note says why)',
@@ -29,7 +33,9 @@ ALTER TABLE {db}.customer_scores
     COMMENT COLUMN expected_purchases_365d 'expected purchases in the 365 days from as_of; NULL when not predicted',
     COMMENT COLUMN expected_order_value 'expected mean order value (Gamma-Gamma), in the shop currency; NULL when not predicted',
     COMMENT COLUMN clv_12m 'value of the next 12 months of purchases, discounted monthly, in the shop currency; NULL when not predicted',
-    COMMENT COLUMN prediction_note 'why a predicted column is NULL (the gate the model failed, or what the model cannot tell of this customer); empty when all are predicted'
+    COMMENT COLUMN prediction_note 'why a predicted column is NULL (the gate the model failed, or what the model cannot tell of this customer); empty when all are predicted',
+    COMMENT COLUMN potential_vip_probability 'probability of becoming a VIP, from the first 7 days after the first order alone (early potential-VIP model); NULL before that week is complete or without a model',
+    COMMENT COLUMN first_order_date 'the first order: the evidence of potential_vip_probability is the week from it; NULL for non-buyers'
 ;
 ALTER TABLE {db}.customer_scores_staging
     COMMENT COLUMN p_alive 'probability that the customer is still active; NULL when not predicted (prediction_note says why)',
@@ -38,7 +44,9 @@ ALTER TABLE {db}.customer_scores_staging
     COMMENT COLUMN expected_purchases_365d 'expected purchases in the 365 days from as_of; NULL when not predicted',
     COMMENT COLUMN expected_order_value 'expected mean order value (Gamma-Gamma), in the shop currency; NULL when not predicted',
     COMMENT COLUMN clv_12m 'value of the next 12 months of purchases, discounted monthly, in the shop currency; NULL when not predicted',
-    COMMENT COLUMN prediction_note 'why a predicted column is NULL (the gate the model failed, or what the model cannot tell of this customer); empty when all are predicted'
+    COMMENT COLUMN prediction_note 'why a predicted column is NULL (the gate the model failed, or what the model cannot tell of this customer); empty when all are predicted',
+    COMMENT COLUMN potential_vip_probability 'probability of becoming a VIP, from the first 7 days after the first order alone (early potential-VIP model); NULL before that week is complete or without a model',
+    COMMENT COLUMN first_order_date 'the first order: the evidence of potential_vip_probability is the week from it; NULL for non-buyers'
 ;
 ALTER TABLE {db}.models
     ADD COLUMN status String,

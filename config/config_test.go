@@ -73,7 +73,9 @@ func TestLoad(t *testing.T) {
 			check: func(c Config) bool { return c.LTV.Gate.MinBuyers == 50 && c.LTV.Gate.RecentDays == 30 }},
 		{name: "early VIP label", yaml: "segmentation:\n  early_vip:\n    label: top_2\n", err: `early_vip.label: "top_2"`},
 		{name: "early VIP top share", yaml: "segmentation:\n  early_vip:\n    label: top_share\n    top_share: 0.05\n",
-			check: func(c Config) bool { return c.Segmentation.EarlyVIP.Label == "top_share" && c.Segmentation.EarlyVIP.TopShare == 0.05 }},
+			check: func(c Config) bool {
+				return c.Segmentation.EarlyVIP.Label == "top_share" && c.Segmentation.EarlyVIP.TopShare == 0.05
+			}},
 		{name: "dedup window", env: map[string]string{"TESSERA_SOURCE_DEDUP_WINDOW": "200000"},
 			check: func(c Config) bool { return c.Source.DedupWindow == 200000 }},
 		{name: "dedup window below a batch", yaml: "batch_rows: 8192\nsource:\n  dedup_window: 8191\n", err: "source.dedup_window must be between batch_rows (8192)"},

@@ -204,7 +204,7 @@ func Default() Config {
 		Source: Source{Files: Files{Format: "csv"}, Postgres: SQLSource{Overlap: time.Hour}, MySQL: SQLSource{Overlap: time.Hour},
 			ClickHouse: SQLSource{Overlap: time.Hour}, DedupWindow: 1 << 20, MaxAmount: canon.DefaultMaxAmount},
 		Sample: Sample{Customers: 10000, Days: 730, Seed: 1},
-		LTV:    LTV{HoldoutDays: 90, Models: []string{"mbgnbd", "pnbd"}, Gate: model.DefaultGate, CLVMonths: 12, DiscountMonthly: 0.01},
+		LTV:    LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, Gate: model.DefaultGate, CLVMonths: 12, DiscountMonthly: 0.01},
 		Segmentation: Segmentation{Lifecycle: segment.DefaultLifecycle, VIP: segment.DefaultVIP, EarlyVIP: segment.DefaultEarlyVIP,
 			MicroSegments: segment.DefaultSegments, Feeds: segment.DefaultFeeds, Strategies: slices.Clone(segment.DefaultStrategies)},
 		Export: Export{ControlShare: 0.1, CampaignDays: 28},

@@ -108,35 +108,16 @@ func maximise(name string, nll objective, n float64, opt FitOptions, dim int, nu
 	// heading to 0 or infinity): gradient-free searches from there either stop
 	// improving, and the fit has converged there, or keep finding better points.
 	if err != nil && !math.IsNaN(res.F) {
-		x, f := res.X, res.F
-		for round := 0; round < 10; round++ {
-			nm, _ := optimize.Minimize(optimize.Problem{Func: p.Func}, x, &optimize.Settings{FuncEvaluations: 4000}, &optimize.NelderMead{})
-			if nm == nil || math.IsNaN(nm.F) {
-				break
+		if x, far, ok := gradientFree(p.Func, res.X, res.F); ok {
+			err, res.Status = nil, optimize.FunctionConvergence
+			if far {
+				fit.Note = "the maximum lies on the boundary of the parameter space"
 			}
-			improved := f - nm.F
-			if nm.F < f {
-				x, f = nm.X, nm.F
+			for i, v := range x {
+				out[i] = math.Exp(v)
 			}
-			// A parameter past 1e±6 is on its way to the boundary: following
-			// it further costs minutes (thousands of evaluations a round) and
-			// changes nothing a prediction uses, and train refuses such a fit.
-			far := false
-			for _, v := range x {
-				far = far || math.Abs(v) > boundaryLog
-			}
-			if far || improved <= 1e-9*math.Max(1, math.Abs(f)) {
-				err, res.Status = nil, optimize.FunctionConvergence
-				if far {
-					fit.Note = "the maximum lies on the boundary of the parameter space"
-				}
-				for i, v := range x {
-					out[i] = math.Exp(v)
-				}
-				ll = -nll(out, g)
-				fit.LogLikelihood = ll
-				break
-			}
+			ll = -nll(out, g)
+			fit.LogLikelihood = ll
 		}
 	}
 	if err != nil || math.IsNaN(ll) || math.IsInf(ll, 0) {
@@ -150,6 +131,31 @@ func maximise(name string, nll objective, n float64, opt FitOptions, dim int, nu
 	}
 	fit.StdErr = stdErr(nll, out, numeric)
 	return out, fit, nil
+}
+
+// gradientFree searches from x (log-parameters, objective f there) with
+// Nelder-Mead rounds until a round stops improving (ok) or a parameter
+// passes 1e±6 (ok and far: the maximum is on the boundary; following it
+// further costs minutes and changes nothing a prediction uses, and train
+// refuses such a fit).
+func gradientFree(fn func([]float64) float64, x []float64, f float64) (best []float64, far, ok bool) {
+	for round := 0; round < 10; round++ {
+		nm, _ := optimize.Minimize(optimize.Problem{Func: fn}, x, &optimize.Settings{FuncEvaluations: 4000}, &optimize.NelderMead{})
+		if nm == nil || math.IsNaN(nm.F) {
+			return nil, false, false
+		}
+		improved := f - nm.F
+		if nm.F < f {
+			x, f = nm.X, nm.F
+		}
+		for _, v := range x {
+			far = far || math.Abs(v) > boundaryLog
+		}
+		if far || improved <= 1e-9*math.Max(1, math.Abs(f)) {
+			return x, far, true
+		}
+	}
+	return nil, false, false
 }
 
 // stdErr is the square root of the diagonal of the inverse Hessian of the

@@ -125,10 +125,16 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 	case !errors.Is(err, warehouse.ErrNoPartition):
 		return d, err
 	}
+	return d, loadModels(ctx, st, asOf, &d)
+}
+
+// loadModels reads the newest purchase model (or the record that none passed
+// its gate) and early potential-VIP model trained by the date.
+func loadModels(ctx context.Context, st Store, asOf time.Time, d *Data) error {
 	if m, err := st.LatestModel(ctx, asOf, model.LTVKinds...); err == nil {
 		a, err := model.LoadArtefact([]byte(m.Artefact))
 		if err != nil {
-			return d, fmt.Errorf("model %s: %w", m.ID, err)
+			return fmt.Errorf("model %s: %w", m.ID, err)
 		}
 		l := &LTV{Kind: a.Kind, ModelID: m.ID, Gated: a.Gate.FailedReasons(), SpendLeftOut: a.SpendLeftOut}
 		if a.Metrics != nil {
@@ -147,19 +153,19 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 		}
 		d.LTV = l
 	} else if !errors.Is(err, warehouse.ErrNoModel) {
-		return d, err
+		return err
 	}
 	if m, err := st.LatestModel(ctx, asOf, model.KindEarlyVIP); err == nil {
 		var e segment.EarlyVIPModel
 		if err := json.Unmarshal([]byte(m.Artefact), &e); err != nil {
-			return d, fmt.Errorf("model %s: %w", m.ID, err)
+			return fmt.Errorf("model %s: %w", m.ID, err)
 		}
 		c := e.Metrics
 		d.EarlyVIP = &EarlyVIP{ModelID: m.ID, AUC: c.AUC, Precision: c.Precision, Recall: c.Recall, Threshold: c.Threshold,
 			BaseRate: c.BaseRate, AveragePrecision: c.AveragePrecision, PrecisionTop1: c.PrecisionTop1, PrecisionTop5: c.PrecisionTop5,
 			Grade: e.Grade, Dropped: e.Model.Dropped, ROC: e.ROC, PR: e.PR}
 	} else if !errors.Is(err, warehouse.ErrNoModel) {
-		return d, err
+		return err
 	}
-	return d, nil
+	return nil
 }

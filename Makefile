@@ -25,6 +25,8 @@ test: services
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	set -a && eval "$$($(SERVICES) env)" && set +a && $(GO) test -count=1 ./...
+	# current ClickHouse (26.5, chDB in process): every migration, view and report query
+	dir=$$(scripts/chdb.sh) && CGO_ENABLED=1 CGO_LDFLAGS="-L$$dir -Wl,-rpath,$$dir" $(GO) test -count=1 -tags chdb ./sql/chdb
 
 # The demo needs ClickHouse alone (its shop is files).
 demo: build

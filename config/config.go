@@ -114,11 +114,15 @@ type Log struct {
 // ClickHouse is the warehouse. With no address Tessera runs embedded and writes
 // Parquet files under DataDir instead.
 type ClickHouse struct {
-	Addr         string        `yaml:"addr"` // host:port of the native protocol
-	Database     string        `yaml:"database"`
-	User         string        `yaml:"user"`
-	PasswordFile string        `yaml:"password_file"`
-	DialTimeout  time.Duration `yaml:"dial_timeout"`
+	Addr         string `yaml:"addr"` // host:port of the native protocol
+	Database     string `yaml:"database"`
+	User         string `yaml:"user"`
+	PasswordFile string `yaml:"password_file"`
+	// Secure: TLS to the native protocol's secure port (9440; hosted
+	// ClickHouse requires it), checked against CAFile or the system's roots.
+	Secure      bool          `yaml:"secure"`
+	CAFile      string        `yaml:"ca_file"`
+	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// Password comes from TESSERA_CLICKHOUSE_PASSWORD or PasswordFile, never the file.
 	Password string `yaml:"-"`
 }
@@ -302,6 +306,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateSource()...)
 	if c.LTV.HoldoutDays < 1 || c.LTV.CLVMonths < 1 || c.LTV.DiscountMonthly < 0 || c.LTV.Penalty < 0 {
 		errs = append(errs, errors.New("ltv: holdout_days and clv_months must be positive, discount_monthly and penalty not negative"))
+	}
+	if c.ClickHouse.CAFile != "" && !c.ClickHouse.Secure {
+		errs = append(errs, errors.New("clickhouse.ca_file is set but clickhouse.secure is not: set secure: true to use TLS"))
 	}
 	if err := c.LTV.Gate.Validate(); err != nil {
 		errs = append(errs, err)

@@ -222,6 +222,7 @@ stop_pidfile() { # name pidfile
 env_lines() {
   cat <<ENV
 TESSERA_TEST_CLICKHOUSE='127.0.0.1:$ch_tcp'
+TESSERA_TEST_CLICKHOUSE_HTTP='127.0.0.1:$ch_http'
 TESSERA_TEST_POSTGRES='postgres://tessera@127.0.0.1:$pg_port/tessera?sslmode=disable'
 TESSERA_TEST_MYSQL='tessera:tessera@tcp(127.0.0.1:$my_port)/tessera'
 TESSERA_TEST_KUBECONFIG='$dir/kube/kubeconfig'

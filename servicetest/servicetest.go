@@ -15,9 +15,10 @@ import (
 
 // The addresses scripts/services.sh gives its servers.
 const (
-	clickHouse = "127.0.0.1:19000"
-	postgres   = "postgres://tessera@127.0.0.1:15432/tessera?sslmode=disable"
-	mysql      = "tessera:tessera@tcp(127.0.0.1:13306)/tessera"
+	clickHouse     = "127.0.0.1:19000"
+	clickHouseHTTP = "127.0.0.1:18123"
+	postgres       = "postgres://tessera@127.0.0.1:15432/tessera?sslmode=disable"
+	mysql          = "tessera:tessera@tcp(127.0.0.1:13306)/tessera"
 )
 
 // need skips the test under -short: it talks to a service.
@@ -39,6 +40,12 @@ func env(name, def string) string {
 func ClickHouse(t testing.TB) string {
 	need(t, "ClickHouse")
 	return env("TESSERA_TEST_CLICKHOUSE", clickHouse)
+}
+
+// ClickHouseHTTP is the HTTP interface's address of the test ClickHouse.
+func ClickHouseHTTP(t testing.TB) string {
+	need(t, "ClickHouse")
+	return env("TESSERA_TEST_CLICKHOUSE_HTTP", clickHouseHTTP)
 }
 
 // Postgres is the DSN of the test PostgreSQL's database tessera.

@@ -5,9 +5,14 @@ package clickhouse
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -34,7 +39,7 @@ type DB struct {
 
 // Open connects and checks that the server answers.
 func Open(ctx context.Context, c config.ClickHouse) (*DB, error) {
-	conn, err := chgo.Open(&chgo.Options{
+	opts := &chgo.Options{
 		Addr:        []string{c.Addr},
 		Auth:        chgo.Auth{Database: "default", Username: c.User, Password: c.Password},
 		DialTimeout: c.DialTimeout,
@@ -42,15 +47,66 @@ func Open(ctx context.Context, c config.ClickHouse) (*DB, error) {
 		Compression:     &chgo.Compression{Method: chgo.CompressionLZ4},
 		MaxOpenConns:    4,
 		ConnMaxLifetime: time.Hour,
-	})
+	}
+	if c.Secure {
+		t, err := tlsConfig(c)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLS = t
+	}
+	conn, err := chgo.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse %s: %w", c.Addr, err)
 	}
 	if err := conn.Ping(ctx); err != nil {
 		conn.Close()
+		if answersHTTP(c.Addr, c.DialTimeout) {
+			return nil, fmt.Errorf("clickhouse %s does not answer: %w; that port speaks HTTP: clickhouse.addr needs the native protocol's port (9000, or 9440 with clickhouse.secure), not the HTTP interface's (8123, 8443)", c.Addr, err)
+		}
 		return nil, fmt.Errorf("clickhouse %s does not answer: %w", c.Addr, err)
 	}
 	return &DB{conn: conn, db: c.Database, Backoff: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}}, nil
+}
+
+// tlsConfig checks the server against the CA file, or the system's roots.
+func tlsConfig(c config.ClickHouse) (*tls.Config, error) {
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse.addr %q: %w", c.Addr, err)
+	}
+	t := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse.ca_file: %w", err)
+		}
+		t.RootCAs = x509.NewCertPool()
+		if !t.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("clickhouse.ca_file %s: no PEM certificate in it", c.CAFile)
+		}
+	}
+	return t, nil
+}
+
+// answersHTTP says whether the address is ClickHouse's HTTP interface (its
+// /ping answers 200 "Ok."): the usual mistake of pointing clickhouse.addr at
+// it, which the native protocol's handshake reports as an unexpected packet.
+// The native port answers HTTP too, with a 400 that names the right port.
+func answersHTTP(addr string, timeout time.Duration) bool {
+	conn, err := net.DialTimeout("tcp", addr, max(timeout, time.Second))
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(max(timeout, time.Second)))
+	if _, err := conn.Write([]byte("GET /ping HTTP/1.0\r\n\r\n")); err != nil {
+		return false
+	}
+	buf := make([]byte, 512)
+	n, _ := io.ReadAtLeast(conn, buf, 12)
+	status := string(buf[:n])
+	return strings.HasPrefix(status, "HTTP/1.") && strings.HasPrefix(status[min(len(status), 9):], "200")
 }
 
 // Close closes the connection.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +36,43 @@ func testWarehouse(t *testing.T) *DB {
 		w.Close()
 	})
 	return w
+}
+
+// TestOpenMistakes: the HTTP port instead of the native one gets a hint,
+// TLS against a plain port fails at the handshake, and a CA file that holds
+// no certificate is named.
+func TestOpenMistakes(t *testing.T) {
+	plain := servicetest.ClickHouse(t)
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600)
+	for _, c := range []struct {
+		name   string
+		set    func(*config.ClickHouse)
+		says   string
+		noHint bool
+	}{
+		{"HTTP port", func(c *config.ClickHouse) { c.Addr = servicetest.ClickHouseHTTP(t) },
+			"that port speaks HTTP: clickhouse.addr needs the native protocol's port (9000, or 9440 with clickhouse.secure), not the HTTP interface's (8123, 8443)", false},
+		{"TLS to a plain port", func(c *config.ClickHouse) { c.Addr, c.Secure = plain, true }, "does not answer", true},
+		{"CA file without a certificate", func(c *config.ClickHouse) { c.Addr, c.Secure, c.CAFile = plain, true, notPEM },
+			"clickhouse.ca_file " + notPEM + ": no PEM certificate in it", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := config.Default().ClickHouse
+			cfg.DialTimeout = 3 * time.Second
+			c.set(&cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			w, err := Open(ctx, cfg)
+			if err == nil {
+				w.Close()
+				t.Fatal("connected")
+			}
+			if !strings.Contains(err.Error(), c.says) || (c.noHint && strings.Contains(err.Error(), "speaks HTTP")) {
+				t.Errorf("error %q, want it to say %q", err, c.says)
+			}
+		})
+	}
 }
 
 func TestMigrate(t *testing.T) {

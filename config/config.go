@@ -74,6 +74,8 @@ type Export struct {
 	// IncludeEmail adds the clear e-mail address of customers who opted in to
 	// e-mail; off, the files carry no address.
 	IncludeEmail bool `yaml:"include_email"`
+	// CSVBOM starts each CSV file with a UTF-8 byte order mark, for Excel.
+	CSVBOM bool `yaml:"csv_bom"`
 }
 
 // Segmentation holds the rules of lifecycle stages, VIP tiers, the early

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,15 +37,30 @@ import (
 // memberSchema are the segment_members columns export reads: all of them.
 var memberSchema = warehouse.SegmentMembers.Schema
 
-var labelSchema = warehouse.Segments.Columns("segment_id", "label")
+// scoreSchema are the predictions each member's row carries.
+var scoreSchema = warehouse.CustomerScores.Columns("customer_id", "clv_12m", "p_alive", "next_order_date")
 
 // Manifest describes an export folder.
 type Manifest struct {
 	AsOf         string                 `json:"as_of"`
-	PreviousAsOf string                 `json:"previous_as_of,omitempty"` // the export the deltas compare with
+	PreviousAsOf string                 `json:"previous_as_of"` // the export the deltas compare with; JSON null for none
 	RunID        string                 `json:"run_id"`
 	Format       string                 `json:"format"`
 	Files        []warehouse.ExportFile `json:"files"`
+}
+
+// MarshalJSON writes previous_as_of as null when there was no previous
+// export.
+func (m Manifest) MarshalJSON() ([]byte, error) {
+	type plain Manifest
+	out := struct {
+		plain
+		PreviousAsOf *string `json:"previous_as_of"`
+	}{plain: plain(m)}
+	if m.PreviousAsOf != "" {
+		out.PreviousAsOf = &m.PreviousAsOf
+	}
+	return json.Marshal(out)
 }
 
 // Options say what to export and where.
@@ -54,9 +70,12 @@ type Options struct {
 	Format       string // csv or parquet
 	Dir          string
 	IncludeEmail bool // the clear address of customers who opted in to e-mail
-	BatchRows    int
-	Mem          memory.Allocator
-	Log          *logrus.Entry
+	// CSVBOM starts each CSV file with a UTF-8 byte order mark, so that
+	// Excel reads the labels' "·" and accents as UTF-8.
+	CSVBOM    bool
+	BatchRows int
+	Mem       memory.Allocator
+	Log       *logrus.Entry
 }
 
 // Store is where export reads published members (through the date's
@@ -87,7 +106,11 @@ func Write(ctx context.Context, st Store, o Options) (Manifest, error) {
 	}
 	defer cur.Release()
 	w.cur = cur
-	if err := w.read(ctx, st); err != nil {
+	err = w.read(ctx, st)
+	if w.segs != nil {
+		defer w.segs.Release()
+	}
+	if err != nil {
 		return w.m, err
 	}
 	earlier, err := prepareDir(o.Dir)
@@ -96,6 +119,9 @@ func Write(ctx context.Context, st Store, o Options) (Manifest, error) {
 	}
 	segments, err := w.segments()
 	if err != nil {
+		return w.m, err
+	}
+	if err := w.index(); err != nil {
 		return w.m, err
 	}
 	joined, left, err := w.deltas()
@@ -124,6 +150,8 @@ type writer struct {
 	exportedAt time.Time
 	cur        arrow.Record      // the date's members
 	labels     map[string]string // segment → label
+	segs       arrow.Record      // the date's segments, every column
+	scores     map[string]memberScore
 	prevDate   time.Time         // of the previous export; zero for none
 	before     map[string]string // customer → segment at the previous export
 	emails     map[string]string // customer → address, when included
@@ -133,15 +161,18 @@ type writer struct {
 // included, the addresses of the customers who opted in to e-mail.
 func (w *writer) read(ctx context.Context, st Store) error {
 	o := w.o
-	lr, err := warehouse.ReadPublished(ctx, st, o.Mem, warehouse.Segments.Name, labelSchema, o.AsOf)
+	segs, err := warehouse.ReadPublished(ctx, st, o.Mem, warehouse.Segments.Name, warehouse.Segments.Schema, o.AsOf)
 	if err != nil {
 		return err
 	}
+	w.segs = segs
 	w.labels = map[string]string{}
-	for i := 0; i < int(lr.NumRows()); i++ {
-		w.labels[lr.Column(0).(*array.String).Value(i)] = strings.Clone(lr.Column(1).(*array.String).Value(i))
+	for i := 0; i < int(segs.NumRows()); i++ {
+		w.labels[segs.Column(0).(*array.String).Value(i)] = strings.Clone(segs.Column(2).(*array.String).Value(i))
 	}
-	lr.Release()
+	if w.scores, err = readScores(ctx, st, o); err != nil {
+		return err
+	}
 	prevDate, hasPrev, err := st.LastExport(ctx, o.AsOf)
 	if err != nil {
 		return err
@@ -191,12 +222,14 @@ func (w *writer) segments() (int, error) {
 		bySeg[s] = append(bySeg[s], i)
 	}
 	slices.Sort(segIDs)
-	header := []string{"customer_id"}
+	header := []column{{"customer_id", text}}
 	if w.o.IncludeEmail {
-		header = append(header, "email")
+		header = append(header, column{"email", text})
 	}
-	header = append(header, "segment_id", "segment_label", "lifecycle_stage", "vip_tier", "strategy", "action", "discount_sensitivity",
-		"best_hour", "best_weekday", "preferred_channel", "product_feed", "control_group")
+	header = append(header, column{"segment_id", text}, column{"segment_label", text}, column{"lifecycle_stage", text}, column{"vip_tier", text},
+		column{"strategy", text}, column{"action", text}, column{"discount_sensitivity", float}, column{"best_hour", integer},
+		column{"best_weekday", integer}, column{"preferred_channel", text}, column{"product_feed", list}, column{"control_group", boolean},
+		column{"clv_12m", float}, column{"p_alive", float}, column{"next_order_date", date})
 	for _, s := range segIDs {
 		rows := make([][]string, 0, len(bySeg[s]))
 		for _, i := range bySeg[s] {
@@ -221,8 +254,82 @@ func (w *writer) member(i int) []string {
 	if cur.Column(11).(*array.Boolean).Value(i) {
 		control = "1"
 	}
+	sc := w.scores[c(1)]
 	return append(r, c(0), w.labels[c(0)], c(2), c(3), c(4), c(5), strconv.FormatFloat(cur.Column(6).(*array.Float64).Value(i), 'f', 4, 64),
-		strconv.Itoa(int(cur.Column(7).(*array.Int32).Value(i))), strconv.Itoa(int(cur.Column(8).(*array.Int32).Value(i))), c(9), c(10), control)
+		strconv.Itoa(int(cur.Column(7).(*array.Int32).Value(i))), strconv.Itoa(int(cur.Column(8).(*array.Int32).Value(i))), c(9), c(10), control,
+		sc.clv, sc.pAlive, sc.nextOrder)
+}
+
+// memberScore are a member's predictions as the files write them: empty
+// (CSV) or null (Parquet) where none is published.
+type memberScore struct{ clv, pAlive, nextOrder string }
+
+// readScores reads the date's predictions of every customer.
+func readScores(ctx context.Context, st Store, o Options) (map[string]memberScore, error) {
+	rec, err := warehouse.ReadPublished(ctx, st, o.Mem, warehouse.CustomerScores.Name, scoreSchema, o.AsOf)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	ids, clv, alive, next := rec.Column(0).(*array.String), rec.Column(1).(*array.Float64), rec.Column(2).(*array.Float64), rec.Column(3).(*array.Date32)
+	num := func(a *array.Float64, i int, digits int) string {
+		if !a.IsValid(i) {
+			return ""
+		}
+		return strconv.FormatFloat(a.Value(i), 'f', digits, 64)
+	}
+	out := make(map[string]memberScore, rec.NumRows())
+	for i := 0; i < int(rec.NumRows()); i++ {
+		s := memberScore{clv: num(clv, i, 2), pAlive: num(alive, i, 4)}
+		if next.IsValid(i) {
+			s.nextOrder = next.Value(i).FormattedString()
+		}
+		out[strings.Clone(ids.Value(i))] = s
+	}
+	return out, nil
+}
+
+// index writes segments.csv (or .parquet): every segment with its label,
+// size, control group, strategy, the action most of its members get, and
+// its economics.
+func (w *writer) index() error {
+	action, control := map[string]map[string]int{}, map[string]int{}
+	segCol, actCol, ctl := w.cur.Column(0).(*array.String), w.cur.Column(5).(*array.String), w.cur.Column(11).(*array.Boolean)
+	for i := 0; i < int(w.cur.NumRows()); i++ {
+		s := segCol.Value(i)
+		if action[s] == nil {
+			action[s] = map[string]int{}
+		}
+		action[s][actCol.Value(i)]++
+		if ctl.Value(i) {
+			control[s]++
+		}
+	}
+	sg := w.segs
+	str := func(c, i int) string { return sg.Column(c).(*array.String).Value(i) }
+	num := func(c, i int) string {
+		v := sg.Column(c).(*array.Float64).Value(i)
+		if math.IsNaN(v) { // no member has a prediction (the model's gate failed)
+			return ""
+		}
+		return strconv.FormatFloat(v, 'f', 4, 64)
+	}
+	var rows [][]string
+	for i := 0; i < int(sg.NumRows()); i++ {
+		id := str(0, i)
+		top, best := "", -1
+		for a, n := range action[id] {
+			if n > best || (n == best && a < top) {
+				top, best = a, n
+			}
+		}
+		rows = append(rows, []string{id, str(2, i), str(1, i), strconv.Itoa(int(sg.Column(3).(*array.Int32).Value(i))), strconv.Itoa(control[id]),
+			str(9, i), top, num(4, i), num(5, i), num(6, i), num(7, i), num(8, i)})
+	}
+	slices.SortFunc(rows, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
+	return w.file("segments", "segments", "", rows, []column{{"segment_id", text}, {"label", text}, {"macro_group", text}, {"size", integer},
+		{"control_group", integer}, {"strategy", text}, {"action", text}, {"revenue_12m", float}, {"revenue_share", float}, {"mean_clv", float},
+		{"churn_risk", float}, {"revenue_at_risk", float}})
 }
 
 // deltas writes the joined and left files: a customer joined a segment they
@@ -246,10 +353,10 @@ func (w *writer) deltas() (joinedN, leftN int, err error) {
 	}
 	slices.SortFunc(joined, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
 	slices.SortFunc(left, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
-	if err := w.file("joined", "joined", "", joined, []string{"customer_id", "segment_id", "segment_label", "previous_segment_id"}); err != nil {
+	if err := w.file("joined", "joined", "", joined, []column{{"customer_id", text}, {"segment_id", text}, {"segment_label", text}, {"previous_segment_id", text}}); err != nil {
 		return 0, 0, err
 	}
-	if err := w.file("left", "left", "", left, []string{"customer_id", "segment_id", "new_segment_id"}); err != nil {
+	if err := w.file("left", "left", "", left, []column{{"customer_id", text}, {"segment_id", text}, {"new_segment_id", text}}); err != nil {
 		return 0, 0, err
 	}
 	return len(joined), len(left), nil
@@ -259,18 +366,18 @@ func (w *writer) deltas() (joinedN, leftN int, err error) {
 // ClickHouse's smallest Date for none.
 func (w *writer) previous() time.Time {
 	if w.prevDate.IsZero() {
-		return time.Unix(0, 0).UTC()
+		return warehouse.NoPrevious
 	}
 	return w.prevDate
 }
 
 // file writes one file of rows and lists it in the manifest.
-func (w *writer) file(name, kind, segment string, rows [][]string, header []string) error {
+func (w *writer) file(name, kind, segment string, rows [][]string, header []column) error {
 	if name != filepath.Base(name) || strings.HasPrefix(name, ".") { // a segment id from the warehouse names it
 		return fmt.Errorf("refused to write %q: a file name, not a path, in the export folder", name)
 	}
 	path := filepath.Join(w.o.Dir, name+"."+w.o.Format)
-	if err := writeTable(path, w.o.Format, header, rows, w.o.Mem); err != nil {
+	if err := writeTable(path, w.o.Format, header, rows, w.o.CSVBOM, w.o.Mem); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	sum, err := fileSHA256(path)
@@ -352,53 +459,134 @@ func (w *writer) removeStale(earlier []string) error {
 	return nil
 }
 
-// writeTable writes rows under a header as CSV, or as Parquet with every
-// column a string, through a temporary file and a rename.
-func writeTable(path, format string, header []string, rows [][]string, mem memory.Allocator) error {
+// Kinds of export column: CSV writes the text as it is; Parquet a typed
+// column, empty text being null.
+const (
+	text    = iota
+	float   // float64
+	integer // int32
+	boolean // "1" or "0"
+	date    // YYYY-MM-DD, date32
+	list    // comma-separated, a list of strings
+)
+
+// column is one column of an export file.
+type column struct {
+	name string
+	kind int
+}
+
+var arrowKinds = map[int]arrow.DataType{text: arrow.BinaryTypes.String, float: arrow.PrimitiveTypes.Float64, integer: arrow.PrimitiveTypes.Int32,
+	boolean: arrow.FixedWidthTypes.Boolean, date: arrow.FixedWidthTypes.Date32, list: arrow.ListOf(arrow.BinaryTypes.String)}
+
+// writeTable writes rows under a header as CSV (after a UTF-8 byte order
+// mark when bom), or as Parquet with typed columns, through a temporary file
+// and a rename.
+func writeTable(path, format string, header []column, rows [][]string, bom bool, mem memory.Allocator) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
 	if format == "csv" {
+		if bom {
+			f.WriteString("\ufeff")
+		}
 		w := csv.NewWriter(f)
-		w.Write(header)
+		names := make([]string, len(header))
+		for i, h := range header {
+			names[i] = h.name
+		}
+		w.Write(names)
 		w.WriteAll(rows)
 		if err := w.Error(); err != nil {
 			f.Close()
 			return err
 		}
-	} else {
-		fields := make([]arrow.Field, len(header))
-		for i, h := range header {
-			fields[i] = arrow.Field{Name: h, Type: arrow.BinaryTypes.String}
-		}
-		b := array.NewRecordBuilder(mem, arrow.NewSchema(fields, nil))
-		for _, r := range rows {
-			for i, v := range r {
-				b.Field(i).(*array.StringBuilder).Append(v)
-			}
-		}
-		rec := b.NewRecord()
-		b.Release()
-		fw, err := pqarrow.NewFileWriter(rec.Schema(), f, parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy)), pqarrow.DefaultWriterProps())
-		if err == nil {
-			err = fw.Write(rec)
-			if cerr := fw.Close(); err == nil {
-				err = cerr
-			}
-		}
-		rec.Release()
-		if err != nil {
-			os.Remove(tmp)
+		if err := f.Close(); err != nil {
 			return err
 		}
-		return os.Rename(tmp, path) // the Parquet writer closed f
+		return os.Rename(tmp, path)
 	}
-	if err := f.Close(); err != nil {
+	rec, err := typedRecord(header, rows, mem)
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, path)
+	fw, err := pqarrow.NewFileWriter(rec.Schema(), f, parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy)), pqarrow.DefaultWriterProps())
+	if err == nil {
+		err = fw.Write(rec)
+		if cerr := fw.Close(); err == nil {
+			err = cerr
+		}
+	} else {
+		f.Close()
+	}
+	rec.Release()
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path) // the Parquet writer closed f
+}
+
+// typedRecord builds the rows as an Arrow record of the columns' kinds.
+func typedRecord(header []column, rows [][]string, mem memory.Allocator) (arrow.Record, error) {
+	fields := make([]arrow.Field, len(header))
+	for i, h := range header {
+		fields[i] = arrow.Field{Name: h.name, Type: arrowKinds[h.kind], Nullable: h.kind != text && h.kind != list}
+	}
+	b := array.NewRecordBuilder(mem, arrow.NewSchema(fields, nil))
+	defer b.Release()
+	for _, r := range rows {
+		for i, v := range r {
+			if err := appendValue(b.Field(i), header[i].kind, v); err != nil {
+				return nil, fmt.Errorf("column %s: %w", header[i].name, err)
+			}
+		}
+	}
+	return b.NewRecord(), nil
+}
+
+func appendValue(fb array.Builder, kind int, v string) error {
+	if v == "" && kind != text && kind != list {
+		fb.AppendNull()
+		return nil
+	}
+	switch kind {
+	case text:
+		fb.(*array.StringBuilder).Append(v)
+	case float:
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return err
+		}
+		fb.(*array.Float64Builder).Append(x)
+	case integer:
+		x, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			return err
+		}
+		fb.(*array.Int32Builder).Append(int32(x))
+	case boolean:
+		fb.(*array.BooleanBuilder).Append(v == "1")
+	case date:
+		d, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return err
+		}
+		fb.(*array.Date32Builder).Append(arrow.Date32FromTime(d))
+	case list:
+		lb := fb.(*array.ListBuilder)
+		lb.Append(true)
+		if v != "" {
+			for _, item := range strings.Split(v, ",") {
+				lb.ValueBuilder().(*array.StringBuilder).Append(item)
+			}
+		}
+	}
+	return nil
 }
 
 func fileSHA256(path string) (string, error) {

@@ -11,13 +11,17 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"github.com/tessera-cdp/tessera/export"
 	"github.com/tessera-cdp/tessera/warehouse"
+	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
 )
 
 func readCSV(t testing.TB, path string) (header []string, rows [][]string) {
@@ -31,6 +35,7 @@ func readCSV(t testing.TB, path string) (header []string, rows [][]string) {
 	if err != nil || len(all) == 0 {
 		t.Fatalf("%s: %v", path, err)
 	}
+	all[0][0] = strings.TrimPrefix(all[0][0], "\ufeff") // the byte order mark of csv_bom
 	return all[0], all[1:]
 }
 
@@ -60,6 +65,10 @@ func TestExport(t *testing.T) {
 	if err != nil || json.Unmarshal(b, &m) != nil {
 		t.Fatalf("manifest: %v %s", err, b)
 	}
+	if !strings.Contains(string(b), `"previous_as_of": null`) || strings.Contains(string(b), "1970") {
+		t.Errorf("the first export's manifest does not say previous_as_of null:\n%.600s", b)
+	}
+	checkIndexAndScores(t, wh, out1, day1)
 	sizes := map[string]uint64{}
 	for _, r := range queryStrings(t, wh, "SELECT concat(segment_id, ' ', toString(size)) FROM {db}.segments WHERE as_of = toDate('"+day1+"')") {
 		var id string
@@ -114,10 +123,13 @@ func TestExport(t *testing.T) {
 	if err := runStages(ctx, cfg, d2, []string{"features", "score", "publish"}, testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Export.IncludeEmail = true
+	cfg.Export.IncludeEmail, cfg.Export.CSVBOM = true, true
 	out2 := t.TempDir()
 	if err := exportDate(ctx, cfg, d2, "csv", out2, testLogger(t)); err != nil {
 		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(out2, "segments.csv")); err != nil || !strings.HasPrefix(string(b), "\ufeffsegment_id,") {
+		t.Errorf("csv_bom: segments.csv starts %q (%v)", b[:min(len(b), 20)], err)
 	}
 	pairs := func(a, b string) []string { // (customer, segment) of night a not in night b
 		return queryStrings(t, wh, "SELECT concat(customer_id, '|', segment_id) FROM {db}.segment_members WHERE as_of = toDate('"+a+
@@ -174,6 +186,9 @@ func TestExport(t *testing.T) {
 	if err := json.Unmarshal(b, &m3); err != nil {
 		t.Fatal(err)
 	}
+	if m3.PreviousAsOf != day1 {
+		t.Errorf("previous_as_of %q, want %s", m3.PreviousAsOf, day1)
+	}
 	for _, f := range m3.Files {
 		r, err := file.OpenParquetFile(filepath.Join(out3, f.File), false)
 		if err != nil {
@@ -182,7 +197,82 @@ func TestExport(t *testing.T) {
 		if n := r.NumRows(); uint64(n) != f.Rows || !strings.HasSuffix(f.File, ".parquet") {
 			t.Errorf("%s: %d rows, manifest says %d", f.File, n, f.Rows)
 		}
+		if f.Kind == "segment" {
+			checkTypedSchema(t, r, f.File)
+		}
 		r.Close()
+	}
+}
+
+// checkTypedSchema: a segment file's Parquet columns have their types, not
+// all strings.
+func checkTypedSchema(t *testing.T, r *file.Reader, name string) {
+	t.Helper()
+	sc, err := pqarrow.FromParquet(r.MetaData().Schema, nil, r.MetaData().KeyValueMetadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"control_group": "bool", "best_hour": "int32", "best_weekday": "int32", "discount_sensitivity": "float64",
+		"product_feed": "list of utf8", "clv_12m": "float64", "p_alive": "float64", "next_order_date": "date32", "segment_id": "utf8"}
+	for col, typ := range want {
+		i := sc.FieldIndices(col)
+		if len(i) != 1 {
+			t.Errorf("%s: no column %s", name, col)
+			continue
+		}
+		got := sc.Field(i[0]).Type.String()
+		if l, ok := sc.Field(i[0]).Type.(*arrow.ListType); ok {
+			got = "list of " + l.Elem().String()
+		}
+		if got != typ {
+			t.Errorf("%s: column %s is %s, want %s", name, col, got, typ)
+		}
+	}
+}
+
+// checkIndexAndScores: segments.csv lists every segment with its label and
+// size as published, and the members' files carry their published CLV,
+// P(alive) and next order date.
+func checkIndexAndScores(t *testing.T, wh *clickhouse.DB, dir, day string) {
+	t.Helper()
+	want := queryStrings(t, wh, "SELECT concat(segment_id, '|', label, '|', toString(size)) FROM {db}.segments WHERE as_of = toDate('"+day+"') ORDER BY segment_id")
+	header, rows := readCSV(t, filepath.Join(dir, "segments.csv"))
+	var got []string
+	for _, r := range rows {
+		got = append(got, r[0]+"|"+r[slices.Index(header, "label")]+"|"+r[slices.Index(header, "size")])
+	}
+	if !equal(got, want) {
+		t.Errorf("segments.csv: %d segments, published %d (first %v against %v)", len(got), len(want), got[:min(1, len(got))], want[:min(1, len(want))])
+	}
+	scores := map[string]string{}
+	for _, r := range queryStrings(t, wh, "SELECT concat(customer_id, '|', ifNull(toString(clv_12m), ''), '|', ifNull(toString(p_alive), ''), '|', ifNull(toString(next_order_date), '')) FROM {db}.customer_scores WHERE as_of = toDate('"+day+"') AND micro_segment != ''") {
+		id, rest, _ := strings.Cut(r, "|")
+		scores[id] = rest
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "segment_*.csv"))
+	checked := 0
+	for _, path := range files {
+		header, rows := readCSV(t, path)
+		clv, alive, next := slices.Index(header, "clv_12m"), slices.Index(header, "p_alive"), slices.Index(header, "next_order_date")
+		for _, r := range rows {
+			near := func(file, table string, within float64) bool { // the file rounds: to 2 digits (CLV) and 4 (P(alive))
+				if file == "" || table == "" {
+					return file == table
+				}
+				a, errA := strconv.ParseFloat(file, 64)
+				b, errB := strconv.ParseFloat(table, 64)
+				return errA == nil && errB == nil && math.Abs(a-b) <= within
+			}
+			wantRow := scores[r[0]]
+			parts := strings.Split(wantRow, "|")
+			if len(parts) != 3 || !near(r[clv], parts[0], 0.0051) || !near(r[alive], parts[1], 0.000051) || r[next] != parts[2] {
+				t.Fatalf("%s: customer %s has %s|%s|%s, customer_scores %q", path, r[0], r[clv], r[alive], r[next], wantRow)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Error("no member's scores checked")
 	}
 }
 

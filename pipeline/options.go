@@ -68,6 +68,7 @@ type PublishOptions struct {
 // ExportOptions: what the marketing files carry.
 type ExportOptions struct {
 	IncludeEmail bool
+	CSVBOM       bool
 	BatchRows    int
 }
 
@@ -88,6 +89,6 @@ func OptionsFrom(cfg config.Config) Options {
 		Score: ScoreOptions{CLVMonths: cfg.LTV.CLVMonths, DiscountMonthly: cfg.LTV.DiscountMonthly, Segmentation: sg,
 			ControlShare: cfg.Export.ControlShare, CampaignDays: cfg.Export.CampaignDays, PartsWait: cfg.Kube.Wait, BatchRows: cfg.BatchRows},
 		Publish: PublishOptions{Backoff: DefaultBackoff},
-		Export:  ExportOptions{IncludeEmail: cfg.Export.IncludeEmail, BatchRows: cfg.BatchRows},
+		Export:  ExportOptions{IncludeEmail: cfg.Export.IncludeEmail, CSVBOM: cfg.Export.CSVBOM, BatchRows: cfg.BatchRows},
 	}
 }

@@ -276,7 +276,7 @@ func (p *Runner) Export(ctx context.Context, asOf time.Time, format, dir string)
 	r := NewRun(p.Log, p.Mem, "export", asOf)
 	o := p.Options.Export
 	m, err := export.Write(ctx, p.Store, export.Options{AsOf: asOf, RunID: r.ID, Format: format, Dir: dir,
-		IncludeEmail: o.IncludeEmail, BatchRows: o.BatchRows, Mem: r.Mem, Log: r.Log})
+		IncludeEmail: o.IncludeEmail, CSVBOM: o.CSVBOM, BatchRows: o.BatchRows, Mem: r.Mem, Log: r.Log})
 	p.record(ctx, Result{Run: r, Export: &m}, err)
 	if err != nil {
 		return m, fmt.Errorf("export: %w", err)

@@ -209,8 +209,110 @@ migrations: {enabled: false}
 				t.Errorf("accounts %d, jobs %d, binding %+v", len(r.accounts), len(r.jobs), r.bindings[0].Subjects)
 			}
 		}},
+		{"existing-default-account", `
+serviceAccount: {create: false}
+`, func(t *testing.T, r rendered) {
+			// No account is created and none named: the pods run as the namespace's default, which the Role is bound to.
+			if len(r.accounts) != 0 || r.bindings[0].Subjects[0].Name != "default" ||
+				r.cronJobs["t-tessera-score"].Spec.JobTemplate.Spec.Template.Spec.ServiceAccountName != "default" {
+				t.Errorf("accounts %d, binding %+v, score's account %q", len(r.accounts), r.bindings[0].Subjects,
+					r.cronJobs["t-tessera-score"].Spec.JobTemplate.Spec.Template.Spec.ServiceAccountName)
+			}
+		}},
+		{"every-knob", everyKnob, checkEveryKnob},
+		{"default-resources", "", func(t *testing.T, r rendered) {
+			// From the peaks at a million customers (README): extract 677 MiB, train's features 3,198, score+publish 3,916, export 2,272.
+			want := map[string]string{"extract": "768Mi/1536Mi", "train": "3584Mi/5Gi", "score": "4Gi/6Gi", "export": "2560Mi/4Gi"}
+			for job, w := range want {
+				res := r.cronJobs["t-tessera-"+job].Spec.JobTemplate.Spec.Template.Spec.Containers[0].Resources
+				if got := res.Requests.Memory().String() + "/" + res.Limits.Memory().String(); got != w {
+					t.Errorf("%s: memory %s, want %s", job, got, w)
+				}
+			}
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.check(t, render(t, c.values)) })
+	}
+}
+
+// everyKnob sets every value a cluster may need besides the defaults.
+const everyKnob = `
+global: {imageRegistry: registry.example.com}
+image: {digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+imagePullSecrets: [{name: regcred}]
+serviceAccount: {annotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::1:role/tessera"}}
+podAnnotations: {prometheus.io/scrape: "false"}
+podLabels: {team: data}
+priorityClassName: batch-low
+affinity:
+  nodeAffinity:
+    requiredDuringSchedulingIgnoredDuringExecution:
+      nodeSelectorTerms: [{matchExpressions: [{key: pool, operator: In, values: [batch]}]}]
+podSecurityContext: {runAsNonRoot: true, runAsUser: 1000700000, runAsGroup: null, fsGroup: 1000700000}
+containerSecurityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: false}
+extraEnv: [{name: TESSERA_LOG_LEVEL, value: debug}]
+extraEnvFrom: [{configMapRef: {name: shop-settings}}]
+extraVolumes: [{name: ca, secret: {secretName: clickhouse-ca}}]
+extraVolumeMounts: [{name: ca, mountPath: /etc/clickhouse-ca, readOnly: true}]
+secrets:
+  clickhouseSourceDSN: {name: clickstream, key: dsn}
+`
+
+func checkEveryKnob(t *testing.T, r rendered) {
+	type podOf struct {
+		name string
+		spec corev1.PodTemplateSpec
+	}
+	var pods []podOf
+	for name, cj := range r.cronJobs {
+		pods = append(pods, podOf{name, cj.Spec.JobTemplate.Spec.Template})
+	}
+	for _, j := range r.jobs {
+		pods = append(pods, podOf{j.Name, j.Spec.Template})
+	}
+	if len(pods) != 5 {
+		t.Fatalf("%d pods, want the 4 CronJobs' and the migration's", len(pods))
+	}
+	for _, p := range pods {
+		spec, ctr := p.spec.Spec, p.spec.Spec.Containers[0]
+		var env, mounts []string
+		for _, e := range ctr.Env {
+			switch {
+			case e.Name == "TESSERA_LOG_LEVEL" && e.Value == "debug":
+				env = append(env, e.Name)
+			case e.Name == "TESSERA_SOURCE_CLICKHOUSE_DSN" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef.Name == "clickstream":
+				env = append(env, e.Name)
+			}
+		}
+		for _, m := range ctr.VolumeMounts {
+			if m.Name == "ca" && m.MountPath == "/etc/clickhouse-ca" {
+				mounts = append(mounts, m.Name)
+			}
+		}
+		hasVolume := slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == "ca" && v.Secret != nil })
+		checks := map[string]bool{
+			"image by digest":   ctr.Image == "ghcr.io/tessera-cdp/tessera@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			"imagePullSecrets":  len(spec.ImagePullSecrets) == 1 && spec.ImagePullSecrets[0].Name == "regcred",
+			"podAnnotations":    p.spec.Annotations["prometheus.io/scrape"] == "false",
+			"podLabels":         p.spec.Labels["team"] == "data",
+			"priorityClassName": spec.PriorityClassName == "batch-low",
+			"affinity":          spec.Affinity != nil && spec.Affinity.NodeAffinity != nil,
+			// merged over the defaults (null drops a key): runAsGroup is set to null above, the seccomp profile stays
+			"podSecurityContext": spec.SecurityContext != nil && *spec.SecurityContext.RunAsUser == 1000700000 && spec.SecurityContext.RunAsGroup == nil &&
+				spec.SecurityContext.SeccompProfile != nil && spec.SecurityContext.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault,
+			"containerSecContext":  ctr.SecurityContext != nil && !*ctr.SecurityContext.ReadOnlyRootFilesystem,
+			"extraEnv, source DSN": len(env) == 2,
+			"extraEnvFrom":         len(ctr.EnvFrom) == 1 && ctr.EnvFrom[0].ConfigMapRef.Name == "shop-settings",
+			"extraVolumes, mounts": hasVolume && len(mounts) == 1,
+		}
+		for what, ok := range checks {
+			if !ok {
+				t.Errorf("%s: %s not applied", p.name, what)
+			}
+		}
+	}
+	if len(r.accounts) != 1 || r.accounts[0].Annotations["eks.amazonaws.com/role-arn"] != "arn:aws:iam::1:role/tessera" {
+		t.Errorf("service account annotations: %+v", r.accounts)
 	}
 }
 
@@ -221,10 +323,47 @@ func TestChartRejects(t *testing.T) {
 	if out, err := exec.Command(helm, "lint", "--strict", "--kube-version", "1.31.0", "./tessera").CombinedOutput(); err != nil {
 		t.Errorf("helm lint --strict: %v\n%s", err, out)
 	}
-	for _, set := range []string{"jobs.extract.bogus=1", "jobDefaults.backoffLimit=abc", "jobs.export.format=xml", "image.pullPolicy=Sometimes", "unknownKey=1"} {
+	for _, set := range []string{"jobs.extract.bogus=1", "jobDefaults.backoffLimit=abc", "jobs.export.format=xml", "image.pullPolicy=Sometimes", "unknownKey=1",
+		"image.digest=latest", "podLabels.team=1", "imagePullSecrets[0].nam=x", "serviceAccount.annotation.a=b", "secrets.clickhouseSourceDSN.bogus=1"} {
 		out, err := exec.Command(helm, "template", "t", "./tessera", "--kube-version", "1.31.0", "--set", set).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "schema") {
 			t.Errorf("--set %s: rendered (%v)\n%s", set, err, out)
 		}
+	}
+}
+
+// TestChartREADME: the chart's README names every value of values.yaml, to
+// the second level of keys (jobs: each job).
+func TestChartREADME(t *testing.T) {
+	b, err := os.ReadFile("tessera/values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(b, &values); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("tessera/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	for k, v := range values {
+		paths := []string{k}
+		if m, ok := v.(map[string]any); ok && len(m) > 0 && k != "config" && k != "podSecurityContext" && k != "containerSecurityContext" {
+			paths = nil
+			for sub := range m {
+				paths = append(paths, k+"."+sub)
+			}
+		}
+		for _, p := range paths {
+			if !strings.Contains(string(readme), "`"+p+"`") {
+				missing = append(missing, p)
+			}
+		}
+	}
+	slices.Sort(missing)
+	if len(missing) > 0 {
+		t.Errorf("charts/tessera/README.md does not name %v", missing)
 	}
 }

@@ -121,7 +121,8 @@ func TestChartRenders(t *testing.T) {
 			if args := strings.Join(r.cronJobs["t-tessera-score"].Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, " "); args != "run --stages features,score,publish --config /etc/tessera/tessera.yaml" {
 				t.Errorf("score args %q", args)
 			}
-			if len(r.jobs) != 1 || r.jobs[0].Annotations["helm.sh/hook"] != "pre-install,pre-upgrade" {
+			if len(r.jobs) != 1 || r.jobs[0].Annotations["helm.sh/hook"] != "post-install,pre-upgrade" ||
+				r.jobs[0].Spec.Template.Spec.ServiceAccountName != "t-tessera" || *r.jobs[0].Spec.Template.Spec.AutomountServiceAccountToken {
 				t.Errorf("migration hook: %+v", r.jobs)
 			}
 			if len(r.roles) != 1 || len(r.bindings) != 1 || len(r.accounts) != 1 || len(r.configMap) != 1 {

@@ -143,6 +143,11 @@ func firstLine(s string) string {
 // not yet recorded in schema_migrations. It returns the names it applied.
 // Every statement is idempotent (IF NOT EXISTS), so a migration interrupted
 // half-way is safely applied again.
+//
+// Pending migrations are applied under the warehouse's lock "migrate", so
+// that two runners (the chart's migration Job and a stage, two stages) never
+// apply them at once: some copy, rename and drop tables. The lock's own table
+// is made first.
 func (w *DB) Migrate(ctx context.Context) ([]string, error) {
 	if err := w.Exec(ctx, "CREATE DATABASE IF NOT EXISTS {db}"); err != nil {
 		return nil, err
@@ -150,6 +155,37 @@ func (w *DB) Migrate(ctx context.Context) ([]string, error) {
 	if err := w.Exec(ctx, tsql.SchemaMigrations); err != nil {
 		return nil, err
 	}
+	pending, err := w.pending(ctx)
+	if err != nil || len(pending) == 0 {
+		return nil, err
+	}
+	locks, err := tsql.Migrations.ReadFile("migrations/" + locksMigration)
+	if err != nil {
+		return nil, err
+	}
+	for _, stmt := range Statements(string(locks)) {
+		if err := w.Exec(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("the lock's table: %w", err)
+		}
+	}
+	host, _ := os.Hostname()
+	unlock, _, err := w.Lock(ctx, []string{"migrate"}, time.Unix(0, 0).UTC(), warehouse.LockOptions{
+		Holder: fmt.Sprintf("%s pid %d migrate", host, os.Getpid()), TTL: time.Minute, Wait: 10 * time.Minute})
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	defer unlock(context.WithoutCancel(ctx))
+	if pending, err = w.pending(ctx); err != nil { // another runner may have applied them while this one waited
+		return nil, err
+	}
+	return w.apply(ctx, pending)
+}
+
+// locksMigration creates the table of the warehouse's lock (IF NOT EXISTS).
+const locksMigration = "0012_locks.sql"
+
+// pending are the migrations schema_migrations does not record, in order.
+func (w *DB) pending(ctx context.Context) ([]string, error) {
 	done := map[string]bool{}
 	rows, err := w.conn.Query(ctx, w.expand("SELECT name FROM {db}.schema_migrations"))
 	if err != nil {
@@ -169,13 +205,20 @@ func (w *DB) Migrate(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	sort.Strings(names)
-	var applied []string
+	var pending []string
 	for _, path := range names {
-		name := strings.TrimPrefix(path, "migrations/")
-		if done[name] {
-			continue
+		if name := strings.TrimPrefix(path, "migrations/"); !done[name] {
+			pending = append(pending, name)
 		}
-		b, err := tsql.Migrations.ReadFile(path)
+	}
+	return pending, nil
+}
+
+// apply applies the migrations, each recorded once all its statements ran.
+func (w *DB) apply(ctx context.Context, names []string) ([]string, error) {
+	var applied []string
+	for _, name := range names {
+		b, err := tsql.Migrations.ReadFile("migrations/" + name)
 		if err != nil {
 			return nil, err
 		}

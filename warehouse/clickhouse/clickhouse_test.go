@@ -4,15 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/servicetest"
+	tsql "github.com/tessera-cdp/tessera/sql"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
@@ -72,6 +75,57 @@ func TestOpenMistakes(t *testing.T) {
 				t.Errorf("error %q, want it to say %q", err, c.says)
 			}
 		})
+	}
+}
+
+// TestConcurrentMigrate: three runners migrating a fresh database at once
+// (the chart's migration Job and two stages) apply each migration once, one
+// after the other, and all succeed.
+func TestConcurrentMigrate(t *testing.T) {
+	c := config.Default().ClickHouse
+	c.Addr = servicetest.ClickHouse(t)
+	var b [4]byte
+	rand.Read(b[:])
+	c.Database = "tessera_race_" + hex.EncodeToString(b[:])
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const runners = 3
+	dbs := make([]*DB, runners)
+	for i := range dbs {
+		w, err := Open(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		dbs[i] = w
+	}
+	t.Cleanup(func() { dbs[0].Exec(context.Background(), "DROP DATABASE IF EXISTS {db}") })
+	applied := make([][]string, runners)
+	errs := make([]error, runners)
+	var wg sync.WaitGroup
+	for i, w := range dbs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			applied[i], errs[i] = w.Migrate(ctx)
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for i := range dbs {
+		if errs[i] != nil {
+			t.Errorf("runner %d: %v", i, errs[i])
+		}
+		total += len(applied[i])
+	}
+	var n, distinct uint64
+	if err := dbs[0].conn.QueryRow(ctx, dbs[0].expand("SELECT count(), uniqExact(name) FROM {db}.schema_migrations")).Scan(&n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := fs.Glob(tsql.Migrations, "migrations/*.sql")
+	t.Logf("%d runners applied %d migrations between them; schema_migrations has %d rows, %d names", runners, total, n, distinct)
+	if n != distinct || int(n) != len(names) || total != len(names) {
+		t.Errorf("schema_migrations has %d rows of %d names for %d migrations, and the runners applied %d: each must be applied once", n, distinct, len(names), total)
 	}
 }
 

@@ -51,13 +51,15 @@ func TestReport(t *testing.T) {
 	html := string(b)
 	for _, want := range []string{"Top segments by share of 12-month revenue", "12-month CLV of buyers", "P(alive) of buyers",
 		"Holdout repeat purchases per customer", "ROC curve", "Precision-recall curve", "Customers by lifecycle stage", "Moves since 2026-10-01",
-		"Cumulative repeat purchases through the holdout", "Probability of buying in the holdout by decile", `<p id="grade">`, "<b>grade A", "naive baseline"} {
+		"Cumulative repeat purchases through the holdout", "Probability of buying in the holdout by decile", `<p id="grade">`, "<b>grade A", "naive baseline",
+		"VIP pipeline by published date", "Buyers in micro-segments by published date", `<table class="matrix" id="rfm">`,
+		`<table class="matrix" id="quality">`, "raw_orders"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("the report lacks %q", want)
 		}
 	}
-	if n := strings.Count(html, "<svg"); n < 9 {
-		t.Errorf("%d charts, want 9", n)
+	if n := strings.Count(html, "<svg"); n < 12 {
+		t.Errorf("%d charts, want 12", n)
 	}
 	if n := strings.Count(html, "<b>grade "); n != 2 {
 		t.Errorf("%d model grades in the report, want 2 (the purchase model's and the early potential-VIP model's)", n)
@@ -71,7 +73,7 @@ func TestReport(t *testing.T) {
 	if s := os.Getenv("TESSERA_REPORT_SCREENSHOT"); s != "" {
 		shot = s
 	}
-	cmd := exec.Command(chromium(t), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=900,3800",
+	cmd := exec.Command(chromium(t), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=900,12000",
 		"--screenshot="+shot, "file://"+page)
 	cmd.Env = append(os.Environ(), "HOME="+out)
 	if msg, err := cmd.CombinedOutput(); err != nil {
@@ -86,22 +88,35 @@ func TestReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A rendered page: many colours (charts), and mostly a light background.
-	colours := map[uint32]bool{}
-	light, total := 0, 0
+	// A rendered page: many colours (charts), and mostly a light background;
+	// the sections after the segments and lifecycle (trends, the RFM grid,
+	// data quality, the models' grades and charts) are drawn below 3,800 px,
+	// where the page ended before them.
+	colours, lower := map[uint32]bool{}, map[uint32]bool{}
+	light, total, last := 0, 0, 0
 	bounds := img.Bounds()
 	for y := bounds.Min.Y; y < bounds.Max.Y; y += 3 {
 		for x := bounds.Min.X; x < bounds.Max.X; x += 3 {
 			r, g, bl, _ := img.At(x, y).RGBA()
-			colours[(r>>8)<<16|(g>>8)<<8|bl>>8] = true
+			c := (r>>8)<<16 | (g>>8)<<8 | bl>>8
+			colours[c] = true
+			if y > 3800 {
+				lower[c] = true
+			}
 			if r > 0xe000 && g > 0xe000 && bl > 0xe000 {
 				light++
+			} else {
+				last = y
 			}
 			total++
 		}
 	}
-	t.Logf("screenshot %s: %dx%d, %d colours, %.0f%% light", shot, bounds.Dx(), bounds.Dy(), len(colours), 100*float64(light)/float64(total))
+	t.Logf("screenshot %s: %dx%d, %d colours (%d below 3,800 px), %.0f%% light, content down to %d px", shot, bounds.Dx(), bounds.Dy(), len(colours), len(lower),
+		100*float64(light)/float64(total), last)
 	if len(colours) < 50 || light < total/2 || light == total {
 		t.Errorf("the screenshot does not look like the rendered report: %d colours, %d of %d samples light", len(colours), light, total)
+	}
+	if last < 5000 || len(lower) < 30 {
+		t.Errorf("the page's content ends at %d px with %d colours below 3,800 px: the new sections are not drawn", last, len(lower))
 	}
 }

@@ -21,7 +21,9 @@ import (
 )
 
 var (
-	scoreSchema  = warehouse.CustomerScores.Columns("customer_id", "lifecycle_stage", "vip_tier", "clv_12m", "p_alive")
+	scoreSchema  = warehouse.CustomerScores.Columns("customer_id", "lifecycle_stage", "vip_tier", "clv_12m", "p_alive", "rfm_r", "rfm_f", "rfm_m")
+	tierSchema   = warehouse.CustomerScores.Columns("vip_tier")
+	trendDates   = 12 // published dates the trends show, the newest last
 	changeSchema = warehouse.SegmentChanges.Columns("dimension", "from_value", "to_value", "previous_as_of")
 )
 
@@ -31,6 +33,9 @@ type Store interface {
 	ReadRun(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error)
 	PartitionRuns(ctx context.Context, table string, asOf time.Time) (map[string]int, error)
 	LatestModel(ctx context.Context, asOf time.Time, kinds ...string) (warehouse.Model, error)
+	PublicationDates(ctx context.Context) ([]time.Time, error)
+	RawCounts(ctx context.Context) ([]warehouse.Count, error)
+	RejectedByRule(ctx context.Context, runID string) ([]warehouse.Count, error)
 }
 
 // WriteFile writes the report to path, through a temporary file and a rename.
@@ -72,6 +77,10 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 		stages[stage.Value(i)]++
 		if t := tier.Value(i); t != "" {
 			tiers[t]++
+		}
+		if r := scores.Column(5).(*array.Int32).Value(i); r >= 1 && r <= 5 {
+			f, m := scores.Column(6).(*array.Int32).Value(i), scores.Column(7).(*array.Int32).Value(i)
+			d.RFM[r-1][(f+m+1)/2-1]++
 		}
 		if stage.Value(i) != segment.NonBuyer {
 			d.Buyers++
@@ -125,7 +134,79 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 	case !errors.Is(err, warehouse.ErrNoPartition):
 		return d, err
 	}
+	if err := loadQuality(ctx, st, &d); err != nil {
+		return d, err
+	}
+	if err := loadTrends(ctx, st, asOf, mem, &d); err != nil {
+		return d, err
+	}
 	return d, loadModels(ctx, st, asOf, &d)
+}
+
+// loadQuality reads the raw tables' rows and every refused row by rule.
+func loadQuality(ctx context.Context, st Store, d *Data) error {
+	raw, err := st.RawCounts(ctx)
+	if err != nil {
+		return err
+	}
+	rejected, err := st.RejectedByRule(ctx, "") // every run's
+	if err != nil {
+		return err
+	}
+	for _, c := range raw {
+		d.Raw = append(d.Raw, Count{Name: c.Name, N: int(c.N)})
+	}
+	for _, c := range rejected {
+		d.Rejected = append(d.Rejected, Count{Name: c.Name, N: int(c.N)})
+	}
+	return nil
+}
+
+// loadTrends reads the segments and VIP tiers of the published dates up to
+// asOf (the newest trendDates).
+func loadTrends(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator, d *Data) error {
+	dates, err := st.PublicationDates(ctx)
+	if err != nil {
+		return err
+	}
+	dates = slices.DeleteFunc(dates, func(t time.Time) bool { return t.After(asOf) })
+	dates = dates[max(0, len(dates)-trendDates):]
+	for _, day := range dates {
+		t := Trend{AsOf: day.Format(time.DateOnly)}
+		segs, err := warehouse.ReadPublished(ctx, st, mem, warehouse.Segments.Name, warehouse.Segments.Columns("size", "revenue_12m"), day)
+		if errors.Is(err, warehouse.ErrIncomplete) || errors.Is(err, warehouse.ErrNotPublished) {
+			continue // a date half-published, or replaced meanwhile: not shown
+		}
+		if err != nil {
+			return err
+		}
+		for i := 0; i < int(segs.NumRows()); i++ {
+			t.Segments++
+			t.Buyers += int(segs.Column(0).(*array.Int32).Value(i))
+			t.Revenue12m += segs.Column(1).(*array.Float64).Value(i)
+		}
+		segs.Release()
+		tiers, err := warehouse.ReadPublished(ctx, st, mem, warehouse.CustomerScores.Name, tierSchema, day)
+		if err != nil {
+			return err
+		}
+		col := tiers.Column(0).(*array.String)
+		for i := 0; i < int(tiers.NumRows()); i++ {
+			switch col.Value(i) {
+			case segment.VIP:
+				t.VIP++
+			case segment.VIPAtRisk:
+				t.VIPAtRisk++
+			case segment.PotentialVIP:
+				t.PotentialVIP++
+			case segment.LostVIP:
+				t.Lost++
+			}
+		}
+		tiers.Release()
+		d.Trends = append(d.Trends, t)
+	}
+	return nil
 }
 
 // loadModels reads the newest purchase model (or the record that none passed

@@ -23,6 +23,21 @@ type Data struct {
 	Flows              []Flow    // lifecycle moves since PreviousAsOf
 	LTV                *LTV
 	EarlyVIP           *EarlyVIP
+	// Trends are the published dates up to this one, oldest first.
+	Trends []Trend
+	// RFM counts the buyers by R score (index 0: R 1) and FM = ⌈(F+M)/2⌉.
+	RFM [5][5]int
+	// Raw are the raw tables' rows; Rejected the rows refused, by entity and
+	// rule (what the raw tables do not hold).
+	Raw, Rejected []Count
+}
+
+// Trend is one published date's segments and VIP pipeline.
+type Trend struct {
+	AsOf                               string
+	Segments, Buyers                   int
+	Revenue12m                         float64
+	VIP, VIPAtRisk, PotentialVIP, Lost int // lost: lost_vip
 }
 
 // Segment is one micro-segment's economics.
@@ -156,6 +171,66 @@ func (v view) buyAgainChart() template.HTML {
 		return ""
 	}
 	return vbars("Probability of buying in the holdout by decile: predicted and observed", labels, [][]float64{pred, obs}, []string{"predicted", "observed"}, []string{"#2b6cb0", "#dd6b20"})
+}
+
+// TrendCharts are the segments' value and the VIP pipeline across the
+// published dates.
+func (v view) TrendCharts() template.HTML {
+	if len(v.Trends) < 2 {
+		return template.HTML("<p>One published date so far: trends need two.</p>")
+	}
+	var labels []string
+	var rev, buyers, vip, risk, potential, lost []float64
+	for _, t := range v.Trends {
+		labels = append(labels, t.AsOf)
+		rev, buyers = append(rev, t.Revenue12m), append(buyers, float64(t.Buyers))
+		vip, risk = append(vip, float64(t.VIP)), append(risk, float64(t.VIPAtRisk))
+		potential, lost = append(potential, float64(t.PotentialVIP)), append(lost, float64(t.Lost))
+	}
+	return vbars("12-month revenue of the segments' members by published date", labels, [][]float64{rev}, []string{"revenue"}, []string{"#2f855a"}) +
+		vbars("Buyers in micro-segments by published date", labels, [][]float64{buyers}, []string{"buyers"}, []string{"#6b46c1"}) +
+		vbars("VIP pipeline by published date", labels, [][]float64{vip, risk, potential, lost}, []string{"vip", "vip at risk", "potential vip", "lost vip"},
+			[]string{"#2b6cb0", "#dd6b20", "#38a169", "#a0aec0"})
+}
+
+// RFMHeatMap is the buyers by R (rows, 5 at the top) and FM = ⌈(F+M)/2⌉
+// (columns), shaded by count.
+func (v view) RFMHeatMap() template.HTML {
+	top := 1
+	for _, row := range v.RFM {
+		for _, n := range row {
+			top = max(top, n)
+		}
+	}
+	var b strings.Builder
+	b.WriteString(`<table class="matrix" id="rfm"><tr><th>R \ FM</th><th>1</th><th>2</th><th>3</th><th>4</th><th>5</th></tr>`)
+	for r := 4; r >= 0; r-- {
+		fmt.Fprintf(&b, "<tr><th>%d</th>", r+1)
+		for _, n := range v.RFM[r] {
+			fmt.Fprintf(&b, `<td style="background: rgba(43, 108, 176, %.2f)">%d</td>`, 0.05+0.85*float64(n)/float64(top), n)
+		}
+		b.WriteString("</tr>")
+	}
+	b.WriteString("</table>")
+	return template.HTML(b.String())
+}
+
+// DataQuality lists the raw tables' rows and the rows refused by rule.
+func (v view) DataQuality() template.HTML {
+	var b strings.Builder
+	b.WriteString(`<table class="matrix" id="quality"><tr><th>raw table</th><th>rows</th></tr>`)
+	for _, c := range v.Raw {
+		fmt.Fprintf(&b, "<tr><th>%s</th><td>%d</td></tr>", template.HTMLEscapeString(c.Name), c.N)
+	}
+	b.WriteString(`</table><table class="matrix"><tr><th>refused: entity and rule</th><th>rows</th></tr>`)
+	if len(v.Rejected) == 0 {
+		b.WriteString("<tr><td>none</td><td>0</td></tr>")
+	}
+	for _, c := range v.Rejected {
+		fmt.Fprintf(&b, "<tr><th>%s</th><td>%d</td></tr>", template.HTMLEscapeString(c.Name), c.N)
+	}
+	b.WriteString("</table>")
+	return template.HTML(b.String())
 }
 
 func (v view) ROCChart() template.HTML {
@@ -433,6 +508,17 @@ th { background: #f7fafc; } td.l, th.l { text-align: left; }
 <p>VIP tiers: {{range .Tiers}}{{.Name}} {{.N}}; {{end}}</p>
 <h3>Moves since {{if .PreviousAsOf}}{{.PreviousAsOf}}{{else}}the previous date{{end}}</h3>
 {{.FlowMatrix}}
+
+<h2 id="trends">Trends across published dates</h2>
+{{.TrendCharts}}
+
+<h2 id="rfm-grid">RFM grid</h2>
+<p>Buyers by recency score (rows) and the mean of frequency and monetary scores (columns).</p>
+{{.RFMHeatMap}}
+
+<h2 id="data-quality">Data quality</h2>
+<p>Rows in the raw tables, and the rows extract refused, by entity and rule (each kept in rejected_rows with its reason). Whether the models' gates held is under each model below.</p>
+{{.DataQuality}}
 
 <h2 id="purchase-model">Purchase model</h2>
 {{with .LTV}}{{if .Gated}}<p class="gated" id="gate"><b>No predictions for this date.</b> No purchase model passed its gate, so P(alive), expected purchases, the next order and CLV are not published (NULL in customer_scores, with the reason in prediction_note); lifecycle stages and VIP tiers follow recency and rhythm alone:</p>

@@ -47,6 +47,7 @@ type Store interface {
 	SaveIdentities(ctx context.Context, ls []Identity, runID string, at time.Time) error
 	RawKeys(ctx context.Context, e canon.Entity, fn func(string)) error
 	RawCounts(ctx context.Context) ([]Count, error)
+	// RejectedByRule counts a run's rejected rows (every run's: "") by entity and rule.
 	RejectedByRule(ctx context.Context, runID string) ([]Count, error)
 
 	// Reading raw tables point in time.

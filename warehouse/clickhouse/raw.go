@@ -337,9 +337,10 @@ func (w *DB) RawCounts(ctx context.Context) ([]warehouse.Count, error) {
 	return out, nil
 }
 
-// RejectedByRule counts the rejected rows of a run by entity and rule.
+// RejectedByRule counts the rejected rows of a run (every run's: "") by
+// entity and rule.
 func (w *DB) RejectedByRule(ctx context.Context, runID string) ([]warehouse.Count, error) {
-	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT concat(entity, ' ', rule), count() FROM %s.rejected_rows FINAL WHERE run_id = ? GROUP BY entity, rule ORDER BY entity, rule", w.db), runID)
+	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT concat(entity, ' ', rule), count() FROM %s.rejected_rows FINAL WHERE ? = '' OR run_id = ? GROUP BY entity, rule ORDER BY entity, rule", w.db), runID, runID)
 	if err != nil {
 		return nil, fmt.Errorf("count rejected rows: %w", err)
 	}

@@ -76,7 +76,7 @@ func (p *Dir) RejectedByRule(ctx context.Context, runID string) ([]warehouse.Cou
 	entity, rule, run := rec.Column(1).(*array.String), rec.Column(4).(*array.String), rec.Column(7).(*array.String)
 	n := map[string]uint64{}
 	for i := 0; i < int(rec.NumRows()); i++ {
-		if run.Value(i) == runID {
+		if runID == "" || run.Value(i) == runID { // "": every run's
 			n[entity.Value(i)+" "+rule.Value(i)]++
 		}
 	}

@@ -37,7 +37,7 @@ func Features(ctx context.Context, r Run, st featureStore, o FeatureOptions) (in
 	stream := func(q warehouse.Query) transform.Batches {
 		return func(fn func(arrow.Record) error) error { return st.Each(ctx, r.Mem, q, o.BatchRows, fn) }
 	}
-	in := transform.FeatureInputs{Orders: orders, Products: products, Lines: stream(orderLines), Events: stream(eventsBefore(r.AsOf)),
+	in := transform.FeatureInputs{Location: o.Location, Orders: orders, Products: products, Lines: stream(orderLines), Events: stream(eventsBefore(r.AsOf)),
 		Campaigns: stream(campaignsBefore(r.AsOf)), Customers: stream(customerOptins)}
 	rec, err := transform.CustomerFeatures(r.Mem, in, r.AsOf)
 	if err != nil {

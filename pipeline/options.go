@@ -35,8 +35,12 @@ type ExtractOptions struct {
 	SampleDir string
 }
 
-// FeatureOptions: how many rows a batch read holds.
-type FeatureOptions struct{ BatchRows int }
+// FeatureOptions: how many rows a batch read holds, and the time zone of
+// the preferred hour and weekday (nil: UTC).
+type FeatureOptions struct {
+	BatchRows int
+	Location  *time.Location
+}
 
 // TrainOptions: the candidate purchase models and the early-VIP model.
 type TrainOptions struct {
@@ -84,7 +88,7 @@ func OptionsFrom(cfg config.Config) Options {
 	return Options{
 		Extract: ExtractOptions{Source: cfg.Source, DedupWindow: cfg.Source.DedupWindow, MaxAmount: cfg.Source.MaxAmount, BatchRows: cfg.BatchRows, Backoff: DefaultBackoff,
 			Sample: sample, SampleDir: filepath.Join(cfg.DataDir, "sample-shop")},
-		Features: FeatureOptions{BatchRows: cfg.BatchRows},
+		Features: FeatureOptions{BatchRows: cfg.BatchRows, Location: cfg.Location()},
 		Train:    TrainOptions{LTV: cfg.LTV, EarlyVIP: sg.EarlyVIP, BatchRows: cfg.BatchRows},
 		Score: ScoreOptions{CLVMonths: cfg.LTV.CLVMonths, DiscountMonthly: cfg.LTV.DiscountMonthly, Segmentation: sg,
 			ControlShare: cfg.Export.ControlShare, CampaignDays: cfg.Export.CampaignDays, PartsWait: cfg.Kube.Wait, BatchRows: cfg.BatchRows},

@@ -4,15 +4,47 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
-// tally counts a moment of activity in the customer's hours and weekdays.
-func tally(b *behaviour, ts int64) {
+// tally counts a moment of activity in the customer's hours and weekdays,
+// on the wall clock of the run's time zone.
+func (fr *featureRun) tally(b *behaviour, ts int64) {
+	ts = fr.zone.local(ts)
 	b.hours[(ts%86400+86400)%86400/3600]++
 	b.weekdays[(floorDiv(ts, 86400)+3)%7]++ // 1970-01-01 was a Thursday
+}
+
+// zone shifts Unix seconds to the wall clock of a time zone (nil: UTC). The
+// offset is looked up once per UTC hour: a transition inside an hour (a few
+// zones shift at half past) moves that one hour's activity by the difference.
+type zone struct {
+	loc   *time.Location
+	cache map[int64]int64 // UTC hour → offset in seconds
+}
+
+func newZone(loc *time.Location) zone {
+	if loc == nil || loc.String() == "UTC" {
+		return zone{}
+	}
+	return zone{loc: loc, cache: map[int64]int64{}}
+}
+
+func (z zone) local(ts int64) int64 {
+	if z.loc == nil {
+		return ts
+	}
+	h := floorDiv(ts, 3600)
+	off, ok := z.cache[h]
+	if !ok {
+		_, o := time.Unix(h*3600, 0).In(z.loc).Zone()
+		off = int64(o)
+		z.cache[h] = off
+	}
+	return ts + off
 }
 
 // behaviour tallies the orders' times, the site and campaign events and the
@@ -25,7 +57,7 @@ func (fr *featureRun) behaviour(in FeatureInputs) error {
 		if int64(fr.asOfDay)-int64(f.day) <= 90 {
 			fr.beh[f.cust].orders90++
 		}
-		tally(&fr.beh[f.cust], f.ts) // hours and weekdays of the orders themselves
+		fr.tally(&fr.beh[f.cust], f.ts) // hours and weekdays of the orders themselves
 	}
 	if err := fr.events(in.Events); err != nil {
 		return err
@@ -64,7 +96,7 @@ func (fr *featureRun) events(events Batches) error {
 				continue
 			}
 			b := &fr.beh[k]
-			tally(b, ts)
+			fr.tally(b, ts)
 			if d := int32(floorDiv(ts, 86400)); d >= fr.firstDay[k] && d <= fr.firstDay[k]+6 {
 				fr.firstWeekEvents[k]++
 			}
@@ -120,10 +152,10 @@ func (fr *featureRun) campaigns(campaigns Batches) error {
 				fr.eng[k].delivered[c]++
 			case "open":
 				fr.eng[k].opens[c]++
-				tally(&fr.beh[k], ts)
+				fr.tally(&fr.beh[k], ts)
 			case "click":
 				fr.eng[k].clicks[c]++
-				tally(&fr.beh[k], ts)
+				fr.tally(&fr.beh[k], ts)
 			}
 		}
 		return nil

@@ -50,8 +50,8 @@ var Features = []Feature{
 	{"cart_removes_90d", "events", "remove_from_cart events in the 90 days before as_of", arrow.PrimitiveTypes.Int32},
 	{"favorites_90d", "events", "favorite events in the 90 days before as_of", arrow.PrimitiveTypes.Int32},
 	{"cart_to_order_90d", "share", "orders placed in the 90 days before as_of / visits with an add_to_cart in them; 0 without such visits", arrow.PrimitiveTypes.Float64},
-	{"preferred_hour", "hour", "hour of the day (UTC, 0-23) with the most orders, site events and campaign opens and clicks before as_of; the earliest on ties", arrow.PrimitiveTypes.Int32},
-	{"preferred_weekday", "weekday", "day of the week (1 Monday - 7 Sunday) with the most orders, site events and campaign opens and clicks before as_of; the earliest on ties", arrow.PrimitiveTypes.Int32},
+	{"preferred_hour", "hour", "hour of the day (0-23, in the configured time_zone) with the most orders, site events and campaign opens and clicks before as_of; the earliest on ties", arrow.PrimitiveTypes.Int32},
+	{"preferred_weekday", "weekday", "day of the week (1 Monday - 7 Sunday, in the configured time_zone) with the most orders, site events and campaign opens and clicks before as_of; the earliest on ties", arrow.PrimitiveTypes.Int32},
 	{"first_week_orders", "orders", "orders placed in the first week: the day of the first order and the 6 days after (and before as_of)", arrow.PrimitiveTypes.Int32},
 	{"first_week_revenue", "currency", "sum of net_amount of the first week's orders", arrow.PrimitiveTypes.Float64},
 	{"first_week_items", "units", "sum of items_count of the first week's orders", arrow.PrimitiveTypes.Int32},
@@ -91,6 +91,9 @@ type engagement struct {
 
 // FeatureInputs are the canonical batches the features are computed from.
 type FeatureInputs struct {
+	// Location is the time zone of preferred_hour and preferred_weekday
+	// (the config's time_zone); nil: UTC.
+	Location *time.Location
 	// Orders: customer_id, ordered_at, status, gross_amount, discount_amount,
 	// net_amount, items_count, rating.
 	Orders []arrow.Record
@@ -178,7 +181,7 @@ type orderFacts struct {
 // (the orders' times, site and campaign events, opt-ins), which touch
 // different tallies; then one row per buyer.
 func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (arrow.Record, error) {
-	fr := &featureRun{limit: asOf.UTC().Unix()}
+	fr := &featureRun{limit: asOf.UTC().Unix(), zone: newZone(in.Location)}
 	fr.asOfDay = int32(fr.limit / 86400)
 	if err := fr.readOrders(in.Orders); err != nil {
 		return nil, err
@@ -219,6 +222,7 @@ func CustomerFeatures(mem memory.Allocator, in FeatureInputs, asOf time.Time) (a
 // order of first appearance, and every tally is a slice by that number.
 type featureRun struct {
 	limit    int64 // as_of in Unix seconds: nothing at or after it counts
+	zone     zone  // of the hours and weekdays of activity
 	asOfDay  int32
 	ids      map[string]int32
 	names    []string

@@ -351,3 +351,42 @@ func nearlyEqual(a, b string) bool {
 	y, err2 := strconv.ParseFloat(b, 64)
 	return err1 == nil && err2 == nil && math.Abs(x-y) <= 1e-9*math.Max(1, math.Abs(y))
 }
+
+// TestPreferredHourInTimeZone: the preferred hour and weekday are on the
+// wall clock of the configured time zone, across its daylight-saving change.
+func TestPreferredHourInTimeZone(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	// Sunday evenings in UTC: 22:30 in winter, 21:30 in summer, which are
+	// 23:30 local in Berlin both times (UTC+1, then +2); one Monday noon.
+	rec := orderRecord(mem, []order{
+		{"a", "2025-03-16 22:30:00", "completed", 10, 0, 10, 1, 0},
+		{"a", "2025-04-06 21:30:00", "completed", 10, 0, 10, 1, 0},
+		{"a", "2025-04-07 12:00:00", "completed", 10, 0, 10, 1, 0},
+	})
+	defer rec.Release()
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	for _, c := range []struct {
+		loc           *time.Location
+		hour, weekday int32
+	}{
+		{nil, 12, 7},    // UTC: 22:30, 21:30 and 12:00 once each, the earliest on ties; Sunday twice
+		{berlin, 23, 7}, // both 23:30 on Sunday
+		{tokyo, 6, 1},   // 07:30 and 06:30 on Monday, 21:00 on Monday: Monday, the earliest hour on ties
+	} {
+		f, err := CustomerFeatures(mem, FeatureInputs{Location: c.loc, Orders: []arrow.Record{rec}}, time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hour := f.Column(FeatureSchema.FieldIndices("preferred_hour")[0]).(*array.Int32).Value(0)
+		weekday := f.Column(FeatureSchema.FieldIndices("preferred_weekday")[0]).(*array.Int32).Value(0)
+		if hour != c.hour || weekday != c.weekday {
+			t.Errorf("%v: preferred hour %d, weekday %d; want %d, %d", c.loc, hour, weekday, c.hour, c.weekday)
+		}
+		f.Release()
+	}
+}

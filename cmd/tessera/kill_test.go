@@ -167,6 +167,9 @@ func TestConcurrentProcesses(t *testing.T) {
 		}
 	}
 	if ok != 1 {
+		for i := range outs {
+			t.Logf("run %d:\n%s", i, outs[i].String())
+		}
 		t.Errorf("%d of 3 concurrent runs completed, want 1", ok)
 	}
 	if got := published(t, conn, db, asOf); got != want {

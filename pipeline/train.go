@@ -294,7 +294,7 @@ func trainEarlyVIP(ctx context.Context, r Run, wh modelStore, orders []arrow.Rec
 		return nil, "", err
 	}
 	row := warehouse.Model{ID: r.ID + "-" + model.KindEarlyVIP, Kind: model.KindEarlyVIP, RunID: r.ID, AsOf: r.AsOf,
-		TrainedAt: time.Now(), Customers: uint64(len(rows)), Artefact: string(b)}
+		TrainedAt: time.Now(), Customers: uint64(len(rows)), Artefact: string(b), Status: "ok", Grade: m.Grade}
 	if err := wh.InsertModel(ctx, row); err != nil {
 		return nil, "", err
 	}

@@ -103,7 +103,7 @@ func Evaluate(pm Purchases, h Holdout) (Metrics, error) {
 		m.Buckets = append(m.Buckets, Bucket{Frequency: label, Customers: int(b.n), Predicted: b.pred / b.n, Actual: b.act / b.n, MAE: b.abs / b.n})
 	}
 	m.Quality = quality(pm, h, m)
-	m.Curve = trackingCurve(pm, h)
+	m.Curve = trackingCurve(pm, h, m.PredictedTotal)
 	if len(m.Curve) > 0 && m.ActualTotal > 0 {
 		for _, p := range m.Curve {
 			m.CurveError = math.Max(m.CurveError, math.Abs(p.Predicted-p.Actual)/m.ActualTotal)
@@ -114,10 +114,14 @@ func Evaluate(pm Purchases, h Holdout) (Metrics, error) {
 }
 
 // trackingCurve is the predicted and actual cumulative purchases of the base
-// at each checkpoint of the holdout.
-func trackingCurve(pm Purchases, h Holdout) []CurvePoint {
+// at each checkpoint of the holdout; at its end, the total Evaluate summed.
+func trackingCurve(pm Purchases, h Holdout, total float64) []CurvePoint {
 	var out []CurvePoint
 	for _, c := range h.Checkpoints {
+		if c.At == h.Duration {
+			out = append(out, CurvePoint{At: c.At, Predicted: total, Actual: c.Actual})
+			continue
+		}
 		pred := 0.0
 		cache := map[[3]float64]float64{}
 		for i := range h.X {

@@ -53,11 +53,13 @@ func predictLTV(r Run, m warehouse.Model, orders []arrow.Record, sh Shard, o Sco
 		s = s.subset(keep)
 	}
 	out := make(map[string]ltv, len(s.x))
+	notes := [2]string{predictionNote(a, 0), predictionNote(a, 1)} // without and with a repeat purchase: the same for every buyer
+	noteOf := func(x float64) string { return notes[min(1, int(x))] }
 	if !a.Usable() {
 		nan := math.NaN()
 		for i := range s.x {
 			out[strings.Clone(s.id(i))] = ltv{x: s.x[i], tx: s.tx[i], T: s.T[i], pAlive: nan, e30: nan, e90: nan, e365: nan, value: nan, clv: nan,
-				note: predictionNote(a, s.x[i])}
+				note: noteOf(s.x[i])}
 		}
 		return out, a, nil
 	}
@@ -99,7 +101,7 @@ func predictLTV(r Run, m warehouse.Model, orders []arrow.Record, sh Shard, o Sco
 		if a.Spend == nil {
 			l.value, l.clv = math.NaN(), math.NaN()
 		}
-		l.note = predictionNote(a, s.x[i])
+		l.note = noteOf(s.x[i])
 		out[strings.Clone(s.id(i))] = l
 	}
 	return out, a, nil

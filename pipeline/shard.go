@@ -119,13 +119,14 @@ func readParts(ctx context.Context, r Run, wh scoreStore, sh Shard, modelID stri
 	f := func(c, i int) float64 { return rec.Column(c).(*array.Float64).Value(i) }
 	seen := make([]bool, sh.Of)
 	preds := map[string]ltv{}
+	notes := [2]string{predictionNote(a, 0), predictionNote(a, 1)} // without and with a repeat purchase
 	for i := 0; i < int(rec.NumRows()); i++ {
 		if int(shards.Value(i)) != sh.Of || job.Value(i) != sh.Job || models.Value(i) != modelID {
 			continue // another run's part
 		}
 		seen[shard.Value(i)] = true
 		l := ltv{x: f(5, i), tx: f(6, i), T: f(7, i), pAlive: f(8, i), e30: f(9, i), e90: f(10, i), e365: f(11, i), value: f(12, i), clv: f(13, i),
-			next: math.NaN(), note: predictionNote(a, f(5, i))}
+			next: math.NaN(), note: notes[min(1, int(f(5, i)))]}
 		if next := rec.Column(14).(*array.Float64); next.IsValid(i) {
 			l.next, l.hasNext = next.Value(i), true
 		}

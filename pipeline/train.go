@@ -140,7 +140,11 @@ func rankCandidates(r Run, recs []arrow.Record, o config.LTV) ([]ranked, error) 
 		if err != nil {
 			return nil, err
 		}
-		checks, err := checkpoints(r, recs, calEnd, o.HoldoutDays)
+		holdoutTotal := 0.0
+		for _, v := range ev.holdout {
+			holdoutTotal += v
+		}
+		checks, err := checkpoints(r, recs, calEnd, o.HoldoutDays, holdoutTotal)
 		if err != nil {
 			return nil, err
 		}
@@ -182,10 +186,11 @@ func rankCandidates(r Run, recs []arrow.Record, o config.LTV) ([]ranked, error) 
 }
 
 // checkpoints are the calibration base's cumulative holdout purchases at each
-// quarter of the holdout before its end (the end is the holdout total).
-func checkpoints(r Run, recs []arrow.Record, calEnd time.Time, holdoutDays int) ([]model.Checkpoint, error) {
+// quarter of the holdout; the last is the whole holdout, whose total the
+// evaluation summary already has.
+func checkpoints(r Run, recs []arrow.Record, calEnd time.Time, holdoutDays int, holdoutTotal float64) ([]model.Checkpoint, error) {
 	var out []model.Checkpoint
-	for q := 1; q <= 4; q++ {
+	for q := 1; q < 4; q++ {
 		days := holdoutDays * q / 4
 		if days < 1 || (len(out) > 0 && out[len(out)-1].At == float64(days)) {
 			continue
@@ -201,7 +206,10 @@ func checkpoints(r Run, recs []arrow.Record, calEnd time.Time, holdoutDays int) 
 		sum.Release()
 		out = append(out, model.Checkpoint{At: float64(days), Actual: total})
 	}
-	return out, nil
+	if len(out) > 0 && out[len(out)-1].At == float64(holdoutDays) {
+		out = out[:len(out)-1]
+	}
+	return append(out, model.Checkpoint{At: float64(holdoutDays), Actual: holdoutTotal}), nil
 }
 
 // fitModel refits a purchase model, and the Gamma-Gamma spend model, on the

@@ -39,6 +39,11 @@ type Builder struct {
 	superseded int64
 
 	maxAmount float64 // money above it (in absolute value) is out_of_range
+	// softMissed counts rows landed although a soft reference names no
+	// parent row (order lines of products the catalogue lacks).
+	softMissed int64
+	strictSoft bool
+	soft       bool // the row just checked missed a soft reference
 }
 
 type refCheck struct {
@@ -70,6 +75,9 @@ func NewBuilder(mem memory.Allocator, t *Table, sets KeySets) (*Builder, error) 
 	}
 	for _, r := range t.Refs {
 		parent := sets[r.Entity]
+		if parent == nil && r.Soft {
+			continue // no source had the parent: nothing to check against
+		}
 		if parent == nil {
 			return nil, fmt.Errorf("%s refer to %s: load %s first", t.Entity, r.Entity, r.Entity)
 		}
@@ -174,6 +182,9 @@ func (b *Builder) Append(fields [][]byte) (Rule, string) {
 		return rule, detail
 	}
 	b.appendVals()
+	if b.soft {
+		b.softMissed++
+	}
 	if b.verCol >= 0 {
 		b.drop = append(b.drop, false)
 	}
@@ -208,17 +219,33 @@ func (b *Builder) Check(fields [][]byte) (Rule, string) {
 	if b.custCol >= 0 && b.vals[b.custCol].null && b.vals[b.anonCol].null {
 		return MissingField, "neither customer_id nor anonymous_id is set"
 	}
+	soft := false
 	for _, r := range b.refs {
 		v := &b.vals[r.col]
-		if v.null && r.Optional {
+		if v.null && r.Optional || r.keys.Has(v.s) {
 			continue
 		}
-		if !r.keys.Has(v.s) {
-			return r.Rule, fmt.Sprintf("%s %q is not among the landed %s", r.Column, v.s, r.Entity)
+		switch {
+		case r.keys.WasRejected(v.s):
+			return ParentRejected, fmt.Sprintf("%s %q was read but rejected (see its row in rejected_rows)", r.Column, v.s)
+		case r.Soft && !b.strictSoft:
+			soft = true
+		case r.Soft:
+			return r.Rule, fmt.Sprintf("%s %q is not in the %s read", r.Column, v.s, r.Entity)
+		default:
+			return r.Rule, fmt.Sprintf("%s %q is in no source's %s", r.Column, v.s, r.Entity)
 		}
 	}
+	b.soft = soft
 	return "", ""
 }
+
+// RejectSoft makes a soft reference that names no parent row reject the row
+// (unknown_product) instead of landing it counted.
+func (b *Builder) RejectSoft() { b.strictSoft = true }
+
+// SoftMissed counts rows landed whose soft reference named no parent row.
+func (b *Builder) SoftMissed() int64 { return b.softMissed }
 
 // newestVersion admits a row of a versioned table whose key is new or whose
 // version is newer than the one read before, which it replaces.

@@ -64,6 +64,10 @@ type Ref struct {
 	Entity   Entity
 	Rule     Rule
 	Optional bool // an empty value is allowed
+	// Soft: a value missing from the parent is counted, not rejected (unless
+	// the builder is told to reject it), and nothing is checked when no
+	// source had the parent at all.
+	Soft bool
 }
 
 // Table is one canonical entity.
@@ -164,7 +168,8 @@ var Tables = []*Table{
 			{Name: "discount", Kind: Money, NonNeg: true, Doc: "discount on the whole line"},
 			{Name: "returned_quantity", Kind: Int, NonNeg: true},
 		},
-		Refs: []Ref{{Column: "order_id", Entity: Orders, Rule: UnknownOrder}},
+		Refs: []Ref{{Column: "order_id", Entity: Orders, Rule: UnknownOrder},
+			{Column: "product_id", Entity: Products, Rule: UnknownProduct, Soft: true}},
 	},
 	{
 		Entity: Events, Key: []string{"event_id"},

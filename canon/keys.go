@@ -38,6 +38,9 @@ type Keys struct {
 	// remember all of them once sealed (RememberAll).
 	all      [][]uint64
 	remember bool
+	// rejected holds the keys of rows read but rejected, so that a child
+	// naming one is told apart from an orphan (parent_rejected).
+	rejected *Keys
 }
 
 // mappings are the memory maps under the tables, nil when on the heap.
@@ -108,6 +111,10 @@ func (k *Keys) Free() {
 	k.maps.free()
 	k.slots, k.vers, k.n = make([]uint64, 1024), nil, 0
 	k.prev, k.prevVers, k.rotations, k.all = nil, nil, 0, nil
+	if k.rejected != nil {
+		k.rejected.Free()
+		k.rejected = nil
+	}
 }
 
 func (k *Keys) sum(key []byte) uint64 { return nonZero(maphash.Bytes(k.seed, key)) }
@@ -280,7 +287,7 @@ func (k *Keys) sealAll() {
 		}
 	}
 	k.maps.free()
-	*k = Keys{seed: k.seed, slots: slots, n: kept, maps: k.maps}
+	*k = Keys{seed: k.seed, slots: slots, n: kept, maps: k.maps, rejected: k.rejected}
 	k.maps.slots = m
 }
 
@@ -296,6 +303,18 @@ func (k *Keys) Add(key []byte) bool {
 
 // Has reports whether key is in the set.
 func (k *Keys) Has(key []byte) bool { _, seen := k.version(k.sum(key)); return seen }
+
+// Reject notes the key of a row that was read but rejected: a child naming
+// it is parent_rejected, not an orphan. A key also landed stays landed.
+func (k *Keys) Reject(key []byte) {
+	if k.rejected == nil {
+		k.rejected = NewKeys()
+	}
+	k.rejected.Add(key)
+}
+
+// WasRejected reports whether a row with key was read and rejected.
+func (k *Keys) WasRejected(key []byte) bool { return k.rejected != nil && k.rejected.Has(key) }
 
 // Len is the number of keys (of a window: in its current table).
 func (k *Keys) Len() int { return k.n }

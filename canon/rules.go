@@ -17,7 +17,9 @@ const (
 	BadEncoding      Rule = "bad_encoding"      // text that is not valid UTF-8, or holds a NUL byte
 	DuplicateKey     Rule = "duplicate_key"     // the key was already read in this run
 	UnknownCustomer  Rule = "unknown_customer"  // names a customer that was not landed
-	UnknownOrder     Rule = "unknown_order"     // a line of an order that was not landed
+	UnknownOrder     Rule = "unknown_order"     // a line of an order that was not read at all
+	ParentRejected   Rule = "parent_rejected"   // names an order or customer that was read but rejected
+	UnknownProduct   Rule = "unknown_product"   // a line of a product missing from the catalogue
 	WrongFieldCount  Rule = "wrong_field_count" // a record with more or fewer fields than the header
 	MalformedRecord  Rule = "malformed_record"  // a record that does not parse at all (broken quoting)
 )
@@ -38,8 +40,10 @@ var Rules = []struct {
 	{UnknownValue, "a value outside the column's allowed set (status, channel, event type)"},
 	{BadEncoding, "text that is not valid UTF-8, or that holds a NUL byte"},
 	{DuplicateKey, "a second row with a natural key already read in the same run"},
-	{UnknownCustomer, "an order, event or campaign event naming a customer that was not landed"},
-	{UnknownOrder, "an order line of an order that was not landed"},
+	{UnknownCustomer, "an order, event or campaign event naming a customer that no source has"},
+	{UnknownOrder, "an order line of an order that no source has (an orphan)"},
+	{ParentRejected, "a row naming an order or customer that was read but rejected itself (see that row's rule)"},
+	{UnknownProduct, "an order line of a product the catalogue lacks; landed and counted unless source.unknown_product is reject"},
 	{WrongFieldCount, "a record with more or fewer fields than the file's header"},
 	{MalformedRecord, "a record that does not parse at all, such as a quote opened and never closed"},
 }

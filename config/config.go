@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"reflect"
@@ -155,6 +156,14 @@ type Source struct {
 	// as out_of_range rather than landed: such a number is an export's error,
 	// and one of them makes nonsense of a customer's totals.
 	MaxAmount float64 `yaml:"max_amount"`
+	// MaxRejectedShare: extract fails (exit 1) when it rejects more than
+	// this share of an entity's rows, blank records and repeated keys aside,
+	// naming the entity and its top rules; what landed stays landed.
+	MaxRejectedShare RejectedShares `yaml:"max_rejected_share"`
+	// UnknownProduct: what becomes of an order line whose product the
+	// catalogue lacks (when products are read at all): count (land it and
+	// count it) or reject (unknown_product).
+	UnknownProduct string `yaml:"unknown_product"`
 }
 
 // SQLSource is a database read with one query per entity whose result columns
@@ -190,6 +199,10 @@ type Files struct {
 	// ShopifyCustomers is a Shopify Customers CSV export: customers come from
 	// it (with their first order's time from ShopifyOrders, when set).
 	ShopifyCustomers string `yaml:"shopify_customers"`
+	// Mapping reads a shop's own export: per entity (or transactions), its
+	// file under Dir and how its columns and values map onto the canonical
+	// ones. Entities it leaves out are read as canonical files, as before.
+	Mapping map[string]FileMapping `yaml:"mapping"`
 }
 
 // Sample is the shop generated when no source is configured.
@@ -208,7 +221,8 @@ func Default() Config {
 		Log:        Log{Level: "info", Format: "auto"},
 		ClickHouse: ClickHouse{Database: "tessera", User: "default", DialTimeout: 10 * time.Second},
 		Source: Source{Files: Files{Format: "csv"}, Postgres: SQLSource{Overlap: time.Hour}, MySQL: SQLSource{Overlap: time.Hour},
-			ClickHouse: SQLSource{Overlap: time.Hour}, DedupWindow: 1 << 20, MaxAmount: canon.DefaultMaxAmount},
+			ClickHouse: SQLSource{Overlap: time.Hour}, DedupWindow: 1 << 20, MaxAmount: canon.DefaultMaxAmount,
+			MaxRejectedShare: defaultShares(0.05), UnknownProduct: "count"},
 		Sample: Sample{Customers: 10000, Days: 730, Seed: 1},
 		LTV:    LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, Gate: model.DefaultGate, CLVMonths: 12, DiscountMonthly: 0.01},
 		Segmentation: Segmentation{Lifecycle: segment.DefaultLifecycle, VIP: segment.DefaultVIP, EarlyVIP: segment.DefaultEarlyVIP,
@@ -443,6 +457,15 @@ func (c Config) validateSource() []error {
 	if m := c.Source.MaxAmount; !(m > 0) || math.IsInf(m, 0) {
 		errs = append(errs, fmt.Errorf("source.max_amount must be a positive number, got %v", m))
 	}
+	for _, e := range slices.Sorted(maps.Keys(entities)) {
+		if s := c.Source.MaxRejectedShare.Of(e); !(s >= 0 && s <= 1) {
+			errs = append(errs, fmt.Errorf("source.max_rejected_share.%s must be between 0 and 1, got %v", e, s))
+		}
+	}
+	if u := c.Source.UnknownProduct; u != "count" && u != "reject" {
+		errs = append(errs, fmt.Errorf("source.unknown_product must be count or reject, got %q", u))
+	}
+	errs = append(errs, c.validateMapping()...)
 	if f := c.Source.Files.Format; f != "csv" && f != "parquet" {
 		errs = append(errs, fmt.Errorf("source.files.format must be csv or parquet, got %q", f))
 	}

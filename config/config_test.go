@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,7 +28,8 @@ func TestExampleIsDefault(t *testing.T) {
 	}
 	d := Default()
 	if c.TimeZone != d.TimeZone || c.DataDir != d.DataDir || c.BatchRows != d.BatchRows || c.Log != d.Log ||
-		c.ClickHouse != d.ClickHouse || c.Source.Files != d.Source.Files || c.Sample != d.Sample ||
+		c.ClickHouse != d.ClickHouse || !reflect.DeepEqual(withoutMapping(c.Source.Files), withoutMapping(d.Source.Files)) || len(c.Source.Files.Mapping) != 0 || c.Sample != d.Sample ||
+		c.Source.MaxRejectedShare != d.Source.MaxRejectedShare || c.Source.UnknownProduct != d.Source.UnknownProduct ||
 		c.LTV.HoldoutDays != d.LTV.HoldoutDays || strings.Join(c.LTV.Models, ",") != strings.Join(d.LTV.Models, ",") ||
 		c.LTV.CLVMonths != d.LTV.CLVMonths || c.LTV.DiscountMonthly != d.LTV.DiscountMonthly || c.LTV.Penalty != d.LTV.Penalty {
 		t.Errorf("example file gives %+v, defaults are %+v", c, d)
@@ -182,3 +184,5 @@ func TestCheckEnv(t *testing.T) {
 		}
 	}
 }
+
+func withoutMapping(f Files) Files { f.Mapping = nil; return f }

@@ -56,6 +56,10 @@ type Resolver struct {
 	// already known under another id: its ids are linked, the row is not landed
 	// (the first source of a customer gives its attributes).
 	merged string
+	// persons landed in this run, by person key: a person's later rows are
+	// other ids of the customer its first row landed as.
+	persons   map[uint64]bool
+	personRow uint64 // the person of the row just resolved, or 0
 }
 
 // anonLink is the customer a site visitor (anonymous_id) logged in as, and
@@ -74,7 +78,7 @@ type Store interface {
 // Load reads every link kept so far.
 func Load(ctx context.Context, st Store) (*Resolver, error) {
 	id := &Resolver{seed: maphash.MakeSeed(), index: canon.NewIndex(), bySource: canon.NewIndex(),
-		byEmail: canon.NewIndex(), byAnon: map[uint64]anonLink{}, other: map[uint64]int32{}}
+		byEmail: canon.NewIndex(), byAnon: map[uint64]anonLink{}, other: map[uint64]int32{}, persons: map[uint64]bool{}}
 	err := st.Identities(ctx, func(l warehouse.Identity) { id.add(l) })
 	return id, err
 }
@@ -174,9 +178,12 @@ func (id *Resolver) taken(c string) bool { _, ok := id.index.Get(id.hash(c)); re
 // Resolve returns the row with its customer_id made canonical; the links it
 // makes are pending until Commit (only rows that land, or customers that are
 // already there, make links). Merged then says whether the row is another id
-// of a customer already there.
-func (id *Resolver) Resolve(t *canon.Table, system string, fields [][]byte) [][]byte {
-	id.pending, id.merged = id.pending[:0], ""
+// of a customer already there. A customer row with a person key (a
+// marketplace's unique customer id beside the per-order one) is the customer
+// of its person, whose id is the person key: the person's first row in a run
+// lands, the others are its other ids, linked.
+func (id *Resolver) Resolve(t *canon.Table, system string, fields [][]byte, person []byte) [][]byte {
+	id.pending, id.merged, id.personRow = id.pending[:0], "", 0
 	cust := t.Index("customer_id")
 	if cust < 0 || cust >= len(fields) {
 		return fields
@@ -189,6 +196,11 @@ func (id *Resolver) Resolve(t *canon.Table, system string, fields [][]byte) [][]
 			return fields
 		}
 		e := id.emailHash(t, fields)
+		person = bytes.TrimSpace(person)
+		if len(person) > 0 {
+			id.resolvePerson(system, x, person, e, cust)
+			break
+		}
 		c, ok := id.sourceID(system, x)
 		known := ok
 		if !ok && e != "" {
@@ -244,6 +256,32 @@ func (id *Resolver) Resolve(t *canon.Table, system string, fields [][]byte) [][]
 	return id.fields
 }
 
+// resolvePerson makes a customer row with a person key the customer of its
+// person; the per-order id x is linked to it.
+func (id *Resolver) resolvePerson(system string, x, person []byte, e string, cust int) {
+	psys := system + ":person"
+	c, ok := id.sourceID(psys, person)
+	if !ok {
+		c = string(person)
+		if id.taken(c) { // another source's customer has this id
+			c = system + ":" + c
+		}
+		id.pending = append(id.pending, warehouse.Identity{Kind: kindCustomerID, Source: psys, ID: string(person), CustomerID: c})
+	}
+	h := id.hash(c)
+	if id.persons[h] {
+		id.merged = c
+	}
+	if _, known := id.sourceID(system, x); !known {
+		id.pending = append(id.pending, warehouse.Identity{Kind: kindCustomerID, Source: system, ID: string(x), CustomerID: c})
+	}
+	if _, ok := id.byEmail.Get(id.hash(e)); e != "" && !ok {
+		id.pending = append(id.pending, warehouse.Identity{Kind: kindEmailHash, ID: e, CustomerID: c})
+	}
+	id.personRow = h
+	id.set(cust, x, c)
+}
+
 func (id *Resolver) set(col int, was []byte, c string) {
 	if c != string(was) {
 		id.fields[col] = []byte(c)
@@ -270,6 +308,9 @@ func (id *Resolver) emailHash(t *canon.Table, fields [][]byte) string {
 
 // Commit keeps the links of the row just resolved.
 func (id *Resolver) Commit() {
+	if id.personRow != 0 {
+		id.persons[id.personRow] = true
+	}
 	for _, l := range id.pending {
 		if id.add(l) {
 			id.fresh = append(id.fresh, l)

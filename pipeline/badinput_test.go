@@ -100,7 +100,7 @@ func TestBadInputFiles(t *testing.T) {
 				switch {
 				case r == tt.rule:
 					causes++
-				case strings.HasSuffix(r, " unknown_order") || strings.HasSuffix(r, " unknown_customer"):
+				case strings.HasSuffix(r, " unknown_order") || strings.HasSuffix(r, " unknown_customer") || strings.HasSuffix(r, " parent_rejected"):
 				default:
 					t.Errorf("rejected for %s", r)
 				}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync/atomic"
@@ -81,10 +82,14 @@ type entityRead struct {
 	batchPos []int64
 	batchRaw []string
 	landed   bool
+	// parent: the keys of rejected rows are noted in keys, for the children.
+	parent bool
+	keys   *canon.Keys
 }
 
 func extractEntity(ctx context.Context, r Run, t *canon.Table, system string, rows source.Rows, keys canon.KeySets, ids *identity.Resolver, sink rawSink, o ExtractOptions) (EntityCount, error) {
-	e := &entityRead{ctx: ctx, r: r, t: t, system: system, rows: rows, ids: ids, sink: sink, c: EntityCount{Entity: t.Entity, Source: rows.Name()}}
+	e := &entityRead{ctx: ctx, r: r, t: t, system: system, rows: rows, ids: ids, sink: sink, c: EntityCount{Entity: t.Entity, Source: rows.Name()},
+		parent: isParent(t.Entity), keys: keys[t.Entity]}
 	log := r.Log.WithFields(logrus.Fields{"entity": t.Entity, "source": rows.Name()})
 	b, err := canon.NewBuilder(r.Mem, t, keys)
 	if err != nil {
@@ -93,6 +98,9 @@ func extractEntity(ctx context.Context, r Run, t *canon.Table, system string, ro
 	defer b.Release()
 	if o.MaxAmount > 0 {
 		b.SetMaxAmount(o.MaxAmount)
+	}
+	if o.Source.UnknownProduct == "reject" {
+		b.RejectSoft()
 	}
 	e.b = b
 	raw, err := sink.OpenRaw(ctx, t.Entity, r.ID, r.Started)
@@ -133,10 +141,22 @@ func extractEntity(ctx context.Context, r Run, t *canon.Table, system string, ro
 	return c, nil
 }
 
+// blankRows is a source that tells a wholly blank record (",,,," padding an
+// export) from a row: it is counted, not rejected.
+type blankRows interface{ Blank() bool }
+
+// personRows is a source whose customers carry a person key besides their
+// own id (a marketplace's unique customer id beside its per-order one).
+type personRows interface{ Person() []byte }
+
 // row takes the row just read: appended to the batch, or rejected.
 func (e *entityRead) row() error {
 	rows, b, ids := e.rows, e.b, e.ids
 	e.c.Read++
+	if br, ok := rows.(blankRows); ok && br.Blank() {
+		e.c.Blank++
+		return nil
+	}
 	rule, detail := rows.Problem()
 	key := ""
 	if rule == "" && e.t.Entity == canon.Customers {
@@ -144,7 +164,11 @@ func (e *entityRead) row() error {
 		rule, detail = b.Check(rows.Fields())
 	}
 	if rule == "" {
-		fields := ids.Resolve(e.t, e.system, rows.Fields())
+		var person []byte
+		if pr, ok := rows.(personRows); ok {
+			person = pr.Person()
+		}
+		fields := ids.Resolve(e.t, e.system, rows.Fields(), person)
 		if merged := ids.Merged(); merged != "" {
 			// Another id of a customer already there: link, do not land.
 			ids.Commit()
@@ -160,6 +184,7 @@ func (e *entityRead) row() error {
 		if k := b.Replaced(); k >= 0 {
 			e.c.Replaced++
 			e.c.Rejected++
+			e.c.count(canon.DuplicateKey, e.batchPos[k], "replaced by a newer version")
 			e.rejected = append(e.rejected, canon.Rejection{Source: rows.Name(), Entity: e.t.Entity, Position: e.batchPos[k],
 				Key: b.Key(rows.Fields()), Rule: canon.DuplicateKey,
 				Detail: fmt.Sprintf("replaced by a newer version of the key at row %d", rows.Position()), Raw: e.batchRaw[k]})
@@ -172,6 +197,15 @@ func (e *entityRead) row() error {
 	e.rejected = append(e.rejected, canon.Rejection{Source: rows.Name(), Entity: e.t.Entity, Position: rows.Position(),
 		Key: key, Rule: rule, Detail: detail, Raw: rows.Raw()})
 	e.c.Rejected++
+	e.c.count(rule, rows.Position(), detail)
+	if e.parent && rule != canon.DuplicateKey {
+		// Its children are parent_rejected, not orphans.
+		if k := e.t.Index(e.t.Key[0]); k < len(rows.Fields()) {
+			if v := bytes.TrimSpace(rows.Fields()[k]); len(v) > 0 {
+				e.keys.Reject(v)
+			}
+		}
+	}
 	if len(e.rejected) >= 10000 {
 		return e.flushRejected()
 	}
@@ -246,8 +280,9 @@ func (e *entityRead) finish() error {
 	c.Replaced += e.b.Superseded()
 	c.landedTwice = e.b.Superseded()
 	c.Linked = e.ids.TakeLinked()
-	if c.Read != c.Landed+c.Rejected { // a bug, never data: say so loudly
-		return fmt.Errorf("%s: read %d rows but landed %d and rejected %d", e.t.Entity, c.Read, c.Landed, c.Rejected)
+	c.UnknownProduct = e.b.SoftMissed()
+	if c.Read != c.Landed+c.Rejected+c.Blank { // a bug, never data: say so loudly
+		return fmt.Errorf("%s: read %d rows but landed %d, rejected %d and skipped %d blank", e.t.Entity, c.Read, c.Landed, c.Rejected, c.Blank)
 	}
 	return nil
 }

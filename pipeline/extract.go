@@ -1,18 +1,23 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/identity"
 	"github.com/tessera-cdp/tessera/source"
 	"github.com/tessera-cdp/tessera/synth"
@@ -34,24 +39,42 @@ type rawSink interface {
 }
 
 // EntityCount is what extract did with one entity from one source.
-// Read = Landed + Rejected.
+// Read = Landed + Rejected + Blank.
 type EntityCount struct {
 	Entity   canon.Entity `json:"entity"`
 	Source   string       `json:"source"`
 	Read     int64        `json:"read"`
 	Landed   int64        `json:"landed"`
 	Rejected int64        `json:"rejected"`
+	// Blank counts wholly blank records (",,,," padding an export): skipped,
+	// neither landed nor rejected.
+	Blank int64 `json:"blank_skipped"`
+	// ByRule counts the rejected rows by rule.
+	ByRule map[canon.Rule]int64 `json:"rejected_by_rule,omitempty"`
+	// UnknownProduct counts order lines landed whose product the catalogue
+	// lacks (source.unknown_product: count).
+	UnknownProduct int64 `json:"unknown_product,omitempty"`
 	// Replaced counts rows that a newer version of their key, read later in
 	// the run, replaced: dropped from their batch (and among Rejected, as
 	// duplicate_key) or, when already landed, hidden by the newer version.
 	Replaced int64 `json:"replaced_by_newer"`
 	// Linked counts rows whose customer_id was made the canonical one of a
 	// customer known under another id (identities).
-	Linked  int64   `json:"linked"`
-	Seconds float64 `json:"seconds"`
+	Linked   int64                 `json:"linked"`
+	Seconds  float64               `json:"seconds"`
+	examples map[canon.Rule]string // a rejected row's detail per rule
 	// landedTwice counts rows landed although a newer version of their key
 	// landed after them in the run (the raw table keeps that one).
 	landedTwice int64
+}
+
+func (c *EntityCount) count(r canon.Rule, pos int64, detail string) {
+	if c.ByRule == nil {
+		c.ByRule, c.examples = map[canon.Rule]int64{}, map[canon.Rule]string{}
+	}
+	if c.ByRule[r]++; c.ByRule[r] == 1 {
+		c.examples[r] = fmt.Sprintf("e.g. row %d: %s", pos, detail)
+	}
 }
 
 // ExtractResult sums up an extract run.
@@ -60,9 +83,9 @@ type ExtractResult struct {
 }
 
 // Totals adds up the entities.
-func (r *ExtractResult) Totals() (read, landed, rejected int64) {
+func (r *ExtractResult) Totals() (read, landed, rejected, blank int64) {
 	for _, e := range r.Entities {
-		read, landed, rejected = read+e.Read, landed+e.Landed, rejected+e.Rejected
+		read, landed, rejected, blank = read+e.Read, landed+e.Landed, rejected+e.Rejected, blank+e.Blank
 	}
 	return
 }
@@ -89,7 +112,7 @@ func Extract(ctx context.Context, r Run, st rawSink, o ExtractOptions) (*Extract
 			}
 		}
 	}
-	sources, err := source.Open(ctx, src, st, source.Options{Mem: r.Mem, BatchRows: o.BatchRows, Log: r.Log})
+	sources, err := source.Open(ctx, src, st, source.Options{Mem: r.Mem, BatchRows: o.BatchRows, Log: r.Log, Location: o.Location})
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +158,14 @@ func extract(ctx context.Context, r Run, list sourceList, sink rawSink, o Extrac
 		res.Entities = append(res.Entities, counts...)
 		if err != nil {
 			return res, err
+		}
+		if err := tooManyRejected(t.Entity, counts, partial, o.Source.MaxRejectedShare.Of(string(t.Entity))); err != nil {
+			return res, err
+		}
+		if len(counts) == 0 && !required[t.Entity] {
+			keys[t.Entity].Free() // no source has it: its children are not checked against it
+			delete(keys, t.Entity)
+			continue
 		}
 		if !isParent(t.Entity) {
 			keys[t.Entity].Free() // no row refers to these
@@ -203,7 +234,7 @@ func extractTable(ctx context.Context, r Run, t *canon.Table, list sourceList, s
 	}
 	if !found {
 		if required[t.Entity] {
-			return counts, partial, fmt.Errorf("open %s: no source has %s (configure source.files.dir, a database query or a Shopify export): %w", t.Entity, t.Entity, fs.ErrNotExist)
+			return counts, partial, fmt.Errorf("open %s: no source has %s (%s): %w", t.Entity, t.Entity, lookedFor(o.Source, t.Entity), fs.ErrNotExist)
 		}
 		r.Log.WithField("entity", t.Entity).Warn("the source has no " + string(t.Entity) + ": nothing to extract for it")
 	}
@@ -241,4 +272,57 @@ func isParent(e canon.Entity) bool {
 		}
 	}
 	return false
+}
+
+// lookedFor says where extract looked for an entity no source has.
+func lookedFor(c config.Source, e canon.Entity) string {
+	if c.Files.Dir == "" {
+		return "configure source.files.dir, a database query or a Shopify export"
+	}
+	where := fmt.Sprintf("looked for %s.%s and %s.jsonl in %s", e, c.Files.Format, e, c.Files.Dir)
+	if len(c.Files.Mapping) > 0 {
+		where += fmt.Sprintf("; source.files.mapping has no %s", e)
+		if e == canon.OrderLines {
+			where += " nor transactions"
+		}
+	}
+	return where
+}
+
+// tooManyRejected fails an entity of which more than share of the rows read
+// (blank records aside) were rejected for a reason other than a repeated key
+// (a newer version, another id of a customer), or of which nothing landed
+// from a full read: naming the share and the top rules, with an example of
+// each.
+func tooManyRejected(e canon.Entity, counts []EntityCount, partial bool, share float64) error {
+	var read, landed, bad int64
+	byRule := map[canon.Rule]int64{}
+	examples := map[canon.Rule]string{}
+	for _, c := range counts {
+		read += c.Read - c.Blank
+		landed += c.Landed
+		for r, n := range c.ByRule {
+			byRule[r] += n
+			if r != canon.DuplicateKey {
+				bad += n
+			}
+			if _, ok := examples[r]; !ok {
+				examples[r] = c.examples[r]
+			}
+		}
+	}
+	if read == 0 || (float64(bad) <= share*float64(read) && (landed > 0 || partial)) {
+		return nil
+	}
+	rules := slices.Collect(maps.Keys(byRule))
+	slices.SortFunc(rules, func(a, b canon.Rule) int { return cmp.Or(cmp.Compare(byRule[b], byRule[a]), cmp.Compare(a, b)) })
+	var top []string
+	for _, r := range rules[:min(3, len(rules))] {
+		top = append(top, fmt.Sprintf("%s %d (%s)", r, byRule[r], examples[r]))
+	}
+	what := fmt.Sprintf("%.1f%% of the %d rows read were rejected, above source.max_rejected_share.%s (%g%%)", 100*float64(bad)/float64(read), read, e, 100*share)
+	if landed == 0 {
+		what = fmt.Sprintf("none of the %d rows read landed", read)
+	}
+	return fmt.Errorf("%s: %s: %s. What landed stays landed: fix the source or its mapping (source.files.mapping) and run extract again", e, what, strings.Join(top, "; "))
 }

@@ -142,7 +142,7 @@ func benchExtractPostgres(b *testing.B, lines, orders int) {
 	b.StopTimer()
 	close(done)
 	<-sampled
-	read, landed, rejected := res.Totals()
+	read, landed, rejected, _ := res.Totals()
 	if read != int64(customers+orders+lines) || landed != read || rejected != 0 {
 		b.Fatalf("read %d, landed %d, rejected %d; want %d landed", read, landed, rejected, customers+orders+lines)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/servicetest"
 )
 
@@ -72,6 +73,8 @@ func TestMagento(t *testing.T) {
 	}
 	cfg.Source.Files.Dir = events
 	cfg.Source.MySQL.Preset = "magento2"
+	// A handful of rows, some of them broken on purpose: no share is too large.
+	cfg.Source.MaxRejectedShare = config.RejectedShares{Customers: 1, Products: 1, Orders: 1, OrderLines: 1, Events: 1, CampaignEvents: 1}
 	cfg.Source.MySQL.DSN = shopDSN
 	cfg.Source.Postgres.DSN = servicetest.Postgres(t) + "&timezone=UTC"
 	cfg.Source.Postgres.Queries = map[string]string{"customers": `SELECT id AS customer_id, email, registered_at AS created_at,
@@ -139,7 +142,7 @@ func TestMagento(t *testing.T) {
 		[]string{
 			"mysql:customers duplicate_key G" + anna,
 			"mysql:customers duplicate_key M3",
-			"mysql:order_lines unknown_order 000000107|1071",
+			"mysql:order_lines parent_rejected 000000107|1071", // its order was read and rejected
 			"mysql:orders missing_field 000000107",
 		})
 

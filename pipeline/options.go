@@ -33,6 +33,9 @@ type ExtractOptions struct {
 	// names no source at all.
 	Sample    synth.Config
 	SampleDir string
+	// Location: the shop's time zone, of a mapped export's times that carry
+	// no offset (nil: UTC).
+	Location *time.Location
 }
 
 // FeatureOptions: how many rows a batch read holds, and the time zone of
@@ -87,7 +90,7 @@ func OptionsFrom(cfg config.Config) Options {
 	sg := cfg.Segmentation
 	return Options{
 		Extract: ExtractOptions{Source: cfg.Source, DedupWindow: cfg.Source.DedupWindow, MaxAmount: cfg.Source.MaxAmount, BatchRows: cfg.BatchRows, Backoff: DefaultBackoff,
-			Sample: sample, SampleDir: filepath.Join(cfg.DataDir, "sample-shop")},
+			Sample: sample, SampleDir: filepath.Join(cfg.DataDir, "sample-shop"), Location: cfg.Location()},
 		Features: FeatureOptions{BatchRows: cfg.BatchRows, Location: cfg.Location()},
 		Train:    TrainOptions{LTV: cfg.LTV, EarlyVIP: sg.EarlyVIP, BatchRows: cfg.BatchRows},
 		Score: ScoreOptions{CLVMonths: cfg.LTV.CLVMonths, DiscountMonthly: cfg.LTV.DiscountMonthly, Segmentation: sg,

@@ -216,8 +216,8 @@ func (p *Runner) record(ctx context.Context, res Result, runErr error) {
 	var detail any
 	switch {
 	case res.Extract != nil:
-		read, landed, rejected := res.Extract.Totals()
-		row.Read, row.Landed, row.Rejected = uint64(read), uint64(landed), uint64(rejected)
+		read, landed, rejected, blank := res.Extract.Totals()
+		row.Read, row.Landed, row.Rejected, row.Blank = uint64(read), uint64(landed), uint64(rejected), uint64(blank)
 		detail = res.Extract
 	case res.Train != nil:
 		t := res.Train

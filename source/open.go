@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -30,6 +31,9 @@ type Options struct {
 	Mem       memory.Allocator
 	BatchRows int // rows per batch of a Parquet file
 	Log       *logrus.Entry
+	// Location: the shop's time zone, of the times of a mapped export that
+	// carry no offset.
+	Location *time.Location
 }
 
 // Sources are the configured sources, ready to read: an entity with a query in
@@ -133,6 +137,11 @@ func (s *Sources) Of(ctx context.Context, t *canon.Table) []Entity {
 			out = append(out, Entity{"shopify", func() (Rows, error) { return OpenShopify(f.ShopifyOrders, t) }})
 		}
 	}
+	if len(out) == 0 && len(f.Mapping) > 0 {
+		if x := NewExport(f, s.o.Location); x.Has(t.Entity) {
+			out = append(out, Entity{"files", func() (Rows, error) { return x.Open(t) }})
+		}
+	}
 	if len(out) == 0 {
 		out = append(out, Entity{"files", func() (Rows, error) { return s.openFile(ctx, t) }})
 	}
@@ -170,6 +179,9 @@ func (s *Sources) openFile(ctx context.Context, t *canon.Table) (Rows, error) {
 		jsonl := filepath.Join(dir, string(t.Entity)+".jsonl")
 		if _, jerr := os.Stat(jsonl); jerr == nil {
 			return OpenJSONL(jsonl, t)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("looked for %s.%s and %s.jsonl in %s: %w", t.Entity, format, t.Entity, dir, fs.ErrNotExist)
 		}
 		return nil, err
 	}

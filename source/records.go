@@ -31,14 +31,22 @@ type recordReader struct {
 	raw     string   // the last record's text, its final line end excluded
 	fields  []string
 	eof     bool
+	// sep separates fields; quote quotes them (0: no quoting). blanks: a
+	// blank line is a record of one empty field, not skipped.
+	sep, quote byte
+	blanks     bool
 }
 
-func newRecordReader(r io.Reader) *recordReader {
+func newRecordReader(r io.Reader) *recordReader { return newRecordReaderOf(r, ',', '"', false) }
+
+// newRecordReaderOf reads records whose fields are separated by sep and
+// quoted by quote (0: none), blank lines returned as records when blanks.
+func newRecordReaderOf(r io.Reader, sep, quote byte, blanks bool) *recordReader {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
 		br.Discard(3)
 	}
-	return &recordReader{br: br}
+	return &recordReader{br: br, sep: sep, quote: quote, blanks: blanks}
 }
 
 // readLine is the next physical line with its line end (none on the last
@@ -95,18 +103,18 @@ func (r *recordReader) Read() ([]string, error) {
 			r.raw = string(first[:min(len(first), 256)]) + "…"
 			return nil, &csv.ParseError{StartLine: start, Line: start, Err: fmt.Errorf("a line longer than the %d bytes a record may have", MaxRecord)}
 		}
-		if len(trimLineEnd(first)) == 0 {
+		if len(trimLineEnd(first)) == 0 && !r.blanks {
 			continue
 		}
-		if bytes.IndexByte(first, '"') < 0 { // no quoting: fields are views of the text
+		if r.quote == 0 || bytes.IndexByte(first, r.quote) < 0 { // no quoting: fields are views of the text
 			r.raw = string(trimLineEnd(first))
-			r.fields = splitPlain(r.raw, r.fields[:0])
+			r.fields = splitPlain(r.raw, r.fields[:0], r.sep)
 			return r.fields, nil
 		}
 		r.rec = append(r.rec[:0], first...)
 		first = r.rec[:len(first):len(first)] // kept: the next readLine may reuse its buffer
 		var more [][]byte                     // the lines after the first, should the record be broken
-		for openQuote(r.rec) {
+		for openQuote(r.rec, r.sep, r.quote) {
 			next, long, err := r.readLine()
 			if errors.Is(err, io.EOF) || long || len(r.rec)+len(next) > MaxRecord {
 				if long {
@@ -122,7 +130,7 @@ func (r *recordReader) Read() ([]string, error) {
 			r.rec = append(r.rec, next...)
 		}
 		r.raw = string(trimLineEnd(r.rec))
-		fields, err := splitRecord(r.raw, r.fields[:0])
+		fields, err := splitRecord(r.raw, r.fields[:0], r.sep, r.quote)
 		r.fields = fields
 		if err != nil && len(more) > 0 {
 			// Across lines and broken: its first line is the broken record,
@@ -160,21 +168,21 @@ func trimLineEnd(b []byte) []byte {
 }
 
 // openQuote says whether a quoted field is still open at the end of text.
-func openQuote(text []byte) bool {
+func openQuote(text []byte, sep, quote byte) bool {
 	in, fieldStart := false, true
 	for i := 0; i < len(text); i++ {
 		c := text[i]
 		switch {
-		case in && c == '"':
-			if i+1 < len(text) && text[i+1] == '"' {
+		case in && c == quote:
+			if i+1 < len(text) && text[i+1] == quote {
 				i++ // an escaped quote
 			} else {
 				in = false
 			}
 		case in:
-		case c == '"' && fieldStart:
+		case c == quote && fieldStart:
 			in, fieldStart = true, false
-		case c == ',' || c == '\n':
+		case c == sep || c == '\n':
 			fieldStart = true
 		default:
 			fieldStart = false
@@ -188,10 +196,10 @@ var (
 	errBareQuote = errors.New(`bare " in non-quoted-field`)
 )
 
-// splitPlain splits a record without quotes at its commas.
-func splitPlain(text string, fields []string) []string {
+// splitPlain splits a record without quotes at its separators.
+func splitPlain(text string, fields []string, sep byte) []string {
 	for {
-		i := strings.IndexByte(text, ',')
+		i := strings.IndexByte(text, sep)
 		if i < 0 {
 			return append(fields, text)
 		}
@@ -203,19 +211,19 @@ func splitPlain(text string, fields []string) []string {
 // splitRecord splits one record's text (its final line end excluded) into
 // fields as encoding/csv does: "" is a quote inside a quoted field, and a
 // CRLF inside one is read as LF.
-func splitRecord(text string, fields []string) ([]string, error) {
+func splitRecord(text string, fields []string, sep, quote byte) ([]string, error) {
 	var buf []byte
 	var ends []int
 	for i := 0; ; {
-		if i < len(text) && text[i] == '"' {
+		if i < len(text) && text[i] == quote {
 			for i++; ; {
 				if i >= len(text) {
 					return fields, errQuote
 				}
 				c := text[i]
-				if c == '"' {
-					if i+1 < len(text) && text[i+1] == '"' {
-						buf = append(buf, '"')
+				if c == quote {
+					if i+1 < len(text) && text[i+1] == quote {
+						buf = append(buf, quote)
 						i += 2
 						continue
 					}
@@ -229,12 +237,12 @@ func splitRecord(text string, fields []string) ([]string, error) {
 				buf = append(buf, c)
 				i++
 			}
-			if i < len(text) && text[i] != ',' {
+			if i < len(text) && text[i] != sep {
 				return fields, errQuote
 			}
 		} else {
-			for i < len(text) && text[i] != ',' {
-				if text[i] == '"' {
+			for i < len(text) && text[i] != sep {
+				if text[i] == quote {
 					return fields, errBareQuote
 				}
 				buf = append(buf, text[i])

@@ -26,6 +26,7 @@ type Run struct {
 	Started, Finished      time.Time
 	Status                 string
 	Read, Landed, Rejected uint64
+	Blank                  uint64 // wholly blank records skipped (extract)
 	Message, Detail        string
 	Version                string // of Tessera
 	Invocation             string // the command the run was part of

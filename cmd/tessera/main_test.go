@@ -130,3 +130,27 @@ func TestConfigErrorInTextLog(t *testing.T) {
 		t.Errorf("stderr %q, want a text log line saying what is wrong", got)
 	}
 }
+
+// TestExportDatesThatDoNotRead: extract of an export none of whose order
+// dates read exits 1 naming the entity, the rule and an example, not 0.
+func TestExportDatesThatDoNotRead(t *testing.T) {
+	fixture, _ := filepath.Abs("../../testdata/byo/accounting-ru")
+	b, err := os.ReadFile(filepath.Join(fixture, "tessera.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := strings.Replace(string(b), "dir: testdata/byo/accounting-ru", "dir: "+fixture, 1)
+	yaml = strings.Replace(yaml, `date_layouts: ["02.01.2006 15:04:05", "02.01.2006"]`, `date_layouts: ["02.01.2006"]`, 1)
+	yaml += "data_dir: " + t.TempDir() + "\n"
+	path := filepath.Join(t.TempDir(), "tessera.yaml")
+	os.WriteFile(path, []byte(yaml), 0o600)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"extract", "--config", path, "--as-of", "2025-12-27"}, &stdout, &stderr); code != 1 {
+		t.Errorf("exit code %d, want 1\n%s%s", code, stdout.String(), stderr.String())
+	}
+	for _, s := range []string{"orders: none of the 2765 rows read landed", "bad_timestamp", `\"21.04.2023 06:16:54\"`} {
+		if !strings.Contains(stderr.String(), s) {
+			t.Errorf("the output lacks %q:\n%s", s, stderr.String())
+		}
+	}
+}

@@ -311,8 +311,8 @@ func (w *DB) InsertRejected(ctx context.Context, runID string, at time.Time, rs 
 // recorded once it is back).
 func (w *DB) RecordRun(ctx context.Context, r warehouse.Run) error {
 	for attempt := 0; ; attempt++ {
-		err := w.insertRow(ctx, `INSERT INTO {db}.runs (run_id, stage, as_of, started_at, finished_at, status, rows_read, rows_landed, rows_rejected, message, detail, tessera_version, invocation_id) VALUES`,
-			r.ID, r.Stage, r.AsOf, r.Started.UTC(), r.Finished.UTC(), r.Status, r.Read, r.Landed, r.Rejected, r.Message, r.Detail, r.Version, r.Invocation)
+		err := w.insertRow(ctx, `INSERT INTO {db}.runs (run_id, stage, as_of, started_at, finished_at, status, rows_read, rows_landed, rows_rejected, rows_blank, message, detail, tessera_version, invocation_id) VALUES`,
+			r.ID, r.Stage, r.AsOf, r.Started.UTC(), r.Finished.UTC(), r.Status, r.Read, r.Landed, r.Rejected, r.Blank, r.Message, r.Detail, r.Version, r.Invocation)
 		if err == nil || !errors.Is(err, warehouse.ErrUnavailable) || attempt == len(w.Backoff) {
 			return err
 		}

@@ -61,7 +61,7 @@ bench: services
 # Each fuzz target for FUZZTIME (default 60 s); what they find lands in testdata/fuzz.
 FUZZTIME ?= 60s
 fuzz:
-	for t in FuzzCSV FuzzRecordReader FuzzShopify FuzzShopifyCustomers FuzzJSONL FuzzBuilder; do \
+	for t in FuzzCSV FuzzRecordReader FuzzShopify FuzzShopifyCustomers FuzzJSONL FuzzBuilder FuzzDateLayouts FuzzDecimalComma FuzzEncodings; do \
 		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./source || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./config
 

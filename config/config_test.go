@@ -1,9 +1,9 @@
 package config
 
 import (
-	"reflect"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -186,3 +186,36 @@ func TestCheckEnv(t *testing.T) {
 }
 
 func withoutMapping(f Files) Files { f.Mapping = nil; return f }
+
+// TestMappingFiles: testdata/*.good.yml load; each *.bad.yml fails with the
+// error its first line names ("# error: ...").
+func TestMappingFiles(t *testing.T) {
+	good, _ := filepath.Glob("testdata/*.good.yml")
+	bad, _ := filepath.Glob("testdata/*.bad.yml")
+	if len(good) == 0 || len(bad) == 0 {
+		t.Fatal("no test files")
+	}
+	for _, path := range good {
+		c, err := Load(path, env(nil))
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		m, _ := c.Source.Files.Resolved("customers")
+		if m.Delimiter != ";" || m.Encoding != "windows-1251" || m.DecimalComma == nil || !*m.DecimalComma {
+			t.Errorf("%s: customers did not take the defaults' format: %+v", path, m.FileFormat)
+		}
+		if tx, _ := c.Source.Files.Resolved(Transactions); tx.Delimiter != "," || len(tx.Columns["Invoice"]) != 2 {
+			t.Errorf("%s: transactions: %+v", path, tx)
+		}
+	}
+	for _, path := range bad {
+		b, _ := os.ReadFile(path)
+		first, _, _ := strings.Cut(string(b), "\n")
+		want := strings.TrimPrefix(first, "# error: ")
+		_, err := Load(path, env(nil))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one saying %q", path, err, want)
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tessera-cdp/tessera/canon"
 )
 
 // FileMapping maps one file of a shop's own export onto a canonical entity
@@ -140,15 +142,17 @@ func (f Files) Resolved(entry string) (FileMapping, bool) {
 	return m, true
 }
 
-// canonicalColumns are the columns of each entity; a test keeps them equal
-// to the canon package's (config stays a leaf).
-var canonicalColumns = map[string][]string{
-	"customers":       {"customer_id", "email", "email_hash", "created_at", "country", "city", "acquisition_source", "optin_email", "optin_sms", "optin_push", "updated_at"},
-	"products":        {"product_id", "sku", "name", "category", "brand", "list_price"},
-	"orders":          {"order_id", "customer_id", "ordered_at", "status", "currency", "gross_amount", "discount_amount", "net_amount", "items_count", "channel", "promo_code", "rating", "updated_at"},
-	"order_lines":     {"order_id", "line_no", "product_id", "quantity", "unit_price", "discount", "returned_quantity"},
-	"events":          {"event_id", "ts", "customer_id", "anonymous_id", "session_id", "type", "product_id", "category"},
-	"campaign_events": {"campaign_id", "customer_id", "channel", "type", "ts"},
+// canonicalColumns are the columns of an entity.
+func canonicalColumns(entity string) []string {
+	t, err := canon.Lookup(canon.Entity(entity))
+	if err != nil {
+		return nil
+	}
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = c.Name
+	}
+	return cols
 }
 
 // columnsOf lists the canonical columns a mapping entry may give.
@@ -156,7 +160,7 @@ func columnsOf(entry string) []string {
 	if entry == Transactions {
 		var cols []string
 		for _, e := range []string{"orders", "order_lines", "customers"} {
-			for _, c := range canonicalColumns[e] {
+			for _, c := range canonicalColumns(e) {
 				if !slices.Contains(cols, c) {
 					cols = append(cols, c)
 				}
@@ -164,7 +168,7 @@ func columnsOf(entry string) []string {
 		}
 		return cols
 	}
-	return canonicalColumns[entry]
+	return canonicalColumns(entry)
 }
 
 // validateMapping says what is wrong with source.files.mapping.

@@ -255,12 +255,29 @@ func writeAccounting(t *testing.T, dir string) {
 	}
 	firms := []string{"ООО «Ромашка»", "ИП Иванов И.И.", "АО «Вектор»", "ООО «Север»", "ИП Петрова А.С."}
 	cities := []string{"Москва", "Санкт-Петербург", "Казань", "Екатеринбург", "Новосибирск"}
-	people := buyers(rnd, 700, 0.45, start, end, func(i int) string { return fmt.Sprintf("00-%06d", 1+i) })
+	// A wholesaler's clients buy again as BG/NBD assumes: each at a rate of
+	// their own, each leaving after an order with a chance of their own.
+	people := make([]buyer, 900)
+	for i := range people {
+		rate := rnd.ExpFloat64() / 45 // orders a day
+		leave := rnd.Float64() * 0.4
+		at := start.Add(time.Duration(rnd.Int64N(int64(end.Sub(start)) * 2 / 3)))
+		b := buyer{id: fmt.Sprintf("00-%06d", 1+i), orders: []time.Time{at}}
+		for rnd.Float64() >= leave {
+			at = at.Add(time.Duration(rnd.ExpFloat64() / rate * 24 * float64(time.Hour)))
+			if !at.Before(end) {
+				break
+			}
+			b.orders = append(b.orders, at)
+		}
+		people[i] = b
+	}
 	clients := table{header: []string{"Код", "Наименование", "ЭлектроннаяПочта", "ДатаРегистрации", "Город"}}
 	orders := table{header: []string{"Номер", "Дата", "Контрагент", "Статус", "Сумма", "Скидка", "СуммаКОплате"}}
 	lines := table{header: []string{"Заказ", "НомерСтроки", "Номенклатура", "Количество", "Цена", "СуммаСкидки"}}
 	number := 0
 	for i, p := range people {
+		size := 1 + rnd.IntN(3)*rnd.IntN(6) // a client's usual order size: most small, a few large
 		reg := p.orders[0].Add(-time.Duration(rnd.IntN(60)) * 24 * time.Hour)
 		clients.add(p.id, firms[rnd.IntN(len(firms))]+" "+fmt.Sprint(i), fmt.Sprintf("client%d@example.ru", i), reg.In(msk).Format("02.01.2006"), cities[rnd.IntN(len(cities))])
 		for _, at := range p.orders {
@@ -270,7 +287,7 @@ func writeAccounting(t *testing.T, dir string) {
 			var gross, disc float64
 			for k := range 1 + rnd.IntN(4) {
 				code := codes[rnd.IntN(len(codes))]
-				q := 1 + rnd.IntN(5)
+				q := size * (1 + rnd.IntN(3))
 				d := 0.0
 				if rnd.IntN(4) == 0 {
 					d = float64(int(prices[code]*float64(q)*10)) / 100

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -120,10 +121,11 @@ func TestBringYourOwnExport(t *testing.T) {
 		asOf  time.Time
 		wants func(t *testing.T, dir string) map[canon.Entity]want
 		check func(t *testing.T, wh *clickhouse.DB, dir string)
+		grade string // of the purchase model; "" when the data cannot support one
 	}{
-		{"marketplace", time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC), marketplaceWants, checkPersons},
-		{"online-retail", time.Date(2011, 12, 10, 0, 0, 0, 0, time.UTC), onlineRetailWants, nil},
-		{"accounting-ru", time.Date(2025, 12, 27, 0, 0, 0, 0, time.UTC), accountingWants, checkAccounting},
+		{"marketplace", time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC), marketplaceWants, checkPersons, ""},
+		{"online-retail", time.Date(2011, 12, 10, 0, 0, 0, 0, time.UTC), onlineRetailWants, nil, ""},
+		{"accounting-ru", time.Date(2025, 12, 27, 0, 0, 0, 0, time.UTC), accountingWants, checkAccounting, "B"},
 	} {
 		t.Run(fx.name, func(t *testing.T) {
 			cfg, wh := testClickHouse(t)
@@ -152,10 +154,14 @@ func TestBringYourOwnExport(t *testing.T) {
 					t.Errorf("the report lacks %q", s)
 				}
 			}
-			var scored uint64
-			queryRow(t, wh, "SELECT count() FROM {db}.customer_scores WHERE as_of = toDate('"+fx.asOf.Format(time.DateOnly)+"')", &scored)
-			if scored == 0 {
-				t.Error("nothing scored")
+			var scored, predicted uint64
+			day := "toDate('" + fx.asOf.Format(time.DateOnly) + "')"
+			queryRow(t, wh, "SELECT count(), countIf(clv_12m IS NOT NULL AND first_order_date IS NOT NULL) FROM {db}.customer_scores WHERE as_of = "+day, &scored, &predicted)
+			var grade, kind string
+			queryRow(t, wh, "SELECT grade, kind FROM {db}.models WHERE as_of = "+day+" AND kind != 'earlyvip' ORDER BY trained_at DESC LIMIT 1", &grade, &kind)
+			t.Logf("%d customers scored, %d buyers with a CLV; purchase model %q, grade %q", scored, predicted, kind, grade)
+			if scored == 0 || grade != fx.grade || (predicted > 0) != (fx.grade != "") {
+				t.Errorf("%d customers scored, %d with a CLV, purchase model %s graded %q; want grade %q", scored, predicted, kind, grade, fx.grade)
 			}
 		})
 	}
@@ -354,5 +360,41 @@ func TestExportDatesThatDoNotRead(t *testing.T) {
 				t.Errorf("the error %q says a file is missing", err)
 			}
 		})
+	}
+}
+
+// TestExportWithoutOrders: an orders file with a header and no rows fails
+// extract: a run that lands nothing to segment is not a success.
+func TestExportWithoutOrders(t *testing.T) {
+	cfg, _ := testClickHouse(t)
+	cfg = fixtureConfig(t, cfg, "accounting-ru")
+	dir := t.TempDir()
+	entries, _ := os.ReadDir(cfg.Source.Files.Dir)
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(cfg.Source.Files.Dir, e.Name()))
+		if e.Name() == "zakazy.csv" {
+			h, _, _ := bytes.Cut(b, []byte("\n"))
+			b = h
+		}
+		os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600)
+	}
+	cfg.Source.Files.Dir = dir
+	err := runStages(context.Background(), cfg, time.Date(2025, 12, 27, 0, 0, 0, 0, time.UTC), []string{"extract"}, testLogger(t))
+	if err == nil || !strings.Contains(err.Error(), "orders: the source has no rows (zakazy.csv)") {
+		t.Fatalf("error %v, want one saying the orders file has no rows", err)
+	}
+}
+
+// TestExportNotFound: a mapped file that is not there fails extract saying
+// where it looked.
+func TestExportNotFound(t *testing.T) {
+	cfg, _ := testClickHouse(t)
+	cfg = fixtureConfig(t, cfg, "marketplace")
+	m := cfg.Source.Files.Mapping["customers"]
+	m.File = "customers_*.csv"
+	cfg.Source.Files.Mapping["customers"] = m
+	err := runStages(context.Background(), cfg, time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC), []string{"extract"}, testLogger(t))
+	if want := "no source has customers (looked for customers_*.csv in " + cfg.Source.Files.Dir + " for customers"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want one saying %q", err, want)
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/canon"
-	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/identity"
 	"github.com/tessera-cdp/tessera/source"
 	"github.com/tessera-cdp/tessera/synth"
@@ -200,9 +199,11 @@ func extractTable(ctx context.Context, r Run, t *canon.Table, list sourceList, s
 	var counts []EntityCount
 	var landedTwice int64 // by the sources read so far
 	partial, found := false, false
+	var looked []string // where sources looked for the entity and found nothing
 	for _, src := range list(t) {
 		rows, err := src.Open()
 		if errors.Is(err, fs.ErrNotExist) {
+			looked = append(looked, strings.TrimSuffix(err.Error(), ": "+fs.ErrNotExist.Error()))
 			continue
 		}
 		if err != nil {
@@ -234,7 +235,13 @@ func extractTable(ctx context.Context, r Run, t *canon.Table, list sourceList, s
 	}
 	if !found {
 		if required[t.Entity] {
-			return counts, partial, fmt.Errorf("open %s: no source has %s (%s): %w", t.Entity, t.Entity, lookedFor(o.Source, t.Entity), fs.ErrNotExist)
+			if len(looked) == 0 {
+				looked = []string{"configure source.files.dir, a database query or a Shopify export"}
+			}
+			if f := o.Source.Files; len(f.Mapping) > 0 && !source.NewExport(f, nil).Has(t.Entity) {
+				looked = append(looked, "source.files.mapping has no "+string(t.Entity))
+			}
+			return counts, partial, fmt.Errorf("open %s: no source has %s (%s): %w", t.Entity, t.Entity, strings.Join(looked, "; "), fs.ErrNotExist)
 		}
 		r.Log.WithField("entity", t.Entity).Warn("the source has no " + string(t.Entity) + ": nothing to extract for it")
 	}
@@ -274,21 +281,6 @@ func isParent(e canon.Entity) bool {
 	return false
 }
 
-// lookedFor says where extract looked for an entity no source has.
-func lookedFor(c config.Source, e canon.Entity) string {
-	if c.Files.Dir == "" {
-		return "configure source.files.dir, a database query or a Shopify export"
-	}
-	where := fmt.Sprintf("looked for %s.%s and %s.jsonl in %s", e, c.Files.Format, e, c.Files.Dir)
-	if len(c.Files.Mapping) > 0 {
-		where += fmt.Sprintf("; source.files.mapping has no %s", e)
-		if e == canon.OrderLines {
-			where += " nor transactions"
-		}
-	}
-	return where
-}
-
 // tooManyRejected fails an entity of which more than share of the rows read
 // (blank records aside) were rejected for a reason other than a repeated key
 // (a newer version, another id of a customer), or of which nothing landed
@@ -310,6 +302,9 @@ func tooManyRejected(e canon.Entity, counts []EntityCount, partial bool, share f
 				examples[r] = c.examples[r]
 			}
 		}
+	}
+	if read == 0 && required[e] && !partial && len(counts) > 0 {
+		return fmt.Errorf("%s: the source has no rows (%s): there is nothing to segment", e, counts[0].Source)
 	}
 	if read == 0 || (float64(bad) <= share*float64(read) && (landed > 0 || partial)) {
 		return nil

@@ -75,7 +75,10 @@ func (f Format) AppendTime(dst, v []byte) []byte {
 	s := string(v)
 	for _, layouts := range [][]string{f.Layouts, isoLayouts} {
 		for _, l := range layouts {
-			if t, err := time.ParseInLocation(l, s, f.Loc); err == nil {
+			// A year canon cannot read keeps the file's text, so that the
+			// rejection names what the file says (fuzzing found "1/1/0000
+			// 0:00" rejected as "0000-01-01 00:00:00").
+			if t, err := time.ParseInLocation(l, s, f.Loc); err == nil && t.Year() >= 1900 && t.Year() <= 2200 {
 				return canon.AppendTime(dst, t.Unix())
 			}
 		}
@@ -447,8 +450,8 @@ func (mp *Mapped) mapRecord(rec []string) {
 			mp.fields[k] = nil
 			continue
 		}
-		v = s.values.apply(v)
-		if len(v) > 0 {
+		if len(v) > 0 { // an empty value stays empty: "*" does not fill it in
+			v = s.values.apply(v)
 			switch c.Kind {
 			case canon.Timestamp:
 				v = mp.f.AppendTime(mp.vals[k][:0], v)

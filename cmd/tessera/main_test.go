@@ -134,23 +134,38 @@ func TestConfigErrorInTextLog(t *testing.T) {
 // TestExportDatesThatDoNotRead: extract of an export none of whose order
 // dates read exits 1 naming the entity, the rule and an example, not 0.
 func TestExportDatesThatDoNotRead(t *testing.T) {
-	fixture, _ := filepath.Abs("../../testdata/byo/accounting-ru")
-	b, err := os.ReadFile(filepath.Join(fixture, "tessera.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	yaml := strings.Replace(string(b), "dir: testdata/byo/accounting-ru", "dir: "+fixture, 1)
-	yaml = strings.Replace(yaml, `date_layouts: ["02.01.2006 15:04:05", "02.01.2006"]`, `date_layouts: ["02.01.2006"]`, 1)
-	yaml += "data_dir: " + t.TempDir() + "\n"
-	path := filepath.Join(t.TempDir(), "tessera.yaml")
-	os.WriteFile(path, []byte(yaml), 0o600)
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"extract", "--config", path, "--as-of", "2025-12-27"}, &stdout, &stderr); code != 1 {
-		t.Errorf("exit code %d, want 1\n%s%s", code, stdout.String(), stderr.String())
-	}
-	for _, s := range []string{"orders: none of the 2765 rows read landed", "bad_timestamp", `\"21.04.2023 06:16:54\"`} {
-		if !strings.Contains(stderr.String(), s) {
-			t.Errorf("the output lacks %q:\n%s", s, stderr.String())
-		}
+	for _, tt := range []struct {
+		fixture, layouts, without string
+		says                      []string
+	}{
+		{"accounting-ru", `date_layouts: ["02.01.2006 15:04:05", "02.01.2006"]`, `date_layouts: ["02.01.2006"]`,
+			[]string{"orders: none of the 4827 rows read landed", "bad_timestamp", `\"09.04.2023 13:30:49\" is not a time`}},
+		{"marketplace", `date_layouts: ["1/2/2006 15:04"]`, "",
+			[]string{"open customers", "ordered_at of none of 2259 orders of olist_orders_dataset.csv reads", "source.files.mapping.orders"}},
+	} {
+		t.Run(tt.fixture, func(t *testing.T) {
+			fixture, _ := filepath.Abs("../../testdata/byo/" + tt.fixture)
+			b, err := os.ReadFile(filepath.Join(fixture, "tessera.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			yaml := strings.Replace(string(b), "dir: testdata/byo/"+tt.fixture, "dir: "+fixture, 1)
+			if !strings.Contains(yaml, tt.layouts) {
+				t.Fatalf("the fixture's config has no %s", tt.layouts)
+			}
+			yaml = strings.Replace(yaml, tt.layouts, tt.without, 1)
+			yaml += "data_dir: " + t.TempDir() + "\n"
+			path := filepath.Join(t.TempDir(), "tessera.yaml")
+			os.WriteFile(path, []byte(yaml), 0o600)
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{"extract", "--config", path, "--as-of", "2026-01-01"}, &stdout, &stderr); code != 1 {
+				t.Errorf("exit code %d, want 1\n%s%s", code, stdout.String(), stderr.String())
+			}
+			for _, s := range tt.says {
+				if !strings.Contains(stderr.String(), s) {
+					t.Errorf("the output lacks %q:\n%s", s, stderr.String())
+				}
+			}
+		})
 	}
 }

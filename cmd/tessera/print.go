@@ -61,11 +61,16 @@ func printExtract(ctx context.Context, out io.Writer, st warehouse.Store, res pi
 	}
 	fmt.Fprintf(out, "Extracted into %s by run %s:\n", st.Where(), res.Run.ID)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "entity\tsource\tread\tlanded\trejected\t")
+	fmt.Fprintln(tw, "entity\tsource\tread\tlanded\trejected\tblank\t")
+	var unknownProduct int64
 	for _, e := range res.Extract.Entities {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t\n", e.Entity, e.Source, e.Read, e.Landed, e.Rejected)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t\n", e.Entity, e.Source, e.Read, e.Landed, e.Rejected, e.Blank)
+		unknownProduct += e.UnknownProduct
 	}
 	tw.Flush()
+	if unknownProduct > 0 {
+		fmt.Fprintf(out, "%d order lines landed name products the catalogue lacks (source.unknown_product: count)\n", unknownProduct)
+	}
 	fmt.Fprintln(out, "\nRows per raw table:")
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, c := range counts {

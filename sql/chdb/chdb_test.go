@@ -3,7 +3,11 @@
 package chdb_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"regexp"
+	"strconv"
 	"io/fs"
 	"path"
 	"strings"
@@ -91,5 +95,83 @@ func TestCurrentClickHouse(t *testing.T) {
 			run(fmt.Sprintf("%s, statement %d", path.Base(name), i+1), s)
 		}
 	}
-	t.Logf("%d migrations, %d tables and views read, %d report queries", len(names), n, len(reports))
+	sent := sentStatements(t)
+	for i, q := range sent {
+		run(fmt.Sprintf("statement %d the code sends", i+1), q)
+	}
+	t.Logf("%d migrations, %d tables and views read, %d report queries, %d statements the code sends", len(names), n, len(reports), len(sent))
+}
+
+// sentStatements are the statements the warehouse code sends, as
+// pipeline.TestStatementsSent recorded them on ClickHouse 18.16, each ready
+// to run: its arguments written in as literals, and a batch INSERT (whose
+// rows the driver sends apart) as a SELECT of the same columns of the same
+// table.
+func sentStatements(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/statements.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	insert := regexp.MustCompile(`^INSERT INTO (\S+) \((.*)\) VALUES$`)
+	var out []string
+	for _, chunk := range strings.Split(string(b), "\n;\n") {
+		var args []any
+		var q string
+		for _, line := range strings.Split(chunk, "\n") {
+			if a, ok := strings.CutPrefix(line, "-- args: "); ok {
+				if err := json.Unmarshal([]byte(a), &args); err != nil {
+					t.Fatalf("%s: %v", a, err)
+				}
+			} else if line != "" && !strings.HasPrefix(line, "--") {
+				q = line
+			}
+		}
+		if q == "" {
+			continue
+		}
+		if m := insert.FindStringSubmatch(q); m != nil {
+			out = append(out, "SELECT "+m[2]+" FROM "+m[1]+" LIMIT 0")
+			continue
+		}
+		var w strings.Builder
+		for _, c := range q {
+			if c == '?' && len(args) > 0 {
+				w.WriteString(literal(args[0]))
+				args = args[1:]
+				continue
+			}
+			w.WriteRune(c)
+		}
+		if len(args) > 0 {
+			t.Fatalf("%d arguments left over for %s", len(args), q)
+		}
+		out = append(out, w.String())
+	}
+	return out
+}
+
+// literal writes a recorded argument as SQL.
+func literal(a any) string {
+	switch v := a.(type) {
+	case nil:
+		return "NULL"
+	case bool:
+		if v {
+			return "1"
+		}
+		return "0"
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case string:
+		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+	case []any:
+		items := make([]string, len(v))
+		for i, x := range v {
+			items[i] = literal(x)
+		}
+		return "[" + strings.Join(items, ", ") + "]"
+	}
+	b, _ := json.Marshal(a)
+	return "'" + strings.ReplaceAll(string(b), "'", `\'`) + "'"
 }

@@ -1,0 +1,277 @@
+-- Every statement Tessera's warehouse code sends to ClickHouse, recorded on
+-- 18.16 by pipeline.TestStatementsSent (-update-statements rewrites it), with
+-- the arguments of one sending; sql/chdb runs each on a current release.
+;
+-- args: []
+ALTER TABLE {db}.customer_features REPLACE PARTITION '2026-10-01' FROM {db}.customer_features_staging
+;
+-- args: []
+ALTER TABLE {db}.customer_features_staging DROP PARTITION '2026-10-01'
+;
+-- args: []
+ALTER TABLE {db}.customer_scores REPLACE PARTITION '2026-10-01' FROM {db}.customer_scores_staging
+;
+-- args: []
+ALTER TABLE {db}.customer_scores_staging DROP PARTITION '2026-10-01'
+;
+-- args: []
+ALTER TABLE {db}.score_parts DROP PARTITION ('2026-10-01', 0)
+;
+-- args: []
+ALTER TABLE {db}.score_parts DROP PARTITION ('2026-10-01', 1)
+;
+-- args: []
+ALTER TABLE {db}.segment_changes REPLACE PARTITION '2026-10-01' FROM {db}.segment_changes_staging
+;
+-- args: []
+ALTER TABLE {db}.segment_changes_staging DROP PARTITION '2026-10-01'
+;
+-- args: []
+ALTER TABLE {db}.segment_feed REPLACE PARTITION '2026-10-01' FROM {db}.segment_feed_staging
+;
+-- args: []
+ALTER TABLE {db}.segment_feed_staging DROP PARTITION '2026-10-01'
+;
+-- args: []
+ALTER TABLE {db}.segment_members REPLACE PARTITION '2026-10-01' FROM {db}.segment_members_staging
+;
+-- args: []
+ALTER TABLE {db}.segment_members_staging DROP PARTITION '2026-10-01'
+;
+-- args: []
+ALTER TABLE {db}.segments REPLACE PARTITION '2026-10-01' FROM {db}.segments_staging
+;
+-- args: []
+ALTER TABLE {db}.segments_staging DROP PARTITION '2026-10-01'
+;
+-- args: []
+INSERT INTO {db}.customer_features_staging (as_of, run_id, customer_id, orders, cancelled_orders, revenue, avg_check, items_per_order, return_rate, cancel_rate, discount_share, discount_depth, rating_mean, first_order_date, last_order_date, days_since_first, days_since_last, interorder_mean_days, interorder_std_days, product_views_30d, category_views_30d, searches_30d, cart_adds_30d, cart_removes_30d, favorites_30d, product_views_90d, category_views_90d, searches_90d, cart_adds_90d, cart_removes_90d, favorites_90d, cart_to_order_90d, preferred_hour, preferred_weekday, first_week_orders, first_week_revenue, first_week_items, first_week_discount_share, first_week_rating_mean, first_week_events, first_week_categories, email_open_rate, email_click_rate, push_open_rate, push_click_rate, sms_click_rate, preferred_channel, optin_email, optin_sms, optin_push, distinct_products, distinct_categories, price_level, top_category, top_category_share, second_category, second_category_share, top_brand, top_brand_share, revenue_12m, last_gap_days) VALUES
+;
+-- args: []
+INSERT INTO {db}.customer_scores_staging (as_of, run_id, customer_id, model_id, frequency, recency_days, age_days, p_alive, expected_purchases_90d, expected_purchases_30d, expected_purchases_365d, next_order_in_days, next_order_date, expected_order_value, clv_12m, prediction_note, rfm_r, rfm_f, rfm_m, rfm_code, rfm_segment, rfm_cell, lifecycle_stage, vip_tier, vip_handling, potential_vip_probability, first_order_date, strategy, action, micro_segment, discount_sensitivity, best_hour, best_weekday, preferred_channel, product_feed, early_vip_model_id) VALUES
+;
+-- args: []
+INSERT INTO {db}.exports (as_of, exported_at, file, kind, segment_id, rows, sha256, previous_as_of, run_id) VALUES
+;
+-- args: []
+INSERT INTO {db}.identities (kind, source, id, customer_id, linked_at, run_id) VALUES
+;
+-- args: ["extract-20261001","1a40d9eca19ae070","statements","extract-20261001","1a40d9eca19ae070",2]
+INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), now() + 60, 1, ?
+;
+-- args: ["extract-20261001","1a40d9eca19ae070","statements","extract-20261001","1a40d9eca19ae070",3]
+INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), toDateTime(0), 0, ?
+;
+-- args: ["extract-20261001","1a40d9eca19ae070","statements",1]
+INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, now(), now() + 60, 0, ?
+;
+-- args: []
+INSERT INTO {db}.models (model_id, as_of, kind, trained_at, customers, log_likelihood, holdout_mae, holdout_rmse, artefact, run_id, status, grade, reason) VALUES
+;
+-- args: []
+INSERT INTO {db}.publications (as_of, score_run, publish_run, rows, published_at, version) VALUES
+;
+-- args: []
+INSERT INTO {db}.raw_campaign_events (campaign_id, customer_id, channel, type, ts, run_id, _version) VALUES
+;
+-- args: []
+INSERT INTO {db}.raw_customers (customer_id, email, email_hash, created_at, country, city, acquisition_source, optin_email, optin_sms, optin_push, updated_at, run_id, _version) VALUES
+;
+-- args: []
+INSERT INTO {db}.raw_events (event_id, ts, customer_id, anonymous_id, session_id, type, product_id, category, run_id, _version) VALUES
+;
+-- args: []
+INSERT INTO {db}.raw_order_lines (order_id, line_no, product_id, quantity, unit_price, discount, returned_quantity, run_id, _version) VALUES
+;
+-- args: []
+INSERT INTO {db}.raw_orders (order_id, customer_id, ordered_at, status, currency, gross_amount, discount_amount, net_amount, items_count, channel, promo_code, rating, updated_at, run_id, _version) VALUES
+;
+-- args: []
+INSERT INTO {db}.raw_products (product_id, sku, name, category, brand, list_price, run_id, _version) VALUES
+;
+-- args: []
+INSERT INTO {db}.rejected_rows (source, entity, position, row_key, rule, detail, raw, run_id, rejected_at, _version) VALUES
+;
+-- args: []
+INSERT INTO {db}.runs (run_id, stage, as_of, started_at, finished_at, status, rows_read, rows_landed, rows_rejected, rows_blank, message, detail, tessera_version, invocation_id) VALUES
+;
+-- args: []
+INSERT INTO {db}.schema_migrations (name, applied_at) VALUES
+;
+-- args: []
+INSERT INTO {db}.score_parts (as_of, run_id, shard, shards, score_job, model_id, customer_id, frequency, recency_days, age_days, p_alive, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, clv_12m, next_order_in_days) VALUES
+;
+-- args: []
+INSERT INTO {db}.segment_changes_staging (as_of, run_id, previous_as_of, customer_id, dimension, change, from_value, to_value) VALUES
+;
+-- args: []
+INSERT INTO {db}.segment_feed_staging (as_of, run_id, segment_id, rank, product_id, buyers, lift) VALUES
+;
+-- args: []
+INSERT INTO {db}.segment_members_staging (as_of, run_id, segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, best_hour, best_weekday, preferred_channel, product_feed, control_group) VALUES
+;
+-- args: []
+INSERT INTO {db}.segments_staging (as_of, run_id, segment_id, macro_group, label, size, revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy) VALUES
+;
+-- args: []
+INSERT INTO {db}.watermarks (source, entity, value, run_id, saved_at) VALUES
+;
+-- args: []
+SELECT DISTINCT as_of FROM {db}.publications ORDER BY as_of
+;
+-- args: []
+SELECT DISTINCT order_id FROM {db}.raw_orders
+;
+-- args: ["2026-09-30"]
+SELECT argMax(score_run, version), argMax(publish_run, version), argMax(rows, version), max(published_at), count() FROM {db}.publications WHERE as_of = toDate(?)
+;
+-- args: ["20261201T014925Z-18d7a4"]
+SELECT argMax(stage, finished_at), argMax(as_of, finished_at), argMax(status, finished_at), argMax(message, finished_at), argMax(detail, finished_at), argMax(tessera_version, finished_at), argMax(invocation_id, finished_at), count() FROM {db}.runs WHERE run_id = ?
+;
+-- args: ["postgres","customers"]
+SELECT argMax(value, (saved_at, value)), count() FROM {db}.watermarks WHERE source = ? AND entity = ?
+;
+-- args: ["",""]
+SELECT concat(entity, ' ', rule), count() FROM {db}.rejected_rows FINAL WHERE ? = '' OR run_id = ? GROUP BY entity, rule ORDER BY entity, rule
+;
+-- args: []
+SELECT count() FROM {db}.raw_campaign_events FINAL
+;
+-- args: []
+SELECT count() FROM {db}.raw_customers FINAL
+;
+-- args: []
+SELECT count() FROM {db}.raw_events FINAL
+;
+-- args: []
+SELECT count() FROM {db}.raw_order_lines FINAL
+;
+-- args: []
+SELECT count() FROM {db}.raw_orders FINAL
+;
+-- args: []
+SELECT count() FROM {db}.raw_products FINAL
+;
+-- args: ["statements"]
+SELECT count(), uniqExact(cityHash64(campaign_id, customer_id, type, ts)) FROM {db}.raw_campaign_events WHERE run_id = ?
+;
+-- args: ["statements"]
+SELECT count(), uniqExact(cityHash64(customer_id)) FROM {db}.raw_customers WHERE run_id = ?
+;
+-- args: ["statements"]
+SELECT count(), uniqExact(cityHash64(event_id)) FROM {db}.raw_events WHERE run_id = ?
+;
+-- args: ["statements"]
+SELECT count(), uniqExact(cityHash64(order_id)) FROM {db}.raw_orders WHERE run_id = ?
+;
+-- args: ["statements"]
+SELECT count(), uniqExact(cityHash64(order_id, line_no)) FROM {db}.raw_order_lines WHERE run_id = ?
+;
+-- args: ["statements"]
+SELECT count(), uniqExact(cityHash64(product_id)) FROM {db}.raw_products WHERE run_id = ?
+;
+-- args: []
+SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800)
+;
+-- args: ["2026-10-08","20261201T014926Z-af8efe","20261201T014926Z-af8efe"]
+SELECT customer_id, clv_12m, p_alive, next_order_date FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+;
+-- args: ["2026-10-01","",""]
+SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+;
+-- args: ["2026-10-01","",""]
+SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+;
+-- args: ["2026-10-08","20261201T014926Z-af8efe","20261201T014926Z-af8efe"]
+SELECT customer_id, lifecycle_stage, vip_tier, clv_12m, p_alive, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+;
+-- args: ["2026-10-01","20261201T014925Z-18d7a4","20261201T014925Z-18d7a4"]
+SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier, run_id FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+;
+-- args: ["2026-10-01","20261201T014925Z-18d7a4","20261201T014925Z-18d7a4"]
+SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier, run_id FROM {db}.customer_scores_staging WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+;
+-- args: []
+SELECT customer_id, optin_email, optin_sms, optin_push FROM {db}.raw_customers FINAL
+;
+-- args: []
+SELECT customer_id, toUInt32(created_at) FROM {db}.raw_customers FINAL WHERE created_at < toDateTime(1790812800)
+;
+-- args: []
+SELECT customer_id, toUInt32(ts), session_id, type FROM {db}.raw_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != ''
+;
+-- args: ["2026-10-08","20261201T014927Z-24689f","20261201T014927Z-24689f"]
+SELECT dimension, from_value, to_value, previous_as_of FROM {db}.segment_changes WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY dimension
+;
+-- args: []
+SELECT kind, source, id, customer_id, linked_at FROM {db}.identities ORDER BY linked_at
+;
+-- args: ["2026-10-08"]
+SELECT max(as_of), count() FROM {db}.exports WHERE kind = 'manifest' AND as_of < toDate(?)
+;
+-- args: ["2026-10-01","earlyvip"]
+SELECT model_id, kind, as_of, artefact FROM {db}.models WHERE as_of <= toDate(?) AND kind IN (?) ORDER BY as_of DESC, trained_at DESC, model_id DESC LIMIT 1
+;
+-- args: ["2026-10-01","bgnbd","mbgnbd","paretonbd","none"]
+SELECT model_id, kind, as_of, artefact FROM {db}.models WHERE as_of <= toDate(?) AND kind IN (?, ?, ?, ?) ORDER BY as_of DESC, trained_at DESC, model_id DESC LIMIT 1
+;
+-- args: []
+SELECT name FROM {db}.schema_migrations
+;
+-- args: [["extract-20261001"]]
+SELECT name, token, holder, held, toString(expires_at) FROM ( SELECT name, token, argMax(holder, version) AS holder, argMax(claimed_at, version) AS claimed_at, argMax(expires_at, version) AS expires_at, argMax(held, version) AS held FROM {db}.locks WHERE has(?, name) GROUP BY name, token ) WHERE expires_at > now() ORDER BY name, held DESC, claimed_at, token
+;
+-- args: ["{db}","raw_customers"]
+SELECT name, type FROM system.columns WHERE database = ? AND table = ?
+;
+-- args: []
+SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800)
+;
+-- args: []
+SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL
+;
+-- args: []
+SELECT product_id, category, brand FROM {db}.raw_products FINAL
+;
+-- args: ["2026-10-08"]
+SELECT run_id, count() FROM {db}.customer_scores WHERE as_of = toDate(?) GROUP BY run_id
+;
+-- args: ["2026-10-01"]
+SELECT run_id, count() FROM {db}.customer_scores_staging WHERE as_of = toDate(?) GROUP BY run_id
+;
+-- args: ["2026-10-08"]
+SELECT run_id, count() FROM {db}.segment_changes WHERE as_of = toDate(?) GROUP BY run_id
+;
+-- args: ["2026-10-08"]
+SELECT run_id, count() FROM {db}.segment_feed WHERE as_of = toDate(?) GROUP BY run_id
+;
+-- args: ["2026-10-01"]
+SELECT run_id, count() FROM {db}.segment_feed_staging WHERE as_of = toDate(?) GROUP BY run_id
+;
+-- args: ["2026-10-08"]
+SELECT run_id, count() FROM {db}.segment_members WHERE as_of = toDate(?) GROUP BY run_id
+;
+-- args: ["2026-10-01"]
+SELECT run_id, count() FROM {db}.segment_members_staging WHERE as_of = toDate(?) GROUP BY run_id
+;
+-- args: ["2026-10-08"]
+SELECT run_id, count() FROM {db}.segments WHERE as_of = toDate(?) GROUP BY run_id
+;
+-- args: ["2026-10-01"]
+SELECT run_id, count() FROM {db}.segments_staging WHERE as_of = toDate(?) GROUP BY run_id
+;
+-- args: ["2026-10-08","20261201T014926Z-af8efe","20261201T014926Z-af8efe"]
+SELECT segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, toInt32(best_hour), toInt32(best_weekday), preferred_channel, product_feed, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
+;
+-- args: ["2026-10-08","20261201T014926Z-af8efe","20261201T014926Z-af8efe"]
+SELECT segment_id, macro_group, label, toInt32(size), revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
+;
+-- args: ["2026-10-08","",""]
+SELECT toInt32(shard), toInt32(shards), score_job, model_id, customer_id, frequency, recency_days, age_days, p_alive, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, clv_12m, next_order_in_days FROM {db}.score_parts WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY shard
+;
+-- args: ["2026-10-01","20261201T014925Z-18d7a4","20261201T014925Z-18d7a4"]
+SELECT toInt32(size), revenue_12m FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY size
+;
+-- args: ["2026-10-01","20261201T014925Z-18d7a4","20261201T014925Z-18d7a4"]
+SELECT vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY vip_tier
+;

@@ -5,11 +5,11 @@ package chdb_test
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"regexp"
 	"strconv"
-	"io/fs"
-	"path"
 	"strings"
 	"testing"
 

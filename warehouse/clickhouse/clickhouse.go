@@ -61,7 +61,15 @@ func Open(ctx context.Context, c config.ClickHouse) (*DB, error) {
 	}
 	if err := conn.Ping(ctx); err != nil {
 		conn.Close()
-		if answersHTTP(c.Addr, c.DialTimeout) {
+		var unknownCA x509.UnknownAuthorityError
+		switch {
+		case c.Secure && errors.As(err, &unknownCA):
+			return nil, fmt.Errorf("clickhouse %s does not answer: %w; set clickhouse.ca_file to the CA that signed the server's certificate", c.Addr, err)
+		case c.Secure && strings.Contains(err.Error(), "does not look like a TLS handshake"):
+			return nil, fmt.Errorf("clickhouse %s does not answer: %w; that port does not speak TLS: with clickhouse.secure, clickhouse.addr needs the secure native port (9440)", c.Addr, err)
+		case !c.Secure && speaksTLS(c.Addr, c.DialTimeout):
+			return nil, fmt.Errorf("clickhouse %s does not answer: %w; that port speaks TLS: set clickhouse.secure: true (and clickhouse.ca_file unless the system trusts its certificate)", c.Addr, err)
+		case answersHTTP(c.Addr, c.DialTimeout):
 			return nil, fmt.Errorf("clickhouse %s does not answer: %w; that port speaks HTTP: clickhouse.addr needs the native protocol's port (9000, or 9440 with clickhouse.secure), not the HTTP interface's (8123, 8443)", c.Addr, err)
 		}
 		return nil, fmt.Errorf("clickhouse %s does not answer: %w", c.Addr, err)
@@ -107,6 +115,19 @@ func answersHTTP(addr string, timeout time.Duration) bool {
 	n, _ := io.ReadAtLeast(conn, buf, 12)
 	status := string(buf[:n])
 	return strings.HasPrefix(status, "HTTP/1.") && strings.HasPrefix(status[min(len(status), 9):], "200")
+}
+
+// speaksTLS says whether the address completes a TLS handshake (its
+// certificate unchecked: only the protocol is asked): the secure native port
+// reached without clickhouse.secure, which resets the plain handshake.
+func speaksTLS(addr string, timeout time.Duration) bool {
+	d := &net.Dialer{Timeout: max(timeout, time.Second)}
+	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only whether it speaks TLS
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // Close closes the connection.

@@ -78,6 +78,57 @@ func TestOpenMistakes(t *testing.T) {
 	}
 }
 
+// TestTLS: a ClickHouse that speaks TLS on its secure port (a private
+// server, its certificate signed by a CA made for the test) is reached with
+// clickhouse.secure and the CA file, migrated and written; without the CA
+// the certificate is refused, and the plain port refuses TLS.
+func TestTLS(t *testing.T) {
+	secure, plain, ca := servicetest.PrivateClickHouseTLS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := config.Default().ClickHouse
+	cfg.Addr, cfg.Secure, cfg.CAFile, cfg.Database, cfg.DialTimeout = secure, true, ca, "tessera_tls", 5*time.Second
+	w, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("TLS with the CA file: %v", err)
+	}
+	defer w.Close()
+	if _, err := w.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.RecordRun(ctx, warehouse.Run{ID: "tls", Stage: "extract", AsOf: time.Now(), Started: time.Now(), Finished: time.Now(), Status: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	if err := w.Conn().QueryRow(ctx, "SELECT count() FROM tessera_tls.runs WHERE run_id = 'tls'").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d runs over TLS: %v", n, err)
+	}
+	for _, c := range []struct {
+		name string
+		set  func(*config.ClickHouse)
+		says string
+	}{
+		{"no CA file: the system's roots do not know the test's CA", func(c *config.ClickHouse) { c.CAFile = "" },
+			"set clickhouse.ca_file to the CA that signed the server's certificate"},
+		{"TLS to the plain port", func(c *config.ClickHouse) { c.Addr = plain }, "that port does not speak TLS"},
+		{"the secure port without TLS", func(c *config.ClickHouse) { c.Secure, c.CAFile = false, "" }, "that port speaks TLS: set clickhouse.secure: true"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bad := cfg
+			c.set(&bad)
+			w, err := Open(ctx, bad)
+			if err == nil {
+				w.Close()
+				t.Fatal("connected")
+			}
+			t.Log(err)
+			if !strings.Contains(err.Error(), c.says) {
+				t.Errorf("error %q, want it to say %q", err, c.says)
+			}
+		})
+	}
+}
+
 // TestConcurrentMigrate: three runners migrating a fresh database at once
 // (the chart's migration Job and two stages) apply each migration once, one
 // after the other, and all succeed.

@@ -77,6 +77,9 @@ type Export struct {
 	IncludeEmail bool `yaml:"include_email"`
 	// CSVBOM starts each CSV file with a UTF-8 byte order mark, for Excel.
 	CSVBOM bool `yaml:"csv_bom"`
+	// LiftWindowDays: tessera lift counts what members did in this many days
+	// after the published date.
+	LiftWindowDays int `yaml:"lift_window_days"`
 }
 
 // Segmentation holds the rules of lifecycle stages, VIP tiers, the early
@@ -227,7 +230,7 @@ func Default() Config {
 		LTV:    LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, Gate: model.DefaultGate, CLVMonths: 12, DiscountMonthly: 0.01},
 		Segmentation: Segmentation{Lifecycle: segment.DefaultLifecycle, VIP: segment.DefaultVIP, EarlyVIP: segment.DefaultEarlyVIP,
 			MicroSegments: segment.DefaultSegments, Feeds: segment.DefaultFeeds, Strategies: slices.Clone(segment.DefaultStrategies)},
-		Export: Export{ControlShare: 0.1, CampaignDays: 28},
+		Export: Export{ControlShare: 0.1, CampaignDays: 28, LiftWindowDays: 28},
 		Kube:   Kube{Lock: "auto", LeaseSeconds: 60, Wait: 2 * time.Hour},
 	}
 }
@@ -352,8 +355,8 @@ func (c Config) Validate() error {
 	if c.Kube.LeaseSeconds < 15 || c.Kube.Wait < 0 {
 		errs = append(errs, errors.New("kube: lease_seconds at least 15, wait not negative"))
 	}
-	if c.Export.ControlShare < 0 || c.Export.ControlShare >= 1 || c.Export.CampaignDays < 1 {
-		errs = append(errs, errors.New("export: control_share in [0, 1), campaign_days at least 1"))
+	if c.Export.ControlShare < 0 || c.Export.ControlShare >= 1 || c.Export.CampaignDays < 1 || c.Export.LiftWindowDays < 1 {
+		errs = append(errs, errors.New("export: control_share in [0, 1), campaign_days and lift_window_days at least 1"))
 	}
 	if c.Sample.Customers < 1 || c.Sample.Days < 1 {
 		errs = append(errs, errors.New("sample.customers and sample.days must be positive"))

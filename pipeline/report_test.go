@@ -39,6 +39,14 @@ func TestReport(t *testing.T) {
 	if err := runStages(ctx, cfg, d2, []string{"features", "score", "publish"}, testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
+	lp, err := Open(ctx, cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lp.Lift(ctx, d2, 14); err != nil {
+		t.Fatal(err)
+	}
+	lp.Close()
 	out := t.TempDir()
 	page := filepath.Join(out, "report.html")
 	if err := reportDate(ctx, cfg, d2, page, testLogger(t)); err != nil {
@@ -53,7 +61,7 @@ func TestReport(t *testing.T) {
 		"Holdout repeat purchases per customer", "ROC curve", "Precision-recall curve", "Customers by lifecycle stage", "Moves since 2026-10-01",
 		"Cumulative repeat purchases through the holdout", "Probability of buying in the holdout by decile", `<p id="grade">`, "<b>grade A", "naive baseline",
 		"VIP pipeline by published date", "Buyers in micro-segments by published date", `<table class="matrix" id="rfm">`,
-		`<table class="matrix" id="quality">`, "raw_orders"} {
+		`<table class="matrix" id="quality">`, "raw_orders", `<h2 id="lift">Measured lift</h2>`, `<table id="lift-table">`, "no detectable effect"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("the report lacks %q", want)
 		}

@@ -70,6 +70,7 @@ type Result struct {
 	Score    *ScoreSummary
 	Publish  *PublishResult
 	Export   *export.Manifest
+	Lift     *LiftResult
 }
 
 // stage is one row of the stage table.
@@ -240,6 +241,13 @@ func (p *Runner) record(ctx context.Context, res Result, runErr error) {
 		pr := res.Publish
 		row.Landed = uint64(pr.Customers)
 		detail = map[string]any{"tables": pr.Tables, "score_run": pr.ScoreRun, "previous_as_of": DateOrNone(pr.Previous), "changes": pr.Changes}
+	case res.Lift != nil:
+		row.Landed = uint64(len(res.Lift.Segments))
+		verdicts := map[string]int{}
+		for _, s := range res.Lift.Segments {
+			verdicts[s.Verdict]++
+		}
+		detail = map[string]any{"window_days": res.Lift.WindowDays, "data_end": res.Lift.DataEnd, "verdicts": verdicts}
 	case res.Export != nil:
 		n := 0
 		for _, f := range res.Export.Files {

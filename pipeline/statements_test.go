@@ -106,6 +106,9 @@ func TestStatementsSent(t *testing.T) {
 	if err := p.Run(ctx, d1, nil, NoShard); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := p.Lift(ctx, d1, 14); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.Run(ctx, d2, []string{"extract", "features", "train"}, NoShard); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -36,6 +37,7 @@ type Store interface {
 	PublicationDates(ctx context.Context) ([]time.Time, error)
 	RawCounts(ctx context.Context) ([]warehouse.Count, error)
 	RejectedByRule(ctx context.Context, runID string) ([]warehouse.Count, error)
+	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
 }
 
 // WriteFile writes the report to path, through a temporary file and a rename.
@@ -140,7 +142,41 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 	if err := loadTrends(ctx, st, asOf, mem, &d); err != nil {
 		return d, err
 	}
+	if err := loadLift(ctx, st, asOf, mem, &d); err != nil {
+		return d, err
+	}
 	return d, loadModels(ctx, st, asOf, &d)
+}
+
+var liftSchema = warehouse.SegmentLift.Columns("segment_id", "label", "window_days", "treated", "control", "treated_conversion",
+	"control_conversion", "conversion_diff", "conversion_diff_low", "conversion_diff_high", "revenue_diff", "mde_conversion", "verdict")
+
+// loadLift reads what tessera lift measured for the date, if it has.
+func loadLift(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator, d *Data) error {
+	rec, err := st.ReadPartition(ctx, mem, warehouse.SegmentLift.Name, liftSchema, asOf)
+	if errors.Is(err, warehouse.ErrNoPartition) { // the embedded store: not measured
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer rec.Release()
+	str := func(c, i int) string { return strings.Clone(rec.Column(c).(*array.String).Value(i)) }
+	i32 := func(c, i int) int { return int(rec.Column(c).(*array.Int32).Value(i)) }
+	f64 := func(c, i int) float64 {
+		a := rec.Column(c).(*array.Float64)
+		if a.IsNull(i) {
+			return math.NaN()
+		}
+		return a.Value(i)
+	}
+	for i := 0; i < int(rec.NumRows()); i++ {
+		d.LiftWindow = i32(2, i)
+		d.Lift = append(d.Lift, Lift{Segment: str(0, i), Label: str(1, i), Treated: i32(3, i), Control: i32(4, i),
+			TreatedConversion: f64(5, i), ControlConversion: f64(6, i), Diff: f64(7, i), Low: f64(8, i), High: f64(9, i),
+			RevenueDiff: f64(10, i), MDE: f64(11, i), Verdict: str(12, i)})
+	}
+	return nil
 }
 
 // loadQuality reads the raw tables' rows and every refused row by rule.

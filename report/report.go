@@ -30,6 +30,17 @@ type Data struct {
 	// Raw are the raw tables' rows; Rejected the rows refused, by entity and
 	// rule (what the raw tables do not hold).
 	Raw, Rejected []Count
+	// Lift is what tessera lift measured for the date, over LiftWindow days.
+	Lift       []Lift
+	LiftWindow int
+}
+
+// Lift is one segment's treated members against its control group.
+type Lift struct {
+	Segment, Label, Verdict              string
+	Treated, Control                     int
+	TreatedConversion, ControlConversion float64
+	Diff, Low, High, RevenueDiff, MDE    float64 // NaN: not measured
 }
 
 // Trend is one published date's segments and VIP pipeline.
@@ -474,10 +485,23 @@ func legend(b *strings.Builder, names, colors []string) {
 }
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct": func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
-	"f2":  func(x float64) string { return fmt.Sprintf("%.2f", x) },
-	"f3":  func(x float64) string { return fmt.Sprintf("%.3f", x) },
-	"f0":  func(x float64) string { return fmt.Sprintf("%.0f", x) },
+	"pct":    func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
+	"f2":     func(x float64) string { return fmt.Sprintf("%.2f", x) },
+	"f3":     func(x float64) string { return fmt.Sprintf("%.3f", x) },
+	"f0":     func(x float64) string { return fmt.Sprintf("%.0f", x) },
+	"signed": func(x float64) string { return fmt.Sprintf("%+.3f", x) },
+	"interval": func(lo, hi float64) string {
+		if math.IsNaN(lo) {
+			return ""
+		}
+		return fmt.Sprintf("[%+.3f, %+.3f]", lo, hi)
+	},
+	"orDash": func(x float64) string {
+		if math.IsNaN(x) {
+			return "–"
+		}
+		return fmt.Sprintf("%.3f", x)
+	},
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Tessera report, {{.AsOf}}</title>
@@ -519,6 +543,12 @@ th { background: #f7fafc; } td.l, th.l { text-align: left; }
 <h2 id="data-quality">Data quality</h2>
 <p>Rows in the raw tables, and the rows extract refused, by entity and rule (each kept in rejected_rows with its reason). Whether the models' gates held is under each model below.</p>
 {{.DataQuality}}
+
+<h2 id="lift">Measured lift</h2>
+{{if .Lift}}<p>Each segment's treated members against its control group, {{.LiftWindow}} days after the date: the share who bought (conversion), its difference with a 95% interval, the difference in revenue per member, and the smallest difference the segment could have shown (MDE, 80% power).</p>
+<table id="lift-table"><tr><th class="l">segment</th><th class="l">label</th><th>treated</th><th>control</th><th>conversion t / c</th><th>difference [95%]</th><th>revenue / member</th><th>MDE</th><th class="l">verdict</th></tr>
+{{range .Lift}}<tr><td class="l">{{.Segment}}</td><td class="l">{{.Label}}</td><td>{{.Treated}}</td><td>{{.Control}}</td><td>{{pct .TreatedConversion}} / {{pct .ControlConversion}}</td><td>{{signed .Diff}} {{interval .Low .High}}</td><td>{{signed .RevenueDiff}}</td><td>{{orDash .MDE}}</td><td class="l">{{.Verdict}}</td></tr>
+{{end}}</table>{{else}}<p>Not measured for this date: run <code>tessera lift --as-of {{.AsOf}}</code> once the campaign window after it is over.</p>{{end}}
 
 <h2 id="purchase-model">Purchase model</h2>
 {{with .LTV}}{{if .Gated}}<p class="gated" id="gate"><b>No predictions for this date.</b> No purchase model passed its gate, so P(alive), expected purchases, the next order and CLV are not published (NULL in customer_scores, with the reason in prediction_note); lifecycle stages and VIP tiers follow recency and rhythm alone:</p>

@@ -149,6 +149,11 @@ func (g *gen) customer(ch *chunk, r rng, num int64) {
 	if r.chance(0.3) { // an anonymous visit before registering
 		c.session(max(created-int64(r.Float64()*3*86400), g.start), true, 2+r.IntN(4))
 	}
+	treated := g.cfg.Uplift != nil && g.cfg.Uplift.Treated[customerID(num)]
+	if treated {
+		c.spendFrom, c.spendTo = g.cfg.Uplift.window()
+		c.spendFactor = g.cfg.Uplift.SpendFactor
+	}
 	var buys []purchase
 	for k, t := range times {
 		buys = append(buys, c.order(k+1, t, spend.P, nu))
@@ -166,8 +171,40 @@ func (g *gen) customer(ch *chunk, r rng, num int64) {
 		t += r.exp(rate / 86400)
 	}
 	c.campaigns(optEmail, optSMS, optPush, prefChannel, dropped, buys)
+	if treated && len(times) > 0 {
+		buys = append(buys, c.upliftOrders(len(times), dropped, lambda, spend.P, nu)...)
+	}
 
 	c.truth(buys, dropped, [3]float64{lambda, drop, nu}, spend.P/nu, prefChannel)
+}
+
+// customerID is the id of customer num, as its row writes it.
+func customerID(num int64) string { return string(appendPadded([]byte{'C'}, num, 8)) }
+
+// upliftOrders draws a treated customer's extra purchases in the uplift's
+// window, from a stream of the customer's own: while it has not dropped out,
+// at (RateFactor − 1) times its purchase rate. They are numbered after its
+// n regular purchases.
+func (c *cust) upliftOrders(n int, dropped int64, lambda, shape, nu float64) []purchase {
+	u := c.g.cfg.Uplift
+	from, to := u.window()
+	from = max(from, c.created)
+	to = min(to, c.g.end)
+	if dropped > 0 {
+		to = min(to, dropped)
+	}
+	rate := lambda * (u.RateFactor - 1) / 86400
+	if rate <= 0 || from >= to {
+		return nil
+	}
+	main := c.r
+	c.r = newRNG(c.g.cfg.Seed, 1<<42+uint64(c.num))
+	defer func() { c.r = main }()
+	var out []purchase
+	for t := float64(from) + c.r.exp(rate); t < float64(to); t += c.r.exp(rate) {
+		out = append(out, c.order(n+len(out)+1, int64(t), shape, nu))
+	}
+	return out
 }
 
 // purchaseTimes draws a buyer's purchases: a BG/NBD process in continuous
@@ -230,6 +267,10 @@ type cust struct {
 	vip, seeker      bool
 	channel          string
 	sessions, events int
+	// Orders placed in [spendFrom, spendTo) are worth spendFactor times as
+	// much (a treated customer under an uplift); 0: no uplift.
+	spendFrom, spendTo int64
+	spendFactor        float64
 }
 
 // at moves a purchase or visit time to the customer's preferred hour that day,
@@ -282,7 +323,11 @@ func (c *cust) order(k int, t int64, shape, nu float64) purchase {
 	if c.vip {
 		lines = 1 + r.poisson(3)
 	}
-	net := c.writeOrder(strconv.Itoa(k), at, k, status, lines, r.gamma(shape, nu))
+	value := r.gamma(shape, nu)
+	if c.spendFactor > 0 && at >= c.spendFrom && at < c.spendTo {
+		value *= c.spendFactor
+	}
+	net := c.writeOrder(strconv.Itoa(k), at, k, status, lines, value)
 	return purchase{at: at, net: net, status: status}
 }
 

@@ -24,6 +24,29 @@ type Config struct {
 	BadRows   float64 // fraction of bad records mixed into every entity
 	VIPShare  float64 // share of customers in the VIP class
 	Currency  string
+	// Uplift, when set, gives some customers a known campaign effect.
+	Uplift *Uplift
+}
+
+// Uplift gives the customers Treated names a known effect of a campaign sent
+// at From, for Days: while they have not dropped out, extra purchases at
+// (RateFactor − 1) times their own purchase rate, and the value of every
+// order in the window times SpendFactor. Its draws come from streams of
+// their own, so that every row the shop holds without it is the same with it
+// but for the values of the treated customers' orders in the window: a test
+// can publish segments, take their treated members and generate the shop
+// again with the effect.
+type Uplift struct {
+	From        time.Time
+	Days        int
+	Treated     map[string]bool // customer ids
+	RateFactor  float64
+	SpendFactor float64
+}
+
+// window is when the uplift holds, in Unix seconds.
+func (u *Uplift) window() (from, to int64) {
+	return u.From.Unix(), u.From.AddDate(0, 0, u.Days).Unix()
 }
 
 // DefaultEnd is the default end of the generated history. It is fixed, not "today",

@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -11,7 +12,9 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"gonum.org/v1/gonum/stat/distuv"
 
@@ -279,4 +282,69 @@ func BenchmarkGenerate(b *testing.B) {
 		b.ReportMetric(float64(rows), "rows")
 	}
 	b.ReportMetric(float64(n), "customers")
+}
+
+// TestUplift: a shop generated again with an uplift is the same shop but for
+// the treated customers' orders in the window: more of them, worth more;
+// everyone else's rows, and every customer and campaign row, are the same.
+func TestUplift(t *testing.T) {
+	cfg := Defaults()
+	cfg.Customers = 3000
+	before, after := t.TempDir(), t.TempDir()
+	if _, err := Generate(context.Background(), cfg, before); err != nil {
+		t.Fatal(err)
+	}
+	treated := map[string]bool{}
+	for i := int64(1); i <= 3000; i += 2 {
+		treated[customerID(i)] = true
+	}
+	from := time.Date(2026, 9, 15, 0, 0, 0, 0, time.UTC)
+	cfg.Uplift = &Uplift{From: from, Days: 28, Treated: treated, RateFactor: 3, SpendFactor: 1.5}
+	if _, err := Generate(context.Background(), cfg, after); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"customers.csv", "campaign_events.csv", "products.csv"} {
+		a, _ := os.ReadFile(filepath.Join(before, f))
+		b, _ := os.ReadFile(filepath.Join(after, f))
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs with the uplift", f)
+		}
+	}
+	orders := func(dir string) map[string]string {
+		b, _ := os.ReadFile(filepath.Join(dir, "orders.csv"))
+		out := map[string]string{}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			if id, _, ok := strings.Cut(line, ","); ok {
+				out[id] = line
+			}
+		}
+		return out
+	}
+	o1, o2 := orders(before), orders(after)
+	lo, hi := from.Format(time.DateTime), from.AddDate(0, 0, 28).Format(time.DateTime)
+	var extra, changed int
+	for id, line := range o2 {
+		f := strings.Split(line, ",")
+		cust, at := f[1], f[2]
+		was, ok := o1[id]
+		switch {
+		case !treated[cust] && was != line:
+			t.Fatalf("untreated customer %s's order %s changed:\n%s\n%s", cust, id, was, line)
+		case !ok && !(at >= lo && at < hi):
+			t.Fatalf("an extra order %s of %s outside the window: %s", id, cust, at)
+		case !ok:
+			extra++
+		case was != line:
+			changed++
+		}
+	}
+	for id := range o1 {
+		if _, ok := o2[id]; !ok {
+			t.Fatalf("order %s is gone with the uplift", id)
+		}
+	}
+	t.Logf("%d extra orders, %d orders worth more, of %d", extra, changed, len(o1))
+	if extra == 0 || changed == 0 {
+		t.Error("the uplift added no order or changed no value")
+	}
 }

@@ -85,6 +85,18 @@ var (
 		str("customer_id"), str("dimension"), str("change"), str("from_value"), str("to_value"),
 	}, nil)}
 
+	// SegmentLift is what each published segment's campaign did: treated
+	// members against the control group, over a window after the date.
+	SegmentLift = Table{"segment_lift", arrow.NewSchema([]arrow.Field{
+		str("segment_id"), str("label"), i32("window_days"), i32("treated"), i32("control"),
+		i32("treated_buyers"), i32("control_buyers"), f64("treated_conversion"), f64("control_conversion"),
+		f64("conversion_diff"), nullable(f64("conversion_diff_low")), nullable(f64("conversion_diff_high")),
+		nullable(f64("conversion_p_value")), f64("treated_orders_per_member"), f64("control_orders_per_member"),
+		f64("treated_revenue_per_member"), f64("control_revenue_per_member"), f64("revenue_diff"),
+		nullable(f64("revenue_diff_low")), nullable(f64("revenue_diff_high")), nullable(f64("revenue_relative")),
+		nullable(f64("mde_conversion")), str("verdict"),
+	}, nil)}
+
 	// ScoreParts are the LTV predictions of each shard of a sharded score.
 	ScoreParts = Table{"score_parts", arrow.NewSchema([]arrow.Field{
 		i32("shard"), i32("shards"), str("score_job"), str("model_id"), str("customer_id"),
@@ -103,4 +115,4 @@ var Published = []Table{CustomerScores, Segments, SegmentMembers, SegmentFeed, S
 var Scored = []Table{CustomerScores, Segments, SegmentMembers, SegmentFeed}
 
 // Tables are every table written by as-of date.
-var Tables = append([]Table{CustomerFeatures}, append(Published, ScoreParts)...)
+var Tables = append([]Table{CustomerFeatures}, append(Published, ScoreParts, SegmentLift)...)

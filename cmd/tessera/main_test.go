@@ -31,6 +31,8 @@ func TestExitCodes(t *testing.T) {
 		{"missing config", []string{"run", "--config", "/nonexistent.yaml"}, 2, "read config"},
 		{"migrate without clickhouse", []string{"migrate"}, 1, "needs a ClickHouse"},
 		{"version", []string{"version"}, 0, "tessera"},
+		{"lift with a bad window", []string{"lift", "--window-days", "-3"}, 2, "--window-days -3: want at least 1"},
+		{"lift help", []string{"lift", "--help"}, 0, "control group"},
 		{"generate", []string{"generate", "--customers", "50", "--out", out}, 0, "Wrote a shop of 50 customers"},
 	}
 	for _, tt := range tests {

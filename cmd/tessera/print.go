@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -176,4 +177,31 @@ func printSegments(out io.Writer, d report.Data, where string) {
 		fmt.Fprintf(tw, "  %s\t%d\t%.1f%%\t%.0f\t%.2f\t%s\t%s\n", s.ID, s.Size, 100*s.RevenueShare, s.MeanCLV, s.ChurnRisk, s.Strategy, s.Label)
 	}
 	tw.Flush()
+}
+
+// printLift prints what lift measured, segment by segment.
+func printLift(out io.Writer, res pipeline.LiftResult, where string) {
+	fmt.Fprintf(out, "Lift of %s over %d days (data to %s) in segment_lift (%s):\n", res.AsOf, res.WindowDays, res.DataEnd, where)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  segment\ttreated\tcontrol\tconversion (t / c)\tdifference [95%]\trevenue/member diff [95%]\tMDE\tverdict\t")
+	for _, s := range res.Segments {
+		m := s.Result
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%.3f / %.3f\t%+.3f [%s]\t%+.2f [%s]\t%s\t%s\t\n", s.ID, m.Treated, m.Control, m.TreatedConversion, m.ControlConversion,
+			m.ConversionDiff, interval(m.ConversionLow, m.ConversionHigh, "%+.3f"), m.RevenueDiff, interval(m.RevenueLow, m.RevenueHigh, "%+.2f"), orDash(m.MDE, "%.3f"), m.Verdict)
+	}
+	tw.Flush()
+}
+
+func interval(low, high float64, format string) string {
+	if math.IsNaN(low) {
+		return "-"
+	}
+	return fmt.Sprintf(format+", "+format, low, high)
+}
+
+func orDash(v float64, format string) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf(format, v)
 }

@@ -1,0 +1,178 @@
+// Package lift measures what a campaign did to a segment: its treated
+// members against the control group held out of it, over a window after the
+// export, with intervals that say how sure the difference is and the
+// smallest effect the segment could have shown.
+package lift
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// Outcome is what one member did in the window.
+type Outcome struct {
+	Orders    int
+	Revenue   float64
+	Converted bool // ordered, or converted on a campaign message
+}
+
+// MinArm is the fewest members an arm needs for a verdict: below it the
+// normal intervals do not hold, and the segment is too small to tell.
+const MinArm = 20
+
+// Verdicts.
+const (
+	Lift          = "lift"                 // the interval of the conversion difference is above 0
+	Negative      = "negative"             // below 0
+	NoEffect      = "no detectable effect" // it holds 0: MDE says what could have been seen
+	TooSmall      = "too small to tell"    // an arm under MinArm members, or nobody converted
+	WindowNotOver = "window not over"      // the data end before the window does
+)
+
+// Result compares the treated members of a segment with its control group.
+// Differences are treated − control; intervals are 95%.
+type Result struct {
+	Treated, Control             int
+	TreatedBuyers, ControlBuyers int
+	TreatedConversion            float64
+	ControlConversion            float64
+	// Conversion: a two-proportion comparison (Agresti and Caffo's
+	// interval, the pooled z-test's p-value).
+	ConversionDiff, ConversionLow, ConversionHigh, ConversionP float64
+	TreatedOrders, ControlOrders                               float64 // per member
+	TreatedRevenue, ControlRevenue                             float64 // per member
+	// Revenue per member: Welch's interval (unequal variances).
+	RevenueDiff, RevenueLow, RevenueHigh float64
+	// RevenueRelative is RevenueDiff over the control's revenue per member
+	// (NaN when the control spent nothing).
+	RevenueRelative float64
+	// MDE is the smallest absolute difference in conversion the segment
+	// could detect with 80% power at 5% (two-sided), at the control's rate.
+	MDE     float64
+	Verdict string
+}
+
+var std = distuv.UnitNormal
+
+// Measure compares the outcomes of a segment's treated members and control
+// group.
+func Measure(treated, control []Outcome) Result {
+	r := Result{Treated: len(treated), Control: len(control)}
+	t, c := summarise(treated), summarise(control)
+	r.TreatedBuyers, r.ControlBuyers = t.buyers, c.buyers
+	r.TreatedConversion, r.ControlConversion = t.rate, c.rate
+	r.TreatedOrders, r.ControlOrders = t.orders, c.orders
+	r.TreatedRevenue, r.ControlRevenue = t.mean, c.mean
+	r.ConversionDiff = t.rate - c.rate
+	r.RevenueDiff = t.mean - c.mean
+	r.RevenueRelative = math.NaN()
+	if c.mean > 0 {
+		r.RevenueRelative = r.RevenueDiff / c.mean
+	}
+	nan := math.NaN()
+	r.ConversionLow, r.ConversionHigh, r.ConversionP = nan, nan, nan
+	r.RevenueLow, r.RevenueHigh, r.MDE = nan, nan, nan
+	if r.Treated < MinArm || r.Control < MinArm || t.buyers+c.buyers == 0 {
+		r.Verdict = TooSmall
+		return r
+	}
+	z := std.Quantile(0.975)
+	nt, nc := float64(r.Treated), float64(r.Control)
+	// Agresti and Caffo's interval: a success and a failure added to each
+	// arm. The plain Wald interval collapses to a point when a small control
+	// group has no buyer (its variance estimate 0): on the generated shop's
+	// segments (controls of 20 to 50) it missed the known effect in 3 of 29.
+	at, ac := (float64(t.buyers)+1)/(nt+2), (float64(c.buyers)+1)/(nc+2)
+	se := math.Sqrt(at*(1-at)/(nt+2) + ac*(1-ac)/(nc+2))
+	r.ConversionLow, r.ConversionHigh = at-ac-z*se, at-ac+z*se
+	pooled := float64(t.buyers+c.buyers) / (nt + nc)
+	if sp := math.Sqrt(pooled * (1 - pooled) * (1/nt + 1/nc)); sp > 0 {
+		r.ConversionP = 2 * std.Survival(math.Abs(r.ConversionDiff)/sp)
+	}
+	base := c.rate
+	if base == 0 || base == 1 {
+		base = pooled
+	}
+	r.MDE = mde(base, nt, nc, z+std.Quantile(0.8))
+	r.RevenueLow, r.RevenueHigh = welch(t, c)
+	switch {
+	case r.ConversionLow > 0:
+		r.Verdict = Lift
+	case r.ConversionHigh < 0:
+		r.Verdict = Negative
+	default:
+		r.Verdict = NoEffect
+	}
+	return r
+}
+
+// arm sums up one arm.
+type arm struct {
+	n, buyers          int
+	rate, orders, mean float64
+	variance           float64 // of revenue per member (n − 1)
+}
+
+func summarise(os []Outcome) arm {
+	a := arm{n: len(os)}
+	if a.n == 0 {
+		return a
+	}
+	var orders int
+	for _, o := range os {
+		if o.Converted {
+			a.buyers++
+		}
+		orders += o.Orders
+		a.mean += o.Revenue
+	}
+	n := float64(a.n)
+	a.rate, a.orders, a.mean = float64(a.buyers)/n, float64(orders)/n, a.mean/n
+	if a.n > 1 {
+		for _, o := range os {
+			d := o.Revenue - a.mean
+			a.variance += d * d
+		}
+		a.variance /= n - 1
+	}
+	return a
+}
+
+// welch is the 95% interval of the difference of mean revenue per member,
+// Welch–Satterthwaite's degrees of freedom.
+func welch(t, c arm) (low, high float64) {
+	vt, vc := t.variance/float64(t.n), c.variance/float64(c.n)
+	se := math.Sqrt(vt + vc)
+	d := t.mean - c.mean
+	if se == 0 {
+		return d, d
+	}
+	df := (vt + vc) * (vt + vc) / (vt*vt/float64(t.n-1) + vc*vc/float64(c.n-1))
+	q := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Quantile(0.975)
+	return d - q*se, d + q*se
+}
+
+// mde is the smallest difference d above the base rate that the interval
+// finds with 80% power: where the expected Agresti–Caffo difference is k
+// standard errors (k = z_0.975 + z_0.8), the treated arm's variance at the
+// rate it would have. Found by bisection; 1 − base when even that is not
+// enough.
+func mde(base, nt, nc, k float64) float64 {
+	gap := func(d float64) float64 {
+		at, ac := ((base+d)*nt+1)/(nt+2), (base*nc+1)/(nc+2)
+		return at - ac - k*math.Sqrt(at*(1-at)/(nt+2)+ac*(1-ac)/(nc+2))
+	}
+	lo, hi := 0.0, 1-base
+	if gap(hi) < 0 {
+		return hi
+	}
+	for range 60 {
+		if mid := (lo + hi) / 2; gap(mid) < 0 {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}

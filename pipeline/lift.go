@@ -1,0 +1,196 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/lift"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// LiftResult is what lift measured for a published date.
+type LiftResult struct {
+	AsOf       string          `json:"as_of"`
+	WindowDays int             `json:"window_days"`
+	DataEnd    string          `json:"data_end"` // the newest order or conversion landed
+	Segments   []SegmentLifted `json:"segments"`
+}
+
+// SegmentLifted is one segment's measurement.
+type SegmentLifted struct {
+	ID, Label string
+	lift.Result
+}
+
+// Lift measures, for every segment published for asOf, its treated members
+// against its control group over the window after asOf: orders (not
+// cancelled) and campaign conversions from the raw tables. It replaces the
+// date's partition of segment_lift. A window that the data do not cover yet
+// is labelled so, not measured as no effect.
+func (p *Runner) Lift(ctx context.Context, asOf time.Time, windowDays int) (LiftResult, error) {
+	r := NewRun(p.Log, p.Mem, "lift", asOf)
+	res, err := p.lift(ctx, r, asOf, windowDays)
+	p.record(ctx, Result{Run: r, Lift: &res}, err)
+	if err != nil {
+		return res, fmt.Errorf("lift: %w", err)
+	}
+	return res, nil
+}
+
+func (p *Runner) lift(ctx context.Context, r Run, asOf time.Time, windowDays int) (LiftResult, error) {
+	res := LiftResult{AsOf: asOf.Format(time.DateOnly), WindowDays: windowDays}
+	if windowDays < 1 {
+		return res, fmt.Errorf("the window must be at least a day, got %d", windowDays)
+	}
+	pub, err := p.Store.Publication(ctx, asOf)
+	if err != nil {
+		return res, err
+	}
+	if pub.ScoreRun == "" {
+		return res, fmt.Errorf("%s is not published: lift measures a published date's segments", res.AsOf)
+	}
+	members, err := p.Store.ReadPartition(ctx, r.Mem, warehouse.SegmentMembers.Name, warehouse.SegmentMembers.Columns("segment_id", "customer_id", "control_group"), asOf)
+	if err != nil {
+		return res, err
+	}
+	defer members.Release()
+	segs, err := p.Store.ReadPartition(ctx, r.Mem, warehouse.Segments.Name, warehouse.Segments.Columns("segment_id", "label"), asOf)
+	if err != nil {
+		return res, err
+	}
+	defer segs.Release()
+	end := asOf.AddDate(0, 0, windowDays)
+	outcomes, dataEnd, err := p.windowOutcomes(ctx, r, asOf, end)
+	if err != nil {
+		return res, err
+	}
+	res.DataEnd = time.Unix(dataEnd, 0).UTC().Format(time.DateTime)
+	over := dataEnd >= end.Unix()-86400 // the last day of the window has data
+
+	type arms struct{ treated, control []lift.Outcome }
+	bySeg := map[string]*arms{}
+	segIDs, custIDs := members.Column(0).(*array.String), members.Column(1).(*array.String)
+	control := members.Column(2).(*array.Boolean)
+	for i := 0; i < int(members.NumRows()); i++ {
+		a := bySeg[segIDs.Value(i)]
+		if a == nil {
+			a = &arms{}
+			bySeg[segIDs.Value(i)] = a
+		}
+		o := outcomes[custIDs.Value(i)]
+		if control.Value(i) {
+			a.control = append(a.control, o)
+		} else {
+			a.treated = append(a.treated, o)
+		}
+	}
+	ids, labels := segs.Column(0).(*array.String), segs.Column(1).(*array.String)
+	for i := 0; i < int(segs.NumRows()); i++ {
+		a := bySeg[ids.Value(i)]
+		if a == nil {
+			a = &arms{}
+		}
+		m := lift.Measure(a.treated, a.control)
+		if !over { // nobody bought yet because the data stop: not too small, not measured
+			m.Verdict = lift.WindowNotOver
+		}
+		res.Segments = append(res.Segments, SegmentLifted{ID: ids.Value(i), Label: labels.Value(i), Result: m})
+	}
+	rec := liftRecord(r, res)
+	defer rec.Release()
+	if err := p.Store.ReplacePartition(ctx, warehouse.SegmentLift.Name, asOf, r.ID, rec); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// windowOutcomes reads what every customer did from asOf until end: orders
+// not cancelled (their count and net revenue) and campaign conversions; and
+// the newest time of either landed at all, to tell whether the window is over.
+func (p *Runner) windowOutcomes(ctx context.Context, r Run, asOf, end time.Time) (map[string]lift.Outcome, int64, error) {
+	from, to := asOf.Unix(), end.Unix()
+	out := map[string]lift.Outcome{}
+	var newest int64
+	err := p.Store.Each(ctx, r.Mem, warehouse.Query{Entity: canon.Orders, Columns: []string{"customer_id", "ordered_at", "status", "net_amount"}}, p.Options.Export.BatchRows,
+		func(rec arrow.Record) error {
+			cust, at := rec.Column(0).(*array.String), rec.Column(1).(*array.Timestamp)
+			status, net := rec.Column(2).(*array.String), rec.Column(3).(*array.Float64)
+			for i := 0; i < int(rec.NumRows()); i++ {
+				t := int64(at.Value(i))
+				newest = max(newest, t)
+				if t < from || t >= to || status.Value(i) == "cancelled" {
+					continue
+				}
+				o := out[cust.Value(i)]
+				o.Orders++
+				o.Revenue += net.Value(i)
+				o.Converted = true
+				out[cust.Value(i)] = o
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, 0, err
+	}
+	err = p.Store.Each(ctx, r.Mem, warehouse.Query{Entity: canon.CampaignEvents, Columns: []string{"customer_id", "type", "ts"}}, p.Options.Export.BatchRows,
+		func(rec arrow.Record) error {
+			cust, typ, at := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.Timestamp)
+			for i := 0; i < int(rec.NumRows()); i++ {
+				t := int64(at.Value(i))
+				newest = max(newest, t)
+				if typ.Value(i) != "conversion" || t < from || t >= to {
+					continue
+				}
+				o := out[cust.Value(i)]
+				o.Converted = true
+				out[cust.Value(i)] = o
+			}
+			return nil
+		})
+	return out, newest, err
+}
+
+// liftRecord is the segment_lift record of a measurement.
+func liftRecord(r Run, res LiftResult) arrow.Record {
+	b := array.NewRecordBuilder(r.Mem, warehouse.SegmentLift.Schema)
+	defer b.Release()
+	col := func(name string) array.Builder { return b.Field(warehouse.SegmentLift.Schema.FieldIndices(name)[0]) }
+	str := func(name, v string) { col(name).(*array.StringBuilder).Append(v) }
+	i32 := func(name string, v int) { col(name).(*array.Int32Builder).Append(int32(v)) }
+	f64 := func(name string, v float64) {
+		if math.IsNaN(v) {
+			col(name).AppendNull()
+		} else {
+			col(name).(*array.Float64Builder).Append(v)
+		}
+	}
+	for _, s := range res.Segments {
+		m := s.Result
+		str("segment_id", s.ID)
+		str("label", s.Label)
+		i32("window_days", res.WindowDays)
+		i32("treated", m.Treated)
+		i32("control", m.Control)
+		i32("treated_buyers", m.TreatedBuyers)
+		i32("control_buyers", m.ControlBuyers)
+		for _, v := range []struct {
+			name string
+			v    float64
+		}{{"treated_conversion", m.TreatedConversion}, {"control_conversion", m.ControlConversion}, {"conversion_diff", m.ConversionDiff},
+			{"conversion_diff_low", m.ConversionLow}, {"conversion_diff_high", m.ConversionHigh}, {"conversion_p_value", m.ConversionP},
+			{"treated_orders_per_member", m.TreatedOrders}, {"control_orders_per_member", m.ControlOrders},
+			{"treated_revenue_per_member", m.TreatedRevenue}, {"control_revenue_per_member", m.ControlRevenue},
+			{"revenue_diff", m.RevenueDiff}, {"revenue_diff_low", m.RevenueLow}, {"revenue_diff_high", m.RevenueHigh},
+			{"revenue_relative", m.RevenueRelative}, {"mde_conversion", m.MDE}} {
+			f64(v.name, v.v)
+		}
+		str("verdict", m.Verdict)
+	}
+	return b.NewRecord()
+}

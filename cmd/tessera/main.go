@@ -23,6 +23,7 @@ import (
 
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/kube"
+	"github.com/tessera-cdp/tessera/lookalike"
 	"github.com/tessera-cdp/tessera/pipeline"
 	"github.com/tessera-cdp/tessera/report"
 	"github.com/tessera-cdp/tessera/synth"
@@ -55,6 +56,7 @@ var commands = []command{
 	{"export", "write a published date's micro-segments as files for marketing", (*cli).exportCmd},
 	{"report", "write the HTML report of a published date (segments, value, models)", (*cli).reportCmd},
 	{"lift", "measure each published segment's treated members against its control group", (*cli).liftCmd},
+	{"lookalike", "write a look-alike audience of a seed (a segment, the VIPs, a list) for ad platforms", (*cli).lookalikeCmd},
 	{"backfill", "run a CronJob's Job once per date of a range, in Kubernetes", (*cli).backfillCmd},
 	{"migrate", "create or update the ClickHouse tables", (*cli).migrateCmd},
 	{"generate", "write a synthetic shop with known truth", (*cli).generateCmd},
@@ -457,6 +459,44 @@ func (c *cli) liftCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	printLift(c.stdout, res, p.Store.Where())
+	return nil
+}
+
+// lookalikeCmd writes a look-alike audience.
+func (c *cli) lookalikeCmd(ctx context.Context, args []string) error {
+	fs := c.newFlags("lookalike", "Ranks every registered customer not in the seed (buyers, and customers with only site behaviour)\n"+
+		"by likeness to it on what they bought and did on the site and with messages, and writes the --size most\n"+
+		"alike who opted in to e-mail as the hex SHA-256 of their trimmed, lower-cased address (column email),\n"+
+		"the form ad platforms' customer-list uploads take. A re-run replaces the file.")
+	seed := fs.String("seed", "", "a segment id (seg-...) or vip of the published date, or a file of customer ids (one a line)")
+	size := fs.Int("size", 1000, "customers to write")
+	method := fs.String("method", lookalike.Logistic, "logistic (a regularised classifier of seed against the rest) or centroid (distance to the seed's mean)")
+	f := publishedFlags(fs, "the CSV file to write")
+	p, d, err := c.openPublished(ctx, fs, args, f, func() error {
+		switch {
+		case *seed == "":
+			return usageError{errors.New("--seed is required: a segment id, vip, or a file of customer ids")}
+		case *size < 1:
+			return usageError{fmt.Errorf("--size %d: want at least 1", *size)}
+		case *method != lookalike.Logistic && *method != lookalike.Centroid:
+			return usageError{fmt.Errorf("--method %q: want logistic or centroid", *method)}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	ids, err := p.Seed(ctx, d, *seed)
+	if err != nil {
+		return err
+	}
+	res, err := p.Lookalike(ctx, d, ids, *size, *method, *f.out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Look-alike audience of %s as of %s (%s): %d seed customers, %d ranked; the %d most alike who opted in to e-mail written to %s\n",
+		*seed, res.AsOf, res.Method, res.Seed, res.Base, res.Written, res.File)
 	return nil
 }
 

@@ -33,6 +33,8 @@ func TestExitCodes(t *testing.T) {
 		{"version", []string{"version"}, 0, "tessera"},
 		{"lift with a bad window", []string{"lift", "--window-days", "-3"}, 2, "--window-days -3: want at least 1"},
 		{"lift help", []string{"lift", "--help"}, 0, "control group"},
+		{"lookalike without a seed", []string{"lookalike", "--out", out + "/a.csv"}, 2, "--seed is required"},
+		{"lookalike with a bad method", []string{"lookalike", "--seed", "vip", "--method", "knn", "--out", out + "/a.csv"}, 2, "knn\\\": want logistic or centroid"},
 		{"generate", []string{"generate", "--customers", "50", "--out", out}, 0, "Wrote a shop of 50 customers"},
 	}
 	for _, tt := range tests {

@@ -94,6 +94,9 @@ type Segmentation struct {
 	// Strategies: the first rule whose conditions all hold gives a customer's
 	// strategy and action; the last rule has no conditions.
 	Strategies []segment.StrategyRule `yaml:"strategies"`
+	// Offers: each customer's recommended discount, a step of a ladder
+	// picked by a rule table (segment.OfferOptions).
+	Offers segment.OfferOptions `yaml:"offers"`
 }
 
 // LTV configures the purchase and spend models (train) and their predictions (score).
@@ -229,7 +232,7 @@ func Default() Config {
 		Sample: Sample{Customers: 10000, Days: 730, Seed: 1},
 		LTV:    LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, Gate: model.DefaultGate, CLVMonths: 12, DiscountMonthly: 0.01},
 		Segmentation: Segmentation{Lifecycle: segment.DefaultLifecycle, VIP: segment.DefaultVIP, EarlyVIP: segment.DefaultEarlyVIP,
-			MicroSegments: segment.DefaultSegments, Feeds: segment.DefaultFeeds, Strategies: slices.Clone(segment.DefaultStrategies)},
+			MicroSegments: segment.DefaultSegments, Feeds: segment.DefaultFeeds, Strategies: slices.Clone(segment.DefaultStrategies), Offers: segment.DefaultOffers},
 		Export: Export{ControlShare: 0.1, CampaignDays: 28, LiftWindowDays: 28},
 		Kube:   Kube{Lock: "auto", LeaseSeconds: 60, Wait: 2 * time.Hour},
 	}
@@ -342,7 +345,7 @@ func (c Config) Validate() error {
 	}
 	sg := c.Segmentation
 	for _, err := range []error{sg.Lifecycle.Validate(), sg.VIP.Validate(), sg.EarlyVIP.Validate(), sg.MicroSegments.Validate(),
-		sg.Feeds.Validate(), segment.ValidateStrategies(sg.Strategies)} {
+		sg.Feeds.Validate(), segment.ValidateStrategies(sg.Strategies), sg.Offers.Validate()} {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("segmentation.%w", err))
 		}

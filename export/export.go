@@ -223,7 +223,8 @@ func (w *writer) segments() (int, error) {
 		header = append(header, column{"email", text})
 	}
 	header = append(header, column{"segment_id", text}, column{"segment_label", text}, column{"lifecycle_stage", text}, column{"vip_tier", text},
-		column{"strategy", text}, column{"action", text}, column{"discount_sensitivity", float}, column{"best_hour", integer},
+		column{"strategy", text}, column{"action", text}, column{"discount_sensitivity", float}, column{"offer", text},
+		column{"offer_discount", float}, column{"best_hour", integer},
 		column{"best_weekday", integer}, column{"preferred_channel", text}, column{"product_feed", list}, column{"control_group", boolean},
 		column{"clv_12m", float}, column{"p_alive", float}, column{"next_order_date", date})
 	for _, s := range segIDs {
@@ -247,12 +248,13 @@ func (w *writer) member(i int) []string {
 		r = append(r, w.emails[c(1)])
 	}
 	control := "0"
-	if cur.Column(11).(*array.Boolean).Value(i) {
+	if cur.Column(13).(*array.Boolean).Value(i) {
 		control = "1"
 	}
 	sc := w.scores[c(1)]
 	return append(r, c(0), w.labels[c(0)], c(2), c(3), c(4), c(5), strconv.FormatFloat(cur.Column(6).(*array.Float64).Value(i), 'f', 4, 64),
-		strconv.Itoa(int(cur.Column(7).(*array.Int32).Value(i))), strconv.Itoa(int(cur.Column(8).(*array.Int32).Value(i))), c(9), c(10), control,
+		c(7), strconv.FormatFloat(cur.Column(8).(*array.Float64).Value(i), 'f', -1, 64),
+		strconv.Itoa(int(cur.Column(9).(*array.Int32).Value(i))), strconv.Itoa(int(cur.Column(10).(*array.Int32).Value(i))), c(11), c(12), control,
 		sc.clv, sc.pAlive, sc.nextOrder)
 }
 
@@ -290,7 +292,7 @@ func readScores(ctx context.Context, st Store, o Options) (map[string]memberScor
 // its economics.
 func (w *writer) index() error {
 	action, control := map[string]map[string]int{}, map[string]int{}
-	segCol, actCol, ctl := w.cur.Column(0).(*array.String), w.cur.Column(5).(*array.String), w.cur.Column(11).(*array.Boolean)
+	segCol, actCol, ctl := w.cur.Column(0).(*array.String), w.cur.Column(5).(*array.String), w.cur.Column(13).(*array.Boolean)
 	for i := 0; i < int(w.cur.NumRows()); i++ {
 		s := segCol.Value(i)
 		if action[s] == nil {

@@ -19,7 +19,8 @@ import (
 // first week's, then the profile's.
 var scoreFeatureSchema = warehouse.CustomerFeatures.Columns(append(slices.Clone(firstWeekColumns),
 	"orders", "revenue", "avg_check", "discount_share", "days_since_first", "days_since_last", "interorder_mean_days",
-	"preferred_hour", "preferred_weekday", "preferred_channel", "top_category", "top_brand", "revenue_12m", "last_gap_days")...)
+	"preferred_hour", "preferred_weekday", "preferred_channel", "top_category", "top_brand", "revenue_12m", "last_gap_days",
+	"discount_depth", "price_level", "email_click_rate")...)
 
 // customer is one row of the scores being built.
 type customer struct {
@@ -36,6 +37,10 @@ type customer struct {
 	stage, tier, strat string
 	action, segment    string
 	rfm                segment.RFM
+	// The offer's inputs besides the profile, and the offer.
+	discountDepth, priceLevel, clickRate float64
+	offer                                string
+	offerDiscount                        float64
 }
 
 // profiles builds every customer's profile: the buyers from the features and
@@ -52,6 +57,7 @@ func profiles(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, pre
 	sinceFirst, sinceLast, gap := f64("days_since_first"), f64("days_since_last"), f64("interorder_mean_days")
 	rev12, lastGap := f64("revenue_12m"), f64("last_gap_days")
 	hour, weekday := i32("preferred_hour"), i32("preferred_weekday")
+	depth, level, clicks := f64("discount_depth"), f64("price_level"), f64("email_click_rate")
 	channel, topCat, topBrand := str("preferred_channel"), str("top_category"), str("top_brand")
 	custs := make([]customer, 0, feats.NumRows())
 	seen := make(map[string]bool, feats.NumRows())
@@ -67,6 +73,7 @@ func profiles(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, pre
 			AvgCheck: check.Value(i), DiscountShare: disc.Value(i), PAlive: l.pAlive, CLV: l.clv, EarlyVIP: math.NaN(),
 			TopCategory: strings.Clone(topCat.Value(i)), TopBrand: strings.Clone(topBrand.Value(i)), Channel: strings.Clone(channel.Value(i))}}
 		c.earlyProb, c.firstDay = math.NaN(), int32(first.Value(i))
+		c.discountDepth, c.priceLevel, c.clickRate = depth.Value(i), level.Value(i), clicks.Value(i)
 		if early != nil && r.AsOf.Sub(first.Value(i).ToTime()) >= 7*day { // the first week is complete: its evidence is whole
 			c.earlyProb = early.Probability(firstWeek(feats, i))
 			if c.DaysSinceFirst <= float64(sg.EarlyVIP.ApplyDays) { // today's setting, not the one the model was trained with
@@ -134,6 +141,8 @@ func profiles(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, pre
 			k++
 		}
 		c.strat, c.action = segment.Strategy(sg.Strategies, c.Profile, c.stage, c.tier)
+		_, c.offerDiscount, c.offer = sg.Offers.Offer(segment.OfferInput{Stage: c.stage, Tier: c.tier,
+			DiscountShare: c.DiscountShare, DiscountDepth: c.discountDepth, PriceLevel: c.priceLevel, ClickRate: c.clickRate})
 	}
 	return custs, nil
 }

@@ -122,11 +122,13 @@ func memberRecord(r Run, custs []customer, segs []segment.Segment, custFeeds []s
 			str(4, c.strat)
 			str(5, c.action)
 			b.Field(6).(*array.Float64Builder).Append(c.DiscountShare)
-			b.Field(7).(*array.Int32Builder).Append(c.hour)
-			b.Field(8).(*array.Int32Builder).Append(c.weekday)
-			str(9, c.Channel)
-			str(10, custFeeds[i])
-			b.Field(11).(*array.BooleanBuilder).Append(k < control)
+			str(7, c.offer)
+			b.Field(8).(*array.Float64Builder).Append(c.offerDiscount)
+			b.Field(9).(*array.Int32Builder).Append(c.hour)
+			b.Field(10).(*array.Int32Builder).Append(c.weekday)
+			str(11, c.Channel)
+			str(12, custFeeds[i])
+			b.Field(13).(*array.BooleanBuilder).Append(k < control)
 		}
 	}
 	return b.NewRecord()
@@ -204,6 +206,8 @@ func scoreRecord(r Run, custs []customer, custFeeds []string, modelID, earlyID s
 		}
 		str("strategy", c.strat)
 		str("action", c.action)
+		str("offer", c.offer)
+		f64("offer_discount", c.offerDiscount)
 		str("micro_segment", c.segment)
 		str("preferred_channel", c.Channel)
 		str("product_feed", custFeeds[i])

@@ -59,7 +59,7 @@ var (
 		i32("rfm_r"), i32("rfm_f"), i32("rfm_m"), str("rfm_code"), str("rfm_segment"), str("rfm_cell"),
 		str("lifecycle_stage"), str("vip_tier"), str("vip_handling"), nullable(f64("potential_vip_probability")),
 		{Name: "first_order_date", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
-		str("strategy"), str("action"), str("micro_segment"), f64("discount_sensitivity"),
+		str("strategy"), str("action"), str("micro_segment"), f64("discount_sensitivity"), str("offer"), f64("offer_discount"),
 		nullable(i32("best_hour")), nullable(i32("best_weekday")), str("preferred_channel"), str("product_feed"),
 		str("early_vip_model_id"),
 	}, nil)}
@@ -72,7 +72,7 @@ var (
 
 	SegmentMembers = Table{"segment_members", arrow.NewSchema([]arrow.Field{
 		str("segment_id"), str("customer_id"), str("lifecycle_stage"), str("vip_tier"), str("strategy"), str("action"),
-		f64("discount_sensitivity"), i32("best_hour"), i32("best_weekday"), str("preferred_channel"), str("product_feed"),
+		f64("discount_sensitivity"), str("offer"), f64("offer_discount"), i32("best_hour"), i32("best_weekday"), str("preferred_channel"), str("product_feed"),
 		{Name: "control_group", Type: arrow.FixedWidthTypes.Boolean},
 	}, nil)}
 

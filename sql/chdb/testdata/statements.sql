@@ -54,7 +54,7 @@ ALTER TABLE {db}.segments_staging DROP PARTITION '2026-10-01'
 INSERT INTO {db}.customer_features_staging (as_of, run_id, customer_id, orders, cancelled_orders, revenue, avg_check, items_per_order, return_rate, cancel_rate, discount_share, discount_depth, rating_mean, first_order_date, last_order_date, days_since_first, days_since_last, interorder_mean_days, interorder_std_days, product_views_30d, category_views_30d, searches_30d, cart_adds_30d, cart_removes_30d, favorites_30d, product_views_90d, category_views_90d, searches_90d, cart_adds_90d, cart_removes_90d, favorites_90d, cart_to_order_90d, preferred_hour, preferred_weekday, first_week_orders, first_week_revenue, first_week_items, first_week_discount_share, first_week_rating_mean, first_week_events, first_week_categories, email_open_rate, email_click_rate, push_open_rate, push_click_rate, sms_click_rate, preferred_channel, optin_email, optin_sms, optin_push, distinct_products, distinct_categories, price_level, top_category, top_category_share, second_category, second_category_share, top_brand, top_brand_share, revenue_12m, last_gap_days) VALUES
 ;
 -- args: []
-INSERT INTO {db}.customer_scores_staging (as_of, run_id, customer_id, model_id, frequency, recency_days, age_days, p_alive, expected_purchases_90d, expected_purchases_30d, expected_purchases_365d, next_order_in_days, next_order_date, expected_order_value, clv_12m, prediction_note, rfm_r, rfm_f, rfm_m, rfm_code, rfm_segment, rfm_cell, lifecycle_stage, vip_tier, vip_handling, potential_vip_probability, first_order_date, strategy, action, micro_segment, discount_sensitivity, best_hour, best_weekday, preferred_channel, product_feed, early_vip_model_id) VALUES
+INSERT INTO {db}.customer_scores_staging (as_of, run_id, customer_id, model_id, frequency, recency_days, age_days, p_alive, expected_purchases_90d, expected_purchases_30d, expected_purchases_365d, next_order_in_days, next_order_date, expected_order_value, clv_12m, prediction_note, rfm_r, rfm_f, rfm_m, rfm_code, rfm_segment, rfm_cell, lifecycle_stage, vip_tier, vip_handling, potential_vip_probability, first_order_date, strategy, action, micro_segment, discount_sensitivity, offer, offer_discount, best_hour, best_weekday, preferred_channel, product_feed, early_vip_model_id) VALUES
 ;
 -- args: []
 INSERT INTO {db}.exports (as_of, exported_at, file, kind, segment_id, rows, sha256, previous_as_of, run_id) VALUES
@@ -62,13 +62,13 @@ INSERT INTO {db}.exports (as_of, exported_at, file, kind, segment_id, rows, sha2
 -- args: []
 INSERT INTO {db}.identities (kind, source, id, customer_id, linked_at, run_id) VALUES
 ;
--- args: ["extract-20261001","e072f2cc488a426f","statements","extract-20261001","e072f2cc488a426f",2]
+-- args: ["extract-20261001","7b5acea7821521d2","statements","extract-20261001","7b5acea7821521d2",2]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), now() + 60, 1, ?
 ;
--- args: ["extract-20261001","e072f2cc488a426f","statements","extract-20261001","e072f2cc488a426f",3]
+-- args: ["extract-20261001","7b5acea7821521d2","statements","extract-20261001","7b5acea7821521d2",3]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), toDateTime(0), 0, ?
 ;
--- args: ["extract-20261001","e072f2cc488a426f","statements",1]
+-- args: ["extract-20261001","7b5acea7821521d2","statements",1]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, now(), now() + 60, 0, ?
 ;
 -- args: []
@@ -117,7 +117,7 @@ INSERT INTO {db}.segment_feed_staging (as_of, run_id, segment_id, rank, product_
 INSERT INTO {db}.segment_lift_staging (as_of, run_id, segment_id, label, window_days, treated, control, treated_buyers, control_buyers, treated_conversion, control_conversion, conversion_diff, conversion_diff_low, conversion_diff_high, conversion_p_value, treated_orders_per_member, control_orders_per_member, treated_revenue_per_member, control_revenue_per_member, revenue_diff, revenue_diff_low, revenue_diff_high, revenue_relative, mde_conversion, verdict) VALUES
 ;
 -- args: []
-INSERT INTO {db}.segment_members_staging (as_of, run_id, segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, best_hour, best_weekday, preferred_channel, product_feed, control_group) VALUES
+INSERT INTO {db}.segment_members_staging (as_of, run_id, segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, best_hour, best_weekday, preferred_channel, product_feed, control_group) VALUES
 ;
 -- args: []
 INSERT INTO {db}.segments_staging (as_of, run_id, segment_id, macro_group, label, size, revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy) VALUES
@@ -134,7 +134,7 @@ SELECT DISTINCT order_id FROM {db}.raw_orders
 -- args: ["2026-09-30"]
 SELECT argMax(score_run, version), argMax(publish_run, version), argMax(rows, version), max(published_at), count() FROM {db}.publications WHERE as_of = toDate(?)
 ;
--- args: ["20261201T022359Z-e79038"]
+-- args: ["20261201T022934Z-689e8a"]
 SELECT argMax(stage, finished_at), argMax(as_of, finished_at), argMax(status, finished_at), argMax(message, finished_at), argMax(detail, finished_at), argMax(tessera_version, finished_at), argMax(invocation_id, finished_at), count() FROM {db}.runs WHERE run_id = ?
 ;
 -- args: ["postgres","customers"]
@@ -182,22 +182,22 @@ SELECT count(), uniqExact(cityHash64(product_id)) FROM {db}.raw_products WHERE r
 -- args: []
 SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800)
 ;
--- args: ["2026-10-08","20261201T022400Z-39470b","20261201T022400Z-39470b"]
+-- args: ["2026-10-08","20261201T022936Z-4011e0","20261201T022936Z-4011e0"]
 SELECT customer_id, clv_12m, p_alive, next_order_date FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: ["2026-10-01","",""]
 SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: ["2026-10-01","",""]
-SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261201T022400Z-39470b","20261201T022400Z-39470b"]
+-- args: ["2026-10-08","20261201T022936Z-4011e0","20261201T022936Z-4011e0"]
 SELECT customer_id, lifecycle_stage, vip_tier, clv_12m, p_alive, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261201T022359Z-e79038","20261201T022359Z-e79038"]
+-- args: ["2026-10-01","20261201T022934Z-689e8a","20261201T022934Z-689e8a"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier, run_id FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261201T022359Z-e79038","20261201T022359Z-e79038"]
+-- args: ["2026-10-01","20261201T022934Z-689e8a","20261201T022934Z-689e8a"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier, run_id FROM {db}.customer_scores_staging WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
@@ -215,7 +215,7 @@ SELECT customer_id, toUInt32(ts), session_id, type FROM {db}.raw_events FINAL WH
 -- args: []
 SELECT customer_id, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL
 ;
--- args: ["2026-10-08","20261201T022401Z-411bfb","20261201T022401Z-411bfb"]
+-- args: ["2026-10-08","20261201T022936Z-861d98","20261201T022936Z-861d98"]
 SELECT dimension, from_value, to_value, previous_as_of FROM {db}.segment_changes WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY dimension
 ;
 -- args: []
@@ -275,8 +275,8 @@ SELECT run_id, count() FROM {db}.segments WHERE as_of = toDate(?) GROUP BY run_i
 -- args: ["2026-10-01"]
 SELECT run_id, count() FROM {db}.segments_staging WHERE as_of = toDate(?) GROUP BY run_id
 ;
--- args: ["2026-10-08","20261201T022400Z-39470b","20261201T022400Z-39470b"]
-SELECT segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, toInt32(best_hour), toInt32(best_weekday), preferred_channel, product_feed, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
+-- args: ["2026-10-08","20261201T022936Z-4011e0","20261201T022936Z-4011e0"]
+SELECT segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, toInt32(best_hour), toInt32(best_weekday), preferred_channel, product_feed, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["2026-10-01","",""]
 SELECT segment_id, customer_id, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
@@ -287,15 +287,15 @@ SELECT segment_id, label FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' 
 -- args: ["2026-10-08","",""]
 SELECT segment_id, label, toInt32(window_days), toInt32(treated), toInt32(control), treated_conversion, control_conversion, conversion_diff, conversion_diff_low, conversion_diff_high, revenue_diff, mde_conversion, verdict FROM {db}.segment_lift WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-08","20261201T022400Z-39470b","20261201T022400Z-39470b"]
+-- args: ["2026-10-08","20261201T022936Z-4011e0","20261201T022936Z-4011e0"]
 SELECT segment_id, macro_group, label, toInt32(size), revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["2026-10-08","",""]
 SELECT toInt32(shard), toInt32(shards), score_job, model_id, customer_id, frequency, recency_days, age_days, p_alive, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, clv_12m, next_order_in_days FROM {db}.score_parts WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY shard
 ;
--- args: ["2026-10-01","20261201T022359Z-e79038","20261201T022359Z-e79038"]
+-- args: ["2026-10-01","20261201T022934Z-689e8a","20261201T022934Z-689e8a"]
 SELECT toInt32(size), revenue_12m FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY size
 ;
--- args: ["2026-10-01","20261201T022359Z-e79038","20261201T022359Z-e79038"]
+-- args: ["2026-10-01","20261201T022934Z-689e8a","20261201T022934Z-689e8a"]
 SELECT vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY vip_tier
 ;

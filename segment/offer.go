@@ -32,7 +32,7 @@ type OfferRule struct {
 
 // OfferInput is what the offer rules look at.
 type OfferInput struct {
-	Stage, Tier                                        string
+	Stage, Tier                                         string
 	DiscountShare, DiscountDepth, PriceLevel, ClickRate float64
 }
 

@@ -40,8 +40,12 @@ type Result struct {
 	// Conversion: a two-proportion comparison (Agresti and Caffo's
 	// interval, the pooled z-test's p-value).
 	ConversionDiff, ConversionLow, ConversionHigh, ConversionP float64
-	TreatedOrders, ControlOrders                               float64 // per member
-	TreatedRevenue, ControlRevenue                             float64 // per member
+	// ConversionRelative is ConversionDiff over the control's conversion
+	// (NaN when no control member bought).
+	ConversionRelative             float64
+	TreatedOrders, ControlOrders   float64 // per member
+	OrdersDiff                     float64
+	TreatedRevenue, ControlRevenue float64 // per member
 	// Revenue per member: Welch's interval (unequal variances).
 	RevenueDiff, RevenueLow, RevenueHigh float64
 	// RevenueRelative is RevenueDiff over the control's revenue per member
@@ -65,8 +69,12 @@ func Measure(treated, control []Outcome) Result {
 	r.TreatedOrders, r.ControlOrders = t.orders, c.orders
 	r.TreatedRevenue, r.ControlRevenue = t.mean, c.mean
 	r.ConversionDiff = t.rate - c.rate
+	r.OrdersDiff = t.orders - c.orders
 	r.RevenueDiff = t.mean - c.mean
-	r.RevenueRelative = math.NaN()
+	r.RevenueRelative, r.ConversionRelative = math.NaN(), math.NaN()
+	if c.rate > 0 {
+		r.ConversionRelative = r.ConversionDiff / c.rate
+	}
 	if c.mean > 0 {
 		r.RevenueRelative = r.RevenueDiff / c.mean
 	}

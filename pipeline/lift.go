@@ -184,7 +184,8 @@ func liftRecord(r Run, res LiftResult) arrow.Record {
 			v    float64
 		}{{"treated_conversion", m.TreatedConversion}, {"control_conversion", m.ControlConversion}, {"conversion_diff", m.ConversionDiff},
 			{"conversion_diff_low", m.ConversionLow}, {"conversion_diff_high", m.ConversionHigh}, {"conversion_p_value", m.ConversionP},
-			{"treated_orders_per_member", m.TreatedOrders}, {"control_orders_per_member", m.ControlOrders},
+			{"conversion_relative", m.ConversionRelative}, {"treated_orders_per_member", m.TreatedOrders},
+			{"control_orders_per_member", m.ControlOrders}, {"orders_diff", m.OrdersDiff},
 			{"treated_revenue_per_member", m.TreatedRevenue}, {"control_revenue_per_member", m.ControlRevenue},
 			{"revenue_diff", m.RevenueDiff}, {"revenue_diff_low", m.RevenueLow}, {"revenue_diff_high", m.RevenueHigh},
 			{"revenue_relative", m.RevenueRelative}, {"mde_conversion", m.MDE}} {

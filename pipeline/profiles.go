@@ -131,6 +131,7 @@ func profiles(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, pre
 		stages[i] = custs[i].stage
 	}
 	tiers, _ := sg.VIP.VIPTiers(ps, stages)
+	value := segment.ValueTiers(ps, tiers)
 	rfm := segment.RFMScores(since, ordersN, rev)
 	k := 0
 	for i := range custs {
@@ -141,7 +142,7 @@ func profiles(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, pre
 			k++
 		}
 		c.strat, c.action = segment.Strategy(sg.Strategies, c.Profile, c.stage, c.tier)
-		_, c.offerDiscount, c.offer = sg.Offers.Offer(segment.OfferInput{Stage: c.stage, Tier: c.tier,
+		_, c.offerDiscount, c.offer = sg.Offers.Offer(segment.OfferInput{Stage: c.stage, Tier: c.tier, ValueTier: value[i],
 			DiscountShare: c.DiscountShare, DiscountDepth: c.discountDepth, PriceLevel: c.priceLevel, ClickRate: c.clickRate})
 	}
 	return custs, nil

@@ -22,6 +22,7 @@ type OfferOptions struct {
 type OfferRule struct {
 	Lifecycle        []string `yaml:"lifecycle"`
 	VIPTier          []string `yaml:"vip_tier"`
+	ValueTier        []string `yaml:"value_tier"`         // vip, high value, mid value, low value (ValueTiers)
 	MinDiscountShare *float64 `yaml:"min_discount_share"` // share of orders with a discount
 	MaxDiscountShare *float64 `yaml:"max_discount_share"`
 	MinDiscountDepth *float64 `yaml:"min_discount_depth"` // mean discount of the discounted orders, as a fraction
@@ -32,12 +33,12 @@ type OfferRule struct {
 
 // OfferInput is what the offer rules look at.
 type OfferInput struct {
-	Stage, Tier                                         string
+	Stage, Tier, ValueTier                              string
 	DiscountShare, DiscountDepth, PriceLevel, ClickRate float64
 }
 
-// DefaultOffers: no offer to full-price VIPs (a discount would teach them to
-// wait for one); the deepest step to those who buy mostly with deep
+// DefaultOffers: no offer to full-price VIPs and high-value buyers (a
+// discount would teach them to wait for one); the deepest step to those who buy mostly with deep
 // discounts; the middle to those who buy mostly with any; the first to
 // occasional discount buyers, to bargain hunters who pay below their
 // category's prices and to customers who never bought (a first-order
@@ -46,6 +47,7 @@ var DefaultOffers = OfferOptions{
 	Ladder: []float64{0.05, 0.10, 0.15},
 	Rules: []OfferRule{
 		{VIPTier: []string{VIP, VIPAtRisk, PotentialVIP}, MaxDiscountShare: ptr(0.25), Level: 0},
+		{ValueTier: []string{"high value"}, MaxDiscountShare: ptr(0.25), Level: 0},
 		{MinDiscountShare: ptr(0.5), MinDiscountDepth: ptr(0.15), Level: 3},
 		{MinDiscountShare: ptr(0.5), Level: 2},
 		{MinDiscountShare: ptr(0.25), Level: 1},
@@ -60,6 +62,7 @@ func (r OfferRule) matches(in OfferInput) bool {
 	lt := func(v float64, hi *float64) bool { return hi == nil || v < *hi }
 	return (len(r.Lifecycle) == 0 || slices.Contains(r.Lifecycle, in.Stage)) &&
 		(len(r.VIPTier) == 0 || slices.Contains(r.VIPTier, in.Tier)) &&
+		(len(r.ValueTier) == 0 || slices.Contains(r.ValueTier, in.ValueTier)) &&
 		ge(in.DiscountShare, r.MinDiscountShare) && lt(in.DiscountShare, r.MaxDiscountShare) &&
 		ge(in.DiscountDepth, r.MinDiscountDepth) && lt(in.PriceLevel, r.MaxPriceLevel) && ge(in.ClickRate, r.MinClickRate)
 }
@@ -107,9 +110,14 @@ func (o OfferOptions) Validate() error {
 				return fmt.Errorf("offers.rules[%d]: unknown VIP tier %q", i, t)
 			}
 		}
+		for _, t := range r.ValueTier {
+			if !slices.Contains([]string{"vip", "high value", "mid value", "low value"}, t) {
+				return fmt.Errorf("offers.rules[%d]: unknown value tier %q (vip, high value, mid value, low value)", i, t)
+			}
+		}
 	}
 	last := o.Rules[len(o.Rules)-1]
-	if len(last.Lifecycle)+len(last.VIPTier) > 0 || last.MinDiscountShare != nil || last.MaxDiscountShare != nil ||
+	if len(last.Lifecycle)+len(last.VIPTier)+len(last.ValueTier) > 0 || last.MinDiscountShare != nil || last.MaxDiscountShare != nil ||
 		last.MinDiscountDepth != nil || last.MaxPriceLevel != nil || last.MinClickRate != nil {
 		return errors.New("offers.rules: the last rule must have no conditions, so that every customer gets an offer or none")
 	}

@@ -19,6 +19,8 @@ func TestDefaultOffers(t *testing.T) {
 		{"a bargain hunter", OfferInput{Stage: Active, DiscountShare: 0.12, PriceLevel: 0.7}, "5%"},
 		{"never bought", OfferInput{Stage: NonBuyer}, "5%"},
 		{"full price", OfferInput{Stage: Active, DiscountShare: 0.05, PriceLevel: 1.1}, "none"},
+		{"a high-value bargain hunter", OfferInput{Stage: Active, ValueTier: "high value", DiscountShare: 0.12, PriceLevel: 0.7}, "none"},
+		{"a low-value bargain hunter", OfferInput{Stage: Active, ValueTier: "low value", DiscountShare: 0.12, PriceLevel: 0.7}, "5%"},
 	} {
 		if _, _, got := DefaultOffers.Offer(tc.in); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
@@ -32,6 +34,7 @@ func TestOfferValidate(t *testing.T) {
 		{Ladder: []float64{0.05}, Rules: []OfferRule{{Level: 2}}},
 		{Ladder: []float64{0.05}, Rules: []OfferRule{{MinDiscountShare: ptr(0.5), Level: 1}}},
 		{Ladder: []float64{0.05}, Rules: []OfferRule{{VIPTier: []string{"gold"}}, {}}},
+		{Ladder: []float64{0.05}, Rules: []OfferRule{{ValueTier: []string{"premium"}}, {}}},
 	} {
 		if o.Validate() == nil {
 			t.Errorf("%+v validated", o)

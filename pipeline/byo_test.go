@@ -73,7 +73,7 @@ type want struct {
 }
 
 // lastExtract is the per-entity counts of the last extract run.
-func lastExtract(t *testing.T, wh *clickhouse.DB) map[canon.Entity]EntityCount {
+func lastExtract(t testing.TB, wh *clickhouse.DB) map[canon.Entity]EntityCount {
 	t.Helper()
 	var detail string
 	queryRow(t, wh, "SELECT detail FROM {db}.runs WHERE stage = 'extract' ORDER BY finished_at DESC, started_at DESC LIMIT 1", &detail)

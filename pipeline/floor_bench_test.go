@@ -87,6 +87,47 @@ func BenchmarkExtractFloor(b *testing.B) {
 			e, c.Read, tessera, c.Seconds, floorRate, secs, tessera/floorRate)
 		b.ReportMetric(tessera/floorRate, string(e)+"/floor")
 	}
+
+	// Features against the same kind of aggregates computed by ClickHouse on
+	// the same raw tables (FINAL, as features reads them): per customer, its
+	// orders, revenue, check, discount share, first and last order and the
+	// mean gap; its lines' items, products and categories; its site events of
+	// 30 and 90 days by type; its campaign opens and clicks. A floor, not the
+	// same work: features also builds the first-week, basket, price-level and
+	// preferred-hour columns and writes the table.
+	start := time.Now()
+	if err := runStages(ctx, cfg, gen.End, []string{"features"}, testLogger(b)); err != nil {
+		b.Fatal(err)
+	}
+	features := time.Since(start).Seconds()
+	asOf := "toDateTime('" + gen.End.Format(time.DateTime) + "')"
+	// ClickHouse 18.16 joins two at a time: each join is a subquery.
+	join := func(left, right string) string {
+		return "(SELECT * FROM " + left + " ANY LEFT JOIN " + right + " USING (customer_id))"
+	}
+	orders := `(SELECT customer_id, countIf(status != 'cancelled') AS orders, sumIf(net_amount, status != 'cancelled') AS revenue,
+			avgIf(net_amount, status != 'cancelled') AS avg_check, avgIf(discount_amount > 0, status != 'cancelled') AS discount_share,
+			min(ordered_at) AS first, max(ordered_at) AS last,
+			(toUInt32(max(ordered_at)) - toUInt32(min(ordered_at))) / greatest(count() - 1, 1) / 86400 AS gap
+		FROM {db}.raw_orders FINAL WHERE ordered_at < ` + asOf + ` GROUP BY customer_id)`
+	lines := `(SELECT customer_id, sum(quantity) AS items, uniqExact(product_id) AS products, uniqExact(category) AS categories
+		FROM (SELECT * FROM (SELECT order_id, product_id, quantity FROM {db}.raw_order_lines FINAL)
+			ANY INNER JOIN (SELECT order_id, customer_id FROM {db}.raw_orders FINAL WHERE ordered_at < ` + asOf + `) USING (order_id))
+		ANY LEFT JOIN (SELECT product_id, category FROM {db}.raw_products FINAL) USING (product_id)
+		GROUP BY customer_id)`
+	events := `(SELECT customer_id, countIf(type = 'product_view' AND ts >= ` + asOf + ` - 30 * 86400) AS views30,
+			countIf(type = 'product_view') AS views90, countIf(type = 'add_to_cart') AS carts90, countIf(type = 'search') AS searches90
+		FROM {db}.raw_events FINAL WHERE customer_id != '' AND ts < ` + asOf + ` AND ts >= ` + asOf + ` - 90 * 86400 GROUP BY customer_id)`
+	campaigns := `(SELECT customer_id, countIf(type = 'open') AS opens, countIf(type = 'click') AS clicks
+		FROM {db}.raw_campaign_events FINAL WHERE ts < ` + asOf + ` GROUP BY customer_id)`
+	sql := "SELECT count() FROM " + join(join(join(orders, lines), events), campaigns)
+	start = time.Now()
+	var rows uint64
+	queryRow(b, wh, sql, &rows)
+	floorSecs := time.Since(start).Seconds()
+	b.Logf("features: %.1f s; ClickHouse's aggregates of the same raw tables for %d buyers: %.1f s: %.2f of the floor's speed",
+		features, rows, floorSecs, floorSecs/features)
+	b.ReportMetric(floorSecs/features, "features/floor")
 }
 
 // lastExtractOf is the entity counts of the last extract run.

@@ -28,14 +28,32 @@ const byoDir = "../testdata/byo"
 // file shaped like the public Online Retail data set (cancellations as C
 // invoices with negative quantities, rows without a customer), and a Russian
 // accounting system's (';', Windows-1251, DD.MM.YYYY, decimal comma, statuses
-// in Russian). Seeded: the same files every time.
+// in Russian). Seeded: the same files every time, which the test checks:
+// the fixtures in testdata/byo are what the generator writes (-update-byo
+// rewrites them).
 func TestWriteBYOFixtures(t *testing.T) {
-	if !*updateBYO {
-		t.Skip("writes fixtures only with -update-byo")
+	dir := t.TempDir()
+	if *updateBYO {
+		dir = byoDir
 	}
-	writeMarketplace(t, filepath.Join(byoDir, "marketplace"))
-	writeOnlineRetail(t, filepath.Join(byoDir, "online-retail"))
-	writeAccounting(t, filepath.Join(byoDir, "accounting-ru"))
+	writers := map[string]func(*testing.T, string){"marketplace": writeMarketplace, "online-retail": writeOnlineRetail, "accounting-ru": writeAccounting}
+	for name, write := range writers {
+		write(t, filepath.Join(dir, name))
+		if *updateBYO {
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, name, "*.csv"))
+		if len(files) == 0 {
+			t.Fatalf("%s: nothing written", name)
+		}
+		for _, f := range files {
+			got, _ := os.ReadFile(f)
+			want, err := os.ReadFile(filepath.Join(byoDir, name, filepath.Base(f)))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s/%s differs from what the generator writes (%v): go test ./pipeline -run TestWriteBYOFixtures -update-byo", name, filepath.Base(f), err)
+			}
+		}
+	}
 }
 
 // table is a file's rows, written as CSV with sep, CRLF when crlf.

@@ -44,10 +44,7 @@ func BenchmarkExtractFloor(b *testing.B) {
 	if err := runStages(ctx, cfg, gen.End, []string{"extract"}, testLogger(b)); err != nil {
 		b.Fatal(err)
 	}
-	got := map[canon.Entity]EntityCount{}
-	for _, c := range lastExtractOf(b, wh) {
-		got[c.Entity] = c
-	}
+	got := lastExtract(b, wh)
 	floor := cfg.ClickHouse
 	floor.Database += "_floor"
 	fw, err := clickhouse.Open(ctx, floor)
@@ -128,13 +125,4 @@ func BenchmarkExtractFloor(b *testing.B) {
 	b.Logf("features: %.1f s; ClickHouse's aggregates of the same raw tables for %d buyers: %.1f s: %.2f of the floor's speed",
 		features, rows, floorSecs, floorSecs/features)
 	b.ReportMetric(floorSecs/features, "features/floor")
-}
-
-// lastExtractOf is the entity counts of the last extract run.
-func lastExtractOf(b *testing.B, wh *clickhouse.DB) []EntityCount {
-	var counts []EntityCount
-	for _, c := range lastExtract(b, wh) {
-		counts = append(counts, c)
-	}
-	return counts
 }

@@ -2,10 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"encoding/csv"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -139,7 +136,7 @@ func TestLiftRecoversKnownEffect(t *testing.T) {
 	// (dropping out follows a purchase); one alive through it buys at its
 	// rate thinned by its chance of dropping after each purchase, λ(1−p),
 	// and with the uplift also at λ(factor − 1).
-	known := knownConversionLift(t, filepath.Join(before, "truth_customers.csv"), d, window, factor)
+	known := knownConversionLift(t, before, d, window, factor)
 	members := map[string][]string{}
 	for _, row := range queryStrings(t, wh, "SELECT concat(segment_id, ' ', customer_id) FROM {db}.segment_members WHERE as_of = "+day+" AND NOT control_group") {
 		seg, cust, _ := strings.Cut(row, " ")
@@ -183,24 +180,12 @@ func TestLiftRecoversKnownEffect(t *testing.T) {
 
 // knownConversionLift is, per customer, how much the uplift raises the
 // chance of buying in the window, from the generator's truth.
-func knownConversionLift(t *testing.T, truth string, from time.Time, days int, factor float64) map[string]float64 {
-	f, err := os.Open(truth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, h := range recs[0] {
-		col[h] = i
-	}
+func knownConversionLift(t *testing.T, shop string, from time.Time, days int, factor float64) map[string]float64 {
+	col, recs := readTruth(t, shop)
 	start, end := from.Format(time.DateTime), from.AddDate(0, 0, days).Format(time.DateTime)
 	w := float64(days)
 	out := map[string]float64{}
-	for _, r := range recs[1:] {
+	for _, r := range recs {
 		dropped := r[col["dropout_at"]]
 		if dropped != "" && dropped < end { // out before the window, or bought in it in both worlds
 			continue

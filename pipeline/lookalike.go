@@ -218,56 +218,30 @@ func (p *Runner) lookalikeRows(ctx context.Context, r Run, asOf time.Time) (ids 
 		}
 	}
 	since := asOf.AddDate(0, 0, -90).Unix()
-	count := func(id string, col int) {
-		if k, ok := index[id]; ok {
-			x[k][col]++
+	// Site events and campaign events of the 90 days, counted by type into
+	// their input columns.
+	for _, src := range []struct {
+		entity canon.Entity
+		col    map[string]int
+	}{
+		{canon.Events, map[string]int{"product_view": 10, "category_view": 11, "search": 12, "add_to_cart": 13, "favorite": 14, "checkout_start": 15}},
+		{canon.CampaignEvents, map[string]int{"open": 16, "click": 17}},
+	} {
+		q := warehouse.Query{Entity: src.entity, Columns: []string{"customer_id", "type", "ts"}, TimeColumn: "ts", Before: asOf, NonEmpty: "customer_id"}
+		err = p.Store.Each(ctx, r.Mem, q, p.Options.Export.BatchRows, func(rec arrow.Record) error {
+			id, typ, ts := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.Timestamp)
+			for i := 0; i < int(rec.NumRows()); i++ {
+				c, counted := src.col[typ.Value(i)]
+				k, known := index[id.Value(i)]
+				if counted && known && int64(ts.Value(i)) >= since {
+					x[k][c]++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, nil, err
 		}
-	}
-	err = p.Store.Each(ctx, r.Mem, warehouse.Query{Entity: canon.Events, Columns: []string{"customer_id", "type", "ts"}, TimeColumn: "ts", Before: asOf, NonEmpty: "customer_id"},
-		p.Options.Export.BatchRows, func(rec arrow.Record) error {
-			id, typ, ts := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.Timestamp)
-			for i := 0; i < int(rec.NumRows()); i++ {
-				if int64(ts.Value(i)) < since {
-					continue
-				}
-				switch typ.Value(i) {
-				case "product_view":
-					count(id.Value(i), 10)
-				case "category_view":
-					count(id.Value(i), 11)
-				case "search":
-					count(id.Value(i), 12)
-				case "add_to_cart":
-					count(id.Value(i), 13)
-				case "favorite":
-					count(id.Value(i), 14)
-				case "checkout_start":
-					count(id.Value(i), 15)
-				}
-			}
-			return nil
-		})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	err = p.Store.Each(ctx, r.Mem, warehouse.Query{Entity: canon.CampaignEvents, Columns: []string{"customer_id", "type", "ts"}, TimeColumn: "ts", Before: asOf},
-		p.Options.Export.BatchRows, func(rec arrow.Record) error {
-			id, typ, ts := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.Timestamp)
-			for i := 0; i < int(rec.NumRows()); i++ {
-				if int64(ts.Value(i)) < since {
-					continue
-				}
-				switch typ.Value(i) {
-				case "open":
-					count(id.Value(i), 16)
-				case "click":
-					count(id.Value(i), 17)
-				}
-			}
-			return nil
-		})
-	if err != nil {
-		return nil, nil, nil, err
 	}
 	for _, row := range x {
 		for c := 10; c < len(row); c++ {

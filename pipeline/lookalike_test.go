@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/csv"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,19 +25,10 @@ func TestLookalike(t *testing.T) {
 	if err := runStages(ctx, cfg, asOf, []string{"extract", "features"}, testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(dir, "truth_customers.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var vips []string
-	for _, r := range recs[1:] {
-		if r[1] == "true" {
-			vips = append(vips, r[0])
+	for id, vip := range truthVIP(t, dir) {
+		if vip {
+			vips = append(vips, id)
 		}
 	}
 	sort.Strings(vips)

@@ -2,10 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"text/tabwriter"
@@ -25,22 +22,7 @@ func TestOffers(t *testing.T) {
 	if err := runStages(ctx, cfg, asOf, nil, testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(dir, "truth_customers.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	seeker := map[string]bool{}
-	for _, r := range recs[1:] {
-		seeker[r[0]] = r[11] == "true" // discount_seeker
-	}
-	if recs[0][11] != "discount_seeker" {
-		t.Fatalf("truth column 11 is %s", recs[0][11])
-	}
+	seeker := truthFlag(t, dir, "discount_seeker")
 	day := asOf.Format(time.DateOnly)
 	// Each buyer's offer, and the share of its orders (not cancelled) that had a discount.
 	rows := queryStrings(t, wh, `SELECT concat(s.customer_id, ' ', s.offer, ' ', toString(o.discounted), ' ', toString(o.orders))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -162,29 +161,35 @@ func TestSegmentationShop(t *testing.T) {
 
 // truthVIP reads the generated shop's VIP flag per customer.
 func truthVIP(t *testing.T, dir string) map[string]bool {
+	return truthFlag(t, dir, "vip")
+}
+
+// truthFlag reads a true/false column of the generated shop's truth per customer.
+func truthFlag(t *testing.T, dir, column string) map[string]bool {
+	col, rows := readTruth(t, dir)
+	out := map[string]bool{}
+	for _, rec := range rows {
+		out[rec[col["customer_id"]]] = rec[col[column]] == "true"
+	}
+	return out
+}
+
+// readTruth reads the generated shop's truth_customers.csv: its columns by
+// name, and its rows.
+func readTruth(t *testing.T, dir string) (map[string]int, [][]string) {
+	t.Helper()
 	f, err := os.Open(filepath.Join(dir, "truth_customers.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
-	header, err := r.Read()
-	if err != nil {
-		t.Fatal(err)
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("truth_customers.csv: %v", err)
 	}
 	col := map[string]int{}
-	for i, h := range header {
+	for i, h := range recs[0] {
 		col[h] = i
 	}
-	out := map[string]bool{}
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[rec[col["customer_id"]]] = rec[col["vip"]] == "true"
-	}
+	return col, recs[1:]
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/lookalike"
 	tsql "github.com/tessera-cdp/tessera/sql"
 	"github.com/tessera-cdp/tessera/warehouse"
 	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
@@ -70,7 +71,7 @@ func migrationStatements(t *testing.T) map[string]bool {
 
 // TestStatementsSent records every statement the warehouse code sends to
 // ClickHouse 18.16 through the stages (a sharded score among them), export,
-// report, watermarks and identities, and checks that sql/chdb's list holds
+// report, lift, look-alike, watermarks and identities, and checks that sql/chdb's list holds
 // exactly them: the chdb test runs that list on a current ClickHouse, so no
 // statement the code sends goes unchecked there. A statement added to the
 // code fails this test until the list is rewritten (-update-statements).
@@ -107,6 +108,13 @@ func TestStatementsSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := p.Lift(ctx, d1, 14); err != nil {
+		t.Fatal(err)
+	}
+	seed, err := p.Seed(ctx, d1, "vip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Lookalike(ctx, d1, seed, 10, lookalike.Logistic, ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Run(ctx, d2, []string{"extract", "features", "train"}, NoShard); err != nil {

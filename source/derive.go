@@ -79,7 +79,7 @@ func (e *Export) Open(t *canon.Table) (Rows, error) {
 	case t.Entity == canon.Customers:
 		return e.customersFromOrders(t)
 	case t.Entity == canon.Orders && own:
-		return e.openOrders(t, "orders")
+		return e.openOrdersOf(t, "orders", false)
 	case t.Entity == canon.Orders:
 		return e.ordersFromTransactions(t)
 	case t.Entity == canon.OrderLines && !own:
@@ -154,11 +154,9 @@ func (e *Export) orderSpans(needFirst bool) (map[string]*span, error) {
 	return spans, rows.Err()
 }
 
-// openOrders opens an orders file, deriving what it lacks.
-func (e *Export) openOrders(t *canon.Table, entry string) (Rows, error) {
-	return e.openOrdersOf(t, entry, false)
-}
-
+// openOrdersOf opens the orders of an orders or transactions file, deriving
+// what it lacks; lenient when the file is read for another entity than its
+// mapping's.
 func (e *Export) openOrdersOf(t *canon.Table, entry string, lenient bool) (*Mapped, error) {
 	derived := []string{"updated_at"}
 	_, lines := e.Mapping["order_lines"]

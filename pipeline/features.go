@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -11,20 +12,35 @@ import (
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
-// featureStore is where the features stage reads orders and publishes features.
+// featureStore is where the features stage reads orders and publishes
+// features, whole or in one part a shard.
 type featureStore interface {
 	reader
 	streamer
 	ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
+	WritePart(ctx context.Context, table string, asOf time.Time, job string, s warehouse.Slice, runID string, rec arrow.Record) error
+	PartsWritten(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
+	PublishParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
+}
+
+// medianStore computes the category medians of price_level in the
+// warehouse, so that no shard reads every line to know them.
+type medianStore interface {
+	CategoryMedians(ctx context.Context, asOf time.Time) (map[string]float64, error)
 }
 
 // Features computes every buyer's features as of the date and publishes them
-// as the date's partition of customer_features.
+// as the date's partition of customer_features. A shard of a sharded run
+// computes its customers' features, reading only their rows, and writes them
+// as its part; shard 0 then waits for every part and publishes them in one
+// swap. What is computed over every customer (the categories' median prices)
+// is computed once, by the warehouse, and handed to each shard.
 func Features(ctx context.Context, r Run, st featureStore, o FeatureOptions) (int, error) {
 	start := time.Now()
+	sh := o.Shard
 	// Orders and the catalogue are held; lines, site and campaign events and
 	// opt-ins stream past (they are most of the rows).
-	orders, err := st.Read(ctx, r.Mem, ordersBefore(r.AsOf), o.BatchRows)
+	orders, err := st.Read(ctx, r.Mem, sh.sliced(ordersBefore(r.AsOf)), o.BatchRows)
 	if err != nil {
 		return 0, err
 	}
@@ -35,18 +51,81 @@ func Features(ctx context.Context, r Run, st featureStore, o FeatureOptions) (in
 	}
 	defer release(products)
 	stream := func(q warehouse.Query) transform.Batches {
-		return func(fn func(arrow.Record) error) error { return st.Each(ctx, r.Mem, q, o.BatchRows, fn) }
+		return func(fn func(arrow.Record) error) error { return st.Each(ctx, r.Mem, sh.sliced(q), o.BatchRows, fn) }
 	}
 	in := transform.FeatureInputs{Location: o.Location, Orders: orders, Products: products, Lines: stream(orderLines), Events: stream(eventsBefore(r.AsOf)),
 		Campaigns: stream(campaignsBefore(r.AsOf)), Customers: stream(customerOptins)}
+	if sh.Of > 1 {
+		if in.CategoryMedians, err = categoryMedians(ctx, r, st, products, o); err != nil {
+			return 0, err
+		}
+	}
 	rec, err := transform.CustomerFeatures(r.Mem, in, r.AsOf)
 	if err != nil {
 		return 0, err
 	}
 	defer rec.Release()
-	if err := st.ReplacePartition(ctx, warehouse.CustomerFeatures.Name, r.AsOf, r.ID, rec); err != nil {
+	if sh.Of <= 1 {
+		if err := st.ReplacePartition(ctx, warehouse.CustomerFeatures.Name, r.AsOf, r.ID, rec); err != nil {
+			return 0, err
+		}
+		r.Log.WithFields(logrus.Fields{"rows_landed": rec.NumRows(), "seconds": round(time.Since(start).Seconds())}).Info("features published")
+		return int(rec.NumRows()), nil
+	}
+	if err := st.WritePart(ctx, warehouse.CustomerFeatures.Name, r.AsOf, sh.Job, sh.slice(), r.ID, rec); err != nil {
 		return 0, err
 	}
-	r.Log.WithFields(logrus.Fields{"rows_landed": rec.NumRows(), "seconds": round(time.Since(start).Seconds())}).Info("features published")
-	return int(rec.NumRows()), nil
+	log := r.Log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "rows_landed": rec.NumRows(), "seconds": round(time.Since(start).Seconds())})
+	if sh.Index != 0 {
+		log.Info("features part written; shard 0 publishes the date")
+		return int(rec.NumRows()), nil
+	}
+	log.Info("features part written; waiting for the other shards' parts")
+	if err := waitFor(ctx, o.PartsWait, func() (bool, string, error) {
+		n, err := st.PartsWritten(ctx, warehouse.CustomerFeatures.Name, r.AsOf, sh.Job, sh.Of)
+		return n == sh.Of, fmt.Sprintf("features: %d of %d parts of run %s written", n, sh.Of, sh.Job), err
+	}); err != nil {
+		return 0, err
+	}
+	n, err := st.PublishParts(ctx, warehouse.CustomerFeatures.Name, r.AsOf, sh.Job, sh.Of)
+	if err != nil {
+		return 0, err
+	}
+	r.Log.WithFields(logrus.Fields{"shards": sh.Of, "rows_landed": n, "seconds": round(time.Since(start).Seconds())}).Info("features published from every shard's part")
+	return n, nil
+}
+
+// categoryMedians are the median prices of every customer's lines by
+// category: from the warehouse when it computes them, else read here.
+func categoryMedians(ctx context.Context, r Run, st featureStore, products []arrow.Record, o FeatureOptions) (map[string]float64, error) {
+	if m, ok := st.(medianStore); ok {
+		return m.CategoryMedians(ctx, r.AsOf)
+	}
+	orders, err := st.Read(ctx, r.Mem, ordersBefore(r.AsOf), o.BatchRows)
+	if err != nil {
+		return nil, err
+	}
+	defer release(orders)
+	lines := func(fn func(arrow.Record) error) error { return st.Each(ctx, r.Mem, orderLines, o.BatchRows, fn) }
+	return transform.CategoryMedians(transform.FeatureInputs{Orders: orders, Products: products, Lines: lines}, r.AsOf)
+}
+
+// waitFor polls done every second until it says so, failing with its last
+// word after wait (at least a second).
+func waitFor(ctx context.Context, wait time.Duration, done func() (bool, string, error)) error {
+	deadline := time.Now().Add(max(wait, time.Second))
+	for {
+		ok, state, err := done()
+		if err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s after waiting %s", state, wait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }

@@ -38,11 +38,13 @@ type ExtractOptions struct {
 	Location *time.Location
 }
 
-// FeatureOptions: how many rows a batch read holds, and the time zone of
-// the preferred hour and weekday (nil: UTC).
+// FeatureOptions: how many rows a batch read holds, the time zone of the
+// preferred hour and weekday (nil: UTC), and the shard.
 type FeatureOptions struct {
 	BatchRows int
 	Location  *time.Location
+	PartsWait time.Duration // how long shard 0 of a sharded run waits for the other parts
+	Shard     Shard         // set by the runner: the customers this pod computes
 }
 
 // TrainOptions: the candidate purchase models and the early-VIP model.
@@ -91,7 +93,7 @@ func OptionsFrom(cfg config.Config) Options {
 	return Options{
 		Extract: ExtractOptions{Source: cfg.Source, DedupWindow: cfg.Source.DedupWindow, MaxAmount: cfg.Source.MaxAmount, BatchRows: cfg.BatchRows, Backoff: DefaultBackoff,
 			Sample: sample, SampleDir: filepath.Join(cfg.DataDir, "sample-shop"), Location: cfg.Location()},
-		Features: FeatureOptions{BatchRows: cfg.BatchRows, Location: cfg.Location()},
+		Features: FeatureOptions{BatchRows: cfg.BatchRows, Location: cfg.Location(), PartsWait: cfg.Kube.Wait},
 		Train:    TrainOptions{LTV: cfg.LTV, EarlyVIP: sg.EarlyVIP, BatchRows: cfg.BatchRows},
 		Score: ScoreOptions{CLVMonths: cfg.LTV.CLVMonths, DiscountMonthly: cfg.LTV.DiscountMonthly, Segmentation: sg,
 			ControlShare: cfg.Export.ControlShare, CampaignDays: cfg.Export.CampaignDays, PartsWait: cfg.Kube.Wait, BatchRows: cfg.BatchRows},

@@ -30,7 +30,7 @@ const (
 // as-of date, every buyer's P(alive), expected purchases, next order and CLV
 // from the history before that date. A model that failed its gate predicts
 // nothing: every prediction is NaN with the gate's reasons as the note.
-func predictLTV(r Run, m warehouse.Model, orders []arrow.Record, sh Shard, o ScoreOptions) (map[string]ltv, *model.Artefact, error) {
+func predictLTV(r Run, m warehouse.Model, orders []arrow.Record, o ScoreOptions) (map[string]ltv, *model.Artefact, error) {
 	a, err := model.LoadArtefact([]byte(m.Artefact))
 	if err != nil {
 		return nil, nil, fmt.Errorf("model %s: %w", m.ID, err)
@@ -43,15 +43,6 @@ func predictLTV(r Run, m warehouse.Model, orders []arrow.Record, sh Shard, o Sco
 		return nil, nil, err
 	}
 	defer sum.Release()
-	if sh.Of > 1 { // only this shard's customers
-		var keep []int
-		for i := range s.x {
-			if sh.owns(s.ids.Value(i)) {
-				keep = append(keep, i)
-			}
-		}
-		s = s.subset(keep)
-	}
 	out := make(map[string]ltv, len(s.x))
 	notes := [2]string{predictionNote(a, 0), predictionNote(a, 1)} // without and with a repeat purchase: the same for every buyer
 	noteOf := func(x float64) string { return notes[min(1, int(x))] }

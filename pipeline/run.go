@@ -103,6 +103,10 @@ var stages = []stage{
 	}},
 }
 
+// shardedStages are the stages every shard of a sharded run runs, each for
+// its customers; shard 0 alone runs the others.
+var shardedStages = []string{"features", "score"}
+
 // Stages names the stages in pipeline order.
 var Stages = func() []string {
 	var out []string
@@ -174,9 +178,17 @@ func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Sha
 			return fmt.Errorf("unknown stage %q: the stages are %v", s, Stages)
 		}
 	}
-	if sh.Of > 1 && sh.Index != 0 && !slices.Equal(names, []string{"score"}) {
-		names = []string{"score"}
-		p.Log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "stages": names}).Info("the other stages are left to shard 0")
+	if sh.Of > 1 && sh.Index != 0 {
+		var mine []string
+		for _, s := range names {
+			if slices.Contains(shardedStages, s) {
+				mine = append(mine, s)
+			}
+		}
+		if len(mine) < len(names) {
+			p.Log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "stages": mine}).Info("the other stages are left to shard 0")
+		}
+		names = mine
 	}
 	release, err := lockStages(ctx, p.Locker, names, asOf, sh, p.Log)
 	if err != nil {
@@ -187,7 +199,7 @@ func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Sha
 	}
 	defer release()
 	o := p.Options
-	o.Score.Shard = sh
+	o.Features.Shard, o.Score.Shard = sh, sh
 	for _, s := range stages {
 		if !slices.Contains(names, s.name) {
 			continue

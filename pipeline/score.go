@@ -65,12 +65,13 @@ func Score(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) (ScoreSumm
 	if err != nil {
 		return ScoreSummary{}, err
 	}
-	orders, err := wh.Read(ctx, r.Mem, ordersBefore(r.AsOf), o.BatchRows)
+	// A shard reads only its customers' orders: the warehouse filters them.
+	orders, err := wh.Read(ctx, r.Mem, sh.sliced(ordersBefore(r.AsOf)), o.BatchRows)
 	if err != nil {
 		return ScoreSummary{}, err
 	}
-	defer release(orders)
-	preds, a, err := predictLTV(r, m, orders, sh, o)
+	defer func() { release(orders) }()
+	preds, a, err := predictLTV(r, m, orders, o)
 	if err != nil {
 		return ScoreSummary{}, err
 	}
@@ -84,6 +85,10 @@ func Score(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) (ScoreSumm
 			return ScoreSummary{Customers: len(preds), ModelID: modelID, Part: true}, nil
 		}
 		if preds, err = waitForParts(ctx, r, wh, sh, modelID, a, o.PartsWait); err != nil {
+			return ScoreSummary{}, err
+		}
+		release(orders) // shard 0 segments every customer: it needs every order's lines
+		if orders, err = wh.Read(ctx, r.Mem, ordersBefore(r.AsOf), o.BatchRows); err != nil {
 			return ScoreSummary{}, err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"slices"
 	"strings"
@@ -17,25 +16,29 @@ import (
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
-// Shard is one pod's share of a score run split over an Indexed Job: the
-// customers whose id hashes to Index modulo Of. Job names the run, so that the
-// pod of index 0 waits for the parts of its own run, not of an earlier one.
+// Shard is one pod's share of a run split over an Indexed Job: the customers
+// whose id hashes to Index modulo Of (warehouse.ShardOf). Job names the run,
+// so that the pod of index 0 waits for the parts of its own run, not of an
+// earlier one.
 type Shard struct {
 	Index, Of int
 	Job       string
 }
 
-// NoShard is a whole score run in one process.
+// NoShard is a whole run in one process.
 var NoShard = Shard{Index: 0, Of: 1}
 
-// ShardOf is the shard of a customer id among n: FNV-1a 64 modulo n.
-func ShardOf(id string, n int) int {
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	return int(h.Sum64() % uint64(n))
-}
+// ShardOf is the shard of a customer id among n.
+func ShardOf(id string, n int) int { return warehouse.ShardOf(id, n) }
 
-func (s Shard) owns(id string) bool { return ShardOf(id, s.Of) == s.Index }
+// slice is the shard's customers, as the warehouse reads them.
+func (s Shard) slice() warehouse.Slice { return warehouse.Slice{Index: s.Index, Of: s.Of} }
+
+// sliced is q restricted to the shard's customers.
+func (s Shard) sliced(q warehouse.Query) warehouse.Query {
+	q.Slice = s.slice()
+	return q
+}
 
 // ParseShard reads "I/N" (N ≥ 1, 0 ≤ I < N).
 func ParseShard(s, job string) (Shard, error) {

@@ -3,11 +3,18 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/tessera-cdp/tessera/config"
+	"github.com/tessera-cdp/tessera/transform"
+	"github.com/tessera-cdp/tessera/warehouse"
 )
 
 func TestParseShard(t *testing.T) {
@@ -72,5 +79,117 @@ func TestShardedScore(t *testing.T) {
 	queryRow(t, wh, "SELECT uniqExact(shard) FROM {db}.score_parts WHERE as_of = toDate('"+day+"') AND score_job = 'score-test-1'", &parts)
 	if four := sums(); four != one || parts != 4 {
 		t.Errorf("4 shards (%d parts) published checksums %s, one process %s", parts, four, one)
+	}
+}
+
+// TestShardedFeatures: features split over 4 shards, run at once as the pods
+// of an Indexed Job run, publish the same rows as one process, on the
+// embedded store and on ClickHouse. A second job for the date publishes the
+// same again.
+func TestShardedFeatures(t *testing.T) {
+	eachStore(t, func(t *testing.T, cfg config.Config) {
+		dir, _ := generateShop(t, 3000, 0, "csv")
+		cfg.Source.Files.Dir = dir
+		cfg.Kube.Wait = time.Minute
+		ctx := context.Background()
+		if err := runStages(ctx, cfg, asOf, []string{"extract", "features"}, testLogger(t)); err != nil {
+			t.Fatal(err)
+		}
+		one := featureRows(t, cfg)
+		for _, job := range []string{"features-test-1", "features-test-2"} {
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			for i := range errs {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					errs[i] = runShard(ctx, cfg, asOf, []string{"features"}, Shard{Index: i, Of: 4, Job: job}, testLogger(t))
+				}(i)
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("%s shard %d: %v", job, i, err)
+				}
+			}
+			four := featureRows(t, cfg)
+			if len(four) != len(one) {
+				t.Fatalf("%s: 4 shards published %d customers' features, one process %d", job, len(four), len(one))
+			}
+			differ := 0
+			for id, row := range one {
+				if four[id] != row {
+					if differ++; differ <= 3 {
+						t.Errorf("%s: customer %s:\n4 shards  %s\n1 process %s", job, id, four[id], row)
+					}
+				}
+			}
+			if differ > 0 {
+				t.Errorf("%s: %d of %d customers' features differ", job, differ, len(one))
+			}
+		}
+	})
+}
+
+// featureRows reads the date's customer_features, every column but run_id
+// written out, by customer.
+func featureRows(t *testing.T, cfg config.Config) map[string]string {
+	t.Helper()
+	mem := memoryForTest(t)
+	st, err := OpenStore(context.Background(), cfg.ClickHouse, cfg.DataDir, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rec, err := st.ReadPartition(context.Background(), mem, warehouse.CustomerFeatures.Name, warehouse.CustomerFeatures.Schema, asOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	out := map[string]string{}
+	ids := rec.Column(0).(*array.String)
+	for i := 0; i < int(rec.NumRows()); i++ {
+		var row []string
+		for c := 1; c < int(rec.NumCols()); c++ {
+			row = append(row, rec.Column(c).ValueStr(i))
+		}
+		out[ids.Value(i)] = strings.Join(row, " ")
+	}
+	return out
+}
+
+// TestCategoryMedians: ClickHouse computes the medians the features of one
+// process compute in Go, on a shop whose lines include unknown products and
+// cancelled orders.
+func TestCategoryMedians(t *testing.T) {
+	cfg, wh := testClickHouse(t)
+	dir, _ := generateShop(t, 2000, 0.02, "csv")
+	cfg.Source.Files.Dir = dir
+	ctx := context.Background()
+	if err := runStages(ctx, cfg, asOf, []string{"extract"}, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	mem := memoryForTest(t)
+	orders, err := wh.Read(ctx, mem, ordersBefore(asOf), 1<<14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release(orders)
+	products, err := wh.Read(ctx, mem, catalogue, 1<<14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release(products)
+	lines := func(fn func(arrow.Record) error) error { return wh.Each(ctx, mem, orderLines, 1<<14, fn) }
+	want, err := transform.CategoryMedians(transform.FeatureInputs{Orders: orders, Products: products, Lines: lines}, asOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := wh.CategoryMedians(ctx, asOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) < 3 || !maps.Equal(got, want) {
+		t.Errorf("ClickHouse's medians %v, Go's %v", got, want)
 	}
 }

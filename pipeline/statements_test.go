@@ -117,27 +117,34 @@ func TestStatementsSent(t *testing.T) {
 	if _, err := p.Lookalike(ctx, d1, seed, 10, lookalike.Logistic, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Run(ctx, d2, []string{"extract", "features", "train"}, NoShard); err != nil {
+	if err := p.Run(ctx, d2, []string{"extract"}, NoShard); err != nil {
+		t.Fatal(err)
+	}
+	shards := func(stages ...string) { // features and score in two shards, each run from its own runner
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i := 1; i >= 0; i-- { // shard 0 last: it waits for the other, then publishes
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				p := runner()
+				defer p.Close()
+				errs[i] = p.Run(ctx, d2, stages, Shard{Index: i, Of: 2, Job: "statements"})
+			}(i)
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("%v shard %d: %v", stages, i, err)
+			}
+		}
+	}
+	shards("features")
+	if err := p.Run(ctx, d2, []string{"train"}, NoShard); err != nil {
 		t.Fatal(err)
 	}
 	p.Close()
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i := 1; i >= 0; i-- { // shard 0 last: it waits for the other, then publishes
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			p := runner()
-			defer p.Close()
-			errs[i] = p.Run(ctx, d2, []string{"score", "publish"}, Shard{Index: i, Of: 2, Job: "statements"})
-		}(i)
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("shard %d: %v", i, err)
-		}
-	}
+	shards("score", "publish")
 	p = runner()
 	defer p.Close()
 	if _, err := p.Export(ctx, d2, "csv", t.TempDir()); err != nil {

@@ -105,7 +105,15 @@ func basket(in FeatureInputs, orders *orderFinder, firstDay []int32) ([]basketFa
 	if err != nil {
 		return nil, err
 	}
-	median := categoryMedians(ls.lines, len(cat.cats.names))
+	var median []float64
+	if in.CategoryMedians == nil {
+		median = categoryMedians(ls.lines, len(cat.cats.names))
+	} else {
+		median = make([]float64, len(cat.cats.names))
+		for c, name := range cat.cats.names {
+			median[c] = in.CategoryMedians[name]
+		}
+	}
 	s := newBasketScratch(len(cat.products), len(cat.cats.names), len(cat.brands.names))
 	if ls.together {
 		lines := ls.lines

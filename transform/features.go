@@ -108,6 +108,41 @@ type FeatureInputs struct {
 	Lines Batches
 	// Products: product_id, category, brand (may be empty).
 	Products []arrow.Record
+	// CategoryMedians, when set, are the typical unit price of each top-level
+	// category that price_level compares with; nil: the median of the lines
+	// read. A shard reads only its customers' lines: it is handed the
+	// medians of every customer's (see CategoryMedians).
+	CategoryMedians map[string]float64
+}
+
+// CategoryMedians are the medians of unit price by top-level category that
+// CustomerFeatures compares prices with: over the lines of the orders placed
+// before asOf and not cancelled, the upper middle price for an even count.
+func CategoryMedians(in FeatureInputs, asOf time.Time) (map[string]float64, error) {
+	fr := &featureRun{limit: asOf.UTC().Unix()}
+	if err := fr.readOrders(in.Orders); err != nil {
+		return nil, err
+	}
+	cat, err := readCatalogue(in.Products)
+	if err != nil {
+		return nil, err
+	}
+	firstDay := make([]int32, len(fr.names))
+	ls, err := readLines(in.Lines, &orderFinder{seq: fr.orderSeq, at: -1}, firstDay, cat)
+	if err != nil {
+		return nil, err
+	}
+	has := make([]bool, len(cat.cats.names))
+	for _, l := range ls.lines {
+		has[l.cat] = true
+	}
+	out := map[string]float64{}
+	for c, m := range categoryMedians(ls.lines, len(cat.cats.names)) {
+		if has[c] { // categories without a line counted have no median
+			out[cat.cats.names[c]] = m
+		}
+	}
+	return out, nil
 }
 
 // Batches hands record batches to fn one at a time, stopping at fn's first

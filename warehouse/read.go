@@ -19,6 +19,9 @@ type Query struct {
 	Before     time.Time
 	// NonEmpty: only rows where this text column is not empty, if set.
 	NonEmpty string
+	// Slice: only the rows of the slice's customers (order lines: of their
+	// orders). Products belong to every slice.
+	Slice Slice
 }
 
 // Schema is the Arrow schema of the query's records: the canonical types.

@@ -64,6 +64,12 @@ type Store interface {
 	Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 	Swap(ctx context.Context, table string, asOf time.Time) error
 	ReplacePart(ctx context.Context, table string, asOf time.Time, shard int, runID string, rec arrow.Record) error
+	// WritePart writes one shard's part of a sharded stage's date, whole or
+	// not at all; PartsWritten counts the job's whole parts; PublishParts
+	// publishes them as the date's partition in one swap (they stay a day).
+	WritePart(ctx context.Context, table string, asOf time.Time, job string, s Slice, runID string, rec arrow.Record) error
+	PartsWritten(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
+	PublishParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
 	// ReadRun is ReadPartition of one run's rows.
 	ReadRun(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error)
 	// PartitionRuns counts a date's rows of a table by run.

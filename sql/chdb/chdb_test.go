@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,6 +97,17 @@ func TestCurrentClickHouse(t *testing.T) {
 		}
 	}
 	sent := sentStatements(t)
+	// The list is sorted; run in the order a sharded stage sends them: a
+	// part's table is created, written, renamed into place, attached, dropped.
+	phase := func(q string) int {
+		for i, verb := range []string{"CREATE", "SELECT", "RENAME", "DROP"} {
+			if strings.HasPrefix(q, verb) {
+				return []int{0, 1, 2, 4}[i]
+			}
+		}
+		return 3
+	}
+	slices.SortStableFunc(sent, func(a, b string) int { return phase(a) - phase(b) })
 	for i, q := range sent {
 		run(fmt.Sprintf("statement %d the code sends", i+1), q)
 	}

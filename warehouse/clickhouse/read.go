@@ -70,6 +70,13 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 	if q.NonEmpty != "" {
 		where = append(where, q.NonEmpty+" != ''")
 	}
+	if !q.Slice.Whole() {
+		w, err := w.sliceFilter(q)
+		if err != nil {
+			return err
+		}
+		where = append(where, w)
+	}
 	sql := fmt.Sprintf("SELECT %s FROM %s.%s FINAL", strings.Join(exprs, ", "), w.db, warehouse.RawTable(q.Entity))
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
@@ -100,4 +107,17 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 		return fmt.Errorf("read %s: %w", q.Entity, err)
 	}
 	return warehouse.HandLast(b, handed, fn)
+}
+
+// sliceFilter is the condition of the rows of a slice's customers: by the
+// customer column where the entity has one, order lines through their orders.
+func (w *DB) sliceFilter(q warehouse.Query) (string, error) {
+	in := fmt.Sprintf("cityHash64(customer_id) %% %d = %d", q.Slice.Of, q.Slice.Index)
+	switch q.Entity {
+	case canon.Customers, canon.Orders, canon.Events, canon.CampaignEvents:
+		return in, nil
+	case canon.OrderLines:
+		return fmt.Sprintf("order_id IN (SELECT order_id FROM %s.%s FINAL WHERE %s)", w.db, warehouse.RawTable(canon.Orders), in), nil
+	}
+	return "", fmt.Errorf("read %s: it has no customers to slice by", q.Entity)
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -74,6 +76,10 @@ func (p *Dir) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query,
 	if (q.TimeColumn != "" && timeCol < 0) || (q.NonEmpty != "" && textCol < 0) {
 		return fmt.Errorf("read %s: the filter columns must be among the columns read", q.Entity)
 	}
+	owns, err := p.sliceFilter(ctx, mem, q, cols)
+	if err != nil {
+		return err
+	}
 	limit := q.Before.Unix()
 	handed := 0
 	for rr.Next() {
@@ -83,6 +89,9 @@ func (p *Dir) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query,
 				continue
 			}
 			if textCol >= 0 && rec.Column(textCol).(*array.String).Value(r) == "" {
+				continue
+			}
+			if owns != nil && !owns(rec, r) {
 				continue
 			}
 			for i := range cols {
@@ -131,4 +140,40 @@ func copyValue(b array.Builder, a arrow.Array, i int) {
 	case *array.Boolean:
 		b.(*array.BooleanBuilder).Append(a.Value(i))
 	}
+}
+
+// sliceFilter says which rows of a record belong to the query's slice (nil:
+// all): by the customer column, which must be read, or for order lines by
+// their orders' customers.
+func (p *Dir) sliceFilter(ctx context.Context, mem memory.Allocator, q warehouse.Query, cols []canon.Column) (func(arrow.Record, int) bool, error) {
+	if q.Slice.Whole() {
+		return nil, nil
+	}
+	key := "customer_id"
+	if q.Entity == canon.OrderLines {
+		key = "order_id"
+	}
+	at := slices.IndexFunc(cols, func(c canon.Column) bool { return c.Name == key })
+	if at < 0 {
+		return nil, fmt.Errorf("read %s: a slice needs %s among the columns read", q.Entity, key)
+	}
+	switch q.Entity {
+	case canon.Customers, canon.Orders, canon.Events, canon.CampaignEvents:
+		return func(rec arrow.Record, r int) bool { return q.Slice.Owns(rec.Column(at).(*array.String).Value(r)) }, nil
+	case canon.OrderLines:
+		orders := map[string]bool{}
+		all := warehouse.Query{Entity: canon.Orders, Columns: []string{"order_id"}, Slice: q.Slice}
+		all.Columns = append(all.Columns, "customer_id")
+		if err := p.Each(ctx, mem, all, 1<<16, func(rec arrow.Record) error {
+			ids := rec.Column(0).(*array.String)
+			for i := 0; i < int(rec.NumRows()); i++ {
+				orders[strings.Clone(ids.Value(i))] = true
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		return func(rec arrow.Record, r int) bool { return orders[rec.Column(at).(*array.String).Value(r)] }, nil
+	}
+	return nil, fmt.Errorf("read %s: it has no customers to slice by", q.Entity)
 }

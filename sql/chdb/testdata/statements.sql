@@ -6,6 +6,12 @@
 ALTER TABLE {db}.customer_features REPLACE PARTITION '2026-10-01' FROM {db}.customer_features_staging
 ;
 -- args: []
+ALTER TABLE {db}.customer_features_staging ATTACH PARTITION '2026-10-01' FROM {db}.customer_features_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+ALTER TABLE {db}.customer_features_staging ATTACH PARTITION '2026-10-01' FROM {db}.customer_features_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
 ALTER TABLE {db}.customer_features_staging DROP PARTITION '2026-10-01'
 ;
 -- args: []
@@ -51,6 +57,30 @@ ALTER TABLE {db}.segments REPLACE PARTITION '2026-10-01' FROM {db}.segments_stag
 ALTER TABLE {db}.segments_staging DROP PARTITION '2026-10-01'
 ;
 -- args: []
+CREATE TABLE {db}.customer_features_part_20261008_e78c7123eac78461_0_of_2_tmp AS {db}.customer_features_staging
+;
+-- args: []
+CREATE TABLE {db}.customer_features_part_20261008_e78c7123eac78461_1_of_2_tmp AS {db}.customer_features_staging
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_features_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_features_part_20261008_e78c7123eac78461_0_of_2_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_features_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_features_part_20261008_e78c7123eac78461_1_of_2_tmp
+;
+-- args: []
+INSERT INTO {db}.customer_features_part_20261008_e78c7123eac78461_0_of_2_tmp (as_of, run_id, customer_id, orders, cancelled_orders, revenue, avg_check, items_per_order, return_rate, cancel_rate, discount_share, discount_depth, rating_mean, first_order_date, last_order_date, days_since_first, days_since_last, interorder_mean_days, interorder_std_days, product_views_30d, category_views_30d, searches_30d, cart_adds_30d, cart_removes_30d, favorites_30d, product_views_90d, category_views_90d, searches_90d, cart_adds_90d, cart_removes_90d, favorites_90d, cart_to_order_90d, preferred_hour, preferred_weekday, first_week_orders, first_week_revenue, first_week_items, first_week_discount_share, first_week_rating_mean, first_week_events, first_week_categories, email_open_rate, email_click_rate, push_open_rate, push_click_rate, sms_click_rate, preferred_channel, optin_email, optin_sms, optin_push, distinct_products, distinct_categories, price_level, top_category, top_category_share, second_category, second_category_share, top_brand, top_brand_share, revenue_12m, last_gap_days) VALUES
+;
+-- args: []
+INSERT INTO {db}.customer_features_part_20261008_e78c7123eac78461_1_of_2_tmp (as_of, run_id, customer_id, orders, cancelled_orders, revenue, avg_check, items_per_order, return_rate, cancel_rate, discount_share, discount_depth, rating_mean, first_order_date, last_order_date, days_since_first, days_since_last, interorder_mean_days, interorder_std_days, product_views_30d, category_views_30d, searches_30d, cart_adds_30d, cart_removes_30d, favorites_30d, product_views_90d, category_views_90d, searches_90d, cart_adds_90d, cart_removes_90d, favorites_90d, cart_to_order_90d, preferred_hour, preferred_weekday, first_week_orders, first_week_revenue, first_week_items, first_week_discount_share, first_week_rating_mean, first_week_events, first_week_categories, email_open_rate, email_click_rate, push_open_rate, push_click_rate, sms_click_rate, preferred_channel, optin_email, optin_sms, optin_push, distinct_products, distinct_categories, price_level, top_category, top_category_share, second_category, second_category_share, top_brand, top_brand_share, revenue_12m, last_gap_days) VALUES
+;
+-- args: []
 INSERT INTO {db}.customer_features_staging (as_of, run_id, customer_id, orders, cancelled_orders, revenue, avg_check, items_per_order, return_rate, cancel_rate, discount_share, discount_depth, rating_mean, first_order_date, last_order_date, days_since_first, days_since_last, interorder_mean_days, interorder_std_days, product_views_30d, category_views_30d, searches_30d, cart_adds_30d, cart_removes_30d, favorites_30d, product_views_90d, category_views_90d, searches_90d, cart_adds_90d, cart_removes_90d, favorites_90d, cart_to_order_90d, preferred_hour, preferred_weekday, first_week_orders, first_week_revenue, first_week_items, first_week_discount_share, first_week_rating_mean, first_week_events, first_week_categories, email_open_rate, email_click_rate, push_open_rate, push_click_rate, sms_click_rate, preferred_channel, optin_email, optin_sms, optin_push, distinct_products, distinct_categories, price_level, top_category, top_category_share, second_category, second_category_share, top_brand, top_brand_share, revenue_12m, last_gap_days) VALUES
 ;
 -- args: []
@@ -62,13 +92,13 @@ INSERT INTO {db}.exports (as_of, exported_at, file, kind, segment_id, rows, sha2
 -- args: []
 INSERT INTO {db}.identities (kind, source, id, customer_id, linked_at, run_id) VALUES
 ;
--- args: ["extract-20261001","cf8fb58bb45fb3fc","statements","extract-20261001","cf8fb58bb45fb3fc",2]
+-- args: ["extract-20261001","2388b19c9d734805","statements","extract-20261001","2388b19c9d734805",2]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), now() + 60, 1, ?
 ;
--- args: ["extract-20261001","cf8fb58bb45fb3fc","statements","extract-20261001","cf8fb58bb45fb3fc",3]
+-- args: ["extract-20261001","2388b19c9d734805","statements","extract-20261001","2388b19c9d734805",3]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), toDateTime(0), 0, ?
 ;
--- args: ["extract-20261001","cf8fb58bb45fb3fc","statements",1]
+-- args: ["extract-20261001","2388b19c9d734805","statements",1]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, now(), now() + 60, 0, ?
 ;
 -- args: []
@@ -126,6 +156,12 @@ INSERT INTO {db}.segments_staging (as_of, run_id, segment_id, macro_group, label
 INSERT INTO {db}.watermarks (source, entity, value, run_id, saved_at) VALUES
 ;
 -- args: []
+RENAME TABLE {db}.customer_features_part_20261008_e78c7123eac78461_0_of_2_tmp TO {db}.customer_features_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+RENAME TABLE {db}.customer_features_part_20261008_e78c7123eac78461_1_of_2_tmp TO {db}.customer_features_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
 SELECT DISTINCT as_of FROM {db}.publications ORDER BY as_of
 ;
 -- args: []
@@ -134,7 +170,7 @@ SELECT DISTINCT order_id FROM {db}.raw_orders
 -- args: ["2026-09-30"]
 SELECT argMax(score_run, version), argMax(publish_run, version), argMax(rows, version), max(published_at), count() FROM {db}.publications WHERE as_of = toDate(?)
 ;
--- args: ["20261201T032104Z-2f8b5a"]
+-- args: ["20261201T033857Z-b9b847"]
 SELECT argMax(stage, finished_at), argMax(as_of, finished_at), argMax(status, finished_at), argMax(message, finished_at), argMax(detail, finished_at), argMax(tessera_version, finished_at), argMax(invocation_id, finished_at), count() FROM {db}.runs WHERE run_id = ?
 ;
 -- args: ["postgres","customers"]
@@ -142,6 +178,12 @@ SELECT argMax(value, (saved_at, value)), count() FROM {db}.watermarks WHERE sour
 ;
 -- args: ["",""]
 SELECT concat(entity, ' ', rule), count() FROM {db}.rejected_rows FINAL WHERE ? = '' OR run_id = ? GROUP BY entity, rule ORDER BY entity, rule
+;
+-- args: ["{db}"]
+SELECT count() FROM system.tables WHERE database = ? AND name IN ('customer_features_part_20261008_e78c7123eac78461_0_of_2', 'customer_features_part_20261008_e78c7123eac78461_1_of_2')
+;
+-- args: []
+SELECT count() FROM {db}.customer_features WHERE as_of = toDate('2026-10-01')
 ;
 -- args: []
 SELECT count() FROM {db}.raw_campaign_events FINAL
@@ -182,7 +224,13 @@ SELECT count(), uniqExact(cityHash64(product_id)) FROM {db}.raw_products WHERE r
 -- args: []
 SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800)
 ;
--- args: ["2026-10-08","20261201T032105Z-751743","20261201T032105Z-751743"]
+-- args: []
+SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 0
+;
+-- args: []
+SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 1
+;
+-- args: ["2026-10-08","20261201T033859Z-3fb5a9","20261201T033859Z-3fb5a9"]
 SELECT customer_id, clv_12m, p_alive, next_order_date FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
@@ -194,17 +242,23 @@ SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_rev
 -- args: ["2026-10-01","",""]
 SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261201T032105Z-751743","20261201T032105Z-751743"]
+-- args: ["2026-10-08","20261201T033859Z-3fb5a9","20261201T033859Z-3fb5a9"]
 SELECT customer_id, lifecycle_stage, vip_tier, clv_12m, p_alive, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261201T032104Z-2f8b5a","20261201T032104Z-2f8b5a"]
+-- args: ["2026-10-01","20261201T033857Z-b9b847","20261201T033857Z-b9b847"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier, run_id FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261201T032104Z-2f8b5a","20261201T032104Z-2f8b5a"]
+-- args: ["2026-10-01","20261201T033857Z-b9b847","20261201T033857Z-b9b847"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier, run_id FROM {db}.customer_scores_staging WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
 SELECT customer_id, optin_email, optin_sms, optin_push FROM {db}.raw_customers FINAL
+;
+-- args: []
+SELECT customer_id, optin_email, optin_sms, optin_push FROM {db}.raw_customers FINAL WHERE cityHash64(customer_id) % 2 = 0
+;
+-- args: []
+SELECT customer_id, optin_email, optin_sms, optin_push FROM {db}.raw_customers FINAL WHERE cityHash64(customer_id) % 2 = 1
 ;
 -- args: ["2026-10-01","",""]
 SELECT customer_id, toInt64(orders), revenue, avg_check, items_per_order, discount_share, days_since_last, toInt32(distinct_categories), price_level, revenue_12m FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
@@ -219,6 +273,12 @@ SELECT customer_id, toUInt32(ordered_at), status, net_amount FROM {db}.raw_order
 SELECT customer_id, toUInt32(ts), session_id, type FROM {db}.raw_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != ''
 ;
 -- args: []
+SELECT customer_id, toUInt32(ts), session_id, type FROM {db}.raw_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != '' AND cityHash64(customer_id) % 2 = 0
+;
+-- args: []
+SELECT customer_id, toUInt32(ts), session_id, type FROM {db}.raw_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != '' AND cityHash64(customer_id) % 2 = 1
+;
+-- args: []
 SELECT customer_id, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL
 ;
 -- args: []
@@ -230,7 +290,7 @@ SELECT customer_id, type, toUInt32(ts) FROM {db}.raw_events FINAL WHERE ts < toD
 -- args: ["2026-10-01","",""]
 SELECT customer_id, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261201T032105Z-7362c6","20261201T032105Z-7362c6"]
+-- args: ["2026-10-08","20261201T033859Z-511e5a","20261201T033859Z-511e5a"]
 SELECT dimension, from_value, to_value, previous_as_of FROM {db}.segment_changes WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY dimension
 ;
 -- args: []
@@ -245,6 +305,9 @@ SELECT model_id, kind, as_of, artefact FROM {db}.models WHERE as_of <= toDate(?)
 -- args: ["2026-10-01","bgnbd","mbgnbd","paretonbd","none"]
 SELECT model_id, kind, as_of, artefact FROM {db}.models WHERE as_of <= toDate(?) AND kind IN (?, ?, ?, ?) ORDER BY as_of DESC, trained_at DESC, model_id DESC LIMIT 1
 ;
+-- args: ["{db}","customer_features_part_"]
+SELECT name FROM system.tables WHERE database = ? AND startsWith(name, ?) AND metadata_modification_time < now() - 86400
+;
 -- args: []
 SELECT name FROM {db}.schema_migrations
 ;
@@ -258,7 +321,19 @@ SELECT name, type FROM system.columns WHERE database = ? AND table = ?
 SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800)
 ;
 -- args: []
+SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 0
+;
+-- args: []
+SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 1
+;
+-- args: []
 SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL
+;
+-- args: []
+SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL WHERE order_id IN (SELECT order_id FROM {db}.raw_orders FINAL WHERE cityHash64(customer_id) % 2 = 0)
+;
+-- args: []
+SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL WHERE order_id IN (SELECT order_id FROM {db}.raw_orders FINAL WHERE cityHash64(customer_id) % 2 = 1)
 ;
 -- args: []
 SELECT product_id, category, brand FROM {db}.raw_products FINAL
@@ -290,7 +365,7 @@ SELECT run_id, count() FROM {db}.segments WHERE as_of = toDate(?) GROUP BY run_i
 -- args: ["2026-10-01"]
 SELECT run_id, count() FROM {db}.segments_staging WHERE as_of = toDate(?) GROUP BY run_id
 ;
--- args: ["2026-10-08","20261201T032105Z-751743","20261201T032105Z-751743"]
+-- args: ["2026-10-08","20261201T033859Z-3fb5a9","20261201T033859Z-3fb5a9"]
 SELECT segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, toInt32(best_hour), toInt32(best_weekday), preferred_channel, product_feed, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["2026-10-01","",""]
@@ -302,15 +377,18 @@ SELECT segment_id, label FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' 
 -- args: ["2026-10-08","",""]
 SELECT segment_id, label, toInt32(window_days), toInt32(treated), toInt32(control), treated_conversion, control_conversion, conversion_diff, conversion_diff_low, conversion_diff_high, revenue_diff, mde_conversion, verdict FROM {db}.segment_lift WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-08","20261201T032105Z-751743","20261201T032105Z-751743"]
+-- args: ["2026-10-08","20261201T033859Z-3fb5a9","20261201T033859Z-3fb5a9"]
 SELECT segment_id, macro_group, label, toInt32(size), revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["2026-10-08","",""]
 SELECT toInt32(shard), toInt32(shards), score_job, model_id, customer_id, frequency, recency_days, age_days, p_alive, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, clv_12m, next_order_in_days FROM {db}.score_parts WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY shard
 ;
--- args: ["2026-10-01","20261201T032104Z-2f8b5a","20261201T032104Z-2f8b5a"]
+-- args: ["2026-10-01","20261201T033857Z-b9b847","20261201T033857Z-b9b847"]
 SELECT toInt32(size), revenue_12m FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY size
 ;
--- args: ["2026-10-01","20261201T032104Z-2f8b5a","20261201T032104Z-2f8b5a"]
+-- args: []
+SELECT top_category, quantileExact(unit_price) FROM ( SELECT product_id, unit_price FROM {db}.raw_order_lines FINAL WHERE order_id IN (SELECT order_id FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND status != 'cancelled') ) AS l ANY LEFT JOIN (SELECT product_id, splitByChar('/', category)[1] AS top_category FROM {db}.raw_products FINAL) AS p USING (product_id) GROUP BY top_category
+;
+-- args: ["2026-10-01","20261201T033857Z-b9b847","20261201T033857Z-b9b847"]
 SELECT vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY vip_tier
 ;

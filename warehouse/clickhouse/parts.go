@@ -1,0 +1,129 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/go-faster/city"
+
+	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// partTable is the table holding one shard's part of a sharded stage's date:
+// named by the table, the date, the job (hashed: a Job's name is not a table name) and
+// the shard.
+func partTable(table string, asOf time.Time, job string, s warehouse.Slice) string {
+	return fmt.Sprintf("%s_part_%s_%016x_%d_of_%d", table, asOf.Format("20060102"), city.CH64([]byte(job)), s.Index, s.Of)
+}
+
+// WritePart writes rec, with as_of and run_id added, as the shard's part of
+// the as-of date of table. The part is written into a table of its own (the
+// structure of <table>_staging) and renamed into place once whole: a shard
+// killed while writing leaves no part, only a table its re-run replaces.
+func (w *DB) WritePart(ctx context.Context, table string, asOf time.Time, job string, s warehouse.Slice, runID string, rec arrow.Record) error {
+	name := partTable(table, asOf, job, s)
+	tmp := name + "_tmp"
+	for _, q := range []string{
+		"DROP TABLE IF EXISTS {db}." + tmp,
+		fmt.Sprintf("CREATE TABLE {db}.%s AS {db}.%s_staging", tmp, table),
+	} {
+		if err := w.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	if err := w.insertRecord(ctx, tmp, asOf, runID, rec); err != nil {
+		return err
+	}
+	for _, q := range []string{
+		"DROP TABLE IF EXISTS {db}." + name, // the part of an earlier attempt of the same job
+		fmt.Sprintf("RENAME TABLE {db}.%s TO {db}.%s", tmp, name),
+	} {
+		if err := w.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PartsWritten counts the parts of the job written whole.
+func (w *DB) PartsWritten(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error) {
+	names := make([]string, of)
+	for i := range names {
+		names[i] = "'" + partTable(table, asOf, job, warehouse.Slice{Index: i, Of: of}) + "'"
+	}
+	var n uint64
+	err := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = ? AND name IN (%s)", strings.Join(names, ", ")), w.db).Scan(&n)
+	return int(n), err
+}
+
+// PublishParts makes the job's parts the as-of date's partition of table in
+// one swap, and returns the rows published. Re-running it after a failure at
+// any step publishes the same rows.
+func (w *DB) PublishParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error) {
+	day := asOf.Format(time.DateOnly)
+	staging := table + "_staging"
+	if err := w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION '%s'", staging, day)); err != nil {
+		return 0, err
+	}
+	for i := 0; i < of; i++ { // hard links of each part's data, not a copy
+		if err := w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s ATTACH PARTITION '%s' FROM {db}.%s", staging, day, partTable(table, asOf, job, warehouse.Slice{Index: i, Of: of}))); err != nil {
+			return 0, err
+		}
+	}
+	if err := w.Swap(ctx, table, asOf); err != nil {
+		return 0, err
+	}
+	var n uint64
+	if err := w.conn.QueryRow(ctx, w.expand(fmt.Sprintf("SELECT count() FROM {db}.%s WHERE as_of = toDate('%s')", table, day))).Scan(&n); err != nil {
+		return 0, err
+	}
+	return int(n), w.dropStaleParts(ctx, table)
+}
+
+// dropStaleParts drops the parts of table written more than a day ago. A
+// job's own parts stay after it publishes: its shard 0, killed later in the
+// run and run again, publishes again from them.
+func (w *DB) dropStaleParts(ctx context.Context, table string) error {
+	var names []string
+	if err := w.conn.Select(ctx, &names, "SELECT name FROM system.tables WHERE database = ? AND startsWith(name, ?) AND metadata_modification_time < now() - 86400",
+		w.db, table+"_part_"); err != nil {
+		return fmt.Errorf("parts of %s: %w", table, err)
+	}
+	for _, name := range names {
+		if err := w.Exec(ctx, "DROP TABLE IF EXISTS {db}."+name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CategoryMedians is the median unit price of each top-level category over
+// the lines of the orders placed before the date and not cancelled (the
+// upper middle value for an even count, an actual price): what the features
+// stage computes from the lines it reads, computed here once for every shard.
+// Lines of products not in the catalogue fall in the category "".
+func (w *DB) CategoryMedians(ctx context.Context, asOf time.Time) (map[string]float64, error) {
+	rows, err := w.conn.Query(ctx, w.expand(fmt.Sprintf(`SELECT top_category, quantileExact(unit_price) FROM (
+    SELECT product_id, unit_price FROM {db}.%s FINAL
+    WHERE order_id IN (SELECT order_id FROM {db}.%s FINAL WHERE ordered_at < toDateTime(%d) AND status != 'cancelled')
+) AS l ANY LEFT JOIN (SELECT product_id, splitByChar('/', category)[1] AS top_category FROM {db}.%s FINAL) AS p USING (product_id)
+GROUP BY top_category`, warehouse.RawTable(canon.OrderLines), warehouse.RawTable(canon.Orders), asOf.Unix(), warehouse.RawTable(canon.Products))))
+	if err != nil {
+		return nil, fmt.Errorf("category medians: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]float64{}
+	for rows.Next() {
+		var top string
+		var m float64
+		if err := rows.Scan(&top, &m); err != nil {
+			return nil, fmt.Errorf("category medians: %w", err)
+		}
+		out[top] = m
+	}
+	return out, rows.Err()
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -214,4 +215,103 @@ func (s *cliShop) command(t *testing.T, db string, env []string, args ...string)
 	cmd.Env = append(append(os.Environ(), "TESSERA_TEST_RUN_MAIN=1", "TESSERA_CLICKHOUSE_ADDR="+s.ch, "TESSERA_CLICKHOUSE_DATABASE="+db,
 		"TESSERA_SOURCE_FILES_DIR="+s.shop, "TESSERA_DATA_DIR="+t.TempDir(), "TESSERA_LOG_LEVEL=warn"), env...)
 	return cmd
+}
+
+// TestKilledShard: a date's features, score and publish split over the 4
+// pods of an Indexed Job publish what one process publishes; then one pod is
+// killed with SIGKILL at a random point of its work (a pod other than 0, then
+// pod 0) and run again, as the Job restarts it. While it is down, nothing of
+// the night is half-published (export delivers a whole night or fails), and
+// once it is done the date holds exactly what one process publishes, with no
+// duplicates and no part left half-written.
+func TestKilledShard(t *testing.T) {
+	s := newCLIShop(t, 3000)
+	const asOf = "2026-11-01"
+	conn := s.conn
+	ref := s.db(t, "tessera_ref_")
+	command := func(db string, env []string, args ...string) *exec.Cmd {
+		return s.command(t, db, append([]string{"TESSERA_KUBE_LOCK=off", "TESSERA_KUBE_WAIT=3m"}, env...), args...)
+	}
+	if b, err := command(ref, nil, "run", "--as-of", asOf).CombinedOutput(); err != nil {
+		t.Fatalf("one process: %v\n%s", err, b)
+	}
+	want := published(t, conn, ref, asOf)
+	// Each trial: a database extracted and trained for the date, then the job.
+	trial := func(name string, victim int, after func(i int) time.Duration) (took []time.Duration, killed bool) {
+		db := s.db(t, "tessera_shards_")
+		if b, err := command(db, nil, "run", "--as-of", asOf, "--stages", "extract,features,train").CombinedOutput(); err != nil {
+			t.Fatalf("extract and train: %v\n%s", err, b)
+		}
+		shard := func(i int) *exec.Cmd {
+			return command(db, []string{"TESSERA_SHARD_JOB=" + name}, "run", "--as-of", asOf, "--stages", "features,score,publish", "--shard", fmt.Sprintf("%d/4", i))
+		}
+		cmds, outs, took, errs := make([]*exec.Cmd, 4), make([]bytes.Buffer, 4), make([]time.Duration, 4), make([]error, 4)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := range cmds {
+			cmds[i] = shard(i)
+			cmds[i].Stdout, cmds[i].Stderr = &outs[i], &outs[i]
+			if err := cmds[i].Start(); err != nil {
+				t.Fatal(err)
+			}
+			if i != victim {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = cmds[i].Wait()
+					took[i] = time.Since(start)
+				}()
+			}
+		}
+		if victim >= 0 {
+			wait := after(victim)
+			time.Sleep(wait)
+			cmds[victim].Process.Signal(syscall.SIGKILL)
+			err := cmds[victim].Wait()
+			t.Logf("%s: shard %d killed after %s (%v)", name, victim, wait.Round(time.Millisecond), err)
+			if killed = err != nil; !killed {
+				wg.Wait() // done before it was killed: the caller tries earlier
+				return nil, false
+			}
+			dir := t.TempDir() + "/export"
+			exportWhole(t, conn, db, asOf, dir, command(db, nil, "export", "--as-of", asOf, "--out", dir))
+			if b, err := shard(victim).CombinedOutput(); err != nil {
+				t.Fatalf("%s: shard %d run again: %v\n%s", name, victim, err, b)
+			}
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("%s: shard %d: %v\n%s", name, i, err, outs[i].String())
+			}
+		}
+		if got := published(t, conn, db, asOf); got != want {
+			t.Errorf("%s published\n%s\none process publishes\n%s", name, got, want)
+		}
+		var tmp uint64
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM system.tables WHERE database = ? AND endsWith(name, '_tmp')", db).Scan(&tmp); err != nil || tmp != 0 {
+			t.Errorf("%s: %d half-written parts left (%v)", name, tmp, err)
+		}
+		return took, killed
+	}
+	took, _ := trial("shards-whole", -1, nil)
+	t.Logf("4 shards uninterrupted, each done after %v", took)
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	r := mrand.New(mrand.NewPCG(uint64(seed), uint64(seed>>32)))
+	// The process starts in about a tenth of its time; killed in the rest.
+	// On a busy machine it may be done sooner: then it is killed earlier.
+	for _, victim := range []int{1 + r.IntN(3), 0} {
+		scale := 1.0
+		at := func(i int) time.Duration { return time.Duration(scale * (0.1 + 0.85*r.Float64()) * float64(took[i])) }
+		for attempt := 1; ; attempt++ {
+			if _, killed := trial(fmt.Sprintf("shards-kill-%d-%d", victim, attempt), victim, at); killed {
+				break
+			}
+			if attempt == 5 {
+				t.Fatalf("shard %d was done before it was killed 5 times", victim)
+			}
+			scale /= 2
+		}
+	}
 }

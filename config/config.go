@@ -132,6 +132,11 @@ type ClickHouse struct {
 	Secure      bool          `yaml:"secure"`
 	CAFile      string        `yaml:"ca_file"`
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// Cluster names a cluster of the servers' remote_servers: the tables are
+	// then replicated on every shard (ZooKeeper or ClickHouse Keeper, the
+	// {shard} and {replica} macros), read and written through Distributed
+	// tables, and published shard by shard. Empty: one server.
+	Cluster string `yaml:"cluster"`
 	// Password comes from TESSERA_CLICKHOUSE_PASSWORD or PasswordFile, never the file.
 	Password string `yaml:"-"`
 }
@@ -323,6 +328,9 @@ func (c Config) Validate() error {
 		}
 		if db := strings.ToLower(c.ClickHouse.Database); db == "system" || db == "information_schema" {
 			errs = append(errs, fmt.Errorf("clickhouse.database %q is ClickHouse's own: give Tessera a database of its own (e.g. tessera)", c.ClickHouse.Database))
+		}
+		if c.ClickHouse.Cluster != "" && !identRe.MatchString(c.ClickHouse.Cluster) {
+			errs = append(errs, fmt.Errorf("clickhouse.cluster %q is not a plain name (one of the servers' remote_servers)", c.ClickHouse.Cluster))
 		}
 	}
 	errs = append(errs, c.validateSource()...)

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -45,7 +46,9 @@ func NewSpendData(x, m []float64) (SpendData, error) {
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortFunc(idx, func(a, b int) int { return cmpF(d.X[a], d.X[b]) })
+	// By frequency, then value: the same customers in any order give the
+	// same sums, so the same fit.
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Or(cmpF(d.X[a], d.X[b]), cmpF(d.M[a], d.M[b])) })
 	sx, sm := make([]float64, len(idx)), make([]float64, len(idx))
 	d.lnM = make([]float64, len(idx))
 	for k, i := range idx {

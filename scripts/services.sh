@@ -8,7 +8,10 @@
 #   kube-apiserver https://127.0.0.1:16443 (no kubelet: pods stay pending), admin
 #               kubeconfig in .services/kube/kubeconfig; built once from the Go
 #               module proxy by scripts/kube-apiserver.sh; helm installed with go install
-# Usage: scripts/services.sh up [clickhouse postgres mariadb kube]...|down|status|env
+#   cluster     a loopback ClickHouse cluster `tessera_loop`: ZooKeeper on
+#               127.0.0.1:12181 and two servers, one shard each (native 19110
+#               and 19120), with replicated tables and ON CLUSTER DDL
+# Usage: scripts/services.sh up [clickhouse postgres mariadb kube cluster]...|down|status|env
 # (`up` alone starts all of them, as make test needs; make demo starts clickhouse)
 # `up` installs the servers from Debian's packages if they are missing and is a no-op
 # when they already answer. Ports differ from the defaults so a system-wide server on
@@ -19,6 +22,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 here=$root/scripts
 dir=${TESSERA_SERVICES_DIR:-$root/.services}
 ch_tcp=19000 ch_http=18123 pg_port=15432 my_port=13306
+zk_port=12181 cluster_ports=(19110 19120)
 
 log() { printf 'services: %s\n' "$*" >&2; }
 die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
@@ -34,14 +38,15 @@ svc_user() { if [ "$(id -u)" = 0 ]; then echo "$1"; else id -un; fi; }
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
 # The services `up` starts: the names given, or all of them.
-services=(clickhouse postgres mariadb kube)
+services=(clickhouse postgres mariadb kube cluster)
 wanted=()
 want() { local n; for n in "${wanted[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
 
 install_packages() {
   local missing=()
   command -v runuser >/dev/null || missing+=(util-linux)
-  if want clickhouse; then command -v clickhouse-server >/dev/null || missing+=(clickhouse-server clickhouse-client); fi
+  if want clickhouse || want cluster; then command -v clickhouse-server >/dev/null || missing+=(clickhouse-server clickhouse-client); fi
+  if want cluster; then [ -f /usr/share/java/zookeeper.jar ] || missing+=(zookeeper); fi
   if want postgres; then [ -n "$(pg_bin)" ] || missing+=(postgresql); fi
   if want mariadb; then command -v mariadbd >/dev/null || missing+=(mariadb-server mariadb-client); fi
   if want kube; then
@@ -121,6 +126,81 @@ XML
   # holding the caller's stdout would keep a pipe reading `up` open forever.
   (cd "$d" && as "$u" nohup clickhouse-server --config-file="$d/config.xml") >"$d/log/stdout.log" 2>&1 </dev/null &
   wait_for clickhouse 120 ch_up || die "clickhouse did not answer on 127.0.0.1:$ch_tcp within 60 s; see $d/log/error.log and $d/log/stdout.log"
+}
+
+# The loopback cluster: ZooKeeper, then two ClickHouse servers that know
+# each other as the two shards of tessera_loop (one replica each).
+zk_up() { [ "$(echo ruok | timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$zk_port; cat >&3; cat <&3" 2>/dev/null)" = imok ]; }
+zk_start() {
+  zk_up && { log "zookeeper already up on $zk_port"; return 0; }
+  local d=$dir/zookeeper u; u=$(svc_user zookeeper)
+  mkdir -p "$d/data"
+  cat >"$d/zoo.cfg" <<CFG
+tickTime=2000
+dataDir=$d/data
+clientPort=$zk_port
+clientPortAddress=127.0.0.1
+admin.enableServer=false
+4lw.commands.whitelist=ruok
+CFG
+  [ "$(id -u)" = 0 ] && chown -R "$u" "$d"
+  log "starting zookeeper on 127.0.0.1:$zk_port"
+  (cd "$d" && as "$u" nohup java -Xmx256m -cp "$d:/usr/share/java/zookeeper.jar" org.apache.zookeeper.server.quorum.QuorumPeerMain "$d/zoo.cfg") >"$d/stdout.log" 2>&1 </dev/null &
+  wait_for zookeeper 120 zk_up || die "zookeeper did not answer on 127.0.0.1:$zk_port within 60 s; see $d/stdout.log"
+}
+node_up() { clickhouse-client --host 127.0.0.1 --port "$1" -q 'SELECT 1' >/dev/null 2>&1; }
+cluster_up() { zk_up && node_up "${cluster_ports[0]}" && node_up "${cluster_ports[1]}"; }
+cluster_start() {
+  zk_start
+  local i port d u; u=$(svc_user clickhouse)
+  local shards=""
+  for port in "${cluster_ports[@]}"; do
+    shards+="<shard><internal_replication>true</internal_replication><replica><host>127.0.0.1</host><port>$port</port></replica></shard>"
+  done
+  for i in 1 2; do
+    port=${cluster_ports[$((i - 1))]} d=$dir/cluster/node$i
+    node_up "$port" && { log "cluster node $i already up on $port"; continue; }
+    mkdir -p "$d/data" "$d/tmp" "$d/log"
+    cat >"$d/config.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>$d/log/server.log</log><errorlog>$d/log/error.log</errorlog><size>100M</size><count>2</count></logger>
+  <tcp_port>$port</tcp_port>
+  <http_port>$((port - 900))</http_port>
+  <interserver_http_port>$((port + 200))</interserver_http_port>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <listen_host>127.0.0.1</listen_host>
+  <max_connections>256</max_connections>
+  <mark_cache_size>268435456</mark_cache_size>
+  <path>$d/data/</path>
+  <tmp_path>$d/tmp/</tmp_path>
+  <user_files_path>$d/</user_files_path>
+  <users_config>$d/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>UTC</timezone>
+  <mlock_executable>false</mlock_executable>
+  <zookeeper><node><host>127.0.0.1</host><port>$zk_port</port></node></zookeeper>
+  <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
+  <macros><shard>$i</shard><replica>node$i</replica></macros>
+  <remote_servers><tessera_loop>$shards</tessera_loop></remote_servers>
+</yandex>
+XML
+    cat >"$d/users.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <profiles><default><max_memory_usage>4000000000</max_memory_usage><distributed_product_mode>global</distributed_product_mode></default></profiles>
+  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+XML
+    [ "$(id -u)" = 0 ] && chown -R "$u" "$d"
+    log "starting cluster node $i on 127.0.0.1:$port"
+    (cd "$d" && as "$u" nohup clickhouse-server --config-file="$d/config.xml") >"$d/log/stdout.log" 2>&1 </dev/null &
+  done
+  for port in "${cluster_ports[@]}"; do
+    wait_for cluster 120 node_up "$port" || die "cluster node on 127.0.0.1:$port did not answer within 60 s; see $dir/cluster/node*/log/"
+  done
 }
 
 pg_up() { "$(pg_bin)/pg_isready" -h 127.0.0.1 -p $pg_port -q; }
@@ -226,6 +306,7 @@ TESSERA_TEST_CLICKHOUSE_HTTP='127.0.0.1:$ch_http'
 TESSERA_TEST_POSTGRES='postgres://tessera@127.0.0.1:$pg_port/tessera?sslmode=disable'
 TESSERA_TEST_MYSQL='tessera:tessera@tcp(127.0.0.1:$my_port)/tessera'
 TESSERA_TEST_KUBECONFIG='$dir/kube/kubeconfig'
+TESSERA_TEST_CLICKHOUSE_CLUSTER='127.0.0.1:${cluster_ports[0]}'
 TESSERA_TEST_HELM='$(command -v helm || echo "$(go env GOPATH)/bin/helm")'
 ENV
 }
@@ -244,6 +325,7 @@ case "${1:-}" in
     if want postgres; then pg_start; fi
     if want mariadb; then my_start; fi
     if want kube; then kube_start; fi
+    if want cluster; then cluster_start; fi
     env_lines >"$dir/env"
     log "up: ${wanted[*]} (addresses in $dir/env)";;
   down)
@@ -256,13 +338,21 @@ case "${1:-}" in
     if pg_up 2>/dev/null; then as "$(svc_user postgres)" "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" -m fast stop >/dev/null && log "stopped postgresql"; fi
     stop_pidfile mariadb "$dir/mariadb/mysqld.pid"
     stop_pidfile kube-apiserver "$dir/kube/apiserver.pid"
-    stop_pidfile etcd "$dir/kube/etcd.pid";;
+    stop_pidfile etcd "$dir/kube/etcd.pid"
+    for i in 1 2; do
+      if pkill -f -- "--config-file=$dir/cluster/node$i/config.xml" 2>/dev/null; then
+        for _ in $(seq 60); do pgrep -f -- "--config-file=$dir/cluster/node$i/config.xml" >/dev/null || break; sleep 0.5; done
+        log "stopped cluster node $i"
+      fi
+    done
+    if pkill -f -- "QuorumPeerMain $dir/zookeeper/zoo.cfg" 2>/dev/null; then log "stopped zookeeper"; fi;;
   status)
     rc=0
     if ch_up; then echo "clickhouse  up    127.0.0.1:$ch_tcp"; else echo "clickhouse  down"; rc=1; fi
     if pg_up 2>/dev/null; then echo "postgresql  up    127.0.0.1:$pg_port"; else echo "postgresql  down"; rc=1; fi
     if my_up; then echo "mariadb     up    127.0.0.1:$my_port"; else echo "mariadb     down"; rc=1; fi
     if kube_up; then echo "kube-apiserver up https://127.0.0.1:$kube_api"; else echo "kube-apiserver down"; rc=1; fi
+    if cluster_up; then echo "cluster     up    127.0.0.1:${cluster_ports[0]} 127.0.0.1:${cluster_ports[1]} zookeeper 127.0.0.1:$zk_port"; else echo "cluster     down"; rc=1; fi
     exit $rc;;
   env) env_lines;;
   *) echo "usage: $0 up [${services[*]}]...|down|status|env" >&2; exit 2;;

@@ -1,7 +1,7 @@
 // Package servicetest gives tests the real services that `make test` starts
 // with scripts/services.sh (ClickHouse, PostgreSQL, MariaDB, kube-apiserver)
 // and the helm it installs, from the TESSERA_TEST_* variables of
-// `scripts/services.sh env`, else the script's own addresses. Under
+// `scripts/services.sh env` (and the loopback ClickHouse cluster), else the script's own addresses. Under
 // `go test -short` a test that needs one is skipped, for quick loops without
 // servers; otherwise nothing is skipped: a service that is not there fails the
 // test where it is used, so `make test` cannot pass by leaving tests out.
@@ -19,7 +19,12 @@ const (
 	clickHouseHTTP = "127.0.0.1:18123"
 	postgres       = "postgres://tessera@127.0.0.1:15432/tessera?sslmode=disable"
 	mysql          = "tessera:tessera@tcp(127.0.0.1:13306)/tessera"
+	cluster        = "127.0.0.1:19110"
 )
+
+// Cluster is the name of the loopback ClickHouse cluster in its servers'
+// remote_servers: two shards of one replica each, with ZooKeeper.
+const Cluster = "tessera_loop"
 
 // need skips the test under -short: it talks to a service.
 func need(t testing.TB, what string) {
@@ -40,6 +45,13 @@ func env(name, def string) string {
 func ClickHouse(t testing.TB) string {
 	need(t, "ClickHouse")
 	return env("TESSERA_TEST_CLICKHOUSE", clickHouse)
+}
+
+// ClickHouseCluster is the native address of a server of the loopback
+// ClickHouse cluster (Cluster).
+func ClickHouseCluster(t testing.TB) string {
+	need(t, "the loopback ClickHouse cluster")
+	return env("TESSERA_TEST_CLICKHOUSE_CLUSTER", cluster)
 }
 
 // ClickHouseHTTP is the HTTP interface's address of the test ClickHouse.

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -326,6 +327,18 @@ func newBasketScratch(products, cats, brands int) *basketScratch {
 func (s *basketScratch) summarise(ls []lineFact, median []float64, cats, brands []string) basketFacts {
 	var f basketFacts
 	s.stamp++
+	// Summed in an order of their values, not of their reading: a warehouse
+	// (a cluster's shards) may hand a customer's lines in any order, and a
+	// float sum depends on it.
+	ratio := func(l lineFact) float64 {
+		if m := median[l.cat]; m > 0 {
+			return l.unit / m
+		}
+		return 0
+	}
+	slices.SortFunc(ls, func(a, b lineFact) int {
+		return cmp.Or(cmp.Compare(a.spend, b.spend), cmp.Compare(ratio(a), ratio(b)), cmp.Compare(a.unit, b.unit))
+	})
 	total, levelSum, levelN := 0.0, 0.0, 0
 	for _, l := range ls {
 		if s.seenProduct[l.product] != s.stamp {

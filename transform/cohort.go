@@ -68,7 +68,8 @@ func HorizonRevenue(orders []arrow.Record, asOf time.Time, days int) (map[string
 
 // CustomerBaskets are the distinct products each buyer bought in the orders
 // placed before asOf and not cancelled: Customers[i] bought
-// Products[Start[i]:Start[i+1]] (sorted numbers into ProductIDs).
+// Products[Start[i]:Start[i+1]] (sorted numbers into ProductIDs, which are
+// in id order).
 type CustomerBaskets struct {
 	Customers  []string
 	Start      []int32
@@ -119,6 +120,23 @@ func Baskets(orders []arrow.Record, lines Batches, asOf time.Time) (CustomerBask
 		return nil
 	}); err != nil {
 		return b, err
+	}
+	// Products numbered in id order, not in the order the lines came in: a
+	// feed breaks ties by number, and a warehouse (a cluster's shards) may
+	// hand the same lines in any order.
+	byID := make([]int32, len(b.ProductIDs))
+	for i := range byID {
+		byID[i] = int32(i)
+	}
+	slices.SortFunc(byID, func(x, y int32) int { return strings.Compare(b.ProductIDs[x], b.ProductIDs[y]) })
+	renumber := make([]int32, len(byID))
+	sortedIDs := make([]string, len(byID))
+	for n, old := range byID {
+		renumber[old], sortedIDs[n] = int32(n), b.ProductIDs[old]
+	}
+	b.ProductIDs = sortedIDs
+	for i := range pairs {
+		pairs[i].prod = renumber[pairs[i].prod]
 	}
 	slices.SortFunc(pairs, func(x, y pair) int {
 		if x.cust != y.cust {

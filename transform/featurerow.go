@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -9,15 +10,16 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
-// build sorts the orders' facts by customer and day and makes one row per
+// build sorts the orders' facts by customer and time and makes one row per
 // buyer.
 func (fr *featureRun) build(mem memory.Allocator) arrow.Record {
 	facts := fr.facts
-	slices.SortStableFunc(facts, func(a, b orderFacts) int {
-		if a.cust != b.cust {
-			return int(a.cust - b.cust)
-		}
-		return int(a.day - b.day)
+	// A total order: a customer's sums then add the same numbers in the same
+	// order however the warehouse handed the orders (a cluster's shards, a
+	// shard's slice hand them in any order).
+	slices.SortFunc(facts, func(a, b orderFacts) int {
+		return cmp.Or(cmp.Compare(a.cust, b.cust), cmp.Compare(a.day, b.day), cmp.Compare(a.ts, b.ts), cmp.Compare(a.net, b.net),
+			cmp.Compare(a.gross, b.gross), cmp.Compare(a.discount, b.discount), cmp.Compare(a.items, b.items), cmp.Compare(a.rating, b.rating))
 	})
 	b := array.NewRecordBuilder(mem, FeatureSchema)
 	defer b.Release()

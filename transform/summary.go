@@ -3,6 +3,7 @@
 package transform
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -45,7 +46,11 @@ type SummaryOptions struct {
 	HoldoutEnd time.Time
 }
 
-func byDay(a, b purchase) int { return int(a.day - b.day) }
+// byDay orders a customer's purchases by day, then value: a day's value then
+// sums the same numbers in the same order however they were read.
+func byDay(a, b purchase) int {
+	return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.value, b.value))
+}
 
 type purchase struct {
 	cust  int32

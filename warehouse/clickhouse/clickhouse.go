@@ -35,6 +35,8 @@ type DB struct {
 
 	mu    sync.Mutex
 	types map[string]map[string]string // column types by table, read once
+
+	cluster *cluster // nil: one server
 }
 
 // Open connects and checks that the server answers.
@@ -55,6 +57,10 @@ func Open(ctx context.Context, c config.ClickHouse) (*DB, error) {
 		}
 		opts.TLS = t
 	}
+	if c.Cluster != "" {
+		// Inserts land on every shard before they return.
+		opts.Settings = chgo.Settings{"insert_distributed_sync": 1}
+	}
 	conn, err := chgo.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse %s: %w", c.Addr, err)
@@ -74,7 +80,30 @@ func Open(ctx context.Context, c config.ClickHouse) (*DB, error) {
 		}
 		return nil, fmt.Errorf("clickhouse %s does not answer: %w", c.Addr, err)
 	}
-	return &DB{conn: conn, db: c.Database, Backoff: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}}, nil
+	w := &DB{conn: conn, db: c.Database, Backoff: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}}
+	if c.Cluster == "" {
+		return w, nil
+	}
+	addrs, err := shardAddrs(ctx, conn, c.Cluster)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	w.cluster = &cluster{name: c.Cluster, local: c.Database + "_local"}
+	for _, addr := range addrs {
+		o := *opts
+		o.Addr = []string{addr}
+		sc, err := chgo.Open(&o)
+		if err == nil {
+			err = sc.Ping(ctx)
+		}
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("clickhouse.cluster %s: shard %s: %w", c.Cluster, addr, err)
+		}
+		w.cluster.shards = append(w.cluster.shards, sc)
+	}
+	return w, nil
 }
 
 // tlsConfig checks the server against the CA file, or the system's roots.
@@ -130,8 +159,15 @@ func speaksTLS(addr string, timeout time.Duration) bool {
 	return true
 }
 
-// Close closes the connection.
-func (w *DB) Close() error { return w.conn.Close() }
+// Close closes the connections.
+func (w *DB) Close() error {
+	if w.cluster != nil {
+		for _, c := range w.cluster.shards {
+			c.Close()
+		}
+	}
+	return w.conn.Close()
+}
 
 // Database is the name of the Tessera database.
 func (w *DB) Database() string { return w.db }
@@ -170,6 +206,9 @@ func firstLine(s string) string {
 // apply them at once: some copy, rename and drop tables. The lock's own table
 // is made first.
 func (w *DB) Migrate(ctx context.Context) ([]string, error) {
+	if w.cluster != nil {
+		return w.migrateCluster(ctx)
+	}
 	if err := w.Exec(ctx, "CREATE DATABASE IF NOT EXISTS {db}"); err != nil {
 		return nil, err
 	}

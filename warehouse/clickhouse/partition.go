@@ -65,7 +65,7 @@ func (w *DB) readPartition(ctx context.Context, mem memory.Allocator, table stri
 // ReplacePart writes rec as the part `shard` of the as-of date in table
 // (partitioned by as_of and shard), replacing what that part held.
 func (w *DB) ReplacePart(ctx context.Context, table string, asOf time.Time, shard int, runID string, rec arrow.Record) error {
-	if err := w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION ('%s', %d)", table, asOf.Format(time.DateOnly), shard)); err != nil {
+	if err := w.alterPartition(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION ('%s', %d)", table, asOf.Format(time.DateOnly), shard)); err != nil {
 		return err
 	}
 	return w.insertRecord(ctx, table, asOf, runID, rec)

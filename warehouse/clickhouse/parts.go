@@ -27,22 +27,67 @@ func partTable(table string, asOf time.Time, job string, s warehouse.Slice) stri
 func (w *DB) WritePart(ctx context.Context, table string, asOf time.Time, job string, s warehouse.Slice, runID string, rec arrow.Record) error {
 	name := partTable(table, asOf, job, s)
 	tmp := name + "_tmp"
-	for _, q := range []string{
-		"DROP TABLE IF EXISTS {db}." + tmp,
-		fmt.Sprintf("CREATE TABLE {db}.%s AS {db}.%s_staging", tmp, table),
-	} {
-		if err := w.Exec(ctx, q); err != nil {
-			return err
-		}
+	if err := w.dropPart(ctx, tmp); err != nil {
+		return err
+	}
+	if err := w.createPart(ctx, tmp, table+"_staging"); err != nil {
+		return err
 	}
 	if err := w.insertRecord(ctx, tmp, asOf, runID, rec); err != nil {
 		return err
 	}
-	for _, q := range []string{
-		"DROP TABLE IF EXISTS {db}." + name, // the part of an earlier attempt of the same job
-		fmt.Sprintf("RENAME TABLE {db}.%s TO {db}.%s", tmp, name),
-	} {
-		if err := w.Exec(ctx, q); err != nil {
+	if err := w.dropPart(ctx, name); err != nil { // the part of an earlier attempt of the same job
+		return err
+	}
+	return w.renamePart(ctx, tmp, name)
+}
+
+// createPart creates a part's table with the structure of like: on a
+// cluster a replicated table on every server and a Distributed one in front.
+func (w *DB) createPart(ctx context.Context, name, like string) error {
+	if w.cluster == nil {
+		return w.Exec(ctx, fmt.Sprintf("CREATE TABLE {db}.%s AS {db}.%s", name, like))
+	}
+	var engine, key string
+	if err := w.conn.QueryRow(ctx, "SELECT engine_full, sorting_key FROM system.tables WHERE database = ? AND name = ?", w.cluster.local, like).Scan(&engine, &key); err != nil {
+		return fmt.Errorf("part of %s: %w", like, err)
+	}
+	rep, err := replicated(unreplicated(engine), w.cluster.local, name)
+	if err != nil {
+		return err
+	}
+	if err := w.onCluster(ctx, fmt.Sprintf("CREATE TABLE {local}.%s ON CLUSTER {cluster} AS {local}.%s ENGINE = %s", name, like, rep)); err != nil {
+		return err
+	}
+	return w.distribute(ctx, name, shardingKey(key))
+}
+
+// renamePart renames a part's table (on a cluster, the replicated tables,
+// and the Distributed one made anew: it names the table it reads).
+func (w *DB) renamePart(ctx context.Context, from, to string) error {
+	if w.cluster == nil {
+		return w.Exec(ctx, fmt.Sprintf("RENAME TABLE {db}.%s TO {db}.%s", from, to))
+	}
+	var key string
+	if err := w.conn.QueryRow(ctx, "SELECT sorting_key FROM system.tables WHERE database = ? AND name = ?", w.cluster.local, from).Scan(&key); err != nil {
+		return fmt.Errorf("part %s: %w", from, err)
+	}
+	if err := w.onCluster(ctx, fmt.Sprintf("RENAME TABLE {local}.%s TO {local}.%s ON CLUSTER {cluster}", from, to)); err != nil {
+		return err
+	}
+	if err := w.onCluster(ctx, "DROP TABLE IF EXISTS {db}."+from+" ON CLUSTER {cluster}"); err != nil {
+		return err
+	}
+	return w.distribute(ctx, to, shardingKey(key))
+}
+
+// dropPart drops a part's table if it exists.
+func (w *DB) dropPart(ctx context.Context, name string) error {
+	if w.cluster == nil {
+		return w.Exec(ctx, "DROP TABLE IF EXISTS {db}."+name)
+	}
+	for _, q := range []string{"DROP TABLE IF EXISTS {db}." + name + " ON CLUSTER {cluster}", "DROP TABLE IF EXISTS {local}." + name + " ON CLUSTER {cluster}"} {
+		if err := w.onCluster(ctx, q); err != nil {
 			return err
 		}
 	}
@@ -55,8 +100,12 @@ func (w *DB) PartsWritten(ctx context.Context, table string, asOf time.Time, job
 	for i := range names {
 		names[i] = "'" + partTable(table, asOf, job, warehouse.Slice{Index: i, Of: of}) + "'"
 	}
+	db := w.db
+	if w.cluster != nil {
+		db = w.cluster.local
+	}
 	var n uint64
-	err := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = ? AND name IN (%s)", strings.Join(names, ", ")), w.db).Scan(&n)
+	err := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = ? AND name IN (%s)", strings.Join(names, ", ")), db).Scan(&n)
 	return int(n), err
 }
 
@@ -66,11 +115,11 @@ func (w *DB) PartsWritten(ctx context.Context, table string, asOf time.Time, job
 func (w *DB) PublishParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error) {
 	day := asOf.Format(time.DateOnly)
 	staging := table + "_staging"
-	if err := w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION '%s'", staging, day)); err != nil {
+	if err := w.alterPartition(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION '%s'", staging, day)); err != nil {
 		return 0, err
 	}
 	for i := 0; i < of; i++ { // hard links of each part's data, not a copy
-		if err := w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s ATTACH PARTITION '%s' FROM {db}.%s", staging, day, partTable(table, asOf, job, warehouse.Slice{Index: i, Of: of}))); err != nil {
+		if err := w.alterPartition(ctx, fmt.Sprintf("ALTER TABLE {db}.%s ATTACH PARTITION '%s' FROM {db}.%s", staging, day, partTable(table, asOf, job, warehouse.Slice{Index: i, Of: of}))); err != nil {
 			return 0, err
 		}
 	}
@@ -88,13 +137,17 @@ func (w *DB) PublishParts(ctx context.Context, table string, asOf time.Time, job
 // job's own parts stay after it publishes: its shard 0, killed later in the
 // run and run again, publishes again from them.
 func (w *DB) dropStaleParts(ctx context.Context, table string) error {
+	db := w.db
+	if w.cluster != nil {
+		db = w.cluster.local
+	}
 	var names []string
 	if err := w.conn.Select(ctx, &names, "SELECT name FROM system.tables WHERE database = ? AND startsWith(name, ?) AND metadata_modification_time < now() - 86400",
-		w.db, table+"_part_"); err != nil {
+		db, table+"_part_"); err != nil {
 		return fmt.Errorf("parts of %s: %w", table, err)
 	}
 	for _, name := range names {
-		if err := w.Exec(ctx, "DROP TABLE IF EXISTS {db}."+name); err != nil {
+		if err := w.dropPart(ctx, name); err != nil {
 			return err
 		}
 	}

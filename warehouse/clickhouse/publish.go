@@ -22,7 +22,7 @@ func (w *DB) ReplacePartition(ctx context.Context, table string, asOf time.Time,
 // Swap replaces the as-of date's partition of table with the one staged in
 // <table>_staging: one ALTER, so readers see the old night or the new one.
 func (w *DB) Swap(ctx context.Context, table string, asOf time.Time) error {
-	return w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s REPLACE PARTITION '%s' FROM {db}.%s_staging", table, asOf.Format(time.DateOnly), table))
+	return w.alterPartition(ctx, fmt.Sprintf("ALTER TABLE {db}.%s REPLACE PARTITION '%s' FROM {db}.%s_staging", table, asOf.Format(time.DateOnly), table))
 }
 
 // Stage writes rec, with as_of and run_id added, as the as-of date's partition
@@ -30,7 +30,7 @@ func (w *DB) Swap(ctx context.Context, table string, asOf time.Time) error {
 func (w *DB) Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error {
 	staging := table + "_staging"
 	part := asOf.Format(time.DateOnly)
-	if err := w.Exec(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION '%s'", staging, part)); err != nil {
+	if err := w.alterPartition(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION '%s'", staging, part)); err != nil {
 		return err
 	}
 	return w.insertRecord(ctx, staging, asOf, runID, rec)

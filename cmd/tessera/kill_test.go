@@ -223,22 +223,54 @@ func (s *cliShop) command(t *testing.T, db string, env []string, args ...string)
 // pod 0) and run again, as the Job restarts it. While it is down, nothing of
 // the night is half-published (export delivers a whole night or fails), and
 // once it is done the date holds exactly what one process publishes, with no
-// duplicates and no part left half-written.
+// duplicates and no part left half-written. On one server, then on the
+// loopback cluster (one pod killed, whichever).
 func TestKilledShard(t *testing.T) {
 	s := newCLIShop(t, 3000)
 	const asOf = "2026-11-01"
-	conn := s.conn
 	ref := s.db(t, "tessera_ref_")
-	command := func(db string, env []string, args ...string) *exec.Cmd {
-		return s.command(t, db, append([]string{"TESSERA_KUBE_LOCK=off", "TESSERA_KUBE_WAIT=3m"}, env...), args...)
-	}
-	if b, err := command(ref, nil, "run", "--as-of", asOf).CombinedOutput(); err != nil {
+	if b, err := s.command(t, ref, []string{"TESSERA_KUBE_LOCK=off"}, "run", "--as-of", asOf).CombinedOutput(); err != nil {
 		t.Fatalf("one process: %v\n%s", err, b)
 	}
-	want := published(t, conn, ref, asOf)
+	want := published(t, s.conn, ref, asOf)
+	t.Run("one server", func(t *testing.T) {
+		killShards(t, s, s.conn, nil, func(t *testing.T, prefix string) string { return s.db(t, prefix) }, want, []int{-1, 0})
+	})
+	t.Run("cluster", func(t *testing.T) {
+		addr := servicetest.ClickHouseCluster(t)
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		newDB := func(t *testing.T, prefix string) string {
+			var b [3]byte
+			rand.Read(b[:])
+			name := prefix + hex.EncodeToString(b[:])
+			t.Cleanup(func() {
+				for _, q := range []string{"DROP DATABASE IF EXISTS " + name + " ON CLUSTER " + servicetest.Cluster,
+					"DROP DATABASE IF EXISTS " + name + "_local ON CLUSTER " + servicetest.Cluster, "DROP DATABASE IF EXISTS " + name + "_schema"} {
+					conn.Exec(context.Background(), q)
+				}
+			})
+			return name
+		}
+		env := []string{"TESSERA_CLICKHOUSE_ADDR=" + addr, "TESSERA_CLICKHOUSE_CLUSTER=" + servicetest.Cluster}
+		killShards(t, s, conn, env, newDB, want, []int{-2})
+	})
+}
+
+// killShards runs the trials of TestKilledShard against the warehouse conn
+// reaches (env points the runs at it), in databases newDB makes: one
+// uninterrupted, then one per victim (-1: a pod other than 0, -2: any pod).
+func killShards(t *testing.T, s *cliShop, conn driver.Conn, env []string, newDB func(*testing.T, string) string, want string, victims []int) {
+	const asOf = "2026-11-01"
+	command := func(db string, more []string, args ...string) *exec.Cmd {
+		return s.command(t, db, append(append([]string{"TESSERA_KUBE_LOCK=off", "TESSERA_KUBE_WAIT=3m"}, env...), more...), args...)
+	}
 	// Each trial: a database extracted and trained for the date, then the job.
 	trial := func(name string, victim int, after func(i int) time.Duration) (took []time.Duration, killed bool) {
-		db := s.db(t, "tessera_shards_")
+		db := newDB(t, "tessera_shards_")
 		if b, err := command(db, nil, "run", "--as-of", asOf, "--stages", "extract,features,train").CombinedOutput(); err != nil {
 			t.Fatalf("extract and train: %v\n%s", err, b)
 		}
@@ -289,7 +321,7 @@ func TestKilledShard(t *testing.T) {
 			t.Errorf("%s published\n%s\none process publishes\n%s", name, got, want)
 		}
 		var tmp uint64
-		if err := conn.QueryRow(context.Background(), "SELECT count() FROM system.tables WHERE database = ? AND endsWith(name, '_tmp')", db).Scan(&tmp); err != nil || tmp != 0 {
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM system.tables WHERE startsWith(database, ?) AND endsWith(name, '_tmp')", db).Scan(&tmp); err != nil || tmp != 0 {
 			t.Errorf("%s: %d half-written parts left (%v)", name, tmp, err)
 		}
 		return took, killed
@@ -301,7 +333,13 @@ func TestKilledShard(t *testing.T) {
 	r := mrand.New(mrand.NewPCG(uint64(seed), uint64(seed>>32)))
 	// The process starts in about a tenth of its time; killed in the rest.
 	// On a busy machine it may be done sooner: then it is killed earlier.
-	for _, victim := range []int{1 + r.IntN(3), 0} {
+	for _, victim := range victims {
+		switch victim {
+		case -1:
+			victim = 1 + r.IntN(3)
+		case -2:
+			victim = r.IntN(4)
+		}
 		scale := 1.0
 		at := func(i int) time.Duration { return time.Duration(scale * (0.1 + 0.85*r.Float64()) * float64(took[i])) }
 		for attempt := 1; ; attempt++ {

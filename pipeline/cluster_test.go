@@ -90,6 +90,12 @@ func TestCluster(t *testing.T) {
 			t.Errorf("%s: rows per shard %v, want both shards to hold some", table, perShard)
 		}
 	}
+	// How long readers may see two nights at once: a table's swap on both shards.
+	start := time.Now()
+	if err := clWH.Swap(ctx, "customer_scores", asOf); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("customer_scores swapped on both shards in %s", time.Since(start).Round(time.Microsecond))
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {

@@ -112,6 +112,11 @@ type LTV struct {
 	Penalty         float64 `yaml:"penalty"`
 	CLVMonths       int     `yaml:"clv_months"`
 	DiscountMonthly float64 `yaml:"discount_monthly"`
+	// MaxCustomers bounds what train fits on: a base with more buyers is
+	// fitted on one in ⌈buyers/MaxCustomers⌉ of them, chosen by a hash of the
+	// customer id and SampleSeed (0: every buyer).
+	MaxCustomers int    `yaml:"max_customers"`
+	SampleSeed   uint64 `yaml:"sample_seed"`
 }
 
 // Log configures logging.
@@ -235,7 +240,8 @@ func Default() Config {
 			ClickHouse: SQLSource{Overlap: time.Hour}, DedupWindow: 1 << 20, MaxAmount: canon.DefaultMaxAmount,
 			MaxRejectedShare: defaultShares(0.05), UnknownProduct: "count"},
 		Sample: Sample{Customers: 10000, Days: 730, Seed: 1},
-		LTV:    LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, Gate: model.DefaultGate, CLVMonths: 12, DiscountMonthly: 0.01},
+		LTV: LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, Gate: model.DefaultGate, CLVMonths: 12, DiscountMonthly: 0.01,
+			MaxCustomers: 200000},
 		Segmentation: Segmentation{Lifecycle: segment.DefaultLifecycle, VIP: segment.DefaultVIP, EarlyVIP: segment.DefaultEarlyVIP,
 			MicroSegments: segment.DefaultSegments, Feeds: segment.DefaultFeeds, Strategies: slices.Clone(segment.DefaultStrategies), Offers: segment.DefaultOffers},
 		Export: Export{ControlShare: 0.1, CampaignDays: 28, LiftWindowDays: 28},
@@ -336,6 +342,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateSource()...)
 	if c.LTV.HoldoutDays < 1 || c.LTV.CLVMonths < 1 || c.LTV.DiscountMonthly < 0 || c.LTV.Penalty < 0 {
 		errs = append(errs, errors.New("ltv: holdout_days and clv_months must be positive, discount_monthly and penalty not negative"))
+	}
+	if c.LTV.MaxCustomers != 0 && c.LTV.MaxCustomers < 1000 {
+		errs = append(errs, fmt.Errorf("ltv.max_customers must be 0 (every buyer) or at least 1000, got %d", c.LTV.MaxCustomers))
 	}
 	if c.ClickHouse.CAFile != "" && !c.ClickHouse.Secure {
 		errs = append(errs, errors.New("clickhouse.ca_file is set but clickhouse.secure is not: set secure: true to use TLS"))

@@ -37,6 +37,17 @@ type Artefact struct {
 	// none when nothing was fitted) so that score and the report can say why
 	// no prediction is published.
 	Gate *Gate `json:"gate,omitempty"`
+
+	// Sample, when set, says the model was fitted on a sample of the buyers.
+	Sample *Sample `json:"sample,omitempty"`
+}
+
+// Sample is the share of the buyers a model was fitted on: those whose id
+// hashes to Index modulo Of, of Buyers.
+type Sample struct {
+	Index  int `json:"index"`
+	Of     int `json:"of"`
+	Buyers int `json:"buyers"`
 }
 
 // Usable says whether score may publish the model's predictions.

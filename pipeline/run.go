@@ -239,6 +239,9 @@ func (p *Runner) record(ctx context.Context, res Result, runErr error) {
 		if t.LTV.Metrics != nil {
 			d["grade"] = t.LTV.Metrics.Grade
 		}
+		if t.LTV.Sample != nil {
+			d["sample"] = t.LTV.Sample
+		}
 		if t.EarlyReason != "" {
 			d["early_vip_reason"] = t.EarlyReason
 		}

@@ -23,6 +23,7 @@ import (
 // modelStore is where train reads orders and keeps models.
 type modelStore interface {
 	reader
+	Customers(ctx context.Context, q warehouse.Query) (int, error)
 	InsertModel(ctx context.Context, m warehouse.Model) error
 	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
 }
@@ -54,7 +55,13 @@ func (t Trained) Reasons() []string {
 // all degenerate, are not an error: the stored model says why nothing is
 // predicted, and score publishes no predicted number.
 func Train(ctx context.Context, r Run, wh modelStore, o TrainOptions) (Trained, error) {
-	recs, err := wh.Read(ctx, r.Mem, ordersBefore(r.AsOf), o.BatchRows)
+	sample, buyers, err := trainSample(ctx, r, wh, o.LTV)
+	if err != nil {
+		return Trained{}, err
+	}
+	q := ordersBefore(r.AsOf)
+	q.Slice = sample
+	recs, err := wh.Read(ctx, r.Mem, q, o.BatchRows)
 	if err != nil {
 		return Trained{}, err
 	}
@@ -62,6 +69,9 @@ func Train(ctx context.Context, r Run, wh modelStore, o TrainOptions) (Trained, 
 	a, err := trainLTV(r, recs, o.LTV)
 	if err != nil {
 		return Trained{}, err
+	}
+	if !sample.Whole() {
+		a.Sample = &model.Sample{Of: sample.Of, Index: sample.Index, Buyers: buyers}
 	}
 	m, err := modelRow(r, a)
 	if err != nil {
@@ -80,6 +90,25 @@ func Train(ctx context.Context, r Run, wh modelStore, o TrainOptions) (Trained, 
 	}
 	out.Early, out.EarlyReason, err = trainEarlyVIP(ctx, r, wh, recs, o.EarlyVIP)
 	return out, err
+}
+
+// trainSample is the customers train fits on: every buyer, or, with more
+// than max_customers, one in ⌈buyers/max_customers⌉ of them by the hash of
+// the customer id (the slice of that index the seed picks). It also returns
+// the buyers counted.
+func trainSample(ctx context.Context, r Run, wh modelStore, o config.LTV) (warehouse.Slice, int, error) {
+	if o.MaxCustomers == 0 {
+		return warehouse.Slice{}, 0, nil
+	}
+	buyers, err := wh.Customers(ctx, ordersBefore(r.AsOf))
+	if err != nil || buyers <= o.MaxCustomers {
+		return warehouse.Slice{}, buyers, err
+	}
+	of := (buyers + o.MaxCustomers - 1) / o.MaxCustomers
+	s := warehouse.Slice{Index: int(o.SampleSeed % uint64(of)), Of: of}
+	r.Log.WithFields(logrus.Fields{"buyers": buyers, "max_customers": o.MaxCustomers, "sample": fmt.Sprintf("%d/%d", s.Index, s.Of)}).
+		Info(fmt.Sprintf("train fits on one in %d buyers (about %d of %d)", of, buyers/of, buyers))
+	return s, buyers, nil
 }
 
 // trainLTV is the LTV model of the date: gated, or chosen and refitted.

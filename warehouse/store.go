@@ -52,6 +52,8 @@ type Store interface {
 
 	// Reading raw tables point in time.
 	Read(ctx context.Context, mem memory.Allocator, q Query, batch int) ([]arrow.Record, error)
+	// Customers counts the distinct customers of the rows a query reads.
+	Customers(ctx context.Context, q Query) (int, error)
 	Each(ctx context.Context, mem memory.Allocator, q Query, batch int, fn func(arrow.Record) error) error
 
 	// Models.

@@ -40,6 +40,20 @@ func (w *DB) Read(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 	return warehouse.Collect(func(fn func(arrow.Record) error) error { return w.Each(ctx, mem, q, batch, fn) })
 }
 
+// Customers counts the distinct customers of the rows q reads.
+func (w *DB) Customers(ctx context.Context, q warehouse.Query) (int, error) {
+	where, err := w.where(q)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	sql := fmt.Sprintf("SELECT uniqExact(customer_id) FROM %s.%s FINAL%s", w.db, warehouse.RawTable(q.Entity), where)
+	if err := w.conn.QueryRow(ctx, sql).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s customers: %w", q.Entity, err)
+	}
+	return int(n), nil
+}
+
 // Each reads a raw table as Read does, handing each record to fn as it is
 // read and releasing it when fn returns: memory holds one batch, not the table.
 func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, batch int, fn func(arrow.Record) error) error {
@@ -63,24 +77,11 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 			exprs[i], dest[i] = c.Name, new(uint8)
 		}
 	}
-	var where []string
-	if q.TimeColumn != "" {
-		where = append(where, fmt.Sprintf("%s < toDateTime(%d)", q.TimeColumn, q.Before.Unix()))
+	where, err := w.where(q)
+	if err != nil {
+		return err
 	}
-	if q.NonEmpty != "" {
-		where = append(where, q.NonEmpty+" != ''")
-	}
-	if !q.Slice.Whole() {
-		w, err := w.sliceFilter(q)
-		if err != nil {
-			return err
-		}
-		where = append(where, w)
-	}
-	sql := fmt.Sprintf("SELECT %s FROM %s.%s FINAL", strings.Join(exprs, ", "), w.db, warehouse.RawTable(q.Entity))
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
-	}
+	sql := fmt.Sprintf("SELECT %s FROM %s.%s FINAL%s", strings.Join(exprs, ", "), w.db, warehouse.RawTable(q.Entity), where)
 	rows, err := w.conn.Query(ctx, sql)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", q.Entity, err)
@@ -107,6 +108,28 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 		return fmt.Errorf("read %s: %w", q.Entity, err)
 	}
 	return warehouse.HandLast(b, handed, fn)
+}
+
+// where is the WHERE clause of the rows q reads ("" for all).
+func (w *DB) where(q warehouse.Query) (string, error) {
+	var where []string
+	if q.TimeColumn != "" {
+		where = append(where, fmt.Sprintf("%s < toDateTime(%d)", q.TimeColumn, q.Before.Unix()))
+	}
+	if q.NonEmpty != "" {
+		where = append(where, q.NonEmpty+" != ''")
+	}
+	if !q.Slice.Whole() {
+		s, err := w.sliceFilter(q)
+		if err != nil {
+			return "", err
+		}
+		where = append(where, s)
+	}
+	if len(where) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(where, " AND "), nil
 }
 
 // sliceFilter is the condition of the rows of a slice's customers: by the

@@ -25,6 +25,26 @@ func (p *Dir) Read(ctx context.Context, mem memory.Allocator, q warehouse.Query,
 	return warehouse.Collect(func(fn func(arrow.Record) error) error { return p.Each(ctx, mem, q, batch, fn) })
 }
 
+// Customers counts the distinct customers of the rows q reads.
+func (p *Dir) Customers(ctx context.Context, q warehouse.Query) (int, error) {
+	at := slices.Index(q.Columns, "customer_id")
+	if at < 0 {
+		q.Columns = append(slices.Clone(q.Columns), "customer_id")
+		at = len(q.Columns) - 1
+	}
+	seen := map[string]struct{}{}
+	err := p.Each(ctx, p.mem, q, 1<<16, func(rec arrow.Record) error {
+		ids := rec.Column(at).(*array.String)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if _, ok := seen[ids.Value(i)]; !ok {
+				seen[strings.Clone(ids.Value(i))] = struct{}{}
+			}
+		}
+		return nil
+	})
+	return len(seen), err
+}
+
 // Each reads an embedded raw table as Read does, handing each record to fn as
 // it is read and releasing it when fn returns.
 func (p *Dir) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, batch int, fn func(arrow.Record) error) error {

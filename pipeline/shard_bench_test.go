@@ -1,0 +1,135 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tessera-cdp/tessera/synth"
+)
+
+// BenchmarkShards runs the pipeline on the generated shop of
+// TESSERA_BENCH_CUSTOMERS customers (a million by default) as the Indexed Job
+// of TESSERA_BENCH_SHARDS pods (4) would, but one pod after another on this
+// machine, each stage of each pod its own `tessera` process: extract and
+// train once, features and score in every shard (pod 0 last: it publishes
+// what the others wrote), publish in pod 0. It prints each process's time
+// and peak resident memory (its VmHWM, read every 20 ms while it runs), and
+// writes them to TESSERA_BENCH_OUT as JSON when set.
+func BenchmarkShards(b *testing.B) {
+	n, shards := 1000000, 4
+	if s := os.Getenv("TESSERA_BENCH_CUSTOMERS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	if s := os.Getenv("TESSERA_BENCH_SHARDS"); s != "" {
+		shards, _ = strconv.Atoi(s)
+	}
+	ctx := context.Background()
+	gen := synth.Defaults()
+	gen.Customers = n
+	shop := filepath.Join(b.TempDir(), "shop")
+	if cache := os.Getenv("TESSERA_BENCH_CACHE"); cache != "" {
+		shop = filepath.Join(cache, fmt.Sprintf("train-%d", n)) // the same shop as BenchmarkTrainSample's
+	}
+	if _, err := os.Stat(filepath.Join(shop, "orders.csv")); err != nil {
+		if _, err := synth.Generate(ctx, gen, shop); err != nil {
+			b.Fatal(err)
+		}
+	}
+	bin := filepath.Join(b.TempDir(), "tessera")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/tessera").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	cfg, _ := testClickHouse(b)
+	type step struct {
+		Stage   string  `json:"stage"`
+		Shard   string  `json:"shard"`
+		Seconds float64 `json:"seconds"`
+		PeakMiB float64 `json:"peak_rss_mib"`
+	}
+	var steps []step
+	asOf := gen.End.Format(time.DateOnly)
+	run := func(stage string, shard int) {
+		args := []string{"run", "--as-of", asOf, "--stages", stage}
+		label := "-"
+		if shard >= 0 {
+			label = fmt.Sprintf("%d/%d", shard, shards)
+			args = append(args, "--shard", label)
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "TESSERA_CLICKHOUSE_ADDR="+cfg.ClickHouse.Addr, "TESSERA_CLICKHOUSE_DATABASE="+cfg.ClickHouse.Database,
+			"TESSERA_SOURCE_FILES_DIR="+shop, "TESSERA_DATA_DIR="+b.TempDir(), "TESSERA_KUBE_LOCK=off", "TESSERA_KUBE_WAIT=10s",
+			"TESSERA_SHARD_JOB=bench", "TESSERA_LOG_LEVEL=warn")
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		// The kernel's maximum RSS of a child (wait4) starts from this
+		// process's, which the child shared until it exec'd: the child's own
+		// high-water mark is read from /proc while it runs.
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var peakKiB int64
+		var err error
+	poll:
+		for {
+			peakKiB = max(peakKiB, highWater(cmd.Process.Pid))
+			select {
+			case err = <-done:
+				break poll
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if err != nil {
+			b.Fatalf("%s %s: %v\n%s", stage, label, err, out.String())
+		}
+		steps = append(steps, step{stage, label, time.Since(start).Seconds(), float64(peakKiB) / 1024})
+	}
+	run("extract", -1)
+	for i := shards - 1; i >= 0; i-- {
+		run("features", i)
+	}
+	run("train", -1)
+	for i := shards - 1; i >= 0; i-- {
+		run("score", i)
+	}
+	run("publish", -1)
+	var rows []string
+	total := 0.0
+	for _, s := range steps {
+		total += s.Seconds
+		rows = append(rows, fmt.Sprintf("%-8s %-5s %7.1f s %8.0f MiB", s.Stage, s.Shard, s.Seconds, s.PeakMiB))
+	}
+	b.Logf("%d customers, %d shards one after another:\nstage    shard      time  peak RSS\n%s\ntotal %.1f s", n, shards, strings.Join(rows, "\n"), total)
+	if path := os.Getenv("TESSERA_BENCH_OUT"); path != "" {
+		out, _ := json.MarshalIndent(steps, "", "  ")
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// highWater is a process's peak resident memory so far (VmHWM), in KiB; 0
+// once it is gone.
+func highWater(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kib
+		}
+	}
+	return 0
+}

@@ -1,0 +1,129 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tessera-cdp/tessera/model"
+	"github.com/tessera-cdp/tessera/synth"
+)
+
+// BenchmarkTrainSample measures what fitting on a sample costs in accuracy
+// and saves in time: the generated shop of TESSERA_BENCH_CUSTOMERS customers
+// (a million by default) is extracted into ClickHouse and train runs on every
+// buyer, then on samples of max_customers 500,000 to 25,000 with three seeds
+// each. For each parameter of the purchase model it prints the full fit's
+// value and standard error, each sample's standard error relative to the
+// full fit's, and how far each sample's value lies from the full fit's in the
+// sample's standard errors (the largest of the three seeds). The figures go
+// to TESSERA_BENCH_OUT as JSON when set.
+func BenchmarkTrainSample(b *testing.B) {
+	n := 1000000
+	if s := os.Getenv("TESSERA_BENCH_CUSTOMERS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	ctx := context.Background()
+	gen := synth.Defaults()
+	gen.Customers = n
+	shop := filepath.Join(b.TempDir(), "shop")
+	if cache := os.Getenv("TESSERA_BENCH_CACHE"); cache != "" {
+		shop = filepath.Join(cache, fmt.Sprintf("train-%d", n))
+	}
+	if _, err := os.Stat(filepath.Join(shop, "orders.csv")); err != nil {
+		if _, err := synth.Generate(ctx, gen, shop); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cfg, _ := testClickHouse(b)
+	cfg.Source.Files.Dir = shop
+	if err := runStages(ctx, cfg, gen.End, []string{"extract", "features"}, testLogger(b)); err != nil {
+		b.Fatal(err)
+	}
+	p, err := Open(ctx, cfg, testLogger(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	type fit struct {
+		Max     int                `json:"max_customers"`
+		Seed    uint64             `json:"seed"`
+		Kind    string             `json:"kind"`
+		Fitted  float64            `json:"customers"`
+		Seconds float64            `json:"seconds"`
+		Params  map[string]float64 `json:"params"`
+		StdErr  map[string]float64 `json:"std_err"`
+	}
+	train := func(max int, seed uint64) fit {
+		p.Options.Train.LTV.MaxCustomers, p.Options.Train.LTV.SampleSeed = max, seed
+		var a *model.Artefact
+		p.Done = func(r Result) { a = r.Train.LTV }
+		start := time.Now()
+		if err := p.Run(ctx, gen.End, []string{"train"}, NoShard); err != nil {
+			b.Fatal(err)
+		}
+		return fit{max, seed, a.Kind, a.Fit.Customers, time.Since(start).Seconds(), a.Params, a.StdErr}
+	}
+	full := train(0, 0)
+	fits := []fit{full}
+	var rows []string
+	names := make([]string, 0, len(full.Params))
+	for k := range full.Params {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	row := func(cells ...string) { rows = append(rows, strings.Join(cells, " | ")) }
+	head := []string{"max_customers", "fitted", "seconds (vs full)"}
+	for _, k := range names {
+		head = append(head, k+": SE/full SE", k+": max |Δ|/SE")
+	}
+	row(head...)
+	cells := []string{"all", fmt.Sprintf("%.0f", full.Fitted), fmt.Sprintf("%.1f (1.00)", full.Seconds)}
+	for _, k := range names {
+		cells = append(cells, fmt.Sprintf("%.4g ± %.2g", full.Params[k], full.StdErr[k]), "")
+	}
+	row(cells...)
+	for _, max := range []int{500000, 200000, 100000, 50000, 25000} {
+		if max >= n {
+			continue
+		}
+		var seeds []fit
+		for seed := uint64(1); seed <= 3; seed++ {
+			f := train(max, seed)
+			seeds = append(seeds, f)
+			fits = append(fits, f)
+		}
+		secs, fitted := 0.0, 0.0
+		for _, f := range seeds {
+			secs, fitted = secs+f.Seconds/3, fitted+f.Fitted/3
+		}
+		cells := []string{strconv.Itoa(max), fmt.Sprintf("%.0f", fitted), fmt.Sprintf("%.1f (%.2f)", secs, secs/full.Seconds)}
+		for _, k := range names {
+			ratio, far := 0.0, 0.0
+			for _, f := range seeds {
+				if f.Kind != full.Kind {
+					continue
+				}
+				ratio += f.StdErr[k] / full.StdErr[k] / 3
+				far = math.Max(far, math.Abs(f.Params[k]-full.Params[k])/f.StdErr[k])
+			}
+			cells = append(cells, fmt.Sprintf("%.2f", ratio), fmt.Sprintf("%.2f", far))
+		}
+		row(cells...)
+	}
+	b.Logf("train on samples of the %d-customer shop (%s model):\n%s", n, full.Kind, strings.Join(rows, "\n"))
+	if path := os.Getenv("TESSERA_BENCH_OUT"); path != "" {
+		out, _ := json.MarshalIndent(fits, "", "  ")
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -22,34 +22,10 @@ const day = 24 * time.Hour
 type btyd struct {
 	ids                      *array.String
 	x, tx, T, money, holdout []float64
-	subIDs                   []string // the ids after subset
-	sub                      bool
 }
 
 // id is row i's customer.
-func (b btyd) id(i int) string {
-	if b.sub {
-		return b.subIDs[i]
-	}
-	return b.ids.Value(i)
-}
-
-// subset keeps the rows keep, in that order.
-func (b btyd) subset(keep []int) btyd {
-	out := btyd{sub: true, subIDs: make([]string, len(keep))}
-	pick := func(v []float64) []float64 {
-		r := make([]float64, len(keep))
-		for k, i := range keep {
-			r[k] = v[i]
-		}
-		return r
-	}
-	for k, i := range keep {
-		out.subIDs[k] = b.id(i)
-	}
-	out.x, out.tx, out.T, out.money, out.holdout = pick(b.x), pick(b.tx), pick(b.T), pick(b.money), pick(b.holdout)
-	return out
-}
+func (b btyd) id(i int) string { return b.ids.Value(i) }
 
 func summarise(mem memory.Allocator, recs []arrow.Record, opt transform.SummaryOptions) (arrow.Record, btyd, error) {
 	sum, err := transform.Summary(mem, recs, opt)

@@ -28,9 +28,6 @@ type Shard struct {
 // NoShard is a whole run in one process.
 var NoShard = Shard{Index: 0, Of: 1}
 
-// ShardOf is the shard of a customer id among n.
-func ShardOf(id string, n int) int { return warehouse.ShardOf(id, n) }
-
 // slice is the shard's customers, as the warehouse reads them.
 func (s Shard) slice() warehouse.Slice { return warehouse.Slice{Index: s.Index, Of: s.Of} }
 

@@ -29,7 +29,7 @@ func TestParseShard(t *testing.T) {
 	// Every customer in exactly one shard, and shards of similar size.
 	counts := make([]int, 4)
 	for i := 0; i < 10000; i++ {
-		counts[ShardOf(fmt.Sprintf("C%08d", i), 4)]++
+		counts[warehouse.ShardOf(fmt.Sprintf("C%08d", i), 4)]++
 	}
 	for s, n := range counts {
 		if n < 2200 || n > 2800 {

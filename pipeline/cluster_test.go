@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -96,21 +95,7 @@ func TestCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("customer_scores swapped on both shards in %s", time.Since(start).Round(time.Microsecond))
-	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	for i := range errs {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			errs[i] = runShard(ctx, cl, asOf, []string{"features", "score", "publish"}, Shard{Index: i, Of: 4, Job: "cluster-test"}, testLogger(t))
-		}(i)
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("shard %d: %v", i, err)
-		}
-	}
+	runShards(t, cl, asOf, []string{"features", "score", "publish"}, 4, "cluster-test")
 	sameFeatures("4 shards on the cluster")
 	if got, err := publishedSums(cl, asOf); err != nil || got != want {
 		t.Errorf("4 shards on the cluster published\n%s(%v)\none process on one server\n%s", got, err, want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,6 +83,27 @@ func runShard(ctx context.Context, cfg config.Config, asOf time.Time, stages []s
 		f(&p.Options)
 	}
 	return p.Run(ctx, asOf, stages, sh)
+}
+
+// runShards runs stages for a date split over n shards of one job, all at
+// once as the pods of an Indexed Job run, and fails the test if any fails.
+func runShards(t *testing.T, cfg config.Config, asOf time.Time, stages []string, n int, job string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = runShard(context.Background(), cfg, asOf, stages, Shard{Index: i, Of: n, Job: job}, testLogger(t))
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%s shard %d of %d: %v", job, i, n, err)
+		}
+	}
 }
 
 // exportDate exports a published date as `tessera export` does.

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,21 +59,7 @@ func TestShardedScore(t *testing.T) {
 		t.Fatal(err)
 	}
 	one := sums()
-	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	for i := 3; i >= 0; i-- { // shard 0 last: it must wait for the others
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			errs[i] = runShard(ctx, cfg, asOf, []string{"score", "publish"}, Shard{Index: i, Of: 4, Job: "score-test-1"}, testLogger(t))
-		}(i)
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("shard %d: %v", i, err)
-		}
-	}
+	runShards(t, cfg, asOf, []string{"score", "publish"}, 4, "score-test-1")
 	var parts uint64
 	queryRow(t, wh, "SELECT uniqExact(shard) FROM {db}.score_parts WHERE as_of = toDate('"+day+"') AND score_job = 'score-test-1'", &parts)
 	if four := sums(); four != one || parts != 4 {
@@ -97,21 +82,7 @@ func TestShardedFeatures(t *testing.T) {
 		}
 		one := featureRows(t, cfg)
 		for _, job := range []string{"features-test-1", "features-test-2"} {
-			var wg sync.WaitGroup
-			errs := make([]error, 4)
-			for i := range errs {
-				wg.Add(1)
-				go func(i int) {
-					defer wg.Done()
-					errs[i] = runShard(ctx, cfg, asOf, []string{"features"}, Shard{Index: i, Of: 4, Job: job}, testLogger(t))
-				}(i)
-			}
-			wg.Wait()
-			for i, err := range errs {
-				if err != nil {
-					t.Fatalf("%s shard %d: %v", job, i, err)
-				}
-			}
+			runShards(t, cfg, asOf, []string{"features"}, 4, job)
 			four := featureRows(t, cfg)
 			if len(four) != len(one) {
 				t.Fatalf("%s: 4 shards published %d customers' features, one process %d", job, len(four), len(one))

@@ -25,9 +25,16 @@ func testWarehouse(t *testing.T) *DB {
 	t.Helper()
 	c := config.Default().ClickHouse
 	c.Addr = servicetest.ClickHouse(t)
+	return openTest(t, c, "tessera_test_", "DROP DATABASE IF EXISTS {db}")
+}
+
+// openTest connects with c to a database of the test's own (prefix and random
+// hex), running drops when the test ends.
+func openTest(t *testing.T, c config.ClickHouse, prefix string, drops ...string) *DB {
+	t.Helper()
 	var b [4]byte
 	rand.Read(b[:])
-	c.Database = "tessera_test_" + hex.EncodeToString(b[:])
+	c.Database = prefix + hex.EncodeToString(b[:])
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	w, err := Open(ctx, c)
@@ -35,7 +42,9 @@ func testWarehouse(t *testing.T) *DB {
 		t.Fatalf("%v (start it with scripts/services.sh up, as make test does)", err)
 	}
 	t.Cleanup(func() {
-		w.Exec(context.Background(), "DROP DATABASE IF EXISTS {db}")
+		for _, q := range drops {
+			w.Exec(context.Background(), q)
+		}
 		w.Close()
 	})
 	return w

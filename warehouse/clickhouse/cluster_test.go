@@ -2,8 +2,6 @@ package clickhouse
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
@@ -50,23 +48,8 @@ func testCluster(t *testing.T) *DB {
 	t.Helper()
 	c := config.Default().ClickHouse
 	c.Addr, c.Cluster = servicetest.ClickHouseCluster(t), servicetest.Cluster
-	var b [4]byte
-	rand.Read(b[:])
-	c.Database = "tessera_cluster_" + hex.EncodeToString(b[:])
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	w, err := Open(ctx, c)
-	if err != nil {
-		t.Fatalf("%v (start it with scripts/services.sh up, as make test does)", err)
-	}
-	t.Cleanup(func() {
-		for _, db := range []string{"{db}", "{db}_local"} {
-			w.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" ON CLUSTER "+c.Cluster)
-		}
-		w.Exec(context.Background(), "DROP DATABASE IF EXISTS {db}_schema")
-		w.Close()
-	})
-	return w
+	return openTest(t, c, "tessera_cluster_", "DROP DATABASE IF EXISTS {db} ON CLUSTER "+c.Cluster,
+		"DROP DATABASE IF EXISTS {db}_local ON CLUSTER "+c.Cluster, "DROP DATABASE IF EXISTS {db}_schema")
 }
 
 // TestClusterMigrate: on the loopback cluster every table of the schema is a

@@ -345,7 +345,10 @@ case "${1:-}" in
         log "stopped cluster node $i"
       fi
     done
-    if pkill -f -- "QuorumPeerMain $dir/zookeeper/zoo.cfg" 2>/dev/null; then log "stopped zookeeper"; fi;;
+    if pkill -f -- "QuorumPeerMain $dir/zookeeper/zoo.cfg" 2>/dev/null; then
+      for _ in $(seq 60); do pgrep -f -- "QuorumPeerMain $dir/zookeeper/zoo.cfg" >/dev/null || break; sleep 0.5; done
+      log "stopped zookeeper"
+    fi;;
   status)
     rc=0
     if ch_up; then echo "clickhouse  up    127.0.0.1:$ch_tcp"; else echo "clickhouse  down"; rc=1; fi

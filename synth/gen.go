@@ -456,6 +456,21 @@ func (c *cust) session(start int64, anonymous bool, n int) {
 	}
 }
 
+// kept says whether the customer's n-th event is written under EventShare:
+// by a hash of the two, not a draw, so that the random streams, and so every
+// other row, are the same whatever the share.
+func (c *cust) kept(n int) bool {
+	share := c.g.cfg.EventShare
+	if share <= 0 || share >= 1 {
+		return true
+	}
+	h := uint64(c.num)*0x9E3779B97F4A7C15 ^ uint64(n)*0xBF58476D1CE4E5B9
+	h ^= h >> 31
+	h *= 0x94D049BB133111EB
+	h ^= h >> 29
+	return float64(h>>11)/(1<<53) < share
+}
+
 func (c *cust) newSession() []byte {
 	c.sessions++
 	sid := append([]byte{'S'}, appendPadded(nil, c.num, 8)...)
@@ -465,6 +480,9 @@ func (c *cust) newSession() []byte {
 
 func (c *cust) event(sid []byte, ts int64, anonymous bool, typ string, p *product) {
 	c.events++
+	if !c.kept(c.events) {
+		return
+	}
 	er := c.ch.t[eEvents]
 	er.buf = append(er.buf, 'E')
 	er.buf = appendPadded(er.buf, c.num, 8)
@@ -494,7 +512,11 @@ func (c *cust) campaigns(optEmail, optSMS, optPush bool, pref string, dropped in
 	g, r := c.g, c.r
 	var unsub [3]bool // email, sms, push
 	cr := c.ch.t[eCampaigns]
+	written := 0
 	write := func(cp *campaign, typ string, ts int64) {
+		if written++; !c.kept(1<<40 + written) {
+			return
+		}
 		cr.str(cp.id).id('C', c.num).str(cp.channel).str(typ).time(ts)
 		cr.done()
 	}

@@ -26,6 +26,10 @@ type Config struct {
 	Currency  string
 	// Uplift, when set, gives some customers a known campaign effect.
 	Uplift *Uplift
+	// EventShare, between 0 and 1, is the share of site and campaign events
+	// written (the others are drawn, not written): a shop of ten million
+	// customers fits a disk with a tenth of them. 0 writes them all.
+	EventShare float64
 }
 
 // Uplift gives the customers Treated names a known effect of a campaign sent
@@ -71,6 +75,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bad-rows must be a fraction between 0 and 0.5, got %g", c.BadRows)
 	case c.VIPShare < 0 || c.VIPShare > 0.5:
 		return fmt.Errorf("vip-share must be between 0 and 0.5, got %g", c.VIPShare)
+	case c.EventShare < 0 || c.EventShare > 1:
+		return fmt.Errorf("event-share must be between 0 and 1, got %g", c.EventShare)
 	case c.End.IsZero():
 		return fmt.Errorf("end date is not set")
 	case len(c.Currency) != 3:

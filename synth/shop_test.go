@@ -348,3 +348,43 @@ func TestUplift(t *testing.T) {
 		t.Error("the uplift added no order or changed no value")
 	}
 }
+
+// TestEventShare: a shop generated with a tenth of its events holds the same
+// customers, products, orders and lines byte for byte, and about a tenth of
+// the site and campaign events, each of them a row of the whole shop.
+func TestEventShare(t *testing.T) {
+	cfg := Defaults()
+	cfg.Customers = 2000
+	whole, tenth := t.TempDir(), t.TempDir()
+	if _, err := Generate(context.Background(), cfg, whole); err != nil {
+		t.Fatal(err)
+	}
+	cfg.EventShare = 0.1
+	if _, err := Generate(context.Background(), cfg, tenth); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"customers.csv", "products.csv", "orders.csv", "order_lines.csv"} {
+		a, _ := os.ReadFile(filepath.Join(whole, f))
+		b, _ := os.ReadFile(filepath.Join(tenth, f))
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs with a tenth of the events", f)
+		}
+	}
+	for _, f := range []string{"events.csv", "campaign_events.csv"} {
+		a, _ := os.ReadFile(filepath.Join(whole, f))
+		b, _ := os.ReadFile(filepath.Join(tenth, f))
+		all := map[string]bool{}
+		for _, line := range strings.Split(string(a), "\n")[1:] {
+			all[line] = true
+		}
+		kept := strings.Split(string(b), "\n")[1:]
+		for _, line := range kept {
+			if !all[line] {
+				t.Fatalf("%s: %q is not a row of the whole shop", f, line)
+			}
+		}
+		if share := float64(len(kept)) / float64(len(all)); share < 0.09 || share > 0.11 {
+			t.Errorf("%s: %d of %d rows kept (%.3f), want about a tenth", f, len(kept), len(all), share)
+		}
+	}
+}

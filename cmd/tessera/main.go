@@ -339,6 +339,7 @@ func (c *cli) generateCmd(ctx context.Context, args []string) error {
 	format := fs.String("format", d.Format, "file format: csv or parquet")
 	bad := fs.Float64("bad-rows", 0, "fraction of bad records mixed into every entity, e.g. 0.01")
 	vip := fs.Float64("vip-share", d.VIPShare, "share of customers in the VIP class (0: a pure BG/NBD population)")
+	events := fs.Float64("event-share", 1, "share of the site and campaign events written (0.1 fits ten million customers on a smaller disk)")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -349,7 +350,7 @@ func (c *cli) generateCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--end %q: want YYYY-MM-DD", *end)}
 	}
-	d.Customers, d.Days, d.End, d.Seed, d.Format, d.BadRows, d.VIPShare = *customers, *days, e, *seed, *format, *bad, *vip
+	d.Customers, d.Days, d.End, d.Seed, d.Format, d.BadRows, d.VIPShare, d.EventShare = *customers, *days, e, *seed, *format, *bad, *vip, *events
 	if err := d.Validate(); err != nil {
 		return usageError{err}
 	}

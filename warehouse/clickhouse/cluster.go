@@ -131,7 +131,7 @@ func (w *DB) migrateCluster(ctx context.Context) ([]string, error) {
 		if t.engine == "View" {
 			continue
 		}
-		if err := w.syncTable(ctx, schema.db, t, have); err != nil {
+		if err := w.syncTable(ctx, t, have); err != nil {
 			return nil, fmt.Errorf("cluster table %s: %w", t.name, err)
 		}
 	}
@@ -229,7 +229,7 @@ func (w *DB) tablesOf(ctx context.Context, db string, names ...string) (map[stri
 // made anew when it is missing or its columns changed. Column comments go
 // on the Distributed tables, which analysts read: ClickHouse 18.16 cannot
 // create a replicated table with them, nor comment one ON CLUSTER.
-func (w *DB) syncTable(ctx context.Context, schemaDB string, t *tableInfo, have map[string]*tableInfo) error {
+func (w *DB) syncTable(ctx context.Context, t *tableInfo, have map[string]*tableInfo) error {
 	if old, ok := have[t.name]; !ok {
 		engine, err := replicated(t.engineFull, w.cluster.local, t.name)
 		if err != nil {

@@ -74,6 +74,7 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func main() {
+	setMemoryLimit(os.Getenv, os.ReadFile)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -81,8 +81,17 @@ func (l *whLock) claim(ctx context.Context, live, held bool) error {
 	if !live {
 		expires = "toDateTime(0)"
 	}
+	// Every name is claimed at the same second of the server's clock: claims
+	// made name by name across a second's turn put two claimants in opposite
+	// orders on two names, and each withdrew for the other.
+	var now uint32
+	if l.version == 1 {
+		if err := l.w.conn.QueryRow(ctx, "SELECT toUInt32(now())").Scan(&now); err != nil {
+			return fmt.Errorf("warehouse lock: %w", err)
+		}
+	}
 	for _, n := range l.names {
-		claimed := "now()"
+		claimed := fmt.Sprintf("toDateTime(%d)", now)
 		if l.version > 1 { // a renewal or the release keeps the claim's place
 			claimed = "(SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1)"
 		}

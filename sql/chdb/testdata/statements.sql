@@ -92,14 +92,14 @@ INSERT INTO {db}.exports (as_of, exported_at, file, kind, segment_id, rows, sha2
 -- args: []
 INSERT INTO {db}.identities (kind, source, id, customer_id, linked_at, run_id) VALUES
 ;
--- args: ["extract-20261001","5c079fdbfaae35c0","statements","extract-20261001","5c079fdbfaae35c0",2]
+-- args: ["extract-20261001","decaa8ca0e45f2b3","statements","extract-20261001","decaa8ca0e45f2b3",2]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), now() + 60, 1, ?
 ;
--- args: ["extract-20261001","5c079fdbfaae35c0","statements","extract-20261001","5c079fdbfaae35c0",3]
+-- args: ["extract-20261001","decaa8ca0e45f2b3","statements","extract-20261001","decaa8ca0e45f2b3",3]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), toDateTime(0), 0, ?
 ;
--- args: ["extract-20261001","5c079fdbfaae35c0","statements",1]
-INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, now(), now() + 60, 0, ?
+-- args: ["extract-20261001","decaa8ca0e45f2b3","statements",1]
+INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, toDateTime(1790812800), now() + 60, 0, ?
 ;
 -- args: []
 INSERT INTO {db}.models (model_id, as_of, kind, trained_at, customers, log_likelihood, holdout_mae, holdout_rmse, artefact, run_id, status, grade, reason) VALUES
@@ -170,7 +170,7 @@ SELECT DISTINCT order_id FROM {db}.raw_orders
 -- args: ["2026-09-30"]
 SELECT argMax(score_run, version), argMax(publish_run, version), argMax(rows, version), max(published_at), count() FROM {db}.publications WHERE as_of = toDate(?)
 ;
--- args: ["20261201T040535Z-dd4683"]
+-- args: ["20261201T052818Z-0c44ad"]
 SELECT argMax(stage, finished_at), argMax(as_of, finished_at), argMax(status, finished_at), argMax(message, finished_at), argMax(detail, finished_at), argMax(tessera_version, finished_at), argMax(invocation_id, finished_at), count() FROM {db}.runs WHERE run_id = ?
 ;
 -- args: ["postgres","customers"]
@@ -230,7 +230,7 @@ SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FI
 -- args: []
 SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 1
 ;
--- args: ["2026-10-08","20261201T040537Z-19e73e","20261201T040537Z-19e73e"]
+-- args: ["2026-10-08","20261201T052821Z-f1c476","20261201T052821Z-f1c476"]
 SELECT customer_id, clv_12m, p_alive, next_order_date FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
@@ -242,13 +242,13 @@ SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_rev
 -- args: ["2026-10-01","",""]
 SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261201T040537Z-19e73e","20261201T040537Z-19e73e"]
+-- args: ["2026-10-08","20261201T052821Z-f1c476","20261201T052821Z-f1c476"]
 SELECT customer_id, lifecycle_stage, vip_tier, clv_12m, p_alive, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261201T040535Z-dd4683","20261201T040535Z-dd4683"]
+-- args: ["2026-10-01","20261201T052818Z-0c44ad","20261201T052818Z-0c44ad"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier, run_id FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261201T040535Z-dd4683","20261201T040535Z-dd4683"]
+-- args: ["2026-10-01","20261201T052818Z-0c44ad","20261201T052818Z-0c44ad"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier, run_id FROM {db}.customer_scores_staging WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
@@ -290,7 +290,7 @@ SELECT customer_id, type, toUInt32(ts) FROM {db}.raw_events FINAL WHERE ts < toD
 -- args: ["2026-10-01","",""]
 SELECT customer_id, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261201T040537Z-a377cb","20261201T040537Z-a377cb"]
+-- args: ["2026-10-08","20261201T052823Z-c7c25a","20261201T052823Z-c7c25a"]
 SELECT dimension, from_value, to_value, previous_as_of FROM {db}.segment_changes WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY dimension
 ;
 -- args: []
@@ -365,7 +365,7 @@ SELECT run_id, count() FROM {db}.segments WHERE as_of = toDate(?) GROUP BY run_i
 -- args: ["2026-10-01"]
 SELECT run_id, count() FROM {db}.segments_staging WHERE as_of = toDate(?) GROUP BY run_id
 ;
--- args: ["2026-10-08","20261201T040537Z-19e73e","20261201T040537Z-19e73e"]
+-- args: ["2026-10-08","20261201T052821Z-f1c476","20261201T052821Z-f1c476"]
 SELECT segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, toInt32(best_hour), toInt32(best_weekday), preferred_channel, product_feed, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["2026-10-01","",""]
@@ -377,14 +377,17 @@ SELECT segment_id, label FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' 
 -- args: ["2026-10-08","",""]
 SELECT segment_id, label, toInt32(window_days), toInt32(treated), toInt32(control), treated_conversion, control_conversion, conversion_diff, conversion_diff_low, conversion_diff_high, revenue_diff, mde_conversion, verdict FROM {db}.segment_lift WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-08","20261201T040537Z-19e73e","20261201T040537Z-19e73e"]
+-- args: ["2026-10-08","20261201T052821Z-f1c476","20261201T052821Z-f1c476"]
 SELECT segment_id, macro_group, label, toInt32(size), revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["2026-10-08","",""]
 SELECT toInt32(shard), toInt32(shards), score_job, model_id, customer_id, frequency, recency_days, age_days, p_alive, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, clv_12m, next_order_in_days FROM {db}.score_parts WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY shard
 ;
--- args: ["2026-10-01","20261201T040535Z-dd4683","20261201T040535Z-dd4683"]
+-- args: ["2026-10-01","20261201T052818Z-0c44ad","20261201T052818Z-0c44ad"]
 SELECT toInt32(size), revenue_12m FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY size
+;
+-- args: []
+SELECT toUInt32(now())
 ;
 -- args: []
 SELECT top_category, quantileExact(unit_price) FROM ( SELECT product_id, unit_price FROM {db}.raw_order_lines FINAL WHERE order_id IN (SELECT order_id FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND status != 'cancelled') ) AS l ANY LEFT JOIN (SELECT product_id, splitByChar('/', category)[1] AS top_category FROM {db}.raw_products FINAL) AS p USING (product_id) GROUP BY top_category
@@ -392,6 +395,6 @@ SELECT top_category, quantileExact(unit_price) FROM ( SELECT product_id, unit_pr
 -- args: []
 SELECT uniqExact(customer_id) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800)
 ;
--- args: ["2026-10-01","20261201T040535Z-dd4683","20261201T040535Z-dd4683"]
+-- args: ["2026-10-01","20261201T052818Z-0c44ad","20261201T052818Z-0c44ad"]
 SELECT vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY vip_tier
 ;

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"regexp"
 	"slices"
 	"strings"
@@ -114,14 +115,31 @@ func (w *DB) migrateCluster(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the schema of the cluster's tables: %w", err)
 	}
-	for _, db := range []string{"{local}", "{db}"} {
-		if err := w.onCluster(ctx, "CREATE DATABASE IF NOT EXISTS "+db+" ON CLUSTER {cluster}"); err != nil {
-			return nil, err
-		}
+	// What the cluster was last made to match (a table of the schema's
+	// database, not of the migrations: it is not part of the schema).
+	if err := w.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+schema.db+".cluster_synced (cluster String, fingerprint String, synced_at DateTime) ENGINE = MergeTree ORDER BY cluster"); err != nil {
+		return nil, err
 	}
 	want, err := w.tablesOf(ctx, schema.db)
 	if err != nil {
 		return nil, err
+	}
+	delete(want, "cluster_synced")
+	// The cluster is made to match a schema once: every pod of a job opens
+	// the warehouse, and reading system.columns of a database while other
+	// pods create and drop their parts' tables there fails.
+	fingerprint := schemaFingerprint(want)
+	var synced uint64
+	if err := w.conn.QueryRow(ctx, "SELECT count() FROM "+schema.db+".cluster_synced WHERE cluster = ? AND fingerprint = ?", w.cluster.name, fingerprint).Scan(&synced); err != nil {
+		return nil, fmt.Errorf("the schema of the cluster's tables: %w", err)
+	}
+	if synced > 0 {
+		return applied, nil
+	}
+	for _, db := range []string{"{local}", "{db}"} {
+		if err := w.onCluster(ctx, "CREATE DATABASE IF NOT EXISTS "+db+" ON CLUSTER {cluster}"); err != nil {
+			return nil, err
+		}
 	}
 	have, err := w.tablesOf(ctx, w.cluster.local)
 	if err != nil {
@@ -171,7 +189,25 @@ func (w *DB) migrateCluster(ctx context.Context) ([]string, error) {
 			}
 		}
 	}
+	if err := w.conn.Exec(ctx, fmt.Sprintf("INSERT INTO %s.cluster_synced (cluster, fingerprint, synced_at) SELECT '%s', '%s', now()", schema.db, w.cluster.name, fingerprint)); err != nil {
+		return nil, fmt.Errorf("the schema of the cluster's tables: %w", err)
+	}
 	return applied, nil
+}
+
+// schemaFingerprint identifies a schema: its tables' definitions and columns.
+func schemaFingerprint(tables map[string]*tableInfo) string {
+	names := make([]string, 0, len(tables))
+	for n := range tables {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	h := fnv.New64a()
+	for _, n := range names {
+		t := tables[n]
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", t.name, t.engine, t.create, columnDefs(t.columns, true))
+	}
+	return fmt.Sprintf("%016x", h.Sum64())
 }
 
 // tableInfo is a table as system.tables has it.

@@ -109,23 +109,3 @@ func categoryMedians(ctx context.Context, r Run, st featureStore, products []arr
 	lines := func(fn func(arrow.Record) error) error { return st.Each(ctx, r.Mem, orderLines, o.BatchRows, fn) }
 	return transform.CategoryMedians(transform.FeatureInputs{Orders: orders, Products: products, Lines: lines}, r.AsOf)
 }
-
-// waitFor polls done every second until it says so, failing with its last
-// word after wait (at least a second).
-func waitFor(ctx context.Context, wait time.Duration, done func() (bool, string, error)) error {
-	deadline := time.Now().Add(max(wait, time.Second))
-	for {
-		ok, state, err := done()
-		if err != nil || ok {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s after waiting %s", state, wait)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
-}

@@ -83,25 +83,18 @@ func stagePart(ctx context.Context, r Run, wh scoreStore, sh Shard, modelID stri
 // waitForParts waits (up to wait) until every shard of the run has
 // written its part with the same model, and returns all their predictions.
 func waitForParts(ctx context.Context, r Run, wh scoreStore, sh Shard, modelID string, a *model.Artefact, wait time.Duration) (map[string]ltv, error) {
-	deadline := time.Now().Add(max(wait, time.Second))
-	for {
-		preds, have, err := readParts(ctx, r, wh, sh, modelID, a)
-		if err != nil {
-			return nil, err
-		}
-		if have == sh.Of {
-			r.Log.WithFields(logrus.Fields{"shards": sh.Of, "customers": len(preds)}).Info("every score part is in")
-			return preds, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("score: %d of %d parts of run %s written after waiting %s", have, sh.Of, sh.Job, wait)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Second):
-		}
+	var preds map[string]ltv
+	err := waitFor(ctx, wait, func() (bool, string, error) {
+		var have int
+		var err error
+		preds, have, err = readParts(ctx, r, wh, sh, modelID, a)
+		return have == sh.Of, fmt.Sprintf("score: %d of %d parts of run %s written", have, sh.Of, sh.Job), err
+	})
+	if err != nil {
+		return nil, err
 	}
+	r.Log.WithFields(logrus.Fields{"shards": sh.Of, "customers": len(preds)}).Info("every score part is in")
+	return preds, nil
 }
 
 // readParts reads the parts of the run written with the model; have counts them.
@@ -139,4 +132,24 @@ func readParts(ctx context.Context, r Run, wh scoreStore, sh Shard, modelID stri
 		}
 	}
 	return preds, have, nil
+}
+
+// waitFor polls done every second until it says so, failing with its last
+// word after wait (at least a second): how shard 0 waits for the others' parts.
+func waitFor(ctx context.Context, wait time.Duration, done func() (bool, string, error)) error {
+	deadline := time.Now().Add(max(wait, time.Second))
+	for {
+		ok, state, err := done()
+		if err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s after waiting %s", state, wait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/segment"
+	"github.com/tessera-cdp/tessera/transform"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
@@ -41,11 +41,20 @@ type customer struct {
 	discountDepth, priceLevel, clickRate float64
 	offer                                string
 	offerDiscount                        float64
+	// From the plan: the value tier and the control group; the basket
+	// (product ids joined by basketSep) and the feed cut from it.
+	value   string
+	control bool
+	basket  string
+	feed    string
 }
 
-// profiles builds every customer's profile: the buyers from the features and
-// LTV predictions, then the registered customers without orders. Sorted by id.
-func profiles(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, preds map[string]ltv, early *segment.EarlyVIPModel, o ScoreOptions) ([]customer, error) {
+// profileRecord is the shard's part of customer_profiles: the buyers from
+// the features, LTV predictions and baskets, then the registered customers
+// without orders. Rows are appended as they come: the part's readers read
+// them in id order (EachPart).
+func profileRecord(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, preds map[string]ltv, early *segment.EarlyVIPModel,
+	cb transform.CustomerBaskets, modelID string, o ScoreOptions) (arrow.Record, error) {
 	sg := o.Segmentation
 	col := func(name string) arrow.Array { return feats.Column(scoreFeatureSchema.FieldIndices(name)[0]) }
 	f64 := func(name string) *array.Float64 { return col(name).(*array.Float64) }
@@ -59,10 +68,15 @@ func profiles(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, pre
 	hour, weekday := i32("preferred_hour"), i32("preferred_weekday")
 	depth, level, clicks := f64("discount_depth"), f64("price_level"), f64("email_click_rate")
 	channel, topCat, topBrand := str("preferred_channel"), str("top_category"), str("top_brand")
-	custs := make([]customer, 0, feats.NumRows())
+	pos := make(map[string]int, len(cb.Customers))
+	for i, id := range cb.Customers {
+		pos[id] = i
+	}
+	pb := newProfileBuilder(r, modelID)
+	defer pb.b.Release()
 	seen := make(map[string]bool, feats.NumRows())
 	for i := 0; i < int(feats.NumRows()); i++ {
-		id := strings.Clone(ids.Value(i))
+		id := ids.Value(i)
 		l, ok := preds[id]
 		if !ok {
 			return nil, fmt.Errorf("customer %s has features but no purchase summary: features and orders disagree", id)
@@ -71,7 +85,7 @@ func profiles(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, pre
 			ID: id, Orders: int(orders.Value(i)), DaysSinceFirst: sinceFirst.Value(i), DaysSinceLast: sinceLast.Value(i),
 			LastGapDays: lastGap.Value(i), InterorderMean: gap.Value(i), Revenue: revenue.Value(i), Revenue12m: rev12.Value(i),
 			AvgCheck: check.Value(i), DiscountShare: disc.Value(i), PAlive: l.pAlive, CLV: l.clv, EarlyVIP: math.NaN(),
-			TopCategory: strings.Clone(topCat.Value(i)), TopBrand: strings.Clone(topBrand.Value(i)), Channel: strings.Clone(channel.Value(i))}}
+			TopCategory: topCat.Value(i), TopBrand: topBrand.Value(i), Channel: channel.Value(i)}}
 		c.earlyProb, c.firstDay = math.NaN(), int32(first.Value(i))
 		c.discountDepth, c.priceLevel, c.clickRate = depth.Value(i), level.Value(i), clicks.Value(i)
 		if early != nil && r.AsOf.Sub(first.Value(i).ToTime()) >= 7*day { // the first week is complete: its evidence is whole
@@ -80,114 +94,99 @@ func profiles(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, pre
 				c.EarlyVIP = c.earlyProb
 			}
 		}
-		custs = append(custs, c)
-		seen[id] = true
+		var basket []int32
+		if k, ok := pos[id]; ok {
+			basket = cb.Products[cb.Start[k]:cb.Start[k+1]]
+		}
+		if err := pb.add(c, basket, cb.ProductIDs); err != nil {
+			return nil, err
+		}
+		seen[strings.Clone(id)] = true
 	}
-	var others []string // registered, without orders
-	registered := warehouse.Query{Entity: canon.Customers, Columns: []string{"customer_id", "created_at"}, TimeColumn: "created_at", Before: r.AsOf}
+	registered := warehouse.Query{Entity: canon.Customers, Columns: []string{"customer_id", "created_at"}, TimeColumn: "created_at", Before: r.AsOf,
+		Slice: o.Shard.slice()}
 	if err := wh.Each(ctx, r.Mem, registered, o.BatchRows, func(rec arrow.Record) error {
 		ids := rec.Column(0).(*array.String)
 		for i := 0; i < int(rec.NumRows()); i++ {
-			if id := ids.Value(i); !seen[id] {
-				id = strings.Clone(id)
-				seen[id] = true
-				others = append(others, id)
+			if id := ids.Value(i); !seen[id] { // registered, without orders
+				seen[strings.Clone(id)] = true
+				if err := pb.add(customer{Profile: segment.Profile{ID: id, EarlyVIP: math.NaN()}, earlyProb: math.NaN()}, nil, nil); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	// Grown once: batch by batch, a slice of a few hundred megabytes was
-	// copied (and its fresh pages faulted in) again and again.
-	custs = slices.Grow(custs, len(others))
-	for _, id := range others {
-		custs = append(custs, customer{Profile: segment.Profile{ID: id, EarlyVIP: math.NaN()}, earlyProb: math.NaN()})
-	}
-	// Sorted by id through an index: a customer is a few hundred bytes to move.
-	order := make([]int32, len(custs))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(custs[a].ID, custs[b].ID) })
-	sorted := make([]customer, len(custs))
-	for i, k := range order {
-		sorted[i] = custs[k]
-	}
-	custs = sorted
-	ps := make([]segment.Profile, len(custs))
-	var since, ordersN, rev []float64
-	for i := range custs {
-		ps[i] = custs[i].Profile
-		custs[i].stage = sg.Lifecycle.Stage(custs[i].Profile)
-		if custs[i].buyer {
-			since = append(since, custs[i].DaysSinceLast)
-			ordersN = append(ordersN, float64(custs[i].Orders))
-			rev = append(rev, custs[i].Revenue)
-		}
-	}
-	stages := make([]string, len(custs))
-	for i := range custs {
-		stages[i] = custs[i].stage
-	}
-	tiers, _ := sg.VIP.VIPTiers(ps, stages)
-	value := segment.ValueTiers(ps, tiers)
-	rfm := segment.RFMScores(since, ordersN, rev)
-	k := 0
-	for i := range custs {
-		c := &custs[i]
-		c.tier = tiers[i]
-		if c.buyer {
-			c.rfm = rfm[k]
-			k++
-		}
-		c.strat, c.action = segment.Strategy(sg.Strategies, c.Profile, c.stage, c.tier)
-		_, c.offerDiscount, c.offer = sg.Offers.Offer(segment.OfferInput{Stage: c.stage, Tier: c.tier, ValueTier: value[i],
-			DiscountShare: c.DiscountShare, DiscountDepth: c.discountDepth, PriceLevel: c.priceLevel, ClickRate: c.clickRate})
-	}
-	return custs, nil
+	return pb.b.NewRecord(), nil
 }
 
-// prevSegmentsSchema reads last night's micro-segment of each customer.
-var prevSegmentsSchema = warehouse.CustomerScores.Columns("customer_id", "micro_segment")
+// basketSep joins a customer's products in customer_profiles.basket: a
+// control character, not a separator a product id of an export has.
+const basketSep = "\x1f"
 
-// segmentCustomers builds the micro-segments within lifecycle × value tier,
-// keeping the ids of the day before's segments where most members stay.
-func segmentCustomers(ctx context.Context, r Run, wh scoreStore, custs []customer, o segment.SegmentOptions) ([]segment.Segment, error) {
-	ps := make([]segment.Profile, len(custs))
-	tiers := make([]string, len(custs))
-	for i := range custs {
-		ps[i], tiers[i] = custs[i].Profile, custs[i].tier
+// profileBuilder builds the rows of customer_profiles.
+type profileBuilder struct {
+	b       *array.RecordBuilder
+	modelID string
+	ids     []string
+}
+
+func newProfileBuilder(r Run, modelID string) *profileBuilder {
+	return &profileBuilder{b: array.NewRecordBuilder(r.Mem, warehouse.CustomerProfiles.Schema), modelID: modelID}
+}
+
+// add appends a customer's row; basket are the numbers of its products among ids.
+func (pb *profileBuilder) add(c customer, basket []int32, ids []string) error {
+	b := pb.b
+	field := func(name string) array.Builder {
+		return b.Field(warehouse.CustomerProfiles.Schema.FieldIndices(name)[0])
 	}
-	value := segment.ValueTiers(ps, tiers)
-	macro := make([]string, len(custs))
-	for i := range custs {
-		macro[i] = strings.ReplaceAll(custs[i].stage, "_", " ") + " · " + value[i]
+	str := func(name, v string) { field(name).(*array.StringBuilder).Append(v) }
+	f64 := func(name string, v float64) { field(name).(*array.Float64Builder).Append(v) }
+	i32 := func(name string, v int32) { field(name).(*array.Int32Builder).Append(v) }
+	l := c.ltv
+	str("customer_id", c.ID)
+	str("model_id", pb.modelID)
+	field("buyer").(*array.BooleanBuilder).Append(c.buyer)
+	i32("orders", int32(c.Orders))
+	if c.buyer {
+		field("first_order_date").(*array.Date32Builder).Append(arrow.Date32(c.firstDay))
+	} else {
+		field("first_order_date").AppendNull()
 	}
-	prev := map[string]string{}
-	rec, err := warehouse.ReadPublished(ctx, wh, r.Mem, warehouse.CustomerScores.Name, prevSegmentsSchema, r.AsOf.AddDate(0, 0, -1))
-	switch {
-	case err == nil:
-		ids, segs := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			if s := segs.Value(i); s != "" {
-				prev[strings.Clone(ids.Value(i))] = strings.Clone(s)
-			}
+	for _, v := range []struct {
+		name string
+		v    float64
+	}{{"days_since_first", c.DaysSinceFirst}, {"days_since_last", c.DaysSinceLast}, {"last_gap_days", c.LastGapDays},
+		{"interorder_mean_days", c.InterorderMean}, {"revenue", c.Revenue}, {"revenue_12m", c.Revenue12m}, {"avg_check", c.AvgCheck},
+		{"discount_share", c.DiscountShare}, {"p_alive", c.PAlive}, {"clv_12m", c.CLV}, {"early_vip", c.EarlyVIP},
+		{"potential_vip_probability", c.earlyProb}, {"discount_depth", c.discountDepth}, {"price_level", c.priceLevel},
+		{"email_click_rate", c.clickRate}, {"frequency", l.x}, {"recency_days", l.tx}, {"age_days", l.T},
+		{"expected_purchases_30d", l.e30}, {"expected_purchases_90d", l.e90}, {"expected_purchases_365d", l.e365},
+		{"expected_order_value", l.value}} {
+		f64(v.name, v.v)
+	}
+	str("top_category", c.TopCategory)
+	str("top_brand", c.TopBrand)
+	str("preferred_channel", c.Channel)
+	i32("best_hour", c.hour)
+	i32("best_weekday", c.weekday)
+	if l.hasNext {
+		f64("next_order_in_days", l.next)
+	} else {
+		field("next_order_in_days").AppendNull()
+	}
+	str("prediction_note", l.note)
+	pb.ids = pb.ids[:0]
+	for _, p := range basket {
+		id := ids[p]
+		if strings.Contains(id, basketSep) {
+			return fmt.Errorf("product id %q holds the control character 0x1F", id)
 		}
-		rec.Release()
-	case errors.Is(err, warehouse.ErrIncomplete):
-		r.Log.WithError(err).Warn("the night before is incompletely published: segment ids start afresh")
-	case !errors.Is(err, warehouse.ErrNotPublished):
-		return nil, err
+		pb.ids = append(pb.ids, id)
 	}
-	segs, err := segment.MicroSegments(ps, macro, prev, o)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range segs {
-		for _, i := range s.Members {
-			custs[i].segment = s.ID
-		}
-	}
-	return segs, nil
+	str("basket", strings.Join(pb.ids, basketSep))
+	return nil
 }

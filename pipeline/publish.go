@@ -21,9 +21,13 @@ import (
 // published before, swaps the date's partitions in and records the night.
 type publishStore interface {
 	ReadRun(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error)
+	ReadRunSlice(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string, s warehouse.Slice) (arrow.Record, error)
+	EachPart(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, job string, parts []warehouse.Slice, batch int, fn func(arrow.Record) error) error
+	WritePart(ctx context.Context, table string, asOf time.Time, job string, s warehouse.Slice, runID string, rec arrow.Record) error
+	PartsWritten(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
+	StageParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
 	PartitionRuns(ctx context.Context, table string, asOf time.Time) (map[string]int, error)
 	RunRecord(ctx context.Context, id string) (warehouse.Run, bool, error)
-	Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 	Swap(ctx context.Context, table string, asOf time.Time) error
 	Publication(ctx context.Context, asOf time.Time) (warehouse.Publication, error)
 	PublicationDates(ctx context.Context) ([]time.Time, error)
@@ -34,50 +38,80 @@ type publishStore interface {
 var changeDimensions = []string{"micro_segment", "rfm_segment", "lifecycle_stage", "vip_tier"}
 
 // changeSchema reads the customer_scores columns whose moves segment_changes
-// lists, and the run that wrote them.
-var changeSchema = warehouse.CustomerScores.Columns(append([]string{"customer_id"}, append(slices.Clone(changeDimensions), "run_id")...)...)
+// lists.
+var changeSchema = warehouse.CustomerScores.Columns(append([]string{"customer_id"}, changeDimensions...)...)
+
+// partTables are the tables each shard of publish writes its part of.
+var partTables = []string{warehouse.CustomerScores.Name, warehouse.SegmentMembers.Name, warehouse.SegmentChanges.Name}
 
 // PublishResult is what publish swapped in.
 type PublishResult struct {
-	Tables    []string       // the tables swapped in, in order
-	ScoreRun  string         // the score run whose output was published
-	Previous  time.Time      // the published date compared with; zero for none
-	Customers int            // rows of customer_scores
-	Changes   map[string]int // rows of segment_changes per dimension
+	Tables     []string       // the tables swapped in, in order
+	ScoreRun   string         // the score run whose output was published
+	Previous   time.Time      // the published date compared with; zero for none
+	Customers  int            // rows of customer_scores
+	Changes    map[string]int // rows of segment_changes per dimension (a shard's own, when sharded)
+	ChangeRows int            // rows of segment_changes
+	Part       bool           // a shard other than 0: it wrote its parts only
 }
 
-// Publish checks that every table score staged for the date is whole and of
-// one score run, computes segment_changes against the previous published
-// date, swaps every table's staged partition in, and records, last, the
-// date's publication naming the runs its tables hold. Nothing live changes
-// until all is staged and checked; readers read only the runs a publication
-// names, so a publish cut short between two swaps leaves them the night
-// before, whole (or none), never a mix.
-func Publish(ctx context.Context, r Run, st publishStore, o PublishOptions) (PublishResult, error) {
-	res := PublishResult{Changes: map[string]int{}}
-	scoreRun, rows, err := checkStaged(ctx, r, st)
+// Publish builds the shard's rows of customer_scores, segment_members and
+// segment_changes (against the previous published date) from the profiles
+// and the plan score wrote, and writes them as its parts. Shard 0 (the only
+// shard of a run that is not sharded) then waits for every part, stages
+// them, checks that every table is whole and of one score run, swaps every
+// table's staged partition in, and records, last, the date's publication
+// naming the runs its tables hold. Nothing live changes until all is staged
+// and checked; readers read only the runs a publication names, so a publish
+// cut short between two swaps leaves them the night before, whole (or
+// none), never a mix.
+func Publish(ctx context.Context, r Run, st publishStore, o PublishOptions, so ScoreOptions) (PublishResult, error) {
+	sh := so.Shard
+	res := PublishResult{}
+	scoreRun, pl, err := findPlan(ctx, r, st, sh, so.PartsWait)
 	if err != nil {
 		return res, err
 	}
+	if err := previousDate(ctx, r, st, &res); err != nil {
+		return res, err
+	}
+	if res.Changes, err = publishPart(ctx, r, st, so, scoreRun, pl, res.Previous); err != nil {
+		return res, err
+	}
+	if sh.Index != 0 {
+		res.Part, res.ScoreRun = true, scoreRun
+		return res, nil
+	}
+	if sh.Of > 1 {
+		res.Changes = nil // each shard counted its own
+		if err := waitFor(ctx, so.PartsWait, func() (bool, string, error) {
+			for _, t := range partTables {
+				have, err := st.PartsWritten(ctx, t, r.AsOf, sh.Job, sh.Of)
+				if err != nil || have < sh.Of {
+					return false, fmt.Sprintf("publish: %d of %d parts of %s of run %s written", have, sh.Of, t, sh.Job), err
+				}
+			}
+			return true, "", nil
+		}); err != nil {
+			return res, err
+		}
+	}
+	staged := map[string]int{}
+	for _, t := range partTables {
+		if staged[t], err = st.StageParts(ctx, t, r.AsOf, sh.Job, sh.Of); err != nil {
+			return res, err
+		}
+	}
+	run, rows, err := checkStaged(ctx, r, st)
+	if err != nil {
+		return res, err
+	}
+	if run != scoreRun {
+		return res, fmt.Errorf("staged customer_scores are of score run %s, the plan of %s: run publish again", run, scoreRun)
+	}
+	rows[warehouse.SegmentChanges.Name] = staged[warehouse.SegmentChanges.Name]
+	res.ChangeRows = rows[warehouse.SegmentChanges.Name]
 	res.ScoreRun, res.Customers = scoreRun, rows[warehouse.CustomerScores.Name]
-	cur, err := st.ReadRun(ctx, r.Mem, warehouse.CustomerScores.Name+"_staging", changeSchema, r.AsOf, scoreRun)
-	if err != nil {
-		return res, err
-	}
-	defer cur.Release()
-	prev, err := previousNight(ctx, r, st, &res)
-	if err != nil {
-		return res, err
-	}
-	if prev != nil {
-		defer prev.Release()
-	}
-	changes := segmentChanges(r.Mem, prev, cur, res.Previous, res.Changes)
-	defer changes.Release()
-	if err := st.Stage(ctx, warehouse.SegmentChanges.Name, r.AsOf, r.ID, changes); err != nil {
-		return res, err
-	}
-	rows[warehouse.SegmentChanges.Name] = int(changes.NumRows())
 	for i, t := range warehouse.Published {
 		if i > 0 && o.BeforeSwap != nil {
 			if err := o.BeforeSwap(t.Name); err != nil {
@@ -94,7 +128,7 @@ func Publish(ctx context.Context, r Run, st publishStore, o PublishOptions) (Pub
 			return res, fmt.Errorf("publish stopped before its record: %w", err)
 		}
 	}
-	pub := warehouse.Publication{AsOf: r.AsOf, ScoreRun: scoreRun, PublishRun: r.ID, Rows: rows, PublishedAt: time.Now().UTC()}
+	pub := warehouse.Publication{AsOf: r.AsOf, ScoreRun: scoreRun, PublishRun: scoreRun, Rows: rows, PublishedAt: time.Now().UTC()}
 	if err := retrying(ctx, r, "record the publication", o.Backoff, func() error { return st.RecordPublication(ctx, pub) }); err != nil {
 		return res, fmt.Errorf("publish: %w%s", err, stillWhole(err))
 	}
@@ -157,26 +191,18 @@ func checkStaged(ctx context.Context, r Run, st publishStore) (string, map[strin
 	return scoreRun, detail.Staged, nil
 }
 
-// previousNight reads the customer_scores of the newest date published
-// before this one (nil when none), as its publication has them.
-func previousNight(ctx context.Context, r Run, st publishStore, res *PublishResult) (arrow.Record, error) {
+// previousDate finds the newest date published before this one (none: zero).
+func previousDate(ctx context.Context, r Run, st publishStore, res *PublishResult) error {
 	dates, err := st.PublicationDates(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, d := range dates {
 		if d.Before(r.AsOf) {
 			res.Previous = d
 		}
 	}
-	if res.Previous.IsZero() {
-		return nil, nil
-	}
-	prev, err := warehouse.ReadPublished(ctx, st, r.Mem, warehouse.CustomerScores.Name, changeSchema, res.Previous)
-	if err != nil {
-		return nil, fmt.Errorf("the previous published date, to compare with: %w", err)
-	}
-	return prev, nil
+	return nil
 }
 
 // segmentChanges lists, per customer and dimension, a value that differs

@@ -98,14 +98,14 @@ var stages = []stage{
 		return Result{Score: &s}, err
 	}},
 	{"publish", func(ctx context.Context, r Run, st warehouse.Store, o Options) (Result, error) {
-		p, err := Publish(ctx, r, st, o.Publish)
+		p, err := Publish(ctx, r, st, o.Publish, o.Score)
 		return Result{Publish: &p}, err
 	}},
 }
 
 // shardedStages are the stages every shard of a sharded run runs, each for
 // its customers; shard 0 alone runs the others.
-var shardedStages = []string{"features", "score"}
+var shardedStages = []string{"features", "score", "publish"}
 
 // Stages names the stages in pipeline order.
 var Stages = func() []string {
@@ -251,11 +251,11 @@ func (p *Runner) record(ctx context.Context, res Result, runErr error) {
 		}
 	case res.Score != nil:
 		row.Landed = uint64(res.Score.Customers)
-		detail = map[string]any{"model_id": res.Score.ModelID, "staged": res.Score.Staged}
+		detail = map[string]any{"model_id": res.Score.ModelID, "staged": res.Score.Staged, "plan": res.Score.Plan, "plan_of": res.Score.PlanOf}
 	case res.Publish != nil:
 		pr := res.Publish
 		row.Landed = uint64(pr.Customers)
-		detail = map[string]any{"tables": pr.Tables, "score_run": pr.ScoreRun, "previous_as_of": DateOrNone(pr.Previous), "changes": pr.Changes}
+		detail = map[string]any{"tables": pr.Tables, "score_run": pr.ScoreRun, "previous_as_of": DateOrNone(pr.Previous), "changes": pr.Changes, "part": pr.Part}
 	case res.Lift != nil:
 		row.Landed = uint64(len(res.Lift.Segments))
 		verdicts := map[string]int{}

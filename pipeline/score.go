@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/sirupsen/logrus"
 
@@ -18,18 +18,21 @@ import (
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
-// scoreStore is where score reads orders, features and models and stages
-// scores, segments, members and feeds for publish.
+// scoreStore is where score reads orders, features and models, writes its
+// shard's profiles and, on shard 0, the date's plan and staged segments and feeds.
 type scoreStore interface {
 	reader
 	streamer
 	LatestModel(ctx context.Context, asOf time.Time, kinds ...string) (warehouse.Model, error)
 	Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
-	ReadPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
 	Publication(ctx context.Context, asOf time.Time) (warehouse.Publication, error)
 	ReadRun(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error)
-	ReplacePart(ctx context.Context, table string, asOf time.Time, shard int, runID string, rec arrow.Record) error
-	ReadParts(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
+	ReadRunSlice(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string, s warehouse.Slice) (arrow.Record, error)
+	WritePart(ctx context.Context, table string, asOf time.Time, job string, s warehouse.Slice, runID string, rec arrow.Record) error
+	PartsWritten(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
+	PartitionRuns(ctx context.Context, table string, asOf time.Time) (map[string]int, error)
+	RunRecord(ctx context.Context, id string) (warehouse.Run, bool, error)
+	EachPart(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, job string, parts []warehouse.Slice, batch int, fn func(arrow.Record) error) error
 }
 
 // ScoreSummary sums up the scores of one run.
@@ -49,87 +52,107 @@ type ScoreSummary struct {
 	MinSize, MaxSize         int
 	Lifecycle, Tiers         map[string]int
 	Part                     bool // a shard other than 0: it wrote its part only
-	// Staged are the rows staged of each table, recorded with the run so
-	// that publish can check what is staged is whole.
+	// Staged are the rows of each table staged, or to be staged by publish's
+	// shards, recorded with the run so that publish can check what is staged
+	// is whole.
 	Staged map[string]int
+	// Plan is what publish's shards build the date's rows from (shard 0).
+	Plan *Plan
+	// PlanOf is the earlier score run of the job whose plan stands.
+	PlanOf string
 }
 
-// Score scores every customer as of the date (LTV, RFM, lifecycle, VIP tier,
-// early-VIP probability, strategy, micro-segment, product feed) and stages the
-// date's partitions of customer_scores, segments, segment_members and
-// segment_feed; publish swaps them in. A shard of a sharded score writes its
-// LTV part; shard 0 waits for every part and does the rest.
+// Score scores the shard's customers as of the date (LTV, profile, early-VIP
+// probability, basket) and writes them as its part of customer_profiles.
+// Shard 0 (the only shard of a run that is not sharded) then waits for every
+// part and plans the date over all customers: lifecycle, VIP and value
+// tiers, RFM, micro-segments, control groups and feeds. It stages segments
+// and segment_feed and writes each shard's part of customer_plan; publish's
+// shards build customer_scores, segment_members and segment_changes from them.
 func Score(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) (ScoreSummary, error) {
 	sh := o.Shard
 	m, err := wh.LatestModel(ctx, r.AsOf, model.LTVKinds...)
 	if err != nil {
 		return ScoreSummary{}, err
 	}
-	// A shard reads only its customers' orders: the warehouse filters them.
-	orders, err := wh.Read(ctx, r.Mem, sh.sliced(ordersBefore(r.AsOf)), o.BatchRows)
-	if err != nil {
-		return ScoreSummary{}, err
-	}
-	defer func() { release(orders) }()
-	preds, a, err := predictLTV(r, m, orders, o)
-	if err != nil {
-		return ScoreSummary{}, err
-	}
-	modelID := m.ID
-	if sh.Of > 1 {
-		if err := stagePart(ctx, r, wh, sh, modelID, preds); err != nil {
-			return ScoreSummary{}, err
-		}
-		if sh.Index != 0 {
-			r.Log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "customers": len(preds)}).Info("score part written; shard 0 segments and stages the date")
-			return ScoreSummary{Customers: len(preds), ModelID: modelID, Part: true}, nil
-		}
-		if preds, err = waitForParts(ctx, r, wh, sh, modelID, a, o.PartsWait); err != nil {
-			return ScoreSummary{}, err
-		}
-		release(orders) // shard 0 segments every customer: it needs every order's lines
-		if orders, err = wh.Read(ctx, r.Mem, ordersBefore(r.AsOf), o.BatchRows); err != nil {
-			return ScoreSummary{}, err
-		}
-	}
-	feats, err := readScoreFeatures(ctx, r, wh, len(preds))
-	if err != nil {
-		return ScoreSummary{}, err
-	}
-	defer feats.Release()
 	early, earlyID, err := latestEarlyVIP(ctx, r, wh)
 	if err != nil {
 		return ScoreSummary{}, err
 	}
-	custs, err := profiles(ctx, r, wh, feats, preds, early, o)
+	n, gated, err := scorePart(ctx, r, wh, o, m, early)
 	if err != nil {
 		return ScoreSummary{}, err
 	}
-	segs, err := segmentCustomers(ctx, r, wh, custs, o.Segmentation.MicroSegments)
-	if err != nil {
-		return ScoreSummary{}, err
+	if sh.Index != 0 {
+		r.Log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "customers": n}).Info("profiles written; shard 0 plans the date")
+		return ScoreSummary{Customers: n, ModelID: m.ID, EarlyVIPModelID: earlyID, Part: true}, nil
 	}
-	lines := func(fn func(arrow.Record) error) error { return wh.Each(ctx, r.Mem, orderLines, o.BatchRows, fn) }
-	baskets, err := transform.Baskets(orders, lines, r.AsOf)
+	if sh.Of > 1 {
+		if err := waitFor(ctx, o.PartsWait, func() (bool, string, error) {
+			have, err := wh.PartsWritten(ctx, warehouse.CustomerProfiles.Name, r.AsOf, sh.Job, sh.Of)
+			return have == sh.Of, fmt.Sprintf("score: %d of %d parts of run %s written", have, sh.Of, sh.Job), err
+		}); err != nil {
+			return ScoreSummary{}, err
+		}
+	}
+	out := ScoreSummary{ModelID: m.ID, EarlyVIPModelID: earlyID, Gated: gated}
+	err = plan(ctx, r, wh, o, m.ID, earlyID, &out)
+	return out, err
+}
+
+// scorePart writes the shard's part of customer_profiles; it returns its
+// customers and the reasons no purchase model passed its gate, if none did.
+func scorePart(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, m warehouse.Model, early *segment.EarlyVIPModel) (int, []string, error) {
+	sh := o.Shard
+	// A shard reads only its customers' orders: the warehouse filters them.
+	orders, err := wh.Read(ctx, r.Mem, sh.sliced(ordersBefore(r.AsOf)), o.BatchRows)
 	if err != nil {
-		return ScoreSummary{}, err
+		return 0, nil, err
+	}
+	defer func() { release(orders) }()
+	preds, a, err := predictLTV(r, m, orders, o)
+	if err != nil {
+		return 0, nil, err
 	}
 	if !a.Usable() {
 		r.Log.WithField("reasons", a.Gate.Reasons).Warn("no purchase model passed its gate: no P(alive), expected purchases, next order or CLV is published; lifecycle and VIP tiers follow recency and rhythm")
 	}
-	out := ScoreSummary{Customers: len(custs), ModelID: modelID, EarlyVIPModelID: earlyID, Segments: len(segs), Gated: a.Gate.FailedReasons(),
-		Lifecycle: map[string]int{}, Tiers: map[string]int{}, MinSize: math.MaxInt}
-	for _, s := range segs {
-		out.MinSize, out.MaxSize = min(out.MinSize, len(s.Members)), max(out.MaxSize, len(s.Members))
+	lines := func(fn func(arrow.Record) error) error {
+		return wh.Each(ctx, r.Mem, sh.sliced(orderLines), o.BatchRows, fn)
 	}
-	err = stageScores(ctx, r, wh, scored{custs, segs, baskets, modelID, earlyID}, &out, o)
-	return out, err
+	baskets, err := transform.Baskets(orders, lines, r.AsOf)
+	if err != nil {
+		return 0, nil, err
+	}
+	release(orders) // not held while the profiles are built
+	orders = nil
+	feats, err := readScoreFeatures(ctx, r, wh, sh, len(preds))
+	if err != nil {
+		return 0, nil, err
+	}
+	rec, err := profileRecord(ctx, r, wh, feats, preds, early, baskets, m.ID, o)
+	feats.Release()
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rec.Release()
+	start := time.Now()
+	if err := wh.WritePart(ctx, warehouse.CustomerProfiles.Name, r.AsOf, sh.Job, sh.slice(), r.ID, rec); err != nil {
+		return 0, nil, err
+	}
+	r.Log.WithFields(logrus.Fields{"customers": rec.NumRows(), "model_id": m.ID, "seconds": round(time.Since(start).Seconds())}).Info("profiles written")
+	return int(rec.NumRows()), a.Gate.FailedReasons(), nil
 }
 
-// readScoreFeatures reads the date's customer_features, which must have a row
-// for each of the buyers the orders have.
-func readScoreFeatures(ctx context.Context, r Run, wh scoreStore, buyers int) (arrow.Record, error) {
-	feats, err := wh.ReadPartition(ctx, r.Mem, warehouse.CustomerFeatures.Name, scoreFeatureSchema, r.AsOf)
+// readScoreFeatures reads the shard's customer_features of the date, which
+// must have a row for each of the buyers the orders have.
+func readScoreFeatures(ctx context.Context, r Run, wh scoreStore, sh Shard, buyers int) (arrow.Record, error) {
+	feats, err := wh.ReadRunSlice(ctx, r.Mem, warehouse.CustomerFeatures.Name, scoreFeatureSchema, r.AsOf, "", sh.slice())
+	if errors.Is(err, warehouse.ErrNoPartition) && buyers == 0 {
+		b := array.NewRecordBuilder(r.Mem, scoreFeatureSchema)
+		defer b.Release()
+		return b.NewRecord(), nil
+	}
 	if err != nil && !errors.Is(err, warehouse.ErrNoPartition) {
 		return nil, err
 	}
@@ -160,41 +183,4 @@ func latestEarlyVIP(ctx context.Context, r Run, wh scoreStore) (*segment.EarlyVI
 		return nil, "", fmt.Errorf("model %s: %w", m.ID, err)
 	}
 	return early, m.ID, nil
-}
-
-// scored is what score made of the customers, to be staged.
-type scored struct {
-	custs            []customer
-	segs             []segment.Segment
-	baskets          transform.CustomerBaskets
-	modelID, earlyID string
-}
-
-// stageScores stages the date's scores, segments, members and feeds.
-func stageScores(ctx context.Context, r Run, wh scoreStore, s scored, out *ScoreSummary, o ScoreOptions) error {
-	feedRec, custFeeds := feeds(r, s.custs, s.segs, s.baskets, o.Segmentation.Feeds)
-	defer feedRec.Release()
-	s.baskets = transform.CustomerBaskets{} // every line of every buyer: not held while the records are built and staged
-	scores := scoreRecord(r, s.custs, custFeeds, s.modelID, s.earlyID, out)
-	defer scores.Release()
-	segRec := segmentRecord(r, s.custs, s.segs)
-	defer segRec.Release()
-	members := memberRecord(r, s.custs, s.segs, custFeeds, o)
-	defer members.Release()
-	segments := len(s.segs)
-	s.custs, s.segs = nil, nil // every customer's profile: not held while the records are staged
-	start := time.Now()
-	out.Staged = map[string]int{}
-	for _, t := range []struct {
-		table string
-		rec   arrow.Record
-	}{{warehouse.CustomerScores.Name, scores}, {warehouse.Segments.Name, segRec}, {warehouse.SegmentMembers.Name, members}, {warehouse.SegmentFeed.Name, feedRec}} {
-		if err := wh.Stage(ctx, t.table, r.AsOf, r.ID, t.rec); err != nil {
-			return err
-		}
-		out.Staged[t.table] = int(t.rec.NumRows())
-	}
-	r.Log.WithFields(logrus.Fields{"model_id": s.modelID, "early_vip_model_id": s.earlyID, "rows_landed": scores.NumRows(), "segments": segments,
-		"seconds": round(time.Since(start).Seconds())}).Info("scores, segments, members and feeds staged for publish")
-	return nil
 }

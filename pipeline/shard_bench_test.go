@@ -19,12 +19,11 @@ import (
 // TESSERA_BENCH_CUSTOMERS customers (a million by default) as the Indexed Job
 // of TESSERA_BENCH_SHARDS pods (4) would, but one pod after another on this
 // machine, each stage of each pod its own `tessera` process: extract and
-// train once, features and score in every shard (pod 0 last: it publishes
-// what the others wrote), publish in pod 0. It prints each process's time
-// and peak resident memory (its VmHWM, read every 20 ms while it runs), and
-// writes them to TESSERA_BENCH_OUT as JSON when set. TESSERA_BENCH_EVENT_SHARE
-// writes that share of the site and campaign events; TESSERA_BENCH_POD0=skip
-// leaves out pod 0's score and publish.
+// train once, features, score and publish in every shard (pod 0 last: it
+// waits for what the others wrote). It prints each process's time and peak
+// resident memory (its VmHWM, read every 20 ms while it runs), and writes
+// them to TESSERA_BENCH_OUT as JSON when set. TESSERA_BENCH_EVENT_SHARE
+// writes that share of the site and campaign events.
 func BenchmarkShards(b *testing.B) {
 	n, shards := 1000000, 4
 	if s := os.Getenv("TESSERA_BENCH_CUSTOMERS"); s != "" {
@@ -44,9 +43,6 @@ func BenchmarkShards(b *testing.B) {
 		gen.EventShare, _ = strconv.ParseFloat(s, 64)
 		shop += "-events-" + s
 	}
-	// Pod 0's score and publish hold every customer: at ten million, more
-	// memory than this machine has. TESSERA_BENCH_POD0=skip stops before them.
-	skipPod0 := os.Getenv("TESSERA_BENCH_POD0") == "skip"
 	if _, err := os.Stat(filepath.Join(shop, "orders.csv")); err != nil {
 		if _, err := synth.Generate(ctx, gen, shop); err != nil {
 			b.Fatal(err)
@@ -108,14 +104,10 @@ func BenchmarkShards(b *testing.B) {
 		run("features", i)
 	}
 	run("train", -1)
-	for i := shards - 1; i >= 0; i-- {
-		if i == 0 && skipPod0 {
-			break
+	for _, stage := range []string{"score", "publish"} {
+		for i := shards - 1; i >= 0; i-- {
+			run(stage, i)
 		}
-		run("score", i)
-	}
-	if !skipPod0 {
-		run("publish", -1)
 	}
 	var rows []string
 	total := 0.0

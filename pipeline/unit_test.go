@@ -64,7 +64,9 @@ func TestNightIsOneUnit(t *testing.T) {
 			}
 		}
 		// A staging insert cut short: publish refuses naming the table, a
-		// full re-run publishes the night.
+		// full re-run publishes the night. Customer scores and members are
+		// staged by publish itself from its shards' parts: what was staged
+		// before is replaced, and the night published whole.
 		st, err := OpenStore(ctx, cfg.ClickHouse, cfg.DataDir, memoryForTest(t))
 		if err != nil {
 			t.Fatal(err)
@@ -76,7 +78,11 @@ func TestNightIsOneUnit(t *testing.T) {
 		for _, tbl := range []warehouse.Table{warehouse.CustomerScores, warehouse.Segments, warehouse.SegmentMembers, warehouse.SegmentFeed} {
 			halfStage(t, st, tbl, d)
 			err = runStages(ctx, cfg, d, []string{"publish"}, testLogger(t))
-			if err == nil || !strings.Contains(err.Error(), "staged "+tbl.Name) {
+			if tbl.Name == warehouse.CustomerScores.Name || tbl.Name == warehouse.SegmentMembers.Name {
+				if err != nil {
+					t.Errorf("publish over a half-staged %s: %v, want the night built again and published", tbl.Name, err)
+				}
+			} else if err == nil || !strings.Contains(err.Error(), "staged "+tbl.Name) {
 				t.Errorf("publish of a half-staged %s: %v, want a refusal naming it", tbl.Name, err)
 			}
 			if got, err := publishedSums(cfg, d); err != nil || got != want {

@@ -57,10 +57,16 @@ func SegmentFeed(b Baskets, members []int, baseCount []int, buyers int, o FeedOp
 			count[p]++
 		}
 	}
+	return RankFeed(count, len(members), baseCount, buyers, o)
+}
+
+// RankFeed is SegmentFeed from the counts of the segment's members who bought
+// each product.
+func RankFeed(count map[int32]int, members int, baseCount []int, buyers int, o FeedOptions) []FeedItem {
 	var items []FeedItem
 	for p, n := range count {
 		if n >= o.MinSupport {
-			lift := (float64(n) / float64(len(members))) / (float64(baseCount[p]) / float64(buyers))
+			lift := (float64(n) / float64(members)) / (float64(baseCount[p]) / float64(buyers))
 			items = append(items, FeedItem{Product: p, Buyers: n, Lift: lift})
 		}
 	}

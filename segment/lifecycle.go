@@ -140,6 +140,17 @@ func (o VIPOptions) Validate() error {
 // the threshold; potential_vip: none of those, not lost, with an early-VIP
 // probability or 12-month CLV that reaches the bar.
 func (o VIPOptions) VIPTiers(ps []Profile, stages []string) ([]string, float64) {
+	threshold := o.Threshold(ps)
+	tiers := make([]string, len(ps))
+	for i, p := range ps {
+		tiers[i] = o.Tier(p, stages[i], threshold)
+	}
+	return tiers, threshold
+}
+
+// Threshold is the 12-month revenue that makes a VIP among the customers
+// (+Inf when none has any): the revenue of the last of the top set.
+func (o VIPOptions) Threshold(ps []Profile) float64 {
 	order := make([]int, 0, len(ps))
 	total := 0.0
 	for i, p := range ps {
@@ -149,33 +160,34 @@ func (o VIPOptions) VIPTiers(ps []Profile, stages []string) ([]string, float64) 
 		}
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(ps[b].Revenue12m, ps[a].Revenue12m) })
-	threshold := math.Inf(1)
-	if len(order) > 0 {
-		k := 0
-		if o.TopShare > 0 {
-			k = max(1, int(math.Round(o.TopShare*float64(len(order)))))
-		} else {
-			for sum := 0.0; k < len(order) && sum < o.RevenueShare*total; k++ {
-				sum += ps[order[k]].Revenue12m
-			}
-		}
-		threshold = ps[order[k-1]].Revenue12m
+	if len(order) == 0 {
+		return math.Inf(1)
 	}
-	tiers := make([]string, len(ps))
-	for i, p := range ps {
-		switch {
-		case p.Revenue12m >= threshold:
-			tiers[i] = VIP
-			if p.PAlive < o.AtRiskPAlive || (p.InterorderMean > 0 && p.DaysSinceLast > o.RhythmFactor*p.InterorderMean) {
-				tiers[i] = VIPAtRisk
-			}
-		case stages[i] == Lost && p.Revenue >= threshold:
-			tiers[i] = LostVIP
-		case stages[i] != Lost && stages[i] != NonBuyer && (p.EarlyVIP >= o.PotentialProbability || p.CLV >= threshold):
-			tiers[i] = PotentialVIP
+	k := 0
+	if o.TopShare > 0 {
+		k = max(1, int(math.Round(o.TopShare*float64(len(order)))))
+	} else {
+		for sum := 0.0; k < len(order) && sum < o.RevenueShare*total; k++ {
+			sum += ps[order[k]].Revenue12m
 		}
 	}
-	return tiers, threshold
+	return ps[order[k-1]].Revenue12m
+}
+
+// Tier is a customer's VIP tier at the stage, given the VIP threshold.
+func (o VIPOptions) Tier(p Profile, stage string, threshold float64) string {
+	switch {
+	case p.Revenue12m >= threshold:
+		if p.PAlive < o.AtRiskPAlive || (p.InterorderMean > 0 && p.DaysSinceLast > o.RhythmFactor*p.InterorderMean) {
+			return VIPAtRisk
+		}
+		return VIP
+	case stage == Lost && p.Revenue >= threshold:
+		return LostVIP
+	case stage != Lost && stage != NonBuyer && (p.EarlyVIP >= o.PotentialProbability || p.CLV >= threshold):
+		return PotentialVIP
+	}
+	return ""
 }
 
 // Strategies.

@@ -189,7 +189,7 @@ func TestMicroSegments(t *testing.T) {
 	ps = append(ps, Profile{ID: "nobody", EarlyVIP: math.NaN()}) // not a buyer: in no segment
 	macro = append(macro, "non buyer · low value")
 	o := DefaultSegments
-	segs, err := MicroSegments(ps, macro, nil, o)
+	segs, err := MicroSegments(ps, macro, Previous{}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,15 +210,16 @@ func TestMicroSegments(t *testing.T) {
 			t.Fatalf("customer %s is in %d segments", ps[i].ID, n)
 		}
 	}
-	again, _ := MicroSegments(ps, macro, nil, o)
+	again, _ := MicroSegments(ps, macro, Previous{}, o)
 	if fmt.Sprint(again) != fmt.Sprint(segs) {
 		t.Error("the same profiles gave other segments")
 	}
 	// Next night: a few customers change behaviour; ids carry over.
-	prev := map[string]string{}
+	prev := Previous{Of: make([]string, len(ps)), Size: map[string]int{}}
 	for _, s := range segs {
 		for _, i := range s.Members {
-			prev[ps[i].ID] = s.ID
+			prev.Of[i] = s.ID
+			prev.Size[s.ID]++
 		}
 	}
 	next := slices.Clone(ps)
@@ -240,7 +241,7 @@ func TestMicroSegments(t *testing.T) {
 	if kept < len(later)*8/10 {
 		t.Errorf("only %d of %d segments kept their id after small changes", kept, len(later))
 	}
-	if _, err := MicroSegments(ps, macro, nil, SegmentOptions{MinSize: 300, MaxSize: 500, Iterations: 5}); err == nil {
+	if _, err := MicroSegments(ps, macro, Previous{}, SegmentOptions{MinSize: 300, MaxSize: 500, Iterations: 5}); err == nil {
 		t.Error("max_size below twice min_size: want an error")
 	}
 }

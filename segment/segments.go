@@ -34,6 +34,21 @@ func (o SegmentOptions) Validate() error {
 // Buyers without a predicted CLV (the model's gate failed) are banded the
 // same way among themselves by 12-month revenue.
 func ValueTiers(ps []Profile, vipTiers []string) []string {
+	c := NewValueCuts(ps)
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = c.Tier(p, vipTiers[i])
+	}
+	return out
+}
+
+// ValueCuts are the cut points of the value tiers: the 12-month CLV at the
+// 80th and 40th percentiles of the buyers with one, and the 12-month revenue
+// at the same of the buyers without.
+type ValueCuts struct{ High, Mid, RevHigh, RevMid float64 }
+
+// NewValueCuts are the cut points of the customers' value tiers.
+func NewValueCuts(ps []Profile) ValueCuts {
 	var clv, rev []float64
 	for _, p := range ps {
 		switch {
@@ -52,26 +67,24 @@ func ValueTiers(ps []Profile, vipTiers []string) []string {
 	}
 	slices.Sort(clv)
 	slices.Sort(rev)
-	high, mid := at(clv, 0.8), at(clv, 0.4)
-	revHigh, revMid := at(rev, 0.8), at(rev, 0.4)
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		v, h, m := p.CLV, high, mid
-		if math.IsNaN(v) {
-			v, h, m = p.Revenue12m, revHigh, revMid
-		}
-		switch {
-		case vipTiers[i] != "":
-			out[i] = "vip"
-		case v >= h:
-			out[i] = "high value"
-		case v >= m:
-			out[i] = "mid value"
-		default:
-			out[i] = "low value"
-		}
+	return ValueCuts{High: at(clv, 0.8), Mid: at(clv, 0.4), RevHigh: at(rev, 0.8), RevMid: at(rev, 0.4)}
+}
+
+// Tier is the value tier of a customer of the VIP tier.
+func (c ValueCuts) Tier(p Profile, vipTier string) string {
+	v, h, m := p.CLV, c.High, c.Mid
+	if math.IsNaN(v) {
+		v, h, m = p.Revenue12m, c.RevHigh, c.RevMid
 	}
-	return out
+	switch {
+	case vipTier != "":
+		return "vip"
+	case v >= h:
+		return "high value"
+	case v >= m:
+		return "mid value"
+	}
+	return "low value"
 }
 
 // Segment is one micro-segment and its economics.
@@ -105,10 +118,10 @@ var numericSpace = []struct {
 // top brand and preferred channel (one-hot, with weights affinityWeight,
 // brandWeight and 1: what a segment buys is what its feed offers).
 // Macro groups under MinSize join the nearest group first. Deterministic: the
-// same profiles give the same segments. prev maps customer ids to their
-// segment id of the previous night: a segment that keeps most of an old
-// segment's members keeps its id.
-func MicroSegments(ps []Profile, macro []string, prev map[string]string, o SegmentOptions) ([]Segment, error) {
+// same profiles give the same segments. prev has the customers' segment ids
+// of the previous night: a segment that keeps most of an old segment's
+// members keeps its id.
+func MicroSegments(ps []Profile, macro []string, prev Previous, o SegmentOptions) ([]Segment, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -506,29 +519,32 @@ func (s *space) label(ps []Profile, seg *Segment) string {
 	return strings.Join(parts, " · ")
 }
 
+// Previous is the night before's micro-segments: Of[i] is the segment id of
+// customer i of the profiles then ("" for none), Size the members of each.
+type Previous struct {
+	Of   []string
+	Size map[string]int
+}
+
 // assignIDs keeps last night's id for a segment that holds more than half of
 // its members and of that old segment's members here, the largest overlaps
 // first; other segments get an id from a hash of their members.
-func assignIDs(ps []Profile, segs []Segment, prev map[string]string) {
+func assignIDs(ps []Profile, segs []Segment, prev Previous) {
 	type pair struct {
 		seg     int
 		id      string
 		overlap int
 	}
-	prevSize := map[string]int{}
-	for _, id := range prev {
-		prevSize[id]++
-	}
 	var pairs []pair
 	for s, seg := range segs {
 		count := map[string]int{}
 		for _, i := range seg.Members {
-			if id, ok := prev[ps[i].ID]; ok {
-				count[id]++
+			if i < len(prev.Of) && prev.Of[i] != "" {
+				count[prev.Of[i]]++
 			}
 		}
 		for id, n := range count {
-			if 2*n > len(seg.Members) && 2*n > prevSize[id] {
+			if 2*n > len(seg.Members) && 2*n > prev.Size[id] {
 				pairs = append(pairs, pair{s, id, n})
 			}
 		}

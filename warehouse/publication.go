@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
@@ -17,8 +18,11 @@ import (
 // ClickHouse restart that brings a replaced part back, that part's rows are
 // another run's.
 type Publication struct {
-	AsOf        time.Time      `json:"as_of"`
-	ScoreRun    string         `json:"score_run"`
+	AsOf     time.Time `json:"as_of"`
+	ScoreRun string    `json:"score_run"`
+	// PublishRun is the run whose rows segment_changes holds: the publish
+	// run before publish was sharded, the score run since (each shard of
+	// publish stamps its part with the score run's id).
 	PublishRun  string         `json:"publish_run"`
 	Rows        map[string]int `json:"rows"` // per table, as published; empty for dates published before publications
 	PublishedAt time.Time      `json:"published_at"`
@@ -105,4 +109,38 @@ func ReadPublished(ctx context.Context, st publishedReader, mem memory.Allocator
 			table, asOf.Format(time.DateOnly), n, run, want, ErrIncomplete)
 	}
 	return rec, nil
+}
+
+// sliceReader reads what publish recorded, counts a date's rows by run and
+// reads the rows of one run's slice of customers.
+type sliceReader interface {
+	runCounter
+	ReadRunSlice(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string, s Slice) (arrow.Record, error)
+}
+
+// ReadPublishedSlice is ReadPublished of a slice's customers (customer_id is
+// the schema's first column): the table must hold as many rows of the run its
+// publication names as were published, and the slice's are read. A slice
+// without rows is an empty record.
+func ReadPublishedSlice(ctx context.Context, st sliceReader, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, s Slice) (arrow.Record, error) {
+	p, err := st.Publication(ctx, asOf)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := st.PartitionRuns(ctx, table, asOf)
+	if err != nil {
+		return nil, err
+	}
+	run := p.RunOf(table)
+	if want, ok := p.Rows[table]; ok && runs[run] != want {
+		return nil, fmt.Errorf("%s as of %s holds %d rows of run %s, its publication %d: %w (run publish for the date again)",
+			table, asOf.Format(time.DateOnly), runs[run], run, want, ErrIncomplete)
+	}
+	rec, err := st.ReadRunSlice(ctx, mem, table, schema, asOf, run, s)
+	if errors.Is(err, ErrNoPartition) {
+		b := array.NewRecordBuilder(mem, schema)
+		defer b.Release()
+		return b.NewRecord(), nil
+	}
+	return rec, err
 }

@@ -65,15 +65,22 @@ type Store interface {
 	ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 	Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 	Swap(ctx context.Context, table string, asOf time.Time) error
-	ReplacePart(ctx context.Context, table string, asOf time.Time, shard int, runID string, rec arrow.Record) error
 	// WritePart writes one shard's part of a sharded stage's date, whole or
 	// not at all; PartsWritten counts the job's whole parts; PublishParts
 	// publishes them as the date's partition in one swap (they stay a day).
 	WritePart(ctx context.Context, table string, asOf time.Time, job string, s Slice, runID string, rec arrow.Record) error
 	PartsWritten(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
 	PublishParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
+	// StageParts is PublishParts up to the swap: the parts make the date's
+	// partition of <table>_staging.
+	StageParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
+	// EachPart reads the named parts of the job in customer order (the
+	// schema's first column), batch rows at a time.
+	EachPart(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, job string, parts []Slice, batch int, fn func(arrow.Record) error) error
 	// ReadRun is ReadPartition of one run's rows.
 	ReadRun(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error)
+	// ReadRunSlice is ReadRun of the rows of a slice's customers.
+	ReadRunSlice(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string, s Slice) (arrow.Record, error)
 	// PartitionRuns counts a date's rows of a table by run.
 	PartitionRuns(ctx context.Context, table string, asOf time.Time) (map[string]int, error)
 	// RecordPublication records, last, what publish made the date's tables.
@@ -84,7 +91,6 @@ type Store interface {
 	PublicationDates(ctx context.Context) ([]time.Time, error)
 	// RunRecord is a run's record in runs; ok is false without one.
 	RunRecord(ctx context.Context, id string) (r Run, ok bool, err error)
-	ReadParts(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error)
 
 	// Exports.
 	RecordExports(ctx context.Context, files []ExportFile) error

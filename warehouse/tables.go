@@ -98,12 +98,27 @@ var (
 		nullable(f64("mde_conversion")), str("verdict"),
 	}, nil)}
 
-	// ScoreParts are the LTV predictions of each shard of a sharded score.
-	ScoreParts = Table{"score_parts", arrow.NewSchema([]arrow.Field{
-		i32("shard"), i32("shards"), str("score_job"), str("model_id"), str("customer_id"),
-		f64("frequency"), f64("recency_days"), f64("age_days"), f64("p_alive"),
-		f64("expected_purchases_30d"), f64("expected_purchases_90d"), f64("expected_purchases_365d"),
-		f64("expected_order_value"), f64("clv_12m"), nullable(f64("next_order_in_days")),
+	// CustomerProfiles are what each shard of score knows of its customers
+	// (a buyer's profile, LTV predictions and basket; a registered customer
+	// without orders has only an id): the part shard 0 plans the date from and
+	// each shard of publish builds its rows from. NaN is a value not predicted.
+	CustomerProfiles = Table{"customer_profiles", arrow.NewSchema([]arrow.Field{
+		str("customer_id"), str("model_id"), {Name: "buyer", Type: arrow.FixedWidthTypes.Boolean}, i32("orders"),
+		{Name: "first_order_date", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+		f64("days_since_first"), f64("days_since_last"), f64("last_gap_days"), f64("interorder_mean_days"),
+		f64("revenue"), f64("revenue_12m"), f64("avg_check"), f64("discount_share"), f64("p_alive"), f64("clv_12m"),
+		f64("early_vip"), f64("potential_vip_probability"), str("top_category"), str("top_brand"), str("preferred_channel"),
+		i32("best_hour"), i32("best_weekday"), f64("discount_depth"), f64("price_level"), f64("email_click_rate"),
+		f64("frequency"), f64("recency_days"), f64("age_days"), f64("expected_purchases_30d"), f64("expected_purchases_90d"),
+		f64("expected_purchases_365d"), f64("expected_order_value"), nullable(f64("next_order_in_days")), str("prediction_note"),
+		str("basket"),
+	}, nil)}
+
+	// CustomerPlan is what shard 0 of score decided for each customer from
+	// every shard's profiles: the part of each shard's customers.
+	CustomerPlan = Table{"customer_plan", arrow.NewSchema([]arrow.Field{
+		str("customer_id"), str("lifecycle_stage"), str("vip_tier"), str("value_tier"),
+		i32("rfm_r"), i32("rfm_f"), i32("rfm_m"), str("micro_segment"), {Name: "control_group", Type: arrow.FixedWidthTypes.Boolean},
 	}, nil)}
 )
 
@@ -115,5 +130,9 @@ var Published = []Table{CustomerScores, Segments, SegmentMembers, SegmentFeed, S
 // publish's own).
 var Scored = []Table{CustomerScores, Segments, SegmentMembers, SegmentFeed}
 
+// Parted are written only as parts of a sharded stage (WritePart), each a
+// table of the structure of <name>_staging, and never published.
+var Parted = []Table{CustomerProfiles, CustomerPlan}
+
 // Tables are every table written by as-of date.
-var Tables = append([]Table{CustomerFeatures}, append(Published, ScoreParts, SegmentLift)...)
+var Tables = append([]Table{CustomerFeatures}, append(append(Published, Parted...), SegmentLift)...)

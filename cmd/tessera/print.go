@@ -40,9 +40,17 @@ func (p *printer) done(res pipeline.Result) {
 		printScores(p.out, *res.Score, res.Run.AsOf, where)
 	case res.Publish != nil:
 		r := res.Publish
-		fmt.Fprintf(p.out, "\nPublished %s (score run %s) in %s: %v; compared with %s: %d micro-segment, %d RFM, %d lifecycle and %d VIP-tier changes in segment_changes\n",
-			asOf, r.ScoreRun, where, r.Tables, pipeline.DateOrNone(r.Previous), r.Changes["micro_segment"],
-			r.Changes["rfm_segment"], r.Changes["lifecycle_stage"], r.Changes["vip_tier"])
+		switch {
+		case r.Part:
+			fmt.Fprintf(p.out, "\nPublish part as of %s (score run %s): the shard's scores, members and changes written; shard 0 publishes the date\n", asOf, r.ScoreRun)
+		case r.Changes == nil:
+			fmt.Fprintf(p.out, "\nPublished %s (score run %s) in %s: %v; compared with %s: %d changes in segment_changes\n",
+				asOf, r.ScoreRun, where, r.Tables, pipeline.DateOrNone(r.Previous), r.ChangeRows)
+		default:
+			fmt.Fprintf(p.out, "\nPublished %s (score run %s) in %s: %v; compared with %s: %d micro-segment, %d RFM, %d lifecycle and %d VIP-tier changes in segment_changes\n",
+				asOf, r.ScoreRun, where, r.Tables, pipeline.DateOrNone(r.Previous), r.Changes["micro_segment"],
+				r.Changes["rfm_segment"], r.Changes["lifecycle_stage"], r.Changes["vip_tier"])
+		}
 	case res.Run.Stage == "features":
 		fmt.Fprintf(p.out, "\nFeatures as of %s: %d customers in customer_features (%s)\n", asOf, res.Features, where)
 	}
@@ -134,7 +142,11 @@ func printEarlyVIP(out io.Writer, m *segment.EarlyVIPModel, reason string) {
 // printScores prints a summary of the date's scores and segments.
 func printScores(out io.Writer, s pipeline.ScoreSummary, asOf time.Time, where string) {
 	if s.Part {
-		fmt.Fprintf(out, "\nScore part as of %s: %d customers in score_parts; shard 0 segments and stages the date\n", asOf.Format(time.DateOnly), s.Customers)
+		fmt.Fprintf(out, "\nScore part as of %s: %d customers' profiles written; shard 0 plans the date\n", asOf.Format(time.DateOnly), s.Customers)
+		return
+	}
+	if s.PlanOf != "" {
+		fmt.Fprintf(out, "\nScores as of %s: %d customers' profiles are those score run %s planned the date from: its plan stands\n", asOf.Format(time.DateOnly), s.Customers, s.PlanOf)
 		return
 	}
 	if len(s.Gated) > 0 {

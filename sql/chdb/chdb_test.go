@@ -98,14 +98,18 @@ func TestCurrentClickHouse(t *testing.T) {
 	}
 	sent := sentStatements(t)
 	// The list is sorted; run in the order a sharded stage sends them: a
-	// part's table is created, written, renamed into place, attached, dropped.
+	// part's table is created, written, renamed into place, read or attached,
+	// dropped.
 	phase := func(q string) int {
+		if strings.HasPrefix(q, "SELECT") && strings.Contains(q, "_part_") && !strings.Contains(q, "_tmp") {
+			return 3
+		}
 		for i, verb := range []string{"CREATE", "SELECT", "RENAME", "DROP"} {
 			if strings.HasPrefix(q, verb) {
-				return []int{0, 1, 2, 4}[i]
+				return []int{0, 1, 2, 5}[i]
 			}
 		}
-		return 3
+		return 4
 	}
 	slices.SortStableFunc(sent, func(a, b string) int { return phase(a) - phase(b) })
 	for i, q := range sent {

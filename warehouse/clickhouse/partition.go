@@ -25,8 +25,18 @@ func (w *DB) ReadRun(ctx context.Context, mem memory.Allocator, table string, sc
 	return w.readPartition(ctx, mem, table, schema, asOf, runID)
 }
 
+// ReadRunSlice is ReadRun of the rows of a slice's customers.
+func (w *DB) ReadRunSlice(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string, s warehouse.Slice) (arrow.Record, error) {
+	return w.readSlice(ctx, mem, table, schema, asOf, runID, s)
+}
+
 // readPartition reads a date's rows of a table, of one run unless runID is "".
 func (w *DB) readPartition(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error) {
+	return w.readSlice(ctx, mem, table, schema, asOf, runID, warehouse.Slice{})
+}
+
+// readSlice is readPartition of a slice's customers.
+func (w *DB) readSlice(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string, s warehouse.Slice) (arrow.Record, error) {
 	names := make([]string, schema.NumFields())
 	dest := make([]any, schema.NumFields())
 	for i, f := range schema.Fields() {
@@ -35,8 +45,12 @@ func (w *DB) readPartition(ctx context.Context, mem memory.Allocator, table stri
 			return nil, fmt.Errorf("read %s: column %s of type %s", table, f.Name, f.Type)
 		}
 	}
-	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s.%s WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY %s",
-		strings.Join(names, ", "), w.db, table, schema.Field(0).Name), asOf.Format(time.DateOnly), runID, runID)
+	slice := ""
+	if !s.Whole() {
+		slice = fmt.Sprintf(" AND cityHash64(customer_id) %% %d = %d", s.Of, s.Index)
+	}
+	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s.%s WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)%s ORDER BY %s",
+		strings.Join(names, ", "), w.db, table, slice, schema.Field(0).Name), asOf.Format(time.DateOnly), runID, runID)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
@@ -60,21 +74,6 @@ func (w *DB) readPartition(ctx context.Context, mem memory.Allocator, table stri
 		return nil, fmt.Errorf("%s as of %s: %w", table, asOf.Format(time.DateOnly), warehouse.ErrNoPartition)
 	}
 	return rec, nil
-}
-
-// ReplacePart writes rec as the part `shard` of the as-of date in table
-// (partitioned by as_of and shard), replacing what that part held.
-func (w *DB) ReplacePart(ctx context.Context, table string, asOf time.Time, shard int, runID string, rec arrow.Record) error {
-	if err := w.alterPartition(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION ('%s', %d)", table, asOf.Format(time.DateOnly), shard)); err != nil {
-		return err
-	}
-	return w.insertRecord(ctx, table, asOf, runID, rec)
-}
-
-// ReadParts reads every part of the as-of date (ReadPartition: the date is the
-// first partition key).
-func (w *DB) ReadParts(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error) {
-	return w.ReadPartition(ctx, mem, table, schema, asOf)
 }
 
 // scanDest is what a published column is selected as (cast to the Go type

@@ -2,12 +2,17 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/go-faster/city"
+
+	chgo "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/warehouse"
@@ -39,7 +44,10 @@ func (w *DB) WritePart(ctx context.Context, table string, asOf time.Time, job st
 	if err := w.dropPart(ctx, name); err != nil { // the part of an earlier attempt of the same job
 		return err
 	}
-	return w.renamePart(ctx, tmp, name)
+	if err := w.renamePart(ctx, tmp, name); err != nil {
+		return err
+	}
+	return w.dropStaleParts(ctx, table)
 }
 
 // createPart creates a part's table with the structure of like: on a
@@ -100,19 +108,17 @@ func (w *DB) PartsWritten(ctx context.Context, table string, asOf time.Time, job
 	for i := range names {
 		names[i] = "'" + partTable(table, asOf, job, warehouse.Slice{Index: i, Of: of}) + "'"
 	}
-	db := w.db
-	if w.cluster != nil {
-		db = w.cluster.local
-	}
+	// On a cluster, the Distributed tables: each is made once its replicated
+	// tables are in place.
 	var n uint64
-	err := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = ? AND name IN (%s)", strings.Join(names, ", ")), db).Scan(&n)
+	err := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = ? AND name IN (%s)", strings.Join(names, ", ")), w.db).Scan(&n)
 	return int(n), err
 }
 
-// PublishParts makes the job's parts the as-of date's partition of table in
-// one swap, and returns the rows published. Re-running it after a failure at
-// any step publishes the same rows.
-func (w *DB) PublishParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error) {
+// StageParts makes the job's parts the as-of date's partition of
+// <table>_staging and returns its rows. Re-running it after a failure at any
+// step stages the same rows.
+func (w *DB) StageParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error) {
 	day := asOf.Format(time.DateOnly)
 	staging := table + "_staging"
 	if err := w.alterPartition(ctx, fmt.Sprintf("ALTER TABLE {db}.%s DROP PARTITION '%s'", staging, day)); err != nil {
@@ -123,14 +129,88 @@ func (w *DB) PublishParts(ctx context.Context, table string, asOf time.Time, job
 			return 0, err
 		}
 	}
+	n, err := w.rowsOf(ctx, staging, day)
+	if err != nil {
+		return 0, err
+	}
+	return n, w.dropStaleParts(ctx, table)
+}
+
+// PublishParts makes the job's parts the as-of date's partition of table in
+// one swap, and returns the rows published. Re-running it after a failure at
+// any step publishes the same rows.
+func (w *DB) PublishParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error) {
+	if _, err := w.StageParts(ctx, table, asOf, job, of); err != nil {
+		return 0, err
+	}
 	if err := w.Swap(ctx, table, asOf); err != nil {
 		return 0, err
 	}
+	return w.rowsOf(ctx, table, asOf.Format(time.DateOnly))
+}
+
+// rowsOf counts a date's rows of a table.
+func (w *DB) rowsOf(ctx context.Context, table, day string) (int, error) {
 	var n uint64
 	if err := w.conn.QueryRow(ctx, w.expand(fmt.Sprintf("SELECT count() FROM {db}.%s WHERE as_of = toDate('%s')", table, day))).Scan(&n); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("count %s: %w", table, err)
 	}
-	return int(n), w.dropStaleParts(ctx, table)
+	return int(n), nil
+}
+
+// EachPart hands over, batch rows at a time, the columns of schema of the
+// job's parts named, in the order of the schema's first column (the customer
+// id): how shard 0 reads every shard's part, and a shard its own.
+func (w *DB) EachPart(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, job string, parts []warehouse.Slice, batch int, fn func(arrow.Record) error) error {
+	names := make([]string, schema.NumFields())
+	dest := make([]any, schema.NumFields())
+	for i, f := range schema.Fields() {
+		var ok bool
+		if names[i], dest[i], ok = scanDest(f); !ok {
+			return fmt.Errorf("read %s: column %s of type %s", table, f.Name, f.Type)
+		}
+	}
+	from := make([]string, len(parts))
+	for i, s := range parts {
+		from[i] = fmt.Sprintf("SELECT %s FROM {db}.%s", strings.Join(schemaNames(schema), ", "), partTable(table, asOf, job, s))
+	}
+	rows, err := w.conn.Query(ctx, w.expand(fmt.Sprintf("SELECT %s FROM (%s) ORDER BY %s", strings.Join(names, ", "), strings.Join(from, " UNION ALL "), schema.Field(0).Name)))
+	if tableGone(err) {
+		return fmt.Errorf("read the parts of %s: %w: %w", table, warehouse.ErrPartGone, err)
+	}
+	if err != nil {
+		return fmt.Errorf("read the parts of %s: %w", table, err)
+	}
+	defer rows.Close()
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	handed := 0
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("read the parts of %s: %w", table, err)
+		}
+		for i, d := range dest {
+			appendScanned(b.Field(i), d)
+		}
+		if b.Field(0).Len() >= batch {
+			if err := warehouse.Hand(b.NewRecord(), fn); err != nil {
+				return err
+			}
+			handed++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the parts of %s: %w", table, err)
+	}
+	return warehouse.HandLast(b, handed, fn)
+}
+
+func schemaNames(s *arrow.Schema) []string {
+	out := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		out[i] = f.Name
+	}
+	return out
 }
 
 // dropStaleParts drops the parts of table written more than a day ago. A
@@ -144,6 +224,9 @@ func (w *DB) dropStaleParts(ctx context.Context, table string) error {
 	var names []string
 	if err := w.conn.Select(ctx, &names, "SELECT name FROM system.tables WHERE database = ? AND startsWith(name, ?) AND metadata_modification_time < now() - 86400",
 		db, table+"_part_"); err != nil {
+		if tableGone(err) { // another shard created or dropped a part meanwhile: the next part's write drops them
+			return nil
+		}
 		return fmt.Errorf("parts of %s: %w", table, err)
 	}
 	for _, name := range names {
@@ -179,4 +262,11 @@ GROUP BY top_category`, warehouse.RawTable(canon.OrderLines), warehouse.RawTable
 		out[top] = m
 	}
 	return out, rows.Err()
+}
+
+// tableGone says that ClickHouse 18.16 failed to list system.tables because
+// a table went away while it read them (UNKNOWN_TABLE).
+func tableGone(err error) bool {
+	var ex *chgo.Exception
+	return errors.As(err, &ex) && ex.Code == 60
 }

@@ -70,32 +70,3 @@ func (p *Dir) readFile(ctx context.Context, mem memory.Allocator, path string, s
 	}
 	return b.NewRecord(), nil
 }
-
-// ReplacePart writes <table>/as_of=DATE/shard=N.parquet.
-func (p *Dir) ReplacePart(_ context.Context, table string, asOf time.Time, shard int, runID string, rec arrow.Record) error {
-	return p.writeWithRun(filepath.Join(p.dir, table, "as_of="+asOf.Format(time.DateOnly)), fmt.Sprintf("shard=%d.parquet", shard), runID, rec)
-}
-
-// ReadParts reads every part of the as-of date of a table written by ReplacePart.
-func (p *Dir) ReadParts(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time) (arrow.Record, error) {
-	dir := filepath.Join(p.dir, table, "as_of="+asOf.Format(time.DateOnly))
-	files, _ := filepath.Glob(filepath.Join(dir, "shard=*.parquet"))
-	if len(files) == 0 {
-		return nil, fmt.Errorf("%s as of %s: %w", table, asOf.Format(time.DateOnly), warehouse.ErrNoPartition)
-	}
-	b := array.NewRecordBuilder(mem, schema)
-	defer b.Release()
-	for _, f := range files {
-		rec, err := p.readFile(ctx, mem, f, schema)
-		if err != nil {
-			return nil, err
-		}
-		for r := 0; r < int(rec.NumRows()); r++ {
-			for i := range schema.Fields() {
-				copyValue(b.Field(i), rec.Column(i), r)
-			}
-		}
-		rec.Release()
-	}
-	return b.NewRecord(), nil
-}

@@ -2,9 +2,12 @@ package parquetdir
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/parquet"
@@ -14,6 +17,8 @@ import (
 	"github.com/go-faster/city"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
@@ -27,7 +32,10 @@ func partFile(s warehouse.Slice) string { return fmt.Sprintf("shard=%d_of_%d.par
 // WritePart writes rec as the shard's part of the as-of date of table,
 // through a temporary file and a rename.
 func (p *Dir) WritePart(_ context.Context, table string, asOf time.Time, job string, s warehouse.Slice, runID string, rec arrow.Record) error {
-	return p.writeWithRun(p.partsDir(table, asOf, job), partFile(s), runID, rec)
+	if err := p.writeWithRun(p.partsDir(table, asOf, job), partFile(s), runID, rec); err != nil {
+		return err
+	}
+	return p.dropStaleParts(table)
 }
 
 // PartsWritten counts the parts of the job written whole.
@@ -44,6 +52,16 @@ func (p *Dir) PartsWritten(_ context.Context, table string, asOf time.Time, job 
 // PublishParts stages the job's parts as the date's partition of table,
 // swaps it in, and returns the rows published.
 func (p *Dir) PublishParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error) {
+	rows, err := p.StageParts(ctx, table, asOf, job, of)
+	if err != nil {
+		return 0, err
+	}
+	return rows, p.Swap(ctx, table, asOf)
+}
+
+// StageParts stages the job's parts as the date's partition of table and
+// returns its rows.
+func (p *Dir) StageParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error) {
 	dir := p.partsDir(table, asOf, job)
 	staged := p.partitionPath(table+"_staging", asOf)
 	if err := os.MkdirAll(filepath.Dir(staged), 0o755); err != nil {
@@ -84,10 +102,52 @@ func (p *Dir) PublishParts(ctx context.Context, table string, asOf time.Time, jo
 	if err := os.Rename(staged+".tmp", staged); err != nil {
 		return 0, err
 	}
-	if err := p.Swap(ctx, table, asOf); err != nil {
-		return 0, err
-	}
 	return rows, p.dropStaleParts(table)
+}
+
+// EachPart hands over, batch rows at a time, the columns of schema of the
+// job's parts named, in the order of the schema's first column (the customer
+// id). Each part is read whole: the embedded store is for shops one process
+// holds.
+func (p *Dir) EachPart(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, job string, parts []warehouse.Slice, batch int, fn func(arrow.Record) error) error {
+	var recs []arrow.Record
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	type row struct{ rec, i int }
+	var rows []row
+	for _, s := range parts {
+		rec, err := p.readFile(ctx, mem, filepath.Join(p.partsDir(table, asOf, job), partFile(s)), schema)
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("read the parts of %s: %w: %w", table, warehouse.ErrPartGone, err)
+		}
+		if err != nil {
+			return fmt.Errorf("read the parts of %s: %w", table, err)
+		}
+		recs = append(recs, rec)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			rows = append(rows, row{len(recs) - 1, i})
+		}
+	}
+	key := func(r row) string { return recs[r.rec].Column(0).(*array.String).Value(r.i) }
+	slices.SortStableFunc(rows, func(a, b row) int { return strings.Compare(key(a), key(b)) })
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	handed := 0
+	for _, r := range rows {
+		for c := range schema.Fields() {
+			copyValue(b.Field(c), recs[r.rec].Column(c), r.i)
+		}
+		if b.Field(0).Len() >= batch {
+			if err := warehouse.Hand(b.NewRecord(), fn); err != nil {
+				return err
+			}
+			handed++
+		}
+	}
+	return warehouse.HandLast(b, handed, fn)
 }
 
 // dropStaleParts removes the parts of table written more than a day ago (a

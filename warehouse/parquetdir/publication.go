@@ -16,6 +16,12 @@ import (
 
 // ReadRun is ReadPartition of the rows of one run.
 func (p *Dir) ReadRun(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error) {
+	return p.ReadRunSlice(ctx, mem, table, schema, asOf, runID, warehouse.Slice{})
+}
+
+// ReadRunSlice is ReadRun of the rows of a slice's customers (customer_id is
+// the schema's first column).
+func (p *Dir) ReadRunSlice(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string, s warehouse.Slice) (arrow.Record, error) {
 	withRun, runCol := schema, schema.NumFields()
 	if k := schema.FieldIndices(runIDField.Name); len(k) == 1 {
 		runCol = k[0] // the reader asks for run_id itself
@@ -31,7 +37,7 @@ func (p *Dir) ReadRun(ctx context.Context, mem memory.Allocator, table string, s
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
 	for r := 0; r < int(all.NumRows()); r++ {
-		if runs.Value(r) != runID {
+		if (runID != "" && runs.Value(r) != runID) || (!s.Whole() && !s.Owns(all.Column(0).(*array.String).Value(r))) {
 			continue
 		}
 		for i := range schema.Fields() {

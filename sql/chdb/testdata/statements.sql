@@ -18,16 +18,28 @@ ALTER TABLE {db}.customer_features_staging DROP PARTITION '2026-10-01'
 ALTER TABLE {db}.customer_scores REPLACE PARTITION '2026-10-01' FROM {db}.customer_scores_staging
 ;
 -- args: []
+ALTER TABLE {db}.customer_scores_staging ATTACH PARTITION '2026-10-01' FROM {db}.customer_scores_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+ALTER TABLE {db}.customer_scores_staging ATTACH PARTITION '2026-10-01' FROM {db}.customer_scores_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+ALTER TABLE {db}.customer_scores_staging ATTACH PARTITION '2026-10-01' FROM {db}.customer_scores_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
 ALTER TABLE {db}.customer_scores_staging DROP PARTITION '2026-10-01'
 ;
 -- args: []
-ALTER TABLE {db}.score_parts DROP PARTITION ('2026-10-01', 0)
-;
--- args: []
-ALTER TABLE {db}.score_parts DROP PARTITION ('2026-10-01', 1)
-;
--- args: []
 ALTER TABLE {db}.segment_changes REPLACE PARTITION '2026-10-01' FROM {db}.segment_changes_staging
+;
+-- args: []
+ALTER TABLE {db}.segment_changes_staging ATTACH PARTITION '2026-10-01' FROM {db}.segment_changes_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+ALTER TABLE {db}.segment_changes_staging ATTACH PARTITION '2026-10-01' FROM {db}.segment_changes_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+ALTER TABLE {db}.segment_changes_staging ATTACH PARTITION '2026-10-01' FROM {db}.segment_changes_part_20261008_e78c7123eac78461_1_of_2
 ;
 -- args: []
 ALTER TABLE {db}.segment_changes_staging DROP PARTITION '2026-10-01'
@@ -48,6 +60,15 @@ ALTER TABLE {db}.segment_lift_staging DROP PARTITION '2026-10-01'
 ALTER TABLE {db}.segment_members REPLACE PARTITION '2026-10-01' FROM {db}.segment_members_staging
 ;
 -- args: []
+ALTER TABLE {db}.segment_members_staging ATTACH PARTITION '2026-10-01' FROM {db}.segment_members_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+ALTER TABLE {db}.segment_members_staging ATTACH PARTITION '2026-10-01' FROM {db}.segment_members_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+ALTER TABLE {db}.segment_members_staging ATTACH PARTITION '2026-10-01' FROM {db}.segment_members_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
 ALTER TABLE {db}.segment_members_staging DROP PARTITION '2026-10-01'
 ;
 -- args: []
@@ -63,6 +84,51 @@ CREATE TABLE {db}.customer_features_part_20261008_e78c7123eac78461_0_of_2_tmp AS
 CREATE TABLE {db}.customer_features_part_20261008_e78c7123eac78461_1_of_2_tmp AS {db}.customer_features_staging
 ;
 -- args: []
+CREATE TABLE {db}.customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1_tmp AS {db}.customer_plan_staging
+;
+-- args: []
+CREATE TABLE {db}.customer_plan_part_20261008_e78c7123eac78461_0_of_2_tmp AS {db}.customer_plan_staging
+;
+-- args: []
+CREATE TABLE {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2_tmp AS {db}.customer_plan_staging
+;
+-- args: []
+CREATE TABLE {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1_tmp AS {db}.customer_profiles_staging
+;
+-- args: []
+CREATE TABLE {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2_tmp AS {db}.customer_profiles_staging
+;
+-- args: []
+CREATE TABLE {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2_tmp AS {db}.customer_profiles_staging
+;
+-- args: []
+CREATE TABLE {db}.customer_scores_part_20261001_9ae16a3b2f90404f_0_of_1_tmp AS {db}.customer_scores_staging
+;
+-- args: []
+CREATE TABLE {db}.customer_scores_part_20261008_e78c7123eac78461_0_of_2_tmp AS {db}.customer_scores_staging
+;
+-- args: []
+CREATE TABLE {db}.customer_scores_part_20261008_e78c7123eac78461_1_of_2_tmp AS {db}.customer_scores_staging
+;
+-- args: []
+CREATE TABLE {db}.segment_changes_part_20261001_9ae16a3b2f90404f_0_of_1_tmp AS {db}.segment_changes_staging
+;
+-- args: []
+CREATE TABLE {db}.segment_changes_part_20261008_e78c7123eac78461_0_of_2_tmp AS {db}.segment_changes_staging
+;
+-- args: []
+CREATE TABLE {db}.segment_changes_part_20261008_e78c7123eac78461_1_of_2_tmp AS {db}.segment_changes_staging
+;
+-- args: []
+CREATE TABLE {db}.segment_members_part_20261001_9ae16a3b2f90404f_0_of_1_tmp AS {db}.segment_members_staging
+;
+-- args: []
+CREATE TABLE {db}.segment_members_part_20261008_e78c7123eac78461_0_of_2_tmp AS {db}.segment_members_staging
+;
+-- args: []
+CREATE TABLE {db}.segment_members_part_20261008_e78c7123eac78461_1_of_2_tmp AS {db}.segment_members_staging
+;
+-- args: []
 DROP TABLE IF EXISTS {db}.customer_features_part_20261008_e78c7123eac78461_0_of_2
 ;
 -- args: []
@@ -75,6 +141,96 @@ DROP TABLE IF EXISTS {db}.customer_features_part_20261008_e78c7123eac78461_1_of_
 DROP TABLE IF EXISTS {db}.customer_features_part_20261008_e78c7123eac78461_1_of_2_tmp
 ;
 -- args: []
+DROP TABLE IF EXISTS {db}.customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_plan_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_plan_part_20261008_e78c7123eac78461_0_of_2_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_scores_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_scores_part_20261001_9ae16a3b2f90404f_0_of_1_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_scores_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_scores_part_20261008_e78c7123eac78461_0_of_2_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_scores_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.customer_scores_part_20261008_e78c7123eac78461_1_of_2_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_changes_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_changes_part_20261001_9ae16a3b2f90404f_0_of_1_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_changes_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_changes_part_20261008_e78c7123eac78461_0_of_2_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_changes_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_changes_part_20261008_e78c7123eac78461_1_of_2_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_members_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_members_part_20261001_9ae16a3b2f90404f_0_of_1_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_members_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_members_part_20261008_e78c7123eac78461_0_of_2_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_members_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_members_part_20261008_e78c7123eac78461_1_of_2_tmp
+;
+-- args: []
 INSERT INTO {db}.customer_features_part_20261008_e78c7123eac78461_0_of_2_tmp (as_of, run_id, customer_id, orders, cancelled_orders, revenue, avg_check, items_per_order, return_rate, cancel_rate, discount_share, discount_depth, rating_mean, first_order_date, last_order_date, days_since_first, days_since_last, interorder_mean_days, interorder_std_days, product_views_30d, category_views_30d, searches_30d, cart_adds_30d, cart_removes_30d, favorites_30d, product_views_90d, category_views_90d, searches_90d, cart_adds_90d, cart_removes_90d, favorites_90d, cart_to_order_90d, preferred_hour, preferred_weekday, first_week_orders, first_week_revenue, first_week_items, first_week_discount_share, first_week_rating_mean, first_week_events, first_week_categories, email_open_rate, email_click_rate, push_open_rate, push_click_rate, sms_click_rate, preferred_channel, optin_email, optin_sms, optin_push, distinct_products, distinct_categories, price_level, top_category, top_category_share, second_category, second_category_share, top_brand, top_brand_share, revenue_12m, last_gap_days) VALUES
 ;
 -- args: []
@@ -84,7 +240,31 @@ INSERT INTO {db}.customer_features_part_20261008_e78c7123eac78461_1_of_2_tmp (as
 INSERT INTO {db}.customer_features_staging (as_of, run_id, customer_id, orders, cancelled_orders, revenue, avg_check, items_per_order, return_rate, cancel_rate, discount_share, discount_depth, rating_mean, first_order_date, last_order_date, days_since_first, days_since_last, interorder_mean_days, interorder_std_days, product_views_30d, category_views_30d, searches_30d, cart_adds_30d, cart_removes_30d, favorites_30d, product_views_90d, category_views_90d, searches_90d, cart_adds_90d, cart_removes_90d, favorites_90d, cart_to_order_90d, preferred_hour, preferred_weekday, first_week_orders, first_week_revenue, first_week_items, first_week_discount_share, first_week_rating_mean, first_week_events, first_week_categories, email_open_rate, email_click_rate, push_open_rate, push_click_rate, sms_click_rate, preferred_channel, optin_email, optin_sms, optin_push, distinct_products, distinct_categories, price_level, top_category, top_category_share, second_category, second_category_share, top_brand, top_brand_share, revenue_12m, last_gap_days) VALUES
 ;
 -- args: []
-INSERT INTO {db}.customer_scores_staging (as_of, run_id, customer_id, model_id, frequency, recency_days, age_days, p_alive, expected_purchases_90d, expected_purchases_30d, expected_purchases_365d, next_order_in_days, next_order_date, expected_order_value, clv_12m, prediction_note, rfm_r, rfm_f, rfm_m, rfm_code, rfm_segment, rfm_cell, lifecycle_stage, vip_tier, vip_handling, potential_vip_probability, first_order_date, strategy, action, micro_segment, discount_sensitivity, offer, offer_discount, best_hour, best_weekday, preferred_channel, product_feed, early_vip_model_id) VALUES
+INSERT INTO {db}.customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1_tmp (as_of, run_id, customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group) VALUES
+;
+-- args: []
+INSERT INTO {db}.customer_plan_part_20261008_e78c7123eac78461_0_of_2_tmp (as_of, run_id, customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group) VALUES
+;
+-- args: []
+INSERT INTO {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2_tmp (as_of, run_id, customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group) VALUES
+;
+-- args: []
+INSERT INTO {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1_tmp (as_of, run_id, customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket) VALUES
+;
+-- args: []
+INSERT INTO {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2_tmp (as_of, run_id, customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket) VALUES
+;
+-- args: []
+INSERT INTO {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2_tmp (as_of, run_id, customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket) VALUES
+;
+-- args: []
+INSERT INTO {db}.customer_scores_part_20261001_9ae16a3b2f90404f_0_of_1_tmp (as_of, run_id, customer_id, model_id, frequency, recency_days, age_days, p_alive, expected_purchases_90d, expected_purchases_30d, expected_purchases_365d, next_order_in_days, next_order_date, expected_order_value, clv_12m, prediction_note, rfm_r, rfm_f, rfm_m, rfm_code, rfm_segment, rfm_cell, lifecycle_stage, vip_tier, vip_handling, potential_vip_probability, first_order_date, strategy, action, micro_segment, discount_sensitivity, offer, offer_discount, best_hour, best_weekday, preferred_channel, product_feed, early_vip_model_id) VALUES
+;
+-- args: []
+INSERT INTO {db}.customer_scores_part_20261008_e78c7123eac78461_0_of_2_tmp (as_of, run_id, customer_id, model_id, frequency, recency_days, age_days, p_alive, expected_purchases_90d, expected_purchases_30d, expected_purchases_365d, next_order_in_days, next_order_date, expected_order_value, clv_12m, prediction_note, rfm_r, rfm_f, rfm_m, rfm_code, rfm_segment, rfm_cell, lifecycle_stage, vip_tier, vip_handling, potential_vip_probability, first_order_date, strategy, action, micro_segment, discount_sensitivity, offer, offer_discount, best_hour, best_weekday, preferred_channel, product_feed, early_vip_model_id) VALUES
+;
+-- args: []
+INSERT INTO {db}.customer_scores_part_20261008_e78c7123eac78461_1_of_2_tmp (as_of, run_id, customer_id, model_id, frequency, recency_days, age_days, p_alive, expected_purchases_90d, expected_purchases_30d, expected_purchases_365d, next_order_in_days, next_order_date, expected_order_value, clv_12m, prediction_note, rfm_r, rfm_f, rfm_m, rfm_code, rfm_segment, rfm_cell, lifecycle_stage, vip_tier, vip_handling, potential_vip_probability, first_order_date, strategy, action, micro_segment, discount_sensitivity, offer, offer_discount, best_hour, best_weekday, preferred_channel, product_feed, early_vip_model_id) VALUES
 ;
 -- args: []
 INSERT INTO {db}.exports (as_of, exported_at, file, kind, segment_id, rows, sha256, previous_as_of, run_id) VALUES
@@ -92,13 +272,13 @@ INSERT INTO {db}.exports (as_of, exported_at, file, kind, segment_id, rows, sha2
 -- args: []
 INSERT INTO {db}.identities (kind, source, id, customer_id, linked_at, run_id) VALUES
 ;
--- args: ["extract-20261001","decaa8ca0e45f2b3","statements","extract-20261001","decaa8ca0e45f2b3",2]
+-- args: ["extract-20261001","590d21e07937c767","statements","extract-20261001","590d21e07937c767",2]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), now() + 60, 1, ?
 ;
--- args: ["extract-20261001","decaa8ca0e45f2b3","statements","extract-20261001","decaa8ca0e45f2b3",3]
+-- args: ["extract-20261001","590d21e07937c767","statements","extract-20261001","590d21e07937c767",3]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), toDateTime(0), 0, ?
 ;
--- args: ["extract-20261001","decaa8ca0e45f2b3","statements",1]
+-- args: ["extract-20261001","590d21e07937c767","statements",1]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, toDateTime(1790812800), now() + 60, 0, ?
 ;
 -- args: []
@@ -135,10 +315,13 @@ INSERT INTO {db}.runs (run_id, stage, as_of, started_at, finished_at, status, ro
 INSERT INTO {db}.schema_migrations (name, applied_at) VALUES
 ;
 -- args: []
-INSERT INTO {db}.score_parts (as_of, run_id, shard, shards, score_job, model_id, customer_id, frequency, recency_days, age_days, p_alive, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, clv_12m, next_order_in_days) VALUES
+INSERT INTO {db}.segment_changes_part_20261001_9ae16a3b2f90404f_0_of_1_tmp (as_of, run_id, previous_as_of, customer_id, dimension, change, from_value, to_value) VALUES
 ;
 -- args: []
-INSERT INTO {db}.segment_changes_staging (as_of, run_id, previous_as_of, customer_id, dimension, change, from_value, to_value) VALUES
+INSERT INTO {db}.segment_changes_part_20261008_e78c7123eac78461_0_of_2_tmp (as_of, run_id, previous_as_of, customer_id, dimension, change, from_value, to_value) VALUES
+;
+-- args: []
+INSERT INTO {db}.segment_changes_part_20261008_e78c7123eac78461_1_of_2_tmp (as_of, run_id, previous_as_of, customer_id, dimension, change, from_value, to_value) VALUES
 ;
 -- args: []
 INSERT INTO {db}.segment_feed_staging (as_of, run_id, segment_id, rank, product_id, buyers, lift) VALUES
@@ -147,7 +330,13 @@ INSERT INTO {db}.segment_feed_staging (as_of, run_id, segment_id, rank, product_
 INSERT INTO {db}.segment_lift_staging (as_of, run_id, segment_id, label, window_days, treated, control, treated_buyers, control_buyers, treated_conversion, control_conversion, conversion_diff, conversion_diff_low, conversion_diff_high, conversion_p_value, conversion_relative, treated_orders_per_member, control_orders_per_member, orders_diff, treated_revenue_per_member, control_revenue_per_member, revenue_diff, revenue_diff_low, revenue_diff_high, revenue_relative, mde_conversion, verdict) VALUES
 ;
 -- args: []
-INSERT INTO {db}.segment_members_staging (as_of, run_id, segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, best_hour, best_weekday, preferred_channel, product_feed, control_group) VALUES
+INSERT INTO {db}.segment_members_part_20261001_9ae16a3b2f90404f_0_of_1_tmp (as_of, run_id, segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, best_hour, best_weekday, preferred_channel, product_feed, control_group) VALUES
+;
+-- args: []
+INSERT INTO {db}.segment_members_part_20261008_e78c7123eac78461_0_of_2_tmp (as_of, run_id, segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, best_hour, best_weekday, preferred_channel, product_feed, control_group) VALUES
+;
+-- args: []
+INSERT INTO {db}.segment_members_part_20261008_e78c7123eac78461_1_of_2_tmp (as_of, run_id, segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, best_hour, best_weekday, preferred_channel, product_feed, control_group) VALUES
 ;
 -- args: []
 INSERT INTO {db}.segments_staging (as_of, run_id, segment_id, macro_group, label, size, revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy) VALUES
@@ -162,6 +351,51 @@ RENAME TABLE {db}.customer_features_part_20261008_e78c7123eac78461_0_of_2_tmp TO
 RENAME TABLE {db}.customer_features_part_20261008_e78c7123eac78461_1_of_2_tmp TO {db}.customer_features_part_20261008_e78c7123eac78461_1_of_2
 ;
 -- args: []
+RENAME TABLE {db}.customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1_tmp TO {db}.customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+RENAME TABLE {db}.customer_plan_part_20261008_e78c7123eac78461_0_of_2_tmp TO {db}.customer_plan_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+RENAME TABLE {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2_tmp TO {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
+RENAME TABLE {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1_tmp TO {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+RENAME TABLE {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2_tmp TO {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+RENAME TABLE {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2_tmp TO {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
+RENAME TABLE {db}.customer_scores_part_20261001_9ae16a3b2f90404f_0_of_1_tmp TO {db}.customer_scores_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+RENAME TABLE {db}.customer_scores_part_20261008_e78c7123eac78461_0_of_2_tmp TO {db}.customer_scores_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+RENAME TABLE {db}.customer_scores_part_20261008_e78c7123eac78461_1_of_2_tmp TO {db}.customer_scores_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
+RENAME TABLE {db}.segment_changes_part_20261001_9ae16a3b2f90404f_0_of_1_tmp TO {db}.segment_changes_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+RENAME TABLE {db}.segment_changes_part_20261008_e78c7123eac78461_0_of_2_tmp TO {db}.segment_changes_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+RENAME TABLE {db}.segment_changes_part_20261008_e78c7123eac78461_1_of_2_tmp TO {db}.segment_changes_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
+RENAME TABLE {db}.segment_members_part_20261001_9ae16a3b2f90404f_0_of_1_tmp TO {db}.segment_members_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+RENAME TABLE {db}.segment_members_part_20261008_e78c7123eac78461_0_of_2_tmp TO {db}.segment_members_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+RENAME TABLE {db}.segment_members_part_20261008_e78c7123eac78461_1_of_2_tmp TO {db}.segment_members_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
 SELECT DISTINCT as_of FROM {db}.publications ORDER BY as_of
 ;
 -- args: []
@@ -170,7 +404,7 @@ SELECT DISTINCT order_id FROM {db}.raw_orders
 -- args: ["2026-09-30"]
 SELECT argMax(score_run, version), argMax(publish_run, version), argMax(rows, version), max(published_at), count() FROM {db}.publications WHERE as_of = toDate(?)
 ;
--- args: ["20261201T052818Z-0c44ad"]
+-- args: ["20261201T062310Z-e3cf16"]
 SELECT argMax(stage, finished_at), argMax(as_of, finished_at), argMax(status, finished_at), argMax(message, finished_at), argMax(detail, finished_at), argMax(tessera_version, finished_at), argMax(invocation_id, finished_at), count() FROM {db}.runs WHERE run_id = ?
 ;
 -- args: ["postgres","customers"]
@@ -182,8 +416,26 @@ SELECT concat(entity, ' ', rule), count() FROM {db}.rejected_rows FINAL WHERE ? 
 -- args: ["{db}"]
 SELECT count() FROM system.tables WHERE database = ? AND name IN ('customer_features_part_20261008_e78c7123eac78461_0_of_2', 'customer_features_part_20261008_e78c7123eac78461_1_of_2')
 ;
+-- args: ["{db}"]
+SELECT count() FROM system.tables WHERE database = ? AND name IN ('customer_profiles_part_20261008_e78c7123eac78461_0_of_2', 'customer_profiles_part_20261008_e78c7123eac78461_1_of_2')
+;
+-- args: ["{db}"]
+SELECT count() FROM system.tables WHERE database = ? AND name IN ('customer_scores_part_20261008_e78c7123eac78461_0_of_2', 'customer_scores_part_20261008_e78c7123eac78461_1_of_2')
+;
+-- args: ["{db}"]
+SELECT count() FROM system.tables WHERE database = ? AND name IN ('segment_changes_part_20261008_e78c7123eac78461_0_of_2', 'segment_changes_part_20261008_e78c7123eac78461_1_of_2')
+;
+-- args: ["{db}"]
+SELECT count() FROM system.tables WHERE database = ? AND name IN ('segment_members_part_20261008_e78c7123eac78461_0_of_2', 'segment_members_part_20261008_e78c7123eac78461_1_of_2')
+;
 -- args: []
 SELECT count() FROM {db}.customer_features WHERE as_of = toDate('2026-10-01')
+;
+-- args: []
+SELECT count() FROM {db}.customer_features_staging WHERE as_of = toDate('2026-10-01')
+;
+-- args: []
+SELECT count() FROM {db}.customer_scores_staging WHERE as_of = toDate('2026-10-01')
 ;
 -- args: []
 SELECT count() FROM {db}.raw_campaign_events FINAL
@@ -202,6 +454,12 @@ SELECT count() FROM {db}.raw_orders FINAL
 ;
 -- args: []
 SELECT count() FROM {db}.raw_products FINAL
+;
+-- args: []
+SELECT count() FROM {db}.segment_changes_staging WHERE as_of = toDate('2026-10-01')
+;
+-- args: []
+SELECT count() FROM {db}.segment_members_staging WHERE as_of = toDate('2026-10-01')
 ;
 -- args: ["statements"]
 SELECT count(), uniqExact(cityHash64(campaign_id, customer_id, type, ts)) FROM {db}.raw_campaign_events WHERE run_id = ?
@@ -230,7 +488,7 @@ SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FI
 -- args: []
 SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 1
 ;
--- args: ["2026-10-08","20261201T052821Z-f1c476","20261201T052821Z-f1c476"]
+-- args: ["2026-10-08","20261201T062313Z-7699ae","20261201T062313Z-7699ae"]
 SELECT customer_id, clv_12m, p_alive, next_order_date FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
@@ -239,17 +497,47 @@ SELECT customer_id, email_hash, optin_email FROM {db}.raw_customers FINAL WHERE 
 -- args: ["2026-10-01","",""]
 SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
+-- args: ["2026-10-08","",""]
+SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) % 2 = 0 ORDER BY customer_id
+;
+-- args: ["2026-10-08","",""]
+SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) % 2 = 1 ORDER BY customer_id
+;
 -- args: ["2026-10-01","",""]
 SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261201T052821Z-f1c476","20261201T052821Z-f1c476"]
+-- args: ["2026-10-08","20261201T062313Z-7699ae","20261201T062313Z-7699ae"]
 SELECT customer_id, lifecycle_stage, vip_tier, clv_12m, p_alive, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261201T052818Z-0c44ad","20261201T052818Z-0c44ad"]
-SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier, run_id FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+-- args: []
+SELECT customer_id, lifecycle_stage, vip_tier, value_tier, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), micro_segment, toUInt8(control_group), run_id FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261201T052818Z-0c44ad","20261201T052818Z-0c44ad"]
-SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier, run_id FROM {db}.customer_scores_staging WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+-- args: []
+SELECT customer_id, lifecycle_stage, vip_tier, value_tier, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), micro_segment, toUInt8(control_group), run_id FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_0_of_2) ORDER BY customer_id
+;
+-- args: []
+SELECT customer_id, lifecycle_stage, vip_tier, value_tier, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), micro_segment, toUInt8(control_group), run_id FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
+;
+-- args: ["2026-10-01","20261201T062310Z-e3cf16","20261201T062310Z-e3cf16"]
+SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) % 2 = 0 ORDER BY customer_id
+;
+-- args: ["2026-10-01","20261201T062310Z-e3cf16","20261201T062310Z-e3cf16"]
+SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) % 2 = 1 ORDER BY customer_id
+;
+-- args: []
+SELECT customer_id, model_id, toUInt8(buyer), toInt32(orders), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note, run_id FROM (SELECT customer_id, model_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note, run_id FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
+;
+-- args: []
+SELECT customer_id, model_id, toUInt8(buyer), toInt32(orders), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note, run_id FROM (SELECT customer_id, model_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note, run_id FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2 UNION ALL SELECT customer_id, model_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note, run_id FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
+;
+-- args: []
+SELECT customer_id, model_id, toUInt8(buyer), toInt32(orders), first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
+;
+-- args: []
+SELECT customer_id, model_id, toUInt8(buyer), toInt32(orders), first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2) ORDER BY customer_id
+;
+-- args: []
+SELECT customer_id, model_id, toUInt8(buyer), toInt32(orders), first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
 ;
 -- args: []
 SELECT customer_id, optin_email, optin_sms, optin_push FROM {db}.raw_customers FINAL
@@ -267,6 +555,12 @@ SELECT customer_id, toInt64(orders), revenue, avg_check, items_per_order, discou
 SELECT customer_id, toUInt32(created_at) FROM {db}.raw_customers FINAL WHERE created_at < toDateTime(1790812800)
 ;
 -- args: []
+SELECT customer_id, toUInt32(created_at) FROM {db}.raw_customers FINAL WHERE created_at < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 0
+;
+-- args: []
+SELECT customer_id, toUInt32(created_at) FROM {db}.raw_customers FINAL WHERE created_at < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 1
+;
+-- args: []
 SELECT customer_id, toUInt32(ordered_at), status, net_amount FROM {db}.raw_orders FINAL
 ;
 -- args: []
@@ -277,6 +571,21 @@ SELECT customer_id, toUInt32(ts), session_id, type FROM {db}.raw_events FINAL WH
 ;
 -- args: []
 SELECT customer_id, toUInt32(ts), session_id, type FROM {db}.raw_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != '' AND cityHash64(customer_id) % 2 = 1
+;
+-- args: []
+SELECT customer_id, toUInt8(buyer) FROM (SELECT customer_id, buyer FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
+;
+-- args: []
+SELECT customer_id, toUInt8(buyer) FROM (SELECT customer_id, buyer FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2) ORDER BY customer_id
+;
+-- args: []
+SELECT customer_id, toUInt8(buyer) FROM (SELECT customer_id, buyer FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
+;
+-- args: []
+SELECT customer_id, toUInt8(buyer), basket FROM (SELECT customer_id, buyer, basket FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
+;
+-- args: []
+SELECT customer_id, toUInt8(buyer), basket FROM (SELECT customer_id, buyer, basket FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2 UNION ALL SELECT customer_id, buyer, basket FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
 ;
 -- args: []
 SELECT customer_id, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL
@@ -290,7 +599,7 @@ SELECT customer_id, type, toUInt32(ts) FROM {db}.raw_events FINAL WHERE ts < toD
 -- args: ["2026-10-01","",""]
 SELECT customer_id, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261201T052823Z-c7c25a","20261201T052823Z-c7c25a"]
+-- args: ["2026-10-08","20261201T062313Z-7699ae","20261201T062313Z-7699ae"]
 SELECT dimension, from_value, to_value, previous_as_of FROM {db}.segment_changes WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY dimension
 ;
 -- args: []
@@ -305,7 +614,7 @@ SELECT model_id, kind, as_of, artefact FROM {db}.models WHERE as_of <= toDate(?)
 -- args: ["2026-10-01","bgnbd","mbgnbd","paretonbd","none"]
 SELECT model_id, kind, as_of, artefact FROM {db}.models WHERE as_of <= toDate(?) AND kind IN (?, ?, ?, ?) ORDER BY as_of DESC, trained_at DESC, model_id DESC LIMIT 1
 ;
--- args: ["{db}","customer_features_part_"]
+-- args: ["{db}","customer_profiles_part_"]
 SELECT name FROM system.tables WHERE database = ? AND startsWith(name, ?) AND metadata_modification_time < now() - 86400
 ;
 -- args: []
@@ -338,7 +647,7 @@ SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.r
 -- args: []
 SELECT product_id, category, brand FROM {db}.raw_products FINAL
 ;
--- args: ["2026-10-08"]
+-- args: ["2026-10-01"]
 SELECT run_id, count() FROM {db}.customer_scores WHERE as_of = toDate(?) GROUP BY run_id
 ;
 -- args: ["2026-10-01"]
@@ -365,7 +674,7 @@ SELECT run_id, count() FROM {db}.segments WHERE as_of = toDate(?) GROUP BY run_i
 -- args: ["2026-10-01"]
 SELECT run_id, count() FROM {db}.segments_staging WHERE as_of = toDate(?) GROUP BY run_id
 ;
--- args: ["2026-10-08","20261201T052821Z-f1c476","20261201T052821Z-f1c476"]
+-- args: ["2026-10-08","20261201T062313Z-7699ae","20261201T062313Z-7699ae"]
 SELECT segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, toInt32(best_hour), toInt32(best_weekday), preferred_channel, product_feed, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["2026-10-01","",""]
@@ -377,13 +686,13 @@ SELECT segment_id, label FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' 
 -- args: ["2026-10-08","",""]
 SELECT segment_id, label, toInt32(window_days), toInt32(treated), toInt32(control), treated_conversion, control_conversion, conversion_diff, conversion_diff_low, conversion_diff_high, revenue_diff, mde_conversion, verdict FROM {db}.segment_lift WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-08","20261201T052821Z-f1c476","20261201T052821Z-f1c476"]
+-- args: ["2026-10-08","20261201T062313Z-7699ae","20261201T062313Z-7699ae"]
 SELECT segment_id, macro_group, label, toInt32(size), revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-08","",""]
-SELECT toInt32(shard), toInt32(shards), score_job, model_id, customer_id, frequency, recency_days, age_days, p_alive, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, clv_12m, next_order_in_days FROM {db}.score_parts WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY shard
+-- args: ["2026-10-01","20261201T062310Z-e3cf16","20261201T062310Z-e3cf16"]
+SELECT segment_id, toInt32(rank), product_id FROM {db}.segment_feed_staging WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-01","20261201T052818Z-0c44ad","20261201T052818Z-0c44ad"]
+-- args: ["2026-10-01","20261201T062310Z-e3cf16","20261201T062310Z-e3cf16"]
 SELECT toInt32(size), revenue_12m FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY size
 ;
 -- args: []
@@ -395,6 +704,6 @@ SELECT top_category, quantileExact(unit_price) FROM ( SELECT product_id, unit_pr
 -- args: []
 SELECT uniqExact(customer_id) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800)
 ;
--- args: ["2026-10-01","20261201T052818Z-0c44ad","20261201T052818Z-0c44ad"]
+-- args: ["2026-10-01","20261201T062310Z-e3cf16","20261201T062310Z-e3cf16"]
 SELECT vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY vip_tier
 ;

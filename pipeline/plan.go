@@ -29,6 +29,8 @@ type Plan struct {
 	// (printColumns): a shard of publish checks that its profiles are still
 	// those, whichever run of its score wrote them.
 	Prints []string `json:"prints"`
+	// Customers of each shard.
+	Customers []int `json:"customers"`
 	// EarlyVIPModelID is the early potential-VIP model of the profiles.
 	EarlyVIPModelID string `json:"early_vip_model_id"`
 }
@@ -44,7 +46,10 @@ var printColumns = planProfileSchema.Fields()
 
 // prints sums up rows' fingerprints over printColumns per shard: a sum of
 // each row's hash, so that it does not depend on the order rows are read in.
-type prints []uint64
+// It counts the rows of each shard too.
+type prints struct{ sums, rows []uint64 }
+
+func newPrints(shards int) prints { return prints{make([]uint64, shards), make([]uint64, shards)} }
 
 // printed are the columns of rec that make a fingerprint, customer_id first
 // (rec has printColumns among its columns).
@@ -75,15 +80,17 @@ func (p prints) add(cols []arrow.Array, i int, buf []byte) []byte {
 			buf = append(buf, map[bool]byte{false: 0, true: 1}[a.Value(i)])
 		}
 	}
-	p[warehouse.ShardOf(cols[0].(*array.String).Value(i), len(p))] += city.CH64(buf)
+	k := warehouse.ShardOf(cols[0].(*array.String).Value(i), len(p.sums))
+	p.sums[k] += city.CH64(buf)
+	p.rows[k]++
 	return buf
 }
 
 // strings are the sums as the plan records them.
 func (p prints) strings() []string {
-	out := make([]string, len(p))
-	for i, v := range p {
-		out[i] = strconv.FormatUint(v, 16)
+	out := make([]string, len(p.sums))
+	for i, v := range p.sums {
+		out[i] = strconv.FormatUint(v, 16) + "/" + strconv.FormatUint(p.rows[i], 10)
 	}
 	return out
 }
@@ -172,7 +179,7 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 	}
 	// A shard run again rewrites its part: read again once it is back.
 	for attempt := 1; ; attempt++ {
-		p, fp, *out = planned{}, make(prints, sh.Of), summary
+		p, fp, *out = planned{}, newPrints(sh.Of), summary
 		out.Lifecycle, out.Tiers = map[string]int{}, map[string]int{}
 		err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, planProfileSchema, r.AsOf, sh.Job, all, o.BatchRows, read)
 		if err == nil {
@@ -242,6 +249,9 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 		}
 	}
 	out.Plan = &Plan{Job: sh.Job, Shards: sh.Of, EarlyVIPModelID: earlyID, Prints: fp.strings()}
+	for _, n := range fp.rows {
+		out.Plan.Customers = append(out.Plan.Customers, int(n))
+	}
 	r.Log.WithFields(logrus.Fields{"customers": out.Customers, "buyers": out.Buyers, "segments": out.Segments, "shards": sh.Of}).
 		Info("date planned: segments and feeds staged, each shard's plan written for publish")
 	return nil

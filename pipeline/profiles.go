@@ -49,12 +49,12 @@ type customer struct {
 	feed    string
 }
 
-// profileRecord is the shard's part of customer_profiles: the buyers from
-// the features, LTV predictions and baskets, then the registered customers
-// without orders. Rows are appended as they come: the part's readers read
-// them in id order (EachPart).
-func profileRecord(ctx context.Context, r Run, wh scoreStore, feats arrow.Record, preds map[string]ltv, early *segment.EarlyVIPModel,
-	cb transform.CustomerBaskets, modelID string, o ScoreOptions) (arrow.Record, error) {
+// writeProfiles writes the shard's part of customer_profiles, a batch at a
+// time: the buyers from the features, LTV predictions and baskets, then the
+// registered customers without orders. Rows are written as they come: the
+// part's readers read them in id order (EachPart). It returns the rows.
+func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartWriter, feats arrow.Record, preds map[string]ltv, early *segment.EarlyVIPModel,
+	cb transform.CustomerBaskets, modelID string, o ScoreOptions) (int, error) {
 	sg := o.Segmentation
 	col := func(name string) arrow.Array { return feats.Column(scoreFeatureSchema.FieldIndices(name)[0]) }
 	f64 := func(name string) *array.Float64 { return col(name).(*array.Float64) }
@@ -74,12 +74,22 @@ func profileRecord(ctx context.Context, r Run, wh scoreStore, feats arrow.Record
 	}
 	pb := newProfileBuilder(r, modelID)
 	defer pb.b.Release()
+	rows := 0
+	flush := func(least int) error {
+		if pb.b.Field(0).Len() < least {
+			return nil
+		}
+		rec := pb.b.NewRecord()
+		defer rec.Release()
+		rows += int(rec.NumRows())
+		return pw.Write(ctx, rec)
+	}
 	seen := make(map[string]bool, feats.NumRows())
 	for i := 0; i < int(feats.NumRows()); i++ {
 		id := ids.Value(i)
 		l, ok := preds[id]
 		if !ok {
-			return nil, fmt.Errorf("customer %s has features but no purchase summary: features and orders disagree", id)
+			return 0, fmt.Errorf("customer %s has features but no purchase summary: features and orders disagree", id)
 		}
 		c := customer{buyer: true, ltv: l, hour: hour.Value(i), weekday: weekday.Value(i), Profile: segment.Profile{
 			ID: id, Orders: int(orders.Value(i)), DaysSinceFirst: sinceFirst.Value(i), DaysSinceLast: sinceLast.Value(i),
@@ -99,7 +109,10 @@ func profileRecord(ctx context.Context, r Run, wh scoreStore, feats arrow.Record
 			basket = cb.Products[cb.Start[k]:cb.Start[k+1]]
 		}
 		if err := pb.add(c, basket, cb.ProductIDs); err != nil {
-			return nil, err
+			return 0, err
+		}
+		if err := flush(o.BatchRows); err != nil {
+			return 0, err
 		}
 		seen[strings.Clone(id)] = true
 	}
@@ -113,13 +126,16 @@ func profileRecord(ctx context.Context, r Run, wh scoreStore, feats arrow.Record
 				if err := pb.add(customer{Profile: segment.Profile{ID: id, EarlyVIP: math.NaN()}, earlyProb: math.NaN()}, nil, nil); err != nil {
 					return err
 				}
+				if err := flush(o.BatchRows); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	}); err != nil {
-		return nil, err
+		return 0, err
 	}
-	return pb.b.NewRecord(), nil
+	return rows, flush(1)
 }
 
 // basketSep joins a customer's products in customer_profiles.basket: a

@@ -23,7 +23,7 @@ type publishStore interface {
 	ReadRun(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error)
 	ReadRunSlice(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string, s warehouse.Slice) (arrow.Record, error)
 	EachPart(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, job string, parts []warehouse.Slice, batch int, fn func(arrow.Record) error) error
-	WritePart(ctx context.Context, table string, asOf time.Time, job string, s warehouse.Slice, runID string, rec arrow.Record) error
+	OpenPart(ctx context.Context, table string, schema *arrow.Schema, asOf time.Time, job string, s warehouse.Slice, runID string) (warehouse.PartWriter, error)
 	PartsWritten(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
 	StageParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
 	PartitionRuns(ctx context.Context, table string, asOf time.Time) (map[string]int, error)
@@ -205,69 +205,91 @@ func previousDate(ctx context.Context, r Run, st publishStore, res *PublishResul
 	return nil
 }
 
-// segmentChanges lists, per customer and dimension, a value that differs
+// changeStream lists, per customer and dimension, a value that differs
 // between the previous published date (prev; nil for none) and now: joined
-// (none before), left (none now) or moved. Counts per dimension go to counts.
-func segmentChanges(mem memory.Allocator, prev, cur arrow.Record, prevDate time.Time, counts map[string]int) arrow.Record {
-	values := func(rec arrow.Record) map[string][]string {
-		out := map[string][]string{}
-		if rec == nil {
-			return out
-		}
-		ids := rec.Column(0).(*array.String)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			v := make([]string, len(changeDimensions))
-			for d := range changeDimensions {
-				v[d] = rec.Column(1 + d).(*array.String).Value(i)
-			}
-			out[ids.Value(i)] = v
-		}
-		return out
-	}
-	before, now := values(prev), values(cur)
-	ids := make([]string, 0, len(now))
-	for id := range now {
-		ids = append(ids, id)
-	}
-	for id := range before {
-		if _, ok := now[id]; !ok {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	b := array.NewRecordBuilder(mem, warehouse.SegmentChanges.Schema)
-	defer b.Release()
-	none := make([]string, len(changeDimensions))
+// (none before), left (none now) or moved. The customers come in id order;
+// prev's are merged in. Counts per dimension go to counts.
+type changeStream struct {
+	prev     arrow.Record
+	order    []int32 // prev's rows in id order
+	next     int
+	prevDate arrow.Date32
+	b        *array.RecordBuilder
+	counts   map[string]int
+	rows     int
+}
+
+func newChangeStream(mem memory.Allocator, prev arrow.Record, prevDate time.Time) *changeStream {
 	if prevDate.IsZero() {
 		prevDate = time.Unix(0, 0).UTC() // ClickHouse's smallest Date: no previous date
 	}
-	for _, id := range ids {
-		from, to := before[id], now[id]
-		if from == nil {
-			from = none
+	cs := &changeStream{prev: prev, prevDate: arrow.Date32FromTime(prevDate), b: array.NewRecordBuilder(mem, warehouse.SegmentChanges.Schema), counts: map[string]int{}}
+	if prev != nil {
+		ids := prev.Column(0).(*array.String)
+		cs.order = make([]int32, prev.NumRows())
+		for i := range cs.order {
+			cs.order[i] = int32(i)
 		}
-		if to == nil {
-			to = none
-		}
-		for d, dim := range changeDimensions {
-			if from[d] == to[d] {
-				continue
-			}
-			change := "moved"
-			switch {
-			case from[d] == "":
-				change = "joined"
-			case to[d] == "":
-				change = "left"
-			}
-			b.Field(0).(*array.Date32Builder).Append(arrow.Date32FromTime(prevDate))
-			b.Field(1).(*array.StringBuilder).Append(strings.Clone(id))
-			b.Field(2).(*array.StringBuilder).Append(dim)
-			b.Field(3).(*array.StringBuilder).Append(change)
-			b.Field(4).(*array.StringBuilder).Append(from[d])
-			b.Field(5).(*array.StringBuilder).Append(to[d])
-			counts[dim]++
-		}
+		slices.SortFunc(cs.order, func(a, b int32) int { return strings.Compare(ids.Value(int(a)), ids.Value(int(b))) })
 	}
-	return b.NewRecord()
+	return cs
+}
+
+// prevID is the id of prev's k-th row in id order.
+func (cs *changeStream) prevID(k int) string {
+	return cs.prev.Column(0).(*array.String).Value(int(cs.order[k]))
+}
+
+// prevValues are the values of prev's k-th row in id order.
+func (cs *changeStream) prevValues(k int) [4]string {
+	var v [4]string
+	for d := range v {
+		v[d] = cs.prev.Column(1 + d).(*array.String).Value(int(cs.order[k]))
+	}
+	return v
+}
+
+// add lists the changes of a customer now, after those of the customers
+// before it in id order who are gone.
+func (cs *changeStream) add(id string, now [4]string) {
+	for cs.next < len(cs.order) && cs.prevID(cs.next) < id {
+		cs.emit(cs.prevID(cs.next), cs.prevValues(cs.next), [4]string{})
+		cs.next++
+	}
+	var before [4]string
+	if cs.next < len(cs.order) && cs.prevID(cs.next) == id {
+		before = cs.prevValues(cs.next)
+		cs.next++
+	}
+	cs.emit(id, before, now)
+}
+
+// rest lists the changes of the customers gone after the last one now.
+func (cs *changeStream) rest() {
+	for ; cs.next < len(cs.order); cs.next++ {
+		cs.emit(cs.prevID(cs.next), cs.prevValues(cs.next), [4]string{})
+	}
+}
+
+func (cs *changeStream) emit(id string, from, to [4]string) {
+	for d, dim := range changeDimensions {
+		if from[d] == to[d] {
+			continue
+		}
+		change := "moved"
+		switch {
+		case from[d] == "":
+			change = "joined"
+		case to[d] == "":
+			change = "left"
+		}
+		cs.b.Field(0).(*array.Date32Builder).Append(cs.prevDate)
+		cs.b.Field(1).(*array.StringBuilder).Append(id)
+		cs.b.Field(2).(*array.StringBuilder).Append(dim)
+		cs.b.Field(3).(*array.StringBuilder).Append(change)
+		cs.b.Field(4).(*array.StringBuilder).Append(from[d])
+		cs.b.Field(5).(*array.StringBuilder).Append(to[d])
+		cs.counts[dim]++
+		cs.rows++
+	}
 }

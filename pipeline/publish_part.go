@@ -94,29 +94,80 @@ var profileReadSchema = arrow.NewSchema(append(slices.Clone(warehouse.CustomerPr
 var planReadSchema = arrow.NewSchema(append(slices.Clone(warehouse.CustomerPlan.Schema.Fields()),
 	arrow.Field{Name: "run_id", Type: arrow.BinaryTypes.String}), nil)
 
-// shardCustomers reads the shard's profiles and plan: its customers as
-// score made them and shard 0 planned them, with their strategy, offer and
-// feed. It returns them in id order and the purchase model of the profiles.
-func shardCustomers(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan) ([]customer, string, error) {
+// planRow is a customer's row of the shard's plan.
+type planRow struct {
+	id, stage, tier, value, segment string
+	rfm                             [3]int8
+	control                         bool
+}
+
+// readPlan reads the shard's part of the plan, in id order; the repeated
+// names are shared.
+func readPlan(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan) ([]planRow, error) {
+	sh := o.Shard
+	var rows []planRow
+	if sh.Index < len(pl.Customers) {
+		rows = make([]planRow, 0, pl.Customers[sh.Index])
+	}
+	names := map[string]string{}
+	name := func(s string) string {
+		if v, ok := names[s]; ok {
+			return v
+		}
+		v := strings.Clone(s)
+		names[v] = v
+		return v
+	}
+	err := st.EachPart(ctx, r.Mem, warehouse.CustomerPlan.Name, planReadSchema, r.AsOf, sh.Job, []warehouse.Slice{sh.slice()}, o.BatchRows, func(rec arrow.Record) error {
+		str := func(c, i int) string { return rec.Column(c).(*array.String).Value(i) }
+		i8 := func(c, i int) int8 { return int8(rec.Column(c).(*array.Int32).Value(i)) }
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if run := str(9, i); run != scoreRun {
+				return fmt.Errorf("the plan of shard %d is of score run %s, the date's of %s: run score again", sh.Index, run, scoreRun)
+			}
+			rows = append(rows, planRow{id: strings.Clone(str(0, i)), stage: name(str(1, i)), tier: name(str(2, i)), value: name(str(3, i)),
+				rfm: [3]int8{i8(4, i), i8(5, i), i8(6, i)}, segment: name(str(7, i)), control: rec.Column(8).(*array.Boolean).Value(i)})
+		}
+		return nil
+	})
+	return rows, err
+}
+
+// shardCustomers hands over, a batch at a time and in id order, the
+// shard's customers as score made them and shard 0 planned them, with their
+// strategy, offer and feed. Once all are handed over, it checks that the
+// profiles are those the plan was made from.
+func shardCustomers(ctx context.Context, r Run, st publishStore, o ScoreOptions, plan []planRow, pl Plan, ranked map[string][]string,
+	fn func(batch []customer, modelID string) error) error {
 	sh, sg := o.Shard, o.Segmentation
-	parts := []warehouse.Slice{sh.slice()}
-	var custs []customer
-	modelID := ""
-	fp := make(prints, sh.Of)
+	fp := newPrints(sh.Of)
 	var buf []byte
-	if err := st.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, profileReadSchema, r.AsOf, sh.Job, parts, o.BatchRows, func(rec arrow.Record) error {
-		col := func(name string) arrow.Array { return rec.Column(profileReadSchema.FieldIndices(name)[0]) }
-		str := func(name string, i int) string { return strings.Clone(col(name).(*array.String).Value(i)) }
-		f := func(name string, i int) float64 { return col(name).(*array.Float64).Value(i) }
-		i32 := func(name string, i int) int32 { return col(name).(*array.Int32).Value(i) }
+	var batch []customer
+	k := 0
+	if err := st.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, profileReadSchema, r.AsOf, sh.Job, []warehouse.Slice{sh.slice()}, o.BatchRows, func(rec arrow.Record) error {
+		col := make(map[string]arrow.Array, rec.NumCols())
+		for i, f := range rec.Schema().Fields() {
+			col[f.Name] = rec.Column(i)
+		}
+		str := func(name string, i int) string { return col[name].(*array.String).Value(i) }
+		f := func(name string, i int) float64 { return col[name].(*array.Float64).Value(i) }
+		i32 := func(name string, i int) int32 { return col[name].(*array.Int32).Value(i) }
 		pc := printed(rec)
+		batch = batch[:0]
+		modelID := ""
 		for i := 0; i < int(rec.NumRows()); i++ {
 			buf = fp.add(pc, i, buf)
+			if k >= len(plan) || plan[k].id != str("customer_id", i) {
+				return fmt.Errorf("the plan of shard %d lacks customer %s of its profiles: run score again", sh.Index, str("customer_id", i))
+			}
+			p := plan[k]
+			k++
 			modelID = str("model_id", i)
-			c := customer{buyer: col("buyer").(*array.Boolean).Value(i), hour: i32("best_hour", i), weekday: i32("best_weekday", i),
+			c := customer{buyer: col["buyer"].(*array.Boolean).Value(i), hour: i32("best_hour", i), weekday: i32("best_weekday", i),
 				earlyProb: f("potential_vip_probability", i), discountDepth: f("discount_depth", i), priceLevel: f("price_level", i),
-				clickRate: f("email_click_rate", i), basket: str("basket", i),
-				Profile: segment.Profile{ID: str("customer_id", i), Orders: int(i32("orders", i)), DaysSinceFirst: f("days_since_first", i),
+				clickRate: f("email_click_rate", i), stage: p.stage, tier: p.tier, value: p.value, segment: p.segment, control: p.control,
+				rfm: segment.RFM{R: int(p.rfm[0]), F: int(p.rfm[1]), M: int(p.rfm[2])},
+				Profile: segment.Profile{ID: p.id, Orders: int(i32("orders", i)), DaysSinceFirst: f("days_since_first", i),
 					DaysSinceLast: f("days_since_last", i), LastGapDays: f("last_gap_days", i), InterorderMean: f("interorder_mean_days", i),
 					Revenue: f("revenue", i), Revenue12m: f("revenue_12m", i), AvgCheck: f("avg_check", i), DiscountShare: f("discount_share", i),
 					PAlive: f("p_alive", i), CLV: f("clv_12m", i), EarlyVIP: f("early_vip", i), TopCategory: str("top_category", i),
@@ -124,60 +175,31 @@ func shardCustomers(ctx context.Context, r Run, st publishStore, o ScoreOptions,
 				ltv: ltv{x: f("frequency", i), tx: f("recency_days", i), T: f("age_days", i), pAlive: f("p_alive", i),
 					e30: f("expected_purchases_30d", i), e90: f("expected_purchases_90d", i), e365: f("expected_purchases_365d", i),
 					value: f("expected_order_value", i), clv: f("clv_12m", i), next: math.NaN(), note: str("prediction_note", i)}}
-			if d := col("first_order_date").(*array.Date32); d.IsValid(i) {
+			if d := col["first_order_date"].(*array.Date32); d.IsValid(i) {
 				c.firstDay = int32(d.Value(i))
 			}
-			if next := col("next_order_in_days").(*array.Float64); next.IsValid(i) {
+			if next := col["next_order_in_days"].(*array.Float64); next.IsValid(i) {
 				c.ltv.next, c.ltv.hasNext = next.Value(i), true
 			}
-			custs = append(custs, c)
+			c.strat, c.action = segment.Strategy(sg.Strategies, c.Profile, c.stage, c.tier)
+			_, c.offerDiscount, c.offer = sg.Offers.Offer(segment.OfferInput{Stage: c.stage, Tier: c.tier, ValueTier: c.value,
+				DiscountShare: c.DiscountShare, DiscountDepth: c.discountDepth, PriceLevel: c.priceLevel, ClickRate: c.clickRate})
+			if c.segment != "" {
+				c.feed = customerFeed(str("basket", i), ranked[c.segment], sg.Feeds.CustomerSize)
+			}
+			batch = append(batch, c)
 		}
-		return nil
+		return fn(batch, modelID) // the batch's strings point into rec: used before it is released
 	}); err != nil {
-		return nil, "", err
+		return err
+	}
+	if k != len(plan) {
+		return fmt.Errorf("the plan of shard %d has %d customers, its profiles %d: run score again", sh.Index, len(plan), k)
 	}
 	if got := fp.strings()[sh.Index]; len(pl.Prints) != sh.Of || got != pl.Prints[sh.Index] {
-		return nil, "", fmt.Errorf("the profiles of shard %d are not those the date's plan was made from (fingerprint %s, the plan's %v): the shop changed since; run score again", sh.Index, got, pl.Prints)
+		return fmt.Errorf("the profiles of shard %d are not those the date's plan was made from (fingerprint %s, the plan's %v): the shop changed since; run score again", sh.Index, got, pl.Prints)
 	}
-	k := 0
-	if err := st.EachPart(ctx, r.Mem, warehouse.CustomerPlan.Name, planReadSchema, r.AsOf, sh.Job, parts, o.BatchRows, func(rec arrow.Record) error {
-		str := func(c, i int) string { return rec.Column(c).(*array.String).Value(i) }
-		i32 := func(c, i int) int { return int(rec.Column(c).(*array.Int32).Value(i)) }
-		for i := 0; i < int(rec.NumRows()); i++ {
-			if run := str(9, i); run != scoreRun {
-				return fmt.Errorf("the plan of shard %d is of score run %s, the date's of %s: run score again", sh.Index, run, scoreRun)
-			}
-			if k >= len(custs) || custs[k].ID != str(0, i) {
-				return fmt.Errorf("the plan of shard %d has customer %s where its profiles have another: run score again", sh.Index, str(0, i))
-			}
-			c := &custs[k]
-			k++
-			c.stage, c.tier, c.value = strings.Clone(str(1, i)), strings.Clone(str(2, i)), strings.Clone(str(3, i))
-			c.rfm = segment.RFM{R: i32(4, i), F: i32(5, i), M: i32(6, i)}
-			c.segment, c.control = strings.Clone(str(7, i)), rec.Column(8).(*array.Boolean).Value(i)
-		}
-		return nil
-	}); err != nil {
-		return nil, "", err
-	}
-	if k != len(custs) {
-		return nil, "", fmt.Errorf("the plan of shard %d has %d customers, its profiles %d: run score again", sh.Index, k, len(custs))
-	}
-	ranked, err := rankedFeeds(ctx, r, st, scoreRun)
-	if err != nil {
-		return nil, "", err
-	}
-	for i := range custs {
-		c := &custs[i]
-		c.strat, c.action = segment.Strategy(sg.Strategies, c.Profile, c.stage, c.tier)
-		_, c.offerDiscount, c.offer = sg.Offers.Offer(segment.OfferInput{Stage: c.stage, Tier: c.tier, ValueTier: c.value,
-			DiscountShare: c.DiscountShare, DiscountDepth: c.discountDepth, PriceLevel: c.priceLevel, ClickRate: c.clickRate})
-		if c.segment != "" {
-			c.feed = customerFeed(c.basket, ranked[c.segment], sg.Feeds.CustomerSize)
-		}
-		c.basket = ""
-	}
-	return custs, modelID, nil
+	return nil
 }
 
 // rankedFeeds are the products of each segment's staged feed, by rank.
@@ -227,12 +249,16 @@ func customerFeed(basket string, feed []string, k int) string {
 }
 
 // publishPart builds the shard's rows of customer_scores, segment_members and
-// segment_changes (against the previous published date, zero for none) and
-// writes them as its parts, stamped with the score run. It returns the
-// changes of each dimension.
+// segment_changes (against the previous published date, zero for none) a
+// batch of customers at a time and writes them as its parts, stamped with the
+// score run. It returns the changes of each dimension.
 func publishPart(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan, prevDate time.Time) (map[string]int, error) {
 	sh := o.Shard
-	custs, modelID, err := shardCustomers(ctx, r, st, o, scoreRun, pl)
+	plan, err := readPlan(ctx, r, st, o, scoreRun, pl)
+	if err != nil {
+		return nil, err
+	}
+	ranked, err := rankedFeeds(ctx, r, st, scoreRun)
 	if err != nil {
 		return nil, err
 	}
@@ -241,49 +267,66 @@ func publishPart(ctx context.Context, r Run, st publishStore, o ScoreOptions, sc
 		if prev, err = warehouse.ReadPublishedSlice(ctx, st, r.Mem, warehouse.CustomerScores.Name, changeSchema, prevDate, sh.slice()); err != nil {
 			return nil, fmt.Errorf("the previous published date, to compare with: %w", err)
 		}
+		defer prev.Release()
 	}
-	counts := map[string]int{}
-	cur := currentValues(r, custs)
-	changes := segmentChanges(r.Mem, prev, cur, prevDate, counts)
-	cur.Release()
-	if prev != nil {
-		prev.Release()
-		prev = nil
-	}
-	// Each record built, written and released in turn: one at a time is held.
-	rows := map[string]int64{}
-	for _, t := range []struct {
-		table string
-		build func() arrow.Record
-	}{{warehouse.SegmentChanges.Name, func() arrow.Record { return changes }},
-		{warehouse.SegmentMembers.Name, func() arrow.Record { return memberRecord(r, custs) }},
-		{warehouse.CustomerScores.Name, func() arrow.Record { return scoreRecord(r, custs, modelID, pl.EarlyVIPModelID) }}} {
-		rec := t.build()
-		err := st.WritePart(ctx, t.table, r.AsOf, sh.Job, sh.slice(), scoreRun, rec)
-		rows[t.table] = rec.NumRows()
-		rec.Release()
+	writers := map[string]warehouse.PartWriter{}
+	defer func() {
+		for _, w := range writers {
+			w.Abort(ctx)
+		}
+	}()
+	for _, t := range []warehouse.Table{warehouse.CustomerScores, warehouse.SegmentMembers, warehouse.SegmentChanges} {
+		w, err := st.OpenPart(ctx, t.Name, t.Schema, r.AsOf, sh.Job, sh.slice(), scoreRun)
 		if err != nil {
 			return nil, err
 		}
+		writers[t.Name] = w
 	}
-	n := len(custs)
-	r.Log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "customers": n, "members": rows[warehouse.SegmentMembers.Name], "changes": rows[warehouse.SegmentChanges.Name]}).
+	write := func(table string, rec arrow.Record) error {
+		defer rec.Release()
+		if rec.NumRows() == 0 {
+			return nil
+		}
+		return writers[table].Write(ctx, rec)
+	}
+	changes := newChangeStream(r.Mem, prev, prevDate)
+	defer changes.b.Release()
+	customers, members := 0, 0
+	if err := shardCustomers(ctx, r, st, o, plan, pl, ranked, func(batch []customer, modelID string) error {
+		for _, c := range batch {
+			rfm := ""
+			if c.buyer {
+				rfm = c.rfm.Segment()
+			}
+			changes.add(c.ID, [4]string{c.segment, rfm, c.stage, c.tier})
+		}
+		if changes.b.Field(0).Len() >= o.BatchRows {
+			if err := write(warehouse.SegmentChanges.Name, changes.b.NewRecord()); err != nil {
+				return err
+			}
+		}
+		scores := scoreRecord(r, batch, modelID, pl.EarlyVIPModelID)
+		customers += int(scores.NumRows())
+		if err := write(warehouse.CustomerScores.Name, scores); err != nil {
+			return err
+		}
+		m := memberRecord(r, batch)
+		members += int(m.NumRows())
+		return write(warehouse.SegmentMembers.Name, m)
+	}); err != nil {
+		return nil, err
+	}
+	changes.rest()
+	if err := write(warehouse.SegmentChanges.Name, changes.b.NewRecord()); err != nil {
+		return nil, err
+	}
+	for _, t := range partTables {
+		if err := writers[t].Close(ctx); err != nil {
+			return nil, err
+		}
+		delete(writers, t)
+	}
+	r.Log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "customers": customers, "members": members, "changes": changes.rows}).
 		Info("the shard's scores, members and changes written")
-	return counts, nil
-}
-
-// currentValues are the customers' values of the change dimensions (changeSchema).
-func currentValues(r Run, custs []customer) arrow.Record {
-	b := array.NewRecordBuilder(r.Mem, changeSchema)
-	defer b.Release()
-	for _, c := range custs {
-		rfm := ""
-		if c.buyer {
-			rfm = c.rfm.Segment()
-		}
-		for i, v := range []string{c.ID, c.segment, rfm, c.stage, c.tier} {
-			b.Field(i).(*array.StringBuilder).Append(v)
-		}
-	}
-	return b.NewRecord()
+	return changes.counts, nil
 }

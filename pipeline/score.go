@@ -29,6 +29,7 @@ type scoreStore interface {
 	ReadRun(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string) (arrow.Record, error)
 	ReadRunSlice(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string, s warehouse.Slice) (arrow.Record, error)
 	WritePart(ctx context.Context, table string, asOf time.Time, job string, s warehouse.Slice, runID string, rec arrow.Record) error
+	OpenPart(ctx context.Context, table string, schema *arrow.Schema, asOf time.Time, job string, s warehouse.Slice, runID string) (warehouse.PartWriter, error)
 	PartsWritten(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
 	PartitionRuns(ctx context.Context, table string, asOf time.Time) (map[string]int, error)
 	RunRecord(ctx context.Context, id string) (warehouse.Run, bool, error)
@@ -130,18 +131,23 @@ func scorePart(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, m ware
 	if err != nil {
 		return 0, nil, err
 	}
-	rec, err := profileRecord(ctx, r, wh, feats, preds, early, baskets, m.ID, o)
-	feats.Release()
+	defer feats.Release()
+	start := time.Now()
+	pw, err := wh.OpenPart(ctx, warehouse.CustomerProfiles.Name, warehouse.CustomerProfiles.Schema, r.AsOf, sh.Job, sh.slice(), r.ID)
 	if err != nil {
 		return 0, nil, err
 	}
-	defer rec.Release()
-	start := time.Now()
-	if err := wh.WritePart(ctx, warehouse.CustomerProfiles.Name, r.AsOf, sh.Job, sh.slice(), r.ID, rec); err != nil {
+	n, err := writeProfiles(ctx, r, wh, pw, feats, preds, early, baskets, m.ID, o)
+	if err == nil {
+		err = pw.Close(ctx)
+	} else {
+		pw.Abort(ctx)
+	}
+	if err != nil {
 		return 0, nil, err
 	}
-	r.Log.WithFields(logrus.Fields{"customers": rec.NumRows(), "model_id": m.ID, "seconds": round(time.Since(start).Seconds())}).Info("profiles written")
-	return int(rec.NumRows()), a.Gate.FailedReasons(), nil
+	r.Log.WithFields(logrus.Fields{"customers": n, "model_id": m.ID, "seconds": round(time.Since(start).Seconds())}).Info("profiles written")
+	return n, a.Gate.FailedReasons(), nil
 }
 
 // readScoreFeatures reads the shard's customer_features of the date, which

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/go-faster/city"
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/transform"
 	"github.com/tessera-cdp/tessera/warehouse"
@@ -71,6 +72,22 @@ func TestShardedScore(t *testing.T) {
 	}
 	if four := sums(); four != one || parts != 5*4 {
 		t.Errorf("4 shards (%d parts) published checksums %s, one process %s", parts, four, one)
+	}
+	// A part that lost rows after its shard wrote it (a hand, a disk): shard 0
+	// refuses to publish it, naming the table, and readers keep the night.
+	part := fmt.Sprintf("customer_scores_part_%s_%016x_1_of_4", asOf.Format("20060102"), city.CH64([]byte("score-test-1")))
+	for _, q := range []string{"CREATE TABLE {db}.cut AS {db}." + part, "INSERT INTO {db}.cut SELECT * FROM {db}." + part + " WHERE cityHash64(customer_id) % 2 = 0",
+		"DROP TABLE {db}." + part, "RENAME TABLE {db}.cut TO {db}." + part} {
+		if err := wh.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := runShard(ctx, cfg, asOf, []string{"publish"}, Shard{Index: 0, Of: 4, Job: "score-test-1"}, testLogger(t))
+	if err == nil || !strings.Contains(err.Error(), "staged customer_scores") {
+		t.Errorf("publish of a part cut short: %v, want a refusal naming customer_scores", err)
+	}
+	if got := sums(); got != one {
+		t.Errorf("after the refusal readers see %s, want %s", got, one)
 	}
 }
 

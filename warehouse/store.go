@@ -69,6 +69,9 @@ type Store interface {
 	// not at all; PartsWritten counts the job's whole parts; PublishParts
 	// publishes them as the date's partition in one swap (they stay a day).
 	WritePart(ctx context.Context, table string, asOf time.Time, job string, s Slice, runID string, rec arrow.Record) error
+	// OpenPart is WritePart batch by batch: the part is in place, whole,
+	// once the writer is closed.
+	OpenPart(ctx context.Context, table string, schema *arrow.Schema, asOf time.Time, job string, s Slice, runID string) (PartWriter, error)
 	PartsWritten(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
 	PublishParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
 	// StageParts is PublishParts up to the swap: the parts make the date's
@@ -100,3 +103,11 @@ type Store interface {
 // ErrUnavailable is wrapped by errors of a warehouse that did not answer (it
 // restarts, the network drops): worth a retry once it is back.
 var ErrUnavailable = errors.New("the warehouse did not answer")
+
+// PartWriter writes one shard's part of a sharded stage's date batch by
+// batch. Close puts it in place whole; Abort drops what was written.
+type PartWriter interface {
+	Write(ctx context.Context, rec arrow.Record) error
+	Close(ctx context.Context) error
+	Abort(ctx context.Context)
+}

@@ -30,25 +30,55 @@ func partTable(table string, asOf time.Time, job string, s warehouse.Slice) stri
 // structure of <table>_staging) and renamed into place once whole: a shard
 // killed while writing leaves no part, only a table its re-run replaces.
 func (w *DB) WritePart(ctx context.Context, table string, asOf time.Time, job string, s warehouse.Slice, runID string, rec arrow.Record) error {
-	name := partTable(table, asOf, job, s)
-	tmp := name + "_tmp"
-	if err := w.dropPart(ctx, tmp); err != nil {
+	pw, err := w.OpenPart(ctx, table, rec.Schema(), asOf, job, s, runID)
+	if err != nil {
 		return err
 	}
-	if err := w.createPart(ctx, tmp, table+"_staging"); err != nil {
+	if err := pw.Write(ctx, rec); err != nil {
+		pw.Abort(ctx)
 		return err
 	}
-	if err := w.insertRecord(ctx, tmp, asOf, runID, rec); err != nil {
-		return err
-	}
-	if err := w.dropPart(ctx, name); err != nil { // the part of an earlier attempt of the same job
-		return err
-	}
-	if err := w.renamePart(ctx, tmp, name); err != nil {
-		return err
-	}
-	return w.dropStaleParts(ctx, table)
+	return pw.Close(ctx)
 }
+
+// partWriter inserts batches into a part's temporary table.
+type partWriter struct {
+	w                     *DB
+	table, name, tmp, run string
+	asOf                  time.Time
+}
+
+// OpenPart starts writing the shard's part of the as-of date of table.
+func (w *DB) OpenPart(ctx context.Context, table string, _ *arrow.Schema, asOf time.Time, job string, s warehouse.Slice, runID string) (warehouse.PartWriter, error) {
+	name := partTable(table, asOf, job, s)
+	pw := &partWriter{w: w, table: table, name: name, tmp: name + "_tmp", run: runID, asOf: asOf}
+	if err := w.dropPart(ctx, pw.tmp); err != nil {
+		return nil, err
+	}
+	if err := w.createPart(ctx, pw.tmp, table+"_staging"); err != nil {
+		return nil, err
+	}
+	return pw, nil
+}
+
+// Write inserts rec, with as_of and run_id added.
+func (pw *partWriter) Write(ctx context.Context, rec arrow.Record) error {
+	return pw.w.insertRecord(ctx, pw.tmp, pw.asOf, pw.run, rec)
+}
+
+// Close renames the part into place, replacing an earlier attempt's.
+func (pw *partWriter) Close(ctx context.Context) error {
+	if err := pw.w.dropPart(ctx, pw.name); err != nil { // the part of an earlier attempt of the same job
+		return err
+	}
+	if err := pw.w.renamePart(ctx, pw.tmp, pw.name); err != nil {
+		return err
+	}
+	return pw.w.dropStaleParts(ctx, pw.table)
+}
+
+// Abort drops what was written (a re-run drops it anyway).
+func (pw *partWriter) Abort(ctx context.Context) { pw.w.dropPart(ctx, pw.tmp) }
 
 // createPart creates a part's table with the structure of like: on a
 // cluster a replicated table on every server and a Distributed one in front.

@@ -31,11 +31,83 @@ func partFile(s warehouse.Slice) string { return fmt.Sprintf("shard=%d_of_%d.par
 
 // WritePart writes rec as the shard's part of the as-of date of table,
 // through a temporary file and a rename.
-func (p *Dir) WritePart(_ context.Context, table string, asOf time.Time, job string, s warehouse.Slice, runID string, rec arrow.Record) error {
-	if err := p.writeWithRun(p.partsDir(table, asOf, job), partFile(s), runID, rec); err != nil {
+func (p *Dir) WritePart(ctx context.Context, table string, asOf time.Time, job string, s warehouse.Slice, runID string, rec arrow.Record) error {
+	pw, err := p.OpenPart(ctx, table, rec.Schema(), asOf, job, s, runID)
+	if err != nil {
 		return err
 	}
-	return p.dropStaleParts(table)
+	if err := pw.Write(ctx, rec); err != nil {
+		pw.Abort(ctx)
+		return err
+	}
+	return pw.Close(ctx)
+}
+
+// partWriter writes a part's file batch by batch, with a run_id column.
+type partWriter struct {
+	p           *Dir
+	table, path string
+	run         string
+	f           *os.File
+	fw          *pqarrow.FileWriter
+}
+
+// OpenPart starts writing the shard's part of the as-of date of table as a
+// temporary file, renamed into place on Close.
+func (p *Dir) OpenPart(_ context.Context, table string, schema *arrow.Schema, asOf time.Time, job string, s warehouse.Slice, runID string) (warehouse.PartWriter, error) {
+	dir := p.partsDir(table, asOf, job)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	pw := &partWriter{p: p, table: table, path: filepath.Join(dir, partFile(s)), run: runID}
+	var err error
+	if pw.f, err = os.Create(pw.path + ".tmp"); err != nil {
+		return nil, err
+	}
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithAllocator(p.mem))
+	withRun := arrow.NewSchema(append(slices.Clone(schema.Fields()), runIDField), nil)
+	if pw.fw, err = pqarrow.NewFileWriter(withRun, pw.f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())); err != nil {
+		pw.f.Close()
+		os.Remove(pw.path + ".tmp")
+		return nil, err
+	}
+	return pw, nil
+}
+
+// Write appends rec with the run's id.
+func (pw *partWriter) Write(_ context.Context, rec arrow.Record) error {
+	ids := array.NewStringBuilder(pw.p.mem)
+	defer ids.Release()
+	for i := int64(0); i < rec.NumRows(); i++ {
+		ids.Append(pw.run)
+	}
+	idArr := ids.NewArray()
+	defer idArr.Release()
+	schema := arrow.NewSchema(append(slices.Clone(rec.Schema().Fields()), runIDField), nil)
+	out := array.NewRecord(schema, append(append([]arrow.Array{}, rec.Columns()...), idArr), rec.NumRows())
+	defer out.Release()
+	if err := pw.fw.Write(out); err != nil {
+		return fmt.Errorf("embedded warehouse: part of %s: %w", pw.table, err)
+	}
+	return nil
+}
+
+// Close puts the part in place.
+func (pw *partWriter) Close(context.Context) error {
+	if err := pw.fw.Close(); err != nil {
+		os.Remove(pw.path + ".tmp")
+		return fmt.Errorf("embedded warehouse: part of %s: %w", pw.table, err)
+	}
+	if err := os.Rename(pw.path+".tmp", pw.path); err != nil {
+		return err
+	}
+	return pw.p.dropStaleParts(pw.table)
+}
+
+// Abort drops what was written.
+func (pw *partWriter) Abort(context.Context) {
+	pw.fw.Close()
+	os.Remove(pw.path + ".tmp")
 }
 
 // PartsWritten counts the parts of the job written whole.

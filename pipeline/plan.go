@@ -97,16 +97,19 @@ func (p prints) strings() []string {
 
 // planned is the plan of the buyers, in id order.
 type planned struct {
-	ps      []segment.Profile
-	stages  []string
-	tiers   []string
-	values  []string
-	rfm     []segment.RFM
+	ps []segment.Profile // freed once the segments are made: ids stay
+	ids []string
+	// Stages, tiers and value tiers as codes of names: a byte, not a
+	// string, each of millions of buyers.
+	names                 codes
+	stages, tiers, values []uint8
+	rfm                   [][3]int8
 	segOf   []int32 // index in segs
 	control []bool
 	segs    []segment.Segment
 	cuts    segment.ValueCuts
 	vipBar  float64
+	prev    segment.Previous // the buyers' segments of the night before
 }
 
 // plan reads every shard's profiles (shard 0's run, after each part is
@@ -138,6 +141,11 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 	}
 	nonBuyer := o.Segmentation.Lifecycle.Stage(segment.Profile{EarlyVIP: math.NaN()})
 	summary := *out
+	ln, err := readLastNight(ctx, r, wh)
+	if err != nil {
+		return err
+	}
+	defer ln.release()
 	read := func(rec arrow.Record) error {
 		c := func(i int) arrow.Array { return rec.Column(i) }
 		f := func(col, i int) float64 { return c(col).(*array.Float64).Value(i) }
@@ -157,6 +165,7 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 				LastGapDays: f(6, i), InterorderMean: f(7, i), Revenue: f(8, i), Revenue12m: f(9, i), AvgCheck: f(10, i), DiscountShare: f(11, i),
 				PAlive: f(12, i), CLV: f(13, i), EarlyVIP: f(14, i), TopCategory: intern(s(15, i)), TopBrand: intern(s(16, i)), Channel: intern(s(17, i))}
 			p.ps = append(p.ps, pr)
+			p.prev.Of = append(p.prev.Of, ln.of(pr.ID))
 			out.Buyers++
 			if !math.IsNaN(pr.PAlive) {
 				out.MeanPAlive += pr.PAlive
@@ -181,7 +190,22 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 	for attempt := 1; ; attempt++ {
 		p, fp, *out = planned{}, newPrints(sh.Of), summary
 		out.Lifecycle, out.Tiers = map[string]int{}, map[string]int{}
-		err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, planProfileSchema, r.AsOf, sh.Job, all, o.BatchRows, read)
+		ln.next = 0
+		// Sized once: the buyers' profiles are most of what shard 0 holds.
+		buyers := 0
+		err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, buyerSchema, r.AsOf, sh.Job, all, o.BatchRows, func(rec arrow.Record) error {
+			b := rec.Column(1).(*array.Boolean)
+			for i := 0; i < b.Len(); i++ {
+				if b.Value(i) {
+					buyers++
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			p.ps, p.prev.Of = make([]segment.Profile, 0, buyers), make([]string, 0, buyers)
+			err = wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, planProfileSchema, r.AsOf, sh.Job, all, o.BatchRows, read)
+		}
 		if err == nil {
 			break
 		}
@@ -196,6 +220,8 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 			return err
 		}
 	}
+	p.prev.Size = ln.size
+	ln.release()
 	if out.WithPAlive > 0 {
 		out.MeanPAlive /= float64(out.WithPAlive)
 	}
@@ -213,10 +239,10 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 	if err := p.decide(ctx, r, wh, o); err != nil {
 		return err
 	}
-	for i := range p.ps {
-		out.Lifecycle[p.stages[i]]++
-		if p.tiers[i] != "" {
-			out.Tiers[p.tiers[i]]++
+	for i := range p.stages {
+		out.Lifecycle[p.names.name(p.stages[i])]++
+		if t := p.names.name(p.tiers[i]); t != "" {
+			out.Tiers[t]++
 		}
 	}
 	out.Segments = len(p.segs)
@@ -227,6 +253,11 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 		members += len(s.Members)
 	}
 	segRec := p.segmentRecord(r, o)
+	p.ids = make([]string, len(p.ps)) // in id order, as read
+	for i := range p.ps {
+		p.ids[i] = p.ps[i].ID
+	}
+	p.ps = nil
 	defer segRec.Release()
 	feedRec, err := p.feeds(ctx, r, wh, o, all)
 	if err != nil {
@@ -257,38 +288,65 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 	return nil
 }
 
+// codes numbers a few names.
+type codes struct {
+	list  []string
+	index map[string]uint8
+}
+
+func (c *codes) code(name string) uint8 {
+	if c.index == nil {
+		c.index = map[string]uint8{}
+	}
+	k, ok := c.index[name]
+	if !ok {
+		k = uint8(len(c.list))
+		c.index[name] = k
+		c.list = append(c.list, name)
+	}
+	return k
+}
+
+func (c *codes) name(k uint8) string { return c.list[k] }
+
 // decide gives each buyer its stage, tiers, RFM scores, micro-segment and
 // control-group place.
 func (p *planned) decide(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) error {
 	sg := o.Segmentation
 	n := len(p.ps)
-	p.stages = make([]string, n)
-	since, orders, rev := make([]float64, n), make([]float64, n), make([]float64, n)
+	stages := make([]string, n)
 	for i, pr := range p.ps {
-		p.stages[i] = sg.Lifecycle.Stage(pr)
-		since[i], orders[i], rev[i] = pr.DaysSinceLast, float64(pr.Orders), pr.Revenue
+		stages[i] = sg.Lifecycle.Stage(pr)
 	}
-	p.tiers, p.vipBar = sg.VIP.VIPTiers(p.ps, p.stages)
+	tiers, vipBar := sg.VIP.VIPTiers(p.ps, stages)
+	p.vipBar = vipBar
 	p.cuts = segment.NewValueCuts(p.ps)
-	p.values = make([]string, n)
+	p.stages, p.tiers, p.values = make([]uint8, n), make([]uint8, n), make([]uint8, n)
 	macro := make([]string, n)
 	groups := map[[2]string]string{} // a few dozen names, not one string a buyer
 	for i, pr := range p.ps {
-		p.values[i] = p.cuts.Tier(pr, p.tiers[i])
-		k := [2]string{p.stages[i], p.values[i]}
+		value := p.cuts.Tier(pr, tiers[i])
+		p.stages[i], p.tiers[i], p.values[i] = p.names.code(stages[i]), p.names.code(tiers[i]), p.names.code(value)
+		k := [2]string{stages[i], value}
 		name, ok := groups[k]
 		if !ok {
-			name = strings.ReplaceAll(p.stages[i], "_", " ") + " · " + p.values[i]
+			name = strings.ReplaceAll(stages[i], "_", " ") + " · " + value
 			groups[k] = name
 		}
 		macro[i] = name
 	}
-	p.rfm = segment.RFMScores(since, orders, rev)
-	prev, err := previousSegments(ctx, r, wh, p.ps)
-	if err != nil {
-		return err
+	stages, tiers = nil, nil
+	since, orders, rev := make([]float64, n), make([]float64, n), make([]float64, n)
+	for i, pr := range p.ps {
+		since[i], orders[i], rev[i] = pr.DaysSinceLast, float64(pr.Orders), pr.Revenue
 	}
-	if p.segs, err = segment.MicroSegments(p.ps, macro, prev, sg.MicroSegments); err != nil {
+	p.rfm = make([][3]int8, n)
+	for i, s := range segment.RFMScores(since, orders, rev) {
+		p.rfm[i] = [3]int8{int8(s.R), int8(s.F), int8(s.M)}
+	}
+	since, orders, rev = nil, nil, nil
+	var err error
+	if p.segs, err = segment.MicroSegments(p.ps, macro, p.prev, sg.MicroSegments); err != nil {
 		return err
 	}
 	p.segOf = make([]int32, n)
@@ -320,44 +378,69 @@ func (p *planned) decide(ctx context.Context, r Run, wh scoreStore, o ScoreOptio
 // prevSegmentsSchema reads last night's micro-segment of each customer.
 var prevSegmentsSchema = warehouse.CustomerScores.Columns("customer_id", "micro_segment")
 
-// previousSegments are the buyers' segments of the night before, joined on
-// the sorted ids (ps is in id order; so is what the warehouse reads).
-func previousSegments(ctx context.Context, r Run, wh scoreStore, ps []segment.Profile) (segment.Previous, error) {
-	prev := segment.Previous{Of: make([]string, len(ps)), Size: map[string]int{}}
+// lastNight is the night before's micro-segment of each customer, in id
+// order, for the buyers' profiles (read in id order) to be joined with.
+type lastNight struct {
+	rec   arrow.Record // nil: none
+	order []int32
+	next  int
+	names map[string]string
+	size  map[string]int
+}
+
+// readLastNight reads the night before's micro-segments (none when it is
+// not published, or not whole).
+func readLastNight(ctx context.Context, r Run, wh scoreStore) (*lastNight, error) {
+	ln := &lastNight{names: map[string]string{}, size: map[string]int{}}
 	rec, err := warehouse.ReadPublished(ctx, wh, r.Mem, warehouse.CustomerScores.Name, prevSegmentsSchema, r.AsOf.AddDate(0, 0, -1))
 	switch {
 	case errors.Is(err, warehouse.ErrIncomplete):
 		r.Log.WithError(err).Warn("the night before is incompletely published: segment ids start afresh")
-		return prev, nil
+		return ln, nil
 	case errors.Is(err, warehouse.ErrNotPublished):
-		return prev, nil
+		return ln, nil
 	case err != nil:
-		return prev, err
+		return nil, err
 	}
-	defer rec.Release()
+	ln.rec = rec
 	ids, segs := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
-	names := map[string]string{}
-	k := 0
-	for i := 0; i < int(rec.NumRows()); i++ {
-		s := segs.Value(i)
-		if s == "" {
-			continue
-		}
-		name, ok := names[s]
-		if !ok {
-			name = strings.Clone(s)
-			names[name] = name
-		}
-		prev.Size[name]++
-		id := ids.Value(i)
-		for k < len(ps) && ps[k].ID < id {
-			k++
-		}
-		if k < len(ps) && ps[k].ID == id {
-			prev.Of[k] = name
+	ln.order = make([]int32, rec.NumRows())
+	for i := range ln.order {
+		ln.order[i] = int32(i)
+		if s := segs.Value(i); s != "" {
+			name, ok := ln.names[s]
+			if !ok {
+				name = strings.Clone(s)
+				ln.names[name] = name
+			}
+			ln.size[name]++
 		}
 	}
-	return prev, nil
+	slices.SortFunc(ln.order, func(a, b int32) int { return strings.Compare(ids.Value(int(a)), ids.Value(int(b))) })
+	return ln, nil
+}
+
+// of is the segment of the customer the night before (""), for customers
+// asked in id order.
+func (ln *lastNight) of(id string) string {
+	if ln.rec == nil {
+		return ""
+	}
+	ids := ln.rec.Column(0).(*array.String)
+	for ln.next < len(ln.order) && ids.Value(int(ln.order[ln.next])) < id {
+		ln.next++
+	}
+	if ln.next < len(ln.order) && ids.Value(int(ln.order[ln.next])) == id {
+		return ln.names[ln.rec.Column(1).(*array.String).Value(int(ln.order[ln.next]))]
+	}
+	return ""
+}
+
+func (ln *lastNight) release() {
+	if ln.rec != nil {
+		ln.rec.Release()
+		ln.rec = nil
+	}
 }
 
 // segmentRecord lists the segments with their economics and the strategy most
@@ -368,7 +451,7 @@ func (p *planned) segmentRecord(r Run, o ScoreOptions) arrow.Record {
 	for _, s := range p.segs {
 		count := map[string]int{}
 		for _, i := range s.Members {
-			strat, _ := segment.Strategy(o.Segmentation.Strategies, p.ps[i], p.stages[i], p.tiers[i])
+			strat, _ := segment.Strategy(o.Segmentation.Strategies, p.ps[i], p.names.name(p.stages[i]), p.names.name(p.tiers[i]))
 			count[strat]++
 		}
 		best := ""
@@ -388,6 +471,9 @@ func (p *planned) segmentRecord(r Run, o ScoreOptions) arrow.Record {
 	}
 	return b.NewRecord()
 }
+
+// buyerSchema reads whether each customer is a buyer.
+var buyerSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer")
 
 // basketSchema reads a customer's products.
 var basketSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "basket")
@@ -410,7 +496,7 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore, o ScoreOption
 			if !buyer.Value(i) {
 				continue
 			}
-			if k >= len(p.ps) || p.ps[k].ID != custIDs.Value(i) {
+			if k >= len(p.ids) || p.ids[k] != custIDs.Value(i) {
 				return fmt.Errorf("the profiles of customer %s changed while shard 0 planned: run score again", custIDs.Value(i))
 			}
 			seg := p.segOf[k]
@@ -478,8 +564,7 @@ func (p *planned) writePlan(ctx context.Context, r Run, wh scoreStore, o ScoreOp
 	defer b.Release()
 	str := func(i int, v string) { b.Field(i).(*array.StringBuilder).Append(v) }
 	i32 := func(i int, v int) { b.Field(i).(*array.Int32Builder).Append(int32(v)) }
-	idSchema := warehouse.CustomerProfiles.Columns("customer_id", "buyer")
-	if err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, idSchema, r.AsOf, o.Shard.Job, []warehouse.Slice{s}, o.BatchRows, func(rec arrow.Record) error {
+	if err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, buyerSchema, r.AsOf, o.Shard.Job, []warehouse.Slice{s}, o.BatchRows, func(rec arrow.Record) error {
 		ids, buyer := rec.Column(0).(*array.String), rec.Column(1).(*array.Boolean)
 		for i := 0; i < int(rec.NumRows()); i++ {
 			id := ids.Value(i)
@@ -498,16 +583,16 @@ func (p *planned) writePlan(ctx context.Context, r Run, wh scoreStore, o ScoreOp
 				b.Field(8).(*array.BooleanBuilder).Append(false)
 				continue
 			}
-			k, found := slices.BinarySearchFunc(p.ps, id, func(pr segment.Profile, id string) int { return strings.Compare(pr.ID, id) })
+			k, found := slices.BinarySearch(p.ids, id)
 			if !found {
 				return fmt.Errorf("the profiles of customer %s changed while shard 0 planned: run score again", id)
 			}
-			str(1, p.stages[k])
-			str(2, p.tiers[k])
-			str(3, p.values[k])
-			i32(4, p.rfm[k].R)
-			i32(5, p.rfm[k].F)
-			i32(6, p.rfm[k].M)
+			str(1, p.names.name(p.stages[k]))
+			str(2, p.names.name(p.tiers[k]))
+			str(3, p.names.name(p.values[k]))
+			i32(4, int(p.rfm[k][0]))
+			i32(5, int(p.rfm[k][1]))
+			i32(6, int(p.rfm[k][2]))
 			seg := ""
 			if p.segOf[k] >= 0 {
 				seg = p.segs[p.segOf[k]].ID

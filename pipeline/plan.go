@@ -97,19 +97,19 @@ func (p prints) strings() []string {
 
 // planned is the plan of the buyers, in id order.
 type planned struct {
-	ps []segment.Profile // freed once the segments are made: ids stay
+	ps  []segment.Profile // freed once the segments are made: ids stay
 	ids []string
 	// Stages, tiers and value tiers as codes of names: a byte, not a
 	// string, each of millions of buyers.
 	names                 codes
 	stages, tiers, values []uint8
 	rfm                   [][3]int8
-	segOf   []int32 // index in segs
-	control []bool
-	segs    []segment.Segment
-	cuts    segment.ValueCuts
-	vipBar  float64
-	prev    segment.Previous // the buyers' segments of the night before
+	segOf                 []int32 // index in segs
+	control               []bool
+	segs                  []segment.Segment
+	cuts                  segment.ValueCuts
+	vipBar                float64
+	prev                  segment.Previous // the buyers' segments of the night before
 }
 
 // plan reads every shard's profiles (shard 0's run, after each part is

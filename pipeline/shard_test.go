@@ -188,3 +188,17 @@ func TestCategoryMedians(t *testing.T) {
 		t.Errorf("ClickHouse's medians %v, Go's %v", got, want)
 	}
 }
+
+func TestCustomerFeed(t *testing.T) {
+	basket := strings.Join([]string{"P1", "P3"}, basketSep)
+	for _, c := range []struct {
+		basket string
+		feed   []string
+		k      int
+		want   string
+	}{{basket, []string{"P3", "P2", "P1", "P4", "P5"}, 2, "P2,P4"}, {"", []string{"P1", "P2"}, 5, "P1,P2"}, {basket, []string{"P1", "P3"}, 2, ""}} {
+		if got := customerFeed(c.basket, c.feed, c.k); got != c.want {
+			t.Errorf("basket %q, feed %v: %q, want %q", c.basket, c.feed, got, c.want)
+		}
+	}
+}

@@ -246,28 +246,14 @@ func TestMicroSegments(t *testing.T) {
 	}
 }
 
-func TestSegmentFeed(t *testing.T) {
-	// Customers 0-3 are the segment; 4-7 the rest of the base.
-	bought := [][]int32{{0, 1}, {0, 1}, {0, 2}, {1}, {2, 3}, {3}, {3}, {2}}
-	b := Baskets{Start: []int32{0}, NumProducts: 4}
-	for _, ps := range bought {
-		b.Products = append(b.Products, ps...)
-		b.Start = append(b.Start, int32(len(b.Products)))
-	}
-	base, buyers := BaseCounts(b)
-	if buyers != 8 || !slices.Equal(base, []int{3, 3, 3, 3}) {
-		t.Fatalf("base %v of %d buyers", base, buyers)
-	}
-	feed := SegmentFeed(b, []int{0, 1, 2, 3}, base, buyers, FeedOptions{SegmentSize: 3, CustomerSize: 2, MinSupport: 2})
-	// products 0 and 1: 3 of 4 members vs 3 of 8 buyers: lift 2; product 2: 1 member (< support)
-	if len(feed) != 2 || feed[0].Product != 0 || feed[1].Product != 1 || feed[0].Lift != 2 {
+func TestRankFeed(t *testing.T) {
+	// Of 8 buyers, 3 bought each of products 0-3; of the segment's 4
+	// members, 3 bought product 0, 3 product 1, 1 product 2.
+	base := []int{3, 3, 3, 3}
+	feed := RankFeed(map[int32]int{0: 3, 1: 3, 2: 1}, 4, base, 8, FeedOptions{SegmentSize: 3, CustomerSize: 2, MinSupport: 2})
+	// products 0 and 1: 3 of 4 members vs 3 of 8 buyers: lift 2 (ties to the lower number); product 2: 1 member (< support)
+	if len(feed) != 2 || feed[0].Product != 0 || feed[1].Product != 1 || feed[0].Lift != 2 || feed[0].Buyers != 3 {
 		t.Errorf("feed %+v", feed)
-	}
-	if got := CustomerFeed(b, 3, []int32{0, 1, 2}, 2); !slices.Equal(got, []int32{0, 2}) {
-		t.Errorf("customer 3's feed %v, want [0 2] (1 bought)", got)
-	}
-	if got := BestSellers([]int{3, 5, 5, 1}, 2); !slices.Equal(got, []int32{1, 2}) {
-		t.Errorf("best-sellers %v", got)
 	}
 }
 

@@ -29,22 +29,11 @@ func (o SegmentOptions) Validate() error {
 	return nil
 }
 
-// ValueTier is the value band of a buyer for the macro groups: vip (any VIP
-// tier), high (12-month CLV in the top 20% of buyers), mid (the next 40%), low.
-// Buyers without a predicted CLV (the model's gate failed) are banded the
-// same way among themselves by 12-month revenue.
-func ValueTiers(ps []Profile, vipTiers []string) []string {
-	c := NewValueCuts(ps)
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = c.Tier(p, vipTiers[i])
-	}
-	return out
-}
-
-// ValueCuts are the cut points of the value tiers: the 12-month CLV at the
-// 80th and 40th percentiles of the buyers with one, and the 12-month revenue
-// at the same of the buyers without.
+// ValueCuts are the cut points of the value tiers, the value band of a buyer
+// for the macro groups: vip (any VIP tier), high (12-month CLV in the top 20%
+// of buyers), mid (the next 40%), low. Buyers without a predicted CLV (the
+// model's gate failed) are banded the same way among themselves by 12-month
+// revenue.
 type ValueCuts struct{ High, Mid, RevHigh, RevMid float64 }
 
 // NewValueCuts are the cut points of the customers' value tiers.

@@ -205,10 +205,10 @@ var stageHelp = map[string]string{
 	"extract":  "Reads the configured sources, validates every row and lands it in the raw tables (or in rejected_rows with its reason).",
 	"features": "Computes every buyer's features from the raw tables, as of the date, into customer_features.",
 	"train":    "Fits the candidate purchase models on the history before a holdout, keeps the best, refits it with Gamma-Gamma and stores it in models.",
-	"score": "Scores and segments every customer as of the date with the newest models: stages customer_scores,\n" +
-		"segments, segment_members and segment_feed for publish.",
-	"publish": "Computes segment_changes against the previous published date and swaps the date's staged\n" +
-		"partitions of customer_scores, segments, segment_members, segment_feed and segment_changes in.",
+	"score": "Scores every customer as of the date with the newest models and plans the date: lifecycle, tiers,\n" +
+		"RFM, micro-segments and feeds; stages segments and segment_feed and writes the plan for publish.",
+	"publish": "Builds customer_scores, segment_members and segment_changes (against the previous published date)\n" +
+		"from score's plan and swaps the date's partitions of those and of segments and segment_feed in.",
 }
 
 // stageCmd runs one stage, or all of them for "run".

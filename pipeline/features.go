@@ -18,7 +18,7 @@ type featureStore interface {
 	reader
 	streamer
 	ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
-	WritePart(ctx context.Context, table string, asOf time.Time, job string, s warehouse.Slice, runID string, rec arrow.Record) error
+	OpenPart(ctx context.Context, table string, schema *arrow.Schema, asOf time.Time, job string, s warehouse.Slice, runID string) (warehouse.PartWriter, error)
 	PartsWritten(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
 	PublishParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
 }
@@ -72,7 +72,7 @@ func Features(ctx context.Context, r Run, st featureStore, o FeatureOptions) (in
 		r.Log.WithFields(logrus.Fields{"rows_landed": rec.NumRows(), "seconds": round(time.Since(start).Seconds())}).Info("features published")
 		return int(rec.NumRows()), nil
 	}
-	if err := st.WritePart(ctx, warehouse.CustomerFeatures.Name, r.AsOf, sh.Job, sh.slice(), r.ID, rec); err != nil {
+	if err := warehouse.WritePart(ctx, st, warehouse.CustomerFeatures.Name, r.AsOf, sh.Job, sh.slice(), r.ID, rec); err != nil {
 		return 0, err
 	}
 	log := r.Log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "rows_landed": rec.NumRows(), "seconds": round(time.Since(start).Seconds())})

@@ -606,5 +606,5 @@ func (p *planned) writePlan(ctx context.Context, r Run, wh scoreStore, o ScoreOp
 	}
 	rec := b.NewRecord()
 	defer rec.Release()
-	return wh.WritePart(ctx, warehouse.CustomerPlan.Name, r.AsOf, o.Shard.Job, s, r.ID, rec)
+	return warehouse.WritePart(ctx, wh, warehouse.CustomerPlan.Name, r.AsOf, o.Shard.Job, s, r.ID, rec)
 }

@@ -65,12 +65,10 @@ type Store interface {
 	ReplacePartition(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 	Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 	Swap(ctx context.Context, table string, asOf time.Time) error
-	// WritePart writes one shard's part of a sharded stage's date, whole or
-	// not at all; PartsWritten counts the job's whole parts; PublishParts
-	// publishes them as the date's partition in one swap (they stay a day).
-	WritePart(ctx context.Context, table string, asOf time.Time, job string, s Slice, runID string, rec arrow.Record) error
-	// OpenPart is WritePart batch by batch: the part is in place, whole,
-	// once the writer is closed.
+	// OpenPart writes one shard's part of a sharded stage's date batch by
+	// batch, in place whole or not at all once the writer is closed;
+	// PartsWritten counts the job's whole parts; PublishParts publishes them
+	// as the date's partition in one swap (they stay a day).
 	OpenPart(ctx context.Context, table string, schema *arrow.Schema, asOf time.Time, job string, s Slice, runID string) (PartWriter, error)
 	PartsWritten(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
 	PublishParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
@@ -110,4 +108,23 @@ type PartWriter interface {
 	Write(ctx context.Context, rec arrow.Record) error
 	Close(ctx context.Context) error
 	Abort(ctx context.Context)
+}
+
+// partOpener opens a shard's part.
+type partOpener interface {
+	OpenPart(ctx context.Context, table string, schema *arrow.Schema, asOf time.Time, job string, s Slice, runID string) (PartWriter, error)
+}
+
+// WritePart writes rec as the shard's part of the as-of date of table, whole
+// or not at all.
+func WritePart(ctx context.Context, st partOpener, table string, asOf time.Time, job string, s Slice, runID string, rec arrow.Record) error {
+	pw, err := st.OpenPart(ctx, table, rec.Schema(), asOf, job, s, runID)
+	if err != nil {
+		return err
+	}
+	if err := pw.Write(ctx, rec); err != nil {
+		pw.Abort(ctx)
+		return err
+	}
+	return pw.Close(ctx)
 }

@@ -25,22 +25,6 @@ func partTable(table string, asOf time.Time, job string, s warehouse.Slice) stri
 	return fmt.Sprintf("%s_part_%s_%016x_%d_of_%d", table, asOf.Format("20060102"), city.CH64([]byte(job)), s.Index, s.Of)
 }
 
-// WritePart writes rec, with as_of and run_id added, as the shard's part of
-// the as-of date of table. The part is written into a table of its own (the
-// structure of <table>_staging) and renamed into place once whole: a shard
-// killed while writing leaves no part, only a table its re-run replaces.
-func (w *DB) WritePart(ctx context.Context, table string, asOf time.Time, job string, s warehouse.Slice, runID string, rec arrow.Record) error {
-	pw, err := w.OpenPart(ctx, table, rec.Schema(), asOf, job, s, runID)
-	if err != nil {
-		return err
-	}
-	if err := pw.Write(ctx, rec); err != nil {
-		pw.Abort(ctx)
-		return err
-	}
-	return pw.Close(ctx)
-}
-
 // partWriter inserts batches into a part's temporary table.
 type partWriter struct {
 	w                     *DB
@@ -48,7 +32,10 @@ type partWriter struct {
 	asOf                  time.Time
 }
 
-// OpenPart starts writing the shard's part of the as-of date of table.
+// OpenPart starts writing the shard's part of the as-of date of table. The
+// part is written into a table of its own (the structure of <table>_staging)
+// and renamed into place once whole: a shard killed while writing leaves no
+// part, only a table its re-run replaces.
 func (w *DB) OpenPart(ctx context.Context, table string, _ *arrow.Schema, asOf time.Time, job string, s warehouse.Slice, runID string) (warehouse.PartWriter, error) {
 	name := partTable(table, asOf, job, s)
 	pw := &partWriter{w: w, table: table, name: name, tmp: name + "_tmp", run: runID, asOf: asOf}
@@ -212,27 +199,15 @@ func (w *DB) EachPart(ctx context.Context, mem memory.Allocator, table string, s
 		return fmt.Errorf("read the parts of %s: %w", table, err)
 	}
 	defer rows.Close()
-	b := array.NewRecordBuilder(mem, schema)
-	defer b.Release()
-	handed := 0
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("read the parts of %s: %w", table, err)
-		}
+	err = handRows(rows, mem, schema, dest, batch, func(b *array.RecordBuilder) {
 		for i, d := range dest {
 			appendScanned(b.Field(i), d)
 		}
-		if b.Field(0).Len() >= batch {
-			if err := warehouse.Hand(b.NewRecord(), fn); err != nil {
-				return err
-			}
-			handed++
-		}
-	}
-	if err := rows.Err(); err != nil {
+	}, fn)
+	if err != nil {
 		return fmt.Errorf("read the parts of %s: %w", table, err)
 	}
-	return warehouse.HandLast(b, handed, fn)
+	return nil
 }
 
 func schemaNames(s *arrow.Schema) []string {

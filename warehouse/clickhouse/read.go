@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -87,27 +88,15 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 		return fmt.Errorf("read %s: %w", q.Entity, err)
 	}
 	defer rows.Close()
-	b := array.NewRecordBuilder(mem, schema)
-	defer b.Release()
-	handed := 0
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("read %s: %w", q.Entity, err)
-		}
+	err = handRows(rows, mem, schema, dest, batch, func(b *array.RecordBuilder) {
 		for i, c := range cols {
 			appendValue(b.Field(i), c, dest[i])
 		}
-		if b.Field(0).Len() >= batch {
-			if err := warehouse.Hand(b.NewRecord(), fn); err != nil {
-				return err
-			}
-			handed++
-		}
-	}
-	if err := rows.Err(); err != nil {
+	}, fn)
+	if err != nil {
 		return fmt.Errorf("read %s: %w", q.Entity, err)
 	}
-	return warehouse.HandLast(b, handed, fn)
+	return nil
 }
 
 // where is the WHERE clause of the rows q reads ("" for all).
@@ -143,4 +132,28 @@ func (w *DB) sliceFilter(q warehouse.Query) (string, error) {
 		return fmt.Sprintf("order_id IN (SELECT order_id FROM %s.%s FINAL WHERE %s)", w.db, warehouse.RawTable(canon.Orders), in), nil
 	}
 	return "", fmt.Errorf("read %s: it has no customers to slice by", q.Entity)
+}
+
+// handRows scans each row into dest, appends it (add) and hands the rows
+// over batch at a time.
+func handRows(rows driver.Rows, mem memory.Allocator, schema *arrow.Schema, dest []any, batch int, add func(*array.RecordBuilder), fn func(arrow.Record) error) error {
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	handed := 0
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		add(b)
+		if b.Field(0).Len() >= batch {
+			if err := warehouse.Hand(b.NewRecord(), fn); err != nil {
+				return err
+			}
+			handed++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return warehouse.HandLast(b, handed, fn)
 }

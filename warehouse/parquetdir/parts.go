@@ -29,20 +29,6 @@ func (p *Dir) partsDir(table string, asOf time.Time, job string) string {
 
 func partFile(s warehouse.Slice) string { return fmt.Sprintf("shard=%d_of_%d.parquet", s.Index, s.Of) }
 
-// WritePart writes rec as the shard's part of the as-of date of table,
-// through a temporary file and a rename.
-func (p *Dir) WritePart(ctx context.Context, table string, asOf time.Time, job string, s warehouse.Slice, runID string, rec arrow.Record) error {
-	pw, err := p.OpenPart(ctx, table, rec.Schema(), asOf, job, s, runID)
-	if err != nil {
-		return err
-	}
-	if err := pw.Write(ctx, rec); err != nil {
-		pw.Abort(ctx)
-		return err
-	}
-	return pw.Close(ctx)
-}
-
 // partWriter writes a part's file batch by batch, with a run_id column.
 type partWriter struct {
 	p           *Dir

@@ -50,7 +50,7 @@ func (w *DB) OpenPart(ctx context.Context, table string, _ *arrow.Schema, asOf t
 
 // Write inserts rec, with as_of and run_id added.
 func (pw *partWriter) Write(ctx context.Context, rec arrow.Record) error {
-	return pw.w.insertRecord(ctx, pw.tmp, pw.asOf, pw.run, rec)
+	return pw.w.insertLike(ctx, pw.tmp, pw.table+"_staging", pw.asOf, pw.run, rec)
 }
 
 // Close renames the part into place, replacing an earlier attempt's.
@@ -74,7 +74,9 @@ func (w *DB) createPart(ctx context.Context, name, like string) error {
 		return w.Exec(ctx, fmt.Sprintf("CREATE TABLE {db}.%s AS {db}.%s", name, like))
 	}
 	var engine, key string
-	if err := w.conn.QueryRow(ctx, "SELECT engine_full, sorting_key FROM system.tables WHERE database = ? AND name = ?", w.cluster.local, like).Scan(&engine, &key); err != nil {
+	if err := retryGone(ctx, func() error {
+		return w.conn.QueryRow(ctx, "SELECT engine_full, sorting_key FROM system.tables WHERE database = ? AND name = ?", w.cluster.local, like).Scan(&engine, &key)
+	}); err != nil {
 		return fmt.Errorf("part of %s: %w", like, err)
 	}
 	rep, err := replicated(unreplicated(engine), w.cluster.local, name)
@@ -94,7 +96,9 @@ func (w *DB) renamePart(ctx context.Context, from, to string) error {
 		return w.Exec(ctx, fmt.Sprintf("RENAME TABLE {db}.%s TO {db}.%s", from, to))
 	}
 	var key string
-	if err := w.conn.QueryRow(ctx, "SELECT sorting_key FROM system.tables WHERE database = ? AND name = ?", w.cluster.local, from).Scan(&key); err != nil {
+	if err := retryGone(ctx, func() error {
+		return w.conn.QueryRow(ctx, "SELECT sorting_key FROM system.tables WHERE database = ? AND name = ?", w.cluster.local, from).Scan(&key)
+	}); err != nil {
 		return fmt.Errorf("part %s: %w", from, err)
 	}
 	if err := w.onCluster(ctx, fmt.Sprintf("RENAME TABLE {local}.%s TO {local}.%s ON CLUSTER {cluster}", from, to)); err != nil {
@@ -128,7 +132,9 @@ func (w *DB) PartsWritten(ctx context.Context, table string, asOf time.Time, job
 	// On a cluster, the Distributed tables: each is made once its replicated
 	// tables are in place.
 	var n uint64
-	err := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = ? AND name IN (%s)", strings.Join(names, ", ")), w.db).Scan(&n)
+	err := retryGone(ctx, func() error {
+		return w.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = ? AND name IN (%s)", strings.Join(names, ", ")), w.db).Scan(&n)
+	})
 	return int(n), err
 }
 
@@ -269,8 +275,25 @@ GROUP BY top_category`, warehouse.RawTable(canon.OrderLines), warehouse.RawTable
 	return out, rows.Err()
 }
 
-// tableGone says that ClickHouse 18.16 failed to list system.tables because
-// a table went away while it read them (UNKNOWN_TABLE).
+// retryGone runs a read of the system tables again (up to 10 times, 100 ms
+// apart) while it fails because a table went away as it was read.
+func retryGone(ctx context.Context, read func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := read()
+		if !tableGone(err) || attempt == 10 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// tableGone says that ClickHouse 18.16 failed to list system.tables or
+// system.columns because a table went away while it read them
+// (UNKNOWN_TABLE): other shards create, rename and drop their parts' tables.
 func tableGone(err error) bool {
 	var ex *chgo.Exception
 	return errors.As(err, &ex) && ex.Code == 60

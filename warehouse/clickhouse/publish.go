@@ -38,8 +38,14 @@ func (w *DB) Stage(ctx context.Context, table string, asOf time.Time, runID stri
 
 // insertRecord inserts rec's rows, with as_of and run_id added, into table.
 func (w *DB) insertRecord(ctx context.Context, staging string, asOf time.Time, runID string, rec arrow.Record) error {
+	return w.insertLike(ctx, staging, staging, asOf, runID, rec)
+}
+
+// insertLike is insertRecord into a table of the structure of like, whose
+// column types it reads (once: a part's table is new each time).
+func (w *DB) insertLike(ctx context.Context, staging, like string, asOf time.Time, runID string, rec arrow.Record) error {
 	table := staging
-	types, err := w.columnTypes(ctx, staging)
+	types, err := w.columnTypes(ctx, like)
 	if err != nil {
 		return err
 	}

@@ -21,20 +21,23 @@ func (w *DB) columnTypes(ctx context.Context, table string) (map[string]string, 
 	if t, ok := w.types[table]; ok {
 		return t, nil
 	}
-	rows, err := w.conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", w.db, table)
-	if err != nil {
-		return nil, fmt.Errorf("read columns of %s: %w", table, err)
-	}
-	defer rows.Close()
-	types := map[string]string{}
-	for rows.Next() {
-		var n, t string
-		if err := rows.Scan(&n, &t); err != nil {
-			return nil, err
+	var types map[string]string
+	if err := retryGone(ctx, func() error {
+		rows, err := w.conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", w.db, table)
+		if err != nil {
+			return err
 		}
-		types[n] = t
-	}
-	if err := rows.Err(); err != nil { // cancelled, say: not a missing table
+		defer rows.Close()
+		types = map[string]string{}
+		for rows.Next() {
+			var n, t string
+			if err := rows.Scan(&n, &t); err != nil {
+				return err
+			}
+			types[n] = t
+		}
+		return rows.Err() // cancelled, say: not a missing table
+	}); err != nil {
 		return nil, fmt.Errorf("read columns of %s: %w", table, err)
 	}
 	if len(types) == 0 {

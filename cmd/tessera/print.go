@@ -150,10 +150,10 @@ func printScores(out io.Writer, s pipeline.ScoreSummary, asOf time.Time, where s
 		return
 	}
 	if len(s.Gated) > 0 {
-		fmt.Fprintf(out, "\nScores as of %s in customer_scores (%s, model %s): %d customers, %d buyers; NO PREDICTIONS (P(alive), expected purchases, next order and CLV are NULL): %s; lifecycle and VIP tiers follow recency and rhythm\n",
+		fmt.Fprintf(out, "\nScores as of %s, planned for customer_scores (%s, model %s): %d customers, %d buyers; NO PREDICTIONS (P(alive), expected purchases, next order and CLV are NULL): %s; lifecycle and VIP tiers follow recency and rhythm\n",
 			asOf.Format(time.DateOnly), where, s.ModelID, s.Customers, s.Buyers, strings.Join(s.Gated, "; "))
 	} else {
-		fmt.Fprintf(out, "\nScores as of %s in customer_scores (%s, model %s): %d customers, %d buyers, mean P(alive) %.3f (of %d), %.0f purchases expected in 365 days, 12-month CLV %.0f in all; %d with a next order expected; %d buyers miss a prediction (prediction_note says why)\n",
+		fmt.Fprintf(out, "\nScores as of %s, planned for customer_scores (%s, model %s): %d customers, %d buyers, mean P(alive) %.3f (of %d), %.0f purchases expected in 365 days, 12-month CLV %.0f in all; %d with a next order expected; %d buyers miss a prediction (prediction_note says why)\n",
 			asOf.Format(time.DateOnly), where, s.ModelID, s.Customers, s.Buyers, s.MeanPAlive, s.WithPAlive, s.Expected365, s.CLV12, s.WithNextOrder, s.NotPredicted)
 	}
 	fmt.Fprintf(out, "  lifecycle:")

@@ -226,7 +226,7 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 		out.MeanPAlive /= float64(out.WithPAlive)
 	}
 	if sh.Of > 1 {
-		run, existing, err := currentPlan(ctx, r, wh, sh)
+		run, existing, _, err := currentPlan(ctx, r, wh, sh)
 		if err != nil {
 			return err
 		}

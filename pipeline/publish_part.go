@@ -24,10 +24,10 @@ type planReader interface {
 	RunRecord(ctx context.Context, id string) (warehouse.Run, bool, error)
 }
 
-// currentPlanWhy is the plan of the score run that staged the date's
+// currentPlan is the plan of the score run that staged the date's
 // segments when it finished and is of the shard's job (nil otherwise), and
 // why not.
-func currentPlanWhy(ctx context.Context, r Run, st planReader, sh Shard) (string, *Plan, string, error) {
+func currentPlan(ctx context.Context, r Run, st planReader, sh Shard) (string, *Plan, string, error) {
 	day := r.AsOf.Format(time.DateOnly)
 	runs, err := st.PartitionRuns(ctx, warehouse.Segments.Name+"_staging", r.AsOf)
 	if err != nil || len(runs) != 1 {
@@ -55,12 +55,6 @@ func currentPlanWhy(ctx context.Context, r Run, st planReader, sh Shard) (string
 	return run, detail.Plan, "", nil
 }
 
-// currentPlan is currentPlanWhy without the why.
-func currentPlan(ctx context.Context, r Run, st planReader, sh Shard) (string, *Plan, error) {
-	run, pl, _, err := currentPlanWhy(ctx, r, st, sh)
-	return run, pl, err
-}
-
 // findPlan finds the score run whose plan publish's shard builds from:
 // the run that staged the date's segments, finished, of the same job. A
 // shard of a sharded run waits for it (up to wait).
@@ -68,7 +62,7 @@ func findPlan(ctx context.Context, r Run, st publishStore, sh Shard, wait time.D
 	var run string
 	var pl Plan
 	find := func() (bool, string, error) {
-		found, p, why, err := currentPlanWhy(ctx, r, st, sh)
+		found, p, why, err := currentPlan(ctx, r, st, sh)
 		if err != nil || p == nil {
 			return false, why, err
 		}

@@ -166,10 +166,17 @@ func (l *Lock) keep() {
 	}
 }
 
+// Leave stops renewing without freeing the lease: for a runner that shares
+// its holder with others still at work (a pod of a Job other than the last),
+// who renew it; once none does, it lapses after its TTL.
+func (l *Lock) Leave() error {
+	close(l.stop)
+	return <-l.done
+}
+
 // Release stops renewing and frees the lease for the next runner.
 func (l *Lock) Release(ctx context.Context) error {
-	close(l.stop)
-	if err := <-l.done; err != nil {
+	if err := l.Leave(); err != nil {
 		return err
 	}
 	leases := l.client.CoordinationV1().Leases(l.ns)
@@ -207,32 +214,42 @@ type Leases struct {
 	Poll      time.Duration // how often a waiting runner looks again
 }
 
-// Lock takes the lease of each name (a stage or shard) and date, in order;
-// unlock frees them.
-func (k Leases) Lock(ctx context.Context, names []string, asOf time.Time) (unlock func(context.Context) error, where string, err error) {
+// Lock takes the lease of each name (a stage, or a stage's shard) and date,
+// in order, for holder ("": this runner, k.Holder). Runners naming the same
+// holder (the pods of one Job) hold a lease together: each renews it, and
+// unlock frees it only when last says no runner of the holder still needs it;
+// otherwise the runner just stops renewing.
+func (k Leases) Lock(ctx context.Context, names []string, asOf time.Time, holder string) (unlock func(ctx context.Context, last bool) error, where string, err error) {
 	poll := k.Poll
 	if poll <= 0 {
 		poll = 2 * time.Second
 	}
+	if holder == "" {
+		holder = k.Holder
+	}
 	var held []*Lock
-	unlock = func(ctx context.Context) error {
+	unlock = func(ctx context.Context, last bool) error {
 		var errs []error
 		for i := len(held) - 1; i >= 0; i-- {
-			errs = append(errs, held[i].Release(ctx))
+			if last {
+				errs = append(errs, held[i].Release(ctx))
+			} else {
+				errs = append(errs, held[i].Leave())
+			}
 		}
 		return errors.Join(errs...)
 	}
 	var leases []string
 	for _, name := range names {
 		wctx, cancel := context.WithTimeout(ctx, max(k.Wait, time.Second))
-		l, err := AcquireLock(wctx, k.Client, k.Namespace, name, asOf, k.Holder, k.TTL, k.Wait > 0, poll)
+		l, err := AcquireLock(wctx, k.Client, k.Namespace, name, asOf, holder, k.TTL, k.Wait > 0, poll)
 		cancel()
 		if err != nil {
-			unlock(context.WithoutCancel(ctx))
+			unlock(context.WithoutCancel(ctx), holder == k.Holder) // a shared lease may be another runner's too
 			return nil, "", err
 		}
 		held = append(held, l)
 		leases = append(leases, k.Namespace+"/"+LeaseName(name, asOf))
 	}
-	return unlock, "lease " + strings.Join(leases, ", ") + " held by " + k.Holder, nil
+	return unlock, "lease " + strings.Join(leases, ", ") + " held by " + holder, nil
 }

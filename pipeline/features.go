@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -37,7 +36,7 @@ type medianStore interface {
 // is computed once, by the warehouse, and handed to each shard.
 func Features(ctx context.Context, r Run, st featureStore, o FeatureOptions) (int, error) {
 	start := time.Now()
-	sh := o.Shard
+	sh := r.Shard
 	// Orders and the catalogue are held; lines, site and campaign events and
 	// opt-ins stream past (they are most of the rows).
 	orders, err := st.Read(ctx, r.Mem, sh.sliced(ordersBefore(r.AsOf)), o.BatchRows)
@@ -55,7 +54,7 @@ func Features(ctx context.Context, r Run, st featureStore, o FeatureOptions) (in
 	}
 	in := transform.FeatureInputs{Location: o.Location, Orders: orders, Products: products, Lines: stream(orderLines), Events: stream(eventsBefore(r.AsOf)),
 		Campaigns: stream(campaignsBefore(r.AsOf)), Customers: stream(customerOptins)}
-	if sh.Of > 1 {
+	if sh.Sharded() {
 		if in.CategoryMedians, err = categoryMedians(ctx, r, st, products, o); err != nil {
 			return 0, err
 		}
@@ -65,27 +64,23 @@ func Features(ctx context.Context, r Run, st featureStore, o FeatureOptions) (in
 		return 0, err
 	}
 	defer rec.Release()
-	if sh.Of <= 1 {
+	if !sh.Sharded() {
 		if err := st.ReplacePartition(ctx, warehouse.CustomerFeatures.Name, r.AsOf, r.ID, rec); err != nil {
 			return 0, err
 		}
 		r.Log.WithFields(logrus.Fields{"rows_landed": rec.NumRows(), "seconds": round(time.Since(start).Seconds())}).Info("features published")
 		return int(rec.NumRows()), nil
 	}
-	if err := warehouse.WritePart(ctx, st, warehouse.CustomerFeatures.Name, r.AsOf, sh.Job, sh.slice(), r.ID, rec); err != nil {
+	log := r.Log.WithFields(logrus.Fields{"rows_landed": rec.NumRows(), "seconds": round(time.Since(start).Seconds())})
+	finish, err := gatherParts(ctx, r, st, []string{warehouse.CustomerFeatures.Name}, func() error {
+		return warehouse.WritePart(ctx, st, warehouse.CustomerFeatures.Name, r.AsOf, sh.Job, sh.slice(), r.ID, rec)
+	})
+	if err != nil {
 		return 0, err
 	}
-	log := r.Log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "rows_landed": rec.NumRows(), "seconds": round(time.Since(start).Seconds())})
-	if sh.Index != 0 {
+	if !finish {
 		log.Info("features part written; shard 0 publishes the date")
 		return int(rec.NumRows()), nil
-	}
-	log.Info("features part written; waiting for the other shards' parts")
-	if err := waitFor(ctx, o.PartsWait, func() (bool, string, error) {
-		n, err := st.PartsWritten(ctx, warehouse.CustomerFeatures.Name, r.AsOf, sh.Job, sh.Of)
-		return n == sh.Of, fmt.Sprintf("features: %d of %d parts of run %s written", n, sh.Of, sh.Job), err
-	}); err != nil {
-		return 0, err
 	}
 	n, err := st.PublishParts(ctx, warehouse.CustomerFeatures.Name, r.AsOf, sh.Job, sh.Of)
 	if err != nil {

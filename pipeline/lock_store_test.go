@@ -64,6 +64,29 @@ func TestStoreLock(t *testing.T) {
 		if err := <-got; err != nil {
 			t.Fatalf("runner b after the release: %v", err)
 		}
+		// The pods of one Job share a holder: each takes the names, another
+		// holder is refused while any of them holds them.
+		var pods []func(context.Context) error
+		for i := range 3 {
+			unlock, _, err := st.Lock(ctx, []string{"features", "score"}, lockDay, o("job j", 0))
+			if err != nil {
+				t.Fatalf("pod %d of job j: %v", i, err)
+			}
+			pods = append(pods, unlock)
+		}
+		for i, unlock := range pods {
+			if _, _, err := st.Lock(ctx, []string{"score"}, lockDay, o("job k", 0)); !errors.Is(err, warehouse.ErrLocked) || !strings.Contains(err.Error(), "job j") {
+				t.Fatalf("job k while %d of job j's pods hold the names: %v, want ErrLocked naming job j", len(pods)-i, err)
+			}
+			if err := unlock(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		unlockK, _, err := st.Lock(ctx, []string{"score"}, lockDay, o("job k", 0))
+		if err != nil {
+			t.Fatalf("job k once job j's pods are done: %v", err)
+		}
+		unlockK(ctx)
 	})
 }
 

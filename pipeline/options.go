@@ -38,13 +38,11 @@ type ExtractOptions struct {
 	Location *time.Location
 }
 
-// FeatureOptions: how many rows a batch read holds, the time zone of the
-// preferred hour and weekday (nil: UTC), and the shard.
+// FeatureOptions: how many rows a batch read holds, and the time zone of
+// the preferred hour and weekday (nil: UTC).
 type FeatureOptions struct {
 	BatchRows int
 	Location  *time.Location
-	PartsWait time.Duration // how long shard 0 of a sharded run waits for the other parts
-	Shard     Shard         // set by the runner: the customers this pod computes
 }
 
 // TrainOptions: the candidate purchase models and the early-VIP model.
@@ -54,17 +52,14 @@ type TrainOptions struct {
 	BatchRows int
 }
 
-// ScoreOptions: predictions, segmentation rules, the control group, the
-// shard, and how long shard 0 of a sharded score waits for the other parts.
+// ScoreOptions: predictions, segmentation rules and the control group.
 type ScoreOptions struct {
 	CLVMonths       int
 	DiscountMonthly float64
 	Segmentation    config.Segmentation
 	ControlShare    float64
 	CampaignDays    int
-	PartsWait       time.Duration
 	BatchRows       int
-	Shard           Shard // set by the runner: the customers this pod scores
 }
 
 // PublishOptions: how publish retries a swap the warehouse did not answer,
@@ -93,10 +88,10 @@ func OptionsFrom(cfg config.Config) Options {
 	return Options{
 		Extract: ExtractOptions{Source: cfg.Source, DedupWindow: cfg.Source.DedupWindow, MaxAmount: cfg.Source.MaxAmount, BatchRows: cfg.BatchRows, Backoff: DefaultBackoff,
 			Sample: sample, SampleDir: filepath.Join(cfg.DataDir, "sample-shop"), Location: cfg.Location()},
-		Features: FeatureOptions{BatchRows: cfg.BatchRows, Location: cfg.Location(), PartsWait: cfg.Kube.Wait},
+		Features: FeatureOptions{BatchRows: cfg.BatchRows, Location: cfg.Location()},
 		Train:    TrainOptions{LTV: cfg.LTV, EarlyVIP: sg.EarlyVIP, BatchRows: cfg.BatchRows},
 		Score: ScoreOptions{CLVMonths: cfg.LTV.CLVMonths, DiscountMonthly: cfg.LTV.DiscountMonthly, Segmentation: sg,
-			ControlShare: cfg.Export.ControlShare, CampaignDays: cfg.Export.CampaignDays, PartsWait: cfg.Kube.Wait, BatchRows: cfg.BatchRows},
+			ControlShare: cfg.Export.ControlShare, CampaignDays: cfg.Export.CampaignDays, BatchRows: cfg.BatchRows},
 		Publish: PublishOptions{Backoff: DefaultBackoff},
 		Export:  ExportOptions{IncludeEmail: cfg.Export.IncludeEmail, CSVBOM: cfg.Export.CSVBOM, BatchRows: cfg.BatchRows},
 	}

@@ -122,11 +122,8 @@ type planned struct {
 // job already planned the date from the same profiles keeps that plan: the
 // other shards may have written their rows from it already.
 func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, earlyID string, out *ScoreSummary) error {
-	sh := o.Shard
-	all := make([]warehouse.Slice, sh.Of)
-	for i := range all {
-		all[i] = warehouse.Slice{Index: i, Of: sh.Of}
-	}
+	sh := r.Shard
+	all := sh.all()
 	var p planned
 	var fp prints
 	var buf []byte
@@ -213,10 +210,7 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 			return err
 		}
 		r.Log.WithError(err).Warn("a shard rewrote its profiles while shard 0 read them: reading them again")
-		if err := waitFor(ctx, o.PartsWait, func() (bool, string, error) {
-			have, err := wh.PartsWritten(ctx, warehouse.CustomerProfiles.Name, r.AsOf, sh.Job, sh.Of)
-			return have == sh.Of, fmt.Sprintf("score: %d of %d parts of run %s written", have, sh.Of, sh.Job), err
-		}); err != nil {
+		if err := awaitParts(ctx, r, wh, warehouse.CustomerProfiles.Name); err != nil {
 			return err
 		}
 	}
@@ -226,7 +220,7 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 		out.MeanPAlive /= float64(out.WithPAlive)
 	}
 	if sh.Of > 1 {
-		run, existing, _, err := currentPlan(ctx, r, wh, sh)
+		run, existing, _, err := currentPlan(ctx, r, wh)
 		if err != nil {
 			return err
 		}
@@ -490,7 +484,7 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore, o ScoreOption
 		counts[s] = map[int32]int{}
 	}
 	buyers, k := 0, 0
-	if err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, basketSchema, r.AsOf, o.Shard.Job, all, o.BatchRows, func(rec arrow.Record) error {
+	if err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, basketSchema, r.AsOf, r.Shard.Job, all, o.BatchRows, func(rec arrow.Record) error {
 		custIDs, buyer, baskets := rec.Column(0).(*array.String), rec.Column(1).(*array.Boolean), rec.Column(2).(*array.String)
 		for i := 0; i < int(rec.NumRows()); i++ {
 			if !buyer.Value(i) {
@@ -564,7 +558,7 @@ func (p *planned) writePlan(ctx context.Context, r Run, wh scoreStore, o ScoreOp
 	defer b.Release()
 	str := func(i int, v string) { b.Field(i).(*array.StringBuilder).Append(v) }
 	i32 := func(i int, v int) { b.Field(i).(*array.Int32Builder).Append(int32(v)) }
-	if err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, buyerSchema, r.AsOf, o.Shard.Job, []warehouse.Slice{s}, o.BatchRows, func(rec arrow.Record) error {
+	if err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, buyerSchema, r.AsOf, r.Shard.Job, []warehouse.Slice{s}, o.BatchRows, func(rec arrow.Record) error {
 		ids, buyer := rec.Column(0).(*array.String), rec.Column(1).(*array.Boolean)
 		for i := 0; i < int(rec.NumRows()); i++ {
 			id := ids.Value(i)
@@ -606,5 +600,5 @@ func (p *planned) writePlan(ctx context.Context, r Run, wh scoreStore, o ScoreOp
 	}
 	rec := b.NewRecord()
 	defer rec.Release()
-	return warehouse.WritePart(ctx, wh, warehouse.CustomerPlan.Name, r.AsOf, o.Shard.Job, s, r.ID, rec)
+	return warehouse.WritePart(ctx, wh, warehouse.CustomerPlan.Name, r.AsOf, r.Shard.Job, s, r.ID, rec)
 }

@@ -117,7 +117,7 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 		seen[strings.Clone(id)] = true
 	}
 	registered := warehouse.Query{Entity: canon.Customers, Columns: []string{"customer_id", "created_at"}, TimeColumn: "created_at", Before: r.AsOf,
-		Slice: o.Shard.slice()}
+		Slice: r.Shard.slice()}
 	if err := wh.Each(ctx, r.Mem, registered, o.BatchRows, func(rec arrow.Record) error {
 		ids := rec.Column(0).(*array.String)
 		for i := 0; i < int(rec.NumRows()); i++ {

@@ -66,35 +66,28 @@ type PublishResult struct {
 // cut short between two swaps leaves them the night before, whole (or
 // none), never a mix.
 func Publish(ctx context.Context, r Run, st publishStore, o PublishOptions, so ScoreOptions) (PublishResult, error) {
-	sh := so.Shard
+	sh := r.Shard
 	res := PublishResult{}
-	scoreRun, pl, err := findPlan(ctx, r, st, sh, so.PartsWait)
+	scoreRun, pl, err := findPlan(ctx, r, st)
 	if err != nil {
 		return res, err
 	}
 	if err := previousDate(ctx, r, st, &res); err != nil {
 		return res, err
 	}
-	if res.Changes, err = publishPart(ctx, r, st, so, scoreRun, pl, res.Previous); err != nil {
+	finish, err := gatherParts(ctx, r, st, partTables, func() (err error) {
+		res.Changes, err = publishPart(ctx, r, st, so, scoreRun, pl, res.Previous)
+		return err
+	})
+	if err != nil {
 		return res, err
 	}
-	if sh.Index != 0 {
+	if !finish {
 		res.Part, res.ScoreRun = true, scoreRun
 		return res, nil
 	}
-	if sh.Of > 1 {
+	if sh.Sharded() {
 		res.Changes = nil // each shard counted its own
-		if err := waitFor(ctx, so.PartsWait, func() (bool, string, error) {
-			for _, t := range partTables {
-				have, err := st.PartsWritten(ctx, t, r.AsOf, sh.Job, sh.Of)
-				if err != nil || have < sh.Of {
-					return false, fmt.Sprintf("publish: %d of %d parts of %s of run %s written", have, sh.Of, t, sh.Job), err
-				}
-			}
-			return true, "", nil
-		}); err != nil {
-			return res, err
-		}
 	}
 	staged := map[string]int{}
 	for _, t := range partTables {

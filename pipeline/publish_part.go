@@ -27,7 +27,8 @@ type planReader interface {
 // currentPlan is the plan of the score run that staged the date's
 // segments when it finished and is of the shard's job (nil otherwise), and
 // why not.
-func currentPlan(ctx context.Context, r Run, st planReader, sh Shard) (string, *Plan, string, error) {
+func currentPlan(ctx context.Context, r Run, st planReader) (string, *Plan, string, error) {
+	sh := r.Shard
 	day := r.AsOf.Format(time.DateOnly)
 	runs, err := st.PartitionRuns(ctx, warehouse.Segments.Name+"_staging", r.AsOf)
 	if err != nil || len(runs) != 1 {
@@ -57,26 +58,26 @@ func currentPlan(ctx context.Context, r Run, st planReader, sh Shard) (string, *
 
 // findPlan finds the score run whose plan publish's shard builds from:
 // the run that staged the date's segments, finished, of the same job. A
-// shard of a sharded run waits for it (up to wait).
-func findPlan(ctx context.Context, r Run, st publishStore, sh Shard, wait time.Duration) (string, Plan, error) {
+// shard of a sharded run waits for it (up to the shard's Wait).
+func findPlan(ctx context.Context, r Run, st publishStore) (string, Plan, error) {
 	var run string
 	var pl Plan
 	find := func() (bool, string, error) {
-		found, p, why, err := currentPlan(ctx, r, st, sh)
+		found, p, why, err := currentPlan(ctx, r, st)
 		if err != nil || p == nil {
 			return false, why, err
 		}
 		run, pl = found, *p
 		return true, "", nil
 	}
-	if sh.Of == 1 {
+	if !r.Shard.Sharded() {
 		ok, state, err := find()
 		if err == nil && !ok {
 			err = errors.New(state)
 		}
 		return run, pl, err
 	}
-	err := waitFor(ctx, wait, find)
+	err := waitFor(ctx, r.Shard.Wait, find)
 	return run, pl, err
 }
 
@@ -98,7 +99,7 @@ type planRow struct {
 // readPlan reads the shard's part of the plan, in id order; the repeated
 // names are shared.
 func readPlan(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan) ([]planRow, error) {
-	sh := o.Shard
+	sh := r.Shard
 	var rows []planRow
 	if sh.Index < len(pl.Customers) {
 		rows = make([]planRow, 0, pl.Customers[sh.Index])
@@ -133,7 +134,7 @@ func readPlan(ctx context.Context, r Run, st publishStore, o ScoreOptions, score
 // profiles are those the plan was made from.
 func shardCustomers(ctx context.Context, r Run, st publishStore, o ScoreOptions, plan []planRow, pl Plan, ranked map[string][]string,
 	fn func(batch []customer, modelID string) error) error {
-	sh, sg := o.Shard, o.Segmentation
+	sh, sg := r.Shard, o.Segmentation
 	fp := newPrints(sh.Of)
 	var buf []byte
 	var batch []customer
@@ -247,7 +248,7 @@ func customerFeed(basket string, feed []string, k int) string {
 // batch of customers at a time and writes them as its parts, stamped with the
 // score run. It returns the changes of each dimension.
 func publishPart(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan, prevDate time.Time) (map[string]int, error) {
-	sh := o.Shard
+	sh := r.Shard
 	plan, err := readPlan(ctx, r, st, o, scoreRun, pl)
 	if err != nil {
 		return nil, err
@@ -320,7 +321,7 @@ func publishPart(ctx context.Context, r Run, st publishStore, o ScoreOptions, sc
 		}
 		delete(writers, t)
 	}
-	r.Log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "customers": customers, "members": members, "changes": changes.rows}).
+	r.Log.WithFields(logrus.Fields{"customers": customers, "members": members, "changes": changes.rows}).
 		Info("the shard's scores, members and changes written")
 	return changes.counts, nil
 }

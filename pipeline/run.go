@@ -30,12 +30,14 @@ import (
 	"github.com/tessera-cdp/tessera/warehouse/parquetdir"
 )
 
-// Run is what one stage's run carries: its id, the as-of date, a logger
-// with both, and the allocator its Arrow data comes from.
+// Run is what one stage's run carries: its id, the as-of date and the shard
+// of the customers it computes (NoShard: all of them), a logger with them,
+// and the allocator its Arrow data comes from.
 type Run struct {
 	ID      string
 	Stage   string
 	AsOf    time.Time
+	Shard   Shard
 	Started time.Time
 	Log     *logrus.Entry
 	Mem     memory.Allocator
@@ -44,8 +46,18 @@ type Run struct {
 // NewRun starts a run of a stage for a date.
 func NewRun(log *logrus.Logger, mem memory.Allocator, stage string, asOf time.Time) Run {
 	id := NewRunID(time.Now())
-	return Run{ID: id, Stage: stage, AsOf: asOf, Started: time.Now().UTC().Truncate(time.Second), Mem: mem,
+	return Run{ID: id, Stage: stage, AsOf: asOf, Shard: NoShard, Started: time.Now().UTC().Truncate(time.Second), Mem: mem,
 		Log: log.WithFields(logrus.Fields{"run_id": id, "stage": stage, "as_of": asOf.Format(time.DateOnly)})}
+}
+
+// sharded is the run of a shard: sharded stages of a run split over pods
+// compute the shard's customers.
+func (r Run) sharded(sh Shard) Run {
+	r.Shard = sh
+	if sh.Sharded() {
+		r.Log = r.Log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "job": sh.Job})
+	}
+	return r
 }
 
 // NewRunID returns a sortable unique run id: start time and 6 random hex digits.
@@ -103,9 +115,9 @@ var stages = []stage{
 	}},
 }
 
-// shardedStages are the stages every shard of a sharded run runs, each for
+// ShardedStages are the stages every shard of a sharded run runs, each for
 // its customers; shard 0 alone runs the others.
-var shardedStages = []string{"features", "score", "publish"}
+var ShardedStages = []string{"features", "score", "publish"}
 
 // Stages names the stages in pipeline order.
 var Stages = func() []string {
@@ -131,6 +143,9 @@ type Runner struct {
 	Version, Invocation string
 	// Progress: how often a stage that runs longer says it still runs.
 	Progress time.Duration
+	// PartsWait: how long shard 0 of a sharded run waits for the other
+	// shards' parts, unless the shard says.
+	PartsWait time.Duration
 }
 
 // Open opens the configured warehouse (migrated) and builds each stage's
@@ -141,7 +156,7 @@ func Open(ctx context.Context, cfg config.Config, log *logrus.Logger) (*Runner, 
 		return nil, err
 	}
 	return &Runner{Store: st, Options: OptionsFrom(cfg), Log: log, Mem: memory.DefaultAllocator,
-		Invocation: NewRunID(time.Now()), Progress: 10 * time.Second}, nil
+		Invocation: NewRunID(time.Now()), Progress: 10 * time.Second, PartsWait: cfg.Kube.Wait}, nil
 }
 
 // OpenStore opens the configured warehouse, migrated: ClickHouse when an
@@ -165,10 +180,10 @@ func OpenStore(ctx context.Context, c config.ClickHouse, dataDir string, mem mem
 func (p *Runner) Close() error { return p.Store.Close() }
 
 // Run runs the named stages (every stage when none is named), in pipeline
-// order, for one as-of date, holding the run lock of each. A sharded score
-// (sh.Of > 1) computes its shard's part; the pod of shard 0 then waits for
-// every part, segments and stages the whole date, and alone runs the other
-// stages.
+// order, for one as-of date, holding the run lock of each. In a sharded run
+// (sh.Of > 1) each sharded stage (features, score, publish) computes the
+// shard's part; the pod of shard 0 then waits for every part and finishes
+// the stage for the whole date, and alone runs the other stages.
 func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Shard) error {
 	if len(names) == 0 {
 		names = Stages
@@ -178,10 +193,16 @@ func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Sha
 			return fmt.Errorf("unknown stage %q: the stages are %v", s, Stages)
 		}
 	}
-	if sh.Of > 1 && sh.Index != 0 {
+	if sh.Of < 1 {
+		sh = NoShard
+	}
+	if sh.Wait == 0 {
+		sh.Wait = p.PartsWait
+	}
+	if sh.Sharded() && sh.Index != 0 {
 		var mine []string
 		for _, s := range names {
-			if slices.Contains(shardedStages, s) {
+			if slices.Contains(ShardedStages, s) {
 				mine = append(mine, s)
 			}
 		}
@@ -190,23 +211,26 @@ func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Sha
 		}
 		names = mine
 	}
-	release, err := lockStages(ctx, p.Locker, names, asOf, sh, p.Log)
+	lockRun := NewRun(p.Log, p.Mem, "", asOf).sharded(sh)
+	release, err := lockStages(ctx, p.Locker, names, lockRun, p.Log)
 	if err != nil {
 		for _, s := range names { // refused: each stage's run failed, and says why
-			p.record(ctx, Result{Run: NewRun(p.Log, p.Mem, s, asOf)}, err)
+			p.record(ctx, Result{Run: NewRun(p.Log, p.Mem, s, asOf).sharded(sh)}, err)
 		}
 		return err
 	}
-	defer release()
-	o := p.Options
-	o.Features.Shard, o.Score.Shard = sh, sh
+	ok := false
+	defer func() { release(ok) }()
 	for _, s := range stages {
 		if !slices.Contains(names, s.name) {
 			continue
 		}
 		r := NewRun(p.Log, p.Mem, s.name, asOf)
+		if slices.Contains(ShardedStages, s.name) {
+			r = r.sharded(sh)
+		}
 		stop := progress(r, p.Progress)
-		res, err := s.run(ctx, r, p.Store, o)
+		res, err := s.run(ctx, r, p.Store, p.Options)
 		stop()
 		res.Run = r
 		p.record(ctx, res, err)
@@ -217,6 +241,7 @@ func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Sha
 			p.Done(res)
 		}
 	}
+	ok = true
 	return nil
 }
 

@@ -70,7 +70,6 @@ type ScoreSummary struct {
 // and segment_feed and writes each shard's part of customer_plan; publish's
 // shards build customer_scores, segment_members and segment_changes from them.
 func Score(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) (ScoreSummary, error) {
-	sh := o.Shard
 	m, err := wh.LatestModel(ctx, r.AsOf, model.LTVKinds...)
 	if err != nil {
 		return ScoreSummary{}, err
@@ -79,21 +78,18 @@ func Score(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) (ScoreSumm
 	if err != nil {
 		return ScoreSummary{}, err
 	}
-	n, gated, err := scorePart(ctx, r, wh, o, m, early)
+	var n int
+	var gated []string
+	finish, err := gatherParts(ctx, r, wh, []string{warehouse.CustomerProfiles.Name}, func() (err error) {
+		n, gated, err = scorePart(ctx, r, wh, o, m, early)
+		return err
+	})
 	if err != nil {
 		return ScoreSummary{}, err
 	}
-	if sh.Index != 0 {
-		r.Log.WithFields(logrus.Fields{"shard": sh.Index, "shards": sh.Of, "customers": n}).Info("profiles written; shard 0 plans the date")
+	if !finish {
+		r.Log.WithField("customers", n).Info("profiles written; shard 0 plans the date")
 		return ScoreSummary{Customers: n, ModelID: m.ID, EarlyVIPModelID: earlyID, Part: true}, nil
-	}
-	if sh.Of > 1 {
-		if err := waitFor(ctx, o.PartsWait, func() (bool, string, error) {
-			have, err := wh.PartsWritten(ctx, warehouse.CustomerProfiles.Name, r.AsOf, sh.Job, sh.Of)
-			return have == sh.Of, fmt.Sprintf("score: %d of %d parts of run %s written", have, sh.Of, sh.Job), err
-		}); err != nil {
-			return ScoreSummary{}, err
-		}
 	}
 	out := ScoreSummary{ModelID: m.ID, EarlyVIPModelID: earlyID, Gated: gated}
 	err = plan(ctx, r, wh, o, m.ID, earlyID, &out)
@@ -103,7 +99,7 @@ func Score(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) (ScoreSumm
 // scorePart writes the shard's part of customer_profiles; it returns its
 // customers and the reasons no purchase model passed its gate, if none did.
 func scorePart(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, m warehouse.Model, early *segment.EarlyVIPModel) (int, []string, error) {
-	sh := o.Shard
+	sh := r.Shard
 	// A shard reads only its customers' orders: the warehouse filters them.
 	orders, err := wh.Read(ctx, r.Mem, sh.sliced(ordersBefore(r.AsOf)), o.BatchRows)
 	if err != nil {
@@ -126,7 +122,7 @@ func scorePart(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, m ware
 	}
 	release(orders) // not held while the profiles are built
 	orders = nil
-	feats, err := readScoreFeatures(ctx, r, wh, sh, len(preds))
+	feats, err := readScoreFeatures(ctx, r, wh, len(preds))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -151,8 +147,8 @@ func scorePart(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, m ware
 
 // readScoreFeatures reads the shard's customer_features of the date, which
 // must have a row for each of the buyers the orders have.
-func readScoreFeatures(ctx context.Context, r Run, wh scoreStore, sh Shard, buyers int) (arrow.Record, error) {
-	feats, err := wh.ReadRunSlice(ctx, r.Mem, warehouse.CustomerFeatures.Name, scoreFeatureSchema, r.AsOf, "", sh.slice())
+func readScoreFeatures(ctx context.Context, r Run, wh scoreStore, buyers int) (arrow.Record, error) {
+	feats, err := wh.ReadRunSlice(ctx, r.Mem, warehouse.CustomerFeatures.Name, scoreFeatureSchema, r.AsOf, "", r.Shard.slice())
 	if errors.Is(err, warehouse.ErrNoPartition) && buyers == 0 {
 		b := array.NewRecordBuilder(r.Mem, scoreFeatureSchema)
 		defer b.Release()

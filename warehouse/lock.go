@@ -7,9 +7,12 @@ import (
 
 // LockOptions say who takes a run lock and how.
 type LockOptions struct {
-	Holder string        // who: the pod, or host, process and command
+	// Holder: who holds the names. Runners that name the same holder hold
+	// them together (the pods of one Job hold the date's stages as the Job);
+	// a runner alone names itself (the pod, or host, process and command).
+	Holder string
 	TTL    time.Duration // a holder that stops renewing (it crashed) loses the lock after this long
-	Wait   time.Duration // how long to wait for a held lock; 0: fail at once
+	Wait   time.Duration // how long to wait for a lock another holder has; 0: fail at once
 	Poll   time.Duration // how often a waiting runner looks again
 }
 

@@ -27,7 +27,6 @@ import (
 	"github.com/tessera-cdp/tessera/pipeline"
 	"github.com/tessera-cdp/tessera/report"
 	"github.com/tessera-cdp/tessera/synth"
-	"github.com/tessera-cdp/tessera/warehouse"
 	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
 )
 
@@ -226,8 +225,9 @@ func stageCmd(name string) func(c *cli, ctx context.Context, args []string) erro
 			full = fs.Bool("full", false, "read every row of the database sources, ignoring their watermarks")
 		}
 		shard := "0/1"
-		if name == "run" || name == "score" {
-			fs.StringVar(&shard, "shard", "0/1", "I/N: score only the customers of shard I of N (a pod of an Indexed Job; TESSERA_SHARD_JOB names the run); shard 0 waits for the others, segments and publishes")
+		if name == "run" || slices.Contains(pipeline.ShardedStages, name) {
+			fs.StringVar(&shard, "shard", "0/1", "I/N: features, score and publish only the customers of shard I of N (a pod of an Indexed Job; TESSERA_SHARD_JOB names the run);\n"+
+				"shard 0 waits for the others' parts and finishes each stage for the date; the other stages are left to shard 0")
 		}
 		if err := c.parse(fs, args); err != nil {
 			return err
@@ -294,7 +294,7 @@ func (c *cli) openRunner(ctx context.Context, cfg config.Config, lock bool) (*pi
 		return nil, err
 	}
 	if lock && (k.Lock == "warehouse" || (k.Lock == "auto" && !inPod)) {
-		locker = pipeline.StoreLock{Store: p.Store, Options: warehouse.LockOptions{Holder: kube.Holder(), TTL: ttl, Wait: k.Wait}}
+		locker = pipeline.NewStoreLock(p.Store, k, kube.Holder())
 	}
 	p.Locker, p.Version = locker, version
 	return p, nil

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/tessera-cdp/tessera/warehouse"
 )
 
 // cluster is what a DB on a ClickHouse cluster adds. Every table is a
@@ -342,11 +344,11 @@ func shardingKey(sortingKey string) string {
 	}
 	switch {
 	case slices.Contains(cols, "customer_id"):
-		return "cityHash64(customer_id)"
+		return warehouse.HashSQL("customer_id")
 	case cols[0] == "" || strings.Contains(cols[0], "("):
 		return "rand()"
 	}
-	return "cityHash64(" + cols[0] + ")"
+	return warehouse.HashSQL(cols[0])
 }
 
 var engineHead = regexp.MustCompile(`^(\w*MergeTree)(\(([^)]*)\))?`)

@@ -21,7 +21,9 @@ const lockSettle = 300 * time.Millisecond
 // other claim of a name is held and its own is the first (by claimed_at, then
 // token), it marks its claims held, waits again, and holds the names if its
 // claims are still the first held ones (two claimants that both marked theirs
-// agree on which is first; the other withdraws). Otherwise it withdraws, and
+// agree on which is first; the other withdraws). Claims of the same holder
+// (the pods of one Job) are one: each pod claims, renews and releases its
+// own, and the names stay the holder's while any of them is live. Otherwise it withdraws, and
 // waits or fails naming the holder. A holder renews its claims every TTL/3;
 // one that dies stops renewing and loses them after TTL. unlock releases them.
 func (w *DB) Lock(ctx context.Context, names []string, asOf time.Time, o warehouse.LockOptions) (func(context.Context) error, string, error) {
@@ -163,7 +165,8 @@ func (l *whLock) firstOther(ctx context.Context, heldOnly bool) (string, error) 
 			continue
 		}
 		first[name] = true
-		if token != l.token && (held == 1 || !heldOnly) {
+		// A claim of our holder (another pod of our Job) is ours to share.
+		if token != l.token && holder != l.holder && (held == 1 || !heldOnly) {
 			return fmt.Sprintf("%s is held by %s until %s UTC at the latest", name, holder, until), nil
 		}
 	}

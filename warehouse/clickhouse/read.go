@@ -124,7 +124,7 @@ func (w *DB) where(q warehouse.Query) (string, error) {
 // sliceFilter is the condition of the rows of a slice's customers: by the
 // customer column where the entity has one, order lines through their orders.
 func (w *DB) sliceFilter(q warehouse.Query) (string, error) {
-	in := fmt.Sprintf("cityHash64(customer_id) %% %d = %d", q.Slice.Of, q.Slice.Index)
+	in := q.Slice.Filter("customer_id")
 	switch q.Entity {
 	case canon.Customers, canon.Orders, canon.Events, canon.CampaignEvents:
 		return in, nil

@@ -67,7 +67,8 @@ func randomName() string {
 }
 
 // runStages runs stages (all when nil) for a date against the configured
-// warehouse, as `tessera run` does, without a run lock; set changes the
+// warehouse, as `tessera run` does outside Kubernetes, with the warehouse's
+// run lock as the config has it (a holder of its own); set changes the
 // options the config gave.
 func runStages(ctx context.Context, cfg config.Config, asOf time.Time, stages []string, log *logrus.Logger, set ...func(*Options)) error {
 	return runShard(ctx, cfg, asOf, stages, NoShard, log, set...)
@@ -79,6 +80,7 @@ func runShard(ctx context.Context, cfg config.Config, asOf time.Time, stages []s
 		return err
 	}
 	defer p.Close()
+	p.Locker = NewStoreLock(p.Store, cfg.Kube, "test-"+randomName())
 	for _, f := range set {
 		f(&p.Options)
 	}

@@ -70,7 +70,7 @@ func BenchmarkShards(b *testing.B) {
 		}
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "TESSERA_CLICKHOUSE_ADDR="+cfg.ClickHouse.Addr, "TESSERA_CLICKHOUSE_DATABASE="+cfg.ClickHouse.Database,
-			"TESSERA_SOURCE_FILES_DIR="+shop, "TESSERA_DATA_DIR="+b.TempDir(), "TESSERA_KUBE_LOCK=off", "TESSERA_KUBE_WAIT=10s",
+			"TESSERA_SOURCE_FILES_DIR="+shop, "TESSERA_DATA_DIR="+b.TempDir(), "TESSERA_KUBE_WAIT=10s",
 			"TESSERA_SHARD_JOB=bench", "TESSERA_LOG_LEVEL=warn")
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &out

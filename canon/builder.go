@@ -94,7 +94,7 @@ func NewBuilder(mem memory.Allocator, t *Table, sets KeySets) (*Builder, error) 
 func (b *Builder) Table() *Table { return b.t }
 
 // Len is the number of rows appended since the last NewRecord.
-func (b *Builder) Len() int { return b.rb.Field(0).Len() }
+func (b *Builder) Len() int { return Len(b.rb) }
 
 // NewRecord returns the rows appended so far, less those a newer version
 // replaced, and starts afresh. The caller releases it.

@@ -163,8 +163,9 @@ func (w *writer) read(ctx context.Context, st Store) error {
 	}
 	w.segs = segs
 	w.labels = map[string]string{}
+	ids, labels := canon.ArrayOf[*array.String](segs, "segment_id"), canon.ArrayOf[*array.String](segs, "label")
 	for i := 0; i < int(segs.NumRows()); i++ {
-		w.labels[segs.Column(0).(*array.String).Value(i)] = strings.Clone(segs.Column(2).(*array.String).Value(i))
+		w.labels[ids.Value(i)] = strings.Clone(labels.Value(i))
 	}
 	if w.scores, err = readScores(ctx, st, o); err != nil {
 		return err
@@ -180,8 +181,9 @@ func (w *writer) read(ctx context.Context, st Store) error {
 		if err != nil {
 			return fmt.Errorf("the previous export's members (%s): %w", w.m.PreviousAsOf, err)
 		}
+		custs, segs := canon.ArrayOf[*array.String](prev, "customer_id"), canon.ArrayOf[*array.String](prev, "segment_id")
 		for i := 0; i < int(prev.NumRows()); i++ {
-			w.before[strings.Clone(prev.Column(1).(*array.String).Value(i))] = strings.Clone(prev.Column(0).(*array.String).Value(i))
+			w.before[strings.Clone(custs.Value(i))] = strings.Clone(segs.Value(i))
 		}
 		prev.Release()
 	}
@@ -194,7 +196,7 @@ func (w *writer) read(ctx context.Context, st Store) error {
 		return err
 	}
 	for _, r := range recs {
-		ids, addr, optin := r.Column(0).(*array.String), r.Column(1).(*array.String), r.Column(2).(*array.Boolean)
+		ids, addr, optin := canon.ArrayOf[*array.String](r, "customer_id"), canon.ArrayOf[*array.String](r, "email"), canon.ArrayOf[*array.Boolean](r, "optin_email")
 		for i := 0; i < int(r.NumRows()); i++ {
 			if optin.IsValid(i) && optin.Value(i) && addr.Value(i) != "" {
 				w.emails[strings.Clone(ids.Value(i))] = strings.Clone(addr.Value(i))
@@ -207,7 +209,7 @@ func (w *writer) read(ctx context.Context, st Store) error {
 
 // segments writes one file per segment with its members, in segment order.
 func (w *writer) segments() (int, error) {
-	segCol := w.cur.Column(0).(*array.String)
+	segCol := canon.ArrayOf[*array.String](w.cur, "segment_id")
 	bySeg := map[string][]int{}
 	var segIDs []string
 	for i := 0; i < int(w.cur.NumRows()); i++ {
@@ -227,10 +229,11 @@ func (w *writer) segments() (int, error) {
 		column{"offer_discount", float}, column{"best_hour", integer},
 		column{"best_weekday", integer}, column{"preferred_channel", text}, column{"product_feed", list}, column{"control_group", boolean},
 		column{"clv_12m", float}, column{"p_alive", float}, column{"next_order_date", date})
+	cols := newMemberCols(w.cur)
 	for _, s := range segIDs {
 		rows := make([][]string, 0, len(bySeg[s]))
 		for _, i := range bySeg[s] {
-			rows = append(rows, w.member(i))
+			rows = append(rows, w.member(cols, i))
 		}
 		if err := w.file("segment_"+s, "segment", s, rows, header); err != nil {
 			return 0, err
@@ -239,22 +242,38 @@ func (w *writer) segments() (int, error) {
 	return len(segIDs), nil
 }
 
+// memberCols are the columns of the members a segment file shows.
+type memberCols struct {
+	id, seg, stage, tier, strategy, action, offer, channel, feed *array.String
+	sensitivity, discount                                        *array.Float64
+	hour, weekday                                                *array.Int32
+	control                                                      *array.Boolean
+}
+
+func newMemberCols(cur arrow.Record) memberCols {
+	str := func(name string) *array.String { return canon.ArrayOf[*array.String](cur, name) }
+	return memberCols{id: str("customer_id"), seg: str("segment_id"), stage: str("lifecycle_stage"), tier: str("vip_tier"),
+		strategy: str("strategy"), action: str("action"), offer: str("offer"), channel: str("preferred_channel"), feed: str("product_feed"),
+		sensitivity: canon.ArrayOf[*array.Float64](cur, "discount_sensitivity"), discount: canon.ArrayOf[*array.Float64](cur, "offer_discount"),
+		hour: canon.ArrayOf[*array.Int32](cur, "best_hour"), weekday: canon.ArrayOf[*array.Int32](cur, "best_weekday"),
+		control: canon.ArrayOf[*array.Boolean](cur, "control_group")}
+}
+
 // member is row i of the members as a line of a segment file.
-func (w *writer) member(i int) []string {
-	cur := w.cur
-	c := func(k int) string { return cur.Column(k).(*array.String).Value(i) }
-	r := []string{c(1)}
+func (w *writer) member(m memberCols, i int) []string {
+	id, seg := m.id.Value(i), m.seg.Value(i)
+	r := []string{id}
 	if w.o.IncludeEmail {
-		r = append(r, w.emails[c(1)])
+		r = append(r, w.emails[id])
 	}
 	control := "0"
-	if cur.Column(13).(*array.Boolean).Value(i) {
+	if m.control.Value(i) {
 		control = "1"
 	}
-	sc := w.scores[c(1)]
-	return append(r, c(0), w.labels[c(0)], c(2), c(3), c(4), c(5), strconv.FormatFloat(cur.Column(6).(*array.Float64).Value(i), 'f', 4, 64),
-		c(7), strconv.FormatFloat(cur.Column(8).(*array.Float64).Value(i), 'f', -1, 64),
-		strconv.Itoa(int(cur.Column(9).(*array.Int32).Value(i))), strconv.Itoa(int(cur.Column(10).(*array.Int32).Value(i))), c(11), c(12), control,
+	sc := w.scores[id]
+	return append(r, seg, w.labels[seg], m.stage.Value(i), m.tier.Value(i), m.strategy.Value(i), m.action.Value(i),
+		strconv.FormatFloat(m.sensitivity.Value(i), 'f', 4, 64), m.offer.Value(i), strconv.FormatFloat(m.discount.Value(i), 'f', -1, 64),
+		strconv.Itoa(int(m.hour.Value(i))), strconv.Itoa(int(m.weekday.Value(i))), m.channel.Value(i), m.feed.Value(i), control,
 		sc.clv, sc.pAlive, sc.nextOrder)
 }
 
@@ -269,7 +288,8 @@ func readScores(ctx context.Context, st Store, o Options) (map[string]memberScor
 		return nil, err
 	}
 	defer rec.Release()
-	ids, clv, alive, next := rec.Column(0).(*array.String), rec.Column(1).(*array.Float64), rec.Column(2).(*array.Float64), rec.Column(3).(*array.Date32)
+	ids, next := canon.ArrayOf[*array.String](rec, "customer_id"), canon.ArrayOf[*array.Date32](rec, "next_order_date")
+	clv, alive := canon.ArrayOf[*array.Float64](rec, "clv_12m"), canon.ArrayOf[*array.Float64](rec, "p_alive")
 	num := func(a *array.Float64, i int, digits int) string {
 		if !a.IsValid(i) {
 			return ""
@@ -292,7 +312,7 @@ func readScores(ctx context.Context, st Store, o Options) (map[string]memberScor
 // its economics.
 func (w *writer) index() error {
 	action, control := map[string]map[string]int{}, map[string]int{}
-	segCol, actCol, ctl := w.cur.Column(0).(*array.String), w.cur.Column(5).(*array.String), w.cur.Column(13).(*array.Boolean)
+	segCol, actCol, ctl := canon.ArrayOf[*array.String](w.cur, "segment_id"), canon.ArrayOf[*array.String](w.cur, "action"), canon.ArrayOf[*array.Boolean](w.cur, "control_group")
 	for i := 0; i < int(w.cur.NumRows()); i++ {
 		s := segCol.Value(i)
 		if action[s] == nil {
@@ -304,9 +324,9 @@ func (w *writer) index() error {
 		}
 	}
 	sg := w.segs
-	str := func(c, i int) string { return sg.Column(c).(*array.String).Value(i) }
-	num := func(c, i int) string {
-		v := sg.Column(c).(*array.Float64).Value(i)
+	str := func(name string, i int) string { return canon.ArrayOf[*array.String](sg, name).Value(i) }
+	num := func(name string, i int) string {
+		v := canon.ArrayOf[*array.Float64](sg, name).Value(i)
 		if math.IsNaN(v) { // no member has a prediction (the model's gate failed)
 			return ""
 		}
@@ -314,15 +334,16 @@ func (w *writer) index() error {
 	}
 	var rows [][]string
 	for i := 0; i < int(sg.NumRows()); i++ {
-		id := str(0, i)
+		id := str("segment_id", i)
 		top, best := "", -1
 		for a, n := range action[id] {
 			if n > best || (n == best && a < top) {
 				top, best = a, n
 			}
 		}
-		rows = append(rows, []string{id, str(2, i), str(1, i), strconv.Itoa(int(sg.Column(3).(*array.Int32).Value(i))), strconv.Itoa(control[id]),
-			str(9, i), top, num(4, i), num(5, i), num(6, i), num(7, i), num(8, i)})
+		size := canon.ArrayOf[*array.Int32](sg, "size").Value(i)
+		rows = append(rows, []string{id, str("label", i), str("macro_group", i), strconv.Itoa(int(size)), strconv.Itoa(control[id]),
+			str("strategy", i), top, num("revenue_12m", i), num("revenue_share", i), num("mean_clv", i), num("churn_risk", i), num("revenue_at_risk", i)})
 	}
 	slices.SortFunc(rows, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
 	return w.file("segments", "segments", "", rows, []column{{"segment_id", text}, {"label", text}, {"macro_group", text}, {"size", integer},
@@ -334,7 +355,7 @@ func (w *writer) index() error {
 // were not in at the previous export, and left one they are no longer in (a
 // move is both).
 func (w *writer) deltas() (joinedN, leftN int, err error) {
-	segCol, idCol := w.cur.Column(0).(*array.String), w.cur.Column(1).(*array.String)
+	segCol, idCol := canon.ArrayOf[*array.String](w.cur, "segment_id"), canon.ArrayOf[*array.String](w.cur, "customer_id")
 	now := map[string]string{}
 	var joined, left [][]string
 	for i := 0; i < int(w.cur.NumRows()); i++ {

@@ -32,20 +32,22 @@ func summarise(mem memory.Allocator, recs []arrow.Record, opt transform.SummaryO
 	if err != nil {
 		return nil, btyd{}, err
 	}
-	f := func(i int) []float64 { return sum.Column(i).(*array.Float64).Float64Values() }
-	return sum, btyd{ids: sum.Column(0).(*array.String), x: f(1), tx: f(2), T: f(3), money: f(4), holdout: f(6)}, nil
+	f := func(name string) []float64 { return canon.ArrayOf[*array.Float64](sum, name).Float64Values() }
+	return sum, btyd{ids: canon.ArrayOf[*array.String](sum, "customer_id"), x: f("frequency"), tx: f("recency"), T: f("T"), money: f("monetary_value"),
+		holdout: f("frequency_holdout")}, nil
 }
 
-// firstWeekColumns are the customer_features columns of the early-VIP model,
-// in the order firstWeek reads them.
+// firstWeekColumns are the customer_features columns of the early-VIP model.
 var firstWeekColumns = []string{"customer_id", "first_order_date", "first_week_orders", "first_week_revenue", "first_week_items",
 	"first_week_discount_share", "first_week_rating_mean", "first_week_events", "first_week_categories"}
 
-// firstWeek reads row i of a record whose columns start with firstWeekColumns.
+// firstWeek reads row i of a record with the firstWeekColumns.
 func firstWeek(rec arrow.Record, i int) segment.FirstWeek {
-	i32 := func(c int) float64 { return float64(rec.Column(c).(*array.Int32).Value(i)) }
-	f64 := func(c int) float64 { return rec.Column(c).(*array.Float64).Value(i) }
-	return segment.FirstWeek{Orders: i32(2), Revenue: f64(3), Items: i32(4), DiscountShare: f64(5), RatingMean: f64(6), Events: i32(7), Categories: i32(8)}
+	i32 := func(name string) float64 { return float64(canon.ArrayOf[*array.Int32](rec, name).Value(i)) }
+	f64 := func(name string) float64 { return canon.ArrayOf[*array.Float64](rec, name).Value(i) }
+	return segment.FirstWeek{Orders: i32("first_week_orders"), Revenue: f64("first_week_revenue"), Items: i32("first_week_items"),
+		DiscountShare: f64("first_week_discount_share"), RatingMean: f64("first_week_rating_mean"), Events: i32("first_week_events"),
+		Categories: i32("first_week_categories")}
 }
 
 // reader reads raw tables into Arrow: ClickHouse, or the embedded Parquet folder.

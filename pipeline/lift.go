@@ -75,8 +75,8 @@ func (p *Runner) lift(ctx context.Context, r Run, asOf time.Time, windowDays int
 
 	type arms struct{ treated, control []lift.Outcome }
 	bySeg := map[string]*arms{}
-	segIDs, custIDs := members.Column(0).(*array.String), members.Column(1).(*array.String)
-	control := members.Column(2).(*array.Boolean)
+	segIDs, custIDs := canon.ArrayOf[*array.String](members, "segment_id"), canon.ArrayOf[*array.String](members, "customer_id")
+	control := canon.ArrayOf[*array.Boolean](members, "control_group")
 	for i := 0; i < int(members.NumRows()); i++ {
 		a := bySeg[segIDs.Value(i)]
 		if a == nil {
@@ -90,7 +90,7 @@ func (p *Runner) lift(ctx context.Context, r Run, asOf time.Time, windowDays int
 			a.treated = append(a.treated, o)
 		}
 	}
-	ids, labels := segs.Column(0).(*array.String), segs.Column(1).(*array.String)
+	ids, labels := canon.ArrayOf[*array.String](segs, "segment_id"), canon.ArrayOf[*array.String](segs, "label")
 	for i := 0; i < int(segs.NumRows()); i++ {
 		a := bySeg[ids.Value(i)]
 		if a == nil {
@@ -119,8 +119,8 @@ func (p *Runner) windowOutcomes(ctx context.Context, r Run, asOf, end time.Time)
 	var newest int64
 	err := p.Store.Each(ctx, r.Mem, warehouse.Query{Entity: canon.Orders, Columns: []string{"customer_id", "ordered_at", "status", "net_amount"}}, p.Options.Export.BatchRows,
 		func(rec arrow.Record) error {
-			cust, at := rec.Column(0).(*array.String), rec.Column(1).(*array.Timestamp)
-			status, net := rec.Column(2).(*array.String), rec.Column(3).(*array.Float64)
+			cust, at := canon.ArrayOf[*array.String](rec, "customer_id"), canon.ArrayOf[*array.Timestamp](rec, "ordered_at")
+			status, net := canon.ArrayOf[*array.String](rec, "status"), canon.ArrayOf[*array.Float64](rec, "net_amount")
 			for i := 0; i < int(rec.NumRows()); i++ {
 				t := int64(at.Value(i))
 				newest = max(newest, t)
@@ -140,7 +140,7 @@ func (p *Runner) windowOutcomes(ctx context.Context, r Run, asOf, end time.Time)
 	}
 	err = p.Store.Each(ctx, r.Mem, warehouse.Query{Entity: canon.CampaignEvents, Columns: []string{"customer_id", "type", "ts"}}, p.Options.Export.BatchRows,
 		func(rec arrow.Record) error {
-			cust, typ, at := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.Timestamp)
+			cust, typ, at := canon.ArrayOf[*array.String](rec, "customer_id"), canon.ArrayOf[*array.String](rec, "type"), canon.ArrayOf[*array.Timestamp](rec, "ts")
 			for i := 0; i < int(rec.NumRows()); i++ {
 				t := int64(at.Value(i))
 				newest = max(newest, t)

@@ -54,14 +54,16 @@ func (p *Runner) Seed(ctx context.Context, asOf time.Time, spec string) ([]strin
 			return nil, fmt.Errorf("seed vip: %w", err)
 		}
 		defer rec.Release()
-		return pick(rec, func(i int) bool { return rec.Column(1).(*array.String).Value(i) == segment.VIP }), nil
+		tiers := canon.ArrayOf[*array.String](rec, "vip_tier")
+		return pick(rec, func(i int) bool { return tiers.Value(i) == segment.VIP }), nil
 	case strings.HasPrefix(spec, "seg-"):
 		rec, err := p.Store.ReadPartition(ctx, r.Mem, warehouse.SegmentMembers.Name, warehouse.SegmentMembers.Columns("customer_id", "segment_id"), asOf)
 		if err != nil {
 			return nil, fmt.Errorf("seed %s: %w", spec, err)
 		}
 		defer rec.Release()
-		ids := pick(rec, func(i int) bool { return rec.Column(1).(*array.String).Value(i) == spec })
+		segs := canon.ArrayOf[*array.String](rec, "segment_id")
+		ids := pick(rec, func(i int) bool { return segs.Value(i) == spec })
 		if len(ids) == 0 {
 			return nil, fmt.Errorf("seed %s: no such segment on %s", spec, asOf.Format(time.DateOnly))
 		}
@@ -86,7 +88,7 @@ func (p *Runner) Seed(ctx context.Context, asOf time.Time, spec string) ([]strin
 
 func pick(rec arrow.Record, keep func(int) bool) []string {
 	var out []string
-	ids := rec.Column(0).(*array.String)
+	ids := canon.ArrayOf[*array.String](rec, "customer_id")
 	for i := 0; i < int(rec.NumRows()); i++ {
 		if keep(i) {
 			out = append(out, strings.Clone(ids.Value(i)))
@@ -166,7 +168,7 @@ func (p *Runner) lookalikeRows(ctx context.Context, r Run, asOf time.Time) (ids 
 	index := map[string]int{}
 	err = p.Store.Each(ctx, r.Mem, warehouse.Query{Entity: canon.Customers, Columns: []string{"customer_id", "email_hash", "optin_email"},
 		TimeColumn: "created_at", Before: asOf}, p.Options.Export.BatchRows, func(rec arrow.Record) error {
-		id, hash, optin := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.Boolean)
+		id, hash, optin := canon.ArrayOf[*array.String](rec, "customer_id"), canon.ArrayOf[*array.String](rec, "email_hash"), canon.ArrayOf[*array.Boolean](rec, "optin_email")
 		for i := 0; i < int(rec.NumRows()); i++ {
 			index[strings.Clone(id.Value(i))] = len(ids)
 			ids = append(ids, strings.Clone(id.Value(i)))
@@ -190,7 +192,7 @@ func (p *Runner) lookalikeRows(ctx context.Context, r Run, asOf time.Time) (ids 
 		return nil, nil, nil, err
 	}
 	defer feats.Release()
-	fid := feats.Column(0).(*array.String)
+	fid := canon.ArrayOf[*array.String](feats, "customer_id")
 	for i := 0; i < int(feats.NumRows()); i++ {
 		k, ok := index[fid.Value(i)]
 		if !ok {
@@ -229,7 +231,7 @@ func (p *Runner) lookalikeRows(ctx context.Context, r Run, asOf time.Time) (ids 
 	} {
 		q := warehouse.Query{Entity: src.entity, Columns: []string{"customer_id", "type", "ts"}, TimeColumn: "ts", Before: asOf, NonEmpty: "customer_id"}
 		err = p.Store.Each(ctx, r.Mem, q, p.Options.Export.BatchRows, func(rec arrow.Record) error {
-			id, typ, ts := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.Timestamp)
+			id, typ, ts := canon.ArrayOf[*array.String](rec, "customer_id"), canon.ArrayOf[*array.String](rec, "type"), canon.ArrayOf[*array.Timestamp](rec, "ts")
 			for i := 0; i < int(rec.NumRows()); i++ {
 				c, counted := src.col[typ.Value(i)]
 				k, known := index[id.Value(i)]

@@ -16,6 +16,7 @@ import (
 	"github.com/go-faster/city"
 	"github.com/sirupsen/logrus"
 
+	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/segment"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
@@ -144,23 +145,29 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 	}
 	defer ln.release()
 	read := func(rec arrow.Record) error {
-		c := func(i int) arrow.Array { return rec.Column(i) }
-		f := func(col, i int) float64 { return c(col).(*array.Float64).Value(i) }
-		s := func(col, i int) string { return c(col).(*array.String).Value(i) }
+		str := func(name string) *array.String { return canon.ArrayOf[*array.String](rec, name) }
+		f64 := func(name string) *array.Float64 { return canon.ArrayOf[*array.Float64](rec, name) }
+		ids, models, category, brand, channel, note := str("customer_id"), str("model_id"), str("top_category"), str("top_brand"), str("preferred_channel"), str("prediction_note")
+		buyer, orders := canon.ArrayOf[*array.Boolean](rec, "buyer"), canon.ArrayOf[*array.Int32](rec, "orders")
+		first, last, gap, between := f64("days_since_first"), f64("days_since_last"), f64("last_gap_days"), f64("interorder_mean_days")
+		revenue, revenue12m, check, discount := f64("revenue"), f64("revenue_12m"), f64("avg_check"), f64("discount_share")
+		alive, clv, early, expected := f64("p_alive"), f64("clv_12m"), f64("early_vip"), f64("expected_purchases_365d")
+		next := canon.ArrayOf[arrow.Array](rec, "next_order_in_days")
 		pc := printed(rec)
 		for i := 0; i < int(rec.NumRows()); i++ {
 			out.Customers++
-			if m := s(1, i); m != modelID {
-				return fmt.Errorf("customer %s was scored with model %s, shard 0 with %s: run every shard of score again", s(0, i), m, modelID)
+			if m := models.Value(i); m != modelID {
+				return fmt.Errorf("customer %s was scored with model %s, shard 0 with %s: run every shard of score again", ids.Value(i), m, modelID)
 			}
 			buf = fp.add(pc, i, buf)
-			if !c(2).(*array.Boolean).Value(i) {
+			if !buyer.Value(i) {
 				out.Lifecycle[nonBuyer]++
 				continue
 			}
-			pr := segment.Profile{ID: strings.Clone(s(0, i)), Orders: int(c(3).(*array.Int32).Value(i)), DaysSinceFirst: f(4, i), DaysSinceLast: f(5, i),
-				LastGapDays: f(6, i), InterorderMean: f(7, i), Revenue: f(8, i), Revenue12m: f(9, i), AvgCheck: f(10, i), DiscountShare: f(11, i),
-				PAlive: f(12, i), CLV: f(13, i), EarlyVIP: f(14, i), TopCategory: intern(s(15, i)), TopBrand: intern(s(16, i)), Channel: intern(s(17, i))}
+			pr := segment.Profile{ID: strings.Clone(ids.Value(i)), Orders: int(orders.Value(i)), DaysSinceFirst: first.Value(i), DaysSinceLast: last.Value(i),
+				LastGapDays: gap.Value(i), InterorderMean: between.Value(i), Revenue: revenue.Value(i), Revenue12m: revenue12m.Value(i), AvgCheck: check.Value(i),
+				DiscountShare: discount.Value(i), PAlive: alive.Value(i), CLV: clv.Value(i), EarlyVIP: early.Value(i),
+				TopCategory: intern(category.Value(i)), TopBrand: intern(brand.Value(i)), Channel: intern(channel.Value(i))}
 			p.ps = append(p.ps, pr)
 			p.prev.Of = append(p.prev.Of, ln.of(pr.ID))
 			out.Buyers++
@@ -168,16 +175,16 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 				out.MeanPAlive += pr.PAlive
 				out.WithPAlive++
 			}
-			if e := f(18, i); !math.IsNaN(e) {
+			if e := expected.Value(i); !math.IsNaN(e) {
 				out.Expected365 += e
 			}
 			if !math.IsNaN(pr.CLV) {
 				out.CLV12 += pr.CLV
 			}
-			if c(19).IsValid(i) {
+			if next.IsValid(i) {
 				out.WithNextOrder++
 			}
-			if s(20, i) != "" {
+			if note.Value(i) != "" {
 				out.NotPredicted++
 			}
 		}
@@ -191,7 +198,7 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 		// Sized once: the buyers' profiles are most of what shard 0 holds.
 		buyers := 0
 		err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, buyerSchema, r.AsOf, sh.Job, all, o.BatchRows, func(rec arrow.Record) error {
-			b := rec.Column(1).(*array.Boolean)
+			b := canon.ArrayOf[*array.Boolean](rec, "buyer")
 			for i := 0; i < b.Len(); i++ {
 				if b.Value(i) {
 					buyers++
@@ -376,6 +383,8 @@ var prevSegmentsSchema = warehouse.CustomerScores.Columns("customer_id", "micro_
 // order, for the buyers' profiles (read in id order) to be joined with.
 type lastNight struct {
 	rec   arrow.Record // nil: none
+	ids   *array.String
+	segs  *array.String
 	order []int32
 	next  int
 	names map[string]string
@@ -397,7 +406,8 @@ func readLastNight(ctx context.Context, r Run, wh scoreStore) (*lastNight, error
 		return nil, err
 	}
 	ln.rec = rec
-	ids, segs := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
+	ln.ids, ln.segs = canon.ArrayOf[*array.String](rec, "customer_id"), canon.ArrayOf[*array.String](rec, "micro_segment")
+	ids, segs := ln.ids, ln.segs
 	ln.order = make([]int32, rec.NumRows())
 	for i := range ln.order {
 		ln.order[i] = int32(i)
@@ -420,12 +430,12 @@ func (ln *lastNight) of(id string) string {
 	if ln.rec == nil {
 		return ""
 	}
-	ids := ln.rec.Column(0).(*array.String)
+	ids := ln.ids
 	for ln.next < len(ln.order) && ids.Value(int(ln.order[ln.next])) < id {
 		ln.next++
 	}
 	if ln.next < len(ln.order) && ids.Value(int(ln.order[ln.next])) == id {
-		return ln.names[ln.rec.Column(1).(*array.String).Value(int(ln.order[ln.next]))]
+		return ln.names[ln.segs.Value(int(ln.order[ln.next]))]
 	}
 	return ""
 }
@@ -442,6 +452,11 @@ func (ln *lastNight) release() {
 func (p *planned) segmentRecord(r Run, o ScoreOptions) arrow.Record {
 	b := array.NewRecordBuilder(r.Mem, warehouse.Segments.Schema)
 	defer b.Release()
+	str := func(name string) *array.StringBuilder { return canon.BuilderOf[*array.StringBuilder](b, name) }
+	f64 := func(name string) *array.Float64Builder { return canon.BuilderOf[*array.Float64Builder](b, name) }
+	id, macro, label, strategy := str("segment_id"), str("macro_group"), str("label"), str("strategy")
+	size := canon.BuilderOf[*array.Int32Builder](b, "size")
+	revenue, share, clv, churn, atRisk := f64("revenue_12m"), f64("revenue_share"), f64("mean_clv"), f64("churn_risk"), f64("revenue_at_risk")
 	for _, s := range p.segs {
 		count := map[string]int{}
 		for _, i := range s.Members {
@@ -454,14 +469,16 @@ func (p *planned) segmentRecord(r Run, o ScoreOptions) arrow.Record {
 				best = st
 			}
 		}
-		b.Field(0).(*array.StringBuilder).Append(s.ID)
-		b.Field(1).(*array.StringBuilder).Append(s.Macro)
-		b.Field(2).(*array.StringBuilder).Append(s.Label)
-		b.Field(3).(*array.Int32Builder).Append(int32(len(s.Members)))
-		for k, v := range []float64{s.Revenue12m, s.RevenueShare, s.MeanCLV, s.ChurnRisk, s.RevenueAtRisk} {
-			b.Field(4 + k).(*array.Float64Builder).Append(v)
-		}
-		b.Field(9).(*array.StringBuilder).Append(best)
+		id.Append(s.ID)
+		macro.Append(s.Macro)
+		label.Append(s.Label)
+		size.Append(int32(len(s.Members)))
+		revenue.Append(s.Revenue12m)
+		share.Append(s.RevenueShare)
+		clv.Append(s.MeanCLV)
+		churn.Append(s.ChurnRisk)
+		atRisk.Append(s.RevenueAtRisk)
+		strategy.Append(best)
 	}
 	return b.NewRecord()
 }
@@ -485,7 +502,7 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore, o ScoreOption
 	}
 	buyers, k := 0, 0
 	if err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, basketSchema, r.AsOf, r.Shard.Job, all, o.BatchRows, func(rec arrow.Record) error {
-		custIDs, buyer, baskets := rec.Column(0).(*array.String), rec.Column(1).(*array.Boolean), rec.Column(2).(*array.String)
+		custIDs, buyer, baskets := canon.ArrayOf[*array.String](rec, "customer_id"), canon.ArrayOf[*array.Boolean](rec, "buyer"), canon.ArrayOf[*array.String](rec, "basket")
 		for i := 0; i < int(rec.NumRows()); i++ {
 			if !buyer.Value(i) {
 				continue
@@ -534,6 +551,9 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore, o ScoreOption
 	}
 	b := array.NewRecordBuilder(r.Mem, warehouse.SegmentFeed.Schema)
 	defer b.Release()
+	segID, product := canon.BuilderOf[*array.StringBuilder](b, "segment_id"), canon.BuilderOf[*array.StringBuilder](b, "product_id")
+	rankB, buyersB := canon.BuilderOf[*array.Int32Builder](b, "rank"), canon.BuilderOf[*array.Int32Builder](b, "buyers")
+	lift := canon.BuilderOf[*array.Float64Builder](b, "lift")
 	for s, seg := range p.segs {
 		count := make(map[int32]int, len(counts[s]))
 		for n, c := range counts[s] {
@@ -541,11 +561,11 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore, o ScoreOption
 		}
 		counts[s] = nil
 		for rank, it := range segment.RankFeed(count, len(seg.Members), sortedBase, buyers, o.Segmentation.Feeds) {
-			b.Field(0).(*array.StringBuilder).Append(seg.ID)
-			b.Field(1).(*array.Int32Builder).Append(int32(rank + 1))
-			b.Field(2).(*array.StringBuilder).Append(ids[order[it.Product]])
-			b.Field(3).(*array.Int32Builder).Append(int32(it.Buyers))
-			b.Field(4).(*array.Float64Builder).Append(it.Lift)
+			segID.Append(seg.ID)
+			rankB.Append(int32(rank + 1))
+			product.Append(ids[order[it.Product]])
+			buyersB.Append(int32(it.Buyers))
+			lift.Append(it.Lift)
 		}
 	}
 	return b.NewRecord(), nil
@@ -556,43 +576,46 @@ func (p *planned) writePlan(ctx context.Context, r Run, wh scoreStore, o ScoreOp
 	sg := o.Segmentation
 	b := array.NewRecordBuilder(r.Mem, warehouse.CustomerPlan.Schema)
 	defer b.Release()
-	str := func(i int, v string) { b.Field(i).(*array.StringBuilder).Append(v) }
-	i32 := func(i int, v int) { b.Field(i).(*array.Int32Builder).Append(int32(v)) }
+	str := func(name string) *array.StringBuilder { return canon.BuilderOf[*array.StringBuilder](b, name) }
+	i32 := func(name string) *array.Int32Builder { return canon.BuilderOf[*array.Int32Builder](b, name) }
+	idB, stageB, tierB, valueB, segB := str("customer_id"), str("lifecycle_stage"), str("vip_tier"), str("value_tier"), str("micro_segment")
+	rfmB := [3]*array.Int32Builder{i32("rfm_r"), i32("rfm_f"), i32("rfm_m")}
+	control := canon.BuilderOf[*array.BooleanBuilder](b, "control_group")
 	if err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, buyerSchema, r.AsOf, r.Shard.Job, []warehouse.Slice{s}, o.BatchRows, func(rec arrow.Record) error {
-		ids, buyer := rec.Column(0).(*array.String), rec.Column(1).(*array.Boolean)
+		ids, buyer := canon.ArrayOf[*array.String](rec, "customer_id"), canon.ArrayOf[*array.Boolean](rec, "buyer")
 		for i := 0; i < int(rec.NumRows()); i++ {
 			id := ids.Value(i)
-			str(0, id)
+			idB.Append(id)
 			if !buyer.Value(i) {
 				pr := segment.Profile{ID: id, EarlyVIP: math.NaN()}
 				stage := sg.Lifecycle.Stage(pr)
 				tier := sg.VIP.Tier(pr, stage, p.vipBar)
-				str(1, stage)
-				str(2, tier)
-				str(3, p.cuts.Tier(pr, tier))
-				i32(4, 0)
-				i32(5, 0)
-				i32(6, 0)
-				str(7, "")
-				b.Field(8).(*array.BooleanBuilder).Append(false)
+				stageB.Append(stage)
+				tierB.Append(tier)
+				valueB.Append(p.cuts.Tier(pr, tier))
+				for _, c := range rfmB {
+					c.Append(0)
+				}
+				segB.Append("")
+				control.Append(false)
 				continue
 			}
 			k, found := slices.BinarySearch(p.ids, id)
 			if !found {
 				return fmt.Errorf("the profiles of customer %s changed while shard 0 planned: run score again", id)
 			}
-			str(1, p.names.name(p.stages[k]))
-			str(2, p.names.name(p.tiers[k]))
-			str(3, p.names.name(p.values[k]))
-			i32(4, int(p.rfm[k][0]))
-			i32(5, int(p.rfm[k][1]))
-			i32(6, int(p.rfm[k][2]))
+			stageB.Append(p.names.name(p.stages[k]))
+			tierB.Append(p.names.name(p.tiers[k]))
+			valueB.Append(p.names.name(p.values[k]))
+			for d, c := range rfmB {
+				c.Append(int32(p.rfm[k][d]))
+			}
 			seg := ""
 			if p.segOf[k] >= 0 {
 				seg = p.segs[p.segOf[k]].ID
 			}
-			str(7, seg)
-			b.Field(8).(*array.BooleanBuilder).Append(p.control[k])
+			segB.Append(seg)
+			control.Append(p.control[k])
 		}
 		return nil
 	}); err != nil {

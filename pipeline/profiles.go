@@ -76,7 +76,7 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 	defer pb.b.Release()
 	rows := 0
 	flush := func(least int) error {
-		if pb.b.Field(0).Len() < least {
+		if canon.Len(pb.b) < least {
 			return nil
 		}
 		rec := pb.b.NewRecord()
@@ -119,7 +119,7 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 	registered := warehouse.Query{Entity: canon.Customers, Columns: []string{"customer_id", "created_at"}, TimeColumn: "created_at", Before: r.AsOf,
 		Slice: r.Shard.slice()}
 	if err := wh.Each(ctx, r.Mem, registered, o.BatchRows, func(rec arrow.Record) error {
-		ids := rec.Column(0).(*array.String)
+		ids := canon.ArrayOf[*array.String](rec, "customer_id")
 		for i := 0; i < int(rec.NumRows()); i++ {
 			if id := ids.Value(i); !seen[id] { // registered, without orders
 				seen[strings.Clone(id)] = true

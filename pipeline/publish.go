@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/sirupsen/logrus"
 
+	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
@@ -204,21 +205,34 @@ func previousDate(ctx context.Context, r Run, st publishStore, res *PublishResul
 // prev's are merged in. Counts per dimension go to counts.
 type changeStream struct {
 	prev     arrow.Record
-	order    []int32 // prev's rows in id order
+	prevIDs  *array.String
+	prevDims [4]*array.String // changeDimensions
+	order    []int32          // prev's rows in id order
 	next     int
 	prevDate arrow.Date32
 	b        *array.RecordBuilder
-	counts   map[string]int
-	rows     int
+	// the columns of segment_changes
+	previousAsOf                          *array.Date32Builder
+	id, dimension, change, fromVal, toVal *array.StringBuilder
+	counts                                map[string]int
+	rows                                  int
 }
 
 func newChangeStream(mem memory.Allocator, prev arrow.Record, prevDate time.Time) *changeStream {
 	if prevDate.IsZero() {
 		prevDate = time.Unix(0, 0).UTC() // ClickHouse's smallest Date: no previous date
 	}
-	cs := &changeStream{prev: prev, prevDate: arrow.Date32FromTime(prevDate), b: array.NewRecordBuilder(mem, warehouse.SegmentChanges.Schema), counts: map[string]int{}}
+	b := array.NewRecordBuilder(mem, warehouse.SegmentChanges.Schema)
+	str := func(name string) *array.StringBuilder { return canon.BuilderOf[*array.StringBuilder](b, name) }
+	cs := &changeStream{prev: prev, prevDate: arrow.Date32FromTime(prevDate), b: b, counts: map[string]int{},
+		previousAsOf: canon.BuilderOf[*array.Date32Builder](b, "previous_as_of"), id: str("customer_id"), dimension: str("dimension"),
+		change: str("change"), fromVal: str("from_value"), toVal: str("to_value")}
 	if prev != nil {
-		ids := prev.Column(0).(*array.String)
+		ids := canon.ArrayOf[*array.String](prev, "customer_id")
+		cs.prevIDs = ids
+		for d, dim := range changeDimensions {
+			cs.prevDims[d] = canon.ArrayOf[*array.String](prev, dim)
+		}
 		cs.order = make([]int32, prev.NumRows())
 		for i := range cs.order {
 			cs.order[i] = int32(i)
@@ -230,14 +244,14 @@ func newChangeStream(mem memory.Allocator, prev arrow.Record, prevDate time.Time
 
 // prevID is the id of prev's k-th row in id order.
 func (cs *changeStream) prevID(k int) string {
-	return cs.prev.Column(0).(*array.String).Value(int(cs.order[k]))
+	return cs.prevIDs.Value(int(cs.order[k]))
 }
 
 // prevValues are the values of prev's k-th row in id order.
 func (cs *changeStream) prevValues(k int) [4]string {
 	var v [4]string
 	for d := range v {
-		v[d] = cs.prev.Column(1 + d).(*array.String).Value(int(cs.order[k]))
+		v[d] = cs.prevDims[d].Value(int(cs.order[k]))
 	}
 	return v
 }
@@ -276,12 +290,12 @@ func (cs *changeStream) emit(id string, from, to [4]string) {
 		case to[d] == "":
 			change = "left"
 		}
-		cs.b.Field(0).(*array.Date32Builder).Append(cs.prevDate)
-		cs.b.Field(1).(*array.StringBuilder).Append(id)
-		cs.b.Field(2).(*array.StringBuilder).Append(dim)
-		cs.b.Field(3).(*array.StringBuilder).Append(change)
-		cs.b.Field(4).(*array.StringBuilder).Append(from[d])
-		cs.b.Field(5).(*array.StringBuilder).Append(to[d])
+		cs.previousAsOf.Append(cs.prevDate)
+		cs.id.Append(id)
+		cs.dimension.Append(dim)
+		cs.change.Append(change)
+		cs.fromVal.Append(from[d])
+		cs.toVal.Append(to[d])
 		cs.counts[dim]++
 		cs.rows++
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/sirupsen/logrus"
 
+	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/segment"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
@@ -114,14 +115,17 @@ func readPlan(ctx context.Context, r Run, st publishStore, o ScoreOptions, score
 		return v
 	}
 	err := st.EachPart(ctx, r.Mem, warehouse.CustomerPlan.Name, planReadSchema, r.AsOf, sh.Job, []warehouse.Slice{sh.slice()}, o.BatchRows, func(rec arrow.Record) error {
-		str := func(c, i int) string { return rec.Column(c).(*array.String).Value(i) }
-		i8 := func(c, i int) int8 { return int8(rec.Column(c).(*array.Int32).Value(i)) }
+		str := func(name string) *array.String { return canon.ArrayOf[*array.String](rec, name) }
+		i32 := func(name string) *array.Int32 { return canon.ArrayOf[*array.Int32](rec, name) }
+		ids, stages, tiers, values, segs, runs := str("customer_id"), str("lifecycle_stage"), str("vip_tier"), str("value_tier"), str("micro_segment"), str("run_id")
+		rfmR, rfmF, rfmM := i32("rfm_r"), i32("rfm_f"), i32("rfm_m")
+		control := canon.ArrayOf[*array.Boolean](rec, "control_group")
 		for i := 0; i < int(rec.NumRows()); i++ {
-			if run := str(9, i); run != scoreRun {
+			if run := runs.Value(i); run != scoreRun {
 				return fmt.Errorf("the plan of shard %d is of score run %s, the date's of %s: run score again", sh.Index, run, scoreRun)
 			}
-			rows = append(rows, planRow{id: strings.Clone(str(0, i)), stage: name(str(1, i)), tier: name(str(2, i)), value: name(str(3, i)),
-				rfm: [3]int8{i8(4, i), i8(5, i), i8(6, i)}, segment: name(str(7, i)), control: rec.Column(8).(*array.Boolean).Value(i)})
+			rows = append(rows, planRow{id: strings.Clone(ids.Value(i)), stage: name(stages.Value(i)), tier: name(tiers.Value(i)), value: name(values.Value(i)),
+				rfm: [3]int8{int8(rfmR.Value(i)), int8(rfmF.Value(i)), int8(rfmM.Value(i))}, segment: name(segs.Value(i)), control: control.Value(i)})
 		}
 		return nil
 	})
@@ -212,7 +216,7 @@ func rankedFeeds(ctx context.Context, r Run, st publishStore, scoreRun string) (
 		product string
 	}
 	bySeg := map[string][]item{}
-	segs, ranks, products := rec.Column(0).(*array.String), rec.Column(1).(*array.Int32), rec.Column(2).(*array.String)
+	segs, ranks, products := canon.ArrayOf[*array.String](rec, "segment_id"), canon.ArrayOf[*array.Int32](rec, "rank"), canon.ArrayOf[*array.String](rec, "product_id")
 	for i := 0; i < int(rec.NumRows()); i++ {
 		s := segs.Value(i)
 		bySeg[s] = append(bySeg[s], item{ranks.Value(i), strings.Clone(products.Value(i))})
@@ -295,7 +299,7 @@ func publishPart(ctx context.Context, r Run, st publishStore, o ScoreOptions, sc
 			}
 			changes.add(c.ID, [4]string{c.segment, rfm, c.stage, c.tier})
 		}
-		if changes.b.Field(0).Len() >= o.BatchRows {
+		if canon.Len(changes.b) >= o.BatchRows {
 			if err := write(warehouse.SegmentChanges.Name, changes.b.NewRecord()); err != nil {
 				return err
 			}

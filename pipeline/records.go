@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/segment"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
@@ -27,25 +28,32 @@ func controlRank(id string, period int64) uint64 {
 func memberRecord(r Run, custs []customer) arrow.Record {
 	b := array.NewRecordBuilder(r.Mem, warehouse.SegmentMembers.Schema)
 	defer b.Release()
-	str := func(i int, v string) { b.Field(i).(*array.StringBuilder).Append(v) }
+	str := func(name string) *array.StringBuilder { return canon.BuilderOf[*array.StringBuilder](b, name) }
+	f64 := func(name string) *array.Float64Builder { return canon.BuilderOf[*array.Float64Builder](b, name) }
+	i32 := func(name string) *array.Int32Builder { return canon.BuilderOf[*array.Int32Builder](b, name) }
+	seg, id, stage, tier, strat, action := str("segment_id"), str("customer_id"), str("lifecycle_stage"), str("vip_tier"), str("strategy"), str("action")
+	offer, channel, feed := str("offer"), str("preferred_channel"), str("product_feed")
+	sensitivity, discount := f64("discount_sensitivity"), f64("offer_discount")
+	hour, weekday := i32("best_hour"), i32("best_weekday")
+	control := canon.BuilderOf[*array.BooleanBuilder](b, "control_group")
 	for _, c := range custs {
 		if c.segment == "" {
 			continue
 		}
-		str(0, c.segment)
-		str(1, c.ID)
-		str(2, c.stage)
-		str(3, c.tier)
-		str(4, c.strat)
-		str(5, c.action)
-		b.Field(6).(*array.Float64Builder).Append(c.DiscountShare)
-		str(7, c.offer)
-		b.Field(8).(*array.Float64Builder).Append(c.offerDiscount)
-		b.Field(9).(*array.Int32Builder).Append(c.hour)
-		b.Field(10).(*array.Int32Builder).Append(c.weekday)
-		str(11, c.Channel)
-		str(12, c.feed)
-		b.Field(13).(*array.BooleanBuilder).Append(c.control)
+		seg.Append(c.segment)
+		id.Append(c.ID)
+		stage.Append(c.stage)
+		tier.Append(c.tier)
+		strat.Append(c.strat)
+		action.Append(c.action)
+		sensitivity.Append(c.DiscountShare)
+		offer.Append(c.offer)
+		discount.Append(c.offerDiscount)
+		hour.Append(c.hour)
+		weekday.Append(c.weekday)
+		channel.Append(c.Channel)
+		feed.Append(c.feed)
+		control.Append(c.control)
 	}
 	return b.NewRecord()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/sirupsen/logrus"
 
+	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/model"
 	"github.com/tessera-cdp/tessera/segment"
@@ -349,8 +350,8 @@ func trainEarlyVIP(ctx context.Context, r Run, wh modelStore, orders []arrow.Rec
 func earlyVIPCohort(feats arrow.Record, revenue map[string]float64, asOf time.Time, o segment.EarlyVIPOptions) []segment.EarlyVIPRow {
 	asOfDay := int32(asOf.Unix() / 86400)
 	newest := asOfDay - int32(o.HorizonDays) // first orders before it have a complete horizon
-	ids := feats.Column(0).(*array.String)
-	first := feats.Column(1).(*array.Date32)
+	ids := canon.ArrayOf[*array.String](feats, "customer_id")
+	first := canon.ArrayOf[*array.Date32](feats, "first_order_date")
 	var rows []segment.EarlyVIPRow
 	for i := 0; i < int(feats.NumRows()); i++ {
 		d := int32(first.Value(i))

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/model"
 	"github.com/tessera-cdp/tessera/segment"
 	"github.com/tessera-cdp/tessera/warehouse"
@@ -72,16 +73,17 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 	}
 	defer scores.Release()
 	stages, tiers := map[string]int{}, map[string]int{}
-	stage, tier := scores.Column(1).(*array.String), scores.Column(2).(*array.String)
-	clv, alive := scores.Column(3).(*array.Float64), scores.Column(4).(*array.Float64)
+	stage, tier := canon.ArrayOf[*array.String](scores, "lifecycle_stage"), canon.ArrayOf[*array.String](scores, "vip_tier")
+	clv, alive := canon.ArrayOf[*array.Float64](scores, "clv_12m"), canon.ArrayOf[*array.Float64](scores, "p_alive")
+	rfmR, rfmF, rfmM := canon.ArrayOf[*array.Int32](scores, "rfm_r"), canon.ArrayOf[*array.Int32](scores, "rfm_f"), canon.ArrayOf[*array.Int32](scores, "rfm_m")
 	d.Customers = int(scores.NumRows())
 	for i := 0; i < d.Customers; i++ {
 		stages[stage.Value(i)]++
 		if t := tier.Value(i); t != "" {
 			tiers[t]++
 		}
-		if r := scores.Column(5).(*array.Int32).Value(i); r >= 1 && r <= 5 {
-			f, m := scores.Column(6).(*array.Int32).Value(i), scores.Column(7).(*array.Int32).Value(i)
+		if r := rfmR.Value(i); r >= 1 && r <= 5 {
+			f, m := rfmF.Value(i), rfmM.Value(i)
 			d.RFM[r-1][(f+m+1)/2-1]++
 		}
 		if stage.Value(i) != segment.NonBuyer {
@@ -106,17 +108,18 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 	}
 	defer segs.Release()
 	for i := 0; i < int(segs.NumRows()); i++ {
-		s := func(c int) string { return strings.Clone(segs.Column(c).(*array.String).Value(i)) }
-		f := func(c int) float64 { return segs.Column(c).(*array.Float64).Value(i) }
-		d.Segments = append(d.Segments, Segment{ID: s(0), Label: s(2), Size: int(segs.Column(3).(*array.Int32).Value(i)),
-			RevenueShare: f(5), MeanCLV: f(6), ChurnRisk: f(7), AtRisk: f(8), Strategy: s(9)})
+		s := func(name string) string { return strings.Clone(canon.ArrayOf[*array.String](segs, name).Value(i)) }
+		f := func(name string) float64 { return canon.ArrayOf[*array.Float64](segs, name).Value(i) }
+		d.Segments = append(d.Segments, Segment{ID: s("segment_id"), Label: s("label"), Size: int(canon.ArrayOf[*array.Int32](segs, "size").Value(i)),
+			RevenueShare: f("revenue_share"), MeanCLV: f("mean_clv"), ChurnRisk: f("churn_risk"), AtRisk: f("revenue_at_risk"), Strategy: s("strategy")})
 	}
 	slices.SortStableFunc(d.Segments, func(a, b Segment) int { return cmp.Compare(b.RevenueShare, a.RevenueShare) })
 	changes, err := warehouse.ReadPublished(ctx, st, mem, warehouse.SegmentChanges.Name, changeSchema, asOf)
 	switch {
 	case err == nil:
 		defer changes.Release()
-		dim, from, to := changes.Column(0).(*array.String), changes.Column(1).(*array.String), changes.Column(2).(*array.String)
+		dim, from, to := canon.ArrayOf[*array.String](changes, "dimension"), canon.ArrayOf[*array.String](changes, "from_value"), canon.ArrayOf[*array.String](changes, "to_value")
+		previous := canon.ArrayOf[*array.Date32](changes, "previous_as_of")
 		count := map[[2]string]int{}
 		for i := 0; i < int(changes.NumRows()); i++ {
 			if dim.Value(i) == "lifecycle_stage" {
@@ -126,7 +129,7 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 				}
 				count[[2]string{f, to.Value(i)}]++
 			}
-			if prev := changes.Column(3).(*array.Date32).Value(i).ToTime(); prev.Year() > 1970 {
+			if prev := previous.Value(i).ToTime(); prev.Year() > 1970 {
 				d.PreviousAsOf = prev.Format(time.DateOnly)
 			}
 		}
@@ -161,20 +164,23 @@ func loadLift(ctx context.Context, st Store, asOf time.Time, mem memory.Allocato
 		return err
 	}
 	defer rec.Release()
-	str := func(c, i int) string { return strings.Clone(rec.Column(c).(*array.String).Value(i)) }
-	i32 := func(c, i int) int { return int(rec.Column(c).(*array.Int32).Value(i)) }
-	f64 := func(c, i int) float64 {
-		a := rec.Column(c).(*array.Float64)
+	str := func(name string, i int) string {
+		return strings.Clone(canon.ArrayOf[*array.String](rec, name).Value(i))
+	}
+	i32 := func(name string, i int) int { return int(canon.ArrayOf[*array.Int32](rec, name).Value(i)) }
+	f64 := func(name string, i int) float64 {
+		a := canon.ArrayOf[*array.Float64](rec, name)
 		if a.IsNull(i) {
 			return math.NaN()
 		}
 		return a.Value(i)
 	}
 	for i := 0; i < int(rec.NumRows()); i++ {
-		d.LiftWindow = i32(2, i)
-		d.Lift = append(d.Lift, Lift{Segment: str(0, i), Label: str(1, i), Treated: i32(3, i), Control: i32(4, i),
-			TreatedConversion: f64(5, i), ControlConversion: f64(6, i), Diff: f64(7, i), Low: f64(8, i), High: f64(9, i),
-			RevenueDiff: f64(10, i), MDE: f64(11, i), Verdict: str(12, i)})
+		d.LiftWindow = i32("window_days", i)
+		d.Lift = append(d.Lift, Lift{Segment: str("segment_id", i), Label: str("label", i), Treated: i32("treated", i), Control: i32("control", i),
+			TreatedConversion: f64("treated_conversion", i), ControlConversion: f64("control_conversion", i), Diff: f64("conversion_diff", i),
+			Low: f64("conversion_diff_low", i), High: f64("conversion_diff_high", i), RevenueDiff: f64("revenue_diff", i), MDE: f64("mde_conversion", i),
+			Verdict: str("verdict", i)})
 	}
 	return nil
 }
@@ -218,15 +224,15 @@ func loadTrends(ctx context.Context, st Store, asOf time.Time, mem memory.Alloca
 		}
 		for i := 0; i < int(segs.NumRows()); i++ {
 			t.Segments++
-			t.Buyers += int(segs.Column(0).(*array.Int32).Value(i))
-			t.Revenue12m += segs.Column(1).(*array.Float64).Value(i)
+			t.Buyers += int(canon.ArrayOf[*array.Int32](segs, "size").Value(i))
+			t.Revenue12m += canon.ArrayOf[*array.Float64](segs, "revenue_12m").Value(i)
 		}
 		segs.Release()
 		tiers, err := warehouse.ReadPublished(ctx, st, mem, warehouse.CustomerScores.Name, tierSchema, day)
 		if err != nil {
 			return err
 		}
-		col := tiers.Column(0).(*array.String)
+		col := canon.ArrayOf[*array.String](tiers, "vip_tier")
 		for i := 0; i < int(tiers.NumRows()); i++ {
 			switch col.Value(i) {
 			case segment.VIP:

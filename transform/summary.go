@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/tessera-cdp/tessera/canon"
 )
 
 // SummarySchema is the buy-till-you-die summary of each customer, with the
@@ -100,10 +101,11 @@ func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arr
 	b := array.NewRecordBuilder(mem, SummarySchema)
 	defer b.Release()
 	b.Reserve(rows)
-	idB := b.Field(0).(*array.StringBuilder)
-	fB, rB, tB, mB := b.Field(1).(*array.Float64Builder), b.Field(2).(*array.Float64Builder), b.Field(3).(*array.Float64Builder), b.Field(4).(*array.Float64Builder)
-	dB := b.Field(5).(*array.Date32Builder)
-	hfB, hmB := b.Field(6).(*array.Float64Builder), b.Field(7).(*array.Float64Builder)
+	f64 := func(name string) *array.Float64Builder { return canon.BuilderOf[*array.Float64Builder](b, name) }
+	idB := canon.BuilderOf[*array.StringBuilder](b, "customer_id")
+	fB, rB, tB, mB := f64("frequency"), f64("recency"), f64("T"), f64("monetary_value")
+	dB := canon.BuilderOf[*array.Date32Builder](b, "first_purchase")
+	hfB, hmB := f64("frequency_holdout"), f64("monetary_value_holdout")
 	unitDays := float64(opt.Unit) / float64(24*time.Hour)
 	for _, r := range results {
 		names, ps := r.names, r.ps

@@ -136,3 +136,7 @@ var Parted = []Table{CustomerProfiles, CustomerPlan}
 
 // Tables are every table written by as-of date.
 var Tables = append([]Table{CustomerFeatures}, append(append(Published, Parted...), SegmentLift)...)
+
+// KeyColumn is the column a read of a table's rows is ordered by: the
+// schema's first, its key (customer_id for the tables of customers).
+func KeyColumn(schema *arrow.Schema) string { return schema.Fields()[0].Name }

@@ -140,6 +140,8 @@ func SummaryFromTransactions(r io.Reader, cols TransactionColumns, calEnd time.T
 	}, nil)
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
+	idB, atB := canon.BuilderOf[*array.StringBuilder](b, "customer_id"), canon.BuilderOf[*array.TimestampBuilder](b, "ordered_at")
+	amountB := canon.BuilderOf[*array.Float64Builder](b, "net_amount")
 	err = eachRecord(cr, "transactions", func(line int, rec []string) error {
 		ts, ok := canon.ParseTime([]byte(strings.TrimSpace(rec[di])))
 		if !ok {
@@ -152,9 +154,9 @@ func SummaryFromTransactions(r io.Reader, cols TransactionColumns, calEnd time.T
 				return fmt.Errorf("transactions line %d: %s %q is not a number", line, cols.Amount, rec[ai])
 			}
 		}
-		b.Field(0).(*array.StringBuilder).Append(rec[ci])
-		b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(ts))
-		b.Field(2).(*array.Float64Builder).Append(v)
+		idB.Append(rec[ci])
+		atB.Append(arrow.Timestamp(ts))
+		amountB.Append(v)
 		return nil
 	})
 	if err != nil {
@@ -168,16 +170,16 @@ func SummaryFromTransactions(r io.Reader, cols TransactionColumns, calEnd time.T
 	}
 	defer sum.Release()
 	s := &LTVSummary{CalibrationEnd: calEnd.Format(time.DateOnly), Unit: unitName(unit)}
-	ids := sum.Column(0).(*array.String)
+	ids := canon.ArrayOf[*array.String](sum, "customer_id")
 	for i := 0; i < ids.Len(); i++ {
 		s.ID = append(s.ID, ids.Value(i))
 	}
-	f := func(i int) []float64 {
-		return append([]float64(nil), sum.Column(i).(*array.Float64).Float64Values()...)
+	f := func(name string) []float64 {
+		return append([]float64(nil), canon.ArrayOf[*array.Float64](sum, name).Float64Values()...)
 	}
-	s.X, s.Tx, s.T = f(1), f(2), f(3)
+	s.X, s.Tx, s.T = f("frequency"), f("recency"), f("T")
 	if ai >= 0 {
-		s.Money = f(4)
+		s.Money = f("monetary_value")
 	}
 	if len(s.X) == 0 {
 		return nil, fmt.Errorf("transactions: no purchase on or before %s", s.CalibrationEnd)

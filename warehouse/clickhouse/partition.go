@@ -50,7 +50,7 @@ func (w *DB) readSlice(ctx context.Context, mem memory.Allocator, table string, 
 		slice = " AND " + s.Filter("customer_id")
 	}
 	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s.%s WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)%s ORDER BY %s",
-		strings.Join(names, ", "), w.db, table, slice, schema.Field(0).Name), asOf.Format(time.DateOnly), runID, runID)
+		strings.Join(names, ", "), w.db, table, slice, warehouse.KeyColumn(schema)), asOf.Format(time.DateOnly), runID, runID)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}

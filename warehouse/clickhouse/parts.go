@@ -197,7 +197,7 @@ func (w *DB) EachPart(ctx context.Context, mem memory.Allocator, table string, s
 	for i, s := range parts {
 		from[i] = fmt.Sprintf("SELECT %s FROM {db}.%s", strings.Join(schemaNames(schema), ", "), partTable(table, asOf, job, s))
 	}
-	rows, err := w.conn.Query(ctx, w.expand(fmt.Sprintf("SELECT %s FROM (%s) ORDER BY %s", strings.Join(names, ", "), strings.Join(from, " UNION ALL "), schema.Field(0).Name)))
+	rows, err := w.conn.Query(ctx, w.expand(fmt.Sprintf("SELECT %s FROM (%s) ORDER BY %s", strings.Join(names, ", "), strings.Join(from, " UNION ALL "), warehouse.KeyColumn(schema))))
 	if tableGone(err) {
 		return fmt.Errorf("read the parts of %s: %w: %w", table, warehouse.ErrPartGone, err)
 	}

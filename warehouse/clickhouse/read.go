@@ -145,7 +145,7 @@ func handRows(rows driver.Rows, mem memory.Allocator, schema *arrow.Schema, dest
 			return err
 		}
 		add(b)
-		if b.Field(0).Len() >= batch {
+		if canon.Len(b) >= batch {
 			if err := warehouse.Hand(b.NewRecord(), fn); err != nil {
 				return err
 			}

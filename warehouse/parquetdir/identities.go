@@ -39,7 +39,7 @@ func (p *Dir) RawKeys(ctx context.Context, e canon.Entity, fn func(string)) erro
 		return err
 	}
 	for _, r := range recs {
-		a := r.Column(0).(*array.String)
+		a := canon.ArrayOf[*array.String](r, col)
 		for i := 0; i < a.Len(); i++ {
 			fn(a.Value(i))
 		}

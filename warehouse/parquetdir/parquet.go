@@ -137,15 +137,18 @@ func (p *Dir) InsertRejected(_ context.Context, runID string, _ time.Time, rs []
 	}
 	b := array.NewRecordBuilder(p.mem, rejectedSchema)
 	defer b.Release()
+	str := func(name string) *array.StringBuilder { return canon.BuilderOf[*array.StringBuilder](b, name) }
+	source, entity, key, rule, detail, raw, run := str("source"), str("entity"), str("row_key"), str("rule"), str("detail"), str("raw"), str("run_id")
+	position := canon.BuilderOf[*array.Int64Builder](b, "position")
 	for _, r := range rs {
-		b.Field(0).(*array.StringBuilder).Append(r.Source)
-		b.Field(1).(*array.StringBuilder).Append(string(r.Entity))
-		b.Field(2).(*array.Int64Builder).Append(r.Position)
-		b.Field(3).(*array.StringBuilder).Append(r.Key)
-		b.Field(4).(*array.StringBuilder).Append(string(r.Rule))
-		b.Field(5).(*array.StringBuilder).Append(r.Detail)
-		b.Field(6).(*array.StringBuilder).Append(r.Raw)
-		b.Field(7).(*array.StringBuilder).Append(runID)
+		source.Append(r.Source)
+		entity.Append(string(r.Entity))
+		position.Append(r.Position)
+		key.Append(r.Key)
+		rule.Append(string(r.Rule))
+		detail.Append(r.Detail)
+		raw.Append(r.Raw)
+		run.Append(runID)
 	}
 	rec := b.NewRecord()
 	defer rec.Release()

@@ -73,7 +73,7 @@ func (p *Dir) RejectedByRule(ctx context.Context, runID string) ([]warehouse.Cou
 		return nil, err
 	}
 	defer rec.Release()
-	entity, rule, run := rec.Column(1).(*array.String), rec.Column(4).(*array.String), rec.Column(7).(*array.String)
+	entity, rule, run := canon.ArrayOf[*array.String](rec, "entity"), canon.ArrayOf[*array.String](rec, "rule"), canon.ArrayOf[*array.String](rec, "run_id")
 	n := map[string]uint64{}
 	for i := 0; i < int(rec.NumRows()); i++ {
 		if runID == "" || run.Value(i) == runID { // "": every run's

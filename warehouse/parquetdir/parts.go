@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
@@ -189,7 +190,8 @@ func (p *Dir) EachPart(ctx context.Context, mem memory.Allocator, table string, 
 			rows = append(rows, row{len(recs) - 1, i})
 		}
 	}
-	key := func(r row) string { return recs[r.rec].Column(0).(*array.String).Value(r.i) }
+	keyCol := warehouse.KeyColumn(schema)
+	key := func(r row) string { return canon.ArrayOf[*array.String](recs[r.rec], keyCol).Value(r.i) }
 	slices.SortStableFunc(rows, func(a, b row) int { return strings.Compare(key(a), key(b)) })
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
@@ -198,7 +200,7 @@ func (p *Dir) EachPart(ctx context.Context, mem memory.Allocator, table string, 
 		for c := range schema.Fields() {
 			copyValue(b.Field(c), recs[r.rec].Column(c), r.i)
 		}
-		if b.Field(0).Len() >= batch {
+		if canon.Len(b) >= batch {
 			if err := warehouse.Hand(b.NewRecord(), fn); err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
@@ -34,10 +35,14 @@ func (p *Dir) ReadRunSlice(ctx context.Context, mem memory.Allocator, table stri
 	}
 	defer all.Release()
 	runs := all.Column(runCol).(*array.String)
+	var ids *array.String
+	if !s.Whole() {
+		ids = canon.ArrayOf[*array.String](all, warehouse.KeyColumn(schema)) // customer_id
+	}
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
 	for r := 0; r < int(all.NumRows()); r++ {
-		if (runID != "" && runs.Value(r) != runID) || (!s.Whole() && !s.Owns(all.Column(0).(*array.String).Value(r))) {
+		if (runID != "" && runs.Value(r) != runID) || (!s.Whole() && !s.Owns(ids.Value(r))) {
 			continue
 		}
 		for i := range schema.Fields() {
@@ -63,7 +68,7 @@ func (p *Dir) PartitionRuns(ctx context.Context, table string, asOf time.Time) (
 		return nil, err
 	}
 	defer rec.Release()
-	runs := rec.Column(0).(*array.String)
+	runs := canon.ArrayOf[*array.String](rec, "run_id")
 	for i := 0; i < runs.Len(); i++ {
 		out[runs.Value(i)]++
 	}

@@ -118,7 +118,7 @@ func (p *Dir) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query,
 				copyValue(b.Field(i), rec.Column(i), r)
 			}
 		}
-		if b.Field(0).Len() >= batch {
+		if canon.Len(b) >= batch {
 			if err := warehouse.Hand(b.NewRecord(), fn); err != nil {
 				return err
 			}
@@ -185,7 +185,7 @@ func (p *Dir) sliceFilter(ctx context.Context, mem memory.Allocator, q warehouse
 		all := warehouse.Query{Entity: canon.Orders, Columns: []string{"order_id"}, Slice: q.Slice}
 		all.Columns = append(all.Columns, "customer_id")
 		if err := p.Each(ctx, mem, all, 1<<16, func(rec arrow.Record) error {
-			ids := rec.Column(0).(*array.String)
+			ids := canon.ArrayOf[*array.String](rec, "order_id")
 			for i := 0; i < int(rec.NumRows()); i++ {
 				orders[strings.Clone(ids.Value(i))] = true
 			}

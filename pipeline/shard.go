@@ -76,7 +76,10 @@ func gatherParts(ctx context.Context, r Run, st partCounter, tables []string, wr
 	if err := write(); err != nil {
 		return false, err
 	}
-	if r.Shard.Index != 0 {
+	switch {
+	case !r.Shard.Sharded():
+		return true, nil // the part just written is the only one
+	case r.Shard.Index != 0:
 		return false, nil
 	}
 	return true, awaitParts(ctx, r, st, tables...)

@@ -228,9 +228,11 @@ func (w *DB) Migrate(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("the lock's table: %w", err)
 		}
 	}
+	// A holder of its own (claims of one holder are shared): two migrations
+	// of one process are two holders.
 	host, _ := os.Hostname()
 	unlock, _, err := w.Lock(ctx, []string{"migrate"}, time.Unix(0, 0).UTC(), warehouse.LockOptions{
-		Holder: fmt.Sprintf("%s pid %d migrate", host, os.Getpid()), TTL: time.Minute, Wait: 10 * time.Minute})
+		Holder: fmt.Sprintf("%s pid %d migrate %s", host, os.Getpid(), newToken()), TTL: time.Minute, Wait: 10 * time.Minute})
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}

@@ -36,7 +36,8 @@ func TestWriteBYOFixtures(t *testing.T) {
 	if *updateBYO {
 		dir = byoDir
 	}
-	writers := map[string]func(*testing.T, string){"marketplace": writeMarketplace, "online-retail": writeOnlineRetail, "accounting-ru": writeAccounting}
+	writers := map[string]func(*testing.T, string){"marketplace": writeMarketplace, "marketplace-sampled": writeMarketplaceSampled,
+		"online-retail": writeOnlineRetail, "accounting-ru": writeAccounting}
 	for name, write := range writers {
 		write(t, filepath.Join(dir, name))
 		if *updateBYO {
@@ -138,7 +139,30 @@ func buyers(rnd *rand.Rand, n int, repeatShare float64, start, end time.Time, id
 }
 
 func writeMarketplace(t *testing.T, dir string) {
-	rnd := rand.New(rand.NewPCG(19, 1))
+	writeMarketplaceShaped(t, dir, marketplaceShape{seed: 19, people: 1800, repeatShare: 0.12, itemShare: 1})
+}
+
+// writeMarketplaceSampled writes a marketplace's export whose files were
+// sampled each on its own, as public extracts of such data often are: the
+// items of only a tenth of the orders are there (the others are worth 0),
+// one buyer of a thousand came back, and some customers never ordered.
+func writeMarketplaceSampled(t *testing.T, dir string) {
+	writeMarketplaceShaped(t, dir, marketplaceShape{seed: 23, people: 1000, oneRepeat: true, itemShare: 0.1, nonBuyers: 120})
+}
+
+// marketplaceShape is what a generated marketplace export holds.
+type marketplaceShape struct {
+	seed        uint64
+	people      int
+	repeatShare float64
+	oneRepeat   bool    // exactly one buyer orders twice (repeatShare 0)
+	itemShare   float64 // of the orders whose items the export has
+	nonBuyers   int     // customers without an order
+}
+
+func writeMarketplaceShaped(t *testing.T, dir string, shape marketplaceShape) {
+	rnd := rand.New(rand.NewPCG(shape.seed, 1))
+	sample := rand.New(rand.NewPCG(shape.seed, 2)) // which orders keep their items: apart, so the rest is drawn alike
 	start, end := time.Date(2016, 9, 4, 0, 0, 0, 0, time.UTC), time.Date(2018, 8, 29, 0, 0, 0, 0, time.UTC)
 	products := table{header: []string{"product_id", "product_category_name", "product_name_lenght", "product_description_lenght", "product_photos_qty", "product_weight_g", "product_length_cm", "product_height_cm", "product_width_cm"}}
 	cats := []string{"cama_mesa_banho", "beleza_saude", "esporte_lazer", "moveis_decoracao", "informatica_acessorios", "utilidades_domesticas", "relogios_presentes", "telefonia", "brinquedos", "automotivo"}
@@ -154,7 +178,12 @@ func writeMarketplace(t *testing.T, dir string) {
 	items := table{header: []string{"order_id", "order_item_id", "product_id", "seller_id", "shipping_limit_date", "price", "freight_value"}}
 	us := func(at time.Time) string { return at.Format("1/2/2006 15:04") }
 	cities := [][2]string{{"sao paulo", "SP"}, {"rio de janeiro", "RJ"}, {"belo horizonte", "MG"}, {"brasilia", "DF"}, {"curitiba", "PR"}, {"porto alegre", "RS"}}
-	people := buyers(rnd, 1800, 0.12, start, end, func(int) string { return hexID(rnd) })
+	people := buyers(rnd, shape.people, shape.repeatShare, start, end, func(int) string { return hexID(rnd) })
+	if shape.oneRepeat {
+		p := &people[0]
+		p.orders = append(p.orders[:1], p.orders[0].Add(-30*24*time.Hour))
+		p.orders[0], p.orders[1] = p.orders[1], p.orders[0]
+	}
 	for n, p := range people {
 		city := cities[rnd.IntN(len(cities))]
 		for k, at := range p.orders {
@@ -166,17 +195,25 @@ func writeMarketplace(t *testing.T, dir string) {
 				ordered = "0000-00-00 00:00" // a broken export row: this order is rejected, its items are parent_rejected
 			}
 			orders.add(order, cust, status, ordered, us(at.Add(time.Hour)), us(at.Add(48*time.Hour)), us(at.Add(200*time.Hour)), at.Add(20*24*time.Hour).Format("1/2/2006 0:00"))
+			kept := shape.itemShare >= 1 || sample.Float64() < shape.itemShare
 			for line := range 1 + rnd.IntN(3) {
 				product := catalogue[rnd.IntN(len(catalogue))]
 				if rnd.IntN(150) == 0 {
 					product = hexID(rnd) // a product the catalogue lacks
 				}
-				items.add(order, fmt.Sprint(line+1), product, hexID(rnd), us(at.Add(72*time.Hour)), fmt.Sprintf("%.2f", 10+rnd.Float64()*300), fmt.Sprintf("%.2f", 5+rnd.Float64()*30))
+				item := []string{order, fmt.Sprint(line + 1), product, hexID(rnd), us(at.Add(72 * time.Hour)), fmt.Sprintf("%.2f", 10+rnd.Float64()*300), fmt.Sprintf("%.2f", 5+rnd.Float64()*30)}
+				if kept {
+					items.add(item...)
+				}
 			}
 		}
 	}
 	for range 12 { // items of orders that are not in the export at all
 		items.add(hexID(rnd), "1", catalogue[rnd.IntN(len(catalogue))], hexID(rnd), us(end), "49.90", "12.00")
+	}
+	for range shape.nonBuyers {
+		city := cities[rnd.IntN(len(cities))]
+		customers.add(hexID(rnd), hexID(rnd), fmt.Sprintf("%05d", rnd.IntN(99999)), city[0], city[1])
 	}
 	customers.pad(rnd, 900)
 	orders.pad(rnd, 1100)

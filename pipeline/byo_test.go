@@ -124,6 +124,7 @@ func TestBringYourOwnExport(t *testing.T) {
 		grade string // of the purchase model; "" when the data cannot support one
 	}{
 		{"marketplace", time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC), marketplaceWants, checkPersons, ""},
+		{"marketplace-sampled", time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC), marketplaceWants, checkSampled, ""},
 		{"online-retail", time.Date(2011, 12, 10, 0, 0, 0, 0, time.UTC), onlineRetailWants, nil, ""},
 		{"accounting-ru", time.Date(2025, 12, 27, 0, 0, 0, 0, time.UTC), accountingWants, checkAccounting, "B"},
 	} {
@@ -154,6 +155,9 @@ func TestBringYourOwnExport(t *testing.T) {
 					t.Errorf("the report lacks %q", s)
 				}
 			}
+			if strings.Contains(string(b), "NaN") {
+				t.Error("the report shows NaN")
+			}
 			var scored, predicted uint64
 			day := "toDate('" + fx.asOf.Format(time.DateOnly) + "')"
 			queryRow(t, wh, "SELECT count(), countIf(clv_12m IS NOT NULL AND first_order_date IS NOT NULL) FROM {db}.customer_scores WHERE as_of = "+day, &scored, &predicted)
@@ -163,7 +167,40 @@ func TestBringYourOwnExport(t *testing.T) {
 			if scored == 0 || grade != fx.grade || (predicted > 0) != (fx.grade != "") {
 				t.Errorf("%d customers scored, %d with a CLV, purchase model %s graded %q; want grade %q", scored, predicted, kind, grade, fx.grade)
 			}
+			checkValueTiers(t, wh, day)
 		})
+	}
+}
+
+// checkValueTiers: what a real export's segments say of value. A buyer who
+// bought for 0 is never in a "high value" (or "mid value") segment; a
+// customer who never bought is offered the first-order incentive (the
+// default offers' 5%); the orders worth 0 are counted in the extract run's
+// record.
+func checkValueTiers(t *testing.T, wh *clickhouse.DB, day string) {
+	t.Helper()
+	var zeroBuyers, valued, nonBuyers, offered uint64
+	queryRow(t, wh, `SELECT count(), countIf(label LIKE '%high value%' OR label LIKE '%mid value%') FROM (
+		SELECT segment_id FROM (SELECT customer_id, segment_id FROM {db}.segment_members WHERE as_of = `+day+`) AS m
+		INNER JOIN (SELECT customer_id FROM {db}.customer_features WHERE as_of = `+day+` AND revenue = 0) AS f USING customer_id
+	) AS z INNER JOIN (SELECT segment_id, label FROM {db}.segments WHERE as_of = `+day+`) AS s USING segment_id`, &zeroBuyers, &valued)
+	queryRow(t, wh, "SELECT count(), countIf(offer = '5%') FROM {db}.customer_scores WHERE as_of = "+day+" AND lifecycle_stage = 'non_buyer'", &nonBuyers, &offered)
+	var zeroOrders, landed int64
+	for _, detail := range queryStrings(t, wh, "SELECT detail FROM {db}.runs WHERE stage = 'extract' AND status = 'ok'") {
+		var res ExtractResult
+		if err := json.Unmarshal([]byte(detail), &res); err != nil {
+			t.Fatalf("extract's record: %v: %s", err, detail)
+		}
+		z, l := res.ZeroValueOrders()
+		zeroOrders, landed = zeroOrders+z, landed+l
+	}
+	t.Logf("%d buyers bought for 0 (%d in a high or mid value segment); %d customers never bought (%d offered 5%%); %d of %d orders landed worth 0",
+		zeroBuyers, valued, nonBuyers, offered, zeroOrders, landed)
+	if valued > 0 {
+		t.Errorf("%d buyers who bought for 0 are in high or mid value segments", valued)
+	}
+	if offered != nonBuyers {
+		t.Errorf("%d of %d customers who never bought are offered the first-order 5%%", offered, nonBuyers)
 	}
 }
 
@@ -273,6 +310,30 @@ func checkPersons(t *testing.T, wh *clickhouse.DB, dir string) {
 	c := lastExtract(t, wh)[canon.OrderLines]
 	if c.UnknownProduct == 0 {
 		t.Error("order lines of products missing from the catalogue were not counted")
+	}
+}
+
+// checkSampled: an export whose files were sampled apart, so that most
+// orders have no items and are worth 0. Extract counts them and warns; the
+// customers without an order that reads are rejected saying their time could
+// not be derived, not that a column is empty.
+func checkSampled(t *testing.T, wh *clickhouse.DB, dir string) {
+	var detail string
+	queryRow(t, wh, "SELECT detail FROM {db}.runs WHERE stage = 'extract' ORDER BY finished_at DESC, started_at DESC LIMIT 1", &detail)
+	var res ExtractResult
+	if err := json.Unmarshal([]byte(detail), &res); err != nil {
+		t.Fatal(err)
+	}
+	zero, landed := res.ZeroValueOrders()
+	t.Logf("%d of %d orders landed are worth 0; warned: %s", zero, landed, res.ZeroValueWarning())
+	if zero < landed/2 || res.ZeroValueWarning() == "" {
+		t.Errorf("%d of %d orders landed counted as worth 0, warning %q: want most, and a warning", zero, landed, res.ZeroValueWarning())
+	}
+	var rejected uint64
+	var example string
+	queryRow(t, wh, "SELECT count(), any(detail) FROM {db}.rejected_rows FINAL WHERE entity = 'customers' AND rule = 'missing_field'", &rejected, &example)
+	if rejected == 0 || !strings.Contains(example, "created_at could not be derived") {
+		t.Errorf("%d customers rejected for missing_field, e.g. %q: want those without an order, saying their time could not be derived", rejected, example)
 	}
 }
 

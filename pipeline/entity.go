@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/canon"
@@ -232,6 +234,9 @@ func (e *entityRead) flush() error {
 	}
 	e.landed = true
 	e.c.Landed += rec.NumRows()
+	if e.t.Entity == canon.Orders {
+		e.c.ZeroValue += zeroValueOrders(rec)
+	}
 	raw := e.land.raw
 	e.land.land(func(skip bool) error {
 		defer rec.Release()
@@ -285,4 +290,17 @@ func (e *entityRead) finish() error {
 		return fmt.Errorf("%s: read %d rows but landed %d, rejected %d and skipped %d blank", e.t.Entity, c.Read, c.Landed, c.Rejected, c.Blank)
 	}
 	return nil
+}
+
+// zeroValueOrders counts the orders of rec, not cancelled, whose net amount
+// is 0.
+func zeroValueOrders(rec arrow.Record) int64 {
+	net, status := canon.ArrayOf[*array.Float64](rec, "net_amount"), canon.ArrayOf[*array.String](rec, "status")
+	var n int64
+	for i := 0; i < int(rec.NumRows()); i++ {
+		if net.IsValid(i) && net.Value(i) == 0 && status.Value(i) != "cancelled" {
+			n++
+		}
+	}
+	return n
 }

@@ -59,9 +59,12 @@ type EntityCount struct {
 	Replaced int64 `json:"replaced_by_newer"`
 	// Linked counts rows whose customer_id was made the canonical one of a
 	// customer known under another id (identities).
-	Linked   int64                 `json:"linked"`
-	Seconds  float64               `json:"seconds"`
-	examples map[canon.Rule]string // a rejected row's detail per rule
+	Linked int64 `json:"linked"`
+	// ZeroValue counts orders landed (not cancelled) worth 0: a net amount
+	// of 0, as when an export's amounts come from lines it lacks.
+	ZeroValue int64                 `json:"zero_value,omitempty"`
+	Seconds   float64               `json:"seconds"`
+	examples  map[canon.Rule]string // a rejected row's detail per rule
 	// landedTwice counts rows landed although a newer version of their key
 	// landed after them in the run (the raw table keeps that one).
 	landedTwice int64
@@ -117,7 +120,41 @@ func Extract(ctx context.Context, r Run, st rawSink, o ExtractOptions) (*Extract
 	}
 	defer sources.Close()
 	res, err := extract(ctx, r, func(t *canon.Table) []source.Entity { return sources.Of(ctx, t) }, st, o)
+	if err == nil {
+		warnZeroValue(r, res)
+	}
 	return res, st.EndExtract(err)
+}
+
+// zeroValueWarn is the share of the orders landed worth 0 above which
+// extract warns: revenue, CLV and value tiers then say little.
+const zeroValueWarn = 0.2
+
+// ZeroValueOrders are the orders a run landed, and those worth 0.
+func (r *ExtractResult) ZeroValueOrders() (zero, landed int64) {
+	for _, e := range r.Entities {
+		if e.Entity == canon.Orders {
+			zero, landed = zero+e.ZeroValue, landed+e.Landed
+		}
+	}
+	return zero, landed
+}
+
+// ZeroValueWarning says, when too many orders landed are worth 0, so and
+// what it does to the scores; "" otherwise.
+func (r *ExtractResult) ZeroValueWarning() string {
+	zero, landed := r.ZeroValueOrders()
+	if landed == 0 || float64(zero) <= zeroValueWarn*float64(landed) {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d orders landed (%.0f%%) are worth 0 (net_amount 0, not cancelled): revenue, CLV and value tiers will say little of them; "+
+		"check where the amounts come from (an export whose amounts are the sum of its lines, with lines missing, gives 0)", zero, landed, 100*float64(zero)/float64(landed))
+}
+
+func warnZeroValue(r Run, res *ExtractResult) {
+	if w := res.ZeroValueWarning(); w != "" {
+		r.Log.Warn(w)
+	}
 }
 
 // extract lands every entity from the sources that list gives for it. An

@@ -171,6 +171,9 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 			p.ps = append(p.ps, pr)
 			p.prev.Of = append(p.prev.Of, ln.of(pr.ID))
 			out.Buyers++
+			if pr.Revenue == 0 {
+				out.ZeroRevenue++
+			}
 			if !math.IsNaN(pr.PAlive) {
 				out.MeanPAlive += pr.PAlive
 				out.WithPAlive++
@@ -286,6 +289,9 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 	}
 	r.Log.WithFields(logrus.Fields{"customers": out.Customers, "buyers": out.Buyers, "segments": out.Segments, "shards": sh.Of}).
 		Info("date planned: segments and feeds staged, each shard's plan written for publish")
+	if w := out.ZeroRevenueWarning(); w != "" {
+		r.Log.Warn(w)
+	}
 	return nil
 }
 
@@ -331,7 +337,10 @@ func (p *planned) decide(ctx context.Context, r Run, wh scoreStore, o ScoreOptio
 		k := [2]string{stages[i], value}
 		name, ok := groups[k]
 		if !ok {
-			name = strings.ReplaceAll(stages[i], "_", " ") + " · " + value
+			name = strings.ReplaceAll(stages[i], "_", " ")
+			if value != segment.NoValue {
+				name += " · " + value
+			}
 			groups[k] = name
 		}
 		macro[i] = name

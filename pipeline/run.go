@@ -276,7 +276,8 @@ func (p *Runner) record(ctx context.Context, res Result, runErr error) {
 		}
 	case res.Score != nil:
 		row.Landed = uint64(res.Score.Customers)
-		detail = map[string]any{"model_id": res.Score.ModelID, "staged": res.Score.Staged, "plan": res.Score.Plan, "plan_of": res.Score.PlanOf}
+		detail = map[string]any{"model_id": res.Score.ModelID, "staged": res.Score.Staged, "plan": res.Score.Plan, "plan_of": res.Score.PlanOf,
+			"buyers": res.Score.Buyers, "zero_revenue_buyers": res.Score.ZeroRevenue}
 	case res.Publish != nil:
 		pr := res.Publish
 		row.Landed = uint64(pr.Customers)

@@ -35,23 +35,35 @@ type scoreStore interface {
 	EachPart(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, job string, parts []warehouse.Slice, batch int, fn func(arrow.Record) error) error
 }
 
+// ZeroRevenueWarning says, when more than a fifth of the buyers bought for
+// 0 in all, so and what it does to the scores; "" otherwise.
+func (s ScoreSummary) ZeroRevenueWarning() string {
+	if s.Buyers == 0 || float64(s.ZeroRevenue) <= zeroValueWarn*float64(s.Buyers) {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d buyers (%.0f%%) bought for 0 in all (their orders are worth 0): they are never high value, and revenue says little of them; "+
+		"check where the orders' amounts come from", s.ZeroRevenue, s.Buyers, 100*float64(s.ZeroRevenue)/float64(s.Buyers))
+}
+
 // ScoreSummary sums up the scores of one run.
 type ScoreSummary struct {
 	Customers, Buyers int
 	// WithPAlive buyers have a P(alive); NotPredicted buyers miss a
 	// prediction, and Gated says why none was made for anyone.
 	WithPAlive, NotPredicted int
-	Gated                    []string
-	MeanPAlive               float64
-	Expected365              float64
-	CLV12                    float64
-	WithNextOrder            int
-	ModelID                  string
-	EarlyVIPModelID          string
-	Segments                 int
-	MinSize, MaxSize         int
-	Lifecycle, Tiers         map[string]int
-	Part                     bool // a shard other than 0: it wrote its part only
+	// ZeroRevenue buyers have bought for 0 in all (orders worth 0).
+	ZeroRevenue      int
+	Gated            []string
+	MeanPAlive       float64
+	Expected365      float64
+	CLV12            float64
+	WithNextOrder    int
+	ModelID          string
+	EarlyVIPModelID  string
+	Segments         int
+	MinSize, MaxSize int
+	Lifecycle, Tiers map[string]int
+	Part             bool // a shard other than 0: it wrote its part only
 	// Staged are the rows of each table staged, or to be staged by publish's
 	// shards, recorded with the run so that publish can check what is staged
 	// is whole.

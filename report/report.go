@@ -116,6 +116,16 @@ func Write(w io.Writer, d Data) error {
 
 type view struct{ Data }
 
+// Unpredicted says whether a segment shows a dash for a prediction.
+func (v view) Unpredicted() bool {
+	for _, s := range v.Segments {
+		if math.IsNaN(s.MeanCLV) || math.IsNaN(s.ChurnRisk) || math.IsNaN(s.AtRisk) {
+			return true
+		}
+	}
+	return false
+}
+
 func (v view) SegmentChart() template.HTML {
 	segs := slices.Clone(v.Segments)
 	slices.SortFunc(segs, func(a, b Segment) int { return cmp.Compare(b.RevenueShare, a.RevenueShare) })
@@ -484,12 +494,24 @@ func legend(b *strings.Builder, names, colors []string) {
 	}
 }
 
+// NotPredicted says what a dash in a column of predictions means.
+const NotPredicted = "– : not predicted: no member of the segment has a prediction (no purchase model passed its gate; the runs' record says why)."
+
+// Number formats x, or a dash for a value not predicted (NaN): never "NaN".
+func Number(format string, x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "–"
+	}
+	return fmt.Sprintf(format, x)
+}
+
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct":    func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
-	"f2":     func(x float64) string { return fmt.Sprintf("%.2f", x) },
-	"f3":     func(x float64) string { return fmt.Sprintf("%.3f", x) },
-	"f0":     func(x float64) string { return fmt.Sprintf("%.0f", x) },
-	"signed": func(x float64) string { return fmt.Sprintf("%+.3f", x) },
+	"NotPredicted": func() string { return NotPredicted },
+	"pct":          func(x float64) string { return Number("%.1f%%", 100*x) },
+	"f2":           func(x float64) string { return Number("%.2f", x) },
+	"f3":           func(x float64) string { return Number("%.3f", x) },
+	"f0":           func(x float64) string { return Number("%.0f", x) },
+	"signed":       func(x float64) string { return Number("%+.3f", x) },
 	"interval": func(lo, hi float64) string {
 		if math.IsNaN(lo) {
 			return ""
@@ -522,6 +544,7 @@ th { background: #f7fafc; } td.l, th.l { text-align: left; }
 <table><tr><th class="l">segment</th><th class="l">label</th><th>members</th><th>revenue share</th><th>mean CLV</th><th>churn risk</th><th>revenue at risk</th><th class="l">strategy</th></tr>
 {{range .Segments}}<tr><td class="l">{{.ID}}</td><td class="l">{{.Label}}</td><td>{{.Size}}</td><td>{{pct .RevenueShare}}</td><td>{{f0 .MeanCLV}}</td><td>{{f2 .ChurnRisk}}</td><td>{{f0 .AtRisk}}</td><td class="l">{{.Strategy}}</td></tr>
 {{end}}</table>
+{{if .Unpredicted}}<p>{{NotPredicted}}</p>{{end}}
 
 <h2>Customer value</h2>
 {{.CLVChart}}

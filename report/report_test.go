@@ -1,6 +1,7 @@
 package report
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -24,6 +25,10 @@ func TestWrite(t *testing.T) {
 	}{
 		{"full", full, 7, []string{"Moves since 2026-10-31", "ROC curve", "&lt;script&gt;"}},
 		{"young shop", Data{AsOf: "2026-11-01"}, 4, []string{"No purchase model.", "No early potential-VIP model", "No previous published date", "no data"}},
+		// The purchase model gated: segments without CLV or churn risk, and
+		// no revenue at all to share.
+		{"gated model", Data{AsOf: "2026-11-01", Customers: 3, Buyers: 2, Segments: []Segment{{ID: "seg-1", Label: "lost", Size: 2,
+			MeanCLV: math.NaN(), ChurnRisk: math.NaN(), AtRisk: math.NaN()}}}, 4, []string{"<td>–</td>", "not predicted: no member of the segment has a prediction"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var b strings.Builder
@@ -38,6 +43,9 @@ func TestWrite(t *testing.T) {
 				if !strings.Contains(html, w) {
 					t.Errorf("no %q in the page", w)
 				}
+			}
+			if strings.Contains(html, "NaN") {
+				t.Error("the page shows NaN")
 			}
 			if strings.Contains(html, "<script>") {
 				t.Error("a label's markup went into the page unescaped")

@@ -33,8 +33,20 @@ func (o SegmentOptions) Validate() error {
 // for the macro groups: vip (any VIP tier), high (12-month CLV in the top 20%
 // of buyers), mid (the next 40%), low. Buyers without a predicted CLV (the
 // model's gate failed) are banded the same way among themselves by 12-month
-// revenue.
-type ValueCuts struct{ High, Mid, RevHigh, RevMid float64 }
+// revenue. Bands go by rank with ties: buyers of equal value share a band,
+// and a value of 0 (or less) is low value however many buyers have it. Where
+// no buyer of a basis has a value above 0 there is no value dimension: its
+// buyers get no value tier (NoValue), and the macro groups are lifecycle
+// stages alone. Customers who never bought get none either.
+type ValueCuts struct {
+	High, Mid, RevHigh, RevMid float64
+	// CLVSignal, RevSignal: some buyer of the basis has a value above 0.
+	CLVSignal, RevSignal bool
+}
+
+// NoValue is the value tier of a customer with none: one who never bought,
+// or a buyer where no buyer has any value to rank by.
+const NoValue = ""
 
 // NewValueCuts are the cut points of the customers' value tiers.
 func NewValueCuts(ps []Profile) ValueCuts {
@@ -56,18 +68,24 @@ func NewValueCuts(ps []Profile) ValueCuts {
 	}
 	slices.Sort(clv)
 	slices.Sort(rev)
-	return ValueCuts{High: at(clv, 0.8), Mid: at(clv, 0.4), RevHigh: at(rev, 0.8), RevMid: at(rev, 0.4)}
+	positive := func(v []float64) bool { return len(v) > 0 && v[len(v)-1] > 0 }
+	return ValueCuts{High: at(clv, 0.8), Mid: at(clv, 0.4), RevHigh: at(rev, 0.8), RevMid: at(rev, 0.4),
+		CLVSignal: positive(clv), RevSignal: positive(rev)}
 }
 
 // Tier is the value tier of a customer of the VIP tier.
 func (c ValueCuts) Tier(p Profile, vipTier string) string {
-	v, h, m := p.CLV, c.High, c.Mid
+	v, h, m, signal := p.CLV, c.High, c.Mid, c.CLVSignal
 	if math.IsNaN(v) {
-		v, h, m = p.Revenue12m, c.RevHigh, c.RevMid
+		v, h, m, signal = p.Revenue12m, c.RevHigh, c.RevMid, c.RevSignal
 	}
 	switch {
 	case vipTier != "":
 		return "vip"
+	case p.Orders == 0 || !signal:
+		return NoValue
+	case v <= 0:
+		return "low value"
 	case v >= h:
 		return "high value"
 	case v >= m:

@@ -418,6 +418,10 @@ func (e *Export) fillTimes(mp *Mapped, t *canon.Table, spans, persons map[string
 			if len(f[updated]) == 0 { // no orders: its version is its creation
 				f[updated] = f[created]
 			}
+			if len(f[created]) == 0 {
+				mp.Reject(canon.MissingField, "created_at could not be derived: the file gives none, and the customer has no order in the export whose time reads "+
+					"(a customer is created at its first order: it has none, or their times did not read with the date layouts)")
+			}
 			return
 		}
 		if len(f[created]) == 0 {

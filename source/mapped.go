@@ -271,6 +271,10 @@ func openMapped(dir string, m config.FileMapping, f Format, t *canon.Table, deri
 // Derive sets the function that fills the derived columns of each row.
 func (mp *Mapped) Derive(fill func(fields [][]byte, vals [][]byte)) { mp.fill = fill }
 
+// Reject rejects the current row for a reason of the derivation (from the
+// fill function): what could not be derived, and why.
+func (mp *Mapped) Reject(rule canon.Rule, detail string) { mp.rule, mp.detail = rule, detail }
+
 // openNext opens the next file and reads its header.
 func (mp *Mapped) openNext() error {
 	path := mp.paths[mp.next]

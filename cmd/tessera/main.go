@@ -199,8 +199,8 @@ func parseAsOf(s string, cfg config.Config) (time.Time, error) {
 
 var stageHelp = map[string]string{
 	"run": "Runs the pipeline for one as-of date: extract (sources into the raw tables), features,\n" +
-		"train, score and publish. With no clickhouse.addr it runs embedded on a generated sample shop and\n" +
-		"writes Parquet tables under data_dir.",
+		"train, score and publish. With no clickhouse.addr it runs embedded: it writes Parquet tables under\n" +
+		"data_dir (reading the configured sources, or a generated sample shop when none is configured).",
 	"extract":  "Reads the configured sources, validates every row and lands it in the raw tables (or in rejected_rows with its reason).",
 	"features": "Computes every buyer's features from the raw tables, as of the date, into customer_features.",
 	"train":    "Fits the candidate purchase models on the history before a holdout, keeps the best, refits it with Gamma-Gamma and stores it in models.",

@@ -80,6 +80,12 @@ func printExtract(ctx context.Context, out io.Writer, st warehouse.Store, res pi
 	if unknownProduct > 0 {
 		fmt.Fprintf(out, "%d order lines landed name products the catalogue lacks (source.unknown_product: count)\n", unknownProduct)
 	}
+	if zero, landed := res.Extract.ZeroValueOrders(); zero > 0 {
+		fmt.Fprintf(out, "%d of %d orders landed are worth 0\n", zero, landed)
+	}
+	if w := res.Extract.ZeroValueWarning(); w != "" {
+		fmt.Fprintln(out, "WARNING: "+w)
+	}
 	fmt.Fprintln(out, "\nRows per raw table:")
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, c := range counts {
@@ -156,6 +162,11 @@ func printScores(out io.Writer, s pipeline.ScoreSummary, asOf time.Time, where s
 		fmt.Fprintf(out, "\nScores as of %s, planned for customer_scores (%s, model %s): %d customers, %d buyers, mean P(alive) %.3f (of %d), %.0f purchases expected in 365 days, 12-month CLV %.0f in all; %d with a next order expected; %d buyers miss a prediction (prediction_note says why)\n",
 			asOf.Format(time.DateOnly), where, s.ModelID, s.Customers, s.Buyers, s.MeanPAlive, s.WithPAlive, s.Expected365, s.CLV12, s.WithNextOrder, s.NotPredicted)
 	}
+	if w := s.ZeroRevenueWarning(); w != "" {
+		fmt.Fprintln(out, "  WARNING: "+w)
+	} else if s.ZeroRevenue > 0 {
+		fmt.Fprintf(out, "  %d buyers bought for 0 in all\n", s.ZeroRevenue)
+	}
 	fmt.Fprintf(out, "  lifecycle:")
 	for _, st := range []string{segment.NonBuyer, segment.New, segment.Active, segment.AtRisk, segment.Lost, segment.Reactivated} {
 		fmt.Fprintf(out, " %s %d", st, s.Lifecycle[st])
@@ -186,9 +197,16 @@ func printSegments(out io.Writer, d report.Data, where string) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  segment\tmembers\trevenue share\tmean CLV\tchurn risk\tstrategy\tlabel")
 	for _, s := range d.Segments[:min(10, len(d.Segments))] {
-		fmt.Fprintf(tw, "  %s\t%d\t%.1f%%\t%.0f\t%.2f\t%s\t%s\n", s.ID, s.Size, 100*s.RevenueShare, s.MeanCLV, s.ChurnRisk, s.Strategy, s.Label)
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Size, report.Number("%.1f%%", 100*s.RevenueShare), report.Number("%.0f", s.MeanCLV),
+			report.Number("%.2f", s.ChurnRisk), s.Strategy, s.Label)
 	}
 	tw.Flush()
+	for _, s := range d.Segments[:min(10, len(d.Segments))] {
+		if math.IsNaN(s.MeanCLV) || math.IsNaN(s.ChurnRisk) {
+			fmt.Fprintln(out, "  "+report.NotPredicted)
+			break
+		}
+	}
 }
 
 // printLift prints what lift measured, segment by segment.

@@ -52,15 +52,21 @@ func CheckEnv(environ []string) error {
 			slices.ContainsFunc(otherPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
 			continue
 		}
-		best, dist := "", 1<<30
-		for _, k := range known {
-			if d := editDistance(name, k); d < dist {
-				best, dist = k, d
-			}
-		}
-		return fmt.Errorf("environment variable %s is not one Tessera reads: did you mean %s? (tessera --help lists how keys map to variables)", name, best)
+		return fmt.Errorf("environment variable %s is not one Tessera reads: did you mean %s? (tessera --help lists how keys map to variables)", name, Closest(name, known))
 	}
 	return nil
+}
+
+// Closest is the candidate nearest to name (edit distance, ignoring case):
+// what a "did you mean" names. "" without candidates.
+func Closest(name string, candidates []string) string {
+	best, dist := "", 1<<30
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(c)); d < dist {
+			best, dist = c, d
+		}
+	}
+	return best
 }
 
 // editDistance is the Levenshtein distance between a and b.

@@ -7,14 +7,20 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/text/encoding/charmap"
 
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
@@ -226,13 +232,14 @@ func marketplaceWants(t *testing.T, dir string) map[canon.Entity]want {
 		}
 	}
 	good, bad := map[string]bool{}, map[string]bool{}
-	withOrders := map[string]bool{}
+	withOrders, unreadOrder := map[string]bool{}, map[string]bool{}
 	for _, r := range orders {
 		if blankRecord(r) {
 			continue
 		}
 		if _, err := time.Parse("1/2/2006 15:04", r[3]); err != nil {
 			bad[r[0]] = true
+			unreadOrder[r[1]] = true
 			continue
 		}
 		good[r[0]] = true
@@ -245,15 +252,22 @@ func marketplaceWants(t *testing.T, dir string) map[canon.Entity]want {
 			perOrder++
 		}
 	}
-	noOrder := 0 // customer rows of persons without an order that reads: no time to create them at
+	// Customer rows of persons without an order that reads have no time to
+	// be created at: bad_timestamp where the row's own order's time does not
+	// read, missing_field where it has no order.
+	noOrder, unread := 0, 0
 	for _, r := range custs {
-		if !blankRecord(r) && !withOrders[r[1]] {
+		switch {
+		case blankRecord(r) || withOrders[r[1]]:
+		case unreadOrder[r[0]]:
+			unread++
+		default:
 			noOrder++
 		}
 	}
 	read, blank := count(custs)
-	w[canon.Customers] = want{read, blank, uint64(len(withOrders)), map[canon.Rule]int64{
-		canon.MissingField: int64(noOrder), canon.DuplicateKey: int64(perOrder - noOrder - len(withOrders))}}
+	w[canon.Customers] = want{read, blank, uint64(len(withOrders)), map[canon.Rule]int64{canon.MissingField: int64(noOrder), canon.BadTimestamp: int64(unread),
+		canon.DuplicateKey: int64(perOrder - noOrder - unread - len(withOrders))}}
 	read, blank = count(orders)
 	w[canon.Orders] = want{read, blank, uint64(len(good)), map[canon.Rule]int64{canon.BadTimestamp: int64(len(bad))}}
 	catalogue := map[string]bool{}
@@ -399,7 +413,7 @@ func TestExportDatesThatDoNotRead(t *testing.T) {
 		says    []string
 	}{
 		{"marketplace", nil, []string{"orders", "ordered_at", `"1/`, "date_layouts"}},
-		{"accounting-ru", []string{"02.01.2006"}, []string{"orders: none of the", "bad_timestamp", "ordered_at"}},
+		{"accounting-ru", []string{"02.01.2006"}, []string{"orders: none of the", "bad_timestamp", "ordered_at", `reads with none of the date layouts ["02.01.2006"]`}},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			cfg, _ := testClickHouse(t)
@@ -457,5 +471,122 @@ func TestExportNotFound(t *testing.T) {
 	err := runStages(context.Background(), cfg, time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC), []string{"extract"}, testLogger(t))
 	if want := "no source has customers (looked for customers_*.csv in " + cfg.Source.Files.Dir + " for customers"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %v, want one saying %q", err, want)
+	}
+}
+
+// TestFailedExtractSaysWhy: an extract that fails (a tenth of a sampled
+// export's customers have no order to be created at, above the 5% allowed)
+// leaves what a user needs to see why, on both stores alike: the run's
+// rejected rows, each with its row key, and a message saying what of the
+// run stayed; the embedded store keeps nothing else of the run (no
+// identities).
+func TestFailedExtractSaysWhy(t *testing.T) {
+	asOf := time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC)
+	for _, store := range []string{"embedded", "clickhouse"} {
+		t.Run(store, func(t *testing.T) {
+			var cfg config.Config
+			var wh *clickhouse.DB
+			if store == "embedded" {
+				cfg = testEmbeddedConfig(t)
+			} else {
+				cfg, wh = testClickHouse(t)
+			}
+			cfg = fixtureConfig(t, cfg, "marketplace-sampled")
+			cfg.Source.MaxRejectedShare = config.Default().Source.MaxRejectedShare
+			err := runStages(context.Background(), cfg, asOf, []string{"extract"}, testLogger(t))
+			if err == nil {
+				t.Fatal("extract succeeded with 11.6% of the customers rejected")
+			}
+			t.Log(err)
+			says := map[string]string{"embedded": "nothing of the run landed", "clickhouse": "what landed stays landed"}[store]
+			if !strings.Contains(err.Error(), says) || !strings.Contains(err.Error(), "created_at could not be derived") {
+				t.Errorf("the error does not say %q and why customers were rejected: %v", says, err)
+			}
+			var keys []string
+			if wh != nil {
+				keys = queryStrings(t, wh, "SELECT row_key FROM {db}.rejected_rows WHERE entity = 'customers' AND rule = 'missing_field'")
+			} else {
+				keys = embeddedRejectedKeys(t, cfg.DataDir, "customers")
+				if _, err := os.Stat(filepath.Join(cfg.DataDir, "warehouse", "identities.jsonl")); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("the failed run wrote identities (%v)", err)
+				}
+			}
+			empty := slices.Index(keys, "")
+			if len(keys) < 100 || empty >= 0 {
+				t.Errorf("%d rejected customers in rejected_rows, an empty row key at %d; want 130, each with its key", len(keys), empty)
+			}
+		})
+	}
+}
+
+// embeddedRejectedKeys reads the row keys of an entity's rejected rows from
+// the embedded store's file, as a user would.
+func embeddedRejectedKeys(t *testing.T, dataDir string, entity canon.Entity) []string {
+	t.Helper()
+	f, err := file.OpenParquetFile(filepath.Join(dataDir, "warehouse", "rejected_rows.parquet"), false)
+	if err != nil {
+		t.Fatalf("rejected_rows after the failed run: %v", err)
+	}
+	defer f.Close()
+	fr, err := pqarrow.NewFileReader(f, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	rec := array.NewTableReader(tbl, -1)
+	defer rec.Release()
+	var keys []string
+	for rec.Next() {
+		r := rec.Record()
+		ents, ks := canon.ArrayOf[*array.String](r, "entity"), canon.ArrayOf[*array.String](r, "row_key")
+		for i := 0; i < int(r.NumRows()); i++ {
+			if ents.Value(i) == string(entity) {
+				keys = append(keys, ks.Value(i))
+			}
+		}
+	}
+	return keys
+}
+
+// TestExportMistakesNamed: the usual mistakes of a mapping fail naming the
+// cause: a misspelt source column, with the closest one of the header; a
+// date layout that is not the file's, with the layouts tried.
+func TestExportMistakesNamed(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(m *config.FileMapping)
+		says []string
+	}{
+		{"misspelt column", func(m *config.FileMapping) {
+			delete(m.Columns, "order_purchase_timestamp")
+			m.Columns["order_purchase_timestmp"] = config.Names{"ordered_at"}
+		}, []string{`header has no column "order_purchase_timestmp": did you mean "order_purchase_timestamp"?`}},
+		{"day-first layout", func(m *config.FileMapping) { m.DateLayouts = []string{"2/1/2006 15:04"} },
+			// The customers, read first, take their times from the orders: the
+			// orders' dates are named as the cause, with the layout tried.
+			[]string{"customers:", "bad_timestamp", "the ordered_at of the customer's orders does not read",
+				`with the date layouts ["2/1/2006 15:04"]: fix source.files.mapping.orders.date_layouts`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := fixtureConfig(t, testEmbeddedConfig(t), "marketplace")
+			m, _ := cfg.Source.Files.Resolved("orders")
+			m.Columns = maps.Clone(m.Columns)
+			c.edit(&m)
+			cfg.Source.Files.Mapping["orders"] = m
+			err := runStages(context.Background(), cfg, time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC), []string{"extract"}, testLogger(t))
+			if err == nil {
+				t.Fatal("extract succeeded")
+			}
+			t.Log(err)
+			for _, s := range c.says {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("the error does not say %q", s)
+				}
+			}
+		})
 	}
 }

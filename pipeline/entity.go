@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -195,6 +196,9 @@ func (e *entityRead) row() error {
 	}
 	if rule == "" {
 		return nil
+	}
+	if key == "" { // the row's key as read, where it has one: what a user looks it up by
+		key = strings.Trim(b.Key(rows.Fields()), "|")
 	}
 	e.rejected = append(e.rejected, canon.Rejection{Source: rows.Name(), Entity: e.t.Entity, Position: rows.Position(),
 		Key: key, Rule: rule, Detail: detail, Raw: rows.Raw()})

@@ -356,5 +356,5 @@ func tooManyRejected(e canon.Entity, counts []EntityCount, partial bool, share f
 	if landed == 0 {
 		what = fmt.Sprintf("none of the %d rows read landed", read)
 	}
-	return fmt.Errorf("%s: %s: %s. What landed stays landed: fix the source or its mapping (source.files.mapping) and run extract again", e, what, strings.Join(top, "; "))
+	return fmt.Errorf("%s: %s: %s. Fix the source or its mapping (source.files.mapping) and run extract again", e, what, strings.Join(top, "; "))
 }

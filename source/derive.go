@@ -28,6 +28,16 @@ type Export struct {
 	Dir     string
 	Mapping map[string]config.FileMapping // resolved: the defaults filled in
 	Loc     *time.Location                // of times that carry no offset
+	// unread are the orders read for the customers' times whose ordered_at
+	// did not read, and their customers: why a customer has no time.
+	unread unreadOrders
+}
+
+// unreadOrders are orders whose time did not read.
+type unreadOrders struct {
+	n, of     int
+	example   string
+	customers map[string]bool
 }
 
 // NewExport is the export that files describes; loc is the shop's time zone.
@@ -118,18 +128,20 @@ func (e *Export) orderSpans(needFirst bool) (map[string]*span, error) {
 	defer rows.Close()
 	cust, at, upd := t.Index("customer_id"), t.Index("ordered_at"), t.Index("updated_at")
 	spans := map[string]*span{}
-	var unread int
-	var example string
+	un := unreadOrders{customers: map[string]bool{}}
 	for rows.Next() {
 		f := rows.Fields()
-		if r, _ := rows.Problem(); r != "" || rows.Blank() || f[cust] == nil {
+		r, _ := rows.Problem()
+		if (r != "" && r != canon.BadTimestamp) || rows.Blank() || f[cust] == nil {
 			continue
 		}
+		un.of++
 		first, ok := canon.ParseTime(f[at])
 		if !ok {
-			if unread++; unread == 1 {
-				example = string(f[at])
+			if un.n++; un.n == 1 {
+				un.example = string(f[at])
 			}
+			un.customers[string(bytes.TrimSpace(f[cust]))] = true
 			continue
 		}
 		last := first
@@ -147,10 +159,11 @@ func (e *Export) orderSpans(needFirst bool) (map[string]*span, error) {
 		}
 		s.add(first, last)
 	}
-	if len(spans) == 0 && unread > 0 && needFirst {
+	if len(spans) == 0 && un.n > 0 && needFirst {
 		return nil, fmt.Errorf("the customers' times come from their orders, but the ordered_at of none of %d orders of %s reads (e.g. %q): give the orders' date_layouts in source.files.mapping.%s",
-			unread, rows.Name(), example, entry)
+			un.n, rows.Name(), un.example, entry)
 	}
+	e.unread = un
 	return spans, rows.Err()
 }
 
@@ -418,9 +431,15 @@ func (e *Export) fillTimes(mp *Mapped, t *canon.Table, spans, persons map[string
 			if len(f[updated]) == 0 { // no orders: its version is its creation
 				f[updated] = f[created]
 			}
-			if len(f[created]) == 0 {
-				mp.Reject(canon.MissingField, "created_at could not be derived: the file gives none, and the customer has no order in the export whose time reads "+
-					"(a customer is created at its first order: it has none, or their times did not read with the date layouts)")
+			switch {
+			case len(f[created]) > 0:
+			case e.unread.customers[string(bytes.TrimSpace(f[cust]))]:
+				entry, _ := e.ordersEntry()
+				mp.Reject(canon.BadTimestamp, fmt.Sprintf("created_at could not be derived: the ordered_at of the customer's orders does not read, as for %d of %d orders "+
+					"(e.g. %q) with the date layouts %q: fix source.files.mapping.%s.date_layouts", e.unread.n, e.unread.of, e.unread.example, e.Mapping[entry].DateLayouts, entry))
+			default:
+				mp.Reject(canon.MissingField, "created_at could not be derived: the file gives none, and the customer has no order in the export "+
+					"(a customer is created at its first order)")
 			}
 			return
 		}

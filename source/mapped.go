@@ -72,6 +72,12 @@ var isoLayouts = []string{time.DateTime, "2006-01-02T15:04:05", time.DateOnly}
 // is: canon reads offsets and Unix seconds, and rejects the rest as
 // bad_timestamp, naming the text.
 func (f Format) AppendTime(dst, v []byte) []byte {
+	out, _ := f.appendTime(dst, v)
+	return out
+}
+
+// appendTime is AppendTime, and whether v read as a time.
+func (f Format) appendTime(dst, v []byte) ([]byte, bool) {
 	s := string(v)
 	for _, layouts := range [][]string{f.Layouts, isoLayouts} {
 		for _, l := range layouts {
@@ -79,11 +85,11 @@ func (f Format) AppendTime(dst, v []byte) []byte {
 			// rejection names what the file says (fuzzing found "1/1/0000
 			// 0:00" rejected as "0000-01-01 00:00:00").
 			if t, err := time.ParseInLocation(l, s, f.Loc); err == nil && t.Year() >= 1900 && t.Year() <= 2200 {
-				return canon.AppendTime(dst, t.Unix())
+				return canon.AppendTime(dst, t.Unix()), true
 			}
 		}
 	}
-	return append(dst, v...)
+	return append(dst, v...), false
 }
 
 // AppendNumber appends v as a number canon reads: with a decimal comma,
@@ -369,6 +375,16 @@ func (mp *Mapped) header(header []string) error {
 		}
 	}
 	if len(missing) > 0 {
+		// A column mapped to one of them that the header lacks is the likely
+		// cause: a misspelt name.
+		for from, to := range m.Columns {
+			if !slices.ContainsFunc(to, func(c string) bool { return slices.Contains(missing, c) }) ||
+				slices.ContainsFunc(header, func(h string) bool { return strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")), strings.TrimSpace(from)) }) {
+				continue
+			}
+			return fmt.Errorf("source.files.mapping.%s.columns maps %q to %s, but the header has no column %q: did you mean %q? (the header: %s)",
+				t.Entity, from, strings.Join(to, ", "), from, config.Closest(from, header), quoteAll(header))
+		}
 		return fmt.Errorf("nothing gives %s of %s: map a column of the file to each (columns) or set a constant (constants)", strings.Join(missing, ", "), t.Entity)
 	}
 	return nil
@@ -458,8 +474,13 @@ func (mp *Mapped) mapRecord(rec []string) {
 			v = s.values.apply(v)
 			switch c.Kind {
 			case canon.Timestamp:
-				v = mp.f.AppendTime(mp.vals[k][:0], v)
+				var ok bool
+				v, ok = mp.f.appendTime(mp.vals[k][:0], v)
 				mp.vals[k] = v
+				if _, canonical := canon.ParseTime(v); !ok && !canonical && mp.rule == "" { // canon would reject it: say what was tried
+					mp.rule, mp.detail = canon.BadTimestamp, fmt.Sprintf("%s %q is not a time: it reads with none of the date layouts %q (source.files.mapping.%s.date_layouts), nor as ISO 8601",
+						c.Name, v, mp.f.Layouts, mp.t.Entity)
+				}
 			case canon.Money, canon.Int:
 				v = mp.f.AppendNumber(mp.vals[k][:0], v, s.abs)
 				mp.vals[k] = v

@@ -350,7 +350,12 @@ func (w *DB) Where() string { return "ClickHouse database " + w.db }
 
 // EndExtract returns err: rows land as they are read, and a re-run lands the
 // same keys again, which the raw tables keep once.
-func (w *DB) EndExtract(err error) error { return err }
+func (w *DB) EndExtract(err error) error {
+	if err != nil {
+		return fmt.Errorf("%w (what landed stays landed, each row once by its key, so that a re-run is safe; the rejected rows are in %s.rejected_rows)", err, w.db)
+	}
+	return nil
+}
 
 // OnePerKey: raw tables are ReplacingMergeTrees on the entity's key.
 func (w *DB) OnePerKey() bool { return true }

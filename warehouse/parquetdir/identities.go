@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -14,15 +15,27 @@ import (
 
 // Identities reads identities.jsonl of the embedded warehouse.
 func (p *Dir) Identities(_ context.Context, fn func(warehouse.Identity)) error {
-	return readJSONL(p, "identities.jsonl", fn)
+	if err := readJSONL(p, "identities.jsonl", fn); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	pending := slices.Clone(p.identities)
+	p.mu.Unlock()
+	for _, id := range pending {
+		fn(id)
+	}
+	return nil
 }
 
 // SaveIdentities appends to identities.jsonl.
+//
+// They are kept until the extract run ends (EndExtract), and written only
+// when it succeeded.
 func (p *Dir) SaveIdentities(_ context.Context, ls []warehouse.Identity, _ string, _ time.Time) error {
-	if len(ls) == 0 {
-		return nil
-	}
-	return appendJSONL(p, "identities.jsonl", ls...)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.identities = append(p.identities, ls...)
+	return nil
 }
 
 // RawKeys reads the keys of an embedded raw table.

@@ -29,8 +29,10 @@ import (
 type Dir struct {
 	dir     string
 	mem     memory.Allocator
-	mu      sync.Mutex // writers: extract lands rows and rejections from two goroutines
+	mu      sync.Mutex // writers, identities: extract lands rows and rejections from two goroutines
 	writers map[string]*pqFile
+	// identities saved by the extract run under way, written when it ends well
+	identities []warehouse.Identity
 }
 
 type pqFile struct {
@@ -169,6 +171,20 @@ func (p *Dir) Commit() error {
 	}
 	p.writers = map[string]*pqFile{}
 	return errors.Join(errs...)
+}
+
+// commitOnly finishes the file written of table, if any, and moves it into
+// place.
+func (p *Dir) commitOnly(table string) error {
+	w, ok := p.writers[table]
+	if !ok {
+		return nil
+	}
+	delete(p.writers, table)
+	if err := w.fw.Close(); err != nil {
+		return fmt.Errorf("embedded warehouse %s: %w", table, err)
+	}
+	return os.Rename(p.Path(table)+".tmp", p.Path(table))
 }
 
 // Abort drops what this run wrote; the previous tables stay.

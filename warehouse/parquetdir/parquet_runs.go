@@ -26,8 +26,27 @@ func (p *Dir) Migrate(context.Context) ([]string, error) { return nil, nil }
 // EndExtract moves the run's files into place, or drops them when err is set.
 func (p *Dir) EndExtract(err error) error {
 	if err != nil {
+		// What a user needs to see why: the run's rejected rows; nothing
+		// else of the run lands.
+		kept := p.commitOnly("rejected_rows")
 		p.Abort()
-		return err
+		p.mu.Lock()
+		p.identities = nil
+		p.mu.Unlock()
+		if kept != nil {
+			return errors.Join(err, kept)
+		}
+		return fmt.Errorf("%w (nothing of the run landed: the embedded warehouse keeps its tables as they were; the run's rejected rows are in %s)", err, p.Path("rejected_rows"))
+	}
+	p.mu.Lock()
+	pending := p.identities
+	p.identities = nil
+	p.mu.Unlock()
+	if len(pending) > 0 {
+		if err := appendJSONL(p, "identities.jsonl", pending...); err != nil {
+			p.Abort()
+			return err
+		}
 	}
 	return p.Commit()
 }

@@ -379,7 +379,9 @@ func (mp *Mapped) header(header []string) error {
 		// cause: a misspelt name.
 		for from, to := range m.Columns {
 			if !slices.ContainsFunc(to, func(c string) bool { return slices.Contains(missing, c) }) ||
-				slices.ContainsFunc(header, func(h string) bool { return strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")), strings.TrimSpace(from)) }) {
+				slices.ContainsFunc(header, func(h string) bool {
+					return strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")), strings.TrimSpace(from))
+				}) {
 				continue
 			}
 			return fmt.Errorf("source.files.mapping.%s.columns maps %q to %s, but the header has no column %q: did you mean %q? (the header: %s)",

@@ -164,6 +164,9 @@ func TestBringYourOwnExport(t *testing.T) {
 			if strings.Contains(string(b), "NaN") {
 				t.Error("the report shows NaN")
 			}
+			if warned := strings.Contains(string(b), "bought for 0 in all: their orders are worth 0. <b>Warning:</b>"); warned != (fx.name == "marketplace-sampled") {
+				t.Errorf("the report's data quality warns of buyers who bought for 0: %v", warned)
+			}
 			var scored, predicted uint64
 			day := "toDate('" + fx.asOf.Format(time.DateOnly) + "')"
 			queryRow(t, wh, "SELECT count(), countIf(clv_12m IS NOT NULL AND first_order_date IS NOT NULL) FROM {db}.customer_scores WHERE as_of = "+day, &scored, &predicted)

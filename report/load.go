@@ -139,7 +139,7 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 	case !errors.Is(err, warehouse.ErrNoPartition):
 		return d, err
 	}
-	if err := loadQuality(ctx, st, &d); err != nil {
+	if err := loadQuality(ctx, st, asOf, mem, &d); err != nil {
 		return d, err
 	}
 	if err := loadTrends(ctx, st, asOf, mem, &d); err != nil {
@@ -185,8 +185,23 @@ func loadLift(ctx context.Context, st Store, asOf time.Time, mem memory.Allocato
 	return nil
 }
 
-// loadQuality reads the raw tables' rows and every refused row by rule.
-func loadQuality(ctx context.Context, st Store, d *Data) error {
+// loadQuality reads the raw tables' rows, every refused row by rule, and
+// how many buyers of the date bought for 0.
+func loadQuality(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator, d *Data) error {
+	feats, err := st.ReadPartition(ctx, mem, warehouse.CustomerFeatures.Name, warehouse.CustomerFeatures.Columns("revenue"), asOf)
+	switch {
+	case err == nil:
+		revenue := canon.ArrayOf[*array.Float64](feats, "revenue")
+		d.FeatureBuyers = revenue.Len()
+		for i := 0; i < revenue.Len(); i++ {
+			if revenue.Value(i) == 0 {
+				d.ZeroBuyers++
+			}
+		}
+		feats.Release()
+	case !errors.Is(err, warehouse.ErrNoPartition):
+		return err
+	}
 	raw, err := st.RawCounts(ctx)
 	if err != nil {
 		return err

@@ -30,6 +30,9 @@ type Data struct {
 	// Raw are the raw tables' rows; Rejected the rows refused, by entity and
 	// rule (what the raw tables do not hold).
 	Raw, Rejected []Count
+	// ZeroBuyers of FeatureBuyers bought for 0 in all (orders worth 0): a
+	// warning when they are many (ZeroShareWarn).
+	ZeroBuyers, FeatureBuyers int
 	// Lift is what tessera lift measured for the date, over LiftWindow days.
 	Lift       []Lift
 	LiftWindow int
@@ -251,8 +254,20 @@ func (v view) DataQuality() template.HTML {
 		fmt.Fprintf(&b, "<tr><th>%s</th><td>%d</td></tr>", template.HTMLEscapeString(c.Name), c.N)
 	}
 	b.WriteString("</table>")
+	if v.FeatureBuyers > 0 {
+		share := float64(v.ZeroBuyers) / float64(v.FeatureBuyers)
+		fmt.Fprintf(&b, `<p id="zero-value">%d of %d buyers (%s) bought for 0 in all: their orders are worth 0.`, v.ZeroBuyers, v.FeatureBuyers, Number("%.1f%%", 100*share))
+		if share > ZeroShareWarn {
+			b.WriteString(` <b>Warning:</b> revenue, CLV and value tiers say little of them, and they are never high value; check where the orders' amounts come from (an export whose amounts are the sums of lines it lacks gives 0).`)
+		}
+		b.WriteString("</p>")
+	}
 	return template.HTML(b.String())
 }
+
+// ZeroShareWarn is the share of buyers who bought for 0 above which the
+// report warns.
+const ZeroShareWarn = 0.2
 
 func (v view) ROCChart() template.HTML {
 	if v.EarlyVIP == nil {

@@ -109,7 +109,9 @@ type LTV struct {
 	// Gate: the floors the history must reach before anything is predicted.
 	Gate model.GateOptions `yaml:"gate"`
 	// Penalty is an L2 penalty on the parameters (0: plain maximum likelihood).
-	Penalty         float64 `yaml:"penalty"`
+	Penalty float64 `yaml:"penalty"`
+	// CLVMonths: the horizon of the CLV score publishes (clv_12m), with
+	// DiscountMonthly, the monthly discount rate future value is discounted by.
 	CLVMonths       int     `yaml:"clv_months"`
 	DiscountMonthly float64 `yaml:"discount_monthly"`
 	// MaxCustomers bounds what train fits on: a base with more buyers is
@@ -128,14 +130,19 @@ type Log struct {
 // ClickHouse is the warehouse. With no address Tessera runs embedded and writes
 // Parquet files under DataDir instead.
 type ClickHouse struct {
-	Addr         string `yaml:"addr"` // host:port of the native protocol
-	Database     string `yaml:"database"`
+	Addr string `yaml:"addr"` // host:port of the native protocol
+	// Database holds Tessera's tables (created by migrate).
+	Database string `yaml:"database"`
+	// User and PasswordFile (a mounted file holding the password; else
+	// TESSERA_CLICKHOUSE_PASSWORD) are whom Tessera connects as.
 	User         string `yaml:"user"`
 	PasswordFile string `yaml:"password_file"`
 	// Secure: TLS to the native protocol's secure port (9440; hosted
 	// ClickHouse requires it), checked against CAFile or the system's roots.
-	Secure      bool          `yaml:"secure"`
-	CAFile      string        `yaml:"ca_file"`
+	Secure bool   `yaml:"secure"`
+	CAFile string `yaml:"ca_file"`
+	// DialTimeout: how long a connection may take before the server is
+	// taken not to answer.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// Cluster names a cluster of the servers' remote_servers: the tables are
 	// then replicated on every shard (ZooKeeper or ClickHouse Keeper, the
@@ -187,7 +194,9 @@ type Source struct {
 type SQLSource struct {
 	// Queries maps an entity (customers, orders, ...) to its SELECT.
 	Queries map[string]string `yaml:"queries"`
-	DSNFile string            `yaml:"dsn_file"`
+	// DSNFile: a mounted file holding the DSN (else the TESSERA_SOURCE_..._DSN
+	// variable): it holds the password.
+	DSNFile string `yaml:"dsn_file"`
 	// Watermarks maps an entity to its version column (a canonical timestamp
 	// column of its query, e.g. updated_at): each run reads only the rows at or
 	// after the newest value landed before, less Overlap (for late commits).
@@ -223,6 +232,8 @@ type Files struct {
 
 // Sample is the shop generated when no source is configured.
 type Sample struct {
+	// Customers, Days and Seed: the size, span and seed of the generated
+	// shop (tessera generate takes the same).
 	Customers int   `yaml:"customers"`
 	Days      int   `yaml:"days"`
 	Seed      int64 `yaml:"seed"`

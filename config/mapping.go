@@ -87,6 +87,8 @@ func (n *Names) UnmarshalYAML(v *yaml.Node) error {
 // RejectedShares are the largest share of an entity's rows (blank records
 // aside) that extract may reject before it fails.
 type RejectedShares struct {
+	// The share of each entity's rows (0.05: 5%): Customers, Products,
+	// Orders, OrderLines, Events, CampaignEvents.
 	Customers      float64 `yaml:"customers"`
 	Products       float64 `yaml:"products"`
 	Orders         float64 `yaml:"orders"`

@@ -336,7 +336,7 @@ func TestFeaturesMatchSQL(t *testing.T) {
 	}
 }
 
-// The feature table, its ClickHouse columns and the README list the same features.
+// The feature table, its ClickHouse columns and docs/analysts.md list the same features.
 func TestFeaturesDocumentedEverywhere(t *testing.T) {
 	_, wh := testClickHouse(t)
 	if _, err := wh.Migrate(context.Background()); err != nil {
@@ -344,14 +344,14 @@ func TestFeaturesDocumentedEverywhere(t *testing.T) {
 	}
 	cols := queryStrings(t, wh, "SELECT name FROM system.columns WHERE database = '{db}' AND table = 'customer_features'")
 	want := []string{"as_of"}
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/analysts.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range transform.Features {
 		want = append(want, f.Name)
 		if f.Name != "customer_id" && !strings.Contains(string(readme), "| `"+f.Name+"` | "+f.Unit+" | "+f.Definition+" |") {
-			t.Errorf("README lacks the row of feature %s", f.Name)
+			t.Errorf("docs/analysts.md lacks the row of feature %s", f.Name)
 		}
 	}
 	want = append(want, "run_id")

@@ -103,8 +103,11 @@ func runShards(t *testing.T, cfg config.Config, asOf time.Time, stages []string,
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("%s shard %d of %d: %v", job, i, n, err)
+			t.Errorf("%s shard %d of %d: %v", job, i, n, err)
 		}
+	}
+	if t.Failed() {
+		t.FailNow()
 	}
 }
 

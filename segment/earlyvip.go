@@ -321,7 +321,8 @@ type EarlyVIPOptions struct {
 	CohortDays int `yaml:"cohort_days"`
 	// TestShare: the newest share of the cohort is held out for the metrics.
 	TestShare float64 `yaml:"test_share"`
-	L2        float64 `yaml:"l2"`
+	// L2: the ridge penalty of the logistic regression.
+	L2 float64 `yaml:"l2"`
 	// ApplyDays: a buyer whose first order is at most this many days old can
 	// become a potential VIP on the probability alone. Every buyer whose first
 	// week is complete gets the probability, whatever its age.

@@ -197,14 +197,21 @@ var Strategies = []string{"develop", "retain", "restore", "return", "observe"}
 // every condition set must hold (an empty list or a missing bound is no
 // condition).
 type StrategyRule struct {
+	// Lifecycle and VIPTier: the stages and tiers the rule holds for (empty:
+	// any).
 	Lifecycle []string `yaml:"lifecycle"`
 	VIPTier   []string `yaml:"vip_tier"`
+	// Bounds on 12-month CLV and P(alive) (MinCLV, MaxCLV, MinPAlive,
+	// MaxPAlive): inclusive below, exclusive above; a missing bound holds for
+	// everyone.
 	MinCLV    *float64 `yaml:"min_clv"`
 	MaxCLV    *float64 `yaml:"max_clv"`
 	MinPAlive *float64 `yaml:"min_p_alive"`
 	MaxPAlive *float64 `yaml:"max_p_alive"`
-	Strategy  string   `yaml:"strategy"`
-	Action    string   `yaml:"action"`
+	// Strategy (retain, develop, reactivate, ...) and Action (what marketing
+	// does) of the customers the rule holds for.
+	Strategy string `yaml:"strategy"`
+	Action   string `yaml:"action"`
 }
 
 func (r StrategyRule) matches(p Profile, stage, tier string) bool {

@@ -20,15 +20,20 @@ type OfferOptions struct {
 // OfferRule is one row of the offer table. Bounds are inclusive below and
 // exclusive above; an empty list or a missing bound holds for everyone.
 type OfferRule struct {
-	Lifecycle        []string `yaml:"lifecycle"`
-	VIPTier          []string `yaml:"vip_tier"`
-	ValueTier        []string `yaml:"value_tier"`         // vip, high value, mid value, low value (ValueTiers)
-	MinDiscountShare *float64 `yaml:"min_discount_share"` // share of orders with a discount
+	// Lifecycle and VIPTier: the stages and tiers the rule holds for (empty:
+	// any).
+	Lifecycle []string `yaml:"lifecycle"`
+	VIPTier   []string `yaml:"vip_tier"`
+	ValueTier []string `yaml:"value_tier"` // vip, high value, mid value, low value (ValueTiers)
+	// Bounds on the share of orders with a discount (MinDiscountShare,
+	// MaxDiscountShare).
+	MinDiscountShare *float64 `yaml:"min_discount_share"`
 	MaxDiscountShare *float64 `yaml:"max_discount_share"`
 	MinDiscountDepth *float64 `yaml:"min_discount_depth"` // mean discount of the discounted orders, as a fraction
 	MaxPriceLevel    *float64 `yaml:"max_price_level"`    // prices paid against the category's (1: its mean)
 	MinClickRate     *float64 `yaml:"min_click_rate"`     // e-mail clicks per e-mail delivered
-	Level            int      `yaml:"level"`
+	// Level: the step of the ladder offered (0: none).
+	Level int `yaml:"level"`
 }
 
 // OfferInput is what the offer rules look at.

@@ -12,6 +12,7 @@ import (
 
 // SegmentOptions bound the micro-segments.
 type SegmentOptions struct {
+	// MinSize and MaxSize bound the members of a micro-segment.
 	MinSize int `yaml:"min_size"`
 	MaxSize int `yaml:"max_size"`
 	// Iterations of Lloyd's algorithm in each split.

@@ -79,3 +79,13 @@ SELECT as_of, previous_as_of, if(from_value = '', '(new)', from_value) AS from_s
 FROM {db}.segment_changes
 WHERE dimension = 'lifecycle_stage' AND (as_of, run_id) IN (SELECT as_of, publish_run FROM {db}.published_runs)
 GROUP BY as_of, previous_as_of, from_stage, to_stage
+-- The views' columns (the table reference reads these lines; a column named
+-- like a table's means what it does there):
+-- lifecycle_flows.from_stage: the lifecycle stage on the previous published date ((new): a customer without one)
+-- lifecycle_flows.to_stage: the lifecycle stage on the date
+-- rfm_grid.r: the RFM recency score (1-5)
+-- rfm_grid.fm: the frequency and monetary scores together, ⌈(F + M) / 2⌉ (1-5)
+-- rfm_grid.segment: the RFM segment of the cell
+-- segment_trend.previous_size: the segment's members on its previous published date (0: none)
+-- segment_trend.previous_revenue_share: its share of the buyers' 12-month revenue on that date
+-- vip_pipeline.mean_p_alive: the mean P(alive) of the tier's customers

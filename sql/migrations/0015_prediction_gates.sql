@@ -75,3 +75,11 @@ SELECT as_of, kind, model_id, trained_at, customers, log_likelihood, holdout_mae
     toFloat64OrZero(extract(artefact, '"recall": ([-0-9.eE+]+)')) AS recall,
     toFloat64OrZero(extract(artefact, '"precision_top_1pct": ([-0-9.eE+]+)')) AS precision_top_1pct
 FROM {db}.models
+-- model_metrics.naive_mae: the holdout MAE of the naive baseline (each customer's past rate carried forward)
+-- model_metrics.aggregate_error: predicted against actual repeat purchases over the holdout, as a share of actual
+-- model_metrics.curve_error: the largest gap between the predicted and actual cumulative repeat purchases (tracking curve), as a share
+-- model_metrics.calibration_error: the mean gap between predicted and actual buying-again rates by bucket of P(alive)
+-- model_metrics.auc: early potential-VIP model: the area under the ROC curve on the test cohort
+-- model_metrics.precision: early potential-VIP model: precision at its threshold on the test cohort
+-- model_metrics.recall: early potential-VIP model: recall at its threshold on the test cohort
+-- model_metrics.precision_top_1pct: early potential-VIP model: precision among the top 1% by probability

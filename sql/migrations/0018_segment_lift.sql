@@ -44,3 +44,11 @@ SELECT label, count() AS periods,
     min(as_of) AS first_as_of, max(as_of) AS last_as_of
 FROM {db}.segment_lift
 GROUP BY label
+-- lift_by_label.periods: the measured dates of segments with the label
+-- lift_by_label.periods_with_lift: those whose verdict was lift
+-- lift_by_label.periods_negative: those whose verdict was negative
+-- lift_by_label.periods_unmeasured: those too small to tell, or whose window was not over
+-- lift_by_label.mean_conversion_diff: the mean conversion difference (treated − control) of the measured dates
+-- lift_by_label.mean_revenue_diff: the mean revenue difference per member of the measured dates
+-- lift_by_label.first_as_of: the first measured date
+-- lift_by_label.last_as_of: the last measured date

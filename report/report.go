@@ -152,7 +152,7 @@ func (v view) PAliveChart() template.HTML {
 }
 
 func (v view) CalibrationChart() template.HTML {
-	if v.LTV == nil {
+	if v.LTV == nil || len(v.LTV.Buckets) == 0 { // no model fitted: the text above says why, no empty chart
 		return ""
 	}
 	var labels []string

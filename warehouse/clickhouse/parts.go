@@ -292,9 +292,11 @@ func retryGone(ctx context.Context, read func() error) error {
 }
 
 // tableGone says that ClickHouse 18.16 failed to list system.tables or
-// system.columns because a table went away while it read them
-// (UNKNOWN_TABLE): other shards create, rename and drop their parts' tables.
+// system.columns because a table went away while it read them: other shards
+// create, rename and drop their parts' tables. It says so as UNKNOWN_TABLE,
+// or (seen under load) as a Poco exception that the table's metadata file
+// is not found.
 func tableGone(err error) bool {
 	var ex *chgo.Exception
-	return errors.As(err, &ex) && ex.Code == 60
+	return errors.As(err, &ex) && (ex.Code == 60 || (ex.Code == 1000 && strings.Contains(ex.Message, "File not found") && strings.Contains(ex.Message, ".sql")))
 }

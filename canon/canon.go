@@ -6,6 +6,7 @@ package canon
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
 )
@@ -210,8 +211,18 @@ func Lookup(e Entity) (*Table, error) {
 	return nil, fmt.Errorf("unknown entity %q", e)
 }
 
+// Payments are what a shop's export may give instead of its orders'
+// amounts: the payments of each order, which add up to what the customer
+// paid (source.files.mapping.payments). Read to derive the orders' amounts,
+// not landed.
+var Payments = &Table{Entity: "payments", Key: []string{"order_id"}, Doc: "payments of an order; their sum is what the customer paid",
+	Columns: []Column{
+		{Name: "order_id", Kind: String, Required: true},
+		{Name: "amount", Kind: Money, Required: true, NonNeg: true, Doc: "what one payment paid"},
+	}}
+
 func init() {
-	for _, t := range Tables {
+	for _, t := range append(slices.Clone(Tables), Payments) {
 		fields := make([]arrow.Field, len(t.Columns))
 		t.index = make(map[string]int, len(t.Columns))
 		for i, c := range t.Columns {

@@ -119,6 +119,10 @@ func defaultShares(s float64) RejectedShares { return RejectedShares{s, s, s, s,
 // Transactions is the mapping entry of a file with orders and their lines.
 const Transactions = "transactions"
 
+// Payments is the mapping entry of a file of the orders' payments (order_id,
+// amount): the orders' amounts are then the sums of their payments.
+const Payments = "payments"
+
 // Resolved is the mapping of one entry with the defaults' format filled in.
 func (f Files) Resolved(entry string) (FileMapping, bool) {
 	m, ok := f.Mapping[entry]
@@ -159,6 +163,9 @@ func canonicalColumns(entity string) []string {
 
 // columnsOf lists the canonical columns a mapping entry may give.
 func columnsOf(entry string) []string {
+	if entry == Payments {
+		return []string{"order_id", "amount"}
+	}
 	if entry == Transactions {
 		var cols []string
 		for _, e := range []string{"orders", "order_lines", "customers"} {
@@ -200,8 +207,8 @@ func (c Config) validateMapping() []error {
 	sort.Strings(entries)
 	for _, e := range entries {
 		m := f.Mapping[e]
-		if e != "defaults" && e != Transactions && !entities[e] {
-			bad("%s is neither an entity (customers, products, orders, order_lines, events, campaign_events), transactions nor defaults", e)
+		if e != "defaults" && e != Transactions && e != Payments && !entities[e] {
+			bad("%s is neither an entity (customers, products, orders, order_lines, events, campaign_events), transactions, payments nor defaults", e)
 			continue
 		}
 		if e == "defaults" {

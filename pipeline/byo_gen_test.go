@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -147,7 +148,7 @@ func writeMarketplace(t *testing.T, dir string) {
 // items of only a tenth of the orders are there (the others are worth 0),
 // one buyer of a thousand came back, and some customers never ordered.
 func writeMarketplaceSampled(t *testing.T, dir string) {
-	writeMarketplaceShaped(t, dir, marketplaceShape{seed: 23, people: 1000, oneRepeat: true, itemShare: 0.1, nonBuyers: 120})
+	writeMarketplaceShaped(t, dir, marketplaceShape{seed: 23, people: 1000, oneRepeat: true, itemShare: 0.1, nonBuyers: 120, paymentShare: 0.15})
 }
 
 // marketplaceShape is what a generated marketplace export holds.
@@ -158,11 +159,16 @@ type marketplaceShape struct {
 	oneRepeat   bool    // exactly one buyer orders twice (repeatShare 0)
 	itemShare   float64 // of the orders whose items the export has
 	nonBuyers   int     // customers without an order
+	// paymentShare of the orders have their payments in a payments file
+	// (0: no such file): what they paid, items and freight.
+	paymentShare float64
 }
 
 func writeMarketplaceShaped(t *testing.T, dir string, shape marketplaceShape) {
 	rnd := rand.New(rand.NewPCG(shape.seed, 1))
 	sample := rand.New(rand.NewPCG(shape.seed, 2)) // which orders keep their items: apart, so the rest is drawn alike
+	paying := rand.New(rand.NewPCG(shape.seed, 3)) // which orders have payments, and how they split
+	payments := table{header: []string{"order_id", "payment_sequential", "payment_type", "payment_installments", "payment_value"}}
 	start, end := time.Date(2016, 9, 4, 0, 0, 0, 0, time.UTC), time.Date(2018, 8, 29, 0, 0, 0, 0, time.UTC)
 	products := table{header: []string{"product_id", "product_category_name", "product_name_lenght", "product_description_lenght", "product_photos_qty", "product_weight_g", "product_length_cm", "product_height_cm", "product_width_cm"}}
 	cats := []string{"cama_mesa_banho", "beleza_saude", "esporte_lazer", "moveis_decoracao", "informatica_acessorios", "utilidades_domesticas", "relogios_presentes", "telefonia", "brinquedos", "automotivo"}
@@ -196,14 +202,28 @@ func writeMarketplaceShaped(t *testing.T, dir string, shape marketplaceShape) {
 			}
 			orders.add(order, cust, status, ordered, us(at.Add(time.Hour)), us(at.Add(48*time.Hour)), us(at.Add(200*time.Hour)), at.Add(20*24*time.Hour).Format("1/2/2006 0:00"))
 			kept := shape.itemShare >= 1 || sample.Float64() < shape.itemShare
+			total := 0.0
 			for line := range 1 + rnd.IntN(3) {
 				product := catalogue[rnd.IntN(len(catalogue))]
 				if rnd.IntN(150) == 0 {
 					product = hexID(rnd) // a product the catalogue lacks
 				}
-				item := []string{order, fmt.Sprint(line + 1), product, hexID(rnd), us(at.Add(72 * time.Hour)), fmt.Sprintf("%.2f", 10+rnd.Float64()*300), fmt.Sprintf("%.2f", 5+rnd.Float64()*30)}
+				seller := hexID(rnd)
+				price := 10 + rnd.Float64()*300
+				freight := 5 + rnd.Float64()*30
+				total += math.Round(price*100)/100 + math.Round(freight*100)/100
+				item := []string{order, fmt.Sprint(line + 1), product, seller, us(at.Add(72 * time.Hour)), fmt.Sprintf("%.2f", price), fmt.Sprintf("%.2f", freight)}
 				if kept {
 					items.add(item...)
+				}
+			}
+			if shape.paymentShare > 0 && paying.Float64() < shape.paymentShare {
+				if paying.IntN(4) == 0 { // a voucher and a card
+					voucher := math.Round(total*30) / 100
+					payments.add(order, "1", "voucher", "1", fmt.Sprintf("%.2f", voucher))
+					payments.add(order, "2", "credit_card", fmt.Sprint(1+paying.IntN(10)), fmt.Sprintf("%.2f", total-voucher))
+				} else {
+					payments.add(order, "1", "credit_card", fmt.Sprint(1+paying.IntN(10)), fmt.Sprintf("%.2f", total))
 				}
 			}
 		}
@@ -223,6 +243,10 @@ func writeMarketplaceShaped(t *testing.T, dir string, shape marketplaceShape) {
 	orders.write(t, filepath.Join(dir, "olist_orders_dataset.csv"), ',', true, nil)
 	items.write(t, filepath.Join(dir, "olist_order_items_dataset.csv"), ',', true, nil)
 	products.write(t, filepath.Join(dir, "olist_products_dataset.csv"), ',', true, nil)
+	if shape.paymentShare > 0 {
+		payments.pad(rnd, 300)
+		payments.write(t, filepath.Join(dir, "olist_order_payments_dataset.csv"), ',', true, nil)
+	}
 }
 
 func writeOnlineRetail(t *testing.T, dir string) {

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -345,6 +347,33 @@ func checkSampled(t *testing.T, wh *clickhouse.DB, dir string) {
 	t.Logf("%d of %d orders landed are worth 0; warned: %s", zero, landed, res.ZeroValueWarning())
 	if zero < landed/2 || res.ZeroValueWarning() == "" {
 		t.Errorf("%d of %d orders landed counted as worth 0, warning %q: want most, and a warning", zero, landed, res.ZeroValueWarning())
+	}
+	// The orders in the payments file are worth what their payments add up to.
+	_, pays := fileRecords(t, filepath.Join(dir, "olist_order_payments_dataset.csv"), ',', nil)
+	paid := map[string]float64{}
+	for _, r := range pays {
+		if !blankRecord(r) {
+			v, err := strconv.ParseFloat(r[4], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			paid[r[0]] += v
+		}
+	}
+	checked := 0
+	for _, row := range queryStrings(t, wh, "SELECT order_id || ' ' || toString(net_amount) FROM {db}.raw_orders FINAL") {
+		id, net, _ := strings.Cut(row, " ")
+		want, ok := paid[id]
+		if !ok {
+			continue
+		}
+		checked++
+		if got, _ := strconv.ParseFloat(net, 64); math.Abs(got-want) > 0.005 {
+			t.Errorf("order %s landed worth %s; its payments add up to %.2f", id, net, want)
+		}
+	}
+	if checked < len(paid)/2 {
+		t.Errorf("%d of the %d orders with payments landed", checked, len(paid))
 	}
 	var rejected uint64
 	var example string

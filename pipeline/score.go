@@ -191,6 +191,10 @@ func latestEarlyVIP(ctx context.Context, r Run, wh scoreStore) (*segment.EarlyVI
 	if err != nil {
 		return nil, "", err
 	}
+	if m.Status == "gated" {
+		r.Log.WithField("reason", m.Reason).Warn("no early potential-VIP model for the date: potential VIPs come from CLV alone")
+		return nil, "", nil
+	}
 	early := new(segment.EarlyVIPModel)
 	if err := json.Unmarshal([]byte(m.Artefact), early); err != nil {
 		return nil, "", fmt.Errorf("model %s: %w", m.ID, err)

@@ -325,6 +325,12 @@ func trainEarlyVIP(ctx context.Context, r Run, wh modelStore, orders []arrow.Rec
 	m, err := segment.FitEarlyVIP(rows, o)
 	if err != nil {
 		r.Log.WithError(err).Warn("no early potential-VIP model: potential VIPs come from CLV alone")
+		// Recorded, so that score and the report say why there is none.
+		gated := warehouse.Model{ID: r.ID + "-" + model.KindEarlyVIP, Kind: model.KindEarlyVIP, RunID: r.ID, AsOf: r.AsOf,
+			TrainedAt: time.Now(), Customers: uint64(len(rows)), Status: "gated", Reason: err.Error()}
+		if err := wh.InsertModel(ctx, gated); err != nil {
+			return nil, "", err
+		}
 		return nil, err.Error(), nil
 	}
 	b, err := json.MarshalIndent(m, "", "  ")

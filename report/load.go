@@ -188,7 +188,7 @@ func loadLift(ctx context.Context, st Store, asOf time.Time, mem memory.Allocato
 // loadQuality reads the raw tables' rows, every refused row by rule, and
 // how many buyers of the date bought for 0.
 func loadQuality(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator, d *Data) error {
-	feats, err := st.ReadPartition(ctx, mem, warehouse.CustomerFeatures.Name, warehouse.CustomerFeatures.Columns("revenue"), asOf)
+	feats, err := st.ReadPartition(ctx, mem, warehouse.CustomerFeatures.Name, warehouse.CustomerFeatures.Columns("customer_id", "revenue"), asOf)
 	switch {
 	case err == nil:
 		revenue := canon.ArrayOf[*array.Float64](feats, "revenue")
@@ -293,7 +293,9 @@ func loadModels(ctx context.Context, st Store, asOf time.Time, d *Data) error {
 	} else if !errors.Is(err, warehouse.ErrNoModel) {
 		return err
 	}
-	if m, err := st.LatestModel(ctx, asOf, model.KindEarlyVIP); err == nil {
+	if m, err := st.LatestModel(ctx, asOf, model.KindEarlyVIP); err == nil && m.Status == "gated" {
+		d.EarlyVIPReason = m.Reason
+	} else if err == nil {
 		var e segment.EarlyVIPModel
 		if err := json.Unmarshal([]byte(m.Artefact), &e); err != nil {
 			return fmt.Errorf("model %s: %w", m.ID, err)

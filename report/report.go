@@ -23,6 +23,8 @@ type Data struct {
 	Flows              []Flow    // lifecycle moves since PreviousAsOf
 	LTV                *LTV
 	EarlyVIP           *EarlyVIP
+	// EarlyVIPReason: why train made no early potential-VIP model, if it said.
+	EarlyVIPReason string
 	// Trends are the published dates up to this one, oldest first.
 	Trends []Trend
 	// RFM counts the buyers by R score (index 0: R 1) and FM = ⌈(F+M)/2⌉.
@@ -595,7 +597,7 @@ th { background: #f7fafc; } td.l, th.l { text-align: left; }
 {{.TrackingChart}}
 
 <h2 id="early-vip">Early potential-VIP model</h2>
-{{with .EarlyVIP}}<p>{{.ModelID}}: <b>grade {{.Grade}}</b>. AUC {{f3 .AUC}} and average precision {{f3 .AveragePrecision}} on the newest cohort (base rate {{pct .BaseRate}}); precision in the top 1% {{f2 .PrecisionTop1}}, top 5% {{f2 .PrecisionTop5}}; at threshold {{f2 .Threshold}} precision {{f2 .Precision}}, recall {{f2 .Recall}}.{{if .Dropped}} Inputs left out (constant in training): {{range .Dropped}}{{.}} {{end}}{{end}}</p>{{else}}<p>No early potential-VIP model: the shop has no cohort to learn from yet, or too few VIPs in it (train says which in its log and in runs.detail, early_vip_reason).</p>{{end}}
+{{with .EarlyVIP}}<p>{{.ModelID}}: <b>grade {{.Grade}}</b>. AUC {{f3 .AUC}} and average precision {{f3 .AveragePrecision}} on the newest cohort (base rate {{pct .BaseRate}}); precision in the top 1% {{f2 .PrecisionTop1}}, top 5% {{f2 .PrecisionTop5}}; at threshold {{f2 .Threshold}} precision {{f2 .Precision}}, recall {{f2 .Recall}}.{{if .Dropped}} Inputs left out (constant in training): {{range .Dropped}}{{.}} {{end}}{{end}}</p>{{else}}{{if .EarlyVIPReason}}<p id="early-vip-reason">No early potential-VIP model: {{.EarlyVIPReason}}.</p>{{else}}<p>No early potential-VIP model: the shop has no cohort to learn from yet, or too few VIPs in it (train says which in its log and in runs.detail, early_vip_reason).</p>{{end}}{{end}}
 {{.ROCChart}}
 {{.PRChart}}
 </body></html>

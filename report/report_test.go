@@ -28,7 +28,9 @@ func TestWrite(t *testing.T) {
 		// The purchase model gated: segments without CLV or churn risk, and
 		// no revenue at all to share.
 		{"gated model", Data{AsOf: "2026-11-01", Customers: 3, Buyers: 2, Segments: []Segment{{ID: "seg-1", Label: "lost", Size: 2,
-			MeanCLV: math.NaN(), ChurnRisk: math.NaN(), AtRisk: math.NaN()}}, LTV: &LTV{Kind: "none", Gated: []string{"3 repeat buyers, fewer than 50"}}}, 4, []string{"<td>–</td>", "not predicted: no member of the segment has a prediction", "3 repeat buyers, fewer than 50"}},
+			MeanCLV: math.NaN(), ChurnRisk: math.NaN(), AtRisk: math.NaN()}}, LTV: &LTV{Kind: "none", Gated: []string{"3 repeat buyers, fewer than 50"}},
+			EarlyVIPReason: "early VIP: the training cohort has 6 VIPs of 473 buyers"}, 4, []string{"<td>–</td>", "not predicted: no member of the segment has a prediction", "3 repeat buyers, fewer than 50",
+			"No early potential-VIP model: early VIP: the training cohort has 6 VIPs of 473 buyers."}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var b strings.Builder

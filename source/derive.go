@@ -173,7 +173,8 @@ func (e *Export) orderSpans(needFirst bool) (map[string]*span, error) {
 func (e *Export) openOrdersOf(t *canon.Table, entry string, lenient bool) (*Mapped, error) {
 	derived := []string{"updated_at"}
 	_, lines := e.Mapping["order_lines"]
-	if lines || entry == config.Transactions {
+	_, payments := e.Mapping[config.Payments]
+	if lines || payments || entry == config.Transactions {
 		derived = append(derived, "gross_amount", "net_amount")
 	}
 	mp, err := openMapped(e.Dir, e.Mapping[entry], e.format(entry), t, derived, lenient || entry == config.Transactions)
@@ -181,8 +182,15 @@ func (e *Export) openOrdersOf(t *canon.Table, entry string, lenient bool) (*Mapp
 		return nil, err
 	}
 	var totals map[string]*lineTotal
+	var paid map[string]float64
 	if (lines || entry == config.Transactions) && !mp.Has("gross_amount") && !mp.Has("net_amount") {
 		if totals, err = e.lineTotals(entry); err != nil {
+			mp.Close()
+			return nil, err
+		}
+	}
+	if payments && !mp.Has("gross_amount") && !mp.Has("net_amount") {
+		if paid, err = e.paymentTotals(); err != nil {
 			mp.Close()
 			return nil, err
 		}
@@ -194,10 +202,11 @@ func (e *Export) openOrdersOf(t *canon.Table, entry string, lenient bool) (*Mapp
 		if len(f[upd]) == 0 {
 			f[upd] = f[at]
 		}
-		if totals == nil {
+		if totals == nil && paid == nil {
 			return
 		}
-		lt := totals[string(bytes.TrimSpace(f[id]))]
+		order := string(bytes.TrimSpace(f[id]))
+		lt := totals[order]
 		if lt == nil {
 			lt = &lineTotal{} // an order without lines is worth nothing
 		}
@@ -208,10 +217,14 @@ func (e *Export) openOrdersOf(t *canon.Table, entry string, lenient bool) (*Mapp
 			vals[disc] = strconv.AppendFloat(vals[disc][:0], round2(lt.discount), 'f', -1, 64)
 			f[disc] = vals[disc]
 		}
-		vals[gross] = strconv.AppendFloat(vals[gross][:0], round2(lt.gross), 'f', -1, 64)
-		vals[net] = strconv.AppendFloat(vals[net][:0], round2(max(lt.gross-d, 0)), 'f', -1, 64)
+		g, n := lt.gross, max(lt.gross-d, 0)
+		if p, ok := paid[order]; ok { // what the customer paid is what its payments add up to
+			n, g = p, p+d
+		}
+		vals[gross] = strconv.AppendFloat(vals[gross][:0], round2(g), 'f', -1, 64)
+		vals[net] = strconv.AppendFloat(vals[net][:0], round2(n), 'f', -1, 64)
 		f[gross], f[net] = vals[gross], vals[net]
-		if !hasItems {
+		if !hasItems && totals != nil {
 			vals[items] = strconv.AppendInt(vals[items][:0], lt.items, 10)
 			f[items] = vals[items]
 		}
@@ -220,6 +233,34 @@ func (e *Export) openOrdersOf(t *canon.Table, entry string, lenient bool) (*Mapp
 }
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
+
+// paymentTotals adds up the payments of each order (the payments file of
+// source.files.mapping.payments). A payment that does not read fails the
+// read, naming it: an order's amount is never short of a payment silently.
+func (e *Export) paymentTotals() (map[string]float64, error) {
+	mp, err := openMapped(e.Dir, e.Mapping[config.Payments], e.format(config.Payments), canon.Payments, nil, false)
+	if err != nil {
+		return nil, fmt.Errorf("the orders' amounts from their payments: %w", err)
+	}
+	defer mp.Close()
+	id, amount := canon.Payments.Index("order_id"), canon.Payments.Index("amount")
+	paid := map[string]float64{}
+	for mp.Next() {
+		if mp.Blank() {
+			continue
+		}
+		f := mp.Fields()
+		if r, detail := mp.Problem(); r != "" {
+			return nil, fmt.Errorf("the orders' amounts from their payments: %s record %d: %s: %s", mp.Name(), mp.Position(), r, detail)
+		}
+		v, err := strconv.ParseFloat(string(f[amount]), 64)
+		if err != nil || v < 0 || math.IsNaN(v) || len(bytes.TrimSpace(f[id])) == 0 {
+			return nil, fmt.Errorf("the orders' amounts from their payments: %s record %d: order %q, amount %q: want an order id and an amount of 0 or more", mp.Name(), mp.Position(), f[id], f[amount])
+		}
+		paid[string(bytes.TrimSpace(f[id]))] += v
+	}
+	return paid, mp.Err()
+}
 
 // lineTotal is what an order's lines add up to.
 type lineTotal struct {

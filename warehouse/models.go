@@ -14,7 +14,9 @@ type Model struct {
 	HoldoutMAE, HoldoutRMSE float64
 	Artefact                string
 	// Status is ok, or gated when no purchase model passed the gate (Kind
-	// none) and Reason says why; Grade is the holdout's quality grade, A-D.
+	// none), or no early potential-VIP model could be trained (Kind earlyvip,
+	// no artefact), and Reason says why; Grade is the holdout's quality
+	// grade, A-D.
 	Status, Grade, Reason string
 }
 

@@ -27,9 +27,9 @@ func (w *DB) LatestModel(ctx context.Context, asOf time.Time, kinds ...string) (
 		marks[i] = "?"
 		args = append(args, k)
 	}
-	row := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT model_id, kind, as_of, artefact FROM %s.models WHERE as_of <= toDate(?) AND kind IN (%s) ORDER BY as_of DESC, trained_at DESC, model_id DESC LIMIT 1",
+	row := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT model_id, kind, as_of, artefact, status, reason FROM %s.models WHERE as_of <= toDate(?) AND kind IN (%s) ORDER BY as_of DESC, trained_at DESC, model_id DESC LIMIT 1",
 		w.db, strings.Join(marks, ", ")), args...)
-	if err := row.Scan(&m.ID, &m.Kind, &m.AsOf, &m.Artefact); err != nil {
+	if err := row.Scan(&m.ID, &m.Kind, &m.AsOf, &m.Artefact, &m.Status, &m.Reason); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return m, fmt.Errorf("%v model: %w", kinds, warehouse.ErrNoModel)
 		}

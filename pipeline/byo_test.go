@@ -375,6 +375,31 @@ func checkSampled(t *testing.T, wh *clickhouse.DB, dir string) {
 	if checked < len(paid)/2 {
 		t.Errorf("%d of the %d orders with payments landed", checked, len(paid))
 	}
+	// Their shipping is what their items' freight adds up to.
+	_, items := fileRecords(t, filepath.Join(dir, "olist_order_items_dataset.csv"), ',', nil)
+	freight := map[string]float64{}
+	for _, r := range items {
+		if !blankRecord(r) {
+			v, err := strconv.ParseFloat(r[6], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			freight[r[0]] += v
+		}
+	}
+	shipped := 0
+	for _, row := range queryStrings(t, wh, "SELECT order_id || ' ' || toString(shipping_amount) FROM {db}.raw_orders FINAL") {
+		id, ship, _ := strings.Cut(row, " ")
+		got, _ := strconv.ParseFloat(ship, 64)
+		if want := freight[id]; math.Abs(got-want) > 0.005 {
+			t.Errorf("order %s landed with shipping %s; its items' freight adds up to %.2f", id, ship, want)
+		} else if want > 0 {
+			shipped++
+		}
+	}
+	if shipped == 0 {
+		t.Error("no order landed with the freight of its items as its shipping")
+	}
 	var rejected uint64
 	var example string
 	queryRow(t, wh, "SELECT count(), any(detail) FROM {db}.rejected_rows FINAL WHERE entity = 'customers' AND rule = 'missing_field'", &rejected, &example)

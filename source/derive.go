@@ -196,8 +196,8 @@ func (e *Export) openOrdersOf(t *canon.Table, entry string, lenient bool) (*Mapp
 		}
 	}
 	id, at, upd := t.Index("order_id"), t.Index("ordered_at"), t.Index("updated_at")
-	gross, disc, net, items := t.Index("gross_amount"), t.Index("discount_amount"), t.Index("net_amount"), t.Index("items_count")
-	hasDisc, hasItems := mp.Has("discount_amount"), mp.Has("items_count")
+	gross, disc, net, items, ship := t.Index("gross_amount"), t.Index("discount_amount"), t.Index("net_amount"), t.Index("items_count"), t.Index("shipping_amount")
+	hasDisc, hasItems, hasShip := mp.Has("discount_amount"), mp.Has("items_count"), mp.Has("shipping_amount")
 	mp.Derive(func(f, vals [][]byte) {
 		if len(f[upd]) == 0 {
 			f[upd] = f[at]
@@ -224,6 +224,10 @@ func (e *Export) openOrdersOf(t *canon.Table, entry string, lenient bool) (*Mapp
 		vals[gross] = strconv.AppendFloat(vals[gross][:0], round2(g), 'f', -1, 64)
 		vals[net] = strconv.AppendFloat(vals[net][:0], round2(n), 'f', -1, 64)
 		f[gross], f[net] = vals[gross], vals[net]
+		if !hasShip && lt.shipping > 0 { // the lines' freight
+			vals[ship] = strconv.AppendFloat(vals[ship][:0], round2(lt.shipping), 'f', -1, 64)
+			f[ship] = vals[ship]
+		}
 		if !hasItems && totals != nil {
 			vals[items] = strconv.AppendInt(vals[items][:0], lt.items, 10)
 			f[items] = vals[items]
@@ -264,8 +268,8 @@ func (e *Export) paymentTotals() (map[string]float64, error) {
 
 // lineTotal is what an order's lines add up to.
 type lineTotal struct {
-	gross, discount float64
-	items           int64
+	gross, discount, shipping float64
+	items                     int64
 }
 
 // lineTotals adds up the lines of each order (of the order_lines file, or
@@ -282,7 +286,7 @@ func (e *Export) lineTotals(ordersEntry string) (map[string]*lineTotal, error) {
 		return nil, fmt.Errorf("the orders' amounts from their lines: %w", err)
 	}
 	defer mp.Close()
-	id, q, p, d := t.Index("order_id"), t.Index("quantity"), t.Index("unit_price"), t.Index("discount")
+	id, q, p, d, ship := t.Index("order_id"), t.Index("quantity"), t.Index("unit_price"), t.Index("discount"), t.Index("shipping")
 	totals := map[string]*lineTotal{}
 	for mp.Next() {
 		f := mp.Fields()
@@ -304,6 +308,9 @@ func (e *Export) lineTotals(ordersEntry string) (map[string]*lineTotal, error) {
 		lt.items += int64(qty)
 		if dv, err := strconv.ParseFloat(string(f[d]), 64); err == nil && dv > 0 {
 			lt.discount += dv
+		}
+		if sv, err := strconv.ParseFloat(string(f[ship]), 64); err == nil && sv > 0 {
+			lt.shipping += sv
 		}
 	}
 	return totals, mp.Err()

@@ -203,6 +203,9 @@ func (s *Shopify) emitOrder(group [][]string) {
 	net, disc := s.get(first, "Subtotal"), s.get(first, "Discount Amount")
 	s.set("net_amount", net)
 	s.set("discount_amount", disc)
+	if _, ok := s.col["Shipping"]; ok {
+		s.set("shipping_amount", s.get(first, "Shipping"))
+	}
 	if n, err1 := strconv.ParseFloat(net, 64); err1 == nil {
 		d, err2 := strconv.ParseFloat(cmpOr(disc, "0"), 64)
 		if err2 == nil {

@@ -372,7 +372,7 @@ func (c *cust) writeOrder(suffix string, at int64, k int, status string, nlines 
 		if status == "returned" || (status == "partially_returned" && i == 0) {
 			returned = qty[i]
 		}
-		lr.byts(orderID).int(int64(i + 1)).str(p.id).int(int64(qty[i])).money(unit).money(disc).int(int64(returned))
+		lr.byts(orderID).int(int64(i + 1)).str(p.id).int(int64(qty[i])).money(unit).money(disc).int(int64(returned)).str("") // no shipping
 		lr.done()
 		sumGross += unit * float64(qty[i])
 		sumDisc += disc
@@ -397,7 +397,7 @@ func (c *cust) writeOrder(suffix string, at int64, k int, status string, nlines 
 	or := c.ch.t[eOrders]
 	or.byts(orderID).id('C', c.num).time(at).str(status).str(g.cfg.Currency).money(round2(sumGross)).
 		money(round2(sumDisc)).money(net).int(int64(items)).str(c.channel).str(promo).str(rating).
-		time(min(updated, g.end-1))
+		time(min(updated, g.end-1)).str("") // no shipping
 	or.done()
 	if k > 0 {
 		c.buySession(at, prods)

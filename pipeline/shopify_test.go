@@ -37,6 +37,11 @@ func TestExtractShopify(t *testing.T) {
 			t.Errorf("round %d: %d orders (net %v, %d cancelled), %d lines (value %v), %d customers; want 4 (220.5, 1), 7 (220.5), 3",
 				round, orders, net, cancelled, lines, lineValue, customers)
 		}
+		var shipping float64
+		queryRow(t, wh, "SELECT round(sum(shipping_amount), 2) FROM {db}.raw_orders FINAL", &shipping)
+		if shipping != 19.6 { // each order's Shipping, 4.90
+			t.Errorf("round %d: the orders' shipping adds up to %v, want 4 × 4.90", round, shipping)
+		}
 		rejected := queryStrings(t, wh, "SELECT concat(entity, ' ', rule) FROM {db}.rejected_rows FINAL ORDER BY entity, rule")
 		want := []string{"order_lines parent_rejected", "order_lines wrong_field_count", "orders missing_field", "orders wrong_field_count"}
 		if !equal(rejected, want) {

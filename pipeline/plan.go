@@ -328,6 +328,9 @@ func (p *planned) decide(ctx context.Context, r Run, wh scoreStore, o ScoreOptio
 	tiers, vipBar := sg.VIP.VIPTiers(p.ps, stages)
 	p.vipBar = vipBar
 	p.cuts = segment.NewValueCuts(p.ps)
+	if n > 0 && !p.cuts.CLVSignal && !p.cuts.RevSignal {
+		r.Log.Warn("no buyer has a CLV or 12-month revenue above 0 to rank by: the segments have no value dimension (their macro groups are lifecycle stages alone)")
+	}
 	p.stages, p.tiers, p.values = make([]uint8, n), make([]uint8, n), make([]uint8, n)
 	macro := make([]string, n)
 	groups := map[[2]string]string{} // a few dozen names, not one string a buyer

@@ -173,3 +173,44 @@ func TestExportDatesThatDoNotRead(t *testing.T) {
 		})
 	}
 }
+
+// TestSampledExportByConfig: a marketplace export whose files were sampled
+// apart (most orders without items, payments for some, one repeat buyer)
+// runs by its configuration alone, embedded, as a new user runs it: the
+// summary warns that most orders are worth 0 and most buyers bought for 0,
+// and neither it nor the report prints NaN.
+func TestSampledExportByConfig(t *testing.T) {
+	fixture, err := filepath.Abs("../../testdata/byo/marketplace-sampled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TESSERA_DATA_DIR", t.TempDir())
+	t.Setenv("TESSERA_SOURCE_FILES_DIR", fixture)
+	t.Setenv("TESSERA_LOG_LEVEL", "error")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"run", "--config", filepath.Join(fixture, "tessera.yaml"), "--as-of", "2018-09-01"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	page := filepath.Join(t.TempDir(), "report.html")
+	if code := run([]string{"report", "--config", filepath.Join(fixture, "tessera.yaml"), "--as-of", "2018-09-01", "--out", page}, &stdout, &stderr); code != 0 {
+		t.Fatalf("report: exit %d\n%s", code, stderr.String())
+	}
+	html, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"WARNING: ", "orders landed (", "are worth 0", "bought for 0 in all"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the summary lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	t.Log(stdout.String())
+	if strings.Contains(stdout.String(), "NaN") || strings.Contains(string(html), "NaN") {
+		t.Errorf("NaN in the summary or the report:\n%s", stdout.String())
+	}
+	var help bytes.Buffer
+	run([]string{"run", "--help"}, &help, &help)
+	if strings.Contains(help.String(), "runs embedded on a generated sample shop") || !strings.Contains(help.String(), "reading the configured sources") {
+		t.Errorf("run --help does not say embedded mode reads the configured sources:\n%s", help.String())
+	}
+}

@@ -349,17 +349,7 @@ func checkSampled(t *testing.T, wh *clickhouse.DB, dir string) {
 		t.Errorf("%d of %d orders landed counted as worth 0, warning %q: want most, and a warning", zero, landed, res.ZeroValueWarning())
 	}
 	// The orders in the payments file are worth what their payments add up to.
-	_, pays := fileRecords(t, filepath.Join(dir, "olist_order_payments_dataset.csv"), ',', nil)
-	paid := map[string]float64{}
-	for _, r := range pays {
-		if !blankRecord(r) {
-			v, err := strconv.ParseFloat(r[4], 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			paid[r[0]] += v
-		}
-	}
+	paid := sumByOrder(t, filepath.Join(dir, "olist_order_payments_dataset.csv"), 4)
 	checked := 0
 	for _, row := range queryStrings(t, wh, "SELECT order_id || ' ' || toString(net_amount) FROM {db}.raw_orders FINAL") {
 		id, net, _ := strings.Cut(row, " ")
@@ -376,17 +366,7 @@ func checkSampled(t *testing.T, wh *clickhouse.DB, dir string) {
 		t.Errorf("%d of the %d orders with payments landed", checked, len(paid))
 	}
 	// Their shipping is what their items' freight adds up to.
-	_, items := fileRecords(t, filepath.Join(dir, "olist_order_items_dataset.csv"), ',', nil)
-	freight := map[string]float64{}
-	for _, r := range items {
-		if !blankRecord(r) {
-			v, err := strconv.ParseFloat(r[6], 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			freight[r[0]] += v
-		}
-	}
+	freight := sumByOrder(t, filepath.Join(dir, "olist_order_items_dataset.csv"), 6)
 	shipped := 0
 	for _, row := range queryStrings(t, wh, "SELECT order_id || ' ' || toString(shipping_amount) FROM {db}.raw_orders FINAL") {
 		id, ship, _ := strings.Cut(row, " ")
@@ -406,6 +386,24 @@ func checkSampled(t *testing.T, wh *clickhouse.DB, dir string) {
 	if rejected == 0 || !strings.Contains(example, "created_at could not be derived") {
 		t.Errorf("%d customers rejected for missing_field, e.g. %q: want those without an order, saying their time could not be derived", rejected, example)
 	}
+}
+
+// sumByOrder adds up a column of a marketplace file's records by their
+// order (the first column), as the test reads the file.
+func sumByOrder(t *testing.T, path string, col int) map[string]float64 {
+	t.Helper()
+	_, recs := fileRecords(t, path, ',', nil)
+	sums := map[string]float64{}
+	for _, r := range recs {
+		if !blankRecord(r) {
+			v, err := strconv.ParseFloat(r[col], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sums[r[0]] += v
+		}
+	}
+	return sums
 }
 
 func onlineRetailWants(t *testing.T, dir string) map[canon.Entity]want {

@@ -38,13 +38,13 @@ func TestExtractFromDatabases(t *testing.T) {
 	orders, items := "shop_orders_"+suffix, "shop_order_items_"+suffix
 	mustMy(t, my, `CREATE TABLE `+orders+` (entity_id varchar(40) PRIMARY KEY, customer_ref varchar(40), created_at datetime,
 		state varchar(32), currency_code char(3), subtotal decimal(12,2), discount decimal(12,2), grand_total decimal(12,2),
-		qty int, channel varchar(16), coupon varchar(32), rating tinyint NULL, updated_at datetime)`)
+		qty int, channel varchar(16), coupon varchar(32), rating tinyint NULL, updated_at datetime, shipping decimal(12,2) NULL)`)
 	mustMy(t, my, `CREATE TABLE `+items+` (order_ref varchar(40), line_number int, product_ref varchar(40), qty int,
-		price decimal(12,2), line_discount decimal(12,2), qty_returned int, PRIMARY KEY (order_ref, line_number))`)
+		price decimal(12,2), line_discount decimal(12,2), qty_returned int, freight decimal(12,2) NULL, PRIMARY KEY (order_ref, line_number))`)
 	t.Cleanup(func() { my.Exec("DROP TABLE IF EXISTS " + orders + ", " + items) })
 	loadMy(t, my, filepath.Join(dir, "orders.csv"), orders)
 	loadMy(t, my, filepath.Join(dir, "order_lines.csv"), items)
-	mustMy(t, my, "INSERT INTO "+items+" VALUES ('O-NOT-THERE', 1, 'P000001', 1, 9.99, 0, 0), ('O00000002-1', 99, 'P000001', -2, 9.99, 0, 0)")
+	mustMy(t, my, "INSERT INTO "+items+" VALUES ('O-NOT-THERE', 1, 'P000001', 1, 9.99, 0, 0, NULL), ('O00000002-1', 99, 'P000001', -2, 9.99, 0, 0, NULL)")
 
 	cfg, wh := testClickHouse(t)
 	cfg.Source.Files.Dir = dir // products, events and campaign events

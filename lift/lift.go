@@ -5,7 +5,9 @@
 package lift
 
 import (
+	"cmp"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -14,7 +16,7 @@ import (
 type Outcome struct {
 	Orders    int
 	Revenue   float64
-	Converted bool // ordered, or converted on a campaign message
+	Converted bool // ordered in the window (not cancelled)
 }
 
 // MinArm is the fewest members an arm needs for a verdict: below it the
@@ -46,6 +48,9 @@ type Result struct {
 	// interval, and the p-value of the same statistic, so that the verdict
 	// (the interval off 0) and p < 0.05 always agree.
 	ConversionDiff, ConversionLow, ConversionHigh, ConversionP float64
+	// ConversionQ is ConversionP adjusted for the date's other segments
+	// (QValues); NaN until set, and where nothing was measured.
+	ConversionQ float64
 	// ConversionRelative is ConversionDiff over the control's conversion
 	// (NaN when no control member bought).
 	ConversionRelative             float64
@@ -89,7 +94,7 @@ func Measure(treated, control []Outcome) Result {
 		r.RevenueRelative = r.RevenueDiff / c.mean
 	}
 	nan := math.NaN()
-	r.ConversionLow, r.ConversionHigh, r.ConversionP = nan, nan, nan
+	r.ConversionLow, r.ConversionHigh, r.ConversionP, r.ConversionQ = nan, nan, nan, nan
 	r.RevenueLow, r.RevenueHigh, r.MDE = nan, nan, nan
 	if r.Treated < MinArm || r.Control < MinArm || t.buyers+c.buyers == 0 {
 		r.Verdict = TooSmall
@@ -191,4 +196,28 @@ func mde(base, nt, nc, k float64) float64 {
 		}
 	}
 	return hi
+}
+
+// QValues are Benjamini and Hochberg's q-values of p-values tested together
+// (a date's segments): q of a p-value is the share of false discoveries
+// expected among the tests at or below it, so that calling "lift" only where
+// q < 0.05 keeps that share under 5%. NaN p-values (not measured) stay NaN
+// and do not count.
+func QValues(p []float64) []float64 {
+	q := make([]float64, len(p))
+	var order []int
+	for i, v := range p {
+		q[i] = math.NaN()
+		if !math.IsNaN(v) {
+			order = append(order, i)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(p[a], p[b]) })
+	m, least := float64(len(order)), 1.0
+	for k := len(order) - 1; k >= 0; k-- {
+		i := order[k]
+		least = math.Min(least, p[i]*m/float64(k+1))
+		q[i] = least
+	}
+	return q
 }

@@ -178,3 +178,36 @@ func TestCoverageAtSegmentSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestQValues: Benjamini and Hochberg's q-values of a worked example; what
+// was not measured stays out; under no effect in any of 200 segments, a q
+// under 0.05 is as rare as one false claim in the whole date should be.
+func TestQValues(t *testing.T) {
+	got := QValues([]float64{0.01, 0.04, 0.03, 0.005, math.NaN()})
+	want := []float64{0.02, 0.04, 0.04, 0.02}
+	for i, w := range want {
+		if math.Abs(got[i]-w) > 1e-12 {
+			t.Errorf("q[%d] = %v, want %v (all: %v)", i, got[i], w, got)
+		}
+	}
+	if !math.IsNaN(got[4]) {
+		t.Errorf("a segment not measured got q %v", got[4])
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	dates, withDiscovery := 500, 0
+	for range dates {
+		p := make([]float64, 200)
+		for i := range p {
+			p[i] = r.Float64() // no effect: uniform p-values
+		}
+		for _, q := range QValues(p) {
+			if q < 0.05 {
+				withDiscovery++
+				break
+			}
+		}
+	}
+	if share := float64(withDiscovery) / float64(dates); share > 0.08 {
+		t.Errorf("%.3f of dates without any effect show a segment at q < 0.05", share)
+	}
+}

@@ -102,6 +102,16 @@ func (p *Runner) lift(ctx context.Context, r Run, asOf time.Time, windowDays int
 		}
 		res.Segments = append(res.Segments, SegmentLifted{ID: ids.Value(i), Label: labels.Value(i), Result: m})
 	}
+	ps := make([]float64, len(res.Segments))
+	for i, s := range res.Segments {
+		ps[i] = s.ConversionP
+		if s.Verdict == lift.WindowNotOver { // not measured yet: not among the tests
+			ps[i] = math.NaN()
+		}
+	}
+	for i, q := range lift.QValues(ps) {
+		res.Segments[i].ConversionQ = q
+	}
 	rec := liftRecord(r, res)
 	defer rec.Release()
 	if err := p.Store.ReplacePartition(ctx, warehouse.SegmentLift.Name, asOf, r.ID, rec); err != nil {
@@ -111,8 +121,10 @@ func (p *Runner) lift(ctx context.Context, r Run, asOf time.Time, windowDays int
 }
 
 // windowOutcomes reads what every customer did from asOf until end: orders
-// not cancelled (their count and net revenue) and campaign conversions; and
-// the newest time of either landed at all, to tell whether the window is over.
+// not cancelled, their count and net revenue (a customer converted when it
+// ordered: counted alike in both arms, where campaign conversion events
+// reach the treated members only); and the newest time of an order or a
+// campaign event landed at all, to tell whether the window is over.
 func (p *Runner) windowOutcomes(ctx context.Context, r Run, asOf, end time.Time) (map[string]lift.Outcome, int64, error) {
 	from, to := asOf.Unix(), end.Unix()
 	out := map[string]lift.Outcome{}
@@ -138,18 +150,11 @@ func (p *Runner) windowOutcomes(ctx context.Context, r Run, asOf, end time.Time)
 	if err != nil {
 		return nil, 0, err
 	}
-	err = p.Store.Each(ctx, r.Mem, warehouse.Query{Entity: canon.CampaignEvents, Columns: []string{"customer_id", "type", "ts"}}, p.Options.Export.BatchRows,
+	err = p.Store.Each(ctx, r.Mem, warehouse.Query{Entity: canon.CampaignEvents, Columns: []string{"ts"}}, p.Options.Export.BatchRows,
 		func(rec arrow.Record) error {
-			cust, typ, at := canon.ArrayOf[*array.String](rec, "customer_id"), canon.ArrayOf[*array.String](rec, "type"), canon.ArrayOf[*array.Timestamp](rec, "ts")
+			at := canon.ArrayOf[*array.Timestamp](rec, "ts")
 			for i := 0; i < int(rec.NumRows()); i++ {
-				t := int64(at.Value(i))
-				newest = max(newest, t)
-				if typ.Value(i) != "conversion" || t < from || t >= to {
-					continue
-				}
-				o := out[cust.Value(i)]
-				o.Converted = true
-				out[cust.Value(i)] = o
+				newest = max(newest, int64(at.Value(i)))
 			}
 			return nil
 		})
@@ -183,7 +188,7 @@ func liftRecord(r Run, res LiftResult) arrow.Record {
 			name string
 			v    float64
 		}{{"treated_conversion", m.TreatedConversion}, {"control_conversion", m.ControlConversion}, {"conversion_diff", m.ConversionDiff},
-			{"conversion_diff_low", m.ConversionLow}, {"conversion_diff_high", m.ConversionHigh}, {"conversion_p_value", m.ConversionP},
+			{"conversion_diff_low", m.ConversionLow}, {"conversion_diff_high", m.ConversionHigh}, {"conversion_p_value", m.ConversionP}, {"conversion_q_value", m.ConversionQ},
 			{"conversion_relative", m.ConversionRelative}, {"treated_orders_per_member", m.TreatedOrders},
 			{"control_orders_per_member", m.ControlOrders}, {"orders_diff", m.OrdersDiff},
 			{"treated_revenue_per_member", m.TreatedRevenue}, {"control_revenue_per_member", m.ControlRevenue},

@@ -151,7 +151,7 @@ func Load(ctx context.Context, st Store, asOf time.Time, mem memory.Allocator) (
 	return d, loadModels(ctx, st, asOf, &d)
 }
 
-var liftSchema = warehouse.SegmentLift.Columns("segment_id", "label", "window_days", "treated", "control", "treated_conversion",
+var liftSchema = warehouse.SegmentLift.Columns("segment_id", "label", "window_days", "treated", "control", "treated_conversion", "conversion_q_value",
 	"control_conversion", "conversion_diff", "conversion_diff_low", "conversion_diff_high", "revenue_diff", "mde_conversion", "verdict")
 
 // loadLift reads what tessera lift measured for the date, if it has.
@@ -180,7 +180,7 @@ func loadLift(ctx context.Context, st Store, asOf time.Time, mem memory.Allocato
 		d.Lift = append(d.Lift, Lift{Segment: str("segment_id", i), Label: str("label", i), Treated: i32("treated", i), Control: i32("control", i),
 			TreatedConversion: f64("treated_conversion", i), ControlConversion: f64("control_conversion", i), Diff: f64("conversion_diff", i),
 			Low: f64("conversion_diff_low", i), High: f64("conversion_diff_high", i), RevenueDiff: f64("revenue_diff", i), MDE: f64("mde_conversion", i),
-			Verdict: str("verdict", i)})
+			Verdict: str("verdict", i), Q: f64("conversion_q_value", i)})
 	}
 	return nil
 }

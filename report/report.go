@@ -46,6 +46,9 @@ type Lift struct {
 	Treated, Control                     int
 	TreatedConversion, ControlConversion float64
 	Diff, Low, High, RevenueDiff, MDE    float64 // NaN: not measured
+	// Q: the Benjamini-Hochberg q-value of the conversion difference among
+	// the date's measured segments (NaN: not measured).
+	Q float64
 }
 
 // Trend is one published date's segments and VIP pipeline.
@@ -120,6 +123,32 @@ func Write(w io.Writer, d Data) error {
 }
 
 type view struct{ Data }
+
+// FalseDiscoveries says how many of the date's verdicts of lift or negative
+// may be false: with a hundred segments tested at once, some 5% of those
+// without any effect pass p < 0.05 by chance. The largest q-value among
+// them times their number is the false discoveries Benjamini and Hochberg
+// expect among them.
+func (v view) FalseDiscoveries() string {
+	claimed, maxQ, holding := 0, 0.0, 0
+	for _, l := range v.Lift {
+		if l.Verdict != "lift" && l.Verdict != "negative" {
+			continue
+		}
+		claimed++
+		if !math.IsNaN(l.Q) {
+			maxQ = math.Max(maxQ, l.Q)
+			if l.Q < 0.05 {
+				holding++
+			}
+		}
+	}
+	if claimed == 0 {
+		return "No segment shows a difference (lift or negative) at 95%."
+	}
+	return fmt.Sprintf("%d segments show a difference at 95%%; across the date's segments, about %.1f of them are expected to be chance (Benjamini-Hochberg: the largest q among them is %.3f); %d hold at q < 0.05.",
+		claimed, maxQ*float64(claimed), maxQ, holding)
+}
 
 // Unpredicted says whether a segment shows a dash for a prediction.
 func (v view) Unpredicted() bool {
@@ -586,9 +615,10 @@ th { background: #f7fafc; } td.l, th.l { text-align: left; }
 
 <h2 id="lift">Measured lift</h2>
 {{if .Lift}}<p>Each segment's treated members against its control group, {{.LiftWindow}} days after the date: the share who bought (conversion), its difference with a 95% interval, the difference in revenue per member, and the smallest difference the segment could have shown (MDE, 80% power).</p>
-<table id="lift-table"><tr><th class="l">segment</th><th class="l">label</th><th>treated</th><th>control</th><th>conversion t / c</th><th>difference [95%]</th><th>revenue / member</th><th>MDE</th><th class="l">verdict</th></tr>
-{{range .Lift}}<tr><td class="l">{{.Segment}}</td><td class="l">{{.Label}}</td><td>{{.Treated}}</td><td>{{.Control}}</td><td>{{pct .TreatedConversion}} / {{pct .ControlConversion}}</td><td>{{signed .Diff}} {{interval .Low .High}}</td><td>{{signed .RevenueDiff}}</td><td>{{orDash .MDE}}</td><td class="l">{{.Verdict}}</td></tr>
-{{end}}</table>{{else}}<p>Not measured for this date: run <code>tessera lift --as-of {{.AsOf}}</code> once the campaign window after it is over.</p>{{end}}
+<table id="lift-table"><tr><th class="l">segment</th><th class="l">label</th><th>treated</th><th>control</th><th>conversion t / c</th><th>difference [95%]</th><th>revenue / member</th><th>MDE</th><th>q</th><th class="l">verdict</th></tr>
+{{range .Lift}}<tr><td class="l">{{.Segment}}</td><td class="l">{{.Label}}</td><td>{{.Treated}}</td><td>{{.Control}}</td><td>{{pct .TreatedConversion}} / {{pct .ControlConversion}}</td><td>{{signed .Diff}} {{interval .Low .High}}</td><td>{{signed .RevenueDiff}}</td><td>{{orDash .MDE}}</td><td>{{f3 .Q}}</td><td class="l">{{.Verdict}}</td></tr>
+{{end}}</table>
+<p id="false-discoveries">{{.FalseDiscoveries}}</p>{{else}}<p>Not measured for this date: run <code>tessera lift --as-of {{.AsOf}}</code> once the campaign window after it is over.</p>{{end}}
 
 <h2 id="purchase-model">Purchase model</h2>
 {{with .LTV}}{{if .Gated}}<p class="gated" id="gate"><b>No predictions for this date.</b> No purchase model passed its gate, so P(alive), expected purchases, the next order and CLV are not published (NULL in customer_scores, with the reason in prediction_note); lifecycle stages and VIP tiers follow recency and rhythm alone:</p>

@@ -55,3 +55,27 @@ func TestWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestFalseDiscoveries: the report says how many of the date's verdicts may
+// be chance, from the segments' Benjamini-Hochberg q-values.
+func TestFalseDiscoveries(t *testing.T) {
+	nan := math.NaN()
+	d := Data{AsOf: "2026-11-01", LiftWindow: 28, Lift: []Lift{
+		{Segment: "seg-1", Verdict: "lift", Q: 0.02, Low: 0.01, High: 0.2, MDE: 0.1},
+		{Segment: "seg-2", Verdict: "negative", Q: 0.3, Low: -0.2, High: -0.01, MDE: 0.1},
+		{Segment: "seg-3", Verdict: "no detectable effect", Q: 0.8, Low: -0.1, High: 0.1, MDE: 0.1},
+		{Segment: "seg-4", Verdict: "too small to tell", Q: nan, Low: nan, High: nan, MDE: nan},
+	}}
+	var b strings.Builder
+	if err := Write(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	want := "2 segments show a difference at 95%; across the date&#39;s segments, about 0.6 of them are expected to be chance (Benjamini-Hochberg: the largest q among them is 0.300); 1 hold at q &lt; 0.05."
+	if !strings.Contains(b.String(), want) {
+		i := strings.Index(b.String(), "false-discoveries")
+		t.Errorf("the lift section does not say %q:\n%s", want, b.String()[i:min(len(b.String()), i+400)])
+	}
+	if strings.Contains(b.String(), "NaN") {
+		t.Error("the page shows NaN")
+	}
+}

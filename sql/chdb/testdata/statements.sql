@@ -272,13 +272,13 @@ INSERT INTO {db}.exports (as_of, exported_at, file, kind, segment_id, rows, sha2
 -- args: []
 INSERT INTO {db}.identities (kind, source, id, customer_id, linked_at, run_id) VALUES
 ;
--- args: ["extract-20261001","8497990b3d11b4e8","statements","extract-20261001","8497990b3d11b4e8",2]
+-- args: ["extract-20261001","413c48ef6612077d","statements","extract-20261001","413c48ef6612077d",2]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), now() + 60, 1, ?
 ;
--- args: ["extract-20261001","8497990b3d11b4e8","statements","extract-20261001","8497990b3d11b4e8",3]
+-- args: ["extract-20261001","413c48ef6612077d","statements","extract-20261001","413c48ef6612077d",3]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), toDateTime(0), 0, ?
 ;
--- args: ["extract-20261001","8497990b3d11b4e8","statements",1]
+-- args: ["extract-20261001","413c48ef6612077d","statements",1]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, toDateTime(1790812800), now() + 60, 0, ?
 ;
 -- args: []
@@ -327,7 +327,7 @@ INSERT INTO {db}.segment_changes_part_20261008_e78c7123eac78461_1_of_2_tmp (as_o
 INSERT INTO {db}.segment_feed_staging (as_of, run_id, segment_id, rank, product_id, buyers, lift) VALUES
 ;
 -- args: []
-INSERT INTO {db}.segment_lift_staging (as_of, run_id, segment_id, label, window_days, treated, control, treated_buyers, control_buyers, treated_conversion, control_conversion, conversion_diff, conversion_diff_low, conversion_diff_high, conversion_p_value, conversion_relative, treated_orders_per_member, control_orders_per_member, orders_diff, treated_revenue_per_member, control_revenue_per_member, revenue_diff, revenue_diff_low, revenue_diff_high, revenue_relative, mde_conversion, verdict) VALUES
+INSERT INTO {db}.segment_lift_staging (as_of, run_id, segment_id, label, window_days, treated, control, treated_buyers, control_buyers, treated_conversion, control_conversion, conversion_diff, conversion_diff_low, conversion_diff_high, conversion_p_value, conversion_q_value, conversion_relative, treated_orders_per_member, control_orders_per_member, orders_diff, treated_revenue_per_member, control_revenue_per_member, revenue_diff, revenue_diff_low, revenue_diff_high, revenue_relative, mde_conversion, verdict) VALUES
 ;
 -- args: []
 INSERT INTO {db}.segment_members_part_20261001_9ae16a3b2f90404f_0_of_1_tmp (as_of, run_id, segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, best_hour, best_weekday, preferred_channel, product_feed, control_group) VALUES
@@ -404,7 +404,7 @@ SELECT DISTINCT order_id FROM {db}.raw_orders
 -- args: ["2026-09-30"]
 SELECT argMax(score_run, version), argMax(publish_run, version), argMax(rows, version), max(published_at), count() FROM {db}.publications WHERE as_of = toDate(?)
 ;
--- args: ["20261205T141052Z-1a87ad"]
+-- args: ["20261205T144524Z-7a5a5a"]
 SELECT argMax(stage, finished_at), argMax(as_of, finished_at), argMax(status, finished_at), argMax(message, finished_at), argMax(detail, finished_at), argMax(tessera_version, finished_at), argMax(invocation_id, finished_at), count() FROM {db}.runs WHERE run_id = ?
 ;
 -- args: ["postgres","customers"]
@@ -488,7 +488,7 @@ SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FI
 -- args: []
 SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 1
 ;
--- args: ["2026-10-08","20261205T141054Z-6b1141","20261205T141054Z-6b1141"]
+-- args: ["2026-10-08","20261205T144525Z-f9426e","20261205T144525Z-f9426e"]
 SELECT customer_id, clv_12m, p_alive, next_order_date FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
@@ -506,7 +506,7 @@ SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_rev
 -- args: ["2026-10-01","",""]
 SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261205T141054Z-6b1141","20261205T141054Z-6b1141"]
+-- args: ["2026-10-08","20261205T144525Z-f9426e","20261205T144525Z-f9426e"]
 SELECT customer_id, lifecycle_stage, vip_tier, clv_12m, p_alive, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
@@ -518,10 +518,10 @@ SELECT customer_id, lifecycle_stage, vip_tier, value_tier, toInt32(rfm_r), toInt
 -- args: []
 SELECT customer_id, lifecycle_stage, vip_tier, value_tier, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), micro_segment, toUInt8(control_group), run_id FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261205T141052Z-1a87ad","20261205T141052Z-1a87ad"]
+-- args: ["2026-10-01","20261205T144524Z-7a5a5a","20261205T144524Z-7a5a5a"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) % 2 = 0 ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261205T141052Z-1a87ad","20261205T141052Z-1a87ad"]
+-- args: ["2026-10-01","20261205T144524Z-7a5a5a","20261205T144524Z-7a5a5a"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) % 2 = 1 ORDER BY customer_id
 ;
 -- args: []
@@ -594,9 +594,6 @@ SELECT customer_id, toUInt8(buyer), basket FROM (SELECT customer_id, buyer, bask
 SELECT customer_id, toUInt8(buyer), basket FROM (SELECT customer_id, buyer, basket FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2 UNION ALL SELECT customer_id, buyer, basket FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
 ;
 -- args: []
-SELECT customer_id, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL
-;
--- args: []
 SELECT customer_id, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != ''
 ;
 -- args: []
@@ -605,7 +602,7 @@ SELECT customer_id, type, toUInt32(ts) FROM {db}.raw_events FINAL WHERE ts < toD
 -- args: ["2026-10-01","",""]
 SELECT customer_id, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261205T141054Z-6b1141","20261205T141054Z-6b1141"]
+-- args: ["2026-10-08","20261205T144525Z-f9426e","20261205T144525Z-f9426e"]
 SELECT dimension, from_value, to_value, previous_as_of FROM {db}.segment_changes WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY dimension
 ;
 -- args: []
@@ -680,7 +677,7 @@ SELECT run_id, count() FROM {db}.segments WHERE as_of = toDate(?) GROUP BY run_i
 -- args: ["2026-10-01"]
 SELECT run_id, count() FROM {db}.segments_staging WHERE as_of = toDate(?) GROUP BY run_id
 ;
--- args: ["2026-10-08","20261205T141054Z-6b1141","20261205T141054Z-6b1141"]
+-- args: ["2026-10-08","20261205T144525Z-f9426e","20261205T144525Z-f9426e"]
 SELECT segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, toInt32(best_hour), toInt32(best_weekday), preferred_channel, product_feed, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["2026-10-01","",""]
@@ -690,19 +687,22 @@ SELECT segment_id, customer_id, toUInt8(control_group) FROM {db}.segment_members
 SELECT segment_id, label FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["2026-10-08","",""]
-SELECT segment_id, label, toInt32(window_days), toInt32(treated), toInt32(control), treated_conversion, control_conversion, conversion_diff, conversion_diff_low, conversion_diff_high, revenue_diff, mde_conversion, verdict FROM {db}.segment_lift WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
+SELECT segment_id, label, toInt32(window_days), toInt32(treated), toInt32(control), treated_conversion, conversion_q_value, control_conversion, conversion_diff, conversion_diff_low, conversion_diff_high, revenue_diff, mde_conversion, verdict FROM {db}.segment_lift WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-08","20261205T141054Z-6b1141","20261205T141054Z-6b1141"]
+-- args: ["2026-10-08","20261205T144525Z-f9426e","20261205T144525Z-f9426e"]
 SELECT segment_id, macro_group, label, toInt32(size), revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-01","20261205T141052Z-1a87ad","20261205T141052Z-1a87ad"]
+-- args: ["2026-10-01","20261205T144524Z-7a5a5a","20261205T144524Z-7a5a5a"]
 SELECT segment_id, toInt32(rank), product_id FROM {db}.segment_feed_staging WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-01","20261205T141052Z-1a87ad","20261205T141052Z-1a87ad"]
+-- args: ["2026-10-01","20261205T144524Z-7a5a5a","20261205T144524Z-7a5a5a"]
 SELECT toInt32(size), revenue_12m FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY size
 ;
 -- args: []
 SELECT toUInt32(now())
+;
+-- args: []
+SELECT toUInt32(ts) FROM {db}.raw_campaign_events FINAL
 ;
 -- args: []
 SELECT top_category, quantileExact(unit_price) FROM ( SELECT product_id, unit_price FROM {db}.raw_order_lines FINAL WHERE order_id IN (SELECT order_id FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND status != 'cancelled') ) AS l ANY LEFT JOIN (SELECT product_id, splitByChar('/', category)[1] AS top_category FROM {db}.raw_products FINAL) AS p USING (product_id) GROUP BY top_category
@@ -710,6 +710,6 @@ SELECT top_category, quantileExact(unit_price) FROM ( SELECT product_id, unit_pr
 -- args: []
 SELECT uniqExact(customer_id) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800)
 ;
--- args: ["2026-10-01","20261205T141052Z-1a87ad","20261205T141052Z-1a87ad"]
+-- args: ["2026-10-01","20261205T144524Z-7a5a5a","20261205T144524Z-7a5a5a"]
 SELECT vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY vip_tier
 ;

@@ -14,26 +14,23 @@ import (
 
 // BuilderOf is the builder of the column name of b, as B.
 func BuilderOf[B array.Builder](b *array.RecordBuilder, name string) B {
-	i := b.Schema().FieldIndices(name)
-	if len(i) != 1 {
-		panic(fmt.Sprintf("canon: the schema has %d columns named %q: %s", len(i), name, b.Schema()))
-	}
-	c, ok := b.Field(i[0]).(B)
-	if !ok {
-		panic(fmt.Sprintf("canon: column %q is %s, not %T", name, b.Schema().Field(i[0]).Type, c))
-	}
-	return c
+	return named[B](b.Schema(), name, b.Field)
 }
 
 // ArrayOf is the column name of rec, as A.
 func ArrayOf[A arrow.Array](rec arrow.Record, name string) A {
-	i := rec.Schema().FieldIndices(name)
+	return named[A](rec.Schema(), name, rec.Column)
+}
+
+// named is the column name of schema, got by its index, as T.
+func named[T any, C any](schema *arrow.Schema, name string, get func(int) C) T {
+	i := schema.FieldIndices(name)
 	if len(i) != 1 {
-		panic(fmt.Sprintf("canon: the record has %d columns named %q: %s", len(i), name, rec.Schema()))
+		panic(fmt.Sprintf("canon: the schema has %d columns named %q: %s", len(i), name, schema))
 	}
-	c, ok := rec.Column(i[0]).(A)
+	c, ok := any(get(i[0])).(T)
 	if !ok {
-		panic(fmt.Sprintf("canon: column %q is %s, not %T", name, rec.Schema().Field(i[0]).Type, c))
+		panic(fmt.Sprintf("canon: column %q is %s, not %T", name, schema.Field(i[0]).Type, c))
 	}
 	return c
 }

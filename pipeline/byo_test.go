@@ -476,16 +476,7 @@ func TestExportDatesThatDoNotRead(t *testing.T) {
 			m, _ := cfg.Source.Files.Resolved("orders")
 			m.DateLayouts = tc.layouts
 			cfg.Source.Files.Mapping["orders"] = m
-			err := runStages(context.Background(), cfg, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), []string{"extract"}, testLogger(t))
-			if err == nil {
-				t.Fatal("extract succeeded on orders whose dates do not read")
-			}
-			t.Log(err)
-			for _, s := range tc.says {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("the error %q does not say %q", err, s)
-				}
-			}
+			err := extractFails(t, cfg, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), tc.says)
 			if errors.Is(err, os.ErrNotExist) {
 				t.Errorf("the error %q says a file is missing", err)
 			}
@@ -607,6 +598,23 @@ func embeddedRejectedKeys(t *testing.T, dataDir string, entity canon.Entity) []s
 	return keys
 }
 
+// extractFails runs extract for the date, which must fail with an error
+// saying each of says; it returns the error.
+func extractFails(t *testing.T, cfg config.Config, asOf time.Time, says []string) error {
+	t.Helper()
+	err := runStages(context.Background(), cfg, asOf, []string{"extract"}, testLogger(t))
+	if err == nil {
+		t.Fatal("extract succeeded")
+	}
+	t.Log(err)
+	for _, s := range says {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("the error %q does not say %q", err, s)
+		}
+	}
+	return err
+}
+
 // TestExportMistakesNamed: the usual mistakes of a mapping fail naming the
 // cause: a misspelt source column, with the closest one of the header; a
 // date layout that is not the file's, with the layouts tried.
@@ -632,16 +640,7 @@ func TestExportMistakesNamed(t *testing.T) {
 			m.Columns = maps.Clone(m.Columns)
 			c.edit(&m)
 			cfg.Source.Files.Mapping["orders"] = m
-			err := runStages(context.Background(), cfg, time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC), []string{"extract"}, testLogger(t))
-			if err == nil {
-				t.Fatal("extract succeeded")
-			}
-			t.Log(err)
-			for _, s := range c.says {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("the error does not say %q", s)
-				}
-			}
+			extractFails(t, cfg, time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC), c.says)
 		})
 	}
 }

@@ -211,8 +211,7 @@ func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Sha
 		}
 		names = mine
 	}
-	lockRun := NewRun(p.Log, p.Mem, "", asOf).sharded(sh)
-	release, err := lockStages(ctx, p.Locker, names, lockRun, p.Log)
+	release, err := lockStages(ctx, p.Locker, names, Run{AsOf: asOf, Shard: sh}, p.Log)
 	if err != nil {
 		for _, s := range names { // refused: each stage's run failed, and says why
 			p.record(ctx, Result{Run: NewRun(p.Log, p.Mem, s, asOf).sharded(sh)}, err)

@@ -119,6 +119,12 @@ type LTV struct {
 	// customer id and SampleSeed (0: every buyer).
 	MaxCustomers int    `yaml:"max_customers"`
 	SampleSeed   uint64 `yaml:"sample_seed"`
+	// MinGrade is the worst holdout grade (A, B, C or D) a purchase model
+	// may have and still be used: train tries the next candidate below it,
+	// and with none left score publishes no prediction and says why. The
+	// default, C, refuses a model no better than a rule of thumb (D) and
+	// one never checked on a holdout.
+	MinGrade string `yaml:"min_grade"`
 }
 
 // Log configures logging.
@@ -252,7 +258,7 @@ func Default() Config {
 			MaxRejectedShare: defaultShares(0.05), UnknownProduct: "count"},
 		Sample: Sample{Customers: 10000, Days: 730, Seed: 1},
 		LTV: LTV{HoldoutDays: 90, Models: []string{"bgnbd", "mbgnbd"}, Gate: model.DefaultGate, CLVMonths: 12, DiscountMonthly: 0.01,
-			MaxCustomers: 200000},
+			MaxCustomers: 200000, MinGrade: model.GradeC},
 		Segmentation: Segmentation{Lifecycle: segment.DefaultLifecycle, VIP: segment.DefaultVIP, EarlyVIP: segment.DefaultEarlyVIP,
 			MicroSegments: segment.DefaultSegments, Feeds: segment.DefaultFeeds, Strategies: slices.Clone(segment.DefaultStrategies), Offers: segment.DefaultOffers},
 		Export: Export{ControlShare: 0.1, CampaignDays: 28, LiftWindowDays: 28},
@@ -353,6 +359,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateSource()...)
 	if c.LTV.HoldoutDays < 1 || c.LTV.CLVMonths < 1 || c.LTV.DiscountMonthly < 0 || c.LTV.Penalty < 0 {
 		errs = append(errs, errors.New("ltv: holdout_days and clv_months must be positive, discount_monthly and penalty not negative"))
+	}
+	if !slices.Contains([]string{model.GradeA, model.GradeB, model.GradeC, model.GradeD}, c.LTV.MinGrade) {
+		errs = append(errs, fmt.Errorf("ltv.min_grade must be one of A, B, C, D, got %q", c.LTV.MinGrade))
 	}
 	if c.LTV.MaxCustomers != 0 && c.LTV.MaxCustomers < 1000 {
 		errs = append(errs, fmt.Errorf("ltv.max_customers must be 0 (every buyer) or at least 1000, got %d", c.LTV.MaxCustomers))

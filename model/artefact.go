@@ -32,6 +32,8 @@ type Artefact struct {
 	// repeat spend of zero or less): their expected order value is the
 	// population mean of the fitted model, as for a customer without repeats.
 	SpendLeftOut int `json:"spend_left_out,omitempty"`
+	// SpendReason says why there is no spend model (Spend nil).
+	SpendReason string `json:"spend_reason,omitempty"`
 
 	// Gate is the eligibility check; a model whose gate failed is kept (kind
 	// none when nothing was fitted) so that score and the report can say why

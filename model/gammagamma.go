@@ -77,6 +77,32 @@ func FitGammaGamma(d SpendData, opt FitOptions) (GammaGamma, Fit, error) {
 	return m, fit, err
 }
 
+// SpendDegenerate says what makes a fitted Gamma-Gamma unusable, or "" when
+// nothing does: the fit stopped out of the ordinary, a parameter ran to the
+// edge of what can be fitted or is barely determined, or q ≤ 1, which makes
+// the population's mean order value infinite (every expected value would be
+// driven by the heaviest spender).
+func SpendDegenerate(m GammaGamma, fit Fit) string {
+	if fit.Note != "" {
+		return "Gamma-Gamma: " + fit.Note
+	}
+	for i, p := range []struct {
+		name string
+		v    float64
+	}{{"p", m.P}, {"q", m.Q}, {"gamma", m.Gamma}} {
+		if !(p.v > 1e-6 && p.v < 1e6) {
+			return fmt.Sprintf("Gamma-Gamma: parameter %s = %.3g is at the edge of what can be fitted: the spends do not determine it", p.name, p.v)
+		}
+		if i < len(fit.StdErr) && (math.IsNaN(fit.StdErr[i]) || math.IsInf(fit.StdErr[i], 0) || fit.StdErr[i] > 10*p.v) {
+			return fmt.Sprintf("Gamma-Gamma: parameter %s = %.3g has a standard error of %.3g: the spends barely determine it", p.name, p.v, fit.StdErr[i])
+		}
+	}
+	if m.Q <= 1 {
+		return fmt.Sprintf("Gamma-Gamma: q = %.3g ≤ 1, so the mean order value of the population is infinite", m.Q)
+	}
+	return ""
+}
+
 // LogLikelihood of the spend data.
 func (m GammaGamma) LogLikelihood(d SpendData) float64 { return m.logLik(d, nil) }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"html"
 	"io"
 	"maps"
 	"math"
@@ -25,6 +26,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/config"
+	"github.com/tessera-cdp/tessera/segment"
 	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
 )
 
@@ -130,11 +132,14 @@ func TestBringYourOwnExport(t *testing.T) {
 		wants func(t *testing.T, dir string) map[canon.Entity]want
 		check func(t *testing.T, wh *clickhouse.DB, dir string)
 		grade string // of the purchase model; "" when the data cannot support one
+		// earlyVIP is in the reason the early potential-VIP model is refused;
+		// "" when there is one.
+		earlyVIP string
 	}{
-		{"marketplace", time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC), marketplaceWants, checkPersons, ""},
-		{"marketplace-sampled", time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC), marketplaceWants, checkSampled, ""},
-		{"online-retail", time.Date(2011, 12, 10, 0, 0, 0, 0, time.UTC), onlineRetailWants, nil, ""},
-		{"accounting-ru", time.Date(2025, 12, 27, 0, 0, 0, 0, time.UTC), accountingWants, checkAccounting, "B"},
+		{"marketplace", time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC), marketplaceWants, checkPersons, "", ""},
+		{"marketplace-sampled", time.Date(2018, 9, 1, 0, 0, 0, 0, time.UTC), marketplaceWants, checkSampled, "", "bought after their first week"},
+		{"online-retail", time.Date(2011, 12, 10, 0, 0, 0, 0, time.UTC), onlineRetailWants, nil, "", ""},
+		{"accounting-ru", time.Date(2025, 12, 27, 0, 0, 0, 0, time.UTC), accountingWants, checkAccounting, "B", "the test cohort"},
 	} {
 		t.Run(fx.name, func(t *testing.T) {
 			cfg, wh := testClickHouse(t)
@@ -177,6 +182,22 @@ func TestBringYourOwnExport(t *testing.T) {
 			t.Logf("%d customers scored, %d buyers with a CLV; purchase model %q, grade %q", scored, predicted, kind, grade)
 			if scored == 0 || grade != fx.grade || (predicted > 0) != (fx.grade != "") {
 				t.Errorf("%d customers scored, %d with a CLV, purchase model %s graded %q; want grade %q", scored, predicted, kind, grade, fx.grade)
+			}
+			var status, reason, artefact string
+			queryRow(t, wh, "SELECT status, reason, artefact FROM {db}.models WHERE as_of = "+day+" AND kind = 'earlyvip' ORDER BY trained_at DESC LIMIT 1", &status, &reason, &artefact)
+			var ev segment.EarlyVIPModel
+			if status == "ok" {
+				if err := json.Unmarshal([]byte(artefact), &ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Logf("early potential-VIP model: %s %s; grade %s, AUC %.3f (first-week revenue's %.3f), top-5%% precision %.2f (%.2f) on %d buyers with %d VIPs",
+				status, reason, ev.Grade, ev.Metrics.AUC, ev.FirstWeekRanking.AUC, ev.Metrics.PrecisionTop5, ev.FirstWeekRanking.PrecisionTop5, ev.Metrics.Rows, ev.Metrics.Positives)
+			if fx.earlyVIP == "" && status != "ok" || fx.earlyVIP != "" && (status != "gated" || !strings.Contains(reason, fx.earlyVIP)) {
+				t.Errorf("early potential-VIP model %s (%s), want refused for %q", status, reason, fx.earlyVIP)
+			}
+			if fx.earlyVIP != "" && !strings.Contains(string(b), "No early potential-VIP model: "+html.EscapeString(reason)) {
+				t.Error("the report does not say why there is no early potential-VIP model")
 			}
 			checkValueTiers(t, wh, day)
 		})

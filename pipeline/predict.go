@@ -108,7 +108,9 @@ func predictionNote(a *model.Artefact, x float64) string {
 	if a.Kind == model.KindBGNBD && x == 0 {
 		notes = append(notes, noteBGNBDOneOff)
 	}
-	if a.Spend == nil {
+	if a.Spend == nil && a.SpendReason != "" {
+		notes = append(notes, "no spend model ("+a.SpendReason+"): no order value or CLV")
+	} else if a.Spend == nil {
 		notes = append(notes, noteNoSpend)
 	}
 	return strings.Join(notes, "; ")

@@ -59,7 +59,7 @@ func TestReport(t *testing.T) {
 	html := string(b)
 	for _, want := range []string{"Top segments by share of 12-month revenue", "12-month CLV of buyers", "P(alive) of buyers",
 		"Holdout repeat purchases per customer", "ROC curve", "Precision-recall curve", "Customers by lifecycle stage", "Moves since 2026-10-01",
-		"Cumulative repeat purchases through the holdout", "Probability of buying in the holdout by decile", `<p id="grade">`, "<b>grade A", "naive baseline",
+		"Cumulative repeat purchases through the holdout", "Probability of buying in the holdout by decile", `<p id="grade">`, "<b>grade A", "no purchase for anyone", "by first-week revenue alone",
 		"VIP pipeline by published date", "Buyers in micro-segments by published date", `<table class="matrix" id="rfm">`,
 		`<table class="matrix" id="quality">`, "raw_orders", `<h2 id="lift">Measured lift</h2>`, `<table id="lift-table">`, "no detectable effect"} {
 		if !strings.Contains(html, want) {

@@ -113,6 +113,8 @@ func trainSample(ctx context.Context, r Run, wh modelStore, o config.LTV) (wareh
 }
 
 // trainLTV is the LTV model of the date: gated, or chosen and refitted.
+// A candidate is used only when it was checked on the holdout and earned at
+// least ltv.min_grade there; otherwise the stored model says why none is.
 func trainLTV(r Run, recs []arrow.Record, o config.LTV) (*model.Artefact, error) {
 	lastDay := r.AsOf.Add(-day)
 	allSum, all, err := summarise(r.Mem, recs, transform.SummaryOptions{CalibrationEnd: lastDay, Unit: day})
@@ -124,12 +126,18 @@ func trainLTV(r Run, recs []arrow.Record, o config.LTV) (*model.Artefact, error)
 	if !gate.Passed {
 		return model.NewGatedArtefact(gate, "day", lastDay.Format(time.DateOnly)), nil
 	}
-	ranked, err := rankCandidates(r, recs, o)
+	ranked, why, err := rankCandidates(r, recs, o)
 	if err != nil {
 		return nil, err
 	}
-	var why []string
 	for _, c := range ranked {
+		if m := c.metrics; model.GradeBelow(m.Grade, o.MinGrade) {
+			d := fmt.Sprintf("%s: grade %s on the %d-day holdout, below ltv.min_grade %s (RMSE %.3f against %.3f for the best rule of thumb, %s; total %+.0f%%)",
+				c.kind, m.Grade, o.HoldoutDays, o.MinGrade, m.RMSE, m.BaselineRMSE, baselineName[m.Baseline], 100*m.AggregateError)
+			r.Log.WithField("model", c.kind).Warn("candidate refused: " + d)
+			why = append(why, d)
+			continue
+		}
 		a, err := fitModel(r, all, c.kind, c.metrics, o)
 		if err != nil {
 			why = append(why, err.Error())
@@ -147,72 +155,82 @@ func trainLTV(r Run, recs []arrow.Record, o config.LTV) (*model.Artefact, error)
 	return model.NewGatedArtefact(gate, "day", lastDay.Format(time.DateOnly)), nil
 }
 
-// ranked is a candidate in the order train tries them.
+// baselineName says what each rule of thumb of model.Quality predicts.
+var baselineName = map[string]string{"zero": "no purchase for anyone", "naive": "each customer's rate carried forward", "rate": "the base's rate for everyone"}
+
+// ranked is a candidate in the order train tries them, with its holdout
+// metrics.
 type ranked struct {
 	kind    string
 	metrics *model.Metrics
 }
 
 // rankCandidates fits each candidate on the history up to the holdout and
-// ranks those whose fit is not degenerate by model.Choose's criterion; without
-// history before the holdout, the candidates in configured order, unevaluated.
-func rankCandidates(r Run, recs []arrow.Record, o config.LTV) ([]ranked, error) {
+// ranks those whose fit is not degenerate by model.Choose's criterion. The
+// reasons say why each other candidate was left out.
+func rankCandidates(r Run, recs []arrow.Record, o config.LTV) ([]ranked, []string, error) {
 	lastDay := r.AsOf.Add(-day)
 	calEnd := lastDay.AddDate(0, 0, -o.HoldoutDays)
 	opt := model.FitOptions{Penalty: o.Penalty}
 	var candidates []model.Candidate
+	var why []string
 	evalSum, ev, err := summarise(r.Mem, recs, transform.SummaryOptions{CalibrationEnd: calEnd, HoldoutEnd: lastDay, Unit: day})
-	if err == nil {
-		defer evalSum.Release()
+	if err != nil || len(ev.x) == 0 {
+		return nil, []string{fmt.Sprintf("no buyer before %s, the start of the %d-day holdout (ltv.holdout_days): no model can be checked",
+			calEnd.AddDate(0, 0, 1).Format(time.DateOnly), o.HoldoutDays)}, nil
 	}
-	if err == nil && len(ev.x) > 0 {
-		d, err := model.NewData(ev.x, ev.tx, ev.T)
-		if err != nil {
-			return nil, err
-		}
-		holdoutTotal := 0.0
-		for _, v := range ev.holdout {
-			holdoutTotal += v
-		}
-		checks, err := checkpoints(r, recs, calEnd, o.HoldoutDays, holdoutTotal)
-		if err != nil {
-			return nil, err
-		}
-		for _, kind := range o.Models {
-			pm, fit, err := model.FitPurchases(kind, d, opt)
-			if err != nil {
-				r.Log.WithError(err).WithField("model", kind).Warn("candidate not fitted")
-				continue
-			}
-			if a, err := model.NewArtefact(pm, fit, "day", calEnd.Format(time.DateOnly)); err != nil || model.Degenerate(a) != "" {
-				r.Log.WithField("model", kind).Warn("candidate degenerate on the calibration period: " + model.Degenerate(a))
-				continue
-			}
-			m, err := model.Evaluate(pm, model.Holdout{X: ev.x, Tx: ev.tx, T: ev.T, Actual: ev.holdout, Duration: float64(o.HoldoutDays), Checkpoints: checks})
-			if err != nil {
-				return nil, err
-			}
-			r.Log.WithFields(logrus.Fields{"model": kind, "holdout_mae": round(m.MAE), "naive_mae": round(m.NaiveMAE), "holdout_rmse": round(m.RMSE),
-				"aggregate_error": round(m.AggregateError), "curve_error": round(m.CurveError), "calibration_error": round(m.CalibrationError),
-				"score": round(m.Score()), "grade": m.Grade, "predicted": round(m.PredictedTotal), "actual": m.ActualTotal, "customers": m.Customers}).Info("candidate evaluated")
-			candidates = append(candidates, model.Candidate{Name: kind, Model: pm, Fit: fit, Metrics: m})
-		}
+	defer evalSum.Release()
+	d, err := model.NewData(ev.x, ev.tx, ev.T)
+	if err != nil {
+		return nil, nil, err
 	}
-	if len(candidates) == 0 {
-		r.Log.WithField("models", o.Models).Warn("no candidate evaluated on a holdout: trying them in configured order, ungraded")
-		out := make([]ranked, len(o.Models))
-		for i, k := range o.Models {
-			out[i] = ranked{kind: k}
+	holdoutTotal := 0.0
+	for _, v := range ev.holdout {
+		holdoutTotal += v
+	}
+	checks, err := checkpoints(r, recs, calEnd, o.HoldoutDays, holdoutTotal)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, kind := range o.Models {
+		pm, fit, err := model.FitPurchases(kind, d, opt)
+		if err != nil {
+			r.Log.WithError(err).WithField("model", kind).Warn("candidate not fitted")
+			why = append(why, fmt.Sprintf("%s: not fitted on the history before the holdout: %v", kind, err))
+			continue
 		}
-		return out, nil
+		a, err := model.NewArtefact(pm, fit, "day", calEnd.Format(time.DateOnly))
+		if err != nil {
+			return nil, nil, err
+		}
+		if dg := model.Degenerate(a); dg != "" {
+			r.Log.WithField("model", kind).Warn("candidate degenerate on the history before the holdout: " + dg)
+			why = append(why, "degenerate on the history before the holdout: "+dg)
+			continue
+		}
+		m, err := model.Evaluate(pm, model.Holdout{X: ev.x, Tx: ev.tx, T: ev.T, Actual: ev.holdout, Duration: float64(o.HoldoutDays), Checkpoints: checks})
+		if err != nil {
+			return nil, nil, err
+		}
+		r.Log.WithFields(logrus.Fields{"model": kind, "holdout_mae": round(m.MAE), "naive_mae": round(m.NaiveMAE), "holdout_rmse": round(m.RMSE),
+			"zero_rmse": round(m.ZeroRMSE), "naive_rmse": round(m.NaiveRMSE), "rate_rmse": round(m.RateRMSE),
+			"aggregate_error": round(m.AggregateError), "curve_error": round(m.CurveError), "calibration_error": round(m.CalibrationError),
+			"score": round(m.Score()), "grade": m.Grade, "predicted": round(m.PredictedTotal), "actual": m.ActualTotal, "customers": m.Customers}).Info("candidate evaluated")
+		candidates = append(candidates, model.Candidate{Name: kind, Model: pm, Fit: fit, Metrics: m})
 	}
 	var out []ranked
 	for len(candidates) > 0 {
-		best, _ := model.Choose(candidates)
+		best, err := model.Choose(candidates)
+		if err != nil { // every prediction left is NaN
+			for _, c := range candidates {
+				why = append(why, c.Name+": no number on the holdout")
+			}
+			break
+		}
 		out = append(out, ranked{kind: best.Name, metrics: &best.Metrics})
 		candidates = slices.DeleteFunc(candidates, func(c model.Candidate) bool { return c.Name == best.Name })
 	}
-	return out, nil
+	return out, why, nil
 }
 
 // checkpoints are the calibration base's cumulative holdout purchases at each
@@ -276,6 +294,11 @@ func fitModel(r Run, all btyd, kind string, metrics *model.Metrics, o config.LTV
 		if err != nil {
 			return nil, fmt.Errorf("train gamma-gamma: %w", err)
 		}
+		if d := model.SpendDegenerate(gg, gfit); d != "" {
+			a.SpendReason = d
+			r.Log.WithField("params", gg).Warn("no spend model: expected order value and CLV are not published: " + d)
+			return a, nil
+		}
 		gfit.StdErr = nil
 		a.Spend, a.SpendFit = &gg, &gfit
 		if a.SpendLeftOut > 0 {
@@ -283,6 +306,7 @@ func fitModel(r Run, all btyd, kind string, metrics *model.Metrics, o config.LTV
 				Warn("Gamma-Gamma left out repeat buyers whose mean repeat spend is not positive: their expected order value is the fitted population mean")
 		}
 	} else {
+		a.SpendReason = err.Error()
 		r.Log.WithError(err).Warn("no spend model: expected order value and CLV are not published")
 	}
 	return a, nil

@@ -279,6 +279,7 @@ func loadModels(ctx context.Context, st Store, asOf time.Time, d *Data) error {
 			mt := a.Metrics
 			l.MAE, l.RMSE, l.Predicted, l.Actual = mt.MAE, mt.RMSE, mt.PredictedTotal, mt.ActualTotal
 			l.Grade, l.NaiveMAE, l.AggregateError, l.CurveError, l.CalibrationError = mt.Grade, mt.NaiveMAE, mt.AggregateError, mt.CurveError, mt.CalibrationError
+			l.ZeroRMSE, l.NaiveRMSE, l.RateRMSE = mt.ZeroRMSE, mt.NaiveRMSE, mt.RateRMSE
 			for _, c := range mt.Curve {
 				l.Curve = append(l.Curve, CurvePoint{At: c.At, Predicted: c.Predicted, Actual: c.Actual})
 			}
@@ -303,7 +304,7 @@ func loadModels(ctx context.Context, st Store, asOf time.Time, d *Data) error {
 		c := e.Metrics
 		d.EarlyVIP = &EarlyVIP{ModelID: m.ID, AUC: c.AUC, Precision: c.Precision, Recall: c.Recall, Threshold: c.Threshold,
 			BaseRate: c.BaseRate, AveragePrecision: c.AveragePrecision, PrecisionTop1: c.PrecisionTop1, PrecisionTop5: c.PrecisionTop5,
-			Grade: e.Grade, Dropped: e.Model.Dropped, ROC: e.ROC, PR: e.PR}
+			Grade: e.Grade, Dropped: e.Model.Dropped, ROC: e.ROC, PR: e.PR, FirstWeekAUC: e.FirstWeekRanking.AUC, FirstWeekTop5: e.FirstWeekRanking.PrecisionTop5}
 	} else if !errors.Is(err, warehouse.ErrNoModel) {
 		return err
 	}

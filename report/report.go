@@ -88,7 +88,9 @@ type LTV struct {
 	Gated                                                  []string
 	Grade                                                  string
 	NaiveMAE, AggregateError, CurveError, CalibrationError float64
-	Curve                                                  []CurvePoint
+	// The rules of thumb the grade is against (model.Quality).
+	ZeroRMSE, NaiveRMSE, RateRMSE float64
+	Curve                         []CurvePoint
 	Calibration                                            [][2]float64 // predicted, observed share buying in the holdout, by decile
 	SpendLeftOut                                           int
 }
@@ -115,6 +117,9 @@ type EarlyVIP struct {
 	Grade                                          string
 	Dropped                                        []string
 	ROC, PR                                        [][2]float64
+	// FirstWeekAUC and FirstWeekTop5 are the rule of thumb's on the same
+	// buyers: ranked by first-week revenue alone.
+	FirstWeekAUC, FirstWeekTop5 float64
 }
 
 // Write renders the page.
@@ -622,12 +627,12 @@ th { background: #f7fafc; } td.l, th.l { text-align: left; }
 
 <h2 id="purchase-model">Purchase model</h2>
 {{with .LTV}}{{if .Gated}}<p class="gated" id="gate"><b>No predictions for this date.</b> No purchase model passed its gate, so P(alive), expected purchases, the next order and CLV are not published (NULL in customer_scores, with the reason in prediction_note); lifecycle stages and VIP tiers follow recency and rhythm alone:</p>
-<ul>{{range .Gated}}<li>{{.}}</li>{{end}}</ul>{{else}}<p id="grade">{{.Kind}} ({{.ModelID}}): <b>grade {{if .Grade}}{{.Grade}}{{else}}none (not evaluated on a holdout){{end}}</b>. Holdout MAE {{f3 .MAE}} repeat purchases per customer against {{f3 .NaiveMAE}} for the naive baseline (each customer's past rate carried forward), RMSE {{f3 .RMSE}}; {{f0 .Predicted}} predicted, {{f0 .Actual}} happened ({{pct .AggregateError}}); tracking curve within {{pct .CurveError}}; calibration error {{f3 .CalibrationError}}.{{if .SpendLeftOut}} Gamma-Gamma left out {{.SpendLeftOut}} repeat buyers whose mean repeat spend is not positive (they get the population mean order value).{{end}}</p>{{end}}{{else}}<p>No purchase model.</p>{{end}}
+<ul>{{range .Gated}}<li>{{.}}</li>{{end}}</ul>{{else}}<p id="grade">{{.Kind}} ({{.ModelID}}): <b>grade {{if .Grade}}{{.Grade}}{{else}}none (not evaluated on a holdout){{end}}</b>. Per customer, root mean squared error {{f3 .RMSE}} repeat purchases in the holdout, against the rules of thumb: {{f3 .ZeroRMSE}} for no purchase for anyone, {{f3 .NaiveRMSE}} for each customer's past rate carried forward, {{f3 .RateRMSE}} for the base's rate for everyone (the grade needs the model below all three; MAE {{f3 .MAE}}, naive {{f3 .NaiveMAE}}); {{f0 .Predicted}} predicted, {{f0 .Actual}} happened ({{pct .AggregateError}}); tracking curve within {{pct .CurveError}}; calibration error {{f3 .CalibrationError}}.{{if .SpendLeftOut}} Gamma-Gamma left out {{.SpendLeftOut}} repeat buyers whose mean repeat spend is not positive (they get the population mean order value).{{end}}</p>{{end}}{{else}}<p>No purchase model.</p>{{end}}
 {{.CalibrationChart}}
 {{.TrackingChart}}
 
 <h2 id="early-vip">Early potential-VIP model</h2>
-{{with .EarlyVIP}}<p>{{.ModelID}}: <b>grade {{.Grade}}</b>. AUC {{f3 .AUC}} and average precision {{f3 .AveragePrecision}} on the newest cohort (base rate {{pct .BaseRate}}); precision in the top 1% {{f2 .PrecisionTop1}}, top 5% {{f2 .PrecisionTop5}}; at threshold {{f2 .Threshold}} precision {{f2 .Precision}}, recall {{f2 .Recall}}.{{if .Dropped}} Inputs left out (constant in training): {{range .Dropped}}{{.}} {{end}}{{end}}</p>{{else}}{{if .EarlyVIPReason}}<p id="early-vip-reason">No early potential-VIP model: {{.EarlyVIPReason}}.</p>{{else}}<p>No early potential-VIP model: the shop has no cohort to learn from yet, or too few VIPs in it (train says which in its log and in runs.detail, early_vip_reason).</p>{{end}}{{end}}
+{{with .EarlyVIP}}<p>{{.ModelID}}: <b>grade {{.Grade}}</b>. AUC {{f3 .AUC}} and average precision {{f3 .AveragePrecision}} on the newest cohort (base rate {{pct .BaseRate}}); precision in the top 1% {{f2 .PrecisionTop1}}, top 5% {{f2 .PrecisionTop5}} (ranking the same buyers by first-week revenue alone: AUC {{f3 .FirstWeekAUC}}, top 5% {{f2 .FirstWeekTop5}}); at threshold {{f2 .Threshold}} precision {{f2 .Precision}}, recall {{f2 .Recall}}.{{if .Dropped}} Inputs left out (constant in training): {{range .Dropped}}{{.}} {{end}}{{end}}</p>{{else}}{{if .EarlyVIPReason}}<p id="early-vip-reason">No early potential-VIP model: {{.EarlyVIPReason}}.</p>{{else}}<p>No early potential-VIP model: the shop has no cohort to learn from yet, or too few VIPs in it (train says which in its log and in runs.detail, early_vip_reason).</p>{{end}}{{end}}
 {{.ROCChart}}
 {{.PRChart}}
 </body></html>

@@ -323,6 +323,9 @@ type EarlyVIPOptions struct {
 	TestShare float64 `yaml:"test_share"`
 	// L2: the ridge penalty of the logistic regression.
 	L2 float64 `yaml:"l2"`
+	// MinGrade is the worst holdout grade (A–D) a model may have and be
+	// used; below it, no probability is published and the model row says why.
+	MinGrade string `yaml:"min_grade"`
 	// ApplyDays: a buyer whose first order is at most this many days old can
 	// become a potential VIP on the probability alone. Every buyer whose first
 	// week is complete gets the probability, whatever its age.
@@ -337,7 +340,7 @@ const (
 
 // DefaultEarlyVIP are the defaults.
 var DefaultEarlyVIP = EarlyVIPOptions{HorizonDays: 180, RevenueShare: 0.5, Label: LabelRevenueShare, TopShare: 0.02, CohortDays: 365,
-	TestShare: 0.25, L2: 0.001, ApplyDays: 28, MinCohort: 100, MinPositives: 10}
+	TestShare: 0.25, L2: 0.001, ApplyDays: 28, MinCohort: 100, MinPositives: 10, MinGrade: model.GradeC}
 
 // Validate says what is wrong with the options.
 func (o EarlyVIPOptions) Validate() error {
@@ -347,6 +350,9 @@ func (o EarlyVIPOptions) Validate() error {
 	}
 	if o.Label != LabelRevenueShare && o.Label != LabelTopShare {
 		return fmt.Errorf("early_vip.label: %q, want %s or %s", o.Label, LabelRevenueShare, LabelTopShare)
+	}
+	if !slices.Contains([]string{model.GradeA, model.GradeB, model.GradeC, model.GradeD}, o.MinGrade) {
+		return fmt.Errorf("early_vip.min_grade must be one of A, B, C, D, got %q", o.MinGrade)
 	}
 	return nil
 }
@@ -367,6 +373,9 @@ type EarlyVIPModel struct {
 	Label          string            `json:"label,omitempty"`
 	// Grade of the holdout metrics (README: Model quality).
 	Grade string `json:"grade,omitempty"`
+	// FirstWeekRanking is the rule of thumb on the same test rows: buyers
+	// ranked by their first week's revenue alone.
+	FirstWeekRanking ClassifierMetrics `json:"first_week_ranking"`
 	// ROC and PR are the test split's ROC curve (false, true positive rate)
 	// and precision-recall curve (recall, precision), for the report.
 	ROC [][2]float64 `json:"roc"`
@@ -422,8 +431,43 @@ func FitEarlyVIP(rows []EarlyVIPRow, o EarlyVIPOptions) (EarlyVIPModel, error) {
 	rows = slices.Clone(rows)
 	slices.SortStableFunc(rows, func(a, b EarlyVIPRow) int { return cmp.Compare(a.FirstDay, b.FirstDay) })
 	y, cut := LabelCohort(rows, o)
+	if why := firstWeekDecides(rows, y, cut, o); why != "" {
+		return EarlyVIPModel{}, errors.New(why)
+	}
 	split := int(float64(len(rows)) * (1 - o.TestShare))
 	return FitEarlyVIPSplit(rows[:split], y[:split], rows[split:], y[split:], cut, o)
+}
+
+// firstWeekShare: when at least this share of a cohort's VIPs are VIPs by
+// their first week's revenue alone, the label is what the model sees.
+const firstWeekShare = 0.95
+
+// firstWeekDecides says why a cohort's label leaves nothing to predict, or
+// "": fewer than min_positives buyers bought after their first week (a shop
+// of one-order customers, where the horizon revenue is the first order's), or
+// nearly every VIP was one by the first week's revenue, an input.
+func firstWeekDecides(rows []EarlyVIPRow, y []bool, cut float64, o EarlyVIPOptions) string {
+	later, vips, byFirstWeek := 0, 0, 0
+	for i, r := range rows {
+		if r.HorizonRevenue > r.Week.Revenue+0.005 {
+			later++
+		}
+		if y[i] {
+			vips++
+			if r.Week.Revenue >= cut {
+				byFirstWeek++
+			}
+		}
+	}
+	if later < o.MinPositives {
+		return fmt.Sprintf("early VIP: %d of the cohort's %d buyers bought after their first week, fewer than %d (early_vip.min_positives): "+
+			"the horizon revenue that makes a VIP is the first week's, which the model sees; there is nothing to predict", later, len(rows), o.MinPositives)
+	}
+	if vips > 0 && float64(byFirstWeek) >= firstWeekShare*float64(vips) {
+		return fmt.Sprintf("early VIP: %d of the cohort's %d VIPs were VIPs by their first week's revenue alone: the label is an input, there is nothing to predict",
+			byFirstWeek, vips)
+	}
+	return ""
 }
 
 // LabelCohort says which buyers of a cohort became VIPs over the horizon,
@@ -509,7 +553,20 @@ func FitEarlyVIPSplit(train []EarlyVIPRow, yTrain []bool, test []EarlyVIPRow, yT
 		TrainFrom: train[0].FirstDay, TestFrom: test[0].FirstDay, TrainedOn: len(train), ApplyDays: o.ApplyDays, PositiveLabels: positives}
 	testScores := score(xTest)
 	m.Metrics = Classify(testScores, yTest, best)
+	if m.Metrics.Positives < o.MinPositives {
+		return EarlyVIPModel{}, fmt.Errorf("early VIP: the test cohort (the newest %d buyers) has %d VIPs, fewer than %d (early_vip.min_positives): its AUC would be noise",
+			len(test), m.Metrics.Positives, o.MinPositives)
+	}
 	m.Grade = m.Metrics.grade()
+	firstWeek := make([]float64, len(test))
+	for i, r := range test {
+		firstWeek[i] = r.Week.Revenue
+	}
+	m.FirstWeekRanking = Classify(firstWeek, yTest, math.MaxFloat64) // its ranking, not a threshold, is compared
+	if model.GradeBelow(m.Grade, o.MinGrade) {
+		return EarlyVIPModel{}, fmt.Errorf("early VIP: grade %s on the test cohort, below early_vip.min_grade %s (AUC %.3f, precision in the top 5%% %.2f against a base rate of %.2f)",
+			m.Grade, o.MinGrade, m.Metrics.AUC, m.Metrics.PrecisionTop5, m.Metrics.BaseRate)
+	}
 	m.ROC, m.PR = Curves(testScores, yTest, 100)
 	return m, nil
 }

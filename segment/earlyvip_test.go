@@ -210,3 +210,65 @@ func TestLogisticClip(t *testing.T) {
 		t.Errorf("value 4 (2 standard deviations): %.6f", p)
 	}
 }
+
+// TestEarlyVIPRefusals: cohorts whose label leaves nothing to predict, or
+// whose test split cannot measure a model, get no model, and the error says
+// why; CDNOW, where VIPs are made after the first week, gets one.
+func TestEarlyVIPRefusals(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	// cohort draws n buyers a day apart; later(i) is what buyer i spends
+	// after the first week.
+	cohort := func(n int, later func(i int, first float64) float64) []EarlyVIPRow {
+		rows := make([]EarlyVIPRow, n)
+		for i := range rows {
+			first := math.Round(20+rng.ExpFloat64()*60) + 0.5
+			rows[i] = EarlyVIPRow{FirstDay: int32(i), Week: FirstWeek{Orders: 1, Revenue: first, Items: 1, RatingMean: math.NaN(), Categories: 1},
+				HorizonRevenue: first + later(i, first)}
+		}
+		return rows
+	}
+	o := DefaultEarlyVIP
+	for _, c := range []struct {
+		name string
+		rows []EarlyVIPRow
+		o    EarlyVIPOptions
+		want string // in the error; "" for a model
+	}{
+		// A marketplace where every buyer ordered once.
+		{"one order each", cohort(2000, func(int, float64) float64 { return 0 }), o, "0 of the cohort's 2000 buyers bought after their first week"},
+		// A few repeat buyers spending little: the VIPs are the big first orders.
+		{"first week decides", cohort(2000, func(i int, _ float64) float64 {
+			if i%50 == 0 {
+				return 1
+			}
+			return 0
+		}), o, "VIPs were VIPs by their first week's revenue alone"},
+		// Later spending, far above the first week's and unrelated to it:
+		// nothing to learn, grade D.
+		{"noise", cohort(4000, func(int, float64) float64 { return 5000 * rng.ExpFloat64() * float64(rng.IntN(2)) }), o, "below early_vip.min_grade C"},
+		// VIPs only among the oldest buyers: none left to test on.
+		{"no VIP to test on", cohort(2000, func(i int, first float64) float64 {
+			if i < 1000 && i%10 == 0 {
+				return 5000 + 100*first
+			}
+			return 0
+		}), o, "the test cohort (the newest 500 buyers) has 0 VIPs"},
+		{"CDNOW", cdnowFirstWeeks(t), func() EarlyVIPOptions { o := o; o.Label = LabelTopShare; return o }(), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := FitEarlyVIP(c.rows, c.o)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("no model: %v", err)
+			case c.want == "":
+				t.Logf("grade %s, AUC %.3f", m.Grade, m.Metrics.AUC)
+			case err == nil:
+				t.Fatalf("a model, grade %s, AUC %.3f; want refused: %s", m.Grade, m.Metrics.AUC, c.want)
+			case !strings.Contains(err.Error(), c.want):
+				t.Fatalf("refused: %v; want %q", err, c.want)
+			default:
+				t.Log(err)
+			}
+		})
+	}
+}

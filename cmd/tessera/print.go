@@ -118,8 +118,8 @@ func printModel(out io.Writer, a *model.Artefact) {
 		fmt.Fprintf(out, "  %-6s %.4f ± %.4f\n", n, a.Params[n], a.StdErr[n])
 	}
 	if m := a.Metrics; m != nil {
-		fmt.Fprintf(out, "  holdout: grade %s; MAE %.3f (naive baseline %.3f), RMSE %.3f repeat purchases per customer; %.0f predicted, %.0f happened (%+.1f%%), tracking curve within %.1f%%, calibration error %.3f\n",
-			m.Grade, m.MAE, m.NaiveMAE, m.RMSE, m.PredictedTotal, m.ActualTotal, 100*m.AggregateError, 100*m.CurveError, m.CalibrationError)
+		fmt.Fprintf(out, "  holdout: grade %s; RMSE %.3f repeat purchases per customer (rules of thumb: no purchase %.3f, each customer's rate %.3f, the base's rate %.3f), MAE %.3f; %.0f predicted, %.0f happened (%+.1f%%), tracking curve within %.1f%%, calibration error %.3f\n",
+			m.Grade, m.RMSE, m.ZeroRMSE, m.NaiveRMSE, m.RateRMSE, m.MAE, m.PredictedTotal, m.ActualTotal, 100*m.AggregateError, 100*m.CurveError, m.CalibrationError)
 	} else {
 		fmt.Fprintln(out, "  holdout: none (no history before the holdout): ungraded")
 	}

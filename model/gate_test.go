@@ -187,7 +187,7 @@ func TestGradeBaselines(t *testing.T) {
 // constant predicts the same purchases for every customer over a holdout.
 type constant float64
 
-func (c constant) ExpectedPurchases(t, x, tx, T float64) float64     { return float64(c) }
+func (c constant) ExpectedPurchases(t, x, tx, T float64) float64    { return float64(c) }
 func (c constant) ExpectedPurchasesIfAlive(t, x, T float64) float64 { return float64(c) }
 func (c constant) ProbAlive(x, tx, T float64) float64               { return 1 }
 func (c constant) ExpectedPurchasesNew(t float64) float64           { return float64(c) }
@@ -195,7 +195,7 @@ func (c constant) ExpectedPurchasesNew(t float64) float64           { return flo
 // naiveRate carries each customer's calibration rate forward.
 type naiveRate struct{}
 
-func (naiveRate) ExpectedPurchases(t, x, tx, T float64) float64     { return x / T * t }
+func (naiveRate) ExpectedPurchases(t, x, tx, T float64) float64    { return x / T * t }
 func (naiveRate) ExpectedPurchasesIfAlive(t, x, T float64) float64 { return x / T * t }
 func (naiveRate) ProbAlive(x, tx, T float64) float64               { return 1 }
 func (naiveRate) ExpectedPurchasesNew(t float64) float64           { return 0 }

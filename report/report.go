@@ -91,8 +91,8 @@ type LTV struct {
 	// The rules of thumb the grade is against (model.Quality).
 	ZeroRMSE, NaiveRMSE, RateRMSE float64
 	Curve                         []CurvePoint
-	Calibration                                            [][2]float64 // predicted, observed share buying in the holdout, by decile
-	SpendLeftOut                                           int
+	Calibration                   [][2]float64 // predicted, observed share buying in the holdout, by decile
+	SpendLeftOut                  int
 }
 
 // CurvePoint is the base's cumulative holdout purchases at a time (days

@@ -33,7 +33,7 @@ const (
 	Lift          = "lift"                 // the interval of the conversion difference is above 0
 	Negative      = "negative"             // below 0
 	NoEffect      = "no detectable effect" // it holds 0: MDE says what could have been seen
-	TooSmall      = "too small to tell"    // an arm under MinArm members, or nobody converted
+	TooSmall      = "too small to tell"    // an arm under MinArm members, or nobody converted: no difference (NaN)
 	WindowNotOver = "window not over"      // the data end before the window does
 )
 
@@ -96,8 +96,17 @@ func Measure(treated, control []Outcome) Result {
 	nan := math.NaN()
 	r.ConversionLow, r.ConversionHigh, r.ConversionP, r.ConversionQ = nan, nan, nan, nan
 	r.RevenueLow, r.RevenueHigh, r.MDE = nan, nan, nan
+	for _, a := range []struct {
+		n                    int
+		rate, orders, amount *float64
+	}{{r.Treated, &r.TreatedConversion, &r.TreatedOrders, &r.TreatedRevenue}, {r.Control, &r.ControlConversion, &r.ControlOrders, &r.ControlRevenue}} {
+		if a.n == 0 { // an empty arm measured nothing
+			*a.rate, *a.orders, *a.amount = nan, nan, nan
+		}
+	}
 	if r.Treated < MinArm || r.Control < MinArm || t.buyers+c.buyers == 0 {
 		r.Verdict = TooSmall
+		r.ConversionDiff, r.OrdersDiff, r.RevenueDiff, r.ConversionRelative, r.RevenueRelative = nan, nan, nan, nan, nan
 		return r
 	}
 	z := std.Quantile(0.975)
@@ -128,6 +137,16 @@ func Measure(treated, control []Outcome) Result {
 		r.Verdict = NoEffect
 	}
 	return r
+}
+
+// NotOver is the result of a segment whose window the data do not cover
+// yet: its arms' sizes, nothing measured.
+func NotOver(treated, control int) Result {
+	nan := math.NaN()
+	return Result{Treated: treated, Control: control, TreatedConversion: nan, ControlConversion: nan, ConversionDiff: nan,
+		ConversionLow: nan, ConversionHigh: nan, ConversionP: nan, ConversionQ: nan, ConversionRelative: nan,
+		TreatedOrders: nan, ControlOrders: nan, OrdersDiff: nan, TreatedRevenue: nan, ControlRevenue: nan,
+		RevenueDiff: nan, RevenueLow: nan, RevenueHigh: nan, RevenueRelative: nan, MDE: nan, Verdict: WindowNotOver}
 }
 
 // arm sums up one arm.

@@ -40,8 +40,8 @@ func readCSV(t testing.TB, path string) (header []string, rows [][]string) {
 }
 
 // TestExport: the files of a published date hold each segment's members (row
-// counts equal the segment sizes), 10% ± 1 point of every segment of 300 or
-// more in the control group, checksums that match the manifest, and deltas
+// counts equal the segment sizes), the control group each member's hold
+// gives, 12.5% ± 1 point of the members in all, checksums that match the manifest, and deltas
 // against the previous export that equal the difference between the two
 // nights; e-mail addresses appear only when allowed, and only of customers who
 // opted in.
@@ -76,7 +76,8 @@ func TestExport(t *testing.T) {
 		fmt.Sscan(r, &id, &n)
 		sizes[id] = n
 	}
-	segFiles, checked := 0, 0
+	segFiles, checked, held := 0, 0, 0
+	hold := newControlHold(cfg.Export.ControlShare, cfg.Export.CampaignDays, cfg.Export.LiftWindowDays)
 	for _, f := range m.Files {
 		path := filepath.Join(out1, f.File)
 		if sum, err := sha256File(path); err != nil || sum != f.SHA256 {
@@ -96,22 +97,22 @@ func TestExport(t *testing.T) {
 		if slices.Contains(header, "email") {
 			t.Errorf("%s has e-mail addresses; the config does not allow them", f.File)
 		}
-		control := slices.Index(header, "control_group")
-		n := 0
+		control, id := slices.Index(header, "control_group"), slices.Index(header, "customer_id")
 		for _, r := range rows {
-			if r[control] == "1" {
-				n++
-			}
-		}
-		if share := float64(n) / float64(len(rows)); len(rows) >= 300 {
 			checked++
-			if math.Abs(share-0.1) > 0.01 {
-				t.Errorf("%s: control group %.3f of %d members, want 0.10 ± 0.01", f.File, share, len(rows))
+			if r[control] == "1" {
+				held++
+			}
+			if want := hold.held(place(r[id]), d1.Unix()/86400); want != (r[control] == "1") {
+				t.Errorf("%s: %s has control_group %s; held out: %v", f.File, r[id], r[control], want)
 			}
 		}
 	}
-	if segFiles != len(sizes) || checked == 0 {
-		t.Errorf("%d segment files for %d segments; %d of 300 or more checked", segFiles, len(sizes), checked)
+	// 2026-10-01 is 7 days into a campaign period: the period's control group
+	// (10%) and the last period's, still held out for its dates' windows,
+	// which share three quarters of it: 12.5% of the members.
+	if share := float64(held) / float64(checked); segFiles != len(sizes) || math.Abs(share-0.125) > 0.01 {
+		t.Errorf("%d segment files for %d segments; %.3f of their %d members held out, want 0.125 ± 0.01", segFiles, len(sizes), share, checked)
 	}
 	var recorded uint64
 	queryRow(t, wh, "SELECT count() FROM {db}.exports WHERE as_of = toDate('"+day1+"')", &recorded)

@@ -16,10 +16,15 @@ import (
 
 // LiftResult is what lift measured for a published date.
 type LiftResult struct {
-	AsOf       string          `json:"as_of"`
-	WindowDays int             `json:"window_days"`
-	DataEnd    string          `json:"data_end"` // the newest order or conversion landed
-	Segments   []SegmentLifted `json:"segments"`
+	AsOf       string `json:"as_of"`
+	WindowDays int    `json:"window_days"`
+	// ExtractedThrough is the newest date a successful extract read the
+	// sources for: the window is over once it reaches the window's end.
+	ExtractedThrough string `json:"extracted_through"`
+	// Switched are the members held out on some days of the window only (a
+	// control group replaced inside it): they measure neither arm.
+	Switched int             `json:"switched"`
+	Segments []SegmentLifted `json:"segments"`
 }
 
 // SegmentLifted is one segment's measurement.
@@ -30,9 +35,11 @@ type SegmentLifted struct {
 
 // Lift measures, for every segment published for asOf, its treated members
 // against its control group over the window after asOf: orders (not
-// cancelled) and campaign conversions from the raw tables. It replaces the
-// date's partition of segment_lift. A window that the data do not cover yet
-// is labelled so, not measured as no effect.
+// cancelled) from the raw tables. The arms are the members never held out in
+// the window and those held out all through it (controlHold), so a control
+// group replaced inside the window does not leak campaigns into the
+// control. It replaces the date's partition of segment_lift. A window the
+// extracts have not read to its end is labelled so, with nothing measured.
 func (p *Runner) Lift(ctx context.Context, asOf time.Time, windowDays int) (LiftResult, error) {
 	r := NewRun(p.Log, p.Mem, "lift", asOf)
 	res, err := p.lift(ctx, r, asOf, windowDays)
@@ -66,15 +73,26 @@ func (p *Runner) lift(ctx context.Context, r Run, asOf time.Time, windowDays int
 	}
 	defer segs.Release()
 	end := asOf.AddDate(0, 0, windowDays)
-	outcomes, dataEnd, err := p.windowOutcomes(ctx, r, asOf, end)
+	through, ok, err := p.Store.ExtractedThrough(ctx)
 	if err != nil {
 		return res, err
 	}
-	res.DataEnd = time.Unix(dataEnd, 0).UTC().Format(time.DateTime)
-	over := dataEnd >= end.Unix()-86400 // the last day of the window has data
+	over := ok && !through.Before(end)
+	if ok {
+		res.ExtractedThrough = through.Format(time.DateOnly)
+	}
+	var outcomes map[string]lift.Outcome
+	if over {
+		if outcomes, err = p.windowOutcomes(ctx, r, asOf, end); err != nil {
+			return res, err
+		}
+	}
 
-	type arms struct{ treated, control []lift.Outcome }
+	type arms struct {
+		treated, control []lift.Outcome
+	}
 	bySeg := map[string]*arms{}
+	hold, from := newControlHold(p.Options.Score.ControlShare, p.Options.Score.CampaignDays, p.Options.Score.LiftWindowDays), asOf.Unix()/86400
 	segIDs, custIDs := canon.ArrayOf[*array.String](members, "segment_id"), canon.ArrayOf[*array.String](members, "customer_id")
 	control := canon.ArrayOf[*array.Boolean](members, "control_group")
 	for i := 0; i < int(members.NumRows()); i++ {
@@ -84,9 +102,15 @@ func (p *Runner) lift(ctx context.Context, r Run, asOf time.Time, windowDays int
 			bySeg[segIDs.Value(i)] = a
 		}
 		o := outcomes[custIDs.Value(i)]
-		if control.Value(i) {
+		switch arm := hold.arm(place(custIDs.Value(i)), from, int64(windowDays)); {
+		case (arm == armControl) != control.Value(i) && arm != armSwitched:
+			return res, fmt.Errorf("%s's control group was not drawn the way export.control_share, campaign_days and lift_window_days draw it now (customer %s): "+
+				"they changed since the date was published, or an older Tessera published it; its arms can no longer be told", res.AsOf, custIDs.Value(i))
+		case arm == armSwitched:
+			res.Switched++
+		case arm == armControl:
 			a.control = append(a.control, o)
-		} else {
+		default:
 			a.treated = append(a.treated, o)
 		}
 	}
@@ -96,9 +120,9 @@ func (p *Runner) lift(ctx context.Context, r Run, asOf time.Time, windowDays int
 		if a == nil {
 			a = &arms{}
 		}
-		m := lift.Measure(a.treated, a.control)
-		if !over { // nobody bought yet because the data stop: not too small, not measured
-			m.Verdict = lift.WindowNotOver
+		m := lift.NotOver(len(a.treated), len(a.control))
+		if over {
+			m = lift.Measure(a.treated, a.control)
 		}
 		res.Segments = append(res.Segments, SegmentLifted{ID: ids.Value(i), Label: labels.Value(i), Result: m})
 	}
@@ -123,19 +147,16 @@ func (p *Runner) lift(ctx context.Context, r Run, asOf time.Time, windowDays int
 // windowOutcomes reads what every customer did from asOf until end: orders
 // not cancelled, their count and net revenue (a customer converted when it
 // ordered: counted alike in both arms, where campaign conversion events
-// reach the treated members only); and the newest time of an order or a
-// campaign event landed at all, to tell whether the window is over.
-func (p *Runner) windowOutcomes(ctx context.Context, r Run, asOf, end time.Time) (map[string]lift.Outcome, int64, error) {
+// reach the treated members only).
+func (p *Runner) windowOutcomes(ctx context.Context, r Run, asOf, end time.Time) (map[string]lift.Outcome, error) {
 	from, to := asOf.Unix(), end.Unix()
 	out := map[string]lift.Outcome{}
-	var newest int64
 	err := p.Store.Each(ctx, r.Mem, warehouse.Query{Entity: canon.Orders, Columns: []string{"customer_id", "ordered_at", "status", "net_amount"}}, p.Options.Export.BatchRows,
 		func(rec arrow.Record) error {
 			cust, at := canon.ArrayOf[*array.String](rec, "customer_id"), canon.ArrayOf[*array.Timestamp](rec, "ordered_at")
 			status, net := canon.ArrayOf[*array.String](rec, "status"), canon.ArrayOf[*array.Float64](rec, "net_amount")
 			for i := 0; i < int(rec.NumRows()); i++ {
 				t := int64(at.Value(i))
-				newest = max(newest, t)
 				if t < from || t >= to || status.Value(i) == "cancelled" {
 					continue
 				}
@@ -147,18 +168,7 @@ func (p *Runner) windowOutcomes(ctx context.Context, r Run, asOf, end time.Time)
 			}
 			return nil
 		})
-	if err != nil {
-		return nil, 0, err
-	}
-	err = p.Store.Each(ctx, r.Mem, warehouse.Query{Entity: canon.CampaignEvents, Columns: []string{"ts"}}, p.Options.Export.BatchRows,
-		func(rec arrow.Record) error {
-			at := canon.ArrayOf[*array.Timestamp](rec, "ts")
-			for i := 0; i < int(rec.NumRows()); i++ {
-				newest = max(newest, int64(at.Value(i)))
-			}
-			return nil
-		})
-	return out, newest, err
+	return out, err
 }
 
 // liftRecord is the segment_lift record of a measurement.

@@ -13,10 +13,12 @@ import (
 )
 
 // TestLift: every segment published for a date is measured, its treated
-// members and control group adding up to its members; with no effect given
-// (the generated shop knows nothing of the segments) an effect is called no
-// more often than the 5% false-positive rate allows; a re-run replaces the
-// date's rows; and a window the data do not cover yet is labelled so.
+// members and control group adding up to its members but those who switched
+// arms inside the window; with no effect given (the generated shop knows
+// nothing of the segments) an effect is called no more often than the 5%
+// false-positive rate allows; a re-run replaces the date's rows; and a
+// window the extracts have not read to its end is labelled so, with NULL
+// where nothing was measured, although the files already hold later orders.
 func TestLift(t *testing.T) {
 	cfg, wh := testClickHouse(t)
 	dir, _ := generateShop(t, 8000, 0, "csv")
@@ -31,19 +33,35 @@ func TestLift(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	var res LiftResult
+	day := "toDate('" + d.Format(time.DateOnly) + "')"
+	// Extracted for the date only: the shop's files run to 2026-11-01, but
+	// no extract has read the sources after the window.
+	res, err := p.Lift(ctx, d, 28)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows, nulls uint64
+	queryRow(t, wh, "SELECT count(), countIf(conversion_diff IS NULL AND treated_conversion IS NULL AND revenue_diff IS NULL AND verdict = 'window not over') FROM {db}.segment_lift WHERE as_of = "+day, &rows, &nulls)
+	if rows == 0 || nulls != rows || res.ExtractedThrough != d.Format(time.DateOnly) {
+		t.Errorf("extracted through %s: %d of %d segments not over with NULL differences", res.ExtractedThrough, nulls, rows)
+	}
+	if err := runStages(ctx, cfg, d.AddDate(0, 0, 28), []string{"extract"}, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
 	for round := 0; round < 2; round++ {
 		if res, err = p.Lift(ctx, d, 28); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var segments, rows, members, arms uint64
-	day := "toDate('" + d.Format(time.DateOnly) + "')"
+	var segments, members, arms uint64
 	queryRow(t, wh, "SELECT count() FROM {db}.segments WHERE as_of = "+day, &segments)
 	queryRow(t, wh, "SELECT count(), toUInt64(sum(treated + control)) FROM {db}.segment_lift WHERE as_of = "+day, &rows, &arms)
 	queryRow(t, wh, "SELECT count() FROM {db}.segment_members WHERE as_of = "+day, &members)
-	if rows != segments || arms != members || len(res.Segments) != int(segments) {
-		t.Errorf("segment_lift holds %d rows of %d members after two runs; the date has %d segments of %d members", rows, arms, segments, members)
+	// 2026-09-15's window holds a new campaign period (2026-09-24): the
+	// members drawn into its control group leave the treated arm.
+	if rows != segments || arms+uint64(res.Switched) != members || res.Switched == 0 || len(res.Segments) != int(segments) {
+		t.Errorf("segment_lift holds %d rows of %d members (and %d switched) after two runs; the date has %d segments of %d members",
+			rows, arms, res.Switched, segments, members)
 	}
 	called, measured := 0, 0
 	for _, s := range res.Segments {
@@ -57,7 +75,11 @@ func TestLift(t *testing.T) {
 		case lift.NoEffect:
 			measured++
 		case lift.WindowNotOver:
-			t.Errorf("%s: window not over, but the shop runs to 2026-11-01", s.ID)
+			t.Errorf("%s: window not over, but the sources were extracted through %s", s.ID, res.ExtractedThrough)
+		case lift.TooSmall:
+			if !math.IsNaN(m.ConversionDiff) {
+				t.Errorf("%s: too small to tell, with a difference %v", s.ID, m.ConversionDiff)
+			}
 		}
 	}
 	// With no effect, each measured segment calls one at 5%: more than
@@ -76,7 +98,7 @@ func TestLift(t *testing.T) {
 	}
 	for _, s := range res.Segments {
 		if s.Verdict != lift.WindowNotOver {
-			t.Errorf("%s: %q for a window past the data (%s)", s.ID, s.Verdict, res.DataEnd)
+			t.Errorf("%s: %q for a window past the extracts (%s)", s.ID, s.Verdict, res.ExtractedThrough)
 		}
 	}
 	if _, err := p.Lift(ctx, time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC), 28); err == nil {
@@ -84,15 +106,26 @@ func TestLift(t *testing.T) {
 	}
 }
 
-// TestLiftRecoversKnownEffect: the shop is published for a date, its
-// segments' treated members are given a known effect (the generator again,
-// with an uplift: three times their purchase rate for 28 days while they
-// have not dropped out), the orders are extracted again and lift measures.
-// The known effect on each segment's conversion, computed from the
-// generator's truth, lies within the segment's 95% interval in all but the
-// share of segments chance allows, and the effect is found where the segment
-// is large enough to see it.
+// TestLiftRecoversKnownEffect: the shop is published for a date, and a
+// marketer follows the nightly control flags through the window: each member
+// of the date's segments gets the campaign's effect (the generator again,
+// with an uplift: three times its purchase rate while it has not dropped
+// out) on the days it is not held out. The orders are extracted again, for
+// the window's end, and lift measures. The known effect on each segment's
+// conversion, computed from the generator's truth, lies within the segment's
+// 95% interval in all but the share of segments chance allows, and the
+// effect is found where the segment is large enough to see it; over all
+// segments, the measured difference is the known one within 3 standard
+// errors. The second date's window holds a new campaign period 2 days in:
+// were its control group released then, the control would get the campaign
+// for 26 of its 28 days and the pooled difference would all but vanish.
 func TestLiftRecoversKnownEffect(t *testing.T) {
+	for _, d := range []time.Time{time.Date(2026, 9, 15, 0, 0, 0, 0, time.UTC), time.Date(2026, 9, 22, 0, 0, 0, 0, time.UTC)} {
+		t.Run(d.Format(time.DateOnly), func(t *testing.T) { liftRecovers(t, d) })
+	}
+}
+
+func liftRecovers(t *testing.T, d time.Time) {
 	cfg, wh := testClickHouse(t)
 	ctx := context.Background()
 	c := synth.Defaults()
@@ -102,23 +135,49 @@ func TestLiftRecoversKnownEffect(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Source.Files.Dir = before
-	d := time.Date(2026, 9, 15, 0, 0, 0, 0, time.UTC)
 	if err := runStages(ctx, cfg, d, nil, testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
 	day := "toDate('" + d.Format(time.DateOnly) + "')"
-	treated := map[string]bool{}
-	for _, id := range queryStrings(t, wh, "SELECT customer_id FROM {db}.segment_members WHERE as_of = "+day+" AND NOT control_group") {
-		treated[id] = true
-	}
 	const window, factor = 28, 3.0
-	c.Uplift = &synth.Uplift{From: d, Days: window, Treated: treated, RateFactor: factor, SpendFactor: 1.5}
+	hold := newControlHold(cfg.Export.ControlShare, cfg.Export.CampaignDays, cfg.Export.LiftWindowDays)
+	from := d.Unix() / 86400
+	up := &synth.Uplift{From: d, Days: window, Treated: map[string]bool{}, RateFactor: factor, SpendFactor: 1.5, Spans: map[string][2]time.Time{}}
+	members, switched := map[string][]string{}, 0
+	for _, row := range queryStrings(t, wh, "SELECT concat(segment_id, ' ', customer_id, ' ', toString(control_group)) FROM {db}.segment_members WHERE as_of = "+day) {
+		f := strings.Fields(row)
+		seg, id, flag := f[0], f[1], f[2]
+		u := place(id)
+		if hold.held(u, from) != (flag == "1") {
+			t.Fatalf("%s: control_group %s on %s, the hold says otherwise", id, flag, d.Format(time.DateOnly))
+		}
+		// The first run of days in the window it is not held out.
+		start := int64(-1)
+		for k := int64(0); k < window; k++ {
+			if h := hold.held(u, from+k); !h && start < 0 {
+				start = k
+			} else if h && start >= 0 {
+				up.Spans[id] = [2]time.Time{d.AddDate(0, 0, int(start)), d.AddDate(0, 0, int(k))}
+				break
+			}
+		}
+		if start >= 0 {
+			up.Treated[id] = true
+		}
+		switch hold.arm(u, from, window) {
+		case armTreated:
+			members[seg] = append(members[seg], id)
+		case armSwitched:
+			switched++
+		}
+	}
+	c.Uplift = up
 	after := t.TempDir()
 	if _, err := synth.Generate(ctx, c, after); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Source.Files.Dir = after
-	if err := runStages(ctx, cfg, d, []string{"extract"}, testLogger(t)); err != nil {
+	if err := runStages(ctx, cfg, d.AddDate(0, 0, window), []string{"extract"}, testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
 	p, err := Open(ctx, cfg, testLogger(t))
@@ -130,6 +189,9 @@ func TestLiftRecoversKnownEffect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if res.Switched != switched {
+		t.Errorf("lift left %d members out as switched, the hold says %d", res.Switched, switched)
+	}
 
 	// The known effect: a member who dropped out before the date buys in
 	// neither world; one who drops out in the window bought then in both
@@ -137,20 +199,24 @@ func TestLiftRecoversKnownEffect(t *testing.T) {
 	// rate thinned by its chance of dropping after each purchase, λ(1−p),
 	// and with the uplift also at λ(factor − 1).
 	known := knownConversionLift(t, before, d, window, factor)
-	members := map[string][]string{}
-	for _, row := range queryStrings(t, wh, "SELECT concat(segment_id, ' ', customer_id) FROM {db}.segment_members WHERE as_of = "+day+" AND NOT control_group") {
-		seg, cust, _ := strings.Cut(row, " ")
-		members[seg] = append(members[seg], cust)
-	}
 	var measured, covered, found, powered int
+	var pool struct{ treated, control, tBuyers, cBuyers, known float64 }
 	for _, s := range res.Segments {
 		m := s.Result
-		if m.Verdict == lift.TooSmall {
-			continue
-		}
 		want := 0.0
 		for _, id := range members[s.ID] {
 			want += known[id]
+		}
+		if m.Treated != len(members[s.ID]) {
+			t.Errorf("%s: %d treated, the hold says %d", s.ID, m.Treated, len(members[s.ID]))
+		}
+		pool.treated += float64(m.Treated)
+		pool.control += float64(m.Control)
+		pool.tBuyers += float64(m.TreatedBuyers)
+		pool.cBuyers += float64(m.ControlBuyers)
+		pool.known += want
+		if m.Verdict == lift.TooSmall {
+			continue
 		}
 		want /= float64(len(members[s.ID]))
 		in := m.ConversionLow <= want && want <= m.ConversionHigh
@@ -167,7 +233,8 @@ func TestLiftRecoversKnownEffect(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("known effect within the 95%% interval in %d of %d measured segments; found in %d of the %d whose MDE is below it", covered, measured, found, powered)
+	t.Logf("known effect within the 95%% interval in %d of %d measured segments; found in %d of the %d whose MDE is below it; %d members switched arms",
+		covered, measured, found, powered, switched)
 	// 95% coverage: more than 2 + 10% misses would happen by chance about
 	// once in a thousand; at the MDE a segment finds the effect 80% of the time.
 	if measured < 5 || measured-covered > 2+measured/10 {
@@ -175,6 +242,13 @@ func TestLiftRecoversKnownEffect(t *testing.T) {
 	}
 	if powered == 0 || float64(found) < 0.6*float64(powered) {
 		t.Errorf("the effect was found in %d of %d segments large enough to see it", found, powered)
+	}
+	pt, pc := pool.tBuyers/pool.treated, pool.cBuyers/pool.control
+	se := math.Sqrt(pt*(1-pt)/pool.treated + pc*(1-pc)/pool.control)
+	knownAll := pool.known / pool.treated
+	t.Logf("all segments: %.0f treated, %.0f control; measured %+.4f, known %+.4f (standard error %.4f)", pool.treated, pool.control, pt-pc, knownAll, se)
+	if math.Abs(pt-pc-knownAll) > 3*se {
+		t.Errorf("over all segments the measured difference %+.4f is %.1f standard errors from the known %+.4f", pt-pc, math.Abs(pt-pc-knownAll)/se, knownAll)
 	}
 }
 

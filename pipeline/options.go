@@ -59,6 +59,7 @@ type ScoreOptions struct {
 	Segmentation    config.Segmentation
 	ControlShare    float64
 	CampaignDays    int
+	LiftWindowDays  int
 	BatchRows       int
 }
 
@@ -91,7 +92,7 @@ func OptionsFrom(cfg config.Config) Options {
 		Features: FeatureOptions{BatchRows: cfg.BatchRows, Location: cfg.Location()},
 		Train:    TrainOptions{LTV: cfg.LTV, EarlyVIP: sg.EarlyVIP, BatchRows: cfg.BatchRows},
 		Score: ScoreOptions{CLVMonths: cfg.LTV.CLVMonths, DiscountMonthly: cfg.LTV.DiscountMonthly, Segmentation: sg,
-			ControlShare: cfg.Export.ControlShare, CampaignDays: cfg.Export.CampaignDays, BatchRows: cfg.BatchRows},
+			ControlShare: cfg.Export.ControlShare, CampaignDays: cfg.Export.CampaignDays, LiftWindowDays: cfg.Export.LiftWindowDays, BatchRows: cfg.BatchRows},
 		Publish: PublishOptions{Backoff: DefaultBackoff},
 		Export:  ExportOptions{IncludeEmail: cfg.Export.IncludeEmail, CSVBOM: cfg.Export.CSVBOM, BatchRows: cfg.BatchRows},
 	}

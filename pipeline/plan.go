@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -367,22 +366,11 @@ func (p *planned) decide(ctx context.Context, r Run, wh scoreStore, o ScoreOptio
 		p.segOf[i] = -1
 	}
 	p.control = make([]bool, n)
-	period := r.AsOf.Unix() / 86400 / int64(o.CampaignDays)
+	hold, today := newControlHold(o.ControlShare, o.CampaignDays, o.LiftWindowDays), r.AsOf.Unix()/86400
 	for s, seg := range p.segs {
 		for _, i := range seg.Members {
 			p.segOf[i] = int32(s)
-		}
-		// The control_share of members with the lowest control rank.
-		members := slices.Clone(seg.Members)
-		rank := make(map[int]uint64, len(members))
-		for _, i := range members {
-			rank[i] = controlRank(p.ps[i].ID, period)
-		}
-		slices.SortFunc(members, func(a, b int) int {
-			return cmp.Or(cmp.Compare(rank[a], rank[b]), strings.Compare(p.ps[a].ID, p.ps[b].ID))
-		})
-		for _, i := range members[:int(math.Round(o.ControlShare*float64(len(members))))] {
-			p.control[i] = true
+			p.control[i] = hold.held(place(p.ps[i].ID), today)
 		}
 	}
 	return nil

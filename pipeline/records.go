@@ -3,7 +3,6 @@ package pipeline
 import (
 	"hash/fnv"
 	"math"
-	"strconv"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -12,15 +11,83 @@ import (
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
-// controlRank orders a segment's members for the control group: by a hash of
-// the customer and the campaign period, so the same customers are held out for
-// the whole period while they stay in the segment.
-func controlRank(id string, period int64) uint64 {
+// controlHold decides who is held out of campaigns on a day, the same way
+// in score (the plan's control_group) and in lift (which members measured a
+// date all through its window). A customer has a fixed place u in [0, 1),
+// from a hash of its id; the control group of campaign period p is the band
+// of places [p·δ, p·δ + share) (mod 1), δ = share/4: each period a quarter of
+// the control group is replaced, and a customer is held out for four
+// periods running. A period's group stays held out for window − 1 days
+// after the period ends, so that every date's control group is held out
+// until that date's lift window closes: on those days the two periods'
+// groups together hold about share + δ of each segment.
+type controlHold struct {
+	share        float64
+	campaignDays int64
+	windowDays   int64
+}
+
+// controlRotation: the periods a customer stays in the control group.
+const controlRotation = 4
+
+func newControlHold(share float64, campaignDays, windowDays int) controlHold {
+	return controlHold{share: share, campaignDays: int64(max(1, campaignDays)), windowDays: int64(max(1, windowDays))}
+}
+
+// place is a customer's fixed place in [0, 1).
+func place(id string) float64 {
 	h := fnv.New64a()
 	h.Write([]byte(id))
-	h.Write([]byte{0})
-	h.Write([]byte(strconv.FormatInt(period, 10)))
-	return h.Sum64()
+	return float64(h.Sum64()>>11) / (1 << 53)
+}
+
+// drawn says whether the customer at u is in period p's control group.
+func (h controlHold) drawn(u float64, p int64) bool {
+	step := h.share / controlRotation
+	off := math.Mod(float64(p)*step, 1)
+	return math.Mod(u-off+1, 1) < h.share
+}
+
+// held says whether the customer at u is held out on day (days since
+// 1970-01-01).
+func (h controlHold) held(u float64, day int64) bool {
+	p := day / h.campaignDays
+	if h.drawn(u, p) {
+		return true
+	}
+	// Earlier periods whose last day's window is still open.
+	for q := p - 1; q >= 0 && (q+1)*h.campaignDays+h.windowDays-2 >= day; q-- {
+		if h.drawn(u, q) {
+			return true
+		}
+	}
+	return false
+}
+
+// Arms of a lift window.
+const (
+	armTreated  = iota // never held out in the window
+	armControl         // held out every day of the window
+	armSwitched        // held out on some days only: in neither arm
+)
+
+// arm says which arm of the window [from, from+days) the customer at u
+// measures: held out is decided per period and by the end of each period's
+// hold, so checking the first day and the days those change is enough.
+func (h controlHold) arm(u float64, from, days int64) int {
+	to := from + days
+	first := h.held(u, from)
+	for q := max(0, (from-h.windowDays)/h.campaignDays-1); q*h.campaignDays < to; q++ {
+		for _, d := range []int64{q * h.campaignDays, (q+1)*h.campaignDays + h.windowDays - 1} {
+			if d > from && d < to && h.held(u, d) != first {
+				return armSwitched
+			}
+		}
+	}
+	if first {
+		return armControl
+	}
+	return armTreated
 }
 
 // memberRecord lists the members of each segment among the customers with

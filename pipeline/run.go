@@ -287,7 +287,8 @@ func (p *Runner) record(ctx context.Context, res Result, runErr error) {
 		for _, s := range res.Lift.Segments {
 			verdicts[s.Verdict]++
 		}
-		detail = map[string]any{"window_days": res.Lift.WindowDays, "data_end": res.Lift.DataEnd, "verdicts": verdicts}
+		detail = map[string]any{"window_days": res.Lift.WindowDays, "extracted_through": cmp.Or(res.Lift.ExtractedThrough, "none"),
+			"switched": res.Lift.Switched, "verdicts": verdicts}
 	case res.Export != nil:
 		n := 0
 		for _, f := range res.Export.Files {

@@ -151,7 +151,7 @@ func (g *gen) customer(ch *chunk, r rng, num int64) {
 	}
 	treated := g.cfg.Uplift != nil && g.cfg.Uplift.Treated[customerID(num)]
 	if treated {
-		c.spendFrom, c.spendTo = g.cfg.Uplift.window()
+		c.spendFrom, c.spendTo = g.cfg.Uplift.window(customerID(num))
 		c.spendFactor = g.cfg.Uplift.SpendFactor
 	}
 	var buys []purchase
@@ -187,7 +187,7 @@ func customerID(num int64) string { return string(appendPadded([]byte{'C'}, num,
 // n regular purchases.
 func (c *cust) upliftOrders(n int, dropped int64, lambda, shape, nu float64) []purchase {
 	u := c.g.cfg.Uplift
-	from, to := u.window()
+	from, to := u.window(customerID(c.num))
 	from = max(from, c.created)
 	to = min(to, c.g.end)
 	if dropped > 0 {

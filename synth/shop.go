@@ -46,10 +46,16 @@ type Uplift struct {
 	Treated     map[string]bool // customer ids
 	RateFactor  float64
 	SpendFactor float64
+	// Spans, when it names a treated customer, is when that customer is
+	// treated instead (a campaign that reaches it later, or stops).
+	Spans map[string][2]time.Time
 }
 
-// window is when the uplift holds, in Unix seconds.
-func (u *Uplift) window() (from, to int64) {
+// window is when the uplift holds for a customer, in Unix seconds.
+func (u *Uplift) window(id string) (from, to int64) {
+	if s, ok := u.Spans[id]; ok {
+		return s[0].Unix(), s[1].Unix()
+	}
 	return u.From.Unix(), u.From.AddDate(0, 0, u.Days).Unix()
 }
 

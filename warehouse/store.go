@@ -92,6 +92,9 @@ type Store interface {
 	PublicationDates(ctx context.Context) ([]time.Time, error)
 	// RunRecord is a run's record in runs; ok is false without one.
 	RunRecord(ctx context.Context, id string) (r Run, ok bool, err error)
+	// ExtractedThrough is the newest as-of date of a successful extract: the
+	// sources were read as they stood for it. ok is false without one.
+	ExtractedThrough(ctx context.Context) (asOf time.Time, ok bool, err error)
 
 	// Exports.
 	RecordExports(ctx context.Context, files []ExportFile) error

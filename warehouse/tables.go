@@ -89,11 +89,11 @@ var (
 	// members against the control group, over a window after the date.
 	SegmentLift = Table{"segment_lift", arrow.NewSchema([]arrow.Field{
 		str("segment_id"), str("label"), i32("window_days"), i32("treated"), i32("control"),
-		i32("treated_buyers"), i32("control_buyers"), f64("treated_conversion"), f64("control_conversion"),
-		f64("conversion_diff"), nullable(f64("conversion_diff_low")), nullable(f64("conversion_diff_high")),
-		nullable(f64("conversion_p_value")), nullable(f64("conversion_q_value")), nullable(f64("conversion_relative")), f64("treated_orders_per_member"),
-		f64("control_orders_per_member"), f64("orders_diff"),
-		f64("treated_revenue_per_member"), f64("control_revenue_per_member"), f64("revenue_diff"),
+		i32("treated_buyers"), i32("control_buyers"), nullable(f64("treated_conversion")), nullable(f64("control_conversion")),
+		nullable(f64("conversion_diff")), nullable(f64("conversion_diff_low")), nullable(f64("conversion_diff_high")),
+		nullable(f64("conversion_p_value")), nullable(f64("conversion_q_value")), nullable(f64("conversion_relative")), nullable(f64("treated_orders_per_member")),
+		nullable(f64("control_orders_per_member")), nullable(f64("orders_diff")),
+		nullable(f64("treated_revenue_per_member")), nullable(f64("control_revenue_per_member")), nullable(f64("revenue_diff")),
 		nullable(f64("revenue_diff_low")), nullable(f64("revenue_diff_high")), nullable(f64("revenue_relative")),
 		nullable(f64("mde_conversion")), str("verdict"),
 	}, nil)}

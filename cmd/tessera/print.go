@@ -211,13 +211,15 @@ func printSegments(out io.Writer, d report.Data, where string) {
 
 // printLift prints what lift measured, segment by segment.
 func printLift(out io.Writer, res pipeline.LiftResult, where string) {
-	fmt.Fprintf(out, "Lift of %s over %d days (data to %s) in segment_lift (%s):\n", res.AsOf, res.WindowDays, res.DataEnd, where)
+	fmt.Fprintf(out, "Lift of %s over %d days (sources extracted through %s; %d members switched arms inside the window, in neither) in segment_lift (%s):\n",
+		res.AsOf, res.WindowDays, cmp.Or(res.ExtractedThrough, "never"), res.Switched, where)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  segment\ttreated\tcontrol\tconversion (t / c)\tdifference [95%]\trevenue/member diff [95%]\tMDE\tverdict\t")
+	fmt.Fprintln(tw, "  segment\ttreated\tcontrol\tconversion (t / c)\tdifference [95%]\tq\trevenue/member diff [95%]\tMDE\tverdict\t")
 	for _, s := range res.Segments {
 		m := s.Result
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%.3f / %.3f\t%+.3f [%s]\t%+.2f [%s]\t%s\t%s\t\n", s.ID, m.Treated, m.Control, m.TreatedConversion, m.ControlConversion,
-			m.ConversionDiff, interval(m.ConversionLow, m.ConversionHigh, "%+.3f"), m.RevenueDiff, interval(m.RevenueLow, m.RevenueHigh, "%+.2f"), orDash(m.MDE, "%.3f"), m.Verdict)
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%s / %s\t%s [%s]\t%s\t%s [%s]\t%s\t%s\t\n", s.ID, m.Treated, m.Control, orDash(m.TreatedConversion, "%.3f"), orDash(m.ControlConversion, "%.3f"),
+			orDash(m.ConversionDiff, "%+.3f"), interval(m.ConversionLow, m.ConversionHigh, "%+.3f"), orDash(m.ConversionQ, "%.3f"),
+			orDash(m.RevenueDiff, "%+.2f"), interval(m.RevenueLow, m.RevenueHigh, "%+.2f"), orDash(m.MDE, "%.3f"), m.Verdict)
 	}
 	tw.Flush()
 }

@@ -263,7 +263,8 @@ func (w *DB) tablesOf(ctx context.Context, db string, names ...string) (map[stri
 }
 
 // syncTable makes the cluster's table t of the schema: the replicated table
-// created or given its missing columns, and the Distributed table in front
+// created or given its missing columns (and the types the schema changed),
+// and the Distributed table in front
 // made anew when it is missing or its columns changed. Column comments go
 // on the Distributed tables, which analysts read: ClickHouse 18.16 cannot
 // create a replicated table with them, nor comment one ON CLUSTER.
@@ -280,6 +281,12 @@ func (w *DB) syncTable(ctx context.Context, t *tableInfo, have map[string]*table
 	} else {
 		prev := ""
 		for _, c := range t.columns {
+			if k := slices.IndexFunc(old.columns, func(o columnInfo) bool { return o.name == c.name }); k >= 0 && old.columns[k].typ != c.typ {
+				// A type the schema changed (a column made Nullable).
+				if err := w.onCluster(ctx, fmt.Sprintf("ALTER TABLE {local}.%s ON CLUSTER {cluster} MODIFY COLUMN %s %s", t.name, c.name, c.typ)); err != nil {
+					return err
+				}
+			}
 			if !slices.ContainsFunc(old.columns, func(o columnInfo) bool { return o.name == c.name }) {
 				after := ""
 				if prev != "" {

@@ -86,3 +86,14 @@ func (w *DB) RunRecord(ctx context.Context, id string) (warehouse.Run, bool, err
 	}
 	return r, n > 0, nil
 }
+
+// ExtractedThrough is the newest as-of date of a successful extract run.
+func (w *DB) ExtractedThrough(ctx context.Context) (time.Time, bool, error) {
+	var asOf time.Time
+	var n uint64
+	row := w.conn.QueryRow(ctx, w.expand("SELECT max(as_of), count() FROM {db}.runs WHERE stage = 'extract' AND status = 'ok'"))
+	if err := row.Scan(&asOf, &n); err != nil {
+		return time.Time{}, false, fmt.Errorf("read the newest extract: %w", err)
+	}
+	return asOf.UTC(), n > 0, nil
+}

@@ -122,3 +122,15 @@ func (p *Dir) RunRecord(_ context.Context, id string) (warehouse.Run, bool, erro
 	})
 	return out, found, err
 }
+
+// ExtractedThrough is the newest as-of date of a successful extract run.
+func (p *Dir) ExtractedThrough(_ context.Context) (time.Time, bool, error) {
+	var newest time.Time
+	found := false
+	err := readJSONL(p, "runs.jsonl", func(r warehouse.Run) {
+		if r.Stage == "extract" && r.Status == "ok" && (!found || r.AsOf.After(newest)) {
+			newest, found = r.AsOf.UTC(), true
+		}
+	})
+	return newest, found, err
+}

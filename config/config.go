@@ -66,11 +66,16 @@ type Kube struct {
 // every micro-segment (chosen by score, published in segment_members) and the
 // files `tessera export` writes.
 type Export struct {
-	// ControlShare of each segment is held out as a control group: the members
-	// with the lowest hash of (customer, campaign period).
+	// ControlShare of the customers is drawn into each campaign period's
+	// control group and held out of every segment's campaigns (segment_members.
+	// control_group): those whose fixed place, a hash of the customer id,
+	// falls in the period's band.
 	ControlShare float64 `yaml:"control_share"`
-	// CampaignDays: the control group stays the same within a period of this
-	// many days (periods count from 1970-01-01).
+	// CampaignDays: the length of a campaign period (counted from
+	// 1970-01-01). Each period a quarter of the control group is replaced, and
+	// the last period's group stays held out lift_window_days − 1 days into
+	// the new one, so that every date's control group is held out until its
+	// lift window closes: on those days about 1.25 × control_share is held out.
 	CampaignDays int `yaml:"campaign_days"`
 	// IncludeEmail adds the clear e-mail address of customers who opted in to
 	// e-mail; off, the files carry no address.

@@ -55,6 +55,8 @@ func (p *Runner) Seed(ctx context.Context, asOf time.Time, spec string) ([]strin
 		}
 		defer rec.Release()
 		tiers := canon.ArrayOf[*array.String](rec, "vip_tier")
+		r.Log.Warn("the VIP tier is a cut-off on 12-month revenue, one of the look-alike's inputs: its look-alikes are mostly the next customers by revenue " +
+			"(on CDNOW, ranking by last-year revenue found as many of the future top customers); seed with a list or a segment to find customers like them in other ways")
 		return pick(rec, func(i int) bool { return tiers.Value(i) == segment.VIP }), nil
 	case strings.HasPrefix(spec, "seg-"):
 		rec, err := p.Store.ReadPartition(ctx, r.Mem, warehouse.SegmentMembers.Name, warehouse.SegmentMembers.Columns("customer_id", "segment_id"), asOf)

@@ -619,7 +619,7 @@ th { background: #f7fafc; } td.l, th.l { text-align: left; }
 {{.DataQuality}}
 
 <h2 id="lift">Measured lift</h2>
-{{if .Lift}}<p>Each segment's treated members against its control group, {{.LiftWindow}} days after the date: the share who bought (conversion), its difference with a 95% interval, the difference in revenue per member, and the smallest difference the segment could have shown (MDE, 80% power).</p>
+{{if .Lift}}<p>Each segment's treated members (never held out in the window) against its control group (held out all through it), {{.LiftWindow}} days after the date: the share who bought (conversion), its difference with a 95% interval, the difference in revenue per member, and the smallest difference the segment could have shown (MDE, 80% power). A dash is a number not measured: a segment too small to tell (an arm under 20 members, or nobody bought) has no difference, and a window not over (no extract has read the sources for its end yet) has none at all.</p>
 <table id="lift-table"><tr><th class="l">segment</th><th class="l">label</th><th>treated</th><th>control</th><th>conversion t / c</th><th>difference [95%]</th><th>revenue / member</th><th>MDE</th><th>q</th><th class="l">verdict</th></tr>
 {{range .Lift}}<tr><td class="l">{{.Segment}}</td><td class="l">{{.Label}}</td><td>{{.Treated}}</td><td>{{.Control}}</td><td>{{pct .TreatedConversion}} / {{pct .ControlConversion}}</td><td>{{signed .Diff}} {{interval .Low .High}}</td><td>{{signed .RevenueDiff}}</td><td>{{orDash .MDE}}</td><td>{{f3 .Q}}</td><td class="l">{{.Verdict}}</td></tr>
 {{end}}</table>

@@ -325,3 +325,29 @@ func checkGatedScores(t *testing.T, st warehouse.Store, asOf time.Time, reason s
 	}
 	t.Logf("%d customers, %d lost and %d at risk by recency; note: %.200s", rec.NumRows(), lost, atRisk, notes.Value(0))
 }
+
+// TestMinimumGrade: with ltv.min_grade A, CDNOW's models (grade B on the
+// 273-day holdout) are refused: the date is gated with each candidate's
+// grade as the reason, and every prediction is NULL with it.
+func TestMinimumGrade(t *testing.T) {
+	dir := writeOrdersShop(t, cdnowOrders(t))
+	day := time.Date(1998, 7, 1, 0, 0, 0, 0, time.UTC)
+	eachStore(t, func(t *testing.T, cfg config.Config) {
+		cfg.Source.Files.Dir = dir
+		cfg.LTV.HoldoutDays, cfg.LTV.MinGrade = 273, model.GradeA
+		if err := runStages(context.Background(), cfg, day, nil, testLogger(t)); err != nil {
+			t.Fatal(err)
+		}
+		p, err := Open(context.Background(), cfg, testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		m, err := p.Store.LatestModel(context.Background(), day, model.LTVKinds...)
+		const reason = "grade B on the 273-day holdout, below ltv.min_grade A"
+		if err != nil || m.Kind != model.KindNone || m.Status != "gated" || strings.Count(m.Reason, reason) != 2 {
+			t.Fatalf("models: %s %s %q (%v); want both candidates refused: %s", m.Kind, m.Status, m.Reason, err, reason)
+		}
+		checkGatedScores(t, p.Store, day, reason)
+	})
+}

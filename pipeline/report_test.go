@@ -39,6 +39,10 @@ func TestReport(t *testing.T) {
 	if err := runStages(ctx, cfg, d2, []string{"features", "score", "publish"}, testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
+	// The sources read for the end of d2's 14-day window: lift measures it.
+	if err := runStages(ctx, cfg, d2.AddDate(0, 0, 14), []string{"extract"}, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
 	lp, err := Open(ctx, cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)

@@ -35,23 +35,13 @@ func BenchmarkShards(b *testing.B) {
 	ctx := context.Background()
 	gen := synth.Defaults()
 	gen.Customers = n
-	shop := filepath.Join(b.TempDir(), "shop")
-	if cache := os.Getenv("TESSERA_BENCH_CACHE"); cache != "" {
-		shop = filepath.Join(cache, fmt.Sprintf("train-%d", n)) // the same shop as BenchmarkTrainSample's
-	}
+	name := fmt.Sprintf("train-%d", n)                        // the same shop as BenchmarkTrainSample's
 	if s := os.Getenv("TESSERA_BENCH_EVENT_SHARE"); s != "" { // ten million customers' events do not fit the disk
 		gen.EventShare, _ = strconv.ParseFloat(s, 64)
-		shop += "-events-" + s
+		name += "-events-" + s
 	}
-	if _, err := os.Stat(filepath.Join(shop, "orders.csv")); err != nil {
-		if _, err := synth.Generate(ctx, gen, shop); err != nil {
-			b.Fatal(err)
-		}
-	}
-	bin := filepath.Join(b.TempDir(), "tessera")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/tessera").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	shop := benchShop(ctx, b, gen, name)
+	bin := buildTessera(b)
 	cfg, _ := testClickHouse(b)
 	type step struct {
 		Stage   string  `json:"stage"`
@@ -61,43 +51,15 @@ func BenchmarkShards(b *testing.B) {
 	}
 	var steps []step
 	asOf := gen.End.Format(time.DateOnly)
+	env := []string{"TESSERA_CLICKHOUSE_ADDR=" + cfg.ClickHouse.Addr, "TESSERA_CLICKHOUSE_DATABASE=" + cfg.ClickHouse.Database,
+		"TESSERA_SOURCE_FILES_DIR=" + shop, "TESSERA_DATA_DIR=" + b.TempDir(), "TESSERA_KUBE_WAIT=10s", "TESSERA_SHARD_JOB=bench", "TESSERA_LOG_LEVEL=warn"}
 	run := func(stage string, shard int) {
-		args := []string{"run", "--as-of", asOf, "--stages", stage}
 		label := "-"
 		if shard >= 0 {
 			label = fmt.Sprintf("%d/%d", shard, shards)
-			args = append(args, "--shard", label)
 		}
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "TESSERA_CLICKHOUSE_ADDR="+cfg.ClickHouse.Addr, "TESSERA_CLICKHOUSE_DATABASE="+cfg.ClickHouse.Database,
-			"TESSERA_SOURCE_FILES_DIR="+shop, "TESSERA_DATA_DIR="+b.TempDir(), "TESSERA_KUBE_WAIT=10s",
-			"TESSERA_SHARD_JOB=bench", "TESSERA_LOG_LEVEL=warn")
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		start := time.Now()
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		// The kernel's maximum RSS of a child (wait4) starts from this
-		// process's, which the child shared until it exec'd: the child's own
-		// high-water mark is read from /proc while it runs.
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		var peakKiB int64
-		var err error
-	poll:
-		for {
-			peakKiB = max(peakKiB, highWater(cmd.Process.Pid))
-			select {
-			case err = <-done:
-				break poll
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		if err != nil {
-			b.Fatalf("%s %s: %v\n%s", stage, label, err, out.String())
-		}
-		steps = append(steps, step{stage, label, time.Since(start).Seconds(), float64(peakKiB) / 1024})
+		seconds, peak := runTessera(b, bin, env, asOf, stage, label)
+		steps = append(steps, step{stage, label, seconds, peak})
 	}
 	run("extract", -1)
 	for i := shards - 1; i >= 0; i-- {
@@ -122,6 +84,70 @@ func BenchmarkShards(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchShop is the generated shop gen describes: made in a temporary
+// folder, or once under TESSERA_BENCH_CACHE/name and kept there.
+func benchShop(ctx context.Context, b *testing.B, gen synth.Config, name string) string {
+	b.Helper()
+	shop := filepath.Join(b.TempDir(), "shop")
+	if cache := os.Getenv("TESSERA_BENCH_CACHE"); cache != "" {
+		shop = filepath.Join(cache, name)
+	}
+	if _, err := os.Stat(filepath.Join(shop, "orders.csv")); err != nil {
+		if _, err := synth.Generate(ctx, gen, shop); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return shop
+}
+
+// buildTessera builds the command, as the benchmarks run it.
+func buildTessera(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "tessera")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/tessera").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runTessera runs one stage (of one shard, label "I/N"; "-": none) of the
+// date as a process of bin, and returns its time and peak resident memory.
+func runTessera(b *testing.B, bin string, env []string, asOf, stage, label string) (seconds, peakMiB float64) {
+	b.Helper()
+	args := []string{"run", "--as-of", asOf, "--stages", stage}
+	if label != "-" {
+		args = append(args, "--shard", label)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	// The kernel's maximum RSS of a child (wait4) starts from this
+	// process's, which the child shared until it exec'd: the child's own
+	// high-water mark is read from /proc while it runs.
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var peakKiB int64
+	var err error
+poll:
+	for {
+		peakKiB = max(peakKiB, highWater(cmd.Process.Pid))
+		select {
+		case err = <-done:
+			break poll
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		b.Fatalf("%s %s: %v\n%s", stage, label, err, out.String())
+	}
+	return time.Since(start).Seconds(), float64(peakKiB) / 1024
 }
 
 // highWater is a process's peak resident memory so far (VmHWM), in KiB; 0

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,15 +34,7 @@ func BenchmarkTrainSample(b *testing.B) {
 	ctx := context.Background()
 	gen := synth.Defaults()
 	gen.Customers = n
-	shop := filepath.Join(b.TempDir(), "shop")
-	if cache := os.Getenv("TESSERA_BENCH_CACHE"); cache != "" {
-		shop = filepath.Join(cache, fmt.Sprintf("train-%d", n))
-	}
-	if _, err := os.Stat(filepath.Join(shop, "orders.csv")); err != nil {
-		if _, err := synth.Generate(ctx, gen, shop); err != nil {
-			b.Fatal(err)
-		}
-	}
+	shop := benchShop(ctx, b, gen, fmt.Sprintf("train-%d", n))
 	cfg, _ := testClickHouse(b)
 	cfg.Source.Files.Dir = shop
 	if err := runStages(ctx, cfg, gen.End, []string{"extract", "features"}, testLogger(b)); err != nil {

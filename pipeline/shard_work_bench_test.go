@@ -1,0 +1,123 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tessera-cdp/tessera/synth"
+	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
+)
+
+// serverWork is what the warehouse did, from its system.events counters:
+// the marks its reads selected (8,192 rows each), the compressed bytes they
+// read, and its CPU time.
+type serverWork struct {
+	Marks, ReadBytes uint64
+	CPUSeconds       float64
+}
+
+func (w serverWork) minus(o serverWork) serverWork {
+	return serverWork{w.Marks - o.Marks, w.ReadBytes - o.ReadBytes, w.CPUSeconds - o.CPUSeconds}
+}
+
+// readServerWork reads the server's counters since it started.
+func readServerWork(b *testing.B, wh *clickhouse.DB) serverWork {
+	b.Helper()
+	var w serverWork
+	var user, system uint64
+	queryRow(b, wh, `SELECT sumIf(value, event = 'SelectedMarks'), sumIf(value, event = 'ReadCompressedBytes'),
+		sumIf(value, event = 'UserTimeMicroseconds'), sumIf(value, event = 'SystemTimeMicroseconds') FROM system.events`,
+		&w.Marks, &w.ReadBytes, &user, &system)
+	w.CPUSeconds = float64(user+system) / 1e6
+	return w
+}
+
+// BenchmarkShardWork measures whether a sharded Job divides the work or
+// repeats it: on a generated shop of TESSERA_BENCH_WORK_CUSTOMERS customers
+// (100,000), features, score and publish run as one process and then as
+// TESSERA_BENCH_SHARDS pods (4), one process at a time (pod 0 last), each a
+// `tessera` process; around each, the warehouse's counters (system.events:
+// selected marks, compressed bytes read, server CPU). It prints, per stage,
+// one process's and each pod's figures, the pods' sum against one process
+// (the goal: at most 1.2 times) and the slowest pod's time against one
+// process's (the goal: at most 0.35), and writes them to TESSERA_BENCH_OUT
+// as JSON when set. Run alone: the counters are the server's, not the
+// process's.
+func BenchmarkShardWork(b *testing.B) {
+	n, shards := 100000, 4
+	if s := os.Getenv("TESSERA_BENCH_WORK_CUSTOMERS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	if s := os.Getenv("TESSERA_BENCH_SHARDS"); s != "" {
+		shards, _ = strconv.Atoi(s)
+	}
+	ctx := context.Background()
+	gen := synth.Defaults()
+	gen.Customers = n
+	shop := benchShop(ctx, b, gen, fmt.Sprintf("train-%d", n))
+	bin := buildTessera(b)
+	cfg, wh := testClickHouse(b)
+	env := []string{"TESSERA_CLICKHOUSE_ADDR=" + cfg.ClickHouse.Addr, "TESSERA_CLICKHOUSE_DATABASE=" + cfg.ClickHouse.Database,
+		"TESSERA_SOURCE_FILES_DIR=" + shop, "TESSERA_DATA_DIR=" + b.TempDir(), "TESSERA_KUBE_WAIT=10s", "TESSERA_SHARD_JOB=work", "TESSERA_LOG_LEVEL=warn"}
+	asOf := gen.End.Format(time.DateOnly)
+	type measured struct {
+		Stage   string  `json:"stage"`
+		Shard   string  `json:"shard"`
+		Seconds float64 `json:"seconds"`
+		serverWork
+	}
+	var all []measured
+	run := func(stage, label string) measured {
+		before := readServerWork(b, wh)
+		seconds, _ := runTessera(b, bin, env, asOf, stage, label)
+		m := measured{stage, label, seconds, readServerWork(b, wh).minus(before)}
+		all = append(all, m)
+		return m
+	}
+	run("extract", "-")
+	stages := []string{"features", "score", "publish"}
+	one := map[string]measured{}
+	for _, stage := range stages {
+		one[stage] = run(stage, "-")
+		if stage == "features" {
+			run("train", "-")
+		}
+	}
+	pods := map[string][]measured{}
+	for _, stage := range stages {
+		for i := shards - 1; i >= 0; i-- {
+			pods[stage] = append(pods[stage], run(stage, fmt.Sprintf("%d/%d", i, shards)))
+		}
+	}
+	var lines []string
+	lines = append(lines, fmt.Sprintf("%-8s %-12s %9s %12s %8s %7s", "stage", "run", "marks", "read MiB", "CPU s", "wall s"))
+	for _, stage := range stages {
+		o := one[stage]
+		lines = append(lines, fmt.Sprintf("%-8s %-12s %9d %12.1f %8.2f %7.2f", stage, "one process", o.Marks, float64(o.ReadBytes)/(1<<20), o.CPUSeconds, o.Seconds))
+		var sum serverWork
+		slowest := 0.0
+		for _, p := range pods[stage] {
+			lines = append(lines, fmt.Sprintf("%-8s %-12s %9d %12.1f %8.2f %7.2f", "", "pod "+p.Shard, p.Marks, float64(p.ReadBytes)/(1<<20), p.CPUSeconds, p.Seconds))
+			sum.Marks += p.Marks
+			sum.ReadBytes += p.ReadBytes
+			sum.CPUSeconds += p.CPUSeconds
+			slowest = max(slowest, p.Seconds)
+		}
+		lines = append(lines, fmt.Sprintf("%-8s %-12s %8.2fx %11.2fx %7.2fx %6.2fx  (pods together against one process; wall: the slowest pod's)",
+			"", "ratio", float64(sum.Marks)/float64(max(1, o.Marks)), float64(sum.ReadBytes)/float64(max(1, o.ReadBytes)),
+			sum.CPUSeconds/o.CPUSeconds, slowest/o.Seconds))
+	}
+	b.Logf("%d customers; one process, then %d pods one at a time:\n%s", n, shards, strings.Join(lines, "\n"))
+	if path := os.Getenv("TESSERA_BENCH_OUT"); path != "" {
+		out, _ := json.MarshalIndent(all, "", "  ")
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

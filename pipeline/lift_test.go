@@ -104,6 +104,18 @@ func TestLift(t *testing.T) {
 	if _, err := p.Lift(ctx, time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC), 28); err == nil {
 		t.Error("lift of a date never published succeeded")
 	}
+	// Another control share than the date was published with: its arms can
+	// no longer be told, and lift says so rather than measure.
+	changed := cfg
+	changed.Export.ControlShare = 0.3
+	q, err := Open(ctx, changed, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if _, err := q.Lift(ctx, d, 28); err == nil || !strings.Contains(err.Error(), "control group was not drawn the way export.control_share") {
+		t.Errorf("lift with another control share: %v", err)
+	}
 }
 
 // TestLiftRecoversKnownEffect: the shop is published for a date, and a

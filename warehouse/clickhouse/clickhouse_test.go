@@ -241,3 +241,34 @@ func TestStatements(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 }
+
+// TestSliceFilter: the SQL of a slice keeps, on the server, exactly the ids
+// Go gives the slice; every id in one slice.
+func TestSliceFilter(t *testing.T) {
+	w := testWarehouse(t)
+	ctx := context.Background()
+	for _, n := range []int{2, 3, 4, 7, 16} {
+		owners := map[string]int{}
+		for i := 0; i < n; i++ {
+			s := warehouse.Slice{Index: i, Of: n}
+			rows, err := w.conn.Query(ctx, "SELECT id FROM (SELECT concat('C', toString(number)) AS id FROM system.numbers LIMIT 5000) WHERE "+s.Filter("id"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					t.Fatal(err)
+				}
+				if _, twice := owners[id]; twice || !s.Owns(id) {
+					t.Errorf("%s: in slice %d of %d on the server; Go gives it %d", id, i, n, warehouse.ShardOf(id, n))
+				}
+				owners[id] = i
+			}
+			rows.Close()
+		}
+		if len(owners) != 5000 {
+			t.Errorf("%d of %d: %d ids in a slice, want 5000", n, n, len(owners))
+		}
+	}
+}

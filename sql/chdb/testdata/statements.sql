@@ -272,13 +272,13 @@ INSERT INTO {db}.exports (as_of, exported_at, file, kind, segment_id, rows, sha2
 -- args: []
 INSERT INTO {db}.identities (kind, source, id, customer_id, linked_at, run_id) VALUES
 ;
--- args: ["extract-20261001","8319534ea3da986d","statements","extract-20261001","8319534ea3da986d",2]
+-- args: ["extract-20261001","671a6a25e66a870b","statements","extract-20261001","671a6a25e66a870b",2]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), now() + 60, 1, ?
 ;
--- args: ["extract-20261001","8319534ea3da986d","statements","extract-20261001","8319534ea3da986d",3]
+-- args: ["extract-20261001","671a6a25e66a870b","statements","extract-20261001","671a6a25e66a870b",3]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), toDateTime(0), 0, ?
 ;
--- args: ["extract-20261001","8319534ea3da986d","statements",1]
+-- args: ["extract-20261001","671a6a25e66a870b","statements",1]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, toDateTime(1790812800), now() + 60, 0, ?
 ;
 -- args: []
@@ -404,7 +404,7 @@ SELECT DISTINCT order_id FROM {db}.raw_orders
 -- args: ["2026-09-30"]
 SELECT argMax(score_run, version), argMax(publish_run, version), argMax(rows, version), max(published_at), count() FROM {db}.publications WHERE as_of = toDate(?)
 ;
--- args: ["20261205T154513Z-c6f8fc"]
+-- args: ["20261205T161046Z-dc45c7"]
 SELECT argMax(stage, finished_at), argMax(as_of, finished_at), argMax(status, finished_at), argMax(message, finished_at), argMax(detail, finished_at), argMax(tessera_version, finished_at), argMax(invocation_id, finished_at), count() FROM {db}.runs WHERE run_id = ?
 ;
 -- args: ["postgres","customers"]
@@ -483,12 +483,12 @@ SELECT count(), uniqExact(cityHash64(product_id)) FROM {db}.raw_products WHERE r
 SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800)
 ;
 -- args: []
-SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 0
+SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND cityHash64(customer_id) < 9223372036854775808
 ;
 -- args: []
-SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 1
+SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND cityHash64(customer_id) >= 9223372036854775808
 ;
--- args: ["2026-10-08","20261205T154514Z-b3b0d9","20261205T154514Z-b3b0d9"]
+-- args: ["2026-10-08","20261205T161047Z-94a360","20261205T161047Z-94a360"]
 SELECT customer_id, clv_12m, p_alive, next_order_date FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
@@ -498,15 +498,15 @@ SELECT customer_id, email_hash, optin_email FROM {db}.raw_customers FINAL WHERE 
 SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: ["2026-10-08","",""]
-SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) % 2 = 0 ORDER BY customer_id
+SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808 ORDER BY customer_id
 ;
 -- args: ["2026-10-08","",""]
-SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) % 2 = 1 ORDER BY customer_id
+SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808 ORDER BY customer_id
 ;
 -- args: ["2026-10-01","",""]
 SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261205T154514Z-b3b0d9","20261205T154514Z-b3b0d9"]
+-- args: ["2026-10-08","20261205T161047Z-94a360","20261205T161047Z-94a360"]
 SELECT customer_id, lifecycle_stage, vip_tier, clv_12m, p_alive, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
@@ -518,11 +518,11 @@ SELECT customer_id, lifecycle_stage, vip_tier, value_tier, toInt32(rfm_r), toInt
 -- args: []
 SELECT customer_id, lifecycle_stage, vip_tier, value_tier, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), micro_segment, toUInt8(control_group), run_id FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261205T154513Z-c6f8fc","20261205T154513Z-c6f8fc"]
-SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) % 2 = 0 ORDER BY customer_id
+-- args: ["2026-10-01","20261205T161046Z-dc45c7","20261205T161046Z-dc45c7"]
+SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808 ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261205T154513Z-c6f8fc","20261205T154513Z-c6f8fc"]
-SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) % 2 = 1 ORDER BY customer_id
+-- args: ["2026-10-01","20261205T161046Z-dc45c7","20261205T161046Z-dc45c7"]
+SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808 ORDER BY customer_id
 ;
 -- args: []
 SELECT customer_id, model_id, toUInt8(buyer), toInt32(orders), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note, basket FROM (SELECT customer_id, model_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note, basket FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
@@ -543,10 +543,10 @@ SELECT customer_id, model_id, toUInt8(buyer), toInt32(orders), first_order_date,
 SELECT customer_id, optin_email, optin_sms, optin_push FROM {db}.raw_customers FINAL
 ;
 -- args: []
-SELECT customer_id, optin_email, optin_sms, optin_push FROM {db}.raw_customers FINAL WHERE cityHash64(customer_id) % 2 = 0
+SELECT customer_id, optin_email, optin_sms, optin_push FROM {db}.raw_customers FINAL WHERE cityHash64(customer_id) < 9223372036854775808
 ;
 -- args: []
-SELECT customer_id, optin_email, optin_sms, optin_push FROM {db}.raw_customers FINAL WHERE cityHash64(customer_id) % 2 = 1
+SELECT customer_id, optin_email, optin_sms, optin_push FROM {db}.raw_customers FINAL WHERE cityHash64(customer_id) >= 9223372036854775808
 ;
 -- args: ["2026-10-08","",""]
 SELECT customer_id, revenue FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
@@ -558,10 +558,10 @@ SELECT customer_id, toInt64(orders), revenue, avg_check, items_per_order, discou
 SELECT customer_id, toUInt32(created_at) FROM {db}.raw_customers FINAL WHERE created_at < toDateTime(1790812800)
 ;
 -- args: []
-SELECT customer_id, toUInt32(created_at) FROM {db}.raw_customers FINAL WHERE created_at < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 0
+SELECT customer_id, toUInt32(created_at) FROM {db}.raw_customers FINAL WHERE created_at < toDateTime(1790812800) AND cityHash64(customer_id) < 9223372036854775808
 ;
 -- args: []
-SELECT customer_id, toUInt32(created_at) FROM {db}.raw_customers FINAL WHERE created_at < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 1
+SELECT customer_id, toUInt32(created_at) FROM {db}.raw_customers FINAL WHERE created_at < toDateTime(1790812800) AND cityHash64(customer_id) >= 9223372036854775808
 ;
 -- args: []
 SELECT customer_id, toUInt32(ordered_at), status, net_amount FROM {db}.raw_orders FINAL
@@ -570,10 +570,10 @@ SELECT customer_id, toUInt32(ordered_at), status, net_amount FROM {db}.raw_order
 SELECT customer_id, toUInt32(ts), session_id, type FROM {db}.raw_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != ''
 ;
 -- args: []
-SELECT customer_id, toUInt32(ts), session_id, type FROM {db}.raw_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != '' AND cityHash64(customer_id) % 2 = 0
+SELECT customer_id, toUInt32(ts), session_id, type FROM {db}.raw_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != '' AND cityHash64(customer_id) < 9223372036854775808
 ;
 -- args: []
-SELECT customer_id, toUInt32(ts), session_id, type FROM {db}.raw_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != '' AND cityHash64(customer_id) % 2 = 1
+SELECT customer_id, toUInt32(ts), session_id, type FROM {db}.raw_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != '' AND cityHash64(customer_id) >= 9223372036854775808
 ;
 -- args: []
 SELECT customer_id, toUInt8(buyer) FROM (SELECT customer_id, buyer FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
@@ -602,7 +602,7 @@ SELECT customer_id, type, toUInt32(ts) FROM {db}.raw_events FINAL WHERE ts < toD
 -- args: ["2026-10-01","",""]
 SELECT customer_id, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261205T154514Z-b3b0d9","20261205T154514Z-b3b0d9"]
+-- args: ["2026-10-08","20261205T161047Z-94a360","20261205T161047Z-94a360"]
 SELECT dimension, from_value, to_value, previous_as_of FROM {db}.segment_changes WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY dimension
 ;
 -- args: []
@@ -636,19 +636,19 @@ SELECT name, type FROM system.columns WHERE database = ? AND table = ?
 SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800)
 ;
 -- args: []
-SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 0
+SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND cityHash64(customer_id) < 9223372036854775808
 ;
 -- args: []
-SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND cityHash64(customer_id) % 2 = 1
+SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND cityHash64(customer_id) >= 9223372036854775808
 ;
 -- args: []
 SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL
 ;
 -- args: []
-SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL WHERE order_id IN (SELECT order_id FROM {db}.raw_orders FINAL WHERE cityHash64(customer_id) % 2 = 0)
+SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL WHERE order_id IN (SELECT order_id FROM {db}.raw_orders FINAL WHERE cityHash64(customer_id) < 9223372036854775808)
 ;
 -- args: []
-SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL WHERE order_id IN (SELECT order_id FROM {db}.raw_orders FINAL WHERE cityHash64(customer_id) % 2 = 1)
+SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL WHERE order_id IN (SELECT order_id FROM {db}.raw_orders FINAL WHERE cityHash64(customer_id) >= 9223372036854775808)
 ;
 -- args: []
 SELECT product_id, category, brand FROM {db}.raw_products FINAL
@@ -680,7 +680,7 @@ SELECT run_id, count() FROM {db}.segments WHERE as_of = toDate(?) GROUP BY run_i
 -- args: ["2026-10-01"]
 SELECT run_id, count() FROM {db}.segments_staging WHERE as_of = toDate(?) GROUP BY run_id
 ;
--- args: ["2026-10-08","20261205T154514Z-b3b0d9","20261205T154514Z-b3b0d9"]
+-- args: ["2026-10-08","20261205T161047Z-94a360","20261205T161047Z-94a360"]
 SELECT segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, toInt32(best_hour), toInt32(best_weekday), preferred_channel, product_feed, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["2026-10-01","",""]
@@ -692,13 +692,13 @@ SELECT segment_id, label FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' 
 -- args: ["2026-10-08","",""]
 SELECT segment_id, label, toInt32(window_days), toInt32(treated), toInt32(control), treated_conversion, conversion_q_value, control_conversion, conversion_diff, conversion_diff_low, conversion_diff_high, revenue_diff, mde_conversion, verdict FROM {db}.segment_lift WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-08","20261205T154514Z-b3b0d9","20261205T154514Z-b3b0d9"]
+-- args: ["2026-10-08","20261205T161047Z-94a360","20261205T161047Z-94a360"]
 SELECT segment_id, macro_group, label, toInt32(size), revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-01","20261205T154513Z-c6f8fc","20261205T154513Z-c6f8fc"]
+-- args: ["2026-10-01","20261205T161046Z-dc45c7","20261205T161046Z-dc45c7"]
 SELECT segment_id, toInt32(rank), product_id FROM {db}.segment_feed_staging WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-01","20261205T154513Z-c6f8fc","20261205T154513Z-c6f8fc"]
+-- args: ["2026-10-01","20261205T161046Z-dc45c7","20261205T161046Z-dc45c7"]
 SELECT toInt32(size), revenue_12m FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY size
 ;
 -- args: []
@@ -710,6 +710,6 @@ SELECT top_category, quantileExact(unit_price) FROM ( SELECT product_id, unit_pr
 -- args: []
 SELECT uniqExact(customer_id) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800)
 ;
--- args: ["2026-10-01","20261205T154513Z-c6f8fc","20261205T154513Z-c6f8fc"]
+-- args: ["2026-10-01","20261205T161046Z-dc45c7","20261205T161046Z-dc45c7"]
 SELECT vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY vip_tier
 ;

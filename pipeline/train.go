@@ -175,11 +175,14 @@ func rankCandidates(r Run, recs []arrow.Record, o config.LTV) ([]ranked, []strin
 	var candidates []model.Candidate
 	var why []string
 	evalSum, ev, err := summarise(r.Mem, recs, transform.SummaryOptions{CalibrationEnd: calEnd, HoldoutEnd: lastDay, Unit: day})
-	if err != nil || len(ev.x) == 0 {
+	if err != nil {
+		return nil, nil, err
+	}
+	defer evalSum.Release()
+	if len(ev.x) == 0 {
 		return nil, []string{fmt.Sprintf("no buyer before %s, the start of the %d-day holdout (ltv.holdout_days): no model can be checked",
 			calEnd.AddDate(0, 0, 1).Format(time.DateOnly), o.HoldoutDays)}, nil
 	}
-	defer evalSum.Release()
 	d, err := model.NewData(ev.x, ev.tx, ev.T)
 	if err != nil {
 		return nil, nil, err

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/sirupsen/logrus"
@@ -21,10 +20,7 @@ import (
 // with its features and models given: extract, features and train run first,
 // untimed, in the embedded warehouse (kept in TESSERA_BENCH_CACHE if set).
 func BenchmarkScore(b *testing.B) {
-	n := 100000
-	if s := os.Getenv("TESSERA_BENCH_CUSTOMERS"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
+	n := benchInt(b, "TESSERA_BENCH_CUSTOMERS", 100000)
 	root := b.TempDir()
 	if cache := os.Getenv("TESSERA_BENCH_CACHE"); cache != "" {
 		root = filepath.Join(cache, fmt.Sprintf("score-%d", n))

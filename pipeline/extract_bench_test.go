@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -32,10 +31,7 @@ import (
 // of the customers and orders (30 lines an order), which shows what the order
 // lines alone cost.
 func BenchmarkExtractPostgres(b *testing.B) {
-	lines := 1000000
-	if s := os.Getenv("TESSERA_BENCH_LINES"); s != "" {
-		lines, _ = strconv.Atoi(s)
-	}
+	lines := benchInt(b, "TESSERA_BENCH_LINES", 1000000)
 	for _, orders := range []int{lines / 3, lines / 30} {
 		b.Run(fmt.Sprintf("lines=%d/orders=%d", lines, orders), func(b *testing.B) {
 			debug.FreeOSMemory() // what the last one held does not count here

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,10 +23,7 @@ import (
 // TESSERA_BENCH_CUSTOMERS sets the shop's size (default 100,000; make bench:
 // 1,000,000).
 func BenchmarkExtractFloor(b *testing.B) {
-	n := 100000
-	if s := os.Getenv("TESSERA_BENCH_CUSTOMERS"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
+	n := benchInt(b, "TESSERA_BENCH_CUSTOMERS", 100000)
 	client, err := exec.LookPath("clickhouse-client")
 	if err != nil {
 		b.Fatal("no clickhouse-client: scripts/services.sh up installs it")

@@ -43,10 +43,7 @@ type stageFigures struct {
 // TESSERA_BENCH_CACHE when set; generating and loading PostgreSQL are not
 // part of the total.
 func BenchmarkPipeline(b *testing.B) {
-	n := 100000
-	if s := os.Getenv("TESSERA_BENCH_CUSTOMERS"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
+	n := benchInt(b, "TESSERA_BENCH_CUSTOMERS", 100000)
 	ctx := context.Background()
 	root := b.TempDir()
 	if cache := os.Getenv("TESSERA_BENCH_CACHE"); cache != "" {
@@ -209,10 +206,7 @@ func rssKiB() int64 {
 // rejected_rows with its rule, every good row landed, read = landed + rejected.
 // It fails otherwise; it reports the rows, the bad rows and rows per second.
 func BenchmarkBadRows(b *testing.B) {
-	n := 100000
-	if s := os.Getenv("TESSERA_BENCH_CUSTOMERS"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
+	n := benchInt(b, "TESSERA_BENCH_CUSTOMERS", 100000)
 	ctx := context.Background()
 	shop := filepath.Join(b.TempDir(), "shop")
 	if cache := os.Getenv("TESSERA_BENCH_CACHE"); cache != "" {

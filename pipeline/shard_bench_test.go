@@ -25,13 +25,7 @@ import (
 // them to TESSERA_BENCH_OUT as JSON when set. TESSERA_BENCH_EVENT_SHARE
 // writes that share of the site and campaign events.
 func BenchmarkShards(b *testing.B) {
-	n, shards := 1000000, 4
-	if s := os.Getenv("TESSERA_BENCH_CUSTOMERS"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
-	if s := os.Getenv("TESSERA_BENCH_SHARDS"); s != "" {
-		shards, _ = strconv.Atoi(s)
-	}
+	n, shards := benchInt(b, "TESSERA_BENCH_CUSTOMERS", 1000000), benchInt(b, "TESSERA_BENCH_SHARDS", 4)
 	ctx := context.Background()
 	gen := synth.Defaults()
 	gen.Customers = n
@@ -84,6 +78,21 @@ func BenchmarkShards(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchInt is the integer the environment variable name sets, or def when
+// it is unset; a value that is not an integer stops the benchmark.
+func benchInt(b *testing.B, name string, def int) int {
+	b.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		b.Fatalf("%s: %v", name, err)
+	}
+	return n
 }
 
 // benchShop is the generated shop gen describes: made in a temporary

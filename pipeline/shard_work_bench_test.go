@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,13 +49,7 @@ func readServerWork(b *testing.B, wh *clickhouse.DB) serverWork {
 // as JSON when set. Run alone: the counters are the server's, not the
 // process's.
 func BenchmarkShardWork(b *testing.B) {
-	n, shards := 100000, 4
-	if s := os.Getenv("TESSERA_BENCH_WORK_CUSTOMERS"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
-	if s := os.Getenv("TESSERA_BENCH_SHARDS"); s != "" {
-		shards, _ = strconv.Atoi(s)
-	}
+	n, shards := benchInt(b, "TESSERA_BENCH_WORK_CUSTOMERS", 100000), benchInt(b, "TESSERA_BENCH_SHARDS", 4)
 	ctx := context.Background()
 	gen := synth.Defaults()
 	gen.Customers = n

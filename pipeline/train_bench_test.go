@@ -27,10 +27,7 @@ import (
 // whose sample chose the same model on the holdout). The figures go
 // to TESSERA_BENCH_OUT as JSON when set.
 func BenchmarkTrainSample(b *testing.B) {
-	n := 1000000
-	if s := os.Getenv("TESSERA_BENCH_CUSTOMERS"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
+	n := benchInt(b, "TESSERA_BENCH_CUSTOMERS", 1000000)
 	ctx := context.Background()
 	gen := synth.Defaults()
 	gen.Customers = n

@@ -23,9 +23,10 @@ type featureStore interface {
 }
 
 // medianStore computes the category medians of price_level in the
-// warehouse, so that no shard reads every line to know them.
+// warehouse once for a sharded Job, so that no pod reads every line to know
+// them.
 type medianStore interface {
-	CategoryMedians(ctx context.Context, asOf time.Time) (map[string]float64, error)
+	JobMedians(ctx context.Context, asOf time.Time, job, runID string) (map[string]float64, error)
 }
 
 // Features computes every buyer's features as of the date and publishes them
@@ -33,7 +34,7 @@ type medianStore interface {
 // computes its customers' features, reading only their rows, and writes them
 // as its part; shard 0 then waits for every part and publishes them in one
 // swap. What is computed over every customer (the categories' median prices)
-// is computed once, by the warehouse, and handed to each shard.
+// is computed once for the Job, by the warehouse, and handed to each shard.
 func Features(ctx context.Context, r Run, st featureStore, o FeatureOptions) (int, error) {
 	start := time.Now()
 	sh := r.Shard
@@ -91,10 +92,17 @@ func Features(ctx context.Context, r Run, st featureStore, o FeatureOptions) (in
 }
 
 // categoryMedians are the median prices of every customer's lines by
-// category: from the warehouse when it computes them, else read here.
+// category: from the warehouse when it computes them (the first pod of the
+// Job to come, holding "medians" alone, computes and stores them; the
+// others wait for it and read them), else read here.
 func categoryMedians(ctx context.Context, r Run, st featureStore, products []arrow.Record, o FeatureOptions) (map[string]float64, error) {
 	if m, ok := st.(medianStore); ok {
-		return m.CategoryMedians(ctx, r.AsOf)
+		var out map[string]float64
+		err := r.Shard.alone(ctx, "medians", r.AsOf, func() (err error) {
+			out, err = m.JobMedians(ctx, r.AsOf, r.Shard.Job, r.ID)
+			return err
+		})
+		return out, err
 	}
 	orders, err := st.Read(ctx, r.Mem, ordersBefore(r.AsOf), o.BatchRows)
 	if err != nil {

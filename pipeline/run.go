@@ -199,6 +199,9 @@ func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Sha
 	if sh.Wait == 0 {
 		sh.Wait = p.PartsWait
 	}
+	if sh.Locker == nil {
+		sh.Locker = p.Locker
+	}
 	if sh.Sharded() && sh.Index != 0 {
 		var mine []string
 		for _, s := range names {

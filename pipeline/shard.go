@@ -21,6 +21,9 @@ type Shard struct {
 	Index, Of int
 	Job       string
 	Wait      time.Duration
+	// Locker lets one pod of the Job do what the others then reuse (the
+	// category medians) while they wait; nil: each does it for itself.
+	Locker Locker
 }
 
 // NoShard is a whole run in one process.
@@ -45,6 +48,21 @@ func (s Shard) all() []warehouse.Slice {
 func (s Shard) sliced(q warehouse.Query) warehouse.Query {
 	q.Slice = s.slice()
 	return q
+}
+
+// alone runs fn while this pod alone holds name for the date (the others
+// of its Job wait for it): the first to come does the work, the others find
+// it done. Without a Locker fn runs at once.
+func (s Shard) alone(ctx context.Context, name string, asOf time.Time, fn func() error) error {
+	if s.Locker == nil {
+		return fn()
+	}
+	unlock, _, err := s.Locker.Lock(ctx, []string{name}, asOf, "")
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", name, err)
+	}
+	defer func() { _ = unlock(context.WithoutCancel(ctx), true) }()
+	return fn()
 }
 
 // String is "I/N", as --shard takes it.

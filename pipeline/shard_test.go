@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -155,7 +156,8 @@ func featureRows(t *testing.T, cfg config.Config) map[string]string {
 
 // TestCategoryMedians: ClickHouse computes the medians the features of one
 // process compute in Go, on a shop whose lines include unknown products and
-// cancelled orders.
+// cancelled orders; the Job's later pods get the stored ones back, another
+// Job computes its own.
 func TestCategoryMedians(t *testing.T) {
 	cfg, wh := testClickHouse(t)
 	dir, _ := generateShop(t, 2000, 0.02, "csv")
@@ -180,12 +182,32 @@ func TestCategoryMedians(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := wh.CategoryMedians(ctx, asOf)
+	got, err := wh.JobMedians(ctx, asOf, "job-a", "run-1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(want) < 3 || !maps.Equal(got, want) {
 		t.Errorf("ClickHouse's medians %v, Go's %v", got, want)
+	}
+	// What the next pod reads is what is stored: mark one stored median.
+	marked := slices.Sorted(maps.Keys(want))[0]
+	if err := wh.Exec(ctx, "INSERT INTO {db}.category_medians (as_of, job, top_category, median_price, run_id, computed_at) "+
+		"SELECT as_of, job, top_category, -1, 'marked', computed_at + 1 FROM {db}.category_medians WHERE job = 'job-a' AND top_category = ?", marked); err != nil {
+		t.Fatal(err)
+	}
+	again, err := wh.JobMedians(ctx, asOf, "job-a", "run-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[marked] != -1 || len(again) != len(want) {
+		t.Errorf("the Job's second pod got %v, want the stored medians (%s's marked -1)", again, marked)
+	}
+	other, err := wh.JobMedians(ctx, asOf, "job-b", "run-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(other, want) {
+		t.Errorf("another Job got %v, want %v", other, want)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -248,19 +250,53 @@ func (w *DB) dropStaleParts(ctx context.Context, table string) error {
 	return nil
 }
 
-// CategoryMedians is the median unit price of each top-level category over
-// the lines of the orders placed before the date and not cancelled (the
-// upper middle value for an even count, an actual price): what the features
-// stage computes from the lines it reads, computed here once for every shard.
-// Lines of products not in the catalogue fall in the category "".
-func (w *DB) CategoryMedians(ctx context.Context, asOf time.Time) (map[string]float64, error) {
-	rows, err := w.conn.Query(ctx, w.expand(fmt.Sprintf(`SELECT top_category, quantileExact(unit_price) FROM (
+// JobMedians is the median unit price of each top-level category over the
+// lines of the orders placed before the date and not cancelled (the upper
+// middle value for an even count, an actual price): what the features stage
+// computes from the lines it reads, here for a sharded Job's pods, which
+// each read only their customers' lines. The first call for the date and
+// Job computes them in the warehouse and stores them (category_medians);
+// the others read them back, so that the Job reads every line once, not
+// once a pod, and its pods compare with the same medians. Lines of products
+// not in the catalogue fall in the category "". Callers that may run at
+// once take a lock around it (two that both compute store the same rows).
+func (w *DB) JobMedians(ctx context.Context, asOf time.Time, job, runID string) (map[string]float64, error) {
+	stored, err := w.medians(ctx, w.expand(`SELECT top_category, argMax(median_price, computed_at) FROM {db}.category_medians
+WHERE as_of = toDate(?) AND job = ? GROUP BY top_category`), asOf.Format(time.DateOnly), job)
+	if err != nil || len(stored) > 0 {
+		return stored, err
+	}
+	m, err := w.medians(ctx, w.expand(fmt.Sprintf(`SELECT top_category, quantileExact(unit_price) FROM (
     SELECT product_id, unit_price FROM {db}.%s FINAL
     WHERE order_id IN (SELECT order_id FROM {db}.%s FINAL WHERE ordered_at < toDateTime(%d) AND status != 'cancelled')
 ) AS l ANY LEFT JOIN (SELECT product_id, splitByChar('/', category)[1] AS top_category FROM {db}.%s FINAL) AS p USING (product_id)
 GROUP BY top_category`, warehouse.RawTable(canon.OrderLines), warehouse.RawTable(canon.Orders), asOf.Unix(), warehouse.RawTable(canon.Products))))
+	if err != nil || len(m) == 0 {
+		return m, err
+	}
+	stmt := "INSERT INTO {db}.category_medians (as_of, job, top_category, median_price, run_id, computed_at) VALUES"
+	batch, err := w.conn.PrepareBatch(ctx, w.expand(stmt))
 	if err != nil {
-		return nil, fmt.Errorf("category medians: %w", err)
+		return nil, w.failed(stmt, err)
+	}
+	defer batch.Abort()
+	now := time.Now().UTC()
+	for _, top := range slices.Sorted(maps.Keys(m)) {
+		if err := batch.Append(asOf, job, top, m[top], runID, now); err != nil {
+			return nil, w.failed(stmt, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return nil, w.failed(stmt, err)
+	}
+	return m, nil
+}
+
+// medians reads rows of a category and its median price.
+func (w *DB) medians(ctx context.Context, query string, args ...any) (map[string]float64, error) {
+	rows, err := w.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("category medians: %w", unavailable(err))
 	}
 	defer rows.Close()
 	out := map[string]float64{}

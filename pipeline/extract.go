@@ -62,9 +62,13 @@ type EntityCount struct {
 	Linked int64 `json:"linked"`
 	// ZeroValue counts orders landed (not cancelled) worth 0: a net amount
 	// of 0, as when an export's amounts come from lines it lacks.
-	ZeroValue int64                 `json:"zero_value,omitempty"`
-	Seconds   float64               `json:"seconds"`
-	examples  map[canon.Rule]string // a rejected row's detail per rule
+	ZeroValue int64 `json:"zero_value,omitempty"`
+	// MovedCustomer counts orders landed that the warehouse held under
+	// another customer (a correction, or two ids linked as one person): the
+	// old row and its lines are marked deleted, the lines moved along.
+	MovedCustomer int64                 `json:"moved_customer,omitempty"`
+	Seconds       float64               `json:"seconds"`
+	examples      map[canon.Rule]string // a rejected row's detail per rule
 	// landedTwice counts rows landed although a newer version of their key
 	// landed after them in the run (the raw table keeps that one).
 	landedTwice int64
@@ -219,6 +223,13 @@ func extract(ctx context.Context, r Run, list sourceList, sink rawSink, o Extrac
 	return res, nil
 }
 
+// orderSettler is a warehouse that keys orders by their customer too
+// (ClickHouse, sorted for shards): an order landed under another customer
+// than before is settled after its source (see SettleMovedOrders).
+type orderSettler interface {
+	SettleMovedOrders(ctx context.Context, runID string) (int, error)
+}
+
 // extractTable lands one entity from each of its sources, with a fresh key
 // table. A warehouse whose raw tables keep one row per key can take a key
 // twice: there, duplicates are caught within a window of keys, so that memory
@@ -253,6 +264,16 @@ func extractTable(ctx context.Context, r Run, t *canon.Table, list sourceList, s
 			c, err = extractEntity(ctx, r, t, src.System, rows, keys, ids, sink, o)
 		})
 		rows.Close()
+		if settler, ok := sink.(orderSettler); ok && err == nil && t.Entity == canon.Orders {
+			// Before the watermark moves: a run that stops here lands these
+			// orders again, and settles them then.
+			var n int
+			n, err = settler.SettleMovedOrders(ctx, r.ID)
+			c.MovedCustomer = int64(n)
+			if n > 0 {
+				r.Log.WithFields(logrus.Fields{"entity": t.Entity, "source": c.Source, "orders": n}).Info("orders moved to another customer: their old rows and lines marked deleted, the lines moved along")
+			}
+		}
 		if err == nil && keys[t.Entity].Rotations() > 0 {
 			err = countLandedTwice(ctx, r, sink, t.Entity, &c, landedTwice, o.DedupWindow)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -112,6 +113,25 @@ func TestStatementsSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := p.Lookalike(ctx, d1, seed, 10, lookalike.Logistic, ""); err != nil {
+		t.Fatal(err)
+	}
+	// An order moves to another customer: the second extract settles it.
+	// (The file has malformed rows: edit its first order's line as text.)
+	path := filepath.Join(dir, "orders.csv")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(raw), "\n")
+	first := strings.Split(lines[1], ",")
+	for _, l := range lines[2:] {
+		if f := strings.Split(l, ","); len(f) > 1 && strings.HasPrefix(f[1], "C") && f[1] != first[1] {
+			first[1] = f[1]
+			break
+		}
+	}
+	lines[1] = strings.Join(first, ",")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Run(ctx, d2, []string{"extract"}, NoShard); err != nil {

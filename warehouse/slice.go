@@ -25,16 +25,20 @@ func (s Slice) Owns(customerID string) bool { return s.Whole() || ShardOf(custom
 
 // Filter is the SQL condition that keeps the slice's rows of a table whose
 // customer is in column col; "" for the whole.
-func (s Slice) Filter(col string) string {
+func (s Slice) Filter(col string) string { return s.FilterHashed(HashSQL(col)) }
+
+// FilterHashed is Filter of a column (or an expression) that holds the
+// customer's hash itself.
+func (s Slice) FilterHashed(hash string) string {
 	if s.Whole() {
 		return ""
 	}
 	var conds []string
 	if s.Index > 0 {
-		conds = append(conds, fmt.Sprintf("%s >= %d", HashSQL(col), rangeStart(s.Index, s.Of)))
+		conds = append(conds, fmt.Sprintf("%s >= %d", hash, rangeStart(s.Index, s.Of)))
 	}
 	if s.Index < s.Of-1 {
-		conds = append(conds, fmt.Sprintf("%s < %d", HashSQL(col), rangeStart(s.Index+1, s.Of)))
+		conds = append(conds, fmt.Sprintf("%s < %d", hash, rangeStart(s.Index+1, s.Of)))
 	}
 	if len(conds) == 1 {
 		return conds[0]

@@ -37,6 +37,9 @@ type DB struct {
 	types map[string]map[string]string // column types by table, read once
 
 	cluster *cluster // nil: one server
+
+	owners owners // the customer of each order landed or listed (owners.go)
+	byHash *bool  // orders and lines sorted by customer_hash (nil: not read yet)
 }
 
 // Open connects and checks that the server answers.
@@ -161,6 +164,7 @@ func speaksTLS(addr string, timeout time.Duration) bool {
 
 // Close closes the connections.
 func (w *DB) Close() error {
+	w.owners.free()
 	if w.cluster != nil {
 		for _, c := range w.cluster.shards {
 			c.Close()

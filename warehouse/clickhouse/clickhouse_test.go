@@ -217,13 +217,21 @@ func TestMigrate(t *testing.T) {
 	}
 	rows.Close()
 
-	// Raw tables hold exactly the canonical columns, then run_id and _version.
+	// Raw tables hold exactly the canonical columns, then run_id and
+	// _version; orders and lines also their customer's hash and _deleted.
 	for _, tbl := range canon.Tables {
 		types, err := w.columnTypes(ctx, warehouse.RawTable(tbl.Entity))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(types) != len(tbl.Columns)+2 || types["run_id"] != "String" || types["_version"] != "UInt64" {
+		extra := 2
+		if tbl.Entity == canon.Orders || tbl.Entity == canon.OrderLines {
+			extra = 4
+			if types[hashColumn] != "UInt64" || types["_deleted"] != "UInt8" {
+				t.Errorf("%s: columns %v, want customer_hash UInt64 and _deleted UInt8", warehouse.RawTable(tbl.Entity), types)
+			}
+		}
+		if len(types) != len(tbl.Columns)+extra || types["run_id"] != "String" || types["_version"] != "UInt64" {
 			t.Errorf("%s: columns %v", warehouse.RawTable(tbl.Entity), types)
 		}
 		for _, c := range tbl.Columns {

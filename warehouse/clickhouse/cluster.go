@@ -350,6 +350,8 @@ func shardingKey(sortingKey string) string {
 		cols[i] = strings.TrimSpace(cols[i])
 	}
 	switch {
+	case cols[0] == hashColumn: // orders and lines: with their customer
+		return hashColumn
 	case slices.Contains(cols, "customer_id"):
 		return warehouse.HashSQL("customer_id")
 	case cols[0] == "" || strings.Contains(cols[0], "("):

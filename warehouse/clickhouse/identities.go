@@ -64,15 +64,29 @@ func (w *DB) RawKeys(ctx context.Context, e canon.Entity, fn func(string)) error
 	if err != nil {
 		return err
 	}
-	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT %s FROM %s.%s", col, w.db, warehouse.RawTable(e)))
+	q := fmt.Sprintf("SELECT DISTINCT %s FROM %s.%s", col, w.db, warehouse.RawTable(e))
+	if e == canon.Orders {
+		// Their lines land under their customers (owners.go): learn them too,
+		// of the live row of each order.
+		q = fmt.Sprintf("SELECT order_id, customer_hash FROM %s.raw_orders FINAL WHERE _deleted = 0", w.db)
+	}
+	rows, err := w.conn.Query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("read the keys of %s: %w", warehouse.RawTable(e), err)
 	}
 	defer rows.Close()
 	var k string
+	var hash uint64
+	dest := []any{&k}
+	if e == canon.Orders {
+		dest = append(dest, &hash)
+	}
 	for rows.Next() {
-		if err := rows.Scan(&k); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("read the keys of %s: %w", warehouse.RawTable(e), err)
+		}
+		if e == canon.Orders {
+			w.owners.put(k, hash, true)
 		}
 		fn(k)
 	}

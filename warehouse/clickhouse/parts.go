@@ -268,7 +268,7 @@ WHERE as_of = toDate(?) AND job = ? GROUP BY top_category`), asOf.Format(time.Da
 	}
 	m, err := w.medians(ctx, w.expand(fmt.Sprintf(`SELECT top_category, quantileExact(unit_price) FROM (
     SELECT product_id, unit_price FROM {db}.%s FINAL
-    WHERE order_id IN (SELECT order_id FROM {db}.%s FINAL WHERE ordered_at < toDateTime(%d) AND status != 'cancelled')
+    WHERE _deleted = 0 AND order_id IN (SELECT order_id FROM {db}.%s FINAL WHERE _deleted = 0 AND ordered_at < toDateTime(%d) AND status != 'cancelled')
 ) AS l ANY LEFT JOIN (SELECT product_id, splitByChar('/', category)[1] AS top_category FROM {db}.%s FINAL) AS p USING (product_id)
 GROUP BY top_category`, warehouse.RawTable(canon.OrderLines), warehouse.RawTable(canon.Orders), asOf.Unix(), warehouse.RawTable(canon.Products))))
 	if err != nil || len(m) == 0 {

@@ -62,6 +62,11 @@ type RawWriter struct {
 	landed  uint64
 	runs    []string
 	version []uint64
+	// hashes: the customer_hash column of a table laid out by customer (nil
+	// for the others), from the DB (see customerHashes).
+	hashes []uint64
+	db     *DB
+	ctx    context.Context
 }
 
 // OpenRaw starts landing rows of e; Close sends the last block.
@@ -80,11 +85,19 @@ func (w *DB) OpenRaw(ctx context.Context, e canon.Entity, runID string, landedAt
 		cols = append(cols, c.Name)
 	}
 	cols = append(cols, "run_id", "_version")
+	_, byCustomer := types[hashColumn]
+	if byCustomer {
+		cols = append(cols, hashColumn)
+	}
 	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES", w.db, table, strings.Join(cols, ", ")))
 	if err != nil {
 		return nil, fmt.Errorf("insert into %s: %w", table, unavailable(err))
 	}
-	return &RawWriter{t: t, table: table, types: types, batch: batch, runID: runID, landed: uint64(landedAt.Unix())}, nil
+	r := &RawWriter{t: t, table: table, types: types, batch: batch, runID: runID, landed: uint64(landedAt.Unix()), db: w, ctx: ctx}
+	if byCustomer {
+		r.hashes = []uint64{}
+	}
+	return r, nil
 }
 
 // Write sends a batch as one block.
@@ -117,6 +130,15 @@ func (r *RawWriter) Write(rec arrow.Record) error {
 	}
 	if err := r.batch.Column(len(r.t.Columns) + 1).Append(r.version); err != nil {
 		return err
+	}
+	if r.hashes != nil {
+		var err error
+		if r.hashes, err = r.db.customerHashes(r.ctx, r.t.Entity, rec, r.hashes); err != nil {
+			return fmt.Errorf("%s: %w", r.table, err)
+		}
+		if err := r.batch.Column(len(r.t.Columns) + 2).Append(r.hashes); err != nil {
+			return err
+		}
 	}
 	if err := r.batch.Flush(); err != nil {
 		return fmt.Errorf("insert %d rows into %s: %w", n, r.table, unavailable(err))
@@ -332,7 +354,7 @@ func (w *DB) RawCounts(ctx context.Context) ([]warehouse.Count, error) {
 	var out []warehouse.Count
 	for _, t := range canon.Tables {
 		var n uint64
-		if err := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s FINAL", w.db, warehouse.RawTable(t.Entity))).Scan(&n); err != nil {
+		if err := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s FINAL%s", w.db, warehouse.RawTable(t.Entity), whereLive(t.Entity))).Scan(&n); err != nil {
 			return nil, fmt.Errorf("count %s: %w", warehouse.RawTable(t.Entity), err)
 		}
 		out = append(out, warehouse.Count{Name: warehouse.RawTable(t.Entity), N: n})
@@ -371,7 +393,8 @@ func (w *DB) LandedTwice(ctx context.Context, e canon.Entity, runID string) (int
 		return 0, err
 	}
 	var rows, keys uint64
-	q := fmt.Sprintf("SELECT count(), uniqExact(cityHash64(%s)) FROM %s.%s WHERE run_id = ?", strings.Join(t.Key, ", "), w.db, warehouse.RawTable(e))
+	q := fmt.Sprintf("SELECT count(), uniqExact(cityHash64(%s)) FROM %s.%s WHERE run_id = ?%s", strings.Join(t.Key, ", "), w.db, warehouse.RawTable(e),
+		strings.Replace(whereLive(e), " WHERE ", " AND ", 1))
 	if err := w.conn.QueryRow(ctx, q, runID).Scan(&rows, &keys); err != nil {
 		return 0, fmt.Errorf("count the keys %s landed twice: %w", warehouse.RawTable(e), err)
 	}

@@ -43,7 +43,7 @@ func (w *DB) Read(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 
 // Customers counts the distinct customers of the rows q reads.
 func (w *DB) Customers(ctx context.Context, q warehouse.Query) (int, error) {
-	where, err := w.where(q)
+	where, err := w.where(ctx, q)
 	if err != nil {
 		return 0, err
 	}
@@ -78,7 +78,7 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 			exprs[i], dest[i] = c.Name, new(uint8)
 		}
 	}
-	where, err := w.where(q)
+	where, err := w.where(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 }
 
 // where is the WHERE clause of the rows q reads ("" for all).
-func (w *DB) where(q warehouse.Query) (string, error) {
+func (w *DB) where(ctx context.Context, q warehouse.Query) (string, error) {
 	var where []string
 	if q.TimeColumn != "" {
 		where = append(where, fmt.Sprintf("%s < toDateTime(%d)", q.TimeColumn, q.Before.Unix()))
@@ -108,8 +108,11 @@ func (w *DB) where(q warehouse.Query) (string, error) {
 	if q.NonEmpty != "" {
 		where = append(where, q.NonEmpty+" != ''")
 	}
+	if c := liveOnly(q.Entity); c != "" {
+		where = append(where, c)
+	}
 	if !q.Slice.Whole() {
-		s, err := w.sliceFilter(q)
+		s, err := w.sliceFilter(ctx, q)
 		if err != nil {
 			return "", err
 		}
@@ -122,14 +125,26 @@ func (w *DB) where(q warehouse.Query) (string, error) {
 }
 
 // sliceFilter is the condition of the rows of a slice's customers: by the
-// customer column where the entity has one, order lines through their orders.
-func (w *DB) sliceFilter(q warehouse.Query) (string, error) {
-	in := q.Slice.Filter("customer_id")
+// customer column's hash where the entity has one, by the hash itself where
+// the table is sorted by it (orders, and lines, which carry their order's).
+// A cluster's tables made before migration 0032 keep their old sorting key,
+// and their older rows no hash: there orders are read by their customer
+// column and lines through their orders.
+func (w *DB) sliceFilter(ctx context.Context, q warehouse.Query) (string, error) {
 	switch q.Entity {
-	case canon.Customers, canon.Orders, canon.Events, canon.CampaignEvents:
-		return in, nil
-	case canon.OrderLines:
-		return fmt.Sprintf("order_id IN (SELECT order_id FROM %s.%s FINAL WHERE %s)", w.db, warehouse.RawTable(canon.Orders), in), nil
+	case canon.Customers, canon.Events, canon.CampaignEvents:
+		return q.Slice.Filter("customer_id"), nil
+	case canon.Orders, canon.OrderLines:
+		byHash, err := w.ordersByCustomerHash(ctx)
+		switch {
+		case err != nil:
+			return "", err
+		case byHash:
+			return q.Slice.FilterHashed(hashColumn), nil
+		case q.Entity == canon.Orders:
+			return q.Slice.Filter("customer_id"), nil
+		}
+		return fmt.Sprintf("order_id IN (SELECT order_id FROM %s.%s FINAL WHERE _deleted = 0 AND %s)", w.db, warehouse.RawTable(canon.Orders), q.Slice.Filter("customer_id")), nil
 	}
 	return "", fmt.Errorf("read %s: it has no customers to slice by", q.Entity)
 }

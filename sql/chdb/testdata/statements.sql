@@ -275,13 +275,13 @@ INSERT INTO {db}.exports (as_of, exported_at, file, kind, segment_id, rows, sha2
 -- args: []
 INSERT INTO {db}.identities (kind, source, id, customer_id, linked_at, run_id) VALUES
 ;
--- args: ["extract-20261001","56c6109639b07a96","statements","extract-20261001","56c6109639b07a96",2]
+-- args: ["extract-20261001","a5520ad0183cf8c1","statements","extract-20261001","a5520ad0183cf8c1",2]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), now() + 60, 1, ?
 ;
--- args: ["extract-20261001","56c6109639b07a96","statements","extract-20261001","56c6109639b07a96",3]
+-- args: ["extract-20261001","a5520ad0183cf8c1","statements","extract-20261001","a5520ad0183cf8c1",3]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), toDateTime(0), 0, ?
 ;
--- args: ["extract-20261001","56c6109639b07a96","statements",1]
+-- args: ["extract-20261001","a5520ad0183cf8c1","statements",1]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, toDateTime(1790812800), now() + 60, 0, ?
 ;
 -- args: []
@@ -300,10 +300,19 @@ INSERT INTO {db}.raw_customers (customer_id, email, email_hash, created_at, coun
 INSERT INTO {db}.raw_events (event_id, ts, customer_id, anonymous_id, session_id, type, product_id, category, run_id, _version) VALUES
 ;
 -- args: []
-INSERT INTO {db}.raw_order_lines (order_id, line_no, product_id, quantity, unit_price, discount, returned_quantity, shipping, run_id, _version) VALUES
+INSERT INTO {db}.raw_order_lines (order_id, line_no, customer_hash, run_id, _version, _deleted) SELECT order_id, line_no, customer_hash, '20261205T173013Z-2367e6', _version, 1 FROM {db}.raw_order_lines FINAL WHERE _deleted = 0 AND (customer_hash, order_id) IN ((13251947925000174422, 'O00000002-1'))
 ;
 -- args: []
-INSERT INTO {db}.raw_orders (order_id, customer_id, ordered_at, status, currency, gross_amount, discount_amount, net_amount, items_count, channel, promo_code, rating, updated_at, shipping_amount, run_id, _version) VALUES
+INSERT INTO {db}.raw_order_lines (order_id, line_no, product_id, quantity, unit_price, discount, returned_quantity, shipping, customer_hash, run_id, _version, _deleted) SELECT order_id, line_no, product_id, quantity, unit_price, discount, returned_quantity, shipping, transform(order_id, ['O00000002-1'], [toUInt64(14907612921934213978)], toUInt64(0)), run_id, _version, 0 FROM {db}.raw_order_lines FINAL WHERE _deleted = 0 AND (customer_hash, order_id) IN ((13251947925000174422, 'O00000002-1'))
+;
+-- args: []
+INSERT INTO {db}.raw_order_lines (order_id, line_no, product_id, quantity, unit_price, discount, returned_quantity, shipping, run_id, _version, customer_hash) VALUES
+;
+-- args: []
+INSERT INTO {db}.raw_orders (order_id, customer_hash, run_id, _version, _deleted) SELECT order_id, customer_hash, '20261205T173013Z-2367e6', _version, 1 FROM {db}.raw_orders FINAL WHERE _deleted = 0 AND (customer_hash, order_id) IN ((13251947925000174422, 'O00000002-1'))
+;
+-- args: []
+INSERT INTO {db}.raw_orders (order_id, customer_id, ordered_at, status, currency, gross_amount, discount_amount, net_amount, items_count, channel, promo_code, rating, updated_at, shipping_amount, run_id, _version, customer_hash) VALUES
 ;
 -- args: []
 INSERT INTO {db}.raw_products (product_id, sku, name, category, brand, list_price, run_id, _version) VALUES
@@ -401,13 +410,10 @@ RENAME TABLE {db}.segment_members_part_20261008_e78c7123eac78461_1_of_2_tmp TO {
 -- args: []
 SELECT DISTINCT as_of FROM {db}.publications ORDER BY as_of
 ;
--- args: []
-SELECT DISTINCT order_id FROM {db}.raw_orders
-;
 -- args: ["2026-09-30"]
 SELECT argMax(score_run, version), argMax(publish_run, version), argMax(rows, version), max(published_at), count() FROM {db}.publications WHERE as_of = toDate(?)
 ;
--- args: ["20261205T170954Z-7eb081"]
+-- args: ["20261205T173013Z-0554e8"]
 SELECT argMax(stage, finished_at), argMax(as_of, finished_at), argMax(status, finished_at), argMax(message, finished_at), argMax(detail, finished_at), argMax(tessera_version, finished_at), argMax(invocation_id, finished_at), count() FROM {db}.runs WHERE run_id = ?
 ;
 -- args: ["postgres","customers"]
@@ -450,10 +456,10 @@ SELECT count() FROM {db}.raw_customers FINAL
 SELECT count() FROM {db}.raw_events FINAL
 ;
 -- args: []
-SELECT count() FROM {db}.raw_order_lines FINAL
+SELECT count() FROM {db}.raw_order_lines FINAL WHERE _deleted = 0
 ;
 -- args: []
-SELECT count() FROM {db}.raw_orders FINAL
+SELECT count() FROM {db}.raw_orders FINAL WHERE _deleted = 0
 ;
 -- args: []
 SELECT count() FROM {db}.raw_products FINAL
@@ -474,10 +480,10 @@ SELECT count(), uniqExact(cityHash64(customer_id)) FROM {db}.raw_customers WHERE
 SELECT count(), uniqExact(cityHash64(event_id)) FROM {db}.raw_events WHERE run_id = ?
 ;
 -- args: ["statements"]
-SELECT count(), uniqExact(cityHash64(order_id)) FROM {db}.raw_orders WHERE run_id = ?
+SELECT count(), uniqExact(cityHash64(order_id)) FROM {db}.raw_orders WHERE run_id = ? AND _deleted = 0
 ;
 -- args: ["statements"]
-SELECT count(), uniqExact(cityHash64(order_id, line_no)) FROM {db}.raw_order_lines WHERE run_id = ?
+SELECT count(), uniqExact(cityHash64(order_id, line_no)) FROM {db}.raw_order_lines WHERE run_id = ? AND _deleted = 0
 ;
 -- args: ["statements"]
 SELECT count(), uniqExact(cityHash64(product_id)) FROM {db}.raw_products WHERE run_id = ?
@@ -491,7 +497,7 @@ SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FI
 -- args: []
 SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND cityHash64(customer_id) >= 9223372036854775808
 ;
--- args: ["2026-10-08","20261205T170955Z-f40fb0","20261205T170955Z-f40fb0"]
+-- args: ["2026-10-08","20261205T173014Z-b01e57","20261205T173014Z-b01e57"]
 SELECT customer_id, clv_12m, p_alive, next_order_date FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
@@ -509,7 +515,7 @@ SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_rev
 -- args: ["2026-10-01","",""]
 SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261205T170955Z-f40fb0","20261205T170955Z-f40fb0"]
+-- args: ["2026-10-08","20261205T173014Z-b01e57","20261205T173014Z-b01e57"]
 SELECT customer_id, lifecycle_stage, vip_tier, clv_12m, p_alive, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
@@ -521,10 +527,10 @@ SELECT customer_id, lifecycle_stage, vip_tier, value_tier, toInt32(rfm_r), toInt
 -- args: []
 SELECT customer_id, lifecycle_stage, vip_tier, value_tier, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), micro_segment, toUInt8(control_group), run_id FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261205T170954Z-7eb081","20261205T170954Z-7eb081"]
+-- args: ["2026-10-01","20261205T173013Z-0554e8","20261205T173013Z-0554e8"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808 ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261205T170954Z-7eb081","20261205T170954Z-7eb081"]
+-- args: ["2026-10-01","20261205T173013Z-0554e8","20261205T173013Z-0554e8"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808 ORDER BY customer_id
 ;
 -- args: []
@@ -567,7 +573,7 @@ SELECT customer_id, toUInt32(created_at) FROM {db}.raw_customers FINAL WHERE cre
 SELECT customer_id, toUInt32(created_at) FROM {db}.raw_customers FINAL WHERE created_at < toDateTime(1790812800) AND cityHash64(customer_id) >= 9223372036854775808
 ;
 -- args: []
-SELECT customer_id, toUInt32(ordered_at), status, net_amount FROM {db}.raw_orders FINAL
+SELECT customer_id, toUInt32(ordered_at), status, net_amount FROM {db}.raw_orders FINAL WHERE _deleted = 0
 ;
 -- args: []
 SELECT customer_id, toUInt32(ts), session_id, type FROM {db}.raw_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != ''
@@ -605,7 +611,7 @@ SELECT customer_id, type, toUInt32(ts) FROM {db}.raw_events FINAL WHERE ts < toD
 -- args: ["2026-10-01","",""]
 SELECT customer_id, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261205T170955Z-f40fb0","20261205T170955Z-f40fb0"]
+-- args: ["2026-10-08","20261205T173014Z-b01e57","20261205T173014Z-b01e57"]
 SELECT dimension, from_value, to_value, previous_as_of FROM {db}.segment_changes WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY dimension
 ;
 -- args: []
@@ -636,22 +642,28 @@ SELECT name, token, holder, held, toString(expires_at) FROM ( SELECT name, token
 SELECT name, type FROM system.columns WHERE database = ? AND table = ?
 ;
 -- args: []
-SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800)
+SELECT order_id, customer_hash FROM {db}.raw_orders FINAL WHERE _deleted = 0
 ;
 -- args: []
-SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND cityHash64(customer_id) < 9223372036854775808
+SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND _deleted = 0
 ;
 -- args: []
-SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND cityHash64(customer_id) >= 9223372036854775808
+SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND _deleted = 0 AND customer_hash < 9223372036854775808
 ;
 -- args: []
-SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL
+SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND _deleted = 0 AND customer_hash >= 9223372036854775808
+;
+-- args: ["20261205T173012Z-7b6a54"]
+SELECT order_id, groupArray(customer_hash), groupArray(_version), groupArray(run_id) FROM {db}.raw_orders FINAL WHERE _deleted = 0 AND order_id IN (SELECT order_id FROM {db}.raw_orders WHERE run_id = ?) GROUP BY order_id HAVING count() > 1 ORDER BY order_id
 ;
 -- args: []
-SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL WHERE order_id IN (SELECT order_id FROM {db}.raw_orders FINAL WHERE cityHash64(customer_id) < 9223372036854775808)
+SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL WHERE _deleted = 0
 ;
 -- args: []
-SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL WHERE order_id IN (SELECT order_id FROM {db}.raw_orders FINAL WHERE cityHash64(customer_id) >= 9223372036854775808)
+SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL WHERE _deleted = 0 AND customer_hash < 9223372036854775808
+;
+-- args: []
+SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL WHERE _deleted = 0 AND customer_hash >= 9223372036854775808
 ;
 -- args: []
 SELECT product_id, category, brand FROM {db}.raw_products FINAL
@@ -683,7 +695,7 @@ SELECT run_id, count() FROM {db}.segments WHERE as_of = toDate(?) GROUP BY run_i
 -- args: ["2026-10-01"]
 SELECT run_id, count() FROM {db}.segments_staging WHERE as_of = toDate(?) GROUP BY run_id
 ;
--- args: ["2026-10-08","20261205T170955Z-f40fb0","20261205T170955Z-f40fb0"]
+-- args: ["2026-10-08","20261205T173014Z-b01e57","20261205T173014Z-b01e57"]
 SELECT segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, toInt32(best_hour), toInt32(best_weekday), preferred_channel, product_feed, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["2026-10-01","",""]
@@ -695,13 +707,16 @@ SELECT segment_id, label FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' 
 -- args: ["2026-10-08","",""]
 SELECT segment_id, label, toInt32(window_days), toInt32(treated), toInt32(control), treated_conversion, conversion_q_value, control_conversion, conversion_diff, conversion_diff_low, conversion_diff_high, revenue_diff, mde_conversion, verdict FROM {db}.segment_lift WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-08","20261205T170955Z-f40fb0","20261205T170955Z-f40fb0"]
+-- args: ["2026-10-08","20261205T173014Z-b01e57","20261205T173014Z-b01e57"]
 SELECT segment_id, macro_group, label, toInt32(size), revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-01","20261205T170954Z-7eb081","20261205T170954Z-7eb081"]
+-- args: ["2026-10-01","20261205T173013Z-0554e8","20261205T173013Z-0554e8"]
 SELECT segment_id, toInt32(rank), product_id FROM {db}.segment_feed_staging WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-01","20261205T170954Z-7eb081","20261205T170954Z-7eb081"]
+-- args: ["{db}","raw_order_lines"]
+SELECT sorting_key FROM system.tables WHERE database = ? AND name = ?
+;
+-- args: ["2026-10-01","20261205T173013Z-0554e8","20261205T173013Z-0554e8"]
 SELECT toInt32(size), revenue_12m FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY size
 ;
 -- args: []
@@ -711,11 +726,11 @@ SELECT toUInt32(now())
 SELECT top_category, argMax(median_price, computed_at) FROM {db}.category_medians WHERE as_of = toDate(?) AND job = ? GROUP BY top_category
 ;
 -- args: []
-SELECT top_category, quantileExact(unit_price) FROM ( SELECT product_id, unit_price FROM {db}.raw_order_lines FINAL WHERE order_id IN (SELECT order_id FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND status != 'cancelled') ) AS l ANY LEFT JOIN (SELECT product_id, splitByChar('/', category)[1] AS top_category FROM {db}.raw_products FINAL) AS p USING (product_id) GROUP BY top_category
+SELECT top_category, quantileExact(unit_price) FROM ( SELECT product_id, unit_price FROM {db}.raw_order_lines FINAL WHERE _deleted = 0 AND order_id IN (SELECT order_id FROM {db}.raw_orders FINAL WHERE _deleted = 0 AND ordered_at < toDateTime(1790812800) AND status != 'cancelled') ) AS l ANY LEFT JOIN (SELECT product_id, splitByChar('/', category)[1] AS top_category FROM {db}.raw_products FINAL) AS p USING (product_id) GROUP BY top_category
 ;
 -- args: []
-SELECT uniqExact(customer_id) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800)
+SELECT uniqExact(customer_id) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND _deleted = 0
 ;
--- args: ["2026-10-01","20261205T170954Z-7eb081","20261205T170954Z-7eb081"]
+-- args: ["2026-10-01","20261205T173013Z-0554e8","20261205T173013Z-0554e8"]
 SELECT vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY vip_tier
 ;

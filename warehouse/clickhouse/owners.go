@@ -200,6 +200,7 @@ GROUP BY order_id HAVING count() > 1 ORDER BY order_id`), runID)
 		from, to uint64
 	}
 	var moves []move
+	settled := 0
 	for rows.Next() {
 		var order string
 		var hashes, versions []uint64
@@ -215,6 +216,7 @@ GROUP BY order_id HAVING count() > 1 ORDER BY order_id`), runID)
 			}
 		}
 		w.owners.put(order, cur.hash, false)
+		settled++
 		for _, h := range hashes {
 			if h != cur.hash {
 				moves = append(moves, move{order, h, cur.hash})
@@ -256,7 +258,7 @@ SELECT order_id, customer_hash, %[1]s, _version, 1 FROM {db}.raw_orders FINAL WH
 			}
 		}
 	}
-	return len(moves), nil
+	return settled, nil
 }
 
 // quote is a ClickHouse string literal.

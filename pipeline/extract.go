@@ -265,8 +265,9 @@ func extractTable(ctx context.Context, r Run, t *canon.Table, list sourceList, s
 		})
 		rows.Close()
 		if settler, ok := sink.(orderSettler); ok && err == nil && t.Entity == canon.Orders {
-			// Before the watermark moves: a run that stops here lands these
-			// orders again, and settles them then.
+			// Before the watermark moves and the lines land (under the
+			// orders' settled customers); a run that stops before settling
+			// leaves them to the next, which settles every moved order.
 			var n int
 			n, err = settler.SettleMovedOrders(ctx, r.ID)
 			c.MovedCustomer = int64(n)

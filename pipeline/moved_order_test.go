@@ -172,11 +172,7 @@ func orderLineCounts(t *testing.T, cfg config.Config, s warehouse.Slice) map[str
 
 func eachRaw(t *testing.T, cfg config.Config, q warehouse.Query, fn func(arrow.Record)) {
 	t.Helper()
-	mem := memoryForTest(t)
-	st, err := OpenStore(context.Background(), cfg.ClickHouse, cfg.DataDir, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, mem := openTestStore(t, cfg)
 	defer st.Close()
 	recs, err := st.Read(context.Background(), mem, q, 1<<14)
 	if err != nil {

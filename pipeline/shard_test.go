@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/go-faster/city"
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/transform"
@@ -127,15 +128,22 @@ func TestShardedFeatures(t *testing.T) {
 	})
 }
 
-// featureRows reads the date's customer_features, every column but run_id
-// written out, by customer.
-func featureRows(t *testing.T, cfg config.Config) map[string]string {
+// openTestStore opens cfg's warehouse with a checked allocator.
+func openTestStore(t *testing.T, cfg config.Config) (warehouse.Store, memory.Allocator) {
 	t.Helper()
 	mem := memoryForTest(t)
 	st, err := OpenStore(context.Background(), cfg.ClickHouse, cfg.DataDir, mem)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, mem
+}
+
+// featureRows reads the date's customer_features, every column but run_id
+// written out, by customer.
+func featureRows(t *testing.T, cfg config.Config) map[string]string {
+	t.Helper()
+	st, mem := openTestStore(t, cfg)
 	defer st.Close()
 	rec, err := st.ReadPartition(context.Background(), mem, warehouse.CustomerFeatures.Name, warehouse.CustomerFeatures.Schema, asOf)
 	if err != nil {

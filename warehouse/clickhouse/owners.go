@@ -181,17 +181,21 @@ func (r orderRow) beats(o orderRow) bool {
 	return cmp.Or(cmp.Compare(r.version, o.version), strings.Compare(r.run, o.run), cmp.Compare(r.hash, o.hash)) > 0
 }
 
-// SettleMovedOrders settles the orders the run landed that the warehouse
-// also holds under another customer: each old row is marked deleted (a row
+// SettleMovedOrders settles every order the warehouse holds under more than
+// one customer (those the run landed, and any a run that stopped before
+// settling left): each old row is marked deleted (a row
 // of its key and version with _deleted = 1, which FINAL keeps as the later
 // of equal versions), after its lines are copied under the current
 // customer's hash (keeping their versions, so that lines the run lands
-// themselves win) and marked deleted too. Each step can run again. It
-// returns the orders settled.
+// themselves win) and marked deleted too; the tombstones carry runID. Each
+// step can run again. It returns the orders settled.
 func (w *DB) SettleMovedOrders(ctx context.Context, runID string) (int, error) {
+	// Grouped by a hash of the id first: a set of numbers, not of every
+	// order's id, holds the server's memory down.
 	rows, err := w.conn.Query(ctx, w.expand(`SELECT order_id, groupArray(customer_hash), groupArray(_version), groupArray(run_id) FROM {db}.raw_orders FINAL
-WHERE _deleted = 0 AND order_id IN (SELECT order_id FROM {db}.raw_orders WHERE run_id = ?)
-GROUP BY order_id HAVING count() > 1 ORDER BY order_id`), runID)
+WHERE _deleted = 0 AND cityHash64(order_id) IN (
+    SELECT cityHash64(order_id) AS h FROM {db}.raw_orders FINAL WHERE _deleted = 0 GROUP BY h HAVING count() > 1)
+GROUP BY order_id HAVING count() > 1 ORDER BY order_id`))
 	if err != nil {
 		return 0, fmt.Errorf("orders that moved to another customer: %w", unavailable(err))
 	}

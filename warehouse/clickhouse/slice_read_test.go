@@ -33,30 +33,7 @@ func TestSlicedOrderReads(t *testing.T) {
 			defer sets.Free()
 			customerOf := map[string]string{}
 			build := func(e canon.Entity, rows func(add func(map[string]string))) {
-				tbl, err := canon.Lookup(e)
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, err := canon.NewBuilder(mem, tbl, sets)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer b.Release()
-				rows(func(v map[string]string) {
-					fields := make([][]byte, len(tbl.Columns))
-					for i, c := range tbl.Columns {
-						fields[i] = []byte(v[c.Name])
-					}
-					if rule, detail := b.Append(fields); rule != "" {
-						t.Fatalf("%s %v: %s %s", e, v, rule, detail)
-					}
-				})
-				rec := b.NewRecord()
-				defer rec.Release()
-				if err := w.InsertRaw(ctx, e, rec, "run-1", time.Now()); err != nil {
-					t.Fatal(err)
-				}
-				sets[e].Seal()
+				landRows(t, w, mem, sets, e, "run-1", rows)
 			}
 			build(canon.Customers, func(add func(map[string]string)) {
 				for c := range 200 {
@@ -131,5 +108,108 @@ func TestSlicedOrderReads(t *testing.T) {
 				t.Errorf("the slices read %d orders and %d lines, want 600 and 1200", len(orders), lines)
 			}
 		})
+	}
+}
+
+// landRows lands the rows add is given, as text fields by column name, in
+// e's raw table as run runID.
+func landRows(t *testing.T, w *DB, mem memory.Allocator, sets canon.KeySets, e canon.Entity, runID string, rows func(add func(map[string]string))) {
+	t.Helper()
+	tbl, err := canon.Lookup(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := canon.NewBuilder(mem, tbl, sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	rows(func(v map[string]string) {
+		fields := make([][]byte, len(tbl.Columns))
+		for i, c := range tbl.Columns {
+			fields[i] = []byte(v[c.Name])
+		}
+		if rule, detail := b.Append(fields); rule != "" {
+			t.Fatalf("%s %v: %s %s", e, v, rule, detail)
+		}
+	})
+	rec := b.NewRecord()
+	defer rec.Release()
+	if err := w.InsertRaw(context.Background(), e, rec, runID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sets[e].Seal()
+}
+
+// TestSettleLeftover: an order a run landed under a new customer and did not
+// settle (it stopped first) is settled by the next run's settling: one live
+// row, under its new customer, with every line it had.
+func TestSettleLeftover(t *testing.T) {
+	w := testWarehouse(t)
+	ctx := context.Background()
+	if _, err := w.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	sets := canon.KeySets{}
+	defer sets.Free()
+	order := func(id, customer string) map[string]string {
+		return map[string]string{"order_id": id, "customer_id": customer, "ordered_at": "2025-02-01 00:00:00", "status": "completed",
+			"currency": "EUR", "gross_amount": "10", "net_amount": "10", "discount_amount": "0", "items_count": "1", "channel": "web", "updated_at": "2025-02-01 00:00:00"}
+	}
+	landRows(t, w, mem, sets, canon.Customers, "run-1", func(add func(map[string]string)) {
+		for _, c := range []string{"C1", "C2"} {
+			add(map[string]string{"customer_id": c, "created_at": "2025-01-01 00:00:00", "updated_at": "2025-01-01 00:00:00"})
+		}
+	})
+	landRows(t, w, mem, sets, canon.Orders, "run-1", func(add func(map[string]string)) { add(order("O1", "C1")); add(order("O2", "C1")) })
+	line := 0
+	lineNo := func() int { line++; return line }
+	landRows(t, w, mem, sets, canon.OrderLines, "run-1", func(add func(map[string]string)) {
+		for _, o := range []string{"O1", "O1", "O2"} {
+			add(map[string]string{"order_id": o, "line_no": fmt.Sprint(lineNo()), "product_id": "P1", "quantity": "1", "unit_price": "10", "discount": "0", "returned_quantity": "0"})
+		}
+	})
+	sets[canon.Orders].Free() // a new run: its own keys
+	delete(sets, canon.Orders)
+	landRows(t, w, mem, sets, canon.Orders, "run-2", func(add func(map[string]string)) { add(order("O1", "C2")) })
+	live := func() (rows map[string][]string, lines map[string]int) {
+		rows, lines = map[string][]string{}, map[string]int{}
+		for _, e := range []canon.Entity{canon.Orders, canon.OrderLines} {
+			cols := []string{"order_id"}
+			if e == canon.Orders {
+				cols = append(cols, "customer_id")
+			}
+			err := w.Each(ctx, mem, warehouse.Query{Entity: e, Columns: cols}, 100, func(rec arrow.Record) error {
+				ids := rec.Column(0).(*array.String)
+				for r := range ids.Len() {
+					if e == canon.Orders {
+						rows[ids.Value(r)] = append(rows[ids.Value(r)], rec.Column(1).(*array.String).Value(r))
+					} else {
+						lines[ids.Value(r)]++
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return rows, lines
+	}
+	if rows, _ := live(); len(rows["O1"]) != 2 {
+		t.Fatalf("before settling, O1's rows: %v, want both customers'", rows["O1"])
+	}
+	n, err := w.SettleMovedOrders(ctx, "run-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, lines := live()
+	if n != 1 || len(rows["O1"]) != 1 || rows["O1"][0] != "C2" || len(rows["O2"]) != 1 || lines["O1"] != 2 || lines["O2"] != 1 {
+		t.Errorf("settled %d orders; orders %v, lines %v; want O1 of C2 alone with its 2 lines, O2 of C1 with 1", n, rows, lines)
+	}
+	if again, err := w.SettleMovedOrders(ctx, "run-4"); err != nil || again != 0 {
+		t.Errorf("settling again: %d orders, %v; want none", again, err)
 	}
 }

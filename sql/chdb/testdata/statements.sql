@@ -275,13 +275,13 @@ INSERT INTO {db}.exports (as_of, exported_at, file, kind, segment_id, rows, sha2
 -- args: []
 INSERT INTO {db}.identities (kind, source, id, customer_id, linked_at, run_id) VALUES
 ;
--- args: ["extract-20261001","a5520ad0183cf8c1","statements","extract-20261001","a5520ad0183cf8c1",2]
+-- args: ["extract-20261001","5f305cd59002888f","statements","extract-20261001","5f305cd59002888f",2]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), now() + 60, 1, ?
 ;
--- args: ["extract-20261001","a5520ad0183cf8c1","statements","extract-20261001","a5520ad0183cf8c1",3]
+-- args: ["extract-20261001","5f305cd59002888f","statements","extract-20261001","5f305cd59002888f",3]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), toDateTime(0), 0, ?
 ;
--- args: ["extract-20261001","a5520ad0183cf8c1","statements",1]
+-- args: ["extract-20261001","5f305cd59002888f","statements",1]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, toDateTime(1790812800), now() + 60, 0, ?
 ;
 -- args: []
@@ -300,7 +300,7 @@ INSERT INTO {db}.raw_customers (customer_id, email, email_hash, created_at, coun
 INSERT INTO {db}.raw_events (event_id, ts, customer_id, anonymous_id, session_id, type, product_id, category, run_id, _version) VALUES
 ;
 -- args: []
-INSERT INTO {db}.raw_order_lines (order_id, line_no, customer_hash, run_id, _version, _deleted) SELECT order_id, line_no, customer_hash, '20261205T173013Z-2367e6', _version, 1 FROM {db}.raw_order_lines FINAL WHERE _deleted = 0 AND (customer_hash, order_id) IN ((13251947925000174422, 'O00000002-1'))
+INSERT INTO {db}.raw_order_lines (order_id, line_no, customer_hash, run_id, _version, _deleted) SELECT order_id, line_no, customer_hash, '20261205T174805Z-a51543', _version, 1 FROM {db}.raw_order_lines FINAL WHERE _deleted = 0 AND (customer_hash, order_id) IN ((13251947925000174422, 'O00000002-1'))
 ;
 -- args: []
 INSERT INTO {db}.raw_order_lines (order_id, line_no, product_id, quantity, unit_price, discount, returned_quantity, shipping, customer_hash, run_id, _version, _deleted) SELECT order_id, line_no, product_id, quantity, unit_price, discount, returned_quantity, shipping, transform(order_id, ['O00000002-1'], [toUInt64(14907612921934213978)], toUInt64(0)), run_id, _version, 0 FROM {db}.raw_order_lines FINAL WHERE _deleted = 0 AND (customer_hash, order_id) IN ((13251947925000174422, 'O00000002-1'))
@@ -309,7 +309,7 @@ INSERT INTO {db}.raw_order_lines (order_id, line_no, product_id, quantity, unit_
 INSERT INTO {db}.raw_order_lines (order_id, line_no, product_id, quantity, unit_price, discount, returned_quantity, shipping, run_id, _version, customer_hash) VALUES
 ;
 -- args: []
-INSERT INTO {db}.raw_orders (order_id, customer_hash, run_id, _version, _deleted) SELECT order_id, customer_hash, '20261205T173013Z-2367e6', _version, 1 FROM {db}.raw_orders FINAL WHERE _deleted = 0 AND (customer_hash, order_id) IN ((13251947925000174422, 'O00000002-1'))
+INSERT INTO {db}.raw_orders (order_id, customer_hash, run_id, _version, _deleted) SELECT order_id, customer_hash, '20261205T174805Z-a51543', _version, 1 FROM {db}.raw_orders FINAL WHERE _deleted = 0 AND (customer_hash, order_id) IN ((13251947925000174422, 'O00000002-1'))
 ;
 -- args: []
 INSERT INTO {db}.raw_orders (order_id, customer_id, ordered_at, status, currency, gross_amount, discount_amount, net_amount, items_count, channel, promo_code, rating, updated_at, shipping_amount, run_id, _version, customer_hash) VALUES
@@ -413,7 +413,7 @@ SELECT DISTINCT as_of FROM {db}.publications ORDER BY as_of
 -- args: ["2026-09-30"]
 SELECT argMax(score_run, version), argMax(publish_run, version), argMax(rows, version), max(published_at), count() FROM {db}.publications WHERE as_of = toDate(?)
 ;
--- args: ["20261205T173013Z-0554e8"]
+-- args: ["20261205T174804Z-baee2c"]
 SELECT argMax(stage, finished_at), argMax(as_of, finished_at), argMax(status, finished_at), argMax(message, finished_at), argMax(detail, finished_at), argMax(tessera_version, finished_at), argMax(invocation_id, finished_at), count() FROM {db}.runs WHERE run_id = ?
 ;
 -- args: ["postgres","customers"]
@@ -497,7 +497,7 @@ SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FI
 -- args: []
 SELECT customer_id, channel, type, toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND cityHash64(customer_id) >= 9223372036854775808
 ;
--- args: ["2026-10-08","20261205T173014Z-b01e57","20261205T173014Z-b01e57"]
+-- args: ["2026-10-08","20261205T174806Z-858772","20261205T174806Z-858772"]
 SELECT customer_id, clv_12m, p_alive, next_order_date FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
@@ -515,7 +515,7 @@ SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_rev
 -- args: ["2026-10-01","",""]
 SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261205T173014Z-b01e57","20261205T173014Z-b01e57"]
+-- args: ["2026-10-08","20261205T174806Z-858772","20261205T174806Z-858772"]
 SELECT customer_id, lifecycle_stage, vip_tier, clv_12m, p_alive, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
@@ -527,10 +527,10 @@ SELECT customer_id, lifecycle_stage, vip_tier, value_tier, toInt32(rfm_r), toInt
 -- args: []
 SELECT customer_id, lifecycle_stage, vip_tier, value_tier, toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), micro_segment, toUInt8(control_group), run_id FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261205T173013Z-0554e8","20261205T173013Z-0554e8"]
+-- args: ["2026-10-01","20261205T174804Z-baee2c","20261205T174804Z-baee2c"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808 ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261205T173013Z-0554e8","20261205T173013Z-0554e8"]
+-- args: ["2026-10-01","20261205T174804Z-baee2c","20261205T174804Z-baee2c"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808 ORDER BY customer_id
 ;
 -- args: []
@@ -611,7 +611,7 @@ SELECT customer_id, type, toUInt32(ts) FROM {db}.raw_events FINAL WHERE ts < toD
 -- args: ["2026-10-01","",""]
 SELECT customer_id, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261205T173014Z-b01e57","20261205T173014Z-b01e57"]
+-- args: ["2026-10-08","20261205T174806Z-858772","20261205T174806Z-858772"]
 SELECT dimension, from_value, to_value, previous_as_of FROM {db}.segment_changes WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY dimension
 ;
 -- args: []
@@ -653,8 +653,8 @@ SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discou
 -- args: []
 SELECT order_id, customer_id, toUInt32(ordered_at), status, gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND _deleted = 0 AND customer_hash >= 9223372036854775808
 ;
--- args: ["20261205T173012Z-7b6a54"]
-SELECT order_id, groupArray(customer_hash), groupArray(_version), groupArray(run_id) FROM {db}.raw_orders FINAL WHERE _deleted = 0 AND order_id IN (SELECT order_id FROM {db}.raw_orders WHERE run_id = ?) GROUP BY order_id HAVING count() > 1 ORDER BY order_id
+-- args: []
+SELECT order_id, groupArray(customer_hash), groupArray(_version), groupArray(run_id) FROM {db}.raw_orders FINAL WHERE _deleted = 0 AND cityHash64(order_id) IN ( SELECT cityHash64(order_id) AS h FROM {db}.raw_orders FINAL WHERE _deleted = 0 GROUP BY h HAVING count() > 1) GROUP BY order_id HAVING count() > 1 ORDER BY order_id
 ;
 -- args: []
 SELECT order_id, product_id, toInt32(quantity), unit_price, discount FROM {db}.raw_order_lines FINAL WHERE _deleted = 0
@@ -695,7 +695,7 @@ SELECT run_id, count() FROM {db}.segments WHERE as_of = toDate(?) GROUP BY run_i
 -- args: ["2026-10-01"]
 SELECT run_id, count() FROM {db}.segments_staging WHERE as_of = toDate(?) GROUP BY run_id
 ;
--- args: ["2026-10-08","20261205T173014Z-b01e57","20261205T173014Z-b01e57"]
+-- args: ["2026-10-08","20261205T174806Z-858772","20261205T174806Z-858772"]
 SELECT segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, toInt32(best_hour), toInt32(best_weekday), preferred_channel, product_feed, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["2026-10-01","",""]
@@ -707,16 +707,16 @@ SELECT segment_id, label FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' 
 -- args: ["2026-10-08","",""]
 SELECT segment_id, label, toInt32(window_days), toInt32(treated), toInt32(control), treated_conversion, conversion_q_value, control_conversion, conversion_diff, conversion_diff_low, conversion_diff_high, revenue_diff, mde_conversion, verdict FROM {db}.segment_lift WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-08","20261205T173014Z-b01e57","20261205T173014Z-b01e57"]
+-- args: ["2026-10-08","20261205T174806Z-858772","20261205T174806Z-858772"]
 SELECT segment_id, macro_group, label, toInt32(size), revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-01","20261205T173013Z-0554e8","20261205T173013Z-0554e8"]
+-- args: ["2026-10-01","20261205T174804Z-baee2c","20261205T174804Z-baee2c"]
 SELECT segment_id, toInt32(rank), product_id FROM {db}.segment_feed_staging WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["{db}","raw_order_lines"]
 SELECT sorting_key FROM system.tables WHERE database = ? AND name = ?
 ;
--- args: ["2026-10-01","20261205T173013Z-0554e8","20261205T173013Z-0554e8"]
+-- args: ["2026-10-01","20261205T174804Z-baee2c","20261205T174804Z-baee2c"]
 SELECT toInt32(size), revenue_12m FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY size
 ;
 -- args: []
@@ -731,6 +731,6 @@ SELECT top_category, quantileExact(unit_price) FROM ( SELECT product_id, unit_pr
 -- args: []
 SELECT uniqExact(customer_id) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND _deleted = 0
 ;
--- args: ["2026-10-01","20261205T173013Z-0554e8","20261205T173013Z-0554e8"]
+-- args: ["2026-10-01","20261205T174804Z-baee2c","20261205T174804Z-baee2c"]
 SELECT vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY vip_tier
 ;

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -22,10 +23,15 @@ type featureStore interface {
 	PublishParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
 }
 
-// medianStore computes the category medians of price_level in the
-// warehouse once for a sharded Job, so that no pod reads every line to know
-// them.
+// medianStore is a warehouse through which the pods of a sharded Job share
+// what they count of their lines' prices, so that each takes the category
+// medians of price_level from the counts of all instead of reading every
+// line; and which computes them when the pods do not all come (JobMedians).
 type medianStore interface {
+	StoredMedians(ctx context.Context, asOf time.Time, job string) (map[string]float64, error)
+	StoreMedians(ctx context.Context, asOf time.Time, job, runID string, m map[string]float64) error
+	SharePrices(ctx context.Context, asOf time.Time, job string, s warehouse.Slice, runID string, counts map[string]map[float64]int64) error
+	SharedPrices(ctx context.Context, asOf time.Time, job string) (int, map[string]map[float64]int64, error)
 	JobMedians(ctx context.Context, asOf time.Time, job, runID string) (map[string]float64, error)
 }
 
@@ -34,7 +40,7 @@ type medianStore interface {
 // computes its customers' features, reading only their rows, and writes them
 // as its part; shard 0 then waits for every part and publishes them in one
 // swap. What is computed over every customer (the categories' median prices)
-// is computed once for the Job, by the warehouse, and handed to each shard.
+// each pod takes from what all the Job's pods count of their own lines.
 func Features(ctx context.Context, r Run, st featureStore, o FeatureOptions) (int, error) {
 	start := time.Now()
 	sh := r.Shard
@@ -56,8 +62,8 @@ func Features(ctx context.Context, r Run, st featureStore, o FeatureOptions) (in
 	in := transform.FeatureInputs{Location: o.Location, Orders: orders, Products: products, Lines: stream(orderLines), Events: stream(eventsBefore(r.AsOf)),
 		Campaigns: stream(campaignsBefore(r.AsOf)), Customers: stream(customerOptins)}
 	if sh.Sharded() {
-		if in.CategoryMedians, err = categoryMedians(ctx, r, st, products, o); err != nil {
-			return 0, err
+		in.CategoryMedians = func(own transform.PriceCounts) (map[string]float64, error) {
+			return categoryMedians(ctx, r, st, products, own, o)
 		}
 	}
 	rec, err := transform.CustomerFeatures(r.Mem, in, r.AsOf)
@@ -92,23 +98,57 @@ func Features(ctx context.Context, r Run, st featureStore, o FeatureOptions) (in
 }
 
 // categoryMedians are the median prices of every customer's lines by
-// category: from the warehouse when it computes them (the first pod of the
-// Job to come, holding "medians" alone, computes and stores them; the
-// others wait for it and read them), else read here.
-func categoryMedians(ctx context.Context, r Run, st featureStore, products []arrow.Record, o FeatureOptions) (map[string]float64, error) {
-	if m, ok := st.(medianStore); ok {
-		var out map[string]float64
-		err := r.Shard.alone(ctx, "medians", r.AsOf, func() (err error) {
-			out, err = m.JobMedians(ctx, r.AsOf, r.Shard.Job, r.ID)
-			return err
-		})
-		return out, err
+// category, for a pod that counted its own (own): in the warehouse, the
+// Job's medians if they are stored (a pod run again compares with what the
+// others did), else the counts of every pod added up, once each has shared
+// its own (each waits up to the shard's ShareWait for the others); a pod
+// whose Job's pods do not all come in time takes the medians the warehouse
+// computes from every line (the first pod to get there, holding "medians"
+// alone, computes and stores them). Without such a warehouse: from every
+// line, read here.
+func categoryMedians(ctx context.Context, r Run, st featureStore, products []arrow.Record, own transform.PriceCounts, o FeatureOptions) (map[string]float64, error) {
+	sh := r.Shard
+	m, ok := st.(medianStore)
+	if !ok {
+		orders, err := st.Read(ctx, r.Mem, ordersBefore(r.AsOf), o.BatchRows)
+		if err != nil {
+			return nil, err
+		}
+		defer release(orders)
+		lines := func(fn func(arrow.Record) error) error { return st.Each(ctx, r.Mem, orderLines, o.BatchRows, fn) }
+		return transform.CategoryMedians(transform.FeatureInputs{Orders: orders, Products: products, Lines: lines}, r.AsOf)
 	}
-	orders, err := st.Read(ctx, r.Mem, ordersBefore(r.AsOf), o.BatchRows)
-	if err != nil {
+	if stored, err := m.StoredMedians(ctx, r.AsOf, sh.Job); err != nil || len(stored) > 0 {
+		return stored, err
+	}
+	if err := m.SharePrices(ctx, r.AsOf, sh.Job, sh.slice(), r.ID, own); err != nil {
 		return nil, err
 	}
-	defer release(orders)
-	lines := func(fn func(arrow.Record) error) error { return st.Each(ctx, r.Mem, orderLines, o.BatchRows, fn) }
-	return transform.CategoryMedians(transform.FeatureInputs{Orders: orders, Products: products, Lines: lines}, r.AsOf)
+	var all map[string]map[float64]int64
+	var readErr error
+	waited := waitFor(ctx, sh.shareWait(), func() (bool, string, error) {
+		n, counts, err := m.SharedPrices(ctx, r.AsOf, sh.Job)
+		if err != nil {
+			readErr = err
+			return false, "", err
+		}
+		all = counts
+		return n == sh.Of, fmt.Sprintf("%d of %d pods of %s shared their lines' prices", n, sh.Of, sh.Job), nil
+	})
+	switch {
+	case readErr != nil:
+		return nil, readErr
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case waited == nil:
+		medians := transform.MediansOf(all)
+		return medians, m.StoreMedians(ctx, r.AsOf, sh.Job, r.ID, medians)
+	}
+	r.Log.WithError(waited).Warn("the category medians are computed from every line instead")
+	var out map[string]float64
+	err := sh.alone(ctx, "medians", r.AsOf, func() (err error) {
+		out, err = m.JobMedians(ctx, r.AsOf, sh.Job, r.ID)
+		return err
+	})
+	return out, err
 }

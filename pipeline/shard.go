@@ -24,6 +24,21 @@ type Shard struct {
 	// Locker lets one pod of the Job do what the others then reuse (the
 	// category medians) while they wait; nil: each does it for itself.
 	Locker Locker
+	// ShareWait: how long a pod waits for the others of its Job to share
+	// what each counts for all (its lines' prices) before doing without
+	// them; 0: defaultShareWait.
+	ShareWait time.Duration
+}
+
+// defaultShareWait is a pod's wait for the others' counts: the pods of an
+// Indexed Job start together, and read their inputs in about the same time.
+const defaultShareWait = 5 * time.Minute
+
+func (s Shard) shareWait() time.Duration {
+	if s.ShareWait > 0 {
+		return s.ShareWait
+	}
+	return defaultShareWait
 }
 
 // NoShard is a whole run in one process.

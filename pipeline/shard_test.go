@@ -17,6 +17,7 @@ import (
 	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/transform"
 	"github.com/tessera-cdp/tessera/warehouse"
+	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
 )
 
 func TestParseShard(t *testing.T) {
@@ -107,8 +108,31 @@ func TestShardedFeatures(t *testing.T) {
 			t.Fatal(err)
 		}
 		one := featureRows(t, cfg)
-		for _, job := range []string{"features-test-1", "features-test-2"} {
-			runShards(t, cfg, asOf, []string{"features"}, 4, job)
+		// Two Jobs whose pods run at once (they take the category medians
+		// from each other's counts), and one whose pods run one after
+		// another, pod 0 last, each waiting a second for the others' counts
+		// (the first computes the medians from every line, the others take
+		// them).
+		for _, job := range []string{"features-test-1", "features-test-2", "features-test-alone"} {
+			if job == "features-test-alone" {
+				for i := 3; i >= 0; i-- {
+					if err := runShard(ctx, cfg, asOf, []string{"features"}, Shard{Index: i, Of: 4, Job: job, ShareWait: time.Second}, testLogger(t)); err != nil {
+						t.Fatalf("%s shard %d: %v", job, i, err)
+					}
+				}
+			} else {
+				runShards(t, cfg, asOf, []string{"features"}, 4, job)
+			}
+			if cfg.ClickHouse.Addr != "" {
+				shared, medians := jobMedianRows(t, cfg, job)
+				want := 4 // every pod shared its prices and took the medians from all
+				if job == "features-test-alone" {
+					want = 1 // the first shared, then computed them; the others took them
+				}
+				if shared != want || medians < 3 {
+					t.Errorf("%s: %d pods shared their prices (want %d), %d category medians stored", job, shared, want, medians)
+				}
+			}
 			four := featureRows(t, cfg)
 			if len(four) != len(one) {
 				t.Fatalf("%s: 4 shards published %d customers' features, one process %d", job, len(four), len(one))
@@ -126,6 +150,22 @@ func TestShardedFeatures(t *testing.T) {
 			}
 		}
 	})
+}
+
+// jobMedianRows counts the pods of a Job that shared their lines' prices
+// and the category medians stored for it.
+func jobMedianRows(t *testing.T, cfg config.Config, job string) (shared, medians int) {
+	t.Helper()
+	st, _ := openTestStore(t, cfg)
+	defer st.Close()
+	var s, m uint64
+	err := st.(*clickhouse.DB).Conn().QueryRow(context.Background(), fmt.Sprintf(`SELECT
+    (SELECT uniqExact(shard) FROM %[1]s.category_prices WHERE job = ?), (SELECT uniqExact(top_category) FROM %[1]s.category_medians WHERE job = ?)`,
+		cfg.ClickHouse.Database), job, job).Scan(&s, &m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(s), int(m)
 }
 
 // openTestStore opens cfg's warehouse with a checked allocator.

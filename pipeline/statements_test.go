@@ -174,6 +174,10 @@ func TestStatementsSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	wh.Record(record)
+	// What a pod does when its Job's other pods do not share their prices.
+	if _, err := wh.JobMedians(ctx, d2, "statements-alone", "alone"); err != nil {
+		t.Fatal(err)
+	}
 	unlock, _, err := wh.Lock(ctx, []string{"extract"}, d1, warehouse.LockOptions{Holder: "statements", TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)

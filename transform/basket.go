@@ -110,9 +110,13 @@ func basket(in FeatureInputs, orders *orderFinder, firstDay []int32) ([]basketFa
 	if in.CategoryMedians == nil {
 		median = categoryMedians(ls.lines, len(cat.cats.names))
 	} else {
+		all, err := in.CategoryMedians(priceCounts(ls.lines, cat.cats.names))
+		if err != nil {
+			return nil, err
+		}
 		median = make([]float64, len(cat.cats.names))
 		for c, name := range cat.cats.names {
-			median[c] = in.CategoryMedians[name]
+			median[c] = all[name]
 		}
 	}
 	s := newBasketScratch(len(cat.products), len(cat.cats.names), len(cat.brands.names))
@@ -238,6 +242,20 @@ func readLines(batches Batches, orders *orderFinder, firstDay []int32, cat *cata
 		return nil
 	})
 	return ls, err
+}
+
+// priceCounts counts the lines by category name and unit price.
+func priceCounts(lines []lineFact, cats []string) PriceCounts {
+	out := PriceCounts{}
+	for _, l := range lines {
+		byPrice := out[cats[l.cat]]
+		if byPrice == nil {
+			byPrice = map[float64]int64{}
+			out[cats[l.cat]] = byPrice
+		}
+		byPrice[l.unit]++
+	}
+	return out
 }
 
 // categoryMedians is the typical price of each category: the middle unit

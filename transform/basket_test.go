@@ -151,3 +151,43 @@ func TestNthSmallest(t *testing.T) {
 		}
 	}
 }
+
+// TestMediansOf: the medians of price counts merged from shards are those of
+// every line, for odd and even counts and repeated prices.
+func TestMediansOf(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	names := []string{"", "books", "toys", "home"}
+	for _, n := range []int{1, 2, 3, 10, 1001, 1002} {
+		lines := make([]lineFact, n)
+		for i := range lines {
+			lines[i] = lineFact{cat: int32(rng.IntN(len(names))), unit: float64(rng.IntN(40)) / 4}
+		}
+		merged := PriceCounts{}
+		for shard := range 4 {
+			var mine []lineFact
+			for i, l := range lines {
+				if i%4 == shard {
+					mine = append(mine, l)
+				}
+			}
+			for c, byPrice := range priceCounts(mine, names) {
+				if merged[c] == nil {
+					merged[c] = map[float64]int64{}
+				}
+				for p, k := range byPrice {
+					merged[c][p] += k
+				}
+			}
+		}
+		got := MediansOf(merged)
+		want := categoryMedians(slices.Clone(lines), len(names))
+		for c, name := range names {
+			if _, counted := merged[name]; counted && got[name] != want[c] {
+				t.Errorf("%d lines, category %q: median %v of merged counts, %v of the lines", n, name, got[name], want[c])
+			}
+		}
+		if len(got) != len(merged) {
+			t.Errorf("%d lines: %d medians of %d categories", n, len(got), len(merged))
+		}
+	}
+}

@@ -2,7 +2,9 @@ package transform
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -108,11 +110,43 @@ type FeatureInputs struct {
 	Lines Batches
 	// Products: product_id, category, brand (may be empty).
 	Products []arrow.Record
-	// CategoryMedians, when set, are the typical unit price of each top-level
-	// category that price_level compares with; nil: the median of the lines
-	// read. A shard reads only its customers' lines: it is handed the
-	// medians of every customer's (see CategoryMedians).
-	CategoryMedians map[string]float64
+	// CategoryMedians, when set, gives the typical unit price of each
+	// top-level category that price_level compares with, handed the counts of
+	// the prices of the lines read; nil: the median of the lines read. A
+	// shard reads only its customers' lines: it is to return the medians of
+	// every customer's (see CategoryMedians, MediansOf).
+	CategoryMedians func(own PriceCounts) (map[string]float64, error)
+}
+
+// PriceCounts counts order lines by top-level category and unit price: what
+// each shard's lines say of the category medians, merged by adding.
+type PriceCounts map[string]map[float64]int64
+
+// MediansOf is the median unit price of each category counted: the upper
+// middle price for an even count, as CustomerFeatures takes it of the lines
+// it reads. Of counts merged from every shard, it is what one process takes
+// of every line.
+func MediansOf(counts PriceCounts) map[string]float64 {
+	out := make(map[string]float64, len(counts))
+	for c, byPrice := range counts {
+		var n int64
+		for _, k := range byPrice {
+			n += k
+		}
+		if n == 0 {
+			continue
+		}
+		prices := slices.Sorted(maps.Keys(byPrice))
+		at := n / 2 // 0-based: the upper middle of an even count
+		for _, p := range prices {
+			if at < byPrice[p] {
+				out[c] = p
+				break
+			}
+			at -= byPrice[p]
+		}
+	}
+	return out
 }
 
 // CategoryMedians are the medians of unit price by top-level category that

@@ -253,16 +253,14 @@ func (w *DB) dropStaleParts(ctx context.Context, table string) error {
 // JobMedians is the median unit price of each top-level category over the
 // lines of the orders placed before the date and not cancelled (the upper
 // middle value for an even count, an actual price): what the features stage
-// computes from the lines it reads, here for a sharded Job's pods, which
-// each read only their customers' lines. The first call for the date and
-// Job computes them in the warehouse and stores them (category_medians);
-// the others read them back, so that the Job reads every line once, not
-// once a pod, and its pods compare with the same medians. Lines of products
-// not in the catalogue fall in the category "". Callers that may run at
-// once take a lock around it (two that both compute store the same rows).
+// computes from the lines it reads, here for a pod of a sharded Job that
+// must do without the other pods' counts (SharePrices). The Job's stored
+// medians when there are (StoredMedians), else computed by the warehouse
+// from every line and stored. Lines of products not in the catalogue fall
+// in the category "". Callers that may run at once take a lock around it
+// (two that both compute store the same rows).
 func (w *DB) JobMedians(ctx context.Context, asOf time.Time, job, runID string) (map[string]float64, error) {
-	stored, err := w.medians(ctx, w.expand(`SELECT top_category, argMax(median_price, computed_at) FROM {db}.category_medians
-WHERE as_of = toDate(?) AND job = ? GROUP BY top_category`), asOf.Format(time.DateOnly), job)
+	stored, err := w.StoredMedians(ctx, asOf, job)
 	if err != nil || len(stored) > 0 {
 		return stored, err
 	}
@@ -271,25 +269,105 @@ WHERE as_of = toDate(?) AND job = ? GROUP BY top_category`), asOf.Format(time.Da
     WHERE _deleted = 0 AND order_id IN (SELECT order_id FROM {db}.%s FINAL WHERE _deleted = 0 AND ordered_at < toDateTime(%d) AND status != 'cancelled')
 ) AS l ANY LEFT JOIN (SELECT product_id, splitByChar('/', category)[1] AS top_category FROM {db}.%s FINAL) AS p USING (product_id)
 GROUP BY top_category`, warehouse.RawTable(canon.OrderLines), warehouse.RawTable(canon.Orders), asOf.Unix(), warehouse.RawTable(canon.Products))))
-	if err != nil || len(m) == 0 {
-		return m, err
+	if err != nil {
+		return nil, err
+	}
+	return m, w.StoreMedians(ctx, asOf, job, runID, m)
+}
+
+// StoredMedians are the category medians stored for the date and Job (none:
+// not yet computed), so that every pod of the Job, one run again among them,
+// compares with the same.
+func (w *DB) StoredMedians(ctx context.Context, asOf time.Time, job string) (map[string]float64, error) {
+	return w.medians(ctx, w.expand(`SELECT top_category, argMax(median_price, computed_at) FROM {db}.category_medians
+WHERE as_of = toDate(?) AND job = ? GROUP BY top_category`), asOf.Format(time.DateOnly), job)
+}
+
+// StoreMedians stores the Job's category medians for the date.
+func (w *DB) StoreMedians(ctx context.Context, asOf time.Time, job, runID string, m map[string]float64) error {
+	if len(m) == 0 {
+		return nil
 	}
 	stmt := "INSERT INTO {db}.category_medians (as_of, job, top_category, median_price, run_id, computed_at) VALUES"
 	batch, err := w.conn.PrepareBatch(ctx, w.expand(stmt))
 	if err != nil {
-		return nil, w.failed(stmt, err)
+		return w.failed(stmt, err)
 	}
 	defer batch.Abort()
 	now := time.Now().UTC()
 	for _, top := range slices.Sorted(maps.Keys(m)) {
 		if err := batch.Append(asOf, job, top, m[top], runID, now); err != nil {
-			return nil, w.failed(stmt, err)
+			return w.failed(stmt, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return nil, w.failed(stmt, err)
+		return w.failed(stmt, err)
 	}
-	return m, nil
+	return nil
+}
+
+// SharePrices stores a pod's counts of its lines by category and unit price
+// for the other pods of its Job (a pod with none writes one row of 0, so
+// that it is seen to have shared).
+func (w *DB) SharePrices(ctx context.Context, asOf time.Time, job string, s warehouse.Slice, runID string, counts map[string]map[float64]int64) error {
+	stmt := "INSERT INTO {db}.category_prices (as_of, job, shard, run_id, top_category, unit_price, lines, computed_at) VALUES"
+	batch, err := w.conn.PrepareBatch(ctx, w.expand(stmt))
+	if err != nil {
+		return w.failed(stmt, err)
+	}
+	defer batch.Abort()
+	now := time.Now().UTC()
+	n := 0
+	for _, top := range slices.Sorted(maps.Keys(counts)) {
+		for _, price := range slices.Sorted(maps.Keys(counts[top])) {
+			if err := batch.Append(asOf, job, uint16(s.Index), runID, top, price, uint64(counts[top][price]), now); err != nil {
+				return w.failed(stmt, err)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		if err := batch.Append(asOf, job, uint16(s.Index), runID, "", 0.0, uint64(0), now); err != nil {
+			return w.failed(stmt, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return w.failed(stmt, err)
+	}
+	return nil
+}
+
+// SharedPrices adds up the counts the Job's pods shared for the date (of
+// each pod, its last run's) and says how many pods shared.
+func (w *DB) SharedPrices(ctx context.Context, asOf time.Time, job string) (int, map[string]map[float64]int64, error) {
+	day := asOf.Format(time.DateOnly)
+	rows, err := w.conn.Query(ctx, w.expand(`SELECT shard, top_category, unit_price, lines FROM {db}.category_prices FINAL
+WHERE as_of = toDate(?) AND job = ? AND (shard, run_id) IN (
+    SELECT shard, argMax(run_id, computed_at) FROM {db}.category_prices WHERE as_of = toDate(?) AND job = ? GROUP BY shard)`), day, job, day, job)
+	if err != nil {
+		return 0, nil, fmt.Errorf("the prices the pods shared: %w", unavailable(err))
+	}
+	defer rows.Close()
+	shards := map[uint16]bool{}
+	counts := map[string]map[float64]int64{}
+	for rows.Next() {
+		var shard uint16
+		var top string
+		var price float64
+		var n uint64
+		if err := rows.Scan(&shard, &top, &price, &n); err != nil {
+			return 0, nil, fmt.Errorf("the prices the pods shared: %w", err)
+		}
+		shards[shard] = true
+		if n == 0 {
+			continue
+		}
+		if counts[top] == nil {
+			counts[top] = map[float64]int64{}
+		}
+		counts[top][price] += int64(n)
+	}
+	return len(shards), counts, rows.Err()
 }
 
 // medians reads rows of a category and its median price.

@@ -39,17 +39,20 @@ var (
 	spaces   = regexp.MustCompile(`\s+`)
 	days     = regexp.MustCompile(`'\d{4}-\d{2}-\d{2}'`)
 	unixTime = regexp.MustCompile(`toDateTime\(\d{4,}\)`)
+	runIDs   = regexp.MustCompile(`'\d{8}T\d{6}Z-[0-9a-f]{6}'`)
 )
 
 // normalStatement is a statement as it is compared: the database as {db},
 // white space collapsed, the dates and times written into it as one date
-// and time (a statement of another day is the same statement).
+// and time (a statement of another day is the same statement), and so the
+// run ids.
 func normalStatement(db, q string) string {
 	if db != "" {
 		q = strings.ReplaceAll(q, db, "{db}")
 	}
 	q = spaces.ReplaceAllString(q, " ")
 	q = days.ReplaceAllString(q, "'2026-10-01'")
+	q = runIDs.ReplaceAllString(q, "'20261001T000000Z-000000'")
 	return strings.TrimSpace(unixTime.ReplaceAllString(q, "toDateTime(1790812800)"))
 }
 

@@ -9,8 +9,8 @@ CREATE TABLE IF NOT EXISTS {db}.category_prices (
     shard UInt16 COMMENT 'the pod (shard index) whose customers'' lines these are',
     run_id String COMMENT 'the pod''s features run: of a pod run again, the last run''s counts count',
     top_category String COMMENT 'the first part of the product category path; empty for lines of products not in the catalogue',
-    unit_price Float64 COMMENT 'a unit price of the category''s lines',
-    lines UInt64 COMMENT 'the pod''s lines of the category at that price (a pod with no line writes one row of 0)',
+    unit_prices Array(Float64) COMMENT 'the unit prices of the category''s lines, ascending (one row a category: the pods read a handful of rows, not one a price)',
+    lines Array(UInt64) COMMENT 'the pod''s lines of the category at each of unit_prices (a pod with no line writes one row with none)',
     computed_at DateTime COMMENT 'when the pod counted them'
-) ENGINE = ReplacingMergeTree(computed_at) PARTITION BY toYYYYMM(as_of) ORDER BY (as_of, job, shard, run_id, top_category, unit_price)
+) ENGINE = ReplacingMergeTree(computed_at) PARTITION BY toYYYYMM(as_of) ORDER BY (as_of, job, shard, run_id, top_category)
 ;

@@ -307,27 +307,28 @@ func (w *DB) StoreMedians(ctx context.Context, asOf time.Time, job, runID string
 }
 
 // SharePrices stores a pod's counts of its lines by category and unit price
-// for the other pods of its Job (a pod with none writes one row of 0, so
-// that it is seen to have shared).
+// for the other pods of its Job, a row a category (a pod with none writes
+// one empty row, so that it is seen to have shared).
 func (w *DB) SharePrices(ctx context.Context, asOf time.Time, job string, s warehouse.Slice, runID string, counts map[string]map[float64]int64) error {
-	stmt := "INSERT INTO {db}.category_prices (as_of, job, shard, run_id, top_category, unit_price, lines, computed_at) VALUES"
+	stmt := "INSERT INTO {db}.category_prices (as_of, job, shard, run_id, top_category, unit_prices, lines, computed_at) VALUES"
 	batch, err := w.conn.PrepareBatch(ctx, w.expand(stmt))
 	if err != nil {
 		return w.failed(stmt, err)
 	}
 	defer batch.Abort()
 	now := time.Now().UTC()
-	n := 0
 	for _, top := range slices.Sorted(maps.Keys(counts)) {
-		for _, price := range slices.Sorted(maps.Keys(counts[top])) {
-			if err := batch.Append(asOf, job, uint16(s.Index), runID, top, price, uint64(counts[top][price]), now); err != nil {
-				return w.failed(stmt, err)
-			}
-			n++
+		prices := slices.Sorted(maps.Keys(counts[top]))
+		lines := make([]uint64, len(prices))
+		for i, p := range prices {
+			lines[i] = uint64(counts[top][p])
+		}
+		if err := batch.Append(asOf, job, uint16(s.Index), runID, top, prices, lines, now); err != nil {
+			return w.failed(stmt, err)
 		}
 	}
-	if n == 0 {
-		if err := batch.Append(asOf, job, uint16(s.Index), runID, "", 0.0, uint64(0), now); err != nil {
+	if len(counts) == 0 {
+		if err := batch.Append(asOf, job, uint16(s.Index), runID, "", []float64{}, []uint64{}, now); err != nil {
 			return w.failed(stmt, err)
 		}
 	}
@@ -340,34 +341,57 @@ func (w *DB) SharePrices(ctx context.Context, asOf time.Time, job string, s ware
 // SharedPrices adds up the counts the Job's pods shared for the date (of
 // each pod, its last run's) and says how many pods shared.
 func (w *DB) SharedPrices(ctx context.Context, asOf time.Time, job string) (int, map[string]map[float64]int64, error) {
-	day := asOf.Format(time.DateOnly)
-	rows, err := w.conn.Query(ctx, w.expand(`SELECT shard, top_category, unit_price, lines FROM {db}.category_prices FINAL
-WHERE as_of = toDate(?) AND job = ? AND (shard, run_id) IN (
-    SELECT shard, argMax(run_id, computed_at) FROM {db}.category_prices WHERE as_of = toDate(?) AND job = ? GROUP BY shard)`), day, job, day, job)
+	rows, err := w.conn.Query(ctx, w.expand(`SELECT shard, run_id, top_category, unit_prices, lines, computed_at FROM {db}.category_prices FINAL
+WHERE as_of = toDate(?) AND job = ?`), asOf.Format(time.DateOnly), job)
 	if err != nil {
 		return 0, nil, fmt.Errorf("the prices the pods shared: %w", unavailable(err))
 	}
 	defer rows.Close()
-	shards := map[uint16]bool{}
-	counts := map[string]map[float64]int64{}
+	type row struct {
+		top    string
+		prices []float64
+		lines  []uint64
+	}
+	type pass struct { // a run of a pod
+		shard uint16
+		run   string
+	}
+	got := map[pass][]row{}
+	latest := map[uint16]pass{}
+	at := map[pass]time.Time{}
 	for rows.Next() {
-		var shard uint16
-		var top string
-		var price float64
-		var n uint64
-		if err := rows.Scan(&shard, &top, &price, &n); err != nil {
+		var p pass
+		var r row
+		var when time.Time
+		if err := rows.Scan(&p.shard, &p.run, &r.top, &r.prices, &r.lines, &when); err != nil {
 			return 0, nil, fmt.Errorf("the prices the pods shared: %w", err)
 		}
-		shards[shard] = true
-		if n == 0 {
-			continue
+		got[p] = append(got[p], r)
+		if when.After(at[p]) {
+			at[p] = when
 		}
-		if counts[top] == nil {
-			counts[top] = map[float64]int64{}
-		}
-		counts[top][price] += int64(n)
 	}
-	return len(shards), counts, rows.Err()
+	if err := rows.Err(); err != nil {
+		return 0, nil, err
+	}
+	for p := range got {
+		l, ok := latest[p.shard]
+		if !ok || at[p].After(at[l]) || at[p].Equal(at[l]) && p.run > l.run {
+			latest[p.shard] = p
+		}
+	}
+	counts := map[string]map[float64]int64{}
+	for _, p := range latest {
+		for _, r := range got[p] {
+			for i, price := range r.prices {
+				if counts[r.top] == nil {
+					counts[r.top] = map[float64]int64{}
+				}
+				counts[r.top][price] += int64(r.lines[i])
+			}
+		}
+	}
+	return len(latest), counts, nil
 }
 
 // medians reads rows of a category and its median price.

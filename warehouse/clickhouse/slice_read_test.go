@@ -213,3 +213,34 @@ func TestSettleLeftover(t *testing.T) {
 		t.Errorf("settling again: %d orders, %v; want none", again, err)
 	}
 }
+
+// TestSharedPrices: the counts the pods of a Job share add up, of a pod run
+// twice its last run's only; a pod with no line counts as shared.
+func TestSharedPrices(t *testing.T) {
+	w := testWarehouse(t)
+	ctx := context.Background()
+	if _, err := w.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	share := func(shard int, run string, counts map[string]map[float64]int64) {
+		if err := w.SharePrices(ctx, day, "job", warehouse.Slice{Index: shard, Of: 3}, run, counts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	share(0, "run-a", map[string]map[float64]int64{"books": {5: 2, 7: 1}})
+	share(0, "run-b", map[string]map[float64]int64{"books": {5: 1}, "toys": {3: 4}})
+	share(1, "run-c", map[string]map[float64]int64{"books": {7: 2}})
+	if n, _, err := w.SharedPrices(ctx, day, "job"); err != nil || n != 2 {
+		t.Fatalf("%d pods shared (%v), want 2", n, err)
+	}
+	share(2, "run-d", nil)
+	n, counts, err := w.SharedPrices(ctx, day, "job")
+	want := map[string]map[float64]int64{"books": {5: 1, 7: 2}, "toys": {3: 4}}
+	if err != nil || n != 3 || fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Errorf("%d pods shared %v (%v), want 3 sharing %v", n, counts, err, want)
+	}
+	if n, _, err := w.SharedPrices(ctx, day, "another job"); err != nil || n != 0 {
+		t.Errorf("another Job: %d pods shared (%v), want none", n, err)
+	}
+}

@@ -52,7 +52,8 @@ func BenchmarkShards(b *testing.B) {
 		if shard >= 0 {
 			label = fmt.Sprintf("%d/%d", shard, shards)
 		}
-		seconds, peak := runTessera(b, bin, env, asOf, stage, label)
+		pr := runTessera(b, bin, env, asOf, stage, label)
+		seconds, peak := pr.Seconds, pr.PeakMiB
 		steps = append(steps, step{stage, label, seconds, peak})
 	}
 	run("extract", -1)
@@ -123,7 +124,15 @@ func buildTessera(b *testing.B) string {
 
 // runTessera runs one stage (of one shard, label "I/N"; "-": none) of the
 // date as a process of bin, and returns its time and peak resident memory.
-func runTessera(b *testing.B, bin string, env []string, asOf, stage, label string) (seconds, peakMiB float64) {
+// processRun is what a `tessera` process took: wall time, peak resident
+// memory, and its own CPU time (user and system).
+type processRun struct {
+	Seconds       float64 `json:"seconds"`
+	PeakMiB       float64 `json:"peak_mib"`
+	OwnCPUSeconds float64 `json:"process_cpu_seconds"`
+}
+
+func runTessera(b *testing.B, bin string, env []string, asOf, stage, label string) processRun {
 	b.Helper()
 	args := []string{"run", "--as-of", asOf, "--stages", stage}
 	if label != "-" {
@@ -156,7 +165,8 @@ poll:
 	if err != nil {
 		b.Fatalf("%s %s: %v\n%s", stage, label, err, out.String())
 	}
-	return time.Since(start).Seconds(), float64(peakKiB) / 1024
+	ps := cmd.ProcessState
+	return processRun{time.Since(start).Seconds(), float64(peakKiB) / 1024, (ps.UserTime() + ps.SystemTime()).Seconds()}
 }
 
 // highWater is a process's peak resident memory so far (VmHWM), in KiB; 0

@@ -22,11 +22,8 @@ import (
 func TestSlicedOrderReads(t *testing.T) {
 	for _, layout := range []string{"by customer hash", "by order, rows unhashed"} {
 		t.Run(layout, func(t *testing.T) {
-			w := testWarehouse(t)
+			w := migratedWarehouse(t)
 			ctx := context.Background()
-			if _, err := w.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
 			sets := canon.KeySets{}
@@ -44,8 +41,7 @@ func TestSlicedOrderReads(t *testing.T) {
 				for o := range 600 {
 					id, c := fmt.Sprintf("O%d", o), fmt.Sprintf("C%d", o%200)
 					customerOf[id] = c
-					add(map[string]string{"order_id": id, "customer_id": c, "ordered_at": "2025-02-01 00:00:00", "status": "completed",
-						"currency": "EUR", "gross_amount": "10", "net_amount": "10", "items_count": "1", "channel": "web", "discount_amount": "0", "updated_at": "2025-02-01 00:00:00"})
+					add(orderFields(id, c))
 				}
 			})
 			build(canon.OrderLines, func(add func(map[string]string)) {
@@ -111,6 +107,22 @@ func TestSlicedOrderReads(t *testing.T) {
 	}
 }
 
+// migratedWarehouse is testWarehouse with every migration applied.
+func migratedWarehouse(t *testing.T) *DB {
+	t.Helper()
+	w := testWarehouse(t)
+	if _, err := w.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// orderFields are an order's fields, as landRows takes them.
+func orderFields(id, customer string) map[string]string {
+	return map[string]string{"order_id": id, "customer_id": customer, "ordered_at": "2025-02-01 00:00:00", "status": "completed",
+		"currency": "EUR", "gross_amount": "10", "net_amount": "10", "discount_amount": "0", "items_count": "1", "channel": "web", "updated_at": "2025-02-01 00:00:00"}
+}
+
 // landRows lands the rows add is given, as text fields by column name, in
 // e's raw table as run runID.
 func landRows(t *testing.T, w *DB, mem memory.Allocator, sets canon.KeySets, e canon.Entity, runID string, rows func(add func(map[string]string))) {
@@ -145,25 +157,18 @@ func landRows(t *testing.T, w *DB, mem memory.Allocator, sets canon.KeySets, e c
 // settle (it stopped first) is settled by the next run's settling: one live
 // row, under its new customer, with every line it had.
 func TestSettleLeftover(t *testing.T) {
-	w := testWarehouse(t)
+	w := migratedWarehouse(t)
 	ctx := context.Background()
-	if _, err := w.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	sets := canon.KeySets{}
 	defer sets.Free()
-	order := func(id, customer string) map[string]string {
-		return map[string]string{"order_id": id, "customer_id": customer, "ordered_at": "2025-02-01 00:00:00", "status": "completed",
-			"currency": "EUR", "gross_amount": "10", "net_amount": "10", "discount_amount": "0", "items_count": "1", "channel": "web", "updated_at": "2025-02-01 00:00:00"}
-	}
 	landRows(t, w, mem, sets, canon.Customers, "run-1", func(add func(map[string]string)) {
 		for _, c := range []string{"C1", "C2"} {
 			add(map[string]string{"customer_id": c, "created_at": "2025-01-01 00:00:00", "updated_at": "2025-01-01 00:00:00"})
 		}
 	})
-	landRows(t, w, mem, sets, canon.Orders, "run-1", func(add func(map[string]string)) { add(order("O1", "C1")); add(order("O2", "C1")) })
+	landRows(t, w, mem, sets, canon.Orders, "run-1", func(add func(map[string]string)) { add(orderFields("O1", "C1")); add(orderFields("O2", "C1")) })
 	line := 0
 	lineNo := func() int { line++; return line }
 	landRows(t, w, mem, sets, canon.OrderLines, "run-1", func(add func(map[string]string)) {
@@ -173,7 +178,7 @@ func TestSettleLeftover(t *testing.T) {
 	})
 	sets[canon.Orders].Free() // a new run: its own keys
 	delete(sets, canon.Orders)
-	landRows(t, w, mem, sets, canon.Orders, "run-2", func(add func(map[string]string)) { add(order("O1", "C2")) })
+	landRows(t, w, mem, sets, canon.Orders, "run-2", func(add func(map[string]string)) { add(orderFields("O1", "C2")) })
 	live := func() (rows map[string][]string, lines map[string]int) {
 		rows, lines = map[string][]string{}, map[string]int{}
 		for _, e := range []canon.Entity{canon.Orders, canon.OrderLines} {
@@ -217,11 +222,8 @@ func TestSettleLeftover(t *testing.T) {
 // TestSharedPrices: the counts the pods of a Job share add up, of a pod run
 // twice its last run's only; a pod with no line counts as shared.
 func TestSharedPrices(t *testing.T) {
-	w := testWarehouse(t)
+	w := migratedWarehouse(t)
 	ctx := context.Background()
-	if _, err := w.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	share := func(shard int, run string, counts map[string]map[float64]int64) {
 		if err := w.SharePrices(ctx, day, "job", warehouse.Slice{Index: shard, Of: 3}, run, counts); err != nil {

@@ -322,7 +322,7 @@ func columnDefs(cols []columnInfo, comments bool) string {
 			defs[i] += " " + c.defaultKind + " " + c.defaultExpr
 		}
 		if comments && c.comment != "" {
-			defs[i] += " COMMENT '" + strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(c.comment) + "'"
+			defs[i] += " COMMENT " + quote(c.comment)
 		}
 	}
 	return strings.Join(defs, ", ")

@@ -58,29 +58,55 @@ type owners struct {
 
 func orderHash(orderID string) uint64 { return city.CH64([]byte(orderID)) }
 
+// index is the map, made on first use; the caller holds mu.
+func (o *owners) index() *canon.Index {
+	if o.ix == nil {
+		o.ix = canon.NewIndex()
+	}
+	return o.ix
+}
+
 // put records the order's customer; keep leaves a known order as it is (a
 // listing of the warehouse's orders does not override what the run landed).
 func (o *owners) put(orderID string, customer uint64, keep bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.ix == nil {
-		o.ix = canon.NewIndex()
-	}
 	h := orderHash(orderID)
-	if _, known := o.ix.Get(h); known && keep {
+	if _, known := o.index().Get(h); known && keep {
 		return
 	}
-	o.ix.Put(h, int64(customer))
+	o.index().Put(h, int64(customer))
 }
 
-func (o *owners) get(orderID string) (uint64, bool) {
+// record records the customers of a batch of orders, appending their hashes
+// to out: one lock a batch, not a row.
+func (o *owners) record(orders, customers *array.String, out []uint64) []uint64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.ix == nil {
-		return 0, false
+	ix := o.index()
+	for i := range orders.Len() {
+		h := city.CH64([]byte(customers.Value(i)))
+		ix.Put(orderHash(orders.Value(i)), int64(h))
+		out = append(out, h)
 	}
-	v, ok := o.ix.Get(orderHash(orderID))
-	return uint64(v), ok
+	return out
+}
+
+// lookup appends each order's customer hash to out (0 for an order not
+// known), and lists the orders not known.
+func (o *owners) lookup(orders *array.String, out []uint64) ([]uint64, []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ix := o.index()
+	var missing []string
+	for i := range orders.Len() {
+		v, ok := ix.Get(orderHash(orders.Value(i)))
+		if !ok {
+			missing = append(missing, orders.Value(i))
+		}
+		out = append(out, uint64(v))
+	}
+	return out, missing
 }
 
 func (o *owners) free() {
@@ -96,39 +122,20 @@ func (o *owners) free() {
 // of their customer) or of order lines (their order's customer's, as landed
 // or listed; else as the warehouse has it).
 func (w *DB) customerHashes(ctx context.Context, e canon.Entity, rec arrow.Record, out []uint64) ([]uint64, error) {
-	out = out[:0]
 	switch e {
 	case canon.Orders:
-		orders := canon.ArrayOf[*array.String](rec, "order_id")
-		customers := canon.ArrayOf[*array.String](rec, "customer_id")
-		for i := range int(rec.NumRows()) {
-			h := city.CH64([]byte(customers.Value(i)))
-			w.owners.put(orders.Value(i), h, false)
-			out = append(out, h)
-		}
-		return out, nil
+		return w.owners.record(canon.ArrayOf[*array.String](rec, "order_id"), canon.ArrayOf[*array.String](rec, "customer_id"), out[:0]), nil
 	case canon.OrderLines:
 		orders := canon.ArrayOf[*array.String](rec, "order_id")
-		var missing []string
-		for i := range int(rec.NumRows()) {
-			h, ok := w.owners.get(orders.Value(i))
-			if !ok {
-				missing = append(missing, orders.Value(i))
-			}
-			out = append(out, h)
-		}
+		out, missing := w.owners.lookup(orders, out[:0])
 		if len(missing) == 0 {
 			return out, nil
 		}
 		if err := w.listOwners(ctx, missing); err != nil {
 			return nil, err
 		}
-		for i := range int(rec.NumRows()) {
-			h, ok := w.owners.get(orders.Value(i))
-			if !ok {
-				return nil, fmt.Errorf("order line of order %q: the warehouse has no such order (land the orders first)", orders.Value(i))
-			}
-			out[i] = h
+		if out, missing = w.owners.lookup(orders, out[:0]); len(missing) > 0 {
+			return nil, fmt.Errorf("order line of order %q: the warehouse has no such order (land the orders first)", missing[0])
 		}
 		return out, nil
 	}

@@ -393,8 +393,10 @@ func (w *DB) LandedTwice(ctx context.Context, e canon.Entity, runID string) (int
 		return 0, err
 	}
 	var rows, keys uint64
-	q := fmt.Sprintf("SELECT count(), uniqExact(cityHash64(%s)) FROM %s.%s WHERE run_id = ?%s", strings.Join(t.Key, ", "), w.db, warehouse.RawTable(e),
-		strings.Replace(whereLive(e), " WHERE ", " AND ", 1))
+	q := fmt.Sprintf("SELECT count(), uniqExact(cityHash64(%s)) FROM %s.%s WHERE run_id = ?", strings.Join(t.Key, ", "), w.db, warehouse.RawTable(e))
+	if live := liveOnly(e); live != "" {
+		q += " AND " + live
+	}
 	if err := w.conn.QueryRow(ctx, q, runID).Scan(&rows, &keys); err != nil {
 		return 0, fmt.Errorf("count the keys %s landed twice: %w", warehouse.RawTable(e), err)
 	}

@@ -20,7 +20,7 @@ import (
 var scoreFeatureSchema = warehouse.CustomerFeatures.Columns(append(slices.Clone(firstWeekColumns),
 	"orders", "revenue", "avg_check", "discount_share", "days_since_first", "days_since_last", "interorder_mean_days",
 	"preferred_hour", "preferred_weekday", "preferred_channel", "top_category", "top_brand", "revenue_12m", "last_gap_days",
-	"discount_depth", "price_level", "email_click_rate")...)
+	"discount_depth", "price_level", "email_click_rate", "basket")...)
 
 // customer is one row of the scores being built.
 type customer struct {
@@ -51,10 +51,10 @@ type customer struct {
 
 // writeProfiles writes the shard's part of customer_profiles, a batch at a
 // time: the buyers from the features, LTV predictions and baskets, then the
-// registered customers without orders. Rows are written as they come: the
+// registered customers without orders (a buyer's basket is its features'). Rows are written as they come: the
 // part's readers read them in id order (EachPart). It returns the rows.
 func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartWriter, feats arrow.Record, preds map[string]ltv, early *segment.EarlyVIPModel,
-	cb transform.CustomerBaskets, modelID string, o ScoreOptions) (int, error) {
+	modelID string, o ScoreOptions) (int, error) {
 	sg := o.Segmentation
 	col := func(name string) arrow.Array { return feats.Column(scoreFeatureSchema.FieldIndices(name)[0]) }
 	f64 := func(name string) *array.Float64 { return col(name).(*array.Float64) }
@@ -67,11 +67,7 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 	rev12, lastGap := f64("revenue_12m"), f64("last_gap_days")
 	hour, weekday := i32("preferred_hour"), i32("preferred_weekday")
 	depth, level, clicks := f64("discount_depth"), f64("price_level"), f64("email_click_rate")
-	channel, topCat, topBrand := str("preferred_channel"), str("top_category"), str("top_brand")
-	pos := make(map[string]int, len(cb.Customers))
-	for i, id := range cb.Customers {
-		pos[id] = i
-	}
+	channel, topCat, topBrand, basket := str("preferred_channel"), str("top_category"), str("top_brand"), str("basket")
 	pb := newProfileBuilder(r, modelID)
 	defer pb.b.Release()
 	rows := 0
@@ -104,13 +100,7 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 				c.EarlyVIP = c.earlyProb
 			}
 		}
-		var basket []int32
-		if k, ok := pos[id]; ok {
-			basket = cb.Products[cb.Start[k]:cb.Start[k+1]]
-		}
-		if err := pb.add(c, basket, cb.ProductIDs); err != nil {
-			return 0, err
-		}
+		pb.add(c, basket.Value(i))
 		if err := flush(o.BatchRows); err != nil {
 			return 0, err
 		}
@@ -123,9 +113,7 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 		for i := 0; i < int(rec.NumRows()); i++ {
 			if id := ids.Value(i); !seen[id] { // registered, without orders
 				seen[strings.Clone(id)] = true
-				if err := pb.add(customer{Profile: segment.Profile{ID: id, EarlyVIP: math.NaN()}, earlyProb: math.NaN()}, nil, nil); err != nil {
-					return err
-				}
+				pb.add(customer{Profile: segment.Profile{ID: id, EarlyVIP: math.NaN()}, earlyProb: math.NaN()}, "")
 				if err := flush(o.BatchRows); err != nil {
 					return err
 				}
@@ -138,23 +126,22 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 	return rows, flush(1)
 }
 
-// basketSep joins a customer's products in customer_profiles.basket: a
-// control character, not a separator a product id of an export has.
-const basketSep = "\x1f"
+// basketSep joins a customer's products in customer_profiles.basket, as in
+// customer_features.basket.
+const basketSep = transform.BasketSep
 
 // profileBuilder builds the rows of customer_profiles.
 type profileBuilder struct {
 	b       *array.RecordBuilder
 	modelID string
-	ids     []string
 }
 
 func newProfileBuilder(r Run, modelID string) *profileBuilder {
 	return &profileBuilder{b: array.NewRecordBuilder(r.Mem, warehouse.CustomerProfiles.Schema), modelID: modelID}
 }
 
-// add appends a customer's row; basket are the numbers of its products among ids.
-func (pb *profileBuilder) add(c customer, basket []int32, ids []string) error {
+// add appends a customer's row; basket are its products joined by basketSep.
+func (pb *profileBuilder) add(c customer, basket string) {
 	b := pb.b
 	field := func(name string) array.Builder {
 		return b.Field(warehouse.CustomerProfiles.Schema.FieldIndices(name)[0])
@@ -195,14 +182,5 @@ func (pb *profileBuilder) add(c customer, basket []int32, ids []string) error {
 		field("next_order_in_days").AppendNull()
 	}
 	str("prediction_note", l.note)
-	pb.ids = pb.ids[:0]
-	for _, p := range basket {
-		id := ids[p]
-		if strings.Contains(id, basketSep) {
-			return fmt.Errorf("product id %q holds the control character 0x1F", id)
-		}
-		pb.ids = append(pb.ids, id)
-	}
-	str("basket", strings.Join(pb.ids, basketSep))
-	return nil
+	str("basket", basket)
 }

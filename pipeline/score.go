@@ -14,7 +14,6 @@ import (
 
 	"github.com/tessera-cdp/tessera/model"
 	"github.com/tessera-cdp/tessera/segment"
-	"github.com/tessera-cdp/tessera/transform"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
@@ -125,13 +124,6 @@ func scorePart(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, m ware
 	if !a.Usable() {
 		r.Log.WithField("reasons", a.Gate.Reasons).Warn("no purchase model passed its gate: no P(alive), expected purchases, next order or CLV is published; lifecycle and VIP tiers follow recency and rhythm")
 	}
-	lines := func(fn func(arrow.Record) error) error {
-		return wh.Each(ctx, r.Mem, sh.sliced(orderLines), o.BatchRows, fn)
-	}
-	baskets, err := transform.Baskets(orders, lines, r.AsOf)
-	if err != nil {
-		return 0, nil, err
-	}
 	release(orders) // not held while the profiles are built
 	orders = nil
 	feats, err := readScoreFeatures(ctx, r, wh, len(preds))
@@ -144,7 +136,7 @@ func scorePart(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, m ware
 	if err != nil {
 		return 0, nil, err
 	}
-	n, err := writeProfiles(ctx, r, wh, pw, feats, preds, early, baskets, m.ID, o)
+	n, err := writeProfiles(ctx, r, wh, pw, feats, preds, early, m.ID, o)
 	if err == nil {
 		err = pw.Close(ctx)
 	} else {

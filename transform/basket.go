@@ -12,8 +12,13 @@ import (
 )
 
 // basketFacts are a customer's features from order lines and the catalogue.
+// BasketSep joins a customer's products in the basket feature: a control
+// character, not a separator a product id of an export has.
+const BasketSep = "\x1f"
+
 type basketFacts struct {
 	products, categories, firstWeekCats        int32
+	basket                                     string // product ids, sorted, joined by BasketSep
 	priceLevel                                 float64
 	topCat, secondCat, topBrand                string
 	topCatShare, secondCatShare, topBrandShare float64
@@ -120,6 +125,22 @@ func basket(in FeatureInputs, orders *orderFinder, firstDay []int32) ([]basketFa
 		}
 	}
 	s := newBasketScratch(len(cat.products), len(cat.cats.names), len(cat.brands.names))
+	s.productIDs = make([]string, len(cat.products)) // by number, unknown products too
+	var unjoinable []bool                            // by number: the id holds BasketSep
+	for id, p := range cat.products {
+		s.productIDs[p.id] = id
+		if strings.Contains(id, BasketSep) {
+			if unjoinable == nil {
+				unjoinable = make([]bool, len(cat.products))
+			}
+			unjoinable[p.id] = true
+		}
+	}
+	for _, l := range ls.lines {
+		if unjoinable != nil && unjoinable[l.product] {
+			return nil, fmt.Errorf("features: product id %q holds the control character 0x1F that joins a basket's products", s.productIDs[l.product])
+		}
+	}
 	if ls.together {
 		lines := ls.lines
 		for i := 0; i < len(lines); {
@@ -335,6 +356,8 @@ type basketScratch struct {
 	brandSpend   []float64
 	cats, brands []int32 // touched
 	stamp        int32
+	productIDs   []string // by number
+	basket       []string // the customer's product ids
 }
 
 func newBasketScratch(products, cats, brands int) *basketScratch {
@@ -358,10 +381,12 @@ func (s *basketScratch) summarise(ls []lineFact, median []float64, cats, brands 
 		return cmp.Or(cmp.Compare(a.spend, b.spend), cmp.Compare(ratio(a), ratio(b)), cmp.Compare(a.unit, b.unit))
 	})
 	total, levelSum, levelN := 0.0, 0.0, 0
+	s.basket = s.basket[:0]
 	for _, l := range ls {
 		if s.seenProduct[l.product] != s.stamp {
 			s.seenProduct[l.product] = s.stamp
 			f.products++
+			s.basket = append(s.basket, s.productIDs[l.product])
 		}
 		if s.catSpend[l.cat] == 0 && !slices.Contains(s.cats, l.cat) {
 			s.cats = append(s.cats, l.cat)
@@ -389,6 +414,8 @@ func (s *basketScratch) summarise(ls []lineFact, median []float64, cats, brands 
 	if levelN > 0 {
 		f.priceLevel = levelSum / float64(levelN)
 	}
+	slices.Sort(s.basket)
+	f.basket = strings.Join(s.basket, BasketSep)
 	share := func(x float64) float64 {
 		if total <= 0 {
 			return 0

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,6 +130,30 @@ func TestBasketFeatures(t *testing.T) {
 	// b: home 60, books 20; brands Zeta 40, Acme 20, Bee 20.
 	if str("top_category", 1) != "home" || str("second_category", 1) != "books" || str("top_brand", 1) != "Zeta" {
 		t.Errorf("b: %s, %s, %s", str("top_category", 1), str("second_category", 1), str("top_brand", 1))
+	}
+	// Baskets: the products of the orders that count, sorted by id, once each.
+	for row, want := range []string{"p1\x1fp2\x1fp3", "p1\x1fp2\x1fp4"} {
+		if got := str("basket", row); got != want {
+			t.Errorf("row %d basket = %q, want %q", row, got, want)
+		}
+	}
+	// A product id that holds the separator cannot be joined into a basket:
+	// an error naming it, not a basket that splits into other products.
+	bb := array.NewRecordBuilder(mem, lines.Schema())
+	for _, l := range [][2]string{{"o1", "p1"}, {"o3", "x\x1fy"}} {
+		bb.Field(0).(*array.StringBuilder).Append(l[0])
+		bb.Field(1).(*array.StringBuilder).Append(l[1])
+		bb.Field(2).(*array.Int32Builder).Append(1)
+		bb.Field(3).(*array.Float64Builder).Append(10)
+		bb.Field(4).(*array.Float64Builder).Append(0)
+	}
+	bad := bb.NewRecord()
+	bb.Release()
+	defer bad.Release()
+	_, err = CustomerFeatures(mem, FeatureInputs{Orders: []arrow.Record{orders}, Lines: Records(bad), Products: []arrow.Record{products}},
+		time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC))
+	if err == nil || !strings.Contains(err.Error(), `"x\x1fy"`) {
+		t.Errorf("a product id with 0x1F: %v", err)
 	}
 }
 

@@ -232,4 +232,5 @@ func (fr *featureRun) appendRow(col featureBuilders, c int32, s *orderStats) {
 	f64[56].Append(bk.topBrandShare)
 	f64[57].Append(s.revenue12)
 	f64[58].Append(s.lastGap)
+	str[59].Append(bk.basket)
 }

@@ -81,6 +81,7 @@ var Features = []Feature{
 	{"top_brand_share", "share", "the top brand's spend / the customer's spend on all lines", arrow.PrimitiveTypes.Float64},
 	{"revenue_12m", "currency", "sum of net_amount of the orders placed in the 365 days before as_of", arrow.PrimitiveTypes.Float64},
 	{"last_gap_days", "days", "days between the last two order days; 0 with one order day", arrow.PrimitiveTypes.Float64},
+	{"basket", "product ids", "the different products bought in the orders, their ids sorted and joined by the control character 0x1F (splitByChar('\\x1F', basket)); empty without lines", arrow.BinaryTypes.String},
 }
 
 // channels of campaign_events, in the order preferred_channel breaks ties.

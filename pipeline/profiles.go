@@ -54,7 +54,7 @@ type customer struct {
 // registered customers without orders (a buyer's basket is its features'). Rows are written as they come: the
 // part's readers read them in id order (EachPart). It returns the rows.
 func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartWriter, feats arrow.Record, preds map[string]ltv, early *segment.EarlyVIPModel,
-	modelID string, o ScoreOptions) (int, error) {
+	modelID string, o ScoreOptions) (_ int, err error) {
 	sg := o.Segmentation
 	col := func(name string) arrow.Array { return feats.Column(scoreFeatureSchema.FieldIndices(name)[0]) }
 	f64 := func(name string) *array.Float64 { return col(name).(*array.Float64) }
@@ -70,6 +70,12 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 	channel, topCat, topBrand, basket := str("preferred_channel"), str("top_category"), str("top_brand"), str("basket")
 	pb := newProfileBuilder(r, modelID)
 	defer pb.b.Release()
+	wb := newWriteBehind(ctx, 1) // written while the next batch is built
+	defer func() {
+		if werr := wb.wait(); err == nil {
+			err = werr
+		}
+	}()
 	rows := 0
 	flush := func(least int) error {
 		if canon.Len(pb.b) < least {
@@ -78,7 +84,7 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 		rec := pb.b.NewRecord()
 		defer rec.Release()
 		rows += int(rec.NumRows())
-		return pw.Write(ctx, rec)
+		return wb.write(pw, rec)
 	}
 	seen := make(map[string]bool, feats.NumRows())
 	for i := 0; i < int(feats.NumRows()); i++ {

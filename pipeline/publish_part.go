@@ -281,12 +281,21 @@ func publishPart(ctx context.Context, r Run, st publishStore, o ScoreOptions, sc
 		}
 		writers[t.Name] = w
 	}
+	// Inserts go on while the next batch is read and built; stopped before
+	// the parts are closed, or aborted (deferred above, so run after).
+	wb := newWriteBehind(ctx, 1)
+	waited := false
+	defer func() {
+		if !waited {
+			wb.wait()
+		}
+	}()
 	write := func(table string, rec arrow.Record) error {
 		defer rec.Release()
 		if rec.NumRows() == 0 {
 			return nil
 		}
-		return writers[table].Write(ctx, rec)
+		return wb.write(writers[table], rec)
 	}
 	changes := newChangeStream(r.Mem, prev, prevDate)
 	defer changes.b.Release()
@@ -317,6 +326,10 @@ func publishPart(ctx context.Context, r Run, st publishStore, o ScoreOptions, sc
 	}
 	changes.rest()
 	if err := write(warehouse.SegmentChanges.Name, changes.b.NewRecord()); err != nil {
+		return nil, err
+	}
+	waited = true
+	if err := wb.wait(); err != nil {
 		return nil, err
 	}
 	for _, t := range partTables {

@@ -65,8 +65,14 @@ func RFMScores(daysSinceLast, orders, revenue []float64) []RFM {
 				worse, _ = slices.BinarySearch(sorted, x) // values below x
 			} else {
 				k, found := slices.BinarySearch(sorted, x)
-				for found && k < n && sorted[k] == x {
-					k++
+				if found && x == x { // past the values equal to x (not NaN's: none is equal to it)
+					past, _ := slices.BinarySearchFunc(sorted[k:], x, func(e, t float64) int {
+						if e > t {
+							return 1
+						}
+						return -1
+					})
+					k += past
 				}
 				worse = n - k // values above x: older last orders
 			}

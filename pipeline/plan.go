@@ -262,11 +262,30 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 	}
 	p.ps = nil
 	defer segRec.Release()
+	// Each shard's plan is written while the feeds are counted: both only
+	// read what decide made, and each waits for the warehouse in turn.
+	planCtx, stopPlan := context.WithCancel(ctx)
+	defer stopPlan()
+	planned := make(chan error, 1)
+	go func() {
+		for _, s := range all {
+			if err := p.writePlan(planCtx, r, wh, o, s); err != nil {
+				planned <- err
+				return
+			}
+		}
+		planned <- nil
+	}()
 	feedRec, err := p.feeds(ctx, r, wh, o, all)
 	if err != nil {
+		stopPlan()
+		<-planned
 		return err
 	}
 	defer feedRec.Release()
+	if err := <-planned; err != nil {
+		return err
+	}
 	out.Staged = map[string]int{warehouse.CustomerScores.Name: out.Customers, warehouse.SegmentMembers.Name: members}
 	for _, t := range []struct {
 		table string
@@ -276,11 +295,6 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 			return err
 		}
 		out.Staged[t.table] = int(t.rec.NumRows())
-	}
-	for _, s := range all {
-		if err := p.writePlan(ctx, r, wh, o, s); err != nil {
-			return err
-		}
 	}
 	out.Plan = &Plan{Job: sh.Job, Shards: sh.Of, EarlyVIPModelID: earlyID, Prints: fp.strings()}
 	for _, n := range fp.rows {
@@ -324,6 +338,20 @@ func (p *planned) decide(ctx context.Context, r Run, wh scoreStore, o ScoreOptio
 	for i, pr := range p.ps {
 		stages[i] = sg.Lifecycle.Stage(pr)
 	}
+	// RFM scores need no other decision: computed meanwhile.
+	rfmDone := make(chan struct{})
+	go func() {
+		defer close(rfmDone)
+		since, orders, rev := make([]float64, n), make([]float64, n), make([]float64, n)
+		for i, pr := range p.ps {
+			since[i], orders[i], rev[i] = pr.DaysSinceLast, float64(pr.Orders), pr.Revenue
+		}
+		p.rfm = make([][3]int8, n)
+		for i, s := range segment.RFMScores(since, orders, rev) {
+			p.rfm[i] = [3]int8{int8(s.R), int8(s.F), int8(s.M)}
+		}
+	}()
+	defer func() { <-rfmDone }()
 	tiers, vipBar := sg.VIP.VIPTiers(p.ps, stages)
 	p.vipBar = vipBar
 	p.cuts = segment.NewValueCuts(p.ps)
@@ -348,15 +376,6 @@ func (p *planned) decide(ctx context.Context, r Run, wh scoreStore, o ScoreOptio
 		macro[i] = name
 	}
 	stages, tiers = nil, nil
-	since, orders, rev := make([]float64, n), make([]float64, n), make([]float64, n)
-	for i, pr := range p.ps {
-		since[i], orders[i], rev[i] = pr.DaysSinceLast, float64(pr.Orders), pr.Revenue
-	}
-	p.rfm = make([][3]int8, n)
-	for i, s := range segment.RFMScores(since, orders, rev) {
-		p.rfm[i] = [3]int8{int8(s.R), int8(s.F), int8(s.M)}
-	}
-	since, orders, rev = nil, nil, nil
 	var err error
 	if p.segs, err = segment.MicroSegments(p.ps, macro, p.prev, sg.MicroSegments); err != nil {
 		return err

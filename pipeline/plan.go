@@ -77,7 +77,11 @@ func (p prints) add(cols []arrow.Array, i int, buf []byte) []byte {
 		case *array.Int32:
 			buf = binary.LittleEndian.AppendUint32(buf, uint32(a.Value(i)))
 		case *array.Boolean:
-			buf = append(buf, map[bool]byte{false: 0, true: 1}[a.Value(i)])
+			b := byte(0)
+			if a.Value(i) {
+				b = 1
+			}
+			buf = append(buf, b)
 		}
 	}
 	k := warehouse.ShardOf(cols[0].(*array.String).Value(i), len(p.sums))

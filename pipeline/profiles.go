@@ -86,6 +86,8 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 		rows += int(rec.NumRows())
 		return wb.write(pw, rec)
 	}
+	// The buyers' ids are views of feats, which outlives the map; the
+	// registered customers' are copied (their batches are released).
 	seen := make(map[string]bool, feats.NumRows())
 	for i := 0; i < int(feats.NumRows()); i++ {
 		id := ids.Value(i)
@@ -110,7 +112,7 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 		if err := flush(o.BatchRows); err != nil {
 			return 0, err
 		}
-		seen[strings.Clone(id)] = true
+		seen[id] = true
 	}
 	registered := warehouse.Query{Entity: canon.Customers, Columns: []string{"customer_id", "created_at"}, TimeColumn: "created_at", Before: r.AsOf,
 		Slice: r.Shard.slice()}

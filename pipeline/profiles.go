@@ -108,7 +108,7 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 				c.EarlyVIP = c.earlyProb
 			}
 		}
-		pb.add(c, basket.Value(i))
+		pb.add(&c, basket.Value(i))
 		if err := flush(o.BatchRows); err != nil {
 			return 0, err
 		}
@@ -121,7 +121,7 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 		for i := 0; i < int(rec.NumRows()); i++ {
 			if id := ids.Value(i); !seen[id] { // registered, without orders
 				seen[strings.Clone(id)] = true
-				pb.add(customer{Profile: segment.Profile{ID: id, EarlyVIP: math.NaN()}, earlyProb: math.NaN()}, "")
+				pb.add(&customer{Profile: segment.Profile{ID: id, EarlyVIP: math.NaN()}, earlyProb: math.NaN()}, "")
 				if err := flush(o.BatchRows); err != nil {
 					return err
 				}
@@ -138,57 +138,67 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 // customer_features.basket.
 const basketSep = transform.BasketSep
 
-// profileBuilder builds the rows of customer_profiles.
+// profileBuilder builds the rows of customer_profiles, its columns' builders
+// found once (a row sets thirty-seven).
 type profileBuilder struct {
-	b       *array.RecordBuilder
-	modelID string
+	b                                               *array.RecordBuilder
+	modelID                                         string
+	id, model, category, brand, channel, note, bask *array.StringBuilder
+	buyer                                           *array.BooleanBuilder
+	orders, hour, weekday                           *array.Int32Builder
+	first                                           *array.Date32Builder
+	floats                                          []*array.Float64Builder // profileFloats
+	next                                            *array.Float64Builder
 }
 
+// profileFloats are the Float64 columns of customer_profiles that every row
+// has, in the order add sets them.
+var profileFloats = []string{"days_since_first", "days_since_last", "last_gap_days", "interorder_mean_days", "revenue", "revenue_12m",
+	"avg_check", "discount_share", "p_alive", "clv_12m", "early_vip", "potential_vip_probability", "discount_depth", "price_level",
+	"email_click_rate", "frequency", "recency_days", "age_days", "expected_purchases_30d", "expected_purchases_90d",
+	"expected_purchases_365d", "expected_order_value"}
+
 func newProfileBuilder(r Run, modelID string) *profileBuilder {
-	return &profileBuilder{b: array.NewRecordBuilder(r.Mem, warehouse.CustomerProfiles.Schema), modelID: modelID}
+	b := array.NewRecordBuilder(r.Mem, warehouse.CustomerProfiles.Schema)
+	str := func(name string) *array.StringBuilder { return canon.BuilderOf[*array.StringBuilder](b, name) }
+	i32 := func(name string) *array.Int32Builder { return canon.BuilderOf[*array.Int32Builder](b, name) }
+	pb := &profileBuilder{b: b, modelID: modelID, id: str("customer_id"), model: str("model_id"), category: str("top_category"),
+		brand: str("top_brand"), channel: str("preferred_channel"), note: str("prediction_note"), bask: str("basket"),
+		buyer: canon.BuilderOf[*array.BooleanBuilder](b, "buyer"), orders: i32("orders"), hour: i32("best_hour"), weekday: i32("best_weekday"),
+		first: canon.BuilderOf[*array.Date32Builder](b, "first_order_date"), next: canon.BuilderOf[*array.Float64Builder](b, "next_order_in_days")}
+	for _, name := range profileFloats {
+		pb.floats = append(pb.floats, canon.BuilderOf[*array.Float64Builder](b, name))
+	}
+	return pb
 }
 
 // add appends a customer's row; basket are its products joined by basketSep.
-func (pb *profileBuilder) add(c customer, basket string) {
-	b := pb.b
-	field := func(name string) array.Builder {
-		return b.Field(warehouse.CustomerProfiles.Schema.FieldIndices(name)[0])
-	}
-	str := func(name, v string) { field(name).(*array.StringBuilder).Append(v) }
-	f64 := func(name string, v float64) { field(name).(*array.Float64Builder).Append(v) }
-	i32 := func(name string, v int32) { field(name).(*array.Int32Builder).Append(v) }
-	l := c.ltv
-	str("customer_id", c.ID)
-	str("model_id", pb.modelID)
-	field("buyer").(*array.BooleanBuilder).Append(c.buyer)
-	i32("orders", int32(c.Orders))
+func (pb *profileBuilder) add(c *customer, basket string) {
+	l := &c.ltv
+	pb.id.Append(c.ID)
+	pb.model.Append(pb.modelID)
+	pb.buyer.Append(c.buyer)
+	pb.orders.Append(int32(c.Orders))
 	if c.buyer {
-		field("first_order_date").(*array.Date32Builder).Append(arrow.Date32(c.firstDay))
+		pb.first.Append(arrow.Date32(c.firstDay))
 	} else {
-		field("first_order_date").AppendNull()
+		pb.first.AppendNull()
 	}
-	for _, v := range []struct {
-		name string
-		v    float64
-	}{{"days_since_first", c.DaysSinceFirst}, {"days_since_last", c.DaysSinceLast}, {"last_gap_days", c.LastGapDays},
-		{"interorder_mean_days", c.InterorderMean}, {"revenue", c.Revenue}, {"revenue_12m", c.Revenue12m}, {"avg_check", c.AvgCheck},
-		{"discount_share", c.DiscountShare}, {"p_alive", c.PAlive}, {"clv_12m", c.CLV}, {"early_vip", c.EarlyVIP},
-		{"potential_vip_probability", c.earlyProb}, {"discount_depth", c.discountDepth}, {"price_level", c.priceLevel},
-		{"email_click_rate", c.clickRate}, {"frequency", l.x}, {"recency_days", l.tx}, {"age_days", l.T},
-		{"expected_purchases_30d", l.e30}, {"expected_purchases_90d", l.e90}, {"expected_purchases_365d", l.e365},
-		{"expected_order_value", l.value}} {
-		f64(v.name, v.v)
+	for k, v := range [...]float64{c.DaysSinceFirst, c.DaysSinceLast, c.LastGapDays, c.InterorderMean, c.Revenue, c.Revenue12m,
+		c.AvgCheck, c.DiscountShare, c.PAlive, c.CLV, c.EarlyVIP, c.earlyProb, c.discountDepth, c.priceLevel,
+		c.clickRate, l.x, l.tx, l.T, l.e30, l.e90, l.e365, l.value} {
+		pb.floats[k].Append(v)
 	}
-	str("top_category", c.TopCategory)
-	str("top_brand", c.TopBrand)
-	str("preferred_channel", c.Channel)
-	i32("best_hour", c.hour)
-	i32("best_weekday", c.weekday)
+	pb.category.Append(c.TopCategory)
+	pb.brand.Append(c.TopBrand)
+	pb.channel.Append(c.Channel)
+	pb.hour.Append(c.hour)
+	pb.weekday.Append(c.weekday)
 	if l.hasNext {
-		f64("next_order_in_days", l.next)
+		pb.next.Append(l.next)
 	} else {
-		field("next_order_in_days").AppendNull()
+		pb.next.AppendNull()
 	}
-	str("prediction_note", l.note)
-	str("basket", basket)
+	pb.note.Append(l.note)
+	pb.bask.Append(basket)
 }

@@ -144,47 +144,54 @@ func shardCustomers(ctx context.Context, r Run, st publishStore, o ScoreOptions,
 	var batch []customer
 	k := 0
 	if err := st.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, profileReadSchema, r.AsOf, sh.Job, []warehouse.Slice{sh.slice()}, o.BatchRows, func(rec arrow.Record) error {
-		col := make(map[string]arrow.Array, rec.NumCols())
-		for i, f := range rec.Schema().Fields() {
-			col[f.Name] = rec.Column(i)
-		}
-		str := func(name string, i int) string { return col[name].(*array.String).Value(i) }
-		f := func(name string, i int) float64 { return col[name].(*array.Float64).Value(i) }
-		i32 := func(name string, i int) int32 { return col[name].(*array.Int32).Value(i) }
+		// Each column found once a batch, not once a value.
+		str := func(name string) *array.String { return canon.ArrayOf[*array.String](rec, name) }
+		f64 := func(name string) *array.Float64 { return canon.ArrayOf[*array.Float64](rec, name) }
+		i32 := func(name string) *array.Int32 { return canon.ArrayOf[*array.Int32](rec, name) }
+		ids, models, categories, brands, channels, notes, baskets := str("customer_id"), str("model_id"), str("top_category"),
+			str("top_brand"), str("preferred_channel"), str("prediction_note"), str("basket")
+		buyer, orders, hours, weekdays := canon.ArrayOf[*array.Boolean](rec, "buyer"), i32("orders"), i32("best_hour"), i32("best_weekday")
+		earlyProb, depth, level, clicks := f64("potential_vip_probability"), f64("discount_depth"), f64("price_level"), f64("email_click_rate")
+		sinceFirst, sinceLast, lastGap, between := f64("days_since_first"), f64("days_since_last"), f64("last_gap_days"), f64("interorder_mean_days")
+		revenue, revenue12m, check, discount := f64("revenue"), f64("revenue_12m"), f64("avg_check"), f64("discount_share")
+		alive, clv, early := f64("p_alive"), f64("clv_12m"), f64("early_vip")
+		freq, recency, age, e30, e90, e365, value := f64("frequency"), f64("recency_days"), f64("age_days"), f64("expected_purchases_30d"),
+			f64("expected_purchases_90d"), f64("expected_purchases_365d"), f64("expected_order_value")
+		firstDay, next := canon.ArrayOf[*array.Date32](rec, "first_order_date"), f64("next_order_in_days")
 		pc := printed(rec)
 		batch = batch[:0]
 		modelID := ""
 		for i := 0; i < int(rec.NumRows()); i++ {
 			buf = fp.add(pc, i, buf)
-			if k >= len(plan) || plan[k].id != str("customer_id", i) {
-				return fmt.Errorf("the plan of shard %d lacks customer %s of its profiles: run score again", sh.Index, str("customer_id", i))
+			if k >= len(plan) || plan[k].id != ids.Value(i) {
+				return fmt.Errorf("the plan of shard %d lacks customer %s of its profiles: run score again", sh.Index, ids.Value(i))
 			}
 			p := plan[k]
 			k++
-			modelID = str("model_id", i)
-			c := customer{buyer: col["buyer"].(*array.Boolean).Value(i), hour: i32("best_hour", i), weekday: i32("best_weekday", i),
-				earlyProb: f("potential_vip_probability", i), discountDepth: f("discount_depth", i), priceLevel: f("price_level", i),
-				clickRate: f("email_click_rate", i), stage: p.stage, tier: p.tier, value: p.value, segment: p.segment, control: p.control,
+			modelID = models.Value(i)
+			c := customer{buyer: buyer.Value(i), hour: hours.Value(i), weekday: weekdays.Value(i),
+				earlyProb: earlyProb.Value(i), discountDepth: depth.Value(i), priceLevel: level.Value(i),
+				clickRate: clicks.Value(i), stage: p.stage, tier: p.tier, value: p.value, segment: p.segment, control: p.control,
 				rfm: segment.RFM{R: int(p.rfm[0]), F: int(p.rfm[1]), M: int(p.rfm[2])},
-				Profile: segment.Profile{ID: p.id, Orders: int(i32("orders", i)), DaysSinceFirst: f("days_since_first", i),
-					DaysSinceLast: f("days_since_last", i), LastGapDays: f("last_gap_days", i), InterorderMean: f("interorder_mean_days", i),
-					Revenue: f("revenue", i), Revenue12m: f("revenue_12m", i), AvgCheck: f("avg_check", i), DiscountShare: f("discount_share", i),
-					PAlive: f("p_alive", i), CLV: f("clv_12m", i), EarlyVIP: f("early_vip", i), TopCategory: str("top_category", i),
-					TopBrand: str("top_brand", i), Channel: str("preferred_channel", i)},
-				ltv: ltv{x: f("frequency", i), tx: f("recency_days", i), T: f("age_days", i), pAlive: f("p_alive", i),
-					e30: f("expected_purchases_30d", i), e90: f("expected_purchases_90d", i), e365: f("expected_purchases_365d", i),
-					value: f("expected_order_value", i), clv: f("clv_12m", i), next: math.NaN(), note: str("prediction_note", i)}}
-			if d := col["first_order_date"].(*array.Date32); d.IsValid(i) {
-				c.firstDay = int32(d.Value(i))
+				Profile: segment.Profile{ID: p.id, Orders: int(orders.Value(i)), DaysSinceFirst: sinceFirst.Value(i),
+					DaysSinceLast: sinceLast.Value(i), LastGapDays: lastGap.Value(i), InterorderMean: between.Value(i),
+					Revenue: revenue.Value(i), Revenue12m: revenue12m.Value(i), AvgCheck: check.Value(i), DiscountShare: discount.Value(i),
+					PAlive: alive.Value(i), CLV: clv.Value(i), EarlyVIP: early.Value(i), TopCategory: categories.Value(i),
+					TopBrand: brands.Value(i), Channel: channels.Value(i)},
+				ltv: ltv{x: freq.Value(i), tx: recency.Value(i), T: age.Value(i), pAlive: alive.Value(i),
+					e30: e30.Value(i), e90: e90.Value(i), e365: e365.Value(i),
+					value: value.Value(i), clv: clv.Value(i), next: math.NaN(), note: notes.Value(i)}}
+			if firstDay.IsValid(i) {
+				c.firstDay = int32(firstDay.Value(i))
 			}
-			if next := col["next_order_in_days"].(*array.Float64); next.IsValid(i) {
+			if next.IsValid(i) {
 				c.ltv.next, c.ltv.hasNext = next.Value(i), true
 			}
 			c.strat, c.action = segment.Strategy(sg.Strategies, c.Profile, c.stage, c.tier)
 			_, c.offerDiscount, c.offer = sg.Offers.Offer(segment.OfferInput{Stage: c.stage, Tier: c.tier, ValueTier: c.value,
 				DiscountShare: c.DiscountShare, DiscountDepth: c.discountDepth, PriceLevel: c.priceLevel, ClickRate: c.clickRate})
 			if c.segment != "" {
-				c.feed = customerFeed(str("basket", i), ranked[c.segment], sg.Feeds.CustomerSize)
+				c.feed = customerFeed(baskets.Value(i), ranked[c.segment], sg.Feeds.CustomerSize)
 			}
 			batch = append(batch, c)
 		}

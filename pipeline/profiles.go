@@ -50,9 +50,10 @@ type customer struct {
 }
 
 // writeProfiles writes the shard's part of customer_profiles, a batch at a
-// time: the buyers from the features, LTV predictions and baskets, then the
-// registered customers without orders (a buyer's basket is its features'). Rows are written as they come: the
-// part's readers read them in id order (EachPart). It returns the rows.
+// time: the buyers from the features (their baskets included) and LTV
+// predictions, then the registered customers without orders. Rows are
+// written as they come: the part's readers read them in id order
+// (EachPart). It returns the rows.
 func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartWriter, feats arrow.Record, preds map[string]ltv, early *segment.EarlyVIPModel,
 	modelID string, o ScoreOptions) (_ int, err error) {
 	sg := o.Segmentation
@@ -139,7 +140,7 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 const basketSep = transform.BasketSep
 
 // profileBuilder builds the rows of customer_profiles, its columns' builders
-// found once (a row sets thirty-seven).
+// found once (a row sets all 35).
 type profileBuilder struct {
 	b                                               *array.RecordBuilder
 	modelID                                         string

@@ -136,8 +136,8 @@ func basket(in FeatureInputs, orders *orderFinder, firstDay []int32) ([]basketFa
 			unjoinable[p.id] = true
 		}
 	}
-	for _, l := range ls.lines {
-		if unjoinable != nil && unjoinable[l.product] {
+	for k := 0; unjoinable != nil && k < len(ls.lines); k++ { // only when an id holds it: not a pass over every line
+		if l := ls.lines[k]; unjoinable[l.product] {
 			return nil, fmt.Errorf("features: product id %q holds the control character 0x1F that joins a basket's products", s.productIDs[l.product])
 		}
 	}

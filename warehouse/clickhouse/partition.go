@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -37,38 +38,33 @@ func (w *DB) readPartition(ctx context.Context, mem memory.Allocator, table stri
 
 // readSlice is readPartition of a slice's customers.
 func (w *DB) readSlice(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string, s warehouse.Slice) (arrow.Record, error) {
-	names := make([]string, schema.NumFields())
-	dest := make([]any, schema.NumFields())
-	for i, f := range schema.Fields() {
-		var ok bool
-		if names[i], dest[i], ok = scanDest(f); !ok {
-			return nil, fmt.Errorf("read %s: column %s of type %s", table, f.Name, f.Type)
-		}
+	cols, err := publishedColumns(table, schema)
+	if err != nil {
+		return nil, err
 	}
 	slice := ""
 	if !s.Whole() {
 		slice = " AND " + s.Filter("customer_id")
 	}
 	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s.%s WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)%s ORDER BY %s",
-		strings.Join(names, ", "), w.db, table, slice, warehouse.KeyColumn(schema)), asOf.Format(time.DateOnly), runID, runID)
+		strings.Join(cols.exprs, ", "), w.db, table, slice, warehouse.KeyColumn(schema)), asOf.Format(time.DateOnly), runID, runID)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
 	defer rows.Close()
-	b := array.NewRecordBuilder(mem, schema)
-	defer b.Release()
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("read %s: %w", table, err)
+	var rec arrow.Record
+	err = handRows(rows, mem, schema, cols.scan, math.MaxInt, func(s *scannedRows) {
+		for i, d := range cols.holders {
+			appendScanned(s, i, d)
 		}
-		for i, d := range dest {
-			appendScanned(b.Field(i), d)
-		}
-	}
-	if err := rows.Err(); err != nil {
+	}, func(r arrow.Record) error {
+		r.Retain()
+		rec = r
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
-	rec := b.NewRecord()
 	if rec.NumRows() == 0 {
 		rec.Release()
 		return nil, fmt.Errorf("%s as of %s: %w", table, asOf.Format(time.DateOnly), warehouse.ErrNoPartition)
@@ -76,42 +72,83 @@ func (w *DB) readSlice(ctx context.Context, mem memory.Allocator, table string, 
 	return rec, nil
 }
 
-// scanDest is what a published column is selected as (cast to the Go type
-// scanned, whatever the integer width) and scanned into; a nullable column
-// into a pointer to a pointer.
-func scanDest(f arrow.Field) (expr string, dest any, ok bool) {
-	expr = f.Name
-	switch f.Type.ID() {
-	case arrow.STRING:
-		dest = new(string)
-	case arrow.INT64:
-		expr, dest = "toInt64("+f.Name+")", nullable[int64](f.Nullable)
-	case arrow.INT32:
-		expr, dest = "toInt32("+f.Name+")", nullable[int32](f.Nullable)
-	case arrow.FLOAT64:
-		dest = nullable[float64](f.Nullable)
-	case arrow.DATE32:
-		dest = nullable[time.Time](f.Nullable)
-	case arrow.BOOL:
-		expr, dest = "toUInt8("+f.Name+")", new(uint8)
-	default:
-		return "", nil, false
+// published is how the columns of a published table are selected and
+// scanned. A nullable column is selected as two, whether it is NULL and its
+// value otherwise: clickhouse-go allocates each value of a Nullable column
+// it scans into a pointer.
+type published struct {
+	exprs   []string // the select list
+	holders []any    // each column's value: *T, or *nullValue[T]
+	scan    []any    // what each expression of the list is scanned into
+}
+
+// nullValue is a nullable column's value.
+type nullValue[T any] struct {
+	null uint8
+	v    T
+}
+
+// publishedColumns selects the columns of schema (cast to the Go type
+// scanned, whatever the integer width).
+func publishedColumns(table string, schema *arrow.Schema) (published, error) {
+	var p published
+	for _, f := range schema.Fields() {
+		var expr string
+		var holder any
+		switch f.Type.ID() {
+		case arrow.STRING:
+			expr, holder = "%s", new(string)
+		case arrow.INT64:
+			expr, holder = "toInt64(%s)", nullable[int64](f.Nullable)
+		case arrow.INT32:
+			expr, holder = "toInt32(%s)", nullable[int32](f.Nullable)
+		case arrow.FLOAT64:
+			expr, holder = "%s", nullable[float64](f.Nullable)
+		case arrow.DATE32:
+			expr, holder = "%s", nullable[time.Time](f.Nullable)
+		case arrow.BOOL:
+			expr, holder = "toUInt8(%s)", new(uint8)
+		default:
+			return published{}, fmt.Errorf("read %s: column %s of type %s", table, f.Name, f.Type)
+		}
+		p.holders = append(p.holders, holder)
+		if !f.Nullable || f.Type.ID() == arrow.STRING || f.Type.ID() == arrow.BOOL {
+			p.exprs = append(p.exprs, fmt.Sprintf(expr, f.Name))
+			p.scan = append(p.scan, holder)
+			continue
+		}
+		zero := "0"
+		if f.Type.ID() == arrow.DATE32 {
+			zero = "toDate(0)"
+		}
+		p.exprs = append(p.exprs, "isNull("+f.Name+")", fmt.Sprintf(expr, "ifNull("+f.Name+", "+zero+")"))
+		switch h := holder.(type) {
+		case *nullValue[int64]:
+			p.scan = append(p.scan, &h.null, &h.v)
+		case *nullValue[int32]:
+			p.scan = append(p.scan, &h.null, &h.v)
+		case *nullValue[float64]:
+			p.scan = append(p.scan, &h.null, &h.v)
+		case *nullValue[time.Time]:
+			p.scan = append(p.scan, &h.null, &h.v)
+		}
 	}
-	return expr, dest, true
+	return p, nil
 }
 
 func nullable[T any](null bool) any {
 	if null {
-		return new(*T)
+		return new(nullValue[T])
 	}
 	return new(T)
 }
 
-// appendScanned appends a scanned value to its column's builder.
-func appendScanned(b array.Builder, d any) {
+// appendScanned appends a scanned value of column i.
+func appendScanned(s *scannedRows, i int, d any) {
+	b := s.builders[i]
 	switch x := d.(type) {
 	case *string:
-		b.(*array.StringBuilder).Append(*x)
+		s.str(i, *x)
 	case *int64:
 		b.(*array.Int64Builder).Append(*x)
 	case *int32:
@@ -122,37 +159,24 @@ func appendScanned(b array.Builder, d any) {
 		b.(*array.Date32Builder).Append(arrow.Date32FromTime(*x))
 	case *uint8:
 		b.(*array.BooleanBuilder).Append(*x != 0)
-	case **int64, **int32, **float64, **time.Time:
-		if appendPointed(b, x) {
-			return
-		}
-		b.AppendNull()
+	case *nullValue[int64]:
+		appendNullable(b.(*array.Int64Builder), x.null, x.v)
+	case *nullValue[int32]:
+		appendNullable(b.(*array.Int32Builder), x.null, x.v)
+	case *nullValue[float64]:
+		appendNullable(b.(*array.Float64Builder), x.null, x.v)
+	case *nullValue[time.Time]:
+		appendNullable(b.(*array.Date32Builder), x.null, arrow.Date32FromTime(x.v))
 	}
 }
 
-// appendPointed appends the value a pointer to a pointer holds; false for nil.
-func appendPointed(b array.Builder, d any) bool {
-	switch x := d.(type) {
-	case **int64:
-		if *x != nil {
-			b.(*array.Int64Builder).Append(**x)
-			return true
-		}
-	case **int32:
-		if *x != nil {
-			b.(*array.Int32Builder).Append(**x)
-			return true
-		}
-	case **float64:
-		if *x != nil {
-			b.(*array.Float64Builder).Append(**x)
-			return true
-		}
-	case **time.Time:
-		if *x != nil {
-			b.(*array.Date32Builder).Append(arrow.Date32FromTime(**x))
-			return true
-		}
+func appendNullable[T any](b interface {
+	Append(T)
+	AppendNull()
+}, null uint8, v T) {
+	if null != 0 {
+		b.AppendNull()
+		return
 	}
-	return false
+	b.Append(v)
 }

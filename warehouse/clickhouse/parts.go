@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/go-faster/city"
 
@@ -187,19 +186,15 @@ func (w *DB) rowsOf(ctx context.Context, table, day string) (int, error) {
 // job's parts named, in the order of the schema's first column (the customer
 // id): how shard 0 reads every shard's part, and a shard its own.
 func (w *DB) EachPart(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, job string, parts []warehouse.Slice, batch int, fn func(arrow.Record) error) error {
-	names := make([]string, schema.NumFields())
-	dest := make([]any, schema.NumFields())
-	for i, f := range schema.Fields() {
-		var ok bool
-		if names[i], dest[i], ok = scanDest(f); !ok {
-			return fmt.Errorf("read %s: column %s of type %s", table, f.Name, f.Type)
-		}
+	cols, err := publishedColumns(table, schema)
+	if err != nil {
+		return err
 	}
 	from := make([]string, len(parts))
 	for i, s := range parts {
 		from[i] = fmt.Sprintf("SELECT %s FROM {db}.%s", strings.Join(schemaNames(schema), ", "), partTable(table, asOf, job, s))
 	}
-	rows, err := w.conn.Query(ctx, w.expand(fmt.Sprintf("SELECT %s FROM (%s) ORDER BY %s", strings.Join(names, ", "), strings.Join(from, " UNION ALL "), warehouse.KeyColumn(schema))))
+	rows, err := w.conn.Query(ctx, w.expand(fmt.Sprintf("SELECT %s FROM (%s) ORDER BY %s", strings.Join(cols.exprs, ", "), strings.Join(from, " UNION ALL "), warehouse.KeyColumn(schema))))
 	if tableGone(err) {
 		return fmt.Errorf("read the parts of %s: %w: %w", table, warehouse.ErrPartGone, err)
 	}
@@ -207,9 +202,9 @@ func (w *DB) EachPart(ctx context.Context, mem memory.Allocator, table string, s
 		return fmt.Errorf("read the parts of %s: %w", table, err)
 	}
 	defer rows.Close()
-	err = handRows(rows, mem, schema, dest, batch, func(b *array.RecordBuilder) {
-		for i, d := range dest {
-			appendScanned(b.Field(i), d)
+	err = handRows(rows, mem, schema, cols.scan, batch, func(s *scannedRows) {
+		for i, d := range cols.holders {
+			appendScanned(s, i, d)
 		}
 	}, fn)
 	if err != nil {

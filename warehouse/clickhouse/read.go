@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -15,10 +14,11 @@ import (
 
 // appendValue appends one value of a canonical column; an unrated rating (0 in
 // ClickHouse) is null.
-func appendValue(b array.Builder, c canon.Column, v any) {
+func appendValue(s *scannedRows, i int, c canon.Column, v any) {
+	b := s.builders[i]
 	switch x := v.(type) {
 	case *string:
-		b.(*array.StringBuilder).Append(*x)
+		s.str(i, *x)
 	case *uint32:
 		b.(*array.TimestampBuilder).Append(arrow.Timestamp(*x))
 	case *float64:
@@ -88,9 +88,9 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 		return fmt.Errorf("read %s: %w", q.Entity, err)
 	}
 	defer rows.Close()
-	err = handRows(rows, mem, schema, dest, batch, func(b *array.RecordBuilder) {
+	err = handRows(rows, mem, schema, dest, batch, func(s *scannedRows) {
 		for i, c := range cols {
-			appendValue(b.Field(i), c, dest[i])
+			appendValue(s, i, c, dest[i])
 		}
 	}, fn)
 	if err != nil {
@@ -147,28 +147,4 @@ func (w *DB) sliceFilter(ctx context.Context, q warehouse.Query) (string, error)
 		return fmt.Sprintf("order_id IN (SELECT order_id FROM %s.%s FINAL WHERE _deleted = 0 AND %s)", w.db, warehouse.RawTable(canon.Orders), q.Slice.Filter("customer_id")), nil
 	}
 	return "", fmt.Errorf("read %s: it has no customers to slice by", q.Entity)
-}
-
-// handRows scans each row into dest, appends it (add) and hands the rows
-// over batch at a time.
-func handRows(rows driver.Rows, mem memory.Allocator, schema *arrow.Schema, dest []any, batch int, add func(*array.RecordBuilder), fn func(arrow.Record) error) error {
-	b := array.NewRecordBuilder(mem, schema)
-	defer b.Release()
-	handed := 0
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		add(b)
-		if canon.Len(b) >= batch {
-			if err := warehouse.Hand(b.NewRecord(), fn); err != nil {
-				return err
-			}
-			handed++
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return warehouse.HandLast(b, handed, fn)
 }

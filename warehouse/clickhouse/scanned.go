@@ -1,0 +1,146 @@
+package clickhouse
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// scannedRows builds Arrow records of rows scanned from the server. Strings
+// go to a buffer of their bytes and one of their ends, both kept from batch
+// to batch, and are copied into the record once a batch: an Arrow
+// builder's checks and growth for each value cost features at 1,000,000
+// customers more CPU than scanning the strings did. Other columns go
+// through Arrow's builders, reserved for a batch.
+type scannedRows struct {
+	mem      memory.Allocator
+	schema   *arrow.Schema
+	builders []array.Builder // nil for a string column
+	strs     []stringColumn  // a string column's values
+	rows     int
+}
+
+func newScannedRows(mem memory.Allocator, schema *arrow.Schema) *scannedRows {
+	s := &scannedRows{mem: mem, schema: schema, builders: make([]array.Builder, schema.NumFields()), strs: make([]stringColumn, schema.NumFields())}
+	for i, f := range schema.Fields() {
+		if f.Type.ID() != arrow.STRING {
+			s.builders[i] = array.NewBuilder(mem, f.Type)
+		}
+	}
+	return s
+}
+
+func (s *scannedRows) release() {
+	for _, b := range s.builders {
+		if b != nil {
+			b.Release()
+		}
+	}
+}
+
+// str appends a value of string column i.
+func (s *scannedRows) str(i int, v string) { s.strs[i].add(v) }
+
+// record makes a record of the rows added since the last one (the caller
+// releases it) and reserves the builders for as many rows again.
+func (s *scannedRows) record() (arrow.Record, error) {
+	cols := make([]arrow.Array, len(s.builders))
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, b := range s.builders {
+		var err error
+		if b == nil {
+			cols[i], err = s.strs[i].array(s.mem)
+		} else {
+			cols[i] = b.NewArray()
+			b.Reserve(s.rows)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", s.schema.Field(i).Name, err)
+		}
+	}
+	rec := array.NewRecord(s.schema, cols, int64(s.rows))
+	s.rows = 0
+	return rec, nil
+}
+
+// stringColumn holds the values of a string column: their bytes one after
+// the other, and where each ends.
+type stringColumn struct {
+	data []byte
+	ends []int
+}
+
+func (c *stringColumn) add(v string) {
+	c.data = append(c.data, v...)
+	c.ends = append(c.ends, len(c.data))
+}
+
+// array copies the values into an Arrow string array allocated by mem, and
+// empties the column.
+func (c *stringColumn) array(mem memory.Allocator) (arrow.Array, error) {
+	defer func() { c.data, c.ends = c.data[:0], c.ends[:0] }()
+	if len(c.data) > math.MaxInt32 {
+		return nil, fmt.Errorf("%d bytes of strings in one batch, more than an Arrow string array holds: lower batch_rows", len(c.data))
+	}
+	offsets := memory.NewResizableBuffer(mem)
+	defer offsets.Release()
+	offsets.Resize((len(c.ends) + 1) * arrow.Int32SizeBytes)
+	o := arrow.Int32Traits.CastFromBytes(offsets.Bytes())
+	o[0] = 0
+	for k, e := range c.ends {
+		o[k+1] = int32(e)
+	}
+	values := memory.NewResizableBuffer(mem)
+	defer values.Release()
+	values.Resize(len(c.data))
+	copy(values.Bytes(), c.data)
+	data := array.NewData(arrow.BinaryTypes.String, len(c.ends), []*memory.Buffer{nil, offsets, values}, nil, 0, 0)
+	defer data.Release()
+	return array.NewStringData(data), nil
+}
+
+// handRows scans each row into dest, appends it (add) and hands the rows
+// over batch at a time: at least one record, empty when no row came.
+func handRows(rows driver.Rows, mem memory.Allocator, schema *arrow.Schema, dest []any, batch int, add func(*scannedRows), fn func(arrow.Record) error) error {
+	s := newScannedRows(mem, schema)
+	defer s.release()
+	hand := func() error {
+		rec, err := s.record()
+		if err != nil {
+			return err
+		}
+		return warehouse.Hand(rec, fn)
+	}
+	handed := 0
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		add(s)
+		s.rows++
+		if s.rows >= batch {
+			if err := hand(); err != nil {
+				return err
+			}
+			handed++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if s.rows == 0 && handed > 0 {
+		return nil
+	}
+	return hand()
+}

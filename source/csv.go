@@ -19,7 +19,7 @@ import (
 type CSV struct {
 	name   string
 	f      io.Closer
-	r      *recordReader
+	r      *readAhead
 	cols   []int // canonical column -> record field, -1 when absent
 	width  int   // fields in the header
 	fields [][]byte
@@ -62,7 +62,7 @@ func NewCSV(name string, r io.Reader, t *canon.Table) (*CSV, error) {
 	if err != nil {
 		return nil, fmt.Errorf("header: %w", err)
 	}
-	c := &CSV{name: name, r: cr, cols: make([]int, len(t.Columns)), width: len(header), fields: make([][]byte, len(t.Columns))}
+	c := &CSV{name: name, cols: make([]int, len(t.Columns)), width: len(header), fields: make([][]byte, len(t.Columns))}
 	for i := range c.cols {
 		c.cols[i] = -1
 	}
@@ -86,6 +86,7 @@ func NewCSV(name string, r io.Reader, t *canon.Table) (*CSV, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("the header lacks required column(s) %s of %s", strings.Join(missing, ", "), t.Entity)
 	}
+	c.r = newReadAhead(cr)
 	return c, nil
 }
 
@@ -143,8 +144,9 @@ func (c *CSV) Err() error                    { return c.err }
 // Raw is the record as read.
 func (c *CSV) Raw() string { return c.r.Raw() }
 
-// Close closes the file.
+// Close stops reading and closes the file.
 func (c *CSV) Close() error {
+	c.r.stop()
 	if c.f != nil {
 		return c.f.Close()
 	}

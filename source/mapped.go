@@ -230,7 +230,7 @@ type Mapped struct {
 	paths   []string
 	next    int
 	file    io.Closer
-	r       *recordReader
+	r       *readAhead
 	src     []colSource // per canonical column
 	width   int
 	personF int // field of the person key, -1
@@ -290,10 +290,10 @@ func (mp *Mapped) openNext() error {
 		return err
 	}
 	mp.file, mp.name = fh, filepath.Base(path)
-	mp.r = newRecordReaderOf(mp.f.Reader(fh), mp.f.Sep, mp.f.Quote, true)
-	header, err := mp.r.Read()
+	rr := newRecordReaderOf(mp.f.Reader(fh), mp.f.Sep, mp.f.Quote, true)
+	header, err := rr.Read()
 	for err == nil && isBlank(header) { // blank lines before the header
-		header, err = mp.r.Read()
+		header, err = rr.Read()
 	}
 	if errors.Is(err, io.EOF) {
 		fh.Close()
@@ -307,6 +307,7 @@ func (mp *Mapped) openNext() error {
 		fh.Close()
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	mp.r = newReadAhead(rr)
 	return nil
 }
 
@@ -423,6 +424,7 @@ func (mp *Mapped) Next() bool {
 		}
 		rec, err := mp.r.Read()
 		if errors.Is(err, io.EOF) {
+			mp.r.stop()
 			mp.file.Close()
 			mp.file = nil
 			if mp.next >= len(mp.paths) {
@@ -521,6 +523,7 @@ func (mp *Mapped) Person() []byte { return mp.person }
 // Close closes the file being read.
 func (mp *Mapped) Close() error {
 	if mp.file != nil {
+		mp.r.stop()
 		return mp.file.Close()
 	}
 	return nil

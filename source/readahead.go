@@ -102,8 +102,12 @@ func (a *readAhead) Read() ([]string, error) {
 // Raw is the last record's text as read.
 func (a *readAhead) Raw() string { return a.raw }
 
-// stop stops reading ahead and waits until the goroutine is gone.
+// stop stops reading ahead and waits until the goroutine is gone; again,
+// or on nil, it does nothing.
 func (a *readAhead) stop() {
+	if a == nil {
+		return
+	}
 	select {
 	case <-a.done:
 	default:

@@ -95,26 +95,32 @@ func publishedColumns(table string, schema *arrow.Schema) (published, error) {
 	for _, f := range schema.Fields() {
 		var expr string
 		var holder any
+		var scan []any
 		switch f.Type.ID() {
 		case arrow.STRING:
-			expr, holder = "%s", new(string)
+			expr = "%s"
+			holder, scan = scanned[string](false)
 		case arrow.INT64:
-			expr, holder = "toInt64(%s)", nullable[int64](f.Nullable)
+			expr = "toInt64(%s)"
+			holder, scan = scanned[int64](f.Nullable)
 		case arrow.INT32:
-			expr, holder = "toInt32(%s)", nullable[int32](f.Nullable)
+			expr = "toInt32(%s)"
+			holder, scan = scanned[int32](f.Nullable)
 		case arrow.FLOAT64:
-			expr, holder = "%s", nullable[float64](f.Nullable)
+			expr = "%s"
+			holder, scan = scanned[float64](f.Nullable)
 		case arrow.DATE32:
-			expr, holder = "%s", nullable[time.Time](f.Nullable)
+			expr = "%s"
+			holder, scan = scanned[time.Time](f.Nullable)
 		case arrow.BOOL:
-			expr, holder = "toUInt8(%s)", new(uint8)
+			expr = "toUInt8(%s)"
+			holder, scan = scanned[uint8](false)
 		default:
 			return published{}, fmt.Errorf("read %s: column %s of type %s", table, f.Name, f.Type)
 		}
-		p.holders = append(p.holders, holder)
-		if !f.Nullable || f.Type.ID() == arrow.STRING || f.Type.ID() == arrow.BOOL {
+		p.holders, p.scan = append(p.holders, holder), append(p.scan, scan...)
+		if len(scan) == 1 {
 			p.exprs = append(p.exprs, fmt.Sprintf(expr, f.Name))
-			p.scan = append(p.scan, holder)
 			continue
 		}
 		zero := "0"
@@ -122,25 +128,19 @@ func publishedColumns(table string, schema *arrow.Schema) (published, error) {
 			zero = "toDate(0)"
 		}
 		p.exprs = append(p.exprs, "isNull("+f.Name+")", fmt.Sprintf(expr, "ifNull("+f.Name+", "+zero+")"))
-		switch h := holder.(type) {
-		case *nullValue[int64]:
-			p.scan = append(p.scan, &h.null, &h.v)
-		case *nullValue[int32]:
-			p.scan = append(p.scan, &h.null, &h.v)
-		case *nullValue[float64]:
-			p.scan = append(p.scan, &h.null, &h.v)
-		case *nullValue[time.Time]:
-			p.scan = append(p.scan, &h.null, &h.v)
-		}
 	}
 	return p, nil
 }
 
-func nullable[T any](null bool) any {
+// scanned is a column's value (*T, or *nullValue[T]) and what its
+// expressions are scanned into.
+func scanned[T any](null bool) (any, []any) {
 	if null {
-		return new(nullValue[T])
+		v := new(nullValue[T])
+		return v, []any{&v.null, &v.v}
 	}
-	return new(T)
+	v := new(T)
+	return v, []any{v}
 }
 
 // appendScanned appends a scanned value of column i.

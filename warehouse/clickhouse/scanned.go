@@ -16,7 +16,7 @@ import (
 // to batch, and are copied into the record once a batch: an Arrow
 // builder's checks and growth for each value cost features at 1,000,000
 // customers more CPU than scanning the strings did. Other columns go
-// through Arrow's builders, reserved for a batch.
+// through Arrow's builders, reserved for the next batch when one follows.
 type scannedRows struct {
 	mem      memory.Allocator
 	schema   *arrow.Schema
@@ -47,7 +47,7 @@ func (s *scannedRows) release() {
 func (s *scannedRows) str(i int, v string) { s.strs[i].add(v) }
 
 // record makes a record of the rows added since the last one (the caller
-// releases it) and reserves the builders for as many rows again.
+// releases it).
 func (s *scannedRows) record() (arrow.Record, error) {
 	cols := make([]arrow.Array, len(s.builders))
 	defer func() {
@@ -63,7 +63,6 @@ func (s *scannedRows) record() (arrow.Record, error) {
 			cols[i], err = s.strs[i].array(s.mem)
 		} else {
 			cols[i] = b.NewArray()
-			b.Reserve(s.rows)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", s.schema.Field(i).Name, err)
@@ -134,6 +133,11 @@ func handRows(rows driver.Rows, mem memory.Allocator, schema *arrow.Schema, dest
 				return err
 			}
 			handed++
+			for _, b := range s.builders {
+				if b != nil {
+					b.Reserve(batch) // the next batch is likely as large
+				}
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {

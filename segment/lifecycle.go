@@ -151,27 +151,38 @@ func (o VIPOptions) VIPTiers(ps []Profile, stages []string) ([]string, float64) 
 // Threshold is the 12-month revenue that makes a VIP among the customers
 // (+Inf when none has any): the revenue of the last of the top set.
 func (o VIPOptions) Threshold(ps []Profile) float64 {
-	order := make([]int, 0, len(ps))
-	total := 0.0
+	revenue := make([]float64, len(ps))
 	for i, p := range ps {
-		if p.Revenue12m > 0 {
-			order = append(order, i)
-			total += p.Revenue12m
+		revenue[i] = p.Revenue12m
+	}
+	return o.ThresholdOf(revenue)
+}
+
+// ThresholdOf is Threshold from every customer's 12-month revenue. It sorts
+// (and clobbers) the slice it is given. Only values make the top set: equal
+// revenues sum the same in any order.
+func (o VIPOptions) ThresholdOf(revenue12m []float64) float64 {
+	top := revenue12m[:0]
+	total := 0.0
+	for _, v := range revenue12m {
+		if v > 0 {
+			top = append(top, v)
+			total += v
 		}
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(ps[b].Revenue12m, ps[a].Revenue12m) })
-	if len(order) == 0 {
+	if len(top) == 0 {
 		return math.Inf(1)
 	}
+	slices.SortFunc(top, func(a, b float64) int { return cmp.Compare(b, a) })
 	k := 0
 	if o.TopShare > 0 {
-		k = max(1, int(math.Round(o.TopShare*float64(len(order)))))
+		k = max(1, int(math.Round(o.TopShare*float64(len(top)))))
 	} else {
-		for sum := 0.0; k < len(order) && sum < o.RevenueShare*total; k++ {
-			sum += ps[order[k]].Revenue12m
+		for sum := 0.0; k < len(top) && sum < o.RevenueShare*total; k++ {
+			sum += top[k]
 		}
 	}
-	return ps[order[k-1]].Revenue12m
+	return top[k-1]
 }
 
 // Tier is a customer's VIP tier at the stage, given the VIP threshold.

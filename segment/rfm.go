@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -51,36 +52,60 @@ func RFMSegments() [][2]string {
 // revenue. A score is 1 + ⌊5 × (customers with a strictly worse value) / n⌋, so
 // that equal values always get equal scores (many one-order customers share F).
 func RFMScores(daysSinceLast, orders, revenue []float64) []RFM {
-	n := len(daysSinceLast)
-	out := make([]RFM, n)
-	if n == 0 {
-		return out
+	cuts := NewRFMCuts(slices.Clone(daysSinceLast), slices.Clone(orders), slices.Clone(revenue))
+	out := make([]RFM, len(daysSinceLast))
+	for i := range out {
+		out[i] = cuts.Score(daysSinceLast[i], orders[i], revenue[i])
 	}
-	score := func(v []float64, higherIsBetter bool, set func(i, s int)) {
-		sorted := slices.Clone(v)
-		slices.Sort(sorted)
-		for i, x := range v {
-			var worse int
-			if higherIsBetter {
-				worse, _ = slices.BinarySearch(sorted, x) // values below x
-			} else {
-				k, found := slices.BinarySearch(sorted, x)
-				if found && x == x { // past the values equal to x (not NaN's: none is equal to it)
-					past, _ := slices.BinarySearchFunc(sorted[k:], x, func(e, t float64) int {
-						if e > t {
-							return 1
-						}
-						return -1
-					})
-					k += past
-				}
-				worse = n - k // values above x: older last orders
-			}
-			set(i, 1+5*worse/n)
+	return out
+}
+
+// RFMCuts are the four values of each dimension where a score changes: the
+// scores of the customers they were made from, for one customer at a time,
+// without the others' values.
+type RFMCuts struct {
+	n int
+	// R: a recency above none of R[j-1] (fewer days) makes a score above j;
+	// F and M: a value above F[j-1] (M[j-1]) does.
+	R, F, M [4]float64
+}
+
+// NewRFMCuts makes the cut points from every customer's days since the last
+// order, orders and revenue. It sorts the slices it is given.
+//
+// A customer with w strictly worse values scores above j when w ≥ ⌈j·n/5⌉:
+// for higher-is-better values that is a value above the ⌈j·n/5⌉-th smallest,
+// for recency one below the (n−⌈j·n/5⌉+1)-th smallest (NaN first, as sorted).
+func NewRFMCuts(daysSinceLast, orders, revenue []float64) RFMCuts {
+	c := RFMCuts{n: len(daysSinceLast)}
+	if c.n == 0 {
+		return c
+	}
+	for _, v := range [][]float64{daysSinceLast, orders, revenue} {
+		slices.Sort(v)
+	}
+	for j := 1; j <= 4; j++ {
+		m := (j*c.n + 4) / 5
+		c.R[j-1] = daysSinceLast[c.n-m]
+		c.F[j-1], c.M[j-1] = orders[m-1], revenue[m-1]
+	}
+	return c
+}
+
+// Score is the RFM of one of the customers the cuts were made from.
+func (c RFMCuts) Score(daysSinceLast, orders, revenue float64) RFM {
+	s := RFM{1, 1, 1}
+	for j := range 4 {
+		// A recency of NaN has every value as worse (as sorted, none is equal to it).
+		if daysSinceLast != daysSinceLast || cmp.Less(daysSinceLast, c.R[j]) {
+			s.R++
+		}
+		if cmp.Less(c.F[j], orders) {
+			s.F++
+		}
+		if cmp.Less(c.M[j], revenue) {
+			s.M++
 		}
 	}
-	score(daysSinceLast, false, func(i, s int) { out[i].R = s })
-	score(orders, true, func(i, s int) { out[i].F = s })
-	score(revenue, true, func(i, s int) { out[i].M = s })
-	return out
+	return s
 }

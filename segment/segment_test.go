@@ -82,29 +82,32 @@ func TestRFMScores(t *testing.T) {
 }
 
 // TestRFMScoresTies: on values with many ties (days are whole, most buyers
-// order once), each score is its definition counted one customer at a time.
+// order once), each score is its definition counted one customer at a time,
+// for bases of every size up to one quintile's edges and a large one (the
+// scores come from four cut points a dimension: RFMCuts).
 func TestRFMScoresTies(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(7, 11))
-	n := 2000
-	days, orders, revenue := make([]float64, n), make([]float64, n), make([]float64, n)
-	for i := range n {
-		days[i], orders[i], revenue[i] = float64(rnd.IntN(40)), float64(1+rnd.IntN(3)), float64(rnd.IntN(500))
-	}
-	days[0], revenue[1] = math.Inf(1), math.Inf(1)
-	score := func(v []float64, i int, worse func(a, b float64) bool) int {
-		k := 0
-		for _, x := range v {
-			if worse(x, v[i]) {
-				k++
-			}
+	for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 11, 2000} {
+		days, orders, revenue := make([]float64, n), make([]float64, n), make([]float64, n)
+		for i := range n {
+			days[i], orders[i], revenue[i] = float64(rnd.IntN(40)), float64(1+rnd.IntN(3)), float64(rnd.IntN(500))
 		}
-		return 1 + 5*k/n
-	}
-	less, more := func(a, b float64) bool { return a < b }, func(a, b float64) bool { return a > b }
-	got := RFMScores(days, orders, revenue)
-	for i := range n {
-		if want := (RFM{score(days, i, more), score(orders, i, less), score(revenue, i, less)}); got[i] != want {
-			t.Fatalf("customer %d (%v days, %v orders, %v revenue): %v, want %v", i, days[i], orders[i], revenue[i], got[i], want)
+		days[0], revenue[n-1] = math.Inf(1), math.Inf(1)
+		score := func(v []float64, i int, worse func(a, b float64) bool) int {
+			k := 0
+			for _, x := range v {
+				if worse(x, v[i]) {
+					k++
+				}
+			}
+			return 1 + 5*k/n
+		}
+		less, more := func(a, b float64) bool { return a < b }, func(a, b float64) bool { return a > b }
+		got := RFMScores(days, orders, revenue)
+		for i := range n {
+			if want := (RFM{score(days, i, more), score(orders, i, less), score(revenue, i, less)}); got[i] != want {
+				t.Fatalf("%d customers, customer %d (%v days, %v orders, %v revenue): %v, want %v", n, i, days[i], orders[i], revenue[i], got[i], want)
+			}
 		}
 	}
 }

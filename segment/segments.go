@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"iter"
 	"math"
 	"slices"
 	"strings"
@@ -61,6 +62,13 @@ func NewValueCuts(ps []Profile) ValueCuts {
 			clv = append(clv, p.CLV)
 		}
 	}
+	return ValueCutsOf(clv, rev)
+}
+
+// ValueCutsOf are the cut points of the value tiers from the 12-month CLVs of
+// the buyers that have one and the 12-month revenues of those that do not.
+// It sorts the slices it is given.
+func ValueCutsOf(clv, rev []float64) ValueCuts {
 	at := func(v []float64, q float64) float64 {
 		if len(v) == 0 {
 			return 0
@@ -98,7 +106,8 @@ func (c ValueCuts) Tier(p Profile, vipTier string) string {
 // Segment is one micro-segment and its economics.
 type Segment struct {
 	ID, Macro, Label string
-	Members          []int // indexes of the customers
+	Size             int
+	Members          []int // indexes of the customers (MicroSegments; a planner in passes keeps its own)
 	Revenue12m       float64
 	RevenueShare     float64 // of all buyers' 12-month revenue
 	MeanCLV          float64 // NaN when no member has a CLV
@@ -129,6 +138,11 @@ var numericSpace = []struct {
 // same profiles give the same segments. prev has the customers' segment ids
 // of the previous night: a segment that keeps most of an old segment's
 // members keeps its id.
+//
+// It holds every buyer at once. A planner that cannot reads the buyers in
+// passes and makes the same segments from the same steps: SpaceStats,
+// JoinSmall, Points.Bisect, Segment.Tally, Points.Label, KeptID, HashedID
+// and NameSegments.
 func MicroSegments(ps []Profile, macro []string, prev Previous, o SegmentOptions) ([]Segment, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -142,96 +156,83 @@ func MicroSegments(ps []Profile, macro []string, prev Previous, o SegmentOptions
 	if len(buyers) == 0 {
 		return nil, nil
 	}
-	space := newSpace(ps, buyers)
-	// Macro groups, in key order; small ones join the nearest.
-	groups := map[string][]int{}
+	st := NewSpaceStats()
 	for _, i := range buyers {
-		groups[macro[i]] = append(groups[macro[i]], i)
+		st.Mean(ps[i])
 	}
-	for {
-		keys := sortedKeys(groups)
-		small := ""
-		for _, k := range keys {
-			if len(groups[k]) < o.MinSize && len(keys) > 1 {
-				small = k
-				break
-			}
+	for _, i := range buyers {
+		st.Spread(ps[i])
+	}
+	f := st.Frame()
+	pts := f.Points(len(buyers))
+	sizes := map[string]int{}
+	total := 0.0
+	for _, i := range buyers {
+		pts.Add(ps[i])
+		sizes[macro[i]]++
+		total += ps[i].Revenue12m
+	}
+	into, err := JoinSmall(sizes, o.MinSize, func(into map[string]string) (map[string][]float64, error) {
+		c := f.Centroids()
+		for r, i := range buyers {
+			c.addRow(into[macro[i]], pts, r)
 		}
-		if small == "" {
-			break
-		}
-		c := space.centroid(groups[small])
-		best, bestD := "", math.Inf(1)
-		for _, k := range keys {
-			if k != small {
-				if d := dist2(c, space.centroid(groups[k])); d < bestD {
-					best, bestD = k, d
-				}
-			}
-		}
-		groups[best] = append(groups[best], groups[small]...)
-		slices.Sort(groups[best])
-		delete(groups, small)
+		return c.Means(), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	groups := map[string][]int32{}
+	for r, i := range buyers {
+		g := into[macro[i]]
+		groups[g] = append(groups[g], int32(r))
 	}
 	var segs []Segment
 	for _, k := range sortedKeys(groups) {
-		for _, leaf := range space.bisect(groups[k], o) {
-			segs = append(segs, Segment{Macro: k, Members: leaf})
-		}
-	}
-	total := 0.0
-	for _, i := range buyers {
-		total += ps[i].Revenue12m
-	}
-	for s := range segs {
-		seg := &segs[s]
-		var clv, alive, withCLV, withAlive float64
-		for _, i := range seg.Members {
-			p := ps[i]
-			seg.Revenue12m += p.Revenue12m
-			if !math.IsNaN(p.CLV) {
-				clv += p.CLV
-				withCLV++
+		for _, leaf := range pts.Bisect(groups[k], o) {
+			seg := Segment{Macro: k, Size: len(leaf), Members: make([]int, len(leaf))}
+			overlap := map[string]int{}
+			for j, r := range leaf {
+				i := buyers[r]
+				seg.Members[j] = i
+				if i < len(prev.Of) && prev.Of[i] != "" {
+					overlap[prev.Of[i]]++
+				}
 			}
-			if !math.IsNaN(p.PAlive) {
-				alive += p.PAlive
-				withAlive++
-				seg.RevenueAtRisk += p.Revenue12m * (1 - p.PAlive)
-			}
+			seg.Tally(func(yield func(Member) bool) {
+				for _, i := range seg.Members {
+					if !yield(Member{ps[i].Revenue12m, ps[i].CLV, ps[i].PAlive}) {
+						return
+					}
+				}
+			}, total)
+			seg.Label = pts.Label(k, leaf)
+			seg.ID = KeptID(seg.Size, overlap, prev.Size)
+			segs = append(segs, seg)
 		}
-		// Over the members with a prediction; NaN (NULL) when none has one.
-		seg.MeanCLV, seg.ChurnRisk = clv/withCLV, 1-alive/withAlive
-		if withAlive == 0 {
-			seg.RevenueAtRisk = math.NaN()
-		}
-		if total > 0 {
-			seg.RevenueShare = seg.Revenue12m / total
-		}
-		seg.Label = space.label(ps, seg)
 	}
-	assignIDs(ps, segs, prev)
+	hashed := make([]string, len(segs))
+	for s, seg := range segs {
+		if seg.ID == "" {
+			ids := make([]string, len(seg.Members))
+			for k, i := range seg.Members {
+				ids[k] = ps[i].ID
+			}
+			slices.Sort(ids)
+			hashed[s] = HashedID(slices.Values(ids))
+		}
+	}
+	NameSegments(segs, hashed)
 	return segs, nil
 }
 
-func sortedKeys(m map[string][]int) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// space holds the buyers' standardised behaviour: the numeric columns dense,
-// row-major, and the three one-hots (top category, top brand, channel) as the
-// index of their one column, so that a distance costs the numeric columns and
-// three look-ups however many categories and brands there are.
-type space struct {
-	dim                 int       // numeric columns, then one column per category, brand and channel
-	row                 []int     // customer index → row
-	x                   []float64 // numeric columns, row-major
-	hot                 [][3]int32
-	cats, brands, chans []string
 }
 
 // Weights of the one-hot columns against the unit-variance behaviour columns.
@@ -242,75 +243,213 @@ const (
 
 var hotWeights = [3]float64{affinityWeight, brandWeight, 1}
 
-func newSpace(ps []Profile, buyers []int) *space {
-	catSet, brandSet, chanSet := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	for _, i := range buyers {
-		catSet[ps[i].TopCategory] = true
-		brandSet[ps[i].TopBrand] = true
-		chanSet[ps[i].Channel] = true
-	}
-	keys := func(m map[string]bool) []string {
-		var out []string
-		for k := range m {
-			out = append(out, k)
-		}
-		slices.Sort(out)
-		return out
-	}
-	s := &space{cats: keys(catSet), brands: keys(brandSet), chans: keys(chanSet), row: make([]int, len(ps))}
+// SpaceStats gathers, over the buyers in order, what places a buyer in the
+// segmentation space: the mean and variance of each behaviour column and the
+// categories, brands and channels there are. Mean takes every buyer, then
+// Spread takes the same buyers in the same order.
+type SpaceStats struct {
+	sum, known, mean, variance []float64
+	n                          int
+	meant                      bool
+	cats, brands, chans        map[string]bool
+}
+
+// NewSpaceStats is ready for the buyers' Mean.
+func NewSpaceStats() *SpaceStats {
 	nn := len(numericSpace)
-	s.dim = nn + len(s.cats) + len(s.brands) + len(s.chans)
-	s.x = make([]float64, len(buyers)*nn)
-	s.hot = make([][3]int32, len(buyers))
-	// A value not predicted (NaN: the model's gate failed) sits at the mean
-	// of those predicted, so that the dimension does not place it.
-	mean, sd, known := make([]float64, nn), make([]float64, nn), make([]float64, nn)
-	for r, i := range buyers {
-		s.row[i] = r
-		for j, f := range numericSpace {
-			v := f.value(ps[i])
-			s.x[r*nn+j] = v
-			if !math.IsNaN(v) {
-				mean[j] += v
-				known[j]++
+	return &SpaceStats{sum: make([]float64, nn), known: make([]float64, nn), mean: make([]float64, nn), variance: make([]float64, nn),
+		cats: map[string]bool{}, brands: map[string]bool{}, chans: map[string]bool{}}
+}
+
+// Mean takes a buyer's behaviour into the means.
+func (st *SpaceStats) Mean(p Profile) {
+	for j, f := range numericSpace {
+		// A value not predicted (NaN: the model's gate failed) sits at the
+		// mean of those predicted, so that the dimension does not place it.
+		if v := f.value(p); !math.IsNaN(v) {
+			st.sum[j] += v
+			st.known[j]++
+		}
+	}
+	st.n++
+	st.cats[p.TopCategory], st.brands[p.TopBrand], st.chans[p.Channel] = true, true, true
+}
+
+// Spread takes a buyer's behaviour into the variances, once every buyer is
+// in the means.
+func (st *SpaceStats) Spread(p Profile) {
+	if !st.meant {
+		for j := range st.mean {
+			st.mean[j] = st.sum[j] / max(1, st.known[j])
+		}
+		st.meant = true
+	}
+	for j, f := range numericSpace {
+		v := f.value(p)
+		if math.IsNaN(v) {
+			v = st.mean[j]
+		}
+		d := v - st.mean[j]
+		st.variance[j] += d * d / float64(st.n)
+	}
+}
+
+// Frame is the space the buyers gathered make: how a buyer is placed in it.
+func (st *SpaceStats) Frame() *Frame {
+	keys := func(m map[string]bool) ([]string, map[string]int) {
+		out := sortedKeys(m)
+		idx := make(map[string]int, len(out))
+		for k, v := range out {
+			idx[v] = k
+		}
+		return out, idx
+	}
+	f := &Frame{mean: st.mean, variance: st.variance}
+	f.cats, f.catIdx = keys(st.cats)
+	f.brands, f.brandIdx = keys(st.brands)
+	f.chans, f.chanIdx = keys(st.chans)
+	f.dim = len(numericSpace) + len(f.cats) + len(f.brands) + len(f.chans)
+	return f
+}
+
+// Frame places buyers in the segmentation space: the numeric columns
+// standardised, and the three one-hots (top category, top brand, channel) as
+// the index of their one column, so that a distance costs the numeric columns
+// and three look-ups however many categories and brands there are.
+type Frame struct {
+	dim                       int // numeric columns, then one column per category, brand and channel
+	mean, variance            []float64
+	cats, brands, chans       []string
+	catIdx, brandIdx, chanIdx map[string]int
+}
+
+// place is a buyer's standardised numeric columns (into x) and one-hot columns.
+func (f *Frame) place(p Profile, x []float64) [3]int32 {
+	for j, c := range numericSpace {
+		v := c.value(p)
+		if math.IsNaN(v) {
+			v = f.mean[j]
+		}
+		if f.variance[j] > 0 {
+			x[j] = (v - f.mean[j]) / math.Sqrt(f.variance[j])
+		} else {
+			x[j] = 0
+		}
+	}
+	nn := len(numericSpace)
+	return [3]int32{int32(nn + f.catIdx[p.TopCategory]), int32(nn + len(f.cats) + f.brandIdx[p.TopBrand]),
+		int32(nn + len(f.cats) + len(f.brands) + f.chanIdx[p.Channel])}
+}
+
+// Points are buyers placed in a frame, numbered in the order added.
+type Points struct {
+	f   *Frame
+	x   []float64 // numeric columns, row-major
+	hot [][3]int32
+}
+
+// Points is an empty set of points, with room for n.
+func (f *Frame) Points(n int) *Points {
+	return &Points{f: f, x: make([]float64, 0, n*len(numericSpace)), hot: make([][3]int32, 0, n)}
+}
+
+// Add places a buyer: the next row.
+func (pts *Points) Add(p Profile) {
+	nn := len(numericSpace)
+	pts.x = append(pts.x, make([]float64, nn)...)
+	pts.hot = append(pts.hot, pts.f.place(p, pts.x[len(pts.x)-nn:]))
+}
+
+// Centroids sums buyers' points by group.
+type Centroids struct {
+	f   *Frame
+	sum map[string][]float64
+	n   map[string]int
+}
+
+// Centroids is ready to sum.
+func (f *Frame) Centroids() *Centroids {
+	return &Centroids{f: f, sum: map[string][]float64{}, n: map[string]int{}}
+}
+
+// Add adds a buyer of a group.
+func (c *Centroids) Add(group string, p Profile) {
+	var x [8]float64 // numeric columns: fewer than 8
+	hot := c.f.place(p, x[:len(numericSpace)])
+	c.add(group, x[:len(numericSpace)], hot)
+}
+
+func (c *Centroids) addRow(group string, pts *Points, r int) {
+	nn := len(numericSpace)
+	c.add(group, pts.x[r*nn:(r+1)*nn], pts.hot[r])
+}
+
+func (c *Centroids) add(group string, x []float64, hot [3]int32) {
+	s := c.sum[group]
+	if s == nil {
+		s = make([]float64, c.f.dim)
+		c.sum[group] = s
+	}
+	for j, v := range x {
+		s[j] += v
+	}
+	for g, j := range hot {
+		s[j] += hotWeights[g]
+	}
+	c.n[group]++
+}
+
+// Means are the centroids of the groups.
+func (c *Centroids) Means() map[string][]float64 {
+	for g, s := range c.sum {
+		for j := range s {
+			s[j] /= float64(c.n[g])
+		}
+	}
+	return c.sum
+}
+
+// JoinSmall joins each macro group of fewer than minSize buyers (sizes) to the
+// nearest group by centroid, the first small group in name order first, until
+// none is small or one is left: into maps each group to the group it is now
+// part of. centroids gives the centroid of each group as joined so far.
+func JoinSmall(sizes map[string]int, minSize int, centroids func(into map[string]string) (map[string][]float64, error)) (map[string]string, error) {
+	into, size := map[string]string{}, map[string]int{}
+	for k, n := range sizes {
+		into[k], size[k] = k, n
+	}
+	for {
+		keys := sortedKeys(size)
+		small := ""
+		for _, k := range keys {
+			if size[k] < minSize && len(keys) > 1 {
+				small = k
+				break
+			}
+		}
+		if small == "" {
+			return into, nil
+		}
+		cs, err := centroids(into)
+		if err != nil {
+			return nil, err
+		}
+		best, bestD := "", math.Inf(1)
+		for _, k := range keys {
+			if k != small {
+				if d := dist2(cs[small], cs[k]); d < bestD {
+					best, bestD = k, d
+				}
+			}
+		}
+		size[best] += size[small]
+		delete(size, small)
+		for k, g := range into {
+			if g == small {
+				into[k] = best
 			}
 		}
 	}
-	for j := range mean {
-		mean[j] /= max(1, known[j])
-	}
-	for r := range buyers {
-		for j := range numericSpace {
-			if math.IsNaN(s.x[r*nn+j]) {
-				s.x[r*nn+j] = mean[j]
-			}
-			d := s.x[r*nn+j] - mean[j]
-			sd[j] += d * d / float64(len(buyers))
-		}
-	}
-	catIdx, brandIdx, chanIdx := map[string]int{}, map[string]int{}, map[string]int{}
-	for k, c := range s.cats {
-		catIdx[c] = k
-	}
-	for k, c := range s.brands {
-		brandIdx[c] = k
-	}
-	for k, c := range s.chans {
-		chanIdx[c] = k
-	}
-	for r, i := range buyers {
-		v := s.x[r*nn : (r+1)*nn]
-		for j := range numericSpace {
-			if sd[j] > 0 {
-				v[j] = (v[j] - mean[j]) / math.Sqrt(sd[j])
-			} else {
-				v[j] = 0
-			}
-		}
-		s.hot[r] = [3]int32{int32(nn + catIdx[ps[i].TopCategory]), int32(nn + len(s.cats) + brandIdx[ps[i].TopBrand]),
-			int32(nn + len(s.cats) + len(s.brands) + chanIdx[ps[i].Channel])}
-	}
-	return s
 }
 
 // center is a point of the space, dense, with the squared norm of its one-hot part.
@@ -319,7 +458,7 @@ type center struct {
 	hotSq float64
 }
 
-func (s *space) newCenter(c []float64) center {
+func newCenter(c []float64) center {
 	ct := center{c: c}
 	for _, v := range c[len(numericSpace):] {
 		ct.hotSq += v * v
@@ -327,49 +466,52 @@ func (s *space) newCenter(c []float64) center {
 	return ct
 }
 
-// point is customer i as a dense vector.
-func (s *space) point(i int) center {
+// point is row r as a dense vector.
+func (pts *Points) point(r int32) center {
 	nn := len(numericSpace)
-	r := s.row[i]
-	c := make([]float64, s.dim)
-	copy(c, s.x[r*nn:(r+1)*nn])
-	for g, j := range s.hot[r] {
+	c := make([]float64, pts.f.dim)
+	copy(c, pts.x[int(r)*nn:(int(r)+1)*nn])
+	for g, j := range pts.hot[r] {
 		c[j] = hotWeights[g]
 	}
-	return s.newCenter(c)
+	return newCenter(c)
 }
 
-// dist is the squared distance of customer i to a center:
-// Σ numeric (x−c)² + Σ one-hot c² + Σ over i's three columns (w² − 2wc).
-func (s *space) dist(i int, ct center) float64 {
+// dist is the squared distance of row r to a center:
+// Σ numeric (x−c)² + Σ one-hot c² + Σ over r's three columns (w² − 2wc).
+func (pts *Points) dist(r int32, ct center) float64 {
 	nn := len(numericSpace)
-	r := s.row[i]
 	d := ct.hotSq
-	for j, v := range s.x[r*nn : (r+1)*nn] {
+	for j, v := range pts.x[int(r)*nn : (int(r)+1)*nn] {
 		t := v - ct.c[j]
 		d += t * t
 	}
-	for g, j := range s.hot[r] {
+	for g, j := range pts.hot[r] {
 		w := hotWeights[g]
 		d += w*w - 2*w*ct.c[j]
 	}
 	return d
 }
 
-func (s *space) centroid(members []int) []float64 {
+// centroid is the mean of the rows whose side is want (every row: side nil).
+func (pts *Points) centroid(rows []int32, side []bool, want bool) []float64 {
 	nn := len(numericSpace)
-	c := make([]float64, s.dim)
-	for _, i := range members {
-		r := s.row[i]
-		for j, v := range s.x[r*nn : (r+1)*nn] {
+	c := make([]float64, pts.f.dim)
+	n := 0
+	for k, r := range rows {
+		if side != nil && side[k] != want {
+			continue
+		}
+		n++
+		for j, v := range pts.x[int(r)*nn : (int(r)+1)*nn] {
 			c[j] += v
 		}
-		for g, j := range s.hot[r] {
+		for g, j := range pts.hot[r] {
 			c[j] += hotWeights[g]
 		}
 	}
 	for j := range c {
-		c[j] /= float64(len(members))
+		c[j] /= float64(n)
 	}
 	return c
 }
@@ -383,25 +525,27 @@ func dist2(a, b []float64) float64 {
 	return d
 }
 
-// bisect splits members until every part has at most MaxSize members; every
-// split keeps both halves at MinSize or more (a part above MaxSize has at least
-// twice MinSize members), so every leaf is within the bounds. Large parts split
-// their halves on two cores; the leaves come out in the same order.
-func (s *space) bisect(members []int, o SegmentOptions) [][]int {
-	if len(members) <= o.MaxSize {
-		return [][]int{members}
+// Bisect splits rows (of one macro group, in order) until every part has at
+// most MaxSize members; every split keeps both halves at MinSize or more (a
+// part above MaxSize has at least twice MinSize members), so every leaf is
+// within the bounds. It reorders rows in place: the leaves are parts of it,
+// each in order. Large parts split their halves on two cores; the leaves come
+// out in the same order.
+func (pts *Points) Bisect(rows []int32, o SegmentOptions) [][]int32 {
+	if len(rows) <= o.MaxSize {
+		return [][]int32{rows}
 	}
-	a, b := s.split(members, o)
-	if len(members) < 20000 {
-		return append(s.bisect(a, o), s.bisect(b, o)...)
+	a, b := pts.split(rows, o)
+	if len(rows) < 20000 {
+		return append(pts.Bisect(a, o), pts.Bisect(b, o)...)
 	}
-	var left [][]int
+	var left [][]int32
 	done := make(chan struct{})
 	go func() {
-		left = s.bisect(a, o)
+		left = pts.Bisect(a, o)
 		close(done)
 	}()
-	right := s.bisect(b, o)
+	right := pts.Bisect(b, o)
 	<-done
 	return append(left, right...)
 }
@@ -409,52 +553,50 @@ func (s *space) bisect(members []int, o SegmentOptions) [][]int {
 // split is a deterministic 2-means: it starts from the member farthest from
 // the centroid and the member farthest from that one, runs Lloyd's iterations,
 // then moves the members closest to the boundary into a half below MinSize.
-func (s *space) split(members []int, o SegmentOptions) ([]int, []int) {
+func (pts *Points) split(members []int32, o SegmentOptions) ([]int32, []int32) {
 	far := func(from center) center {
 		best, bestD := members[0], -1.0
-		for _, i := range members {
-			if d := s.dist(i, from); d > bestD {
-				best, bestD = i, d
+		for _, r := range members {
+			if d := pts.dist(r, from); d > bestD {
+				best, bestD = r, d
 			}
 		}
-		return s.point(best)
+		return pts.point(best)
 	}
-	ca := far(s.newCenter(s.centroid(members)))
+	ca := far(newCenter(pts.centroid(members, nil, false)))
 	cb := far(ca)
 	side := make([]bool, len(members)) // true: b
+	nb := 0
 	for it := 0; it < o.Iterations; it++ {
 		changed := false
-		for k, i := range members {
-			toB := s.dist(i, cb) < s.dist(i, ca)
+		nb = 0
+		for k, r := range members {
+			toB := pts.dist(r, cb) < pts.dist(r, ca)
 			changed = changed || toB != side[k]
 			side[k] = toB
+			if toB {
+				nb++
+			}
 		}
-		as, bs := halves(members, side)
-		if len(as) == 0 || len(bs) == 0 {
+		if nb == 0 || nb == len(members) {
 			break
 		}
-		ca, cb = s.newCenter(s.centroid(as)), s.newCenter(s.centroid(bs))
+		ca, cb = newCenter(pts.centroid(members, side, false)), newCenter(pts.centroid(members, side, true))
 		if !changed && it > 0 {
 			break
 		}
 	}
 	// Rebalance: a half under MinSize takes the other half's members that are
 	// nearest to it relative to their own centre.
-	nb := 0
-	for _, v := range side {
-		if v {
-			nb++
-		}
-	}
 	rebalance := func(toB bool, need int) {
 		type cand struct {
 			k    int
 			cost float64
 		}
 		var cs []cand
-		for k, i := range members {
+		for k, r := range members {
 			if side[k] != toB {
-				cost := s.dist(i, cb) - s.dist(i, ca)
+				cost := pts.dist(r, cb) - pts.dist(r, ca)
 				if !toB {
 					cost = -cost
 				}
@@ -471,27 +613,29 @@ func (s *space) split(members []int, o SegmentOptions) ([]int, []int) {
 	} else if len(members)-nb < o.MinSize {
 		rebalance(false, o.MinSize-(len(members)-nb))
 	}
-	return halves(members, side)
-}
-
-// halves splits members by side (true: the second half), keeping their order.
-func halves(members []int, side []bool) (as, bs []int) {
-	for k, i := range members {
+	// The halves in place, each keeping its order.
+	var bs []int32
+	na := 0
+	for k, r := range members {
 		if side[k] {
-			bs = append(bs, i)
+			bs = append(bs, r)
 		} else {
-			as = append(as, i)
+			members[na] = r
+			na++
 		}
 	}
-	return as, bs
+	copy(members[na:], bs)
+	return members[:na:na], members[na:]
 }
 
-// label names a segment: its macro group, its most distinctive behaviour (the
-// standardised mean furthest from 0, if at least half a standard deviation),
-// its dominant top category and channel when most members share them.
-func (s *space) label(ps []Profile, seg *Segment) string {
-	parts := []string{seg.Macro}
-	c := s.centroid(seg.Members)
+// Label names a segment of rows of a macro group: the group, its most
+// distinctive behaviour (the standardised mean furthest from 0, if at least
+// half a standard deviation), its dominant top category and channel when most
+// members share them.
+func (pts *Points) Label(macro string, rows []int32) string {
+	f := pts.f
+	parts := []string{macro}
+	c := pts.centroid(rows, nil, false)
 	best, bestZ := -1, 0.5
 	for j := range numericSpace {
 		if math.Abs(c[j]) >= bestZ {
@@ -511,7 +655,7 @@ func (s *space) label(ps []Profile, seg *Segment) string {
 		}
 		return names[k]
 	}
-	if cat := dominant(nn, s.cats, affinityWeight, 0.4); cat != "" {
+	if cat := dominant(nn, f.cats, affinityWeight, 0.4); cat != "" {
 		parts = append(parts, cat)
 	}
 	if best >= 0 {
@@ -521,10 +665,39 @@ func (s *space) label(ps []Profile, seg *Segment) string {
 			parts = append(parts, numericSpace[best].low)
 		}
 	}
-	if ch := dominant(nn+len(s.cats)+len(s.brands), s.chans, 1, 0.6); ch != "" {
+	if ch := dominant(nn+len(f.cats)+len(f.brands), f.chans, 1, 0.6); ch != "" {
 		parts = append(parts, ch)
 	}
 	return strings.Join(parts, " · ")
+}
+
+// Member is what a segment's economics take of each of its members.
+type Member struct{ Revenue12m, CLV, PAlive float64 }
+
+// Tally sets the segment's economics from its members, in order; total is
+// every buyer's 12-month revenue.
+func (seg *Segment) Tally(members iter.Seq[Member], total float64) {
+	var clv, alive, withCLV, withAlive float64
+	for m := range members {
+		seg.Revenue12m += m.Revenue12m
+		if !math.IsNaN(m.CLV) {
+			clv += m.CLV
+			withCLV++
+		}
+		if !math.IsNaN(m.PAlive) {
+			alive += m.PAlive
+			withAlive++
+			seg.RevenueAtRisk += m.Revenue12m * (1 - m.PAlive)
+		}
+	}
+	// Over the members with a prediction; NaN (NULL) when none has one.
+	seg.MeanCLV, seg.ChurnRisk = clv/withCLV, 1-alive/withAlive
+	if withAlive == 0 {
+		seg.RevenueAtRisk = math.NaN()
+	}
+	if total > 0 {
+		seg.RevenueShare = seg.Revenue12m / total
+	}
 }
 
 // Previous is the night before's micro-segments: Of[i] is the segment id of
@@ -534,57 +707,44 @@ type Previous struct {
 	Size map[string]int
 }
 
-// assignIDs keeps last night's id for a segment that holds more than half of
-// its members and of that old segment's members here, the largest overlaps
-// first; other segments get an id from a hash of their members.
-func assignIDs(ps []Profile, segs []Segment, prev Previous) {
-	type pair struct {
-		seg     int
-		id      string
-		overlap int
-	}
-	var pairs []pair
-	for s, seg := range segs {
-		count := map[string]int{}
-		for _, i := range seg.Members {
-			if i < len(prev.Of) && prev.Of[i] != "" {
-				count[prev.Of[i]]++
-			}
-		}
-		for id, n := range count {
-			if 2*n > len(seg.Members) && 2*n > prev.Size[id] {
-				pairs = append(pairs, pair{s, id, n})
-			}
+// KeptID is the id of the night before's segment that a segment of size
+// members keeps: one that holds more than half of its members and of that old
+// segment's members (at most one can), or "". overlap counts the members of
+// each old segment among the segment's.
+func KeptID(size int, overlap map[string]int, prevSize map[string]int) string {
+	for id, n := range overlap {
+		if 2*n > size && 2*n > prevSize[id] {
+			return id
 		}
 	}
-	slices.SortFunc(pairs, func(a, b pair) int {
-		if a.overlap != b.overlap {
-			return b.overlap - a.overlap
-		}
-		return cmp.Or(strings.Compare(a.id, b.id), a.seg-b.seg)
-	})
+	return ""
+}
+
+// HashedID is the id of a segment that keeps no old one: a hash of its
+// members' ids, given in sorted order.
+func HashedID(ids iter.Seq[string]) string {
+	h := fnv.New64a()
+	for id := range ids {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	return fmt.Sprintf("seg-%012x", h.Sum64()>>16)
+}
+
+// NameSegments gives each segment without a kept id its hashed id (hashed,
+// by segment), in order, marked until unused.
+func NameSegments(segs []Segment, hashed []string) {
 	used := map[string]bool{}
-	for _, p := range pairs {
-		if segs[p.seg].ID == "" && !used[p.id] {
-			segs[p.seg].ID = p.id
-			used[p.id] = true
+	for _, s := range segs {
+		if s.ID != "" {
+			used[s.ID] = true
 		}
 	}
 	for s := range segs {
 		if segs[s].ID != "" {
 			continue
 		}
-		ids := make([]string, len(segs[s].Members))
-		for k, i := range segs[s].Members {
-			ids[k] = ps[i].ID
-		}
-		slices.Sort(ids)
-		h := fnv.New64a()
-		for _, id := range ids {
-			h.Write([]byte(id))
-			h.Write([]byte{0})
-		}
-		id := fmt.Sprintf("seg-%012x", h.Sum64()>>16)
+		id := hashed[s]
 		for used[id] {
 			id += "x"
 		}

@@ -61,6 +61,20 @@ type ScoreOptions struct {
 	CampaignDays    int
 	LiftWindowDays  int
 	BatchRows       int
+	// PlanBatchBuyers bounds the buyers whose macro groups shard 0 bisects
+	// at a time (a larger group alone); 0: defaultPlanBatch.
+	PlanBatchBuyers int
+}
+
+// defaultPlanBatch holds about 100 bytes a buyer of the batch on shard 0:
+// 200 MB, whatever the number of buyers.
+const defaultPlanBatch = 2_000_000
+
+func (o ScoreOptions) planBatch() int {
+	if o.PlanBatchBuyers > 0 {
+		return o.PlanBatchBuyers
+	}
+	return defaultPlanBatch
 }
 
 // PublishOptions: how publish retries a swap the warehouse did not answer,

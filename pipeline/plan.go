@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -99,122 +101,181 @@ func (p prints) strings() []string {
 	return out
 }
 
-// planned is the plan of the buyers, in id order.
+// planned is the plan of the date, made in passes over every shard's
+// profiles in id order, so that shard 0 holds a few bytes a buyer and one
+// batch of macro groups at a time, not every buyer's profile: the global
+// cuts first (VIP threshold, value cuts, RFM cut points, the space's means),
+// then each buyer's macro group, then the micro-segments of a batch of groups
+// at a time. Each pass gives the same numbers in the same order as one pass
+// over every profile did (segment.MicroSegments).
 type planned struct {
-	ps  []segment.Profile // freed once the segments are made: ids stay
-	ids []string
-	// Stages, tiers and value tiers as codes of names: a byte, not a
-	// string, each of millions of buyers.
-	names                 codes
-	stages, tiers, values []uint8
-	rfm                   [][3]int8
-	segOf                 []int32 // index in segs
-	control               []bool
-	segs                  []segment.Segment
-	cuts                  segment.ValueCuts
-	vipBar                float64
-	prev                  segment.Previous // the buyers' segments of the night before
+	o      ScoreOptions
+	vipBar float64
+	cuts   segment.ValueCuts
+	rfm    segment.RFMCuts
+	// Per buyer, in id order over every shard.
+	shard []uint16
+	group []uint8 // macro group: a code of groups
+	prev  []int32 // the night before's segment: an index in prevIDs, or -1
+	segOf []int32 // index in segs, or -1
+	// idSum and buyers are each shard's sum of its buyers' id hashes and
+	// their count: a later pass that reads other buyers says so.
+	idSum  []uint64
+	buyers []int
+	groups codes
+	// The night before's segment ids, their members then.
+	prevIDs  []string
+	prevCode map[string]int32
+	prevSize map[string]int
+	segs     []segment.Segment
+	strategy []string // of each segment: the one most of its members have
+}
+
+// Columns of customer_profiles each pass reads.
+var (
+	// cutSchema: the global cuts and the space's means.
+	cutSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "orders", "days_since_last", "revenue", "revenue_12m",
+		"avg_check", "discount_share", "p_alive", "clv_12m", "top_category", "top_brand", "preferred_channel")
+	// segmentSchema: a buyer's place in the space, its tiers and economics.
+	segmentSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "orders", "days_since_first", "days_since_last",
+		"last_gap_days", "interorder_mean_days", "revenue", "revenue_12m", "avg_check", "discount_share", "p_alive", "clv_12m",
+		"early_vip", "top_category", "top_brand", "preferred_channel")
+	// assignSchema: a customer's stage, tiers and RFM scores.
+	assignSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "orders", "days_since_first", "days_since_last",
+		"last_gap_days", "interorder_mean_days", "revenue", "revenue_12m", "p_alive", "clv_12m", "early_vip")
+)
+
+// profileColumns are the columns of a record of customer_profiles that make
+// a segment.Profile; nil where the record does not have them.
+type profileColumns struct {
+	ids, category, brand, channel, basket                                              *array.String
+	buyer                                                                              *array.Boolean
+	orders                                                                             *array.Int32
+	first, last, gap, between, revenue, revenue12m, check, discount, alive, clv, early *array.Float64
+}
+
+func profileColumnsOf(rec arrow.Record) profileColumns {
+	var c profileColumns
+	str := map[string]**array.String{"customer_id": &c.ids, "top_category": &c.category, "top_brand": &c.brand, "preferred_channel": &c.channel, "basket": &c.basket}
+	f64 := map[string]**array.Float64{"days_since_first": &c.first, "days_since_last": &c.last, "last_gap_days": &c.gap,
+		"interorder_mean_days": &c.between, "revenue": &c.revenue, "revenue_12m": &c.revenue12m, "avg_check": &c.check,
+		"discount_share": &c.discount, "p_alive": &c.alive, "clv_12m": &c.clv, "early_vip": &c.early}
+	for k, f := range rec.Schema().Fields() {
+		switch col := rec.Column(k).(type) {
+		case *array.String:
+			if p, ok := str[f.Name]; ok {
+				*p = col
+			}
+		case *array.Float64:
+			if p, ok := f64[f.Name]; ok {
+				*p = col
+			}
+		case *array.Boolean:
+			if f.Name == "buyer" {
+				c.buyer = col
+			}
+		case *array.Int32:
+			if f.Name == "orders" {
+				c.orders = col
+			}
+		}
+	}
+	return c
+}
+
+// profile is row i as a profile: its strings are the record's, kept only
+// while the record is. Columns the record does not have are 0 ("").
+func (c profileColumns) profile(i int) segment.Profile {
+	f := func(a *array.Float64) float64 {
+		if a == nil {
+			return 0
+		}
+		return a.Value(i)
+	}
+	s := func(a *array.String) string {
+		if a == nil {
+			return ""
+		}
+		return a.Value(i)
+	}
+	p := segment.Profile{ID: c.ids.Value(i), DaysSinceFirst: f(c.first), DaysSinceLast: f(c.last), LastGapDays: f(c.gap),
+		InterorderMean: f(c.between), Revenue: f(c.revenue), Revenue12m: f(c.revenue12m), AvgCheck: f(c.check),
+		DiscountShare: f(c.discount), PAlive: f(c.alive), CLV: f(c.clv), EarlyVIP: math.NaN(),
+		TopCategory: s(c.category), TopBrand: s(c.brand), Channel: s(c.channel)}
+	if c.orders != nil {
+		p.Orders = int(c.orders.Value(i))
+	}
+	if c.early != nil {
+		p.EarlyVIP = c.early.Value(i)
+	}
+	return p
+}
+
+// eachBuyer reads the buyers of parts in id order: fn gets buyer k's row.
+// Over every shard (parts nil), it checks that the buyers are those of the
+// first full pass (sums); over one shard, that they are that shard's.
+func (p *planned) eachBuyer(ctx context.Context, r Run, wh scoreStore, schema *arrow.Schema, parts []warehouse.Slice, fn func(c profileColumns, i, k int) error) error {
+	all := parts == nil
+	if all {
+		parts = r.Shard.all()
+	}
+	var sum uint64
+	k := 0
+	if err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, schema, r.AsOf, r.Shard.Job, parts, p.o.BatchRows, func(rec arrow.Record) error {
+		c := profileColumnsOf(rec)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if !c.buyer.Value(i) {
+				continue
+			}
+			sum += city.CH64([]byte(c.ids.Value(i)))
+			if err := fn(c, i, k); err != nil {
+				return err
+			}
+			k++
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	want, wantSum := len(p.shard), uint64(0)
+	for _, s := range p.idSum {
+		wantSum += s
+	}
+	if !all {
+		want, wantSum = p.buyers[parts[0].Index], p.idSum[parts[0].Index]
+	}
+	if p.idSum != nil && (k != want || sum != wantSum) {
+		return fmt.Errorf("%w: the buyers' profiles changed while shard 0 planned (%d buyers read, %d before): run score again", warehouse.ErrPartGone, k, want)
+	}
+	return nil
 }
 
 // plan reads every shard's profiles (shard 0's run, after each part is
 // in), plans the date over all buyers (lifecycle, VIP and value tiers, RFM,
 // micro-segments with last night's ids, control groups, each segment's feed),
 // stages segments and segment_feed, and writes each shard's part of
-// customer_plan. It holds the buyers' profiles, not their rows.
+// customer_plan.
 //
 // A pod 0 of a sharded run run again (its pod killed and restarted) whose
 // job already planned the date from the same profiles keeps that plan: the
 // other shards may have written their rows from it already.
 func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, earlyID string, out *ScoreSummary) error {
 	sh := r.Shard
-	all := sh.all()
-	var p planned
-	var fp prints
-	var buf []byte
-	interned := map[string]string{}
-	intern := func(s string) string {
-		if v, ok := interned[s]; ok {
-			return v
-		}
-		v := strings.Clone(s)
-		interned[v] = v
-		return v
+	if sh.Of > math.MaxUint16 {
+		return fmt.Errorf("score: %d shards; shard 0 plans for at most %d", sh.Of, math.MaxUint16)
 	}
-	nonBuyer := o.Segmentation.Lifecycle.Stage(segment.Profile{EarlyVIP: math.NaN()})
 	summary := *out
-	ln, err := readLastNight(ctx, r, wh)
-	if err != nil {
-		return err
-	}
-	defer ln.release()
-	read := func(rec arrow.Record) error {
-		str := func(name string) *array.String { return canon.ArrayOf[*array.String](rec, name) }
-		f64 := func(name string) *array.Float64 { return canon.ArrayOf[*array.Float64](rec, name) }
-		ids, models, category, brand, channel, note := str("customer_id"), str("model_id"), str("top_category"), str("top_brand"), str("preferred_channel"), str("prediction_note")
-		buyer, orders := canon.ArrayOf[*array.Boolean](rec, "buyer"), canon.ArrayOf[*array.Int32](rec, "orders")
-		first, last, gap, between := f64("days_since_first"), f64("days_since_last"), f64("last_gap_days"), f64("interorder_mean_days")
-		revenue, revenue12m, check, discount := f64("revenue"), f64("revenue_12m"), f64("avg_check"), f64("discount_share")
-		alive, clv, early, expected := f64("p_alive"), f64("clv_12m"), f64("early_vip"), f64("expected_purchases_365d")
-		next := canon.ArrayOf[arrow.Array](rec, "next_order_in_days")
-		pc := printed(rec)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			out.Customers++
-			if m := models.Value(i); m != modelID {
-				return fmt.Errorf("customer %s was scored with model %s, shard 0 with %s: run every shard of score again", ids.Value(i), m, modelID)
-			}
-			buf = fp.add(pc, i, buf)
-			if !buyer.Value(i) {
-				out.Lifecycle[nonBuyer]++
-				continue
-			}
-			pr := segment.Profile{ID: strings.Clone(ids.Value(i)), Orders: int(orders.Value(i)), DaysSinceFirst: first.Value(i), DaysSinceLast: last.Value(i),
-				LastGapDays: gap.Value(i), InterorderMean: between.Value(i), Revenue: revenue.Value(i), Revenue12m: revenue12m.Value(i), AvgCheck: check.Value(i),
-				DiscountShare: discount.Value(i), PAlive: alive.Value(i), CLV: clv.Value(i), EarlyVIP: early.Value(i),
-				TopCategory: intern(category.Value(i)), TopBrand: intern(brand.Value(i)), Channel: intern(channel.Value(i))}
-			p.ps = append(p.ps, pr)
-			p.prev.Of = append(p.prev.Of, ln.of(pr.ID))
-			out.Buyers++
-			if pr.Revenue == 0 {
-				out.ZeroRevenue++
-			}
-			if !math.IsNaN(pr.PAlive) {
-				out.MeanPAlive += pr.PAlive
-				out.WithPAlive++
-			}
-			if e := expected.Value(i); !math.IsNaN(e) {
-				out.Expected365 += e
-			}
-			if !math.IsNaN(pr.CLV) {
-				out.CLV12 += pr.CLV
-			}
-			if next.IsValid(i) {
-				out.WithNextOrder++
-			}
-			if note.Value(i) != "" {
-				out.NotPredicted++
-			}
-		}
-		return nil
-	}
+	var p *planned
+	var fp prints
 	// A shard run again rewrites its part: read again once it is back.
 	for attempt := 1; ; attempt++ {
-		p, fp, *out = planned{}, newPrints(sh.Of), summary
+		p, *out = &planned{o: o}, summary
 		out.Lifecycle, out.Tiers = map[string]int{}, map[string]int{}
-		ln.next = 0
-		// Sized once: the buyers' profiles are most of what shard 0 holds.
-		buyers := 0
-		err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, buyerSchema, r.AsOf, sh.Job, all, o.BatchRows, func(rec arrow.Record) error {
-			b := canon.ArrayOf[*array.Boolean](rec, "buyer")
-			for i := 0; i < b.Len(); i++ {
-				if b.Value(i) {
-					buyers++
-				}
-			}
+		var stands bool
+		var err error
+		fp, stands, err = p.read(ctx, r, wh, modelID, out)
+		if err == nil && stands {
 			return nil
-		})
-		if err == nil {
-			p.ps, p.prev.Of = make([]segment.Profile, 0, buyers), make([]string, 0, buyers)
-			err = wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, planProfileSchema, r.AsOf, sh.Job, all, o.BatchRows, read)
 		}
 		if err == nil {
 			break
@@ -227,60 +288,30 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 			return err
 		}
 	}
-	p.prev.Size = ln.size
-	ln.release()
-	if out.WithPAlive > 0 {
-		out.MeanPAlive /= float64(out.WithPAlive)
-	}
-	if sh.Of > 1 {
-		run, existing, _, err := currentPlan(ctx, r, wh)
-		if err != nil {
-			return err
-		}
-		if existing != nil && slices.Equal(existing.Prints, fp.strings()) {
-			out.PlanOf = run
-			r.Log.WithField("plan_run", run).Info("the job planned the date from these profiles already: its plan stands")
-			return nil
-		}
-	}
-	if err := p.decide(ctx, r, wh, o); err != nil {
-		return err
-	}
-	for i := range p.stages {
-		out.Lifecycle[p.names.name(p.stages[i])]++
-		if t := p.names.name(p.tiers[i]); t != "" {
-			out.Tiers[t]++
-		}
-	}
 	out.Segments = len(p.segs)
 	out.MinSize = math.MaxInt
 	members := 0
 	for _, s := range p.segs {
-		out.MinSize, out.MaxSize = min(out.MinSize, len(s.Members)), max(out.MaxSize, len(s.Members))
-		members += len(s.Members)
+		out.MinSize, out.MaxSize = min(out.MinSize, s.Size), max(out.MaxSize, s.Size)
+		members += s.Size
 	}
-	segRec := p.segmentRecord(r, o)
-	p.ids = make([]string, len(p.ps)) // in id order, as read
-	for i := range p.ps {
-		p.ids[i] = p.ps[i].ID
-	}
-	p.ps = nil
+	segRec := p.segmentRecord(r)
 	defer segRec.Release()
 	// Each shard's plan is written while the feeds are counted: both only
-	// read what decide made, and each waits for the warehouse in turn.
+	// read what the passes made, and each waits for the warehouse in turn.
 	planCtx, stopPlan := context.WithCancel(ctx)
 	defer stopPlan()
 	planned := make(chan error, 1)
 	go func() {
-		for _, s := range all {
-			if err := p.writePlan(planCtx, r, wh, o, s); err != nil {
+		for _, s := range sh.all() {
+			if err := p.writePlan(planCtx, r, wh, s); err != nil {
 				planned <- err
 				return
 			}
 		}
 		planned <- nil
 	}()
-	feedRec, err := p.feeds(ctx, r, wh, o, all)
+	feedRec, err := p.feeds(ctx, r, wh)
 	if err != nil {
 		stopPlan()
 		<-planned
@@ -312,6 +343,336 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 	return nil
 }
 
+// read makes the plan in passes over the profiles. stands: the job planned
+// the date from these profiles already, and that plan stands.
+func (p *planned) read(ctx context.Context, r Run, wh scoreStore, modelID string, out *ScoreSummary) (fp prints, stands bool, err error) {
+	sh, sg := r.Shard, p.o.Segmentation
+	// The global cuts, and the space's means.
+	var since, orders, revenue, revenue12m, clv, revNoCLV []float64
+	stats := segment.NewSpaceStats()
+	if err := p.eachBuyer(ctx, r, wh, cutSchema, nil, func(c profileColumns, i, _ int) error {
+		pr := c.profile(i)
+		since, orders, revenue = append(since, pr.DaysSinceLast), append(orders, float64(pr.Orders)), append(revenue, pr.Revenue)
+		revenue12m = append(revenue12m, pr.Revenue12m)
+		if pr.Orders > 0 {
+			if math.IsNaN(pr.CLV) {
+				revNoCLV = append(revNoCLV, pr.Revenue12m)
+			} else {
+				clv = append(clv, pr.CLV)
+			}
+			stats.Mean(pr)
+		}
+		return nil
+	}); err != nil {
+		return fp, false, err
+	}
+	n := len(since)
+	p.rfm = segment.NewRFMCuts(since, orders, revenue)
+	p.vipBar = sg.VIP.ThresholdOf(revenue12m)
+	p.cuts = segment.ValueCutsOf(clv, revNoCLV)
+	since, orders, revenue, revenue12m, clv, revNoCLV = nil, nil, nil, nil, nil, nil
+	if n > 0 && !p.cuts.CLVSignal && !p.cuts.RevSignal {
+		r.Log.Warn("no buyer has a CLV or 12-month revenue above 0 to rank by: the segments have no value dimension (their macro groups are lifecycle stages alone)")
+	}
+
+	// Every profile: the summary, the fingerprints, each buyer's shard and
+	// macro group, and the space's variances.
+	p.shard, p.group = make([]uint16, 0, n), make([]uint8, 0, n)
+	p.idSum, p.buyers = make([]uint64, max(sh.Of, 1)), make([]int, max(sh.Of, 1))
+	fp = newPrints(sh.Of)
+	var buf []byte
+	nonBuyer := sg.Lifecycle.Stage(segment.Profile{EarlyVIP: math.NaN()})
+	names := map[[2]string]string{} // a few dozen names, not one string a buyer
+	sizes := map[string]int{}
+	total := 0.0
+	err = wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, planProfileSchema, r.AsOf, sh.Job, sh.all(), p.o.BatchRows, func(rec arrow.Record) error {
+		c := profileColumnsOf(rec)
+		str := func(name string) *array.String { return canon.ArrayOf[*array.String](rec, name) }
+		models, note := str("model_id"), str("prediction_note")
+		expected := canon.ArrayOf[*array.Float64](rec, "expected_purchases_365d")
+		next := canon.ArrayOf[arrow.Array](rec, "next_order_in_days")
+		pc := printed(rec)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			out.Customers++
+			if m := models.Value(i); m != modelID {
+				return fmt.Errorf("customer %s was scored with model %s, shard 0 with %s: run every shard of score again", c.ids.Value(i), m, modelID)
+			}
+			buf = fp.add(pc, i, buf)
+			if !c.buyer.Value(i) {
+				out.Lifecycle[nonBuyer]++
+				continue
+			}
+			pr := c.profile(i)
+			h := city.CH64([]byte(pr.ID))
+			s, _ := bits.Mul64(h, uint64(max(sh.Of, 1)))
+			p.shard = append(p.shard, uint16(s))
+			p.idSum[s] += h
+			p.buyers[s]++
+			stage := sg.Lifecycle.Stage(pr)
+			tier := sg.VIP.Tier(pr, stage, p.vipBar)
+			value := p.cuts.Tier(pr, tier)
+			out.Lifecycle[stage]++
+			if tier != "" {
+				out.Tiers[tier]++
+			}
+			k := [2]string{stage, value}
+			name, ok := names[k]
+			if !ok {
+				name = strings.ReplaceAll(stage, "_", " ")
+				if value != segment.NoValue {
+					name += " · " + value
+				}
+				names[k] = name
+			}
+			p.group = append(p.group, p.groups.code(name))
+			if pr.Orders > 0 {
+				stats.Spread(pr)
+				sizes[name]++
+				total += pr.Revenue12m
+			}
+			out.Buyers++
+			if pr.Revenue == 0 {
+				out.ZeroRevenue++
+			}
+			if !math.IsNaN(pr.PAlive) {
+				out.MeanPAlive += pr.PAlive
+				out.WithPAlive++
+			}
+			if e := expected.Value(i); !math.IsNaN(e) {
+				out.Expected365 += e
+			}
+			if !math.IsNaN(pr.CLV) {
+				out.CLV12 += pr.CLV
+			}
+			if next.IsValid(i) {
+				out.WithNextOrder++
+			}
+			if note.Value(i) != "" {
+				out.NotPredicted++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fp, false, err
+	}
+	if len(p.shard) != n {
+		return fp, false, fmt.Errorf("%w: the buyers' profiles changed while shard 0 planned (%d buyers, %d before): run score again", warehouse.ErrPartGone, len(p.shard), n)
+	}
+	if out.WithPAlive > 0 {
+		out.MeanPAlive /= float64(out.WithPAlive)
+	}
+	if sh.Of > 1 {
+		run, existing, _, err := currentPlan(ctx, r, wh)
+		if err != nil {
+			return fp, false, err
+		}
+		if existing != nil && slices.Equal(existing.Prints, fp.strings()) {
+			out.PlanOf = run
+			r.Log.WithField("plan_run", run).Info("the job planned the date from these profiles already: its plan stands")
+			return fp, true, nil
+		}
+	}
+	if err := p.lastNight(ctx, r, wh); err != nil {
+		return fp, false, err
+	}
+	return fp, false, p.segment(ctx, r, wh, stats.Frame(), sizes, total)
+}
+
+// lastNight gives each buyer its segment of the night before, one shard's
+// customers at a time: shard 0 holds one shard's rows of last night's scores.
+func (p *planned) lastNight(ctx context.Context, r Run, wh scoreStore) error {
+	p.prev = make([]int32, len(p.shard))
+	p.prevCode, p.prevSize = map[string]int32{}, map[string]int{}
+	for _, s := range r.Shard.all() {
+		ln, err := readLastNight(ctx, r, wh, s)
+		if err != nil {
+			return err
+		}
+		for id, n := range ln.size {
+			p.prevSize[id] += n
+		}
+		k := 0 // the buyer over every shard
+		err = p.eachBuyer(ctx, r, wh, buyerSchema, []warehouse.Slice{s}, func(c profileColumns, i, _ int) error {
+			for k < len(p.shard) && int(p.shard[k]) != s.Index {
+				k++
+			}
+			if k == len(p.shard) {
+				return fmt.Errorf("%w: the buyers' profiles of shard %d changed while shard 0 planned: run score again", warehouse.ErrPartGone, s.Index)
+			}
+			p.prev[k] = -1
+			if id := ln.of(c.ids.Value(i)); id != "" {
+				code, ok := p.prevCode[id]
+				if !ok {
+					code = int32(len(p.prevIDs))
+					p.prevCode[id] = code
+					p.prevIDs = append(p.prevIDs, id)
+				}
+				p.prev[k] = code
+			}
+			k++
+			return nil
+		})
+		ln.release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// segment makes the micro-segments of the macro groups (their buyers sizes,
+// their 12-month revenue total): small groups joined to the nearest, then
+// the groups in name order, as many at a time as batchBuyers holds.
+func (p *planned) segment(ctx context.Context, r Run, wh scoreStore, frame *segment.Frame, sizes map[string]int, total float64) error {
+	o := p.o.Segmentation.MicroSegments
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	p.segOf = make([]int32, len(p.group))
+	for k := range p.segOf {
+		p.segOf[k] = -1
+	}
+	if len(sizes) == 0 {
+		return nil
+	}
+	into, err := segment.JoinSmall(sizes, o.MinSize, func(into map[string]string) (map[string][]float64, error) {
+		c := frame.Centroids()
+		err := p.eachBuyer(ctx, r, wh, segmentSchema, nil, func(cols profileColumns, i, k int) error {
+			if pr := cols.profile(i); pr.Orders > 0 {
+				c.Add(into[p.groups.name(p.group[k])], pr)
+			}
+			return nil
+		})
+		return c.Means(), err
+	})
+	if err != nil {
+		return err
+	}
+	joined := map[string]int{}
+	for g, n := range sizes {
+		joined[into[g]] += n
+	}
+	// The group each code's buyers are in now.
+	target := make([]string, len(p.groups.list))
+	for code, name := range p.groups.list {
+		target[code] = into[name]
+	}
+	var batch []string
+	held := 0
+	var hashed []string
+	keys := slices.Sorted(maps.Keys(joined))
+	for k, g := range keys {
+		batch, held = append(batch, g), held+joined[g]
+		if k+1 < len(keys) && held+joined[keys[k+1]] <= p.o.planBatch() {
+			continue
+		}
+		h, err := p.segmentBatch(ctx, r, wh, frame, batch, target, total)
+		if err != nil {
+			return err
+		}
+		hashed = append(hashed, h...)
+		batch, held = nil, 0
+	}
+	segment.NameSegments(p.segs, hashed)
+	return nil
+}
+
+// segmentBatch bisects a batch of macro groups (in name order), reading their
+// buyers' profiles: it appends their segments, with each segment's hashed id
+// for one that keeps no id of the night before.
+func (p *planned) segmentBatch(ctx context.Context, r Run, wh scoreStore, frame *segment.Frame, batch, target []string, total float64) ([]string, error) {
+	sg := p.o.Segmentation
+	in := map[string]int{}
+	for b, g := range batch {
+		in[g] = b
+	}
+	pts := frame.Points(0)
+	rows := make([][]int32, len(batch))
+	var (
+		buyer  []int32 // the buyer of each row
+		values []segment.Member
+		tiers  []uint8 // stage and VIP tier, coded
+		ids    []byte
+		ends   []int
+		named  codes
+	)
+	if err := p.eachBuyer(ctx, r, wh, segmentSchema, nil, func(c profileColumns, i, k int) error {
+		b, ok := in[target[p.group[k]]]
+		if !ok {
+			return nil
+		}
+		pr := c.profile(i)
+		if pr.Orders == 0 {
+			return nil
+		}
+		rows[b] = append(rows[b], int32(len(buyer)))
+		pts.Add(pr)
+		buyer = append(buyer, int32(k))
+		values = append(values, segment.Member{Revenue12m: pr.Revenue12m, CLV: pr.CLV, PAlive: pr.PAlive})
+		stage := sg.Lifecycle.Stage(pr)
+		tiers = append(tiers, named.code(stage), named.code(sg.VIP.Tier(pr, stage, p.vipBar)))
+		ids = append(ids, pr.ID...)
+		ends = append(ends, len(ids))
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	id := func(row int32) string {
+		start := 0
+		if row > 0 {
+			start = ends[row-1]
+		}
+		return string(ids[start:ends[row]])
+	}
+	var hashed []string
+	for b, g := range batch {
+		for _, leaf := range pts.Bisect(rows[b], sg.MicroSegments) {
+			seg := segment.Segment{Macro: g, Size: len(leaf)}
+			overlap := map[string]int{}
+			count := map[string]int{}
+			for _, row := range leaf {
+				k := buyer[row]
+				p.segOf[k] = int32(len(p.segs))
+				if c := p.prev[k]; c >= 0 {
+					overlap[p.prevIDs[c]]++
+				}
+				v := values[row]
+				strat, _ := segment.Strategy(sg.Strategies, segment.Profile{CLV: v.CLV, PAlive: v.PAlive}, named.name(tiers[2*row]), named.name(tiers[2*row+1]))
+				count[strat]++
+			}
+			seg.Tally(func(yield func(segment.Member) bool) {
+				for _, row := range leaf {
+					if !yield(values[row]) {
+						return
+					}
+				}
+			}, total)
+			seg.Label = pts.Label(g, leaf)
+			seg.ID = segment.KeptID(seg.Size, overlap, p.prevSize)
+			h := ""
+			if seg.ID == "" {
+				memberIDs := make([]string, len(leaf))
+				for j, row := range leaf {
+					memberIDs[j] = id(row)
+				}
+				slices.Sort(memberIDs)
+				h = segment.HashedID(slices.Values(memberIDs))
+			}
+			best := ""
+			for _, st := range segment.Strategies {
+				if count[st] > count[best] {
+					best = st
+				}
+			}
+			p.segs = append(p.segs, seg)
+			p.strategy = append(p.strategy, best)
+			hashed = append(hashed, h)
+		}
+	}
+	return hashed, nil
+}
+
 // codes numbers a few names.
 type codes struct {
 	list  []string
@@ -333,72 +694,6 @@ func (c *codes) code(name string) uint8 {
 
 func (c *codes) name(k uint8) string { return c.list[k] }
 
-// decide gives each buyer its stage, tiers, RFM scores, micro-segment and
-// control-group place.
-func (p *planned) decide(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) error {
-	sg := o.Segmentation
-	n := len(p.ps)
-	stages := make([]string, n)
-	for i, pr := range p.ps {
-		stages[i] = sg.Lifecycle.Stage(pr)
-	}
-	// RFM scores need no other decision: computed meanwhile.
-	rfmDone := make(chan struct{})
-	go func() {
-		defer close(rfmDone)
-		since, orders, rev := make([]float64, n), make([]float64, n), make([]float64, n)
-		for i, pr := range p.ps {
-			since[i], orders[i], rev[i] = pr.DaysSinceLast, float64(pr.Orders), pr.Revenue
-		}
-		p.rfm = make([][3]int8, n)
-		for i, s := range segment.RFMScores(since, orders, rev) {
-			p.rfm[i] = [3]int8{int8(s.R), int8(s.F), int8(s.M)}
-		}
-	}()
-	defer func() { <-rfmDone }()
-	tiers, vipBar := sg.VIP.VIPTiers(p.ps, stages)
-	p.vipBar = vipBar
-	p.cuts = segment.NewValueCuts(p.ps)
-	if n > 0 && !p.cuts.CLVSignal && !p.cuts.RevSignal {
-		r.Log.Warn("no buyer has a CLV or 12-month revenue above 0 to rank by: the segments have no value dimension (their macro groups are lifecycle stages alone)")
-	}
-	p.stages, p.tiers, p.values = make([]uint8, n), make([]uint8, n), make([]uint8, n)
-	macro := make([]string, n)
-	groups := map[[2]string]string{} // a few dozen names, not one string a buyer
-	for i, pr := range p.ps {
-		value := p.cuts.Tier(pr, tiers[i])
-		p.stages[i], p.tiers[i], p.values[i] = p.names.code(stages[i]), p.names.code(tiers[i]), p.names.code(value)
-		k := [2]string{stages[i], value}
-		name, ok := groups[k]
-		if !ok {
-			name = strings.ReplaceAll(stages[i], "_", " ")
-			if value != segment.NoValue {
-				name += " · " + value
-			}
-			groups[k] = name
-		}
-		macro[i] = name
-	}
-	stages, tiers = nil, nil
-	var err error
-	if p.segs, err = segment.MicroSegments(p.ps, macro, p.prev, sg.MicroSegments); err != nil {
-		return err
-	}
-	p.segOf = make([]int32, n)
-	for i := range p.segOf {
-		p.segOf[i] = -1
-	}
-	p.control = make([]bool, n)
-	hold, today := newControlHold(o.ControlShare, o.CampaignDays, o.LiftWindowDays), r.AsOf.Unix()/86400
-	for s, seg := range p.segs {
-		for _, i := range seg.Members {
-			p.segOf[i] = int32(s)
-			p.control[i] = hold.held(place(p.ps[i].ID), today)
-		}
-	}
-	return nil
-}
-
 // prevSegmentsSchema reads last night's micro-segment of each customer.
 var prevSegmentsSchema = warehouse.CustomerScores.Columns("customer_id", "micro_segment")
 
@@ -414,11 +709,11 @@ type lastNight struct {
 	size  map[string]int
 }
 
-// readLastNight reads the night before's micro-segments (none when it is
-// not published, or not whole).
-func readLastNight(ctx context.Context, r Run, wh scoreStore) (*lastNight, error) {
+// readLastNight reads the night before's micro-segments of a slice's
+// customers (none when it is not published, or not whole).
+func readLastNight(ctx context.Context, r Run, wh scoreStore, s warehouse.Slice) (*lastNight, error) {
 	ln := &lastNight{names: map[string]string{}, size: map[string]int{}}
-	rec, err := warehouse.ReadPublished(ctx, wh, r.Mem, warehouse.CustomerScores.Name, prevSegmentsSchema, r.AsOf.AddDate(0, 0, -1))
+	rec, err := warehouse.ReadPublishedSlice(ctx, wh, r.Mem, warehouse.CustomerScores.Name, prevSegmentsSchema, r.AsOf.AddDate(0, 0, -1), s)
 	switch {
 	case errors.Is(err, warehouse.ErrIncomplete):
 		r.Log.WithError(err).Warn("the night before is incompletely published: segment ids start afresh")
@@ -472,7 +767,7 @@ func (ln *lastNight) release() {
 
 // segmentRecord lists the segments with their economics and the strategy most
 // of their members have (the first in segment.Strategies on ties).
-func (p *planned) segmentRecord(r Run, o ScoreOptions) arrow.Record {
+func (p *planned) segmentRecord(r Run) arrow.Record {
 	b := array.NewRecordBuilder(r.Mem, warehouse.Segments.Schema)
 	defer b.Release()
 	str := func(name string) *array.StringBuilder { return canon.BuilderOf[*array.StringBuilder](b, name) }
@@ -480,28 +775,17 @@ func (p *planned) segmentRecord(r Run, o ScoreOptions) arrow.Record {
 	id, macro, label, strategy := str("segment_id"), str("macro_group"), str("label"), str("strategy")
 	size := canon.BuilderOf[*array.Int32Builder](b, "size")
 	revenue, share, clv, churn, atRisk := f64("revenue_12m"), f64("revenue_share"), f64("mean_clv"), f64("churn_risk"), f64("revenue_at_risk")
-	for _, s := range p.segs {
-		count := map[string]int{}
-		for _, i := range s.Members {
-			strat, _ := segment.Strategy(o.Segmentation.Strategies, p.ps[i], p.names.name(p.stages[i]), p.names.name(p.tiers[i]))
-			count[strat]++
-		}
-		best := ""
-		for _, st := range segment.Strategies {
-			if count[st] > count[best] {
-				best = st
-			}
-		}
-		id.Append(s.ID)
-		macro.Append(s.Macro)
-		label.Append(s.Label)
-		size.Append(int32(len(s.Members)))
-		revenue.Append(s.Revenue12m)
-		share.Append(s.RevenueShare)
-		clv.Append(s.MeanCLV)
-		churn.Append(s.ChurnRisk)
-		atRisk.Append(s.RevenueAtRisk)
-		strategy.Append(best)
+	for s, seg := range p.segs {
+		id.Append(seg.ID)
+		macro.Append(seg.Macro)
+		label.Append(seg.Label)
+		size.Append(int32(seg.Size))
+		revenue.Append(seg.Revenue12m)
+		share.Append(seg.RevenueShare)
+		clv.Append(seg.MeanCLV)
+		churn.Append(seg.ChurnRisk)
+		atRisk.Append(seg.RevenueAtRisk)
+		strategy.Append(p.strategy[s])
 	}
 	return b.NewRecord()
 }
@@ -515,7 +799,7 @@ var basketSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "b
 // feeds counts, over every shard's baskets, the members of each segment who
 // bought each product, and ranks each segment's feed by lift against the
 // whole base: the segment_feed record.
-func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, all []warehouse.Slice) (arrow.Record, error) {
+func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore) (arrow.Record, error) {
 	products := map[string]int32{}
 	var ids []string // by number, first seen first
 	var base []int
@@ -523,36 +807,26 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore, o ScoreOption
 	for s := range counts {
 		counts[s] = map[int32]int{}
 	}
-	buyers, k := 0, 0
-	if err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, basketSchema, r.AsOf, r.Shard.Job, all, o.BatchRows, func(rec arrow.Record) error {
-		custIDs, buyer, baskets := canon.ArrayOf[*array.String](rec, "customer_id"), canon.ArrayOf[*array.Boolean](rec, "buyer"), canon.ArrayOf[*array.String](rec, "basket")
-		for i := 0; i < int(rec.NumRows()); i++ {
-			if !buyer.Value(i) {
-				continue
+	buyers := 0
+	if err := p.eachBuyer(ctx, r, wh, basketSchema, nil, func(c profileColumns, i, k int) error {
+		seg := p.segOf[k]
+		basket := c.basket.Value(i)
+		if basket == "" {
+			return nil
+		}
+		buyers++
+		for id := range strings.SplitSeq(basket, basketSep) {
+			n, ok := products[id]
+			if !ok {
+				id = strings.Clone(id)
+				n = int32(len(ids))
+				products[id] = n
+				ids = append(ids, id)
+				base = append(base, 0)
 			}
-			if k >= len(p.ids) || p.ids[k] != custIDs.Value(i) {
-				return fmt.Errorf("the profiles of customer %s changed while shard 0 planned: run score again", custIDs.Value(i))
-			}
-			seg := p.segOf[k]
-			k++
-			basket := baskets.Value(i)
-			if basket == "" {
-				continue
-			}
-			buyers++
-			for id := range strings.SplitSeq(basket, basketSep) {
-				n, ok := products[id]
-				if !ok {
-					id = strings.Clone(id)
-					n = int32(len(ids))
-					products[id] = n
-					ids = append(ids, id)
-					base = append(base, 0)
-				}
-				base[n]++
-				if seg >= 0 {
-					counts[seg][n]++
-				}
+			base[n]++
+			if seg >= 0 {
+				counts[seg][n]++
 			}
 		}
 		return nil
@@ -583,7 +857,7 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore, o ScoreOption
 			count[renumber[n]] = c
 		}
 		counts[s] = nil
-		for rank, it := range segment.RankFeed(count, len(seg.Members), sortedBase, buyers, o.Segmentation.Feeds) {
+		for rank, it := range segment.RankFeed(count, seg.Size, sortedBase, buyers, p.o.Segmentation.Feeds) {
 			segID.Append(seg.ID)
 			rankB.Append(int32(rank + 1))
 			product.Append(ids[order[it.Product]])
@@ -594,9 +868,11 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore, o ScoreOption
 	return b.NewRecord(), nil
 }
 
-// writePlan writes the part of customer_plan of one shard's customers.
-func (p *planned) writePlan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, s warehouse.Slice) error {
-	sg := o.Segmentation
+// writePlan writes the part of customer_plan of one shard's customers: each
+// buyer's stage, tiers and RFM scores from the cuts, its segment from the
+// passes, its control place from its id.
+func (p *planned) writePlan(ctx context.Context, r Run, wh scoreStore, s warehouse.Slice) error {
+	sg := p.o.Segmentation
 	b := array.NewRecordBuilder(r.Mem, warehouse.CustomerPlan.Schema)
 	defer b.Release()
 	str := func(name string) *array.StringBuilder { return canon.BuilderOf[*array.StringBuilder](b, name) }
@@ -604,45 +880,57 @@ func (p *planned) writePlan(ctx context.Context, r Run, wh scoreStore, o ScoreOp
 	idB, stageB, tierB, valueB, segB := str("customer_id"), str("lifecycle_stage"), str("vip_tier"), str("value_tier"), str("micro_segment")
 	rfmB := [3]*array.Int32Builder{i32("rfm_r"), i32("rfm_f"), i32("rfm_m")}
 	control := canon.BuilderOf[*array.BooleanBuilder](b, "control_group")
-	if err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, buyerSchema, r.AsOf, r.Shard.Job, []warehouse.Slice{s}, o.BatchRows, func(rec arrow.Record) error {
-		ids, buyer := canon.ArrayOf[*array.String](rec, "customer_id"), canon.ArrayOf[*array.Boolean](rec, "buyer")
+	hold, today := newControlHold(p.o.ControlShare, p.o.CampaignDays, p.o.LiftWindowDays), r.AsOf.Unix()/86400
+	assign := func(pr segment.Profile, buyer bool, seg int32) {
+		stage := sg.Lifecycle.Stage(pr)
+		tier := sg.VIP.Tier(pr, stage, p.vipBar)
+		idB.Append(pr.ID)
+		stageB.Append(stage)
+		tierB.Append(tier)
+		valueB.Append(p.cuts.Tier(pr, tier))
+		rfm := [3]int32{}
+		if buyer {
+			s := p.rfm.Score(pr.DaysSinceLast, float64(pr.Orders), pr.Revenue)
+			rfm = [3]int32{int32(s.R), int32(s.F), int32(s.M)}
+		}
+		for d, c := range rfmB {
+			c.Append(rfm[d])
+		}
+		if seg < 0 {
+			segB.Append("")
+			control.Append(false)
+			return
+		}
+		segB.Append(p.segs[seg].ID)
+		control.Append(hold.held(place(pr.ID), today))
+	}
+	var sum uint64
+	k, n := 0, 0 // the buyer over every shard, of this shard
+	if err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, assignSchema, r.AsOf, r.Shard.Job, []warehouse.Slice{s}, p.o.BatchRows, func(rec arrow.Record) error {
+		c := profileColumnsOf(rec)
 		for i := 0; i < int(rec.NumRows()); i++ {
-			id := ids.Value(i)
-			idB.Append(id)
-			if !buyer.Value(i) {
-				pr := segment.Profile{ID: id, EarlyVIP: math.NaN()}
-				stage := sg.Lifecycle.Stage(pr)
-				tier := sg.VIP.Tier(pr, stage, p.vipBar)
-				stageB.Append(stage)
-				tierB.Append(tier)
-				valueB.Append(p.cuts.Tier(pr, tier))
-				for _, c := range rfmB {
-					c.Append(0)
-				}
-				segB.Append("")
-				control.Append(false)
+			pr := c.profile(i)
+			if !c.buyer.Value(i) {
+				assign(segment.Profile{ID: pr.ID, EarlyVIP: math.NaN()}, false, -1)
 				continue
 			}
-			k, found := slices.BinarySearch(p.ids, id)
-			if !found {
-				return fmt.Errorf("the profiles of customer %s changed while shard 0 planned: run score again", id)
+			for k < len(p.shard) && int(p.shard[k]) != s.Index {
+				k++
 			}
-			stageB.Append(p.names.name(p.stages[k]))
-			tierB.Append(p.names.name(p.tiers[k]))
-			valueB.Append(p.names.name(p.values[k]))
-			for d, c := range rfmB {
-				c.Append(int32(p.rfm[k][d]))
+			if k == len(p.shard) {
+				return fmt.Errorf("the profiles of customer %s changed while shard 0 planned: run score again", pr.ID)
 			}
-			seg := ""
-			if p.segOf[k] >= 0 {
-				seg = p.segs[p.segOf[k]].ID
-			}
-			segB.Append(seg)
-			control.Append(p.control[k])
+			sum += city.CH64([]byte(pr.ID))
+			n++
+			assign(pr, true, p.segOf[k])
+			k++
 		}
 		return nil
 	}); err != nil {
 		return err
+	}
+	if n != p.buyers[s.Index] || sum != p.idSum[s.Index] {
+		return fmt.Errorf("the profiles of shard %d changed while shard 0 planned: run score again", s.Index)
 	}
 	rec := b.NewRecord()
 	defer rec.Release()

@@ -64,6 +64,19 @@ type ScoreOptions struct {
 	// PlanBatchBuyers bounds the buyers whose macro groups shard 0 bisects
 	// at a time (a larger group alone); 0: defaultPlanBatch.
 	PlanBatchBuyers int
+	// ScoreBatchBuyers is about how many buyers a pod scores at a time
+	// (their orders, predictions and features held); 0: defaultScoreBatch.
+	ScoreBatchBuyers int
+}
+
+// defaultScoreBatch holds about 1 KB a buyer while a slice is scored.
+const defaultScoreBatch = 250_000
+
+func (o ScoreOptions) scoreBatch() int {
+	if o.ScoreBatchBuyers > 0 {
+		return o.ScoreBatchBuyers
+	}
+	return defaultScoreBatch
 }
 
 // defaultPlanBatch holds about 100 bytes a buyer of the batch on shard 0:

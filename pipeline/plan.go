@@ -133,8 +133,10 @@ type planned struct {
 
 // Columns of customer_profiles each pass reads.
 var (
-	// cutSchema: the global cuts and the space's means.
-	cutSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "orders", "days_since_last", "revenue", "revenue_12m",
+	// rfmSchema: the RFM cut points.
+	rfmSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "orders", "days_since_last", "revenue")
+	// cutSchema: the VIP threshold, the value cuts and the space's means.
+	cutSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "orders", "revenue_12m",
 		"avg_check", "discount_share", "p_alive", "clv_12m", "top_category", "top_brand", "preferred_channel")
 	// segmentSchema: a buyer's place in the space, its tiers and economics.
 	segmentSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "orders", "days_since_first", "days_since_last",
@@ -347,18 +349,37 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 // the date from these profiles already, and that plan stands.
 func (p *planned) read(ctx context.Context, r Run, wh scoreStore, modelID string, out *ScoreSummary) (fp prints, stands bool, err error) {
 	sh, sg := r.Shard, p.o.Segmentation
-	// The global cuts, and the space's means.
-	var since, orders, revenue, revenue12m, clv, revNoCLV []float64
+	// The global cuts, and the space's means, in two passes: shard 0 holds
+	// three values a buyer, then two.
+	var since, orders, revenue []float64
+	if err := p.eachBuyer(ctx, r, wh, rfmSchema, nil, func(c profileColumns, i, _ int) error {
+		since, orders, revenue = append(since, c.last.Value(i)), append(orders, float64(c.orders.Value(i))), append(revenue, c.revenue.Value(i))
+		return nil
+	}); err != nil {
+		return fp, false, err
+	}
+	n := len(since)
+	p.rfm = segment.NewRFMCuts(since, orders, revenue)
+	since, orders, revenue = nil, nil, nil
+	// The 12-month revenues of every buyer; the CLVs of the buyers that have
+	// one from the front of values, the revenues of those that do not from
+	// its back.
+	revenue12m, values := make([]float64, 0, n), make([]float64, n)
+	withCLV, withoutCLV := 0, n
 	stats := segment.NewSpaceStats()
-	if err := p.eachBuyer(ctx, r, wh, cutSchema, nil, func(c profileColumns, i, _ int) error {
+	if err := p.eachBuyer(ctx, r, wh, cutSchema, nil, func(c profileColumns, i, k int) error {
+		if k >= n {
+			return fmt.Errorf("%w: the buyers' profiles changed while shard 0 planned: run score again", warehouse.ErrPartGone)
+		}
 		pr := c.profile(i)
-		since, orders, revenue = append(since, pr.DaysSinceLast), append(orders, float64(pr.Orders)), append(revenue, pr.Revenue)
 		revenue12m = append(revenue12m, pr.Revenue12m)
 		if pr.Orders > 0 {
 			if math.IsNaN(pr.CLV) {
-				revNoCLV = append(revNoCLV, pr.Revenue12m)
+				withoutCLV--
+				values[withoutCLV] = pr.Revenue12m
 			} else {
-				clv = append(clv, pr.CLV)
+				values[withCLV] = pr.CLV
+				withCLV++
 			}
 			stats.Mean(pr)
 		}
@@ -366,11 +387,9 @@ func (p *planned) read(ctx context.Context, r Run, wh scoreStore, modelID string
 	}); err != nil {
 		return fp, false, err
 	}
-	n := len(since)
-	p.rfm = segment.NewRFMCuts(since, orders, revenue)
 	p.vipBar = sg.VIP.ThresholdOf(revenue12m)
-	p.cuts = segment.ValueCutsOf(clv, revNoCLV)
-	since, orders, revenue, revenue12m, clv, revNoCLV = nil, nil, nil, nil, nil, nil
+	p.cuts = segment.ValueCutsOf(values[:withCLV], values[withoutCLV:])
+	revenue12m, values = nil, nil
 	if n > 0 && !p.cuts.CLVSignal && !p.cuts.RevSignal {
 		r.Log.Warn("no buyer has a CLV or 12-month revenue above 0 to rank by: the segments have no value dimension (their macro groups are lifecycle stages alone)")
 	}
@@ -904,6 +923,11 @@ func (p *planned) writePlan(ctx context.Context, r Run, wh scoreStore, s warehou
 		segB.Append(p.segs[seg].ID)
 		control.Append(hold.held(place(pr.ID), today))
 	}
+	// Written a batch at a time: shard 0 holds a batch of a shard's plan.
+	pw, err := wh.OpenPart(ctx, warehouse.CustomerPlan.Name, warehouse.CustomerPlan.Schema, r.AsOf, r.Shard.Job, s, r.ID)
+	if err != nil {
+		return err
+	}
 	var sum uint64
 	k, n := 0, 0 // the buyer over every shard, of this shard
 	if err := wh.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, assignSchema, r.AsOf, r.Shard.Job, []warehouse.Slice{s}, p.o.BatchRows, func(rec arrow.Record) error {
@@ -925,14 +949,16 @@ func (p *planned) writePlan(ctx context.Context, r Run, wh scoreStore, s warehou
 			assign(pr, true, p.segOf[k])
 			k++
 		}
-		return nil
+		out := b.NewRecord()
+		defer out.Release()
+		return pw.Write(ctx, out)
 	}); err != nil {
+		pw.Abort(ctx)
 		return err
 	}
 	if n != p.buyers[s.Index] || sum != p.idSum[s.Index] {
+		pw.Abort(ctx)
 		return fmt.Errorf("the profiles of shard %d changed while shard 0 planned: run score again", s.Index)
 	}
-	rec := b.NewRecord()
-	defer rec.Release()
-	return warehouse.WritePart(ctx, wh, warehouse.CustomerPlan.Name, r.AsOf, r.Shard.Job, s, r.ID, rec)
+	return pw.Close(ctx)
 }

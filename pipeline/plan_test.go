@@ -6,20 +6,23 @@ import (
 	"testing"
 
 	"github.com/tessera-cdp/tessera/segment"
+	"github.com/tessera-cdp/tessera/warehouse"
 )
 
-// TestPlanInBatches: shard 0 plans in passes over the profiles, bisecting a
-// batch of macro groups at a time. With batches of 250 buyers (every group
-// on its own) and macro groups too small for a segment (joined to their
-// nearest first), it publishes exactly what one batch of every buyer does,
-// on the first night and on the next (segments keep their ids).
+// TestPlanInBatches: score takes its customers a hash range at a time, and
+// shard 0 plans in passes over the profiles, bisecting a batch of macro
+// groups at a time. Scoring about 700 buyers at a time (5 ranges) and
+// planning batches of 250 buyers (every group on its own), with macro groups
+// too small for a segment (joined to their nearest first), publish exactly
+// what one range and one batch of every buyer do, on the first night and on
+// the next (segments keep their ids).
 func TestPlanInBatches(t *testing.T) {
 	cfg, wh := testClickHouse(t)
 	dir, _ := generateShop(t, 4000, 0, "csv")
 	cfg.Source.Files.Dir = dir
 	cfg.Segmentation.MicroSegments = segment.SegmentOptions{MinSize: 150, MaxSize: 400, Iterations: 12}
 	ctx := context.Background()
-	batched := func(o *Options) { o.Score.PlanBatchBuyers = 250 }
+	batched := func(o *Options) { o.Score.PlanBatchBuyers, o.Score.ScoreBatchBuyers = 250, 700 }
 	for night := range 2 {
 		day := asOf.AddDate(0, 0, night)
 		d := day.Format("2006-01-02")
@@ -34,7 +37,7 @@ func TestPlanInBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got, err := publishedSums(cfg, day); err != nil || got != one {
-			t.Errorf("night %d: batches of 250 buyers published %s (%v), one batch %s", night+1, got, err, one)
+			t.Errorf("night %d: ranges of 700 buyers and batches of 250 published %s (%v), one of each %s", night+1, got, err, one)
 		}
 		// Members of a segment of another stage's group: a small group joined.
 		joined := queryStrings(t, wh, `SELECT toString(count()) FROM (SELECT segment_id, lifecycle_stage FROM {db}.segment_members WHERE as_of = toDate('`+d+`'))
@@ -48,6 +51,39 @@ func TestPlanInBatches(t *testing.T) {
 		t.Logf("night %d: %s members in a joined group's segments, %s segments kept last night's id", night+1, joined[0], kept[0])
 		if n, _ := strconv.Atoi(kept[0]); night == 1 && n == 0 {
 			t.Errorf("night 2: no segment kept its id")
+		}
+	}
+}
+
+// TestSubSlices: the ranges score takes a shard's customers in hold each of
+// the shard's customers once and no other, as many as the buyers need.
+func TestSubSlices(t *testing.T) {
+	for _, c := range []struct {
+		slice         warehouse.Slice
+		buyers, batch int
+		want          int
+	}{
+		{warehouse.Slice{Index: 0, Of: 1}, 3000, 700, 5},
+		{warehouse.Slice{Index: 0, Of: 1}, 3000, 3000, 1},
+		{warehouse.Slice{Index: 2, Of: 4}, 1_000_000, 100_000, 3},
+		{warehouse.Slice{Index: 3, Of: 4}, 10_000_000, 250_000, 10},
+		{warehouse.Slice{Index: 1, Of: 3}, 100, 250_000, 1},
+	} {
+		subs := subSlices(c.slice, c.buyers, c.batch)
+		if len(subs) != c.want {
+			t.Errorf("%v of %d buyers by %d: %d ranges, want %d", c.slice, c.buyers, c.batch, len(subs), c.want)
+		}
+		for i := range 20000 {
+			id := "C" + strconv.Itoa(i)
+			owners := 0
+			for _, s := range subs {
+				if s.Owns(id) {
+					owners++
+				}
+			}
+			if want := map[bool]int{true: 1, false: 0}[c.slice.Owns(id)]; owners != want {
+				t.Fatalf("%v cut in %d: customer %s in %d ranges, want %d", c.slice, len(subs), id, owners, want)
+			}
 		}
 	}
 }

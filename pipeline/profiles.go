@@ -54,7 +54,7 @@ type customer struct {
 // predictions, then the registered customers without orders. Rows are
 // written as they come: the part's readers read them in id order
 // (EachPart). It returns the rows.
-func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartWriter, feats arrow.Record, preds map[string]ltv, early *segment.EarlyVIPModel,
+func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartWriter, s warehouse.Slice, feats arrow.Record, preds map[string]ltv, early *segment.EarlyVIPModel,
 	modelID string, o ScoreOptions) (_ int, err error) {
 	sg := o.Segmentation
 	col := func(name string) arrow.Array { return feats.Column(scoreFeatureSchema.FieldIndices(name)[0]) }
@@ -116,7 +116,7 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 		seen[id] = true
 	}
 	registered := warehouse.Query{Entity: canon.Customers, Columns: []string{"customer_id", "created_at"}, TimeColumn: "created_at", Before: r.AsOf,
-		Slice: r.Shard.slice()}
+		Slice: s}
 	if err := wh.Each(ctx, r.Mem, registered, o.BatchRows, func(rec arrow.Record) error {
 		ids := canon.ArrayOf[*array.String](rec, "customer_id")
 		for i := 0; i < int(rec.NumRows()); i++ {

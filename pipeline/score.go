@@ -109,10 +109,78 @@ func Score(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) (ScoreSumm
 
 // scorePart writes the shard's part of customer_profiles; it returns its
 // customers and the reasons no purchase model passed its gate, if none did.
+// It scores the shard's customers a slice at a time (scoreSlices): each
+// customer's profile depends on its own orders and features alone.
 func scorePart(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, m warehouse.Model, early *segment.EarlyVIPModel) (int, []string, error) {
 	sh := r.Shard
-	// A shard reads only its customers' orders: the warehouse filters them.
-	orders, err := wh.Read(ctx, r.Mem, sh.sliced(ordersBefore(r.AsOf)), o.BatchRows)
+	ranges, err := scoreSlices(ctx, r, wh, o)
+	if err != nil {
+		return 0, nil, err
+	}
+	start := time.Now()
+	pw, err := wh.OpenPart(ctx, warehouse.CustomerProfiles.Name, warehouse.CustomerProfiles.Schema, r.AsOf, sh.Job, sh.slice(), r.ID)
+	if err != nil {
+		return 0, nil, err
+	}
+	n := 0
+	var a *model.Artefact
+	for _, s := range ranges {
+		k, art, err := scoreSlice(ctx, r, wh, pw, s, o, m, early)
+		if err != nil {
+			pw.Abort(ctx)
+			return 0, nil, err
+		}
+		n, a = n+k, art
+	}
+	if err := pw.Close(ctx); err != nil {
+		return 0, nil, err
+	}
+	if !a.Usable() {
+		r.Log.WithField("reasons", a.Gate.Reasons).Warn("no purchase model passed its gate: no P(alive), expected purchases, next order or CLV is published; lifecycle and VIP tiers follow recency and rhythm")
+	}
+	r.Log.WithFields(logrus.Fields{"customers": n, "model_id": m.ID, "slices": len(ranges), "seconds": round(time.Since(start).Seconds())}).Info("profiles written")
+	return n, a.Gate.FailedReasons(), nil
+}
+
+// scoreSlices divide the shard's customers into slices of about
+// ScoreOptions.ScoreBatchBuyers buyers (the date's features over the shards),
+// each a range of the customer hash within the shard's: a pod holds one
+// slice's orders, predictions and features at a time.
+func scoreSlices(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) ([]warehouse.Slice, error) {
+	runs, err := wh.PartitionRuns(ctx, warehouse.CustomerFeatures.Name, r.AsOf)
+	if err != nil {
+		return nil, err
+	}
+	buyers := 0
+	for _, n := range runs {
+		buyers += n
+	}
+	return subSlices(r.Shard.slice(), buyers, o.scoreBatch()), nil
+}
+
+// subSlices cut a slice of about buyers buyers (over every slice of its
+// kind) into slices of about batch each: slice j of m of slice i of n is
+// slice i·m+j of n·m, the hash range of slice i cut in m.
+func subSlices(s warehouse.Slice, buyers, batch int) []warehouse.Slice {
+	of := max(s.Of, 1)
+	m := max(1, (buyers/of+batch-1)/batch)
+	if m == 1 {
+		return []warehouse.Slice{s}
+	}
+	out := make([]warehouse.Slice, m)
+	for j := range out {
+		out[j] = warehouse.Slice{Index: s.Index*m + j, Of: of * m}
+	}
+	return out
+}
+
+// scoreSlice writes the profiles of a slice of the shard's customers to pw;
+// it returns how many, and the purchase model's artefact.
+func scoreSlice(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartWriter, s warehouse.Slice, o ScoreOptions, m warehouse.Model, early *segment.EarlyVIPModel) (int, *model.Artefact, error) {
+	// A slice reads only its customers' orders: the warehouse filters them.
+	q := ordersBefore(r.AsOf)
+	q.Slice = s
+	orders, err := wh.Read(ctx, r.Mem, q, o.BatchRows)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -121,38 +189,21 @@ func scorePart(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, m ware
 	if err != nil {
 		return 0, nil, err
 	}
-	if !a.Usable() {
-		r.Log.WithField("reasons", a.Gate.Reasons).Warn("no purchase model passed its gate: no P(alive), expected purchases, next order or CLV is published; lifecycle and VIP tiers follow recency and rhythm")
-	}
 	release(orders) // not held while the profiles are built
 	orders = nil
-	feats, err := readScoreFeatures(ctx, r, wh, len(preds))
+	feats, err := readScoreFeatures(ctx, r, wh, s, len(preds))
 	if err != nil {
 		return 0, nil, err
 	}
 	defer feats.Release()
-	start := time.Now()
-	pw, err := wh.OpenPart(ctx, warehouse.CustomerProfiles.Name, warehouse.CustomerProfiles.Schema, r.AsOf, sh.Job, sh.slice(), r.ID)
-	if err != nil {
-		return 0, nil, err
-	}
-	n, err := writeProfiles(ctx, r, wh, pw, feats, preds, early, m.ID, o)
-	if err == nil {
-		err = pw.Close(ctx)
-	} else {
-		pw.Abort(ctx)
-	}
-	if err != nil {
-		return 0, nil, err
-	}
-	r.Log.WithFields(logrus.Fields{"customers": n, "model_id": m.ID, "seconds": round(time.Since(start).Seconds())}).Info("profiles written")
-	return n, a.Gate.FailedReasons(), nil
+	n, err := writeProfiles(ctx, r, wh, pw, s, feats, preds, early, m.ID, o)
+	return n, a, err
 }
 
-// readScoreFeatures reads the shard's customer_features of the date, which
+// readScoreFeatures reads a slice's customer_features of the date, which
 // must have a row for each of the buyers the orders have.
-func readScoreFeatures(ctx context.Context, r Run, wh scoreStore, buyers int) (arrow.Record, error) {
-	feats, err := wh.ReadRunSlice(ctx, r.Mem, warehouse.CustomerFeatures.Name, scoreFeatureSchema, r.AsOf, "", r.Shard.slice())
+func readScoreFeatures(ctx context.Context, r Run, wh scoreStore, s warehouse.Slice, buyers int) (arrow.Record, error) {
+	feats, err := wh.ReadRunSlice(ctx, r.Mem, warehouse.CustomerFeatures.Name, scoreFeatureSchema, r.AsOf, "", s)
 	if errors.Is(err, warehouse.ErrNoPartition) && buyers == 0 {
 		b := array.NewRecordBuilder(r.Mem, scoreFeatureSchema)
 		defer b.Release()

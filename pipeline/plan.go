@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/segment"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
@@ -129,6 +130,7 @@ type planned struct {
 	prevSize map[string]int
 	segs     []segment.Segment
 	strategy []string // of each segment: the one most of its members have
+	hashed   []string // of each segment: its id if it keeps none of the night before
 }
 
 // Columns of customer_profiles each pass reads.
@@ -397,6 +399,12 @@ func (p *planned) read(ctx context.Context, r Run, wh scoreStore, modelID string
 	// Every profile: the summary, the fingerprints, each buyer's shard and
 	// macro group, and the space's variances.
 	p.shard, p.group = make([]uint16, 0, n), make([]uint8, 0, n)
+	// Buyers that fit one batch are held as they are read: the segments
+	// need no pass of their own.
+	var held *batchBuyers
+	if n <= p.o.planBatch() {
+		held = newBatchBuyers(stats.RawPoints(n))
+	}
 	p.idSum, p.buyers = make([]uint64, max(sh.Of, 1)), make([]int, max(sh.Of, 1))
 	fp = newPrints(sh.Of)
 	var buf []byte
@@ -448,6 +456,9 @@ func (p *planned) read(ctx context.Context, r Run, wh scoreStore, modelID string
 				stats.Spread(pr)
 				sizes[name]++
 				total += pr.Revenue12m
+				if held != nil {
+					held.add(sg, p.vipBar, len(p.shard)-1, pr)
+				}
 			}
 			out.Buyers++
 			if pr.Revenue == 0 {
@@ -495,7 +506,7 @@ func (p *planned) read(ctx context.Context, r Run, wh scoreStore, modelID string
 	if err := p.lastNight(ctx, r, wh); err != nil {
 		return fp, false, err
 	}
-	return fp, false, p.segment(ctx, r, wh, stats.Frame(), sizes, total)
+	return fp, false, p.segment(ctx, r, wh, stats.Frame(), sizes, total, held)
 }
 
 // lastNight gives each buyer its segment of the night before, one shard's
@@ -542,8 +553,10 @@ func (p *planned) lastNight(ctx context.Context, r Run, wh scoreStore) error {
 
 // segment makes the micro-segments of the macro groups (their buyers sizes,
 // their 12-month revenue total): small groups joined to the nearest, then
-// the groups in name order, as many at a time as batchBuyers holds.
-func (p *planned) segment(ctx context.Context, r Run, wh scoreStore, frame *segment.Frame, sizes map[string]int, total float64) error {
+// the groups in name order, as many at a time as the plan's batch holds.
+// held, when not nil, holds every buyer already (placed while the
+// variances were summed): no pass reads them again.
+func (p *planned) segment(ctx context.Context, r Run, wh scoreStore, frame *segment.Frame, sizes map[string]int, total float64, held *batchBuyers) error {
 	o := p.o.Segmentation.MicroSegments
 	if err := o.Validate(); err != nil {
 		return err
@@ -555,8 +568,17 @@ func (p *planned) segment(ctx context.Context, r Run, wh scoreStore, frame *segm
 	if len(sizes) == 0 {
 		return nil
 	}
+	if held != nil {
+		held.pts.Standardize(frame)
+	}
 	into, err := segment.JoinSmall(sizes, o.MinSize, func(into map[string]string) (map[string][]float64, error) {
 		c := frame.Centroids()
+		if held != nil {
+			for row, k := range held.buyer {
+				c.AddRow(into[p.groups.name(p.group[k])], held.pts, row)
+			}
+			return c.Means(), nil
+		}
 		err := p.eachBuyer(ctx, r, wh, segmentSchema, nil, func(cols profileColumns, i, k int) error {
 			if pr := cols.profile(i); pr.Orders > 0 {
 				c.Add(into[p.groups.name(p.group[k])], pr)
@@ -577,103 +599,124 @@ func (p *planned) segment(ctx context.Context, r Run, wh scoreStore, frame *segm
 	for code, name := range p.groups.list {
 		target[code] = into[name]
 	}
-	var batch []string
-	held := 0
-	var hashed []string
 	keys := slices.Sorted(maps.Keys(joined))
+	if held != nil {
+		p.segmentGroups(held, keys, held.rows(keys, func(k int32) string { return target[p.group[k]] }), total)
+		keys = nil
+	}
+	var batch []string
+	held0 := 0
 	for k, g := range keys {
-		batch, held = append(batch, g), held+joined[g]
-		if k+1 < len(keys) && held+joined[keys[k+1]] <= p.o.planBatch() {
+		batch, held0 = append(batch, g), held0+joined[g]
+		if k+1 < len(keys) && held0+joined[keys[k+1]] <= p.o.planBatch() {
 			continue
 		}
-		h, err := p.segmentBatch(ctx, r, wh, frame, batch, target, total)
-		if err != nil {
+		bb := newBatchBuyers(frame.Points(held0))
+		in := map[string]bool{}
+		for _, g := range batch {
+			in[g] = true
+		}
+		if err := p.eachBuyer(ctx, r, wh, segmentSchema, nil, func(c profileColumns, i, k int) error {
+			if !in[target[p.group[k]]] {
+				return nil
+			}
+			if pr := c.profile(i); pr.Orders > 0 {
+				bb.add(p.o.Segmentation, p.vipBar, k, pr)
+			}
+			return nil
+		}); err != nil {
 			return err
 		}
-		hashed = append(hashed, h...)
-		batch, held = nil, 0
+		p.segmentGroups(bb, batch, bb.rows(batch, func(k int32) string { return target[p.group[k]] }), total)
+		batch, held0 = nil, 0
 	}
-	segment.NameSegments(p.segs, hashed)
+	segment.NameSegments(p.segs, p.hashed)
 	return nil
 }
 
-// segmentBatch bisects a batch of macro groups (in name order), reading their
-// buyers' profiles: it appends their segments, with each segment's hashed id
-// for one that keeps no id of the night before.
-func (p *planned) segmentBatch(ctx context.Context, r Run, wh scoreStore, frame *segment.Frame, batch, target []string, total float64) ([]string, error) {
-	sg := p.o.Segmentation
+// batchBuyers are the buyers of a batch of macro groups as their segments
+// need them, by row: their point, their number among every buyer, economics,
+// stage and VIP tier (coded), id.
+type batchBuyers struct {
+	pts    *segment.Points
+	buyer  []int32
+	values []segment.Member
+	tiers  []uint8
+	named  codes
+	ids    []byte
+	ends   []int
+}
+
+func newBatchBuyers(pts *segment.Points) *batchBuyers { return &batchBuyers{pts: pts} }
+
+// add adds buyer k: the next row.
+func (bb *batchBuyers) add(sg config.Segmentation, vipBar float64, k int, pr segment.Profile) {
+	bb.pts.Add(pr)
+	bb.buyer = append(bb.buyer, int32(k))
+	bb.values = append(bb.values, segment.Member{Revenue12m: pr.Revenue12m, CLV: pr.CLV, PAlive: pr.PAlive})
+	stage := sg.Lifecycle.Stage(pr)
+	bb.tiers = append(bb.tiers, bb.named.code(stage), bb.named.code(sg.VIP.Tier(pr, stage, vipBar)))
+	bb.ids = append(bb.ids, pr.ID...)
+	bb.ends = append(bb.ends, len(bb.ids))
+}
+
+func (bb *batchBuyers) id(row int32) string {
+	start := 0
+	if row > 0 {
+		start = bb.ends[row-1]
+	}
+	return string(bb.ids[start:bb.ends[row]])
+}
+
+// rows are the rows of each of groups (in order), by the group of the
+// buyer of each row.
+func (bb *batchBuyers) rows(groups []string, groupOf func(k int32) string) [][]int32 {
 	in := map[string]int{}
-	for b, g := range batch {
+	for b, g := range groups {
 		in[g] = b
 	}
-	pts := frame.Points(0)
-	rows := make([][]int32, len(batch))
-	var (
-		buyer  []int32 // the buyer of each row
-		values []segment.Member
-		tiers  []uint8 // stage and VIP tier, coded
-		ids    []byte
-		ends   []int
-		named  codes
-	)
-	if err := p.eachBuyer(ctx, r, wh, segmentSchema, nil, func(c profileColumns, i, k int) error {
-		b, ok := in[target[p.group[k]]]
-		if !ok {
-			return nil
-		}
-		pr := c.profile(i)
-		if pr.Orders == 0 {
-			return nil
-		}
-		rows[b] = append(rows[b], int32(len(buyer)))
-		pts.Add(pr)
-		buyer = append(buyer, int32(k))
-		values = append(values, segment.Member{Revenue12m: pr.Revenue12m, CLV: pr.CLV, PAlive: pr.PAlive})
-		stage := sg.Lifecycle.Stage(pr)
-		tiers = append(tiers, named.code(stage), named.code(sg.VIP.Tier(pr, stage, p.vipBar)))
-		ids = append(ids, pr.ID...)
-		ends = append(ends, len(ids))
-		return nil
-	}); err != nil {
-		return nil, err
+	out := make([][]int32, len(groups))
+	for row, k := range bb.buyer {
+		b := in[groupOf(k)]
+		out[b] = append(out[b], int32(row))
 	}
-	id := func(row int32) string {
-		start := 0
-		if row > 0 {
-			start = ends[row-1]
-		}
-		return string(ids[start:ends[row]])
-	}
-	var hashed []string
-	for b, g := range batch {
-		for _, leaf := range pts.Bisect(rows[b], sg.MicroSegments) {
+	return out
+}
+
+// segmentGroups bisects each of groups (rows: each group's rows of bb, in
+// order) and appends their segments, each with its hashed id for a segment
+// that keeps no id of the night before.
+func (p *planned) segmentGroups(bb *batchBuyers, groups []string, rows [][]int32, total float64) {
+	sg := p.o.Segmentation
+	for b, g := range groups {
+		for _, leaf := range bb.pts.Bisect(rows[b], sg.MicroSegments) {
 			seg := segment.Segment{Macro: g, Size: len(leaf)}
 			overlap := map[string]int{}
 			count := map[string]int{}
 			for _, row := range leaf {
-				k := buyer[row]
+				k := bb.buyer[row]
 				p.segOf[k] = int32(len(p.segs))
 				if c := p.prev[k]; c >= 0 {
 					overlap[p.prevIDs[c]]++
 				}
-				v := values[row]
-				strat, _ := segment.Strategy(sg.Strategies, segment.Profile{CLV: v.CLV, PAlive: v.PAlive}, named.name(tiers[2*row]), named.name(tiers[2*row+1]))
+				v := bb.values[row]
+				strat, _ := segment.Strategy(sg.Strategies, segment.Profile{CLV: v.CLV, PAlive: v.PAlive}, bb.named.name(bb.tiers[2*row]), bb.named.name(bb.tiers[2*row+1]))
 				count[strat]++
 			}
 			seg.Tally(func(yield func(segment.Member) bool) {
 				for _, row := range leaf {
-					if !yield(values[row]) {
+					if !yield(bb.values[row]) {
 						return
 					}
 				}
 			}, total)
-			seg.Label = pts.Label(g, leaf)
+			seg.Label = bb.pts.Label(g, leaf)
 			seg.ID = segment.KeptID(seg.Size, overlap, p.prevSize)
 			h := ""
 			if seg.ID == "" {
 				memberIDs := make([]string, len(leaf))
 				for j, row := range leaf {
-					memberIDs[j] = id(row)
+					memberIDs[j] = bb.id(row)
 				}
 				slices.Sort(memberIDs)
 				h = segment.HashedID(slices.Values(memberIDs))
@@ -686,10 +729,9 @@ func (p *planned) segmentBatch(ctx context.Context, r Run, wh scoreStore, frame 
 			}
 			p.segs = append(p.segs, seg)
 			p.strategy = append(p.strategy, best)
-			hashed = append(hashed, h)
+			p.hashed = append(p.hashed, h)
 		}
 	}
-	return hashed, nil
 }
 
 // codes numbers a few names.

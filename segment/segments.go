@@ -175,7 +175,7 @@ func MicroSegments(ps []Profile, macro []string, prev Previous, o SegmentOptions
 	into, err := JoinSmall(sizes, o.MinSize, func(into map[string]string) (map[string][]float64, error) {
 		c := f.Centroids()
 		for r, i := range buyers {
-			c.addRow(into[macro[i]], pts, r)
+			c.AddRow(into[macro[i]], pts, r)
 		}
 		return c.Means(), nil
 	})
@@ -275,15 +275,19 @@ func (st *SpaceStats) Mean(p Profile) {
 	st.cats[p.TopCategory], st.brands[p.TopBrand], st.chans[p.Channel] = true, true, true
 }
 
-// Spread takes a buyer's behaviour into the variances, once every buyer is
-// in the means.
-func (st *SpaceStats) Spread(p Profile) {
+func (st *SpaceStats) means() {
 	if !st.meant {
 		for j := range st.mean {
 			st.mean[j] = st.sum[j] / max(1, st.known[j])
 		}
 		st.meant = true
 	}
+}
+
+// Spread takes a buyer's behaviour into the variances, once every buyer is
+// in the means.
+func (st *SpaceStats) Spread(p Profile) {
+	st.means()
 	for j, f := range numericSpace {
 		v := f.value(p)
 		if math.IsNaN(v) {
@@ -323,17 +327,17 @@ type Frame struct {
 	catIdx, brandIdx, chanIdx map[string]int
 }
 
-// place is a buyer's standardised numeric columns (into x) and one-hot columns.
-func (f *Frame) place(p Profile, x []float64) [3]int32 {
+// place is a buyer's standardised numeric columns (into x; raw: only NaN
+// replaced by the mean) and one-hot columns.
+func (f *Frame) place(p Profile, x []float64, raw bool) [3]int32 {
 	for j, c := range numericSpace {
 		v := c.value(p)
 		if math.IsNaN(v) {
 			v = f.mean[j]
 		}
-		if f.variance[j] > 0 {
-			x[j] = (v - f.mean[j]) / math.Sqrt(f.variance[j])
-		} else {
-			x[j] = 0
+		x[j] = v
+		if !raw {
+			x[j] = f.standard(j, v)
 		}
 	}
 	nn := len(numericSpace)
@@ -341,9 +345,18 @@ func (f *Frame) place(p Profile, x []float64) [3]int32 {
 		int32(nn + len(f.cats) + len(f.brands) + f.chanIdx[p.Channel])}
 }
 
+// standard is value v of numeric column j standardised.
+func (f *Frame) standard(j int, v float64) float64 {
+	if f.variance[j] > 0 {
+		return (v - f.mean[j]) / math.Sqrt(f.variance[j])
+	}
+	return 0
+}
+
 // Points are buyers placed in a frame, numbered in the order added.
 type Points struct {
 	f   *Frame
+	raw bool      // not yet standardised: RawPoints
 	x   []float64 // numeric columns, row-major
 	hot [][3]int32
 }
@@ -353,11 +366,35 @@ func (f *Frame) Points(n int) *Points {
 	return &Points{f: f, x: make([]float64, 0, n*len(numericSpace)), hot: make([][3]int32, 0, n)}
 }
 
+// RawPoints is an empty set of points, with room for n, placed while Spread
+// takes the same buyers: Standardize then makes them what Points would
+// have. Mean has taken every buyer.
+func (st *SpaceStats) RawPoints(n int) *Points {
+	st.means()
+	pts := st.Frame().Points(n)
+	pts.raw = true
+	return pts
+}
+
+// Standardize makes raw points points of f, the frame of the stats that
+// placed them once Spread has taken every buyer.
+func (pts *Points) Standardize(f *Frame) {
+	pts.f = f
+	if !pts.raw {
+		return
+	}
+	nn := len(numericSpace)
+	for k, v := range pts.x {
+		pts.x[k] = f.standard(k%nn, v)
+	}
+	pts.raw = false
+}
+
 // Add places a buyer: the next row.
 func (pts *Points) Add(p Profile) {
 	nn := len(numericSpace)
 	pts.x = append(pts.x, make([]float64, nn)...)
-	pts.hot = append(pts.hot, pts.f.place(p, pts.x[len(pts.x)-nn:]))
+	pts.hot = append(pts.hot, pts.f.place(p, pts.x[len(pts.x)-nn:], pts.raw))
 }
 
 // Centroids sums buyers' points by group.
@@ -375,11 +412,12 @@ func (f *Frame) Centroids() *Centroids {
 // Add adds a buyer of a group.
 func (c *Centroids) Add(group string, p Profile) {
 	var x [8]float64 // numeric columns: fewer than 8
-	hot := c.f.place(p, x[:len(numericSpace)])
+	hot := c.f.place(p, x[:len(numericSpace)], false)
 	c.add(group, x[:len(numericSpace)], hot)
 }
 
-func (c *Centroids) addRow(group string, pts *Points, r int) {
+// AddRow adds row r of pts (standardised) to a group.
+func (c *Centroids) AddRow(group string, pts *Points, r int) {
 	nn := len(numericSpace)
 	c.add(group, pts.x[r*nn:(r+1)*nn], pts.hot[r])
 }

@@ -56,7 +56,7 @@ func TestPlanInBatches(t *testing.T) {
 }
 
 // TestSubSlices: the ranges score takes a shard's customers in hold each of
-// the shard's customers once and no other, as many as the buyers need.
+// the shard's customers once and no other, as many as its buyers need.
 func TestSubSlices(t *testing.T) {
 	for _, c := range []struct {
 		slice         warehouse.Slice
@@ -65,8 +65,8 @@ func TestSubSlices(t *testing.T) {
 	}{
 		{warehouse.Slice{Index: 0, Of: 1}, 3000, 700, 5},
 		{warehouse.Slice{Index: 0, Of: 1}, 3000, 3000, 1},
-		{warehouse.Slice{Index: 2, Of: 4}, 1_000_000, 100_000, 3},
-		{warehouse.Slice{Index: 3, Of: 4}, 10_000_000, 250_000, 10},
+		{warehouse.Slice{Index: 2, Of: 4}, 250_000, 100_000, 3},
+		{warehouse.Slice{Index: 3, Of: 4}, 2_500_000, 250_000, 10},
 		{warehouse.Slice{Index: 1, Of: 3}, 100, 250_000, 1},
 	} {
 		subs := subSlices(c.slice, c.buyers, c.batch)

@@ -143,27 +143,32 @@ func scorePart(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, m ware
 }
 
 // scoreSlices divide the shard's customers into slices of about
-// ScoreOptions.ScoreBatchBuyers buyers (the date's features over the shards),
-// each a range of the customer hash within the shard's: a pod holds one
-// slice's orders, predictions and features at a time.
+// ScoreOptions.ScoreBatchBuyers buyers (the shard's rows of the date's
+// features, counted from their ids: the shard's range of the table, not the
+// whole date), each a range of the customer hash within the shard's: a pod
+// holds one slice's orders, predictions and features at a time.
 func scoreSlices(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) ([]warehouse.Slice, error) {
-	runs, err := wh.PartitionRuns(ctx, warehouse.CustomerFeatures.Name, r.AsOf)
+	ids, err := wh.ReadRunSlice(ctx, r.Mem, warehouse.CustomerFeatures.Name, featureIDSchema, r.AsOf, "", r.Shard.slice())
+	if errors.Is(err, warehouse.ErrNoPartition) {
+		return []warehouse.Slice{r.Shard.slice()}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	buyers := 0
-	for _, n := range runs {
-		buyers += n
-	}
+	buyers := int(ids.NumRows())
+	ids.Release()
 	return subSlices(r.Shard.slice(), buyers, o.scoreBatch()), nil
 }
 
-// subSlices cut a slice of about buyers buyers (over every slice of its
-// kind) into slices of about batch each: slice j of m of slice i of n is
-// slice i·m+j of n·m, the hash range of slice i cut in m.
+// featureIDSchema reads the ids of customer_features.
+var featureIDSchema = warehouse.CustomerFeatures.Columns("customer_id")
+
+// subSlices cut a slice of buyers buyers into slices of about batch each:
+// slice j of m of slice i of n is slice i·m+j of n·m, the hash range of
+// slice i cut in m.
 func subSlices(s warehouse.Slice, buyers, batch int) []warehouse.Slice {
 	of := max(s.Of, 1)
-	m := max(1, (buyers/of+batch-1)/batch)
+	m := max(1, (buyers+batch-1)/batch)
 	if m == 1 {
 		return []warehouse.Slice{s}
 	}

@@ -605,13 +605,13 @@ func (p *planned) segment(ctx context.Context, r Run, wh scoreStore, frame *segm
 		keys = nil
 	}
 	var batch []string
-	held0 := 0
+	inBatch := 0
 	for k, g := range keys {
-		batch, held0 = append(batch, g), held0+joined[g]
-		if k+1 < len(keys) && held0+joined[keys[k+1]] <= p.o.planBatch() {
+		batch, inBatch = append(batch, g), inBatch+joined[g]
+		if k+1 < len(keys) && inBatch+joined[keys[k+1]] <= p.o.planBatch() {
 			continue
 		}
-		bb := newBatchBuyers(frame.Points(held0))
+		bb := newBatchBuyers(frame.Points(inBatch))
 		in := map[string]bool{}
 		for _, g := range batch {
 			in[g] = true
@@ -628,7 +628,7 @@ func (p *planned) segment(ctx context.Context, r Run, wh scoreStore, frame *segm
 			return err
 		}
 		p.segmentGroups(bb, batch, bb.rows(batch, func(k int32) string { return target[p.group[k]] }), total)
-		batch, held0 = nil, 0
+		batch, inBatch = nil, 0
 	}
 	segment.NameSegments(p.segs, p.hashed)
 	return nil

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tessera-cdp/tessera/canon"
-	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/segment"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
@@ -431,7 +429,7 @@ func (p *planned) read(ctx context.Context, r Run, wh scoreStore, modelID string
 			}
 			pr := c.profile(i)
 			h := city.CH64([]byte(pr.ID))
-			s, _ := bits.Mul64(h, uint64(max(sh.Of, 1)))
+			s := warehouse.ShardOfHash(h, max(sh.Of, 1))
 			p.shard = append(p.shard, uint16(s))
 			p.idSum[s] += h
 			p.buyers[s]++
@@ -457,7 +455,7 @@ func (p *planned) read(ctx context.Context, r Run, wh scoreStore, modelID string
 				sizes[name]++
 				total += pr.Revenue12m
 				if held != nil {
-					held.add(sg, p.vipBar, len(p.shard)-1, pr)
+					held.add(len(p.shard)-1, pr, stage, tier)
 				}
 			}
 			out.Buyers++
@@ -557,7 +555,8 @@ func (p *planned) lastNight(ctx context.Context, r Run, wh scoreStore) error {
 // held, when not nil, holds every buyer already (placed while the
 // variances were summed): no pass reads them again.
 func (p *planned) segment(ctx context.Context, r Run, wh scoreStore, frame *segment.Frame, sizes map[string]int, total float64, held *batchBuyers) error {
-	o := p.o.Segmentation.MicroSegments
+	sg := p.o.Segmentation
+	o := sg.MicroSegments
 	if err := o.Validate(); err != nil {
 		return err
 	}
@@ -621,7 +620,8 @@ func (p *planned) segment(ctx context.Context, r Run, wh scoreStore, frame *segm
 				return nil
 			}
 			if pr := c.profile(i); pr.Orders > 0 {
-				bb.add(p.o.Segmentation, p.vipBar, k, pr)
+				stage := sg.Lifecycle.Stage(pr)
+				bb.add(k, pr, stage, sg.VIP.Tier(pr, stage, p.vipBar))
 			}
 			return nil
 		}); err != nil {
@@ -649,13 +649,12 @@ type batchBuyers struct {
 
 func newBatchBuyers(pts *segment.Points) *batchBuyers { return &batchBuyers{pts: pts} }
 
-// add adds buyer k: the next row.
-func (bb *batchBuyers) add(sg config.Segmentation, vipBar float64, k int, pr segment.Profile) {
+// add adds buyer k, of the stage and VIP tier: the next row.
+func (bb *batchBuyers) add(k int, pr segment.Profile, stage, tier string) {
 	bb.pts.Add(pr)
 	bb.buyer = append(bb.buyer, int32(k))
 	bb.values = append(bb.values, segment.Member{Revenue12m: pr.Revenue12m, CLV: pr.CLV, PAlive: pr.PAlive})
-	stage := sg.Lifecycle.Stage(pr)
-	bb.tiers = append(bb.tiers, bb.named.code(stage), bb.named.code(sg.VIP.Tier(pr, stage, vipBar)))
+	bb.tiers = append(bb.tiers, bb.named.code(stage), bb.named.code(tier))
 	bb.ids = append(bb.ids, pr.ID...)
 	bb.ends = append(bb.ends, len(bb.ids))
 }

@@ -48,8 +48,12 @@ func (s Slice) FilterHashed(hash string) string {
 
 // ShardOf is the shard of a customer id among n: the range of cityHash64
 // (as ClickHouse computes it, HashSQL) it falls in, ⌊hash · n / 2⁶⁴⌋.
-func ShardOf(customerID string, n int) int {
-	hi, _ := bits.Mul64(city.CH64([]byte(customerID)), uint64(n))
+func ShardOf(customerID string, n int) int { return ShardOfHash(city.CH64([]byte(customerID)), n) }
+
+// ShardOfHash is ShardOf of a customer id's cityHash64, for a reader that
+// needs the hash too.
+func ShardOfHash(hash uint64, n int) int {
+	hi, _ := bits.Mul64(hash, uint64(n))
 	return int(hi)
 }
 

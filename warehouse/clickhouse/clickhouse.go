@@ -49,8 +49,10 @@ func Open(ctx context.Context, c config.ClickHouse) (*DB, error) {
 		Auth:        chgo.Auth{Database: "default", Username: c.User, Password: c.Password},
 		DialTimeout: c.DialTimeout,
 		// 18.16 rejects settings it does not know; send none by default.
-		Compression:     &chgo.Compression{Method: chgo.CompressionLZ4},
-		MaxOpenConns:    4,
+		Compression: &chgo.Compression{Method: chgo.CompressionLZ4},
+		// A part being written holds a connection until it closes (publish
+		// writes three at once) beside reads and the lock's renewals.
+		MaxOpenConns:    8,
 		ConnMaxLifetime: time.Hour,
 	}
 	if c.Secure {

@@ -26,11 +26,13 @@ func partTable(table string, asOf time.Time, job string, s warehouse.Slice) stri
 	return fmt.Sprintf("%s_part_%s_%016x_%d_of_%d", table, asOf.Format("20060102"), city.CH64([]byte(job)), s.Index, s.Of)
 }
 
-// partWriter inserts batches into a part's temporary table.
+// partWriter inserts batches into a part's temporary table, all in one
+// INSERT (see recordBatch) sent when the part closes.
 type partWriter struct {
 	w                     *DB
 	table, name, tmp, run string
 	asOf                  time.Time
+	batch                 *recordBatch // nil until the first batch
 }
 
 // OpenPart starts writing the shard's part of the as-of date of table. The
@@ -51,11 +53,23 @@ func (w *DB) OpenPart(ctx context.Context, table string, _ *arrow.Schema, asOf t
 
 // Write inserts rec, with as_of and run_id added.
 func (pw *partWriter) Write(ctx context.Context, rec arrow.Record) error {
-	return pw.w.insertLike(ctx, pw.tmp, pw.table+"_staging", pw.asOf, pw.run, rec)
+	if pw.batch == nil {
+		b, err := pw.w.openRecordBatch(ctx, pw.tmp, pw.table+"_staging", pw.asOf, pw.run, rec.Schema())
+		if err != nil {
+			return err
+		}
+		pw.batch = b
+	}
+	return pw.batch.add(rec)
 }
 
 // Close renames the part into place, replacing an earlier attempt's.
 func (pw *partWriter) Close(ctx context.Context) error {
+	if pw.batch != nil {
+		if err := pw.batch.send(); err != nil {
+			return err
+		}
+	}
 	if err := pw.w.dropPart(ctx, pw.name); err != nil { // the part of an earlier attempt of the same job
 		return err
 	}
@@ -66,7 +80,12 @@ func (pw *partWriter) Close(ctx context.Context) error {
 }
 
 // Abort drops what was written (a re-run drops it anyway).
-func (pw *partWriter) Abort(ctx context.Context) { pw.w.dropPart(ctx, pw.tmp) }
+func (pw *partWriter) Abort(ctx context.Context) {
+	if pw.batch != nil {
+		pw.batch.abort()
+	}
+	pw.w.dropPart(ctx, pw.tmp)
+}
 
 // createPart creates a part's table with the structure of like: on a
 // cluster a replicated table on every server and a Distributed one in front.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/apache/arrow/go/v17/arrow"
 )
 
@@ -44,42 +45,99 @@ func (w *DB) insertRecord(ctx context.Context, staging string, asOf time.Time, r
 // insertLike is insertRecord into a table of the structure of like, whose
 // column types it reads (once: a part's table is new each time).
 func (w *DB) insertLike(ctx context.Context, staging, like string, asOf time.Time, runID string, rec arrow.Record) error {
-	table := staging
+	b, err := w.openRecordBatch(ctx, staging, like, asOf, runID, rec.Schema())
+	if err != nil {
+		return err
+	}
+	defer b.abort()
+	if err := b.add(rec); err != nil {
+		return err
+	}
+	return b.send()
+}
+
+// recordBatch is one INSERT of Arrow records, with as_of and run_id added to
+// each row. Records added one after another go as blocks of one INSERT whose
+// column buffers are kept: clickhouse-go grows them a value at a time and
+// has no way to reserve, and growing them anew for each record of a part
+// copied its strings about four times over.
+type recordBatch struct {
+	batch        driver.Batch
+	table        string
+	types        map[string]string
+	schema       *arrow.Schema
+	asOf         time.Time
+	runID        string
+	dates        []time.Time
+	runs         []string
+	sent, queued bool // queued: rows added since the last flush
+}
+
+// openRecordBatch starts an INSERT into table of records of schema; like
+// names the table whose column types it takes.
+func (w *DB) openRecordBatch(ctx context.Context, table, like string, asOf time.Time, runID string, schema *arrow.Schema) (*recordBatch, error) {
 	types, err := w.columnTypes(ctx, like)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	n := int(rec.NumRows())
 	cols := []string{"as_of", "run_id"}
-	for _, f := range rec.Schema().Fields() {
+	for _, f := range schema.Fields() {
 		cols = append(cols, f.Name)
 	}
-	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES", w.db, staging, strings.Join(cols, ", ")))
+	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES", w.db, table, strings.Join(cols, ", ")))
 	if err != nil {
-		return fmt.Errorf("stage %s: %w", table, err)
+		return nil, fmt.Errorf("stage %s: %w", table, err)
 	}
-	defer batch.Abort()
-	dates, runs := make([]time.Time, n), make([]string, n)
-	for i := range dates {
-		dates[i], runs[i] = asOf, runID
+	return &recordBatch{batch: batch, table: table, types: types, schema: schema, asOf: asOf, runID: runID}, nil
+}
+
+// add appends rec's rows as a block of their own.
+func (b *recordBatch) add(rec arrow.Record) error {
+	if !rec.Schema().Equal(b.schema) {
+		return fmt.Errorf("stage %s: a record of columns %v in an insert of %v", b.table, rec.Schema(), b.schema)
 	}
-	if err := batch.Column(0).Append(dates); err != nil {
+	if b.queued {
+		if err := b.batch.Flush(); err != nil {
+			return fmt.Errorf("stage %s: %w", b.table, err)
+		}
+	}
+	n := int(rec.NumRows())
+	b.dates, b.runs = b.dates[:0], b.runs[:0]
+	for range n {
+		b.dates, b.runs = append(b.dates, b.asOf), append(b.runs, b.runID)
+	}
+	if err := b.batch.Column(0).Append(b.dates); err != nil {
 		return err
 	}
-	if err := batch.Column(1).Append(runs); err != nil {
+	if err := b.batch.Column(1).Append(b.runs); err != nil {
 		return err
 	}
-	for i, f := range rec.Schema().Fields() {
-		vals, err := columnValues(rec.Column(i), types[f.Name])
+	for i, f := range b.schema.Fields() {
+		vals, err := columnValues(rec.Column(i), b.types[f.Name])
 		if err != nil {
-			return fmt.Errorf("%s.%s: %w", table, f.Name, err)
+			return fmt.Errorf("%s.%s: %w", b.table, f.Name, err)
 		}
-		if err := batch.Column(i + 2).Append(vals); err != nil {
-			return fmt.Errorf("%s.%s: %w", table, f.Name, err)
+		if err := b.batch.Column(i + 2).Append(vals); err != nil {
+			return fmt.Errorf("%s.%s: %w", b.table, f.Name, err)
 		}
 	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("stage %s: %w", table, err)
+	b.queued = n > 0
+	return nil
+}
+
+// send ends the INSERT: its last block goes, and the server answers for all.
+func (b *recordBatch) send() error {
+	b.sent = true
+	if err := b.batch.Send(); err != nil {
+		return fmt.Errorf("stage %s: %w", b.table, err)
 	}
 	return nil
+}
+
+// abort ends an INSERT not sent, releasing its connection.
+func (b *recordBatch) abort() {
+	if !b.sent {
+		b.sent = true
+		b.batch.Abort()
+	}
 }

@@ -1,0 +1,132 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// TestPartInBlocks: a part written a batch at a time, in one INSERT whose
+// buffers are kept between batches, reads back every row of every batch in
+// place (a batch shorter than the one before leaves none of its rows behind);
+// parts aborted or closed release their connections (more of them than the
+// pool holds, one after another); a batch of other columns is refused.
+func TestPartInBlocks(t *testing.T) {
+	w := migratedWarehouse(t)
+	ctx := context.Background()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	asOf := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	tbl := warehouse.SegmentFeed
+	s := warehouse.Slice{Index: 1, Of: 2}
+	batch := func(from, n int) arrow.Record {
+		b := array.NewRecordBuilder(mem, tbl.Schema)
+		defer b.Release()
+		for i := from; i < from+n; i++ {
+			b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("S%d", i%7))
+			b.Field(1).(*array.Int32Builder).Append(int32(i))
+			b.Field(2).(*array.StringBuilder).Append(strings.Repeat("p", 1+i%13))
+			b.Field(3).(*array.Int32Builder).Append(int32(i * 2))
+			b.Field(4).(*array.Float64Builder).Append(float64(i) / 3)
+		}
+		return b.NewRecord()
+	}
+	write := func(job string, sizes []int, end func(warehouse.PartWriter) error) error {
+		pw, err := w.OpenPart(ctx, tbl.Name, tbl.Schema, asOf, job, s, "run-1")
+		if err != nil {
+			return err
+		}
+		from := 0
+		for _, n := range sizes {
+			rec := batch(from, n)
+			err := pw.Write(ctx, rec)
+			rec.Release()
+			if err != nil {
+				pw.Abort(ctx)
+				return err
+			}
+			from += n
+		}
+		return end(pw)
+	}
+	closePart := func(pw warehouse.PartWriter) error { return pw.Close(ctx) }
+	abort := func(pw warehouse.PartWriter) error { pw.Abort(ctx); return nil }
+
+	sizes := []int{5000, 120, 0, 3000, 1}
+	if err := write("job-a", sizes, closePart); err != nil {
+		t.Fatal(err)
+	}
+	var ranks []int32
+	if err := w.EachPart(ctx, mem, tbl.Name, tbl.Schema, asOf, "job-a", []warehouse.Slice{s}, 1000, func(rec arrow.Record) error {
+		for i := range int(rec.NumRows()) {
+			r := rec.Column(1).(*array.Int32).Value(i)
+			if p := rec.Column(2).(*array.String).Value(i); p != strings.Repeat("p", 1+int(r)%13) || rec.Column(3).(*array.Int32).Value(i) != 2*r {
+				return fmt.Errorf("row of rank %d holds %q, %d", r, p, rec.Column(3).(*array.Int32).Value(i))
+			}
+			ranks = append(ranks, r)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, n := range sizes {
+		total += n
+	}
+	seen := make([]bool, total)
+	for _, r := range ranks {
+		if r < 0 || int(r) >= total || seen[r] {
+			t.Fatalf("rank %d read twice or never written", r)
+		}
+		seen[r] = true
+	}
+	if len(ranks) != total {
+		t.Fatalf("read %d rows of %d written", len(ranks), total)
+	}
+
+	// Twelve parts, more than the pool's connections, each holding one until
+	// it ends: a part that kept its connection would starve the next.
+	for i := range 12 {
+		end := abort
+		if i%2 == 1 {
+			end = closePart
+		}
+		done := make(chan error, 1)
+		go func() { done <- write(fmt.Sprintf("job-%d", i), []int{10, 10}, end) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("part %d: %v", i, err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("part %d still waits for a connection", i)
+		}
+	}
+	if n, err := w.PartsWritten(ctx, tbl.Name, asOf, "job-0", 2); err != nil || n != 0 {
+		t.Fatalf("an aborted part: %d parts written (%v), want 0", n, err)
+	}
+
+	pw, err := w.OpenPart(ctx, tbl.Name, tbl.Schema, asOf, "job-b", s, "run-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Abort(ctx)
+	rec := batch(0, 3)
+	defer rec.Release()
+	if err := pw.Write(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	other := array.NewRecord(arrow.NewSchema(tbl.Schema.Fields()[:4], nil), rec.Columns()[:4], rec.NumRows())
+	defer other.Release()
+	if err := pw.Write(ctx, other); err == nil || !strings.Contains(err.Error(), "segment_feed") {
+		t.Fatalf("a batch of other columns: %v, want an error naming the table", err)
+	}
+}

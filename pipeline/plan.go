@@ -863,10 +863,7 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore) (arrow.Record
 	products := map[string]int32{}
 	var ids []string // by number, first seen first
 	var base []int
-	counts := make([]map[int32]int, len(p.segs))
-	for s := range counts {
-		counts[s] = map[int32]int{}
-	}
+	bought := make([][]int32, len(p.segs)) // each segment's members' products
 	buyers := 0
 	if err := p.eachBuyer(ctx, r, wh, basketSchema, nil, func(c profileColumns, i, k int) error {
 		seg := p.segOf[k]
@@ -886,7 +883,7 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore) (arrow.Record
 			}
 			base[n]++
 			if seg >= 0 {
-				counts[seg][n]++
+				bought[seg] = append(bought[seg], n)
 			}
 		}
 		return nil
@@ -912,12 +909,12 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore) (arrow.Record
 	rankB, buyersB := canon.BuilderOf[*array.Int32Builder](b, "rank"), canon.BuilderOf[*array.Int32Builder](b, "buyers")
 	lift := canon.BuilderOf[*array.Float64Builder](b, "lift")
 	for s, seg := range p.segs {
-		count := make(map[int32]int, len(counts[s]))
-		for n, c := range counts[s] {
-			count[renumber[n]] = c
+		for i, n := range bought[s] {
+			bought[s][i] = renumber[n]
 		}
-		counts[s] = nil
-		for rank, it := range segment.RankFeed(count, seg.Size, sortedBase, buyers, p.o.Segmentation.Feeds) {
+		feed := segment.RankFeed(bought[s], seg.Size, sortedBase, buyers, p.o.Segmentation.Feeds)
+		bought[s] = nil
+		for rank, it := range feed {
 			segID.Append(seg.ID)
 			rankB.Append(int32(rank + 1))
 			product.Append(ids[order[it.Product]])

@@ -142,6 +142,7 @@ func shardCustomers(ctx context.Context, r Run, st publishStore, o ScoreOptions,
 	fp := newPrints(sh.Of)
 	var buf []byte
 	var batch []customer
+	var feeds feedCutter
 	k := 0
 	if err := st.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, profileReadSchema, r.AsOf, sh.Job, []warehouse.Slice{sh.slice()}, o.BatchRows, func(rec arrow.Record) error {
 		// Each column found once a batch, not once a value.
@@ -191,7 +192,7 @@ func shardCustomers(ctx context.Context, r Run, st publishStore, o ScoreOptions,
 			_, c.offerDiscount, c.offer = sg.Offers.Offer(segment.OfferInput{Stage: c.stage, Tier: c.tier, ValueTier: c.value,
 				DiscountShare: c.DiscountShare, DiscountDepth: c.discountDepth, PriceLevel: c.priceLevel, ClickRate: c.clickRate})
 			if c.segment != "" {
-				c.feed = customerFeed(baskets.Value(i), ranked[c.segment], sg.Feeds.CustomerSize)
+				c.feed = feeds.cut(baskets.Value(i), ranked[c.segment], sg.Feeds.CustomerSize)
 			}
 			batch = append(batch, c)
 		}
@@ -238,20 +239,33 @@ func rankedFeeds(ctx context.Context, r Run, st publishStore, scoreRun string) (
 	return out, nil
 }
 
-// customerFeed is the first k products of the segment's feed the customer
-// has not bought (basket: product ids in id order, joined by basketSep).
-func customerFeed(basket string, feed []string, k int) string {
-	bought := strings.Split(basket, basketSep)
-	var out []string
+// feedCutter cuts each customer's feed from its segment's. It keeps the
+// list of a basket's products from one customer to the next: a list made for
+// each customer was a tenth of publish's own work.
+type feedCutter struct{ bought []string }
+
+// cut is the first k products of the segment's feed the customer has not
+// bought (basket: product ids in id order, joined by basketSep).
+func (fc *feedCutter) cut(basket string, feed []string, k int) string {
+	fc.bought = fc.bought[:0]
+	for p := range strings.SplitSeq(basket, basketSep) {
+		fc.bought = append(fc.bought, p)
+	}
+	var b strings.Builder
+	n := 0
 	for _, p := range feed {
-		if _, found := slices.BinarySearch(bought, p); !found {
-			out = append(out, p)
-			if len(out) == k {
-				break
+		if n == k {
+			break
+		}
+		if _, found := slices.BinarySearch(fc.bought, p); !found {
+			if n > 0 {
+				b.WriteByte(',')
 			}
+			b.WriteString(p)
+			n++
 		}
 	}
-	return strings.Join(out, ",")
+	return b.String()
 }
 
 // publishPart builds the shard's rows of customer_scores, segment_members and

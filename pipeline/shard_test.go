@@ -260,6 +260,7 @@ func TestCategoryMedians(t *testing.T) {
 }
 
 func TestCustomerFeed(t *testing.T) {
+	var fc feedCutter
 	basket := strings.Join([]string{"P1", "P3"}, basketSep)
 	for _, c := range []struct {
 		basket string
@@ -269,8 +270,11 @@ func TestCustomerFeed(t *testing.T) {
 	}{{basket, []string{"P3", "P2", "P1", "P4", "P5"}, 2, "P2,P4"}, {"", []string{"P1", "P2"}, 5, "P1,P2"}, {basket, []string{"P1", "P3"}, 2, ""},
 		// ids that hold or end other ids are not bought for them
 		{strings.Join([]string{"AP1", "P10", "P2X"}, basketSep), []string{"P1", "P2", "P10", "AP1"}, 5, "P1,P2"},
-		{strings.Join([]string{"P1", "P1", "P12"}, basketSep), []string{"P12", "P2", "P1"}, 5, "P2"}} {
-		if got := customerFeed(c.basket, c.feed, c.k); got != c.want {
+		{strings.Join([]string{"P1", "P1", "P12"}, basketSep), []string{"P12", "P2", "P1"}, 5, "P2"},
+		// a longer basket before a shorter one: the cutter's list is reused
+		{strings.Join([]string{"P0", "P1", "P2", "P3", "P4"}, basketSep), []string{"P4", "P5"}, 5, "P5"},
+		{"P6", []string{"P4", "P6", "P2"}, 5, "P4,P2"}} {
+		if got := fc.cut(c.basket, c.feed, c.k); got != c.want {
 			t.Errorf("basket %q, feed %v: %q, want %q", c.basket, c.feed, got, c.want)
 		}
 	}

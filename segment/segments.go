@@ -116,7 +116,7 @@ type Segment struct {
 }
 
 // behaviour columns of the segmentation space: numeric, then one-hots
-var numericSpace = []struct {
+var numericSpace = [...]struct {
 	name      string
 	high, low string
 	value     func(Profile) float64
@@ -515,13 +515,17 @@ func (pts *Points) point(r int32) center {
 	return newCenter(c)
 }
 
+// numericDims is the count of numeric columns, a constant: a row's numeric
+// part is an array, which the distance loops read without bounds checks.
+const numericDims = len(numericSpace)
+
 // dist is the squared distance of row r to a center:
 // Σ numeric (x−c)² + Σ one-hot c² + Σ over r's three columns (w² − 2wc).
 func (pts *Points) dist(r int32, ct center) float64 {
-	nn := len(numericSpace)
+	x, c := (*[numericDims]float64)(pts.x[int(r)*numericDims:]), (*[numericDims]float64)(ct.c)
 	d := ct.hotSq
-	for j, v := range pts.x[int(r)*nn : (int(r)+1)*nn] {
-		t := v - ct.c[j]
+	for j := range numericDims {
+		t := x[j] - c[j]
 		d += t * t
 	}
 	for g, j := range pts.hot[r] {
@@ -531,9 +535,28 @@ func (pts *Points) dist(r int32, ct center) float64 {
 	return d
 }
 
+// dists is dist of row r to a and to b, each summed as dist sums it (the
+// same values), in one pass: Lloyd's iterations ask both for every member.
+func (pts *Points) dists(r int32, a, b center) (float64, float64) {
+	x := (*[numericDims]float64)(pts.x[int(r)*numericDims:])
+	ac, bc := (*[numericDims]float64)(a.c), (*[numericDims]float64)(b.c)
+	da, db := a.hotSq, b.hotSq
+	for j := range numericDims {
+		t := x[j] - ac[j]
+		da += t * t
+		u := x[j] - bc[j]
+		db += u * u
+	}
+	for g, j := range pts.hot[r] {
+		w := hotWeights[g]
+		da += w*w - 2*w*a.c[j]
+		db += w*w - 2*w*b.c[j]
+	}
+	return da, db
+}
+
 // centroid is the mean of the rows whose side is want (every row: side nil).
 func (pts *Points) centroid(rows []int32, side []bool, want bool) []float64 {
-	nn := len(numericSpace)
 	c := make([]float64, pts.f.dim)
 	n := 0
 	for k, r := range rows {
@@ -541,17 +564,43 @@ func (pts *Points) centroid(rows []int32, side []bool, want bool) []float64 {
 			continue
 		}
 		n++
-		for j, v := range pts.x[int(r)*nn : (int(r)+1)*nn] {
-			c[j] += v
-		}
-		for g, j := range pts.hot[r] {
-			c[j] += hotWeights[g]
-		}
+		pts.addTo(c, r)
 	}
 	for j := range c {
 		c[j] /= float64(n)
 	}
 	return c
+}
+
+// centroids are the centroids of the rows on side false and on side true,
+// each summed in the rows' order as centroid sums it, in one pass.
+func (pts *Points) centroids(rows []int32, side []bool) (a, b []float64) {
+	a, b = make([]float64, pts.f.dim), make([]float64, pts.f.dim)
+	na := 0
+	for k, r := range rows {
+		if side[k] {
+			pts.addTo(b, r)
+		} else {
+			pts.addTo(a, r)
+			na++
+		}
+	}
+	for j := range a {
+		a[j] /= float64(na)
+		b[j] /= float64(len(rows) - na)
+	}
+	return a, b
+}
+
+// addTo adds row r to the sums c.
+func (pts *Points) addTo(c []float64, r int32) {
+	x, s := (*[numericDims]float64)(pts.x[int(r)*numericDims:]), (*[numericDims]float64)(c)
+	for j := range numericDims {
+		s[j] += x[j]
+	}
+	for g, j := range pts.hot[r] {
+		c[j] += hotWeights[g]
+	}
 }
 
 func dist2(a, b []float64) float64 {
@@ -609,7 +658,8 @@ func (pts *Points) split(members []int32, o SegmentOptions) ([]int32, []int32) {
 		changed := false
 		nb = 0
 		for k, r := range members {
-			toB := pts.dist(r, cb) < pts.dist(r, ca)
+			da, db := pts.dists(r, ca, cb)
+			toB := db < da
 			changed = changed || toB != side[k]
 			side[k] = toB
 			if toB {
@@ -619,7 +669,8 @@ func (pts *Points) split(members []int32, o SegmentOptions) ([]int32, []int32) {
 		if nb == 0 || nb == len(members) {
 			break
 		}
-		ca, cb = newCenter(pts.centroid(members, side, false)), newCenter(pts.centroid(members, side, true))
+		a, b := pts.centroids(members, side)
+		ca, cb = newCenter(a), newCenter(b)
 		if !changed && it > 0 {
 			break
 		}

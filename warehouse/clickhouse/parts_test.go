@@ -16,7 +16,8 @@ import (
 
 // TestPartInBlocks: a part written a batch at a time, in one INSERT whose
 // buffers are kept between batches, reads back every row of every batch in
-// place (a batch shorter than the one before leaves none of its rows behind);
+// place (a batch longer than a block goes in slices; a batch shorter than the
+// one before leaves none of its rows behind);
 // parts aborted or closed release their connections (more of them than the
 // pool holds, one after another); a batch of other columns is refused.
 func TestPartInBlocks(t *testing.T) {
@@ -60,7 +61,7 @@ func TestPartInBlocks(t *testing.T) {
 	closePart := func(pw warehouse.PartWriter) error { return pw.Close(ctx) }
 	abort := func(pw warehouse.PartWriter) error { pw.Abort(ctx); return nil }
 
-	sizes := []int{5000, 120, 0, 3000, 1}
+	sizes := []int{blockRows + 5000, 120, 0, 3000, 1}
 	if err := write("job-a", sizes, closePart); err != nil {
 		t.Fatal(err)
 	}

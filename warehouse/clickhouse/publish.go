@@ -91,11 +91,30 @@ func (w *DB) openRecordBatch(ctx context.Context, table, like string, asOf time.
 	return &recordBatch{batch: batch, table: table, types: types, schema: schema, asOf: asOf, runID: runID}, nil
 }
 
-// add appends rec's rows as a block of their own.
+// blockRows bounds the rows of a block sent: a larger record (a whole
+// date's features staged at once) goes in slices, whose buffers grow for the
+// first alone.
+const blockRows = 65536
+
+// add appends rec's rows as blocks of their own.
 func (b *recordBatch) add(rec arrow.Record) error {
 	if !rec.Schema().Equal(b.schema) {
 		return fmt.Errorf("stage %s: a record of columns %v in an insert of %v", b.table, rec.Schema(), b.schema)
 	}
+	n := rec.NumRows()
+	for from := int64(0); from < n || from == 0; from += blockRows {
+		block := rec.NewSlice(from, min(from+blockRows, n))
+		err := b.addBlock(block)
+		block.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addBlock appends rec's rows as one block.
+func (b *recordBatch) addBlock(rec arrow.Record) error {
 	if b.queued {
 		if err := b.batch.Flush(); err != nil {
 			return fmt.Errorf("stage %s: %w", b.table, err)

@@ -51,7 +51,7 @@ func TestSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() }) // after the drop: a deferred close ran before it, and left the database
 	t.Cleanup(func() { conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
 
 	cmd := exec.Command(os.Args[0], "run", "--as-of", asOf)

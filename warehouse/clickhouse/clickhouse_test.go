@@ -156,7 +156,7 @@ func TestConcurrentMigrate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer w.Close()
+		t.Cleanup(func() { w.Close() }) // after the drop below: cleanups run last first
 		dbs[i] = w
 	}
 	t.Cleanup(func() { dbs[0].Exec(context.Background(), "DROP DATABASE IF EXISTS {db}") })

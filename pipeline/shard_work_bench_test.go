@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tessera-cdp/tessera/synth"
+	"github.com/tessera-cdp/tessera/warehouse"
 	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
 )
 
@@ -52,8 +53,10 @@ func readServerWork(b *testing.B, wh *clickhouse.DB) serverWork {
 // (the goal: at most 0.35), with each process's own CPU time and peak
 // memory (pods at once on a machine smaller than the Job's wait for its
 // cores: their own CPU says more of what a pod of its own would take), and
-// writes them to TESSERA_BENCH_OUT as JSON when set. Run alone: the
-// counters are the server's, not the process's.
+// writes them to TESSERA_BENCH_OUT as JSON when set. It fails when the
+// pods publish other rows than one process (customer_features and every
+// published table, summed by the server). Run alone: the counters are the
+// server's, not the process's.
 func BenchmarkShardWork(b *testing.B) {
 	n, shards := benchInt(b, "TESSERA_BENCH_WORK_CUSTOMERS", 100000), benchInt(b, "TESSERA_BENCH_SHARDS", 4)
 	ctx := context.Background()
@@ -88,6 +91,7 @@ func BenchmarkShardWork(b *testing.B) {
 			run("train", "-")
 		}
 	}
+	onePublished := publishedChecksums(b, wh, asOf)
 	pods := map[string][]measured{}
 	together := map[string]serverWork{}
 	for _, stage := range stages {
@@ -147,10 +151,35 @@ func BenchmarkShardWork(b *testing.B) {
 			sum.CPUSeconds/o.serverWork.CPUSeconds, slowest/o.Seconds, busiest/o.OwnCPUSeconds))
 	}
 	b.Logf("%d customers; one process, then %d pods (features: at once, the counters the Job's; the others one at a time):\n%s", n, shards, strings.Join(lines, "\n"))
+	if podsPublished := publishedChecksums(b, wh, asOf); podsPublished != onePublished {
+		b.Errorf("the pods published other tables than one process:\n%s\none process:\n%s", podsPublished, onePublished)
+	} else {
+		b.Logf("the pods published what one process published (rows and checksum of every column but run and model ids):\n%s", podsPublished)
+	}
 	if path := os.Getenv("TESSERA_BENCH_OUT"); path != "" {
 		out, _ := json.MarshalIndent(all, "", "  ")
 		if err := os.WriteFile(path, out, 0o644); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// publishedChecksums are the rows and a checksum of every column but the
+// run's and models' ids (they differ between runs of the same inputs) of
+// customer_features and each published table for the date, summed by the
+// server, as scripts/checksums.sh prints them.
+func publishedChecksums(b *testing.B, wh *clickhouse.DB, asOf string) string {
+	b.Helper()
+	var lines []string
+	tables := []string{warehouse.CustomerFeatures.Name}
+	for _, t := range warehouse.Published {
+		tables = append(tables, t.Name)
+	}
+	for _, t := range tables {
+		cols := queryStrings(b, wh, fmt.Sprintf("SELECT name FROM system.columns WHERE database = '{db}' AND table = '%s' AND name NOT IN ('run_id', 'model_id', 'early_vip_model_id')", t))
+		var rows, sum uint64
+		queryRow(b, wh, fmt.Sprintf("SELECT count(), sum(cityHash64(%s)) FROM {db}.%s WHERE as_of = '%s'", strings.Join(cols, ", "), t, asOf), &rows, &sum)
+		lines = append(lines, fmt.Sprintf("%-18s %9d %20d", t, rows, sum))
+	}
+	return strings.Join(lines, "\n")
 }

@@ -555,25 +555,20 @@ func (pts *Points) dists(r int32, a, b center) (float64, float64) {
 	return da, db
 }
 
-// centroid is the mean of the rows whose side is want (every row: side nil).
-func (pts *Points) centroid(rows []int32, side []bool, want bool) []float64 {
+// centroid is the mean of the rows.
+func (pts *Points) centroid(rows []int32) []float64 {
 	c := make([]float64, pts.f.dim)
-	n := 0
-	for k, r := range rows {
-		if side != nil && side[k] != want {
-			continue
-		}
-		n++
+	for _, r := range rows {
 		pts.addTo(c, r)
 	}
 	for j := range c {
-		c[j] /= float64(n)
+		c[j] /= float64(len(rows))
 	}
 	return c
 }
 
 // centroids are the centroids of the rows on side false and on side true,
-// each summed in the rows' order as centroid sums it, in one pass.
+// each summed in the rows' order, in one pass.
 func (pts *Points) centroids(rows []int32, side []bool) (a, b []float64) {
 	a, b = make([]float64, pts.f.dim), make([]float64, pts.f.dim)
 	na := 0
@@ -650,7 +645,7 @@ func (pts *Points) split(members []int32, o SegmentOptions) ([]int32, []int32) {
 		}
 		return pts.point(best)
 	}
-	ca := far(newCenter(pts.centroid(members, nil, false)))
+	ca := far(newCenter(pts.centroid(members)))
 	cb := far(ca)
 	side := make([]bool, len(members)) // true: b
 	nb := 0
@@ -724,7 +719,7 @@ func (pts *Points) split(members []int32, o SegmentOptions) ([]int32, []int32) {
 func (pts *Points) Label(macro string, rows []int32) string {
 	f := pts.f
 	parts := []string{macro}
-	c := pts.centroid(rows, nil, false)
+	c := pts.centroid(rows)
 	best, bestZ := -1, 0.5
 	for j := range numericSpace {
 		if math.Abs(c[j]) >= bestZ {

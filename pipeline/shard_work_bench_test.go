@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tessera-cdp/tessera/servicetest"
 	"github.com/tessera-cdp/tessera/synth"
 	"github.com/tessera-cdp/tessera/warehouse"
 	"github.com/tessera-cdp/tessera/warehouse/clickhouse"
@@ -43,7 +44,8 @@ func readServerWork(b *testing.B, wh *clickhouse.DB) serverWork {
 // repeats it: on a generated shop of TESSERA_BENCH_WORK_CUSTOMERS customers
 // (100,000), features, score and publish run as one process and then as
 // TESSERA_BENCH_SHARDS pods (4), one process at a time (pod 0 last), each a
-// `tessera` process; around each, the warehouse's counters (system.events:
+// `tessera` process run as in a pod (its run lock a Lease on the project's
+// kube-apiserver, as the chart deploys it); around each, the warehouse's counters (system.events:
 // selected marks, compressed bytes read, server CPU). The features pods run
 // at once, as an Indexed Job starts them (each takes the category medians
 // from the prices all count): the counters are then the Job's, each pod's
@@ -66,7 +68,10 @@ func BenchmarkShardWork(b *testing.B) {
 	bin := buildTessera(b)
 	cfg, wh := testClickHouse(b)
 	env := []string{"TESSERA_CLICKHOUSE_ADDR=" + cfg.ClickHouse.Addr, "TESSERA_CLICKHOUSE_DATABASE=" + cfg.ClickHouse.Database,
-		"TESSERA_SOURCE_FILES_DIR=" + shop, "TESSERA_DATA_DIR=" + b.TempDir(), "TESSERA_KUBE_WAIT=10m", "TESSERA_SHARD_JOB=work", "TESSERA_LOG_LEVEL=warn"}
+		"TESSERA_SOURCE_FILES_DIR=" + shop, "TESSERA_DATA_DIR=" + b.TempDir(), "TESSERA_KUBE_WAIT=10m", "TESSERA_SHARD_JOB=work", "TESSERA_LOG_LEVEL=warn",
+		// Each process runs as in a pod (kube.lock auto takes Leases, as the
+		// chart's CronJobs and Jobs do), against the project's kube-apiserver.
+		"KUBERNETES_SERVICE_HOST=127.0.0.1", "TESSERA_KUBE_KUBECONFIG=" + servicetest.Kubeconfig(b)}
 	asOf := gen.End.Format(time.DateOnly)
 	type measured struct {
 		Stage string `json:"stage"`

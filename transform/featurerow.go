@@ -14,13 +14,7 @@ import (
 // buyer.
 func (fr *featureRun) build(mem memory.Allocator) arrow.Record {
 	facts := fr.facts
-	// A total order: a customer's sums then add the same numbers in the same
-	// order however the warehouse handed the orders (a cluster's shards, a
-	// shard's slice hand them in any order).
-	slices.SortFunc(facts, func(a, b orderFacts) int {
-		return cmp.Or(cmp.Compare(a.cust, b.cust), cmp.Compare(a.day, b.day), cmp.Compare(a.ts, b.ts), cmp.Compare(a.net, b.net),
-			cmp.Compare(a.gross, b.gross), cmp.Compare(a.discount, b.discount), cmp.Compare(a.items, b.items), cmp.Compare(a.rating, b.rating))
-	})
+	sortFacts(facts)
 	b := array.NewRecordBuilder(mem, FeatureSchema)
 	defer b.Release()
 	b.Reserve(len(fr.names))
@@ -39,6 +33,37 @@ func (fr *featureRun) build(mem memory.Allocator) arrow.Record {
 		fr.appendRow(cols, c, &s)
 	}
 	return b.NewRecord()
+}
+
+// sortFacts puts the orders' facts in a total order, by customer then time:
+// a customer's sums then add the same numbers in the same order however the
+// warehouse handed the orders (a cluster's shards, a shard's slice hand them
+// in any order). Facts that compare equal have the same numbers, so their
+// order among themselves changes no sum. The warehouse mostly hands a
+// customer's orders together, and customers are numbered as they first
+// appear: then each customer's few orders are sorted where they are, not
+// every order by a comparison sort (2.3 s of CPU at a million customers).
+func sortFacts(facts []orderFacts) {
+	byTime := func(a, b orderFacts) int {
+		return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.ts, b.ts), cmp.Compare(a.net, b.net),
+			cmp.Compare(a.gross, b.gross), cmp.Compare(a.discount, b.discount), cmp.Compare(a.items, b.items), cmp.Compare(a.rating, b.rating))
+	}
+	for i := 1; i < len(facts); i++ {
+		if facts[i].cust < facts[i-1].cust {
+			slices.SortFunc(facts, func(a, b orderFacts) int { return cmp.Or(cmp.Compare(a.cust, b.cust), byTime(a, b)) })
+			return
+		}
+	}
+	for i := 0; i < len(facts); {
+		j := i + 1
+		for j < len(facts) && facts[j].cust == facts[i].cust {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(facts[i:j], byTime)
+		}
+		i = j
+	}
 }
 
 // featureBuilders are the record's builders by column, typed once rather

@@ -76,7 +76,10 @@ var catalogue = warehouse.Query{Entity: canon.Products, Columns: []string{"produ
 // eventsBefore are the site events of known customers, point in time.
 func eventsBefore(asOf time.Time) warehouse.Query {
 	return warehouse.Query{Entity: canon.Events, TimeColumn: "ts", Before: asOf, NonEmpty: "customer_id",
-		Columns: []string{"customer_id", "ts", "session_id", "type"}}
+		Columns: []string{"customer_id", "ts", "session_id", "type"},
+		// Features count the visits with something put in the cart: a
+		// session's id is read for those events alone (a quarter of them).
+		UsedWhen: []warehouse.UsedWhen{{Column: "session_id", When: "type", Is: transform.SessionsUsedFor}}}
 }
 
 // campaignsBefore are the campaign events of known customers, point in time.

@@ -68,6 +68,11 @@ func (fr *featureRun) behaviour(in FeatureInputs) error {
 	return fr.optins(in.Customers)
 }
 
+// SessionsUsedFor is the one type of site event whose session_id the
+// features use (visits with something put in the cart): a reader may leave
+// the others' sessions out.
+const SessionsUsedFor = "add_to_cart"
+
 // events tallies the site events of each customer: hours and weekdays,
 // events in the first week, events by type in the last 30 and 90 days, and
 // the visits with something put in the cart.
@@ -113,7 +118,7 @@ func (fr *featureRun) events(events Batches) error {
 					}
 				}
 			}
-			if typ == "add_to_cart" && c.session != nil {
+			if typ == SessionsUsedFor && c.session != nil {
 				key := visit{k, c.session.Value(i)}
 				if _, seen := seenVisit[key]; !seen {
 					key.session = strings.Clone(key.session)

@@ -68,6 +68,11 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 		switch c.Kind {
 		case canon.String:
 			exprs[i], dest[i] = c.Name, new(string)
+			for _, u := range q.UsedWhen {
+				if u.Column == c.Name {
+					exprs[i] = fmt.Sprintf("if(%s = %s, %s, '')", u.When, quote(u.Is), c.Name)
+				}
+			}
 		case canon.Timestamp:
 			exprs[i], dest[i] = "toUInt32("+c.Name+")", new(uint32)
 		case canon.Money:

@@ -246,3 +246,52 @@ func TestSharedPrices(t *testing.T) {
 		t.Errorf("another Job: %d pods shared (%v), want none", n, err)
 	}
 }
+
+// TestUsedWhen: a column used only where another holds a value is read
+// there alone ("" elsewhere); without UsedWhen, everywhere; the other
+// columns are read whole either way.
+func TestUsedWhen(t *testing.T) {
+	w := migratedWarehouse(t)
+	ctx := context.Background()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	sets := canon.KeySets{}
+	defer sets.Free()
+	landRows(t, w, mem, sets, canon.Customers, "run-1", func(add func(map[string]string)) {
+		add(map[string]string{"customer_id": "C1", "created_at": "2025-01-01 00:00:00", "updated_at": "2025-01-01 00:00:00"})
+	})
+	types := []string{"page_view", "add_to_cart", "product_view", "add_to_cart"}
+	landRows(t, w, mem, sets, canon.Events, "run-1", func(add func(map[string]string)) {
+		for i, typ := range types {
+			add(map[string]string{"event_id": fmt.Sprintf("E%d", i), "ts": fmt.Sprintf("2025-01-02 00:00:0%d", i), "customer_id": "C1",
+				"session_id": fmt.Sprintf("S%d", i), "type": typ})
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		used []warehouse.UsedWhen
+		want []string // sessions, by event
+	}{
+		{"used when added to the cart", []warehouse.UsedWhen{{Column: "session_id", When: "type", Is: "add_to_cart"}}, []string{"", "S1", "", "S3"}},
+		{"used everywhere", nil, []string{"S0", "S1", "S2", "S3"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := warehouse.Query{Entity: canon.Events, Columns: []string{"event_id", "session_id", "type"}, UsedWhen: tc.used}
+			got, gotTypes := make([]string, len(types)), make([]string, len(types))
+			if err := w.Each(ctx, mem, q, 2, func(rec arrow.Record) error {
+				ids, sessions, typ := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.String)
+				for i := range int(rec.NumRows()) {
+					var k int
+					fmt.Sscanf(ids.Value(i), "E%d", &k)
+					got[k], gotTypes[k] = sessions.Value(i), typ.Value(i)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) || fmt.Sprint(gotTypes) != fmt.Sprint(types) {
+				t.Errorf("sessions %q, types %q; want %q, %q", got, gotTypes, tc.want, types)
+			}
+		})
+	}
+}

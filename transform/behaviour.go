@@ -73,6 +73,16 @@ func (fr *featureRun) behaviour(in FeatureInputs) error {
 // the others' sessions out.
 const SessionsUsedFor = "add_to_cart"
 
+// recentDays: the features count site events by type (and visits to the
+// cart) in the last 90 days before as_of.
+const recentDays = 90
+
+// EventTypesUsedFrom is when the site events whose type (and session) the
+// features use as of asOf start: older ones count by their time alone.
+func EventTypesUsedFrom(asOf time.Time) time.Time {
+	return time.Unix((floorDiv(asOf.UTC().Unix(), 86400)-recentDays)*86400, 0).UTC()
+}
+
 // events tallies the site events of each customer: hours and weekdays,
 // events in the first week, events by type in the last 30 and 90 days, and
 // the visits with something put in the cart.
@@ -106,7 +116,7 @@ func (fr *featureRun) events(events Batches) error {
 				fr.firstWeekEvents[k]++
 			}
 			ago := asOfDay64 - floorDiv(ts, 86400) // 1 for the day before as_of
-			if ago > 90 {
+			if ago > recentDays { // see EventTypesUsedFrom
 				continue
 			}
 			typ := c.typ.Value(i)

@@ -5,6 +5,11 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
 // TestSortFacts: whether the warehouse hands each customer's orders together
@@ -39,5 +44,65 @@ func TestSortFacts(t *testing.T) {
 				t.Errorf("sortFacts gave another order than one sort of every fact")
 			}
 		})
+	}
+}
+
+// TestEventTypesUsedFrom: the features of events whose type and session
+// are blanked where a reader may leave them out (a type before
+// EventTypesUsedFrom, a session there or not in the cart) are the features
+// of the events whole; the time is midnight 90 days before as_of's day (an
+// event at it counts in the 90 days, one a second before does not).
+func TestEventTypesUsedFrom(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	asOf := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
+	from := EventTypesUsedFrom(asOf)
+	if want := time.Date(2024, 11, 3, 0, 0, 0, 0, time.UTC); !from.Equal(want) {
+		t.Fatalf("from %v, want %v", from, want)
+	}
+	whole := append(slices.Clone(shopEvents),
+		event{"a", from.Format(time.DateTime), "s7", "search"}, event{"a", from.Add(-time.Second).Format(time.DateTime), "s8", "search"},
+		event{"b", from.Add(-time.Second).Format(time.DateTime), "s9", "add_to_cart"})
+	var blanked []event
+	for _, e := range whole {
+		at, _ := time.Parse(time.DateTime, e.ts)
+		if at.Before(from) {
+			e.typ = ""
+		}
+		if e.typ != SessionsUsedFor {
+			e.session = ""
+		}
+		blanked = append(blanked, e)
+	}
+	orders := orderRecord(mem, shopOrders)
+	defer orders.Release()
+	features := func(es []event) (arrow.Record, error) {
+		rec := eventRecord(mem, es)
+		defer rec.Release()
+		return CustomerFeatures(mem, FeatureInputs{Orders: []arrow.Record{orders}, Events: Records(rec)}, asOf)
+	}
+	want, err := features(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Release()
+	got, err := features(blanked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release()
+	if got.NumRows() != want.NumRows() {
+		t.Fatalf("%d rows from the blanked events, %d from the whole", got.NumRows(), want.NumRows())
+	}
+	for c := range int(want.NumCols()) { // as text: NaN is NaN
+		for i := range int(want.NumRows()) {
+			if g, w := got.Column(c).ValueStr(i), want.Column(c).ValueStr(i); g != w {
+				t.Errorf("row %d, %s: %s from the blanked events, %s from the whole", i, want.ColumnName(c), g, w)
+			}
+		}
+	}
+	searches := want.Column(FeatureSchema.FieldIndices("searches_90d")[0]).(*array.Int32)
+	if searches.Value(0) != 1 { // customer a: the search at from, not the one before
+		t.Errorf("customer a made %d searches in the 90 days, want 1", searches.Value(0))
 	}
 }

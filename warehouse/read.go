@@ -22,15 +22,20 @@ type Query struct {
 	// Slice: only the rows of the slice's customers (order lines: of their
 	// orders). Products belong to every slice.
 	Slice Slice
-	// UsedWhen: text columns whose value the reader uses only on rows where
-	// another column holds a value (a site event's session only where it put
-	// something in the cart). A store may hand "" on the other rows: it then
-	// sends fewer bytes.
+	// UsedWhen: text columns whose value the reader uses only on some rows
+	// (a site event's type only in the last 90 days, its session only where
+	// it put something in the cart). A store may hand "" on the other rows:
+	// it then sends fewer bytes.
 	UsedWhen []UsedWhen
 }
 
-// UsedWhen says Column is used only on rows where When is Is.
-type UsedWhen struct{ Column, When, Is string }
+// UsedWhen says Column is used only on rows where column When is Is (When
+// "": any row) and the query's TimeColumn is at or after Since (zero: any
+// time).
+type UsedWhen struct {
+	Column, When, Is string
+	Since            time.Time
+}
 
 // Schema is the Arrow schema of the query's records: the canonical types.
 func (q Query) Schema() (*arrow.Schema, []canon.Column, error) {

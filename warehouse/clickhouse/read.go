@@ -70,7 +70,7 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 			exprs[i], dest[i] = c.Name, new(string)
 			for _, u := range q.UsedWhen {
 				if u.Column == c.Name {
-					exprs[i] = fmt.Sprintf("if(%s = %s, %s, '')", u.When, quote(u.Is), c.Name)
+					exprs[i] = usedWhen(q, u)
 				}
 			}
 		case canon.Timestamp:
@@ -102,6 +102,22 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 		return fmt.Errorf("read %s: %w", q.Entity, err)
 	}
 	return nil
+}
+
+// usedWhen is the expression of a column read only where u says: "" on
+// the other rows.
+func usedWhen(q warehouse.Query, u warehouse.UsedWhen) string {
+	var conds []string
+	if !u.Since.IsZero() && q.TimeColumn != "" {
+		conds = append(conds, fmt.Sprintf("%s >= toDateTime(%d)", q.TimeColumn, u.Since.Unix()))
+	}
+	if u.When != "" {
+		conds = append(conds, fmt.Sprintf("%s = %s", u.When, quote(u.Is)))
+	}
+	if len(conds) == 0 {
+		return u.Column
+	}
+	return fmt.Sprintf("if(%s, %s, '')", strings.Join(conds, " AND "), u.Column)
 }
 
 // where is the WHERE clause of the rows q reads ("" for all).

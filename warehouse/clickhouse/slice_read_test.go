@@ -247,9 +247,9 @@ func TestSharedPrices(t *testing.T) {
 	}
 }
 
-// TestUsedWhen: a column used only where another holds a value is read
-// there alone ("" elsewhere); without UsedWhen, everywhere; the other
-// columns are read whole either way.
+// TestUsedWhen: a column used only where another holds a value, or from a
+// time on, is read there alone ("" elsewhere); without UsedWhen,
+// everywhere; the other columns are read whole either way.
 func TestUsedWhen(t *testing.T) {
 	w := migratedWarehouse(t)
 	ctx := context.Background()
@@ -267,16 +267,20 @@ func TestUsedWhen(t *testing.T) {
 				"session_id": fmt.Sprintf("S%d", i), "type": typ})
 		}
 	})
+	from := time.Date(2025, 1, 2, 0, 0, 2, 0, time.UTC)
 	for _, tc := range []struct {
 		name string
 		used []warehouse.UsedWhen
 		want []string // sessions, by event
 	}{
 		{"used when added to the cart", []warehouse.UsedWhen{{Column: "session_id", When: "type", Is: "add_to_cart"}}, []string{"", "S1", "", "S3"}},
+		{"used from a time", []warehouse.UsedWhen{{Column: "session_id", Since: from}}, []string{"", "", "S2", "S3"}},
+		{"used from a time when added to the cart", []warehouse.UsedWhen{{Column: "session_id", When: "type", Is: "add_to_cart", Since: from}}, []string{"", "", "", "S3"}},
 		{"used everywhere", nil, []string{"S0", "S1", "S2", "S3"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q := warehouse.Query{Entity: canon.Events, Columns: []string{"event_id", "session_id", "type"}, UsedWhen: tc.used}
+			q := warehouse.Query{Entity: canon.Events, Columns: []string{"event_id", "session_id", "type"}, UsedWhen: tc.used,
+				TimeColumn: "ts", Before: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 			got, gotTypes := make([]string, len(types)), make([]string, len(types))
 			if err := w.Each(ctx, mem, q, 2, func(rec arrow.Record) error {
 				ids, sessions, typ := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.String)

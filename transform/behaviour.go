@@ -115,8 +115,10 @@ func (fr *featureRun) events(events Batches) error {
 			if d := int32(floorDiv(ts, 86400)); d >= fr.firstDay[k] && d <= fr.firstDay[k]+6 {
 				fr.firstWeekEvents[k]++
 			}
-			ago := asOfDay64 - floorDiv(ts, 86400) // 1 for the day before as_of
-			if ago > recentDays { // see EventTypesUsedFrom
+			// 1 for the day before as_of; older than recentDays: counted by
+			// time alone (see EventTypesUsedFrom)
+			ago := asOfDay64 - floorDiv(ts, 86400)
+			if ago > recentDays {
 				continue
 			}
 			typ := c.typ.Value(i)

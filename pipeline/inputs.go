@@ -87,7 +87,9 @@ func eventsBefore(asOf time.Time) warehouse.Query {
 
 // campaignsBefore are the campaign events of known customers, point in time.
 func campaignsBefore(asOf time.Time) warehouse.Query {
-	return warehouse.Query{Entity: canon.CampaignEvents, TimeColumn: "ts", Before: asOf, Columns: []string{"customer_id", "channel", "type", "ts"}}
+	return warehouse.Query{Entity: canon.CampaignEvents, TimeColumn: "ts", Before: asOf, Columns: []string{"customer_id", "channel", "type", "ts"},
+		// Sends are nearly half of them, and counted by no feature.
+		OneOf: []warehouse.OneOf{{Column: "type", Values: transform.CampaignTypesUsed}}}
 }
 
 // customerOptins are every customer's opt-ins as the source has them now.

@@ -143,6 +143,10 @@ func (fr *featureRun) events(events Batches) error {
 	})
 }
 
+// CampaignTypesUsed are the types of campaign event the features count (not
+// those sent, converted or unsubscribed): a reader may leave the others out.
+var CampaignTypesUsed = []string{"delivered", "open", "click"}
+
 // campaigns tallies each customer's deliveries, opens and clicks per channel;
 // opens and clicks count as activity in the hours and weekdays too.
 func (fr *featureRun) campaigns(campaigns Batches) error {

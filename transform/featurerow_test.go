@@ -91,18 +91,58 @@ func TestEventTypesUsedFrom(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer got.Release()
-	if got.NumRows() != want.NumRows() {
-		t.Fatalf("%d rows from the blanked events, %d from the whole", got.NumRows(), want.NumRows())
-	}
-	for c := range int(want.NumCols()) { // as text: NaN is NaN
-		for i := range int(want.NumRows()) {
-			if g, w := got.Column(c).ValueStr(i), want.Column(c).ValueStr(i); g != w {
-				t.Errorf("row %d, %s: %s from the blanked events, %s from the whole", i, want.ColumnName(c), g, w)
-			}
-		}
-	}
+	sameFeatures(t, got, want)
 	searches := want.Column(FeatureSchema.FieldIndices("searches_90d")[0]).(*array.Int32)
 	if searches.Value(0) != 1 { // customer a: the search at from, not the one before
 		t.Errorf("customer a made %d searches in the 90 days, want 1", searches.Value(0))
+	}
+}
+
+// TestCampaignTypesUsed: the features of the campaign events of the types
+// CampaignTypesUsed names are those of every campaign event.
+func TestCampaignTypesUsed(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	asOf := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
+	all := append(slices.Clone(shopCampaigns), campaign{"a", "sms", "conversion", "2025-01-27 11:00:00"}, campaign{"b", "email", "unsubscribe", "2025-01-27 12:00:00"})
+	var used []campaign
+	for _, c := range all {
+		if slices.Contains(CampaignTypesUsed, c.typ) {
+			used = append(used, c)
+		}
+	}
+	if len(used) == len(all) {
+		t.Fatal("every campaign event is of a type used: the test compares nothing")
+	}
+	orders := orderRecord(mem, shopOrders)
+	defer orders.Release()
+	features := func(cs []campaign) arrow.Record {
+		rec := campaignRecord(mem, cs)
+		defer rec.Release()
+		f, err := CustomerFeatures(mem, FeatureInputs{Orders: []arrow.Record{orders}, Campaigns: Records(rec)}, asOf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	want, got := features(all), features(used)
+	defer want.Release()
+	defer got.Release()
+	sameFeatures(t, got, want)
+}
+
+// sameFeatures fails the test where got's features differ from want's (as
+// text: NaN is NaN).
+func sameFeatures(t *testing.T, got, want arrow.Record) {
+	t.Helper()
+	if got.NumRows() != want.NumRows() {
+		t.Fatalf("%d rows, want %d", got.NumRows(), want.NumRows())
+	}
+	for c := range int(want.NumCols()) {
+		for i := range int(want.NumRows()) {
+			if g, w := got.Column(c).ValueStr(i), want.Column(c).ValueStr(i); g != w {
+				t.Errorf("row %d, %s: %s, want %s", i, want.ColumnName(c), g, w)
+			}
+		}
 	}
 }

@@ -27,6 +27,16 @@ type Query struct {
 	// it put something in the cart). A store may hand "" on the other rows:
 	// it then sends fewer bytes.
 	UsedWhen []UsedWhen
+	// OneOf: the reader uses only rows whose column holds one of the values
+	// (campaign events delivered, opened or clicked, not those sent). A
+	// store may leave the others out.
+	OneOf []OneOf
+}
+
+// OneOf says only rows whose Column is one of Values are used.
+type OneOf struct {
+	Column string
+	Values []string
 }
 
 // UsedWhen says Column is used only on rows where column When is Is (When

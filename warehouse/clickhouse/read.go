@@ -132,6 +132,13 @@ func (w *DB) where(ctx context.Context, q warehouse.Query) (string, error) {
 	if c := liveOnly(q.Entity); c != "" {
 		where = append(where, c)
 	}
+	for _, o := range q.OneOf {
+		values := make([]string, len(o.Values))
+		for i, v := range o.Values {
+			values[i] = quote(v)
+		}
+		where = append(where, fmt.Sprintf("%s IN (%s)", o.Column, strings.Join(values, ", ")))
+	}
 	if !q.Slice.Whole() {
 		s, err := w.sliceFilter(ctx, q)
 		if err != nil {

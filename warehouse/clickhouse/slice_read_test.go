@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -249,7 +250,8 @@ func TestSharedPrices(t *testing.T) {
 
 // TestUsedWhen: a column used only where another holds a value, or from a
 // time on, is read there alone ("" elsewhere); without UsedWhen,
-// everywhere; the other columns are read whole either way.
+// everywhere; the other columns are read whole either way. With OneOf,
+// only the rows whose column holds one of the values are read.
 func TestUsedWhen(t *testing.T) {
 	w := migratedWarehouse(t)
 	ctx := context.Background()
@@ -298,4 +300,20 @@ func TestUsedWhen(t *testing.T) {
 			}
 		})
 	}
+	t.Run("one of", func(t *testing.T) {
+		q := warehouse.Query{Entity: canon.Events, Columns: []string{"event_id"}, OneOf: []warehouse.OneOf{{Column: "type", Values: []string{"add_to_cart", "search"}}}}
+		var got []string
+		if err := w.Each(ctx, mem, q, 2, func(rec arrow.Record) error {
+			for i := range int(rec.NumRows()) {
+				got = append(got, rec.Column(0).(*array.String).Value(i))
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		if want := []string{"E1", "E3"}; !slices.Equal(got, want) {
+			t.Errorf("events %q, want %q (added to the cart)", got, want)
+		}
+	})
 }

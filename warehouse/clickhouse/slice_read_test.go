@@ -23,12 +23,8 @@ import (
 func TestSlicedOrderReads(t *testing.T) {
 	for _, layout := range []string{"by customer hash", "by order, rows unhashed"} {
 		t.Run(layout, func(t *testing.T) {
-			w := migratedWarehouse(t)
+			w, mem, sets := rawTables(t)
 			ctx := context.Background()
-			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			defer mem.AssertSize(t, 0)
-			sets := canon.KeySets{}
-			defer sets.Free()
 			customerOf := map[string]string{}
 			build := func(e canon.Entity, rows func(add func(map[string]string))) {
 				landRows(t, w, mem, sets, e, "run-1", rows)
@@ -118,6 +114,18 @@ func migratedWarehouse(t *testing.T) *DB {
 	return w
 }
 
+// rawTables is a migrated warehouse to land raw rows in, with a checked
+// allocator and the key sets landRows fills; both are checked and freed
+// when the test ends.
+func rawTables(t *testing.T) (*DB, *memory.CheckedAllocator, canon.KeySets) {
+	w := migratedWarehouse(t)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	sets := canon.KeySets{}
+	t.Cleanup(sets.Free) // before the allocator is checked
+	return w, mem, sets
+}
+
 // orderFields are an order's fields, as landRows takes them.
 func orderFields(id, customer string) map[string]string {
 	return map[string]string{"order_id": id, "customer_id": customer, "ordered_at": "2025-02-01 00:00:00", "status": "completed",
@@ -158,12 +166,8 @@ func landRows(t *testing.T, w *DB, mem memory.Allocator, sets canon.KeySets, e c
 // settle (it stopped first) is settled by the next run's settling: one live
 // row, under its new customer, with every line it had.
 func TestSettleLeftover(t *testing.T) {
-	w := migratedWarehouse(t)
+	w, mem, sets := rawTables(t)
 	ctx := context.Background()
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	sets := canon.KeySets{}
-	defer sets.Free()
 	landRows(t, w, mem, sets, canon.Customers, "run-1", func(add func(map[string]string)) {
 		for _, c := range []string{"C1", "C2"} {
 			add(map[string]string{"customer_id": c, "created_at": "2025-01-01 00:00:00", "updated_at": "2025-01-01 00:00:00"})
@@ -253,12 +257,8 @@ func TestSharedPrices(t *testing.T) {
 // everywhere; the other columns are read whole either way. With OneOf,
 // only the rows whose column holds one of the values are read.
 func TestUsedWhen(t *testing.T) {
-	w := migratedWarehouse(t)
+	w, mem, sets := rawTables(t)
 	ctx := context.Background()
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	sets := canon.KeySets{}
-	defer sets.Free()
 	landRows(t, w, mem, sets, canon.Customers, "run-1", func(add func(map[string]string)) {
 		add(map[string]string{"customer_id": "C1", "created_at": "2025-01-01 00:00:00", "updated_at": "2025-01-01 00:00:00"})
 	})

@@ -863,7 +863,7 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore) (arrow.Record
 	products := map[string]int32{}
 	var ids []string // by number, first seen first
 	var base []int
-	bought := make([][]int32, len(p.segs)) // each segment's members' products
+	bought := newPurchases(len(p.segs))
 	buyers := 0
 	if err := p.eachBuyer(ctx, r, wh, basketSchema, nil, func(c profileColumns, i, k int) error {
 		seg := p.segOf[k]
@@ -883,7 +883,7 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore) (arrow.Record
 			}
 			base[n]++
 			if seg >= 0 {
-				bought[seg] = append(bought[seg], n)
+				bought.add(seg, n)
 			}
 		}
 		return nil
@@ -909,11 +909,7 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore) (arrow.Record
 	rankB, buyersB := canon.BuilderOf[*array.Int32Builder](b, "rank"), canon.BuilderOf[*array.Int32Builder](b, "buyers")
 	lift := canon.BuilderOf[*array.Float64Builder](b, "lift")
 	for s, seg := range p.segs {
-		for i, n := range bought[s] {
-			bought[s][i] = renumber[n]
-		}
-		feed := segment.RankFeed(bought[s], seg.Size, sortedBase, buyers, p.o.Segmentation.Feeds)
-		bought[s] = nil
+		feed := bought.rank(s, renumber, seg.Size, sortedBase, buyers, p.o.Segmentation.Feeds)
 		for rank, it := range feed {
 			segID.Append(seg.ID)
 			rankB.Append(int32(rank + 1))
@@ -923,6 +919,56 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore) (arrow.Record
 		}
 	}
 	return b.NewRecord(), nil
+}
+
+// purchases are each segment's members' purchases, a product number each:
+// in two bytes while the numbers fit (at ten million customers the plan
+// holds 91 M purchases: 183 MB instead of 366 MB), in four once a number
+// does not.
+type purchases struct {
+	narrow [][]uint16
+	wide   [][]int32 // nil while narrow holds them
+}
+
+func newPurchases(segments int) *purchases { return &purchases{narrow: make([][]uint16, segments)} }
+
+// add adds a purchase of product n by a member of segment seg.
+func (ps *purchases) add(seg, n int32) {
+	if ps.wide == nil && n <= math.MaxUint16 {
+		ps.narrow[seg] = append(ps.narrow[seg], uint16(n))
+		return
+	}
+	if ps.wide == nil {
+		ps.wide = make([][]int32, len(ps.narrow))
+		for s, l := range ps.narrow {
+			w := make([]int32, len(l), len(l)+1)
+			for i, v := range l {
+				w[i] = int32(v)
+			}
+			ps.wide[s], ps.narrow[s] = w, nil
+		}
+		ps.narrow = nil
+	}
+	ps.wide[seg] = append(ps.wide[seg], n)
+}
+
+// rank ranks segment s's feed from its purchases, their products numbered
+// again by renumber (no larger), and lets them go.
+func (ps *purchases) rank(s int, renumber []int32, members int, base []int, buyers int, o segment.FeedOptions) []segment.FeedItem {
+	if ps.wide != nil {
+		l := ps.wide[s]
+		ps.wide[s] = nil
+		for i, n := range l {
+			l[i] = renumber[n]
+		}
+		return segment.RankFeed(l, members, base, buyers, o)
+	}
+	l := ps.narrow[s]
+	ps.narrow[s] = nil
+	for i, n := range l {
+		l[i] = uint16(renumber[n])
+	}
+	return segment.RankFeed(l, members, base, buyers, o)
 }
 
 // writePlan writes the part of customer_plan of one shard's customers: each

@@ -41,8 +41,9 @@ type FeedItem struct {
 // in any order; it is sorted in place) by lift against the whole base
 // (members who bought / members, over buyers who bought / buyers), among
 // products at least MinSupport members bought; ties go to more buyers, then
-// the lower product number.
-func RankFeed(bought []int32, members int, baseCount []int, buyers int, o FeedOptions) []FeedItem {
+// the lower product number. Products are numbered in two bytes where the
+// catalogue allows (the planner holds every segment's purchases).
+func RankFeed[P uint16 | int32](bought []P, members int, baseCount []int, buyers int, o FeedOptions) []FeedItem {
 	// A list sorted, not a map counted into: the planner counts every
 	// segment's purchases, and maps of counts were most of its feeds' time.
 	slices.Sort(bought)
@@ -54,7 +55,7 @@ func RankFeed(bought []int32, members int, baseCount []int, buyers int, o FeedOp
 		}
 		if n := j - i; n >= o.MinSupport {
 			lift := (float64(n) / float64(members)) / (float64(baseCount[p]) / float64(buyers))
-			items = append(items, FeedItem{Product: p, Buyers: n, Lift: lift})
+			items = append(items, FeedItem{Product: int32(p), Buyers: n, Lift: lift})
 		}
 		i = j
 	}

@@ -281,10 +281,16 @@ func TestRankFeed(t *testing.T) {
 	// Of 8 buyers, 3 bought each of products 0-3; of the segment's 4
 	// members, 3 bought product 0, 3 product 1, 1 product 2.
 	base := []int{3, 3, 3, 3}
-	feed := RankFeed([]int32{1, 0, 2, 1, 0, 1, 0}, 4, base, 8, FeedOptions{SegmentSize: 3, CustomerSize: 2, MinSupport: 2})
-	// products 0 and 1: 3 of 4 members vs 3 of 8 buyers: lift 2 (ties to the lower number); product 2: 1 member (< support)
-	if len(feed) != 2 || feed[0].Product != 0 || feed[1].Product != 1 || feed[0].Lift != 2 || feed[0].Buyers != 3 {
-		t.Errorf("feed %+v", feed)
+	o := FeedOptions{SegmentSize: 3, CustomerSize: 2, MinSupport: 2}
+	// The same feed from products numbered in four bytes and in two.
+	for name, feed := range map[string][]FeedItem{
+		"int32":  RankFeed([]int32{1, 0, 2, 1, 0, 1, 0}, 4, base, 8, o),
+		"uint16": RankFeed([]uint16{1, 0, 2, 1, 0, 1, 0}, 4, base, 8, o),
+	} {
+		// products 0 and 1: 3 of 4 members vs 3 of 8 buyers: lift 2 (ties to the lower number); product 2: 1 member (< support)
+		if len(feed) != 2 || feed[0].Product != 0 || feed[1].Product != 1 || feed[0].Lift != 2 || feed[0].Buyers != 3 {
+			t.Errorf("%s: feed %+v", name, feed)
+		}
 	}
 }
 

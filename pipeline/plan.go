@@ -504,7 +504,12 @@ func (p *planned) read(ctx context.Context, r Run, wh scoreStore, modelID string
 	if err := p.lastNight(ctx, r, wh); err != nil {
 		return fp, false, err
 	}
-	return fp, false, p.segment(ctx, r, wh, stats.Frame(), sizes, total, held)
+	err = p.segment(ctx, r, wh, stats.Frame(), sizes, total, held)
+	// Last night's segments and the macro groups made the segments: the
+	// feeds and each shard's plan, read next, need each buyer's segment
+	// alone (at ten million customers, 38 MB let go before the feeds).
+	p.prev, p.group, p.prevIDs, p.prevCode, p.prevSize = nil, nil, nil, nil, nil
+	return fp, false, err
 }
 
 // lastNight gives each buyer its segment of the night before, one shard's

@@ -75,14 +75,15 @@ var catalogue = warehouse.Query{Entity: canon.Products, Columns: []string{"produ
 
 // eventsBefore are the site events of known customers, point in time.
 func eventsBefore(asOf time.Time) warehouse.Query {
+	recent := transform.EventTypesUsedFrom(asOf)
 	return warehouse.Query{Entity: canon.Events, TimeColumn: "ts", Before: asOf, NonEmpty: "customer_id",
 		Columns: []string{"customer_id", "ts", "session_id", "type"},
 		// Features count events by type in the last 90 days, and the visits
 		// of those days with something put in the cart: a type is read for
 		// those days' events alone (a fifth of them at a million customers),
 		// a session for the cart's.
-		UsedWhen: []warehouse.UsedWhen{{Column: "type", Since: transform.EventTypesUsedFrom(asOf)},
-			{Column: "session_id", When: "type", Is: transform.SessionsUsedFor, Since: transform.EventTypesUsedFrom(asOf)}}}
+		UsedWhen: []warehouse.UsedWhen{{Column: "type", Since: recent},
+			{Column: "session_id", When: "type", Is: transform.SessionsUsedFor, Since: recent}}}
 }
 
 // campaignsBefore are the campaign events of known customers, point in time.

@@ -67,6 +67,9 @@ type RawWriter struct {
 	hashes []uint64
 	db     *DB
 	ctx    context.Context
+	// longest: the longest value text_lengths records of each text column
+	// (see textLengths), raised before a longer one lands.
+	longest map[string]uint64
 }
 
 // OpenRaw starts landing rows of e; Close sends the last block.
@@ -89,11 +92,15 @@ func (w *DB) OpenRaw(ctx context.Context, e canon.Entity, runID string, landedAt
 	if byCustomer {
 		cols = append(cols, hashColumn)
 	}
+	longest, err := w.textLengths(ctx, e, textColumns(t))
+	if err != nil {
+		return nil, err
+	}
 	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES", w.db, table, strings.Join(cols, ", ")))
 	if err != nil {
 		return nil, fmt.Errorf("insert into %s: %w", table, unavailable(err))
 	}
-	r := &RawWriter{t: t, table: table, types: types, batch: batch, runID: runID, landed: uint64(landedAt.Unix()), db: w, ctx: ctx}
+	r := &RawWriter{t: t, table: table, types: types, batch: batch, runID: runID, landed: uint64(landedAt.Unix()), db: w, ctx: ctx, longest: longest}
 	if byCustomer {
 		r.hashes = []uint64{}
 	}
@@ -103,6 +110,9 @@ func (w *DB) OpenRaw(ctx context.Context, e canon.Entity, runID string, landedAt
 // Write sends a batch as one block.
 func (r *RawWriter) Write(rec arrow.Record) error {
 	n := int(rec.NumRows())
+	if err := r.raiseTextLengths(rec); err != nil {
+		return err
+	}
 	for i, c := range r.t.Columns {
 		vals, err := columnValues(rec.Column(i), r.types[c.Name])
 		if err != nil {
@@ -142,6 +152,33 @@ func (r *RawWriter) Write(rec arrow.Record) error {
 	}
 	if err := r.batch.Flush(); err != nil {
 		return fmt.Errorf("insert %d rows into %s: %w", n, r.table, unavailable(err))
+	}
+	return nil
+}
+
+// raiseTextLengths records the longer values of rec's text columns before
+// they land: a read selects each text column as long as recorded.
+func (r *RawWriter) raiseTextLengths(rec arrow.Record) error {
+	var longer map[string]uint64
+	for i, c := range r.t.Columns {
+		if c.Kind != canon.String {
+			continue
+		}
+		if n := longestValue(rec.Column(i).(*array.String)); n > r.longest[c.Name] {
+			if longer == nil {
+				longer = map[string]uint64{}
+			}
+			longer[c.Name] = n
+		}
+	}
+	if longer == nil {
+		return nil
+	}
+	if err := r.db.saveTextLengths(r.ctx, r.t.Entity, longer); err != nil {
+		return err
+	}
+	for c, n := range longer {
+		r.longest[c] = n
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -19,6 +20,8 @@ func appendValue(s *scannedRows, i int, c canon.Column, v any) {
 	switch x := v.(type) {
 	case *string:
 		s.str(i, *x)
+	case *[]byte: // a FixedString: its value, without the zeros padding it
+		s.strs[i].addBytes(bytes.TrimRight(*x, "\x00"))
 	case *uint32:
 		b.(*array.TimestampBuilder).Append(arrow.Timestamp(*x))
 	case *float64:
@@ -87,6 +90,9 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 	if err != nil {
 		return err
 	}
+	if err := w.fixStrings(ctx, q, cols, exprs, dest); err != nil {
+		return err
+	}
 	sql := fmt.Sprintf("SELECT %s FROM %s.%s FINAL%s", strings.Join(exprs, ", "), w.db, warehouse.RawTable(q.Entity), where)
 	rows, err := w.conn.Query(ctx, sql)
 	if err != nil {
@@ -100,6 +106,33 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 	}, fn)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", q.Entity, err)
+	}
+	return nil
+}
+
+// fixStrings selects the text columns whose values are short as
+// FixedStrings as long as their longest (see textLengths). Extract rejects
+// text holding a NUL byte, so trimming the padding gives each value back
+// as it was.
+func (w *DB) fixStrings(ctx context.Context, q warehouse.Query, cols []canon.Column, exprs []string, dest []any) error {
+	var text []string
+	for _, c := range cols {
+		if c.Kind == canon.String {
+			text = append(text, c.Name)
+		}
+	}
+	if len(text) == 0 {
+		return nil
+	}
+	lengths, err := w.textLengths(ctx, q.Entity, text)
+	if err != nil {
+		return err
+	}
+	for i, c := range cols {
+		// A column's expression (usedWhen) is never longer than the column.
+		if n := lengths[c.Name]; c.Kind == canon.String && n <= fixedStringBytes {
+			exprs[i], dest[i] = fmt.Sprintf("toFixedString(%s, %d)", exprs[i], max(n, 1)), new([]byte)
+		}
 	}
 	return nil
 }

@@ -85,6 +85,11 @@ func (c *stringColumn) add(v string) {
 	c.ends = append(c.ends, len(c.data))
 }
 
+func (c *stringColumn) addBytes(v []byte) {
+	c.data = append(c.data, v...)
+	c.ends = append(c.ends, len(c.data))
+}
+
 // array copies the values into an Arrow string array allocated by mem, and
 // empties the column.
 func (c *stringColumn) array(mem memory.Allocator) (arrow.Array, error) {

@@ -1,0 +1,86 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// TestTextLengths: text is read back byte for byte as it landed, whether a
+// read selects its column as a FixedString (short values) or as a String
+// (one value longer than fixedStringBytes): after a later run lands longer
+// values (the writer raises the recorded length first), and when no length
+// was recorded (a warehouse that had rows before migration 0036).
+func TestTextLengths(t *testing.T) {
+	w, mem, sets := rawTables(t)
+	ctx := context.Background()
+	landRows(t, w, mem, sets, canon.Customers, "run-1", func(add func(map[string]string)) {
+		add(map[string]string{"customer_id": "C1", "created_at": "2025-01-01 00:00:00", "updated_at": "2025-01-01 00:00:00"})
+	})
+	landed := map[string]string{} // session by event id
+	land := func(run string, sessions ...string) {
+		landRows(t, w, mem, sets, canon.Events, run, func(add func(map[string]string)) {
+			for _, s := range sessions {
+				id := fmt.Sprintf("E%d", len(landed))
+				landed[id] = s
+				add(map[string]string{"event_id": id, "ts": "2025-01-02 00:00:00", "customer_id": "C1", "session_id": s, "type": "page_view"})
+			}
+		})
+	}
+	q := warehouse.Query{Entity: canon.Events, Columns: []string{"event_id", "session_id", "type"}}
+	check := func(name string, wantLongest uint64, wantFixed bool) {
+		t.Helper()
+		got := map[string]string{}
+		if err := w.Each(ctx, mem, q, 2, func(rec arrow.Record) error {
+			ids, sessions := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
+			for i := range int(rec.NumRows()) {
+				got[ids.Value(i)] = sessions.Value(i)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", landed) {
+			t.Errorf("%s: sessions %q, want %q", name, got, landed)
+		}
+		lengths, err := w.textLengths(ctx, canon.Events, []string{"session_id"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, cols, _ := q.Schema()
+		exprs, dest := []string{"event_id", "session_id", "type"}, make([]any, 3)
+		if err := w.fixStrings(ctx, q, cols, exprs, dest); err != nil {
+			t.Fatal(err)
+		}
+		if fixed := strings.HasPrefix(exprs[1], "toFixedString("); lengths["session_id"] != wantLongest || fixed != wantFixed {
+			t.Errorf("%s: session_id recorded %d bytes long, read as %s; want %d bytes, fixed %v", name, lengths["session_id"], exprs[1], wantLongest, wantFixed)
+		}
+	}
+	// Empty, multi-byte, with a space, exactly fixedStringBytes.
+	land("run-1", "", "S1", "ß-ü", "in between", strings.Repeat("x", fixedStringBytes))
+	check("first run", fixedStringBytes, true)
+	land("run-2", "S2")
+	check("a shorter value", fixedStringBytes, true)
+	long := strings.Repeat("y", fixedStringBytes+1)
+	land("run-3", long)
+	check("a longer value", fixedStringBytes+1, false)
+	// Lengths never recorded: measured over the raw table, then recorded.
+	if err := w.Exec(ctx, "TRUNCATE TABLE {db}.text_lengths"); err != nil {
+		t.Fatal(err)
+	}
+	check("no length recorded", fixedStringBytes+1, false)
+	var n uint64
+	if err := w.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.text_lengths WHERE entity = 'events'", w.db)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Error("the lengths measured were not recorded")
+	}
+}

@@ -20,8 +20,12 @@ func appendValue(s *scannedRows, i int, c canon.Column, v any) {
 	switch x := v.(type) {
 	case *string:
 		s.str(i, *x)
-	case *[]byte: // a FixedString: its value, without the zeros padding it
-		s.strs[i].addBytes(bytes.TrimRight(*x, "\x00"))
+	case *[]byte: // a FixedString: its value, up to the zeros padding it
+		v := *x
+		if end := bytes.IndexByte(v, 0); end >= 0 { // no value holds a NUL
+			v = v[:end]
+		}
+		s.strs[i].addBytes(v)
 	case *uint32:
 		b.(*array.TimestampBuilder).Append(arrow.Timestamp(*x))
 	case *float64:

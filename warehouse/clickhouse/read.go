@@ -3,9 +3,11 @@ package clickhouse
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	chgo "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -100,7 +102,7 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 	sql := fmt.Sprintf("SELECT %s FROM %s.%s FINAL%s", strings.Join(exprs, ", "), w.db, warehouse.RawTable(q.Entity), where)
 	rows, err := w.conn.Query(ctx, sql)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", q.Entity, err)
+		return w.readFailed(ctx, q.Entity, err)
 	}
 	defer rows.Close()
 	err = handRows(rows, mem, schema, dest, batch, func(s *scannedRows) {
@@ -109,10 +111,33 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 		}
 	}, fn)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", q.Entity, err)
+		return w.readFailed(ctx, q.Entity, err)
 	}
 	return nil
 }
+
+// readFailed says why a read of e failed. A text value longer than
+// text_lengths recorded (landed by a Tessera before migration 0036, or
+// written by hand) fails it: the lengths are measured again for the stage's
+// next run.
+func (w *DB) readFailed(ctx context.Context, e canon.Entity, err error) error {
+	var ex *chgo.Exception
+	if !errors.As(err, &ex) || ex.Code != tooLargeStringSize {
+		return fmt.Errorf("read %s: %w", e, err)
+	}
+	t, lerr := canon.Lookup(e)
+	if lerr == nil {
+		_, lerr = w.measureTextLengths(context.WithoutCancel(ctx), e, textColumns(t))
+	}
+	if lerr != nil {
+		return fmt.Errorf("read %s: a text value is longer than text_lengths records, and measuring them again failed (%v): %w", e, lerr, err)
+	}
+	return fmt.Errorf("read %s: a text value is longer than text_lengths recorded (rows landed other than by this extract): measured again, run the stage again: %w", e, err)
+}
+
+// tooLargeStringSize is ClickHouse's error for a value longer than its
+// FixedString.
+const tooLargeStringSize = 131
 
 // fixStrings selects the text columns whose values are short as
 // FixedStrings as long as their longest (see textLengths). Extract rejects

@@ -54,6 +54,20 @@ func (w *DB) textLengths(ctx context.Context, e canon.Entity, cols []string) (ma
 	if len(missing) == 0 {
 		return got, nil
 	}
+	measured, err := w.measureTextLengths(ctx, e, missing)
+	if err != nil {
+		return nil, err
+	}
+	for c, n := range measured {
+		got[c] = n
+	}
+	return got, nil
+}
+
+// measureTextLengths measures the longest values of e's text columns cols
+// over its raw table, without FINAL (no version of a row is longer than
+// the longest), and records them.
+func (w *DB) measureTextLengths(ctx context.Context, e canon.Entity, missing []string) (map[string]uint64, error) {
 	exprs := make([]string, len(missing))
 	measured := make([]uint64, len(missing))
 	dest := make([]any, len(missing))
@@ -67,13 +81,7 @@ func (w *DB) textLengths(ctx context.Context, e canon.Entity, cols []string) (ma
 	for k, c := range missing {
 		lengths[c] = measured[k]
 	}
-	if err := w.saveTextLengths(ctx, e, lengths); err != nil {
-		return nil, err
-	}
-	for c, n := range lengths {
-		got[c] = n
-	}
-	return got, nil
+	return lengths, w.saveTextLengths(ctx, e, lengths)
 }
 
 // saveTextLengths records the longest values of e's text columns.

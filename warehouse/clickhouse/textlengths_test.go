@@ -83,4 +83,16 @@ func TestTextLengths(t *testing.T) {
 	if n == 0 {
 		t.Error("the lengths measured were not recorded")
 	}
+	// A value landed other than by the writer, longer than recorded: the
+	// read fails saying so, and the next one reads it.
+	byHand := strings.Repeat("z", 2*fixedStringBytes)
+	if err := w.Exec(ctx, "INSERT INTO {db}.raw_events (event_id, ts, customer_id, session_id, type, run_id, _version) SELECT 'E-hand', toDateTime('2025-01-02 00:00:00'), 'C1', '"+byHand+"', 'page_view', 'by-hand', 1"); err != nil {
+		t.Fatal(err)
+	}
+	landed["E-hand"] = byHand
+	err := w.Each(ctx, mem, q, 2, func(rec arrow.Record) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "run the stage again") {
+		t.Fatalf("a value longer than recorded: %v, want an error that says to run again", err)
+	}
+	check("after a value landed by hand", 2*fixedStringBytes, false)
 }

@@ -46,22 +46,13 @@ func (w *DB) readSlice(ctx context.Context, mem memory.Allocator, table string, 
 	if !s.Whole() {
 		slice = " AND " + s.Filter("customer_id")
 	}
-	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s.%s WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)%s ORDER BY %s",
-		strings.Join(cols.exprs, ", "), w.db, table, slice, warehouse.KeyColumn(schema)), asOf.Format(time.DateOnly), runID, runID)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", table, err)
-	}
-	defer rows.Close()
+	from := fmt.Sprintf("{db}.%s WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)%s", table, slice)
 	var rec arrow.Record
-	err = handRows(rows, mem, schema, cols.scan, math.MaxInt, func(s *scannedRows) {
-		for i, d := range cols.holders {
-			appendScanned(s, i, d)
-		}
-	}, func(r arrow.Record) error {
+	err = w.readPublished(ctx, mem, cols, schema, from, math.MaxInt, func(r arrow.Record) error {
 		r.Retain()
 		rec = r
 		return nil
-	})
+	}, asOf.Format(time.DateOnly), runID, runID)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
@@ -72,6 +63,25 @@ func (w *DB) readSlice(ctx context.Context, mem memory.Allocator, table string, 
 	return rec, nil
 }
 
+// readPublished hands over the columns p selects of the rows of from (a
+// FROM clause, {db} for the database, with its arguments), in the order of
+// the schema's first column, batch rows at a time.
+func (w *DB) readPublished(ctx context.Context, mem memory.Allocator, p published, schema *arrow.Schema, from string, batch int, fn func(arrow.Record) error, args ...any) error {
+	if err := w.fixPublished(ctx, &p, schema, from, args...); err != nil {
+		return err
+	}
+	rows, err := w.conn.Query(ctx, w.expand(fmt.Sprintf("SELECT %s FROM %s ORDER BY %s", strings.Join(p.exprs, ", "), from, warehouse.KeyColumn(schema))), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return handRows(rows, mem, schema, p.scan, batch, func(s *scannedRows) {
+		for i, d := range p.holders {
+			appendScanned(s, i, d)
+		}
+	}, fn)
+}
+
 // published is how the columns of a published table are selected and
 // scanned. A nullable column is selected as two, whether it is NULL and its
 // value otherwise: clickhouse-go allocates each value of a Nullable column
@@ -80,6 +90,7 @@ type published struct {
 	exprs   []string // the select list
 	holders []any    // each column's value: *T, or *nullValue[T]
 	scan    []any    // what each expression of the list is scanned into
+	at      []int    // each column's value's place in exprs and scan
 }
 
 // nullValue is a nullable column's value.
@@ -119,6 +130,7 @@ func publishedColumns(table string, schema *arrow.Schema) (published, error) {
 			return published{}, fmt.Errorf("read %s: column %s of type %s", table, f.Name, f.Type)
 		}
 		p.holders, p.scan = append(p.holders, holder), append(p.scan, scan...)
+		p.at = append(p.at, len(p.scan)-1)
 		if len(scan) == 1 {
 			p.exprs = append(p.exprs, fmt.Sprintf(expr, f.Name))
 			continue
@@ -130,6 +142,41 @@ func publishedColumns(table string, schema *arrow.Schema) (published, error) {
 		p.exprs = append(p.exprs, "isNull("+f.Name+")", fmt.Sprintf(expr, "ifNull("+f.Name+", "+zero+")"))
 	}
 	return p, nil
+}
+
+// fixPublished selects the text columns of schema whose values, over the
+// rows of from (a FROM clause with its arguments), are at most
+// fixedStringBytes long as FixedStrings that long: see textLengths. A pass
+// over the text columns measures them first; the tables Tessera writes hold
+// a row a customer, and no value holds a NUL.
+func (w *DB) fixPublished(ctx context.Context, p *published, schema *arrow.Schema, from string, args ...any) error {
+	var text []int
+	var stats []string
+	for i, f := range schema.Fields() {
+		if f.Type.ID() == arrow.STRING {
+			text, stats = append(text, i), append(stats, "max(length("+f.Name+"))")
+		}
+	}
+	if len(text) == 0 {
+		return nil
+	}
+	longest := make([]uint64, len(text))
+	dest := make([]any, len(text))
+	for k := range longest {
+		dest[k] = &longest[k]
+	}
+	if err := w.conn.QueryRow(ctx, w.expand("SELECT "+strings.Join(stats, ", ")+" FROM "+from), args...).Scan(dest...); err != nil {
+		return err
+	}
+	for k, i := range text {
+		if longest[k] > fixedStringBytes {
+			continue
+		}
+		v, at := new([]byte), p.at[i]
+		p.exprs[at] = fmt.Sprintf("toFixedString(%s, %d)", schema.Field(i).Name, max(longest[k], 1))
+		p.scan[at], p.holders[i] = v, v
+	}
+	return nil
 }
 
 // scanned is a column's value (*T, or *nullValue[T]) and what its
@@ -149,6 +196,8 @@ func appendScanned(s *scannedRows, i int, d any) {
 	switch x := d.(type) {
 	case *string:
 		s.str(i, *x)
+	case *[]byte:
+		s.fixed(i, *x)
 	case *int64:
 		b.(*array.Int64Builder).Append(*x)
 	case *int32:

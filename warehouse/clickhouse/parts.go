@@ -213,23 +213,22 @@ func (w *DB) EachPart(ctx context.Context, mem memory.Allocator, table string, s
 	for i, s := range parts {
 		from[i] = fmt.Sprintf("SELECT %s FROM {db}.%s", strings.Join(schemaNames(schema), ", "), partTable(table, asOf, job, s))
 	}
-	rows, err := w.conn.Query(ctx, w.expand(fmt.Sprintf("SELECT %s FROM (%s) ORDER BY %s", strings.Join(cols.exprs, ", "), strings.Join(from, " UNION ALL "), warehouse.KeyColumn(schema))))
-	if tableGone(err) {
+	union := "(" + strings.Join(from, " UNION ALL ") + ")"
+	err = w.readPublished(ctx, mem, cols, schema, union, batch, fn)
+	if tableGone(err) || tooLong(err) { // a part rewritten since its text was measured
 		return fmt.Errorf("read the parts of %s: %w: %w", table, warehouse.ErrPartGone, err)
 	}
 	if err != nil {
 		return fmt.Errorf("read the parts of %s: %w", table, err)
 	}
-	defer rows.Close()
-	err = handRows(rows, mem, schema, cols.scan, batch, func(s *scannedRows) {
-		for i, d := range cols.holders {
-			appendScanned(s, i, d)
-		}
-	}, fn)
-	if err != nil {
-		return fmt.Errorf("read the parts of %s: %w", table, err)
-	}
 	return nil
+}
+
+// tooLong says whether err is ClickHouse's for a value longer than its
+// FixedString.
+func tooLong(err error) bool {
+	var ex *chgo.Exception
+	return errors.As(err, &ex) && ex.Code == tooLargeStringSize
 }
 
 func schemaNames(s *arrow.Schema) []string {

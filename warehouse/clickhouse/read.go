@@ -1,13 +1,10 @@
 package clickhouse
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
-	chgo "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -22,12 +19,8 @@ func appendValue(s *scannedRows, i int, c canon.Column, v any) {
 	switch x := v.(type) {
 	case *string:
 		s.str(i, *x)
-	case *[]byte: // a FixedString: its value, up to the zeros padding it
-		v := *x
-		if end := bytes.IndexByte(v, 0); end >= 0 { // no value holds a NUL
-			v = v[:end]
-		}
-		s.strs[i].addBytes(v)
+	case *[]byte:
+		s.fixed(i, *x)
 	case *uint32:
 		b.(*array.TimestampBuilder).Append(arrow.Timestamp(*x))
 	case *float64:
@@ -121,8 +114,7 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 // written by hand) fails it: the lengths are measured again for the stage's
 // next run.
 func (w *DB) readFailed(ctx context.Context, e canon.Entity, err error) error {
-	var ex *chgo.Exception
-	if !errors.As(err, &ex) || ex.Code != tooLargeStringSize {
+	if !tooLong(err) {
 		return fmt.Errorf("read %s: %w", e, err)
 	}
 	t, lerr := canon.Lookup(e)

@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 
@@ -45,6 +46,15 @@ func (s *scannedRows) release() {
 
 // str appends a value of string column i.
 func (s *scannedRows) str(i int, v string) { s.strs[i].add(v) }
+
+// fixed appends a value of string column i read as a FixedString: up to
+// the zeros padding it (no value holds a NUL).
+func (s *scannedRows) fixed(i int, v []byte) {
+	if end := bytes.IndexByte(v, 0); end >= 0 {
+		v = v[:end]
+	}
+	s.strs[i].addBytes(v)
+}
 
 // record makes a record of the rows added since the last one (the caller
 // releases it).

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/warehouse"
@@ -95,4 +97,66 @@ func TestTextLengths(t *testing.T) {
 		t.Fatalf("a value longer than recorded: %v, want an error that says to run again", err)
 	}
 	check("after a value landed by hand", 2*fixedStringBytes, false)
+}
+
+// TestPublishedText: the tables Tessera writes read back byte for byte, a
+// column of values at most fixedStringBytes long as a FixedString, one with
+// a longer value as a String.
+func TestPublishedText(t *testing.T) {
+	w := migratedWarehouse(t)
+	ctx := context.Background()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	asOf := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	tbl, s := warehouse.SegmentFeed, warehouse.Slice{Index: 0, Of: 1}
+	short := func(i int) string { return strings.Repeat("s", i%(fixedStringBytes+1)) }  // "" up to 32 bytes
+	long := func(i int) string { return strings.Repeat("é", i%(fixedStringBytes/2+2)) } // up to 34 bytes
+	b := array.NewRecordBuilder(mem, tbl.Schema)
+	for i := range 100 {
+		b.Field(0).(*array.StringBuilder).Append(short(i))
+		b.Field(1).(*array.Int32Builder).Append(int32(i))
+		b.Field(2).(*array.StringBuilder).Append(long(i))
+		b.Field(3).(*array.Int32Builder).Append(0)
+		b.Field(4).(*array.Float64Builder).Append(0)
+	}
+	rec := b.NewRecord()
+	b.Release()
+	pw, err := w.OpenPart(ctx, tbl.Name, tbl.Schema, asOf, "job", s, "run-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = pw.Write(ctx, rec)
+	rec.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	if err := w.EachPart(ctx, mem, tbl.Name, tbl.Schema, asOf, "job", []warehouse.Slice{s}, 30, func(rec arrow.Record) error {
+		for i := range int(rec.NumRows()) {
+			k := int(rec.Column(1).(*array.Int32).Value(i))
+			if a, c := rec.Column(0).(*array.String).Value(i), rec.Column(2).(*array.String).Value(i); a != short(k) || c != long(k) {
+				return fmt.Errorf("row %d: %q, %q; want %q, %q", k, a, c, short(k), long(k))
+			}
+			read++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if read != 100 {
+		t.Fatalf("read %d rows of 100", read)
+	}
+	p, err := publishedColumns(tbl.Name, tbl.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.fixPublished(ctx, &p, tbl.Schema, "(SELECT * FROM {db}."+partTable(tbl.Name, asOf, "job", s)+")"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"toFixedString(segment_id, 32)", "product_id"}; p.exprs[p.at[0]] != want[0] || p.exprs[p.at[2]] != want[1] {
+		t.Errorf("selected %q and %q, want %q", p.exprs[p.at[0]], p.exprs[p.at[2]], want)
+	}
 }

@@ -67,9 +67,6 @@ func (w *DB) readSlice(ctx context.Context, mem memory.Allocator, table string, 
 // FROM clause, {db} for the database, with its arguments), in the order of
 // the schema's first column, batch rows at a time.
 func (w *DB) readPublished(ctx context.Context, mem memory.Allocator, p published, schema *arrow.Schema, from string, batch int, fn func(arrow.Record) error, args ...any) error {
-	if err := w.fixPublished(ctx, &p, schema, from, args...); err != nil {
-		return err
-	}
 	rows, err := w.conn.Query(ctx, w.expand(fmt.Sprintf("SELECT %s FROM %s ORDER BY %s", strings.Join(p.exprs, ", "), from, warehouse.KeyColumn(schema))), args...)
 	if err != nil {
 		return err
@@ -142,41 +139,6 @@ func publishedColumns(table string, schema *arrow.Schema) (published, error) {
 		p.exprs = append(p.exprs, "isNull("+f.Name+")", fmt.Sprintf(expr, "ifNull("+f.Name+", "+zero+")"))
 	}
 	return p, nil
-}
-
-// fixPublished selects the text columns of schema whose values, over the
-// rows of from (a FROM clause with its arguments), are at most
-// fixedStringBytes long as FixedStrings that long: see textLengths. A pass
-// over the text columns measures them first; the tables Tessera writes hold
-// a row a customer, and no value holds a NUL.
-func (w *DB) fixPublished(ctx context.Context, p *published, schema *arrow.Schema, from string, args ...any) error {
-	var text []int
-	var stats []string
-	for i, f := range schema.Fields() {
-		if f.Type.ID() == arrow.STRING {
-			text, stats = append(text, i), append(stats, "max(length("+f.Name+"))")
-		}
-	}
-	if len(text) == 0 {
-		return nil
-	}
-	longest := make([]uint64, len(text))
-	dest := make([]any, len(text))
-	for k := range longest {
-		dest[k] = &longest[k]
-	}
-	if err := w.conn.QueryRow(ctx, w.expand("SELECT "+strings.Join(stats, ", ")+" FROM "+from), args...).Scan(dest...); err != nil {
-		return err
-	}
-	for k, i := range text {
-		if longest[k] > fixedStringBytes {
-			continue
-		}
-		v, at := new([]byte), p.at[i]
-		p.exprs[at] = fmt.Sprintf("toFixedString(%s, %d)", schema.Field(i).Name, max(longest[k], 1))
-		p.scan[at], p.holders[i] = v, v
-	}
-	return nil
 }
 
 // scanned is a column's value (*T, or *nullValue[T]) and what its

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/go-faster/city"
 
@@ -33,6 +34,9 @@ type partWriter struct {
 	table, name, tmp, run string
 	asOf                  time.Time
 	batch                 *recordBatch // nil until the first batch
+	// longest: the longest value written of each text column, recorded in
+	// part_text_lengths before the part is renamed into place.
+	longest map[string]uint64
 }
 
 // OpenPart starts writing the shard's part of the as-of date of table. The
@@ -59,6 +63,12 @@ func (pw *partWriter) Write(ctx context.Context, rec arrow.Record) error {
 			return err
 		}
 		pw.batch = b
+		pw.longest = map[string]uint64{}
+	}
+	for i, f := range rec.Schema().Fields() {
+		if a, ok := rec.Column(i).(*array.String); ok {
+			pw.longest[f.Name] = max(pw.longest[f.Name], longestValue(a))
+		}
 	}
 	return pw.batch.add(rec)
 }
@@ -67,6 +77,9 @@ func (pw *partWriter) Write(ctx context.Context, rec arrow.Record) error {
 func (pw *partWriter) Close(ctx context.Context) error {
 	if pw.batch != nil {
 		if err := pw.batch.send(); err != nil {
+			return err
+		}
+		if err := pw.w.savePartTextLengths(ctx, pw.name, pw.longest); err != nil {
 			return err
 		}
 	}
@@ -209,13 +222,16 @@ func (w *DB) EachPart(ctx context.Context, mem memory.Allocator, table string, s
 	if err != nil {
 		return err
 	}
-	from := make([]string, len(parts))
+	from, names := make([]string, len(parts)), make([]string, len(parts))
 	for i, s := range parts {
-		from[i] = fmt.Sprintf("SELECT %s FROM {db}.%s", strings.Join(schemaNames(schema), ", "), partTable(table, asOf, job, s))
+		names[i] = partTable(table, asOf, job, s)
+		from[i] = fmt.Sprintf("SELECT %s FROM {db}.%s", strings.Join(schemaNames(schema), ", "), names[i])
 	}
-	union := "(" + strings.Join(from, " UNION ALL ") + ")"
-	err = w.readPublished(ctx, mem, cols, schema, union, batch, fn)
-	if tableGone(err) || tooLong(err) { // a part rewritten since its text was measured
+	err = w.fixParts(ctx, &cols, schema, names)
+	if err == nil {
+		err = w.readPublished(ctx, mem, cols, schema, "("+strings.Join(from, " UNION ALL ")+")", batch, fn)
+	}
+	if tableGone(err) || tooLong(err) { // a part rewritten since its lengths were read
 		return fmt.Errorf("read the parts of %s: %w: %w", table, warehouse.ErrPartGone, err)
 	}
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 
 	"github.com/tessera-cdp/tessera/canon"
@@ -122,4 +123,68 @@ func longestValue(a *array.String) uint64 {
 		longest = max(longest, offs[i]-offs[i-1])
 	}
 	return uint64(longest)
+}
+
+// savePartTextLengths records the longest values of a part's text columns.
+func (w *DB) savePartTextLengths(ctx context.Context, part string, lengths map[string]uint64) error {
+	if len(lengths) == 0 {
+		return nil
+	}
+	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.part_text_lengths (part, column, longest, saved_at) VALUES", w.db))
+	if err != nil {
+		return fmt.Errorf("record the text lengths of %s: %w", part, unavailable(err))
+	}
+	defer batch.Abort()
+	now := time.Now().UTC()
+	for c, n := range lengths {
+		if err := batch.Append(part, c, n, now); err != nil {
+			return err
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("record the text lengths of %s: %w", part, unavailable(err))
+	}
+	return nil
+}
+
+// fixParts selects the text columns of schema whose values, in every one
+// of the parts named, are at most fixedStringBytes long as FixedStrings that
+// long (see textLengths), as part_text_lengths records them: no pass over
+// the parts measures them. A column a part has no length of (written before
+// migration 0037) is read as a String.
+func (w *DB) fixParts(ctx context.Context, p *published, schema *arrow.Schema, names []string) error {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = quote(n)
+	}
+	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT column, max(longest), uniqExact(part) FROM %s.part_text_lengths WHERE part IN (%s) GROUP BY column",
+		w.db, strings.Join(quoted, ", ")))
+	if err != nil {
+		return fmt.Errorf("read the text lengths of the parts: %w", unavailable(err))
+	}
+	defer rows.Close()
+	longest := map[string]uint64{}
+	for rows.Next() {
+		var col string
+		var n, parts uint64
+		if err := rows.Scan(&col, &n, &parts); err != nil {
+			return err
+		}
+		if parts == uint64(len(names)) {
+			longest[col] = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the text lengths of the parts: %w", unavailable(err))
+	}
+	for i, f := range schema.Fields() {
+		n, ok := longest[f.Name]
+		if f.Type.ID() != arrow.STRING || !ok || n > fixedStringBytes {
+			continue
+		}
+		v, at := new([]byte), p.at[i]
+		p.exprs[at] = fmt.Sprintf("toFixedString(%s, %d)", f.Name, max(n, 1))
+		p.scan[at], p.holders[i] = v, v
+	}
+	return nil
 }

@@ -278,17 +278,20 @@ INSERT INTO {db}.exports (as_of, exported_at, file, kind, segment_id, rows, sha2
 -- args: []
 INSERT INTO {db}.identities (kind, source, id, customer_id, linked_at, run_id) VALUES
 ;
--- args: ["extract-20261001","ab6aabd900f31885","statements","extract-20261001","ab6aabd900f31885",2]
+-- args: ["extract-20261001","8d85c618556d22b4","statements","extract-20261001","8d85c618556d22b4",2]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), now() + 60, 1, ?
 ;
--- args: ["extract-20261001","ab6aabd900f31885","statements","extract-20261001","ab6aabd900f31885",3]
+-- args: ["extract-20261001","8d85c618556d22b4","statements","extract-20261001","8d85c618556d22b4",3]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), toDateTime(0), 0, ?
 ;
--- args: ["extract-20261001","ab6aabd900f31885","statements",1]
+-- args: ["extract-20261001","8d85c618556d22b4","statements",1]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, toDateTime(1790812800), now() + 60, 0, ?
 ;
 -- args: []
 INSERT INTO {db}.models (model_id, as_of, kind, trained_at, customers, log_likelihood, holdout_mae, holdout_rmse, artefact, run_id, status, grade, reason) VALUES
+;
+-- args: []
+INSERT INTO {db}.part_text_lengths (part, column, longest, saved_at) VALUES
 ;
 -- args: []
 INSERT INTO {db}.publications (as_of, score_run, publish_run, rows, published_at, version) VALUES
@@ -419,7 +422,7 @@ SELECT DISTINCT as_of FROM {db}.publications ORDER BY as_of
 -- args: ["2026-09-30"]
 SELECT argMax(score_run, version), argMax(publish_run, version), argMax(rows, version), max(published_at), count() FROM {db}.publications WHERE as_of = toDate(?)
 ;
--- args: ["20261206T084341Z-ceaed9"]
+-- args: ["20261206T092915Z-15fe83"]
 SELECT argMax(stage, finished_at), argMax(as_of, finished_at), argMax(status, finished_at), argMax(message, finished_at), argMax(detail, finished_at), argMax(tessera_version, finished_at), argMax(invocation_id, finished_at), count() FROM {db}.runs WHERE run_id = ?
 ;
 -- args: ["postgres","customers"]
@@ -427,6 +430,27 @@ SELECT argMax(value, (saved_at, value)), count() FROM {db}.watermarks WHERE sour
 ;
 -- args: ["customers"]
 SELECT column, max(longest) FROM {db}.text_lengths WHERE entity = ? GROUP BY column
+;
+-- args: []
+SELECT column, max(longest), uniqExact(part) FROM {db}.part_text_lengths WHERE part IN ('customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1') GROUP BY column
+;
+-- args: []
+SELECT column, max(longest), uniqExact(part) FROM {db}.part_text_lengths WHERE part IN ('customer_plan_part_20261008_e78c7123eac78461_0_of_2') GROUP BY column
+;
+-- args: []
+SELECT column, max(longest), uniqExact(part) FROM {db}.part_text_lengths WHERE part IN ('customer_plan_part_20261008_e78c7123eac78461_1_of_2') GROUP BY column
+;
+-- args: []
+SELECT column, max(longest), uniqExact(part) FROM {db}.part_text_lengths WHERE part IN ('customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1') GROUP BY column
+;
+-- args: []
+SELECT column, max(longest), uniqExact(part) FROM {db}.part_text_lengths WHERE part IN ('customer_profiles_part_20261008_e78c7123eac78461_0_of_2') GROUP BY column
+;
+-- args: []
+SELECT column, max(longest), uniqExact(part) FROM {db}.part_text_lengths WHERE part IN ('customer_profiles_part_20261008_e78c7123eac78461_0_of_2', 'customer_profiles_part_20261008_e78c7123eac78461_1_of_2') GROUP BY column
+;
+-- args: []
+SELECT column, max(longest), uniqExact(part) FROM {db}.part_text_lengths WHERE part IN ('customer_profiles_part_20261008_e78c7123eac78461_1_of_2') GROUP BY column
 ;
 -- args: ["",""]
 SELECT concat(entity, ' ', rule), count() FROM {db}.rejected_rows FINAL WHERE ? = '' OR run_id = ? GROUP BY entity, rule ORDER BY entity, rule
@@ -497,6 +521,51 @@ SELECT count(), uniqExact(cityHash64(order_id, line_no)) FROM {db}.raw_order_lin
 -- args: ["statements"]
 SELECT count(), uniqExact(cityHash64(product_id)) FROM {db}.raw_products WHERE run_id = ?
 ;
+-- args: ["2026-10-08","",""]
+SELECT customer_id FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808 ORDER BY customer_id
+;
+-- args: ["2026-10-08","",""]
+SELECT customer_id FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808 ORDER BY customer_id
+;
+-- args: ["2026-10-01","",""]
+SELECT customer_id FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+;
+-- args: ["2026-10-01","",""]
+SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+;
+-- args: ["2026-10-08","",""]
+SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate, basket FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808 ORDER BY customer_id
+;
+-- args: ["2026-10-08","",""]
+SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate, basket FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808 ORDER BY customer_id
+;
+-- args: ["2026-10-01","",""]
+SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate, basket FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+;
+-- args: ["2026-10-08","20261206T092918Z-5122c0","20261206T092918Z-5122c0"]
+SELECT customer_id, isNull(clv_12m), ifNull(clv_12m, 0), isNull(p_alive), ifNull(p_alive, 0), isNull(next_order_date), ifNull(next_order_date, toDate(0)) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+;
+-- args: ["2026-10-08","20261206T092918Z-5122c0","20261206T092918Z-5122c0"]
+SELECT customer_id, lifecycle_stage, vip_tier, isNull(clv_12m), ifNull(clv_12m, 0), isNull(p_alive), ifNull(p_alive, 0), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+;
+-- args: ["2026-10-01","20261206T092915Z-15fe83","20261206T092915Z-15fe83"]
+SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808 ORDER BY customer_id
+;
+-- args: ["2026-10-01","20261206T092915Z-15fe83","20261206T092915Z-15fe83"]
+SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808 ORDER BY customer_id
+;
+-- args: ["2026-10-08","",""]
+SELECT customer_id, revenue FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+;
+-- args: ["2026-10-01","",""]
+SELECT customer_id, toInt64(orders), revenue, avg_check, items_per_order, discount_share, days_since_last, toInt32(distinct_categories), price_level, revenue_12m FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+;
+-- args: ["2026-10-01","",""]
+SELECT customer_id, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+;
+-- args: ["2026-10-08","20261206T092918Z-5122c0","20261206T092918Z-5122c0"]
+SELECT dimension, from_value, to_value, previous_as_of FROM {db}.segment_changes WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY dimension
+;
 -- args: []
 SELECT kind, source, id, customer_id, linked_at FROM {db}.identities ORDER BY linked_at
 ;
@@ -510,103 +579,7 @@ SELECT max(as_of), count() FROM {db}.runs WHERE stage = 'extract' AND status = '
 SELECT max(length(campaign_id)), max(length(customer_id)), max(length(channel)), max(length(type)) FROM {db}.raw_campaign_events
 ;
 -- args: []
-SELECT max(length(customer_id)) FROM (SELECT customer_id, buyer FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1)
-;
--- args: []
-SELECT max(length(customer_id)) FROM (SELECT customer_id, buyer FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2)
-;
--- args: []
-SELECT max(length(customer_id)) FROM (SELECT customer_id, buyer FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2)
-;
--- args: []
-SELECT max(length(customer_id)) FROM (SELECT customer_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, p_alive, clv_12m, early_vip FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1)
-;
--- args: []
-SELECT max(length(customer_id)) FROM (SELECT customer_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, p_alive, clv_12m, early_vip FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2)
-;
--- args: []
-SELECT max(length(customer_id)) FROM (SELECT customer_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, p_alive, clv_12m, early_vip FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2)
-;
--- args: []
-SELECT max(length(customer_id)) FROM (SELECT customer_id, buyer, orders, days_since_last, revenue FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1)
-;
--- args: []
-SELECT max(length(customer_id)) FROM (SELECT customer_id, buyer, orders, days_since_last, revenue FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2 UNION ALL SELECT customer_id, buyer, orders, days_since_last, revenue FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2)
-;
--- args: ["2026-10-01","",""]
-SELECT max(length(customer_id)) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)
-;
--- args: ["2026-10-08","",""]
-SELECT max(length(customer_id)) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808
-;
--- args: ["2026-10-08","",""]
-SELECT max(length(customer_id)) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808
-;
--- args: ["2026-10-08","20261206T084343Z-f0f95a","20261206T084343Z-f0f95a"]
-SELECT max(length(customer_id)) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)
-;
--- args: []
-SELECT max(length(customer_id)), max(length(basket)) FROM (SELECT customer_id, buyer, basket FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1)
-;
--- args: []
-SELECT max(length(customer_id)), max(length(basket)) FROM (SELECT customer_id, buyer, basket FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2 UNION ALL SELECT customer_id, buyer, basket FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2)
-;
--- args: []
 SELECT max(length(customer_id)), max(length(email)), max(length(email_hash)), max(length(country)), max(length(city)), max(length(acquisition_source)) FROM {db}.raw_customers
-;
--- args: ["2026-10-08","20261206T084343Z-f0f95a","20261206T084343Z-f0f95a"]
-SELECT max(length(customer_id)), max(length(lifecycle_stage)), max(length(vip_tier)) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)
-;
--- args: []
-SELECT max(length(customer_id)), max(length(lifecycle_stage)), max(length(vip_tier)), max(length(value_tier)), max(length(micro_segment)), max(length(run_id)) FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1)
-;
--- args: []
-SELECT max(length(customer_id)), max(length(lifecycle_stage)), max(length(vip_tier)), max(length(value_tier)), max(length(micro_segment)), max(length(run_id)) FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_0_of_2)
-;
--- args: []
-SELECT max(length(customer_id)), max(length(lifecycle_stage)), max(length(vip_tier)), max(length(value_tier)), max(length(micro_segment)), max(length(run_id)) FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2)
-;
--- args: ["2026-10-01","20261206T084341Z-ceaed9","20261206T084341Z-ceaed9"]
-SELECT max(length(customer_id)), max(length(micro_segment)), max(length(rfm_segment)), max(length(lifecycle_stage)), max(length(vip_tier)) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808
-;
--- args: ["2026-10-01","20261206T084341Z-ceaed9","20261206T084341Z-ceaed9"]
-SELECT max(length(customer_id)), max(length(micro_segment)), max(length(rfm_segment)), max(length(lifecycle_stage)), max(length(vip_tier)) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808
-;
--- args: []
-SELECT max(length(customer_id)), max(length(model_id)), max(length(top_category)), max(length(top_brand)), max(length(preferred_channel)), max(length(prediction_note)), max(length(basket)) FROM (SELECT customer_id, model_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note, basket FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1)
-;
--- args: []
-SELECT max(length(customer_id)), max(length(model_id)), max(length(top_category)), max(length(top_brand)), max(length(preferred_channel)), max(length(prediction_note)), max(length(basket)) FROM (SELECT customer_id, model_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note, basket FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2 UNION ALL SELECT customer_id, model_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note, basket FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2)
-;
--- args: []
-SELECT max(length(customer_id)), max(length(model_id)), max(length(top_category)), max(length(top_brand)), max(length(preferred_channel)), max(length(prediction_note)), max(length(basket)), max(length(run_id)) FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1)
-;
--- args: []
-SELECT max(length(customer_id)), max(length(model_id)), max(length(top_category)), max(length(top_brand)), max(length(preferred_channel)), max(length(prediction_note)), max(length(basket)), max(length(run_id)) FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2)
-;
--- args: []
-SELECT max(length(customer_id)), max(length(model_id)), max(length(top_category)), max(length(top_brand)), max(length(preferred_channel)), max(length(prediction_note)), max(length(basket)), max(length(run_id)) FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2)
-;
--- args: ["2026-10-01","",""]
-SELECT max(length(customer_id)), max(length(preferred_channel)), max(length(top_category)), max(length(top_brand)), max(length(basket)) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)
-;
--- args: ["2026-10-08","",""]
-SELECT max(length(customer_id)), max(length(preferred_channel)), max(length(top_category)), max(length(top_brand)), max(length(basket)) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808
-;
--- args: ["2026-10-08","",""]
-SELECT max(length(customer_id)), max(length(preferred_channel)), max(length(top_category)), max(length(top_brand)), max(length(basket)) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808
-;
--- args: []
-SELECT max(length(customer_id)), max(length(top_category)), max(length(top_brand)), max(length(preferred_channel)) FROM (SELECT customer_id, buyer, orders, revenue_12m, avg_check, discount_share, p_alive, clv_12m, top_category, top_brand, preferred_channel FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1)
-;
--- args: []
-SELECT max(length(customer_id)), max(length(top_category)), max(length(top_brand)), max(length(preferred_channel)) FROM (SELECT customer_id, buyer, orders, revenue_12m, avg_check, discount_share, p_alive, clv_12m, top_category, top_brand, preferred_channel FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2 UNION ALL SELECT customer_id, buyer, orders, revenue_12m, avg_check, discount_share, p_alive, clv_12m, top_category, top_brand, preferred_channel FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2)
-;
--- args: ["2026-10-01","",""]
-SELECT max(length(customer_id)), max(length(vip_tier)) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)
-;
--- args: ["2026-10-08","20261206T084343Z-f0f95a","20261206T084343Z-f0f95a"]
-SELECT max(length(dimension)), max(length(from_value)), max(length(to_value)) FROM {db}.segment_changes WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)
 ;
 -- args: []
 SELECT max(length(event_id)), max(length(customer_id)), max(length(anonymous_id)), max(length(session_id)), max(length(type)), max(length(product_id)), max(length(category)) FROM {db}.raw_events
@@ -619,27 +592,6 @@ SELECT max(length(order_id)), max(length(product_id)) FROM {db}.raw_order_lines
 ;
 -- args: []
 SELECT max(length(product_id)), max(length(sku)), max(length(name)), max(length(category)), max(length(brand)) FROM {db}.raw_products
-;
--- args: ["2026-10-01","",""]
-SELECT max(length(segment_id)), max(length(customer_id)) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)
-;
--- args: ["2026-10-08","20261206T084343Z-f0f95a","20261206T084343Z-f0f95a"]
-SELECT max(length(segment_id)), max(length(customer_id)), max(length(lifecycle_stage)), max(length(vip_tier)), max(length(strategy)), max(length(action)), max(length(offer)), max(length(preferred_channel)), max(length(product_feed)) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)
-;
--- args: ["2026-10-01","",""]
-SELECT max(length(segment_id)), max(length(label)) FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)
-;
--- args: ["2026-10-08","",""]
-SELECT max(length(segment_id)), max(length(label)), max(length(verdict)) FROM {db}.segment_lift WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)
-;
--- args: ["2026-10-08","20261206T084343Z-f0f95a","20261206T084343Z-f0f95a"]
-SELECT max(length(segment_id)), max(length(macro_group)), max(length(label)), max(length(strategy)) FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)
-;
--- args: ["2026-10-01","20261206T084341Z-ceaed9","20261206T084341Z-ceaed9"]
-SELECT max(length(segment_id)), max(length(product_id)) FROM {db}.segment_feed_staging WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)
-;
--- args: ["2026-10-01","20261206T084341Z-ceaed9","20261206T084341Z-ceaed9"]
-SELECT max(length(vip_tier)) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?)
 ;
 -- args: ["2026-10-01","earlyvip"]
 SELECT model_id, kind, as_of, artefact, status, reason FROM {db}.models WHERE as_of <= toDate(?) AND kind IN (?) ORDER BY as_of DESC, trained_at DESC, model_id DESC LIMIT 1
@@ -692,38 +644,32 @@ SELECT run_id, count() FROM {db}.segments WHERE as_of = toDate(?) GROUP BY run_i
 -- args: ["2026-10-01"]
 SELECT run_id, count() FROM {db}.segments_staging WHERE as_of = toDate(?) GROUP BY run_id
 ;
+-- args: ["2026-10-08","20261206T092918Z-5122c0","20261206T092918Z-5122c0"]
+SELECT segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, toInt32(best_hour), toInt32(best_weekday), preferred_channel, product_feed, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
+;
+-- args: ["2026-10-01","",""]
+SELECT segment_id, customer_id, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
+;
+-- args: ["2026-10-01","",""]
+SELECT segment_id, label FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
+;
+-- args: ["2026-10-08","",""]
+SELECT segment_id, label, toInt32(window_days), toInt32(treated), toInt32(control), isNull(treated_conversion), ifNull(treated_conversion, 0), isNull(conversion_q_value), ifNull(conversion_q_value, 0), isNull(control_conversion), ifNull(control_conversion, 0), isNull(conversion_diff), ifNull(conversion_diff, 0), isNull(conversion_diff_low), ifNull(conversion_diff_low, 0), isNull(conversion_diff_high), ifNull(conversion_diff_high, 0), isNull(revenue_diff), ifNull(revenue_diff, 0), isNull(mde_conversion), ifNull(mde_conversion, 0), verdict FROM {db}.segment_lift WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
+;
+-- args: ["2026-10-08","20261206T092918Z-5122c0","20261206T092918Z-5122c0"]
+SELECT segment_id, macro_group, label, toInt32(size), revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
+;
+-- args: ["2026-10-01","20261206T092915Z-15fe83","20261206T092915Z-15fe83"]
+SELECT segment_id, toInt32(rank), product_id FROM {db}.segment_feed_staging WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
+;
 -- args: ["2026-10-08","statements"]
 SELECT shard, run_id, top_category, unit_prices, lines, computed_at FROM {db}.category_prices FINAL WHERE as_of = toDate(?) AND job = ?
 ;
 -- args: ["{db}","raw_order_lines"]
 SELECT sorting_key FROM system.tables WHERE database = ? AND name = ?
 ;
--- args: ["2026-10-08","",""]
-SELECT toFixedString(customer_id, 9) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808 ORDER BY customer_id
-;
--- args: ["2026-10-08","",""]
-SELECT toFixedString(customer_id, 9) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808 ORDER BY customer_id
-;
--- args: ["2026-10-01","",""]
-SELECT toFixedString(customer_id, 9) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
-;
 -- args: []
 SELECT toFixedString(customer_id, 9), email_hash, optin_email FROM {db}.raw_customers FINAL WHERE created_at < toDateTime(1790812800)
-;
--- args: ["2026-10-01","",""]
-SELECT toFixedString(customer_id, 9), first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories) FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
-;
--- args: ["2026-10-08","",""]
-SELECT toFixedString(customer_id, 9), first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), toFixedString(preferred_channel, 5), toFixedString(top_category, 11), toFixedString(top_brand, 8), revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate, basket FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808 ORDER BY customer_id
-;
--- args: ["2026-10-08","",""]
-SELECT toFixedString(customer_id, 9), first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), toFixedString(preferred_channel, 5), toFixedString(top_category, 11), toFixedString(top_brand, 8), revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate, basket FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808 ORDER BY customer_id
-;
--- args: ["2026-10-01","",""]
-SELECT toFixedString(customer_id, 9), first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), toFixedString(preferred_channel, 5), toFixedString(top_category, 11), toFixedString(top_brand, 8), revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate, basket FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
-;
--- args: ["2026-10-08","20261206T084343Z-f0f95a","20261206T084343Z-f0f95a"]
-SELECT toFixedString(customer_id, 9), isNull(clv_12m), ifNull(clv_12m, 0), isNull(p_alive), ifNull(p_alive, 0), isNull(next_order_date), ifNull(next_order_date, toDate(0)) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
 SELECT toFixedString(customer_id, 9), optin_email, optin_sms, optin_push FROM {db}.raw_customers FINAL
@@ -733,9 +679,6 @@ SELECT toFixedString(customer_id, 9), optin_email, optin_sms, optin_push FROM {d
 ;
 -- args: []
 SELECT toFixedString(customer_id, 9), optin_email, optin_sms, optin_push FROM {db}.raw_customers FINAL WHERE cityHash64(customer_id) >= 9223372036854775808
-;
--- args: ["2026-10-08","",""]
-SELECT toFixedString(customer_id, 9), revenue FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
 SELECT toFixedString(customer_id, 9), toFixedString(channel, 5), toFixedString(type, 11), toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND type IN ('delivered', 'open', 'click')
@@ -747,22 +690,13 @@ SELECT toFixedString(customer_id, 9), toFixedString(channel, 5), toFixedString(t
 SELECT toFixedString(customer_id, 9), toFixedString(channel, 5), toFixedString(type, 11), toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND type IN ('delivered', 'open', 'click') AND cityHash64(customer_id) >= 9223372036854775808
 ;
 -- args: []
-SELECT toFixedString(customer_id, 9), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 11), toFixedString(value_tier, 10), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), toFixedString(micro_segment, 16), toUInt8(control_group), toFixedString(run_id, 23) FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
-;
--- args: ["2026-10-08","20261206T084343Z-f0f95a","20261206T084343Z-f0f95a"]
-SELECT toFixedString(customer_id, 9), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 13), isNull(clv_12m), ifNull(clv_12m, 0), isNull(p_alive), ifNull(p_alive, 0), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
+SELECT toFixedString(customer_id, 9), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 11), toFixedString(value_tier, 10), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), toFixedString(micro_segment, 16), toUInt8(control_group), run_id FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
 ;
 -- args: []
-SELECT toFixedString(customer_id, 9), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 13), toFixedString(value_tier, 10), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), toFixedString(micro_segment, 16), toUInt8(control_group), toFixedString(run_id, 23) FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
+SELECT toFixedString(customer_id, 9), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 13), toFixedString(value_tier, 10), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), toFixedString(micro_segment, 16), toUInt8(control_group), run_id FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
 ;
 -- args: []
-SELECT toFixedString(customer_id, 9), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 13), toFixedString(value_tier, 10), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), toFixedString(micro_segment, 16), toUInt8(control_group), toFixedString(run_id, 23) FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_0_of_2) ORDER BY customer_id
-;
--- args: ["2026-10-01","20261206T084341Z-ceaed9","20261206T084341Z-ceaed9"]
-SELECT toFixedString(customer_id, 9), toFixedString(micro_segment, 16), toFixedString(rfm_segment, 18), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 11) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808 ORDER BY customer_id
-;
--- args: ["2026-10-01","20261206T084341Z-ceaed9","20261206T084341Z-ceaed9"]
-SELECT toFixedString(customer_id, 9), toFixedString(micro_segment, 16), toFixedString(rfm_segment, 18), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 13) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808 ORDER BY customer_id
+SELECT toFixedString(customer_id, 9), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 13), toFixedString(value_tier, 10), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), toFixedString(micro_segment, 16), toUInt8(control_group), run_id FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_0_of_2) ORDER BY customer_id
 ;
 -- args: []
 SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), expected_purchases_365d, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1), basket FROM (SELECT customer_id, model_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note, basket FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
@@ -771,25 +705,19 @@ SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer
 SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), expected_purchases_365d, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1), basket FROM (SELECT customer_id, model_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note, basket FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2 UNION ALL SELECT customer_id, model_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note, basket FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
 ;
 -- args: []
-SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), isNull(first_order_date), ifNull(first_order_date, toDate(0)), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1), basket, toFixedString(run_id, 23) FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
+SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), isNull(first_order_date), ifNull(first_order_date, toDate(0)), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1), basket, run_id FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
 ;
 -- args: []
-SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), isNull(first_order_date), ifNull(first_order_date, toDate(0)), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1), basket, toFixedString(run_id, 23) FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2) ORDER BY customer_id
+SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), isNull(first_order_date), ifNull(first_order_date, toDate(0)), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1), basket, run_id FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2) ORDER BY customer_id
 ;
 -- args: []
-SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), isNull(first_order_date), ifNull(first_order_date, toDate(0)), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1), basket, toFixedString(run_id, 23) FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
+SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), isNull(first_order_date), ifNull(first_order_date, toDate(0)), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1), basket, run_id FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
 ;
 -- args: []
 SELECT toFixedString(customer_id, 9), toFixedString(type, 11), toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != ''
 ;
 -- args: []
 SELECT toFixedString(customer_id, 9), toFixedString(type, 16), toUInt32(ts) FROM {db}.raw_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != ''
-;
--- args: ["2026-10-01","",""]
-SELECT toFixedString(customer_id, 9), toFixedString(vip_tier, 13) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
-;
--- args: ["2026-10-01","",""]
-SELECT toFixedString(customer_id, 9), toInt64(orders), revenue, avg_check, items_per_order, discount_share, days_since_last, toInt32(distinct_categories), price_level, revenue_12m FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
 -- args: []
 SELECT toFixedString(customer_id, 9), toUInt32(created_at) FROM {db}.raw_customers FINAL WHERE created_at < toDateTime(1790812800)
@@ -848,9 +776,6 @@ SELECT toFixedString(customer_id, 9), toUInt8(buyer), toInt32(orders), revenue_1
 -- args: []
 SELECT toFixedString(customer_id, 9), toUInt8(buyer), toInt32(orders), revenue_12m, avg_check, discount_share, p_alive, clv_12m, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5) FROM (SELECT customer_id, buyer, orders, revenue_12m, avg_check, discount_share, p_alive, clv_12m, top_category, top_brand, preferred_channel FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2 UNION ALL SELECT customer_id, buyer, orders, revenue_12m, avg_check, discount_share, p_alive, clv_12m, top_category, top_brand, preferred_channel FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261206T084343Z-f0f95a","20261206T084343Z-f0f95a"]
-SELECT toFixedString(dimension, 15), toFixedString(from_value, 18), toFixedString(to_value, 18), previous_as_of FROM {db}.segment_changes WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY dimension
-;
 -- args: []
 SELECT toFixedString(order_id, 13), toFixedString(customer_id, 9), toUInt32(ordered_at), toFixedString(status, 18), gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND _deleted = 0
 ;
@@ -872,28 +797,7 @@ SELECT toFixedString(order_id, 13), toFixedString(product_id, 7), toInt32(quanti
 -- args: []
 SELECT toFixedString(product_id, 7), toFixedString(category, 22), toFixedString(brand, 8) FROM {db}.raw_products FINAL
 ;
--- args: ["2026-10-08","",""]
-SELECT toFixedString(segment_id, 1), toFixedString(label, 1), toInt32(window_days), toInt32(treated), toInt32(control), isNull(treated_conversion), ifNull(treated_conversion, 0), isNull(conversion_q_value), ifNull(conversion_q_value, 0), isNull(control_conversion), ifNull(control_conversion, 0), isNull(conversion_diff), ifNull(conversion_diff, 0), isNull(conversion_diff_low), ifNull(conversion_diff_low, 0), isNull(conversion_diff_high), ifNull(conversion_diff_high, 0), isNull(revenue_diff), ifNull(revenue_diff, 0), isNull(mde_conversion), ifNull(mde_conversion, 0), toFixedString(verdict, 1) FROM {db}.segment_lift WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
-;
--- args: ["2026-10-01","",""]
-SELECT toFixedString(segment_id, 16), label FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
-;
--- args: ["2026-10-08","20261206T084343Z-f0f95a","20261206T084343Z-f0f95a"]
-SELECT toFixedString(segment_id, 16), toFixedString(customer_id, 9), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 13), toFixedString(strategy, 7), action, discount_sensitivity, toFixedString(offer, 4), offer_discount, toInt32(best_hour), toInt32(best_weekday), toFixedString(preferred_channel, 5), product_feed, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
-;
--- args: ["2026-10-01","",""]
-SELECT toFixedString(segment_id, 16), toFixedString(customer_id, 9), toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
-;
--- args: ["2026-10-08","20261206T084343Z-f0f95a","20261206T084343Z-f0f95a"]
-SELECT toFixedString(segment_id, 16), toFixedString(macro_group, 20), label, toInt32(size), revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, toFixedString(strategy, 7) FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
-;
--- args: ["2026-10-01","20261206T084341Z-ceaed9","20261206T084341Z-ceaed9"]
-SELECT toFixedString(segment_id, 16), toInt32(rank), toFixedString(product_id, 7) FROM {db}.segment_feed_staging WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
-;
--- args: ["2026-10-01","20261206T084341Z-ceaed9","20261206T084341Z-ceaed9"]
-SELECT toFixedString(vip_tier, 13) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY vip_tier
-;
--- args: ["2026-10-01","20261206T084341Z-ceaed9","20261206T084341Z-ceaed9"]
+-- args: ["2026-10-01","20261206T092915Z-15fe83","20261206T092915Z-15fe83"]
 SELECT toInt32(size), revenue_12m FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY size
 ;
 -- args: []
@@ -907,4 +811,7 @@ SELECT top_category, quantileExact(unit_price) FROM ( SELECT product_id, unit_pr
 ;
 -- args: []
 SELECT uniqExact(customer_id) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND _deleted = 0
+;
+-- args: ["2026-10-01","20261206T092915Z-15fe83","20261206T092915Z-15fe83"]
+SELECT vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY vip_tier
 ;

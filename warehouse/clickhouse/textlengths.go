@@ -87,19 +87,28 @@ func (w *DB) measureTextLengths(ctx context.Context, e canon.Entity, missing []s
 
 // saveTextLengths records the longest values of e's text columns.
 func (w *DB) saveTextLengths(ctx context.Context, e canon.Entity, lengths map[string]uint64) error {
-	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.text_lengths (entity, column, longest, saved_at) VALUES", w.db))
+	return w.recordLengths(ctx, "text_lengths", "entity", string(e), lengths)
+}
+
+// recordLengths inserts the longest values of the text columns of what key
+// names (an entity, a part) into table, whose key column is keyColumn.
+func (w *DB) recordLengths(ctx context.Context, table, keyColumn, key string, lengths map[string]uint64) error {
+	if len(lengths) == 0 {
+		return nil
+	}
+	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s, column, longest, saved_at) VALUES", w.db, table, keyColumn))
 	if err != nil {
-		return fmt.Errorf("record the text lengths of %s: %w", e, unavailable(err))
+		return fmt.Errorf("record the text lengths of %s: %w", key, unavailable(err))
 	}
 	defer batch.Abort()
 	now := time.Now().UTC()
 	for c, n := range lengths {
-		if err := batch.Append(string(e), c, n, now); err != nil {
+		if err := batch.Append(key, c, n, now); err != nil {
 			return err
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("record the text lengths of %s: %w", e, unavailable(err))
+		return fmt.Errorf("record the text lengths of %s: %w", key, unavailable(err))
 	}
 	return nil
 }
@@ -127,24 +136,7 @@ func longestValue(a *array.String) uint64 {
 
 // savePartTextLengths records the longest values of a part's text columns.
 func (w *DB) savePartTextLengths(ctx context.Context, part string, lengths map[string]uint64) error {
-	if len(lengths) == 0 {
-		return nil
-	}
-	batch, err := w.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.part_text_lengths (part, column, longest, saved_at) VALUES", w.db))
-	if err != nil {
-		return fmt.Errorf("record the text lengths of %s: %w", part, unavailable(err))
-	}
-	defer batch.Abort()
-	now := time.Now().UTC()
-	for c, n := range lengths {
-		if err := batch.Append(part, c, n, now); err != nil {
-			return err
-		}
-	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("record the text lengths of %s: %w", part, unavailable(err))
-	}
-	return nil
+	return w.recordLengths(ctx, "part_text_lengths", "part", part, lengths)
 }
 
 // fixParts selects the text columns of schema whose values, in every one

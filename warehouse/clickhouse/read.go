@@ -151,8 +151,8 @@ func (w *DB) fixStrings(ctx context.Context, q warehouse.Query, cols []canon.Col
 	}
 	for i, c := range cols {
 		// A column's expression (usedWhen) is never longer than the column.
-		if n := lengths[c.Name]; c.Kind == canon.String && n <= fixedStringBytes {
-			exprs[i], dest[i] = fmt.Sprintf("toFixedString(%s, %d)", exprs[i], max(n, 1)), new([]byte)
+		if fixed, ok := asFixedString(exprs[i], lengths[c.Name]); c.Kind == canon.String && ok {
+			exprs[i], dest[i] = fixed, new([]byte)
 		}
 	}
 	return nil

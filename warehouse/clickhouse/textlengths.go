@@ -18,6 +18,15 @@ import (
 // many bytes a row, which the block's compression mostly takes back.
 const fixedStringBytes = 32
 
+// asFixedString is expr selected as a FixedString as long as its longest
+// value, if that is at most fixedStringBytes.
+func asFixedString(expr string, longest uint64) (string, bool) {
+	if longest > fixedStringBytes {
+		return "", false
+	}
+	return fmt.Sprintf("toFixedString(%s, %d)", expr, max(longest, 1)), true
+}
+
 // textLengths are the longest values, in bytes, of the text columns of e's
 // raw table, as text_lengths records them. A column it has no record of
 // (rows landed before migration 0036) is measured over the raw table,
@@ -170,13 +179,13 @@ func (w *DB) fixParts(ctx context.Context, p *published, schema *arrow.Schema, n
 		return fmt.Errorf("read the text lengths of the parts: %w", unavailable(err))
 	}
 	for i, f := range schema.Fields() {
-		n, ok := longest[f.Name]
-		if f.Type.ID() != arrow.STRING || !ok || n > fixedStringBytes {
+		n, recorded := longest[f.Name]
+		fixed, ok := asFixedString(f.Name, n)
+		if f.Type.ID() != arrow.STRING || !recorded || !ok {
 			continue
 		}
 		v, at := new([]byte), p.at[i]
-		p.exprs[at] = fmt.Sprintf("toFixedString(%s, %d)", f.Name, max(n, 1))
-		p.scan[at], p.holders[i] = v, v
+		p.exprs[at], p.scan[at], p.holders[i] = fixed, v, v
 	}
 	return nil
 }

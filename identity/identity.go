@@ -106,16 +106,29 @@ func (id *Resolver) sourceKey(system string, x []byte) uint64 {
 	return maphash.Bytes(id.seed, id.key)
 }
 
-// intern returns the number of a canonical id.
-func (id *Resolver) intern(c string) int32 {
+// customerLinked marks, in index, a canonical id that a customer id or
+// e-mail link leads to: a customer's own. A visitor's link alone does not
+// make one (see taken).
+const customerLinked = 1 << 40
+
+// intern returns the number of a canonical id; customer says that a
+// customer id or e-mail link leads to it.
+func (id *Resolver) intern(c string, customer bool) int32 {
 	h := id.hash(c)
 	if i, ok := id.index.Get(h); ok {
-		return int32(i)
+		if customer && i&customerLinked == 0 {
+			id.index.Put(h, i|customerLinked)
+		}
+		return int32(i &^ customerLinked)
 	}
 	id.names = append(id.names, c...)
 	id.ends = append(id.ends, uint32(len(id.names)))
 	n := int32(len(id.ends) - 1)
-	id.index.Put(h, int64(n))
+	v := int64(n)
+	if customer {
+		v |= customerLinked
+	}
+	id.index.Put(h, v)
 	return n
 }
 
@@ -129,13 +142,13 @@ func (id *Resolver) add(l warehouse.Identity) bool {
 		if _, ok := id.byAnon[k]; ok {
 			return false
 		}
-		id.byAnon[k] = anonLink{id.intern(l.CustomerID), l.At.Unix()}
+		id.byAnon[k] = anonLink{id.intern(l.CustomerID, false), l.At.Unix()}
 		return true
 	case kindCustomerID:
 		m, k = id.bySource, id.sourceKey(l.Source, []byte(l.ID))
 		if h := id.hash(l.ID); l.ID != l.CustomerID {
 			if _, ok := id.other[h]; !ok {
-				id.other[h] = id.intern(l.CustomerID)
+				id.other[h] = id.intern(l.CustomerID, true)
 			}
 		}
 	case kindEmailHash:
@@ -146,7 +159,7 @@ func (id *Resolver) add(l warehouse.Identity) bool {
 	if _, ok := m.Get(k); ok {
 		return false
 	}
-	m.Put(k, int64(id.intern(l.CustomerID)))
+	m.Put(k, int64(id.intern(l.CustomerID, true)))
 	return true
 }
 
@@ -173,7 +186,37 @@ func (id *Resolver) anyID(system string, x []byte) (string, bool) {
 	return "", false
 }
 
-func (id *Resolver) taken(c string) bool { _, ok := id.index.Get(id.hash(c)); return ok }
+// CustomerOf is the canonical customer a row of system names by x (trimmed),
+// as Resolve makes the customer_id of an order or a campaign event: x itself
+// when it stands for no other id. The bytes are the resolver's: read them
+// before the next call.
+func (id *Resolver) CustomerOf(system string, x []byte) []byte {
+	if len(id.other) == 0 {
+		return x
+	}
+	i, ok := id.bySource.Get(id.sourceKey(system, x))
+	if !ok {
+		var o int32
+		if o, ok = id.other[maphash.Bytes(id.seed, x)]; !ok {
+			return x
+		}
+		i = int64(o)
+	}
+	from := uint32(0)
+	if i > 0 {
+		from = id.ends[i-1]
+	}
+	return id.names[from:id.ends[i]]
+}
+
+// taken says whether a customer of another source has c as its id. A
+// visitor linked to c alone does not say so: in a sharded extract, a pod may
+// load the visitor links another pod's events made before pod 0 has saved
+// the customers' own links.
+func (id *Resolver) taken(c string) bool {
+	i, ok := id.index.Get(id.hash(c))
+	return ok && i&customerLinked != 0
+}
 
 // Resolve returns the row with its customer_id made canonical; the links it
 // makes are pending until Commit (only rows that land, or customers that are

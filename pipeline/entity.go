@@ -88,11 +88,13 @@ type entityRead struct {
 	// parent: the keys of rejected rows are noted in keys, for the children.
 	parent bool
 	keys   *canon.Keys
+	// owner picks the rows this pod lands, in a sharded extract.
+	owner *rowOwner
 }
 
 func extractEntity(ctx context.Context, r Run, t *canon.Table, system string, rows source.Rows, keys canon.KeySets, ids *identity.Resolver, sink rawSink, o ExtractOptions) (EntityCount, error) {
 	e := &entityRead{ctx: ctx, r: r, t: t, system: system, rows: rows, ids: ids, sink: sink, c: EntityCount{Entity: t.Entity, Source: rows.Name()},
-		parent: isParent(t.Entity), keys: keys[t.Entity]}
+		parent: isParent(t.Entity), keys: keys[t.Entity], owner: newRowOwner(r.Shard, t, ids, system)}
 	log := r.Log.WithFields(logrus.Fields{"entity": t.Entity, "source": rows.Name()})
 	b, err := canon.NewBuilder(r.Mem, t, keys)
 	if err != nil {
@@ -155,6 +157,10 @@ type personRows interface{ Person() []byte }
 // row takes the row just read: appended to the batch, or rejected.
 func (e *entityRead) row() error {
 	rows, b, ids := e.rows, e.b, e.ids
+	if e.owner != nil && !e.owner.mine(rows) {
+		e.c.OtherPods++
+		return nil
+	}
 	e.c.Read++
 	if br, ok := rows.(blankRows); ok && br.Blank() {
 		e.c.Blank++

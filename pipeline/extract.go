@@ -48,6 +48,9 @@ type EntityCount struct {
 	// Blank counts wholly blank records (",,,," padding an export): skipped,
 	// neither landed nor rejected.
 	Blank int64 `json:"blank_skipped"`
+	// OtherPods counts, in a sharded extract, the rows read that other pods
+	// land (or reject): not in Read.
+	OtherPods int64 `json:"other_pods,omitempty"`
 	// ByRule counts the rejected rows by rule.
 	ByRule map[canon.Rule]int64 `json:"rejected_by_rule,omitempty"`
 	// UnknownProduct counts order lines landed whose product the catalogue
@@ -86,6 +89,9 @@ func (c *EntityCount) count(r canon.Rule, pos int64, detail string) {
 // ExtractResult sums up an extract run.
 type ExtractResult struct {
 	Entities []EntityCount `json:"entities"`
+	// Shard ("I/N") and Job name a pod's share of a sharded extract.
+	Shard string `json:"shard,omitempty"`
+	Job   string `json:"job,omitempty"`
 }
 
 // Totals adds up the entities.
@@ -118,14 +124,22 @@ func Extract(ctx context.Context, r Run, st rawSink, o ExtractOptions) (*Extract
 			}
 		}
 	}
+	st, err := forShard(r.Shard, st)
+	if err != nil {
+		return nil, err
+	}
 	sources, err := source.Open(ctx, src, st, source.Options{Mem: r.Mem, BatchRows: o.BatchRows, Log: r.Log, Location: o.Location})
 	if err != nil {
 		return nil, err
 	}
 	defer sources.Close()
 	res, err := extract(ctx, r, func(t *canon.Table) []source.Entity { return sources.Of(ctx, t) }, st, o)
+	if r.Shard.Sharded() {
+		res.Shard, res.Job = r.Shard.String(), r.Shard.Job
+	}
 	if err == nil {
 		warnZeroValue(r, res)
+		err = awaitShards(ctx, r, st)
 	}
 	return res, st.EndExtract(err)
 }
@@ -195,13 +209,19 @@ func extract(ctx context.Context, r Run, list sourceList, sink rawSink, o Extrac
 			counts, partial, err = extractTable(ctx, r, t, list, sink, o, keys, ids)
 			return err
 		})
-		res.Entities = append(res.Entities, counts...)
 		if err != nil {
+			res.Entities = append(res.Entities, counts...)
 			return res, err
 		}
 		if err := tooManyRejected(t.Entity, counts, partial, o.Source.MaxRejectedShare.Of(string(t.Entity))); err != nil {
 			return res, err
 		}
+		if wholeRead(r.Shard, t.Entity) && r.Shard.Index != 0 {
+			for i := range counts { // checked here, landed by pod 0
+				counts[i] = EntityCount{Entity: t.Entity, Source: counts[i].Source, OtherPods: counts[i].Read, Seconds: counts[i].Seconds}
+			}
+		}
+		res.Entities = append(res.Entities, counts...)
 		if len(counts) == 0 && !required[t.Entity] {
 			keys[t.Entity].Free() // no source has it: its children are not checked against it
 			delete(keys, t.Entity)
@@ -236,6 +256,10 @@ type orderSettler interface {
 // does not grow with the rows read. Parents also remember every key, 8 bytes
 // each, which their children are checked against.
 func extractTable(ctx context.Context, r Run, t *canon.Table, list sourceList, sink rawSink, o ExtractOptions, keys canon.KeySets, ids *identity.Resolver) ([]EntityCount, bool, error) {
+	if s, ok := sink.(shardSink); ok && wholeRead(r.Shard, t.Entity) && r.Shard.Index != 0 {
+		s.quiet = true
+		sink = s
+	}
 	if sink.OnePerKey() {
 		keys[t.Entity] = canon.NewWindow(o.DedupWindow)
 		if isParent(t.Entity) {
@@ -362,9 +386,14 @@ func tooManyRejected(e canon.Entity, counts []EntityCount, partial bool, share f
 			}
 		}
 	}
-	if read == 0 && required[e] && !partial && len(counts) > 0 {
+	others := int64(0)
+	for _, c := range counts {
+		others += c.OtherPods
+	}
+	if read == 0 && others == 0 && required[e] && !partial && len(counts) > 0 {
 		return fmt.Errorf("%s: the source has no rows (%s): there is nothing to segment", e, counts[0].Source)
 	}
+	// A pod judges its own share; one whose share is empty has nothing to judge.
 	if read == 0 || (float64(bad) <= share*float64(read) && (landed > 0 || partial)) {
 		return nil
 	}

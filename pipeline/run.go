@@ -115,9 +115,10 @@ var stages = []stage{
 	}},
 }
 
-// ShardedStages are the stages every shard of a sharded run runs, each for
-// its customers; shard 0 alone runs the others.
-var ShardedStages = []string{"features", "score", "publish"}
+// ShardedStages are the stages every shard of a sharded run runs: extract
+// for the rows it owns (extract_shard.go), the others for its customers;
+// shard 0 alone runs the others.
+var ShardedStages = []string{"extract", "features", "score", "publish"}
 
 // Stages names the stages in pipeline order.
 var Stages = func() []string {

@@ -137,13 +137,7 @@ func TestStatementsSent(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Run(ctx, d2, []string{"extract"}, NoShard); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Lift(ctx, d1, 7); err != nil { // extracted through its window's end: measured
-		t.Fatal(err)
-	}
-	shards := func(stages ...string) { // features and score in two shards, each run from its own runner
+	shards := func(stages ...string) { // extract, features and score in two shards, each run from its own runner
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		for i := 1; i >= 0; i-- { // shard 0 last: it waits for the other, then publishes
@@ -161,6 +155,10 @@ func TestStatementsSent(t *testing.T) {
 				t.Fatalf("%v shard %d: %v", stages, i, err)
 			}
 		}
+	}
+	shards("extract")
+	if _, err := p.Lift(ctx, d1, 7); err != nil { // extracted through its window's end: measured
+		t.Fatal(err)
 	}
 	shards("features")
 	if err := p.Run(ctx, d2, []string{"train"}, NoShard); err != nil {

@@ -238,21 +238,23 @@ func logged(t *testing.T, p *pod, msg string) (time.Time, string) {
 }
 
 // TestChartJob: the nightly Job as the chart deploys it. helm template
-// renders the chart with 4 score pods; its extract and train CronJobs run as
-// pods, then the score CronJob's Job (features, score and publish split
+// renders the chart with 4 extract pods and 4 score pods; its extract
+// CronJob's Job runs (4 pods at once, each landing its share), then train's,
+// then the score CronJob's Job (features, score and publish split
 // over 4 pods, all started at once) with every setting at its default, the
 // run lock included (kube.lock auto). A second Job for the same date starts
 // while the first runs: it waits for the whole of the first Job, then runs.
 // The date then holds exactly what one process publishes. With a Lease on
 // the real kube-apiserver (the pods reach it as the chart's ServiceAccount),
 // then with the warehouse's lock (no Kubernetes) on ClickHouse and on the
-// embedded store.
+// embedded store (one extract pod: a sharded extract needs ClickHouse).
 func TestChartJob(t *testing.T) {
 	s := newCLIShop(t, 2000)
 	const asOf = "2026-11-01"
 	day := mustDate(t, asOf)
-	values := func(addr, db string) string {
-		return fmt.Sprintf("jobs:\n  score:\n    completions: 4\nconfig:\n  clickhouse:\n    addr: %q\n    database: %q\n  source:\n    files:\n      dir: %q\n", addr, db, s.shop)
+	// extractPods: the extract Job's pods (the embedded store takes one).
+	values := func(addr, db string, extractPods int) string {
+		return fmt.Sprintf("jobs:\n  extract:\n    completions: %d\n  score:\n    completions: 4\nconfig:\n  clickhouse:\n    addr: %q\n    database: %q\n  source:\n    files:\n      dir: %q\n", extractPods, addr, db, s.shop)
 	}
 	// runJobs runs extract and train, then two score Jobs for the date, the
 	// second started a second after the first, and returns their pods.
@@ -298,8 +300,8 @@ func TestChartJob(t *testing.T) {
 	t.Run("lease", func(t *testing.T) {
 		ns := fmt.Sprintf("tessera-job-%d", time.Now().UnixNano()%1e9)
 		db := s.db(t, "tessera_job_")
-		kubeconfig := serviceAccountKubeconfig(t, ns, values(s.ch, db))
-		c := renderChart(t, ns, values(s.ch, db))
+		kubeconfig := serviceAccountKubeconfig(t, ns, values(s.ch, db, 4))
+		c := renderChart(t, ns, values(s.ch, db, 4))
 		// A pod (KUBERNETES_SERVICE_HOST set: kube.lock auto takes a Lease)
 		// that reaches the API server through a kubeconfig of the chart's
 		// ServiceAccount, not the in-cluster files a kubelet mounts.
@@ -321,13 +323,13 @@ func TestChartJob(t *testing.T) {
 				t.Errorf("lease %s still held by %s after both Jobs", l.Name, *h)
 			}
 		}
-		if len(leases.Items) != 3+3*4+2 {
-			t.Errorf("%d leases, want 17 (the Job's 3 stages, 3 a pod, extract and train; none for the category medians: the pods share their prices)", len(leases.Items))
+		if len(leases.Items) != 3+3*4+1+4+1 {
+			t.Errorf("%d leases, want 21 (the score Job's 3 stages, 3 a pod; the extract Job's and 1 a pod; train; none for the category medians: the pods share their prices)", len(leases.Items))
 		}
 	})
 	t.Run("warehouse lock", func(t *testing.T) {
 		db := s.db(t, "tessera_job_")
-		c := renderChart(t, "shop", values(s.ch, db))
+		c := renderChart(t, "shop", values(s.ch, db, 4))
 		runJobs(t, c, kubelet{t: t, config: c.config, env: noKube})
 		if got := published(t, s.conn, db, asOf); got != want {
 			t.Errorf("two Jobs of 4 pods published\n%s\none process publishes\n%s", got, want)
@@ -345,7 +347,7 @@ func TestChartJob(t *testing.T) {
 		// The chart's schema wants a ClickHouse: the embedded store is not a
 		// configuration it deploys. Its pods' command lines, with a config
 		// that names no ClickHouse.
-		c := renderChart(t, "shop", values("clickhouse:9000", "tessera"))
+		c := renderChart(t, "shop", values("clickhouse:9000", "tessera", 1))
 		yml := c.config["tessera.yaml"]
 		if !strings.Contains(yml, "addr: clickhouse:9000") {
 			t.Fatalf("the ConfigMap's config:\n%s", yml)

@@ -214,10 +214,12 @@ type cliShop struct {
 	conn     driver.Conn
 }
 
-func newCLIShop(t *testing.T, customers int) *cliShop {
+// newCLIShop generates a shop of customers; more are generate's flags
+// (--bad-rows).
+func newCLIShop(t *testing.T, customers int, more ...string) *cliShop {
 	s := &cliShop{ch: servicetest.ClickHouse(t), shop: t.TempDir()}
 	var out bytes.Buffer
-	if code := run([]string{"generate", "--customers", fmt.Sprint(customers), "--out", s.shop}, &out, &out); code != 0 {
+	if code := run(append([]string{"generate", "--customers", fmt.Sprint(customers), "--out", s.shop}, more...), &out, &out); code != 0 {
 		t.Fatalf("generate: %s", out.String())
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.ch}})

@@ -226,8 +226,9 @@ func stageCmd(name string) func(c *cli, ctx context.Context, args []string) erro
 		}
 		shard := "0/1"
 		if name == "run" || slices.Contains(pipeline.ShardedStages, name) {
-			fs.StringVar(&shard, "shard", "0/1", "I/N: features, score and publish only the customers of shard I of N (a pod of an Indexed Job; TESSERA_SHARD_JOB names the run);\n"+
-				"shard 0 waits for the others' parts and finishes each stage for the date; the other stages are left to shard 0")
+			fs.StringVar(&shard, "shard", "0/1", "I/N: a pod of an Indexed Job (TESSERA_SHARD_JOB names the run): extract lands the rows shard I of N owns;\n"+
+				"features, score and publish take the customers of shard I; shard 0 waits for the others and finishes each stage;\n"+
+				"the other stages are left to shard 0")
 		}
 		if err := c.parse(fs, args); err != nil {
 			return err

@@ -87,13 +87,28 @@ func (w *DB) RunRecord(ctx context.Context, id string) (warehouse.Run, bool, err
 	return r, n > 0, nil
 }
 
-// ExtractedThrough is the newest as-of date of a successful extract run.
+// ExtractedThrough is the newest as-of date of a successful extract run: of
+// one process, or of pod 0 of a sharded extract, which succeeds once every
+// pod did.
 func (w *DB) ExtractedThrough(ctx context.Context) (time.Time, bool, error) {
 	var asOf time.Time
 	var n uint64
-	row := w.conn.QueryRow(ctx, w.expand("SELECT max(as_of), count() FROM {db}.runs WHERE stage = 'extract' AND status = 'ok'"))
+	row := w.conn.QueryRow(ctx, w.expand(`SELECT max(as_of), count() FROM {db}.runs WHERE stage = 'extract' AND status = 'ok'
+    AND (visitParamExtractString(detail, 'shard') = '' OR startsWith(visitParamExtractString(detail, 'shard'), '0/'))`))
 	if err := row.Scan(&asOf, &n); err != nil {
 		return time.Time{}, false, fmt.Errorf("read the newest extract: %w", err)
 	}
 	return asOf.UTC(), n > 0, nil
+}
+
+// ShardsDone counts the named shards ("I/N") of a sharded stage's run (the
+// Job) that succeeded, as their runs record them.
+func (w *DB) ShardsDone(ctx context.Context, stage, job string, shards []string) (int, error) {
+	var n uint64
+	err := w.conn.QueryRow(ctx, w.expand(`SELECT uniqExact(visitParamExtractString(detail, 'shard')) FROM {db}.runs
+WHERE stage = ? AND status = 'ok' AND visitParamExtractString(detail, 'job') = ? AND has(?, visitParamExtractString(detail, 'shard'))`), stage, job, shards).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("the pods of %s %s done: %w", stage, job, unavailable(err))
+	}
+	return int(n), nil
 }

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	mrand "math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/tessera-cdp/tessera/canon"
+)
+
+// landed is what an extract leaves in a database, for comparing runs: per
+// raw table (one row per key, as readers see it), rejected_rows and
+// identities, the rows and an order-independent sum of hashes of their
+// content. What names the run (run_id, landing times) is left out.
+func landed(t *testing.T, conn driver.Conn, db string) string {
+	t.Helper()
+	var out []string
+	sum := func(name, q string) {
+		var n, h uint64
+		if err := conn.QueryRow(context.Background(), q).Scan(&n, &h); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		out = append(out, fmt.Sprintf("%s %d %x", name, n, h))
+	}
+	for _, tb := range canon.Tables {
+		var cols []string
+		for _, c := range tb.Columns {
+			cols = append(cols, c.Name)
+		}
+		where := ""
+		if tb.Entity == canon.Orders || tb.Entity == canon.OrderLines {
+			cols, where = append(cols, "customer_hash"), " WHERE _deleted = 0"
+		}
+		table := "raw_" + string(tb.Entity)
+		sum(table, fmt.Sprintf("SELECT count(), sum(cityHash64(%s)) FROM %s.%s FINAL%s", strings.Join(cols, ", "), db, table, where))
+	}
+	sum("rejected_rows", fmt.Sprintf("SELECT count(), sum(cityHash64(source, entity, position, row_key, rule, detail, raw)) FROM %s.rejected_rows FINAL", db))
+	// A link's time is its login's for a visitor, the run's otherwise.
+	sum("identities", fmt.Sprintf("SELECT count(), sum(cityHash64(kind, source, id, customer_id, if(kind = 'anonymous_id', toUInt32(linked_at), 0))) FROM %s.identities", db))
+	return strings.Join(out, "\n")
+}
+
+// TestExtractShards: extract as the 4 pods of an Indexed Job (--shard I/4,
+// the Job's name in TESSERA_SHARD_JOB, the run lock at its default) lands
+// exactly what one process lands from a shop with bad rows in every entity:
+// the raw tables, rejected_rows and identities. Each pod lands about a
+// quarter of each sharded entity, and the pods' counts add up to one
+// process's (read = landed + rejected + blank in each). Then one pod is
+// killed with SIGKILL at a random point and run again, as the Job restarts
+// it: the same rows again, and pod 0 succeeds only once every pod has.
+func TestExtractShards(t *testing.T) {
+	s := newCLIShop(t, 3000, "--bad-rows", "0.02")
+	trackerShaped(t, filepath.Join(s.shop, "events.csv"))
+	const asOf = "2026-11-01"
+	ref := s.db(t, "tessera_xref_")
+	if b, err := s.command(t, ref, nil, "extract", "--as-of", asOf).CombinedOutput(); err != nil {
+		t.Fatalf("one process: %v\n%s", err, b)
+	}
+	want := landed(t, s.conn, ref)
+	wantCounts := extractCounts(t, s.conn, ref, "")
+
+	trial := func(name string, victim int, after func(time.Duration) time.Duration, took []time.Duration) (killed bool) {
+		db := s.db(t, "tessera_xshards_")
+		pod := func(i int) *exec.Cmd {
+			return s.command(t, db, []string{"TESSERA_SHARD_JOB=" + name}, "extract", "--as-of", asOf, "--shard", fmt.Sprintf("%d/4", i))
+		}
+		cmds, outs, errs := make([]*exec.Cmd, 4), make([]bytes.Buffer, 4), make([]error, 4)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := range cmds {
+			cmds[i] = pod(i)
+			cmds[i].Stdout, cmds[i].Stderr = &outs[i], &outs[i]
+			if err := cmds[i].Start(); err != nil {
+				t.Fatal(err)
+			}
+			if i == victim {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = cmds[i].Wait()
+				if took != nil {
+					took[i] = time.Since(start)
+				}
+			}()
+		}
+		if victim >= 0 {
+			wait := after(took[victim])
+			time.Sleep(wait)
+			cmds[victim].Process.Signal(syscall.SIGKILL)
+			err := cmds[victim].Wait()
+			t.Logf("%s: pod %d killed after %s (%v)", name, victim, wait.Round(time.Millisecond), err)
+			if killed = err != nil; !killed {
+				wg.Wait()
+				return false
+			}
+			if victim != 0 { // pod 0 waits for it
+				time.Sleep(2 * time.Second)
+				if cmds[0].ProcessState != nil {
+					t.Errorf("%s: pod 0 ended while pod %d was down:\n%s", name, victim, outs[0].String())
+				}
+			}
+			if b, err := pod(victim).CombinedOutput(); err != nil {
+				t.Fatalf("%s: pod %d run again: %v\n%s", name, victim, err, b)
+			}
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("%s: pod %d: %v\n%s", name, i, err, outs[i].String())
+			}
+		}
+		if got := landed(t, s.conn, db); got != want {
+			t.Errorf("%s: 4 pods landed\n%s\none process lands\n%s", name, got, want)
+		}
+		if victim < 0 {
+			if got := extractCounts(t, s.conn, db, name); got != wantCounts {
+				t.Errorf("%s: the pods counted\n%s\none process counts\n%s", name, got, wantCounts)
+			}
+			shares(t, s.conn, db)
+		}
+		return killed
+	}
+	took := make([]time.Duration, 4)
+	trial("xshards-whole", -1, nil, took)
+	t.Logf("4 pods uninterrupted, each done after %v", took)
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	r := mrand.New(mrand.NewPCG(uint64(seed), uint64(seed>>32)))
+	victim := r.IntN(4)
+	scale := 1.0
+	at := func(d time.Duration) time.Duration { return time.Duration(scale * (0.1 + 0.85*r.Float64()) * float64(d)) }
+	for attempt := 1; ; attempt++ {
+		if trial(fmt.Sprintf("xshards-kill-%d-%d", victim, attempt), victim, at, took) {
+			break
+		}
+		if attempt == 5 {
+			t.Fatalf("pod %d was done before it was killed 5 times", victim)
+		}
+		scale /= 2
+	}
+}
+
+// trackerShaped makes a generated events file look like a site tracker's
+// export: in time order, the device's anonymous_id on every event of a
+// customer seen anonymously before registering, and a third of their
+// events after that logged out (no customer_id). A visitor's events then
+// follow the login that links the device to its customer, and take that
+// customer as one process reads them; the generator writes one customer
+// after another and never links a device.
+func trackerShaped(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	body := lines[1:]
+	devices := map[string]bool{} // customer numbers seen anonymously
+	for _, l := range body {
+		if f := strings.Split(l, ","); len(f) == 8 && f[2] == "" && strings.HasPrefix(f[3], "A") {
+			devices[f[3][1:]] = true
+		}
+	}
+	linked, loggedOut := 0, 0
+	for i, l := range body {
+		f := strings.Split(l, ",")
+		if len(f) != 8 || !strings.HasPrefix(f[2], "C") || !devices[f[2][1:]] {
+			continue
+		}
+		f[3] = "A" + f[2][1:]
+		if n := f[0][strings.LastIndexByte(f[0], '-')+1:]; n != "" && (n[len(n)-1]-'0')%3 == 0 {
+			f[2] = ""
+			loggedOut++
+		} else {
+			linked++
+		}
+		body[i] = strings.Join(f, ",")
+	}
+	if linked == 0 || loggedOut == 0 {
+		t.Fatalf("%d events logged in and %d logged out on a known device", linked, loggedOut)
+	}
+	ts := func(l string) string { // the second field; a record of the generator is a line
+		if f := strings.SplitN(l, ",", 3); len(f) > 1 {
+			return f[1]
+		}
+		return ""
+	}
+	slices.SortStableFunc(body, func(a, b string) int { return strings.Compare(ts(a), ts(b)) })
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// extractCounts sums the rows read, landed, rejected and blank of the
+// successful extract runs of a database (of job's pods when job is set),
+// failing when a run's read is not landed + rejected + blank.
+func extractCounts(t *testing.T, conn driver.Conn, db, job string) string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), fmt.Sprintf(`SELECT rows_read, rows_landed, rows_rejected, rows_blank, visitParamExtractString(detail, 'job')
+FROM %s.runs WHERE stage = 'extract' AND status = 'ok'`, db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var read, land, rej, blank, runs uint64
+	for rows.Next() {
+		var r, l, j, b uint64
+		var jb string
+		if err := rows.Scan(&r, &l, &j, &b, &jb); err != nil {
+			t.Fatal(err)
+		}
+		if jb != job {
+			t.Errorf("an extract run of job %q, want %q", jb, job)
+		}
+		if r != l+j+b {
+			t.Errorf("an extract run read %d rows, landed %d, rejected %d, skipped %d blank", r, l, j, b)
+		}
+		read, land, rej, blank, runs = read+r, land+l, rej+j, blank+b, runs+1
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := uint64(4)
+	if job == "" {
+		want = 1
+	}
+	if runs != want {
+		t.Errorf("%d extract runs of job %q, want %d", runs, job, want)
+	}
+	return fmt.Sprintf("read %d landed %d rejected %d blank %d", read, land, rej, blank)
+}
+
+// shares checks that the pods divide the work: each landed between a sixth
+// and a third of the rows of every entity split by owner.
+func shares(t *testing.T, conn driver.Conn, db string) {
+	t.Helper()
+	for _, e := range []canon.Entity{canon.Orders, canon.OrderLines, canon.Events, canon.CampaignEvents} {
+		rows, err := conn.Query(context.Background(), fmt.Sprintf("SELECT count() / (SELECT count() FROM %[1]s.raw_%[2]s) FROM %[1]s.raw_%[2]s GROUP BY run_id", db, e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []float64
+		for rows.Next() {
+			var f float64
+			if err := rows.Scan(&f); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, f)
+		}
+		rows.Close()
+		if len(got) != 4 {
+			t.Errorf("%s: landed by %d runs, want 4 pods", e, len(got))
+		}
+		for _, f := range got {
+			if f < 1.0/6 || f > 1.0/3 {
+				t.Errorf("%s: a pod landed %.3f of the rows, want about a quarter: %v", e, f, got)
+			}
+		}
+	}
+}

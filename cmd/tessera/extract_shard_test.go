@@ -142,7 +142,9 @@ func TestExtractShards(t *testing.T) {
 	r := mrand.New(mrand.NewPCG(uint64(seed), uint64(seed>>32)))
 	victim := r.IntN(4)
 	scale := 1.0
-	at := func(d time.Duration) time.Duration { return time.Duration(scale * (0.1 + 0.85*r.Float64()) * float64(d)) }
+	at := func(d time.Duration) time.Duration {
+		return time.Duration(scale * (0.1 + 0.85*r.Float64()) * float64(d))
+	}
 	for attempt := 1; ; attempt++ {
 		if trial(fmt.Sprintf("xshards-kill-%d-%d", victim, attempt), victim, at, took) {
 			break

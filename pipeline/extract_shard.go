@@ -102,23 +102,37 @@ func fnv64(b []byte) uint64 {
 	return h
 }
 
-// shardSink is the warehouse as a pod of a sharded extract sees it: its
-// watermarks are its own (each pod reads every source and saves where it
-// got to, so that a pod killed and run again starts where it did, not
-// where the others got to); with quiet set (an entity pod 0 lands) it
-// lands, rejects and links nothing.
+// shardSink is the warehouse as a pod of a sharded extract sees it. Each
+// pod keeps the watermarks of the entities it owns rows of (it reads every
+// source and saves where it got to, so that a pod killed and run again
+// starts where it did, not where the others got to). An entity pod 0 lands
+// (wholeRead) every pod reads from pod 0's watermark and only pod 0 saves:
+// what is before it is landed, and the others look it up there (RawKeys).
+// With quiet set (an entity pod 0 lands, in another pod) it lands, rejects
+// and links nothing.
 type shardSink struct {
 	rawSink
-	suffix string
-	quiet  bool
+	shard Shard
+	quiet bool
+}
+
+// markOf is the name of the pod's watermark of entity.
+func (s shardSink) markOf(entity string) string {
+	if wholeRead(s.shard, canon.Entity(entity)) {
+		return entity + "@" + Shard{Index: 0, Of: s.shard.Of}.String()
+	}
+	return entity + "@" + s.shard.String()
 }
 
 func (s shardSink) Watermark(ctx context.Context, src, entity string) (time.Time, bool, error) {
-	return s.rawSink.Watermark(ctx, src, entity+s.suffix)
+	return s.rawSink.Watermark(ctx, src, s.markOf(entity))
 }
 
 func (s shardSink) SaveWatermark(ctx context.Context, src, entity string, value time.Time, runID string) error {
-	return s.rawSink.SaveWatermark(ctx, src, entity+s.suffix, value, runID)
+	if wholeRead(s.shard, canon.Entity(entity)) && s.shard.Index != 0 {
+		return nil
+	}
+	return s.rawSink.SaveWatermark(ctx, src, s.markOf(entity), value, runID)
 }
 
 func (s shardSink) OpenRaw(ctx context.Context, e canon.Entity, runID string, landedAt time.Time) (warehouse.BatchWriter, error) {
@@ -172,7 +186,7 @@ func forShard(sh Shard, st rawSink) (rawSink, error) {
 	if _, ok := st.(shardCounter); !ok {
 		return nil, errors.New("a sharded extract needs ClickHouse: the embedded store is one process's")
 	}
-	return shardSink{rawSink: st, suffix: "@" + sh.String()}, nil
+	return shardSink{rawSink: st, shard: sh}, nil
 }
 
 // awaitShards is pod 0's wait, after its own share, for every other pod of

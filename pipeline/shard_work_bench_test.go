@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -42,11 +43,14 @@ func readServerWork(b *testing.B, wh *clickhouse.DB) serverWork {
 
 // BenchmarkShardWork measures whether a sharded Job divides the work or
 // repeats it: on a generated shop of TESSERA_BENCH_WORK_CUSTOMERS customers
-// (100,000), features, score and publish run as one process and then as
-// TESSERA_BENCH_SHARDS pods (4), one process at a time (pod 0 last), each a
+// (100,000), extract, features, score and publish run as one process and
+// then as TESSERA_BENCH_SHARDS pods (4), one process at a time (pod 0 last), each a
 // `tessera` process run as in a pod (its run lock a Lease on the project's
 // kube-apiserver, as the chart deploys it); around each, the warehouse's counters (system.events:
-// selected marks, compressed bytes read, server CPU). The features pods run
+// selected marks, compressed bytes read, server CPU; for extract, until the
+// server has merged what it landed). The extract pods run at once, into a
+// database of their own, and must land what one process lands (raw tables,
+// rejected_rows and identities, summed by the server). The features pods run
 // at once, as an Indexed Job starts them (each takes the category medians
 // from the prices all count): the counters are then the Job's, each pod's
 // time its own on a machine the pods share. It prints, per stage, one
@@ -87,10 +91,17 @@ func BenchmarkShardWork(b *testing.B) {
 		all = append(all, m)
 		return m
 	}
-	run("extract", "-")
-	stages := []string{"features", "score", "publish"}
+	stages := []string{"extract", "features", "score", "publish"}
 	one := map[string]measured{}
 	for _, stage := range stages {
+		if stage == "extract" { // and the merges its inserts cause
+			before := readServerWork(b, wh)
+			pr := runTessera(b, bin, env, asOf, stage, "-")
+			awaitMerges(b, wh)
+			one[stage] = measured{stage, "-", pr, readServerWork(b, wh).minus(before)}
+			all = append(all, one[stage])
+			continue
+		}
 		one[stage] = run(stage, "-")
 		if stage == "features" {
 			run("train", "-")
@@ -99,30 +110,46 @@ func BenchmarkShardWork(b *testing.B) {
 	onePublished := publishedChecksums(b, wh, asOf)
 	pods := map[string][]measured{}
 	together := map[string]serverWork{}
-	for _, stage := range stages {
-		if stage == "features" {
-			before := readServerWork(b, wh)
-			runs := make([]processRun, shards)
-			var wg sync.WaitGroup
-			for i := range shards {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					runs[i] = runTessera(b, bin, env, asOf, stage, fmt.Sprintf("%d/%d", i, shards))
-				}()
-			}
-			wg.Wait()
-			together[stage] = readServerWork(b, wh).minus(before)
-			all = append(all, measured{stage, "all at once", processRun{}, together[stage]})
-			for i := shards - 1; i >= 0; i-- {
-				m := measured{Stage: stage, Shard: fmt.Sprintf("%d/%d", i, shards), processRun: runs[i]}
-				pods[stage] = append(pods[stage], m)
-				all = append(all, m)
-			}
-			continue
+	// atOnce runs a stage's pods at once, as an Indexed Job starts them.
+	atOnce := func(stage string, env []string, after func()) {
+		before := readServerWork(b, wh)
+		runs := make([]processRun, shards)
+		var wg sync.WaitGroup
+		for i := range shards {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				runs[i] = runTessera(b, bin, env, asOf, stage, fmt.Sprintf("%d/%d", i, shards))
+			}()
 		}
+		wg.Wait()
+		after()
+		together[stage] = readServerWork(b, wh).minus(before)
+		all = append(all, measured{stage, "all at once", processRun{}, together[stage]})
 		for i := shards - 1; i >= 0; i-- {
-			pods[stage] = append(pods[stage], run(stage, fmt.Sprintf("%d/%d", i, shards)))
+			m := measured{Stage: stage, Shard: fmt.Sprintf("%d/%d", i, shards), processRun: runs[i]}
+			pods[stage] = append(pods[stage], m)
+			all = append(all, m)
+		}
+	}
+	for _, stage := range stages {
+		switch stage {
+		case "extract": // into a database of their own, compared with one process's
+			podsCfg, podsWH := testClickHouse(b)
+			podsEnv := append(slices.Clone(env), "TESSERA_CLICKHOUSE_DATABASE="+podsCfg.ClickHouse.Database, "TESSERA_SHARD_JOB=work-extract")
+			atOnce(stage, podsEnv, func() { awaitMerges(b, wh) })
+			if got, want := landedChecksums(b, podsWH), landedChecksums(b, wh); got != want {
+				b.Errorf("the extract pods landed other rows than one process:\n%s\none process:\n%s", got, want)
+			} else {
+				b.Logf("the extract pods landed what one process landed (rows and checksum of each raw table, rejected_rows and identities):\n%s", got)
+			}
+			podsWH.Exec(ctx, "DROP DATABASE IF EXISTS {db}") // its disk, for the stages after
+		case "features":
+			atOnce(stage, env, func() {})
+		default:
+			for i := shards - 1; i >= 0; i-- {
+				pods[stage] = append(pods[stage], run(stage, fmt.Sprintf("%d/%d", i, shards)))
+			}
 		}
 	}
 	var lines []string
@@ -155,7 +182,7 @@ func BenchmarkShardWork(b *testing.B) {
 			"", "ratio", float64(sum.Marks)/float64(max(1, o.Marks)), float64(sum.ReadBytes)/float64(max(1, o.ReadBytes)),
 			sum.CPUSeconds/o.serverWork.CPUSeconds, slowest/o.Seconds, busiest/o.OwnCPUSeconds))
 	}
-	b.Logf("%d customers; one process, then %d pods (features: at once, the counters the Job's; the others one at a time):\n%s", n, shards, strings.Join(lines, "\n"))
+	b.Logf("%d customers; one process, then %d pods (extract and features: at once, the counters the Job's, extract's with the merges after it; the others one at a time):\n%s", n, shards, strings.Join(lines, "\n"))
 	if podsPublished := publishedChecksums(b, wh, asOf); podsPublished != onePublished {
 		b.Errorf("the pods published other tables than one process:\n%s\none process:\n%s", podsPublished, onePublished)
 	} else {
@@ -167,6 +194,19 @@ func BenchmarkShardWork(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// landedChecksums is what an extract left in wh's database
+// (servicetest.LandedQueries).
+func landedChecksums(b *testing.B, wh *clickhouse.DB) string {
+	b.Helper()
+	var lines []string
+	for _, l := range servicetest.LandedQueries("{db}") {
+		var rows, sum uint64
+		queryRow(b, wh, l.Query, &rows, &sum)
+		lines = append(lines, fmt.Sprintf("%-20s %9d %20d", l.Table, rows, sum))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // publishedChecksums are the rows and a checksum of every column but the

@@ -18,37 +18,20 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/servicetest"
 )
 
-// landed is what an extract leaves in a database, for comparing runs: per
-// raw table (one row per key, as readers see it), rejected_rows and
-// identities, the rows and an order-independent sum of hashes of their
-// content. What names the run (run_id, landing times) is left out.
+// landed is what an extract leaves in db (servicetest.LandedQueries).
 func landed(t *testing.T, conn driver.Conn, db string) string {
 	t.Helper()
 	var out []string
-	sum := func(name, q string) {
+	for _, l := range servicetest.LandedQueries(db) {
 		var n, h uint64
-		if err := conn.QueryRow(context.Background(), q).Scan(&n, &h); err != nil {
-			t.Fatalf("%s: %v", q, err)
+		if err := conn.QueryRow(context.Background(), l.Query).Scan(&n, &h); err != nil {
+			t.Fatalf("%s: %v", l.Query, err)
 		}
-		out = append(out, fmt.Sprintf("%s %d %x", name, n, h))
+		out = append(out, fmt.Sprintf("%s %d %x", l.Table, n, h))
 	}
-	for _, tb := range canon.Tables {
-		var cols []string
-		for _, c := range tb.Columns {
-			cols = append(cols, c.Name)
-		}
-		where := ""
-		if tb.Entity == canon.Orders || tb.Entity == canon.OrderLines {
-			cols, where = append(cols, "customer_hash"), " WHERE _deleted = 0"
-		}
-		table := "raw_" + string(tb.Entity)
-		sum(table, fmt.Sprintf("SELECT count(), sum(cityHash64(%s)) FROM %s.%s FINAL%s", strings.Join(cols, ", "), db, table, where))
-	}
-	sum("rejected_rows", fmt.Sprintf("SELECT count(), sum(cityHash64(source, entity, position, row_key, rule, detail, raw)) FROM %s.rejected_rows FINAL", db))
-	// A link's time is its login's for a visitor, the run's otherwise.
-	sum("identities", fmt.Sprintf("SELECT count(), sum(cityHash64(kind, source, id, customer_id, if(kind = 'anonymous_id', toUInt32(linked_at), 0))) FROM %s.identities", db))
 	return strings.Join(out, "\n")
 }
 

@@ -68,12 +68,25 @@ func printExtract(ctx context.Context, out io.Writer, st warehouse.Store, res pi
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Extracted into %s by run %s:\n", st.Where(), res.Run.ID)
+	x := res.Extract
+	if x.Shard != "" {
+		fmt.Fprintf(out, "Extracted into %s by run %s, pod %s of job %s (the rows read that other pods land: other pods):\n", st.Where(), res.Run.ID, x.Shard, x.Job)
+	} else {
+		fmt.Fprintf(out, "Extracted into %s by run %s:\n", st.Where(), res.Run.ID)
+	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "entity\tsource\tread\tlanded\trejected\tblank\t")
+	head, row := "entity\tsource\tread\tlanded\trejected\tblank\t", "%s\t%s\t%d\t%d\t%d\t%d\t"
+	if x.Shard != "" {
+		head, row = head+"other pods\t", row+"%d\t"
+	}
+	fmt.Fprintln(tw, head)
 	var unknownProduct int64
-	for _, e := range res.Extract.Entities {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t\n", e.Entity, e.Source, e.Read, e.Landed, e.Rejected, e.Blank)
+	for _, e := range x.Entities {
+		args := []any{e.Entity, e.Source, e.Read, e.Landed, e.Rejected, e.Blank}
+		if x.Shard != "" {
+			args = append(args, e.OtherPods)
+		}
+		fmt.Fprintf(tw, row+"\n", args...)
 		unknownProduct += e.UnknownProduct
 	}
 	tw.Flush()

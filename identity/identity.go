@@ -186,6 +186,10 @@ func (id *Resolver) anyID(system string, x []byte) (string, bool) {
 	return "", false
 }
 
+// SelfNamed says that every customer id stands for itself (CustomerOf is x):
+// no link makes one id another's.
+func (id *Resolver) SelfNamed() bool { return len(id.other) == 0 }
+
 // CustomerOf is the canonical customer a row of system names by x (trimmed),
 // as Resolve makes the customer_id of an order or a campaign event: x itself
 // when it stands for no other id. The bytes are the resolver's: read them

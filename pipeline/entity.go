@@ -108,6 +108,9 @@ func extractEntity(ctx context.Context, r Run, t *canon.Table, system string, ro
 		b.RejectSoft()
 	}
 	e.b = b
+	if e.owner != nil {
+		e.owner.passOver(rows)
+	}
 	raw, err := sink.OpenRaw(ctx, t.Entity, r.ID, r.Started)
 	if err != nil {
 		return e.c, err
@@ -292,6 +295,9 @@ func (e *entityRead) finish() error {
 		return err
 	}
 	c := &e.c
+	if p, ok := e.rows.(passer); ok {
+		c.OtherPods += p.PassedOver()
+	}
 	c.Replaced += e.b.Superseded()
 	c.landedTwice = e.b.Superseded()
 	c.Linked = e.ids.TakeLinked()

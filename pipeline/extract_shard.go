@@ -93,6 +93,25 @@ func (o *rowOwner) mine(rows source.Rows) bool {
 	return uint64(rows.Position())%o.of == o.index
 }
 
+// passer is a source that can pass over the records another pod owns
+// before splitting them (a canonical CSV file).
+type passer interface {
+	PassOver(cols []int, keep func(v []byte) bool)
+	PassedOver() int64
+}
+
+// passOver has rows pass over what mine would refuse, where it can tell
+// from the record's text: the same columns, in the same order. Not for a
+// column read as its canonical customer while some id stands for another
+// (the text is not the value then).
+func (o *rowOwner) passOver(rows source.Rows) {
+	p, ok := rows.(passer)
+	if !ok || (o.customer >= 0 && !o.ids.SelfNamed()) {
+		return
+	}
+	p.PassOver(o.cols, func(v []byte) bool { return fnv64(v)%o.of == o.index })
+}
+
 // fnv64 is FNV-1a: the same in every pod, whatever its build.
 func fnv64(b []byte) uint64 {
 	h := uint64(14695981039346656037)

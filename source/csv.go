@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -19,12 +20,14 @@ import (
 type CSV struct {
 	name   string
 	f      io.Closer
-	r      *readAhead
+	cr     *recordReader
+	r      *readAhead // from the first Next on
 	cols   []int // canonical column -> record field, -1 when absent
 	width  int   // fields in the header
 	fields [][]byte
 	rec    []string
 	pos    int64
+	passed int64 // records passed over (PassOver)
 	rule   canon.Rule
 	detail string
 	err    error
@@ -86,8 +89,53 @@ func NewCSV(name string, r io.Reader, t *canon.Table) (*CSV, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("the header lacks required column(s) %s of %s", strings.Join(missing, ", "), t.Entity)
 	}
-	c.r = newReadAhead(cr)
+	c.cr = cr
 	return c, nil
+}
+
+// PassOver makes the reader pass over, before splitting it into fields, a
+// record on one line without quoting whose first non-empty (trimmed) field
+// among cols (canonical columns, in that order; as Next gives them, a
+// record of the wrong width included) keep says no to: a pod of a sharded extract, reading records
+// another pod lands. Any other record is read as always. A record passed
+// over counts in Position; PassedOver counts them. Call it before Next.
+func (c *CSV) PassOver(cols []int, keep func(v []byte) bool) {
+	if c.r != nil {
+		return // reading has begun: every record is read
+	}
+	var at []int // the header's field of each column
+	for _, k := range cols {
+		if k >= 0 && k < len(c.cols) && c.cols[k] >= 0 {
+			at = append(at, c.cols[k])
+		}
+	}
+	sep := c.cr.sep
+	c.cr.passOver = func(line []byte) bool {
+		for _, i := range at { // of a record of the wrong width, as Next gives its fields
+			if v := bytes.TrimSpace(field(line, sep, i)); len(v) > 0 {
+				return !keep(v)
+			}
+		}
+		return false
+	}
+}
+
+// PassedOver counts the records PassOver passed over.
+func (c *CSV) PassedOver() int64 { return c.passed }
+
+// field is the i-th field of a line without quoting.
+func field(line []byte, sep byte, i int) []byte {
+	for ; i > 0; i-- {
+		j := bytes.IndexByte(line, sep)
+		if j < 0 {
+			return nil
+		}
+		line = line[j+1:]
+	}
+	if j := bytes.IndexByte(line, sep); j >= 0 {
+		return line[:j]
+	}
+	return line
 }
 
 func columnNames(t *canon.Table) string {
@@ -103,7 +151,15 @@ func (c *CSV) Next() bool {
 	if c.err != nil {
 		return false
 	}
+	if c.r == nil {
+		c.r = newReadAhead(c.cr)
+	}
 	rec, err := c.r.Read()
+	for err == errPassedOver { // our own, never wrapped
+		c.pos++
+		c.passed++
+		rec, err = c.r.Read()
+	}
 	c.rule, c.detail = "", ""
 	if errors.Is(err, io.EOF) {
 		return false
@@ -114,6 +170,7 @@ func (c *CSV) Next() bool {
 		// Broken quoting: this record is lost as a row but kept as a rejection.
 		c.rule, c.detail = canon.MalformedRecord, perr.Err.Error()
 		c.rec = nil
+		clear(c.fields) // none of its own: not the record before's
 		return true
 	}
 	if err != nil {
@@ -123,10 +180,9 @@ func (c *CSV) Next() bool {
 	c.rec = rec
 	if len(rec) != c.width {
 		c.rule, c.detail = canon.WrongFieldCount, fmt.Sprintf("%d fields, the header has %d", len(rec), c.width)
-		return true
 	}
-	for k, i := range c.cols {
-		if i < 0 {
+	for k, i := range c.cols { // of a record of the wrong width, those it has: its key as read
+		if i < 0 || i >= len(rec) {
 			c.fields[k] = nil
 		} else {
 			c.fields[k] = bytesOf(rec[i])

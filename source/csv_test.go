@@ -216,3 +216,66 @@ func BenchmarkCSV(b *testing.B) {
 		b.ReportMetric(float64(200001*b.N)/b.Elapsed().Seconds(), "rows/s")
 	})
 }
+
+// TestCSVPassOver: a reader told to pass over the records whose first
+// non-empty owner column (event: anonymous_id, then event_id) keep refuses
+// passes over exactly those of them it can tell from the text (one line,
+// no quoting; a record of the wrong width by the fields it has), and reads
+// every other record as before, at the same position, with the same fields
+// and text.
+func TestCSVPassOver(t *testing.T) {
+	events, _ := canon.Lookup(canon.Events)
+	in := "event_id,ts,customer_id,anonymous_id,type\n" +
+		"e1,2026-01-01 10:00:00,C1,,page_view\n" + // event_id e1: refused
+		"e2,2026-01-01 10:00:00,, a9 ,page_view\n" + // anonymous_id a9 (trimmed): kept
+		"e3,2026-01-01 10:00:00,,a1,page_view\n" + // a1: refused
+		"\"e4\",2026-01-01 10:00:00,,a1,page_view\n" + // quoted: read
+		"e5,2026-01-01 10:00:00,,a1\n" + // a field short, a1: refused (its pod rejects it)
+		"e7,2026-01-01 10:00:00\n" + // short of the owner columns, e7: kept
+		",2026-01-01 10:00:00,C1,,page_view\n" + // no owner value: read
+		",,,,\n" + // blank: read
+		"e1,2026-01-01 11:00:00,,,page_view\n" + // refused
+		"e1,2026\n" + // short of anonymous_id, e1: refused
+		"e6,2026-01-01 10:00:00,C2,,add_to_cart" // kept, no line end
+	keep := func(v []byte) bool { return string(v) != "e1" && string(v) != "a1" }
+	type rec struct {
+		pos    int64
+		fields string
+		raw    string
+		rule   canon.Rule
+	}
+	read := func(pass bool) ([]rec, int64) {
+		c, err := NewCSV("events.csv", strings.NewReader(in), events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pass {
+			c.PassOver([]int{events.Index("anonymous_id"), events.Index("event_id")}, keep)
+		}
+		var out []rec
+		for c.Next() {
+			rule, _ := c.Problem()
+			var f []string
+			for _, b := range c.Fields() {
+				f = append(f, string(b))
+			}
+			out = append(out, rec{c.Position(), strings.Join(f, "|"), c.Raw(), rule})
+		}
+		if err := c.Err(); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		return out, c.PassedOver()
+	}
+	all, none := read(false)
+	passed, n := read(true)
+	if none != 0 || n != 5 || len(all) != 11 || len(passed) != 6 {
+		t.Fatalf("read %d records (%d passed over), with PassOver %d (%d passed over); want 11, then 6 and 5", len(all), none, len(passed), n)
+	}
+	want := []int64{2, 4, 6, 7, 8, 11}
+	for i, r := range passed {
+		if r.pos != want[i] || r != all[r.pos-1] {
+			t.Errorf("record %d with PassOver: %+v, want %+v", i, r, all[want[i]-1])
+		}
+	}
+}

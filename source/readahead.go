@@ -67,7 +67,9 @@ func (a *readAhead) run(r *recordReader) {
 			c.fields = append(c.fields, fields...)
 			c.recs = append(c.recs, aheadRecord{from: from, to: len(c.fields), raw: r.Raw(), err: err})
 			var perr *csv.ParseError
-			last = err != nil && !errors.As(err, &perr) // the end, or a failure: nothing follows
+			// The end, or a failure: nothing follows. (errPassedOver first:
+			// errors.As costs more than reading a record.)
+			last = err != nil && err != errPassedOver && !errors.As(err, &perr)
 		}
 		select {
 		case a.chunks <- c:

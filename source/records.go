@@ -35,7 +35,14 @@ type recordReader struct {
 	// blank line is a record of one empty field, not skipped.
 	sep, quote byte
 	blanks     bool
+	// passOver, when set, is asked of each record on one line without
+	// quoting, before it is split: true passes over it (errPassedOver).
+	passOver func(line []byte) bool
 }
+
+// errPassedOver is Read's word for a record passOver passed over: it
+// counts as a record, and has no fields.
+var errPassedOver = errors.New("record passed over")
 
 func newRecordReader(r io.Reader) *recordReader { return newRecordReaderOf(r, ',', '"', false) }
 
@@ -107,6 +114,10 @@ func (r *recordReader) Read() ([]string, error) {
 			continue
 		}
 		if r.quote == 0 || bytes.IndexByte(first, r.quote) < 0 { // no quoting: fields are views of the text
+			if r.passOver != nil && r.passOver(trimLineEnd(first)) {
+				r.raw = ""
+				return nil, errPassedOver
+			}
 			r.raw = string(trimLineEnd(first))
 			r.fields = splitPlain(r.raw, r.fields[:0], r.sep)
 			return r.fields, nil

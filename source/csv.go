@@ -22,8 +22,8 @@ type CSV struct {
 	f      io.Closer
 	cr     *recordReader
 	r      *readAhead // from the first Next on
-	cols   []int // canonical column -> record field, -1 when absent
-	width  int   // fields in the header
+	cols   []int      // canonical column -> record field, -1 when absent
+	width  int        // fields in the header
 	fields [][]byte
 	rec    []string
 	pos    int64

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	mrand "math/rand/v2"
@@ -10,8 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -42,7 +39,8 @@ func landed(t *testing.T, conn driver.Conn, db string) string {
 // quarter of each sharded entity, and the pods' counts add up to one
 // process's (read = landed + rejected + blank in each). Then one pod is
 // killed with SIGKILL at a random point and run again, as the Job restarts
-// it: the same rows again, and pod 0 succeeds only once every pod has.
+// it (a pod other than 0, then pod 0): the same rows again, and pod 0 does
+// not end while another pod is down.
 func TestExtractShards(t *testing.T) {
 	s := newCLIShop(t, 3000, "--bad-rows", "0.02")
 	trackerShaped(t, filepath.Join(s.shop, "events.csv"))
@@ -54,57 +52,19 @@ func TestExtractShards(t *testing.T) {
 	want := landed(t, s.conn, ref)
 	wantCounts := extractCounts(t, s.conn, ref, "")
 
-	trial := func(name string, victim int, after func(time.Duration) time.Duration, took []time.Duration) (killed bool) {
+	// trial runs the Job's pods into a database of their own; with victim ≥
+	// 0 that pod is killed after after(victim) and run again.
+	trial := func(name string, victim int, after func(i int) time.Duration) (took []time.Duration, killed bool) {
 		db := s.db(t, "tessera_xshards_")
 		pod := func(i int) *exec.Cmd {
 			return s.command(t, db, []string{"TESSERA_SHARD_JOB=" + name}, "extract", "--as-of", asOf, "--shard", fmt.Sprintf("%d/4", i))
 		}
-		cmds, outs, errs := make([]*exec.Cmd, 4), make([]bytes.Buffer, 4), make([]error, 4)
-		start := time.Now()
-		var wg sync.WaitGroup
-		for i := range cmds {
-			cmds[i] = pod(i)
-			cmds[i].Stdout, cmds[i].Stderr = &outs[i], &outs[i]
-			if err := cmds[i].Start(); err != nil {
-				t.Fatal(err)
-			}
-			if i == victim {
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = cmds[i].Wait()
-				if took != nil {
-					took[i] = time.Since(start)
-				}
-			}()
+		took, killed = runPods(t, name, 4, pod, victim, after, func([]*exec.Cmd) {})
+		if victim >= 0 && !killed {
+			return nil, false
 		}
-		if victim >= 0 {
-			wait := after(took[victim])
-			time.Sleep(wait)
-			cmds[victim].Process.Signal(syscall.SIGKILL)
-			err := cmds[victim].Wait()
-			t.Logf("%s: pod %d killed after %s (%v)", name, victim, wait.Round(time.Millisecond), err)
-			if killed = err != nil; !killed {
-				wg.Wait()
-				return false
-			}
-			if victim != 0 { // pod 0 waits for it
-				time.Sleep(2 * time.Second)
-				if cmds[0].ProcessState != nil {
-					t.Errorf("%s: pod 0 ended while pod %d was down:\n%s", name, victim, outs[0].String())
-				}
-			}
-			if b, err := pod(victim).CombinedOutput(); err != nil {
-				t.Fatalf("%s: pod %d run again: %v\n%s", name, victim, err, b)
-			}
-		}
-		wg.Wait()
-		for i, err := range errs {
-			if err != nil {
-				t.Fatalf("%s: pod %d: %v\n%s", name, i, err, outs[i].String())
-			}
+		if victim > 0 && took[0] < took[victim] { // pod 0 waits for every pod
+			t.Errorf("%s: pod 0 ended after %s, before pod %d run again ended (%s)", name, took[0], victim, took[victim])
 		}
 		if got := landed(t, s.conn, db); got != want {
 			t.Errorf("%s: 4 pods landed\n%s\none process lands\n%s", name, got, want)
@@ -115,27 +75,26 @@ func TestExtractShards(t *testing.T) {
 			}
 			shares(t, s.conn, db)
 		}
-		return killed
+		return took, killed
 	}
-	took := make([]time.Duration, 4)
-	trial("xshards-whole", -1, nil, took)
+	took, _ := trial("xshards-whole", -1, nil)
 	t.Logf("4 pods uninterrupted, each done after %v", took)
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	r := mrand.New(mrand.NewPCG(uint64(seed), uint64(seed>>32)))
-	victim := r.IntN(4)
-	scale := 1.0
-	at := func(d time.Duration) time.Duration {
-		return time.Duration(scale * (0.1 + 0.85*r.Float64()) * float64(d))
-	}
-	for attempt := 1; ; attempt++ {
-		if trial(fmt.Sprintf("xshards-kill-%d-%d", victim, attempt), victim, at, took) {
-			break
+	// A pod other than 0 (pod 0 waits for it), then pod 0.
+	for _, victim := range []int{1 + r.IntN(3), 0} {
+		scale := 1.0
+		at := func(i int) time.Duration { return time.Duration(scale * (0.1 + 0.85*r.Float64()) * float64(took[i])) }
+		for attempt := 1; ; attempt++ {
+			if _, killed := trial(fmt.Sprintf("xshards-kill-%d-%d", victim, attempt), victim, at); killed {
+				break
+			}
+			if attempt == 5 {
+				t.Fatalf("pod %d was done before it was killed 5 times", victim)
+			}
+			scale /= 2
 		}
-		if attempt == 5 {
-			t.Fatalf("pod %d was done before it was killed 5 times", victim)
-		}
-		scale /= 2
 	}
 }
 

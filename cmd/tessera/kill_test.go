@@ -291,6 +291,60 @@ func TestKilledShard(t *testing.T) {
 	})
 }
 
+// runPods runs the n pods of a Job at once (pod makes pod i's command) and
+// fails the test if one fails. With victim ≥ 0 that pod is killed with
+// SIGKILL after after(victim); down runs while it is down (given every
+// pod's command), then it runs
+// again to its end, as the Job restarts it. took is when each pod ended
+// (the victim: its second run);
+// killed says whether the victim was still running when killed (if not,
+// nothing more is done).
+func runPods(t *testing.T, name string, n int, pod func(i int) *exec.Cmd, victim int, after func(i int) time.Duration, down func(cmds []*exec.Cmd)) (took []time.Duration, killed bool) {
+	t.Helper()
+	cmds, outs, errs := make([]*exec.Cmd, n), make([]bytes.Buffer, n), make([]error, n)
+	took = make([]time.Duration, n)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range cmds {
+		cmds[i] = pod(i)
+		cmds[i].Stdout, cmds[i].Stderr = &outs[i], &outs[i]
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+		if i != victim {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = cmds[i].Wait()
+				took[i] = time.Since(start)
+			}()
+		}
+	}
+	if victim >= 0 {
+		wait := after(victim)
+		time.Sleep(wait)
+		cmds[victim].Process.Signal(syscall.SIGKILL)
+		err := cmds[victim].Wait()
+		t.Logf("%s: pod %d killed after %s (%v)", name, victim, wait.Round(time.Millisecond), err)
+		if killed = err != nil; !killed {
+			wg.Wait()
+			return took, false
+		}
+		down(cmds)
+		if b, err := pod(victim).CombinedOutput(); err != nil {
+			t.Fatalf("%s: pod %d run again: %v\n%s", name, victim, err, b)
+		}
+		took[victim] = time.Since(start)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%s: pod %d: %v\n%s", name, i, err, outs[i].String())
+		}
+	}
+	return took, killed
+}
+
 // killShards runs the trials of TestKilledShard against the warehouse conn
 // reaches (env points the runs at it), in databases newDB makes: one
 // uninterrupted, then one per victim (-1: a pod other than 0, -2: any pod).
@@ -308,45 +362,12 @@ func killShards(t *testing.T, s *cliShop, conn driver.Conn, env []string, newDB 
 		shard := func(i int) *exec.Cmd {
 			return command(db, []string{"TESSERA_SHARD_JOB=" + name}, "run", "--as-of", asOf, "--stages", "features,score,publish", "--shard", fmt.Sprintf("%d/4", i))
 		}
-		cmds, outs, took, errs := make([]*exec.Cmd, 4), make([]bytes.Buffer, 4), make([]time.Duration, 4), make([]error, 4)
-		start := time.Now()
-		var wg sync.WaitGroup
-		for i := range cmds {
-			cmds[i] = shard(i)
-			cmds[i].Stdout, cmds[i].Stderr = &outs[i], &outs[i]
-			if err := cmds[i].Start(); err != nil {
-				t.Fatal(err)
-			}
-			if i != victim {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					errs[i] = cmds[i].Wait()
-					took[i] = time.Since(start)
-				}()
-			}
-		}
-		if victim >= 0 {
-			wait := after(victim)
-			time.Sleep(wait)
-			cmds[victim].Process.Signal(syscall.SIGKILL)
-			err := cmds[victim].Wait()
-			t.Logf("%s: shard %d killed after %s (%v)", name, victim, wait.Round(time.Millisecond), err)
-			if killed = err != nil; !killed {
-				wg.Wait() // done before it was killed: the caller tries earlier
-				return nil, false
-			}
+		took, killed = runPods(t, name, 4, shard, victim, after, func([]*exec.Cmd) {
 			dir := t.TempDir() + "/export"
 			exportWhole(t, conn, db, asOf, dir, command(db, nil, "export", "--as-of", asOf, "--out", dir))
-			if b, err := shard(victim).CombinedOutput(); err != nil {
-				t.Fatalf("%s: shard %d run again: %v\n%s", name, victim, err, b)
-			}
-		}
-		wg.Wait()
-		for i, err := range errs {
-			if err != nil {
-				t.Fatalf("%s: shard %d: %v\n%s", name, i, err, outs[i].String())
-			}
+		})
+		if victim >= 0 && !killed {
+			return nil, false // done before it was killed: the caller tries earlier
 		}
 		if got := published(t, conn, db, asOf); got != want {
 			t.Errorf("%s published\n%s\none process publishes\n%s", name, got, want)

@@ -197,6 +197,11 @@ func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Sha
 	if sh.Of < 1 {
 		sh = NoShard
 	}
+	if sh.Sharded() && slices.Contains(names, "extract") && len(names) > 1 {
+		// A pod would go on to the stages after extract as soon as its own
+		// share landed, before the other pods' shares and pod 0's customers.
+		return fmt.Errorf("a sharded run takes extract alone (stages %v): the stages after it read what every pod of the extract Job lands, so they run as a Job of their own (the chart's extract and score CronJobs)", names)
+	}
 	if sh.Wait == 0 {
 		sh.Wait = p.PartsWait
 	}

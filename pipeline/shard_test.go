@@ -279,3 +279,16 @@ func TestCustomerFeed(t *testing.T) {
 		}
 	}
 }
+
+// TestShardedExtractAlone: a sharded run refuses extract with other stages
+// (all of them by default), before it takes a lock or reads anything: a pod
+// would compute features before the other pods' shares had landed.
+func TestShardedExtractAlone(t *testing.T) {
+	p := &Runner{Log: testLogger(t)}
+	for _, stages := range [][]string{nil, {"extract", "features"}, {"extract", "train"}} {
+		err := p.Run(context.Background(), asOf, stages, Shard{Index: 1, Of: 4, Job: "j"})
+		if err == nil || !strings.Contains(err.Error(), "takes extract alone") {
+			t.Errorf("stages %v in a sharded run: %v", stages, err)
+		}
+	}
+}

@@ -7,8 +7,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tessera-cdp/tessera/config"
 	"github.com/tessera-cdp/tessera/servicetest"
 )
+
+// crmCustomers has cfg read a generated shop's customers from a PostgreSQL
+// schema of their own, with a watermark on updated_at, and the rest from its
+// files; it returns the connection, the schema and its customers.
+func crmCustomers(t *testing.T, cfg *config.Config) (*pgx.Conn, string, uint64) {
+	t.Helper()
+	dir, _ := generateShop(t, 1500, 0, "csv")
+	pg := connectPG(t)
+	schema := "crm_w" + strings.TrimPrefix(randomName(), "x")
+	loadContacts(t, pg, schema, dir)
+	var total uint64
+	if err := pg.QueryRow(context.Background(), "SELECT count(*) FROM "+schema+".contacts").Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Source.Files.Dir = dir
+	cfg.Source.Postgres.DSN = servicetest.Postgres(t)
+	cfg.Source.Postgres.Queries = map[string]string{"customers": contactsQuery(schema)}
+	cfg.Source.Postgres.Watermarks = map[string]string{"customers": "updated_at"}
+	return pg, schema, total
+}
 
 // TestIncrementalExtract: customers read from PostgreSQL with a watermark on
 // updated_at. A second run reads nothing old and lands nothing new; after ten
@@ -20,18 +43,7 @@ func TestIncrementalExtract(t *testing.T) {
 	if _, err := wh.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	dir, _ := generateShop(t, 1500, 0, "csv")
-	pg := connectPG(t)
-	schema := "crm_w" + strings.TrimPrefix(randomName(), "x")
-	loadContacts(t, pg, schema, dir)
-	var total uint64
-	if err := pg.QueryRow(ctx, "SELECT count(*) FROM "+schema+".contacts").Scan(&total); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Source.Files.Dir = dir
-	cfg.Source.Postgres.DSN = servicetest.Postgres(t)
-	cfg.Source.Postgres.Queries = map[string]string{"customers": contactsQuery(schema)}
-	cfg.Source.Postgres.Watermarks = map[string]string{"customers": "updated_at"}
+	pg, schema, total := crmCustomers(t, &cfg)
 	versions := func() map[string]uint64 { return finalVersions(t, wh, "raw_customers", "customer_id") }
 	run := func() *ExtractResult { return extractOnce(t, cfg, wh) }
 	customersRead := func(res *ExtractResult) int64 {
@@ -93,18 +105,8 @@ func TestIncrementalExtract(t *testing.T) {
 func TestIncrementalExtractShards(t *testing.T) {
 	cfg, wh := testClickHouse(t)
 	ctx := context.Background()
-	dir, _ := generateShop(t, 1500, 0, "csv")
-	pg := connectPG(t)
-	schema := "crm_s" + strings.TrimPrefix(randomName(), "x")
-	loadContacts(t, pg, schema, dir)
-	var total, window uint64
-	if err := pg.QueryRow(ctx, "SELECT count(*) FROM "+schema+".contacts").Scan(&total); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Source.Files.Dir = dir
-	cfg.Source.Postgres.DSN = servicetest.Postgres(t)
-	cfg.Source.Postgres.Queries = map[string]string{"customers": contactsQuery(schema)}
-	cfg.Source.Postgres.Watermarks = map[string]string{"customers": "updated_at"}
+	pg, schema, total := crmCustomers(t, &cfg)
+	var window uint64
 	cfg.Kube.Wait = time.Minute // pod 0's wait for a pod that failed
 	// customers gives each pod's customers read and counted as other pods'.
 	customers := func(res *ExtractResult) (read, others int64) {

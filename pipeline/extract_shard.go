@@ -223,6 +223,6 @@ func awaitShards(ctx context.Context, r Run, st rawSink) error {
 	}
 	return waitFor(ctx, sh.Wait, func() (bool, string, error) {
 		n, err := counter.ShardsDone(ctx, r.Stage, sh.Job, others)
-		return n == len(others), fmt.Sprintf("extract: %d of the %d other pods of run %s done", n, len(others), sh.Job), err
+		return n == len(others), fmt.Sprintf("%d of the %d other pods of run %s done", n, len(others), sh.Job), err
 	})
 }

@@ -48,8 +48,10 @@ demo: build
 # generating the shop (synth), the LTV work (model), the feature table from Arrow
 # batches (transform), scoring, extract of BENCH_LINES order lines from
 # PostgreSQL, extract and features against ClickHouse's own speed on the same
-# files, train on samples against the full fit, and the pipeline as 4 shards run
-# one after another with each process's time and peak memory (pipeline).
+# files, train on samples against the full fit, the pipeline as 4 shards run
+# one after another with each process's time and peak memory, and whether 4
+# pods divide the warehouse's work (extract, features, score, publish: one
+# process against the pods, at TESSERA_BENCH_WORK_CUSTOMERS, 100,000) (pipeline).
 # TESSERA_BENCH_CACHE=DIR keeps generated inputs between runs.
 CUSTOMERS ?= 1000000
 BENCH_CUSTOMERS ?= $(CUSTOMERS)

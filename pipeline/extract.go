@@ -216,7 +216,7 @@ func extract(ctx context.Context, r Run, list sourceList, sink rawSink, o Extrac
 		if err := tooManyRejected(t.Entity, counts, partial, o.Source.MaxRejectedShare.Of(string(t.Entity))); err != nil {
 			return res, err
 		}
-		if wholeRead(r.Shard, t.Entity) && r.Shard.Index != 0 {
+		if checksOnly(r.Shard, t.Entity) {
 			for i := range counts { // checked here, landed by pod 0
 				counts[i] = EntityCount{Entity: t.Entity, Source: counts[i].Source, OtherPods: counts[i].Read, Seconds: counts[i].Seconds}
 			}
@@ -256,7 +256,7 @@ type orderSettler interface {
 // does not grow with the rows read. Parents also remember every key, 8 bytes
 // each, which their children are checked against.
 func extractTable(ctx context.Context, r Run, t *canon.Table, list sourceList, sink rawSink, o ExtractOptions, keys canon.KeySets, ids *identity.Resolver) ([]EntityCount, bool, error) {
-	if s, ok := sink.(shardSink); ok && wholeRead(r.Shard, t.Entity) && r.Shard.Index != 0 {
+	if s, ok := sink.(shardSink); ok && checksOnly(r.Shard, t.Entity) {
 		s.quiet = true
 		sink = s
 	}

@@ -73,6 +73,9 @@ func wholeRead(sh Shard, e canon.Entity) bool {
 	return sh.Sharded() && !owned
 }
 
+// checksOnly says whether this pod checks the rows of e that pod 0 lands.
+func checksOnly(sh Shard, e canon.Entity) bool { return wholeRead(sh, e) && sh.Index != 0 }
+
 // mine says whether the row just read is this pod's. A row without the
 // deciding columns (blank, or cut short) goes by its position.
 func (o *rowOwner) mine(rows source.Rows) bool {
@@ -88,10 +91,13 @@ func (o *rowOwner) mine(rows source.Rows) bool {
 		if c == o.customer {
 			v = o.ids.CustomerOf(o.system, v)
 		}
-		return fnv64(v)%o.of == o.index
+		return o.owns(v)
 	}
 	return uint64(rows.Position())%o.of == o.index
 }
+
+// owns says whether a row whose deciding value is v is this pod's.
+func (o *rowOwner) owns(v []byte) bool { return fnv64(v)%o.of == o.index }
 
 // passer is a source that can pass over the records another pod owns
 // before splitting them (a canonical CSV file).
@@ -109,7 +115,7 @@ func (o *rowOwner) passOver(rows source.Rows) {
 	if !ok || (o.customer >= 0 && !o.ids.SelfNamed()) {
 		return
 	}
-	p.PassOver(o.cols, func(v []byte) bool { return fnv64(v)%o.of == o.index })
+	p.PassOver(o.cols, o.owns)
 }
 
 // fnv64 is FNV-1a: the same in every pod, whatever its build.
@@ -148,7 +154,7 @@ func (s shardSink) Watermark(ctx context.Context, src, entity string) (time.Time
 }
 
 func (s shardSink) SaveWatermark(ctx context.Context, src, entity string, value time.Time, runID string) error {
-	if wholeRead(s.shard, canon.Entity(entity)) && s.shard.Index != 0 {
+	if checksOnly(s.shard, canon.Entity(entity)) {
 		return nil
 	}
 	return s.rawSink.SaveWatermark(ctx, src, s.markOf(entity), value, runID)

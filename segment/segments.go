@@ -567,24 +567,32 @@ func (pts *Points) centroid(rows []int32) []float64 {
 	return c
 }
 
-// centroids are the centroids of the rows on side false and on side true,
-// each summed in the rows' order, in one pass.
-func (pts *Points) centroids(rows []int32, side []bool) (a, b []float64) {
-	a, b = make([]float64, pts.f.dim), make([]float64, pts.f.dim)
-	na := 0
-	for k, r := range rows {
-		if side[k] {
-			pts.addTo(b, r)
-		} else {
-			pts.addTo(a, r)
-			na++
-		}
+// boundMargin widens split's distance bounds, relative and absolute: far
+// above the rounding of a distance computed (about 1e-15 of it) and of a
+// bound kept in a float32 (6e-8), so that a member is passed over only when
+// its distances, computed, would keep it on its side.
+const boundMargin = 1e-5
+
+// mean is sums divided by n, in a new slice.
+func mean(sums []float64, n int) []float64 {
+	out := make([]float64, len(sums))
+	for j, v := range sums {
+		out[j] = v / float64(n)
 	}
-	for j := range a {
-		a[j] /= float64(na)
-		b[j] /= float64(len(rows) - na)
+	return out
+}
+
+// move takes row r out of the sums from and adds it to the sums to.
+func (pts *Points) move(from, to []float64, r int32) {
+	x, f, t := (*[numericDims]float64)(pts.x[int(r)*numericDims:]), (*[numericDims]float64)(from), (*[numericDims]float64)(to)
+	for j := range numericDims {
+		f[j] -= x[j]
+		t[j] += x[j]
 	}
-	return a, b
+	for g, j := range pts.hot[r] {
+		from[j] -= hotWeights[g]
+		to[j] += hotWeights[g]
+	}
 }
 
 // addTo adds row r to the sums c.
@@ -645,30 +653,63 @@ func (pts *Points) split(members []int32, o SegmentOptions) ([]int32, []int32) {
 		}
 		return pts.point(best)
 	}
-	ca := far(newCenter(pts.centroid(members)))
+	// The sums of each side's members, kept as members change sides: an
+	// iteration adds and takes away the members that moved, not every one.
+	sumA, sumB := make([]float64, pts.f.dim), make([]float64, pts.f.dim)
+	for _, r := range members {
+		pts.addTo(sumA, r)
+	}
+	ca := far(newCenter(mean(sumA, len(members))))
 	cb := far(ca)
 	side := make([]bool, len(members)) // true: b
+	// Bounds on each member's distance to its own centre (up) and to the
+	// other (low), widened by how far the centres move: a member whose own
+	// centre stays nearer by a margin far above rounding keeps its side
+	// without its distances computed, as computing them would have decided.
+	up, low := make([]float32, len(members)), make([]float32, len(members))
+	var moveA, moveB float64
 	nb := 0
 	for it := 0; it < o.Iterations; it++ {
 		changed := false
-		nb = 0
 		for k, r := range members {
+			own, other := moveA, moveB
+			if side[k] {
+				own, other = moveB, moveA
+			}
+			if it > 0 {
+				u, l := float64(up[k])+own, float64(low[k])-other
+				up[k], low[k] = float32(u), float32(l)
+				if u < l {
+					continue
+				}
+			}
 			da, db := pts.dists(r, ca, cb)
 			toB := db < da
-			changed = changed || toB != side[k]
+			dOwn, dOther := da, db
+			if toB {
+				dOwn, dOther = db, da
+			}
+			up[k], low[k] = float32(math.Sqrt(max(dOwn, 0))*(1+boundMargin)+boundMargin), float32(math.Sqrt(max(dOther, 0))*(1-boundMargin)-boundMargin)
+			if toB == side[k] {
+				continue
+			}
+			changed = true
 			side[k] = toB
 			if toB {
 				nb++
+				pts.move(sumA, sumB, r)
+			} else {
+				nb--
+				pts.move(sumB, sumA, r)
 			}
 		}
-		if nb == 0 || nb == len(members) {
+		if nb == 0 || nb == len(members) || !changed {
 			break
 		}
-		a, b := pts.centroids(members, side)
-		ca, cb = newCenter(a), newCenter(b)
-		if !changed && it > 0 {
-			break
-		}
+		na, nbc := newCenter(mean(sumA, len(members)-nb)), newCenter(mean(sumB, nb))
+		moveA = math.Sqrt(dist2(ca.c, na.c))*(1+boundMargin) + boundMargin
+		moveB = math.Sqrt(dist2(cb.c, nbc.c))*(1+boundMargin) + boundMargin
+		ca, cb = na, nbc
 	}
 	// Rebalance: a half under MinSize takes the other half's members that are
 	// nearest to it relative to their own centre.

@@ -1,0 +1,97 @@
+package segment
+
+import (
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/micro_segments.golden from the current code")
+
+// placed places the buyers of ps as MicroSegments does: their points and
+// the rows of each macro group, in order.
+func placed(ps []Profile, macro []string) (*Points, map[string][]int32) {
+	st := NewSpaceStats()
+	for _, p := range ps {
+		st.Mean(p)
+	}
+	for _, p := range ps {
+		st.Spread(p)
+	}
+	pts := st.Frame().Points(len(ps))
+	groups := map[string][]int32{}
+	for i, p := range ps {
+		pts.Add(p)
+		groups[macro[i]] = append(groups[macro[i]], int32(i))
+	}
+	return pts, groups
+}
+
+// TestMicroSegmentsGolden: the segments of 60,000 random buyers (each macro
+// group large enough to split on two cores) are those recorded in
+// testdata/micro_segments.golden, member for member. The bisection is
+// rewritten for speed from time to time; what it makes must not change, or
+// every published segment id changes with it.
+func TestMicroSegmentsGolden(t *testing.T) {
+	ps, macro := randomProfiles(60000, 3)
+	segs, err := MicroSegments(ps, macro, Previous{}, DefaultSegments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, s := range segs {
+		h := fnv.New64a()
+		for _, i := range s.Members {
+			fmt.Fprintf(h, "%d,", i)
+		}
+		fmt.Fprintf(&b, "%s\t%s\t%d\t%016x\n", s.ID, s.Label, s.Size, h.Sum64())
+	}
+	path := filepath.Join("testdata", "micro_segments.golden")
+	if *updateGolden {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); got != string(want) {
+		t.Errorf("the segments differ from %s (%d segments now, %d lines there)", path, len(segs), strings.Count(string(want), "\n"))
+	}
+}
+
+// BenchmarkBisect bisects 750,000 random buyers in four macro groups (the
+// buyers of a 1,000,000-customer shop), each group to segments of 200–500;
+// "one pass" is the floor it is measured against in the same run: each
+// buyer's distance to two centres, once (a split's Lloyd iteration makes
+// such a pass and sums the centroids).
+func BenchmarkBisect(b *testing.B) {
+	ps, macro := randomProfiles(750000, 1)
+	pts, groups := placed(ps, macro)
+	b.Run("bisect", func(b *testing.B) {
+		for b.Loop() {
+			for _, rows := range groups {
+				pts.Bisect(slices.Clone(rows), DefaultSegments)
+			}
+		}
+	})
+	b.Run("one pass", func(b *testing.B) {
+		a, c := pts.point(0), pts.point(1)
+		sum := 0.0
+		for b.Loop() {
+			for _, rows := range groups {
+				for _, r := range rows {
+					da, db := pts.dists(r, a, c)
+					sum += da - db
+				}
+			}
+		}
+		b.ReportMetric(sum*0, "zero")
+	})
+}

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"hash/fnv"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,37 +34,64 @@ func placed(ps []Profile, macro []string) (*Points, map[string][]int32) {
 	return pts, groups
 }
 
-// TestMicroSegmentsGolden: the segments of 60,000 random buyers (each macro
-// group large enough to split on two cores) are those recorded in
-// testdata/micro_segments.golden, member for member. The bisection is
-// rewritten for speed from time to time; what it makes must not change, or
-// every published segment id changes with it.
+// tiedProfiles are n buyers in two macro groups whose behaviour takes two
+// or three values per column: many buyers share a point, and many lie as
+// far from one centre as from the other.
+func tiedProfiles(n int, seed uint64) ([]Profile, []string) {
+	r := rand.New(rand.NewPCG(seed, 5))
+	ps := make([]Profile, n)
+	macro := make([]string, n)
+	for i := range ps {
+		ps[i] = Profile{ID: fmt.Sprintf("T%07d", i), Orders: 1 + r.IntN(3), AvgCheck: float64(10 * (1 + r.IntN(2))), DiscountShare: float64(r.IntN(2)) / 2,
+			PAlive: []float64{0.2, 0.8}[r.IntN(2)], CLV: float64(100 * r.IntN(2)), Revenue12m: float64(50 * r.IntN(3)), TopCategory: []string{"books", "home"}[r.IntN(2)],
+			TopBrand: []string{"B0", "B1"}[r.IntN(2)], Channel: []string{"email", "sms"}[r.IntN(2)], EarlyVIP: math.NaN()}
+		macro[i] = []string{"active · low value", "lost · low value"}[r.IntN(2)]
+	}
+	return ps, macro
+}
+
+// TestMicroSegmentsGolden: the segments of 60,000 buyers (each macro group
+// large enough to split on two cores) are those recorded in testdata,
+// member for member, for buyers of random behaviour and for buyers of few
+// distinct points (ties everywhere). The bisection is rewritten for speed
+// from time to time; what it makes must not change, or every published
+// segment id changes with it.
 func TestMicroSegmentsGolden(t *testing.T) {
-	ps, macro := randomProfiles(60000, 3)
-	segs, err := MicroSegments(ps, macro, Previous{}, DefaultSegments)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for _, s := range segs {
-		h := fnv.New64a()
-		for _, i := range s.Members {
-			fmt.Fprintf(h, "%d,", i)
-		}
-		fmt.Fprintf(&b, "%s\t%s\t%d\t%016x\n", s.ID, s.Label, s.Size, h.Sum64())
-	}
-	path := filepath.Join("testdata", "micro_segments.golden")
-	if *updateGolden {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := b.String(); got != string(want) {
-		t.Errorf("the segments differ from %s (%d segments now, %d lines there)", path, len(segs), strings.Count(string(want), "\n"))
+	for _, tc := range []struct {
+		name     string
+		profiles func(n int, seed uint64) ([]Profile, []string)
+	}{
+		{"random", randomProfiles},
+		{"tied", tiedProfiles},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps, macro := tc.profiles(60000, 3)
+			segs, err := MicroSegments(ps, macro, Previous{}, DefaultSegments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for _, s := range segs {
+				h := fnv.New64a()
+				for _, i := range s.Members {
+					fmt.Fprintf(h, "%d,", i)
+				}
+				fmt.Fprintf(&b, "%s\t%s\t%d\t%016x\n", s.ID, s.Label, s.Size, h.Sum64())
+			}
+			path := filepath.Join("testdata", "micro_segments_"+tc.name+".golden")
+			if *updateGolden {
+				if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := b.String(); got != string(want) {
+				t.Errorf("the segments differ from %s (%d segments now, %d lines there)", path, len(segs), strings.Count(string(want), "\n"))
+			}
+		})
 	}
 }
 

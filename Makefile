@@ -48,7 +48,8 @@ demo: build
 # generating the shop (synth), the LTV work (model), the feature table from Arrow
 # batches (transform), scoring, extract of BENCH_LINES order lines from
 # PostgreSQL, extract and features against ClickHouse's own speed on the same
-# files, train on samples against the full fit, the pipeline as 4 shards run
+# files, train on samples against the full fit, the bisection into micro-segments
+# against one pass of distances (segment), the pipeline as 4 shards run
 # one after another with each process's time and peak memory, and whether 4
 # pods divide the warehouse's work (extract, features, score, publish: one
 # process against the pods, at TESSERA_BENCH_WORK_CUSTOMERS, 100,000) (pipeline).
@@ -61,7 +62,7 @@ bench: services
 	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) TESSERA_BENCH_OUT=$(CURDIR)/bench/pipeline-$(BENCH_CUSTOMERS).json \
 		$(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -timeout 60m ./pipeline
 	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) TESSERA_BENCH_LINES=$(BENCH_LINES) $(GO) test -run '^$$' \
-		-bench '^Benchmark([^P]|P[^i])' -benchtime 1x -benchmem -timeout 180m ./synth ./model ./transform ./pipeline
+		-bench '^Benchmark([^P]|P[^i])' -benchtime 1x -benchmem -timeout 180m ./synth ./model ./segment ./transform ./pipeline
 
 # Each fuzz target for FUZZTIME (default 60 s); what they find lands in testdata/fuzz.
 FUZZTIME ?= 60s

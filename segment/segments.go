@@ -556,13 +556,13 @@ func (pts *Points) dists(r int32, a, b center) (float64, float64) {
 }
 
 // centroid is the mean of the rows.
-func (pts *Points) centroid(rows []int32) []float64 {
+func (pts *Points) centroid(rows []int32) []float64 { return mean(pts.sum(rows), len(rows)) }
+
+// sum is the sums of the rows' columns.
+func (pts *Points) sum(rows []int32) []float64 {
 	c := make([]float64, pts.f.dim)
 	for _, r := range rows {
 		pts.addTo(c, r)
-	}
-	for j := range c {
-		c[j] /= float64(len(rows))
 	}
 	return c
 }
@@ -572,6 +572,10 @@ func (pts *Points) centroid(rows []int32) []float64 {
 // bound kept in a float32 (6e-8), so that a member is passed over only when
 // its distances, computed, would keep it on its side.
 const boundMargin = 1e-5
+
+// above is a bound above distance d, below one below it (boundMargin).
+func above(d float64) float64 { return d*(1+boundMargin) + boundMargin }
+func below(d float64) float64 { return d*(1-boundMargin) - boundMargin }
 
 // mean is sums divided by n, in a new slice.
 func mean(sums []float64, n int) []float64 {
@@ -655,10 +659,7 @@ func (pts *Points) split(members []int32, o SegmentOptions) ([]int32, []int32) {
 	}
 	// The sums of each side's members, kept as members change sides: an
 	// iteration adds and takes away the members that moved, not every one.
-	sumA, sumB := make([]float64, pts.f.dim), make([]float64, pts.f.dim)
-	for _, r := range members {
-		pts.addTo(sumA, r)
-	}
+	sumA, sumB := pts.sum(members), make([]float64, pts.f.dim)
 	ca := far(newCenter(mean(sumA, len(members))))
 	cb := far(ca)
 	side := make([]bool, len(members)) // true: b
@@ -689,7 +690,7 @@ func (pts *Points) split(members []int32, o SegmentOptions) ([]int32, []int32) {
 			if toB {
 				dOwn, dOther = db, da
 			}
-			up[k], low[k] = float32(math.Sqrt(max(dOwn, 0))*(1+boundMargin)+boundMargin), float32(math.Sqrt(max(dOther, 0))*(1-boundMargin)-boundMargin)
+			up[k], low[k] = float32(above(math.Sqrt(max(dOwn, 0)))), float32(below(math.Sqrt(max(dOther, 0))))
 			if toB == side[k] {
 				continue
 			}
@@ -707,8 +708,7 @@ func (pts *Points) split(members []int32, o SegmentOptions) ([]int32, []int32) {
 			break
 		}
 		na, nbc := newCenter(mean(sumA, len(members)-nb)), newCenter(mean(sumB, nb))
-		moveA = math.Sqrt(dist2(ca.c, na.c))*(1+boundMargin) + boundMargin
-		moveB = math.Sqrt(dist2(cb.c, nbc.c))*(1+boundMargin) + boundMargin
+		moveA, moveB = above(math.Sqrt(dist2(ca.c, na.c))), above(math.Sqrt(dist2(cb.c, nbc.c)))
 		ca, cb = na, nbc
 	}
 	// Rebalance: a half under MinSize takes the other half's members that are

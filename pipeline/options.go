@@ -64,6 +64,10 @@ type ScoreOptions struct {
 	// PlanBatchBuyers bounds the buyers whose macro groups shard 0 bisects
 	// at a time (a larger group alone); 0: defaultPlanBatch.
 	PlanBatchBuyers int
+	// PlanHoldBytes bounds the profiles shard 0 holds, read once for every
+	// pass of its plan, when the buyers fit a batch; beyond it each pass
+	// reads them again. 0: defaultPlanHold.
+	PlanHoldBytes int
 	// ScoreBatchBuyers is about how many buyers a pod scores at a time
 	// (their orders, predictions and features held); 0: defaultScoreBatch.
 	ScoreBatchBuyers int
@@ -82,6 +86,17 @@ func (o ScoreOptions) scoreBatch() int {
 // defaultPlanBatch holds about 100 bytes a buyer of the batch on shard 0:
 // 200 MB, whatever the number of buyers.
 const defaultPlanBatch = 2_000_000
+
+// defaultPlanHold: about 210 bytes a customer, held for the plan of up to
+// about 2.5 million customers.
+const defaultPlanHold = 512 << 20
+
+func (o ScoreOptions) planHoldBytes() int {
+	if o.PlanHoldBytes > 0 {
+		return o.PlanHoldBytes
+	}
+	return defaultPlanHold
+}
 
 func (o ScoreOptions) planBatch() int {
 	if o.PlanBatchBuyers > 0 {

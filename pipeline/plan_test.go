@@ -16,7 +16,9 @@ import (
 // planning batches of 250 buyers (every group on its own), with macro groups
 // too small for a segment (joined to their nearest first), publish exactly
 // what one range and one batch of every buyer do, on the first night and on
-// the next (segments keep their ids).
+// the next (segments keep their ids). So does a plan whose profiles outgrow
+// what it holds (each pass reads them from the warehouse), against one that
+// holds them.
 func TestPlanInBatches(t *testing.T) {
 	cfg, wh := testClickHouse(t)
 	dir, _ := generateShop(t, 4000, 0, "csv")
@@ -39,6 +41,13 @@ func TestPlanInBatches(t *testing.T) {
 		}
 		if got, err := publishedSums(cfg, day); err != nil || got != one {
 			t.Errorf("night %d: ranges of 700 buyers and batches of 250 published %s (%v), one of each %s", night+1, got, err, one)
+		}
+		unheld := func(o *Options) { o.Score.PlanHoldBytes = 1 }
+		if err := runStages(ctx, cfg, day, []string{"score", "publish"}, testLogger(t), unheld); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := publishedSums(cfg, day); err != nil || got != one {
+			t.Errorf("night %d: the profiles read again by every pass published %s (%v), held once %s", night+1, got, err, one)
 		}
 		// Members of a segment of another stage's group: a small group joined.
 		joined := queryStrings(t, wh, `SELECT toString(count()) FROM (SELECT segment_id, lifecycle_stage FROM {db}.segment_members WHERE as_of = toDate('`+d+`'))

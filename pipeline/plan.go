@@ -520,6 +520,20 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 // the date from these profiles already, and that plan stands.
 func (p *planned) read(ctx context.Context, r Run, wh scoreStore, modelID string, out *ScoreSummary) (fp prints, stands bool, err error) {
 	sh, sg := r.Shard, p.o.Segmentation
+	// Profiles that fit what the plan holds are read once, before the RFM
+	// cut points when the customers fit a batch (a count of the parts' rows
+	// says), after them when the buyers do.
+	fp = newPrints(sh.Of)
+	customers, err := wh.PartRows(ctx, warehouse.CustomerProfiles.Name, r.AsOf, sh.Job, sh.all())
+	if err != nil {
+		return fp, false, err
+	}
+	tried := customers <= p.o.planBatch()
+	if tried {
+		if err := p.hold(ctx, r, wh, modelID, fp, out); err != nil {
+			return fp, false, err
+		}
+	}
 	// The global cuts, and the space's means, in two passes: shard 0 holds
 	// three values a buyer, then two.
 	var since, orders, revenue []float64
@@ -532,9 +546,7 @@ func (p *planned) read(ctx context.Context, r Run, wh scoreStore, modelID string
 	n := len(since)
 	p.rfm = segment.NewRFMCuts(since, orders, revenue)
 	since, orders, revenue = nil, nil, nil
-	fp = newPrints(sh.Of)
-	// Buyers that fit a batch: every pass from here reads the profiles once.
-	if n <= p.o.planBatch() {
+	if !tried && n <= p.o.planBatch() {
 		if err := p.hold(ctx, r, wh, modelID, fp, out); err != nil {
 			return fp, false, err
 		}

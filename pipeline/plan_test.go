@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
@@ -48,6 +49,20 @@ func TestPlanInBatches(t *testing.T) {
 		}
 		if got, err := publishedSums(cfg, day); err != nil || got != one {
 			t.Errorf("night %d: the profiles read again by every pass published %s (%v), held once %s", night+1, got, err, one)
+		}
+		// A batch between the buyers and the customers: the profiles are
+		// held once the RFM pass has counted the buyers.
+		counts := queryStrings(t, wh, `SELECT concat(toString(count()), ' ', toString(countIf(lifecycle_stage != 'non_buyer'))) FROM {db}.customer_scores WHERE as_of = toDate('`+d+`')`)
+		var customers, buyers int
+		if _, err := fmt.Sscan(counts[0], &customers, &buyers); err != nil || buyers >= customers-1 {
+			t.Fatalf("night %d: %q customers and buyers: the shop needs customers without orders", night+1, counts[0])
+		}
+		heldLate := func(o *Options) { o.Score.PlanBatchBuyers = (customers + buyers) / 2 }
+		if err := runStages(ctx, cfg, day, []string{"score", "publish"}, testLogger(t), heldLate); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := publishedSums(cfg, day); err != nil || got != one {
+			t.Errorf("night %d: the profiles held after the RFM pass published %s (%v), held before it %s", night+1, got, err, one)
 		}
 		// Members of a segment of another stage's group: a small group joined.
 		joined := queryStrings(t, wh, `SELECT toString(count()) FROM (SELECT segment_id, lifecycle_stage FROM {db}.segment_members WHERE as_of = toDate('`+d+`'))

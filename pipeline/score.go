@@ -29,6 +29,7 @@ type scoreStore interface {
 	ReadRunSlice(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, runID string, s warehouse.Slice) (arrow.Record, error)
 	OpenPart(ctx context.Context, table string, schema *arrow.Schema, asOf time.Time, job string, s warehouse.Slice, runID string) (warehouse.PartWriter, error)
 	PartsWritten(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
+	PartRows(ctx context.Context, table string, asOf time.Time, job string, parts []warehouse.Slice) (int, error)
 	PartitionRuns(ctx context.Context, table string, asOf time.Time) (map[string]int, error)
 	RunRecord(ctx context.Context, id string) (warehouse.Run, bool, error)
 	EachPart(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, job string, parts []warehouse.Slice, batch int, fn func(arrow.Record) error) error

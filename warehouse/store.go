@@ -75,6 +75,8 @@ type Store interface {
 	// StageParts is PublishParts up to the swap: the parts make the date's
 	// partition of <table>_staging.
 	StageParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
+	// PartRows counts the rows of the named parts of the job.
+	PartRows(ctx context.Context, table string, asOf time.Time, job string, parts []Slice) (int, error)
 	// EachPart reads the named parts of the job in customer order (the
 	// schema's first column), batch rows at a time.
 	EachPart(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, job string, parts []Slice, batch int, fn func(arrow.Record) error) error

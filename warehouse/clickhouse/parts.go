@@ -156,6 +156,22 @@ func (w *DB) dropPart(ctx context.Context, name string) error {
 	return nil
 }
 
+// PartRows counts the rows of the job's parts named.
+func (w *DB) PartRows(ctx context.Context, table string, asOf time.Time, job string, parts []warehouse.Slice) (int, error) {
+	total := 0
+	for _, s := range parts {
+		var n uint64
+		if err := w.conn.QueryRow(ctx, w.expand("SELECT count() FROM {db}."+partTable(table, asOf, job, s))).Scan(&n); err != nil {
+			if tableGone(err) {
+				return 0, fmt.Errorf("count the rows of the parts of %s: %w: %w", table, warehouse.ErrPartGone, err)
+			}
+			return 0, fmt.Errorf("count the rows of the parts of %s: %w", table, err)
+		}
+		total += int(n)
+	}
+	return total, nil
+}
+
 // PartsWritten counts the parts of the job written whole.
 func (w *DB) PartsWritten(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error) {
 	names := make([]string, of)

@@ -108,6 +108,23 @@ func (p *Dir) PartsWritten(_ context.Context, table string, asOf time.Time, job 
 	return n, nil
 }
 
+// PartRows counts the rows of the job's parts named.
+func (p *Dir) PartRows(_ context.Context, table string, asOf time.Time, job string, parts []warehouse.Slice) (int, error) {
+	total := 0
+	for _, s := range parts {
+		pf, err := file.OpenParquetFile(filepath.Join(p.partsDir(table, asOf, job), partFile(s)), false)
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("count the rows of the parts of %s: %w: %w", table, warehouse.ErrPartGone, err)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("embedded warehouse: count the rows of the parts of %s: %w", table, err)
+		}
+		total += int(pf.NumRows())
+		pf.Close()
+	}
+	return total, nil
+}
+
 // PublishParts stages the job's parts as the date's partition of table,
 // swaps it in, and returns the rows published.
 func (p *Dir) PublishParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error) {

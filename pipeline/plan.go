@@ -304,8 +304,8 @@ var (
 	segmentSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "orders", "days_since_first", "days_since_last",
 		"last_gap_days", "interorder_mean_days", "revenue", "revenue_12m", "avg_check", "discount_share", "p_alive", "clv_12m",
 		"early_vip", "top_category", "top_brand", "preferred_channel")
-	// heldSchema: what the profiles held hold of each customer (when the
-	// buyers fit a batch): what every pass after the RFM cut points reads.
+	// heldSchema: what the profiles held hold of each customer (when they
+	// fit): what every pass of the plan reads.
 	heldSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "orders", "days_since_first", "days_since_last",
 		"last_gap_days", "interorder_mean_days", "revenue", "revenue_12m", "avg_check", "discount_share", "p_alive", "clv_12m",
 		"early_vip", "top_category", "top_brand", "preferred_channel", "basket")

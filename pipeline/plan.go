@@ -135,7 +135,7 @@ type planned struct {
 }
 
 // heldProfiles are the rows of every shard's profiles the plan reads
-// (planProfileSchema), in id order, held as read: the plan's later passes
+// (heldSchema, then heldLaterSchema), in id order: the plan's later passes
 // take them from here, not from the warehouse again (at a million
 // customers, 210 MB held took about 2 of the plan's 10 to 12 seconds off).
 type heldProfiles struct {

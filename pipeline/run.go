@@ -240,6 +240,12 @@ func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Sha
 		stop := progress(r, p.Progress)
 		res, err := s.run(ctx, r, p.Store, p.Options)
 		stop()
+		if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			// Stopped, though the step it stopped in says so in its own
+			// words (a driver giving the cancellation's cause, "terminated
+			// signal received"): the run says it was stopped.
+			err = fmt.Errorf("%w (stopped: %w)", err, ctx.Err())
+		}
 		res.Run = r
 		p.record(ctx, res, err)
 		if err != nil {

@@ -84,8 +84,8 @@ func (w *DB) onShards(ctx context.Context, stmt string) error {
 	return nil
 }
 
-// alterPartition runs an ALTER of partitions: on one server, or on every
-// shard's replicated table.
+// alterPartition runs an ALTER of partitions (or a mutation of rows): on
+// one server, or on every shard's replicated table.
 func (w *DB) alterPartition(ctx context.Context, stmt string) error {
 	if w.cluster != nil {
 		return w.onShards(ctx, stmt)

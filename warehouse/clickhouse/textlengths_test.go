@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,4 +174,83 @@ func TestPublishedText(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("no length recorded", []string{"segment_id", "product_id"})
+}
+
+// TestStaleTextLengths: writing a part deletes what part_text_lengths
+// recorded more than a day ago of the table's parts (their parts are dropped
+// after a day), and keeps the lengths of the part just written, of parts
+// written since, and of other tables' parts: on one server and on the
+// loopback cluster (a mutation of each shard's replicated table).
+func TestStaleTextLengths(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		open func(t *testing.T) *DB
+	}{{"one server", migratedWarehouse}, {"cluster", func(t *testing.T) *DB {
+		w := testCluster(t)
+		if _, err := w.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}}} {
+		t.Run(c.name, func(t *testing.T) { staleTextLengths(t, c.open(t)) })
+	}
+}
+
+func staleTextLengths(t *testing.T, w *DB) {
+	ctx := context.Background()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	tbl := warehouse.SegmentFeed
+	recorded := func(part string, daysAgo int) {
+		t.Helper()
+		if err := w.Exec(ctx, fmt.Sprintf("INSERT INTO {db}.part_text_lengths (part, column, longest, saved_at) SELECT %s, 'segment_id', 7, now() - %d", quote(part), daysAgo*86400+60)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recorded(tbl.Name+"_part_old", 2)
+	recorded(tbl.Name+"_part_today", 0)
+	recorded(warehouse.CustomerPlan.Name+"_part_old", 2) // another table's: its own writes delete it
+	b := array.NewRecordBuilder(mem, tbl.Schema)
+	for j := range tbl.Schema.NumFields() {
+		switch fb := b.Field(j).(type) {
+		case *array.StringBuilder:
+			fb.Append("x")
+		case *array.Int32Builder:
+			fb.Append(1)
+		case *array.Float64Builder:
+			fb.Append(1)
+		default:
+			t.Fatalf("column %d: %T", j, fb)
+		}
+	}
+	rec := b.NewRecord()
+	b.Release()
+	defer rec.Release()
+	asOf := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	s := warehouse.Slice{Index: 0, Of: 1}
+	pw, err := w.OpenPart(ctx, tbl.Name, tbl.Schema, asOf, "job", s, "run-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.Write(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{warehouse.CustomerPlan.Name + "_part_old", partTable(tbl.Name, asOf, "job", s), tbl.Name + "_part_today"}
+	slices.Sort(want)
+	// The deletion is a mutation: the server applies it after the ALTER returns.
+	var parts []string
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if err := w.conn.QueryRow(ctx, w.expand("SELECT arraySort(groupUniqArray(part)) FROM {db}.part_text_lengths")).Scan(&parts); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Equal(parts, want) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !slices.Equal(parts, want) {
+		t.Errorf("lengths recorded of %q a minute after the part's write, want %q", parts, want)
+	}
 }

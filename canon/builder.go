@@ -174,12 +174,24 @@ func (b *Builder) Append(fields [][]byte) (Rule, string) {
 		return rule, detail
 	}
 	b.replaced = -1
+	var h uint64
 	if b.verCol < 0 {
-		if !b.keys.Add(b.valKey()) {
+		var added bool
+		if h, added = b.keys.add(b.valKey()); !added {
 			return DuplicateKey, fmt.Sprintf("key %q was already read", b.keyBuf)
 		}
-	} else if rule, detail := b.newestVersion(); rule != "" {
-		return rule, detail
+	} else {
+		var rule Rule
+		var detail string
+		if h, rule, detail = b.newestVersion(); rule != "" {
+			return rule, detail
+		}
+	}
+	if t := b.keys.tally; t != nil {
+		t.add(h)
+		if b.replaced >= 0 {
+			t.drop()
+		}
 	}
 	b.appendVals()
 	if b.soft {
@@ -249,13 +261,13 @@ func (b *Builder) SoftMissed() int64 { return b.softMissed }
 
 // newestVersion admits a row of a versioned table whose key is new or whose
 // version is newer than the one read before, which it replaces.
-func (b *Builder) newestVersion() (Rule, string) {
+func (b *Builder) newestVersion() (uint64, Rule, string) {
 	kb := b.valKey()
 	h := b.keys.sum(kb)
 	v := b.vals[b.verCol].i
 	was, seen := b.keys.version(h)
 	if seen && v <= was {
-		return DuplicateKey, fmt.Sprintf("key %q was already read with the same or a newer %s", kb, b.t.Version)
+		return h, DuplicateKey, fmt.Sprintf("key %q was already read with the same or a newer %s", kb, b.t.Version)
 	}
 	b.keys.setVersion(h, v)
 	if seen {
@@ -267,7 +279,7 @@ func (b *Builder) newestVersion() (Rule, string) {
 		}
 	}
 	b.batchRow[h] = b.Len()
-	return "", ""
+	return h, "", ""
 }
 
 // valKey is the natural key of the row being appended, as parsed (trimmed),

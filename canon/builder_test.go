@@ -2,6 +2,7 @@ package canon
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -298,5 +299,83 @@ func TestKeys(t *testing.T) {
 		if k.Has([]byte(key)) != want[key] {
 			t.Fatalf("Has(%s) = %v", key, !want[key])
 		}
+	}
+}
+
+// TestTallyLanded: a window set that tallies its landed rows counts the rows
+// landed beyond one a key (LandedTwice) as the raw table would: a key read
+// again after the window forgot it lands again, a newer version lands
+// again in a later batch, and a row a newer version replaced in its own
+// batch does not land. The count is checked against the keys of the rows
+// the batches hold, for a table with versions and one without.
+func TestTallyLanded(t *testing.T) {
+	customers, _ := Lookup(Customers)
+	products, _ := Lookup(Products)
+	for _, tc := range []struct {
+		name  string
+		table *Table
+		row   func(id, version int) [][]byte
+	}{
+		{"versions", customers, func(id, version int) [][]byte {
+			return row(customers, fmt.Sprintf("customer_id=C%d", id), "created_at=2025-01-01 00:00:00",
+				fmt.Sprintf("updated_at=2025-01-01 %02d:%02d:%02d", version/3600%24, version/60%60, version%60))
+		}},
+		{"no versions", products, func(id, _ int) [][]byte { return row(products, fmt.Sprintf("product_id=P%d", id)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			const window = 500
+			keys := NewWindow(window)
+			defer keys.Free()
+			if err := keys.TallyLanded(t.TempDir()); err != nil {
+				t.Fatal(err)
+			}
+			b, err := NewBuilder(mem, tc.table, KeySets{tc.table.Entity: keys})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Release()
+			rng := rand.New(rand.NewPCG(1, 2))
+			landed := map[string]int{}
+			rows := 0
+			land := func() {
+				rec := b.NewRecord()
+				defer rec.Release()
+				ids := rec.Column(0).(*array.String)
+				for i := range ids.Len() {
+					landed[ids.Value(i)]++
+					rows++
+				}
+			}
+			for i := range 20_000 {
+				id := i
+				switch r := rng.IntN(10); {
+				case r == 0: // far back: forgotten by the window
+					id = rng.IntN(max(1, i-2*window))
+				case r == 1: // close behind: still in the window
+					id = max(0, i-1-rng.IntN(window/2))
+				case r == 2: // the same key again at once: replaced in its batch
+					id = max(0, i-1)
+				}
+				b.Append(tc.row(id, i))
+				if rng.IntN(100) == 0 {
+					land()
+				}
+			}
+			land()
+			want := int64(rows - len(landed))
+			if keys.Rotations() == 0 || want == 0 {
+				t.Fatalf("%d rotations, %d rows landed twice: the test shows nothing", keys.Rotations(), want)
+			}
+			got, err := keys.LandedTwice()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("landed twice %d, want %d (%d rows landed, %d keys)", got, want, rows, len(landed))
+			}
+			t.Logf("%d rows landed, %d keys, %d landed twice, %d superseded", rows, len(landed), got, b.Superseded())
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package canon
 
 import (
+	"errors"
 	"hash/maphash"
 	"math"
 	"math/bits"
@@ -41,6 +42,9 @@ type Keys struct {
 	// rejected holds the keys of rows read but rejected, so that a child
 	// naming one is told apart from an orphan (parent_rejected).
 	rejected *Keys
+	// tally counts the rows landed that repeat a key at any distance (see
+	// TallyLanded); nil: not counted.
+	tally *tally
 }
 
 // mappings are the memory maps under the tables, nil when on the heap.
@@ -106,8 +110,37 @@ func (k *Keys) RememberAll() { k.remember = true }
 // still holds every key added.
 func (k *Keys) Rotations() int { return k.rotations }
 
+// TallyLanded makes the set count the rows landed with its keys (as a
+// Builder appends them) that repeat the key of another, however far back,
+// for LandedTwice: a window set lands a key read again after it forgot it.
+// The count spills 8 bytes a row into a new directory under dir.
+func (k *Keys) TallyLanded(dir string) error {
+	k.freeTally()
+	t, err := newTally(dir)
+	k.tally = t
+	return err
+}
+
+// LandedTwice counts the rows landed with the set's keys, since
+// TallyLanded, beyond one a key (a newer version of a key lands as another
+// row too).
+func (k *Keys) LandedTwice() (int64, error) {
+	if k.tally == nil {
+		return 0, errors.New("the rows landed were not counted (TallyLanded)")
+	}
+	return k.tally.repeats()
+}
+
+func (k *Keys) freeTally() {
+	if k.tally != nil {
+		k.tally.free()
+		k.tally = nil
+	}
+}
+
 // Free hands the set's memory back; the set is empty afterwards.
 func (k *Keys) Free() {
+	k.freeTally()
 	k.maps.free()
 	k.slots, k.vers, k.n = make([]uint64, 1024), nil, 0
 	k.prev, k.prevVers, k.rotations, k.all = nil, nil, 0, nil
@@ -255,6 +288,7 @@ func (k *Keys) versioned() {
 // that remembers all its keys becomes a set of them all, its window handed
 // back. Keys can still be added.
 func (k *Keys) Seal() {
+	k.freeTally() // no row lands with the keys any more
 	if k.window > 0 && k.remember {
 		k.sealAll()
 		return
@@ -293,12 +327,18 @@ func (k *Keys) sealAll() {
 
 // Add adds key and reports whether it was new.
 func (k *Keys) Add(key []byte) bool {
+	_, added := k.add(key)
+	return added
+}
+
+// add is Add that also gives the key's hash.
+func (k *Keys) add(key []byte) (uint64, bool) {
 	h := k.sum(key)
 	if _, seen := k.version(h); seen {
-		return false
+		return h, false
 	}
 	k.put(h, math.MaxInt64)
-	return true
+	return h, true
 }
 
 // Has reports whether key is in the set.

@@ -29,7 +29,8 @@ import (
 type Config struct {
 	// TimeZone decides what "yesterday" means for the default --as-of.
 	TimeZone string `yaml:"time_zone"`
-	// DataDir holds the embedded mode's output tables and the sample shop.
+	// DataDir holds the embedded mode's output tables and the sample shop,
+	// and extract's spill of the key hashes it landed (see ExtractOptions).
 	DataDir string `yaml:"data_dir"`
 	// BatchRows bounds the rows of one Arrow record batch, and so memory.
 	BatchRows  int        `yaml:"batch_rows"`

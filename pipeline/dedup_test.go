@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tessera-cdp/tessera/canon"
 )
@@ -92,6 +94,21 @@ func TestExtractDedupWindow(t *testing.T) {
 				}
 			}
 		}
+		// Extract counts what it landed twice as it lands it; the raw table
+		// says the same: the run's rows beyond one a key.
+		var run string
+		queryRow(t, wh, "SELECT run_id FROM {db}.runs WHERE stage = 'extract' ORDER BY finished_at DESC, started_at DESC LIMIT 1", &run)
+		for _, c := range []struct {
+			entity canon.Entity
+			key    string
+			want   int64
+		}{{canon.OrderLines, "order_id, line_no", far}, {canon.Orders, "order_id", 1}} {
+			var twice int64
+			queryRow(t, wh, "SELECT count() - uniqExact("+c.key+") FROM {db}.raw_"+string(c.entity)+" WHERE _deleted = 0 AND run_id = '"+run+"'", &twice)
+			if twice != c.want {
+				t.Errorf("round %d: the raw table has %d %s landed twice by the run, want %d", round, twice, c.entity, c.want)
+			}
+		}
 	}
 }
 
@@ -107,5 +124,66 @@ func writeCSV(t *testing.T, path string, recs [][]string) {
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestExtractShardsDedupWindow: the pods of a sharded extract, with a
+// duplicate window smaller than each entity, each count what they landed
+// twice as the raw table does (the rows of the pod's run beyond one a key),
+// and a pod that only checks the customers pod 0 lands (they outgrow its
+// window too) counts none.
+func TestExtractShardsDedupWindow(t *testing.T) {
+	cfg, wh := testClickHouse(t)
+	dir, _ := generateShop(t, 1500, 0, "csv")
+	cfg.Source.Files.Dir = dir
+	cfg.BatchRows, cfg.Source.DedupWindow = 1024, 1024
+	cfg.Kube.Wait = 30 * time.Second // pod 0's wait for a pod that failed
+	lineHeader, lines := readCSV(t, filepath.Join(dir, "order_lines.csv"))
+	qty := canon.Tables[3].Index("quantity")
+	for i := range 40 { // the first lines again at the end, another quantity
+		dup := append([]string(nil), lines[i]...)
+		dup[qty] = "77"
+		lines = append(lines, dup)
+	}
+	writeCSV(t, filepath.Join(dir, "order_lines.csv"), append([][]string{lineHeader}, lines...))
+	runShards(t, cfg, asOf, []string{"extract"}, 2, "dedup")
+
+	var customers uint64
+	queryRow(t, wh, "SELECT count() FROM {db}.raw_customers FINAL", &customers)
+	if customers <= uint64(cfg.Source.DedupWindow) {
+		t.Fatalf("%d customers: they fit the window of %d", customers, cfg.Source.DedupWindow)
+	}
+	runs := queryStrings(t, wh, "SELECT concat(run_id, ' ', detail) FROM {db}.runs WHERE stage = 'extract'")
+	if len(runs) != 2 {
+		t.Fatalf("%d extract runs recorded, want 2", len(runs))
+	}
+	keyOf := map[canon.Entity]string{}
+	for _, tbl := range canon.Tables {
+		keyOf[tbl.Entity] = strings.Join(tbl.Key, ", ")
+	}
+	landedTwice := int64(0)
+	for _, run := range runs {
+		id, detail, _ := strings.Cut(run, " ")
+		var res ExtractResult
+		if err := json.Unmarshal([]byte(detail), &res); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range res.Entities {
+			live := ""
+			if e.Entity == canon.Orders || e.Entity == canon.OrderLines {
+				live = " AND _deleted = 0"
+			}
+			var twice int64 // the rows of the pod's run beyond one a key (no version replaced one in its batch here)
+			queryRow(t, wh, "SELECT count() - uniqExact("+keyOf[e.Entity]+") FROM {db}.raw_"+string(e.Entity)+" WHERE run_id = '"+id+"'"+live, &twice)
+			if e.Replaced != twice {
+				t.Errorf("run %s: %s replaced by newer %d, the raw table has %d landed twice", id, e.Entity, e.Replaced, twice)
+			}
+			if e.Entity == canon.OrderLines {
+				landedTwice += e.Replaced
+			}
+		}
+	}
+	if landedTwice == 0 {
+		t.Error("no pod landed an order line twice: the test shows nothing")
 	}
 }

@@ -31,7 +31,6 @@ type rawSink interface {
 	InsertRejected(ctx context.Context, runID string, at time.Time, rs []canon.Rejection) error
 	EndExtract(err error) error
 	OnePerKey() bool
-	LandedTwice(ctx context.Context, e canon.Entity, runID string) (int64, error)
 	SaveWatermark(ctx context.Context, source, entity string, value time.Time, runID string) error
 	SaveIdentities(ctx context.Context, ls []warehouse.Identity, runID string, at time.Time) error
 	RawKeys(ctx context.Context, e canon.Entity, fn func(string)) error
@@ -253,17 +252,28 @@ type orderSettler interface {
 // extractTable lands one entity from each of its sources, with a fresh key
 // table. A warehouse whose raw tables keep one row per key can take a key
 // twice: there, duplicates are caught within a window of keys, so that memory
-// does not grow with the rows read. Parents also remember every key, 8 bytes
-// each, which their children are checked against.
+// does not grow with the rows read, and the keys landed again beyond it are
+// counted from a spill of every landed row's key hash (Keys.TallyLanded).
+// Parents also remember every key, 8 bytes each, which their children are
+// checked against.
 func extractTable(ctx context.Context, r Run, t *canon.Table, list sourceList, sink rawSink, o ExtractOptions, keys canon.KeySets, ids *identity.Resolver) ([]EntityCount, bool, error) {
 	if s, ok := sink.(shardSink); ok && checksOnly(r.Shard, t.Entity) {
 		s.quiet = true
 		sink = s
 	}
+	tallied := false
 	if sink.OnePerKey() {
 		keys[t.Entity] = canon.NewWindow(o.DedupWindow)
 		if isParent(t.Entity) {
 			keys[t.Entity].RememberAll()
+		}
+		// What lands beyond the window is counted as it lands, in SpillDir
+		// (a pod that only checks the rows pod 0 lands lands none).
+		if s, ok := sink.(shardSink); !ok || !s.quiet {
+			if err := keys[t.Entity].TallyLanded(o.SpillDir); err != nil {
+				return nil, false, err
+			}
+			tallied = true
 		}
 	} else {
 		keys[t.Entity] = canon.NewKeys()
@@ -299,8 +309,8 @@ func extractTable(ctx context.Context, r Run, t *canon.Table, list sourceList, s
 				r.Log.WithFields(logrus.Fields{"entity": t.Entity, "source": c.Source, "orders": n}).Info("orders moved to another customer: their old rows and lines marked deleted, the lines moved along")
 			}
 		}
-		if err == nil && keys[t.Entity].Rotations() > 0 {
-			err = countLandedTwice(ctx, r, sink, t.Entity, &c, landedTwice, o.DedupWindow)
+		if err == nil && tallied && keys[t.Entity].Rotations() > 0 {
+			err = countLandedTwice(r, keys[t.Entity], t.Entity, &c, landedTwice, o.DedupWindow)
 		}
 		landedTwice += c.landedTwice
 		counts = append(counts, c)
@@ -334,9 +344,9 @@ func extractTable(ctx context.Context, r Run, t *canon.Table, list sourceList, s
 // countLandedTwice adds to c the rows that repeat a key read further back than
 // the duplicate window: they landed, and the raw table keeps one row per key.
 // before is what the entity's earlier sources in the run landed twice.
-func countLandedTwice(ctx context.Context, r Run, w rawSink, e canon.Entity, c *EntityCount, before int64, window int) error {
+func countLandedTwice(r Run, keys *canon.Keys, e canon.Entity, c *EntityCount, before int64, window int) error {
 	start := time.Now()
-	n, err := w.LandedTwice(ctx, e, r.ID)
+	n, err := keys.LandedTwice()
 	c.Seconds = round(c.Seconds + time.Since(start).Seconds()) // part of the entity's time
 	if err != nil {
 		return err

@@ -33,6 +33,9 @@ type ExtractOptions struct {
 	// names no source at all.
 	Sample    synth.Config
 	SampleDir string
+	// SpillDir is where the count of the rows landed beyond the duplicate
+	// window spills (8 bytes a row landed of the entity being read).
+	SpillDir string
 	// Location: the shop's time zone, of a mapped export's times that carry
 	// no offset (nil: UTC).
 	Location *time.Location
@@ -130,7 +133,7 @@ func OptionsFrom(cfg config.Config) Options {
 	sg := cfg.Segmentation
 	return Options{
 		Extract: ExtractOptions{Source: cfg.Source, DedupWindow: cfg.Source.DedupWindow, MaxAmount: cfg.Source.MaxAmount, BatchRows: cfg.BatchRows, Backoff: DefaultBackoff,
-			Sample: sample, SampleDir: filepath.Join(cfg.DataDir, "sample-shop"), Location: cfg.Location()},
+			Sample: sample, SampleDir: filepath.Join(cfg.DataDir, "sample-shop"), SpillDir: cfg.DataDir, Location: cfg.Location()},
 		Features: FeatureOptions{BatchRows: cfg.BatchRows, Location: cfg.Location()},
 		Train:    TrainOptions{LTV: cfg.LTV, EarlyVIP: sg.EarlyVIP, BatchRows: cfg.BatchRows},
 		Score: ScoreOptions{CLVMonths: cfg.LTV.CLVMonths, DiscountMonthly: cfg.LTV.DiscountMonthly, Segmentation: sg,

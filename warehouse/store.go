@@ -38,9 +38,8 @@ type Store interface {
 	// the store can, is dropped (err not nil). It returns err, or what failed.
 	EndExtract(err error) error
 	// OnePerKey says whether raw tables keep one row per key (the newest
-	// version): then extract may land a key twice and count it (LandedTwice).
+	// version): then extract may land a key twice, and counts it.
 	OnePerKey() bool
-	LandedTwice(ctx context.Context, e canon.Entity, runID string) (int64, error)
 	Watermark(ctx context.Context, source, entity string) (time.Time, bool, error)
 	SaveWatermark(ctx context.Context, source, entity string, value time.Time, runID string) error
 	Identities(ctx context.Context, fn func(Identity)) error

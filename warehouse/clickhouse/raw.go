@@ -417,25 +417,3 @@ func (w *DB) RejectedByRule(ctx context.Context, runID string) ([]warehouse.Coun
 	}
 	return out, rows.Err()
 }
-
-// LandedTwice counts the rows of e that run landed beyond one per key (the
-// table keeps one of each: the newest version, else the last landed). Keys
-// are counted by a 64-bit hash, as extract holds them: uniqExact of the key
-// columns themselves took 3.9 s for 10 million order lines, of their hash
-// 1.4 s (a collision at 10^8 keys has odds below 10^-3 and would only count
-// one row too many here).
-func (w *DB) LandedTwice(ctx context.Context, e canon.Entity, runID string) (int64, error) {
-	t, err := canon.Lookup(e)
-	if err != nil {
-		return 0, err
-	}
-	var rows, keys uint64
-	q := fmt.Sprintf("SELECT count(), uniqExact(cityHash64(%s)) FROM %s.%s WHERE run_id = ?", strings.Join(t.Key, ", "), w.db, warehouse.RawTable(e))
-	if live := liveOnly(e); live != "" {
-		q += " AND " + live
-	}
-	if err := w.conn.QueryRow(ctx, q, runID).Scan(&rows, &keys); err != nil {
-		return 0, fmt.Errorf("count the keys %s landed twice: %w", warehouse.RawTable(e), err)
-	}
-	return int64(rows - keys), nil
-}

@@ -55,9 +55,6 @@ func (p *Dir) EndExtract(err error) error {
 // to land each once.
 func (p *Dir) OnePerKey() bool { return false }
 
-// LandedTwice is never asked of a store that lands each key once.
-func (p *Dir) LandedTwice(context.Context, canon.Entity, string) (int64, error) { return 0, nil }
-
 // RecordRun appends what a run did to runs.jsonl.
 func (p *Dir) RecordRun(_ context.Context, r warehouse.Run) error {
 	return appendJSONL(p, "runs.jsonl", r)

@@ -3,7 +3,6 @@ package canon
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math/bits"
 	"os"
 	"slices"
@@ -101,18 +100,13 @@ func (t *tally) repeats() (int64, error) {
 		if f == nil {
 			continue
 		}
-		bytes, err := f.Seek(0, io.SeekEnd)
-		if err == nil {
-			_, err = f.Seek(0, io.SeekStart)
-		}
+		info, err := f.Stat()
 		if err != nil {
 			return 0, fmt.Errorf("the duplicate count's spill: %w", err)
 		}
-		raw = slices.Grow(raw[:0], int(bytes))[:bytes]
-		if _, err := io.ReadFull(f, raw); err != nil {
-			return 0, fmt.Errorf("the duplicate count's spill: %w", err)
-		}
-		if _, err := f.Seek(0, io.SeekEnd); err != nil { // more rows may follow
+		// Read at an offset: more rows may be written after, at the end.
+		raw = slices.Grow(raw[:0], int(info.Size()))[:info.Size()]
+		if _, err := f.ReadAt(raw, 0); err != nil {
 			return 0, fmt.Errorf("the duplicate count's spill: %w", err)
 		}
 		// An open-addressing set of the bucket's hashes, at most half full,

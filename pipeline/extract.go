@@ -257,8 +257,9 @@ type orderSettler interface {
 // Parents also remember every key, 8 bytes each, which their children are
 // checked against.
 func extractTable(ctx context.Context, r Run, t *canon.Table, list sourceList, sink rawSink, o ExtractOptions, keys canon.KeySets, ids *identity.Resolver) ([]EntityCount, bool, error) {
+	quiet := false // a pod that checks the rows pod 0 lands, and lands none
 	if s, ok := sink.(shardSink); ok && checksOnly(r.Shard, t.Entity) {
-		s.quiet = true
+		s.quiet, quiet = true, true
 		sink = s
 	}
 	tallied := false
@@ -267,9 +268,8 @@ func extractTable(ctx context.Context, r Run, t *canon.Table, list sourceList, s
 		if isParent(t.Entity) {
 			keys[t.Entity].RememberAll()
 		}
-		// What lands beyond the window is counted as it lands, in SpillDir
-		// (a pod that only checks the rows pod 0 lands lands none).
-		if s, ok := sink.(shardSink); !ok || !s.quiet {
+		// What lands beyond the window is counted as it lands, in SpillDir.
+		if !quiet {
 			if err := keys[t.Entity].TallyLanded(o.SpillDir); err != nil {
 				return nil, false, err
 			}

@@ -240,12 +240,7 @@ func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Sha
 		stop := progress(r, p.Progress)
 		res, err := s.run(ctx, r, p.Store, p.Options)
 		stop()
-		if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-			// Stopped, though the step it stopped in says so in its own
-			// words (a driver giving the cancellation's cause, "terminated
-			// signal received"): the run says it was stopped.
-			err = fmt.Errorf("%w (stopped: %w)", err, ctx.Err())
-		}
+		err = saysStopped(ctx, err)
 		res.Run = r
 		p.record(ctx, res, err)
 		if err != nil {
@@ -257,6 +252,18 @@ func (p *Runner) Run(ctx context.Context, asOf time.Time, names []string, sh Sha
 	}
 	ok = true
 	return nil
+}
+
+// saysStopped makes the error of a stage whose context is done say it was
+// stopped, in the words of the context's error ("context canceled"), where
+// the step it stopped in said so in its own: a driver giving the
+// cancellation's cause ("terminated signal received", which errors.Is
+// takes for context.Canceled while its text does not say it).
+func saysStopped(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil || strings.Contains(err.Error(), ctx.Err().Error()) {
+		return err
+	}
+	return fmt.Errorf("%w (stopped: %w)", err, ctx.Err())
 }
 
 // record notes a stage's run in the runs table; a failure to is logged, not

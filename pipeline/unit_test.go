@@ -236,3 +236,36 @@ func reportCustomers(t *testing.T, cfg config.Config, d time.Time) int {
 	}
 	return data.Customers
 }
+
+// signalCause is a cancellation's cause as os/signal.NotifyContext gives
+// it: errors.Is takes it for context.Canceled, its text does not say so.
+type signalCause string
+
+func (s signalCause) Error() string        { return string(s) }
+func (s signalCause) Is(target error) bool { return target == context.Canceled }
+
+// TestSaysStopped: a stage's error says it was stopped when its context is
+// done, also when the step it stopped in gave the cancellation's cause (a
+// SIGTERM's "terminated signal received"), and only then.
+func TestSaysStopped(t *testing.T) {
+	live := context.Background()
+	stopped, cancel := context.WithCancelCause(live)
+	cause := signalCause("terminated signal received")
+	cancel(cause)
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want string
+	}{
+		{"no error", stopped, nil, "<nil>"},
+		{"not stopped", live, errors.New("bad row"), "bad row"},
+		{"stopped, saying so", stopped, fmt.Errorf("land: %w", context.Canceled), "land: context canceled"},
+		{"stopped, giving the cause", stopped, fmt.Errorf("record the text lengths: %w", cause), "record the text lengths: terminated signal received (stopped: context canceled)"},
+		{"stopped, another error", stopped, errors.New("connection reset"), "connection reset (stopped: context canceled)"},
+	} {
+		if got := fmt.Sprint(saysStopped(c.ctx, c.err)); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}

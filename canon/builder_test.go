@@ -3,8 +3,10 @@ package canon
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -377,5 +379,40 @@ func TestTallyLanded(t *testing.T) {
 			}
 			t.Logf("%d rows landed, %d keys, %d landed twice, %d superseded", rows, len(landed), got, b.Superseded())
 		})
+	}
+}
+
+// TestUnixOf checks the arithmetic of civil dates against time.Date on every
+// day ParseTime accepts, at a few times of day.
+func TestUnixOf(t *testing.T) {
+	for day := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC); day.Year() <= 2200; day = day.AddDate(0, 0, 1) {
+		y, m, d := day.Date()
+		for _, hms := range [][3]int{{0, 0, 0}, {12, 34, 56}, {23, 59, 59}, {23, 59, 60}} {
+			want := time.Date(y, m, d, hms[0], hms[1], hms[2], 0, time.UTC).Unix()
+			if got := unixOf(y, int(m), d, hms[0], hms[1], hms[2]); got != want {
+				t.Fatalf("unixOf(%d-%02d-%02d %v) = %d, want %d", y, m, d, hms, got, want)
+			}
+		}
+	}
+}
+
+// TestPlainASCII: true exactly for ASCII without NUL, at every length and
+// position of the byte that makes it not (the eight-byte steps and the tail).
+func TestPlainASCII(t *testing.T) {
+	for n := 0; n <= 20; n++ {
+		base := []byte(strings.Repeat("a", n))
+		if !plainASCII(base) {
+			t.Fatalf("plainASCII(%q) = false", base)
+		}
+		for i := range n {
+			for _, c := range []byte{0, 0x7f, 0x80, 0xc3, 0xff, 0x01} {
+				s := slices.Clone(base)
+				s[i] = c
+				want := c != 0 && c < 0x80
+				if got := plainASCII(s); got != want {
+					t.Errorf("plainASCII(%q) = %v, want %v", s, got, want)
+				}
+			}
+		}
 	}
 }

@@ -80,8 +80,9 @@ type Table struct {
 	Refs    []Ref
 	Doc     string
 
-	schema *arrow.Schema
-	index  map[string]int
+	schema  *arrow.Schema
+	index   map[string]int
+	keyCols []int // the positions of Key's columns
 }
 
 // Schema returns the table's Arrow schema. Optional numbers, flags and times are
@@ -233,5 +234,9 @@ func init() {
 			t.index[c.Name] = i
 		}
 		t.schema = arrow.NewSchema(fields, nil)
+		t.keyCols = make([]int, len(t.Key))
+		for n, k := range t.Key {
+			t.keyCols[n] = t.index[k]
+		}
 	}
 }

@@ -155,10 +155,23 @@ func (k *Keys) sum(key []byte) uint64 { return nonZero(maphash.Bytes(k.seed, key
 // probe is the slot of slots holding h, or the empty slot where it would go.
 // A table's size need not be a power of two: the home slot is h scaled to it.
 func probe(slots []uint64, h uint64) (int, bool) {
+	i := home(slots, h)
+	return probeFrom(slots, h, i, slots[i])
+}
+
+// home is the slot where h's probe starts.
+func home(slots []uint64, h uint64) uint64 {
+	i, _ := bits.Mul64(h, uint64(len(slots)))
+	return i
+}
+
+// probeFrom is probe from slot i, whose word the caller read already (s):
+// a caller that reads the home slots of two tables before probing either
+// waits for one cache miss, not two in turn.
+func probeFrom(slots []uint64, h, i, s uint64) (int, bool) {
 	n := uint64(len(slots))
-	i, _ := bits.Mul64(h, n)
 	for {
-		switch slots[i] {
+		switch s {
 		case h:
 			return int(i), true
 		case 0:
@@ -167,16 +180,38 @@ func probe(slots []uint64, h uint64) (int, bool) {
 		if i++; i == n {
 			i = 0
 		}
+		s = slots[i]
 	}
 }
 
 // find is the slot of the current table holding h, or the empty slot where it would go.
 func (k *Keys) find(h uint64) (int, bool) { return probe(k.slots, h) }
 
+// lookup is a lookup of a key's hash begun: the words of its home slots in
+// the current and the previous table, read. At millions of keys each read is
+// a cache miss; reading them before anything waits on them lets them wait
+// together, and with whatever else the caller reads meanwhile (a row's
+// parent). The tables must not change before it ends (versionOf).
+type lookup struct{ h, i, j, cur, prev uint64 }
+
+// begin begins the lookup of h.
+func (k *Keys) begin(h uint64) lookup {
+	l := lookup{h: h, i: home(k.slots, h)}
+	if k.prev != nil {
+		l.j = home(k.prev, h)
+		l.prev = k.prev[l.j]
+	}
+	l.cur = k.slots[l.i]
+	return l
+}
+
 // version reports whether h is in the set and the newest version read of it
 // (math.MaxInt64 when it came without one).
-func (k *Keys) version(h uint64) (int64, bool) {
-	if i, ok := k.find(h); ok {
+func (k *Keys) version(h uint64) (int64, bool) { return k.versionOf(k.begin(h)) }
+
+// versionOf ends the lookup l as version does.
+func (k *Keys) versionOf(l lookup) (int64, bool) {
+	if i, ok := probeFrom(k.slots, l.h, l.i, l.cur); ok {
 		if k.vers == nil {
 			return math.MaxInt64, true
 		}
@@ -185,7 +220,7 @@ func (k *Keys) version(h uint64) (int64, bool) {
 	if k.prev == nil {
 		return 0, false
 	}
-	if i, ok := probe(k.prev, h); ok {
+	if i, ok := probeFrom(k.prev, l.h, l.j, l.prev); ok {
 		if k.prevVers == nil {
 			return math.MaxInt64, true
 		}
@@ -332,13 +367,15 @@ func (k *Keys) Add(key []byte) bool {
 }
 
 // add is Add that also gives the key's hash.
-func (k *Keys) add(key []byte) (uint64, bool) {
-	h := k.sum(key)
-	if _, seen := k.version(h); seen {
-		return h, false
+func (k *Keys) add(key []byte) (uint64, bool) { return k.addBegun(k.begin(k.sum(key))) }
+
+// addBegun ends the lookup l by adding its hash, when new.
+func (k *Keys) addBegun(l lookup) (uint64, bool) {
+	if _, seen := k.versionOf(l); seen {
+		return l.h, false
 	}
-	k.put(h, math.MaxInt64)
-	return h, true
+	k.put(l.h, math.MaxInt64)
+	return l.h, true
 }
 
 // Has reports whether key is in the set.

@@ -50,6 +50,9 @@ type Resolver struct {
 
 	key     []byte
 	fields  [][]byte
+	copied  bool     // fields is own: the row's copy, rewritten
+	own     [][]byte // the copy's memory, kept between rows
+	cols    tableCols
 	pending []warehouse.Identity // links of the row being appended
 	linked  int64                // rows whose customer_id was rewritten
 	// merged is set when the customer row just resolved belongs to a customer
@@ -231,11 +234,15 @@ func (id *Resolver) taken(c string) bool {
 // lands, the others are its other ids, linked.
 func (id *Resolver) Resolve(t *canon.Table, system string, fields [][]byte, person []byte) [][]byte {
 	id.pending, id.merged, id.personRow = id.pending[:0], "", 0
-	cust := t.Index("customer_id")
+	if id.cols.t != t {
+		id.cols = colsOf(t)
+	}
+	cust := id.cols.customer
 	if cust < 0 || cust >= len(fields) {
 		return fields
 	}
-	id.fields = append(id.fields[:0], fields...)
+	// fields is copied only when a row's customer_id is rewritten (set).
+	id.fields, id.copied = fields, false
 	x := bytes.TrimSpace(fields[cust])
 	switch t.Entity {
 	case canon.Customers:
@@ -272,25 +279,26 @@ func (id *Resolver) Resolve(t *canon.Table, system string, fields [][]byte, pers
 		}
 		id.set(cust, x, c)
 	case canon.Events:
-		anon := bytes.TrimSpace(fields[t.Index("anonymous_id")])
+		anon := bytes.TrimSpace(fields[id.cols.anonymous])
 		if len(x) > 0 {
 			c, ok := id.anyID(system, x)
 			if ok {
 				id.set(cust, x, c)
-			} else {
-				c = string(x)
 			}
 			if len(anon) == 0 {
 				break
 			}
+			if !ok {
+				c = string(x)
+			}
 			if _, linked := id.byAnon[maphash.Bytes(id.seed, anon)]; !linked {
-				if ts, tsOK := canon.ParseTime(bytes.TrimSpace(fields[t.Index("ts")])); tsOK {
+				if ts, tsOK := canon.ParseTime(bytes.TrimSpace(fields[id.cols.ts])); tsOK {
 					id.pending = append(id.pending, warehouse.Identity{Kind: kindAnonymousID, ID: string(anon), CustomerID: c, At: time.Unix(ts, 0).UTC()})
 				}
 			}
 		} else if len(anon) > 0 {
 			if l, ok := id.byAnon[maphash.Bytes(id.seed, anon)]; ok {
-				if ts, tsOK := canon.ParseTime(bytes.TrimSpace(fields[t.Index("ts")])); tsOK && ts >= l.since {
+				if ts, tsOK := canon.ParseTime(bytes.TrimSpace(fields[id.cols.ts])); tsOK && ts >= l.since {
 					id.set(cust, x, id.name(l.customer))
 				}
 			}
@@ -331,9 +339,30 @@ func (id *Resolver) resolvePerson(system string, x, person []byte, e string, cus
 
 func (id *Resolver) set(col int, was []byte, c string) {
 	if c != string(was) {
-		id.fields[col] = []byte(c)
+		id.rewrite(col, []byte(c))
 		id.linked++
 	}
+}
+
+// rewrite sets column col of the row resolved to v, in a copy of the row:
+// the source's row is not ours to change.
+func (id *Resolver) rewrite(col int, v []byte) {
+	if !id.copied {
+		id.fields, id.copied = append(id.own[:0], id.fields...), true
+		id.own = id.fields
+	}
+	id.fields[col] = v
+}
+
+// tableCols are the positions of the columns Resolve reads in a table (-1:
+// none), looked up once a table, not once a row.
+type tableCols struct {
+	t                       *canon.Table
+	customer, anonymous, ts int
+}
+
+func colsOf(t *canon.Table) tableCols {
+	return tableCols{t, t.Index("customer_id"), t.Index("anonymous_id"), t.Index("ts")}
 }
 
 // emailHash is the row's e-mail hash, computed from the clear address when
@@ -349,7 +378,7 @@ func (id *Resolver) emailHash(t *canon.Table, fields [][]byte) string {
 	}
 	sum := sha256.Sum256(mail)
 	h := hex.EncodeToString(sum[:])
-	id.fields[t.Index("email_hash")] = []byte(h)
+	id.rewrite(t.Index("email_hash"), []byte(h))
 	return h
 }
 

@@ -199,7 +199,7 @@ func (e *entityRead) row() error {
 			e.c.count(canon.DuplicateKey, e.batchPos[k], "replaced by a newer version")
 			e.rejected = append(e.rejected, canon.Rejection{Source: rows.Name(), Entity: e.t.Entity, Position: e.batchPos[k],
 				Key: b.Key(rows.Fields()), Rule: canon.DuplicateKey,
-				Detail: fmt.Sprintf("replaced by a newer version of the key at row %d", rows.Position()), Raw: e.batchRaw[k]})
+				Detail: fmt.Sprintf("replaced by a newer version of the key at row %d", rows.Position()), Raw: strings.Clone(e.batchRaw[k])})
 		}
 		e.batchPos, e.batchRaw = append(e.batchPos, rows.Position()), append(e.batchRaw, rows.Raw())
 	}
@@ -210,7 +210,7 @@ func (e *entityRead) row() error {
 		key = strings.Trim(b.Key(rows.Fields()), "|")
 	}
 	e.rejected = append(e.rejected, canon.Rejection{Source: rows.Name(), Entity: e.t.Entity, Position: rows.Position(),
-		Key: key, Rule: rule, Detail: detail, Raw: rows.Raw()})
+		Key: key, Rule: rule, Detail: detail, Raw: strings.Clone(rows.Raw())}) // held till written: not the source's block
 	e.c.Rejected++
 	e.c.count(rule, rows.Position(), detail)
 	if e.parent && rule != canon.DuplicateKey {

@@ -19,15 +19,18 @@ import (
 // Builder validates raw rows of one entity and appends the valid ones to Arrow
 // builders. It is the one place where the rules of the canonical model are applied.
 type Builder struct {
-	t      *Table
-	mem    memory.Allocator
-	rb     *array.RecordBuilder // its fields of text stay empty: strs build them
-	strs   []*stringColumn      // of each column of text; nil for the others
-	rows   int                  // appended since the last NewRecord
-	keys   *Keys
-	refs   []refCheck
-	vals   []value
-	keyBuf []byte
+	t    *Table
+	mem  memory.Allocator
+	rb   *array.RecordBuilder // its fields of text stay empty: strs build them
+	strs []*stringColumn      // of each column of text; nil for the others
+	rows int                  // appended since the last NewRecord
+	keys *Keys
+	refs []refCheck
+	// refLookups are the lookups of the row's parents, begun (a null
+	// value's is not).
+	refLookups []lookup
+	vals       []value
+	keyBuf     []byte
 	// evented rows need customer_id or anonymous_id
 	custCol, anonCol int
 
@@ -86,6 +89,7 @@ func NewBuilder(mem memory.Allocator, t *Table, sets KeySets) (*Builder, error) 
 		}
 		b.refs = append(b.refs, refCheck{col: t.Index(r.Column), keys: parent, Ref: r})
 	}
+	b.refLookups = make([]lookup, len(b.refs))
 	if t.Entity == Events {
 		b.custCol, b.anonCol = t.Index("customer_id"), t.Index("anonymous_id")
 	}
@@ -192,8 +196,9 @@ func (b *Builder) Append(fields [][]byte) (Rule, string) {
 	if rule, detail := b.checkValues(fields); rule != "" {
 		return rule, detail
 	}
-	// The row's key is looked up in its own set while its parents are in
-	// theirs (their sets are others: parents are read first).
+	// The row's parents and its key are looked up at once (the parents'
+	// sets are others: parents are read first).
+	b.beginRefs()
 	l := b.keys.begin(b.keys.sum(b.valKey()))
 	if rule, detail := b.checkRefs(); rule != "" {
 		return rule, detail
@@ -234,6 +239,7 @@ func (b *Builder) Check(fields [][]byte) (Rule, string) {
 	if rule, detail := b.checkValues(fields); rule != "" {
 		return rule, detail
 	}
+	b.beginRefs()
 	return b.checkRefs()
 }
 
@@ -267,12 +273,21 @@ func (b *Builder) checkValues(fields [][]byte) (Rule, string) {
 	return "", ""
 }
 
+// beginRefs begins the lookups of the row's parents (checkRefs ends them).
+func (b *Builder) beginRefs() {
+	for n, r := range b.refs {
+		if v := &b.vals[r.col]; !v.null {
+			b.refLookups[n] = r.keys.begin(r.keys.sum(v.s))
+		}
+	}
+}
+
 // checkRefs is Check of the row's parents, once its values are checked.
 func (b *Builder) checkRefs() (Rule, string) {
 	soft := false
-	for _, r := range b.refs {
+	for n, r := range b.refs {
 		v := &b.vals[r.col]
-		if v.null && r.Optional || r.keys.Has(v.s) {
+		if v.null && r.Optional || !v.null && r.keys.hasBegun(b.refLookups[n]) {
 			continue
 		}
 		switch {

@@ -187,21 +187,22 @@ func probeFrom(slots []uint64, h, i, s uint64) (int, bool) {
 // find is the slot of the current table holding h, or the empty slot where it would go.
 func (k *Keys) find(h uint64) (int, bool) { return probe(k.slots, h) }
 
-// lookup is a lookup of a key's hash begun: the words of its home slots in
-// the current and the previous table, read. At millions of keys each read is
-// a cache miss; reading them before anything waits on them lets them wait
-// together, and with whatever else the caller reads meanwhile (a row's
-// parent). The tables must not change before it ends (versionOf).
-type lookup struct{ h, i, j, cur, prev uint64 }
+// lookup is a lookup of a key's hash begun: the cache lines of its home
+// slots in the current and the previous table asked for (prefetch). At
+// millions of keys each is a cache miss; asked for before anything waits
+// on them, they wait together, and with whatever else the caller looks up
+// meanwhile (a row's parent). The tables must not change before it ends
+// (versionOf).
+type lookup struct{ h, i, j uint64 }
 
 // begin begins the lookup of h.
 func (k *Keys) begin(h uint64) lookup {
 	l := lookup{h: h, i: home(k.slots, h)}
+	prefetch(&k.slots[l.i])
 	if k.prev != nil {
 		l.j = home(k.prev, h)
-		l.prev = k.prev[l.j]
+		prefetch(&k.prev[l.j])
 	}
-	l.cur = k.slots[l.i]
 	return l
 }
 
@@ -211,7 +212,7 @@ func (k *Keys) version(h uint64) (int64, bool) { return k.versionOf(k.begin(h)) 
 
 // versionOf ends the lookup l as version does.
 func (k *Keys) versionOf(l lookup) (int64, bool) {
-	if i, ok := probeFrom(k.slots, l.h, l.i, l.cur); ok {
+	if i, ok := probeFrom(k.slots, l.h, l.i, k.slots[l.i]); ok {
 		if k.vers == nil {
 			return math.MaxInt64, true
 		}
@@ -220,7 +221,7 @@ func (k *Keys) versionOf(l lookup) (int64, bool) {
 	if k.prev == nil {
 		return 0, false
 	}
-	if i, ok := probeFrom(k.prev, l.h, l.j, l.prev); ok {
+	if i, ok := probeFrom(k.prev, l.h, l.j, k.prev[l.j]); ok {
 		if k.prevVers == nil {
 			return math.MaxInt64, true
 		}
@@ -380,6 +381,9 @@ func (k *Keys) addBegun(l lookup) (uint64, bool) {
 
 // Has reports whether key is in the set.
 func (k *Keys) Has(key []byte) bool { _, seen := k.version(k.sum(key)); return seen }
+
+// hasBegun ends the lookup l as Has does.
+func (k *Keys) hasBegun(l lookup) bool { _, seen := k.versionOf(l); return seen }
 
 // Reject notes the key of a row that was read but rejected: a child naming
 // it is parent_rejected, not an orphan. A key also landed stays landed.

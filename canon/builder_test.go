@@ -1,6 +1,7 @@
 package canon
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -413,6 +414,16 @@ func TestPlainASCII(t *testing.T) {
 					t.Errorf("plainASCII(%q) = %v, want %v", s, got, want)
 				}
 			}
+		}
+	}
+}
+
+// TestTrimSpace: what bytes.TrimSpace gives, for values with and without
+// space (ASCII and Unicode) at either end.
+func TestTrimSpace(t *testing.T) {
+	for _, s := range []string{"", " ", "a", " a", "a ", "\ta\r\n", "\u00a0a", "a\u00a0", "\u0085", "é", "aé", "éa", "a b", "\x01a\x01", "\u2003x\u2003"} {
+		if got, want := string(TrimSpace([]byte(s))), string(bytes.TrimSpace([]byte(s))); got != want {
+			t.Errorf("TrimSpace(%q) = %q, want %q", s, got, want)
 		}
 	}
 }

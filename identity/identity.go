@@ -243,7 +243,7 @@ func (id *Resolver) Resolve(t *canon.Table, system string, fields [][]byte, pers
 	}
 	// fields is copied only when a row's customer_id is rewritten (set).
 	id.fields, id.copied = fields, false
-	x := bytes.TrimSpace(fields[cust])
+	x := canon.TrimSpace(fields[cust])
 	switch t.Entity {
 	case canon.Customers:
 		if len(x) == 0 {
@@ -279,7 +279,7 @@ func (id *Resolver) Resolve(t *canon.Table, system string, fields [][]byte, pers
 		}
 		id.set(cust, x, c)
 	case canon.Events:
-		anon := bytes.TrimSpace(fields[id.cols.anonymous])
+		anon := canon.TrimSpace(fields[id.cols.anonymous])
 		if len(x) > 0 {
 			c, ok := id.anyID(system, x)
 			if ok {

@@ -2,7 +2,6 @@ package source
 
 import (
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -165,8 +164,7 @@ func (c *CSV) Next() bool {
 		return false
 	}
 	c.pos++
-	var perr *csv.ParseError
-	if errors.As(err, &perr) {
+	if perr, ok := asParseError(err); ok {
 		// Broken quoting: this record is lost as a row but kept as a rejection.
 		c.rule, c.detail = canon.MalformedRecord, perr.Err.Error()
 		c.rec = nil

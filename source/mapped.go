@@ -3,7 +3,6 @@ package source
 import (
 	"bytes"
 	"cmp"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -438,8 +437,7 @@ func (mp *Mapped) Next() bool {
 		mp.pos++
 		mp.rule, mp.detail, mp.blank, mp.person = "", "", false, nil
 		mp.raw = mp.r.Raw()
-		var perr *csv.ParseError
-		if errors.As(err, &perr) {
+		if perr, ok := asParseError(err); ok {
 			mp.rule, mp.detail = canon.MalformedRecord, perr.Err.Error()
 			return true
 		}

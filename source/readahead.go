@@ -1,8 +1,6 @@
 package source
 
 import (
-	"encoding/csv"
-	"errors"
 	"io"
 )
 
@@ -66,10 +64,12 @@ func (a *readAhead) run(r *recordReader) {
 			from := len(c.fields)
 			c.fields = append(c.fields, fields...)
 			c.recs = append(c.recs, aheadRecord{from: from, to: len(c.fields), raw: r.Raw(), err: err})
-			var perr *csv.ParseError
 			// The end, or a failure: nothing follows. (errPassedOver first:
 			// errors.As costs more than reading a record.)
-			last = err != nil && err != errPassedOver && !errors.As(err, &perr)
+			if err != nil && err != errPassedOver {
+				_, broken := asParseError(err)
+				last = !broken
+			}
 		}
 		select {
 		case a.chunks <- c:

@@ -175,6 +175,19 @@ func (r *recordReader) broken(first []byte, more [][]byte, start int) ([]string,
 // Raw is the last record's text as read.
 func (r *recordReader) Raw() string { return r.raw }
 
+// asParseError is errors.As for a *csv.ParseError. Its target escapes to
+// the heap: declared where every record passes, it cost an allocation a
+// record (1.9 of the 45 s extract's building goroutine took for 36.6
+// million site events); here only an error pays for it.
+func asParseError(err error) (*csv.ParseError, bool) {
+	if err == nil {
+		return nil, false
+	}
+	var perr *csv.ParseError
+	ok := errors.As(err, &perr)
+	return perr, ok
+}
+
 // keepBlock is the size of the blocks keep copies records' text into.
 const keepBlock = 64 << 10
 

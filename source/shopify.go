@@ -2,7 +2,6 @@ package source
 
 import (
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -115,8 +114,8 @@ func (s *Shopify) read() (row []string, ok bool) {
 	if errors.Is(err, io.EOF) {
 		return nil, true
 	}
-	var perr *csv.ParseError
-	if err != nil && !errors.As(err, &perr) {
+	_, broken := asParseError(err)
+	if err != nil && !broken {
 		s.err = fmt.Errorf("%s: %w", s.name, err)
 		return nil, true
 	}

@@ -484,8 +484,9 @@ func mayTrim(f []byte) bool {
 // plainASCII reports whether s is ASCII without a NUL byte, eight bytes at
 // a time: most text is, and one pass over a short value costs less than
 // the two calls checking it for UTF-8 and for NUL (6.2 of the 54.5 s that
-// extract's building goroutine took for 36.6 million site events). False may be wrong about s (a NUL byte makes the bytes
-// after it look wider): the caller then checks s the long way.
+// extract's building goroutine took for 36.6 million site events). False
+// may be wrong about s (a NUL byte makes the bytes after it look wider):
+// the caller then checks s the long way.
 func plainASCII(s []byte) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	for len(s) >= 8 {

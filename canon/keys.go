@@ -154,10 +154,7 @@ func (k *Keys) sum(key []byte) uint64 { return nonZero(maphash.Bytes(k.seed, key
 
 // probe is the slot of slots holding h, or the empty slot where it would go.
 // A table's size need not be a power of two: the home slot is h scaled to it.
-func probe(slots []uint64, h uint64) (int, bool) {
-	i := home(slots, h)
-	return probeFrom(slots, h, i, slots[i])
-}
+func probe(slots []uint64, h uint64) (int, bool) { return probeFrom(slots, h, home(slots, h)) }
 
 // home is the slot where h's probe starts.
 func home(slots []uint64, h uint64) uint64 {
@@ -165,13 +162,11 @@ func home(slots []uint64, h uint64) uint64 {
 	return i
 }
 
-// probeFrom is probe from slot i, whose word the caller read already (s):
-// a caller that reads the home slots of two tables before probing either
-// waits for one cache miss, not two in turn.
-func probeFrom(slots []uint64, h, i, s uint64) (int, bool) {
+// probeFrom is probe from slot i.
+func probeFrom(slots []uint64, h, i uint64) (int, bool) {
 	n := uint64(len(slots))
 	for {
-		switch s {
+		switch slots[i] {
 		case h:
 			return int(i), true
 		case 0:
@@ -180,22 +175,22 @@ func probeFrom(slots []uint64, h, i, s uint64) (int, bool) {
 		if i++; i == n {
 			i = 0
 		}
-		s = slots[i]
 	}
 }
 
 // find is the slot of the current table holding h, or the empty slot where it would go.
 func (k *Keys) find(h uint64) (int, bool) { return probe(k.slots, h) }
 
-// lookup is a lookup of a key's hash begun: the cache lines of its home
-// slots in the current and the previous table asked for (prefetch). At
-// millions of keys each is a cache miss; asked for before anything waits
-// on them, they wait together, and with whatever else the caller looks up
+// lookup is a lookup of a key's hash: its home slots in the current and the
+// previous table. One begun (begin) has their cache lines asked for: at
+// millions of keys each is a cache miss; asked for before anything waits on
+// them, they wait together, and with whatever else the caller looks up
 // meanwhile (a row's parent). The tables must not change before it ends
 // (versionOf).
 type lookup struct{ h, i, j uint64 }
 
-// begin begins the lookup of h.
+// begin begins the lookup of h. A lookup ended at once is begun too: its
+// two tables' misses still wait together.
 func (k *Keys) begin(h uint64) lookup {
 	l := lookup{h: h, i: home(k.slots, h)}
 	prefetch(&k.slots[l.i])
@@ -212,7 +207,7 @@ func (k *Keys) version(h uint64) (int64, bool) { return k.versionOf(k.begin(h)) 
 
 // versionOf ends the lookup l as version does.
 func (k *Keys) versionOf(l lookup) (int64, bool) {
-	if i, ok := probeFrom(k.slots, l.h, l.i, k.slots[l.i]); ok {
+	if i, ok := probeFrom(k.slots, l.h, l.i); ok {
 		if k.vers == nil {
 			return math.MaxInt64, true
 		}
@@ -221,7 +216,7 @@ func (k *Keys) versionOf(l lookup) (int64, bool) {
 	if k.prev == nil {
 		return 0, false
 	}
-	if i, ok := probeFrom(k.prev, l.h, l.j, k.prev[l.j]); ok {
+	if i, ok := probeFrom(k.prev, l.h, l.j); ok {
 		if k.prevVers == nil {
 			return math.MaxInt64, true
 		}

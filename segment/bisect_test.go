@@ -124,3 +124,43 @@ func BenchmarkBisect(b *testing.B) {
 		b.ReportMetric(sum*0, "zero")
 	})
 }
+
+// TestSplitGathered: a split on a gathered copy of its members' points
+// makes the halves the split on the points where they lie makes, for a
+// group's first split and one deep in it.
+func TestSplitGathered(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		profiles func(n int, seed uint64) ([]Profile, []string)
+	}{
+		{"random", randomProfiles},
+		{"tied", tiedProfiles},
+	} {
+		ps, macro := tc.profiles(20000, 7)
+		pts, groups := placed(ps, macro)
+		split := 0
+		for _, g := range sortedKeys(groups) {
+			rows := groups[g]
+			// Every third row: a part whose rows lie apart, as deep in a bisection.
+			var apart []int32
+			for k := 0; k < len(rows); k += 3 {
+				apart = append(apart, rows[k])
+			}
+			for _, members := range [][]int32{rows, apart} {
+				if len(members) <= DefaultSegments.MaxSize { // never split
+					continue
+				}
+				wantA, wantB := splitOn(pts, members, slices.Clone(members), DefaultSegments)
+				q, local := pts.gather(members)
+				gotA, gotB := splitOn(q, local, slices.Clone(members), DefaultSegments)
+				if !slices.Equal(gotA, wantA) || !slices.Equal(gotB, wantB) {
+					t.Errorf("%s, %s, %d members: gathered halves of %d and %d, %d and %d where they lie", tc.name, g, len(members), len(gotA), len(gotB), len(wantA), len(wantB))
+				}
+				split++
+			}
+		}
+		if split < 2 {
+			t.Errorf("%s: %d parts split; want a group's and one of its rows apart", tc.name, split)
+		}
+	}
+}

@@ -644,22 +644,57 @@ func (pts *Points) Bisect(rows []int32, o SegmentOptions) [][]int32 {
 	return append(left, right...)
 }
 
+// gatherUpTo is the size of a part up to which split copies its members'
+// points together first (20 MB at most). Larger parts are the first
+// splits of large macro groups: a copy of theirs would add to the plan's
+// peak (a batch of up to 2 million buyers' points, 150 MB, at ten million
+// customers); the splits in flight hold a copy each.
+const gatherUpTo = 1 << 18
+
+// gather copies the points of rows, in order, into points of their own:
+// row k of the copy is rows[k]. It returns the copy and its rows, 0 to
+// len(rows)-1.
+func (pts *Points) gather(rows []int32) (*Points, []int32) {
+	q := &Points{f: pts.f, raw: pts.raw, x: make([]float64, len(rows)*numericDims), hot: make([][3]int32, len(rows))}
+	local := make([]int32, len(rows))
+	for k, r := range rows {
+		copy(q.x[k*numericDims:(k+1)*numericDims], pts.x[int(r)*numericDims:])
+		q.hot[k] = pts.hot[r]
+		local[k] = int32(k)
+	}
+	return q, local
+}
+
 // split is a deterministic 2-means: it starts from the member farthest from
 // the centroid and the member farthest from that one, runs Lloyd's iterations,
 // then moves the members closest to the boundary into a half below MinSize.
 func (pts *Points) split(members []int32, o SegmentOptions) ([]int32, []int32) {
+	// The members' points copied side by side, in order: a split reads them
+	// a dozen times or more, and deep in the bisection a part's rows lie far
+	// apart in pts (a cache miss each). Same values, same order: the same
+	// sums and distances.
+	if len(members) <= gatherUpTo {
+		q, rows := pts.gather(members)
+		return splitOn(q, rows, members, o)
+	}
+	return splitOn(pts, members, members, o)
+}
+
+// splitOn splits members, whose points are rows of q (members themselves,
+// or a gathered copy's rows).
+func splitOn(q *Points, rows, members []int32, o SegmentOptions) ([]int32, []int32) {
 	far := func(from center) center {
-		best, bestD := members[0], -1.0
-		for _, r := range members {
-			if d := pts.dist(r, from); d > bestD {
+		best, bestD := rows[0], -1.0
+		for _, r := range rows {
+			if d := q.dist(r, from); d > bestD {
 				best, bestD = r, d
 			}
 		}
-		return pts.point(best)
+		return q.point(best)
 	}
 	// The sums of each side's members, kept as members change sides: an
 	// iteration adds and takes away the members that moved, not every one.
-	sumA, sumB := pts.sum(members), make([]float64, pts.f.dim)
+	sumA, sumB := q.sum(rows), make([]float64, q.f.dim)
 	ca := far(newCenter(mean(sumA, len(members))))
 	cb := far(ca)
 	side := make([]bool, len(members)) // true: b
@@ -672,7 +707,7 @@ func (pts *Points) split(members []int32, o SegmentOptions) ([]int32, []int32) {
 	nb := 0
 	for it := 0; it < o.Iterations; it++ {
 		changed := false
-		for k, r := range members {
+		for k, r := range rows {
 			own, other := moveA, moveB
 			if side[k] {
 				own, other = moveB, moveA
@@ -684,7 +719,7 @@ func (pts *Points) split(members []int32, o SegmentOptions) ([]int32, []int32) {
 					continue
 				}
 			}
-			da, db := pts.dists(r, ca, cb)
+			da, db := q.dists(r, ca, cb)
 			toB := db < da
 			dOwn, dOther := da, db
 			if toB {
@@ -698,10 +733,10 @@ func (pts *Points) split(members []int32, o SegmentOptions) ([]int32, []int32) {
 			side[k] = toB
 			if toB {
 				nb++
-				pts.move(sumA, sumB, r)
+				q.move(sumA, sumB, r)
 			} else {
 				nb--
-				pts.move(sumB, sumA, r)
+				q.move(sumB, sumA, r)
 			}
 		}
 		if nb == 0 || nb == len(members) || !changed {
@@ -719,9 +754,9 @@ func (pts *Points) split(members []int32, o SegmentOptions) ([]int32, []int32) {
 			cost float64
 		}
 		var cs []cand
-		for k, r := range members {
+		for k, r := range rows {
 			if side[k] != toB {
-				cost := pts.dist(r, cb) - pts.dist(r, ca)
+				cost := q.dist(r, cb) - q.dist(r, ca)
 				if !toB {
 					cost = -cost
 				}

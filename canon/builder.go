@@ -2,7 +2,6 @@ package canon
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/compute"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
@@ -139,16 +137,49 @@ func (b *Builder) NewRecord() arrow.Record {
 		return rec
 	}
 	defer rec.Release()
-	keep := array.NewBooleanBuilder(b.mem)
-	defer keep.Release()
-	for _, d := range b.drop {
-		keep.Append(!d)
+	return b.kept(rec)
+}
+
+// kept is rec without its dropped rows: its runs of kept rows, sliced and
+// concatenated. (Arrow's filter kernel grows a text column's buffer value
+// by value, to the byte: a batch of 65,536 orders with one row dropped took
+// it 2.4 s.)
+func (b *Builder) kept(rec arrow.Record) arrow.Record {
+	var runs [][2]int64
+	for i, d := range b.drop {
+		switch n := len(runs); {
+		case d:
+		case n > 0 && runs[n-1][1] == int64(i):
+			runs[n-1][1]++
+		default:
+			runs = append(runs, [2]int64{int64(i), int64(i) + 1})
+		}
 	}
-	mask := keep.NewBooleanArray()
-	defer mask.Release()
-	out, err := compute.FilterRecordBatch(compute.WithAllocator(context.Background(), b.mem), rec, mask, compute.DefaultFilterOptions())
-	if err != nil { // only on a mask of the wrong length: a bug here, never data
-		panic(fmt.Sprintf("canon: drop replaced rows: %v", err))
+	if len(runs) == 0 { // never: the row that replaced another is kept
+		return rec.NewSlice(0, 0)
+	}
+	rows := int64(0)
+	for _, r := range runs {
+		rows += r[1] - r[0]
+	}
+	cols := make([]arrow.Array, rec.NumCols())
+	parts := make([]arrow.Array, len(runs))
+	for j, c := range rec.Columns() {
+		for k, r := range runs {
+			parts[k] = array.NewSlice(c, r[0], r[1])
+		}
+		out, err := array.Concatenate(parts, b.mem)
+		for _, p := range parts {
+			p.Release()
+		}
+		if err != nil { // only on arrays of different types: a bug here, never data
+			panic(fmt.Sprintf("canon: drop replaced rows: %v", err))
+		}
+		cols[j] = out
+	}
+	out := array.NewRecord(rec.Schema(), cols, rows)
+	for _, c := range cols {
+		c.Release()
 	}
 	return out
 }

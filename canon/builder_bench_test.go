@@ -76,3 +76,57 @@ func BenchmarkWindowAdd(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
 }
+
+// BenchmarkBuilderOrders appends orders as extract does at a million
+// customers: 3,145,728 new keys of a versioned table, into a window of
+// 1,048,576 that remembers them all (the lines' parent), each naming one
+// of 1,000,000 customers, in batches of 65,536 rows; one in a hundred is
+// an order read again with a newer version, in the same batch.
+func BenchmarkBuilderOrders(b *testing.B) {
+	const customers, rows, batch = 1000000, 3 << 20, 1 << 16
+	sets := KeySets{Customers: NewKeys()}
+	defer sets.Free()
+	for i := range customers {
+		sets[Customers].Add(fmt.Appendf(nil, "C%08d", i))
+	}
+	sets[Customers].Seal()
+	t, err := Lookup(Orders)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([][]byte, rows)
+	for n := range ids {
+		ids[n] = fmt.Appendf(nil, "O%08d", n)
+		if n%100 == 99 {
+			ids[n] = ids[n-1]
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	fields := make([][][]byte, batch)
+	for i := range fields {
+		fields[i] = goodOrder(t, fmt.Sprintf("customer_id=C%08d", r.IntN(customers)),
+			fmt.Sprintf("updated_at=2025-03-16 00:%02d:%02d", i%100/60, i%100%60))
+	}
+	id := t.Index("order_id")
+	b.ResetTimer()
+	for range b.N {
+		sets[Orders] = NewWindow(1 << 20)
+		sets[Orders].RememberAll()
+		bl, err := NewBuilder(memory.NewGoAllocator(), t, sets)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for n := 0; n < rows; n += batch {
+			for i, f := range fields {
+				f[id] = ids[n+i]
+				if rule, detail := bl.Append(f); rule != "" {
+					b.Fatal(rule, detail)
+				}
+			}
+			bl.NewRecord().Release()
+		}
+		bl.Release()
+		sets[Orders].Free()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+}

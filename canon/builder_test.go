@@ -427,3 +427,38 @@ func TestTrimSpace(t *testing.T) {
 		}
 	}
 }
+
+// TestBuilderDropsRuns: rows replaced in their batch, first, last of the
+// older rows and next to one another, leave the others in order, every
+// column's values with them.
+func TestBuilderDropsRuns(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	customers, _ := Lookup(Customers)
+	b, err := NewBuilder(mem, customers, KeySets{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	for _, c := range []struct{ id, city, updated string }{
+		{"C1", "c1", "01"}, {"C2", "c2", "01"}, {"C3", "c3", "01"}, {"C4", "c4", "01"}, {"C5", "c5", "01"}, {"C6", "c6", "01"},
+		{"C1", "c1'", "02"}, {"C3", "c3'", "02"}, {"C4", "c4'", "02"}, {"C6", "c6'", "02"}, {"C6", "c6''", "03"},
+	} {
+		if rule, detail := b.Append(row(customers, "customer_id="+c.id, "created_at=2025-01-01 00:00:00", "city="+c.city,
+			"updated_at=2025-02-"+c.updated+" 00:00:00")); rule != "" {
+			t.Fatal(rule, detail)
+		}
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	var got []string
+	ids, cities := rec.Column(customers.Index("customer_id")).(*array.String), rec.Column(customers.Index("city")).(*array.String)
+	updated := rec.Column(customers.Index("updated_at")).(*array.Timestamp)
+	for i := range int(rec.NumRows()) {
+		got = append(got, fmt.Sprintf("%s %s %s", ids.Value(i), cities.Value(i), updated.Value(i).ToTime(TimestampType.Unit).Format("01-02")))
+	}
+	want := []string{"C2 c2 02-01", "C5 c5 02-01", "C1 c1' 02-02", "C3 c3' 02-02", "C4 c4' 02-02", "C6 c6'' 02-03"}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows kept:\n%v\nwant\n%v", got, want)
+	}
+}

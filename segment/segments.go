@@ -658,7 +658,7 @@ func (pts *Points) gather(rows []int32) (*Points, []int32) {
 	q := &Points{f: pts.f, raw: pts.raw, x: make([]float64, len(rows)*numericDims), hot: make([][3]int32, len(rows))}
 	local := make([]int32, len(rows))
 	for k, r := range rows {
-		copy(q.x[k*numericDims:(k+1)*numericDims], pts.x[int(r)*numericDims:])
+		*(*[numericDims]float64)(q.x[k*numericDims:]) = *(*[numericDims]float64)(pts.x[int(r)*numericDims:])
 		q.hot[k] = pts.hot[r]
 		local[k] = int32(k)
 	}

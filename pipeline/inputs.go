@@ -41,13 +41,18 @@ func summarise(mem memory.Allocator, recs []arrow.Record, opt transform.SummaryO
 var firstWeekColumns = []string{"customer_id", "first_order_date", "first_week_orders", "first_week_revenue", "first_week_items",
 	"first_week_discount_share", "first_week_rating_mean", "first_week_events", "first_week_categories"}
 
-// firstWeek reads row i of a record with the firstWeekColumns.
-func firstWeek(rec arrow.Record, i int) segment.FirstWeek {
-	i32 := func(name string) float64 { return float64(canon.ArrayOf[*array.Int32](rec, name).Value(i)) }
-	f64 := func(name string) float64 { return canon.ArrayOf[*array.Float64](rec, name).Value(i) }
-	return segment.FirstWeek{Orders: i32("first_week_orders"), Revenue: f64("first_week_revenue"), Items: i32("first_week_items"),
-		DiscountShare: f64("first_week_discount_share"), RatingMean: f64("first_week_rating_mean"), Events: i32("first_week_events"),
-		Categories: i32("first_week_categories")}
+// firstWeeks reads the rows of a record with the firstWeekColumns: its
+// columns found once, not a lookup by name a value.
+func firstWeeks(rec arrow.Record) func(i int) segment.FirstWeek {
+	i32 := func(name string) *array.Int32 { return canon.ArrayOf[*array.Int32](rec, name) }
+	f64 := func(name string) *array.Float64 { return canon.ArrayOf[*array.Float64](rec, name) }
+	orders, items, events, categories := i32("first_week_orders"), i32("first_week_items"), i32("first_week_events"), i32("first_week_categories")
+	revenue, discount, rating := f64("first_week_revenue"), f64("first_week_discount_share"), f64("first_week_rating_mean")
+	return func(i int) segment.FirstWeek {
+		return segment.FirstWeek{Orders: float64(orders.Value(i)), Revenue: revenue.Value(i), Items: float64(items.Value(i)),
+			DiscountShare: discount.Value(i), RatingMean: rating.Value(i), Events: float64(events.Value(i)),
+			Categories: float64(categories.Value(i))}
+	}
 }
 
 // reader reads raw tables into Arrow: ClickHouse, or the embedded Parquet folder.

@@ -69,6 +69,7 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 	hour, weekday := i32("preferred_hour"), i32("preferred_weekday")
 	depth, level, clicks := f64("discount_depth"), f64("price_level"), f64("email_click_rate")
 	channel, topCat, topBrand, basket := str("preferred_channel"), str("top_category"), str("top_brand"), str("basket")
+	week := firstWeeks(feats)
 	pb := newProfileBuilder(r, modelID)
 	defer pb.b.Release()
 	wb := newWriteBehind(ctx, 1) // written while the next batch is built
@@ -104,7 +105,7 @@ func writeProfiles(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartW
 		c.earlyProb, c.firstDay = math.NaN(), int32(first.Value(i))
 		c.discountDepth, c.priceLevel, c.clickRate = depth.Value(i), level.Value(i), clicks.Value(i)
 		if early != nil && r.AsOf.Sub(first.Value(i).ToTime()) >= 7*day { // the first week is complete: its evidence is whole
-			c.earlyProb = early.Probability(firstWeek(feats, i))
+			c.earlyProb = early.Probability(week(i))
 			if c.DaysSinceFirst <= float64(sg.EarlyVIP.ApplyDays) { // today's setting, not the one the model was trained with
 				c.EarlyVIP = c.earlyProb
 			}

@@ -66,12 +66,13 @@ func TestSegmentationShop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	week := firstWeeks(feats)
 	var scores []float64
 	var labels []bool
 	ids, first := feats.Column(0).(*array.String), feats.Column(1).(*array.Date32)
 	for i := 0; i < int(feats.NumRows()); i++ {
 		if int32(first.Value(i)) >= early.TestFrom {
-			scores = append(scores, early.Probability(firstWeek(feats, i)))
+			scores = append(scores, early.Probability(week(i)))
 			labels = append(labels, truth[ids.Value(i)])
 		}
 	}

@@ -385,6 +385,7 @@ func earlyVIPCohort(feats arrow.Record, revenue map[string]float64, asOf time.Ti
 	newest := asOfDay - int32(o.HorizonDays) // first orders before it have a complete horizon
 	ids := canon.ArrayOf[*array.String](feats, "customer_id")
 	first := canon.ArrayOf[*array.Date32](feats, "first_order_date")
+	week := firstWeeks(feats)
 	var rows []segment.EarlyVIPRow
 	for i := 0; i < int(feats.NumRows()); i++ {
 		d := int32(first.Value(i))
@@ -392,7 +393,7 @@ func earlyVIPCohort(feats arrow.Record, revenue map[string]float64, asOf time.Ti
 		if !ok || d >= newest || d < newest-int32(o.CohortDays) {
 			continue
 		}
-		rows = append(rows, segment.EarlyVIPRow{FirstDay: d, Week: firstWeek(feats, i), HorizonRevenue: rev})
+		rows = append(rows, segment.EarlyVIPRow{FirstDay: d, Week: week(i), HorizonRevenue: rev})
 	}
 	return rows
 }

@@ -288,3 +288,33 @@ func TestParetoNextOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestPredictHorizons: each horizon's predictions, on the CDNOW summary,
+// are bit for bit what the definitions give customer by customer:
+// P(alive) × the expectation given alive, P(alive) × CLV given alive ×
+// the expected value; what does not depend on the horizon is the same for
+// each.
+func TestPredictHorizons(t *testing.T) {
+	x, tx, T, zbar := cdnow(t)
+	m := BGNBD{R: 0.2426, Alpha: 4.4135, A: 0.7929, B: 2.4259}
+	gg := GammaGamma{P: 6.25, Q: 3.74, Gamma: 15.44}
+	o := CLVOptions{Months: 12, UnitsPerMonth: 52.0 / 12, Margin: 1, DiscountMonthly: 0.01}
+	horizons := []float64{1, 4, 52}
+	ps := PredictHorizons(m, gg, x, tx, T, zbar, horizons, o)
+	if len(ps) != len(horizons) {
+		t.Fatalf("%d predictions for %d horizons", len(ps), len(horizons))
+	}
+	for i := range x {
+		pa := m.ProbAlive(x[i], tx[i], T[i])
+		v := gg.ExpectedValue(x[i], zbar[i])
+		for k, h := range horizons {
+			p := ps[k]
+			if e := pa * m.ExpectedPurchasesIfAlive(h, x[i], T[i]); p.ExpectedPurchases[i] != e {
+				t.Fatalf("customer %d, horizon %v: expected purchases %v, want %v", i, h, p.ExpectedPurchases[i], e)
+			}
+			if p.ProbAlive[i] != pa || p.ExpectedValue[i] != v || p.CLV[i] != pa*clvIfAlive(m, x[i], T[i], o)*v {
+				t.Fatalf("customer %d, horizon %v: P(alive) %v, value %v, CLV %v", i, h, p.ProbAlive[i], p.ExpectedValue[i], p.CLV[i])
+			}
+		}
+	}
+}

@@ -99,20 +99,43 @@ type Predictions struct {
 // (the expectations given alive, with their 2F1 series) is computed once per
 // distinct pair; P(alive) is cheap and computed per customer.
 func Predict(pm Purchases, gg GammaGamma, x, tx, T, meanValue []float64, horizon float64, o CLVOptions) Predictions {
-	n := len(x)
-	p := Predictions{ExpectedPurchases: make([]float64, n), ProbAlive: make([]float64, n), ExpectedValue: make([]float64, n), CLV: make([]float64, n)}
-	type ifAlive struct{ e, clv float64 }
-	cache := make(map[[2]float64]ifAlive)
+	return PredictHorizons(pm, gg, x, tx, T, meanValue, []float64{horizon}, o)[0]
+}
+
+// PredictHorizons is Predict for each of several horizons, in their order:
+// what does not depend on the horizon (P(alive), the expected value, the
+// CLV) computed once and shared by the predictions returned (the same
+// numbers as a Predict a horizon; at a million customers, a third of the
+// work for three horizons).
+func PredictHorizons(pm Purchases, gg GammaGamma, x, tx, T, meanValue []float64, horizons []float64, o CLVOptions) []Predictions {
+	n, h := len(x), len(horizons)
+	shared := Predictions{ProbAlive: make([]float64, n), ExpectedValue: make([]float64, n), CLV: make([]float64, n)}
+	out := make([]Predictions, h)
+	for k := range out {
+		out[k] = shared
+		out[k].ExpectedPurchases = make([]float64, n)
+	}
+	// Per distinct (x, T): its CLV given alive, then its expectation given
+	// alive for each horizon, at ifAlive[index*(h+1):].
+	index := make(map[[2]float64]int)
+	var ifAlive []float64
 	for i := range x {
 		key := [2]float64{x[i], T[i]}
-		c, ok := cache[key]
+		at, ok := index[key]
 		if !ok {
-			c = ifAlive{e: pm.ExpectedPurchasesIfAlive(horizon, x[i], T[i]), clv: clvIfAlive(pm, x[i], T[i], o)}
-			cache[key] = c
+			at = len(ifAlive)
+			index[key] = at
+			ifAlive = append(ifAlive, clvIfAlive(pm, x[i], T[i], o))
+			for _, t := range horizons {
+				ifAlive = append(ifAlive, pm.ExpectedPurchasesIfAlive(t, x[i], T[i]))
+			}
 		}
 		pa := pm.ProbAlive(x[i], tx[i], T[i])
 		v := gg.ExpectedValue(x[i], meanValue[i])
-		p.ExpectedPurchases[i], p.ProbAlive[i], p.ExpectedValue[i], p.CLV[i] = pa*c.e, pa, v, pa*c.clv*v
+		shared.ProbAlive[i], shared.ExpectedValue[i], shared.CLV[i] = pa, v, pa*ifAlive[at]*v
+		for k := range out {
+			out[k].ExpectedPurchases[i] = pa * ifAlive[at+1+k]
+		}
 	}
-	return p
+	return out
 }

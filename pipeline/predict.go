@@ -63,9 +63,8 @@ func predictLTV(r Run, m warehouse.Model, orders []arrow.Record, o ScoreOptions)
 		spend = *a.Spend
 	}
 	clv := model.CLVOptions{Months: o.CLVMonths, DiscountMonthly: o.DiscountMonthly, UnitsPerMonth: 365.25 / 12, Margin: 1}
-	p30 := model.Predict(pm, spend, s.x, s.tx, s.T, s.money, 30, clv)
-	p90 := model.Predict(pm, spend, s.x, s.tx, s.T, s.money, 90, clv)
-	p365 := model.Predict(pm, spend, s.x, s.tx, s.T, s.money, 365, clv)
+	ps := model.PredictHorizons(pm, spend, s.x, s.tx, s.T, s.money, []float64{30, 90, 365}, clv)
+	p30, p90, p365 := ps[0], ps[1], ps[2]
 	next, hasNext := pm.(interface {
 		NextOrder(x, tx, T float64) (float64, bool)
 	})

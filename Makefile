@@ -45,7 +45,8 @@ demo: build
 # PostgreSQL, the rest as files; extract, features, train, score, publish,
 # export into ClickHouse) and prints each stage's time, rows per second and peak
 # memory, then `total`; the figures also go to bench/pipeline-N.json. The others:
-# generating the shop (synth), the LTV work (model), the feature table from Arrow
+# generating the shop (synth), extract's checks and row building at a million
+# customers' sizes (canon), the LTV work (model), the feature table from Arrow
 # batches (transform), scoring, extract of BENCH_LINES order lines from
 # PostgreSQL, extract and features against ClickHouse's own speed on the same
 # files, train on samples against the full fit, the bisection into micro-segments
@@ -62,7 +63,7 @@ bench: services
 	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) TESSERA_BENCH_OUT=$(CURDIR)/bench/pipeline-$(BENCH_CUSTOMERS).json \
 		$(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -timeout 60m ./pipeline
 	TESSERA_BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) TESSERA_BENCH_LINES=$(BENCH_LINES) $(GO) test -run '^$$' \
-		-bench '^Benchmark([^P]|P[^i])' -benchtime 1x -benchmem -timeout 180m ./synth ./model ./segment ./transform ./pipeline
+		-bench '^Benchmark([^P]|P[^i])' -benchtime 1x -benchmem -timeout 180m ./synth ./canon ./model ./segment ./transform ./pipeline
 
 # Each fuzz target for FUZZTIME (default 60 s); what they find lands in testdata/fuzz.
 FUZZTIME ?= 60s

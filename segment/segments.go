@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"iter"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 )
@@ -623,23 +624,33 @@ func dist2(a, b []float64) float64 {
 // most MaxSize members; every split keeps both halves at MinSize or more (a
 // part above MaxSize has at least twice MinSize members), so every leaf is
 // within the bounds. It reorders rows in place: the leaves are parts of it,
-// each in order. Large parts split their halves on two cores; the leaves come
-// out in the same order.
+// each in order. Large parts split their halves on two cores; the leaves
+// come out in the same order.
 func (pts *Points) Bisect(rows []int32, o SegmentOptions) [][]int32 {
+	// At most GOMAXPROCS splits run at once (a split is all CPU), so at most
+	// that many copies of their points live (gather), however many halves
+	// wait their turn.
+	running := make(chan struct{}, runtime.GOMAXPROCS(0))
+	return pts.bisect(rows, o, running)
+}
+
+func (pts *Points) bisect(rows []int32, o SegmentOptions, running chan struct{}) [][]int32 {
 	if len(rows) <= o.MaxSize {
 		return [][]int32{rows}
 	}
+	running <- struct{}{}
 	a, b := pts.split(rows, o)
+	<-running
 	if len(rows) < 20000 {
-		return append(pts.Bisect(a, o), pts.Bisect(b, o)...)
+		return append(pts.bisect(a, o, running), pts.bisect(b, o, running)...)
 	}
 	var left [][]int32
 	done := make(chan struct{})
 	go func() {
-		left = pts.Bisect(a, o)
+		left = pts.bisect(a, o, running)
 		close(done)
 	}()
-	right := pts.Bisect(b, o)
+	right := pts.bisect(b, o, running)
 	<-done
 	return append(left, right...)
 }

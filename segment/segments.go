@@ -624,8 +624,8 @@ func dist2(a, b []float64) float64 {
 // most MaxSize members; every split keeps both halves at MinSize or more (a
 // part above MaxSize has at least twice MinSize members), so every leaf is
 // within the bounds. It reorders rows in place: the leaves are parts of it,
-// each in order. Large parts split their halves on two cores; the leaves
-// come out in the same order.
+// each in order. Large parts split their halves on two cores; the leaves come
+// out in the same order.
 func (pts *Points) Bisect(rows []int32, o SegmentOptions) [][]int32 {
 	// At most GOMAXPROCS splits run at once (a split is all CPU), so at most
 	// that many copies of their points live (gather), however many halves
@@ -659,7 +659,7 @@ func (pts *Points) bisect(rows []int32, o SegmentOptions, running chan struct{})
 // points together first (20 MB at most). Larger parts are the first
 // splits of large macro groups: a copy of theirs would add to the plan's
 // peak (a batch of up to 2 million buyers' points, 150 MB, at ten million
-// customers); the splits in flight hold a copy each.
+// customers). Each split running holds one (Bisect runs GOMAXPROCS at most).
 const gatherUpTo = 1 << 18
 
 // gather copies the points of rows, in order, into points of their own:

@@ -146,14 +146,15 @@ func (b *Builder) NewRecord() arrow.Record {
 // it 2.4 s.)
 func (b *Builder) kept(rec arrow.Record) arrow.Record {
 	var runs [][2]int64
-	for i, d := range b.drop {
-		switch n := len(runs); {
-		case d:
-		case n > 0 && runs[n-1][1] == int64(i):
-			runs[n-1][1]++
-		default:
-			runs = append(runs, [2]int64{int64(i), int64(i) + 1})
+	for i, dropped := range b.drop {
+		if dropped {
+			continue
 		}
+		if n := len(runs); n > 0 && runs[n-1][1] == int64(i) {
+			runs[n-1][1]++
+			continue
+		}
+		runs = append(runs, [2]int64{int64(i), int64(i) + 1})
 	}
 	if len(runs) == 0 { // never: the row that replaced another is kept
 		return rec.NewSlice(0, 0)

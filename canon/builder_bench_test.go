@@ -14,36 +14,83 @@ import (
 // 65,536 rows. At that size both lookups miss the cache: what a row costs
 // is mostly how those misses wait on one another.
 func BenchmarkBuilderEvents(b *testing.B) {
-	const customers, rows, batch = 1000000, 4 << 20, 1 << 16
-	sets := KeySets{Customers: NewKeys()}
+	const rows = 4 << 20
+	t, sets := benchTable(b, Events)
 	defer sets.Free()
-	for i := range customers {
-		sets[Customers].Add(fmt.Appendf(nil, "C%08d", i))
-	}
-	sets[Customers].Seal()
-	t, err := Lookup(Events)
-	if err != nil {
-		b.Fatal(err)
-	}
 	ids := make([][]byte, rows)
 	for n := range ids {
 		ids[n] = fmt.Appendf(nil, "E%08d-1", n)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	fields := make([][][]byte, batch)
+	fields := make([][][]byte, benchBatch)
 	for i := range fields {
-		fields[i] = row(t, "ts=2025-08-06 19:35:19", fmt.Sprintf("customer_id=C%08d", r.IntN(customers)),
+		fields[i] = row(t, "ts=2025-08-06 19:35:19", fmt.Sprintf("customer_id=C%08d", r.IntN(benchCustomers)),
 			fmt.Sprintf("session_id=S%08d-1", i), "type=product_view", "product_id=P003069", "category=beauty/premium")
 	}
-	id := t.Index("event_id")
+	buildBatches(b, t, sets, func() *Keys { return NewWindow(1 << 20) }, fields, ids, "event_id")
+}
+
+// BenchmarkBuilderOrders appends orders as extract does at a million
+// customers: 3,145,728 new keys of a versioned table, into a window of
+// 1,048,576 that remembers them all (the lines' parent), each naming one
+// of 1,000,000 customers, in batches of 65,536 rows; one in a hundred is
+// an order read again with a newer version, in the same batch.
+func BenchmarkBuilderOrders(b *testing.B) {
+	const rows = 3 << 20
+	t, sets := benchTable(b, Orders)
+	defer sets.Free()
+	ids := make([][]byte, rows)
+	for n := range ids {
+		ids[n] = fmt.Appendf(nil, "O%08d", n)
+		if n%100 == 99 {
+			ids[n] = ids[n-1]
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	fields := make([][][]byte, benchBatch)
+	for i := range fields {
+		fields[i] = goodOrder(t, fmt.Sprintf("customer_id=C%08d", r.IntN(benchCustomers)),
+			fmt.Sprintf("updated_at=2025-03-16 00:%02d:%02d", i%100/60, i%100%60))
+	}
+	window := func() *Keys {
+		k := NewWindow(1 << 20)
+		k.RememberAll()
+		return k
+	}
+	buildBatches(b, t, sets, window, fields, ids, "order_id")
+}
+
+// The builder benchmarks' sizes: a million customers, batches of 65,536.
+const benchCustomers, benchBatch = 1000000, 1 << 16
+
+// benchTable is table e and the sealed set of benchCustomers customers,
+// C00000000 on, that its rows name.
+func benchTable(b *testing.B, e Entity) (*Table, KeySets) {
+	sets := KeySets{Customers: NewKeys()}
+	for i := range benchCustomers {
+		sets[Customers].Add(fmt.Appendf(nil, "C%08d", i))
+	}
+	sets[Customers].Seal()
+	t, err := Lookup(e)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return t, sets
+}
+
+// buildBatches appends, b.N times into a fresh key set (keys), a row for
+// each of ids (in column key), batch after batch of fields, and reports
+// the time a row.
+func buildBatches(b *testing.B, t *Table, sets KeySets, keys func() *Keys, fields [][][]byte, ids [][]byte, key string) {
+	id := t.Index(key)
 	b.ResetTimer()
 	for range b.N {
-		sets[Events] = NewWindow(1 << 20)
+		sets[t.Entity] = keys()
 		bl, err := NewBuilder(memory.NewGoAllocator(), t, sets)
 		if err != nil {
 			b.Fatal(err)
 		}
-		for n := 0; n < rows; n += batch {
+		for n := 0; n < len(ids); n += len(fields) {
 			for i, f := range fields {
 				f[id] = ids[n+i]
 				if rule, detail := bl.Append(f); rule != "" {
@@ -53,9 +100,9 @@ func BenchmarkBuilderEvents(b *testing.B) {
 			bl.NewRecord().Release()
 		}
 		bl.Release()
-		sets[Events].Free()
+		sets[t.Entity].Free()
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ids)), "ns/row")
 }
 
 // BenchmarkWindowAdd adds 4,194,304 new keys to a window of 1,048,576: the
@@ -73,60 +120,6 @@ func BenchmarkWindowAdd(b *testing.B) {
 			k.Add(id)
 		}
 		k.Free()
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
-}
-
-// BenchmarkBuilderOrders appends orders as extract does at a million
-// customers: 3,145,728 new keys of a versioned table, into a window of
-// 1,048,576 that remembers them all (the lines' parent), each naming one
-// of 1,000,000 customers, in batches of 65,536 rows; one in a hundred is
-// an order read again with a newer version, in the same batch.
-func BenchmarkBuilderOrders(b *testing.B) {
-	const customers, rows, batch = 1000000, 3 << 20, 1 << 16
-	sets := KeySets{Customers: NewKeys()}
-	defer sets.Free()
-	for i := range customers {
-		sets[Customers].Add(fmt.Appendf(nil, "C%08d", i))
-	}
-	sets[Customers].Seal()
-	t, err := Lookup(Orders)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ids := make([][]byte, rows)
-	for n := range ids {
-		ids[n] = fmt.Appendf(nil, "O%08d", n)
-		if n%100 == 99 {
-			ids[n] = ids[n-1]
-		}
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	fields := make([][][]byte, batch)
-	for i := range fields {
-		fields[i] = goodOrder(t, fmt.Sprintf("customer_id=C%08d", r.IntN(customers)),
-			fmt.Sprintf("updated_at=2025-03-16 00:%02d:%02d", i%100/60, i%100%60))
-	}
-	id := t.Index("order_id")
-	b.ResetTimer()
-	for range b.N {
-		sets[Orders] = NewWindow(1 << 20)
-		sets[Orders].RememberAll()
-		bl, err := NewBuilder(memory.NewGoAllocator(), t, sets)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for n := 0; n < rows; n += batch {
-			for i, f := range fields {
-				f[id] = ids[n+i]
-				if rule, detail := bl.Append(f); rule != "" {
-					b.Fatal(rule, detail)
-				}
-			}
-			bl.NewRecord().Release()
-		}
-		bl.Release()
-		sets[Orders].Free()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
 }

@@ -233,11 +233,7 @@ func TestEveryTableIsWellFormed(t *testing.T) {
 func TestBuilderNewestVersion(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	customers, _ := Lookup(Customers)
-	b, err := NewBuilder(mem, customers, KeySets{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, customers := customersBuilder(t, mem)
 	defer b.Release()
 	cust := func(id, city, updated string) [][]byte {
 		return row(customers, "customer_id="+id, "created_at=2025-01-01 00:00:00", "city="+city, "updated_at="+updated)
@@ -434,11 +430,7 @@ func TestTrimSpace(t *testing.T) {
 func TestBuilderDropsRuns(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	customers, _ := Lookup(Customers)
-	b, err := NewBuilder(mem, customers, KeySets{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, customers := customersBuilder(t, mem)
 	defer b.Release()
 	for _, c := range []struct{ id, city, updated string }{
 		{"C1", "c1", "01"}, {"C2", "c2", "01"}, {"C3", "c3", "01"}, {"C4", "c4", "01"}, {"C5", "c5", "01"}, {"C6", "c6", "01"},
@@ -461,4 +453,18 @@ func TestBuilderDropsRuns(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("rows kept:\n%v\nwant\n%v", got, want)
 	}
+}
+
+// customersBuilder is a builder of customers, with a key set of its own.
+func customersBuilder(t *testing.T, mem memory.Allocator) (*Builder, *Table) {
+	t.Helper()
+	customers, err := Lookup(Customers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewBuilder(mem, customers, KeySets{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, customers
 }

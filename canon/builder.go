@@ -159,10 +159,6 @@ func (b *Builder) kept(rec arrow.Record) arrow.Record {
 	if len(runs) == 0 { // never: the row that replaced another is kept
 		return rec.NewSlice(0, 0)
 	}
-	rows := int64(0)
-	for _, r := range runs {
-		rows += r[1] - r[0]
-	}
 	cols := make([]arrow.Array, rec.NumCols())
 	parts := make([]arrow.Array, len(runs))
 	for j, c := range rec.Columns() {
@@ -178,7 +174,7 @@ func (b *Builder) kept(rec arrow.Record) arrow.Record {
 		}
 		cols[j] = out
 	}
-	out := array.NewRecord(rec.Schema(), cols, rows)
+	out := array.NewRecord(rec.Schema(), cols, int64(len(b.drop)-b.dropped))
 	for _, c := range cols {
 		c.Release()
 	}

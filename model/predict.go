@@ -108,15 +108,15 @@ func Predict(pm Purchases, gg GammaGamma, x, tx, T, meanValue []float64, horizon
 // numbers as a Predict a horizon; at a million customers, a third of the
 // work for three horizons).
 func PredictHorizons(pm Purchases, gg GammaGamma, x, tx, T, meanValue []float64, horizons []float64, o CLVOptions) []Predictions {
-	n, h := len(x), len(horizons)
+	n := len(x)
 	shared := Predictions{ProbAlive: make([]float64, n), ExpectedValue: make([]float64, n), CLV: make([]float64, n)}
-	out := make([]Predictions, h)
+	out := make([]Predictions, len(horizons))
 	for k := range out {
 		out[k] = shared
 		out[k].ExpectedPurchases = make([]float64, n)
 	}
-	// Per distinct (x, T): its CLV given alive, then its expectation given
-	// alive for each horizon, at ifAlive[index*(h+1):].
+	// Per distinct (x, T), from ifAlive[index[(x, T)]]: its CLV given
+	// alive, then its expectation given alive for each horizon.
 	index := make(map[[2]float64]int)
 	var ifAlive []float64
 	for i := range x {

@@ -252,6 +252,9 @@ func (fc *feedCutter) cut(basket string, feed []string, k int) string {
 		fc.bought = append(fc.bought, p)
 	}
 	var b strings.Builder
+	if len(feed) > 0 { // one allocation, not one a product: product ids are about as long as each other
+		b.Grow(min(k, len(feed)) * (len(feed[0]) + 1))
+	}
 	n := 0
 	for _, p := range feed {
 		if n == k {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -277,6 +278,32 @@ func TestCustomerFeed(t *testing.T) {
 		if got := fc.cut(c.basket, c.feed, c.k); got != c.want {
 			t.Errorf("basket %q, feed %v: %q, want %q", c.basket, c.feed, got, c.want)
 		}
+	}
+}
+
+// BenchmarkFeedCut cuts the feeds of customers shaped like the generated
+// shop's (1 to 6 of 5,000 products bought, a segment feed of 30, 10 a
+// customer): publish cuts one a buyer.
+func BenchmarkFeedCut(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	product := func() string { return fmt.Sprintf("P%06d", rng.IntN(5000)) }
+	baskets := make([]string, 4096)
+	for i := range baskets {
+		bought := make([]string, 1+rng.IntN(6))
+		for k := range bought {
+			bought[k] = product()
+		}
+		slices.Sort(bought)
+		baskets[i] = strings.Join(slices.Compact(bought), basketSep)
+	}
+	feed := make([]string, 30)
+	for k := range feed {
+		feed[k] = product()
+	}
+	var fc feedCutter
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		fc.cut(baskets[i%len(baskets)], feed, 10)
 	}
 }
 

@@ -62,7 +62,9 @@ type purchase struct {
 // Summary computes the BTYD summary of the orders in recs, which must have the
 // columns customer_id (string), ordered_at (timestamp) and net_amount (float64),
 // and may have status: cancelled orders are not purchases. One output row per
-// customer with a purchase on or before CalibrationEnd, in order of customer id.
+// customer with a purchase on or before CalibrationEnd: not in id order, but
+// the customers of one half of the id hash, then of the other, each half in
+// the order its customers first appear in recs.
 func Summary(mem memory.Allocator, recs []arrow.Record, opt SummaryOptions) (arrow.Record, error) {
 	if opt.Unit <= 0 {
 		return nil, fmt.Errorf("summary: time unit must be positive, got %s", opt.Unit)

@@ -72,10 +72,12 @@ func (w *DB) readPublished(ctx context.Context, mem memory.Allocator, p publishe
 		return err
 	}
 	defer rows.Close()
-	return handRows(rows, mem, schema, p.scan, batch, func(s *scannedRows) {
+	return handRows(rows, mem, schema, p.scan, batch, func(s *scannedRows) []func() {
+		add := make([]func(), len(p.holders))
 		for i, d := range p.holders {
-			appendScanned(s, i, d)
+			add[i] = scannedAppender(s, i, d)
 		}
+		return add
 	}, fn)
 }
 
@@ -152,33 +154,44 @@ func scanned[T any](null bool) (any, []any) {
 	return v, []any{v}
 }
 
-// appendScanned appends a scanned value of column i.
-func appendScanned(s *scannedRows, i int, d any) {
+// scannedAppender appends the value scanned into d of column i (found once
+// a read, as valueAppender).
+func scannedAppender(s *scannedRows, i int, d any) func() {
 	b := s.builders[i]
 	switch x := d.(type) {
 	case *string:
-		s.str(i, *x)
+		return func() { s.str(i, *x) }
 	case *[]byte:
-		s.fixed(i, *x)
+		return func() { s.fixed(i, *x) }
 	case *int64:
-		b.(*array.Int64Builder).Append(*x)
+		b := b.(*array.Int64Builder)
+		return func() { b.Append(*x) }
 	case *int32:
-		b.(*array.Int32Builder).Append(*x)
+		b := b.(*array.Int32Builder)
+		return func() { b.Append(*x) }
 	case *float64:
-		b.(*array.Float64Builder).Append(*x)
+		b := b.(*array.Float64Builder)
+		return func() { b.Append(*x) }
 	case *time.Time:
-		b.(*array.Date32Builder).Append(arrow.Date32FromTime(*x))
+		b := b.(*array.Date32Builder)
+		return func() { b.Append(arrow.Date32FromTime(*x)) }
 	case *uint8:
-		b.(*array.BooleanBuilder).Append(*x != 0)
+		b := b.(*array.BooleanBuilder)
+		return func() { b.Append(*x != 0) }
 	case *nullValue[int64]:
-		appendNullable(b.(*array.Int64Builder), x.null, x.v)
+		b := b.(*array.Int64Builder)
+		return func() { appendNullable(b, x.null, x.v) }
 	case *nullValue[int32]:
-		appendNullable(b.(*array.Int32Builder), x.null, x.v)
+		b := b.(*array.Int32Builder)
+		return func() { appendNullable(b, x.null, x.v) }
 	case *nullValue[float64]:
-		appendNullable(b.(*array.Float64Builder), x.null, x.v)
+		b := b.(*array.Float64Builder)
+		return func() { appendNullable(b, x.null, x.v) }
 	case *nullValue[time.Time]:
-		appendNullable(b.(*array.Date32Builder), x.null, arrow.Date32FromTime(x.v))
+		b := b.(*array.Date32Builder)
+		return func() { appendNullable(b, x.null, arrow.Date32FromTime(x.v)) }
 	}
+	panic(fmt.Sprintf("column %d scanned into %T", i, d))
 }
 
 func appendNullable[T any](b interface {

@@ -12,28 +12,39 @@ import (
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
-// appendValue appends one value of a canonical column; an unrated rating (0 in
-// ClickHouse) is null.
-func appendValue(s *scannedRows, i int, c canon.Column, v any) {
+// valueAppender appends the value scanned into v of canonical column i:
+// found once a read, not a type switch (and a copy of the column) a value.
+// An unrated rating (0 in ClickHouse) is null.
+func valueAppender(s *scannedRows, i int, c canon.Column, v any) func() {
 	b := s.builders[i]
 	switch x := v.(type) {
 	case *string:
-		s.str(i, *x)
+		return func() { s.str(i, *x) }
 	case *[]byte:
-		s.fixed(i, *x)
+		return func() { s.fixed(i, *x) }
 	case *uint32:
-		b.(*array.TimestampBuilder).Append(arrow.Timestamp(*x))
+		b := b.(*array.TimestampBuilder)
+		return func() { b.Append(arrow.Timestamp(*x)) }
 	case *float64:
-		b.(*array.Float64Builder).Append(*x)
+		b := b.(*array.Float64Builder)
+		return func() { b.Append(*x) }
 	case *int32:
-		if c.Max > 0 && *x == 0 {
-			b.AppendNull()
-		} else {
-			b.(*array.Int32Builder).Append(*x)
+		b := b.(*array.Int32Builder)
+		if c.Max > 0 {
+			return func() {
+				if *x == 0 {
+					b.AppendNull()
+				} else {
+					b.Append(*x)
+				}
+			}
 		}
+		return func() { b.Append(*x) }
 	case *uint8:
-		b.(*array.BooleanBuilder).Append(*x != 0)
+		b := b.(*array.BooleanBuilder)
+		return func() { b.Append(*x != 0) }
 	}
+	panic(fmt.Sprintf("column %s scanned into %T", c.Name, v))
 }
 
 // Read reads a raw table (FINAL: one version per key) into Arrow records of at
@@ -98,10 +109,12 @@ func (w *DB) Each(ctx context.Context, mem memory.Allocator, q warehouse.Query, 
 		return w.readFailed(ctx, q.Entity, err)
 	}
 	defer rows.Close()
-	err = handRows(rows, mem, schema, dest, batch, func(s *scannedRows) {
+	err = handRows(rows, mem, schema, dest, batch, func(s *scannedRows) []func() {
+		add := make([]func(), len(cols))
 		for i, c := range cols {
-			appendValue(s, i, c, dest[i])
+			add[i] = valueAppender(s, i, c, dest[i])
 		}
+		return add
 	}, fn)
 	if err != nil {
 		return w.readFailed(ctx, q.Entity, err)

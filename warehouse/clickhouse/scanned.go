@@ -50,8 +50,9 @@ func (s *scannedRows) str(i int, v string) { s.strs[i].add(v) }
 // fixed appends a value of string column i read as a FixedString: up to
 // the zeros padding it (no value holds a NUL).
 func (s *scannedRows) fixed(i int, v []byte) {
-	if end := bytes.IndexByte(v, 0); end >= 0 {
-		v = v[:end]
+	// A value as long as its column has no padding: no search for it.
+	if n := len(v); n > 0 && v[n-1] == 0 {
+		v = v[:bytes.IndexByte(v, 0)]
 	}
 	s.strs[i].addBytes(v)
 }
@@ -124,11 +125,13 @@ func (c *stringColumn) array(mem memory.Allocator) (arrow.Array, error) {
 	return array.NewStringData(data), nil
 }
 
-// handRows scans each row into dest, appends it (add) and hands the rows
-// over batch at a time: at least one record, empty when no row came.
-func handRows(rows driver.Rows, mem memory.Allocator, schema *arrow.Schema, dest []any, batch int, add func(*scannedRows), fn func(arrow.Record) error) error {
+// handRows scans each row into dest, appends it (each of appenders' funcs,
+// made once for the rows) and hands the rows over batch at a time: at least
+// one record, empty when no row came.
+func handRows(rows driver.Rows, mem memory.Allocator, schema *arrow.Schema, dest []any, batch int, appenders func(*scannedRows) []func(), fn func(arrow.Record) error) error {
 	s := newScannedRows(mem, schema)
 	defer s.release()
+	add := appenders(s)
 	hand := func() error {
 		rec, err := s.record()
 		if err != nil {
@@ -141,7 +144,9 @@ func handRows(rows driver.Rows, mem memory.Allocator, schema *arrow.Schema, dest
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
-		add(s)
+		for _, a := range add {
+			a()
+		}
 		s.rows++
 		if s.rows >= batch {
 			if err := hand(); err != nil {

@@ -378,7 +378,15 @@ func (s *basketScratch) summarise(ls []lineFact, median []float64, cats, brands 
 		return 0
 	}
 	slices.SortFunc(ls, func(a, b lineFact) int {
-		return cmp.Or(cmp.Compare(a.spend, b.spend), cmp.Compare(ratio(a), ratio(b)), cmp.Compare(a.unit, b.unit))
+		// Not cmp.Or: its arguments, the ratios' divisions too, are all
+		// computed for every comparison.
+		if c := cmp.Compare(a.spend, b.spend); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(ratio(a), ratio(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.unit, b.unit)
 	})
 	total, levelSum, levelN := 0.0, 0.0, 0
 	s.basket = s.basket[:0]

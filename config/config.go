@@ -156,6 +156,10 @@ type ClickHouse struct {
 	// DialTimeout: how long a connection may take before the server is
 	// taken not to answer.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// Compression of the blocks sent and read: lz4 across a network; none
+	// when Tessera and the server share a host or a fast link (both sides
+	// then skip compressing and decompressing every block).
+	Compression string `yaml:"compression"`
 	// Cluster names a cluster of the servers' remote_servers: the tables are
 	// then replicated on every shard (ZooKeeper or ClickHouse Keeper, the
 	// {shard} and {replica} macros), read and written through Distributed
@@ -258,7 +262,7 @@ func Default() Config {
 		DataDir:    "tessera-data",
 		BatchRows:  65536,
 		Log:        Log{Level: "info", Format: "auto"},
-		ClickHouse: ClickHouse{Database: "tessera", User: "default", DialTimeout: 10 * time.Second},
+		ClickHouse: ClickHouse{Database: "tessera", User: "default", DialTimeout: 10 * time.Second, Compression: "lz4"},
 		Source: Source{Files: Files{Format: "csv"}, Postgres: SQLSource{Overlap: time.Hour}, MySQL: SQLSource{Overlap: time.Hour},
 			ClickHouse: SQLSource{Overlap: time.Hour}, DedupWindow: 1 << 20, MaxAmount: canon.DefaultMaxAmount,
 			MaxRejectedShare: defaultShares(0.05), UnknownProduct: "count"},
@@ -357,6 +361,9 @@ func (c Config) Validate() error {
 		}
 		if db := strings.ToLower(c.ClickHouse.Database); db == "system" || db == "information_schema" {
 			errs = append(errs, fmt.Errorf("clickhouse.database %q is ClickHouse's own: give Tessera a database of its own (e.g. tessera)", c.ClickHouse.Database))
+		}
+		if c.ClickHouse.Compression != "lz4" && c.ClickHouse.Compression != "none" {
+			errs = append(errs, fmt.Errorf("clickhouse.compression must be lz4 or none, got %q", c.ClickHouse.Compression))
 		}
 		if c.ClickHouse.Cluster != "" && !identRe.MatchString(c.ClickHouse.Cluster) {
 			errs = append(errs, fmt.Errorf("clickhouse.cluster %q is not a plain name (one of the servers' remote_servers)", c.ClickHouse.Cluster))

@@ -64,6 +64,8 @@ func TestLoad(t *testing.T) {
 		{name: "bad level", yaml: "log:\n  level: loud\n", err: "log.level"},
 		{name: "bad zone", yaml: "time_zone: Mars/Olympus\n", err: "time_zone"},
 		{name: "bad addr", yaml: "clickhouse:\n  addr: nohost\n", err: "host:port"},
+		{name: "compression off", yaml: "clickhouse:\n  addr: ch:9000\n  compression: none\n", check: func(c Config) bool { return c.ClickHouse.Compression == "none" }},
+		{name: "bad compression", yaml: "clickhouse:\n  addr: ch:9000\n  compression: zip\n", err: "clickhouse.compression must be lz4 or none"},
 		{name: "bad entity", yaml: "source:\n  postgres:\n    queries:\n      clients: SELECT 1\n", env: map[string]string{"TESSERA_SOURCE_POSTGRES_DSN": "x"}, err: `"clients" is not an entity`},
 		{name: "query without dsn", yaml: "source:\n  mysql:\n    queries:\n      orders: SELECT 1\n", err: "TESSERA_SOURCE_MYSQL_DSN"},
 		{name: "missing password file", yaml: "clickhouse:\n  password_file: /nonexistent\n", err: "password_file"},

@@ -49,7 +49,7 @@ func Open(ctx context.Context, c config.ClickHouse) (*DB, error) {
 		Auth:        chgo.Auth{Database: "default", Username: c.User, Password: c.Password},
 		DialTimeout: c.DialTimeout,
 		// 18.16 rejects settings it does not know; send none by default.
-		Compression: &chgo.Compression{Method: chgo.CompressionLZ4},
+		Compression: &chgo.Compression{Method: compression(c.Compression)},
 		// A part being written holds a connection until it closes (publish
 		// writes three at once) beside reads and the lock's renewals.
 		MaxOpenConns:    8,
@@ -374,4 +374,13 @@ var _ warehouse.Store = (*DB)(nil)
 func columnThere(err error) bool {
 	var ex *chgo.Exception
 	return errors.As(err, &ex) && ex.Code == 44 && strings.Contains(ex.Message, "Cannot add column")
+}
+
+// compression is the method of config.ClickHouse.Compression (validated
+// there): LZ4 unless none.
+func compression(name string) chgo.CompressionMethod {
+	if name == "none" {
+		return chgo.CompressionNone
+	}
+	return chgo.CompressionLZ4
 }

@@ -11,6 +11,9 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/config"
+	"github.com/tessera-cdp/tessera/servicetest"
 	"github.com/tessera-cdp/tessera/warehouse"
 )
 
@@ -129,5 +132,95 @@ func TestPartInBlocks(t *testing.T) {
 	defer other.Release()
 	if err := pw.Write(ctx, other); err == nil || !strings.Contains(err.Error(), "segment_feed") {
 		t.Fatalf("a batch of other columns: %v, want an error naming the table", err)
+	}
+}
+
+// TestCompressions: with either compression of config.ClickHouse, the
+// rows landed in a raw table read back whole (text as FixedStrings and as
+// Strings, numbers, times), and so do a part's rows.
+func TestCompressions(t *testing.T) {
+	for _, compression := range []string{"lz4", "none"} {
+		t.Run(compression, func(t *testing.T) {
+			c := config.Default().ClickHouse
+			c.Addr, c.Compression = servicetest.ClickHouse(t), compression
+			w := openTest(t, c, "tessera_test_", "DROP DATABASE IF EXISTS {db}")
+			ctx := context.Background()
+			if _, err := w.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			sets := canon.KeySets{}
+			defer sets.Free()
+			landRows(t, w, mem, sets, canon.Customers, "run-1", func(add func(map[string]string)) {
+				for c := range 70 {
+					add(map[string]string{"customer_id": fmt.Sprintf("C%d", c), "created_at": "2025-01-01 00:00:00", "updated_at": "2025-01-01 00:00:00"})
+				}
+			})
+			landRows(t, w, mem, sets, canon.Orders, "run-1", func(add func(map[string]string)) {
+				for o := range 300 {
+					add(orderFields(fmt.Sprintf("O%d", o), fmt.Sprintf("C%d", o%70)))
+				}
+			})
+			owner := map[string]string{}
+			if err := w.Each(ctx, mem, warehouse.Query{Entity: canon.Orders, Columns: []string{"order_id", "customer_id", "ordered_at", "net_amount", "status"}}, 100, func(rec arrow.Record) error {
+				ids, customers := canon.ArrayOf[*array.String](rec, "order_id"), canon.ArrayOf[*array.String](rec, "customer_id")
+				net, status := canon.ArrayOf[*array.Float64](rec, "net_amount"), canon.ArrayOf[*array.String](rec, "status")
+				at := canon.ArrayOf[*array.Timestamp](rec, "ordered_at")
+				for i := range int(rec.NumRows()) {
+					if net.Value(i) != 10 || status.Value(i) != "completed" || at.Value(i).ToTime(arrow.Second).Format(time.DateTime) != "2025-02-01 00:00:00" {
+						return fmt.Errorf("order %s read as %v %q %v", ids.Value(i), net.Value(i), status.Value(i), at.Value(i))
+					}
+					owner[ids.Value(i)] = customers.Value(i)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			for o := range 300 {
+				if id, want := fmt.Sprintf("O%d", o), fmt.Sprintf("C%d", o%70); owner[id] != want {
+					t.Fatalf("order %s read with customer %q, want %q (%d orders read)", id, owner[id], want, len(owner))
+				}
+			}
+
+			tbl, asOf, s := warehouse.SegmentFeed, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), warehouse.Slice{Index: 0, Of: 1}
+			b := array.NewRecordBuilder(mem, tbl.Schema)
+			for i := range 500 {
+				b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("S%d", i%7))
+				b.Field(1).(*array.Int32Builder).Append(int32(i))
+				b.Field(2).(*array.StringBuilder).Append(strings.Repeat("p", 1+i%13))
+				b.Field(3).(*array.Int32Builder).Append(int32(i * 2))
+				b.Field(4).(*array.Float64Builder).Append(float64(i) / 3)
+			}
+			rec := b.NewRecord()
+			b.Release()
+			pw, err := w.OpenPart(ctx, tbl.Name, tbl.Schema, asOf, "job", s, "run-1")
+			if err == nil {
+				err = pw.Write(ctx, rec)
+			}
+			rec.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pw.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			if err := w.EachPart(ctx, mem, tbl.Name, tbl.Schema, asOf, "job", []warehouse.Slice{s}, 100, func(rec arrow.Record) error {
+				for i := range int(rec.NumRows()) {
+					r := rec.Column(1).(*array.Int32).Value(i)
+					if rec.Column(2).(*array.String).Value(i) != strings.Repeat("p", 1+int(r)%13) || rec.Column(4).(*array.Float64).Value(i) != float64(r)/3 {
+						return fmt.Errorf("the row of rank %d read back other than written", r)
+					}
+					n++
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if n != 500 {
+				t.Fatalf("read %d rows of the part's 500", n)
+			}
+		})
 	}
 }

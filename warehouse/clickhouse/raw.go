@@ -319,7 +319,7 @@ func dateValues(a *array.Date32, chType string) any {
 		out := make([]*time.Time, n)
 		for i, d := range a.Date32Values() {
 			if a.IsValid(i) {
-				t := d.ToTime()
+				t := dayTime(d)
 				out[i] = &t
 			}
 		}
@@ -328,12 +328,17 @@ func dateValues(a *array.Date32, chType string) any {
 	if chType == "Date" {
 		out := make([]time.Time, n)
 		for i, d := range a.Date32Values() {
-			out[i] = d.ToTime()
+			out[i] = dayTime(d)
 		}
 		return out
 	}
 	return nil
 }
+
+// dayTime is d.ToTime() (midnight UTC) by arithmetic: Arrow's adds d days
+// to 1970-01-01 through the calendar (publish's dates at a million
+// customers took 0.3 s of CPU that way).
+func dayTime(d arrow.Date32) time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 
 func zeroNulls[T any](a arrow.Array, out []T) {
 	if a.NullN() == 0 {

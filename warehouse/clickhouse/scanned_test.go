@@ -76,3 +76,12 @@ func TestScannedRows(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestDayTime: dayTime is Arrow's Date32.ToTime, before and after 1970.
+func TestDayTime(t *testing.T) {
+	for d := arrow.Date32(-800000); d <= 800000; d += 7 {
+		if got, want := dayTime(d), d.ToTime(); !got.Equal(want) || got.Location() != want.Location() || got.String() != want.String() {
+			t.Fatalf("day %d: %v, want %v", d, got, want)
+		}
+	}
+}

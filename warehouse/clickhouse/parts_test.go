@@ -31,18 +31,7 @@ func TestPartInBlocks(t *testing.T) {
 	asOf := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	tbl := warehouse.SegmentFeed
 	s := warehouse.Slice{Index: 1, Of: 2}
-	batch := func(from, n int) arrow.Record {
-		b := array.NewRecordBuilder(mem, tbl.Schema)
-		defer b.Release()
-		for i := from; i < from+n; i++ {
-			b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("S%d", i%7))
-			b.Field(1).(*array.Int32Builder).Append(int32(i))
-			b.Field(2).(*array.StringBuilder).Append(strings.Repeat("p", 1+i%13))
-			b.Field(3).(*array.Int32Builder).Append(int32(i * 2))
-			b.Field(4).(*array.Float64Builder).Append(float64(i) / 3)
-		}
-		return b.NewRecord()
-	}
+	batch := func(from, n int) arrow.Record { return feedRows(mem, from, n) }
 	write := func(job string, sizes []int, end func(warehouse.PartWriter) error) error {
 		pw, err := w.OpenPart(ctx, tbl.Name, tbl.Schema, asOf, job, s, "run-1")
 		if err != nil {
@@ -135,6 +124,21 @@ func TestPartInBlocks(t *testing.T) {
 	}
 }
 
+// feedRows are n rows of segment_feed from rank from on, each's product and
+// buyers made from its rank (what the tests check a read back against).
+func feedRows(mem memory.Allocator, from, n int) arrow.Record {
+	b := array.NewRecordBuilder(mem, warehouse.SegmentFeed.Schema)
+	defer b.Release()
+	for i := from; i < from+n; i++ {
+		b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("S%d", i%7))
+		b.Field(1).(*array.Int32Builder).Append(int32(i))
+		b.Field(2).(*array.StringBuilder).Append(strings.Repeat("p", 1+i%13))
+		b.Field(3).(*array.Int32Builder).Append(int32(i * 2))
+		b.Field(4).(*array.Float64Builder).Append(float64(i) / 3)
+	}
+	return b.NewRecord()
+}
+
 // TestCompressions: with either compression of config.ClickHouse, the
 // rows landed in a raw table read back whole (text as FixedStrings and as
 // Strings, numbers, times), and so do a part's rows.
@@ -184,16 +188,7 @@ func TestCompressions(t *testing.T) {
 			}
 
 			tbl, asOf, s := warehouse.SegmentFeed, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), warehouse.Slice{Index: 0, Of: 1}
-			b := array.NewRecordBuilder(mem, tbl.Schema)
-			for i := range 500 {
-				b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("S%d", i%7))
-				b.Field(1).(*array.Int32Builder).Append(int32(i))
-				b.Field(2).(*array.StringBuilder).Append(strings.Repeat("p", 1+i%13))
-				b.Field(3).(*array.Int32Builder).Append(int32(i * 2))
-				b.Field(4).(*array.Float64Builder).Append(float64(i) / 3)
-			}
-			rec := b.NewRecord()
-			b.Release()
+			rec := feedRows(mem, 0, 500)
 			pw, err := w.OpenPart(ctx, tbl.Name, tbl.Schema, asOf, "job", s, "run-1")
 			if err == nil {
 				err = pw.Write(ctx, rec)

@@ -14,23 +14,16 @@ import (
 
 // valueAppender appends the value scanned into v of canonical column i:
 // found once a read, not a type switch (and a copy of the column) a value.
-// An unrated rating (0 in ClickHouse) is null.
+// Times come as seconds, and an unrated rating (0 in ClickHouse) is null;
+// the other kinds are appended as scannedAppender appends them.
 func valueAppender(s *scannedRows, i int, c canon.Column, v any) func() {
-	b := s.builders[i]
 	switch x := v.(type) {
-	case *string:
-		return func() { s.str(i, *x) }
-	case *[]byte:
-		return func() { s.fixed(i, *x) }
 	case *uint32:
-		b := b.(*array.TimestampBuilder)
+		b := s.builders[i].(*array.TimestampBuilder)
 		return func() { b.Append(arrow.Timestamp(*x)) }
-	case *float64:
-		b := b.(*array.Float64Builder)
-		return func() { b.Append(*x) }
 	case *int32:
-		b := b.(*array.Int32Builder)
 		if c.Max > 0 {
+			b := s.builders[i].(*array.Int32Builder)
 			return func() {
 				if *x == 0 {
 					b.AppendNull()
@@ -39,12 +32,8 @@ func valueAppender(s *scannedRows, i int, c canon.Column, v any) func() {
 				}
 			}
 		}
-		return func() { b.Append(*x) }
-	case *uint8:
-		b := b.(*array.BooleanBuilder)
-		return func() { b.Append(*x != 0) }
 	}
-	panic(fmt.Sprintf("column %s scanned into %T", c.Name, v))
+	return scannedAppender(s, i, v)
 }
 
 // Read reads a raw table (FINAL: one version per key) into Arrow records of at

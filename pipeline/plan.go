@@ -870,53 +870,82 @@ func (bb *batchBuyers) rows(groups []string, groupOf func(k int32) string) [][]i
 
 // segmentGroups bisects each of groups (rows: each group's rows of bb, in
 // order) and appends their segments, each with its hashed id for a segment
-// that keeps no id of the night before.
+// that keeps no id of the night before. Each group's segments are made on
+// the goroutine that bisected it, several groups at once, and appended in
+// the groups' order: the same segments in the same order as one group at a
+// time.
 func (p *planned) segmentGroups(bb *batchBuyers, groups []string, rows [][]int32, total float64) {
-	sg := p.o.Segmentation
-	for b, g := range groups {
-		for _, leaf := range bb.pts.Bisect(rows[b], sg.MicroSegments) {
-			seg := segment.Segment{Macro: g, Size: len(leaf)}
-			overlap := map[string]int{}
-			count := map[string]int{}
+	made := make([]groupSegments, len(groups))
+	bb.pts.BisectGroups(rows, p.o.Segmentation.MicroSegments, func(b int, leaves [][]int32) {
+		made[b] = p.leafSegments(bb, groups[b], leaves, total)
+	})
+	for _, m := range made {
+		for j, leaf := range m.leaves {
 			for _, row := range leaf {
-				k := bb.buyer[row]
-				p.segOf[k] = int32(len(p.segs))
-				if c := p.prev[k]; c >= 0 {
-					overlap[p.prevIDs[c]]++
-				}
-				v := bb.values[row]
-				strat, _ := segment.Strategy(sg.Strategies, segment.Profile{CLV: v.CLV, PAlive: v.PAlive}, bb.named.name(bb.tiers[2*row]), bb.named.name(bb.tiers[2*row+1]))
-				count[strat]++
+				p.segOf[bb.buyer[row]] = int32(len(p.segs))
 			}
-			seg.Tally(func(yield func(segment.Member) bool) {
-				for _, row := range leaf {
-					if !yield(bb.values[row]) {
-						return
-					}
-				}
-			}, total)
-			seg.Label = bb.pts.Label(g, leaf)
-			seg.ID = segment.KeptID(seg.Size, overlap, p.prevSize)
-			h := ""
-			if seg.ID == "" {
-				memberIDs := make([]string, len(leaf))
-				for j, row := range leaf {
-					memberIDs[j] = bb.id(row)
-				}
-				slices.Sort(memberIDs)
-				h = segment.HashedID(slices.Values(memberIDs))
-			}
-			best := ""
-			for _, st := range segment.Strategies {
-				if count[st] > count[best] {
-					best = st
-				}
-			}
-			p.segs = append(p.segs, seg)
-			p.strategy = append(p.strategy, best)
-			p.hashed = append(p.hashed, h)
+			p.segs = append(p.segs, m.segs[j])
+			p.strategy = append(p.strategy, m.strategy[j])
+			p.hashed = append(p.hashed, m.hashed[j])
 		}
 	}
+}
+
+// groupSegments are a macro group's segments: for each leaf of its
+// bisection, its segment, the strategy most of its members have and its
+// hashed id (when it keeps none of the night before).
+type groupSegments struct {
+	leaves           [][]int32
+	segs             []segment.Segment
+	strategy, hashed []string
+}
+
+// leafSegments makes the segments of the leaves of macro group g. It only
+// reads p and bb: it runs for several groups at once.
+func (p *planned) leafSegments(bb *batchBuyers, g string, leaves [][]int32, total float64) groupSegments {
+	sg := p.o.Segmentation
+	m := groupSegments{leaves: leaves}
+	for _, leaf := range leaves {
+		seg := segment.Segment{Macro: g, Size: len(leaf)}
+		overlap := map[string]int{}
+		count := map[string]int{}
+		for _, row := range leaf {
+			if c := p.prev[bb.buyer[row]]; c >= 0 {
+				overlap[p.prevIDs[c]]++
+			}
+			v := bb.values[row]
+			strat, _ := segment.Strategy(sg.Strategies, segment.Profile{CLV: v.CLV, PAlive: v.PAlive}, bb.named.name(bb.tiers[2*row]), bb.named.name(bb.tiers[2*row+1]))
+			count[strat]++
+		}
+		seg.Tally(func(yield func(segment.Member) bool) {
+			for _, row := range leaf {
+				if !yield(bb.values[row]) {
+					return
+				}
+			}
+		}, total)
+		seg.Label = bb.pts.Label(g, leaf)
+		seg.ID = segment.KeptID(seg.Size, overlap, p.prevSize)
+		h := ""
+		if seg.ID == "" {
+			memberIDs := make([]string, len(leaf))
+			for j, row := range leaf {
+				memberIDs[j] = bb.id(row)
+			}
+			slices.Sort(memberIDs)
+			h = segment.HashedID(slices.Values(memberIDs))
+		}
+		best := ""
+		for _, st := range segment.Strategies {
+			if count[st] > count[best] {
+				best = st
+			}
+		}
+		m.segs = append(m.segs, seg)
+		m.strategy = append(m.strategy, best)
+		m.hashed = append(m.hashed, h)
+	}
+	return m
 }
 
 // codes numbers a few names.

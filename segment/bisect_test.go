@@ -96,7 +96,8 @@ func TestMicroSegmentsGolden(t *testing.T) {
 }
 
 // BenchmarkBisect bisects 750,000 random buyers in four macro groups (the
-// buyers of a 1,000,000-customer shop), each group to segments of 200–500;
+// buyers of a 1,000,000-customer shop), each group to segments of 200–500,
+// one group after another and every group at once (BisectGroups);
 // "one pass" is the floor it is measured against in the same run: each
 // buyer's distance to two centres, once (a split's Lloyd iteration makes
 // such a pass and sums the centroids).
@@ -108,6 +109,15 @@ func BenchmarkBisect(b *testing.B) {
 			for _, rows := range groups {
 				pts.Bisect(slices.Clone(rows), DefaultSegments)
 			}
+		}
+	})
+	b.Run("groups at once", func(b *testing.B) {
+		for b.Loop() {
+			all := make([][]int32, 0, len(groups))
+			for _, rows := range groups {
+				all = append(all, slices.Clone(rows))
+			}
+			pts.BisectGroups(all, DefaultSegments, func(int, [][]int32) {})
 		}
 	})
 	b.Run("one pass", func(b *testing.B) {
@@ -161,6 +171,54 @@ func TestSplitGathered(t *testing.T) {
 		}
 		if split < 2 {
 			t.Errorf("%s: %d parts split; want a group's and one of its rows apart", tc.name, split)
+		}
+	}
+}
+
+// TestBisectGroups: the groups bisected at once make the leaves each makes
+// bisected alone, for groups large and small (one of them never split).
+func TestBisectGroups(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		profiles func(n int, seed uint64) ([]Profile, []string)
+	}{
+		{"random", randomProfiles},
+		{"tied", tiedProfiles},
+	} {
+		ps, macro := tc.profiles(50000, 11)
+		pts, groups := placed(ps, macro)
+		var alone, together [][]int32
+		for _, g := range sortedKeys(groups) {
+			rows := groups[g]
+			// The group, every fifth row of it, and a group of one segment.
+			var fifth []int32
+			for k := 0; k < len(rows); k += 5 {
+				fifth = append(fifth, rows[k])
+			}
+			alone = append(alone, rows, fifth, rows[:DefaultSegments.MaxSize])
+		}
+		for _, rows := range alone {
+			together = append(together, slices.Clone(rows))
+		}
+		got := make([][][]int32, len(together))
+		pts.BisectGroups(together, DefaultSegments, func(k int, leaves [][]int32) { got[k] = leaves })
+		if len(got) != len(alone) {
+			t.Fatalf("%s: %d groups' leaves, want %d", tc.name, len(got), len(alone))
+		}
+		for k, rows := range alone {
+			want := pts.Bisect(slices.Clone(rows), DefaultSegments)
+			if len(got[k]) != len(want) {
+				t.Errorf("%s, group %d of %d rows: %d leaves together, %d alone", tc.name, k, len(rows), len(got[k]), len(want))
+				continue
+			}
+			if len(want) < 2 && len(rows) > DefaultSegments.MaxSize {
+				t.Errorf("%s, group %d of %d rows: not split", tc.name, k, len(rows))
+			}
+			for j := range want {
+				if !slices.Equal(got[k][j], want[j]) {
+					t.Errorf("%s, group %d, leaf %d: %d members together, %d alone, or other members", tc.name, k, j, len(got[k][j]), len(want[j]))
+				}
+			}
 		}
 	}
 }

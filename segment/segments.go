@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // SegmentOptions bound the micro-segments.
@@ -189,8 +190,16 @@ func MicroSegments(ps []Profile, macro []string, prev Previous, o SegmentOptions
 		groups[g] = append(groups[g], int32(r))
 	}
 	var segs []Segment
-	for _, k := range sortedKeys(groups) {
-		for _, leaf := range pts.Bisect(groups[k], o) {
+	keys := sortedKeys(groups)
+	rows := make([][]int32, len(keys))
+	for b, k := range keys {
+		rows[b] = groups[k]
+	}
+	made := make([][][]int32, len(keys))
+	pts.BisectGroups(rows, o, func(b int, leaves [][]int32) { made[b] = leaves })
+	for b, leaves := range made {
+		k := keys[b]
+		for _, leaf := range leaves {
 			seg := Segment{Macro: k, Size: len(leaf), Members: make([]int, len(leaf))}
 			overlap := map[string]int{}
 			for j, r := range leaf {
@@ -632,6 +641,22 @@ func (pts *Points) Bisect(rows []int32, o SegmentOptions) [][]int32 {
 	// wait their turn.
 	running := make(chan struct{}, runtime.GOMAXPROCS(0))
 	return pts.bisect(rows, o, running)
+}
+
+// BisectGroups bisects each of groups (the rows of disjoint macro groups)
+// as Bisect does, every group at once, and hands group k's leaves, the ones
+// Bisect makes of it alone, to done(k, leaves) on the goroutine that made
+// them: done runs for several groups at once. A small group's splits run
+// one after another, and a large group's first split on one core: a group
+// at a time leaves the other cores idle through them. Splits still run
+// GOMAXPROCS at most.
+func (pts *Points) BisectGroups(groups [][]int32, o SegmentOptions, done func(k int, leaves [][]int32)) {
+	running := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for k, rows := range groups {
+		wg.Go(func() { done(k, pts.bisect(rows, o, running)) })
+	}
+	wg.Wait()
 }
 
 func (pts *Points) bisect(rows []int32, o SegmentOptions, running chan struct{}) [][]int32 {

@@ -183,6 +183,24 @@ func subSlices(s warehouse.Slice, buyers, batch int) []warehouse.Slice {
 // scoreSlice writes the profiles of a slice of the shard's customers to pw;
 // it returns how many, and the purchase model's artefact.
 func scoreSlice(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartWriter, s warehouse.Slice, o ScoreOptions, m warehouse.Model, early *segment.EarlyVIPModel) (int, *model.Artefact, error) {
+	// The slice's features are read while its orders are read and
+	// predicted: the warehouse works on both at once, and beside the
+	// predictions. The features are held beside the orders for that while.
+	readCtx, stopRead := context.WithCancel(ctx)
+	read := make(chan featuresRead, 1)
+	go func() {
+		rec, err := wh.ReadRunSlice(readCtx, r.Mem, warehouse.CustomerFeatures.Name, scoreFeatureSchema, r.AsOf, "", s)
+		read <- featuresRead{rec, err}
+	}()
+	taken := false
+	defer func() {
+		stopRead()
+		if !taken { // an error came first
+			if f := <-read; f.rec != nil {
+				f.rec.Release()
+			}
+		}
+	}()
 	// A slice reads only its customers' orders: the warehouse filters them.
 	q := ordersBefore(r.AsOf)
 	q.Slice = s
@@ -197,7 +215,9 @@ func scoreSlice(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartWrit
 	}
 	release(orders) // not held while the profiles are built
 	orders = nil
-	feats, err := readScoreFeatures(ctx, r, wh, s, len(preds))
+	f := <-read
+	taken = true
+	feats, err := scoreFeatures(r, f, len(preds))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -206,10 +226,17 @@ func scoreSlice(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartWrit
 	return n, a, err
 }
 
-// readScoreFeatures reads a slice's customer_features of the date, which
-// must have a row for each of the buyers the orders have.
-func readScoreFeatures(ctx context.Context, r Run, wh scoreStore, s warehouse.Slice, buyers int) (arrow.Record, error) {
-	feats, err := wh.ReadRunSlice(ctx, r.Mem, warehouse.CustomerFeatures.Name, scoreFeatureSchema, r.AsOf, "", s)
+// featuresRead is a read of a slice's customer_features.
+type featuresRead struct {
+	rec arrow.Record
+	err error
+}
+
+// scoreFeatures are the features read of a slice, which must have a row for
+// each of the buyers the orders have. It takes f's record: the caller
+// releases what it returns, and nothing on an error.
+func scoreFeatures(r Run, f featuresRead, buyers int) (arrow.Record, error) {
+	feats, err := f.rec, f.err
 	if errors.Is(err, warehouse.ErrNoPartition) && buyers == 0 {
 		b := array.NewRecordBuilder(r.Mem, scoreFeatureSchema)
 		defer b.Release()

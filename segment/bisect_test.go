@@ -50,6 +50,16 @@ func tiedProfiles(n int, seed uint64) ([]Profile, []string) {
 	return ps, macro
 }
 
+// buyerKinds are the buyers the bisection's tests bisect: of random
+// behaviour, and of few distinct points (tiedProfiles).
+var buyerKinds = []struct {
+	name     string
+	profiles func(n int, seed uint64) ([]Profile, []string)
+}{
+	{"random", randomProfiles},
+	{"tied", tiedProfiles},
+}
+
 // TestMicroSegmentsGolden: the segments of 60,000 buyers (each macro group
 // large enough to split on two cores) are those recorded in testdata,
 // member for member, for buyers of random behaviour and for buyers of few
@@ -57,13 +67,7 @@ func tiedProfiles(n int, seed uint64) ([]Profile, []string) {
 // from time to time; what it makes must not change, or every published
 // segment id changes with it.
 func TestMicroSegmentsGolden(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		profiles func(n int, seed uint64) ([]Profile, []string)
-	}{
-		{"random", randomProfiles},
-		{"tied", tiedProfiles},
-	} {
+	for _, tc := range buyerKinds {
 		t.Run(tc.name, func(t *testing.T) {
 			ps, macro := tc.profiles(60000, 3)
 			segs, err := MicroSegments(ps, macro, Previous{}, DefaultSegments)
@@ -139,13 +143,7 @@ func BenchmarkBisect(b *testing.B) {
 // makes the halves the split on the points where they lie makes, for a
 // group's first split and one deep in it.
 func TestSplitGathered(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		profiles func(n int, seed uint64) ([]Profile, []string)
-	}{
-		{"random", randomProfiles},
-		{"tied", tiedProfiles},
-	} {
+	for _, tc := range buyerKinds {
 		ps, macro := tc.profiles(20000, 7)
 		pts, groups := placed(ps, macro)
 		split := 0
@@ -178,13 +176,7 @@ func TestSplitGathered(t *testing.T) {
 // TestBisectGroups: the groups bisected at once make the leaves each makes
 // bisected alone, for groups large and small (one of them never split).
 func TestBisectGroups(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		profiles func(n int, seed uint64) ([]Profile, []string)
-	}{
-		{"random", randomProfiles},
-		{"tied", tiedProfiles},
-	} {
+	for _, tc := range buyerKinds {
 		ps, macro := tc.profiles(50000, 11)
 		pts, groups := placed(ps, macro)
 		var alone, together [][]int32

@@ -213,7 +213,7 @@ func scoreSlice(ctx context.Context, r Run, wh scoreStore, pw warehouse.PartWrit
 	}
 	predicted()
 	rec, err := features.take()
-	feats, err := scoreFeatures(r, featuresRead{rec, err}, len(preds))
+	feats, err := scoreFeatures(r, rec, err, len(preds))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -232,17 +232,11 @@ func readOrders(ctx context.Context, r Run, wh scoreStore, s warehouse.Slice, o 
 	}, release)
 }
 
-// featuresRead is a read of a slice's customer_features.
-type featuresRead struct {
-	rec arrow.Record
-	err error
-}
-
-// scoreFeatures are the features read of a slice, which must have a row for
-// each of the buyers the orders have. It takes f's record: the caller
-// releases what it returns, and nothing on an error.
-func scoreFeatures(r Run, f featuresRead, buyers int) (arrow.Record, error) {
-	feats, err := f.rec, f.err
+// scoreFeatures are the features read of a slice (feats, or the read's
+// error), which must have a row for each of the buyers the orders have. It
+// takes feats: the caller releases what it returns, and nothing on an
+// error.
+func scoreFeatures(r Run, feats arrow.Record, err error, buyers int) (arrow.Record, error) {
 	if errors.Is(err, warehouse.ErrNoPartition) && buyers == 0 {
 		b := array.NewRecordBuilder(r.Mem, scoreFeatureSchema)
 		defer b.Release()

@@ -450,7 +450,7 @@ func parse(c *Column, v *value, maxAmount float64) (Rule, string) {
 		}
 		v.i = t
 	case Money:
-		f, err := strconv.ParseFloat(unsafeString(s), 64)
+		f, err := parseFloat(s)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return BadNumber, fmt.Sprintf("%s %q is not a number", c.Name, s)
 		}
@@ -462,7 +462,7 @@ func parse(c *Column, v *value, maxAmount float64) (Rule, string) {
 		}
 		v.f = f
 	case Int:
-		n, err := strconv.ParseInt(unsafeString(s), 10, 32)
+		n, err := parseInt32(s)
 		if err != nil {
 			// "3.0" from spreadsheets and drivers is still a whole number.
 			f, ferr := strconv.ParseFloat(unsafeString(s), 64)

@@ -2,6 +2,7 @@ package canon
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"testing"
 
@@ -123,3 +124,46 @@ func BenchmarkWindowAdd(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
 }
+
+// BenchmarkIndexPrefetch puts 2,879,149 orders' hashes into an Index (as
+// many orders as the 1 M shop has), then gets 9,369,776 (its order lines,
+// each naming an order), asking ahead for the cache lines of the hash
+// ahead lookups later (0: none), as extract's owners do.
+func BenchmarkIndexPrefetch(b *testing.B) {
+	const orders, lines = 2_879_149, 9_369_776
+	hs := make([]uint64, orders)
+	for n := range hs {
+		hs[n] = maphash.Bytes(benchSeed, fmt.Appendf(nil, "O%09d", n))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	gets := make([]uint64, lines)
+	for n := range gets {
+		// A line's order is one landed a little before it.
+		gets[n] = hs[max(0, min(orders-1, n*orders/lines-rng.IntN(1000)))]
+	}
+	for _, ahead := range []int{0, 4, 8, 16} {
+		b.Run(fmt.Sprintf("ahead=%d", ahead), func(b *testing.B) {
+			for range b.N {
+				x := NewIndex()
+				for i, h := range hs {
+					if ahead > 0 && i+ahead < len(hs) {
+						x.Prefetch(hs[i+ahead])
+					}
+					x.Put(h, int64(i))
+				}
+				for i, h := range gets {
+					if ahead > 0 && i+ahead < len(gets) {
+						x.Prefetch(gets[i+ahead])
+					}
+					if _, ok := x.Get(h); !ok {
+						b.Fatal("a hash put is not found")
+					}
+				}
+				x.Free()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(orders+lines)), "ns/op")
+		})
+	}
+}
+
+var benchSeed = maphash.MakeSeed()

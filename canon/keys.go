@@ -415,6 +415,20 @@ func (x *Index) Get(h uint64) (int64, bool) { return x.k.version(nonZero(h)) }
 // Put sets the value of h.
 func (x *Index) Put(h uint64, v int64) { x.k.setVersion(nonZero(h), v) }
 
+// Prefetch asks the CPU for the cache lines a Get or Put of h reads, for a
+// caller going through a batch of hashes to ask a few ahead: at millions of
+// hashes each lookup is two cache misses (slot and value), which then wait
+// together with the lookups between (owners: about 0.3 µs a lookup alone).
+// It changes nothing: a Put between may move what it asked for.
+func (x *Index) Prefetch(h uint64) {
+	k := x.k
+	i := home(k.slots, nonZero(h))
+	prefetch(&k.slots[i])
+	if k.vers != nil {
+		prefetch((*uint64)(unsafe.Pointer(&k.vers[i])))
+	}
+}
+
 // Len is the number of hashes held.
 func (x *Index) Len() int { return x.k.n }
 

@@ -3,13 +3,10 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/sirupsen/logrus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/tessera-cdp/tessera/transform"
 	"github.com/tessera-cdp/tessera/warehouse"
@@ -62,15 +59,8 @@ func Features(ctx context.Context, r Run, st featureStore, o FeatureOptions) (in
 	stream := func(q warehouse.Query) transform.Batches {
 		return func(fn func(arrow.Record) error) error { return st.Each(ctx, r.Mem, sh.sliced(q), o.BatchRows, fn) }
 	}
-	// The features count site and campaign events, whatever their order:
-	// they are read in halves at once.
-	counted := func(q warehouse.Query) transform.Batches {
-		return func(fn func(arrow.Record) error) error {
-			return eachAtOnce(ctx, st, r.Mem, sh.sliced(q), o.BatchRows, readsAtOnce, fn)
-		}
-	}
-	in := transform.FeatureInputs{Location: o.Location, Orders: orders, Products: products, Lines: stream(orderLines), Events: counted(eventsBefore(r.AsOf)),
-		Campaigns: counted(campaignsBefore(r.AsOf)), Customers: stream(customerOptins)}
+	in := transform.FeatureInputs{Location: o.Location, Orders: orders, Products: products, Lines: stream(orderLines), Events: stream(eventsBefore(r.AsOf)),
+		Campaigns: stream(campaignsBefore(r.AsOf)), Customers: stream(customerOptins)}
 	if sh.Sharded() {
 		in.CategoryMedians = func(own transform.PriceCounts) (map[string]float64, error) {
 			return categoryMedians(ctx, r, st, products, own, o)
@@ -161,41 +151,4 @@ func categoryMedians(ctx context.Context, r Run, st featureStore, products []arr
 		return err
 	})
 	return out, err
-}
-
-// readsAtOnce is how many reads of a stream whose order does not matter
-// run at once: the client decodes a query's blocks on one goroutine, and
-// ClickHouse 18.16 merges a query's parts FINAL on few threads. (At 1 M
-// customers on 2 cores, the server read the site events in 7.0–7.3 s as
-// two halves at once against 7.8–8.3 s whole; features, alternated three
-// times, 30.7–37.1 s against 33.2–39.1 s: within this host's noise.)
-const readsAtOnce = 2
-
-// eachAtOnce reads q as n slices of its slice at once, each a range of the
-// customer hash (which the event tables' sorting key leads with: each read
-// reads only its range), and hands their records to fn one at a time, in
-// whatever order they come: for a reader whose result does not depend on
-// it. A failed read stops the others.
-func eachAtOnce(ctx context.Context, st streamer, mem memory.Allocator, q warehouse.Query, batch, n int, fn func(arrow.Record) error) error {
-	if n <= 1 {
-		return st.Each(ctx, mem, q, batch, fn)
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	var mu sync.Mutex
-	of := max(q.Slice.Of, 1)
-	for j := range n {
-		part := q
-		part.Slice = warehouse.Slice{Index: q.Slice.Index*n + j, Of: of * n}
-		g.Go(func() error {
-			return st.Each(ctx, mem, part, batch, func(rec arrow.Record) error {
-				mu.Lock()
-				defer mu.Unlock()
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				return fn(rec)
-			})
-		})
-	}
-	return g.Wait()
 }

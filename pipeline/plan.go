@@ -1143,6 +1143,7 @@ func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore) (arrow.Record
 type purchases struct {
 	narrow [][]uint16
 	wide   [][]int32 // nil while narrow holds them
+	counts []int32   // RankFeed's scratch
 }
 
 func newPurchases(segments int) *purchases { return &purchases{narrow: make([][]uint16, segments)} }
@@ -1170,20 +1171,23 @@ func (ps *purchases) add(seg, n int32) {
 // rank ranks segment s's feed from its purchases, their products numbered
 // again by renumber (no larger), and lets them go.
 func (ps *purchases) rank(s int, renumber []int32, members int, base []int, buyers int, o segment.FeedOptions) []segment.FeedItem {
+	if len(ps.counts) < len(base) {
+		ps.counts = make([]int32, len(base))
+	}
 	if ps.wide != nil {
 		l := ps.wide[s]
 		ps.wide[s] = nil
 		for i, n := range l {
 			l[i] = renumber[n]
 		}
-		return segment.RankFeed(l, members, base, buyers, o)
+		return segment.RankFeed(l, members, base, buyers, o, ps.counts)
 	}
 	l := ps.narrow[s]
 	ps.narrow[s] = nil
 	for i, n := range l {
 		l[i] = uint16(renumber[n])
 	}
-	return segment.RankFeed(l, members, base, buyers, o)
+	return segment.RankFeed(l, members, base, buyers, o, ps.counts)
 }
 
 // writePlan writes the part of customer_plan of one shard's customers: each

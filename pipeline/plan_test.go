@@ -147,7 +147,7 @@ func TestPurchases(t *testing.T) {
 				for i, n := range want[s] {
 					want[s][i] = renumber[n]
 				}
-				got, w := ps.rank(s, renumber, 1000, rebased, 3000, o), segment.RankFeed(want[s], 1000, rebased, 3000, o)
+				got, w := ps.rank(s, renumber, 1000, rebased, 3000, o), segment.RankFeed(want[s], 1000, rebased, 3000, o, make([]int32, len(rebased)))
 				if len(w) == 0 || !slices.Equal(got, w) {
 					t.Errorf("segment %d: feed %v, want %v", s, got, w)
 				}

@@ -38,26 +38,33 @@ type FeedItem struct {
 
 // RankFeed ranks the products the segment's members bought (bought: the
 // product of each member's purchase of it, one entry per member and product,
-// in any order; it is sorted in place) by lift against the whole base
+// in any order; RankFeed overwrites it) by lift against the whole base
 // (members who bought / members, over buyers who bought / buyers), among
 // products at least MinSupport members bought; ties go to more buyers, then
 // the lower product number. Products are numbered in two bytes where the
-// catalogue allows (the planner holds every segment's purchases).
-func RankFeed[P uint16 | int32](bought []P, members int, baseCount []int, buyers int, o FeedOptions) []FeedItem {
-	// A list sorted, not a map counted into: the planner counts every
-	// segment's purchases, and maps of counts were most of its feeds' time.
-	slices.Sort(bought)
-	var items []FeedItem
-	for i := 0; i < len(bought); {
-		p, j := bought[i], i+1
-		for j < len(bought) && bought[j] == p {
-			j++
+// catalogue allows (the planner holds every segment's purchases). counts is
+// scratch of a zero per product number (len(baseCount)), left zero again.
+func RankFeed[P uint16 | int32](bought []P, members int, baseCount []int, buyers int, o FeedOptions, counts []int32) []FeedItem {
+	// Counted into an array, not sorted nor mapped: the planner ranks every
+	// segment's purchases, maps of counts were most of its feeds' time, and
+	// then sorting them about a third. The products met are kept at the
+	// front of bought: the n-th new one is seen at the n-th entry or later.
+	seen := 0
+	for _, p := range bought {
+		if counts[p] == 0 {
+			bought[seen] = p
+			seen++
 		}
-		if n := j - i; n >= o.MinSupport {
+		counts[p]++
+	}
+	var items []FeedItem
+	for _, p := range bought[:seen] {
+		n := int(counts[p])
+		counts[p] = 0
+		if n >= o.MinSupport {
 			lift := (float64(n) / float64(members)) / (float64(baseCount[p]) / float64(buyers))
 			items = append(items, FeedItem{Product: int32(p), Buyers: n, Lift: lift})
 		}
-		i = j
 	}
 	slices.SortFunc(items, func(x, y FeedItem) int {
 		return cmp.Or(cmp.Compare(y.Lift, x.Lift), y.Buyers-x.Buyers, cmp.Compare(x.Product, y.Product))

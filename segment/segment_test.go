@@ -351,16 +351,23 @@ func rankFeedSorted(bought []int32, members int, baseCount []int, buyers int, o 
 	return items[:min(len(items), o.SegmentSize)]
 }
 
+// buyersOf is how many buyers of the base bought each of products: 1 to
+// most, at random.
+func buyersOf(rng *rand.Rand, products, most int) []int {
+	base := make([]int, products)
+	for p := range base {
+		base[p] = 1 + rng.IntN(most)
+	}
+	return base
+}
+
 // TestRankFeedCounts: segments of random purchases, in two bytes and four,
 // ranked by counting into the shared scratch, get the feeds sorted lists
 // gave, and leave the scratch zero.
 func TestRankFeedCounts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	const products = 3000
-	base := make([]int, products)
-	for p := range base {
-		base[p] = 1 + rng.IntN(500)
-	}
+	base := buyersOf(rng, products, 500)
 	o := FeedOptions{SegmentSize: 30, CustomerSize: 10, MinSupport: 3}
 	counts := make([]int32, products)
 	for s := range 200 {
@@ -395,10 +402,7 @@ func TestRankFeedCounts(t *testing.T) {
 func BenchmarkRankFeed(b *testing.B) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	const products = 5000
-	base := make([]int, products)
-	for p := range base {
-		base[p] = 1 + rng.IntN(2000)
-	}
+	base := buyersOf(rng, products, 2000)
 	bought := make([]int32, 3000)
 	for i := range bought {
 		bought[i] = int32(min(products-1, int(rng.ExpFloat64()*400)))

@@ -127,8 +127,8 @@ func BenchmarkWindowAdd(b *testing.B) {
 
 // BenchmarkIndexPrefetch puts 2,879,149 orders' hashes into an Index (as
 // many orders as the 1 M shop has), then gets 9,369,776 (its order lines,
-// each naming an order), asking ahead for the cache lines of the hash
-// ahead lookups later (0: none), as extract's owners do.
+// each naming an order), asking for the cache lines of the lookup ahead
+// entries on (0: none), as extract's owners do.
 func BenchmarkIndexPrefetch(b *testing.B) {
 	const orders, lines = 2_879_149, 9_369_776
 	hs := make([]uint64, orders)

@@ -421,11 +421,9 @@ func (x *Index) Put(h uint64, v int64) { x.k.setVersion(nonZero(h), v) }
 // together with the lookups between (owners: about 0.3 µs a lookup alone).
 // It changes nothing: a Put between may move what it asked for.
 func (x *Index) Prefetch(h uint64) {
-	k := x.k
-	i := home(k.slots, nonZero(h))
-	prefetch(&k.slots[i])
-	if k.vers != nil {
-		prefetch((*uint64)(unsafe.Pointer(&k.vers[i])))
+	// begin asks for the slot; the value beside it is the second miss.
+	if l := x.k.begin(nonZero(h)); x.k.vers != nil {
+		prefetch((*uint64)(unsafe.Pointer(&x.k.vers[l.i])))
 	}
 }
 

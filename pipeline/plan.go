@@ -40,7 +40,7 @@ type Plan struct {
 // what makes the profile of a buyer, and the sums of the summary.
 var planProfileSchema = warehouse.CustomerProfiles.Columns("customer_id", "model_id", "buyer", "orders", "days_since_first", "days_since_last",
 	"last_gap_days", "interorder_mean_days", "revenue", "revenue_12m", "avg_check", "discount_share", "p_alive", "clv_12m", "early_vip",
-	"top_category", "top_brand", "preferred_channel", "expected_purchases_365d", "next_order_in_days", "prediction_note", "basket")
+	"top_category", "top_brand", "preferred_channel", "expected_purchases_365d", "next_order_in_days", "prediction_note")
 
 // printColumns are the columns of customer_profiles the plan depends on.
 var printColumns = planProfileSchema.Fields()
@@ -308,11 +308,11 @@ var (
 	// fit): what every pass of the plan reads.
 	heldSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "orders", "days_since_first", "days_since_last",
 		"last_gap_days", "interorder_mean_days", "revenue", "revenue_12m", "avg_check", "discount_share", "p_alive", "clv_12m",
-		"early_vip", "top_category", "top_brand", "preferred_channel", "basket")
+		"early_vip", "top_category", "top_brand", "preferred_channel")
 	// heldLaterSchema: what the profiles held keep after the pass over
-	// every profile: the plan's rows and the feeds.
+	// every profile: the plan's rows.
 	heldLaterSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "orders", "days_since_first", "days_since_last",
-		"last_gap_days", "interorder_mean_days", "revenue", "revenue_12m", "p_alive", "clv_12m", "early_vip", "basket")
+		"last_gap_days", "interorder_mean_days", "revenue", "revenue_12m", "p_alive", "clv_12m", "early_vip")
 	// assignSchema: a customer's stage, tiers and RFM scores.
 	assignSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "orders", "days_since_first", "days_since_last",
 		"last_gap_days", "interorder_mean_days", "revenue", "revenue_12m", "p_alive", "clv_12m", "early_vip")
@@ -321,7 +321,7 @@ var (
 // profileColumns are the columns of a record of customer_profiles that make
 // a segment.Profile; nil where the record does not have them.
 type profileColumns struct {
-	ids, category, brand, channel, basket                                              *array.String
+	ids, category, brand, channel                                                      *array.String
 	buyer                                                                              *array.Boolean
 	orders                                                                             *array.Int32
 	first, last, gap, between, revenue, revenue12m, check, discount, alive, clv, early *array.Float64
@@ -329,7 +329,7 @@ type profileColumns struct {
 
 func profileColumnsOf(rec arrow.Record) profileColumns {
 	var c profileColumns
-	str := map[string]**array.String{"customer_id": &c.ids, "top_category": &c.category, "top_brand": &c.brand, "preferred_channel": &c.channel, "basket": &c.basket}
+	str := map[string]**array.String{"customer_id": &c.ids, "top_category": &c.category, "top_brand": &c.brand, "preferred_channel": &c.channel}
 	f64 := map[string]**array.Float64{"days_since_first": &c.first, "days_since_last": &c.last, "last_gap_days": &c.gap,
 		"interorder_mean_days": &c.between, "revenue": &c.revenue, "revenue_12m": &c.revenue12m, "avg_check": &c.check,
 		"discount_share": &c.discount, "p_alive": &c.alive, "clv_12m": &c.clv, "early_vip": &c.early}
@@ -422,9 +422,8 @@ func (p *planned) eachBuyer(ctx context.Context, r Run, wh scoreStore, schema *a
 
 // plan reads every shard's profiles (shard 0's run, after each part is
 // in), plans the date over all buyers (lifecycle, VIP and value tiers, RFM,
-// micro-segments with last night's ids, control groups, each segment's feed),
-// stages segments and segment_feed, and writes each shard's part of
-// customer_plan.
+// micro-segments with last night's ids, control groups), stages segments,
+// and writes each shard's part of customer_plan.
 //
 // A pod 0 of a sharded run run again (its pod killed and restarted) whose
 // job already planned the date from the same profiles keeps that plan: the
@@ -470,46 +469,22 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 	}
 	segRec := p.segmentRecord(r)
 	defer segRec.Release()
-	// Each shard's plan is written while the feeds are counted: both only
-	// read what the passes made, and each waits for the warehouse in turn.
-	planCtx, stopPlan := context.WithCancel(ctx)
-	defer stopPlan()
-	planned := make(chan error, 1)
-	go func() {
-		for _, s := range sh.all() {
-			if err := p.writePlan(planCtx, r, wh, s); err != nil {
-				planned <- err
-				return
-			}
-		}
-		planned <- nil
-	}()
-	feedRec, err := p.feeds(ctx, r, wh)
-	if err != nil {
-		stopPlan()
-		<-planned
-		return err
-	}
-	defer feedRec.Release()
-	if err := <-planned; err != nil {
-		return err
-	}
-	out.Staged = map[string]int{warehouse.CustomerScores.Name: out.Customers, warehouse.SegmentMembers.Name: members}
-	for _, t := range []struct {
-		table string
-		rec   arrow.Record
-	}{{warehouse.Segments.Name, segRec}, {warehouse.SegmentFeed.Name, feedRec}} {
-		if err := wh.Stage(ctx, t.table, r.AsOf, r.ID, t.rec); err != nil {
+	for _, s := range sh.all() {
+		if err := p.writePlan(ctx, r, wh, s); err != nil {
 			return err
 		}
-		out.Staged[t.table] = int(t.rec.NumRows())
 	}
+	out.Staged = map[string]int{warehouse.CustomerScores.Name: out.Customers, warehouse.SegmentMembers.Name: members}
+	if err := wh.Stage(ctx, warehouse.Segments.Name, r.AsOf, r.ID, segRec); err != nil {
+		return err
+	}
+	out.Staged[warehouse.Segments.Name] = int(segRec.NumRows())
 	out.Plan = &Plan{Job: sh.Job, Shards: sh.Of, EarlyVIPModelID: earlyID, Prints: fp.strings()}
 	for _, n := range fp.rows {
 		out.Plan.Customers = append(out.Plan.Customers, int(n))
 	}
 	r.Log.WithFields(logrus.Fields{"customers": out.Customers, "buyers": out.Buyers, "segments": out.Segments, "shards": sh.Of}).
-		Info("date planned: segments and feeds staged, each shard's plan written for publish")
+		Info("date planned: segments staged, each shard's plan written for publish")
 	if w := out.ZeroRevenueWarning(); w != "" {
 		r.Log.Warn(w)
 	}
@@ -665,7 +640,7 @@ func (p *planned) read(ctx context.Context, r Run, wh scoreStore, modelID string
 		return fp, false, fmt.Errorf("%w: the buyers' profiles changed while shard 0 planned (%d buyers, %d before): run score again", warehouse.ErrPartGone, len(p.shard), n)
 	}
 	if p.profiles != nil {
-		// The passes left read what makes each customer's plan and feed.
+		// The passes left read what makes each customer's plan.
 		p.profiles.narrow(heldLaterSchema)
 	}
 	if out.WithPAlive > 0 {
@@ -687,8 +662,8 @@ func (p *planned) read(ctx context.Context, r Run, wh scoreStore, modelID string
 	}
 	err = p.segment(ctx, r, wh, stats.Frame(), sizes, total, held)
 	// Last night's segments and the macro groups made the segments: the
-	// feeds and each shard's plan, read next, need each buyer's segment
-	// alone (at ten million customers, 38 MB let go before the feeds).
+	// shards' plans, written next, need each buyer's segment alone (at ten
+	// million customers, 38 MB let go before them).
 	p.prev, p.group, p.prevIDs, p.prevCode, p.prevSize = nil, nil, nil, nil, nil
 	return fp, false, err
 }
@@ -1067,128 +1042,6 @@ func (p *planned) segmentRecord(r Run) arrow.Record {
 
 // buyerSchema reads whether each customer is a buyer.
 var buyerSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer")
-
-// basketSchema reads a customer's products.
-var basketSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "basket")
-
-// feeds counts, over every shard's baskets, the members of each segment who
-// bought each product, and ranks each segment's feed by lift against the
-// whole base: the segment_feed record.
-func (p *planned) feeds(ctx context.Context, r Run, wh scoreStore) (arrow.Record, error) {
-	products := map[string]int32{}
-	var ids []string // by number, first seen first
-	var base []int
-	bought := newPurchases(len(p.segs))
-	buyers := 0
-	if err := p.eachBuyer(ctx, r, wh, basketSchema, nil, func(c profileColumns, i, k int) error {
-		seg := p.segOf[k]
-		basket := c.basket.Value(i)
-		if basket == "" {
-			return nil
-		}
-		buyers++
-		for id := range strings.SplitSeq(basket, basketSep) {
-			n, ok := products[id]
-			if !ok {
-				id = strings.Clone(id)
-				n = int32(len(ids))
-				products[id] = n
-				ids = append(ids, id)
-				base = append(base, 0)
-			}
-			base[n]++
-			if seg >= 0 {
-				bought.add(seg, n)
-			}
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	// Products numbered in id order, as one process numbers them: ties of
-	// lift and buyers go to the lower number.
-	order := make([]int32, len(ids))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(ids[a], ids[b]) })
-	renumber := make([]int32, len(ids))
-	sortedBase := make([]int, len(ids))
-	for n, old := range order {
-		renumber[old] = int32(n)
-		sortedBase[n] = base[old]
-	}
-	b := array.NewRecordBuilder(r.Mem, warehouse.SegmentFeed.Schema)
-	defer b.Release()
-	segID, product := canon.BuilderOf[*array.StringBuilder](b, "segment_id"), canon.BuilderOf[*array.StringBuilder](b, "product_id")
-	rankB, buyersB := canon.BuilderOf[*array.Int32Builder](b, "rank"), canon.BuilderOf[*array.Int32Builder](b, "buyers")
-	lift := canon.BuilderOf[*array.Float64Builder](b, "lift")
-	for s, seg := range p.segs {
-		feed := bought.rank(s, renumber, seg.Size, sortedBase, buyers, p.o.Segmentation.Feeds)
-		for rank, it := range feed {
-			segID.Append(seg.ID)
-			rankB.Append(int32(rank + 1))
-			product.Append(ids[order[it.Product]])
-			buyersB.Append(int32(it.Buyers))
-			lift.Append(it.Lift)
-		}
-	}
-	return b.NewRecord(), nil
-}
-
-// purchases are each segment's members' purchases, a product number each:
-// in two bytes while the numbers fit (at ten million customers the plan
-// holds 91 M purchases: 183 MB instead of 366 MB), in four once a number
-// does not.
-type purchases struct {
-	narrow [][]uint16
-	wide   [][]int32 // nil while narrow holds them
-	counts []int32   // RankFeed's scratch
-}
-
-func newPurchases(segments int) *purchases { return &purchases{narrow: make([][]uint16, segments)} }
-
-// add adds a purchase of product n by a member of segment seg.
-func (ps *purchases) add(seg, n int32) {
-	if ps.wide == nil && n <= math.MaxUint16 {
-		ps.narrow[seg] = append(ps.narrow[seg], uint16(n))
-		return
-	}
-	if ps.wide == nil {
-		ps.wide = make([][]int32, len(ps.narrow))
-		for s, l := range ps.narrow {
-			w := make([]int32, len(l), len(l)+1)
-			for i, v := range l {
-				w[i] = int32(v)
-			}
-			ps.wide[s], ps.narrow[s] = w, nil
-		}
-		ps.narrow = nil
-	}
-	ps.wide[seg] = append(ps.wide[seg], n)
-}
-
-// rank ranks segment s's feed from its purchases, their products numbered
-// again by renumber (no larger), and lets them go.
-func (ps *purchases) rank(s int, renumber []int32, members int, base []int, buyers int, o segment.FeedOptions) []segment.FeedItem {
-	if len(ps.counts) < len(base) {
-		ps.counts = make([]int32, len(base))
-	}
-	if ps.wide != nil {
-		l := ps.wide[s]
-		ps.wide[s] = nil
-		for i, n := range l {
-			l[i] = renumber[n]
-		}
-		return segment.RankFeed(l, members, base, buyers, o, ps.counts)
-	}
-	l := ps.narrow[s]
-	ps.narrow[s] = nil
-	for i, n := range l {
-		l[i] = uint16(renumber[n])
-	}
-	return segment.RankFeed(l, members, base, buyers, o, ps.counts)
-}
 
 // writePlan writes the part of customer_plan of one shard's customers: each
 // buyer's stage, tiers and RFM scores from the cuts, its segment from the

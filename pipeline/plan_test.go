@@ -113,43 +113,34 @@ func TestSubSlices(t *testing.T) {
 	}
 }
 
-// TestPurchases: each segment's feed from purchases held in two bytes, and
-// from purchases widened to four when a product's number does not fit, is
-// the feed of the same purchases held in four bytes from the start.
+// TestPurchases: each segment's counts from purchases held in two bytes,
+// and from purchases widened to four when a product's number does not fit,
+// are the counts of the same purchases held in four bytes from the start.
 func TestPurchases(t *testing.T) {
-	o := segment.FeedOptions{SegmentSize: 5, CustomerSize: 2, MinSupport: 2}
 	for _, tc := range []struct {
 		name     string
 		products int32
 	}{{"two bytes", 300}, {"widened", 70000}} {
 		t.Run(tc.name, func(t *testing.T) {
 			const segments = 3
-			ps, want := newPurchases(segments), make([][]int32, segments)
-			base := make([]int, tc.products)
+			var ps purchases
+			want := make([][]int32, segments)
+			for range segments {
+				ps.grow()
+			}
 			for k := range int32(3000) {
 				seg, n := k%segments, (k*7919)%min(tc.products, 40+k*25)
 				ps.add(seg, n)
 				want[seg] = append(want[seg], n)
-				base[n]++
 			}
 			if tc.products > 65536 && ps.wide == nil {
 				t.Fatal("a product numbered above 65,535: the purchases were not widened")
 			}
-			renumber := make([]int32, tc.products) // numbered again from the last
-			for n := range renumber {
-				renumber[n] = tc.products - 1 - int32(n)
-			}
-			rebased := make([]int, tc.products)
-			for n, c := range base {
-				rebased[renumber[n]] = c
-			}
-			for s := range segments {
-				for i, n := range want[s] {
-					want[s][i] = renumber[n]
-				}
-				got, w := ps.rank(s, renumber, 1000, rebased, 3000, o), segment.RankFeed(want[s], 1000, rebased, 3000, o, make([]int32, len(rebased)))
+			counts := make([]int32, tc.products)
+			for s := range int32(segments) {
+				got, w := ps.count(s, counts), segment.CountBought(want[s], counts)
 				if len(w) == 0 || !slices.Equal(got, w) {
-					t.Errorf("segment %d: feed %v, want %v", s, got, w)
+					t.Errorf("segment %d: counts %v, want %v", s, got, w)
 				}
 			}
 		})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ type publishStore interface {
 	PartsWritten(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
 	StageParts(ctx context.Context, table string, asOf time.Time, job string, of int) (int, error)
 	PartitionRuns(ctx context.Context, table string, asOf time.Time) (map[string]int, error)
+	Stage(ctx context.Context, table string, asOf time.Time, runID string, rec arrow.Record) error
 	RunRecord(ctx context.Context, id string) (warehouse.Run, bool, error)
 	Swap(ctx context.Context, table string, asOf time.Time) error
 	Publication(ctx context.Context, asOf time.Time) (warehouse.Publication, error)
@@ -76,8 +78,14 @@ func Publish(ctx context.Context, r Run, st publishStore, o PublishOptions, so S
 	if err := previousDate(ctx, r, st, &res); err != nil {
 		return res, err
 	}
+	var feed arrow.Record
+	defer func() {
+		if feed != nil {
+			feed.Release()
+		}
+	}()
 	finish, err := gatherParts(ctx, r, st, partTables, func() (err error) {
-		res.Changes, err = publishPart(ctx, r, st, so, scoreRun, pl, res.Previous)
+		res.Changes, feed, err = publishPart(ctx, r, st, so, scoreRun, pl, res.Previous)
 		return err
 	})
 	if err != nil {
@@ -96,7 +104,11 @@ func Publish(ctx context.Context, r Run, st publishStore, o PublishOptions, so S
 			return res, err
 		}
 	}
-	run, rows, err := checkStaged(ctx, r, st)
+	// Every pod ranked the same feeds; shard 0 stages its own.
+	if err := st.Stage(ctx, warehouse.SegmentFeed.Name, r.AsOf, scoreRun, feed); err != nil {
+		return res, err
+	}
+	run, rows, err := checkStaged(ctx, r, st, map[string]int{warehouse.SegmentFeed.Name: int(feed.NumRows())})
 	if err != nil {
 		return res, err
 	}
@@ -126,6 +138,11 @@ func Publish(ctx context.Context, r Run, st publishStore, o PublishOptions, so S
 	if err := retrying(ctx, r, "record the publication", o.Backoff, func() error { return st.RecordPublication(ctx, pub) }); err != nil {
 		return res, fmt.Errorf("publish: %w%s", err, stillWhole(err))
 	}
+	if fs, ok := st.(feedStore); ok && sh.Sharded() {
+		if err := fs.PurgePurchases(ctx); err != nil {
+			r.Log.WithError(err).Warn("the purchases the pods shared before are kept: the next publish deletes them")
+		}
+	}
 	r.Log.WithFields(logrus.Fields{"score_run": res.ScoreRun, "previous_as_of": DateOrNone(res.Previous), "customers": res.Customers,
 		"changes": res.Changes, "tables": res.Tables, "rows": rows}).Info("published")
 	return res, nil
@@ -142,8 +159,10 @@ func stillWhole(err error) string {
 // checkStaged finds the score run staged for the date and checks that every
 // table it stages holds that run's rows alone, as many as the run recorded
 // staging (a staging insert cut short, or two runs' rows, is refused naming
-// the table); it returns the run and the rows of each table.
-func checkStaged(ctx context.Context, r Run, st publishStore) (string, map[string]int, error) {
+// the table), and that each of publish's own (ours: its rows by table,
+// staged under the score run) does; it returns the run and the rows of each
+// table.
+func checkStaged(ctx context.Context, r Run, st publishStore, ours map[string]int) (string, map[string]int, error) {
 	day := r.AsOf.Format(time.DateOnly)
 	runs, err := st.PartitionRuns(ctx, warehouse.CustomerScores.Name+"_staging", r.AsOf)
 	if err != nil {
@@ -172,17 +191,21 @@ func checkStaged(ctx context.Context, r Run, st publishStore) (string, map[strin
 	if !ok || rec.Status != "ok" || rec.Stage != "score" || detail.Staged == nil {
 		return "", nil, fmt.Errorf("score run %s, whose rows are staged for %s, did not finish staging (no record of it in runs): run score again", scoreRun, day)
 	}
+	rows := maps.Clone(detail.Staged)
 	for _, t := range warehouse.Scored {
+		want, who := detail.Staged[t.Name], "score run "+scoreRun
+		if n, ok := ours[t.Name]; ok {
+			want, who, rows[t.Name] = n, "publish", n
+		}
 		runs, err := st.PartitionRuns(ctx, t.Name+"_staging", r.AsOf)
 		if err != nil {
 			return "", nil, err
 		}
-		want := detail.Staged[t.Name]
 		if len(runs) > 1 || runs[scoreRun] != want || (want == 0 && len(runs) > 0) {
-			return "", nil, fmt.Errorf("staged %s of %s holds %v rows by run, score run %s staged %d: run score again", t.Name, day, runs, scoreRun, want)
+			return "", nil, fmt.Errorf("staged %s of %s holds %v rows by run, %s staged %d: run score again", t.Name, day, runs, who, want)
 		}
 	}
-	return scoreRun, detail.Staged, nil
+	return scoreRun, rows, nil
 }
 
 // previousDate finds the newest date published before this one (none: zero).

@@ -97,13 +97,13 @@ type planRow struct {
 	control                         bool
 }
 
-// readPlan reads the shard's part of the plan, in id order; the repeated
+// readPlan reads slice s's part of the plan, in id order; the repeated
 // names are shared.
-func readPlan(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan) ([]planRow, error) {
+func readPlan(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan, s warehouse.Slice) ([]planRow, error) {
 	sh := r.Shard
 	var rows []planRow
-	if sh.Index < len(pl.Customers) {
-		rows = make([]planRow, 0, pl.Customers[sh.Index])
+	if s.Index < len(pl.Customers) {
+		rows = make([]planRow, 0, pl.Customers[s.Index])
 	}
 	names := map[string]string{}
 	name := func(s string) string {
@@ -114,7 +114,7 @@ func readPlan(ctx context.Context, r Run, st publishStore, o ScoreOptions, score
 		names[v] = v
 		return v
 	}
-	err := st.EachPart(ctx, r.Mem, warehouse.CustomerPlan.Name, planReadSchema, r.AsOf, sh.Job, []warehouse.Slice{sh.slice()}, o.BatchRows, func(rec arrow.Record) error {
+	err := st.EachPart(ctx, r.Mem, warehouse.CustomerPlan.Name, planReadSchema, r.AsOf, sh.Job, []warehouse.Slice{s}, o.BatchRows, func(rec arrow.Record) error {
 		str := func(name string) *array.String { return canon.ArrayOf[*array.String](rec, name) }
 		i32 := func(name string) *array.Int32 { return canon.ArrayOf[*array.Int32](rec, name) }
 		ids, stages, tiers, values, segs, runs := str("customer_id"), str("lifecycle_stage"), str("vip_tier"), str("value_tier"), str("micro_segment"), str("run_id")
@@ -122,7 +122,7 @@ func readPlan(ctx context.Context, r Run, st publishStore, o ScoreOptions, score
 		control := canon.ArrayOf[*array.Boolean](rec, "control_group")
 		for i := 0; i < int(rec.NumRows()); i++ {
 			if run := runs.Value(i); run != scoreRun {
-				return fmt.Errorf("the plan of shard %d is of score run %s, the date's of %s: run score again", sh.Index, run, scoreRun)
+				return fmt.Errorf("the plan of shard %d is of score run %s, the date's of %s: run score again", s.Index, run, scoreRun)
 			}
 			rows = append(rows, planRow{id: strings.Clone(ids.Value(i)), stage: name(stages.Value(i)), tier: name(tiers.Value(i)), value: name(values.Value(i)),
 				rfm: [3]int8{int8(rfmR.Value(i)), int8(rfmF.Value(i)), int8(rfmM.Value(i))}, segment: name(segs.Value(i)), control: control.Value(i)})
@@ -209,36 +209,6 @@ func shardCustomers(ctx context.Context, r Run, st publishStore, o ScoreOptions,
 	return nil
 }
 
-// rankedFeeds are the products of each segment's staged feed, by rank.
-func rankedFeeds(ctx context.Context, r Run, st publishStore, scoreRun string) (map[string][]string, error) {
-	rec, err := st.ReadRun(ctx, r.Mem, warehouse.SegmentFeed.Name+"_staging", warehouse.SegmentFeed.Columns("segment_id", "rank", "product_id"), r.AsOf, scoreRun)
-	if errors.Is(err, warehouse.ErrNoPartition) {
-		return map[string][]string{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rec.Release()
-	type item struct {
-		rank    int32
-		product string
-	}
-	bySeg := map[string][]item{}
-	segs, ranks, products := canon.ArrayOf[*array.String](rec, "segment_id"), canon.ArrayOf[*array.Int32](rec, "rank"), canon.ArrayOf[*array.String](rec, "product_id")
-	for i := 0; i < int(rec.NumRows()); i++ {
-		s := segs.Value(i)
-		bySeg[s] = append(bySeg[s], item{ranks.Value(i), strings.Clone(products.Value(i))})
-	}
-	out := make(map[string][]string, len(bySeg))
-	for s, items := range bySeg {
-		slices.SortFunc(items, func(a, b item) int { return int(a.rank - b.rank) })
-		for _, it := range items {
-			out[strings.Clone(s)] = append(out[strings.Clone(s)], it.product)
-		}
-	}
-	return out, nil
-}
-
 // feedCutter cuts each customer's feed from its segment's. It keeps the
 // list of a basket's products from one customer to the next: a list made for
 // each customer was a tenth of publish's own work.
@@ -274,17 +244,31 @@ func (fc *feedCutter) cut(basket string, feed []string, k int) string {
 // publishPart builds the shard's rows of customer_scores, segment_members and
 // segment_changes (against the previous published date, zero for none) a
 // batch of customers at a time and writes them as its parts, stamped with the
-// score run. It returns the changes of each dimension.
-func publishPart(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan, prevDate time.Time) (map[string]int, error) {
+// score run. It returns the changes of each dimension and the segments'
+// feeds (segment_feed, ranked from every member's basket: segmentFeeds).
+func publishPart(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan, prevDate time.Time) (map[string]int, arrow.Record, error) {
 	sh := r.Shard
-	plan, err := readPlan(ctx, r, st, o, scoreRun, pl)
+	plan, err := readPlan(ctx, r, st, o, scoreRun, pl, sh.slice())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ranked, err := rankedFeeds(ctx, r, st, scoreRun)
+	ranked, feed, err := segmentFeeds(ctx, r, st, o, scoreRun, pl, plan)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	changes, err := writePart(ctx, r, st, o, scoreRun, pl, prevDate, plan, ranked)
+	if err != nil {
+		feed.Release()
+		return nil, nil, err
+	}
+	return changes, feed, nil
+}
+
+// writePart writes the shard's parts of customer_scores, segment_members
+// and segment_changes from its plan and each segment's ranked feed.
+func writePart(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan, prevDate time.Time, plan []planRow, ranked map[string][]string) (map[string]int, error) {
+	sh := r.Shard
+	var err error
 	var prev arrow.Record
 	if !prevDate.IsZero() {
 		if prev, err = warehouse.ReadPublishedSlice(ctx, st, r.Mem, warehouse.CustomerScores.Name, changeSchema, prevDate, sh.slice()); err != nil {

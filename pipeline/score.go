@@ -18,7 +18,7 @@ import (
 )
 
 // scoreStore is where score reads orders, features and models, writes its
-// shard's profiles and, on shard 0, the date's plan and staged segments and feeds.
+// shard's profiles and, on shard 0, the date's plan and staged segments.
 type scoreStore interface {
 	reader
 	streamer
@@ -78,9 +78,10 @@ type ScoreSummary struct {
 // probability, basket) and writes them as its part of customer_profiles.
 // Shard 0 (the only shard of a run that is not sharded) then waits for every
 // part and plans the date over all customers: lifecycle, VIP and value
-// tiers, RFM, micro-segments, control groups and feeds. It stages segments
-// and segment_feed and writes each shard's part of customer_plan; publish's
-// shards build customer_scores, segment_members and segment_changes from them.
+// tiers, RFM, micro-segments and control groups. It stages segments and
+// writes each shard's part of customer_plan; publish's shards build
+// customer_scores, segment_members and segment_changes from them, and rank
+// the segments' feeds from their members' baskets.
 func Score(ctx context.Context, r Run, wh scoreStore, o ScoreOptions) (ScoreSummary, error) {
 	m, err := wh.LatestModel(ctx, r.AsOf, model.LTVKinds...)
 	if err != nil {

@@ -93,6 +93,23 @@ func TestShardedScore(t *testing.T) {
 	if got := sums(); got != one {
 		t.Errorf("after the refusal readers see %s, want %s", got, one)
 	}
+	// Publish's pods one after another, pod 0 last, each waiting a second
+	// for the others' counts of their baskets: the first three count every
+	// pod's baskets themselves, pod 0 adds up the four pods' counts. The
+	// same feeds either way.
+	job := "score-test-alone"
+	runShards(t, cfg, asOf, []string{"score"}, 4, job)
+	for i := 3; i >= 0; i-- {
+		if err := runShard(ctx, cfg, asOf, []string{"publish"}, Shard{Index: i, Of: 4, Job: job, ShareWait: time.Second}, testLogger(t)); err != nil {
+			t.Fatalf("%s shard %d: %v", job, i, err)
+		}
+	}
+	if got := sums(); got != one {
+		t.Errorf("publish's pods one after another published %s, one process %s", got, one)
+	}
+	if shared := queryStrings(t, wh, "SELECT toString(uniqExact(shard)) FROM {db}.segment_purchases WHERE job = '"+job+"'"); len(shared) != 1 || shared[0] != "4" {
+		t.Errorf("%s: the pods that shared their purchases: %v, want 4", job, shared)
+	}
 }
 
 // TestShardedFeatures: features split over 4 shards, run at once as the pods

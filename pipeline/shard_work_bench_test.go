@@ -44,16 +44,17 @@ func readServerWork(b *testing.B, wh *clickhouse.DB) serverWork {
 // BenchmarkShardWork measures whether a sharded Job divides the work or
 // repeats it: on a generated shop of TESSERA_BENCH_WORK_CUSTOMERS customers
 // (100,000), extract, features, score and publish run as one process and
-// then as TESSERA_BENCH_SHARDS pods (4), one process at a time (pod 0 last), each a
+// then as TESSERA_BENCH_SHARDS pods (4) (score's one process at a time, pod 0 last), each a
 // `tessera` process run as in a pod (its run lock a Lease on the project's
 // kube-apiserver, as the chart deploys it); around each, the warehouse's counters (system.events:
 // selected marks, compressed bytes read, server CPU; for extract, until the
 // server has merged what it landed). The extract pods run at once, into a
 // database of their own, and must land what one process lands (raw tables,
-// rejected_rows and identities, summed by the server). The features pods run
-// at once, as an Indexed Job starts them (each takes the category medians
-// from the prices all count): the counters are then the Job's, each pod's
-// time its own on a machine the pods share. It prints, per stage, one
+// rejected_rows and identities, summed by the server). The features and
+// publish pods run at once, as an Indexed Job starts them (each takes the
+// category medians from the prices all count, the segments' feeds from the
+// baskets all count): the counters are then the Job's, each pod's time its
+// own on a machine the pods share. It prints, per stage, one
 // process's and each pod's figures, the pods' sum against one process (the
 // goal: at most 1.2 times) and the slowest pod's time against one process's
 // (the goal: at most 0.35), with each process's own CPU time and peak
@@ -144,7 +145,7 @@ func BenchmarkShardWork(b *testing.B) {
 				b.Logf("the extract pods landed what one process landed (rows and checksum of each raw table, rejected_rows and identities):\n%s", got)
 			}
 			podsWH.Exec(ctx, "DROP DATABASE IF EXISTS {db}") // its disk, for the stages after
-		case "features":
+		case "features", "publish":
 			atOnce(stage, env, func() {})
 		default:
 			for i := shards - 1; i >= 0; i-- {
@@ -182,7 +183,7 @@ func BenchmarkShardWork(b *testing.B) {
 			"", "ratio", float64(sum.Marks)/float64(max(1, o.Marks)), float64(sum.ReadBytes)/float64(max(1, o.ReadBytes)),
 			sum.CPUSeconds/o.serverWork.CPUSeconds, slowest/o.Seconds, busiest/o.OwnCPUSeconds))
 	}
-	b.Logf("%d customers; one process, then %d pods (extract and features: at once, the counters the Job's, extract's with the merges after it; the others one at a time):\n%s", n, shards, strings.Join(lines, "\n"))
+	b.Logf("%d customers; one process, then %d pods (extract, features and publish: at once, the counters the Job's, extract's with the merges after it; score one at a time):\n%s", n, shards, strings.Join(lines, "\n"))
 	if podsPublished := publishedChecksums(b, wh, asOf); podsPublished != onePublished {
 		b.Errorf("the pods published other tables than one process:\n%s\none process:\n%s", podsPublished, onePublished)
 	} else {

@@ -42,13 +42,22 @@ type FeedItem struct {
 // (members who bought / members, over buyers who bought / buyers), among
 // products at least MinSupport members bought; ties go to more buyers, then
 // the lower product number. Products are numbered in two bytes where the
-// catalogue allows (the planner holds every segment's purchases). counts is
-// scratch of a zero per product number (len(baseCount)), left zero again.
+// catalogue allows. counts is scratch of a zero per product number
+// (len(baseCount)), left zero again.
 func RankFeed[P uint16 | int32](bought []P, members int, baseCount []int, buyers int, o FeedOptions, counts []int32) []FeedItem {
-	// Counted into an array, not sorted nor mapped: the planner ranks every
-	// segment's purchases, maps of counts were most of its feeds' time, and
-	// then sorting them about a third. The products met are kept at the
-	// front of bought: the n-th new one is seen at the n-th entry or later.
+	return RankCounts(CountBought(bought, counts), members, baseCount, buyers, o)
+}
+
+// CountBought counts a segment's purchases (bought, as RankFeed takes them;
+// CountBought overwrites it): an item a product, with the members who
+// bought it (Buyers), in the order first met. counts is scratch of a zero
+// per product number, left zero again. Counts of the same segment's members
+// on several pods add up to the counts of all (RankCounts ranks them).
+func CountBought[P uint16 | int32](bought []P, counts []int32) []FeedItem {
+	// Counted into an array, not sorted nor mapped: maps of counts were most
+	// of the feeds' time, and then sorting them about a third. The products
+	// met are kept at the front of bought: the n-th new one is seen at the
+	// n-th entry or later.
 	seen := 0
 	for _, p := range bought {
 		if counts[p] == 0 {
@@ -57,17 +66,29 @@ func RankFeed[P uint16 | int32](bought []P, members int, baseCount []int, buyers
 		}
 		counts[p]++
 	}
-	var items []FeedItem
-	for _, p := range bought[:seen] {
-		n := int(counts[p])
+	items := make([]FeedItem, seen)
+	for k, p := range bought[:seen] {
+		items[k] = FeedItem{Product: int32(p), Buyers: int(counts[p])}
 		counts[p] = 0
-		if n >= o.MinSupport {
-			lift := (float64(n) / float64(members)) / (float64(baseCount[p]) / float64(buyers))
-			items = append(items, FeedItem{Product: int32(p), Buyers: n, Lift: lift})
+	}
+	return items
+}
+
+// RankCounts ranks a segment's products from their counts (items: each
+// product once, with the members who bought it; RankCounts reorders them
+// and sets their lift) as RankFeed does: by lift against the whole base,
+// among products at least MinSupport members bought; ties go to more
+// buyers, then the lower product number.
+func RankCounts(items []FeedItem, members int, baseCount []int, buyers int, o FeedOptions) []FeedItem {
+	kept := items[:0]
+	for _, it := range items {
+		if it.Buyers >= o.MinSupport {
+			it.Lift = (float64(it.Buyers) / float64(members)) / (float64(baseCount[it.Product]) / float64(buyers))
+			kept = append(kept, it)
 		}
 	}
-	slices.SortFunc(items, func(x, y FeedItem) int {
+	slices.SortFunc(kept, func(x, y FeedItem) int {
 		return cmp.Or(cmp.Compare(y.Lift, x.Lift), y.Buyers-x.Buyers, cmp.Compare(x.Product, y.Product))
 	})
-	return items[:min(len(items), o.SegmentSize)]
+	return kept[:min(len(kept), o.SegmentSize)]
 }

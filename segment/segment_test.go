@@ -363,7 +363,8 @@ func buyersOf(rng *rand.Rand, products, most int) []int {
 
 // TestRankFeedCounts: segments of random purchases, in two bytes and four,
 // ranked by counting into the shared scratch, get the feeds sorted lists
-// gave, and leave the scratch zero.
+// gave, and leave the scratch zero; counted in four parts (a segment's
+// members on four pods) and added up, they rank the same.
 func TestRankFeedCounts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	const products = 3000
@@ -392,6 +393,26 @@ func TestRankFeedCounts(t *testing.T) {
 		}
 		if slices.ContainsFunc(counts, func(c int32) bool { return c != 0 }) {
 			t.Fatalf("segment %d: the scratch is not left zero", s)
+		}
+		// The members split over four pods: each counts its own, the
+		// counts added up rank as the whole.
+		parts := make([][]int32, 4)
+		for _, p := range bought {
+			k := rng.IntN(len(parts))
+			parts[k] = append(parts[k], p)
+		}
+		sum := map[int32]int{}
+		for _, part := range parts {
+			for _, it := range CountBought(part, counts) {
+				sum[it.Product] += it.Buyers
+			}
+		}
+		var merged []FeedItem
+		for p, n := range sum {
+			merged = append(merged, FeedItem{Product: p, Buyers: n})
+		}
+		if got := RankCounts(merged, members, base, 40000, o); !slices.Equal(got, want) {
+			t.Fatalf("segment %d, counted in four parts: feed %v, want %v", s, got, want)
 		}
 	}
 }

@@ -144,3 +144,16 @@ func ReadPublishedSlice(ctx context.Context, st sliceReader, mem memory.Allocato
 	}
 	return rec, err
 }
+
+// SegmentPurchases is what a pod counted of one segment's members' baskets:
+// its members among the pod's customers and, for each product they bought
+// (in id order), how many of them did. Segment "" is the feeds' base: the
+// pod's every buyer with a basket (Members) and the buyers of each product.
+// The counts of a segment's rows of every pod add up to its counts over all
+// its members.
+type SegmentPurchases struct {
+	Segment  string
+	Members  int
+	Products []string
+	Buyers   []uint32
+}

@@ -123,11 +123,13 @@ var (
 )
 
 // Published are the tables publish swaps in for a date, in this order, once
-// score has staged them (segment_changes is staged by publish itself).
+// score has staged them (publish stages segment_changes and segment_feed
+// itself, under the score run).
 var Published = []Table{CustomerScores, Segments, SegmentMembers, SegmentFeed, SegmentChanges}
 
-// Scored are the tables score stages for publish (segment_changes is
-// publish's own).
+// Scored are the tables staged under the score run for publish to swap in
+// (segment_feed by publish, from its pods' counts of every member's basket;
+// segment_changes is publish's own).
 var Scored = []Table{CustomerScores, Segments, SegmentMembers, SegmentFeed}
 
 // Parted are written only as parts of a sharded stage (WritePart), each a

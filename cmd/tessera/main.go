@@ -205,9 +205,10 @@ var stageHelp = map[string]string{
 	"features": "Computes every buyer's features from the raw tables, as of the date, into customer_features.",
 	"train":    "Fits the candidate purchase models on the history before a holdout, keeps the best, refits it with Gamma-Gamma and stores it in models.",
 	"score": "Scores every customer as of the date with the newest models and plans the date: lifecycle, tiers,\n" +
-		"RFM, micro-segments and feeds; stages segments and segment_feed and writes the plan for publish.",
+		"RFM and micro-segments; stages segments and writes the plan for publish.",
 	"publish": "Builds customer_scores, segment_members and segment_changes (against the previous published date)\n" +
-		"from score's plan and swaps the date's partitions of those and of segments and segment_feed in.",
+		"from score's plan, ranks each segment's feed (segment_feed) from its members' baskets, and swaps\n" +
+		"the date's partitions of those and of segments in.",
 }
 
 // stageCmd runs one stage, or all of them for "run".

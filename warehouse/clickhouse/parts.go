@@ -502,3 +502,96 @@ func tableGone(err error) bool {
 	var ex *chgo.Exception
 	return errors.As(err, &ex) && (ex.Code == 60 || (ex.Code == 1000 && strings.Contains(ex.Message, "File not found") && strings.Contains(ex.Message, ".sql")))
 }
+
+// SharePurchases stores a pod's counts of its customers' baskets by segment
+// (base row first, as feeds count them) for the other pods of its Job,
+// under the score run whose plan placed the members; rows older than two
+// days go first, once a day (PurgePurchases).
+func (w *DB) SharePurchases(ctx context.Context, asOf time.Time, job, scoreRun string, s warehouse.Slice, runID string, rows []warehouse.SegmentPurchases) error {
+	stmt := "INSERT INTO {db}.segment_purchases (as_of, job, score_run, shard, run_id, segment_id, members, products, buyers, computed_at) VALUES"
+	batch, err := w.conn.PrepareBatch(ctx, w.expand(stmt))
+	if err != nil {
+		return w.failed(stmt, err)
+	}
+	defer batch.Abort()
+	now := time.Now().UTC()
+	for _, r := range rows {
+		if err := batch.Append(asOf, job, scoreRun, uint16(s.Index), runID, r.Segment, uint32(r.Members), r.Products, r.Buyers, now); err != nil {
+			return w.failed(stmt, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return w.failed(stmt, err)
+	}
+	return nil
+}
+
+// PurchasesShared are the pods that shared their counts for the date, Job
+// and score run, each with its last run (the one whose counts count).
+func (w *DB) PurchasesShared(ctx context.Context, asOf time.Time, job, scoreRun string) (map[int]string, error) {
+	rows, err := w.conn.Query(ctx, w.expand(`SELECT shard, run_id, max(computed_at) FROM {db}.segment_purchases
+WHERE as_of = toDate(?) AND job = ? AND score_run = ? GROUP BY shard, run_id`), asOf.Format(time.DateOnly), job, scoreRun)
+	if err != nil {
+		return nil, fmt.Errorf("the purchases the pods shared: %w", unavailable(err))
+	}
+	defer rows.Close()
+	latest := map[int]string{}
+	at := map[int]time.Time{}
+	for rows.Next() {
+		var shard uint16
+		var run string
+		var when time.Time
+		if err := rows.Scan(&shard, &run, &when); err != nil {
+			return nil, fmt.Errorf("the purchases the pods shared: %w", err)
+		}
+		k := int(shard)
+		if l, ok := latest[k]; !ok || when.After(at[k]) || when.Equal(at[k]) && run > l {
+			latest[k], at[k] = run, when
+		}
+	}
+	return latest, rows.Err()
+}
+
+// EachPurchases hands over the counts the pods shared for the date, Job and
+// score run, of each pod its run in runs (PurchasesShared), in segment
+// order: the base rows ("") first, then each segment's rows together.
+func (w *DB) EachPurchases(ctx context.Context, asOf time.Time, job, scoreRun string, runs map[int]string, fn func(warehouse.SegmentPurchases) error) error {
+	rows, err := w.conn.Query(ctx, w.expand(`SELECT shard, run_id, segment_id, members, products, buyers FROM {db}.segment_purchases FINAL
+WHERE as_of = toDate(?) AND job = ? AND score_run = ? ORDER BY segment_id, shard`), asOf.Format(time.DateOnly), job, scoreRun)
+	if err != nil {
+		return fmt.Errorf("the purchases the pods shared: %w", unavailable(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var shard uint16
+		var run string
+		var members uint32
+		var r warehouse.SegmentPurchases
+		if err := rows.Scan(&shard, &run, &r.Segment, &members, &r.Products, &r.Buyers); err != nil {
+			return fmt.Errorf("the purchases the pods shared: %w", err)
+		}
+		if runs[int(shard)] != run {
+			continue
+		}
+		r.Members = int(members)
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// PurgePurchases deletes the counts shared more than two days ago: a Job's
+// pods share and read theirs within hours. The count first: a mutation
+// only when there is something to delete, about once a day.
+func (w *DB) PurgePurchases(ctx context.Context) error {
+	const stale = "computed_at < now() - 2 * 86400"
+	var n uint64
+	if err := w.conn.QueryRow(ctx, w.expand("SELECT count() FROM {db}.segment_purchases WHERE "+stale)).Scan(&n); err != nil {
+		return fmt.Errorf("the purchases shared before: %w", unavailable(err))
+	}
+	if n == 0 {
+		return nil
+	}
+	return w.alterPartition(ctx, "ALTER TABLE {db}.segment_purchases DELETE WHERE "+stale)
+}

@@ -252,6 +252,65 @@ func TestSharedPrices(t *testing.T) {
 	}
 }
 
+// TestSharedPurchases: the pods that shared their baskets' counts for a
+// Job's score run, each with its last run; their counts handed over by
+// segment, the base's first, of a pod run twice its last run's only, of
+// another score run none; counts shared more than two days ago deleted.
+func TestSharedPurchases(t *testing.T) {
+	w := migratedWarehouse(t)
+	ctx := context.Background()
+	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	share := func(shard int, scoreRun, run string, rows ...warehouse.SegmentPurchases) {
+		if err := w.SharePurchases(ctx, day, "job", scoreRun, warehouse.Slice{Index: shard, Of: 3}, run, rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	row := func(seg string, members int, products string, buyers ...uint32) warehouse.SegmentPurchases {
+		return warehouse.SegmentPurchases{Segment: seg, Members: members, Products: strings.Fields(products), Buyers: buyers}
+	}
+	share(0, "score-1", "run-a", row("", 3, "P1 P2", 2, 1), row("s2", 2, "P1", 2))
+	time.Sleep(1100 * time.Millisecond) // computed_at is in seconds: the rerun is later
+	share(0, "score-1", "run-b", row("", 3, "P1 P2", 2, 2), row("s1", 1, "P2", 1), row("s2", 2, "P1", 2))
+	share(1, "score-1", "run-c", row("", 1, "P3", 1), row("s1", 1, "P3", 1))
+	share(2, "score-0", "run-d", row("", 9, "P9", 9))
+	runs, err := w.PurchasesShared(ctx, day, "job", "score-1")
+	if err != nil || fmt.Sprint(runs) != "map[0:run-b 1:run-c]" {
+		t.Fatalf("pods that shared: %v (%v), want 0 by run-b, 1 by run-c", runs, err)
+	}
+	var got []string
+	if err := w.EachPurchases(ctx, day, "job", "score-1", runs, func(r warehouse.SegmentPurchases) error {
+		got = append(got, fmt.Sprintf("%q %d %v %v", r.Segment, r.Members, r.Products, r.Buyers))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`"" 3 [P1 P2] [2 2]`, `"" 1 [P3] [1]`, `"s1" 1 [P2] [1]`, `"s1" 1 [P3] [1]`, `"s2" 2 [P1] [2]`}
+	if !slices.Equal(got, want) {
+		t.Errorf("counts handed over:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if err := w.Exec(ctx, "INSERT INTO {db}.segment_purchases (as_of, job, score_run, shard, run_id, segment_id, members, products, buyers, computed_at) "+
+		"SELECT toDate('2026-10-01'), 'job', 'score-old', 0, 'run-old', '', 1, ['P1'], [1], now() - 3 * 86400"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.PurgePurchases(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A mutation: the server deletes in the background.
+	var left []string
+	for range 50 {
+		if err := w.conn.QueryRow(ctx, w.expand("SELECT groupUniqArray(run_id) FROM {db}.segment_purchases")).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Sort(left); !slices.Contains(left, "run-old") {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if fmt.Sprint(left) != "[run-a run-b run-c run-d]" {
+		t.Errorf("after the purge, the runs whose counts are left: %v, want run-a to run-d", left)
+	}
+}
+
 // TestUsedWhen: a column used only where another holds a value, or from a
 // time on, is read there alone ("" elsewhere); without UsedWhen,
 // everywhere; the other columns are read whole either way. With OneOf,

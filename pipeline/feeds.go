@@ -1,0 +1,376 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/tessera-cdp/tessera/canon"
+	"github.com/tessera-cdp/tessera/segment"
+	"github.com/tessera-cdp/tessera/warehouse"
+)
+
+// feedStore is a warehouse through which the pods of a sharded Job share
+// what they count of their customers' baskets, so that each ranks every
+// segment's feed from the counts of all, and no pod reads every basket.
+type feedStore interface {
+	SharePurchases(ctx context.Context, asOf time.Time, job, scoreRun string, s warehouse.Slice, runID string, rows []warehouse.SegmentPurchases) error
+	PurchasesShared(ctx context.Context, asOf time.Time, job, scoreRun string) (map[int]string, error)
+	EachPurchases(ctx context.Context, asOf time.Time, job, scoreRun string, runs map[int]string, fn func(warehouse.SegmentPurchases) error) error
+	PurgePurchases(ctx context.Context) error
+}
+
+// basketSchema reads a customer's products.
+var basketSchema = warehouse.CustomerProfiles.Columns("customer_id", "buyer", "basket")
+
+// basketCounts are what a pod counts of its customers' baskets for the
+// feeds: its buyers with a basket, the buyers of each product, each
+// segment's members and their purchases.
+type basketCounts struct {
+	number  map[string]int32 // product id → number, first met first
+	ids     []string         // by number
+	base    []int            // buyers of each product, by number
+	buyers  int              // buyers with a basket
+	segment map[string]int32 // segment id → its index
+	segs    []string         // by index
+	members []int            // by index
+	bought  purchases
+}
+
+func newBasketCounts() *basketCounts {
+	return &basketCounts{number: map[string]int32{}, segment: map[string]int32{}}
+}
+
+// add counts a buyer's basket (product ids joined by basketSep, "" for
+// none), a member of seg ("" for none).
+func (bc *basketCounts) add(seg, basket string) {
+	s := int32(-1)
+	if seg != "" {
+		var ok bool
+		if s, ok = bc.segment[seg]; !ok {
+			s = int32(len(bc.segs))
+			seg = strings.Clone(seg)
+			bc.segment[seg] = s
+			bc.segs, bc.members = append(bc.segs, seg), append(bc.members, 0)
+			bc.bought.grow()
+		}
+		bc.members[s]++
+	}
+	if basket == "" {
+		return
+	}
+	bc.buyers++
+	for id := range strings.SplitSeq(basket, basketSep) {
+		n, ok := bc.number[id]
+		if !ok {
+			id = strings.Clone(id)
+			n = int32(len(bc.ids))
+			bc.number[id] = n
+			bc.ids, bc.base = append(bc.ids, id), append(bc.base, 0)
+		}
+		bc.base[n]++
+		if s >= 0 {
+			bc.bought.add(s, n)
+		}
+	}
+}
+
+// rows are the counts as the pods share them: the base first, then each
+// segment in id order, its products in id order. The purchases counted are
+// let go.
+func (bc *basketCounts) rows() []warehouse.SegmentPurchases {
+	order := make([]int32, len(bc.ids)) // numbers in id order
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(bc.ids[a], bc.ids[b]) })
+	place := make([]int32, len(order)) // number → place in id order
+	base := warehouse.SegmentPurchases{Members: bc.buyers, Products: make([]string, len(order)), Buyers: make([]uint32, len(order))}
+	for k, n := range order {
+		place[n] = int32(k)
+		base.Products[k], base.Buyers[k] = bc.ids[n], uint32(bc.base[n])
+	}
+	out := []warehouse.SegmentPurchases{base}
+	segs := make([]int32, len(bc.segs))
+	for i := range segs {
+		segs[i] = int32(i)
+	}
+	slices.SortFunc(segs, func(a, b int32) int { return strings.Compare(bc.segs[a], bc.segs[b]) })
+	counts := make([]int32, len(bc.ids))
+	for _, s := range segs {
+		items := bc.bought.count(s, counts)
+		slices.SortFunc(items, func(a, b segment.FeedItem) int { return int(place[a.Product] - place[b.Product]) })
+		r := warehouse.SegmentPurchases{Segment: bc.segs[s], Members: bc.members[s], Products: make([]string, len(items)), Buyers: make([]uint32, len(items))}
+		for k, it := range items {
+			r.Products[k], r.Buyers[k] = bc.ids[it.Product], uint32(it.Buyers)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// purchases are each segment's members' purchases, a product number each:
+// in two bytes while the numbers fit, in four once a number does not.
+type purchases struct {
+	narrow [][]uint16
+	wide   [][]int32 // nil while narrow holds them
+}
+
+// grow adds a segment.
+func (ps *purchases) grow() {
+	if ps.wide != nil {
+		ps.wide = append(ps.wide, nil)
+		return
+	}
+	ps.narrow = append(ps.narrow, nil)
+}
+
+// add adds a purchase of product n by a member of segment seg.
+func (ps *purchases) add(seg, n int32) {
+	if ps.wide == nil && n <= math.MaxUint16 {
+		ps.narrow[seg] = append(ps.narrow[seg], uint16(n))
+		return
+	}
+	if ps.wide == nil {
+		ps.wide = make([][]int32, len(ps.narrow))
+		for s, l := range ps.narrow {
+			w := make([]int32, len(l), len(l)+1)
+			for i, v := range l {
+				w[i] = int32(v)
+			}
+			ps.wide[s], ps.narrow[s] = w, nil
+		}
+		ps.narrow = nil
+	}
+	ps.wide[seg] = append(ps.wide[seg], n)
+}
+
+// count counts segment s's purchases (segment.CountBought, counts its
+// scratch) and lets them go.
+func (ps *purchases) count(s int32, counts []int32) []segment.FeedItem {
+	if ps.wide != nil {
+		l := ps.wide[s]
+		ps.wide[s] = nil
+		return segment.CountBought(l, counts)
+	}
+	l := ps.narrow[s]
+	ps.narrow[s] = nil
+	return segment.CountBought(l, counts)
+}
+
+// countBaskets counts the baskets of slice s's buyers, placed in their
+// segments by plan (the slice's rows of customer_plan, in id order).
+func countBaskets(ctx context.Context, r Run, st publishStore, o ScoreOptions, s warehouse.Slice, plan []planRow, bc *basketCounts) error {
+	k := 0
+	err := st.EachPart(ctx, r.Mem, warehouse.CustomerProfiles.Name, basketSchema, r.AsOf, r.Shard.Job, []warehouse.Slice{s}, o.BatchRows, func(rec arrow.Record) error {
+		ids, baskets := canon.ArrayOf[*array.String](rec, "customer_id"), canon.ArrayOf[*array.String](rec, "basket")
+		buyer := canon.ArrayOf[*array.Boolean](rec, "buyer")
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if k >= len(plan) || plan[k].id != ids.Value(i) {
+				return fmt.Errorf("the plan of shard %d lacks customer %s of its profiles: run score again", s.Index, ids.Value(i))
+			}
+			if buyer.Value(i) {
+				bc.add(plan[k].segment, baskets.Value(i))
+			}
+			k++
+		}
+		return nil
+	})
+	if err == nil && k != len(plan) {
+		err = fmt.Errorf("the plan of shard %d has %d customers, its profiles %d: run score again", s.Index, len(plan), k)
+	}
+	return err
+}
+
+// segmentFeeds ranks every segment's feed from its members' baskets, for
+// the shard's customers' feeds (each segment's products by rank) and the
+// segment_feed record: of a run not sharded, from its own counts; of a pod
+// of a sharded Job, from the counts every pod shared (each shares its own
+// and waits up to the shard's ShareWait for the others), else from every
+// shard's plan and baskets, read here. Every way adds up the same counts:
+// the same feeds as one process ranks.
+func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan, plan []planRow) (map[string][]string, arrow.Record, error) {
+	sh := r.Shard
+	own := newBasketCounts()
+	if err := countBaskets(ctx, r, st, o, sh.slice(), plan, own); err != nil {
+		return nil, nil, err
+	}
+	rank := func(rows []warehouse.SegmentPurchases) (map[string][]string, arrow.Record, error) {
+		fr := newFeedRanker(r.Mem, o.Segmentation.Feeds)
+		for _, row := range rows {
+			if err := fr.add(row); err != nil {
+				fr.release()
+				return nil, nil, err
+			}
+		}
+		return fr.finish()
+	}
+	if !sh.Sharded() {
+		return rank(own.rows())
+	}
+	fs, ok := st.(feedStore)
+	if ok {
+		if err := fs.SharePurchases(ctx, r.AsOf, sh.Job, scoreRun, sh.slice(), r.ID, own.rows()); err != nil {
+			return nil, nil, err
+		}
+		var runs map[int]string
+		var readErr error
+		waited := waitFor(ctx, sh.shareWait(), func() (bool, string, error) {
+			runs, readErr = fs.PurchasesShared(ctx, r.AsOf, sh.Job, scoreRun)
+			return len(runs) == sh.Of, fmt.Sprintf("%d of %d pods of %s shared their customers' purchases", len(runs), sh.Of, sh.Job), readErr
+		})
+		switch {
+		case readErr != nil:
+			return nil, nil, readErr
+		case ctx.Err() != nil:
+			return nil, nil, ctx.Err()
+		case waited == nil:
+			fr := newFeedRanker(r.Mem, o.Segmentation.Feeds)
+			if err := fs.EachPurchases(ctx, r.AsOf, sh.Job, scoreRun, runs, fr.add); err != nil {
+				fr.release()
+				return nil, nil, err
+			}
+			return fr.finish()
+		}
+		r.Log.WithError(waited).Warn("the segments' feeds are counted from every shard's baskets instead")
+	}
+	all := newBasketCounts()
+	for _, s := range sh.all() {
+		part := plan
+		if s.Index != sh.Index {
+			var err error
+			if part, err = readPlan(ctx, r, st, o, scoreRun, pl, s); err != nil {
+				return nil, nil, err
+			}
+		}
+		if err := countBaskets(ctx, r, st, o, s, part, all); err != nil {
+			return nil, nil, err
+		}
+	}
+	return rank(all.rows())
+}
+
+// feedRanker ranks each segment's feed from the counts of its members on
+// every pod, handed over in segment order, the base's first: it adds up a
+// segment's counts, then ranks them (segment.RankCounts) against the base
+// added up, its products numbered in id order as one process numbers them.
+type feedRanker struct {
+	o       segment.FeedOptions
+	base    map[string]int // buyers of each product, while the base rows come
+	buyers  int
+	ids     []string // products in id order, once the base is whole
+	number  map[string]int32
+	counted []int // buyers of each product, by number
+	seg     string
+	started bool // a segment's rows have come
+	members int
+	sum     map[int32]int
+	ranked  map[string][]string
+	b       *array.RecordBuilder
+	segID   *array.StringBuilder
+	rankB   *array.Int32Builder
+	product *array.StringBuilder
+	buyersB *array.Int32Builder
+	lift    *array.Float64Builder
+}
+
+func newFeedRanker(mem memory.Allocator, o segment.FeedOptions) *feedRanker {
+	b := array.NewRecordBuilder(mem, warehouse.SegmentFeed.Schema)
+	return &feedRanker{o: o, base: map[string]int{}, sum: map[int32]int{}, ranked: map[string][]string{}, b: b,
+		segID: canon.BuilderOf[*array.StringBuilder](b, "segment_id"), rankB: canon.BuilderOf[*array.Int32Builder](b, "rank"),
+		product: canon.BuilderOf[*array.StringBuilder](b, "product_id"), buyersB: canon.BuilderOf[*array.Int32Builder](b, "buyers"),
+		lift: canon.BuilderOf[*array.Float64Builder](b, "lift")}
+}
+
+func (fr *feedRanker) release() { fr.b.Release() }
+
+// add adds a pod's counts of a segment (or of the base).
+func (fr *feedRanker) add(row warehouse.SegmentPurchases) error {
+	if len(row.Products) != len(row.Buyers) {
+		return fmt.Errorf("the purchases of segment %q: %d products, %d counts", row.Segment, len(row.Products), len(row.Buyers))
+	}
+	if row.Segment == "" {
+		if fr.ids != nil {
+			return fmt.Errorf("the purchases of the base came after a segment's")
+		}
+		fr.buyers += row.Members
+		for k, p := range row.Products {
+			fr.base[p] += int(row.Buyers[k])
+		}
+		return nil
+	}
+	if fr.ids == nil {
+		fr.numberBase()
+	}
+	if !fr.started || row.Segment != fr.seg {
+		if fr.started {
+			if row.Segment < fr.seg {
+				return fmt.Errorf("the purchases of segment %s came after those of %s", row.Segment, fr.seg)
+			}
+			fr.rank()
+		}
+		fr.seg, fr.started = row.Segment, true
+	}
+	fr.members += row.Members
+	for k, p := range row.Products {
+		n, ok := fr.number[p]
+		if !ok {
+			return fmt.Errorf("members of segment %s bought product %s, which no buyer of the base did: the pods' counts are not of one plan", row.Segment, p)
+		}
+		fr.sum[n] += int(row.Buyers[k])
+	}
+	return nil
+}
+
+// numberBase numbers the base's products in id order.
+func (fr *feedRanker) numberBase() {
+	fr.ids = make([]string, 0, len(fr.base))
+	for p := range fr.base {
+		fr.ids = append(fr.ids, p)
+	}
+	slices.Sort(fr.ids)
+	fr.number = make(map[string]int32, len(fr.ids))
+	fr.counted = make([]int, len(fr.ids))
+	for n, p := range fr.ids {
+		fr.number[p], fr.counted[n] = int32(n), fr.base[p]
+	}
+	fr.base = nil
+}
+
+// rank ranks the segment whose counts are added up, and starts the next.
+func (fr *feedRanker) rank() {
+	items := make([]segment.FeedItem, 0, len(fr.sum))
+	for n, c := range fr.sum {
+		items = append(items, segment.FeedItem{Product: n, Buyers: c})
+	}
+	feed := segment.RankCounts(items, fr.members, fr.counted, fr.buyers, fr.o)
+	products := make([]string, len(feed))
+	for k, it := range feed {
+		products[k] = fr.ids[it.Product]
+		fr.segID.Append(fr.seg)
+		fr.rankB.Append(int32(k + 1))
+		fr.product.Append(products[k])
+		fr.buyersB.Append(int32(it.Buyers))
+		fr.lift.Append(it.Lift)
+	}
+	fr.ranked[fr.seg] = products
+	fr.members = 0
+	clear(fr.sum)
+}
+
+// finish ranks the last segment: each segment's products by rank, and the
+// segment_feed record.
+func (fr *feedRanker) finish() (map[string][]string, arrow.Record, error) {
+	defer fr.b.Release()
+	if fr.started {
+		fr.rank()
+	}
+	return fr.ranked, fr.b.NewRecord(), nil
+}

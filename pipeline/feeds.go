@@ -82,20 +82,15 @@ func (bc *basketCounts) add(seg, basket string) {
 	}
 }
 
-// rows are the counts as the pods share them: the base first, then each
-// segment in id order, its products in id order. The purchases counted are
-// let go.
+// rows are the counts as the pods share them: the base first (its
+// products named), then each segment in id order, its products by hash
+// (in the order first met: the ranking's order does not depend on it). The
+// purchases counted are let go.
 func (bc *basketCounts) rows() []warehouse.SegmentPurchases {
-	order := make([]int32, len(bc.ids)) // numbers in id order
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(bc.ids[a], bc.ids[b]) })
-	place := make([]int32, len(order)) // number → place in id order
-	base := warehouse.SegmentPurchases{Members: bc.buyers, Products: make([]string, len(order)), Buyers: make([]uint32, len(order))}
-	for k, n := range order {
-		place[n] = int32(k)
-		base.Products[k], base.Buyers[k] = bc.ids[n], uint32(bc.base[n])
+	hashes := make([]uint64, len(bc.ids))
+	base := warehouse.SegmentPurchases{Members: bc.buyers, Products: hashes, Buyers: make([]uint32, len(bc.ids)), IDs: bc.ids}
+	for n, id := range bc.ids {
+		hashes[n], base.Buyers[n] = warehouse.ProductHash(id), uint32(bc.base[n])
 	}
 	out := []warehouse.SegmentPurchases{base}
 	segs := make([]int32, len(bc.segs))
@@ -106,10 +101,9 @@ func (bc *basketCounts) rows() []warehouse.SegmentPurchases {
 	counts := make([]int32, len(bc.ids))
 	for _, s := range segs {
 		items := bc.bought.count(s, counts)
-		slices.SortFunc(items, func(a, b segment.FeedItem) int { return int(place[a.Product] - place[b.Product]) })
-		r := warehouse.SegmentPurchases{Segment: bc.segs[s], Members: bc.members[s], Products: make([]string, len(items)), Buyers: make([]uint32, len(items))}
+		r := warehouse.SegmentPurchases{Segment: bc.segs[s], Members: bc.members[s], Products: make([]uint64, len(items)), Buyers: make([]uint32, len(items))}
 		for k, it := range items {
-			r.Products[k], r.Buyers[k] = bc.ids[it.Product], uint32(it.Buyers)
+			r.Products[k], r.Buyers[k] = hashes[it.Product], uint32(it.Buyers)
 		}
 		out = append(out, r)
 	}
@@ -263,15 +257,17 @@ func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, s
 // added up, its products numbered in id order as one process numbers them.
 type feedRanker struct {
 	o       segment.FeedOptions
-	base    map[string]int // buyers of each product, while the base rows come
+	base    map[uint64]int    // buyers of each product, while the base rows come
+	names   map[uint64]string // each product's id
 	buyers  int
 	ids     []string // products in id order, once the base is whole
-	number  map[string]int32
+	number  map[uint64]int32
 	counted []int // buyers of each product, by number
 	seg     string
 	started bool // a segment's rows have come
 	members int
-	sum     map[int32]int
+	sum     []int   // the segment's buyers of each product, by number
+	touched []int32 // the numbers whose sum is not 0
 	ranked  map[string][]string
 	b       *array.RecordBuilder
 	segID   *array.StringBuilder
@@ -283,7 +279,7 @@ type feedRanker struct {
 
 func newFeedRanker(mem memory.Allocator, o segment.FeedOptions) *feedRanker {
 	b := array.NewRecordBuilder(mem, warehouse.SegmentFeed.Schema)
-	return &feedRanker{o: o, base: map[string]int{}, sum: map[int32]int{}, ranked: map[string][]string{}, b: b,
+	return &feedRanker{o: o, base: map[uint64]int{}, names: map[uint64]string{}, ranked: map[string][]string{}, b: b,
 		segID: canon.BuilderOf[*array.StringBuilder](b, "segment_id"), rankB: canon.BuilderOf[*array.Int32Builder](b, "rank"),
 		product: canon.BuilderOf[*array.StringBuilder](b, "product_id"), buyersB: canon.BuilderOf[*array.Int32Builder](b, "buyers"),
 		lift: canon.BuilderOf[*array.Float64Builder](b, "lift")}
@@ -300,9 +296,17 @@ func (fr *feedRanker) add(row warehouse.SegmentPurchases) error {
 		if fr.ids != nil {
 			return fmt.Errorf("the purchases of the base came after a segment's")
 		}
+		if len(row.IDs) != len(row.Products) {
+			return fmt.Errorf("the purchases of the base: %d products, %d ids", len(row.Products), len(row.IDs))
+		}
 		fr.buyers += row.Members
-		for k, p := range row.Products {
-			fr.base[p] += int(row.Buyers[k])
+		for k, h := range row.Products {
+			if name, ok := fr.names[h]; !ok {
+				fr.names[h] = strings.Clone(row.IDs[k])
+			} else if name != row.IDs[k] {
+				return fmt.Errorf("products %s and %s have the same hash: their feeds cannot be counted apart", name, row.IDs[k])
+			}
+			fr.base[h] += int(row.Buyers[k])
 		}
 		return nil
 	}
@@ -316,13 +320,19 @@ func (fr *feedRanker) add(row warehouse.SegmentPurchases) error {
 			}
 			fr.rank()
 		}
-		fr.seg, fr.started = row.Segment, true
+		fr.seg, fr.started = strings.Clone(row.Segment), true
 	}
 	fr.members += row.Members
-	for k, p := range row.Products {
-		n, ok := fr.number[p]
+	for k, h := range row.Products {
+		n, ok := fr.number[h]
 		if !ok {
-			return fmt.Errorf("members of segment %s bought product %s, which no buyer of the base did: the pods' counts are not of one plan", row.Segment, p)
+			return fmt.Errorf("members of segment %s bought a product (hash %x) no buyer of the base did: the pods' counts are not of one plan", row.Segment, h)
+		}
+		if row.Buyers[k] == 0 {
+			continue
+		}
+		if fr.sum[n] == 0 {
+			fr.touched = append(fr.touched, n)
 		}
 		fr.sum[n] += int(row.Buyers[k])
 	}
@@ -331,25 +341,28 @@ func (fr *feedRanker) add(row warehouse.SegmentPurchases) error {
 
 // numberBase numbers the base's products in id order.
 func (fr *feedRanker) numberBase() {
-	fr.ids = make([]string, 0, len(fr.base))
-	for p := range fr.base {
+	fr.ids = make([]string, 0, len(fr.names))
+	for _, p := range fr.names {
 		fr.ids = append(fr.ids, p)
 	}
 	slices.Sort(fr.ids)
-	fr.number = make(map[string]int32, len(fr.ids))
-	fr.counted = make([]int, len(fr.ids))
+	fr.number = make(map[uint64]int32, len(fr.ids))
+	fr.counted, fr.sum = make([]int, len(fr.ids)), make([]int, len(fr.ids))
 	for n, p := range fr.ids {
-		fr.number[p], fr.counted[n] = int32(n), fr.base[p]
+		h := warehouse.ProductHash(p)
+		fr.number[h], fr.counted[n] = int32(n), fr.base[h]
 	}
-	fr.base = nil
+	fr.base, fr.names = nil, nil
 }
 
 // rank ranks the segment whose counts are added up, and starts the next.
 func (fr *feedRanker) rank() {
-	items := make([]segment.FeedItem, 0, len(fr.sum))
-	for n, c := range fr.sum {
-		items = append(items, segment.FeedItem{Product: n, Buyers: c})
+	items := make([]segment.FeedItem, len(fr.touched))
+	for k, n := range fr.touched {
+		items[k] = segment.FeedItem{Product: n, Buyers: fr.sum[n]}
+		fr.sum[n] = 0
 	}
+	fr.touched = fr.touched[:0]
 	feed := segment.RankCounts(items, fr.members, fr.counted, fr.buyers, fr.o)
 	products := make([]string, len(feed))
 	for k, it := range feed {
@@ -362,7 +375,6 @@ func (fr *feedRanker) rank() {
 	}
 	fr.ranked[fr.seg] = products
 	fr.members = 0
-	clear(fr.sum)
 }
 
 // finish ranks the last segment: each segment's products by rank, and the

@@ -145,8 +145,14 @@ func TestSegmentFeedsAddUp(t *testing.T) {
 	// Counts of another plan do not add up.
 	fr := newFeedRanker(mem, o)
 	defer fr.release()
-	fr.add(warehouse.SegmentPurchases{Members: 1, Products: []string{"P001"}, Buyers: []uint32{1}})
-	if err := fr.add(warehouse.SegmentPurchases{Segment: "s01", Members: 1, Products: []string{"P404"}, Buyers: []uint32{1}}); err == nil {
+	h := warehouse.ProductHash
+	if err := fr.add(warehouse.SegmentPurchases{Members: 1, Products: []uint64{h("P001")}, Buyers: []uint32{1}, IDs: []string{"P001"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fr.add(warehouse.SegmentPurchases{Members: 1, Products: []uint64{h("P001")}, Buyers: []uint32{1}, IDs: []string{"P002"}}); err == nil {
+		t.Error("two products of the base with one hash: no error")
+	}
+	if err := fr.add(warehouse.SegmentPurchases{Segment: "s01", Members: 1, Products: []uint64{h("P404")}, Buyers: []uint32{1}}); err == nil {
 		t.Error("a segment's product no buyer of the base bought: no error")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/go-faster/city"
 )
 
 // Publication is what a date's published tables hold: the runs whose rows
@@ -147,13 +148,17 @@ func ReadPublishedSlice(ctx context.Context, st sliceReader, mem memory.Allocato
 
 // SegmentPurchases is what a pod counted of one segment's members' baskets:
 // its members among the pod's customers and, for each product they bought
-// (in id order), how many of them did. Segment "" is the feeds' base: the
-// pod's every buyer with a basket (Members) and the buyers of each product.
-// The counts of a segment's rows of every pod add up to its counts over all
-// its members.
+// (by ProductHash of its id), how many of them did. Segment "" is the feeds'
+// base: the pod's every buyer with a basket (Members) and the buyers of each
+// product, whose ids it names (IDs, in the order of Products). The counts of
+// a segment's rows of every pod add up to its counts over all its members.
 type SegmentPurchases struct {
 	Segment  string
 	Members  int
-	Products []string
+	Products []uint64
 	Buyers   []uint32
+	IDs      []string // the base's only
 }
+
+// ProductHash is how SegmentPurchases names a product: CityHash64 of its id.
+func ProductHash(id string) uint64 { return city.CH64([]byte(id)) }

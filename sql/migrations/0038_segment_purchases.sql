@@ -12,8 +12,9 @@ CREATE TABLE IF NOT EXISTS {db}.segment_purchases (
     run_id String COMMENT 'the pod''s publish run: of a pod run again, the last run''s counts count',
     segment_id String COMMENT 'the micro-segment; empty: the pod''s every buyer with a basket, the feeds'' base',
     members UInt32 COMMENT 'the segment''s members among the pod''s customers (empty segment_id: its buyers with a basket)',
-    products Array(String) COMMENT 'the products they bought, in id order',
-    buyers Array(UInt32) COMMENT 'how many of them bought each of products',
+    products String COMMENT 'the products they bought, by the CityHash64 of their ids: 8 bytes each, little-endian, one after another (one value a row, not an array: every pod reads every pod''s counts, and an array is scanned a value at a time)',
+    buyers String COMMENT 'how many of them bought each of products: 4 bytes each, little-endian',
+    product_ids Array(String) COMMENT 'the ids of products, in their order, on the base''s rows only (empty segment_id): their hashes named once',
     computed_at DateTime COMMENT 'when the pod counted them'
 ) ENGINE = ReplacingMergeTree(computed_at) PARTITION BY toYYYYMM(as_of) ORDER BY (as_of, job, score_run, shard, run_id, segment_id)
 ;

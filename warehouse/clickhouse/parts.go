@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -504,11 +505,10 @@ func tableGone(err error) bool {
 }
 
 // SharePurchases stores a pod's counts of its customers' baskets by segment
-// (base row first, as feeds count them) for the other pods of its Job,
-// under the score run whose plan placed the members; rows older than two
-// days go first, once a day (PurgePurchases).
+// for the other pods of its Job, under the score run whose plan placed the
+// members (PurgePurchases deletes them two days on).
 func (w *DB) SharePurchases(ctx context.Context, asOf time.Time, job, scoreRun string, s warehouse.Slice, runID string, rows []warehouse.SegmentPurchases) error {
-	stmt := "INSERT INTO {db}.segment_purchases (as_of, job, score_run, shard, run_id, segment_id, members, products, buyers, computed_at) VALUES"
+	stmt := "INSERT INTO {db}.segment_purchases (as_of, job, score_run, shard, run_id, segment_id, members, products, buyers, product_ids, computed_at) VALUES"
 	batch, err := w.conn.PrepareBatch(ctx, w.expand(stmt))
 	if err != nil {
 		return w.failed(stmt, err)
@@ -516,7 +516,18 @@ func (w *DB) SharePurchases(ctx context.Context, asOf time.Time, job, scoreRun s
 	defer batch.Abort()
 	now := time.Now().UTC()
 	for _, r := range rows {
-		if err := batch.Append(asOf, job, scoreRun, uint16(s.Index), runID, r.Segment, uint32(r.Members), r.Products, r.Buyers, now); err != nil {
+		ids := r.IDs
+		if ids == nil {
+			ids = []string{}
+		}
+		if len(r.Products) != len(r.Buyers) {
+			return fmt.Errorf("the purchases of segment %q: %d products, %d counts", r.Segment, len(r.Products), len(r.Buyers))
+		}
+		products, buyers := make([]byte, 0, 8*len(r.Products)), make([]byte, 0, 4*len(r.Buyers))
+		for k, p := range r.Products {
+			products, buyers = binary.LittleEndian.AppendUint64(products, p), binary.LittleEndian.AppendUint32(buyers, r.Buyers[k])
+		}
+		if err := batch.Append(asOf, job, scoreRun, uint16(s.Index), runID, r.Segment, uint32(r.Members), string(products), string(buyers), ids, now); err != nil {
 			return w.failed(stmt, err)
 		}
 	}
@@ -556,7 +567,7 @@ WHERE as_of = toDate(?) AND job = ? AND score_run = ? GROUP BY shard, run_id`), 
 // score run, of each pod its run in runs (PurchasesShared), in segment
 // order: the base rows ("") first, then each segment's rows together.
 func (w *DB) EachPurchases(ctx context.Context, asOf time.Time, job, scoreRun string, runs map[int]string, fn func(warehouse.SegmentPurchases) error) error {
-	rows, err := w.conn.Query(ctx, w.expand(`SELECT shard, run_id, segment_id, members, products, buyers FROM {db}.segment_purchases FINAL
+	rows, err := w.conn.Query(ctx, w.expand(`SELECT shard, run_id, segment_id, members, products, buyers, product_ids FROM {db}.segment_purchases FINAL
 WHERE as_of = toDate(?) AND job = ? AND score_run = ? ORDER BY segment_id, shard`), asOf.Format(time.DateOnly), job, scoreRun)
 	if err != nil {
 		return fmt.Errorf("the purchases the pods shared: %w", unavailable(err))
@@ -566,14 +577,23 @@ WHERE as_of = toDate(?) AND job = ? AND score_run = ? ORDER BY segment_id, shard
 		var shard uint16
 		var run string
 		var members uint32
+		var products, buyers string
 		var r warehouse.SegmentPurchases
-		if err := rows.Scan(&shard, &run, &r.Segment, &members, &r.Products, &r.Buyers); err != nil {
+		if err := rows.Scan(&shard, &run, &r.Segment, &members, &products, &buyers, &r.IDs); err != nil {
 			return fmt.Errorf("the purchases the pods shared: %w", err)
 		}
 		if runs[int(shard)] != run {
 			continue
 		}
+		if len(products) != 2*len(buyers) || len(buyers)%4 != 0 {
+			return fmt.Errorf("the purchases of segment %q shared by pod %d: %d bytes of products, %d of counts", r.Segment, shard, len(products), len(buyers))
+		}
 		r.Members = int(members)
+		r.Products, r.Buyers = make([]uint64, len(buyers)/4), make([]uint32, len(buyers)/4)
+		pb, bb := []byte(products), []byte(buyers)
+		for k := range r.Buyers {
+			r.Products[k], r.Buyers[k] = binary.LittleEndian.Uint64(pb[8*k:]), binary.LittleEndian.Uint32(bb[4*k:])
+		}
 		if err := fn(r); err != nil {
 			return err
 		}

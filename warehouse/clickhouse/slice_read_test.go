@@ -265,8 +265,16 @@ func TestSharedPurchases(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Products by hash; the base's named.
 	row := func(seg string, members int, products string, buyers ...uint32) warehouse.SegmentPurchases {
-		return warehouse.SegmentPurchases{Segment: seg, Members: members, Products: strings.Fields(products), Buyers: buyers}
+		r := warehouse.SegmentPurchases{Segment: seg, Members: members, Buyers: buyers}
+		for _, p := range strings.Fields(products) {
+			r.Products = append(r.Products, warehouse.ProductHash(p))
+			if seg == "" {
+				r.IDs = append(r.IDs, p)
+			}
+		}
+		return r
 	}
 	share(0, "score-1", "run-a", row("", 3, "P1 P2", 2, 1), row("s2", 2, "P1", 2))
 	time.Sleep(1100 * time.Millisecond) // computed_at is in seconds: the rerun is later
@@ -279,17 +287,25 @@ func TestSharedPurchases(t *testing.T) {
 	}
 	var got []string
 	if err := w.EachPurchases(ctx, day, "job", "score-1", runs, func(r warehouse.SegmentPurchases) error {
-		got = append(got, fmt.Sprintf("%q %d %v %v", r.Segment, r.Members, r.Products, r.Buyers))
+		names := map[uint64]string{}
+		for _, p := range []string{"P1", "P2", "P3"} {
+			names[warehouse.ProductHash(p)] = p
+		}
+		var products []string
+		for _, h := range r.Products {
+			products = append(products, names[h])
+		}
+		got = append(got, fmt.Sprintf("%q %d %v %v %v", r.Segment, r.Members, products, r.Buyers, r.IDs))
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{`"" 3 [P1 P2] [2 2]`, `"" 1 [P3] [1]`, `"s1" 1 [P2] [1]`, `"s1" 1 [P3] [1]`, `"s2" 2 [P1] [2]`}
+	want := []string{`"" 3 [P1 P2] [2 2] [P1 P2]`, `"" 1 [P3] [1] [P3]`, `"s1" 1 [P2] [1] []`, `"s1" 1 [P3] [1] []`, `"s2" 2 [P1] [2] []`}
 	if !slices.Equal(got, want) {
 		t.Errorf("counts handed over:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if err := w.Exec(ctx, "INSERT INTO {db}.segment_purchases (as_of, job, score_run, shard, run_id, segment_id, members, products, buyers, computed_at) "+
-		"SELECT toDate('2026-10-01'), 'job', 'score-old', 0, 'run-old', '', 1, ['P1'], [1], now() - 3 * 86400"); err != nil {
+	if err := w.Exec(ctx, "INSERT INTO {db}.segment_purchases (as_of, job, score_run, shard, run_id, segment_id, members, products, buyers, product_ids, computed_at) "+
+		"SELECT toDate('2026-10-01'), 'job', 'score-old', 0, 'run-old', '', 1, '', '', ['P1'], now() - 3 * 86400"); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.PurgePurchases(ctx); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/go-faster/city"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tessera-cdp/tessera/canon"
 	"github.com/tessera-cdp/tessera/segment"
@@ -469,10 +470,15 @@ func plan(ctx context.Context, r Run, wh scoreStore, o ScoreOptions, modelID, ea
 	}
 	segRec := p.segmentRecord(r)
 	defer segRec.Release()
+	// Two shards' plans written at once: one's rows are built while the
+	// warehouse takes the other's.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
 	for _, s := range sh.all() {
-		if err := p.writePlan(ctx, r, wh, s); err != nil {
-			return err
-		}
+		g.Go(func() error { return p.writePlan(gctx, r, wh, s) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	out.Staged = map[string]int{warehouse.CustomerScores.Name: out.Customers, warehouse.SegmentMembers.Name: members}
 	if err := wh.Stage(ctx, warehouse.Segments.Name, r.AsOf, r.ID, segRec); err != nil {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -49,14 +50,14 @@ func newBasketCounts() *basketCounts {
 }
 
 // add counts a buyer's basket (product ids joined by basketSep, "" for
-// none), a member of seg ("" for none).
+// none; read from a record, so the ids kept are copied), a member of seg
+// ("" for none; kept as it is: the plan's names are its own).
 func (bc *basketCounts) add(seg, basket string) {
 	s := int32(-1)
 	if seg != "" {
 		var ok bool
 		if s, ok = bc.segment[seg]; !ok {
 			s = int32(len(bc.segs))
-			seg = strings.Clone(seg)
 			bc.segment[seg] = s
 			bc.segs, bc.members = append(bc.segs, seg), append(bc.members, 0)
 			bc.bought.grow()
@@ -192,10 +193,6 @@ func countBaskets(ctx context.Context, r Run, st publishStore, o ScoreOptions, s
 // the same feeds as one process ranks.
 func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan, plan []planRow) (map[string][]string, arrow.Record, error) {
 	sh := r.Shard
-	own := newBasketCounts()
-	if err := countBaskets(ctx, r, st, o, sh.slice(), plan, own); err != nil {
-		return nil, nil, err
-	}
 	rank := func(rows []warehouse.SegmentPurchases) (map[string][]string, arrow.Record, error) {
 		fr := newFeedRanker(r.Mem, o.Segmentation.Feeds)
 		for _, row := range rows {
@@ -204,14 +201,23 @@ func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, s
 				return nil, nil, err
 			}
 		}
-		return fr.finish()
+		ranked, rec := fr.finish()
+		return ranked, rec, nil
+	}
+	fs, canShare := st.(feedStore)
+	var own []warehouse.SegmentPurchases // the shard's counts, when counted
+	if !sh.Sharded() || canShare {
+		bc := newBasketCounts()
+		if err := countBaskets(ctx, r, st, o, sh.slice(), plan, bc); err != nil {
+			return nil, nil, err
+		}
+		own = bc.rows()
 	}
 	if !sh.Sharded() {
-		return rank(own.rows())
+		return rank(own)
 	}
-	fs, ok := st.(feedStore)
-	if ok {
-		if err := fs.SharePurchases(ctx, r.AsOf, sh.Job, scoreRun, sh.slice(), r.ID, own.rows()); err != nil {
+	if canShare {
+		if err := fs.SharePurchases(ctx, r.AsOf, sh.Job, scoreRun, sh.slice(), r.ID, own); err != nil {
 			return nil, nil, err
 		}
 		var runs map[int]string
@@ -231,24 +237,32 @@ func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, s
 				fr.release()
 				return nil, nil, err
 			}
-			return fr.finish()
+			ranked, rec := fr.finish()
+			return ranked, rec, nil
 		}
 		r.Log.WithError(waited).Warn("the segments' feeds are counted from every shard's baskets instead")
 	}
-	all := newBasketCounts()
+	// The other shards' counts (the shard's own too, if not counted yet),
+	// handed to the ranker with the shard's own in segment order.
+	others := newBasketCounts()
 	for _, s := range sh.all() {
 		part := plan
-		if s.Index != sh.Index {
+		switch {
+		case s.Index == sh.Index && own != nil:
+			continue
+		case s.Index != sh.Index:
 			var err error
 			if part, err = readPlan(ctx, r, st, o, scoreRun, pl, s); err != nil {
 				return nil, nil, err
 			}
 		}
-		if err := countBaskets(ctx, r, st, o, s, part, all); err != nil {
+		if err := countBaskets(ctx, r, st, o, s, part, others); err != nil {
 			return nil, nil, err
 		}
 	}
-	return rank(all.rows())
+	rows := append(own, others.rows()...)
+	slices.SortStableFunc(rows, func(a, b warehouse.SegmentPurchases) int { return strings.Compare(a.Segment, b.Segment) })
+	return rank(rows)
 }
 
 // feedRanker ranks each segment's feed from the counts of its members on
@@ -320,7 +334,7 @@ func (fr *feedRanker) add(row warehouse.SegmentPurchases) error {
 			}
 			fr.rank()
 		}
-		fr.seg, fr.started = strings.Clone(row.Segment), true
+		fr.seg, fr.started = row.Segment, true
 	}
 	fr.members += row.Members
 	for k, h := range row.Products {
@@ -341,16 +355,12 @@ func (fr *feedRanker) add(row warehouse.SegmentPurchases) error {
 
 // numberBase numbers the base's products in id order.
 func (fr *feedRanker) numberBase() {
-	fr.ids = make([]string, 0, len(fr.names))
-	for _, p := range fr.names {
-		fr.ids = append(fr.ids, p)
-	}
-	slices.Sort(fr.ids)
-	fr.number = make(map[uint64]int32, len(fr.ids))
-	fr.counted, fr.sum = make([]int, len(fr.ids)), make([]int, len(fr.ids))
-	for n, p := range fr.ids {
-		h := warehouse.ProductHash(p)
-		fr.number[h], fr.counted[n] = int32(n), fr.base[h]
+	hashes := slices.SortedFunc(maps.Keys(fr.names), func(a, b uint64) int { return strings.Compare(fr.names[a], fr.names[b]) })
+	fr.ids = make([]string, len(hashes))
+	fr.number = make(map[uint64]int32, len(hashes))
+	fr.counted, fr.sum = make([]int, len(hashes)), make([]int, len(hashes))
+	for n, h := range hashes {
+		fr.ids[n], fr.number[h], fr.counted[n] = fr.names[h], int32(n), fr.base[h]
 	}
 	fr.base, fr.names = nil, nil
 }
@@ -379,10 +389,10 @@ func (fr *feedRanker) rank() {
 
 // finish ranks the last segment: each segment's products by rank, and the
 // segment_feed record.
-func (fr *feedRanker) finish() (map[string][]string, arrow.Record, error) {
+func (fr *feedRanker) finish() (map[string][]string, arrow.Record) {
 	defer fr.b.Release()
 	if fr.started {
 		fr.rank()
 	}
-	return fr.ranked, fr.b.NewRecord(), nil
+	return fr.ranked, fr.b.NewRecord()
 }

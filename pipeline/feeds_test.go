@@ -57,10 +57,7 @@ func TestSegmentFeedsAddUp(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		ranked, rec, err := fr.finish()
-		if err != nil {
-			t.Fatal(err)
-		}
+		ranked, rec := fr.finish()
 		defer rec.Release()
 		segs, products := canon.ArrayOf[*array.String](rec, "segment_id"), canon.ArrayOf[*array.String](rec, "product_id")
 		ranks, counts, lifts := canon.ArrayOf[*array.Int32](rec, "rank"), canon.ArrayOf[*array.Int32](rec, "buyers"), canon.ArrayOf[*array.Float64](rec, "lift")

@@ -112,6 +112,28 @@ func TestShardedScore(t *testing.T) {
 	}
 }
 
+// TestShardedScoreEmbedded: on the embedded store, which has no table for
+// the pods to share their baskets' counts through, each publish pod counts
+// every shard's baskets itself: 4 shards publish what one process does.
+func TestShardedScoreEmbedded(t *testing.T) {
+	cfg := testEmbeddedConfig(t)
+	dir, _ := generateShop(t, 2000, 0, "csv")
+	cfg.Source.Files.Dir = dir
+	cfg.Kube.Wait = time.Minute
+	ctx := context.Background()
+	if err := runStages(ctx, cfg, asOf, nil, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	one, err := publishedSums(cfg, asOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runShards(t, cfg, asOf, []string{"score", "publish"}, 4, "score-embedded")
+	if four, err := publishedSums(cfg, asOf); err != nil || four != one {
+		t.Errorf("4 shards on the embedded store published\n%s(%v)\none process\n%s", four, err, one)
+	}
+}
+
 // TestShardedFeatures: features split over 4 shards, run at once as the pods
 // of an Indexed Job run, publish the same rows as one process, on the
 // embedded store and on ClickHouse. A second job for the date publishes the

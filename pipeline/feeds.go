@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -83,15 +84,14 @@ func (bc *basketCounts) add(seg, basket string) {
 	}
 }
 
-// rows are the counts as the pods share them: the base first (its
-// products named), then each segment in id order, its products by hash
-// (in the order first met: the ranking's order does not depend on it). The
+// rows are the counts as the pods share them, the pod's (source's) own: the
+// base first (its products named, in the order first met: their places),
+// then each segment in id order, its products by place, ascending. The
 // purchases counted are let go.
-func (bc *basketCounts) rows() []warehouse.SegmentPurchases {
-	hashes := make([]uint64, len(bc.ids))
-	base := warehouse.SegmentPurchases{Members: bc.buyers, Products: hashes, Buyers: make([]uint32, len(bc.ids)), IDs: bc.ids}
-	for n, id := range bc.ids {
-		hashes[n], base.Buyers[n] = warehouse.ProductHash(id), uint32(bc.base[n])
+func (bc *basketCounts) rows(source int) []warehouse.SegmentPurchases {
+	base := warehouse.SegmentPurchases{Shard: source, Members: bc.buyers, Products: make([]uint32, len(bc.ids)), Buyers: make([]uint32, len(bc.ids)), IDs: bc.ids}
+	for n := range bc.ids {
+		base.Products[n], base.Buyers[n] = uint32(n), uint32(bc.base[n])
 	}
 	out := []warehouse.SegmentPurchases{base}
 	segs := make([]int32, len(bc.segs))
@@ -102,9 +102,10 @@ func (bc *basketCounts) rows() []warehouse.SegmentPurchases {
 	counts := make([]int32, len(bc.ids))
 	for _, s := range segs {
 		items := bc.bought.count(s, counts)
-		r := warehouse.SegmentPurchases{Segment: bc.segs[s], Members: bc.members[s], Products: make([]uint64, len(items)), Buyers: make([]uint32, len(items))}
+		slices.SortFunc(items, func(a, b segment.FeedItem) int { return cmp.Compare(a.Product, b.Product) })
+		r := warehouse.SegmentPurchases{Shard: source, Segment: bc.segs[s], Members: bc.members[s], Products: make([]uint32, len(items)), Buyers: make([]uint32, len(items))}
 		for k, it := range items {
-			r.Products[k], r.Buyers[k] = hashes[it.Product], uint32(it.Buyers)
+			r.Products[k], r.Buyers[k] = uint32(it.Product), uint32(it.Buyers)
 		}
 		out = append(out, r)
 	}
@@ -211,7 +212,7 @@ func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, s
 		if err := countBaskets(ctx, r, st, o, sh.slice(), plan, bc); err != nil {
 			return nil, nil, err
 		}
-		own = bc.rows()
+		own = bc.rows(sh.Index)
 	}
 	if !sh.Sharded() {
 		return rank(own)
@@ -260,23 +261,24 @@ func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, s
 			return nil, nil, err
 		}
 	}
-	rows := append(own, others.rows()...)
+	// Numbered apart from the shard's own: a source of their own.
+	rows := append(own, others.rows(sh.Index+1)...)
 	slices.SortStableFunc(rows, func(a, b warehouse.SegmentPurchases) int { return strings.Compare(a.Segment, b.Segment) })
 	return rank(rows)
 }
 
 // feedRanker ranks each segment's feed from the counts of its members on
-// every pod, handed over in segment order, the base's first: it adds up a
+// every pod, handed over in segment order, the bases first: it adds up a
 // segment's counts, then ranks them (segment.RankCounts) against the base
 // added up, its products numbered in id order as one process numbers them.
 type feedRanker struct {
 	o       segment.FeedOptions
-	base    map[uint64]int    // buyers of each product, while the base rows come
-	names   map[uint64]string // each product's id
+	base    map[string]int   // buyers of each product, while the base rows come
+	placed  map[int][]string // each pod's products by place, while the base rows come
+	number  map[int][]int32  // each pod's products' numbers by place
 	buyers  int
 	ids     []string // products in id order, once the base is whole
-	number  map[uint64]int32
-	counted []int // buyers of each product, by number
+	counted []int    // buyers of each product, by number
 	seg     string
 	started bool // a segment's rows have come
 	members int
@@ -293,7 +295,7 @@ type feedRanker struct {
 
 func newFeedRanker(mem memory.Allocator, o segment.FeedOptions) *feedRanker {
 	b := array.NewRecordBuilder(mem, warehouse.SegmentFeed.Schema)
-	return &feedRanker{o: o, base: map[uint64]int{}, names: map[uint64]string{}, ranked: map[string][]string{}, b: b,
+	return &feedRanker{o: o, base: map[string]int{}, placed: map[int][]string{}, ranked: map[string][]string{}, b: b,
 		segID: canon.BuilderOf[*array.StringBuilder](b, "segment_id"), rankB: canon.BuilderOf[*array.Int32Builder](b, "rank"),
 		product: canon.BuilderOf[*array.StringBuilder](b, "product_id"), buyersB: canon.BuilderOf[*array.Int32Builder](b, "buyers"),
 		lift: canon.BuilderOf[*array.Float64Builder](b, "lift")}
@@ -301,27 +303,32 @@ func newFeedRanker(mem memory.Allocator, o segment.FeedOptions) *feedRanker {
 
 func (fr *feedRanker) release() { fr.b.Release() }
 
-// add adds a pod's counts of a segment (or of the base).
+// add adds a pod's counts of a segment (or of the base). It keeps none of
+// row's arrays.
 func (fr *feedRanker) add(row warehouse.SegmentPurchases) error {
 	if len(row.Products) != len(row.Buyers) {
 		return fmt.Errorf("the purchases of segment %q: %d products, %d counts", row.Segment, len(row.Products), len(row.Buyers))
 	}
 	if row.Segment == "" {
 		if fr.ids != nil {
-			return fmt.Errorf("the purchases of the base came after a segment's")
+			return fmt.Errorf("the purchases of pod %d's base came after a segment's", row.Shard)
+		}
+		if _, ok := fr.placed[row.Shard]; ok {
+			return fmt.Errorf("the purchases of pod %d's base came twice", row.Shard)
 		}
 		if len(row.IDs) != len(row.Products) {
-			return fmt.Errorf("the purchases of the base: %d products, %d ids", len(row.Products), len(row.IDs))
+			return fmt.Errorf("the purchases of pod %d's base: %d products, %d ids", row.Shard, len(row.Products), len(row.IDs))
 		}
-		fr.buyers += row.Members
-		for k, h := range row.Products {
-			if name, ok := fr.names[h]; !ok {
-				fr.names[h] = strings.Clone(row.IDs[k])
-			} else if name != row.IDs[k] {
-				return fmt.Errorf("products %s and %s have the same hash: their feeds cannot be counted apart", name, row.IDs[k])
+		ids := make([]string, len(row.IDs))
+		for k, id := range row.IDs {
+			if row.Products[k] != uint32(k) {
+				return fmt.Errorf("the purchases of pod %d's base: product %d in place %d", row.Shard, row.Products[k], k)
 			}
-			fr.base[h] += int(row.Buyers[k])
+			ids[k] = strings.Clone(id)
+			fr.base[ids[k]] += int(row.Buyers[k])
 		}
+		fr.placed[row.Shard] = ids
+		fr.buyers += row.Members
 		return nil
 	}
 	if fr.ids == nil {
@@ -336,12 +343,13 @@ func (fr *feedRanker) add(row warehouse.SegmentPurchases) error {
 		}
 		fr.seg, fr.started = row.Segment, true
 	}
+	number := fr.number[row.Shard]
 	fr.members += row.Members
-	for k, h := range row.Products {
-		n, ok := fr.number[h]
-		if !ok {
-			return fmt.Errorf("members of segment %s bought a product (hash %x) no buyer of the base did: the pods' counts are not of one plan", row.Segment, h)
+	for k, place := range row.Products {
+		if int(place) >= len(number) {
+			return fmt.Errorf("members of segment %s on pod %d bought its product %d, of the %d its base names: the pods' counts are not of one plan", row.Segment, row.Shard, place, len(number))
 		}
+		n := number[place]
 		if row.Buyers[k] == 0 {
 			continue
 		}
@@ -353,16 +361,24 @@ func (fr *feedRanker) add(row warehouse.SegmentPurchases) error {
 	return nil
 }
 
-// numberBase numbers the base's products in id order.
+// numberBase numbers the base's products in id order, and each pod's
+// places.
 func (fr *feedRanker) numberBase() {
-	hashes := slices.SortedFunc(maps.Keys(fr.names), func(a, b uint64) int { return strings.Compare(fr.names[a], fr.names[b]) })
-	fr.ids = make([]string, len(hashes))
-	fr.number = make(map[uint64]int32, len(hashes))
-	fr.counted, fr.sum = make([]int, len(hashes)), make([]int, len(hashes))
-	for n, h := range hashes {
-		fr.ids[n], fr.number[h], fr.counted[n] = fr.names[h], int32(n), fr.base[h]
+	fr.ids = slices.Sorted(maps.Keys(fr.base))
+	numbers := make(map[string]int32, len(fr.ids))
+	fr.counted, fr.sum = make([]int, len(fr.ids)), make([]int, len(fr.ids))
+	for n, id := range fr.ids {
+		numbers[id], fr.counted[n] = int32(n), fr.base[id]
 	}
-	fr.base, fr.names = nil, nil
+	fr.number = make(map[int][]int32, len(fr.placed))
+	for shard, ids := range fr.placed {
+		nums := make([]int32, len(ids))
+		for k, id := range ids {
+			nums[k] = numbers[id]
+		}
+		fr.number[shard] = nums
+	}
+	fr.base, fr.placed = nil, nil
 }
 
 // rank ranks the segment whose counts are added up, and starts the next.

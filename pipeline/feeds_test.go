@@ -73,14 +73,14 @@ func TestSegmentFeedsAddUp(t *testing.T) {
 		whole.add(b.seg, b.basket)
 		pods[warehouse.ShardOf(b.id, len(pods))].add(b.seg, b.basket)
 	}
-	want, wantRanked := rank(whole.rows())
+	want, wantRanked := rank(whole.rows(0))
 	if len(want) < 100 {
 		t.Fatalf("%d feed rows: the test's segments are too small to test", len(want))
 	}
 	// As the warehouse hands them over: by segment, the base first.
 	var shared []warehouse.SegmentPurchases
-	for _, p := range pods {
-		shared = append(shared, p.rows()...)
+	for i, p := range pods {
+		shared = append(shared, p.rows(i)...)
 	}
 	slices.SortStableFunc(shared, func(a, b warehouse.SegmentPurchases) int { return cmp.Compare(a.Segment, b.Segment) })
 	got, gotRanked := rank(shared)
@@ -140,16 +140,37 @@ func TestSegmentFeedsAddUp(t *testing.T) {
 		t.Errorf("one count's feeds: %d rows, RankFeed's %d", len(want), len(ref))
 	}
 	// Counts of another plan do not add up.
-	fr := newFeedRanker(mem, o)
-	defer fr.release()
-	h := warehouse.ProductHash
-	if err := fr.add(warehouse.SegmentPurchases{Members: 1, Products: []uint64{h("P001")}, Buyers: []uint32{1}, IDs: []string{"P001"}}); err != nil {
-		t.Fatal(err)
+	baseOf := func(shard int, ids ...string) warehouse.SegmentPurchases {
+		r := warehouse.SegmentPurchases{Shard: shard, Members: len(ids), IDs: ids}
+		for k := range ids {
+			r.Products, r.Buyers = append(r.Products, uint32(k)), append(r.Buyers, 1)
+		}
+		return r
 	}
-	if err := fr.add(warehouse.SegmentPurchases{Members: 1, Products: []uint64{h("P001")}, Buyers: []uint32{1}, IDs: []string{"P002"}}); err == nil {
-		t.Error("two products of the base with one hash: no error")
+	seg := func(shard int, places ...uint32) warehouse.SegmentPurchases {
+		return warehouse.SegmentPurchases{Shard: shard, Segment: "s01", Members: 1, Products: places, Buyers: slices.Repeat([]uint32{1}, len(places))}
 	}
-	if err := fr.add(warehouse.SegmentPurchases{Segment: "s01", Members: 1, Products: []uint64{h("P404")}, Buyers: []uint32{1}}); err == nil {
-		t.Error("a segment's product no buyer of the base bought: no error")
+	for _, c := range []struct {
+		name string
+		rows []warehouse.SegmentPurchases
+	}{
+		{"a pod's base twice", []warehouse.SegmentPurchases{baseOf(0, "P001"), baseOf(0, "P002")}},
+		{"a base's products out of place", []warehouse.SegmentPurchases{{Members: 1, Products: []uint32{1}, Buyers: []uint32{1}, IDs: []string{"P001"}}}},
+		{"a base's products without ids", []warehouse.SegmentPurchases{{Members: 1, Products: []uint32{0}, Buyers: []uint32{1}}}},
+		{"a segment's product beyond its pod's base", []warehouse.SegmentPurchases{baseOf(0, "P001"), baseOf(1, "P001", "P002"), seg(0, 1)}},
+		{"a segment of a pod without a base", []warehouse.SegmentPurchases{baseOf(0, "P001"), seg(1, 0)}},
+		{"a base after a segment", []warehouse.SegmentPurchases{baseOf(0, "P001"), seg(0, 0), baseOf(1, "P001")}},
+	} {
+		fr := newFeedRanker(mem, o)
+		var err error
+		for _, r := range c.rows {
+			if err = fr.add(r); err != nil {
+				break
+			}
+		}
+		fr.release()
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-	"github.com/go-faster/city"
 )
 
 // Publication is what a date's published tables hold: the runs whose rows
@@ -147,18 +146,17 @@ func ReadPublishedSlice(ctx context.Context, st sliceReader, mem memory.Allocato
 }
 
 // SegmentPurchases is what a pod counted of one segment's members' baskets:
-// its members among the pod's customers and, for each product they bought
-// (by ProductHash of its id), how many of them did. Segment "" is the feeds'
-// base: the pod's every buyer with a basket (Members) and the buyers of each
-// product, whose ids it names (IDs, in the order of Products). The counts of
-// a segment's rows of every pod add up to its counts over all its members.
+// its members among the pod's customers and, for each product they bought,
+// how many of them did. A product is named by its place among the ids of
+// the pod's base: the row of Segment "", the pod's every buyer with a basket
+// (Members) and the buyers of each product, whose ids it names (IDs; its
+// Products are their places, 0, 1, 2, …). Products ascend. The counts of a
+// segment's rows of every pod add up to its counts over all its members.
 type SegmentPurchases struct {
+	Shard    int // the pod whose counts these are
 	Segment  string
 	Members  int
-	Products []uint64
+	Products []uint32
 	Buyers   []uint32
 	IDs      []string // the base's only
 }
-
-// ProductHash is how SegmentPurchases names a product: CityHash64 of its id.
-func ProductHash(id string) uint64 { return city.CH64([]byte(id)) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -508,31 +509,72 @@ func tableGone(err error) bool {
 // for the other pods of its Job, under the score run whose plan placed the
 // members (PurgePurchases deletes them two days on).
 func (w *DB) SharePurchases(ctx context.Context, asOf time.Time, job, scoreRun string, s warehouse.Slice, runID string, rows []warehouse.SegmentPurchases) error {
-	stmt := "INSERT INTO {db}.segment_purchases (as_of, job, score_run, shard, run_id, segment_id, members, products, buyers, product_ids, computed_at) VALUES"
+	stmt := "INSERT INTO {db}.segment_purchases (as_of, job, score_run, shard, run_id, segment_id, members, counts, product_ids, computed_at) VALUES"
 	batch, err := w.conn.PrepareBatch(ctx, w.expand(stmt))
 	if err != nil {
 		return w.failed(stmt, err)
 	}
 	defer batch.Abort()
 	now := time.Now().UTC()
+	var counts []byte
 	for _, r := range rows {
 		ids := r.IDs
 		if ids == nil {
 			ids = []string{}
 		}
-		if len(r.Products) != len(r.Buyers) {
-			return fmt.Errorf("the purchases of segment %q: %d products, %d counts", r.Segment, len(r.Products), len(r.Buyers))
+		if counts, err = appendCounts(counts[:0], r); err != nil {
+			return err
 		}
-		products, buyers := make([]byte, 0, 8*len(r.Products)), make([]byte, 0, 4*len(r.Buyers))
-		for k, p := range r.Products {
-			products, buyers = binary.LittleEndian.AppendUint64(products, p), binary.LittleEndian.AppendUint32(buyers, r.Buyers[k])
-		}
-		if err := batch.Append(asOf, job, scoreRun, uint16(s.Index), runID, r.Segment, uint32(r.Members), string(products), string(buyers), ids, now); err != nil {
+		if err := batch.Append(asOf, job, scoreRun, uint16(s.Index), runID, r.Segment, uint32(r.Members), string(counts), ids, now); err != nil {
 			return w.failed(stmt, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
 		return w.failed(stmt, err)
+	}
+	return nil
+}
+
+// appendCounts appends r's products and buyers as segment_purchases.counts
+// has them: two unsigned varints a product, its place less the previous
+// product's and one (the first's: its place), then its buyers. Most of
+// either take a byte: a segment's products are a few hundred of a
+// catalogue's thousands, and most bought by a few of its members.
+func appendCounts(b []byte, r warehouse.SegmentPurchases) ([]byte, error) {
+	if len(r.Products) != len(r.Buyers) {
+		return b, fmt.Errorf("the purchases of segment %q: %d products, %d counts", r.Segment, len(r.Products), len(r.Buyers))
+	}
+	next := uint64(0) // the least place the next product may have
+	for k, p := range r.Products {
+		if uint64(p) < next {
+			return b, fmt.Errorf("the purchases of segment %q: product %d after %d (places ascend)", r.Segment, p, r.Products[k-1])
+		}
+		b = binary.AppendUvarint(binary.AppendUvarint(b, uint64(p)-next), uint64(r.Buyers[k]))
+		next = uint64(p) + 1
+	}
+	return b, nil
+}
+
+// readCounts reads what appendCounts wrote into r's Products and Buyers
+// (their arrays reused).
+func readCounts(b []byte, r *warehouse.SegmentPurchases) error {
+	r.Products, r.Buyers = r.Products[:0], r.Buyers[:0]
+	next := uint64(0)
+	for len(b) > 0 {
+		gap, n := binary.Uvarint(b)
+		if n <= 0 {
+			return fmt.Errorf("the purchases of segment %q: a product's place cut short", r.Segment)
+		}
+		buyers, m := binary.Uvarint(b[n:])
+		if m <= 0 {
+			return fmt.Errorf("the purchases of segment %q: a product's buyers cut short", r.Segment)
+		}
+		place := next + gap
+		if place > math.MaxUint32 || buyers > math.MaxUint32 {
+			return fmt.Errorf("the purchases of segment %q: product %d bought by %d (out of range)", r.Segment, place, buyers)
+		}
+		r.Products, r.Buyers = append(r.Products, uint32(place)), append(r.Buyers, uint32(buyers))
+		next, b = place+1, b[n+m:]
 	}
 	return nil
 }
@@ -565,34 +607,31 @@ WHERE as_of = toDate(?) AND job = ? AND score_run = ? GROUP BY shard, run_id`), 
 
 // EachPurchases hands over the counts the pods shared for the date, Job and
 // score run, of each pod its run in runs (PurchasesShared), in segment
-// order: the base rows ("") first, then each segment's rows together.
+// order: the base rows ("") first, then each segment's rows together. fn
+// must not keep a row's Products or Buyers: they are read into again.
 func (w *DB) EachPurchases(ctx context.Context, asOf time.Time, job, scoreRun string, runs map[int]string, fn func(warehouse.SegmentPurchases) error) error {
-	rows, err := w.conn.Query(ctx, w.expand(`SELECT shard, run_id, segment_id, members, products, buyers, product_ids FROM {db}.segment_purchases FINAL
+	rows, err := w.conn.Query(ctx, w.expand(`SELECT shard, run_id, segment_id, members, counts, product_ids FROM {db}.segment_purchases FINAL
 WHERE as_of = toDate(?) AND job = ? AND score_run = ? ORDER BY segment_id, shard`), asOf.Format(time.DateOnly), job, scoreRun)
 	if err != nil {
 		return fmt.Errorf("the purchases the pods shared: %w", unavailable(err))
 	}
 	defer rows.Close()
+	var r warehouse.SegmentPurchases
 	for rows.Next() {
 		var shard uint16
 		var run string
 		var members uint32
-		var products, buyers string
-		var r warehouse.SegmentPurchases
-		if err := rows.Scan(&shard, &run, &r.Segment, &members, &products, &buyers, &r.IDs); err != nil {
+		var counts string
+		r.IDs = nil
+		if err := rows.Scan(&shard, &run, &r.Segment, &members, &counts, &r.IDs); err != nil {
 			return fmt.Errorf("the purchases the pods shared: %w", err)
 		}
 		if runs[int(shard)] != run {
 			continue
 		}
-		if len(products) != 2*len(buyers) || len(buyers)%4 != 0 {
-			return fmt.Errorf("the purchases of segment %q shared by pod %d: %d bytes of products, %d of counts", r.Segment, shard, len(products), len(buyers))
-		}
-		r.Members = int(members)
-		r.Products, r.Buyers = make([]uint64, len(buyers)/4), make([]uint32, len(buyers)/4)
-		pb, bb := []byte(products), []byte(buyers)
-		for k := range r.Buyers {
-			r.Products[k], r.Buyers[k] = binary.LittleEndian.Uint64(pb[8*k:]), binary.LittleEndian.Uint32(bb[4*k:])
+		r.Shard, r.Members = int(shard), int(members)
+		if err := readCounts([]byte(counts), &r); err != nil {
+			return fmt.Errorf("shared by pod %d: %w", shard, err)
 		}
 		if err := fn(r); err != nil {
 			return err

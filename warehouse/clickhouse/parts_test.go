@@ -3,6 +3,8 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +219,46 @@ func TestCompressions(t *testing.T) {
 				t.Fatalf("read %d rows of the part's 500", n)
 			}
 		})
+	}
+}
+
+// TestCountsEncoding: a segment's counts as segment_purchases.counts holds
+// them read back as they were, small ones a byte each; places that do not
+// ascend are refused, and counts cut short are an error, not a count.
+func TestCountsEncoding(t *testing.T) {
+	for _, c := range []warehouse.SegmentPurchases{
+		{},
+		{Products: []uint32{0}, Buyers: []uint32{0}},
+		{Products: []uint32{0, 1, 2, 9}, Buyers: []uint32{1, 2, 127, 128}},
+		{Products: []uint32{70000, math.MaxUint32}, Buyers: []uint32{math.MaxUint32, 1}},
+	} {
+		b, err := appendCounts(nil, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got warehouse.SegmentPurchases
+		if err := readCounts(b, &got); err != nil {
+			t.Fatalf("%v: %v", c.Products, err)
+		}
+		if !slices.Equal(got.Products, c.Products) || !slices.Equal(got.Buyers, c.Buyers) {
+			t.Errorf("%v bought by %v read back as %v by %v", c.Products, c.Buyers, got.Products, got.Buyers)
+		}
+		if len(c.Products) > 0 {
+			if err := readCounts(b[:len(b)-1], &got); err == nil {
+				t.Errorf("%v cut short: no error", c.Products)
+			}
+		}
+	}
+	if b, _ := appendCounts(nil, warehouse.SegmentPurchases{Products: []uint32{0, 1, 5}, Buyers: []uint32{3, 1, 2}}); len(b) != 6 {
+		t.Errorf("three small counts in %d bytes, want 6", len(b))
+	}
+	for _, c := range []warehouse.SegmentPurchases{
+		{Products: []uint32{1, 1}, Buyers: []uint32{1, 1}},
+		{Products: []uint32{2, 1}, Buyers: []uint32{1, 1}},
+		{Products: []uint32{1}, Buyers: []uint32{1, 1}},
+	} {
+		if _, err := appendCounts(nil, c); err == nil {
+			t.Errorf("products %v, buyers %v: no error", c.Products, c.Buyers)
+		}
 	}
 }

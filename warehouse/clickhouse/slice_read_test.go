@@ -265,47 +265,42 @@ func TestSharedPurchases(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Products by hash; the base's named.
-	row := func(seg string, members int, products string, buyers ...uint32) warehouse.SegmentPurchases {
-		r := warehouse.SegmentPurchases{Segment: seg, Members: members, Buyers: buyers}
-		for _, p := range strings.Fields(products) {
-			r.Products = append(r.Products, warehouse.ProductHash(p))
-			if seg == "" {
-				r.IDs = append(r.IDs, p)
-			}
+	// The base names its products; a segment's by their places in it.
+	base := func(buyers int, products string, counts ...uint32) warehouse.SegmentPurchases {
+		r := warehouse.SegmentPurchases{Members: buyers, Buyers: counts, IDs: strings.Fields(products)}
+		for k := range r.IDs {
+			r.Products = append(r.Products, uint32(k))
 		}
 		return r
 	}
-	share(0, "score-1", "run-a", row("", 3, "P1 P2", 2, 1), row("s2", 2, "P1", 2))
+	seg := func(seg string, members int, places []uint32, buyers ...uint32) warehouse.SegmentPurchases {
+		return warehouse.SegmentPurchases{Segment: seg, Members: members, Products: places, Buyers: buyers}
+	}
+	share(0, "score-1", "run-a", base(3, "P1 P2", 2, 1), seg("s2", 2, []uint32{0}, 2))
 	time.Sleep(1100 * time.Millisecond) // computed_at is in seconds: the rerun is later
-	share(0, "score-1", "run-b", row("", 3, "P1 P2", 2, 2), row("s1", 1, "P2", 1), row("s2", 2, "P1", 2))
-	share(1, "score-1", "run-c", row("", 1, "P3", 1), row("s1", 1, "P3", 1))
-	share(2, "score-0", "run-d", row("", 9, "P9", 9))
+	share(0, "score-1", "run-b", base(3, "P1 P2", 2, 2), seg("s1", 1, []uint32{1}, 1), seg("s2", 2, []uint32{0, 1}, 2, 300))
+	share(1, "score-1", "run-c", base(1, "P3", 1), seg("s1", 1, []uint32{0}, 1))
+	share(2, "score-0", "run-d", base(9, "P9", 9))
 	runs, err := w.PurchasesShared(ctx, day, "job", "score-1")
 	if err != nil || fmt.Sprint(runs) != "map[0:run-b 1:run-c]" {
 		t.Fatalf("pods that shared: %v (%v), want 0 by run-b, 1 by run-c", runs, err)
 	}
 	var got []string
 	if err := w.EachPurchases(ctx, day, "job", "score-1", runs, func(r warehouse.SegmentPurchases) error {
-		names := map[uint64]string{}
-		for _, p := range []string{"P1", "P2", "P3"} {
-			names[warehouse.ProductHash(p)] = p
-		}
-		var products []string
-		for _, h := range r.Products {
-			products = append(products, names[h])
-		}
-		got = append(got, fmt.Sprintf("%q %d %v %v %v", r.Segment, r.Members, products, r.Buyers, r.IDs))
+		got = append(got, fmt.Sprintf("%d %q %d %v %v %v", r.Shard, r.Segment, r.Members, r.Products, r.Buyers, r.IDs))
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{`"" 3 [P1 P2] [2 2] [P1 P2]`, `"" 1 [P3] [1] [P3]`, `"s1" 1 [P2] [1] []`, `"s1" 1 [P3] [1] []`, `"s2" 2 [P1] [2] []`}
+	want := []string{`0 "" 3 [0 1] [2 2] [P1 P2]`, `1 "" 1 [0] [1] [P3]`, `0 "s1" 1 [1] [1] []`, `1 "s1" 1 [0] [1] []`, `0 "s2" 2 [0 1] [2 300] []`}
 	if !slices.Equal(got, want) {
 		t.Errorf("counts handed over:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if err := w.Exec(ctx, "INSERT INTO {db}.segment_purchases (as_of, job, score_run, shard, run_id, segment_id, members, products, buyers, product_ids, computed_at) "+
-		"SELECT toDate('2026-10-01'), 'job', 'score-old', 0, 'run-old', '', 1, '', '', ['P1'], now() - 3 * 86400"); err != nil {
+	if err := w.SharePurchases(ctx, day, "job", "score-1", warehouse.Slice{Index: 0, Of: 3}, "run-e", []warehouse.SegmentPurchases{seg("s1", 1, []uint32{2, 1}, 1, 1)}); err == nil {
+		t.Error("a segment's products out of order shared: no error")
+	}
+	if err := w.Exec(ctx, "INSERT INTO {db}.segment_purchases (as_of, job, score_run, shard, run_id, segment_id, members, counts, product_ids, computed_at) "+
+		"SELECT toDate('2026-10-01'), 'job', 'score-old', 0, 'run-old', '', 1, '', ['P1'], now() - 3 * 86400"); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.PurgePurchases(ctx); err != nil {

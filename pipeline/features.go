@@ -31,6 +31,7 @@ type medianStore interface {
 	StoredMedians(ctx context.Context, asOf time.Time, job string) (map[string]float64, error)
 	StoreMedians(ctx context.Context, asOf time.Time, job, runID string, m map[string]float64) error
 	SharePrices(ctx context.Context, asOf time.Time, job string, s warehouse.Slice, runID string, counts map[string]map[float64]int64) error
+	PricesShared(ctx context.Context, asOf time.Time, job string) (int, error)
 	SharedPrices(ctx context.Context, asOf time.Time, job string) (int, map[string]map[float64]int64, error)
 	JobMedians(ctx context.Context, asOf time.Time, job, runID string) (map[string]float64, error)
 }
@@ -124,15 +125,14 @@ func categoryMedians(ctx context.Context, r Run, st featureStore, products []arr
 	if err := m.SharePrices(ctx, r.AsOf, sh.Job, sh.slice(), r.ID, own); err != nil {
 		return nil, err
 	}
-	var all map[string]map[float64]int64
+	// Asked how many have shared each second; their counts read once.
 	var readErr error
 	waited := waitFor(ctx, sh.shareWait(), func() (bool, string, error) {
-		n, counts, err := m.SharedPrices(ctx, r.AsOf, sh.Job)
+		n, err := m.PricesShared(ctx, r.AsOf, sh.Job)
 		if err != nil {
 			readErr = err
 			return false, "", err
 		}
-		all = counts
 		return n == sh.Of, fmt.Sprintf("%d of %d pods of %s shared their lines' prices", n, sh.Of, sh.Job), nil
 	})
 	switch {
@@ -141,6 +141,13 @@ func categoryMedians(ctx context.Context, r Run, st featureStore, products []arr
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
 	case waited == nil:
+		n, all, err := m.SharedPrices(ctx, r.AsOf, sh.Job)
+		if err != nil {
+			return nil, err
+		}
+		if n != sh.Of {
+			return nil, fmt.Errorf("%d of %d pods of %s shared their lines' prices, then %d", sh.Of, sh.Of, sh.Job, n)
+		}
 		medians := transform.MediansOf(all)
 		return medians, m.StoreMedians(ctx, r.AsOf, sh.Job, r.ID, medians)
 	}

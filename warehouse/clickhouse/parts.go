@@ -404,6 +404,18 @@ func (w *DB) SharePrices(ctx context.Context, asOf time.Time, job string, s ware
 	return nil
 }
 
+// PricesShared is how many pods of the Job shared their counts for the
+// date: what a pod waiting for the others asks each second (SharedPrices,
+// which reads the counts, once they all have).
+func (w *DB) PricesShared(ctx context.Context, asOf time.Time, job string) (int, error) {
+	var n uint64
+	if err := w.conn.QueryRow(ctx, w.expand(`SELECT uniqExact(shard) FROM {db}.category_prices WHERE as_of = toDate(?) AND job = ?`),
+		asOf.Format(time.DateOnly), job).Scan(&n); err != nil {
+		return 0, fmt.Errorf("the prices the pods shared: %w", unavailable(err))
+	}
+	return int(n), nil
+}
+
 // SharedPrices adds up the counts the Job's pods shared for the date (of
 // each pod, its last run's) and says how many pods shared.
 func (w *DB) SharedPrices(ctx context.Context, asOf time.Time, job string) (int, map[string]map[float64]int64, error) {

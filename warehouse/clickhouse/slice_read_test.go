@@ -225,7 +225,8 @@ func TestSettleLeftover(t *testing.T) {
 }
 
 // TestSharedPrices: the counts the pods of a Job share add up, of a pod run
-// twice its last run's only; a pod with no line counts as shared.
+// twice its last run's only; a pod with no line counts as shared, and
+// PricesShared counts the pods as SharedPrices does.
 func TestSharedPrices(t *testing.T) {
 	w := migratedWarehouse(t)
 	ctx := context.Background()
@@ -241,7 +242,13 @@ func TestSharedPrices(t *testing.T) {
 	if n, _, err := w.SharedPrices(ctx, day, "job"); err != nil || n != 2 {
 		t.Fatalf("%d pods shared (%v), want 2", n, err)
 	}
+	if n, err := w.PricesShared(ctx, day, "job"); err != nil || n != 2 {
+		t.Fatalf("asked: %d pods shared (%v), want 2", n, err)
+	}
 	share(2, "run-d", nil)
+	if n, err := w.PricesShared(ctx, day, "job"); err != nil || n != 3 {
+		t.Fatalf("asked: %d pods shared (%v), want 3 (one without a line)", n, err)
+	}
 	n, counts, err := w.SharedPrices(ctx, day, "job")
 	want := map[string]map[float64]int64{"books": {5: 1, 7: 2}, "toys": {3: 4}}
 	if err != nil || n != 3 || fmt.Sprint(counts) != fmt.Sprint(want) {

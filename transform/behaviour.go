@@ -93,7 +93,7 @@ func (fr *featureRun) events(events Batches) error {
 		session string // copied: it outlives its batch
 	}
 	seenVisit := map[visit]struct{}{}
-	find := customerLookup{ids: fr.ids}
+	find := newCustomerLookup(fr.ids, fr.names)
 	return events.each(func(rec arrow.Record) error {
 		find.on = false // its last id was a view of the previous batch
 		c, err := eventColumns(rec)
@@ -150,7 +150,7 @@ var CampaignTypesUsed = []string{"delivered", "open", "click"}
 // campaigns tallies each customer's deliveries, opens and clicks per channel;
 // opens and clicks count as activity in the hours and weekdays too.
 func (fr *featureRun) campaigns(campaigns Batches) error {
-	find := customerLookup{ids: fr.ids}
+	find := newCustomerLookup(fr.ids, fr.names)
 	return campaigns.each(func(rec arrow.Record) error {
 		find.on = false
 		id, okID := column(rec, "customer_id").(*array.String)

@@ -365,20 +365,44 @@ func (fr *featureRun) readOrders(recs []arrow.Record) error {
 
 // customerLookup finds customers' numbers by id. Raw tables come sorted by
 // customer, so consecutive rows usually share one: remembering the last id
-// skips most map lookups.
+// skips most map lookups. And the customers are numbered in the order their
+// orders come, the order the other tables come in too: a new id is most
+// often one of the next few customers' (names: their ids by number), found
+// without the map (at a million customers, 1.9 M lookups of the 43.7 M
+// site and campaign events' ids missed the last id).
 type customerLookup struct {
 	ids    map[string]int32
+	names  []string
 	last   string
 	k      int32
 	ok, on bool
+	at     int32 // the last customer found: -1 before the first
 }
 
+// lookAhead is how many of the customers after the last one found are
+// compared with a new id before the map is asked.
+const lookAhead = 4
+
 func (l *customerLookup) index(id string) (int32, bool) {
-	if !l.on || id != l.last {
-		l.k, l.ok = l.ids[id]
-		l.last, l.on = id, true
+	if l.on && id == l.last {
+		return l.k, l.ok
+	}
+	for k := l.at + 1; k <= l.at+lookAhead && int(k) < len(l.names); k++ {
+		if l.names[k] == id {
+			l.k, l.ok, l.at, l.last, l.on = k, true, k, id, true
+			return k, true
+		}
+	}
+	l.k, l.ok = l.ids[id]
+	l.last, l.on = id, true
+	if l.ok {
+		l.at = l.k
 	}
 	return l.k, l.ok
+}
+
+func newCustomerLookup(ids map[string]int32, names []string) customerLookup {
+	return customerLookup{ids: ids, names: names, at: -1}
 }
 
 func floorDiv(a, b int64) int64 {

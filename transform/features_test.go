@@ -390,3 +390,21 @@ func TestPreferredHourInTimeZone(t *testing.T) {
 		f.Release()
 	}
 }
+
+// TestCustomerLookup: ids in the customers' order, repeated, skipping some,
+// going back, unknown, found as the map has them.
+func TestCustomerLookup(t *testing.T) {
+	names := []string{"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"}
+	ids := map[string]int32{}
+	for k, id := range names {
+		ids[id] = int32(k)
+	}
+	find := newCustomerLookup(ids, names)
+	for _, id := range []string{"c0", "c0", "c1", "x", "c2", "c2", "c6", "c9", "c3", "x", "y", "c4", "c8", "c0", "c1"} {
+		k, ok := find.index(id)
+		want, wantOK := ids[id]
+		if k != want || ok != wantOK {
+			t.Errorf("%s: %d %v, want %d %v", id, k, ok, want, wantOK)
+		}
+	}
+}

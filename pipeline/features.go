@@ -146,7 +146,7 @@ func categoryMedians(ctx context.Context, r Run, st featureStore, products []arr
 			return nil, err
 		}
 		if n != sh.Of {
-			return nil, fmt.Errorf("%d of %d pods of %s shared their lines' prices, then %d", sh.Of, sh.Of, sh.Job, n)
+			return nil, fmt.Errorf("the lines' prices of %d of %d pods of %s read, after every pod had shared its own", n, sh.Of, sh.Job)
 		}
 		medians := transform.MediansOf(all)
 		return medians, m.StoreMedians(ctx, r.AsOf, sh.Job, r.ID, medians)

@@ -20,10 +20,9 @@ import (
 // TESSERA_BENCH_CUSTOMERS customers (a million by default) as the Indexed Job
 // of TESSERA_BENCH_SHARDS pods (4) would, but one pod after another on this
 // machine, each stage of each pod its own `tessera` process: extract and
-// train once, features and score in every shard (pod 0 last: it waits for
-// what the others wrote), then publish's pods at once (they wait for each
-// other's counts of their baskets; their times are those of pods sharing
-// the machine). It prints each process's time and peak
+// train once, score in every shard (pod 0 last: it waits for what the
+// others wrote), features' and publish's pods at once (they wait for each
+// other's counts; their times are those of pods sharing the machine). It prints each process's time and peak
 // resident memory (its VmHWM, read every 20 ms while it runs), and writes
 // them to TESSERA_BENCH_OUT as JSON when set. TESSERA_BENCH_EVENT_SHARE
 // writes that share of the site and campaign events.
@@ -59,30 +58,23 @@ func BenchmarkShards(b *testing.B) {
 		seconds, peak := pr.Seconds, pr.PeakMiB
 		steps = append(steps, step{stage, label, seconds, peak})
 	}
-	run("extract", -1)
-	for i := shards - 1; i >= 0; i-- {
-		run("features", i)
+	// Features' and publish's pods at once, as the Job starts them: each
+	// waits for the others' counts (the lines' prices, the baskets); one
+	// after another, the first would wait its ShareWait in vain and take
+	// another way.
+	atOnce := func(stage string) {
+		runs := podsAtOnce(b, bin, env, asOf, stage, shards)
+		for i := shards - 1; i >= 0; i-- {
+			steps = append(steps, step{stage, fmt.Sprintf("%d/%d", i, shards), runs[i].Seconds, runs[i].PeakMiB})
+		}
 	}
+	run("extract", -1)
+	atOnce("features")
 	run("train", -1)
 	for i := shards - 1; i >= 0; i-- {
 		run("score", i)
 	}
-	// Publish's pods at once, as the Job starts them: each waits for the
-	// others' counts of their baskets (one after another, each would wait
-	// its ShareWait in vain and count every shard's baskets itself).
-	runs := make([]processRun, shards)
-	var wg sync.WaitGroup
-	for i := range shards {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			runs[i] = runTessera(b, bin, env, asOf, "publish", fmt.Sprintf("%d/%d", i, shards))
-		}()
-	}
-	wg.Wait()
-	for i := shards - 1; i >= 0; i-- {
-		steps = append(steps, step{"publish", fmt.Sprintf("%d/%d", i, shards), runs[i].Seconds, runs[i].PeakMiB})
-	}
+	atOnce("publish")
 	var rows []string
 	total := 0.0
 	for _, s := range steps {
@@ -96,6 +88,22 @@ func BenchmarkShards(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// podsAtOnce runs a stage's pods at once, as an Indexed Job starts them,
+// each a `tessera` process; it returns each pod's run, by index.
+func podsAtOnce(b *testing.B, bin string, env []string, asOf, stage string, shards int) []processRun {
+	runs := make([]processRun, shards)
+	var wg sync.WaitGroup
+	for i := range shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runs[i] = runTessera(b, bin, env, asOf, stage, fmt.Sprintf("%d/%d", i, shards))
+		}()
+	}
+	wg.Wait()
+	return runs
 }
 
 // benchInt is the integer the environment variable name sets, or def when

@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -114,16 +113,7 @@ func BenchmarkShardWork(b *testing.B) {
 	// atOnce runs a stage's pods at once, as an Indexed Job starts them.
 	atOnce := func(stage string, env []string, after func()) {
 		before := readServerWork(b, wh)
-		runs := make([]processRun, shards)
-		var wg sync.WaitGroup
-		for i := range shards {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				runs[i] = runTessera(b, bin, env, asOf, stage, fmt.Sprintf("%d/%d", i, shards))
-			}()
-		}
-		wg.Wait()
+		runs := podsAtOnce(b, bin, env, asOf, stage, shards)
 		after()
 		together[stage] = readServerWork(b, wh).minus(before)
 		all = append(all, measured{stage, "all at once", processRun{}, together[stage]})

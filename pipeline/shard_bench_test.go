@@ -22,8 +22,9 @@ import (
 // machine, each stage of each pod its own `tessera` process: extract and
 // train once, score in every shard (pod 0 last: it waits for what the
 // others wrote), features' and publish's pods at once (they wait for each
-// other's counts; their times are those of pods sharing the machine). It prints each process's time and peak
-// resident memory (its VmHWM, read every 20 ms while it runs), and writes
+// other's counts; their times are those of pods sharing the machine). It
+// prints each process's time and peak resident memory (its VmHWM, read
+// every 20 ms while it runs), and writes
 // them to TESSERA_BENCH_OUT as JSON when set. TESSERA_BENCH_EVENT_SHARE
 // writes that share of the site and campaign events.
 func BenchmarkShards(b *testing.B) {

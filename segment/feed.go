@@ -75,9 +75,9 @@ func CountBought[P uint16 | int32](bought []P, counts []int32) []FeedItem {
 }
 
 // RankCounts ranks a segment's products from their counts (items: each
-// product once, with the members who bought it, in any order) as RankFeed does: by lift against the whole base,
-// among products at least MinSupport members bought; ties go to more
-// buyers, then the lower product number.
+// product once, with the members who bought it, in any order) as RankFeed
+// does: by lift against the whole base, among products at least MinSupport
+// members bought; ties go to more buyers, then the lower product number.
 func RankCounts(items []FeedItem, members int, baseCount []int, buyers int, o FeedOptions) []FeedItem {
 	if o.SegmentSize < 1 {
 		return items[:0]

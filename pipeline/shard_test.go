@@ -164,13 +164,13 @@ func TestShardedFeatures(t *testing.T) {
 				runShards(t, cfg, asOf, []string{"features"}, 4, job)
 			}
 			if cfg.ClickHouse.Addr != "" {
-				shared, medians := jobMedianRows(t, cfg, job)
-				want := 4 // every pod shared its prices and took the medians from all
+				shared, medians, storers := jobMedianRows(t, cfg, job)
+				want := 4 // every pod shared its prices; pod 0 stored the medians of all, the others took them
 				if job == "features-test-alone" {
 					want = 1 // the first shared, then computed them; the others took them
 				}
-				if shared != want || medians < 3 {
-					t.Errorf("%s: %d pods shared their prices (want %d), %d category medians stored", job, shared, want, medians)
+				if shared != want || medians < 3 || storers != 1 {
+					t.Errorf("%s: %d pods shared their prices (want %d), %d category medians stored by %d runs (want one)", job, shared, want, medians, storers)
 				}
 			}
 			four := featureRows(t, cfg)
@@ -192,20 +192,21 @@ func TestShardedFeatures(t *testing.T) {
 	})
 }
 
-// jobMedianRows counts the pods of a Job that shared their lines' prices
-// and the category medians stored for it.
-func jobMedianRows(t *testing.T, cfg config.Config, job string) (shared, medians int) {
+// jobMedianRows counts the pods of a Job that shared their lines' prices,
+// the category medians stored for it and the runs that stored them.
+func jobMedianRows(t *testing.T, cfg config.Config, job string) (shared, medians, storers int) {
 	t.Helper()
 	st, _ := openTestStore(t, cfg)
 	defer st.Close()
-	var s, m uint64
+	var s, m, r uint64
 	err := st.(*clickhouse.DB).Conn().QueryRow(context.Background(), fmt.Sprintf(`SELECT
-    (SELECT uniqExact(shard) FROM %[1]s.category_prices WHERE job = ?), (SELECT uniqExact(top_category) FROM %[1]s.category_medians WHERE job = ?)`,
-		cfg.ClickHouse.Database), job, job).Scan(&s, &m)
+    (SELECT uniqExact(shard) FROM %[1]s.category_prices WHERE job = ?),
+    (SELECT uniqExact(top_category) FROM %[1]s.category_medians WHERE job = ?), (SELECT uniqExact(run_id) FROM %[1]s.category_medians WHERE job = ?)`,
+		cfg.ClickHouse.Database), job, job, job).Scan(&s, &m, &r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return int(s), int(m)
+	return int(s), int(m), int(r)
 }
 
 // openTestStore opens cfg's warehouse with a checked allocator.

@@ -405,15 +405,17 @@ func (w *DB) SharePrices(ctx context.Context, asOf time.Time, job string, s ware
 }
 
 // PricesShared is how many pods of the Job shared their counts for the
-// date: what a pod waiting for the others asks each second (SharedPrices,
-// which reads the counts, once they all have).
-func (w *DB) PricesShared(ctx context.Context, asOf time.Time, job string) (int, error) {
-	var n uint64
-	if err := w.conn.QueryRow(ctx, w.expand(`SELECT uniqExact(shard) FROM {db}.category_prices WHERE as_of = toDate(?) AND job = ?`),
-		asOf.Format(time.DateOnly), job).Scan(&n); err != nil {
-		return 0, fmt.Errorf("the prices the pods shared: %w", unavailable(err))
+// date, and how many of their rows (of any run) count a category of the
+// catalogue: none when no pod has a line, or when every line is of a product
+// outside the catalogue (few counts). What a pod waiting for the others asks
+// each second: it reads neither array (SharedPrices reads the counts, once).
+func (w *DB) PricesShared(ctx context.Context, asOf time.Time, job string) (pods, categorised int, err error) {
+	var n, c uint64
+	if err := w.conn.QueryRow(ctx, w.expand(`SELECT uniqExact(shard), countIf(top_category != '') FROM {db}.category_prices WHERE as_of = toDate(?) AND job = ?`),
+		asOf.Format(time.DateOnly), job).Scan(&n, &c); err != nil {
+		return 0, 0, fmt.Errorf("the prices the pods shared: %w", unavailable(err))
 	}
-	return int(n), nil
+	return int(n), int(c), nil
 }
 
 // SharedPrices adds up the counts the Job's pods shared for the date (of

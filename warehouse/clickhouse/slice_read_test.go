@@ -226,7 +226,8 @@ func TestSettleLeftover(t *testing.T) {
 
 // TestSharedPrices: the counts the pods of a Job share add up, of a pod run
 // twice its last run's only; a pod with no line counts as shared, and
-// PricesShared counts the pods as SharedPrices does.
+// PricesShared counts the pods as SharedPrices does, and the rows of a
+// category (none for a Job without lines).
 func TestSharedPrices(t *testing.T) {
 	w := migratedWarehouse(t)
 	ctx := context.Background()
@@ -242,12 +243,12 @@ func TestSharedPrices(t *testing.T) {
 	if n, _, err := w.SharedPrices(ctx, day, "job"); err != nil || n != 2 {
 		t.Fatalf("%d pods shared (%v), want 2", n, err)
 	}
-	if n, err := w.PricesShared(ctx, day, "job"); err != nil || n != 2 {
-		t.Fatalf("asked: %d pods shared (%v), want 2", n, err)
+	if n, categorised, err := w.PricesShared(ctx, day, "job"); err != nil || n != 2 || categorised != 4 {
+		t.Fatalf("asked: %d pods shared, %d rows of a category (%v), want 2 and 4", n, categorised, err)
 	}
 	share(2, "run-d", nil)
-	if n, err := w.PricesShared(ctx, day, "job"); err != nil || n != 3 {
-		t.Fatalf("asked: %d pods shared (%v), want 3 (one without a line)", n, err)
+	if n, categorised, err := w.PricesShared(ctx, day, "job"); err != nil || n != 3 || categorised != 4 {
+		t.Fatalf("asked: %d pods shared, %d rows of a category (%v), want 3 (one without a line) and 4", n, categorised, err)
 	}
 	n, counts, err := w.SharedPrices(ctx, day, "job")
 	want := map[string]map[float64]int64{"books": {5: 1, 7: 2}, "toys": {3: 4}}
@@ -256,6 +257,12 @@ func TestSharedPrices(t *testing.T) {
 	}
 	if n, _, err := w.SharedPrices(ctx, day, "another job"); err != nil || n != 0 {
 		t.Errorf("another Job: %d pods shared (%v), want none", n, err)
+	}
+	if err := w.SharePrices(ctx, day, "no lines", warehouse.Slice{Index: 0, Of: 1}, "run-e", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, categorised, err := w.PricesShared(ctx, day, "no lines"); err != nil || n != 1 || categorised != 0 {
+		t.Errorf("a Job without lines: %d pods shared, %d rows of a category (%v), want 1 and none", n, categorised, err)
 	}
 }
 

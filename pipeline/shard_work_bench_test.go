@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,7 +55,9 @@ func readServerWork(b *testing.B, wh *clickhouse.DB) serverWork {
 // publish pods run at once, as an Indexed Job starts them (each takes the
 // category medians from the prices all count, the segments' feeds from the
 // baskets all count): the counters are then the Job's, each pod's time its
-// own on a machine the pods share. It prints, per stage, one
+// own on a machine the pods share; as a reference for their server CPU, the
+// same slices of the features' largest read run one after another and at
+// once (contention). It prints, per stage, one
 // process's and each pod's figures, the pods' sum against one process (the
 // goal: at most 1.2 times) and the slowest pod's time against one process's
 // (the goal: at most 0.35), with each process's own CPU time and peak
@@ -110,6 +114,7 @@ func BenchmarkShardWork(b *testing.B) {
 	onePublished := publishedChecksums(b, wh, asOf)
 	pods := map[string][]measured{}
 	together := map[string]serverWork{}
+	var ref contention
 	// atOnce runs a stage's pods at once, as an Indexed Job starts them.
 	atOnce := func(stage string, env []string, after func()) {
 		before := readServerWork(b, wh)
@@ -137,6 +142,9 @@ func BenchmarkShardWork(b *testing.B) {
 			podsWH.Exec(ctx, "DROP DATABASE IF EXISTS {db}") // its disk, for the stages after
 		case "features", "publish":
 			atOnce(stage, env, func() {})
+			if stage == "features" {
+				ref = measureContention(b, cfg.ClickHouse.Addr, wh, shards)
+			}
 		default:
 			for i := shards - 1; i >= 0; i-- {
 				pods[stage] = append(pods[stage], run(stage, fmt.Sprintf("%d/%d", i, shards)))
@@ -172,6 +180,23 @@ func BenchmarkShardWork(b *testing.B) {
 		lines = append(lines, fmt.Sprintf("%-8s %-12s %8.2fx %11.2fx %7.2fx %6.2fx %8.2fx  (pods together against one process; wall and own CPU: the slowest pod's)",
 			"", "ratio", float64(sum.Marks)/float64(max(1, o.Marks)), float64(sum.ReadBytes)/float64(max(1, o.ReadBytes)),
 			sum.CPUSeconds/o.serverWork.CPUSeconds, slowest/o.Seconds, busiest/o.OwnCPUSeconds))
+	}
+	refRow := func(run string, w serverWork) string {
+		return fmt.Sprintf("%-8s %-12s %9d %12.1f %8.2f", "", run, w.Marks, float64(w.ReadBytes)/(1<<20), w.CPUSeconds)
+	}
+	lines = append(lines, "reference: the site events read as features reads them, by clickhouse-client (the rows discarded)",
+		refRow("whole", ref.Whole), refRow("in slices", ref.OneAfterAnother), refRow("at once", ref.AtOnce),
+		fmt.Sprintf("%-8s %-12s %8.2fx %11.2fx %7.2fx  (the slices one after another, then at once, against the whole)", "", "ratio",
+			float64(ref.OneAfterAnother.Marks)/float64(max(1, ref.Whole.Marks)), float64(ref.OneAfterAnother.ReadBytes)/float64(max(1, ref.Whole.ReadBytes)),
+			ref.OneAfterAnother.CPUSeconds/ref.Whole.CPUSeconds),
+		fmt.Sprintf("%-8s %-12s %8.2fx %11.2fx %7.2fx", "", "",
+			float64(ref.AtOnce.Marks)/float64(max(1, ref.Whole.Marks)), float64(ref.AtOnce.ReadBytes)/float64(max(1, ref.Whole.ReadBytes)),
+			ref.AtOnce.CPUSeconds/ref.Whole.CPUSeconds))
+	for _, r := range []struct {
+		name string
+		w    serverWork
+	}{{"whole", ref.Whole}, {"in slices", ref.OneAfterAnother}, {"slices at once", ref.AtOnce}} {
+		all = append(all, measured{Stage: "reference: site events read", Shard: r.name, serverWork: r.w})
 	}
 	b.Logf("%d customers; one process, then %d pods (extract, features and publish: at once, the counters the Job's, extract's with the merges after it; score one at a time):\n%s", n, shards, strings.Join(lines, "\n"))
 	if podsPublished := publishedChecksums(b, wh, asOf); podsPublished != onePublished {
@@ -218,4 +243,50 @@ func publishedChecksums(b *testing.B, wh *clickhouse.DB, asOf string) string {
 		lines = append(lines, fmt.Sprintf("%-18s %9d %20d", t, rows, sum))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// contention is a reference for the server CPU of pods run at once, apart
+// from the pods: the largest read of features (the site events, FINAL, as
+// the pods read them) once whole, then in the pods' slices one after another
+// and at once, each by clickhouse-client discarding the rows. On a machine
+// with fewer cores than the queries at once (this one has 2), the same rows
+// read at once cost the server more CPU than one after another.
+type contention struct{ Whole, OneAfterAnother, AtOnce serverWork }
+
+func measureContention(b *testing.B, addr string, wh *clickhouse.DB, shards int) contention {
+	b.Helper()
+	client, err := exec.LookPath("clickhouse-client")
+	if err != nil {
+		b.Fatal("no clickhouse-client: scripts/services.sh up installs it")
+	}
+	host, port, _ := strings.Cut(addr, ":")
+	read := func(s warehouse.Slice) {
+		q := "SELECT customer_id, ts, session_id, type FROM " + wh.Database() + ".raw_events FINAL WHERE customer_id != ''"
+		if !s.Whole() {
+			q += " AND " + s.Filter("customer_id")
+		}
+		if out, err := exec.Command(client, "--host", host, "--port", port, "--query", q+" FORMAT Null").CombinedOutput(); err != nil {
+			b.Fatalf("clickhouse-client reading %s: %v\n%s", q, err, out)
+		}
+	}
+	measure := func(fn func()) serverWork {
+		before := readServerWork(b, wh)
+		fn()
+		return readServerWork(b, wh).minus(before)
+	}
+	var c contention
+	c.Whole = measure(func() { read(warehouse.Slice{}) })
+	c.OneAfterAnother = measure(func() {
+		for i := range shards {
+			read(warehouse.Slice{Index: i, Of: shards})
+		}
+	})
+	c.AtOnce = measure(func() {
+		var wg sync.WaitGroup
+		for i := range shards {
+			wg.Go(func() { read(warehouse.Slice{Index: i, Of: shards}) })
+		}
+		wg.Wait()
+	})
+	return c
 }

@@ -48,11 +48,12 @@ func shardAddrs(ctx context.Context, conn driver.Conn, name string) ([]string, e
 		return nil, err
 	}
 	if len(out) == 0 {
-		var names []string
-		if err := conn.Select(ctx, &names, "SELECT DISTINCT cluster FROM system.clusters ORDER BY cluster"); err != nil {
+		// One string: Select scans rows into structs alone.
+		var names string
+		if err := conn.QueryRow(ctx, "SELECT arrayStringConcat(arraySort(groupUniqArray(cluster)), ', ') FROM system.clusters").Scan(&names); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("clickhouse.cluster %s: the server's remote_servers has no such cluster (it has %s)", name, strings.Join(names, ", "))
+		return nil, fmt.Errorf("clickhouse.cluster %s: the server's remote_servers has no such cluster (it has %s)", name, names)
 	}
 	var zk uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM system.zookeeper WHERE path = '/'").Scan(&zk); err != nil {

@@ -145,3 +145,18 @@ func TestClusterMigrate(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownCluster: a cluster the server's remote_servers lacks is an
+// error naming the clusters it has.
+func TestUnknownCluster(t *testing.T) {
+	c := config.Default().ClickHouse
+	c.Addr, c.Cluster = servicetest.ClickHouseCluster(t), "no_such_cluster"
+	w, err := Open(context.Background(), c)
+	if err == nil {
+		w.Close()
+		t.Fatal("a cluster the servers do not have: no error")
+	}
+	if !strings.Contains(err.Error(), "no such cluster") || !strings.Contains(err.Error(), servicetest.Cluster) {
+		t.Errorf("a cluster the servers do not have: %v, want an error naming %s", err, servicetest.Cluster)
+	}
+}

@@ -273,20 +273,30 @@ func schemaNames(s *arrow.Schema) []string {
 	return out
 }
 
+// partsKept is how long a part outlives its run: a day.
+const partsKept = 24 * time.Hour
+
 // dropStaleParts drops the parts of table written more than a day ago. A
 // job's own parts stay after it publishes: its shard 0, killed later in the
 // run and run again, publishes again from them.
 func (w *DB) dropStaleParts(ctx context.Context, table string) error {
+	return w.dropPartsOlderThan(ctx, table, partsKept)
+}
+
+// dropPartsOlderThan drops the parts of table made more than age ago. A
+// part being renamed into place has no metadata file for a moment, which
+// ClickHouse reports as made at time 0: it is not stale (a pod writing two
+// parts at once saw the other's so).
+func (w *DB) dropPartsOlderThan(ctx context.Context, table string, age time.Duration) error {
 	db := w.db
 	if w.cluster != nil {
 		db = w.cluster.local
 	}
-	var names []string
-	if err := w.conn.Select(ctx, &names, "SELECT name FROM system.tables WHERE database = ? AND startsWith(name, ?) AND metadata_modification_time < now() - 86400",
-		db, table+"_part_"); err != nil {
-		if tableGone(err) { // another shard created or dropped a part meanwhile: the next part's write drops them
-			return nil
-		}
+	names, err := w.staleParts(ctx, db, table, age)
+	if tableGone(err) { // another shard created or dropped a part meanwhile: the next part's write drops them
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("parts of %s: %w", table, err)
 	}
 	for _, name := range names {
@@ -295,6 +305,24 @@ func (w *DB) dropStaleParts(ctx context.Context, table string) error {
 		}
 	}
 	return w.forgetStaleLengths(ctx, table)
+}
+
+func (w *DB) staleParts(ctx context.Context, db, table string, age time.Duration) ([]string, error) {
+	rows, err := w.conn.Query(ctx, `SELECT name FROM system.tables WHERE database = ? AND startsWith(name, ?)
+    AND metadata_modification_time > toDateTime(0) AND metadata_modification_time < now() - ?`, db, table+"_part_", int64(age/time.Second))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	return names, rows.Err()
 }
 
 // forgetStaleLengths deletes what part_text_lengths recorded of table's

@@ -262,3 +262,82 @@ func TestCountsEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleParts: the parts of a table older than the age kept are dropped,
+// newer ones kept (the check lists the stale parts by name: a listing that
+// found one had failed, so that every stage of a Job failed once its parts
+// of the night before were a day old); and a part whose table is being
+// renamed into place is not taken for stale (ClickHouse reports the table
+// as made at time 0 while its metadata file moves).
+func TestStaleParts(t *testing.T) {
+	w := migratedWarehouse(t)
+	ctx := context.Background()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	asOf := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	tbl := warehouse.SegmentFeed
+	s := warehouse.Slice{Index: 0, Of: 2}
+	write := func(job string) {
+		t.Helper()
+		pw, err := w.OpenPart(ctx, tbl.Name, tbl.Schema, asOf, job, s, "run-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := feedRows(mem, 0, 10)
+		defer rec.Release()
+		if err := pw.Write(ctx, rec); err != nil {
+			pw.Abort(ctx)
+			t.Fatal(err)
+		}
+		if err := pw.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	written := func(job string) int {
+		t.Helper()
+		n, err := w.PartsWritten(ctx, tbl.Name, asOf, job, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	write("job-old")
+	time.Sleep(2100 * time.Millisecond) // the tables' times are in whole seconds
+	write("job-new")
+	if err := w.dropPartsOlderThan(ctx, tbl.Name, time.Hour); err != nil || written("job-old") != 1 || written("job-new") != 1 {
+		t.Fatalf("parts younger than an hour dropped (%v): job-old %d, job-new %d, want both kept", err, written("job-old"), written("job-new"))
+	}
+	if err := w.dropPartsOlderThan(ctx, tbl.Name, time.Second); err != nil || written("job-old") != 0 || written("job-new") != 1 {
+		t.Fatalf("the part older than a second (%v): job-old %d, job-new %d parts left, want 0 and 1", err, written("job-old"), written("job-new"))
+	}
+	// A part renamed into place while the parts are listed, many times.
+	stop := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// Of an hour: only a table taken for made at time 0 is stale.
+			if err := w.dropPartsOlderThan(ctx, tbl.Name, time.Hour); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	for i := range 30 {
+		write(fmt.Sprintf("job-renamed-%d", i))
+	}
+	close(stop)
+	if err := <-errs; err != nil {
+		t.Fatalf("listing the stale parts while parts are renamed into place: %v", err)
+	}
+	for i := range 30 {
+		if n := written(fmt.Sprintf("job-renamed-%d", i)); n != 1 {
+			t.Fatalf("part %d, renamed into place while the stale parts were listed: %d parts, want 1 (dropped as stale)", i, n)
+		}
+	}
+}

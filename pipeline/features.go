@@ -139,8 +139,9 @@ func categoryMedians(ctx context.Context, r Run, st featureStore, products []arr
 			return false, "", err
 		}
 		if n == sh.Of && (sh.Index == 0 || categorised == 0) {
-			// Pod 0 adds them up; or they are few (no line is of a
-			// category of the catalogue): each pod does.
+			// Pod 0 adds them up; or, no line being of a category of
+			// the catalogue (or no line at all), each pod does: pod 0
+			// stores no medians of none.
 			return true, "", nil
 		}
 		if sh.Index != 0 {

@@ -435,7 +435,8 @@ func (w *DB) SharePrices(ctx context.Context, asOf time.Time, job string, s ware
 // PricesShared is how many pods of the Job shared their counts for the
 // date, and how many of their rows (of any run) count a category of the
 // catalogue: none when no pod has a line, or when every line is of a product
-// outside the catalogue (few counts). What a pod waiting for the others asks
+// outside the catalogue (each pod then adds up the counts itself: no
+// catalogue is rare). What a pod waiting for the others asks
 // each second: it reads neither array (SharedPrices reads the counts, once).
 func (w *DB) PricesShared(ctx context.Context, asOf time.Time, job string) (pods, categorised int, err error) {
 	var n, c uint64

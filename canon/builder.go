@@ -29,6 +29,7 @@ type Builder struct {
 	refLookups []lookup
 	vals       []value
 	keyBuf     []byte
+	aheadBuf   []byte // Prefetch's key
 	// evented rows need customer_id or anonymous_id
 	custCol, anonCol int
 
@@ -363,6 +364,26 @@ func (b *Builder) newestVersion(l lookup) (uint64, Rule, string) {
 	}
 	b.batchRow[h] = b.Len()
 	return h, "", ""
+}
+
+// Prefetch begins the lookup of the key of a row Append will take a few
+// rows later (its fields as Append takes them): at millions of keys each
+// lookup is a cache miss, which then waits while the rows between are
+// checked, not when the row is (site events at a million customers: 10 of
+// the 27 s of CPU that checked them). It changes nothing but what is in
+// the cache: a row whose key it misreads is looked up as before.
+func (b *Builder) Prefetch(fields [][]byte) {
+	if len(fields) != len(b.t.Columns) {
+		return
+	}
+	b.aheadBuf = b.aheadBuf[:0]
+	for n, i := range b.t.keyCols {
+		if n > 0 {
+			b.aheadBuf = append(b.aheadBuf, '|')
+		}
+		b.aheadBuf = append(b.aheadBuf, bytes.TrimSpace(fields[i])...)
+	}
+	b.keys.begin(b.keys.sum(b.aheadBuf))
 }
 
 // valKey is the natural key of the row being appended, as parsed (trimmed),

@@ -90,7 +90,21 @@ type entityRead struct {
 	keys   *canon.Keys
 	// owner picks the rows this pod lands, in a sharded extract.
 	owner *rowOwner
+	// ahead: a source that hands a record read ahead, whose key's lookup
+	// the builder begins aheadRows rows before it checks the row.
+	ahead       aheadSource
+	aheadFields [][]byte
 }
+
+// aheadSource is a source that can hand the fields of a record k after the
+// current one, already read (source.CSV).
+type aheadSource interface {
+	Ahead(k int, fields [][]byte) bool
+}
+
+// aheadRows is how many rows before its own a row's key lookup begins:
+// checking a row takes about 0.7 µs, a cache miss up to 0.3.
+const aheadRows = 4
 
 func extractEntity(ctx context.Context, r Run, t *canon.Table, system string, rows source.Rows, keys canon.KeySets, ids *identity.Resolver, sink rawSink, o ExtractOptions) (EntityCount, error) {
 	e := &entityRead{ctx: ctx, r: r, t: t, system: system, rows: rows, ids: ids, sink: sink, c: EntityCount{Entity: t.Entity, Source: rows.Name()},
@@ -108,6 +122,9 @@ func extractEntity(ctx context.Context, r Run, t *canon.Table, system string, ro
 		b.RejectSoft()
 	}
 	e.b = b
+	if a, ok := rows.(aheadSource); ok {
+		e.ahead, e.aheadFields = a, make([][]byte, len(t.Columns))
+	}
 	if e.owner != nil {
 		e.owner.passOver(rows)
 	}
@@ -160,6 +177,9 @@ type personRows interface{ Person() []byte }
 // row takes the row just read: appended to the batch, or rejected.
 func (e *entityRead) row() error {
 	rows, b, ids := e.rows, e.b, e.ids
+	if e.ahead != nil && e.ahead.Ahead(aheadRows, e.aheadFields) {
+		b.Prefetch(e.aheadFields)
+	}
 	if e.owner != nil && !e.owner.mine(rows) {
 		e.c.OtherPods++
 		return nil

@@ -198,6 +198,27 @@ func (c *CSV) Err() error                    { return c.err }
 // Raw is the record as read.
 func (c *CSV) Raw() string { return c.r.Raw() }
 
+// Ahead sets fields (one per canonical column, as Fields gives them) to the
+// record k after the current one, when it has been read already and has
+// the header's width; it reports whether it did. Nothing is consumed.
+func (c *CSV) Ahead(k int, fields [][]byte) bool {
+	if c.r == nil || c.err != nil || len(fields) != len(c.cols) {
+		return false
+	}
+	rec := c.r.peek(k)
+	if rec == nil || len(rec) != c.width {
+		return false
+	}
+	for j, i := range c.cols {
+		if i < 0 {
+			fields[j] = nil
+		} else {
+			fields[j] = bytesOf(rec[i])
+		}
+	}
+	return true
+}
+
 // Close stops reading and closes the file.
 func (c *CSV) Close() error {
 	c.r.stop()

@@ -279,3 +279,89 @@ func TestCSVPassOver(t *testing.T) {
 		}
 	}
 }
+
+// Ahead hands the fields of a record read ahead (for the key lookups extract
+// begins early) without changing what Next reads; it says no only where the
+// record is not in the chunk read, has the wrong width or is broken.
+func TestCSVAhead(t *testing.T) {
+	products, _ := canon.Lookup(canon.Products)
+	var in strings.Builder
+	in.WriteString("product_id,name\n")
+	odd := map[int64]bool{}
+	for i := 1; i <= 2500; i++ {
+		switch i {
+		case 700:
+			in.WriteString("P700,a,b\n") // wrong width
+			odd[int64(i)] = true
+		case 1500:
+			in.WriteString("\"P1500,x\n") // broken quoting: it takes the next line in
+			odd[int64(i)] = true
+		default:
+			fmt.Fprintf(&in, " P%d ,name %d\n", i, i)
+		}
+	}
+	read := func(ahead int) (readResult, map[int64][]string) {
+		c, err := NewCSV("p.csv", strings.NewReader(in.String()), products)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int64][]string{}
+		buf := make([][]byte, len(products.Columns))
+		var res readResult
+		for c.Next() {
+			res.rows++
+			if ahead > 0 && c.Ahead(ahead, buf) {
+				var f []string
+				for _, b := range buf {
+					f = append(f, string(b))
+				}
+				seen[c.Position()+int64(ahead)] = f
+			}
+			if rule, _ := c.Problem(); rule != "" {
+				res.problems = append(res.problems, rule)
+				continue
+			}
+			var f []string
+			for _, b := range c.Fields() {
+				f = append(f, string(b))
+			}
+			res.fields = append(res.fields, f)
+		}
+		if err := c.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return res, seen
+	}
+	want, _ := read(0)
+	byPos := map[int64][]string{}
+	pos := int64(0)
+	c, _ := NewCSV("p.csv", strings.NewReader(in.String()), products)
+	for c.Next() {
+		pos++
+		if rule, _ := c.Problem(); rule == "" {
+			var f []string
+			for _, b := range c.Fields() {
+				f = append(f, string(b))
+			}
+			byPos[pos] = f
+		}
+	}
+	for _, k := range []int{1, 4} {
+		got, seen := read(k)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("ahead %d: reading ahead changed what was read", k)
+		}
+		for p, f := range seen {
+			if odd[p] {
+				t.Errorf("ahead %d: record %d (wrong width or broken) handed ahead: %q", k, p, f)
+			} else if fmt.Sprint(f) != fmt.Sprint(byPos[p]) {
+				t.Errorf("ahead %d: record %d ahead %q, read %q", k, p, f, byPos[p])
+			}
+		}
+		// Every record but those near a chunk's end, the odd ones and the
+		// first few is handed ahead.
+		if n := len(byPos) - len(seen); n > 3*k+k+2 {
+			t.Errorf("ahead %d: %d records never handed ahead of %d", k, n, len(byPos))
+		}
+	}
+}

@@ -199,8 +199,9 @@ func (c *CSV) Err() error                    { return c.err }
 func (c *CSV) Raw() string { return c.r.Raw() }
 
 // Ahead sets fields (one per canonical column, as Fields gives them) to the
-// record k after the current one, when it has been read already and has
-// the header's width; it reports whether it did. Nothing is consumed.
+// record k after the current one that Next will give (PassOver's skipped),
+// when it has been read already and has the header's width; it reports
+// whether it did. Nothing is consumed.
 func (c *CSV) Ahead(k int, fields [][]byte) bool {
 	if c.r == nil || c.err != nil || len(fields) != len(c.cols) {
 		return false

@@ -253,7 +253,16 @@ func TestCSVPassOver(t *testing.T) {
 			c.PassOver([]int{events.Index("anonymous_id"), events.Index("event_id")}, keep)
 		}
 		var out []rec
+		ahead := map[int]string{} // record (of those read) -> fields Ahead handed
+		ahead1 := make([][]byte, len(events.Columns))
 		for c.Next() {
+			if c.Ahead(1, ahead1) {
+				var f []string
+				for _, b := range ahead1 {
+					f = append(f, string(b))
+				}
+				ahead[len(out)+1] = strings.Join(f, "|")
+			}
 			rule, _ := c.Problem()
 			var f []string
 			for _, b := range c.Fields() {
@@ -265,6 +274,21 @@ func TestCSVPassOver(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.Close()
+		// Ahead handed the record Next gave next, passing over what it did.
+		for k, f := range ahead {
+			if k >= len(out) || out[k].fields != f {
+				t.Errorf("pass over %v: Ahead handed %q as record %d of %d read", pass, f, k, len(out))
+			}
+		}
+		want := 0 // every record after the first but those of the wrong width
+		for _, r := range out[1:] {
+			if r.rule == "" {
+				want++
+			}
+		}
+		if len(ahead) != want {
+			t.Errorf("pass over %v: Ahead handed %d records of %d, want %d", pass, len(ahead), len(out), want)
+		}
 		return out, c.PassedOver()
 	}
 	all, none := read(false)

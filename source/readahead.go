@@ -104,22 +104,29 @@ func (a *readAhead) Read() ([]string, error) {
 // Raw is the last record's text as read.
 func (a *readAhead) Raw() string { return a.raw }
 
-// peek is the fields of the record k after the one Read gave last, when
-// it is in the same chunk and was read whole; nil otherwise. It waits for
-// nothing: a reader asks for what a later record needs from memory.
+// peek is the fields of the k-th record Read will hand out after the one
+// it gave last (records passed over, which Read hands out but CSV skips,
+// not counted), when it is in the same chunk and was read whole; nil
+// otherwise. It waits for nothing: a reader asks for what a later record
+// needs from memory.
 func (a *readAhead) peek(k int) []string {
 	if a.cur == nil {
 		return nil
 	}
-	i := a.next - 1 + k
-	if i >= len(a.cur.recs) {
-		return nil
+	for i := a.next; i < len(a.cur.recs); i++ {
+		rec := a.cur.recs[i]
+		if rec.err == errPassedOver {
+			continue
+		}
+		if k--; k > 0 {
+			continue
+		}
+		if rec.err != nil {
+			return nil
+		}
+		return a.cur.fields[rec.from:rec.to]
 	}
-	rec := a.cur.recs[i]
-	if rec.err != nil {
-		return nil
-	}
-	return a.cur.fields[rec.from:rec.to]
+	return nil
 }
 
 // stop stops reading ahead and waits until the goroutine is gone; again,

@@ -359,7 +359,10 @@ func TestCSVAhead(t *testing.T) {
 	want, _ := read(0)
 	byPos := map[int64][]string{}
 	pos := int64(0)
-	c, _ := NewCSV("p.csv", strings.NewReader(in.String()), products)
+	c, err := NewCSV("p.csv", strings.NewReader(in.String()), products)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for c.Next() {
 		pos++
 		if rule, _ := c.Problem(); rule == "" {

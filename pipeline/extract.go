@@ -140,6 +140,9 @@ func Extract(ctx context.Context, r Run, st rawSink, o ExtractOptions) (*Extract
 		warnZeroValue(r, res)
 		err = awaitShards(ctx, r, st)
 	}
+	if err == nil {
+		err = settleForJob(ctx, r, st, res)
+	}
 	return res, st.EndExtract(err)
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
@@ -215,4 +216,167 @@ func shares(t *testing.T, conn driver.Conn, db string) {
 			}
 		}
 	}
+}
+
+// TestExtractShardsMovedOrders: orders whose customer changed since the
+// last extract (every 40th moved to another customer, half with a newer
+// version, half without their lines in the new export) land from the 4 pods
+// of an Indexed Job exactly as from one process: the live rows, and the
+// tombstones of the old rows and lines. The moved orders are settled once
+// for the Job, by pod 0 after every pod has landed, not once by each pod
+// (each settle reads the whole of raw_orders twice): the server's query log
+// counts one settle for the pods' run.
+func TestExtractShardsMovedOrders(t *testing.T) {
+	s := newCLIShop(t, 3000)
+	const asOf = "2026-11-01"
+	movedShop, moved := moveOrders(t, s.shop)
+	second := []string{"TESSERA_SOURCE_FILES_DIR=" + movedShop}
+	extract := func(db string, env []string) {
+		if b, err := s.command(t, db, env, "extract", "--as-of", asOf).CombinedOutput(); err != nil {
+			t.Fatalf("one process: %v\n%s", err, b)
+		}
+	}
+	ref := s.db(t, "tessera_xmref_")
+	extract(ref, nil)
+	extract(ref, second)
+	db := s.db(t, "tessera_xmshards_")
+	extract(db, nil)
+	before := settles(t, s.conn, db)
+	pod := func(i int) *exec.Cmd {
+		return s.command(t, db, append([]string{"TESSERA_SHARD_JOB=xmoved"}, second...), "extract", "--as-of", asOf, "--shard", fmt.Sprintf("%d/4", i))
+	}
+	runPods(t, "xmoved", 4, pod, -1, nil, func([]*exec.Cmd) {})
+	if n := settles(t, s.conn, db) - before; n != 1 {
+		t.Errorf("the 4 pods settled moved orders %d times, want once", n)
+	}
+	if got, want := landed(t, s.conn, db), landed(t, s.conn, ref); got != want {
+		t.Errorf("4 pods landed\n%s\none process lands\n%s", got, want)
+	}
+	got, want := tombstones(t, s.conn, db), tombstones(t, s.conn, ref)
+	if got != want {
+		t.Errorf("4 pods left tombstones\n%s\none process leaves\n%s", got, want)
+	}
+	if !strings.HasPrefix(want, fmt.Sprintf("raw_orders %d ", moved)) {
+		t.Errorf("one process left tombstones\n%s\nwant one for each of the %d orders moved", want, moved)
+	}
+}
+
+// moveOrders copies the shop to a directory of its own and moves every
+// 40th order to the customer of the order 7 rows on, as a source's
+// correction does: half with a newer version (updated_at), half dropping the
+// order's lines from the export. It returns the directory and the orders
+// moved.
+func moveOrders(t *testing.T, shop string) (string, int) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(shop)); err != nil {
+		t.Fatal(err)
+	}
+	orders := readCSVFile(t, filepath.Join(dir, "orders.csv"))
+	col := func(name string) int {
+		i := slices.Index(orders[0], name)
+		if i < 0 {
+			t.Fatalf("orders.csv has no %s", name)
+		}
+		return i
+	}
+	id, cust, upd := col("order_id"), col("customer_id"), col("updated_at")
+	moved, dropLines := 0, map[string]bool{}
+	for i := 1; i+7 < len(orders); i += 40 {
+		o := orders[i]
+		if orders[i+7][cust] == o[cust] {
+			continue
+		}
+		o[cust] = orders[i+7][cust]
+		moved++
+		if moved%2 == 0 {
+			u, err := time.Parse(time.DateTime, o[upd])
+			if err != nil {
+				t.Fatal(err)
+			}
+			o[upd] = u.Add(time.Hour).Format(time.DateTime)
+		}
+		if moved%4 < 2 {
+			dropLines[o[id]] = true
+		}
+	}
+	if moved < 50 {
+		t.Fatalf("moved %d orders: too few to tell", moved)
+	}
+	writeCSVFile(t, filepath.Join(dir, "orders.csv"), orders)
+	lines := readCSVFile(t, filepath.Join(dir, "order_lines.csv"))
+	kept := lines[:1]
+	for _, l := range lines[1:] {
+		if !dropLines[l[0]] {
+			kept = append(kept, l)
+		}
+	}
+	writeCSVFile(t, filepath.Join(dir, "order_lines.csv"), kept)
+	return dir, moved
+}
+
+func readCSVFile(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+func writeCSVFile(t *testing.T, path string, recs [][]string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := csv.NewWriter(f)
+	if err := w.WriteAll(recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tombstones counts the rows of orders and lines marked deleted in db, with
+// a sum of their hashes.
+func tombstones(t *testing.T, conn driver.Conn, db string) string {
+	t.Helper()
+	var out []string
+	for _, q := range []struct{ table, cols string }{
+		{"raw_orders", "order_id, customer_hash"},
+		{"raw_order_lines", "order_id, line_no, customer_hash"},
+	} {
+		var n, h uint64
+		if err := conn.QueryRow(context.Background(), fmt.Sprintf("SELECT count(), sum(cityHash64(%s)) FROM %s.%s FINAL WHERE _deleted = 1", q.cols, db, q.table)).Scan(&n, &h); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s %d %x", q.table, n, h))
+	}
+	return strings.Join(out, "\n")
+}
+
+// settles counts the settles of moved orders the server logged for db (the
+// query that finds the orders held under two customers; not this count).
+func settles(t *testing.T, conn driver.Conn, db string) uint64 {
+	t.Helper()
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, `SELECT count() FROM system.query_log
+WHERE type = 2 AND position(query, ?) > 0 AND position(query, 'groupArray(customer_hash)') > 0 AND position(query, 'system.query_log') = 0`, db+".raw_orders").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatalf("no settle of %s in system.query_log: is log_queries on?", db)
+	}
+	return n
 }

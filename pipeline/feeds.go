@@ -24,7 +24,8 @@ import (
 type feedStore interface {
 	SharePurchases(ctx context.Context, asOf time.Time, job, scoreRun string, s warehouse.Slice, runID string, rows []warehouse.SegmentPurchases) error
 	PurchasesShared(ctx context.Context, asOf time.Time, job, scoreRun string) (map[int]string, error)
-	EachPurchases(ctx context.Context, asOf time.Time, job, scoreRun string, runs map[int]string, fn func(warehouse.SegmentPurchases) error) error
+	// EachPurchases hands over the bases and the segments of deal.
+	EachPurchases(ctx context.Context, asOf time.Time, job, scoreRun string, runs map[int]string, deal warehouse.Slice, fn func(warehouse.SegmentPurchases) error) error
 	PurgePurchases(ctx context.Context) error
 }
 
@@ -190,41 +191,45 @@ func countBaskets(ctx context.Context, r Run, st publishStore, o ScoreOptions, s
 	return err
 }
 
-// segmentFeeds ranks every segment's feed from its members' baskets, for
-// the shard's customers' feeds (each segment's products by rank) and the
-// segment_feed record: of a run not sharded, from its own counts; of a pod
-// of a sharded Job, from the counts every pod shared (each shares its own
-// and waits up to the shard's ShareWait for the others), else from every
-// shard's plan and baskets, read here. Every way adds up the same counts:
-// the same feeds as one process ranks.
-func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan, plan []planRow) (map[string][]string, arrow.Record, error) {
+// segmentFeeds ranks the segments' feeds from their members' baskets: it
+// returns every segment's products by rank, for the shard's customers'
+// feeds, and writes the shard's part of segment_feed, the segments dealt to
+// it (by their id's hash, as customers are to shards; every segment of a
+// run not sharded). A pod of a sharded Job shares the counts of its own
+// customers' baskets and waits up to the shard's ShareWait for every pod's;
+// it ranks the segments dealt to it from them, writes its part, and takes
+// the other segments' feeds from the other pods' parts (waiting up to
+// ShareWait again, else ranking them itself from the counts). Without
+// every pod's counts in time it counts every shard's plan and baskets
+// itself. Every way adds up the same counts: the same feeds as one process
+// ranks. A part written from another score run's plan fails publish's
+// check of what is staged.
+func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan, plan []planRow) (map[string][]string, error) {
 	sh := r.Shard
-	rank := func(rows []warehouse.SegmentPurchases) (map[string][]string, arrow.Record, error) {
-		fr := newFeedRanker(r.Mem, o.Segmentation.Feeds)
-		for _, row := range rows {
-			if err := fr.add(row); err != nil {
-				fr.release()
-				return nil, nil, err
-			}
-		}
-		ranked, rec := fr.finish()
-		return ranked, rec, nil
-	}
+	deal := sh.slice()
+	dealt := func(seg string) bool { return deal.Owns(seg) }
 	fs, canShare := st.(feedStore)
 	var own []warehouse.SegmentPurchases // the shard's counts, when counted
 	if !sh.Sharded() || canShare {
 		bc := newBasketCounts()
-		if err := countBaskets(ctx, r, st, o, sh.slice(), plan, bc); err != nil {
-			return nil, nil, err
+		if err := countBaskets(ctx, r, st, o, deal, plan, bc); err != nil {
+			return nil, err
 		}
 		own = bc.rows(sh.Index)
 	}
 	if !sh.Sharded() {
-		return rank(own)
+		return rankFeeds(ctx, r, st, o, scoreRun, dealt, func(fn func(warehouse.SegmentPurchases) error) error {
+			for _, row := range own {
+				if err := fn(row); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	if canShare {
-		if err := fs.SharePurchases(ctx, r.AsOf, sh.Job, scoreRun, sh.slice(), r.ID, own); err != nil {
-			return nil, nil, err
+		if err := fs.SharePurchases(ctx, r.AsOf, sh.Job, scoreRun, deal, r.ID, own); err != nil {
+			return nil, err
 		}
 		var runs map[int]string
 		var readErr error
@@ -234,17 +239,11 @@ func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, s
 		})
 		switch {
 		case readErr != nil:
-			return nil, nil, readErr
+			return nil, readErr
 		case ctx.Err() != nil:
-			return nil, nil, ctx.Err()
+			return nil, ctx.Err()
 		case waited == nil:
-			fr := newFeedRanker(r.Mem, o.Segmentation.Feeds)
-			if err := fs.EachPurchases(ctx, r.AsOf, sh.Job, scoreRun, runs, fr.add); err != nil {
-				fr.release()
-				return nil, nil, err
-			}
-			ranked, rec := fr.finish()
-			return ranked, rec, nil
+			return sharedFeeds(ctx, r, st, fs, o, scoreRun, runs)
 		}
 		r.Log.WithError(waited).Warn("the segments' feeds are counted from every shard's baskets instead")
 	}
@@ -259,17 +258,131 @@ func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, s
 		case s.Index != sh.Index:
 			var err error
 			if part, err = readPlan(ctx, r, st, o, scoreRun, pl, s); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 		if err := countBaskets(ctx, r, st, o, s, part, others); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	// Numbered apart from the shard's own: a source of their own.
 	rows := append(own, others.rows(sh.Index+1)...)
 	slices.SortStableFunc(rows, func(a, b warehouse.SegmentPurchases) int { return strings.Compare(a.Segment, b.Segment) })
-	return rank(rows)
+	return rankFeeds(ctx, r, st, o, scoreRun, dealt, func(fn func(warehouse.SegmentPurchases) error) error {
+		for _, row := range rows {
+			if err := fn(row); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// sharedFeeds ranks the feeds of the segments dealt to the pod from the
+// counts every pod shared (runs), writes them as its part, and takes the
+// others' from the other pods' parts once all are written; a pod that waits
+// longer than ShareWait for them ranks every segment itself.
+func sharedFeeds(ctx context.Context, r Run, st publishStore, fs feedStore, o ScoreOptions, scoreRun string, runs map[int]string) (map[string][]string, error) {
+	sh := r.Shard
+	deal := sh.slice()
+	mine, err := rankFeeds(ctx, r, st, o, scoreRun, deal.Owns, func(fn func(warehouse.SegmentPurchases) error) error {
+		return fs.EachPurchases(ctx, r.AsOf, sh.Job, scoreRun, runs, deal, fn)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var readErr error
+	waited := waitFor(ctx, sh.shareWait(), func() (bool, string, error) {
+		n, err := st.PartsWritten(ctx, warehouse.SegmentFeed.Name, r.AsOf, sh.Job, sh.Of)
+		readErr = err
+		return n == sh.Of, fmt.Sprintf("%d of %d pods of %s ranked their segments' feeds", n, sh.Of, sh.Job), err
+	})
+	switch {
+	case readErr != nil:
+		return nil, readErr
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case waited != nil:
+		r.Log.WithError(waited).Warn("every segment's feed ranked here from the counts the pods shared instead")
+		fr := newFeedRanker(r.Mem, o.Segmentation.Feeds, func(string) bool { return false })
+		defer fr.release()
+		if err := fs.EachPurchases(ctx, r.AsOf, sh.Job, scoreRun, runs, warehouse.Slice{}, fr.add); err != nil {
+			return nil, err
+		}
+		ranked, rec := fr.finish()
+		rec.Release()
+		return ranked, nil
+	}
+	ranked := map[string][]string{}
+	var others []warehouse.Slice
+	for _, s := range sh.all() {
+		if s.Index != sh.Index {
+			others = append(others, s)
+		}
+	}
+	err = st.EachPart(ctx, r.Mem, warehouse.SegmentFeed.Name, feedPartSchema, r.AsOf, sh.Job, others, o.BatchRows, func(rec arrow.Record) error {
+		segs, ranks, products := canon.ArrayOf[*array.String](rec, "segment_id"), canon.ArrayOf[*array.Int32](rec, "rank"), canon.ArrayOf[*array.String](rec, "product_id")
+		for i := range int(rec.NumRows()) {
+			seg, k := segs.Value(i), int(ranks.Value(i))
+			if deal.Owns(seg) {
+				return fmt.Errorf("segment %s's feed in another pod's part: the pods deal segments apart", seg)
+			}
+			list := ranked[seg]
+			if k < 1 || k > o.Segmentation.Feeds.SegmentSize {
+				return fmt.Errorf("segment %s's feed: rank %d", seg, k)
+			}
+			for len(list) < k {
+				list = append(list, "")
+			}
+			if list[k-1] != "" {
+				return fmt.Errorf("segment %s's feed: rank %d twice", seg, k)
+			}
+			list[k-1] = strings.Clone(products.Value(i))
+			ranked[seg] = list
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for seg, list := range ranked {
+		if slices.Contains(list, "") {
+			return nil, fmt.Errorf("segment %s's feed lacks a rank: the parts of segment_feed are not whole", seg)
+		}
+	}
+	maps.Copy(ranked, mine)
+	return ranked, nil
+}
+
+// feedPartSchema reads each segment's products by rank.
+var feedPartSchema = warehouse.SegmentFeed.Columns("segment_id", "rank", "product_id")
+
+// rankFeeds ranks the feeds of the segments each hands over (the bases
+// first, then the segments in id order) and writes the rows of those that
+// part keeps as the shard's part of segment_feed, stamped with the score
+// run. It returns every segment's products by rank.
+func rankFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, part func(seg string) bool, each func(fn func(warehouse.SegmentPurchases) error) error) (map[string][]string, error) {
+	fr := newFeedRanker(r.Mem, o.Segmentation.Feeds, part)
+	if err := each(fr.add); err != nil {
+		fr.release()
+		return nil, err
+	}
+	ranked, rec := fr.finish()
+	defer rec.Release()
+	pw, err := st.OpenPart(ctx, warehouse.SegmentFeed.Name, warehouse.SegmentFeed.Schema, r.AsOf, r.Shard.Job, r.Shard.slice(), scoreRun)
+	if err != nil {
+		return nil, err
+	}
+	if rec.NumRows() > 0 {
+		if err := pw.Write(ctx, rec); err != nil {
+			pw.Abort(ctx)
+			return nil, err
+		}
+	}
+	if err := pw.Close(ctx); err != nil {
+		return nil, err
+	}
+	return ranked, nil
 }
 
 // feedRanker ranks each segment's feed from the counts of its members on
@@ -278,6 +391,7 @@ func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, s
 // added up, its products numbered in id order as one process numbers them.
 type feedRanker struct {
 	o       segment.FeedOptions
+	keep    func(seg string) bool // the segments whose rows the record takes
 	base    map[string]int   // buyers of each product, while the base rows come
 	placed  map[int][]string // each pod's products by place, while the base rows come
 	number  map[int][]int32  // each pod's products' numbers by place
@@ -298,9 +412,9 @@ type feedRanker struct {
 	lift    *array.Float64Builder
 }
 
-func newFeedRanker(mem memory.Allocator, o segment.FeedOptions) *feedRanker {
+func newFeedRanker(mem memory.Allocator, o segment.FeedOptions, keep func(seg string) bool) *feedRanker {
 	b := array.NewRecordBuilder(mem, warehouse.SegmentFeed.Schema)
-	return &feedRanker{o: o, base: map[string]int{}, placed: map[int][]string{}, ranked: map[string][]string{}, b: b,
+	return &feedRanker{o: o, keep: keep, base: map[string]int{}, placed: map[int][]string{}, ranked: map[string][]string{}, b: b,
 		segID: canon.BuilderOf[*array.StringBuilder](b, "segment_id"), rankB: canon.BuilderOf[*array.Int32Builder](b, "rank"),
 		product: canon.BuilderOf[*array.StringBuilder](b, "product_id"), buyersB: canon.BuilderOf[*array.Int32Builder](b, "buyers"),
 		lift: canon.BuilderOf[*array.Float64Builder](b, "lift")}
@@ -396,8 +510,12 @@ func (fr *feedRanker) rank() {
 	fr.touched = fr.touched[:0]
 	feed := segment.RankCounts(items, fr.members, fr.counted, fr.buyers, fr.o)
 	products := make([]string, len(feed))
+	keep := fr.keep(fr.seg)
 	for k, it := range feed {
 		products[k] = fr.ids[it.Product]
+		if !keep {
+			continue
+		}
 		fr.segID.Append(fr.seg)
 		fr.rankB.Append(int32(k + 1))
 		fr.product.Append(products[k])

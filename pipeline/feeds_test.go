@@ -51,7 +51,7 @@ func TestSegmentFeedsAddUp(t *testing.T) {
 		buyers = append(buyers, buyer{fmt.Sprintf("C%05d", i), seg, strings.Join(products, basketSep)})
 	}
 	rank := func(rows []warehouse.SegmentPurchases) ([]feedRow, map[string][]string) {
-		fr := newFeedRanker(mem, o)
+		fr := newFeedRanker(mem, o, func(string) bool { return true })
 		for _, r := range rows {
 			if err := fr.add(r); err != nil {
 				t.Fatal(err)
@@ -161,7 +161,7 @@ func TestSegmentFeedsAddUp(t *testing.T) {
 		{"a segment of a pod without a base", []warehouse.SegmentPurchases{baseOf(0, "P001"), seg(1, 0)}},
 		{"a base after a segment", []warehouse.SegmentPurchases{baseOf(0, "P001"), seg(0, 0), baseOf(1, "P001")}},
 	} {
-		fr := newFeedRanker(mem, o)
+		fr := newFeedRanker(mem, o, func(string) bool { return true })
 		var err error
 		for _, r := range c.rows {
 			if err = fr.add(r); err != nil {

@@ -45,7 +45,8 @@ var changeDimensions = []string{"micro_segment", "rfm_segment", "lifecycle_stage
 var changeSchema = warehouse.CustomerScores.Columns(append([]string{"customer_id"}, changeDimensions...)...)
 
 // partTables are the tables each shard of publish writes its part of.
-var partTables = []string{warehouse.CustomerScores.Name, warehouse.SegmentMembers.Name, warehouse.SegmentChanges.Name}
+// segment_feed's part is the segments dealt to the shard (segmentFeeds).
+var partTables = []string{warehouse.CustomerScores.Name, warehouse.SegmentMembers.Name, warehouse.SegmentChanges.Name, warehouse.SegmentFeed.Name}
 
 // PublishResult is what publish swapped in.
 type PublishResult struct {
@@ -78,14 +79,8 @@ func Publish(ctx context.Context, r Run, st publishStore, o PublishOptions, so S
 	if err := previousDate(ctx, r, st, &res); err != nil {
 		return res, err
 	}
-	var feed arrow.Record
-	defer func() {
-		if feed != nil {
-			feed.Release()
-		}
-	}()
 	finish, err := gatherParts(ctx, r, st, partTables, func() (err error) {
-		res.Changes, feed, err = publishPart(ctx, r, st, so, scoreRun, pl, res.Previous)
+		res.Changes, err = publishPart(ctx, r, st, so, scoreRun, pl, res.Previous)
 		return err
 	})
 	if err != nil {
@@ -104,11 +99,7 @@ func Publish(ctx context.Context, r Run, st publishStore, o PublishOptions, so S
 			return res, err
 		}
 	}
-	// Every pod ranked the same feeds; shard 0 stages its own.
-	if err := st.Stage(ctx, warehouse.SegmentFeed.Name, r.AsOf, scoreRun, feed); err != nil {
-		return res, err
-	}
-	run, rows, err := checkStaged(ctx, r, st, map[string]int{warehouse.SegmentFeed.Name: int(feed.NumRows())})
+	run, rows, err := checkStaged(ctx, r, st, map[string]int{warehouse.SegmentFeed.Name: staged[warehouse.SegmentFeed.Name]})
 	if err != nil {
 		return res, err
 	}

@@ -244,25 +244,25 @@ func (fc *feedCutter) cut(basket string, feed []string, k int) string {
 // publishPart builds the shard's rows of customer_scores, segment_members and
 // segment_changes (against the previous published date, zero for none) a
 // batch of customers at a time and writes them as its parts, stamped with the
-// score run. It returns the changes of each dimension and the segments'
-// feeds (segment_feed, ranked from every member's basket: segmentFeeds).
-func publishPart(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan, prevDate time.Time) (map[string]int, arrow.Record, error) {
+// score run, after its part of segment_feed (the feeds of the segments dealt
+// to it, ranked from every member's basket: segmentFeeds). It returns the
+// changes of each dimension.
+func publishPart(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan, prevDate time.Time) (map[string]int, error) {
 	sh := r.Shard
 	plan, err := readPlan(ctx, r, st, o, scoreRun, pl, sh.slice())
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	ranked, feed, err := segmentFeeds(ctx, r, st, o, scoreRun, pl, plan)
+	ranked, err := segmentFeeds(ctx, r, st, o, scoreRun, pl, plan)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	changes, err := writePart(ctx, r, st, o, scoreRun, pl, prevDate, plan, ranked)
-	if err != nil {
-		feed.Release()
-		return nil, nil, err
-	}
-	return changes, feed, nil
+	return writePart(ctx, r, st, o, scoreRun, pl, prevDate, plan, ranked)
 }
+
+// customerParts are the tables of the shard's customers whose parts
+// writePart writes.
+var customerParts = []string{warehouse.CustomerScores.Name, warehouse.SegmentMembers.Name, warehouse.SegmentChanges.Name}
 
 // writePart writes the shard's parts of customer_scores, segment_members
 // and segment_changes from its plan and each segment's ranked feed.
@@ -340,7 +340,7 @@ func writePart(ctx context.Context, r Run, st publishStore, o ScoreOptions, scor
 	if err := wb.wait(); err != nil {
 		return nil, err
 	}
-	for _, t := range partTables {
+	for _, t := range customerParts {
 		if err := writers[t].Close(ctx); err != nil {
 			return nil, err
 		}

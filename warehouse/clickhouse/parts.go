@@ -650,11 +650,16 @@ WHERE as_of = toDate(?) AND job = ? AND score_run = ? GROUP BY shard, run_id`), 
 
 // EachPurchases hands over the counts the pods shared for the date, Job and
 // score run, of each pod its run in runs (PurchasesShared), in segment
-// order: the base rows ("") first, then each segment's rows together. fn
+// order: the base rows ("") first, then each segment's rows together, of
+// the segments in deal (their id's hash, as customers' in a slice). fn
 // must not keep a row's Products or Buyers: they are read into again.
-func (w *DB) EachPurchases(ctx context.Context, asOf time.Time, job, scoreRun string, runs map[int]string, fn func(warehouse.SegmentPurchases) error) error {
+func (w *DB) EachPurchases(ctx context.Context, asOf time.Time, job, scoreRun string, runs map[int]string, deal warehouse.Slice, fn func(warehouse.SegmentPurchases) error) error {
+	dealt := ""
+	if !deal.Whole() {
+		dealt = " AND (segment_id = '' OR " + deal.Filter("segment_id") + ")"
+	}
 	rows, err := w.conn.Query(ctx, w.expand(`SELECT shard, run_id, segment_id, members, counts, product_ids FROM {db}.segment_purchases FINAL
-WHERE as_of = toDate(?) AND job = ? AND score_run = ? ORDER BY segment_id, shard`), asOf.Format(time.DateOnly), job, scoreRun)
+WHERE as_of = toDate(?) AND job = ? AND score_run = ?`+dealt+` ORDER BY segment_id, shard`), asOf.Format(time.DateOnly), job, scoreRun)
 	if err != nil {
 		return fmt.Errorf("the purchases the pods shared: %w", unavailable(err))
 	}

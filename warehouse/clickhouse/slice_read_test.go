@@ -299,16 +299,36 @@ func TestSharedPurchases(t *testing.T) {
 	if err != nil || fmt.Sprint(runs) != "map[0:run-b 1:run-c]" {
 		t.Fatalf("pods that shared: %v (%v), want 0 by run-b, 1 by run-c", runs, err)
 	}
-	var got []string
-	if err := w.EachPurchases(ctx, day, "job", "score-1", runs, func(r warehouse.SegmentPurchases) error {
-		got = append(got, fmt.Sprintf("%d %q %d %v %v %v", r.Shard, r.Segment, r.Members, r.Products, r.Buyers, r.IDs))
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	handed := func(deal warehouse.Slice) []string {
+		var got []string
+		if err := w.EachPurchases(ctx, day, "job", "score-1", runs, deal, func(r warehouse.SegmentPurchases) error {
+			got = append(got, fmt.Sprintf("%d %q %d %v %v %v", r.Shard, r.Segment, r.Members, r.Products, r.Buyers, r.IDs))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
 	}
 	want := []string{`0 "" 3 [0 1] [2 2] [P1 P2]`, `1 "" 1 [0] [1] [P3]`, `0 "s1" 1 [1] [1] []`, `1 "s1" 1 [0] [1] []`, `0 "s2" 2 [0 1] [2 300] []`}
-	if !slices.Equal(got, want) {
+	if got := handed(warehouse.Slice{}); !slices.Equal(got, want) {
 		t.Errorf("counts handed over:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Dealt to pods as customers are to shards (Slice.Owns of the segment
+	// id): every pod gets the bases, and its own segments (of 2 and of 3
+	// pods, s1 and s2 fall to different pods).
+	for _, of := range []int{2, 3} {
+		for i := range of {
+			deal := warehouse.Slice{Index: i, Of: of}
+			var want2 []string
+			for _, row := range want {
+				if seg := strings.Trim(strings.Fields(row)[1], `"`); seg == "" || deal.Owns(seg) {
+					want2 = append(want2, row)
+				}
+			}
+			if got := handed(deal); !slices.Equal(got, want2) {
+				t.Errorf("counts handed over to pod %d of %d:\n%s\nwant\n%s", i, of, strings.Join(got, "\n"), strings.Join(want2, "\n"))
+			}
+		}
 	}
 	if err := w.SharePurchases(ctx, day, "job", "score-1", warehouse.Slice{Index: 0, Of: 3}, "run-e", []warehouse.SegmentPurchases{seg("s1", 1, []uint32{2, 1}, 1, 1)}); err == nil {
 		t.Error("a segment's products out of order shared: no error")

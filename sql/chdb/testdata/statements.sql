@@ -51,6 +51,15 @@ ALTER TABLE {db}.segment_changes_staging DROP PARTITION '2026-10-01'
 ALTER TABLE {db}.segment_feed REPLACE PARTITION '2026-10-01' FROM {db}.segment_feed_staging
 ;
 -- args: []
+ALTER TABLE {db}.segment_feed_staging ATTACH PARTITION '2026-10-01' FROM {db}.segment_feed_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+ALTER TABLE {db}.segment_feed_staging ATTACH PARTITION '2026-10-01' FROM {db}.segment_feed_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+ALTER TABLE {db}.segment_feed_staging ATTACH PARTITION '2026-10-01' FROM {db}.segment_feed_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
 ALTER TABLE {db}.segment_feed_staging DROP PARTITION '2026-10-01'
 ;
 -- args: []
@@ -121,6 +130,15 @@ CREATE TABLE {db}.segment_changes_part_20261008_e78c7123eac78461_0_of_2_tmp AS {
 ;
 -- args: []
 CREATE TABLE {db}.segment_changes_part_20261008_e78c7123eac78461_1_of_2_tmp AS {db}.segment_changes_staging
+;
+-- args: []
+CREATE TABLE {db}.segment_feed_part_20261001_9ae16a3b2f90404f_0_of_1_tmp AS {db}.segment_feed_staging
+;
+-- args: []
+CREATE TABLE {db}.segment_feed_part_20261008_e78c7123eac78461_0_of_2_tmp AS {db}.segment_feed_staging
+;
+-- args: []
+CREATE TABLE {db}.segment_feed_part_20261008_e78c7123eac78461_1_of_2_tmp AS {db}.segment_feed_staging
 ;
 -- args: []
 CREATE TABLE {db}.segment_members_part_20261001_9ae16a3b2f90404f_0_of_1_tmp AS {db}.segment_members_staging
@@ -216,6 +234,24 @@ DROP TABLE IF EXISTS {db}.segment_changes_part_20261008_e78c7123eac78461_1_of_2
 DROP TABLE IF EXISTS {db}.segment_changes_part_20261008_e78c7123eac78461_1_of_2_tmp
 ;
 -- args: []
+DROP TABLE IF EXISTS {db}.segment_feed_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_feed_part_20261001_9ae16a3b2f90404f_0_of_1_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_feed_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_feed_part_20261008_e78c7123eac78461_0_of_2_tmp
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_feed_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
+DROP TABLE IF EXISTS {db}.segment_feed_part_20261008_e78c7123eac78461_1_of_2_tmp
+;
+-- args: []
 DROP TABLE IF EXISTS {db}.segment_members_part_20261001_9ae16a3b2f90404f_0_of_1
 ;
 -- args: []
@@ -281,13 +317,13 @@ INSERT INTO {db}.exports (as_of, exported_at, file, kind, segment_id, rows, sha2
 -- args: []
 INSERT INTO {db}.identities (kind, source, id, customer_id, linked_at, run_id) VALUES
 ;
--- args: ["extract-20261001","acff72c7c7a2a9ec","statements","extract-20261001","acff72c7c7a2a9ec",2]
+-- args: ["extract-20261001","d9687fbf9a9852e4","statements","extract-20261001","d9687fbf9a9852e4",2]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), now() + 60, 1, ?
 ;
--- args: ["extract-20261001","acff72c7c7a2a9ec","statements","extract-20261001","acff72c7c7a2a9ec",3]
+-- args: ["extract-20261001","d9687fbf9a9852e4","statements","extract-20261001","d9687fbf9a9852e4",3]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), toDateTime(0), 0, ?
 ;
--- args: ["extract-20261001","acff72c7c7a2a9ec","statements",1]
+-- args: ["extract-20261001","d9687fbf9a9852e4","statements",1]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, toDateTime(1790812800), now() + 60, 0, ?
 ;
 -- args: []
@@ -345,7 +381,13 @@ INSERT INTO {db}.segment_changes_part_20261008_e78c7123eac78461_0_of_2_tmp (as_o
 INSERT INTO {db}.segment_changes_part_20261008_e78c7123eac78461_1_of_2_tmp (as_of, run_id, previous_as_of, customer_id, dimension, change, from_value, to_value) VALUES
 ;
 -- args: []
-INSERT INTO {db}.segment_feed_staging (as_of, run_id, segment_id, rank, product_id, buyers, lift) VALUES
+INSERT INTO {db}.segment_feed_part_20261001_9ae16a3b2f90404f_0_of_1_tmp (as_of, run_id, segment_id, rank, product_id, buyers, lift) VALUES
+;
+-- args: []
+INSERT INTO {db}.segment_feed_part_20261008_e78c7123eac78461_0_of_2_tmp (as_of, run_id, segment_id, rank, product_id, buyers, lift) VALUES
+;
+-- args: []
+INSERT INTO {db}.segment_feed_part_20261008_e78c7123eac78461_1_of_2_tmp (as_of, run_id, segment_id, rank, product_id, buyers, lift) VALUES
 ;
 -- args: []
 INSERT INTO {db}.segment_lift_staging (as_of, run_id, segment_id, label, window_days, treated, control, treated_buyers, control_buyers, treated_conversion, control_conversion, conversion_diff, conversion_diff_low, conversion_diff_high, conversion_p_value, conversion_q_value, conversion_relative, treated_orders_per_member, control_orders_per_member, orders_diff, treated_revenue_per_member, control_revenue_per_member, revenue_diff, revenue_diff_low, revenue_diff_high, revenue_relative, mde_conversion, verdict) VALUES
@@ -414,6 +456,15 @@ RENAME TABLE {db}.segment_changes_part_20261008_e78c7123eac78461_0_of_2_tmp TO {
 RENAME TABLE {db}.segment_changes_part_20261008_e78c7123eac78461_1_of_2_tmp TO {db}.segment_changes_part_20261008_e78c7123eac78461_1_of_2
 ;
 -- args: []
+RENAME TABLE {db}.segment_feed_part_20261001_9ae16a3b2f90404f_0_of_1_tmp TO {db}.segment_feed_part_20261001_9ae16a3b2f90404f_0_of_1
+;
+-- args: []
+RENAME TABLE {db}.segment_feed_part_20261008_e78c7123eac78461_0_of_2_tmp TO {db}.segment_feed_part_20261008_e78c7123eac78461_0_of_2
+;
+-- args: []
+RENAME TABLE {db}.segment_feed_part_20261008_e78c7123eac78461_1_of_2_tmp TO {db}.segment_feed_part_20261008_e78c7123eac78461_1_of_2
+;
+-- args: []
 RENAME TABLE {db}.segment_members_part_20261001_9ae16a3b2f90404f_0_of_1_tmp TO {db}.segment_members_part_20261001_9ae16a3b2f90404f_0_of_1
 ;
 -- args: []
@@ -428,7 +479,7 @@ SELECT DISTINCT as_of FROM {db}.publications ORDER BY as_of
 -- args: ["2026-09-30"]
 SELECT argMax(score_run, version), argMax(publish_run, version), argMax(rows, version), max(published_at), count() FROM {db}.publications WHERE as_of = toDate(?)
 ;
--- args: ["20261207T142911Z-d7ef43"]
+-- args: ["20261207T180158Z-a5635b"]
 SELECT argMax(stage, finished_at), argMax(as_of, finished_at), argMax(status, finished_at), argMax(message, finished_at), argMax(detail, finished_at), argMax(tessera_version, finished_at), argMax(invocation_id, finished_at), count() FROM {db}.runs WHERE run_id = ?
 ;
 -- args: ["postgres","customers"]
@@ -458,6 +509,12 @@ SELECT column, max(longest), uniqExact(part) FROM {db}.part_text_lengths WHERE p
 -- args: []
 SELECT column, max(longest), uniqExact(part) FROM {db}.part_text_lengths WHERE part IN ('customer_profiles_part_20261008_e78c7123eac78461_1_of_2') GROUP BY column
 ;
+-- args: []
+SELECT column, max(longest), uniqExact(part) FROM {db}.part_text_lengths WHERE part IN ('segment_feed_part_20261008_e78c7123eac78461_0_of_2') GROUP BY column
+;
+-- args: []
+SELECT column, max(longest), uniqExact(part) FROM {db}.part_text_lengths WHERE part IN ('segment_feed_part_20261008_e78c7123eac78461_1_of_2') GROUP BY column
+;
 -- args: ["",""]
 SELECT concat(entity, ' ', rule), count() FROM {db}.rejected_rows FINAL WHERE ? = '' OR run_id = ? GROUP BY entity, rule ORDER BY entity, rule
 ;
@@ -472,6 +529,9 @@ SELECT count() FROM system.tables WHERE database = ? AND name IN ('customer_scor
 ;
 -- args: ["{db}"]
 SELECT count() FROM system.tables WHERE database = ? AND name IN ('segment_changes_part_20261008_e78c7123eac78461_0_of_2', 'segment_changes_part_20261008_e78c7123eac78461_1_of_2')
+;
+-- args: ["{db}"]
+SELECT count() FROM system.tables WHERE database = ? AND name IN ('segment_feed_part_20261008_e78c7123eac78461_0_of_2', 'segment_feed_part_20261008_e78c7123eac78461_1_of_2')
 ;
 -- args: ["{db}"]
 SELECT count() FROM system.tables WHERE database = ? AND name IN ('segment_members_part_20261008_e78c7123eac78461_0_of_2', 'segment_members_part_20261008_e78c7123eac78461_1_of_2')
@@ -510,6 +570,9 @@ SELECT count() FROM {db}.part_text_lengths WHERE startsWith(part, 'customer_scor
 SELECT count() FROM {db}.part_text_lengths WHERE startsWith(part, 'segment_changes_part_') AND saved_at < now() - 86400
 ;
 -- args: []
+SELECT count() FROM {db}.part_text_lengths WHERE startsWith(part, 'segment_feed_part_') AND saved_at < now() - 86400
+;
+-- args: []
 SELECT count() FROM {db}.part_text_lengths WHERE startsWith(part, 'segment_members_part_') AND saved_at < now() - 86400
 ;
 -- args: []
@@ -532,6 +595,9 @@ SELECT count() FROM {db}.raw_products FINAL
 ;
 -- args: []
 SELECT count() FROM {db}.segment_changes_staging WHERE as_of = toDate('2026-10-01')
+;
+-- args: []
+SELECT count() FROM {db}.segment_feed_staging WHERE as_of = toDate('2026-10-01')
 ;
 -- args: []
 SELECT count() FROM {db}.segment_members_staging WHERE as_of = toDate('2026-10-01')
@@ -560,16 +626,16 @@ SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_rev
 -- args: ["2026-10-01","",""]
 SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate, basket FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261207T142913Z-e1a1f4","20261207T142913Z-e1a1f4"]
+-- args: ["2026-10-08","20261207T180202Z-bd6221","20261207T180202Z-bd6221"]
 SELECT customer_id, isNull(clv_12m), ifNull(clv_12m, 0), isNull(p_alive), ifNull(p_alive, 0), isNull(next_order_date), ifNull(next_order_date, toDate(0)) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261207T142913Z-e1a1f4","20261207T142913Z-e1a1f4"]
+-- args: ["2026-10-08","20261207T180202Z-bd6221","20261207T180202Z-bd6221"]
 SELECT customer_id, lifecycle_stage, vip_tier, isNull(clv_12m), ifNull(clv_12m, 0), isNull(p_alive), ifNull(p_alive, 0), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261207T142911Z-d7ef43","20261207T142911Z-d7ef43"]
+-- args: ["2026-10-01","20261207T180158Z-a5635b","20261207T180158Z-a5635b"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808 ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261207T142911Z-d7ef43","20261207T142911Z-d7ef43"]
+-- args: ["2026-10-01","20261207T180158Z-a5635b","20261207T180158Z-a5635b"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808 ORDER BY customer_id
 ;
 -- args: ["2026-10-08","",""]
@@ -581,7 +647,7 @@ SELECT customer_id, toInt64(orders), revenue, avg_check, items_per_order, discou
 -- args: ["2026-10-01","",""]
 SELECT customer_id, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261207T142913Z-e1a1f4","20261207T142913Z-e1a1f4"]
+-- args: ["2026-10-08","20261207T180202Z-bd6221","20261207T180202Z-bd6221"]
 SELECT dimension, from_value, to_value, previous_as_of FROM {db}.segment_changes WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY dimension
 ;
 -- args: []
@@ -662,7 +728,7 @@ SELECT run_id, count() FROM {db}.segments WHERE as_of = toDate(?) GROUP BY run_i
 -- args: ["2026-10-01"]
 SELECT run_id, count() FROM {db}.segments_staging WHERE as_of = toDate(?) GROUP BY run_id
 ;
--- args: ["2026-10-08","20261207T142913Z-e1a1f4","20261207T142913Z-e1a1f4"]
+-- args: ["2026-10-08","20261207T180202Z-bd6221","20261207T180202Z-bd6221"]
 SELECT segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, toInt32(best_hour), toInt32(best_weekday), preferred_channel, product_feed, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["2026-10-01","",""]
@@ -674,14 +740,17 @@ SELECT segment_id, label FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' 
 -- args: ["2026-10-08","",""]
 SELECT segment_id, label, toInt32(window_days), toInt32(treated), toInt32(control), isNull(treated_conversion), ifNull(treated_conversion, 0), isNull(conversion_q_value), ifNull(conversion_q_value, 0), isNull(control_conversion), ifNull(control_conversion, 0), isNull(conversion_diff), ifNull(conversion_diff, 0), isNull(conversion_diff_low), ifNull(conversion_diff_low, 0), isNull(conversion_diff_high), ifNull(conversion_diff_high, 0), isNull(revenue_diff), ifNull(revenue_diff, 0), isNull(mde_conversion), ifNull(mde_conversion, 0), verdict FROM {db}.segment_lift WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-08","20261207T142913Z-e1a1f4","20261207T142913Z-e1a1f4"]
+-- args: ["2026-10-08","20261207T180202Z-bd6221","20261207T180202Z-bd6221"]
 SELECT segment_id, macro_group, label, toInt32(size), revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-08","statements","20261207T142913Z-e1a1f4"]
+-- args: ["2026-10-08","statements","20261207T180202Z-bd6221"]
 SELECT shard, run_id, max(computed_at) FROM {db}.segment_purchases WHERE as_of = toDate(?) AND job = ? AND score_run = ? GROUP BY shard, run_id
 ;
--- args: ["2026-10-08","statements","20261207T142913Z-e1a1f4"]
-SELECT shard, run_id, segment_id, members, counts, product_ids FROM {db}.segment_purchases FINAL WHERE as_of = toDate(?) AND job = ? AND score_run = ? ORDER BY segment_id, shard
+-- args: ["2026-10-08","statements","20261207T180202Z-bd6221"]
+SELECT shard, run_id, segment_id, members, counts, product_ids FROM {db}.segment_purchases FINAL WHERE as_of = toDate(?) AND job = ? AND score_run = ? AND (segment_id = '' OR cityHash64(segment_id) < 9223372036854775808) ORDER BY segment_id, shard
+;
+-- args: ["2026-10-08","statements","20261207T180202Z-bd6221"]
+SELECT shard, run_id, segment_id, members, counts, product_ids FROM {db}.segment_purchases FINAL WHERE as_of = toDate(?) AND job = ? AND score_run = ? AND (segment_id = '' OR cityHash64(segment_id) >= 9223372036854775808) ORDER BY segment_id, shard
 ;
 -- args: ["2026-10-08","statements"]
 SELECT shard, run_id, top_category, unit_prices, lines, computed_at FROM {db}.category_prices FINAL WHERE as_of = toDate(?) AND job = ?
@@ -791,7 +860,13 @@ SELECT toFixedString(order_id, 13), toFixedString(product_id, 7), toInt32(quanti
 -- args: []
 SELECT toFixedString(product_id, 7), toFixedString(category, 22), toFixedString(brand, 8) FROM {db}.raw_products FINAL
 ;
--- args: ["2026-10-01","20261207T142911Z-d7ef43","20261207T142911Z-d7ef43"]
+-- args: []
+SELECT toFixedString(segment_id, 16), toInt32(rank), toFixedString(product_id, 7) FROM (SELECT segment_id, rank, product_id FROM {db}.segment_feed_part_20261008_e78c7123eac78461_0_of_2) ORDER BY segment_id
+;
+-- args: []
+SELECT toFixedString(segment_id, 16), toInt32(rank), toFixedString(product_id, 7) FROM (SELECT segment_id, rank, product_id FROM {db}.segment_feed_part_20261008_e78c7123eac78461_1_of_2) ORDER BY segment_id
+;
+-- args: ["2026-10-01","20261207T180158Z-a5635b","20261207T180158Z-a5635b"]
 SELECT toInt32(size), revenue_12m FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY size
 ;
 -- args: []
@@ -812,6 +887,6 @@ SELECT uniqExact(shard), countIf(top_category != '') FROM {db}.category_prices W
 -- args: ["extract","statements",["1/2"]]
 SELECT uniqExact(visitParamExtractString(detail, 'shard')) FROM {db}.runs WHERE stage = ? AND status = 'ok' AND visitParamExtractString(detail, 'job') = ? AND has(?, visitParamExtractString(detail, 'shard'))
 ;
--- args: ["2026-10-01","20261207T142911Z-d7ef43","20261207T142911Z-d7ef43"]
+-- args: ["2026-10-01","20261207T180158Z-a5635b","20261207T180158Z-a5635b"]
 SELECT vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY vip_tier
 ;

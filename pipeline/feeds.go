@@ -392,9 +392,9 @@ func rankFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, scor
 type feedRanker struct {
 	o       segment.FeedOptions
 	keep    func(seg string) bool // the segments whose rows the record takes
-	base    map[string]int   // buyers of each product, while the base rows come
-	placed  map[int][]string // each pod's products by place, while the base rows come
-	number  map[int][]int32  // each pod's products' numbers by place
+	base    map[string]int        // buyers of each product, while the base rows come
+	placed  map[int][]string      // each pod's products by place, while the base rows come
+	number  map[int][]int32       // each pod's products' numbers by place
 	buyers  int
 	ids     []string // products in id order, once the base is whole
 	counted []int    // buyers of each product, by number

@@ -305,8 +305,8 @@ func sharedFeeds(ctx context.Context, r Run, st publishStore, fs feedStore, o Sc
 	case waited != nil:
 		r.Log.WithError(waited).Warn("every segment's feed ranked here from the counts the pods shared instead")
 		fr := newFeedRanker(r.Mem, o.Segmentation.Feeds, func(string) bool { return false })
-		defer fr.release()
 		if err := fs.EachPurchases(ctx, r.AsOf, sh.Job, scoreRun, runs, warehouse.Slice{}, fr.add); err != nil {
+			fr.release()
 			return nil, err
 		}
 		ranked, rec := fr.finish()

@@ -110,6 +110,39 @@ func TestShardedScore(t *testing.T) {
 	if shared := queryStrings(t, wh, "SELECT toString(uniqExact(shard)) FROM {db}.segment_purchases WHERE job = '"+job+"'"); len(shared) != 1 || shared[0] != "4" {
 		t.Errorf("%s: the pods that shared their purchases: %v, want 4", job, shared)
 	}
+	// A pod whose Job's pods all shared their counts, but whose pod 1 did
+	// not write its feeds in time (its part of segment_feed gone), ranks
+	// every segment itself from the counts: the feeds one process ranked.
+	r := NewRun(testLogger(t), memory.NewGoAllocator(), "publish", asOf)
+	r.Shard = Shard{Index: 0, Of: 4, Job: job, ShareWait: time.Second}
+	scoreRun, _, err := findPlan(ctx, r, wh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := wh.PurchasesShared(ctx, asOf, job, scoreRun)
+	if err != nil || len(runs) != 4 {
+		t.Fatalf("the pods that shared: %v (%v)", runs, err)
+	}
+	if err := wh.Exec(ctx, fmt.Sprintf("DROP TABLE {db}.segment_feed_part_%s_%016x_1_of_4", asOf.Format("20060102"), city.CH64([]byte(job)))); err != nil {
+		t.Fatal(err)
+	}
+	ranked, err := sharedFeeds(ctx, r, wh, wh, OptionsFrom(cfg).Score, scoreRun, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	for _, row := range queryStrings(t, wh, "SELECT segment_id || ' ' || product_id FROM {db}.segment_feed WHERE as_of = toDate('"+day+"') ORDER BY segment_id, rank") {
+		seg, product, _ := strings.Cut(row, " ")
+		want[seg] = append(want[seg], product)
+	}
+	for seg := range ranked {
+		if len(ranked[seg]) == 0 {
+			delete(ranked, seg)
+		}
+	}
+	if len(want) == 0 || !maps.EqualFunc(ranked, want, slices.Equal) {
+		t.Errorf("without pod 1's feeds: %d segments ranked, one process's feeds %d segments; want the same", len(ranked), len(want))
+	}
 }
 
 // TestShardedScoreEmbedded: on the embedded store, which has no table for

@@ -207,7 +207,6 @@ func countBaskets(ctx context.Context, r Run, st publishStore, o ScoreOptions, s
 func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, pl Plan, plan []planRow) (map[string][]string, error) {
 	sh := r.Shard
 	deal := sh.slice()
-	dealt := func(seg string) bool { return deal.Owns(seg) }
 	fs, canShare := st.(feedStore)
 	var own []warehouse.SegmentPurchases // the shard's counts, when counted
 	if !sh.Sharded() || canShare {
@@ -218,14 +217,7 @@ func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, s
 		own = bc.rows(sh.Index)
 	}
 	if !sh.Sharded() {
-		return rankFeeds(ctx, r, st, o, scoreRun, dealt, func(fn func(warehouse.SegmentPurchases) error) error {
-			for _, row := range own {
-				if err := fn(row); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		return rankFeeds(ctx, r, st, o, scoreRun, deal.Owns, eachRow(own))
 	}
 	if canShare {
 		if err := fs.SharePurchases(ctx, r.AsOf, sh.Job, scoreRun, deal, r.ID, own); err != nil {
@@ -268,14 +260,19 @@ func segmentFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, s
 	// Numbered apart from the shard's own: a source of their own.
 	rows := append(own, others.rows(sh.Index+1)...)
 	slices.SortStableFunc(rows, func(a, b warehouse.SegmentPurchases) int { return strings.Compare(a.Segment, b.Segment) })
-	return rankFeeds(ctx, r, st, o, scoreRun, dealt, func(fn func(warehouse.SegmentPurchases) error) error {
+	return rankFeeds(ctx, r, st, o, scoreRun, deal.Owns, eachRow(rows))
+}
+
+// eachRow hands rows over one at a time, as EachPurchases does.
+func eachRow(rows []warehouse.SegmentPurchases) func(fn func(warehouse.SegmentPurchases) error) error {
+	return func(fn func(warehouse.SegmentPurchases) error) error {
 		for _, row := range rows {
 			if err := fn(row); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
+	}
 }
 
 // sharedFeeds ranks the feeds of the segments dealt to the pod from the

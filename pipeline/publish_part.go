@@ -248,8 +248,8 @@ func (fc *feedCutter) cut(basket string, feed []string, k int) string {
 // is its batches (a customer's profile, plan and rows, about forty columns
 // of each), and fresh memory costs most of its CPU: at 1,000,000 customers,
 // batches of 16,384 rows instead of 65,536 took each of four pods from
-// 5.6-6.3 to 4.7-5.0 s of CPU and 0.84-0.91 to 0.55-0.61 GiB, and one
-// process from 1.25 to 0.84 GiB, with the same server CPU (bench/README).
+// 5.6-6.6 to 4.6-5.2 s of CPU and 0.8-0.9 to 0.55-0.6 GiB, and one process
+// from 1.2 to 0.8 GiB, with the same server CPU (bench/README).
 const publishBatchRows = 16384
 
 // publishPart builds the shard's rows of customer_scores, segment_members and

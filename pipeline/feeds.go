@@ -301,12 +301,12 @@ func sharedFeeds(ctx context.Context, r Run, st publishStore, fs feedStore, o Sc
 		return nil, ctx.Err()
 	case waited != nil:
 		r.Log.WithError(waited).Warn("every segment's feed ranked here from the counts the pods shared instead")
-		fr := newFeedRanker(r.Mem, o.Segmentation.Feeds, func(string) bool { return false })
-		if err := fs.EachPurchases(ctx, r.AsOf, sh.Job, scoreRun, runs, warehouse.Slice{}, fr.add); err != nil {
-			fr.release()
+		ranked, rec, err := rankCounts(r, o, func(string) bool { return false }, func(fn func(warehouse.SegmentPurchases) error) error {
+			return fs.EachPurchases(ctx, r.AsOf, sh.Job, scoreRun, runs, warehouse.Slice{}, fn)
+		})
+		if err != nil {
 			return nil, err
 		}
-		ranked, rec := fr.finish()
 		rec.Release()
 		return ranked, nil
 	}
@@ -359,12 +359,10 @@ var feedPartSchema = warehouse.SegmentFeed.Columns("segment_id", "rank", "produc
 // part keeps as the shard's part of segment_feed, stamped with the score
 // run. It returns every segment's products by rank.
 func rankFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, scoreRun string, part func(seg string) bool, each func(fn func(warehouse.SegmentPurchases) error) error) (map[string][]string, error) {
-	fr := newFeedRanker(r.Mem, o.Segmentation.Feeds, part)
-	if err := each(fr.add); err != nil {
-		fr.release()
+	ranked, rec, err := rankCounts(r, o, part, each)
+	if err != nil {
 		return nil, err
 	}
-	ranked, rec := fr.finish()
 	defer rec.Release()
 	pw, err := st.OpenPart(ctx, warehouse.SegmentFeed.Name, warehouse.SegmentFeed.Schema, r.AsOf, r.Shard.Job, r.Shard.slice(), scoreRun)
 	if err != nil {
@@ -380,6 +378,18 @@ func rankFeeds(ctx context.Context, r Run, st publishStore, o ScoreOptions, scor
 		return nil, err
 	}
 	return ranked, nil
+}
+
+// rankCounts ranks the feeds of the segments each hands over: every
+// segment's products by rank, and the segment_feed rows of those keep keeps.
+func rankCounts(r Run, o ScoreOptions, keep func(seg string) bool, each func(fn func(warehouse.SegmentPurchases) error) error) (map[string][]string, arrow.Record, error) {
+	fr := newFeedRanker(r.Mem, o.Segmentation.Feeds, keep)
+	if err := each(fr.add); err != nil {
+		fr.release()
+		return nil, nil, err
+	}
+	ranked, rec := fr.finish()
+	return ranked, rec, nil
 }
 
 // feedRanker ranks each segment's feed from the counts of its members on

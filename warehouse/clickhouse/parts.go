@@ -234,7 +234,9 @@ func (w *DB) rowsOf(ctx context.Context, table, day string) (int, error) {
 
 // EachPart hands over, batch rows at a time, the columns of schema of the
 // job's parts named, in the order of the schema's first column (the customer
-// id): how shard 0 reads every shard's part, and a shard its own.
+// id): how shard 0 reads every shard's part, and a shard its own. A few data
+// parts are merged by key as they are read (readMerged); more, or parts on a
+// cluster, are sorted by the server.
 func (w *DB) EachPart(ctx context.Context, mem memory.Allocator, table string, schema *arrow.Schema, asOf time.Time, job string, parts []warehouse.Slice, batch int, fn func(arrow.Record) error) error {
 	cols, err := publishedColumns(table, schema)
 	if err != nil {
@@ -246,7 +248,17 @@ func (w *DB) EachPart(ctx context.Context, mem memory.Allocator, table string, s
 		from[i] = fmt.Sprintf("SELECT %s FROM {db}.%s", strings.Join(schemaNames(schema), ", "), names[i])
 	}
 	err = w.fixParts(ctx, &cols, schema, names)
+	var data []dataPart
 	if err == nil {
+		data, err = w.dataParts(ctx, names, warehouse.KeyColumn(schema))
+	}
+	if err == nil && data != nil {
+		err = w.readMerged(ctx, mem, cols, schema, data, batch, fn)
+		if errors.Is(err, errMergedAway) {
+			data = nil
+		}
+	}
+	if (err == nil || errors.Is(err, errMergedAway)) && data == nil {
 		err = w.readPublished(ctx, mem, cols, schema, "("+strings.Join(from, " UNION ALL ")+")", batch, fn)
 	}
 	if tableGone(err) || tooLong(err) { // a part rewritten since its lengths were read

@@ -132,13 +132,6 @@ func handRows(rows driver.Rows, mem memory.Allocator, schema *arrow.Schema, dest
 	s := newScannedRows(mem, schema)
 	defer s.release()
 	add := appenders(s)
-	hand := func() error {
-		rec, err := s.record()
-		if err != nil {
-			return err
-		}
-		return warehouse.Hand(rec, fn)
-	}
 	handed := 0
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
@@ -149,15 +142,11 @@ func handRows(rows driver.Rows, mem memory.Allocator, schema *arrow.Schema, dest
 		}
 		s.rows++
 		if s.rows >= batch {
-			if err := hand(); err != nil {
+			if err := handScanned(s, fn); err != nil {
 				return err
 			}
 			handed++
-			for _, b := range s.builders {
-				if b != nil {
-					b.Reserve(batch) // the next batch is likely as large
-				}
-			}
+			s.reserve(batch)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -166,5 +155,24 @@ func handRows(rows driver.Rows, mem memory.Allocator, schema *arrow.Schema, dest
 	if s.rows == 0 && handed > 0 {
 		return nil
 	}
-	return hand()
+	return handScanned(s, fn)
+}
+
+// handScanned hands the rows added since the last record over as one.
+func handScanned(s *scannedRows, fn func(arrow.Record) error) error {
+	rec, err := s.record()
+	if err != nil {
+		return err
+	}
+	return warehouse.Hand(rec, fn)
+}
+
+// reserve makes room in the builders for a batch: the next batch is likely
+// as large as the last.
+func (s *scannedRows) reserve(batch int) {
+	for _, b := range s.builders {
+		if b != nil {
+			b.Reserve(batch)
+		}
+	}
 }

@@ -317,13 +317,13 @@ INSERT INTO {db}.exports (as_of, exported_at, file, kind, segment_id, rows, sha2
 -- args: []
 INSERT INTO {db}.identities (kind, source, id, customer_id, linked_at, run_id) VALUES
 ;
--- args: ["extract-20261001","d9687fbf9a9852e4","statements","extract-20261001","d9687fbf9a9852e4",2]
+-- args: ["extract-20261001","c789fedcdd5de45e","statements","extract-20261001","c789fedcdd5de45e",2]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), now() + 60, 1, ?
 ;
--- args: ["extract-20261001","d9687fbf9a9852e4","statements","extract-20261001","d9687fbf9a9852e4",3]
+-- args: ["extract-20261001","c789fedcdd5de45e","statements","extract-20261001","c789fedcdd5de45e",3]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, (SELECT any(claimed_at) FROM {db}.locks WHERE name = ? AND token = ? AND version = 1), toDateTime(0), 0, ?
 ;
--- args: ["extract-20261001","d9687fbf9a9852e4","statements",1]
+-- args: ["extract-20261001","c789fedcdd5de45e","statements",1]
 INSERT INTO {db}.locks (name, token, holder, claimed_at, expires_at, held, version) SELECT ?, ?, ?, toDateTime(1790812800), now() + 60, 0, ?
 ;
 -- args: []
@@ -479,7 +479,7 @@ SELECT DISTINCT as_of FROM {db}.publications ORDER BY as_of
 -- args: ["2026-09-30"]
 SELECT argMax(score_run, version), argMax(publish_run, version), argMax(rows, version), max(published_at), count() FROM {db}.publications WHERE as_of = toDate(?)
 ;
--- args: ["20261207T180158Z-a5635b"]
+-- args: ["20261208T000317Z-f4c3bf"]
 SELECT argMax(stage, finished_at), argMax(as_of, finished_at), argMax(status, finished_at), argMax(message, finished_at), argMax(detail, finished_at), argMax(tessera_version, finished_at), argMax(invocation_id, finished_at), count() FROM {db}.runs WHERE run_id = ?
 ;
 -- args: ["postgres","customers"]
@@ -626,16 +626,16 @@ SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_rev
 -- args: ["2026-10-01","",""]
 SELECT customer_id, first_order_date, toInt32(first_week_orders), first_week_revenue, toInt32(first_week_items), first_week_discount_share, first_week_rating_mean, toInt32(first_week_events), toInt32(first_week_categories), toInt64(orders), revenue, avg_check, discount_share, days_since_first, days_since_last, interorder_mean_days, toInt32(preferred_hour), toInt32(preferred_weekday), preferred_channel, top_category, top_brand, revenue_12m, last_gap_days, discount_depth, price_level, email_click_rate, basket FROM {db}.customer_features WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261207T180202Z-bd6221","20261207T180202Z-bd6221"]
+-- args: ["2026-10-08","20261208T000321Z-4da707","20261208T000321Z-4da707"]
 SELECT customer_id, isNull(clv_12m), ifNull(clv_12m, 0), isNull(p_alive), ifNull(p_alive, 0), isNull(next_order_date), ifNull(next_order_date, toDate(0)) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261207T180202Z-bd6221","20261207T180202Z-bd6221"]
+-- args: ["2026-10-08","20261208T000321Z-4da707","20261208T000321Z-4da707"]
 SELECT customer_id, lifecycle_stage, vip_tier, isNull(clv_12m), ifNull(clv_12m, 0), isNull(p_alive), ifNull(p_alive, 0), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m) FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261207T180158Z-a5635b","20261207T180158Z-a5635b"]
+-- args: ["2026-10-01","20261208T000317Z-f4c3bf","20261208T000317Z-f4c3bf"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) < 9223372036854775808 ORDER BY customer_id
 ;
--- args: ["2026-10-01","20261207T180158Z-a5635b","20261207T180158Z-a5635b"]
+-- args: ["2026-10-01","20261208T000317Z-f4c3bf","20261208T000317Z-f4c3bf"]
 SELECT customer_id, micro_segment, rfm_segment, lifecycle_stage, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) AND cityHash64(customer_id) >= 9223372036854775808 ORDER BY customer_id
 ;
 -- args: ["2026-10-08","",""]
@@ -647,7 +647,7 @@ SELECT customer_id, toInt64(orders), revenue, avg_check, items_per_order, discou
 -- args: ["2026-10-01","",""]
 SELECT customer_id, vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY customer_id
 ;
--- args: ["2026-10-08","20261207T180202Z-bd6221","20261207T180202Z-bd6221"]
+-- args: ["2026-10-08","20261208T000321Z-4da707","20261208T000321Z-4da707"]
 SELECT dimension, from_value, to_value, previous_as_of FROM {db}.segment_changes WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY dimension
 ;
 -- args: []
@@ -689,6 +689,33 @@ SELECT name FROM system.tables WHERE database = ? AND startsWith(name, ?) AND me
 -- args: []
 SELECT name FROM {db}.schema_migrations
 ;
+-- args: []
+SELECT name, sorting_key FROM system.tables WHERE database = '{db}' AND name IN ('customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1')
+;
+-- args: []
+SELECT name, sorting_key FROM system.tables WHERE database = '{db}' AND name IN ('customer_plan_part_20261008_e78c7123eac78461_0_of_2')
+;
+-- args: []
+SELECT name, sorting_key FROM system.tables WHERE database = '{db}' AND name IN ('customer_plan_part_20261008_e78c7123eac78461_1_of_2')
+;
+-- args: []
+SELECT name, sorting_key FROM system.tables WHERE database = '{db}' AND name IN ('customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1')
+;
+-- args: []
+SELECT name, sorting_key FROM system.tables WHERE database = '{db}' AND name IN ('customer_profiles_part_20261008_e78c7123eac78461_0_of_2')
+;
+-- args: []
+SELECT name, sorting_key FROM system.tables WHERE database = '{db}' AND name IN ('customer_profiles_part_20261008_e78c7123eac78461_0_of_2', 'customer_profiles_part_20261008_e78c7123eac78461_1_of_2')
+;
+-- args: []
+SELECT name, sorting_key FROM system.tables WHERE database = '{db}' AND name IN ('customer_profiles_part_20261008_e78c7123eac78461_1_of_2')
+;
+-- args: []
+SELECT name, sorting_key FROM system.tables WHERE database = '{db}' AND name IN ('segment_feed_part_20261008_e78c7123eac78461_0_of_2')
+;
+-- args: []
+SELECT name, sorting_key FROM system.tables WHERE database = '{db}' AND name IN ('segment_feed_part_20261008_e78c7123eac78461_1_of_2')
+;
 -- args: [["extract-20261001"]]
 SELECT name, token, holder, held, toString(expires_at) FROM ( SELECT name, token, argMax(holder, version) AS holder, argMax(claimed_at, version) AS claimed_at, argMax(expires_at, version) AS expires_at, argMax(held, version) AS held FROM {db}.locks WHERE has(?, name) GROUP BY name, token ) WHERE expires_at > now() ORDER BY name, held DESC, claimed_at, token
 ;
@@ -728,7 +755,7 @@ SELECT run_id, count() FROM {db}.segments WHERE as_of = toDate(?) GROUP BY run_i
 -- args: ["2026-10-01"]
 SELECT run_id, count() FROM {db}.segments_staging WHERE as_of = toDate(?) GROUP BY run_id
 ;
--- args: ["2026-10-08","20261207T180202Z-bd6221","20261207T180202Z-bd6221"]
+-- args: ["2026-10-08","20261208T000321Z-4da707","20261208T000321Z-4da707"]
 SELECT segment_id, customer_id, lifecycle_stage, vip_tier, strategy, action, discount_sensitivity, offer, offer_discount, toInt32(best_hour), toInt32(best_weekday), preferred_channel, product_feed, toUInt8(control_group) FROM {db}.segment_members WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
 -- args: ["2026-10-01","",""]
@@ -740,16 +767,16 @@ SELECT segment_id, label FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' 
 -- args: ["2026-10-08","",""]
 SELECT segment_id, label, toInt32(window_days), toInt32(treated), toInt32(control), isNull(treated_conversion), ifNull(treated_conversion, 0), isNull(conversion_q_value), ifNull(conversion_q_value, 0), isNull(control_conversion), ifNull(control_conversion, 0), isNull(conversion_diff), ifNull(conversion_diff, 0), isNull(conversion_diff_low), ifNull(conversion_diff_low, 0), isNull(conversion_diff_high), ifNull(conversion_diff_high, 0), isNull(revenue_diff), ifNull(revenue_diff, 0), isNull(mde_conversion), ifNull(mde_conversion, 0), verdict FROM {db}.segment_lift WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-08","20261207T180202Z-bd6221","20261207T180202Z-bd6221"]
+-- args: ["2026-10-08","20261208T000321Z-4da707","20261208T000321Z-4da707"]
 SELECT segment_id, macro_group, label, toInt32(size), revenue_12m, revenue_share, mean_clv, churn_risk, revenue_at_risk, strategy FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY segment_id
 ;
--- args: ["2026-10-08","statements","20261207T180202Z-bd6221"]
+-- args: ["2026-10-08","statements","20261208T000321Z-4da707"]
 SELECT shard, run_id, max(computed_at) FROM {db}.segment_purchases WHERE as_of = toDate(?) AND job = ? AND score_run = ? GROUP BY shard, run_id
 ;
--- args: ["2026-10-08","statements","20261207T180202Z-bd6221"]
+-- args: ["2026-10-08","statements","20261208T000321Z-4da707"]
 SELECT shard, run_id, segment_id, members, counts, product_ids FROM {db}.segment_purchases FINAL WHERE as_of = toDate(?) AND job = ? AND score_run = ? AND (segment_id = '' OR cityHash64(segment_id) < 9223372036854775808) ORDER BY segment_id, shard
 ;
--- args: ["2026-10-08","statements","20261207T180202Z-bd6221"]
+-- args: ["2026-10-08","statements","20261208T000321Z-4da707"]
 SELECT shard, run_id, segment_id, members, counts, product_ids FROM {db}.segment_purchases FINAL WHERE as_of = toDate(?) AND job = ? AND score_run = ? AND (segment_id = '' OR cityHash64(segment_id) >= 9223372036854775808) ORDER BY segment_id, shard
 ;
 -- args: ["2026-10-08","statements"]
@@ -757,6 +784,33 @@ SELECT shard, run_id, top_category, unit_prices, lines, computed_at FROM {db}.ca
 ;
 -- args: ["{db}","raw_order_lines"]
 SELECT sorting_key FROM system.tables WHERE database = ? AND name = ?
+;
+-- args: []
+SELECT table, name, rows FROM system.parts WHERE database = '{db}' AND table IN ('customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1') AND active ORDER BY table, name
+;
+-- args: []
+SELECT table, name, rows FROM system.parts WHERE database = '{db}' AND table IN ('customer_plan_part_20261008_e78c7123eac78461_0_of_2') AND active ORDER BY table, name
+;
+-- args: []
+SELECT table, name, rows FROM system.parts WHERE database = '{db}' AND table IN ('customer_plan_part_20261008_e78c7123eac78461_1_of_2') AND active ORDER BY table, name
+;
+-- args: []
+SELECT table, name, rows FROM system.parts WHERE database = '{db}' AND table IN ('customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1') AND active ORDER BY table, name
+;
+-- args: []
+SELECT table, name, rows FROM system.parts WHERE database = '{db}' AND table IN ('customer_profiles_part_20261008_e78c7123eac78461_0_of_2') AND active ORDER BY table, name
+;
+-- args: []
+SELECT table, name, rows FROM system.parts WHERE database = '{db}' AND table IN ('customer_profiles_part_20261008_e78c7123eac78461_0_of_2', 'customer_profiles_part_20261008_e78c7123eac78461_1_of_2') AND active ORDER BY table, name
+;
+-- args: []
+SELECT table, name, rows FROM system.parts WHERE database = '{db}' AND table IN ('customer_profiles_part_20261008_e78c7123eac78461_1_of_2') AND active ORDER BY table, name
+;
+-- args: []
+SELECT table, name, rows FROM system.parts WHERE database = '{db}' AND table IN ('segment_feed_part_20261008_e78c7123eac78461_0_of_2') AND active ORDER BY table, name
+;
+-- args: []
+SELECT table, name, rows FROM system.parts WHERE database = '{db}' AND table IN ('segment_feed_part_20261008_e78c7123eac78461_1_of_2') AND active ORDER BY table, name
 ;
 -- args: []
 SELECT toFixedString(customer_id, 9), email_hash, optin_email FROM {db}.raw_customers FINAL WHERE created_at < toDateTime(1790812800)
@@ -779,29 +833,32 @@ SELECT toFixedString(customer_id, 9), toFixedString(channel, 5), toFixedString(t
 -- args: []
 SELECT toFixedString(customer_id, 9), toFixedString(channel, 5), toFixedString(type, 11), toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND type IN ('delivered', 'open', 'click') AND cityHash64(customer_id) >= 9223372036854775808
 ;
--- args: []
-SELECT toFixedString(customer_id, 9), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 11), toFixedString(value_tier, 10), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), toFixedString(micro_segment, 16), toUInt8(control_group), run_id FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
+-- args: ["20261008_1_1_0"]
+SELECT toFixedString(customer_id, 9), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 11), toFixedString(value_tier, 10), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), toFixedString(micro_segment, 16), toUInt8(control_group), run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_1_of_2 WHERE _part = ?
 ;
--- args: []
-SELECT toFixedString(customer_id, 9), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 13), toFixedString(value_tier, 10), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), toFixedString(micro_segment, 16), toUInt8(control_group), run_id FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
+-- args: ["20261001_1_1_0"]
+SELECT toFixedString(customer_id, 9), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 13), toFixedString(value_tier, 10), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), toFixedString(micro_segment, 16), toUInt8(control_group), run_id FROM {db}.customer_plan_part_20261001_9ae16a3b2f90404f_0_of_1 WHERE _part = ?
 ;
--- args: []
-SELECT toFixedString(customer_id, 9), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 13), toFixedString(value_tier, 10), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), toFixedString(micro_segment, 16), toUInt8(control_group), run_id FROM (SELECT customer_id, lifecycle_stage, vip_tier, value_tier, rfm_r, rfm_f, rfm_m, micro_segment, control_group, run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_0_of_2) ORDER BY customer_id
+-- args: ["20261008_1_1_0"]
+SELECT toFixedString(customer_id, 9), toFixedString(lifecycle_stage, 11), toFixedString(vip_tier, 13), toFixedString(value_tier, 10), toInt32(rfm_r), toInt32(rfm_f), toInt32(rfm_m), toFixedString(micro_segment, 16), toUInt8(control_group), run_id FROM {db}.customer_plan_part_20261008_e78c7123eac78461_0_of_2 WHERE _part = ?
 ;
--- args: []
-SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), expected_purchases_365d, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1) FROM (SELECT customer_id, model_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
+-- args: ["20261001_1_1_0"]
+SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), expected_purchases_365d, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1) FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1 WHERE _part = ?
 ;
--- args: []
-SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), expected_purchases_365d, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1) FROM (SELECT customer_id, model_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2 UNION ALL SELECT customer_id, model_id, buyer, orders, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, top_category, top_brand, preferred_channel, expected_purchases_365d, next_order_in_days, prediction_note FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
+-- args: ["20261008_1_1_0"]
+SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), expected_purchases_365d, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1) FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2 WHERE _part = ?
 ;
--- args: []
-SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), isNull(first_order_date), ifNull(first_order_date, toDate(0)), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1), basket, run_id FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
+-- args: ["20261008_1_1_0"]
+SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), expected_purchases_365d, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1) FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2 WHERE _part = ?
 ;
--- args: []
-SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), isNull(first_order_date), ifNull(first_order_date, toDate(0)), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1), basket, run_id FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2) ORDER BY customer_id
+-- args: ["20261001_1_1_0"]
+SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), isNull(first_order_date), ifNull(first_order_date, toDate(0)), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1), basket, run_id FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1 WHERE _part = ?
 ;
--- args: []
-SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), isNull(first_order_date), ifNull(first_order_date, toDate(0)), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1), basket, run_id FROM (SELECT customer_id, model_id, buyer, orders, first_order_date, days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, top_category, top_brand, preferred_channel, best_hour, best_weekday, discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, next_order_in_days, prediction_note, basket, run_id FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
+-- args: ["20261008_1_1_0"]
+SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), isNull(first_order_date), ifNull(first_order_date, toDate(0)), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1), basket, run_id FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2 WHERE _part = ?
+;
+-- args: ["20261008_1_1_0"]
+SELECT toFixedString(customer_id, 9), toFixedString(model_id, 30), toUInt8(buyer), toInt32(orders), isNull(first_order_date), ifNull(first_order_date, toDate(0)), days_since_first, days_since_last, last_gap_days, interorder_mean_days, revenue, revenue_12m, avg_check, discount_share, p_alive, clv_12m, early_vip, potential_vip_probability, toFixedString(top_category, 11), toFixedString(top_brand, 8), toFixedString(preferred_channel, 5), toInt32(best_hour), toInt32(best_weekday), discount_depth, price_level, email_click_rate, frequency, recency_days, age_days, expected_purchases_30d, expected_purchases_90d, expected_purchases_365d, expected_order_value, isNull(next_order_in_days), ifNull(next_order_in_days, 0), toFixedString(prediction_note, 1), basket, run_id FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2 WHERE _part = ?
 ;
 -- args: []
 SELECT toFixedString(customer_id, 9), toFixedString(type, 11), toUInt32(ts) FROM {db}.raw_campaign_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != ''
@@ -830,14 +887,14 @@ SELECT toFixedString(customer_id, 9), toUInt32(ts), toFixedString(if(ts >= toDat
 -- args: []
 SELECT toFixedString(customer_id, 9), toUInt32(ts), toFixedString(if(ts >= toDateTime(1790812800) AND type = 'add_to_cart', session_id, ''), 12), toFixedString(if(ts >= toDateTime(1790812800), type, ''), 16) FROM {db}.raw_events FINAL WHERE ts < toDateTime(1790812800) AND customer_id != '' AND cityHash64(customer_id) >= 9223372036854775808
 ;
--- args: []
-SELECT toFixedString(customer_id, 9), toUInt8(buyer), basket FROM (SELECT customer_id, buyer, basket FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1) ORDER BY customer_id
+-- args: ["20261001_1_1_0"]
+SELECT toFixedString(customer_id, 9), toUInt8(buyer), basket FROM {db}.customer_profiles_part_20261001_9ae16a3b2f90404f_0_of_1 WHERE _part = ?
 ;
--- args: []
-SELECT toFixedString(customer_id, 9), toUInt8(buyer), basket FROM (SELECT customer_id, buyer, basket FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2) ORDER BY customer_id
+-- args: ["20261008_1_1_0"]
+SELECT toFixedString(customer_id, 9), toUInt8(buyer), basket FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_0_of_2 WHERE _part = ?
 ;
--- args: []
-SELECT toFixedString(customer_id, 9), toUInt8(buyer), basket FROM (SELECT customer_id, buyer, basket FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2) ORDER BY customer_id
+-- args: ["20261008_1_1_0"]
+SELECT toFixedString(customer_id, 9), toUInt8(buyer), basket FROM {db}.customer_profiles_part_20261008_e78c7123eac78461_1_of_2 WHERE _part = ?
 ;
 -- args: []
 SELECT toFixedString(order_id, 13), toFixedString(customer_id, 9), toUInt32(ordered_at), toFixedString(status, 18), gross_amount, discount_amount, net_amount, toInt32(items_count), toInt32(rating) FROM {db}.raw_orders FINAL WHERE ordered_at < toDateTime(1790812800) AND _deleted = 0
@@ -860,13 +917,13 @@ SELECT toFixedString(order_id, 13), toFixedString(product_id, 7), toInt32(quanti
 -- args: []
 SELECT toFixedString(product_id, 7), toFixedString(category, 22), toFixedString(brand, 8) FROM {db}.raw_products FINAL
 ;
--- args: []
-SELECT toFixedString(segment_id, 16), toInt32(rank), toFixedString(product_id, 7) FROM (SELECT segment_id, rank, product_id FROM {db}.segment_feed_part_20261008_e78c7123eac78461_0_of_2) ORDER BY segment_id
+-- args: ["20261008_1_1_0"]
+SELECT toFixedString(segment_id, 16), toInt32(rank), toFixedString(product_id, 7) FROM {db}.segment_feed_part_20261008_e78c7123eac78461_0_of_2 WHERE _part = ?
 ;
--- args: []
-SELECT toFixedString(segment_id, 16), toInt32(rank), toFixedString(product_id, 7) FROM (SELECT segment_id, rank, product_id FROM {db}.segment_feed_part_20261008_e78c7123eac78461_1_of_2) ORDER BY segment_id
+-- args: ["20261008_1_1_0"]
+SELECT toFixedString(segment_id, 16), toInt32(rank), toFixedString(product_id, 7) FROM {db}.segment_feed_part_20261008_e78c7123eac78461_1_of_2 WHERE _part = ?
 ;
--- args: ["2026-10-01","20261207T180158Z-a5635b","20261207T180158Z-a5635b"]
+-- args: ["2026-10-01","20261208T000317Z-f4c3bf","20261208T000317Z-f4c3bf"]
 SELECT toInt32(size), revenue_12m FROM {db}.segments WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY size
 ;
 -- args: []
@@ -887,6 +944,6 @@ SELECT uniqExact(shard), countIf(top_category != '') FROM {db}.category_prices W
 -- args: ["extract","statements",["1/2"]]
 SELECT uniqExact(visitParamExtractString(detail, 'shard')) FROM {db}.runs WHERE stage = ? AND status = 'ok' AND visitParamExtractString(detail, 'job') = ? AND has(?, visitParamExtractString(detail, 'shard'))
 ;
--- args: ["2026-10-01","20261207T180158Z-a5635b","20261207T180158Z-a5635b"]
+-- args: ["2026-10-01","20261208T000317Z-f4c3bf","20261208T000317Z-f4c3bf"]
 SELECT vip_tier FROM {db}.customer_scores WHERE as_of = toDate(?) AND (? = '' OR run_id = ?) ORDER BY vip_tier
 ;

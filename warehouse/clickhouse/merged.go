@@ -153,7 +153,7 @@ func (w *DB) readMerged(ctx context.Context, mem memory.Allocator, p published, 
 			return errMergedAway
 		}
 	}
-	handed := 0
+	h := hander{s: s, batch: batch, fn: fn}
 	for {
 		var low *partStream
 		for _, st := range streams {
@@ -167,22 +167,14 @@ func (w *DB) readMerged(ctx context.Context, mem memory.Allocator, p published, 
 		for _, a := range low.add {
 			a()
 		}
-		s.rows++
-		if s.rows >= batch {
-			if err := handScanned(s, fn); err != nil {
-				return err
-			}
-			handed++
-			s.reserve(batch)
+		if err := h.added(); err != nil {
+			return err
 		}
 		if err := low.next(); err != nil {
 			return err
 		}
 	}
-	if s.rows == 0 && handed > 0 {
-		return nil
-	}
-	return handScanned(s, fn)
+	return h.finish()
 }
 
 // next scans the stream's next row, checking it comes after the one before;

@@ -132,7 +132,7 @@ func handRows(rows driver.Rows, mem memory.Allocator, schema *arrow.Schema, dest
 	s := newScannedRows(mem, schema)
 	defer s.release()
 	add := appenders(s)
-	handed := 0
+	h := hander{s: s, batch: batch, fn: fn}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return err
@@ -140,35 +140,55 @@ func handRows(rows driver.Rows, mem memory.Allocator, schema *arrow.Schema, dest
 		for _, a := range add {
 			a()
 		}
-		s.rows++
-		if s.rows >= batch {
-			if err := handScanned(s, fn); err != nil {
-				return err
-			}
-			handed++
-			s.reserve(batch)
+		if err := h.added(); err != nil {
+			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if s.rows == 0 && handed > 0 {
-		return nil
-	}
-	return handScanned(s, fn)
+	return h.finish()
 }
 
-// handScanned hands the rows added since the last record over as one.
-func handScanned(s *scannedRows, fn func(arrow.Record) error) error {
-	rec, err := s.record()
+// hander hands the rows appended to s over to fn batch at a time: at least
+// one record, empty when no row came.
+type hander struct {
+	s             *scannedRows
+	batch, handed int
+	fn            func(arrow.Record) error
+}
+
+// added counts a row appended, and hands the batch over once it is full.
+func (h *hander) added() error {
+	h.s.rows++
+	if h.s.rows < h.batch {
+		return nil
+	}
+	rec, err := h.s.record()
 	if err != nil {
 		return err
 	}
-	return warehouse.Hand(rec, fn)
+	if err := warehouse.Hand(rec, h.fn); err != nil {
+		return err
+	}
+	h.handed++
+	h.s.reserve(h.batch) // the next batch is likely as large
+	return nil
 }
 
-// reserve makes room in the builders for a batch: the next batch is likely
-// as large as the last.
+// finish hands over the rows left, or an empty record when none came.
+func (h *hander) finish() error {
+	if h.s.rows == 0 && h.handed > 0 {
+		return nil
+	}
+	rec, err := h.s.record()
+	if err != nil {
+		return err
+	}
+	return warehouse.Hand(rec, h.fn)
+}
+
+// reserve makes room in the builders for a batch.
 func (s *scannedRows) reserve(batch int) {
 	for _, b := range s.builders {
 		if b != nil {

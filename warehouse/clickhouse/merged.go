@@ -38,11 +38,20 @@ type dataPart struct {
 // dataParts lists the data parts of the tables, when their rows can be
 // merged by key here: every table sorted by key first, at most mergedStreams
 // data parts in all, one server (a cluster's tables are Distributed). nil:
-// read them with one sorted query.
+// read them with one sorted query, as when another pod's table came or went
+// while the server listed them (18.16 then fails the list: code 60).
 func (w *DB) dataParts(ctx context.Context, tables []string, key string) ([]dataPart, error) {
 	if w.cluster != nil {
 		return nil, nil
 	}
+	parts, err := w.listDataParts(ctx, tables, key)
+	if tableGone(err) {
+		return nil, nil
+	}
+	return parts, err
+}
+
+func (w *DB) listDataParts(ctx context.Context, tables []string, key string) ([]dataPart, error) {
 	quoted := make([]string, len(tables))
 	for i, t := range tables {
 		quoted[i] = quote(t)

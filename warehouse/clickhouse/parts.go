@@ -248,18 +248,8 @@ func (w *DB) EachPart(ctx context.Context, mem memory.Allocator, table string, s
 		from[i] = fmt.Sprintf("SELECT %s FROM {db}.%s", strings.Join(schemaNames(schema), ", "), names[i])
 	}
 	err = w.fixParts(ctx, &cols, schema, names)
-	var data []dataPart
 	if err == nil {
-		data, err = w.dataParts(ctx, names, warehouse.KeyColumn(schema))
-	}
-	if err == nil && data != nil {
-		err = w.readMerged(ctx, mem, cols, schema, data, batch, fn)
-		if errors.Is(err, errMergedAway) {
-			data = nil
-		}
-	}
-	if (err == nil || errors.Is(err, errMergedAway)) && data == nil {
-		err = w.readPublished(ctx, mem, cols, schema, "("+strings.Join(from, " UNION ALL ")+")", batch, fn)
+		err = w.readParts(ctx, mem, cols, schema, names, from, batch, fn)
 	}
 	if tableGone(err) || tooLong(err) { // a part rewritten since its lengths were read
 		return fmt.Errorf("read the parts of %s: %w: %w", table, warehouse.ErrPartGone, err)
@@ -268,6 +258,22 @@ func (w *DB) EachPart(ctx context.Context, mem memory.Allocator, table string, s
 		return fmt.Errorf("read the parts of %s: %w", table, err)
 	}
 	return nil
+}
+
+// readParts reads the parts named (each read by from's query of the same
+// place) merged by key when their data parts allow (dataParts), else with
+// one query the server sorts.
+func (w *DB) readParts(ctx context.Context, mem memory.Allocator, cols published, schema *arrow.Schema, names, from []string, batch int, fn func(arrow.Record) error) error {
+	data, err := w.dataParts(ctx, names, warehouse.KeyColumn(schema))
+	if err != nil {
+		return err
+	}
+	if data != nil {
+		if err := w.readMerged(ctx, mem, cols, schema, data, batch, fn); !errors.Is(err, errMergedAway) {
+			return err
+		}
+	}
+	return w.readPublished(ctx, mem, cols, schema, "("+strings.Join(from, " UNION ALL ")+")", batch, fn)
 }
 
 // tooLong says whether err is ClickHouse's for a value longer than its
